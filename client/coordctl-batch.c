@@ -1,0 +1,183 @@
+/* coordctl submit --batch: pipelines one Task per input line over one connection; owns its window.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coordctl.h"
+#include "jsonutil.h"
+
+/* Requests in flight at once: enough to keep the daemon busy, small enough to bound memory. */
+#define BATCH_WINDOW 256
+
+/* One submitted line, printed (in input order) once its answer is in. */
+struct batch_slot {
+	uint64_t id;
+	size_t line;
+	int done;
+	json_object *job; /* owned; NULL when refused */
+};
+
+struct batch {
+	struct coordctl *ctl;
+	const char *mode;
+	struct batch_slot slots[BATCH_WINDOW];
+	size_t head, count; /* ring of in-flight slots */
+	size_t refused;
+};
+
+static void batch_print(struct batch *b, struct batch_slot *slot)
+{
+	if (slot->job && b->ctl->json)
+		puts(json_object_to_json_string_ext(
+			slot->job, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	else if (slot->job)
+		printf("%s\n", json_get_string(slot->job, "request_id") ?: "");
+	json_object_put(slot->job);
+	slot->job = NULL;
+}
+
+/* Prints and frees the finished slots at the head of the ring. */
+static void batch_flush(struct batch *b)
+{
+	while (b->count > 0 && b->slots[b->head].done) {
+		batch_print(b, &b->slots[b->head]);
+		b->head = (b->head + 1) % BATCH_WINDOW;
+		b->count--;
+	}
+}
+
+static struct batch_slot *batch_find(struct batch *b, uint64_t id)
+{
+	for (size_t i = 0; i < b->count; i++) {
+		struct batch_slot *slot = &b->slots[(b->head + i) % BATCH_WINDOW];
+
+		if (slot->id == id && !slot->done)
+			return slot;
+	}
+	return NULL;
+}
+
+/* Takes one response; returns 0, or an exit code when the connection failed. */
+static int batch_receive(struct batch *b)
+{
+	json_object *result = NULL, *job = NULL;
+	struct batch_slot *slot;
+	struct coord_error err;
+	uint64_t id = 0;
+	int r;
+
+	r = coord_call_recv_any(b->ctl->conn, -1, &id, &result, &err);
+	if (r < 0 && err.kind != COORD_ERR_RPC)
+		return coordctl_rpc_fail("submit --batch", &err);
+	slot = batch_find(b, id);
+	if (!slot) {
+		json_object_put(result);
+		if (r < 0)
+			fprintf(stderr, "coordctl: submit --batch: %s\n", err.message);
+		b->refused++;
+		return 0;
+	}
+	slot->done = 1;
+	if (r < 0) {
+		fprintf(stderr, "coordctl: line %zu: %s (%s, %d)\n", slot->line, err.message,
+			coord_error_code_name(err.code), err.code);
+		b->refused++;
+	} else if (json_object_object_get_ex(result, "job", &job)) {
+		slot->job = json_object_get(job);
+	}
+	json_object_put(result);
+	batch_flush(b);
+	return 0;
+}
+
+/* Sends the Task on one line; 0 also when the line itself is bad (counted as refused). */
+static int batch_send_line(struct batch *b, const char *text, size_t line)
+{
+	json_object *task = json_tokener_parse(text), *prepared;
+	struct batch_slot *slot;
+	struct coord_error err;
+	uint64_t id;
+	int r;
+
+	prepared = coord_task_prepare(task);
+	json_object_put(task);
+	if (!prepared) {
+		fprintf(stderr, "coordctl: line %zu: not a JSON object\n", line);
+		b->refused++;
+		return 0;
+	}
+	if (b->mode && !json_object_object_get_ex(prepared, "mode", NULL))
+		json_object_object_add(prepared, "mode", json_object_new_string(b->mode));
+	r = coord_call_send(b->ctl->conn, "submit", prepared, &id, &err);
+	json_object_put(prepared);
+	if (r < 0)
+		return coordctl_rpc_fail("submit --batch", &err);
+	slot = &b->slots[(b->head + b->count) % BATCH_WINDOW];
+	*slot = (struct batch_slot){.id = id, .line = line};
+	b->count++;
+	return 0;
+}
+
+static int batch_blank(const char *s)
+{
+	return s[strspn(s, " \t\r\n")] == '\0';
+}
+
+static int batch_loop(struct batch *b, FILE *in)
+{
+	char *text = NULL;
+	size_t cap = 0, line = 0;
+	int r = 0;
+
+	while (r == 0 && getline(&text, &cap, in) >= 0) {
+		line++;
+		if (batch_blank(text))
+			continue;
+		if (b->count == BATCH_WINDOW)
+			r = batch_receive(b);
+		if (r == 0)
+			r = batch_send_line(b, text, line);
+	}
+	if (r == 0 && ferror(in)) {
+		fprintf(stderr, "coordctl: submit --batch: read error: %s\n", strerror(errno));
+		r = COORDCTL_EXIT_NOINPUT;
+	}
+	while (r == 0 && b->count > 0)
+		r = batch_receive(b);
+	free(text);
+	return r;
+}
+
+int coordctl_batch_run(struct coordctl *ctl, const char *path, const char *mode)
+{
+	struct batch *b;
+	FILE *in;
+	int r;
+
+	in = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+	if (!in) {
+		fprintf(stderr, "coordctl: submit --batch: cannot open %s: %s\n", path,
+			strerror(errno));
+		return COORDCTL_EXIT_NOINPUT;
+	}
+	b = calloc(1, sizeof(*b));
+	r = b ? coordctl_rpc_connect(ctl) : COORDCTL_EXIT_SOFTWARE;
+	if (r == 0) {
+		b->ctl = ctl;
+		b->mode = mode;
+		r = batch_loop(b, in);
+	}
+	if (b) {
+		for (size_t i = 0; i < b->count; i++)
+			json_object_put(b->slots[(b->head + i) % BATCH_WINDOW].job);
+	}
+	if (r == 0 && b && b->refused > 0) {
+		fprintf(stderr, "coordctl: submit --batch: %zu task(s) refused\n", b->refused);
+		r = COORDCTL_EXIT_FAILED;
+	}
+	free(b);
+	if (in != stdin)
+		fclose(in);
+	return r;
+}

@@ -1,0 +1,73 @@
+/* coordctl ping and shutdown: the daemon-wide commands; replies are freed here. */
+#include "coordctl.h"
+#include "jsonutil.h"
+
+/* Parses only the common options and refuses arguments; COORDCTL_CONTINUE to go on. */
+static int daemon_args(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
+		       char **argv)
+{
+	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
+	int c, r = COORDCTL_CONTINUE;
+
+	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		r = coordctl_option(ctl, entry, c);
+	if (r == COORDCTL_CONTINUE && optind < argc)
+		r = coordctl_usage_error(entry, "unexpected argument '%s'", argv[optind]);
+	return r;
+}
+
+static int ping_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
+		     char **argv)
+{
+	json_object *result = NULL;
+	double pid = 0, uptime = 0;
+	char up[32];
+	int r = daemon_args(ctl, entry, argc, argv);
+
+	if (r != COORDCTL_CONTINUE)
+		return r;
+	r = coordctl_rpc_call(ctl, "ping", NULL, &result);
+	if (r != 0)
+		return r;
+	if (ctl->json) {
+		coordctl_format_json(ctl, result);
+	} else {
+		coordctl_format_number(result, "pid", &pid);
+		coordctl_format_number(result, "uptime", &uptime);
+		coordctl_format_duration(up, sizeof(up), uptime);
+		printf("coordinatord %s at %s: pid %.0f, up %s\n",
+		       json_get_string(result, "version") ?: "?", coord_conn_socket_path(ctl->conn),
+		       pid, up);
+	}
+	json_object_put(result);
+	return 0;
+}
+
+static int shutdown_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
+			 char **argv)
+{
+	json_object *result = NULL;
+	int r = daemon_args(ctl, entry, argc, argv);
+
+	if (r != COORDCTL_CONTINUE)
+		return r;
+	r = coordctl_rpc_call(ctl, "shutdown", NULL, &result);
+	if (r == 0 && ctl->json)
+		coordctl_format_json(ctl, result);
+	json_object_put(result);
+	return r;
+}
+
+const struct coordctl_entry coordctl_ping_entry = {
+	.name = "ping",
+	.usage = "",
+	.summary = "Check that the daemon answers; print its version, pid and uptime.",
+	.exec = ping_exec,
+};
+
+const struct coordctl_entry coordctl_shutdown_entry = {
+	.name = "shutdown",
+	.usage = "",
+	.summary = "Ask the daemon to drain its running tasks and exit.",
+	.exec = shutdown_exec,
+};
