@@ -1,0 +1,113 @@
+/* json-c helpers. Returned json_object pointers hand over one reference. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jsonutil.h"
+
+double time_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000) / 1e6;
+}
+
+json_object *json_time_new(double t)
+{
+	char buf[48];
+
+	snprintf(buf, sizeof(buf), "%.6f", t);
+	return json_object_new_double_s(t, buf);
+}
+
+json_object *json_string_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 if invalid. */
+static size_t utf8_valid_len(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+json_object *json_string_from_bytes(const char *bytes, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)bytes;
+	size_t i = 0, out_len = 0;
+	json_object *obj;
+	char *out;
+
+	/* Fast path: already valid UTF-8. */
+	while (i < len) {
+		size_t n = utf8_valid_len(p + i, len - i);
+
+		if (n == 0)
+			break;
+		i += n;
+	}
+	if (i == len)
+		return json_object_new_string_len(bytes, (int)len);
+
+	out = malloc(len * 3 + 1);
+	if (!out)
+		return NULL;
+	for (i = 0; i < len;) {
+		size_t n = utf8_valid_len(p + i, len - i);
+
+		if (n == 0) {
+			memcpy(out + out_len, "\xef\xbf\xbd", 3);
+			out_len += 3;
+			i++;
+			continue;
+		}
+		memcpy(out + out_len, p + i, n);
+		out_len += n;
+		i += n;
+	}
+	obj = json_object_new_string_len(out, (int)out_len);
+	free(out);
+	return obj;
+}
+
+const char *json_get_string(json_object *obj, const char *key)
+{
+	json_object *v;
+
+	if (!obj || !json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+const char *json_to_wire(json_object *obj, size_t *len)
+{
+	return json_object_to_json_string_length(
+		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+}

@@ -1,0 +1,29 @@
+/* Small json-c helpers shared by the daemon and the clients. */
+#ifndef COORD_JSONUTIL_H
+#define COORD_JSONUTIL_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+
+/* Seconds since the epoch with microsecond precision. */
+double time_now(void);
+
+/* A JSON number printed with exactly six decimals (new reference). */
+json_object *json_time_new(double t);
+
+/* A JSON string, or JSON null when s is NULL (new reference, NULL is null). */
+json_object *json_string_or_null(const char *s);
+
+/*
+ * A JSON string from arbitrary bytes: invalid UTF-8 sequences become
+ * U+FFFD, so what goes on the wire is always valid JSON text.
+ */
+json_object *json_string_from_bytes(const char *bytes, size_t len);
+
+/* The string value of key in obj, or NULL when absent, null or not a string. */
+const char *json_get_string(json_object *obj, const char *key);
+
+/* Serializes obj compactly, with no raw newline: the daemon's framing. */
+const char *json_to_wire(json_object *obj, size_t *len);
+
+#endif

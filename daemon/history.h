@@ -1,0 +1,111 @@
+/*
+ * The job history and the message log in SQLite: every job ever accepted
+ * and every message ever published, in one database file.
+ */
+#ifndef COORD_HISTORY_H
+#define COORD_HISTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job.h"
+
+struct event_base;
+struct history;
+struct message;
+
+enum history_durability {
+	HISTORY_DURABILITY_NORMAL, /* survives the daemon being killed */
+	HISTORY_DURABILITY_FULL,   /* also survives power loss */
+};
+
+/* Which jobs a query or a count covers; NULL strings and false flags match all. */
+struct job_filter {
+	bool has_status;
+	enum job_status status;
+	bool has_result;
+	enum job_result result;
+	const char *mode;
+	const char *run_id;
+	const char *parent_node_id;
+};
+
+struct job_counts {
+	uint64_t opened;
+	uint64_t closed;
+	uint64_t success;
+	uint64_t failure;
+};
+
+/*
+ * Opens (creating or migrating) the database at path. Writes are grouped:
+ * the first write of a loop turn opens a transaction that commits at the
+ * end of that turn on base (NULL base: every write commits at once). On
+ * failure returns a negative errno and a reason in *error (caller frees).
+ */
+int history_open(const char *path, struct event_base *base, enum history_durability durability,
+		 struct history **ret, char **error);
+/* Commits what is pending and closes. Accepts NULL. */
+void history_close(struct history *h);
+
+/* Commits the open transaction now, if any. 0 or negative errno. */
+int history_commit(struct history *h);
+
+/* The text of the last storage error, for logs and error replies. */
+const char *history_last_error(const struct history *h);
+
+/* Stores a new job and sets its seq_no. -EEXIST if its request_id is taken. */
+int history_insert_job(struct history *h, struct job *job);
+/* Writes back the job's phase, pid, end and result fields. */
+int history_update_job(struct history *h, const struct job *job);
+
+/* Loads a job by request_id: 0 and a new reference in *ret, or -ENOENT. */
+int history_find_job(struct history *h, const char *request_id, struct job **ret);
+/* The newest job whose child_node_id is node_id: 0 and *ret, or -ENOENT. */
+int history_find_by_node(struct history *h, const char *node_id, struct job **ret);
+
+/*
+ * Up to limit jobs matching filter, newest first, starting after cursor
+ * (0: from the newest). *ret_jobs is an array of new references the caller
+ * unrefs and frees; *ret_next is the cursor of the next page or 0.
+ */
+int history_query(struct history *h, const struct job_filter *filter, int64_t cursor, size_t limit,
+		  struct job ***ret_jobs, size_t *ret_count, int64_t *ret_next);
+
+/* Counts of every job matching filter's mode, run_id and parent_node_id. */
+int history_count(struct history *h, const struct job_filter *filter, struct job_counts *ret);
+
+/* Calls cb for every job still opened, oldest first (recovery). */
+int history_foreach_open(struct history *h, int (*cb)(struct job *job, void *userdata),
+			 void *userdata);
+
+/* Stores a published message (its seq and time are set). */
+int history_insert_message(struct history *h, struct message *msg);
+/* The largest stored seq, 0 for an empty log. */
+int history_last_seq(struct history *h, uint64_t *ret);
+/* The smallest stored seq, 0 for an empty log. */
+int history_first_seq(struct history *h, uint64_t *ret);
+
+/*
+ * Calls cb with the stored JSON text of up to limit messages whose seq is
+ * larger than after_seq, in seq order. *ret_last is the last seq passed
+ * (after_seq when none). cb returning non-zero stops early.
+ */
+int history_foreach_message(struct history *h, uint64_t after_seq, size_t limit,
+			    int (*cb)(uint64_t seq, const char *type, const char *request_id,
+				      const char *run_id, const char *text, size_t len,
+				      void *userdata),
+			    void *userdata, uint64_t *ret_last);
+
+/* The JSON text of the message that closed request_id (caller frees), or -ENOENT. */
+int history_final_message(struct history *h, const char *request_id, char **ret_text);
+
+/*
+ * Removes up to batch closed jobs (and their messages) beyond max_jobs or
+ * older than max_age seconds (0: no such limit). *ret_removed says how many.
+ */
+int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t batch,
+		  size_t *ret_removed);
+
+#endif

@@ -1,0 +1,274 @@
+/*
+ * Job lifecycle and its JSON form. A job is reference counted and owns all
+ * of its strings.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "jsonutil.h"
+#include "task.h"
+
+struct job *job_new_empty(void)
+{
+	struct job *job = calloc(1, sizeof(*job));
+
+	if (job)
+		job->refcount = 1;
+	return job;
+}
+
+static int job_dup(char **dst, const char *src)
+{
+	if (!src) {
+		*dst = NULL;
+		return 0;
+	}
+	*dst = strdup(src);
+	return *dst ? 0 : -ENOMEM;
+}
+
+struct job *job_new_from_task(const struct task *task)
+{
+	struct job *job = job_new_empty();
+
+	if (!job)
+		return NULL;
+	if (job_dup(&job->request_id, task->request_id) < 0 ||
+	    job_dup(&job->parent_node_id, task->parent_node_id) < 0 ||
+	    job_dup(&job->child_node_id, task->node_id) < 0 ||
+	    job_dup(&job->run_id, task->run_id ? task->run_id : task->request_id) < 0 ||
+	    job_dup(&job->name, task->name) < 0 || job_dup(&job->mode, task->mode) < 0)
+		return job_unref(job);
+	job->status = JOB_OPENED;
+	job->phase = JOB_QUEUED;
+	job->result = JOB_RESULT_NONE;
+	job->start_time = time_now();
+	job->owner_uid = task->owner_uid;
+	return job;
+}
+
+struct job *job_ref(struct job *job)
+{
+	job->refcount++;
+	return job;
+}
+
+struct job *job_unref(struct job *job)
+{
+	if (!job || --job->refcount > 0)
+		return NULL;
+	free(job->request_id);
+	free(job->parent_node_id);
+	free(job->child_node_id);
+	free(job->run_id);
+	free(job->name);
+	free(job->mode);
+	free(job->error_message);
+	free(job);
+	return NULL;
+}
+
+int job_end(struct job *job, enum job_result result, int exit_code, enum error_kind kind,
+	    const char *error_message)
+{
+	char *msg = NULL;
+
+	if (job->status == JOB_CLOSED)
+		return -EALREADY;
+	if (result == JOB_RESULT_NONE)
+		return -EINVAL;
+	if (error_message && !(msg = strdup(error_message)))
+		return -ENOMEM;
+	job->status = JOB_CLOSED;
+	job->phase = JOB_FINISHED;
+	job->result = result;
+	job->end_time = time_now();
+	job->has_exit_code = exit_code >= 0;
+	job->exit_code = exit_code >= 0 ? exit_code : 0;
+	job->error_kind = kind;
+	free(job->error_message);
+	job->error_message = msg;
+	return 0;
+}
+
+static json_object *job_error_to_json(const struct job *job)
+{
+	json_object *err;
+
+	if (job->error_kind == ERROR_NONE)
+		return NULL;
+	err = json_object_new_object();
+	json_object_object_add(err, "kind",
+			       json_object_new_string(error_kind_name(job->error_kind)));
+	json_object_object_add(err, "message", json_string_or_null(job->error_message));
+	return err;
+}
+
+json_object *job_to_json(const struct job *job)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "request_id", json_object_new_string(job->request_id));
+	json_object_object_add(o, "parent_node_id", json_string_or_null(job->parent_node_id));
+	json_object_object_add(o, "child_node_id", json_object_new_string(job->child_node_id));
+	json_object_object_add(o, "run_id", json_object_new_string(job->run_id));
+	json_object_object_add(o, "name", json_object_new_string(job->name));
+	json_object_object_add(o, "mode", json_object_new_string(job->mode));
+	json_object_object_add(o, "status", json_object_new_string(job_status_name(job->status)));
+	json_object_object_add(o, "phase", json_object_new_string(job_phase_name(job->phase)));
+	json_object_object_add(o, "result", json_string_or_null(job_result_name(job->result)));
+	json_object_object_add(o, "start_time", json_time_new(job->start_time));
+	json_object_object_add(o, "end_time",
+			       job->status == JOB_CLOSED ? json_time_new(job->end_time) : NULL);
+	json_object_object_add(o, "exit_code",
+			       job->has_exit_code ? json_object_new_int(job->exit_code) : NULL);
+	json_object_object_add(o, "error", job_error_to_json(job));
+	json_object_object_add(o, "owner_uid", json_object_new_int64((int64_t)job->owner_uid));
+	return o;
+}
+
+const char *job_to_string(const struct job *job, char *buf, size_t size)
+{
+	const char *result = job_result_name(job->result);
+
+	snprintf(buf, size,
+		 "Job(request_id=%s, parent_node_id=%s, child_node_id=%s, status=%s, "
+		 "result=%s, start_time=%.6f, end_time=%.6f)",
+		 job->request_id, job->parent_node_id ? job->parent_node_id : "None",
+		 job->child_node_id, job_status_name(job->status), result ? result : "None",
+		 job->start_time, job->end_time);
+	return buf;
+}
+
+const char *job_status_name(enum job_status status)
+{
+	switch (status) {
+	case JOB_OPENED:
+		return "opened";
+	case JOB_CLOSED:
+		return "closed";
+	}
+	return "?";
+}
+
+const char *job_phase_name(enum job_phase phase)
+{
+	switch (phase) {
+	case JOB_QUEUED:
+		return "queued";
+	case JOB_RUNNING:
+		return "running";
+	case JOB_FINISHED:
+		return "finished";
+	}
+	return "?";
+}
+
+const char *job_result_name(enum job_result result)
+{
+	switch (result) {
+	case JOB_RESULT_NONE:
+		return NULL;
+	case JOB_SUCCESS:
+		return "success";
+	case JOB_FAILURE:
+		return "failure";
+	}
+	return NULL;
+}
+
+const char *error_kind_name(enum error_kind kind)
+{
+	switch (kind) {
+	case ERROR_NONE:
+		return NULL;
+	case ERROR_EXIT:
+		return "exit";
+	case ERROR_SIGNAL:
+		return "signal";
+	case ERROR_TIMEOUT:
+		return "timeout";
+	case ERROR_CANCELLED:
+		return "cancelled";
+	case ERROR_SPAWN:
+		return "spawn";
+	case ERROR_LOST:
+		return "lost";
+	case ERROR_INVALID:
+		return "invalid";
+	}
+	return NULL;
+}
+
+/* Looks name up among the names that namer gives for 0..count-1. */
+static int job_enum_from_name(const char *name, const char *(*namer)(int), int count, int *ret)
+{
+	for (int i = 0; i < count; i++) {
+		const char *candidate = namer(i);
+
+		if (candidate && strcmp(candidate, name) == 0) {
+			*ret = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static const char *job_status_namer(int v)
+{
+	return job_status_name((enum job_status)v);
+}
+
+static const char *job_phase_namer(int v)
+{
+	return job_phase_name((enum job_phase)v);
+}
+
+static const char *job_result_namer(int v)
+{
+	return job_result_name((enum job_result)v);
+}
+
+static const char *error_kind_namer(int v)
+{
+	return error_kind_name((enum error_kind)v);
+}
+
+int job_status_from_name(const char *name, enum job_status *ret)
+{
+	int v, r = job_enum_from_name(name, job_status_namer, JOB_CLOSED + 1, &v);
+
+	if (r == 0)
+		*ret = (enum job_status)v;
+	return r;
+}
+
+int job_phase_from_name(const char *name, enum job_phase *ret)
+{
+	int v, r = job_enum_from_name(name, job_phase_namer, JOB_FINISHED + 1, &v);
+
+	if (r == 0)
+		*ret = (enum job_phase)v;
+	return r;
+}
+
+int job_result_from_name(const char *name, enum job_result *ret)
+{
+	int v, r = job_enum_from_name(name, job_result_namer, JOB_FAILURE + 1, &v);
+
+	if (r == 0)
+		*ret = (enum job_result)v;
+	return r;
+}
+
+int error_kind_from_name(const char *name, enum error_kind *ret)
+{
+	int v, r = job_enum_from_name(name, error_kind_namer, ERROR_INVALID + 1, &v);
+
+	if (r == 0)
+		*ret = (enum error_kind)v;
+	return r;
+}

@@ -1,0 +1,109 @@
+/* A Job: the record of one accepted task, from opened to closed (the seed's Job). */
+#ifndef COORD_JOB_H
+#define COORD_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <json-c/json.h>
+
+struct task;
+
+enum job_status {
+	JOB_OPENED,
+	JOB_CLOSED,
+};
+
+enum job_phase {
+	JOB_QUEUED,
+	JOB_RUNNING,
+	JOB_FINISHED,
+};
+
+enum job_result {
+	JOB_RESULT_NONE,
+	JOB_SUCCESS,
+	JOB_FAILURE,
+};
+
+/* Why a job failed or a task was refused: the contract's error kinds. */
+enum error_kind {
+	ERROR_NONE,
+	ERROR_EXIT,
+	ERROR_SIGNAL,
+	ERROR_TIMEOUT,
+	ERROR_CANCELLED,
+	ERROR_SPAWN,
+	ERROR_LOST,
+	ERROR_INVALID,
+};
+
+struct job {
+	int refcount;
+	int64_t seq_no; /* submission order, assigned by the history; 0 until stored */
+
+	char *request_id;
+	char *parent_node_id; /* NULL for a root request */
+	char *child_node_id;
+	char *run_id;
+	char *name;
+	char *mode;
+
+	enum job_status status;
+	enum job_phase phase;
+	enum job_result result;
+	double start_time;
+	double end_time; /* 0 while opened */
+
+	bool has_exit_code;
+	int exit_code;
+	enum error_kind error_kind; /* ERROR_NONE: no error */
+	char *error_message;
+
+	uid_t owner_uid;
+	pid_t pid;		/* 0 until running */
+	uint64_t pid_starttime; /* /proc/PID/stat starttime, to recognise the process later */
+};
+
+/*
+ * The seed's create_new: a new opened, queued job for task, started now.
+ * The task's run_id must be set. Returns a job with one reference, or NULL.
+ */
+struct job *job_new_from_task(const struct task *task);
+
+/* An empty job to fill in (the history loads jobs this way). NULL on ENOMEM. */
+struct job *job_new_empty(void);
+
+struct job *job_ref(struct job *job);
+/* Drops one reference; frees at zero. Accepts NULL. Returns NULL. */
+struct job *job_unref(struct job *job);
+
+/*
+ * The seed's end_job: closes the job with result, now. exit_code < 0 means
+ * none; error_message may be NULL. Returns -EALREADY (and changes nothing)
+ * when the job is already closed, -EINVAL for JOB_RESULT_NONE.
+ */
+int job_end(struct job *job, enum job_result result, int exit_code, enum error_kind kind,
+	    const char *error_message);
+
+/* The contract's Job object (new reference). */
+json_object *job_to_json(const struct job *job);
+
+/* A one-line summary for logs, the seed's __str__; returns buf. */
+const char *job_to_string(const struct job *job, char *buf, size_t size);
+
+const char *job_status_name(enum job_status status);
+const char *job_phase_name(enum job_phase phase);
+/* NULL for JOB_RESULT_NONE. */
+const char *job_result_name(enum job_result result);
+/* NULL for ERROR_NONE. */
+const char *error_kind_name(enum error_kind kind);
+
+/* Parse the names above back; return 0 or -EINVAL. */
+int job_status_from_name(const char *name, enum job_status *ret);
+int job_phase_from_name(const char *name, enum job_phase *ret);
+int job_result_from_name(const char *name, enum job_result *ret);
+int error_kind_from_name(const char *name, enum error_kind *ret);
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * Messages. A message is reference counted: the publisher, the history and
+ * every subscriber that keeps one hold their own reference. It owns its
+ * strings, its result object and its cached wire text.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonutil.h"
+#include "message.h"
+
+static json_object *message_output_to_json(const struct message_output *out)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "exit_code",
+			       out->exit_code >= 0 ? json_object_new_int(out->exit_code) : NULL);
+	json_object_object_add(
+		o, "stdout",
+		json_string_from_bytes(out->stdout_data ? out->stdout_data : "", out->stdout_len));
+	json_object_object_add(
+		o, "stderr",
+		json_string_from_bytes(out->stderr_data ? out->stderr_data : "", out->stderr_len));
+	json_object_object_add(o, "stdout_truncated",
+			       json_object_new_boolean(out->stdout_truncated));
+	json_object_object_add(o, "stderr_truncated",
+			       json_object_new_boolean(out->stderr_truncated));
+	return o;
+}
+
+static char *message_dup(const char *s, bool *failed)
+{
+	char *out;
+
+	if (!s)
+		return NULL;
+	out = strdup(s);
+	if (!out)
+		*failed = true;
+	return out;
+}
+
+struct message *message_new(enum message_type type, const struct message_ids *ids,
+			    const struct message_output *output)
+{
+	struct message *msg = calloc(1, sizeof(*msg));
+	bool failed = false;
+
+	if (!msg)
+		return NULL;
+	msg->refcount = 1;
+	msg->type = type;
+	msg->error_exit_code = -1;
+	msg->request_id = message_dup(ids->request_id, &failed);
+	msg->parent_node_id = message_dup(ids->parent_node_id, &failed);
+	msg->child_node_id = message_dup(ids->child_node_id, &failed);
+	msg->run_id = message_dup(ids->run_id, &failed);
+	msg->mode = message_dup(ids->mode, &failed);
+	if (output && !(msg->result = message_output_to_json(output)))
+		failed = true;
+	if (failed)
+		return message_unref(msg);
+	return msg;
+}
+
+int message_set_error(struct message *msg, enum error_kind kind, const char *error_message,
+		      int exit_code, int signal_number)
+{
+	char *copy = NULL;
+
+	if (error_message && !(copy = strdup(error_message)))
+		return -ENOMEM;
+	free(msg->error_message);
+	msg->error_kind = kind;
+	msg->error_message = copy;
+	msg->error_exit_code = exit_code;
+	msg->error_signal = signal_number;
+	return 0;
+}
+
+struct message *message_ref(struct message *msg)
+{
+	msg->refcount++;
+	return msg;
+}
+
+struct message *message_unref(struct message *msg)
+{
+	if (!msg || --msg->refcount > 0)
+		return NULL;
+	free(msg->request_id);
+	free(msg->parent_node_id);
+	free(msg->child_node_id);
+	free(msg->run_id);
+	free(msg->mode);
+	json_object_put(msg->result);
+	free(msg->error_message);
+	free(msg->wire);
+	free(msg);
+	return NULL;
+}
+
+bool message_closes_job(const struct message *msg)
+{
+	return msg->type == MESSAGE_REQUEST_SUCCESS || msg->type == MESSAGE_REQUEST_FAILURE;
+}
+
+static json_object *message_error_to_json(const struct message *msg)
+{
+	json_object *err;
+
+	if (msg->error_kind == ERROR_NONE)
+		return NULL;
+	err = json_object_new_object();
+	json_object_object_add(err, "kind",
+			       json_object_new_string(error_kind_name(msg->error_kind)));
+	json_object_object_add(err, "message", json_string_or_null(msg->error_message));
+	if (msg->error_exit_code >= 0)
+		json_object_object_add(err, "exit_code", json_object_new_int(msg->error_exit_code));
+	if (msg->error_signal > 0)
+		json_object_object_add(err, "signal", json_object_new_int(msg->error_signal));
+	return err;
+}
+
+json_object *message_to_json(const struct message *msg)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "seq", json_object_new_int64((int64_t)msg->seq));
+	json_object_object_add(o, "type", json_object_new_string(message_type_name(msg->type)));
+	json_object_object_add(o, "time", json_time_new(msg->time));
+	json_object_object_add(o, "request_id", json_string_or_null(msg->request_id));
+	json_object_object_add(o, "parent_node_id", json_string_or_null(msg->parent_node_id));
+	json_object_object_add(o, "child_node_id", json_string_or_null(msg->child_node_id));
+	json_object_object_add(o, "run_id", json_string_or_null(msg->run_id));
+	json_object_object_add(o, "mode", json_string_or_null(msg->mode));
+	json_object_object_add(o, "result", msg->result ? json_object_get(msg->result) : NULL);
+	json_object_object_add(o, "error", message_error_to_json(msg));
+	return o;
+}
+
+const char *message_wire(struct message *msg, size_t *len)
+{
+	json_object *o;
+	const char *text;
+	size_t n;
+
+	if (!msg->wire) {
+		o = message_to_json(msg);
+		if (!o)
+			return NULL;
+		text = json_to_wire(o, &n);
+		msg->wire = text ? strndup(text, n) : NULL;
+		msg->wire_len = n;
+		json_object_put(o);
+		if (!msg->wire)
+			return NULL;
+	}
+	if (len)
+		*len = msg->wire_len;
+	return msg->wire;
+}
+
+const char *message_type_name(enum message_type type)
+{
+	switch (type) {
+	case MESSAGE_REQUEST_CREATION:
+		return "request_creation";
+	case MESSAGE_REQUEST_SUCCESS:
+		return "request_success";
+	case MESSAGE_REQUEST_FAILURE:
+		return "request_failure";
+	case MESSAGE_REQUEST_CREATION_FAILURE:
+		return "request_creation_failure";
+	}
+	return "?";
+}
+
+int message_type_from_name(const char *name, enum message_type *ret)
+{
+	for (int t = MESSAGE_REQUEST_CREATION; t <= MESSAGE_REQUEST_CREATION_FAILURE; t++) {
+		if (strcmp(name, message_type_name((enum message_type)t)) == 0) {
+			*ret = (enum message_type)t;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}

@@ -1,0 +1,93 @@
+/* Messages the publisher carries: a task's creation, success, failure or refusal. */
+#ifndef COORD_MESSAGE_H
+#define COORD_MESSAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "job.h"
+
+enum message_type {
+	MESSAGE_REQUEST_CREATION,
+	MESSAGE_REQUEST_SUCCESS,
+	MESSAGE_REQUEST_FAILURE,
+	MESSAGE_REQUEST_CREATION_FAILURE,
+};
+
+/* What ran, for success and failure messages. */
+struct message_output {
+	int exit_code; /* < 0: none (killed by a signal) */
+	const char *stdout_data;
+	size_t stdout_len;
+	bool stdout_truncated;
+	const char *stderr_data;
+	size_t stderr_len;
+	bool stderr_truncated;
+};
+
+/* The ids a message carries; any may be NULL (a refused task may lack some). */
+struct message_ids {
+	const char *request_id;
+	const char *parent_node_id;
+	const char *child_node_id;
+	const char *run_id;
+	const char *mode;
+};
+
+struct message {
+	int refcount;
+	enum message_type type;
+	uint64_t seq; /* 0 until published */
+	double time;  /* set when published */
+
+	char *request_id; /* may be NULL in a creation failure */
+	char *parent_node_id;
+	char *child_node_id;
+	char *run_id;
+	char *mode;
+
+	json_object *result; /* NULL where nothing ran; owned */
+
+	/* The error, for failure and creation failure. */
+	enum error_kind error_kind;
+	char *error_message;
+	int error_exit_code; /* < 0: not applicable */
+	int error_signal;    /* 0: not applicable */
+
+	char *wire; /* cached serialization of message_to_json, see message_wire */
+	size_t wire_len;
+};
+
+/*
+ * A new message of type about ids. output may be NULL (nothing ran).
+ * Returns a message with one reference or NULL.
+ */
+struct message *message_new(enum message_type type, const struct message_ids *ids,
+			    const struct message_output *output);
+
+/* Sets the error of a failure or creation failure. 0 or -ENOMEM. */
+int message_set_error(struct message *msg, enum error_kind kind, const char *error_message,
+		      int exit_code, int signal_number);
+
+struct message *message_ref(struct message *msg);
+struct message *message_unref(struct message *msg);
+
+/* True for success and failure: the messages that close a job. */
+bool message_closes_job(const struct message *msg);
+
+/* The contract's Message object (new reference). */
+json_object *message_to_json(const struct message *msg);
+
+/*
+ * The compact JSON text of the message, built once on first use and kept:
+ * a message goes to every subscriber without being serialized again.
+ * NULL on ENOMEM.
+ */
+const char *message_wire(struct message *msg, size_t *len);
+
+const char *message_type_name(enum message_type type);
+int message_type_from_name(const char *name, enum message_type *ret);
+
+#endif

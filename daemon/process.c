@@ -1,0 +1,500 @@
+/*
+ * Task processes. A struct process owns its pidfd, its pipe ends, its
+ * events and the output it has captured. The child is reaped only when
+ * everything is over, so the process group id stays reserved (a zombie
+ * leader keeps it) for as long as we may still signal the group.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "process.h"
+
+struct process_stream {
+	int fd;
+	struct event *ev;
+	struct evbuffer *buf;
+	size_t limit;
+	bool truncated;
+	bool eof;
+};
+
+struct process {
+	struct event_base *base;
+	pid_t pid;
+	int pidfd;
+	struct event *exit_ev;
+	struct event *kill_ev;
+	unsigned kill_grace_ms;
+	struct process_stream out;
+	struct process_stream err;
+	int stdin_fd;
+	struct event *stdin_ev;
+	char *stdin_data;
+	size_t stdin_len;
+	size_t stdin_off;
+	siginfo_t status;
+	bool exited;
+	bool killed; /* SIGKILL sent to the group */
+	bool done;
+	process_done_cb done_cb;
+	void *userdata;
+};
+
+static void process_close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void process_stream_close(struct process_stream *s)
+{
+	if (s->ev) {
+		event_free(s->ev);
+		s->ev = NULL;
+	}
+	process_close_fd(&s->fd);
+	s->eof = true;
+}
+
+static void process_stdin_close(struct process *proc)
+{
+	if (proc->stdin_ev) {
+		event_free(proc->stdin_ev);
+		proc->stdin_ev = NULL;
+	}
+	process_close_fd(&proc->stdin_fd);
+}
+
+/* Reads what is available; past the limit, output is read and dropped. */
+static void process_stream_read(struct process_stream *s)
+{
+	char scratch[16384];
+
+	while (!s->eof) {
+		size_t room = evbuffer_get_length(s->buf) < s->limit
+				      ? s->limit - evbuffer_get_length(s->buf)
+				      : 0;
+		ssize_t n;
+
+		if (room > 0)
+			n = evbuffer_read(s->buf, s->fd, room > 65536 ? 65536 : (int)room);
+		else
+			n = read(s->fd, scratch, sizeof(scratch));
+		if (n > 0 && room == 0)
+			s->truncated = true;
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			process_stream_close(s);
+		if (n < 0)
+			break;
+	}
+}
+
+static void process_reap(struct process *proc)
+{
+	siginfo_t si;
+
+	while (waitid(P_PIDFD, (id_t)proc->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+}
+
+static void process_fill_result(struct process *proc, struct process_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->signaled = proc->status.si_code == CLD_KILLED || proc->status.si_code == CLD_DUMPED;
+	if (res->signaled)
+		res->signal = proc->status.si_status;
+	else
+		res->exit_code = proc->status.si_status;
+	res->stdout_len = evbuffer_get_length(proc->out.buf);
+	res->stdout_data = (const char *)evbuffer_pullup(proc->out.buf, -1);
+	res->stdout_truncated = proc->out.truncated;
+	res->stderr_len = evbuffer_get_length(proc->err.buf);
+	res->stderr_data = (const char *)evbuffer_pullup(proc->err.buf, -1);
+	res->stderr_truncated = proc->err.truncated;
+}
+
+static void process_finish(struct process *proc)
+{
+	struct process_result res;
+
+	if (proc->done)
+		return;
+	proc->done = true;
+	event_del(proc->kill_ev);
+	process_stdin_close(proc);
+	process_stream_close(&proc->out);
+	process_stream_close(&proc->err);
+	process_reap(proc);
+	process_fill_result(proc, &res);
+	proc->done_cb(proc, &res, proc->userdata);
+}
+
+static void process_arm_kill(struct process *proc)
+{
+	struct timeval tv = {
+		.tv_sec = proc->kill_grace_ms / 1000,
+		.tv_usec = (proc->kill_grace_ms % 1000) * 1000,
+	};
+
+	if (!event_pending(proc->kill_ev, EV_TIMEOUT, NULL) && !proc->killed)
+		event_add(proc->kill_ev, &tv);
+}
+
+/* Done when the process has exited and both pipes are closed (or given up on). */
+static void process_maybe_finish(struct process *proc)
+{
+	if (!proc->exited)
+		return;
+	if (proc->out.eof && proc->err.eof) {
+		process_finish(proc);
+		return;
+	}
+	if (proc->killed) {
+		/* Someone outside the group holds the pipes: take what there is. */
+		process_stream_read(&proc->out);
+		process_stream_read(&proc->err);
+		process_finish(proc);
+		return;
+	}
+	/* Leftovers in the group still hold the pipes: they got SIGTERM. */
+	process_arm_kill(proc);
+}
+
+static void process_stream_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct process *proc = arg;
+	struct process_stream *s = fd == proc->out.fd ? &proc->out : &proc->err;
+
+	process_stream_read(s);
+	process_maybe_finish(proc);
+}
+
+static void process_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct process *proc = arg;
+
+	memset(&proc->status, 0, sizeof(proc->status));
+	if (waitid(P_PIDFD, (id_t)proc->pidfd, &proc->status, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+	    proc->status.si_pid == 0)
+		return; /* not yet: the event stays armed */
+	event_del(proc->exit_ev);
+	proc->exited = true;
+	/* Whatever the task left behind in its group is stopped too. */
+	if (!proc->killed)
+		kill(-proc->pid, SIGTERM);
+	process_maybe_finish(proc);
+}
+
+static void process_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct process *proc = arg;
+
+	kill(-proc->pid, SIGKILL);
+	proc->killed = true;
+	process_maybe_finish(proc);
+}
+
+static void process_stdin_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct process *proc = arg;
+
+	while (proc->stdin_off < proc->stdin_len) {
+		ssize_t n = write(proc->stdin_fd, proc->stdin_data + proc->stdin_off,
+				  proc->stdin_len - proc->stdin_off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0) /* EPIPE: the task does not read its input */
+			break;
+		proc->stdin_off += (size_t)n;
+	}
+	process_stdin_close(proc);
+}
+
+unsigned long long process_starttime(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: skip to the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	/* After ") " come fields 3..; starttime is field 22. */
+	if (sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+		   "%*d %llu",
+		   &start) != 1)
+		return 0;
+	return start;
+}
+
+struct process_pipes {
+	int out[2];
+	int err[2];
+	int in[2];
+};
+
+static void process_pipes_close(struct process_pipes *p)
+{
+	for (int i = 0; i < 2; i++) {
+		process_close_fd(&p->out[i]);
+		process_close_fd(&p->err[i]);
+		process_close_fd(&p->in[i]);
+	}
+}
+
+static int process_pipes_open(struct process_pipes *p, bool with_stdin)
+{
+	p->out[0] = p->out[1] = p->err[0] = p->err[1] = p->in[0] = p->in[1] = -1;
+	if (pipe2(p->out, O_CLOEXEC) < 0 || pipe2(p->err, O_CLOEXEC) < 0 ||
+	    (with_stdin && pipe2(p->in, O_CLOEXEC) < 0)) {
+		int e = errno;
+
+		process_pipes_close(p);
+		return -e;
+	}
+	return 0;
+}
+
+static int process_file_actions(posix_spawn_file_actions_t *fa, const struct process_spec *spec,
+				const struct process_pipes *p)
+{
+	int r;
+
+	if (p->in[0] >= 0)
+		r = posix_spawn_file_actions_adddup2(fa, p->in[0], STDIN_FILENO);
+	else
+		r = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	if (r == 0)
+		r = posix_spawn_file_actions_adddup2(fa, p->out[1], STDOUT_FILENO);
+	if (r == 0)
+		r = posix_spawn_file_actions_adddup2(fa, p->err[1], STDERR_FILENO);
+	if (r == 0)
+		r = posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO + 1);
+	if (r == 0 && spec->cwd)
+		r = posix_spawn_file_actions_addchdir_np(fa, spec->cwd);
+	return -r;
+}
+
+static int process_spawn_attr(posix_spawnattr_t *attr)
+{
+	sigset_t all, none;
+	int r;
+
+	sigfillset(&all);
+	sigemptyset(&none);
+	r = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+						   POSIX_SPAWN_SETSIGMASK);
+	if (r == 0)
+		r = posix_spawnattr_setpgroup(attr, 0);
+	if (r == 0)
+		r = posix_spawnattr_setsigdefault(attr, &all);
+	if (r == 0)
+		r = posix_spawnattr_setsigmask(attr, &none);
+	return -r;
+}
+
+/* posix_spawn reports a failed chdir with the same errno as a failed exec: look first. */
+static int process_check_cwd(const char *cwd, char **error)
+{
+	struct stat st;
+
+	if (!cwd)
+		return 0;
+	if (stat(cwd, &st) < 0) {
+		int e = errno;
+
+		asprintf(error, "cannot use working directory \"%s\": %s", cwd, strerror(e));
+		return -e;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		asprintf(error, "cannot use working directory \"%s\": not a directory", cwd);
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
+static int process_start(const struct process_spec *spec, struct process_pipes *p, pid_t *pid,
+			 char **error)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	int r;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	r = process_file_actions(&fa, spec, p);
+	if (r == 0)
+		r = process_spawn_attr(&attr);
+	if (r == 0)
+		r = -posix_spawnp(pid, spec->argv[0], &fa, &attr, spec->argv, spec->envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (r < 0)
+		asprintf(error, "cannot run \"%s\": %s", spec->argv[0], strerror(-r));
+	return r;
+}
+
+static int process_stream_init(struct process *proc, struct process_stream *s, int fd, size_t limit)
+{
+	s->fd = fd;
+	s->limit = limit;
+	s->buf = evbuffer_new();
+	s->ev = event_new(proc->base, fd, EV_READ | EV_PERSIST, process_stream_cb, proc);
+	if (!s->buf || !s->ev || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		return -ENOMEM;
+	return event_add(s->ev, NULL) < 0 ? -ENOMEM : 0;
+}
+
+static int process_stdin_init(struct process *proc, const struct process_spec *spec, int fd)
+{
+	proc->stdin_fd = fd;
+	if (fd < 0)
+		return 0;
+	proc->stdin_data = malloc(spec->stdin_len);
+	if (!proc->stdin_data)
+		return -ENOMEM;
+	memcpy(proc->stdin_data, spec->stdin_data, spec->stdin_len);
+	proc->stdin_len = spec->stdin_len;
+	proc->stdin_ev = event_new(proc->base, fd, EV_WRITE | EV_PERSIST, process_stdin_cb, proc);
+	if (!proc->stdin_ev || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		return -ENOMEM;
+	return event_add(proc->stdin_ev, NULL) < 0 ? -ENOMEM : 0;
+}
+
+/* Sets up the parent's side once the child runs. */
+static int process_watch(struct process *proc, const struct process_spec *spec,
+			 struct process_pipes *p)
+{
+	int r;
+
+	proc->pidfd = pidfd_open(proc->pid, 0);
+	if (proc->pidfd < 0)
+		return -errno;
+	proc->exit_ev =
+		event_new(proc->base, proc->pidfd, EV_READ | EV_PERSIST, process_exit_cb, proc);
+	proc->kill_ev = evtimer_new(proc->base, process_kill_cb, proc);
+	if (!proc->exit_ev || !proc->kill_ev || event_add(proc->exit_ev, NULL) < 0)
+		return -ENOMEM;
+	r = process_stream_init(proc, &proc->out, p->out[0], spec->output_limit);
+	p->out[0] = -1;
+	if (r == 0)
+		r = process_stream_init(proc, &proc->err, p->err[0], spec->output_limit);
+	p->err[0] = -1;
+	if (r == 0)
+		r = process_stdin_init(proc, spec, p->in[1]);
+	p->in[1] = -1;
+	return r;
+}
+
+int process_spawn(struct event_base *base, const struct process_spec *spec, process_done_cb done,
+		  void *userdata, struct process **ret, char **error)
+{
+	struct process_pipes pipes;
+	struct process *proc;
+	int r;
+
+	*error = NULL;
+	r = process_check_cwd(spec->cwd, error);
+	if (r < 0)
+		return r;
+	proc = calloc(1, sizeof(*proc));
+	if (!proc)
+		return -ENOMEM;
+	proc->base = base;
+	proc->pidfd = proc->stdin_fd = proc->out.fd = proc->err.fd = -1;
+	proc->kill_grace_ms = spec->kill_grace_ms;
+	proc->done_cb = done;
+	proc->userdata = userdata;
+	r = process_pipes_open(&pipes, spec->stdin_len > 0);
+	if (r < 0) {
+		asprintf(error, "cannot create pipes: %s", strerror(-r));
+		free(proc);
+		return r;
+	}
+	r = process_start(spec, &pipes, &proc->pid, error);
+	if (r == 0) {
+		/* The child's ends are its own now. */
+		process_close_fd(&pipes.out[1]);
+		process_close_fd(&pipes.err[1]);
+		process_close_fd(&pipes.in[0]);
+		r = process_watch(proc, spec, &pipes);
+		if (r < 0)
+			asprintf(error, "cannot watch process %d: %s", (int)proc->pid,
+				 strerror(-r));
+	}
+	process_pipes_close(&pipes);
+	if (r < 0) {
+		process_free(proc);
+		return r;
+	}
+	*ret = proc;
+	return 0;
+}
+
+pid_t process_pid(const struct process *proc)
+{
+	return proc->pid;
+}
+
+void process_terminate(struct process *proc)
+{
+	if (proc->done || proc->killed)
+		return;
+	kill(-proc->pid, SIGTERM);
+	process_arm_kill(proc);
+}
+
+void process_free(struct process *proc)
+{
+	if (!proc)
+		return;
+	if (proc->pid > 0 && !proc->done) {
+		kill(-proc->pid, SIGKILL);
+		if (proc->pidfd >= 0)
+			process_reap(proc);
+		else
+			waitpid(proc->pid, NULL, 0);
+	}
+	process_stdin_close(proc);
+	process_stream_close(&proc->out);
+	process_stream_close(&proc->err);
+	if (proc->out.buf)
+		evbuffer_free(proc->out.buf);
+	if (proc->err.buf)
+		evbuffer_free(proc->err.buf);
+	if (proc->exit_ev)
+		event_free(proc->exit_ev);
+	if (proc->kill_ev)
+		event_free(proc->kill_ev);
+	process_close_fd(&proc->pidfd);
+	free(proc->stdin_data);
+	free(proc);
+}

@@ -1,0 +1,62 @@
+/*
+ * One task's process: spawned with posix_spawn in its own process group,
+ * its output captured through non-blocking pipes, its exit seen through a
+ * pidfd on the event loop.
+ */
+#ifndef COORD_PROCESS_H
+#define COORD_PROCESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct event_base;
+struct process;
+
+struct process_spec {
+	char *const *argv; /* argv[0] is looked up in PATH when it has no '/' */
+	char *const *envp;
+	const char *cwd; /* NULL: the daemon's */
+	const char *stdin_data;
+	size_t stdin_len;
+	size_t output_limit;	/* bytes kept of stdout and of stderr each */
+	unsigned kill_grace_ms; /* SIGTERM to SIGKILL, also for leftovers */
+};
+
+struct process_result {
+	bool signaled;
+	int exit_code; /* when !signaled */
+	int signal;    /* when signaled */
+	const char *stdout_data;
+	size_t stdout_len;
+	bool stdout_truncated;
+	const char *stderr_data;
+	size_t stderr_len;
+	bool stderr_truncated;
+};
+
+/* Called once, when the process has exited and its output is read. res is borrowed. */
+typedef void (*process_done_cb)(struct process *proc, const struct process_result *res,
+				void *userdata);
+
+/*
+ * Starts spec as a process. Returns 0 and the process in *ret; the caller
+ * frees it with process_free, at the earliest from inside done. When the
+ * program cannot be started returns a negative errno and a reason in
+ * *error (caller frees).
+ */
+int process_spawn(struct event_base *base, const struct process_spec *spec, process_done_cb done,
+		  void *userdata, struct process **ret, char **error);
+
+pid_t process_pid(const struct process *proc);
+
+/* SIGTERM to the whole group now, SIGKILL after the grace period. */
+void process_terminate(struct process *proc);
+
+/* Kills whatever still runs (SIGKILL), reaps it and frees. Accepts NULL. */
+void process_free(struct process *proc);
+
+/* The kernel's start time of pid (field 22 of /proc/PID/stat), 0 if unknown. */
+unsigned long long process_starttime(pid_t pid);
+
+#endif

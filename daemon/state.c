@@ -1,0 +1,184 @@
+/*
+ * CoordinatorState. It holds one reference to every opened job, in a hash
+ * table keyed by request_id (json-c's linkhash, which does not copy keys:
+ * the key is the job's own request_id string). Closed jobs live only in
+ * the history.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/linkhash.h>
+
+#include "state.h"
+#include "task.h"
+
+struct state {
+	struct history *history;
+	struct lh_table *open_jobs; /* request_id -> struct job *, one reference each */
+	struct job_counts counts;   /* over every job in the history */
+};
+
+static void state_entry_free(struct lh_entry *e)
+{
+	job_unref((struct job *)lh_entry_v(e));
+}
+
+struct state *state_new(struct history *history)
+{
+	struct state *state = calloc(1, sizeof(*state));
+
+	if (!state)
+		return NULL;
+	state->history = history;
+	state->open_jobs = lh_kchar_table_new(64, state_entry_free);
+	if (!state->open_jobs) {
+		free(state);
+		return NULL;
+	}
+	return state;
+}
+
+void state_free(struct state *state)
+{
+	if (!state)
+		return;
+	lh_table_free(state->open_jobs);
+	free(state);
+}
+
+int state_load(struct state *state)
+{
+	return history_count(state->history, &(struct job_filter){0}, &state->counts);
+}
+
+struct job *state_find_open(struct state *state, const char *request_id)
+{
+	void *v;
+
+	if (!lh_table_lookup_ex(state->open_jobs, request_id, &v))
+		return NULL;
+	return v;
+}
+
+int state_add_job(struct state *state, const struct task *task, struct job **ret)
+{
+	struct job *job;
+	int r;
+
+	if (state_find_open(state, task->request_id))
+		return -EEXIST;
+	job = job_new_from_task(task);
+	if (!job)
+		return -ENOMEM;
+	r = history_insert_job(state->history, job);
+	if (r < 0) {
+		job_unref(job);
+		return r;
+	}
+	if (lh_table_insert(state->open_jobs, job->request_id, job) < 0) {
+		/* The row is written; closing it keeps history and memory in step. */
+		job_end(job, JOB_FAILURE, -1, ERROR_SPAWN, "out of memory");
+		history_update_job(state->history, job);
+		job_unref(job);
+		return -ENOMEM;
+	}
+	state->counts.opened++;
+	*ret = job;
+	return 0;
+}
+
+int state_end_job(struct state *state, const char *request_id, enum job_result result,
+		  int exit_code, enum error_kind kind, const char *error_message)
+{
+	struct job *job = state_find_open(state, request_id);
+	int r;
+
+	if (!job)
+		return -ENOENT;
+	r = job_end(job, result, exit_code, kind, error_message);
+	if (r < 0)
+		return r;
+	/* A failed write is reported, but memory follows the seed: the job is closed. */
+	r = history_update_job(state->history, job);
+	state->counts.opened--;
+	state->counts.closed++;
+	if (result == JOB_SUCCESS)
+		state->counts.success++;
+	else
+		state->counts.failure++;
+	lh_table_delete(state->open_jobs, job->request_id);
+	return r;
+}
+
+int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t pid_starttime)
+{
+	job->phase = JOB_RUNNING;
+	job->pid = pid;
+	job->pid_starttime = pid_starttime;
+	return history_update_job(state->history, job);
+}
+
+int state_get_job(struct state *state, const char *request_id, struct job **ret)
+{
+	struct job *job = state_find_open(state, request_id);
+
+	if (job) {
+		*ret = job_ref(job);
+		return 0;
+	}
+	return history_find_job(state->history, request_id, ret);
+}
+
+int state_find_by_node(struct state *state, const char *node_id, struct job **ret)
+{
+	return history_find_by_node(state->history, node_id, ret);
+}
+
+int state_run_id_for_parent(struct state *state, const char *parent_node_id, char **ret)
+{
+	struct job *parent;
+	int r;
+
+	*ret = NULL;
+	if (!parent_node_id)
+		return 0;
+	r = history_find_by_node(state->history, parent_node_id, &parent);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	*ret = strdup(parent->run_id);
+	job_unref(parent);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int state_counts(struct state *state, const struct job_filter *filter, struct job_counts *ret)
+{
+	if (!filter->mode && !filter->run_id && !filter->parent_node_id) {
+		*ret = state->counts;
+		return 0;
+	}
+	return history_count(state->history, filter, ret);
+}
+
+int state_query(struct state *state, const struct job_filter *filter, int64_t cursor, size_t limit,
+		struct job ***ret_jobs, size_t *ret_count, int64_t *ret_next)
+{
+	return history_query(state->history, filter, cursor, limit, ret_jobs, ret_count, ret_next);
+}
+
+void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *userdata),
+			void *userdata)
+{
+	struct lh_entry *e;
+
+	lh_foreach(state->open_jobs, e)
+	{
+		cb((struct job *)lh_entry_v(e), userdata);
+	}
+}
+
+size_t state_open_count(const struct state *state)
+{
+	return (size_t)state->open_jobs->count;
+}

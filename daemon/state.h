@@ -1,0 +1,70 @@
+/*
+ * CoordinatorState: every job the coordinator has accepted. Opened jobs
+ * stay in memory, indexed by request_id; every job, opened or closed, is in
+ * the history, which answers the queries.
+ */
+#ifndef COORD_STATE_H
+#define COORD_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "history.h"
+#include "job.h"
+
+struct state;
+struct task;
+
+/* Borrows history, which must outlive the state. NULL on ENOMEM. */
+struct state *state_new(struct history *history);
+/* Drops the opened jobs it holds. Accepts NULL. */
+void state_free(struct state *state);
+
+/*
+ * The seed's add_job: a new opened job for task, stored and indexed.
+ * Returns 0 and a borrowed pointer in *ret (valid while the job is opened;
+ * take a reference to keep it longer), -EEXIST when the request_id was
+ * used before, or another negative errno when it cannot be stored.
+ */
+int state_add_job(struct state *state, const struct task *task, struct job **ret);
+
+/*
+ * The seed's end_job: closes the opened job request_id. Returns -ENOENT
+ * when no opened job has that id (also when it is already closed).
+ */
+int state_end_job(struct state *state, const char *request_id, enum job_result result,
+		  int exit_code, enum error_kind kind, const char *error_message);
+
+/* Records that an opened job's task started running as pid. */
+int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t pid_starttime);
+
+/* The opened job request_id (borrowed), or NULL: O(1). */
+struct job *state_find_open(struct state *state, const char *request_id);
+
+/* Any job, opened or closed: 0 and a new reference in *ret, or -ENOENT. */
+int state_get_job(struct state *state, const char *request_id, struct job **ret);
+
+/* The newest job whose child_node_id is node_id: 0 and a new reference, or -ENOENT. */
+int state_find_by_node(struct state *state, const char *node_id, struct job **ret);
+
+/* The run a new request with this parent belongs to (caller frees); NULL: its own. */
+int state_run_id_for_parent(struct state *state, const char *parent_node_id, char **ret);
+
+/* Counts over all jobs (O(1)), or over those matching filter's mode/run/parent. */
+int state_counts(struct state *state, const struct job_filter *filter, struct job_counts *ret);
+
+/* The seed's job_list: a page of jobs newest first, see history_query. */
+int state_query(struct state *state, const struct job_filter *filter, int64_t cursor, size_t limit,
+		struct job ***ret_jobs, size_t *ret_count, int64_t *ret_next);
+
+/* Calls cb for each opened job (in no particular order); cb must not add or end jobs. */
+void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *userdata),
+			void *userdata);
+
+/* Number of opened jobs. */
+size_t state_open_count(const struct state *state);
+
+/* Loads the counts from the history; call once after opening it. */
+int state_load(struct state *state);
+
+#endif

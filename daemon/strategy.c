@@ -1,0 +1,87 @@
+/* The table of known strategies and the parts every strategy shares. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "message.h"
+#include "publisher.h"
+#include "strategy.h"
+#include "task.h"
+
+struct strategy_kind {
+	const char *kind;
+	int (*create)(struct event_base *base, struct publisher *publisher,
+		      const struct strategy_config *config, struct strategy **ret, char **error);
+};
+
+static const struct strategy_kind strategy_kinds[] = {
+	{.kind = "async", .create = strategy_async_new},
+};
+
+static const struct strategy_kind *strategy_kind_find(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(strategy_kinds) / sizeof(strategy_kinds[0]); i++)
+		if (strcmp(strategy_kinds[i].kind, kind) == 0)
+			return &strategy_kinds[i];
+	return NULL;
+}
+
+int strategy_kind_known(const char *kind)
+{
+	return strategy_kind_find(kind) != NULL;
+}
+
+int strategy_new(struct event_base *base, struct publisher *publisher,
+		 const struct strategy_config *config, struct strategy **ret, char **error)
+{
+	const struct strategy_kind *k = strategy_kind_find(config->kind);
+
+	*error = NULL;
+	if (!k) {
+		if (asprintf(error, "unknown strategy \"%s\" for mode \"%s\" (known: async)",
+			     config->kind, config->mode) < 0)
+			*error = NULL;
+		return -EINVAL;
+	}
+	return k->create(base, publisher, config, ret, error);
+}
+
+void strategy_free(struct strategy *s)
+{
+	if (!s)
+		return;
+	s->ops->free(s);
+}
+
+int strategy_init_base(struct strategy *s, const struct strategy_ops *ops,
+		       struct publisher *publisher, const char *mode)
+{
+	s->ops = ops;
+	s->publisher = publisher;
+	s->mode = strdup(mode);
+	return s->mode ? 0 : -ENOMEM;
+}
+
+int strategy_publish_failure(struct strategy *s, const struct task *task, enum error_kind kind,
+			     const char *error_message)
+{
+	struct message_ids ids = {
+		.request_id = task->request_id,
+		.parent_node_id = task->parent_node_id,
+		.child_node_id = task->node_id,
+		.run_id = task->run_id,
+		.mode = task->mode,
+	};
+	struct message *msg = message_new(MESSAGE_REQUEST_FAILURE, &ids, NULL);
+	int r;
+
+	if (!msg)
+		return -ENOMEM;
+	r = message_set_error(msg, kind, error_message, -1, 0);
+	if (r == 0)
+		r = publisher_publish(s->publisher, msg);
+	message_unref(msg);
+	return r;
+}

@@ -1,0 +1,108 @@
+/*
+ * The execution strategy interface (the seed's TaskExecutionStrategy): a
+ * small table of operations, one file per strategy. A strategy runs the
+ * tasks handed to it and reports each outcome only by publishing a
+ * request_success or request_failure message on the publisher.
+ */
+#ifndef COORD_STRATEGY_H
+#define COORD_STRATEGY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "job.h"
+
+struct event_base;
+struct publisher;
+struct strategy;
+struct task;
+
+/* What `modes` reports about one mode. Strings are borrowed from the strategy. */
+struct strategy_info {
+	const char *mode;
+	const char *strategy;
+	unsigned max_concurrency;
+	unsigned running;
+	size_t queued;
+	size_t max_queue;
+};
+
+/* Settings every strategy understands; a mode's config section fills them. */
+struct strategy_config {
+	const char *mode;	  /* the mode's name, the key clients use */
+	const char *kind;	  /* which strategy, e.g. "async" */
+	unsigned max_concurrency; /* 0: the number of online CPUs */
+	size_t max_queue;	  /* 0: the default (100000) */
+	size_t output_limit;	  /* per stream; 0: the default (1 MiB) */
+	unsigned kill_grace_ms;	  /* 0: the default (5000) */
+	const char *socket_path;  /* given to tasks as COORD_SOCKET; may be NULL */
+};
+
+#define STRATEGY_DEFAULT_MAX_QUEUE     100000
+#define STRATEGY_DEFAULT_OUTPUT_LIMIT  (1024 * 1024)
+#define STRATEGY_DEFAULT_KILL_GRACE_MS 5000
+
+/* How a strategy tells the coordinator that a task's process started. */
+struct strategy_hooks {
+	void (*task_started)(void *ctx, const char *request_id, pid_t pid);
+	void *ctx;
+};
+
+struct strategy_ops {
+	const char *kind;
+	/* Whether execute would take one more task now (false: queue full or shut down). */
+	bool (*can_accept)(struct strategy *s);
+	/*
+	 * Takes ownership of task and runs it, now or once a slot is free.
+	 * Returns 0, -EBUSY when the queue is full, -ESHUTDOWN after shutdown
+	 * (the task is freed in every case).
+	 */
+	int (*execute)(struct strategy *s, struct task *task);
+	/* Cancels a queued or running task: -ENOENT when it has no such task. */
+	int (*cancel)(struct strategy *s, const char *request_id);
+	/* Lends the slot of a running task to others while it waits for them. */
+	int (*lend_slot)(struct strategy *s, const char *request_id);
+	int (*return_slot)(struct strategy *s, const char *request_id);
+	/* Refuses new tasks and cancels the ones it still has. Called once. */
+	void (*shutdown)(struct strategy *s);
+	void (*describe)(struct strategy *s, struct strategy_info *info);
+	void (*free)(struct strategy *s);
+};
+
+/* The part every strategy shares; a strategy's own struct starts with it. */
+struct strategy {
+	const struct strategy_ops *ops;
+	char *mode;
+	struct publisher *publisher;
+	struct strategy_hooks hooks;
+};
+
+/*
+ * Builds the strategy config->kind names for one mode. Returns 0 and the
+ * strategy in *ret, or a negative errno and a reason in *error (caller
+ * frees) for an unknown kind or a bad setting.
+ */
+int strategy_new(struct event_base *base, struct publisher *publisher,
+		 const struct strategy_config *config, struct strategy **ret, char **error);
+
+/* Frees a strategy built by strategy_new. Accepts NULL. */
+void strategy_free(struct strategy *s);
+
+/* Whether kind names a known strategy. */
+int strategy_kind_known(const char *kind);
+
+/* Sets the fields of struct strategy; for strategy constructors. 0 or -ENOMEM. */
+int strategy_init_base(struct strategy *s, const struct strategy_ops *ops,
+		       struct publisher *publisher, const char *mode);
+
+/* Publishes the failure of a task that never ran, e.g. cancelled while queued. */
+int strategy_publish_failure(struct strategy *s, const struct task *task, enum error_kind kind,
+			     const char *error_message);
+
+/* The async strategy, see strategy_async.c. */
+int strategy_async_new(struct event_base *base, struct publisher *publisher,
+		       const struct strategy_config *config, struct strategy **ret, char **error);
+
+#endif

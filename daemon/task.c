@@ -1,0 +1,316 @@
+/*
+ * Task parsing and validation. A struct task owns every string it points
+ * to; task_free releases them all.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "task.h"
+
+static int task_error(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int task_error(char **error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(error, fmt, ap) < 0)
+		*error = NULL;
+	va_end(ap);
+	return -EINVAL;
+}
+
+bool task_request_id_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > TASK_REQUEST_ID_MAX)
+		return false;
+	for (const char *p = s; *p; p++) {
+		char c = *p;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == ':' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+char *task_generate_id(void)
+{
+	uuid_t uuid;
+	char *out = malloc(UUID_STR_LEN);
+
+	if (!out)
+		return NULL;
+	uuid_generate_random(uuid);
+	uuid_unparse_lower(uuid, out);
+	return out;
+}
+
+static void task_free_strv(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+void task_free(struct task *task)
+{
+	if (!task)
+		return;
+	free(task->request_id);
+	free(task->parent_node_id);
+	free(task->mode);
+	free(task->node_id);
+	free(task->name);
+	task_free_strv(task->argv);
+	free(task->cwd);
+	task_free_strv(task->env);
+	free(task->stdin_data);
+	free(task->run_id);
+	free(task);
+}
+
+/*
+ * Reads an optional string member. Absent (and null, when null_ok) leaves
+ * *ret NULL. A present value of another type is an error naming the field.
+ */
+static int task_opt_string(json_object *obj, const char *key, const char *field, bool null_ok,
+			   char **ret, char **error)
+{
+	json_object *v;
+
+	*ret = NULL;
+	if (!json_object_object_get_ex(obj, key, &v))
+		return 0;
+	if (!v && null_ok)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return task_error(error, "%s must be a string%s", field, null_ok ? " or null" : "");
+	if (memchr(json_object_get_string(v), '\0', (size_t)json_object_get_string_len(v)))
+		return task_error(error, "%s must not contain a NUL character", field);
+	*ret = strdup(json_object_get_string(v));
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int task_parse_argv(struct task *task, json_object *node, char **error)
+{
+	json_object *argv;
+	size_t n;
+
+	if (!json_object_object_get_ex(node, "argv", &argv) || !argv)
+		return task_error(error, "node.argv is required: a non-empty array of strings");
+	if (!json_object_is_type(argv, json_type_array))
+		return task_error(error, "node.argv must be an array of strings");
+	n = json_object_array_length(argv);
+	if (n == 0)
+		return task_error(error, "node.argv must not be empty");
+	task->argv = calloc(n + 1, sizeof(char *));
+	if (!task->argv)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_object *item = json_object_array_get_idx(argv, i);
+
+		if (!json_object_is_type(item, json_type_string))
+			return task_error(error, "node.argv[%zu] must be a string", i);
+		if (memchr(json_object_get_string(item), '\0',
+			   (size_t)json_object_get_string_len(item)))
+			return task_error(error, "node.argv[%zu] must not contain a NUL character",
+					  i);
+		task->argv[i] = strdup(json_object_get_string(item));
+		if (!task->argv[i])
+			return -ENOMEM;
+	}
+	if (task->argv[0][0] == '\0')
+		return task_error(error, "node.argv[0] must not be empty");
+	return 0;
+}
+
+static bool task_env_key_valid(const char *key)
+{
+	return *key && !strchr(key, '=');
+}
+
+static int task_parse_env(struct task *task, json_object *node, char **error)
+{
+	json_object *env;
+	size_t i = 0;
+
+	if (!json_object_object_get_ex(node, "env", &env) || !env) {
+		task->env = calloc(1, sizeof(char *));
+		return task->env ? 0 : -ENOMEM;
+	}
+	if (!json_object_is_type(env, json_type_object))
+		return task_error(error, "node.env must be an object of strings");
+	task->env = calloc((size_t)json_object_object_length(env) + 1, sizeof(char *));
+	if (!task->env)
+		return -ENOMEM;
+	json_object_object_foreach (env, key, val) {
+		if (!task_env_key_valid(key))
+			return task_error(error, "node.env has an invalid name \"%s\"", key);
+		if (!json_object_is_type(val, json_type_string))
+			return task_error(error, "node.env.%s must be a string", key);
+		if (memchr(json_object_get_string(val), '\0',
+			   (size_t)json_object_get_string_len(val)))
+			return task_error(error, "node.env.%s must not contain a NUL character",
+					  key);
+		if (asprintf(&task->env[i], "%s=%s", key, json_object_get_string(val)) < 0) {
+			task->env[i] = NULL;
+			return -ENOMEM;
+		}
+		i++;
+	}
+	return 0;
+}
+
+static int task_parse_stdin(struct task *task, json_object *node, char **error)
+{
+	json_object *v;
+	size_t len;
+
+	if (!json_object_object_get_ex(node, "stdin", &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return task_error(error, "node.stdin must be a string");
+	len = (size_t)json_object_get_string_len(v);
+	task->stdin_data = malloc(len + 1);
+	if (!task->stdin_data)
+		return -ENOMEM;
+	memcpy(task->stdin_data, json_object_get_string(v), len + 1);
+	task->stdin_len = len;
+	return 0;
+}
+
+static int task_parse_timeout(struct task *task, json_object *node, char **error)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(node, "timeout_ms", &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return task_error(error,
+				  "node.timeout_ms must be an integer number of milliseconds");
+	errno = 0;
+	task->timeout_ms = json_object_get_int64(v);
+	if (errno == EINVAL || task->timeout_ms < 0)
+		return task_error(error, "node.timeout_ms must not be negative");
+	if (task->timeout_ms > INT64_C(1) << 40)
+		return task_error(error, "node.timeout_ms is too large");
+	return 0;
+}
+
+static int task_parse_wait(struct task *task, json_object *params, char **error)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(params, "wait", &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return task_error(error, "wait must be true or false");
+	task->wait = json_object_get_boolean(v);
+	return 0;
+}
+
+static int task_default_name(struct task *task)
+{
+	const char *slash = strrchr(task->argv[0], '/');
+	const char *base = slash && slash[1] ? slash + 1 : task->argv[0];
+
+	task->name = strdup(base);
+	return task->name ? 0 : -ENOMEM;
+}
+
+static int task_parse_ids(struct task *task, json_object *params, char **error)
+{
+	int r;
+
+	r = task_opt_string(params, "request_id", "request_id", false, &task->request_id, error);
+	if (r < 0)
+		return r;
+	if (task->request_id && !task_request_id_valid(task->request_id))
+		return task_error(error,
+				  "request_id must be 1-%d characters of A-Z a-z 0-9 . _ : -",
+				  TASK_REQUEST_ID_MAX);
+	if (!task->request_id && !(task->request_id = task_generate_id()))
+		return -ENOMEM;
+	r = task_opt_string(params, "parent_node_id", "parent_node_id", true, &task->parent_node_id,
+			    error);
+	if (r < 0)
+		return r;
+	r = task_opt_string(params, "mode", "mode", false, &task->mode, error);
+	if (r < 0)
+		return r;
+	if (!task->mode && !(task->mode = strdup("async")))
+		return -ENOMEM;
+	return 0;
+}
+
+static int task_parse_node(struct task *task, json_object *node, char **error)
+{
+	int r;
+
+	r = task_opt_string(node, "id", "node.id", false, &task->node_id, error);
+	if (r < 0)
+		return r;
+	if (task->node_id && !*task->node_id)
+		return task_error(error, "node.id must not be empty");
+	if (!task->node_id && !(task->node_id = task_generate_id()))
+		return -ENOMEM;
+	r = task_parse_argv(task, node, error);
+	if (r < 0)
+		return r;
+	r = task_opt_string(node, "name", "node.name", false, &task->name, error);
+	if (r < 0)
+		return r;
+	if (!task->name && (r = task_default_name(task)) < 0)
+		return r;
+	r = task_opt_string(node, "cwd", "node.cwd", true, &task->cwd, error);
+	if (r < 0)
+		return r;
+	if (task->cwd && task->cwd[0] != '/')
+		return task_error(error, "node.cwd must be an absolute path");
+	r = task_parse_env(task, node, error);
+	if (r < 0)
+		return r;
+	r = task_parse_stdin(task, node, error);
+	if (r < 0)
+		return r;
+	return task_parse_timeout(task, node, error);
+}
+
+int task_from_json(json_object *params, struct task **ret, char **error)
+{
+	struct task *task;
+	json_object *node;
+	int r;
+
+	*error = NULL;
+	if (!json_object_is_type(params, json_type_object))
+		return task_error(error, "params must be a Task object");
+	if (!json_object_object_get_ex(params, "node", &node) || !node)
+		return task_error(error, "node is required: an object with at least argv");
+	if (!json_object_is_type(node, json_type_object))
+		return task_error(error, "node must be an object");
+
+	task = calloc(1, sizeof(*task));
+	if (!task)
+		return -ENOMEM;
+	r = task_parse_ids(task, params, error);
+	if (r == 0)
+		r = task_parse_node(task, node, error);
+	if (r == 0)
+		r = task_parse_wait(task, params, error);
+	if (r < 0) {
+		task_free(task);
+		return r;
+	}
+	*ret = task;
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* A Task: what a client asks to run, parsed and validated from the submit params. */
+#ifndef COORD_TASK_H
+#define COORD_TASK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <json-c/json.h>
+
+#define TASK_REQUEST_ID_MAX 128
+
+struct task {
+	char *request_id;     /* never NULL: generated (UUID v4) when absent */
+	char *parent_node_id; /* NULL for a root request */
+	char *mode;	      /* never NULL: "async" by default */
+	char *node_id;	      /* the job's child_node_id; generated when absent */
+	char *name;	      /* never NULL: basename of argv[0] by default */
+	char **argv;	      /* NULL-terminated, at least one item */
+	char *cwd;	      /* NULL: the daemon's working directory */
+	char **env;	      /* "KEY=VALUE" items, NULL-terminated; never NULL */
+	char *stdin_data;     /* fed to the task; may hold NUL bytes */
+	size_t stdin_len;
+	int64_t timeout_ms; /* 0: no time limit */
+	bool wait;
+
+	/* Filled in by the coordinator, not by the client. */
+	char *run_id;
+	uid_t owner_uid;
+};
+
+/*
+ * Parses and validates the contract's Task object. Unknown fields are
+ * ignored. On success returns 0 and a new task in *ret (the caller owns
+ * it). On bad input returns -EINVAL and a message naming the field in
+ * *error (the caller frees it); -ENOMEM when out of memory.
+ */
+int task_from_json(json_object *params, struct task **ret, char **error);
+
+/* True when s is a valid request_id: 1-128 chars of [A-Za-z0-9._:-]. */
+bool task_request_id_valid(const char *s);
+
+/* A new UUID v4 string, or NULL on ENOMEM. */
+char *task_generate_id(void);
+
+void task_free(struct task *task);
+
+#endif
