@@ -167,8 +167,11 @@ static int status_exec(struct coordctl *ctl, const struct coordctl_entry *entry,
 	}
 	if (r == COORDCTL_CONTINUE && optind < argc)
 		r = coordctl_usage_error(entry, "unexpected argument '%s'", argv[optind]);
-	if (r == COORDCTL_CONTINUE)
-		r = coordctl_rpc_call(ctl, "status", params, &result);
+	if (r != COORDCTL_CONTINUE) {
+		json_object_put(params);
+		return r;
+	}
+	r = coordctl_rpc_call(ctl, "status", params, &result);
 	if (r == 0 && ctl->json)
 		coordctl_format_json(ctl, result);
 	else if (r == 0)

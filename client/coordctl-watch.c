@@ -201,10 +201,11 @@ static int watch_exec(struct coordctl *ctl, const struct coordctl_entry *entry, 
 	}
 	if (r == COORDCTL_CONTINUE && optind < argc)
 		r = coordctl_usage_error(entry, "unexpected argument '%s'", argv[optind]);
-	if (r == COORDCTL_CONTINUE)
+	if (r == COORDCTL_CONTINUE) {
 		r = coordctl_rpc_connect(ctl);
-	if (r == 0)
-		r = watch_loop(&w);
+		if (r == 0)
+			r = watch_loop(&w);
+	}
 	json_object_put(w.subscription);
 	json_object_put(w.params);
 	return r;

@@ -148,8 +148,11 @@ int coord_conn_dispatch(struct coord_conn *conn, struct coord_error *err)
 {
 	if (!conn)
 		return coord_error_fail(NULL, err, COORD_ERR_INVALID, 0, "conn is NULL");
-	if (coord_wire_read_now(conn, err) < 0)
+	/* What arrived before an EOF still counts: parse it, then report the EOF. */
+	if (coord_wire_read_now(conn, err) < 0) {
+		coord_wire_parse(conn, NULL);
 		return -1;
+	}
 	return coord_wire_parse(conn, err);
 }
 

@@ -1,0 +1,597 @@
+/* Check tests for coordctl: usage errors without a daemon (unit) and every command against the real
+ * coordinatord (integration). */
+#include <check.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "testd.h"
+
+static struct testd daemon_under_test;
+
+/* Runs coordctl with the given arguments (NULL-terminated); output in *run. */
+static void ctl_run_in(struct testd_run *run, const char *input, const char *first, ...)
+{
+	const char *coordctl = getenv("COORDCTL");
+	char *argv[64];
+	int argc = 0;
+	va_list ap;
+
+	ck_assert_ptr_nonnull(coordctl);
+	argv[argc++] = (char *)coordctl;
+	va_start(ap, first);
+	for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *))
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	ck_assert_int_eq(testd_run(argv, input, run), 0);
+}
+
+#define ctl_run(run, ...) ctl_run_in(run, NULL, __VA_ARGS__, NULL)
+
+static json_object *parse_json(const char *text)
+{
+	json_object *obj = json_tokener_parse(text);
+
+	ck_assert_msg(obj != NULL, "not JSON: %s", text);
+	return obj;
+}
+
+static json_object *get(json_object *obj, const char *key)
+{
+	json_object *v = NULL;
+
+	json_object_object_get_ex(obj, key, &v);
+	return v;
+}
+
+static const char *get_str(json_object *obj, const char *key)
+{
+	return json_object_get_string(get(obj, key));
+}
+
+/* ---- unit: no daemon needed ---- */
+
+START_TEST(test_usage_errors)
+{
+	struct testd_run run;
+
+	ctl_run(&run, "--socket", "/nonexistent.sock");
+	ck_assert_int_eq(run.status, 2);
+	ck_assert_ptr_nonnull(strstr(run.err, "no command"));
+	testd_run_free(&run);
+	ctl_run(&run, "frobnicate");
+	ck_assert_int_eq(run.status, 2);
+	ck_assert_ptr_nonnull(strstr(run.err, "unknown command 'frobnicate'"));
+	testd_run_free(&run);
+	ctl_run(&run, "status", "--bogus");
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+	ctl_run(&run, "status", "--limit", "0");
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--mode", "async");
+	ck_assert_int_eq(run.status, 2);
+	ck_assert_ptr_nonnull(strstr(run.err, "no COMMAND"));
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--timeout", "soon", "--", "true");
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--env", "NOEQUALS", "--", "true");
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--batch", "-", "--wait");
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+	ctl_run(&run, "job");
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+	ctl_run(&run, "job", "a", "b");
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+	ctl_run(&run, "wait");
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+	ctl_run(&run, "wait", "x", "--timeout", "-1");
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+	ctl_run(&run, "cancel");
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+	ctl_run(&run, "watch", "--since", "abc");
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+	ctl_run(&run, "tree", "a", "b");
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+	ctl_run(&run, "ping", "extra");
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+}
+END_TEST
+
+START_TEST(test_help_and_version)
+{
+	static const char *const cmds[] = {"submit", "status", "job",	"wait", "cancel",
+					   "watch",  "tree",   "modes", "ping", "shutdown"};
+	struct testd_run run;
+
+	ctl_run(&run, "--help");
+	ck_assert_int_eq(run.status, 0);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		ck_assert_ptr_nonnull(strstr(run.out, cmds[i]));
+	testd_run_free(&run);
+	ctl_run(&run, "--version");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_ptr_nonnull(strstr(run.out, "coordctl "));
+	testd_run_free(&run);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		ctl_run(&run, cmds[i], "--help");
+		ck_assert_int_eq(run.status, 0);
+		ck_assert_ptr_nonnull(strstr(run.out, "usage: coordctl"));
+		ck_assert_ptr_nonnull(strstr(run.out, cmds[i]));
+		testd_run_free(&run);
+	}
+}
+END_TEST
+
+START_TEST(test_missing_daemon)
+{
+	static const char *const cmds[] = {"status", "ping", "modes", "shutdown", "tree", "watch"};
+	struct testd_run run;
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		ctl_run(&run, "--socket", "/nonexistent/coord.sock", cmds[i]);
+		ck_assert_int_eq(run.status, 69);
+		ck_assert_ptr_nonnull(strstr(run.err, "is coordinatord running?"));
+		ck_assert_ptr_nonnull(strstr(run.err, "/nonexistent/coord.sock"));
+		testd_run_free(&run);
+	}
+	setenv("COORD_SOCKET", "/nonexistent/env.sock", 1);
+	ctl_run(&run, "submit", "--", "true");
+	unsetenv("COORD_SOCKET");
+	ck_assert_int_eq(run.status, 69);
+	ck_assert_ptr_nonnull(strstr(run.err, "/nonexistent/env.sock"));
+	testd_run_free(&run);
+}
+END_TEST
+
+/* ---- integration: a real daemon ---- */
+
+static void real_setup(void)
+{
+	ck_assert_msg(testd_start(&daemon_under_test, NULL) == 0, "cannot start $COORDINATORD");
+	setenv("COORD_SOCKET", daemon_under_test.sock, 1);
+}
+
+static void real_teardown(void)
+{
+	testd_stop(&daemon_under_test);
+}
+
+START_TEST(test_ping_modes)
+{
+	struct testd_run run;
+	json_object *obj, *modes;
+	int found = 0;
+
+	ctl_run(&run, "ping");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_ptr_nonnull(strstr(run.out, "coordinatord"));
+	testd_run_free(&run);
+	ctl_run(&run, "--json", "ping");
+	ck_assert_int_eq(run.status, 0);
+	obj = parse_json(run.out);
+	ck_assert_int_gt(json_object_get_int(get(obj, "pid")), 0);
+	json_object_put(obj);
+	testd_run_free(&run);
+	ctl_run(&run, "modes", "--json");
+	ck_assert_int_eq(run.status, 0);
+	obj = parse_json(run.out);
+	modes = get(obj, "modes");
+	for (size_t i = 0; i < json_object_array_length(modes); i++)
+		found |= strcmp(get_str(json_object_array_get_idx(modes, i), "name"), "async") == 0;
+	ck_assert(found);
+	json_object_put(obj);
+	testd_run_free(&run);
+	ctl_run(&run, "modes");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_ptr_nonnull(strstr(run.out, "async"));
+	testd_run_free(&run);
+}
+END_TEST
+
+START_TEST(test_submit_plain_and_json)
+{
+	struct testd_run run;
+	json_object *obj;
+
+	ctl_run(&run, "submit", "--request-id", "ctl-plain-1", "--", "true");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_str_eq(run.out, "ctl-plain-1\n");
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--json", "--name", "labelled", "--request-id", "ctl-json-1", "--",
+		"true");
+	ck_assert_int_eq(run.status, 0);
+	obj = parse_json(run.out);
+	ck_assert_str_eq(get_str(obj, "request_id"), "ctl-json-1");
+	ck_assert_str_eq(get_str(obj, "name"), "labelled");
+	ck_assert_str_eq(get_str(obj, "mode"), "async");
+	json_object_put(obj);
+	testd_run_free(&run);
+	/* The same request_id again is a conflict. */
+	ctl_run(&run, "submit", "--request-id", "ctl-json-1", "--", "true");
+	ck_assert_int_eq(run.status, 1);
+	ck_assert_ptr_nonnull(strstr(run.err, "conflict"));
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--mode", "no-such-mode", "--", "true");
+	ck_assert_int_eq(run.status, 1);
+	ck_assert_ptr_nonnull(strstr(run.err, "unknown_mode"));
+	testd_run_free(&run);
+}
+END_TEST
+
+START_TEST(test_submit_wait_mirrors)
+{
+	struct testd_run run;
+	json_object *obj;
+
+	ctl_run(&run, "submit", "--wait", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 7");
+	ck_assert_int_eq(run.status, 7);
+	ck_assert_str_eq(run.out, "out\n");
+	ck_assert_ptr_nonnull(strstr(run.err, "err\n"));
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--wait", "--", "/bin/sh", "-c", "printf 'a\\0b'");
+	ck_assert_int_eq(run.status, 0);
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--wait", "--", "/bin/sh", "-c", "kill -TERM $$");
+	ck_assert_int_eq(run.status, 128 + SIGTERM);
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--wait", "--timeout", "0.5", "--", "sleep", "30");
+	ck_assert_int_eq(run.status, 124);
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--wait", "--", "/nonexistent/program");
+	ck_assert_int_eq(run.status, 127);
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--wait", "--env", "GREETING=hello", "--cwd", "/", "--", "/bin/sh",
+		"-c", "echo $GREETING; pwd");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_str_eq(run.out, "hello\n/\n");
+	testd_run_free(&run);
+	ctl_run_in(&run, "fed through\n", "submit", "--wait", "--stdin", "-", "--", "cat", NULL);
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_str_eq(run.out, "fed through\n");
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--wait", "--json", "--", "/bin/sh", "-c", "echo x; exit 4");
+	ck_assert_int_eq(run.status, 4);
+	obj = parse_json(run.out);
+	ck_assert_str_eq(get_str(get(obj, "job"), "status"), "closed");
+	ck_assert_str_eq(get_str(get(get(obj, "message"), "result"), "stdout"), "x\n");
+	json_object_put(obj);
+	testd_run_free(&run);
+}
+END_TEST
+
+START_TEST(test_status_job_wait_cancel)
+{
+	struct testd_run run;
+	json_object *obj, *jobs;
+
+	ctl_run(&run, "submit", "--request-id", "ctl-ok", "--", "true");
+	ck_assert_int_eq(run.status, 0);
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--request-id", "ctl-bad", "--", "/bin/sh", "-c",
+		"echo oops; exit 2");
+	ck_assert_int_eq(run.status, 0);
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--request-id", "ctl-slow", "--", "sleep", "30");
+	ck_assert_int_eq(run.status, 0);
+	testd_run_free(&run);
+
+	ctl_run(&run, "wait", "ctl-ok", "--timeout", "20");
+	ck_assert_int_eq(run.status, 0);
+	testd_run_free(&run);
+	ctl_run(&run, "wait", "ctl-ok", "ctl-bad");
+	ck_assert_int_eq(run.status, 1);
+	ck_assert_ptr_nonnull(strstr(run.err, "ctl-bad"));
+	testd_run_free(&run);
+	ctl_run(&run, "wait", "ctl-slow", "--timeout", "0.2");
+	ck_assert_int_eq(run.status, 124);
+	testd_run_free(&run);
+	ctl_run(&run, "wait", "ctl-never-submitted");
+	ck_assert_int_eq(run.status, 1);
+	ck_assert_ptr_nonnull(strstr(run.err, "not_found"));
+	testd_run_free(&run);
+
+	ctl_run(&run, "job", "ctl-bad");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_ptr_nonnull(strstr(run.out, "oops"));
+	ck_assert_ptr_nonnull(strstr(run.out, "failure"));
+	testd_run_free(&run);
+	ctl_run(&run, "job", "--json", "ctl-bad");
+	ck_assert_int_eq(run.status, 0);
+	obj = parse_json(run.out);
+	ck_assert_str_eq(get_str(get(get(obj, "message"), "result"), "stdout"), "oops\n");
+	ck_assert_int_eq(json_object_get_int(get(get(obj, "job"), "exit_code")), 2);
+	json_object_put(obj);
+	testd_run_free(&run);
+	ctl_run(&run, "job", "ctl-never-submitted");
+	ck_assert_int_eq(run.status, 1);
+	testd_run_free(&run);
+
+	ctl_run(&run, "status", "--json", "--failed");
+	ck_assert_int_eq(run.status, 0);
+	obj = parse_json(run.out);
+	jobs = get(obj, "jobs");
+	ck_assert_int_ge(json_object_array_length(jobs), 1);
+	for (size_t i = 0; i < json_object_array_length(jobs); i++)
+		ck_assert_str_eq(get_str(json_object_array_get_idx(jobs, i), "result"), "failure");
+	ck_assert_ptr_nonnull(get(obj, "counts"));
+	json_object_put(obj);
+	testd_run_free(&run);
+	ctl_run(&run, "status", "--open", "--json");
+	ck_assert_int_eq(run.status, 0);
+	obj = parse_json(run.out);
+	jobs = get(obj, "jobs");
+	ck_assert_int_ge(json_object_array_length(jobs), 1);
+	ck_assert_str_eq(get_str(json_object_array_get_idx(jobs, 0), "status"), "opened");
+	json_object_put(obj);
+	testd_run_free(&run);
+	ctl_run(&run, "status", "--limit", "5");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_ptr_nonnull(strstr(run.out, "REQUEST_ID"));
+	ck_assert_ptr_nonnull(strstr(run.out, "DURATION"));
+	ck_assert_ptr_null(strstr(run.out, "\033[")); /* not a terminal: no colour */
+	testd_run_free(&run);
+
+	ctl_run(&run, "cancel", "ctl-slow");
+	ck_assert_int_eq(run.status, 0);
+	testd_run_free(&run);
+	ctl_run(&run, "wait", "ctl-slow", "--timeout", "20");
+	ck_assert_int_eq(run.status, 1);
+	testd_run_free(&run);
+	ctl_run(&run, "job", "--json", "ctl-slow");
+	obj = parse_json(run.out);
+	ck_assert_str_eq(get_str(get(get(obj, "job"), "error"), "kind"), "cancelled");
+	json_object_put(obj);
+	testd_run_free(&run);
+	ctl_run(&run, "cancel", "ctl-slow");
+	ck_assert_int_eq(run.status, 1);
+	ck_assert_ptr_nonnull(strstr(run.err, "conflict"));
+	testd_run_free(&run);
+	ctl_run(&run, "cancel", "--no-cascade", "ctl-never-submitted");
+	ck_assert_int_eq(run.status, 1);
+	testd_run_free(&run);
+}
+END_TEST
+
+static char *batch_text(int n, int bad_line)
+{
+	size_t cap = (size_t)n * 64 + 64, len = 0;
+	char *text = malloc(cap);
+
+	ck_assert_ptr_nonnull(text);
+	for (int i = 1; i <= n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%s\n",
+					i == bad_line ? "{not json"
+						      : "{\"node\":{\"argv\":[\"true\"]}}");
+	return text;
+}
+
+START_TEST(test_batch_10000)
+{
+	char *text = batch_text(10000, 0);
+	struct testd_run run;
+	json_object *obj;
+	size_t lines = 0;
+	long long deadline;
+	int opened = -1;
+
+	ctl_run_in(&run, text, "submit", "--batch", "-", NULL);
+	free(text);
+	ck_assert_msg(run.status == 0, "status %d: %.300s", run.status, run.err);
+	for (char *p = run.out; (p = strchr(p, '\n')); p++)
+		lines++;
+	ck_assert_uint_eq(lines, 10000);
+	testd_run_free(&run);
+	/* All of them finish. */
+	deadline = testd_now_ms() + 240000;
+	while (opened != 0 && testd_now_ms() < deadline) {
+		ctl_run(&run, "status", "--json", "--limit", "1");
+		ck_assert_int_eq(run.status, 0);
+		obj = parse_json(run.out);
+		opened = json_object_get_int(get(get(obj, "counts"), "opened"));
+		json_object_put(obj);
+		testd_run_free(&run);
+		if (opened)
+			usleep(200000);
+	}
+	ck_assert_int_eq(opened, 0);
+}
+END_TEST
+
+START_TEST(test_batch_bad_line)
+{
+	char *text = batch_text(5, 3);
+	struct testd_run run;
+	size_t lines = 0;
+
+	ctl_run_in(&run, text, "submit", "--batch", "-", NULL);
+	free(text);
+	ck_assert_int_eq(run.status, 1);
+	ck_assert_ptr_nonnull(strstr(run.err, "line 3"));
+	for (char *p = run.out; (p = strchr(p, '\n')); p++)
+		lines++;
+	ck_assert_uint_eq(lines, 4);
+	testd_run_free(&run);
+	ctl_run_in(&run,
+		   "{\"request_id\":\"dup-b\",\"node\":{\"argv\":[\"true\"]}}\n"
+		   "{\"request_id\":\"dup-b\",\"node\":{\"argv\":[\"true\"]}}\n",
+		   "submit", "--batch", "-", NULL);
+	ck_assert_int_eq(run.status, 1);
+	ck_assert_ptr_nonnull(strstr(run.err, "line 2"));
+	ck_assert_str_eq(run.out, "dup-b\n");
+	testd_run_free(&run);
+}
+END_TEST
+
+START_TEST(test_tree_child_from_task)
+{
+	const char *coordctl = getenv("COORDCTL");
+	struct testd_run run;
+	json_object *obj, *root, *children, *child;
+	char env[1024];
+
+	snprintf(env, sizeof(env), "COORDCTL=%s", coordctl);
+	ctl_run(&run, "submit", "--wait", "--request-id", "tree-root", "--name", "parent", "--env",
+		env, "--", "/bin/sh", "-c",
+		"\"$COORDCTL\" submit --wait --request-id tree-child --name child -- true");
+	ck_assert_msg(run.status == 0, "status %d: %s", run.status, run.err);
+	testd_run_free(&run);
+	ctl_run(&run, "job", "--json", "tree-child");
+	obj = parse_json(run.out);
+	ck_assert_str_eq(get_str(get(obj, "job"), "run_id"), "tree-root");
+	json_object_put(obj);
+	testd_run_free(&run);
+	ctl_run(&run, "tree", "--json", "tree-root");
+	ck_assert_int_eq(run.status, 0);
+	obj = parse_json(run.out);
+	ck_assert_int_eq(json_object_array_length(obj), 1);
+	root = json_object_array_get_idx(obj, 0);
+	ck_assert_str_eq(get_str(get(root, "job"), "request_id"), "tree-root");
+	children = get(root, "children");
+	ck_assert_int_eq(json_object_array_length(children), 1);
+	child = json_object_array_get_idx(children, 0);
+	ck_assert_str_eq(get_str(get(child, "job"), "request_id"), "tree-child");
+	ck_assert_str_eq(get_str(get(child, "job"), "name"), "child");
+	json_object_put(obj);
+	testd_run_free(&run);
+	ctl_run(&run, "tree", "tree-root");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_ptr_nonnull(strstr(run.out, "tree-root"));
+	ck_assert_ptr_nonnull(strstr(run.out, "`- tree-child"));
+	testd_run_free(&run);
+}
+END_TEST
+
+START_TEST(test_watch_in_order)
+{
+	const char *coordctl = getenv("COORDCTL");
+	char out_path[] = "/tmp/coordwatch.XXXXXX";
+	char *argv[] = {(char *)coordctl, "watch", "--json", "--type", "success", NULL};
+	char id[32], *text, *line, *save = NULL;
+	struct testd_run run;
+	long long last_seq = 0;
+	int fd, status, n = 0;
+	pid_t pid;
+
+	fd = mkstemp(out_path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	pid = testd_spawn_bg(argv, out_path);
+	ck_assert_int_gt(pid, 0);
+	usleep(500000); /* let it subscribe */
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof(id), "watch-%d", i);
+		ctl_run(&run, "submit", "--wait", "--request-id", id, "--", "true");
+		ck_assert_int_eq(run.status, 0);
+		testd_run_free(&run);
+	}
+	usleep(500000);
+	kill(pid, SIGINT);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	text = testd_slurp(out_path, NULL);
+	unlink(out_path);
+	ck_assert_ptr_nonnull(text);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_object *msg = parse_json(line);
+		long long seq = json_object_get_int64(get(msg, "seq"));
+
+		ck_assert_str_eq(get_str(msg, "type"), "request_success");
+		ck_assert_int_gt(seq, last_seq);
+		last_seq = seq;
+		snprintf(id, sizeof(id), "watch-%d", n++);
+		ck_assert_str_eq(get_str(msg, "request_id"), id);
+		json_object_put(msg);
+	}
+	ck_assert_int_eq(n, 5);
+	free(text);
+
+	/* Replaying from a seq gives the same messages, and --count stops it. */
+	ctl_run(&run, "watch", "--since", "0", "--type", "request_success", "--count", "2");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_ptr_nonnull(strstr(run.out, "success"));
+	testd_run_free(&run);
+}
+END_TEST
+
+START_TEST(test_shutdown)
+{
+	struct testd_run run;
+	int status;
+
+	ctl_run(&run, "shutdown");
+	ck_assert_int_eq(run.status, 0);
+	testd_run_free(&run);
+	status = testd_wait_exit(&daemon_under_test, 30000);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ctl_run(&run, "ping");
+	ck_assert_int_eq(run.status, 69);
+	testd_run_free(&run);
+}
+END_TEST
+
+static Suite *coordctl_suite(const char *which)
+{
+	Suite *s = suite_create("coordctl");
+	TCase *tc;
+
+	if (strcmp(which, "unit") == 0) {
+		tc = tcase_create("unit");
+		tcase_set_timeout(tc, 30);
+		tcase_add_test(tc, test_usage_errors);
+		tcase_add_test(tc, test_help_and_version);
+		tcase_add_test(tc, test_missing_daemon);
+		suite_add_tcase(s, tc);
+		return s;
+	}
+	tc = tcase_create("integration");
+	tcase_set_timeout(tc, 300);
+	tcase_add_unchecked_fixture(tc, real_setup, real_teardown);
+	tcase_add_test(tc, test_ping_modes);
+	tcase_add_test(tc, test_submit_plain_and_json);
+	tcase_add_test(tc, test_submit_wait_mirrors);
+	tcase_add_test(tc, test_status_job_wait_cancel);
+	tcase_add_test(tc, test_batch_bad_line);
+	tcase_add_test(tc, test_tree_child_from_task);
+	tcase_add_test(tc, test_watch_in_order);
+	tcase_add_test(tc, test_batch_10000);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("shutdown");
+	tcase_set_timeout(tc, 60);
+	/* Checked: the daemon must be this test process's child so it can reap it. */
+	tcase_add_checked_fixture(tc, real_setup, real_teardown);
+	tcase_add_test(tc, test_shutdown);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	SRunner *sr = srunner_create(coordctl_suite(argc > 1 ? argv[1] : "unit"));
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
