@@ -162,6 +162,59 @@ START_TEST(test_missing_daemon)
 }
 END_TEST
 
+START_TEST(test_watch_resubscribes_when_lagged)
+{
+	static const char *const script[] = {
+		"<",
+		">{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"subscription\":\"s1\",\"seq\":3}}\n",
+		">{\"jsonrpc\":\"2.0\",\"method\":\"message\",\"params\":{\"subscription\":\"s1\","
+		"\"message\":{\"seq\":4,\"type\":\"request_success\",\"request_id\":\"a\"}}}\n",
+		">{\"jsonrpc\":\"2.0\",\"method\":\"subscription_ended\",\"params\":{"
+		"\"subscription\":"
+		"\"s1\",\"reason\":\"lagged\",\"resume_seq\":9}}\n",
+		"<",
+		">{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"subscription\":\"s2\",\"seq\":12}}\n",
+		">{\"jsonrpc\":\"2.0\",\"method\":\"message\",\"params\":{\"subscription\":\"s2\","
+		"\"message\":{\"seq\":9,\"type\":\"request_success\",\"request_id\":\"b\"}}}\n",
+		"W",
+		NULL,
+	};
+	struct testd_fake f;
+	struct testd_run run;
+	json_object *req;
+
+	ck_assert_int_eq(testd_fake_start(&f, script), 0);
+	ctl_run(&run, "--socket", f.path, "watch", "--json", "--count", "2");
+	testd_fake_join(&f);
+	ck_assert_msg(run.status == 0, "status %d: %s", run.status, run.err);
+	ck_assert_str_eq(run.out,
+			 "{\"seq\":4,\"type\":\"request_success\",\"request_id\":\"a\"}\n"
+			 "{\"seq\":9,\"type\":\"request_success\",\"request_id\":\"b\"}\n");
+	ck_assert_uint_eq(f.nlines, 2);
+	req = parse_json(f.lines[1]);
+	ck_assert_str_eq(get_str(req, "method"), "subscribe");
+	ck_assert_int_eq(json_object_get_int(get(get(req, "params"), "since_seq")), 8);
+	json_object_put(req);
+	testd_fake_stop(&f);
+	testd_run_free(&run);
+}
+END_TEST
+
+START_TEST(test_garbage_from_daemon)
+{
+	static const char *const script[] = {"<", ">HTTP/1.0 400 Bad Request\n", "W", NULL};
+	struct testd_fake f;
+	struct testd_run run;
+
+	ck_assert_int_eq(testd_fake_start(&f, script), 0);
+	ctl_run(&run, "--socket", f.path, "ping");
+	testd_fake_stop(&f);
+	ck_assert_int_eq(run.status, 76);
+	ck_assert_ptr_nonnull(strstr(run.err, "not JSON"));
+	testd_run_free(&run);
+}
+END_TEST
+
 /* ---- integration: a real daemon ---- */
 
 static void real_setup(void)
@@ -561,6 +614,8 @@ static Suite *coordctl_suite(const char *which)
 		tcase_add_test(tc, test_usage_errors);
 		tcase_add_test(tc, test_help_and_version);
 		tcase_add_test(tc, test_missing_daemon);
+		tcase_add_test(tc, test_watch_resubscribes_when_lagged);
+		tcase_add_test(tc, test_garbage_from_daemon);
 		suite_add_tcase(s, tc);
 		return s;
 	}

@@ -3,89 +3,27 @@
 #include <check.h>
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "coord.h"
 #include "testd.h"
 
-/* ---- a fake daemon that plays a script ---- */
+/* ---- a fake daemon that plays a script (see testd.h) ---- */
 
-/* Script steps: "<" reads one request line, ">text" writes text, "X" closes, "W" waits 300 ms. */
-struct fake {
-	char dir[64];
-	char path[128];
-	int listen_fd;
-	const char *const *script;
-	pthread_t thread;
-};
-
-static int fake_read_line(int fd)
+static void fake_start(struct testd_fake *f, const char *const *script)
 {
-	char c;
-	ssize_t n;
-
-	while ((n = read(fd, &c, 1)) == 1)
-		if (c == '\n')
-			return 0;
-	return -1;
+	ck_assert_int_eq(testd_fake_start(f, script), 0);
 }
 
-static void *fake_thread(void *arg)
+static void fake_stop(struct testd_fake *f)
 {
-	struct fake *f = arg;
-	int fd = accept(f->listen_fd, NULL, NULL);
-
-	if (fd < 0)
-		return NULL;
-	for (const char *const *s = f->script; *s; s++) {
-		if (**s == '<' && fake_read_line(fd) < 0)
-			break;
-		if (**s == '>' && write(fd, *s + 1, strlen(*s + 1)) < 0)
-			break;
-		if (**s == 'W')
-			usleep(300000);
-		if (**s == 'X')
-			break;
-	}
-	/* Let the client see EOF only after it has read what was written. */
-	shutdown(fd, SHUT_WR);
-	usleep(100000);
-	close(fd);
-	return NULL;
+	testd_fake_stop(f);
 }
 
-static void fake_start(struct fake *f, const char *const *script)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/coordfake.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/s.sock", f->dir);
-	ck_assert_uint_lt(strlen(f->path), sizeof(addr.sun_path));
-	memcpy(addr.sun_path, f->path, strlen(f->path) + 1);
-	f->script = script;
-	f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(f->listen_fd, 0);
-	ck_assert_int_eq(bind(f->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	ck_assert_int_eq(listen(f->listen_fd, 4), 0);
-	ck_assert_int_eq(pthread_create(&f->thread, NULL, fake_thread, f), 0);
-}
-
-static void fake_stop(struct fake *f)
-{
-	pthread_join(f->thread, NULL);
-	close(f->listen_fd);
-	unlink(f->path);
-	rmdir(f->dir);
-}
-
-static struct coord_conn *fake_connect(struct fake *f)
+static struct coord_conn *fake_connect(struct testd_fake *f)
 {
 	struct coord_conn *conn = NULL;
 	struct coord_error err;
@@ -163,7 +101,7 @@ START_TEST(test_out_of_order_and_notifications)
 		"W",
 		NULL,
 	};
-	struct fake f;
+	struct testd_fake f;
 	struct coord_conn *conn;
 	struct coord_error err;
 	json_object *res = NULL, *note = NULL, *v;
@@ -216,7 +154,7 @@ START_TEST(test_garbage_is_an_error_not_a_crash)
 		">{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"ok\":true}}\n",
 		NULL,
 	};
-	struct fake f;
+	struct testd_fake f;
 	struct coord_conn *conn;
 	struct coord_error err;
 	json_object *res = NULL;
@@ -245,7 +183,7 @@ END_TEST
 START_TEST(test_closed_and_timeout)
 {
 	static const char *const script[] = {"<", "W", "X", NULL};
-	struct fake f;
+	struct testd_fake f;
 	struct coord_conn *conn;
 	struct coord_error err;
 	json_object *res = NULL;
@@ -271,7 +209,7 @@ START_TEST(test_event_loop_fd)
 		"W",
 		NULL,
 	};
-	struct fake f;
+	struct testd_fake f;
 	struct coord_conn *conn;
 	struct coord_error err;
 	json_object *res = NULL;

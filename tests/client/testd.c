@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -249,4 +250,97 @@ pid_t testd_spawn_bg(char *const argv[], const char *out_path)
 	r = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	return r == 0 ? pid : -1;
+}
+
+/* Reads one line (without the newline) into a new string, or NULL at EOF. */
+static char *testd_fake_read_line(int fd)
+{
+	size_t len = 0, cap = 256;
+	char *line = malloc(cap), *p, c;
+
+	while (line && read(fd, &c, 1) == 1) {
+		if (c == '\n') {
+			line[len] = '\0';
+			return line;
+		}
+		if (len + 2 > cap) {
+			p = realloc(line, cap *= 2);
+			if (!p)
+				break;
+			line = p;
+		}
+		line[len++] = c;
+	}
+	free(line);
+	return NULL;
+}
+
+static void *testd_fake_thread(void *arg)
+{
+	struct testd_fake *f = arg;
+	int fd = accept(f->listen_fd, NULL, NULL);
+	char *line;
+
+	if (fd < 0)
+		return NULL;
+	for (const char *const *s = f->script; *s; s++) {
+		if (**s == '<') {
+			line = testd_fake_read_line(fd);
+			if (!line)
+				break;
+			if (f->nlines < sizeof(f->lines) / sizeof(f->lines[0]))
+				f->lines[f->nlines++] = line;
+			else
+				free(line);
+		}
+		if (**s == '>' && write(fd, *s + 1, strlen(*s + 1)) < 0)
+			break;
+		if (**s == 'W')
+			testd_sleep_ms(300);
+		if (**s == 'X')
+			break;
+	}
+	/* The client sees EOF only after what was written. */
+	shutdown(fd, SHUT_WR);
+	testd_sleep_ms(100);
+	close(fd);
+	return NULL;
+}
+
+int testd_fake_start(struct testd_fake *f, const char *const *script)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	pthread_t thread;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/coordfake.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%.64s/s.sock", f->dir);
+	memcpy(addr.sun_path, f->path, strlen(f->path) + 1);
+	f->script = script;
+	f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (f->listen_fd < 0 || bind(f->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(f->listen_fd, 4) < 0 || pthread_create(&thread, NULL, testd_fake_thread, f) != 0)
+		return -1;
+	f->thread = (unsigned long)thread;
+	return 0;
+}
+
+void testd_fake_join(struct testd_fake *f)
+{
+	if (!f->joined)
+		pthread_join((pthread_t)f->thread, NULL);
+	f->joined = 1;
+}
+
+void testd_fake_stop(struct testd_fake *f)
+{
+	testd_fake_join(f);
+	close(f->listen_fd);
+	unlink(f->path);
+	rmdir(f->dir);
+	for (size_t i = 0; i < f->nlines; i++)
+		free(f->lines[i]);
+	f->nlines = 0;
 }

@@ -41,6 +41,28 @@ pid_t testd_spawn_bg(char *const argv[], const char *out_path);
 /* Reads a whole file (NUL-terminated, caller frees) or NULL. */
 char *testd_slurp(const char *path, size_t *ret_len);
 
+/*
+ * A fake daemon on a temp socket that serves one client from a thread,
+ * playing script: "<" reads one request line (kept in lines), ">text"
+ * writes text, "W" sleeps 300 ms, "X" closes. Owns its dir and lines.
+ */
+struct testd_fake {
+	char dir[64];
+	char path[108];
+	int listen_fd;
+	const char *const *script;
+	char *lines[16]; /* the request lines read, NUL-terminated */
+	size_t nlines;
+	unsigned long thread;
+	int joined;
+};
+
+int testd_fake_start(struct testd_fake *f, const char *const *script);
+/* Waits until the script has ended; then lines may be read. */
+void testd_fake_join(struct testd_fake *f);
+/* Joins, removes the socket and frees lines. */
+void testd_fake_stop(struct testd_fake *f);
+
 /* Milliseconds on a monotonic clock. */
 long long testd_now_ms(void);
 
