@@ -24,6 +24,8 @@ struct batch {
 	struct batch_slot slots[BATCH_WINDOW];
 	size_t head, count; /* ring of in-flight slots */
 	size_t refused;
+	/* Errors that answered no request (id null): their requests never get an answer. */
+	size_t orphans;
 };
 
 static void batch_print(struct batch *b, struct batch_slot *slot)
@@ -74,8 +76,11 @@ static int batch_receive(struct batch *b)
 	if (!slot) {
 		json_object_put(result);
 		if (r < 0)
-			fprintf(stderr, "coordctl: submit --batch: %s\n", err.message);
-		b->refused++;
+			fprintf(stderr,
+				"coordctl: submit --batch: the daemon could not read a request: "
+				"%s\n",
+				err.message);
+		b->orphans++;
 		return 0;
 	}
 	slot->done = 1;
@@ -89,6 +94,28 @@ static int batch_receive(struct batch *b)
 	json_object_put(result);
 	batch_flush(b);
 	return 0;
+}
+
+/*
+ * When every request still in flight is one the daemon could not read
+ * (answered with id null), no answer will come for the unanswered slots:
+ * report them as refused so the batch does not wait forever.
+ */
+static void batch_settle_orphans(struct batch *b)
+{
+	if (b->orphans == 0 || coord_conn_in_flight(b->ctl->conn) > b->orphans)
+		return;
+	for (size_t i = 0; i < b->count; i++) {
+		struct batch_slot *slot = &b->slots[(b->head + i) % BATCH_WINDOW];
+
+		if (slot->done)
+			continue;
+		slot->done = 1;
+		b->refused++;
+		fprintf(stderr, "coordctl: line %zu: no answer (the daemon could not read it)\n",
+			slot->line);
+	}
+	batch_flush(b);
 }
 
 /* Sends the Task on one line; 0 also when the line itself is bad (counted as refused). */
@@ -135,6 +162,8 @@ static int batch_loop(struct batch *b, FILE *in)
 		if (batch_blank(text))
 			continue;
 		if (b->count == BATCH_WINDOW)
+			batch_settle_orphans(b);
+		if (b->count == BATCH_WINDOW)
 			r = batch_receive(b);
 		if (r == 0)
 			r = batch_send_line(b, text, line);
@@ -143,7 +172,7 @@ static int batch_loop(struct batch *b, FILE *in)
 		fprintf(stderr, "coordctl: submit --batch: read error: %s\n", strerror(errno));
 		r = COORDCTL_EXIT_NOINPUT;
 	}
-	while (r == 0 && b->count > 0)
+	while (r == 0 && (batch_settle_orphans(b), b->count > 0))
 		r = batch_receive(b);
 	free(text);
 	return r;

@@ -494,6 +494,31 @@ START_TEST(test_batch_bad_line)
 }
 END_TEST
 
+START_TEST(test_batch_oversized_line)
+{
+	/* Line 2 is over the daemon's 1 MiB line limit: refused, and the batch still ends. */
+	size_t big = 2u * 1024 * 1024, len = 0;
+	char *text = malloc(big + 256);
+	struct testd_run run;
+	size_t lines = 0;
+
+	ck_assert_ptr_nonnull(text);
+	len += (size_t)sprintf(text, "{\"node\":{\"argv\":[\"true\"]}}\n");
+	len += (size_t)sprintf(text + len, "{\"node\":{\"argv\":[\"true\"],\"stdin\":\"");
+	memset(text + len, 'x', big);
+	len += big;
+	sprintf(text + len, "\"}}\n{\"node\":{\"argv\":[\"true\"]}}\n");
+	ctl_run_in(&run, text, "submit", "--batch", "-", NULL);
+	free(text);
+	ck_assert_int_eq(run.status, 1);
+	ck_assert_ptr_nonnull(strstr(run.err, "line 2"));
+	for (char *p = run.out; (p = strchr(p, '\n')); p++)
+		lines++;
+	ck_assert_uint_eq(lines, 2);
+	testd_run_free(&run);
+}
+END_TEST
+
 START_TEST(test_tree_child_from_task)
 {
 	const char *coordctl = getenv("COORDCTL");
@@ -627,6 +652,7 @@ static Suite *coordctl_suite(const char *which)
 	tcase_add_test(tc, test_submit_wait_mirrors);
 	tcase_add_test(tc, test_status_job_wait_cancel);
 	tcase_add_test(tc, test_batch_bad_line);
+	tcase_add_test(tc, test_batch_oversized_line);
 	tcase_add_test(tc, test_tree_child_from_task);
 	tcase_add_test(tc, test_watch_in_order);
 	tcase_add_test(tc, test_batch_10000);
