@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "build-config.h"
 #include "coordctl.h"
 
 static const struct coordctl_entry *const coordctl_entries[] = {

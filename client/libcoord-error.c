@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "build-config.h"
 #include "jsonutil.h"
 #include "libcoord-private.h"
 #include "wire_errors.h"

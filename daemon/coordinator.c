@@ -154,6 +154,31 @@ static void coordinator_task_ids(const struct task *task, struct message_ids *id
 	};
 }
 
+int coordinator_publish_failure(struct coordinator *coord, const struct job *job,
+				enum error_kind kind, const char *reason)
+{
+	struct message_ids ids = {
+		.request_id = job->request_id,
+		.parent_node_id = job->parent_node_id,
+		.child_node_id = job->child_node_id,
+		.run_id = job->run_id,
+		.mode = job->mode,
+	};
+	struct message *msg;
+	int r;
+
+	if (!coord->publisher)
+		return -EINVAL;
+	msg = message_new(MESSAGE_REQUEST_FAILURE, &ids, NULL);
+	if (!msg)
+		return -ENOMEM;
+	r = message_set_error(msg, kind, reason, -1, 0);
+	if (r == 0)
+		r = publisher_publish(coord->publisher, msg);
+	message_unref(msg);
+	return r;
+}
+
 /* Refuses task: publishes the creation failure, frees task, returns r. */
 static int coordinator_refuse(struct coordinator *coord, struct task *task, int r, char **error,
 			      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -172,6 +197,18 @@ static int coordinator_refuse(struct coordinator *coord, struct task *task, int 
 	coordinator_publish_refusal(coord, &ids, *error ? *error : "refused");
 	task_free(task);
 	return r;
+}
+
+/* A task that only names job, for messages about a job whose task is gone. */
+static void coordinator_job_stub(struct job *job, struct task *stub)
+{
+	*stub = (struct task){
+		.request_id = job->request_id,
+		.parent_node_id = job->parent_node_id,
+		.node_id = job->child_node_id,
+		.run_id = job->run_id,
+		.mode = job->mode,
+	};
 }
 
 static int coordinator_check_new_id(struct coordinator *coord, const char *request_id)
@@ -205,6 +242,7 @@ int coordinator_submit(struct coordinator *coord, struct task *task, struct job 
 		       char **error)
 {
 	struct strategy *strategy;
+	struct task stub;
 	struct job *job;
 	int r;
 
@@ -230,6 +268,9 @@ int coordinator_submit(struct coordinator *coord, struct task *task, struct job 
 	    (r = state_run_id_for_parent(coord->state, task->parent_node_id, &task->run_id)) < 0)
 		return coordinator_refuse(coord, task, r, error, "cannot read the history: %s",
 					  strerror(-r));
+	/* A root request is its own run; its messages and environment say so too. */
+	if (!task->run_id && !(task->run_id = strdup(task->request_id)))
+		return coordinator_refuse(coord, task, -ENOMEM, error, "out of memory");
 	r = state_add_job(coord->state, task, &job);
 	if (r < 0)
 		return coordinator_refuse(coord, task, r, error, "cannot store the job: %s",
@@ -240,11 +281,21 @@ int coordinator_submit(struct coordinator *coord, struct task *task, struct job 
 	*ret_job = job;
 	r = strategy->ops->execute(strategy, task);
 	if (r < 0) {
-		/* The job exists: it must close, with the reason. */
+		/*
+		 * The job exists: it must close, with the reason, through a
+		 * final message like any other (handle_item closes it).
+		 */
 		log_error("mode %s refused %s after accepting it: %s", strategy->mode,
 			  job->request_id, strerror(-r));
-		state_end_job(coord->state, job->request_id, JOB_FAILURE, -1, ERROR_SPAWN,
-			      strerror(-r));
+		coordinator_job_stub(job, &stub);
+		if (strategy_publish_failure(strategy, &stub, ERROR_SPAWN, strerror(-r)) < 0) {
+			state_end_job(coord->state, stub.request_id, JOB_FAILURE, -1, ERROR_SPAWN,
+				      strerror(-r));
+			*ret_job = NULL;
+			if (asprintf(error, "the task could not start: %s", strerror(-r)) < 0)
+				*error = NULL;
+			return r;
+		}
 	}
 	return 0;
 }
@@ -258,14 +309,9 @@ struct state *coordinator_system_detail(struct coordinator *coord)
 static void coordinator_cancel_one(struct coordinator *coord, struct job *job)
 {
 	struct strategy *strategy = coordinator_mode(coord, job->mode);
-	struct task stub = {
-		.request_id = job->request_id,
-		.parent_node_id = job->parent_node_id,
-		.node_id = job->child_node_id,
-		.run_id = job->run_id,
-		.mode = job->mode,
-	};
+	struct task stub;
 
+	coordinator_job_stub(job, &stub);
 	if (strategy && strategy->ops->cancel(strategy, job->request_id) == 0)
 		return;
 	/* No strategy runs it (its mode is gone): publish its end ourselves. */
@@ -276,8 +322,13 @@ static void coordinator_cancel_one(struct coordinator *coord, struct job *job)
 			      "cancelled");
 }
 
-/* Cancels every opened job below node_id, level by level. */
-static int coordinator_cancel_below(struct coordinator *coord, const char *node_id)
+/*
+ * Cancels every opened job below node_id, level by level. A child is
+ * always submitted after its parent (seq_no above after_seq): that also
+ * ends the walk when client-chosen node ids form a cycle.
+ */
+static int coordinator_cancel_below(struct coordinator *coord, const char *node_id,
+				    int64_t after_seq)
 {
 	struct job_filter filter = {.parent_node_id = node_id};
 	int64_t cursor = 0;
@@ -292,11 +343,12 @@ static int coordinator_cancel_below(struct coordinator *coord, const char *node_
 		for (size_t i = 0; i < count; i++) {
 			struct job *open = state_find_open(coord->state, jobs[i]->request_id);
 
-			if (open)
-				coordinator_cancel_one(coord, open);
-			/* A node may name itself as parent: do not loop on it. */
-			if (strcmp(jobs[i]->child_node_id, node_id) != 0)
-				r = coordinator_cancel_below(coord, jobs[i]->child_node_id);
+			if (jobs[i]->seq_no > after_seq) {
+				if (open)
+					coordinator_cancel_one(coord, open);
+				coordinator_cancel_below(coord, jobs[i]->child_node_id,
+							 jobs[i]->seq_no);
+			}
 			job_unref(jobs[i]);
 		}
 		free(jobs);
@@ -307,15 +359,17 @@ static int coordinator_cancel_below(struct coordinator *coord, const char *node_
 int coordinator_cancel(struct coordinator *coord, const char *request_id, bool cascade)
 {
 	struct job *job;
+	bool was_open;
 	int r = state_get_job(coord->state, request_id, &job);
 
 	if (r < 0)
 		return r;
-	if (job->status == JOB_OPENED)
+	was_open = job->status == JOB_OPENED;
+	if (was_open)
 		coordinator_cancel_one(coord, job);
 	if (cascade)
-		r = coordinator_cancel_below(coord, job->child_node_id);
-	if (r == 0 && job->status == JOB_CLOSED && !cascade)
+		r = coordinator_cancel_below(coord, job->child_node_id, job->seq_no);
+	if (r == 0 && !was_open && !cascade)
 		r = -EALREADY;
 	job_unref(job);
 	return r;

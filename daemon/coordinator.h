@@ -59,6 +59,13 @@ int coordinator_publish_refusal(struct coordinator *coord, const struct message_
 				const char *reason);
 
 /*
+ * Publishes a request_failure of kind for an opened job no strategy runs
+ * (recovery: kind lost); handle_item then closes it as usual.
+ */
+int coordinator_publish_failure(struct coordinator *coord, const struct job *job,
+				enum error_kind kind, const char *reason);
+
+/*
  * Cancels the opened job request_id and, with cascade, every opened job
  * below it in its tree. Each closes as a failure of kind cancelled once its
  * strategy reports back. -ENOENT when there is no such job, -EALREADY when

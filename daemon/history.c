@@ -211,7 +211,6 @@ static int history_configure(struct history *h, enum history_durability durabili
 {
 	int r;
 
-	sqlite3_busy_timeout(h->db, 5000);
 	if ((r = history_exec(h, "PRAGMA journal_mode = WAL")) < 0 ||
 	    (r = history_exec(h, durability == HISTORY_DURABILITY_FULL
 					 ? "PRAGMA synchronous = FULL"
@@ -254,9 +253,11 @@ int history_open(const char *path, struct event_base *base, enum history_durabil
 		return r;
 	}
 	sqlite3_extended_result_codes(h->db, 1);
-	r = history_configure(h, durability, error);
+	sqlite3_busy_timeout(h->db, 5000);
+	/* Migrating first refuses a foreign database before anything changes it. */
+	r = history_migrate(h, error);
 	if (r == 0)
-		r = history_migrate(h, error);
+		r = history_configure(h, durability, error);
 	if (r == 0)
 		r = history_prepare_all(h, error);
 	if (r == 0 && base && !(h->commit_ev = event_new(base, -1, 0, history_commit_cb, h)))
@@ -533,11 +534,14 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 		  struct job ***ret_jobs, size_t *ret_count, int64_t *ret_next)
 {
 	char sql[640] = "SELECT " HISTORY_JOB_COLUMNS " FROM jobs WHERE seq_no < ?6";
-	struct job **jobs = calloc(limit + 1, sizeof(*jobs));
+	struct job **jobs;
 	size_t count = 0;
 	sqlite3_stmt *st;
 	int rc, r = 0;
 
+	if (limit == 0)
+		return -EINVAL;
+	jobs = calloc(limit + 1, sizeof(*jobs));
 	if (!jobs)
 		return -ENOMEM;
 	history_filter_sql(filter, true, sql, sizeof(sql));
@@ -756,8 +760,11 @@ int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t b
 	rc = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return history_fail(h, rc, "cannot prune");
-	rc = sqlite3_prepare_v2(h->db, "DELETE FROM messages WHERE request_id = ?1", -1, &del_msg,
-				NULL);
+	/* The newest message stays, whoever it is about: seq must never go back. */
+	rc = sqlite3_prepare_v2(h->db,
+				"DELETE FROM messages WHERE request_id = ?1 AND "
+				"seq < (SELECT max(seq) FROM messages)",
+				-1, &del_msg, NULL);
 	if (rc != SQLITE_OK) {
 		sqlite3_finalize(st);
 		return history_fail(h, rc, "cannot prune");

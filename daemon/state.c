@@ -110,6 +110,19 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 	return r;
 }
 
+int state_adopt_open(struct state *state, struct job *job)
+{
+	if (job->status != JOB_OPENED)
+		return -EINVAL;
+	if (state_find_open(state, job->request_id))
+		return -EEXIST;
+	if (lh_table_insert(state->open_jobs, job->request_id, job_ref(job)) < 0) {
+		job_unref(job);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t pid_starttime)
 {
 	job->phase = JOB_RUNNING;

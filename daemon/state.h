@@ -35,6 +35,12 @@ int state_add_job(struct state *state, const struct task *task, struct job **ret
 int state_end_job(struct state *state, const char *request_id, enum job_result result,
 		  int exit_code, enum error_kind kind, const char *error_message);
 
+/*
+ * Takes an opened job loaded from the history (recovery) back into memory,
+ * with a reference of its own, so it can be closed as usual.
+ */
+int state_adopt_open(struct state *state, struct job *job);
+
 /* Records that an opened job's task started running as pid. */
 int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t pid_starttime);
 

@@ -1,0 +1,341 @@
+/*
+ * Config file parsing with libinih. A struct config owns every string and
+ * array it points to; config_clear frees them.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <ini.h>
+
+#include "config.h"
+#include "log.h"
+
+#define CONFIG_MODE_PREFIX "mode:"
+
+struct config_parse {
+	struct config *cfg;
+	char *error; /* the first error; inih gives its line */
+};
+
+static int config_add_mode(struct config *cfg, const char *name, struct config_mode **ret)
+{
+	struct config_mode *modes, *m;
+
+	modes = realloc(cfg->modes, (cfg->mode_count + 1) * sizeof(*modes));
+	if (!modes)
+		return -ENOMEM;
+	cfg->modes = modes;
+	m = &modes[cfg->mode_count];
+	memset(m, 0, sizeof(*m));
+	m->name = strdup(name);
+	m->strategy = strdup("async");
+	if (!m->name || !m->strategy) {
+		free(m->name);
+		free(m->strategy);
+		return -ENOMEM;
+	}
+	cfg->mode_count++;
+	*ret = m;
+	return 0;
+}
+
+int config_init(struct config *cfg)
+{
+	struct config_mode *m;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->socket_mode = 0660;
+	cfg->log_level = LOG_INFO;
+	cfg->max_connections = 1024;
+	cfg->max_line_bytes = 1024 * 1024;
+	cfg->subscriber_buffer_bytes = 8 * 1024 * 1024;
+	cfg->shutdown_grace_sec = 10;
+	cfg->durability = HISTORY_DURABILITY_NORMAL;
+	return config_add_mode(cfg, "async", &m);
+}
+
+void config_clear(struct config *cfg)
+{
+	free(cfg->socket_path);
+	free(cfg->state_dir);
+	free(cfg->allowed_uids);
+	free(cfg->allowed_gids);
+	for (size_t i = 0; i < cfg->mode_count; i++) {
+		free(cfg->modes[i].name);
+		free(cfg->modes[i].strategy);
+	}
+	free(cfg->modes);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+const struct config_mode *config_find_mode(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->mode_count; i++)
+		if (strcmp(cfg->modes[i].name, name) == 0)
+			return &cfg->modes[i];
+	return NULL;
+}
+
+static int config_fail(struct config_parse *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int config_fail(struct config_parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->error)
+		return 0;
+	va_start(ap, fmt);
+	if (vasprintf(&p->error, fmt, ap) < 0)
+		p->error = NULL;
+	va_end(ap);
+	return 0;
+}
+
+static int config_parse_u64(const char *value, uint64_t max, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*value || *value == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(value, &end, 0);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int config_set_unsigned(struct config_parse *p, const char *key, const char *value,
+			       uint64_t min, uint64_t max, uint64_t *ret)
+{
+	if (config_parse_u64(value, max, ret) < 0 || *ret < min)
+		return config_fail(p, "%s must be a whole number from %llu to %llu, not \"%s\"",
+				   key, (unsigned long long)min, (unsigned long long)max, value);
+	return 1;
+}
+
+static int config_set_string(struct config_parse *p, char **dst, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (!copy)
+		return config_fail(p, "out of memory");
+	free(*dst);
+	*dst = copy;
+	return 1;
+}
+
+static int config_add_user(struct config_parse *p, const char *name)
+{
+	struct config *cfg = p->cfg;
+	struct passwd *pw = getpwnam(name);
+	uid_t *uids;
+
+	if (!pw)
+		return config_fail(p, "allowed_users: no such user \"%s\"", name);
+	uids = realloc(cfg->allowed_uids, (cfg->allowed_uid_count + 1) * sizeof(*uids));
+	if (!uids)
+		return config_fail(p, "out of memory");
+	uids[cfg->allowed_uid_count++] = pw->pw_uid;
+	cfg->allowed_uids = uids;
+	return 1;
+}
+
+static int config_add_group(struct config_parse *p, const char *name)
+{
+	struct config *cfg = p->cfg;
+	struct group *gr = getgrnam(name);
+	gid_t *gids;
+
+	if (!gr)
+		return config_fail(p, "allowed_groups: no such group \"%s\"", name);
+	gids = realloc(cfg->allowed_gids, (cfg->allowed_gid_count + 1) * sizeof(*gids));
+	if (!gids)
+		return config_fail(p, "out of memory");
+	gids[cfg->allowed_gid_count++] = gr->gr_gid;
+	cfg->allowed_gids = gids;
+	return 1;
+}
+
+/* Splits a list on spaces and commas and adds each name. */
+static int config_set_names(struct config_parse *p, const char *value,
+			    int (*add)(struct config_parse *p, const char *name))
+{
+	char *copy = strdup(value), *save = NULL;
+	int r = 1;
+
+	if (!copy)
+		return config_fail(p, "out of memory");
+	for (char *tok = strtok_r(copy, " ,\t", &save); tok && r;
+	     tok = strtok_r(NULL, " ,\t", &save))
+		r = add(p, tok);
+	free(copy);
+	return r;
+}
+
+static int config_set_durability(struct config_parse *p, const char *value)
+{
+	if (strcmp(value, "normal") == 0)
+		p->cfg->durability = HISTORY_DURABILITY_NORMAL;
+	else if (strcmp(value, "full") == 0)
+		p->cfg->durability = HISTORY_DURABILITY_FULL;
+	else
+		return config_fail(p, "durability must be \"normal\" or \"full\", not \"%s\"",
+				   value);
+	return 1;
+}
+
+static int config_set_log_level(struct config_parse *p, const char *value)
+{
+	int level = log_level_from_name(value);
+
+	if (level < 0)
+		return config_fail(p,
+				   "log_level must be debug, info, notice, warning or error, "
+				   "not \"%s\"",
+				   value);
+	p->cfg->log_level = level;
+	return 1;
+}
+
+static int config_daemon_key(struct config_parse *p, const char *key, const char *value)
+{
+	struct config *cfg = p->cfg;
+	uint64_t v;
+	int r;
+
+	if (strcmp(key, "socket") == 0)
+		return config_set_string(p, &cfg->socket_path, value);
+	if (strcmp(key, "state_dir") == 0)
+		return config_set_string(p, &cfg->state_dir, value);
+	if (strcmp(key, "log_level") == 0)
+		return config_set_log_level(p, value);
+	if (strcmp(key, "durability") == 0)
+		return config_set_durability(p, value);
+	if (strcmp(key, "allowed_users") == 0)
+		return config_set_names(p, value, config_add_user);
+	if (strcmp(key, "allowed_groups") == 0)
+		return config_set_names(p, value, config_add_group);
+	if (strcmp(key, "socket_mode") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 0, 0777, &v)) > 0)
+			cfg->socket_mode = (unsigned)v;
+	} else if (strcmp(key, "max_connections") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 1, 1000000, &v)) > 0)
+			cfg->max_connections = (unsigned)v;
+	} else if (strcmp(key, "max_line_bytes") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 1024, 1ULL << 30, &v)) > 0)
+			cfg->max_line_bytes = (size_t)v;
+	} else if (strcmp(key, "subscriber_buffer_bytes") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 4096, 1ULL << 34, &v)) > 0)
+			cfg->subscriber_buffer_bytes = (size_t)v;
+	} else if (strcmp(key, "shutdown_grace_sec") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 0, 86400, &v)) > 0)
+			cfg->shutdown_grace_sec = (unsigned)v;
+	} else if (strcmp(key, "retention_max_jobs") == 0) {
+		r = config_set_unsigned(p, key, value, 0, UINT64_MAX, &cfg->retention_max_jobs);
+	} else if (strcmp(key, "retention_max_age_sec") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 0, UINT64_MAX, &v)) > 0)
+			cfg->retention_max_age_sec = (double)v;
+	} else {
+		return config_fail(p, "unknown key \"%s\" in [daemon]", key);
+	}
+	return r;
+}
+
+static int config_mode_key(struct config_parse *p, struct config_mode *m, const char *key,
+			   const char *value)
+{
+	uint64_t v;
+	int r;
+
+	if (strcmp(key, "strategy") == 0) {
+		if (!strategy_kind_known(value))
+			return config_fail(p, "unknown strategy \"%s\" (known: async)", value);
+		return config_set_string(p, &m->strategy, value);
+	}
+	if (strcmp(key, "max_concurrency") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 1, 100000, &v)) > 0)
+			m->max_concurrency = (unsigned)v;
+	} else if (strcmp(key, "max_queue") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 1, 100000000, &v)) > 0)
+			m->max_queue = (size_t)v;
+	} else if (strcmp(key, "output_limit_bytes") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 0, 1ULL << 30, &v)) > 0)
+			m->output_limit = (size_t)v;
+	} else if (strcmp(key, "kill_grace_ms") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 1, 3600000, &v)) > 0)
+			m->kill_grace_ms = (unsigned)v;
+	} else {
+		return config_fail(p, "unknown key \"%s\" in [mode:%s]", key, m->name);
+	}
+	return r;
+}
+
+static bool config_mode_name_valid(const char *name)
+{
+	if (!*name || strlen(name) > 64)
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
+			return false;
+	return true;
+}
+
+static int config_handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct config_parse *p = user;
+	struct config_mode *m;
+	const char *name;
+
+	if (p->error)
+		return 0;
+	if (strcmp(section, "daemon") == 0)
+		return config_daemon_key(p, key, value);
+	if (strncmp(section, CONFIG_MODE_PREFIX, strlen(CONFIG_MODE_PREFIX)) != 0)
+		return config_fail(p, "unknown section [%s] (expected [daemon] or [mode:NAME])",
+				   section);
+	name = section + strlen(CONFIG_MODE_PREFIX);
+	if (!config_mode_name_valid(name))
+		return config_fail(p, "bad mode name \"%s\": 1-64 of A-Z a-z 0-9 - _ .", name);
+	m = (struct config_mode *)config_find_mode(p->cfg, name);
+	if (!m && config_add_mode(p->cfg, name, &m) < 0)
+		return config_fail(p, "out of memory");
+	return config_mode_key(p, m, key, value);
+}
+
+int config_load(struct config *cfg, const char *path, char **error)
+{
+	struct config_parse p = {.cfg = cfg};
+	int line;
+
+	*error = NULL;
+	line = ini_parse(path, config_handler, &p);
+	if (line == -1) {
+		int e = errno;
+
+		asprintf(error, "%s: cannot read: %s", path, strerror(e));
+		free(p.error);
+		return -(e ? e : EIO);
+	}
+	if (line == -2) {
+		free(p.error);
+		asprintf(error, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	if (line > 0) {
+		asprintf(error, "%s:%d: %s", path, line,
+			 p.error ? p.error : "syntax error (expected [section] or key = value)");
+		free(p.error);
+		return -EINVAL;
+	}
+	return 0;
+}

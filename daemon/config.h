@@ -1,0 +1,61 @@
+/* The daemon's settings: defaults, the INI config file, and what each mode runs. */
+#ifndef COORD_CONFIG_H
+#define COORD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "build-config.h"
+
+#include "history.h"
+#include "strategy.h"
+
+struct config_mode {
+	char *name;
+	char *strategy;
+	unsigned max_concurrency; /* 0: online CPUs */
+	size_t max_queue;
+	size_t output_limit;
+	unsigned kill_grace_ms;
+};
+
+struct config {
+	char *socket_path; /* NULL: paths_socket's default */
+	unsigned socket_mode;
+	char *state_dir; /* NULL: paths_state_dir's default */
+	int log_level;
+	unsigned max_connections;
+	size_t max_line_bytes;
+	size_t subscriber_buffer_bytes;
+	unsigned shutdown_grace_sec;
+	enum history_durability durability;
+	uint64_t retention_max_jobs;
+	double retention_max_age_sec;
+	uid_t *allowed_uids;
+	size_t allowed_uid_count;
+	gid_t *allowed_gids;
+	size_t allowed_gid_count;
+	struct config_mode *modes;
+	size_t mode_count;
+};
+
+#define CONFIG_DEFAULT_PATH COORD_SYSCONFDIR "/coordinator/coordinatord.conf"
+
+/* Fills cfg with the defaults (and an "async" mode). 0 or -ENOMEM. */
+int config_init(struct config *cfg);
+
+/*
+ * Reads path over what cfg holds. Returns 0, or a negative errno with
+ * "PATH:LINE: reason" in *error (caller frees).
+ */
+int config_load(struct config *cfg, const char *path, char **error);
+
+/* Frees what cfg holds; cfg may be reused after config_init. */
+void config_clear(struct config *cfg);
+
+/* The mode called name, or NULL. */
+const struct config_mode *config_find_mode(const struct config *cfg, const char *name);
+
+#endif

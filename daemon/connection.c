@@ -1,0 +1,379 @@
+/*
+ * Client connections. A connection is reference counted: the server holds
+ * one reference while it is open, and every call, batch or subscription
+ * still using it holds another, so a client that hangs up never leaves a
+ * dangling pointer. The bufferevent is freed on close; the struct when the
+ * last reference goes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "connection.h"
+#include "daemon.h"
+#include "log.h"
+#include "rpc.h"
+#include "server.h"
+#include "subscription.h"
+#include "wire_errors.h"
+
+struct connection {
+	int refcount;
+	struct daemon *daemon;
+	struct server *server;
+	struct bufferevent *bev; /* NULL once closed */
+	struct connection_limits limits;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	bool allowed;
+	bool discarding;  /* skipping the rest of an over-long line */
+	bool read_paused; /* too much unsent output */
+	bool close_on_flush;
+	bool peer_eof;	/* the client shut down its side; answer what it asked, then close */
+	size_t scanned; /* bytes of the input already searched for a newline */
+	TAILQ_HEAD(, rpc_call) calls;
+	struct subscription_list subscriptions;
+	void (*drain_cb)(struct connection *conn);
+};
+
+static void connection_read_cb(struct bufferevent *bev, void *arg);
+static void connection_write_cb(struct bufferevent *bev, void *arg);
+static void connection_event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* Whether the peer is root, us, or in the configured users or groups. */
+static bool connection_peer_allowed(struct connection *conn, int fd)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+	int n = 0;
+
+	if (conn->uid == 0 || conn->uid == geteuid())
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+		n = (int)(len / sizeof(gid_t));
+	return daemon_peer_allowed(conn->daemon, conn->uid, conn->gid, groups, (size_t)n);
+}
+
+static int connection_read_peer(struct connection *conn, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	conn->uid = cred.uid;
+	conn->gid = cred.gid;
+	conn->pid = cred.pid;
+	conn->allowed = connection_peer_allowed(conn, fd);
+	return 0;
+}
+
+struct connection *connection_new(struct daemon *daemon, struct server *server, int fd,
+				  const struct connection_limits *limits)
+{
+	struct connection *conn = calloc(1, sizeof(*conn));
+
+	if (!conn) {
+		close(fd);
+		return NULL;
+	}
+	conn->refcount = 1;
+	conn->daemon = daemon;
+	conn->server = server;
+	conn->limits = *limits;
+	TAILQ_INIT(&conn->calls);
+	TAILQ_INIT(&conn->subscriptions);
+	if (connection_read_peer(conn, fd) < 0) {
+		log_warning("cannot read the credentials of a client: %m");
+		close(fd);
+		free(conn);
+		return NULL;
+	}
+	conn->bev = bufferevent_socket_new(daemon_event_base(daemon), fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!conn->bev) {
+		close(fd);
+		free(conn);
+		return NULL;
+	}
+	bufferevent_setcb(conn->bev, connection_read_cb, connection_write_cb, connection_event_cb,
+			  conn);
+	/* Never buffer more than one line and a bit: a longer one is refused anyway. */
+	bufferevent_setwatermark(conn->bev, EV_READ, 0, limits->max_line + 2);
+	bufferevent_setwatermark(conn->bev, EV_WRITE, limits->output_pause / 2, 0);
+	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+	log_debug("client connected: uid %u pid %d%s", (unsigned)conn->uid, (int)conn->pid,
+		  conn->allowed ? "" : " (not allowed)");
+	return conn;
+}
+
+struct connection *connection_ref(struct connection *conn)
+{
+	conn->refcount++;
+	return conn;
+}
+
+struct connection *connection_unref(struct connection *conn)
+{
+	if (!conn || --conn->refcount > 0)
+		return NULL;
+	free(conn);
+	return NULL;
+}
+
+bool connection_is_open(const struct connection *conn)
+{
+	return conn->bev != NULL;
+}
+
+void connection_close(struct connection *conn)
+{
+	struct rpc_call *call, *next_call;
+	struct subscription *sub;
+
+	if (!conn->bev)
+		return;
+	bufferevent_free(conn->bev);
+	conn->bev = NULL;
+	connection_ref(conn);
+	while ((sub = TAILQ_FIRST(&conn->subscriptions)))
+		subscription_free(sub); /* removes itself from the list */
+	for (call = TAILQ_FIRST(&conn->calls); call; call = next_call) {
+		next_call = TAILQ_NEXT(call, conn_entry);
+		rpc_call_abandon(call); /* may free call */
+	}
+	server_connection_closed(conn->server, conn);
+	connection_unref(conn); /* the server's reference */
+	connection_unref(conn);
+}
+
+void connection_close_after_flush(struct connection *conn)
+{
+	if (!conn->bev)
+		return;
+	conn->close_on_flush = true;
+	bufferevent_disable(conn->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
+		connection_close(conn);
+}
+
+static void connection_check_output(struct connection *conn)
+{
+	struct evbuffer *out = bufferevent_get_output(conn->bev);
+
+	if (!conn->read_paused && evbuffer_get_length(out) > conn->limits.output_pause) {
+		conn->read_paused = true;
+		bufferevent_disable(conn->bev, EV_READ);
+	}
+}
+
+void connection_send_parts(struct connection *conn, const char *const *parts, const size_t *lens,
+			   size_t count)
+{
+	struct evbuffer *out;
+
+	if (!conn->bev)
+		return;
+	out = bufferevent_get_output(conn->bev);
+	for (size_t i = 0; i < count; i++)
+		evbuffer_add(out, parts[i], lens[i]);
+	evbuffer_add(out, "\n", 1);
+	connection_check_output(conn);
+}
+
+void connection_send(struct connection *conn, const char *text, size_t len)
+{
+	connection_send_parts(conn, &text, &len, 1);
+}
+
+size_t connection_pending_output(const struct connection *conn)
+{
+	return conn->bev ? evbuffer_get_length(bufferevent_get_output(conn->bev)) : 0;
+}
+
+const struct connection_limits *connection_limits(const struct connection *conn)
+{
+	return &conn->limits;
+}
+
+void connection_set_drain_cb(struct connection *conn, void (*cb)(struct connection *conn))
+{
+	conn->drain_cb = cb;
+}
+
+bool connection_allowed(const struct connection *conn)
+{
+	return conn->allowed;
+}
+
+uid_t connection_peer_uid(const struct connection *conn)
+{
+	return conn->uid;
+}
+
+pid_t connection_peer_pid(const struct connection *conn)
+{
+	return conn->pid;
+}
+
+void connection_track_call(struct connection *conn, struct rpc_call *call)
+{
+	TAILQ_INSERT_TAIL(&conn->calls, call, conn_entry);
+}
+
+void connection_forget_call(struct connection *conn, struct rpc_call *call)
+{
+	TAILQ_REMOVE(&conn->calls, call, conn_entry);
+	if (conn->peer_eof && TAILQ_EMPTY(&conn->calls) && TAILQ_EMPTY(&conn->subscriptions))
+		connection_close_after_flush(conn);
+}
+
+void connection_track_subscription(struct connection *conn, struct subscription *sub)
+{
+	TAILQ_INSERT_TAIL(&conn->subscriptions, sub, conn_entry);
+}
+
+void connection_forget_subscription(struct connection *conn, struct subscription *sub)
+{
+	TAILQ_REMOVE(&conn->subscriptions, sub, conn_entry);
+}
+
+struct subscription_list *connection_subscriptions(struct connection *conn)
+{
+	return &conn->subscriptions;
+}
+
+struct subscription *connection_find_subscription(struct connection *conn, unsigned long long id)
+{
+	struct subscription *sub;
+
+	TAILQ_FOREACH (sub, &conn->subscriptions, conn_entry) {
+		if (sub->id == id)
+			return sub;
+	}
+	return NULL;
+}
+
+/* Skips input up to the end of the over-long line. True when that line is behind us. */
+static bool connection_skip_long_line(struct connection *conn, struct evbuffer *in)
+{
+	struct evbuffer_ptr eol = evbuffer_search(in, "\n", 1, NULL);
+
+	if (eol.pos < 0) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return false;
+	}
+	evbuffer_drain(in, (size_t)eol.pos + 1);
+	conn->discarding = false;
+	return true;
+}
+
+static void connection_refuse_long_line(struct connection *conn)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg),
+		 "Invalid Request: the request line is longer than the limit of %zu bytes",
+		 conn->limits.max_line);
+	rpc_send_error(conn, WIRE_INVALID_REQUEST, msg);
+	conn->discarding = true;
+	conn->scanned = 0;
+}
+
+/* Handles one complete line of len bytes at the front of in; drains it. */
+static void connection_handle_line(struct connection *conn, struct evbuffer *in, size_t len)
+{
+	char *line = (char *)evbuffer_pullup(in, (ssize_t)len + 1);
+	size_t n = len;
+
+	conn->scanned = 0;
+	if (n > 0 && line[n - 1] == '\r')
+		n--;
+	if (n > conn->limits.max_line) {
+		connection_refuse_long_line(conn);
+		conn->discarding = false;
+	} else if (strspn(line, " \t\r") < n) {
+		rpc_handle_line(conn->daemon, conn, line, n);
+	}
+	if (conn->bev)
+		evbuffer_drain(in, len + 1);
+}
+
+static void connection_read_lines(struct connection *conn)
+{
+	while (conn->bev && !conn->read_paused && !conn->close_on_flush) {
+		struct evbuffer *in = bufferevent_get_input(conn->bev);
+		struct evbuffer_ptr start, eol;
+		size_t avail = evbuffer_get_length(in);
+
+		if (avail == 0)
+			return;
+		if (conn->discarding) {
+			if (!connection_skip_long_line(conn, in))
+				return;
+			continue;
+		}
+		evbuffer_ptr_set(in, &start, conn->scanned, EVBUFFER_PTR_SET);
+		eol = evbuffer_search(in, "\n", 1, &start);
+		if (eol.pos < 0) {
+			conn->scanned = avail;
+			if (avail > conn->limits.max_line) {
+				connection_refuse_long_line(conn);
+				evbuffer_drain(in, avail);
+			}
+			return;
+		}
+		connection_handle_line(conn, in, (size_t)eol.pos);
+	}
+}
+
+static void connection_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct connection *conn = connection_ref(arg);
+
+	connection_read_lines(conn);
+	connection_unref(conn);
+}
+
+static void connection_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct connection *conn = connection_ref(arg);
+	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
+
+	if (conn->close_on_flush && left == 0) {
+		connection_close(conn);
+	} else {
+		if (conn->read_paused && left <= conn->limits.output_pause / 2) {
+			conn->read_paused = false;
+			bufferevent_enable(bev, EV_READ);
+			connection_read_lines(conn); /* what arrived while paused */
+		}
+		if (conn->bev && conn->drain_cb)
+			conn->drain_cb(conn);
+	}
+	connection_unref(conn);
+}
+
+static void connection_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct connection *conn = arg;
+
+	if (what & BEV_EVENT_ERROR) {
+		log_debug("client uid %u pid %d: %s", (unsigned)conn->uid, (int)conn->pid,
+			  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		connection_close(conn);
+	} else if (what & BEV_EVENT_EOF) {
+		/* Half-closed: what the client sent before still gets its answers. */
+		connection_ref(conn);
+		conn->peer_eof = true;
+		connection_read_lines(conn);
+		if (conn->bev && TAILQ_EMPTY(&conn->calls) && TAILQ_EMPTY(&conn->subscriptions))
+			connection_close_after_flush(conn);
+		connection_unref(conn);
+	}
+}

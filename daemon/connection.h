@@ -1,0 +1,70 @@
+/*
+ * One client connection: newline-framed JSON on a bufferevent, the peer's
+ * credentials, and what the client has in flight (calls, subscriptions).
+ */
+#ifndef COORD_CONNECTION_H
+#define COORD_CONNECTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+struct connection;
+struct daemon;
+struct rpc_call;
+struct server;
+struct subscription;
+
+/* Limits a connection works within, from the config. */
+struct connection_limits {
+	size_t max_line;       /* longest request line */
+	size_t output_pause;   /* stop reading requests while more output than this waits */
+	size_t subscriber_max; /* unsent bytes past which a subscription lags */
+};
+
+/*
+ * Wraps an accepted socket fd (taken). The server holds the first
+ * reference; calls and batches take their own. NULL on failure (fd closed).
+ */
+struct connection *connection_new(struct daemon *daemon, struct server *server, int fd,
+				  const struct connection_limits *limits);
+
+struct connection *connection_ref(struct connection *conn);
+struct connection *connection_unref(struct connection *conn);
+
+/* Hangs up: abandons pending calls, ends subscriptions, drops the server's reference. */
+void connection_close(struct connection *conn);
+/* Closes once everything queued has been written. */
+void connection_close_after_flush(struct connection *conn);
+
+bool connection_is_open(const struct connection *conn);
+
+/* Queues text plus a newline. Does nothing on a closed connection. */
+void connection_send(struct connection *conn, const char *text, size_t len);
+/* Queues several pieces as one line. */
+void connection_send_parts(struct connection *conn, const char *const *parts, const size_t *lens,
+			   size_t count);
+
+/* Bytes queued and not yet written. */
+size_t connection_pending_output(const struct connection *conn);
+const struct connection_limits *connection_limits(const struct connection *conn);
+
+/* Called when output has drained below half of subscriber_max. */
+void connection_set_drain_cb(struct connection *conn, void (*cb)(struct connection *conn));
+
+bool connection_allowed(const struct connection *conn);
+uid_t connection_peer_uid(const struct connection *conn);
+pid_t connection_peer_pid(const struct connection *conn);
+
+void connection_track_call(struct connection *conn, struct rpc_call *call);
+void connection_forget_call(struct connection *conn, struct rpc_call *call);
+
+void connection_track_subscription(struct connection *conn, struct subscription *sub);
+void connection_forget_subscription(struct connection *conn, struct subscription *sub);
+/* The connection's subscriptions (see subscription.h). */
+struct subscription_list *connection_subscriptions(struct connection *conn);
+/* The subscription with that id on this connection, or NULL. */
+struct subscription *connection_find_subscription(struct connection *conn, unsigned long long id);
+
+#endif

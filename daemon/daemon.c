@@ -1,0 +1,509 @@
+/*
+ * The daemon's life: start-up in dependency order, recovery, signals, the
+ * graceful drain and tear-down in reverse order. struct daemon owns every
+ * component it points to.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "build-config.h"
+#include "coordinator.h"
+#include "daemon.h"
+#include "history.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "message.h"
+#include "paths.h"
+#include "publisher.h"
+#include "recovery.h"
+#include "sdnotify.h"
+#include "server.h"
+#include "state.h"
+#include "statedir.h"
+#include "strategy.h"
+#include "waiter.h"
+
+#define DAEMON_HISTORY_FILE    "history.sqlite3"
+#define DAEMON_PRUNE_BATCH     500
+#define DAEMON_PRUNE_PERIOD_MS 1000
+#define DAEMON_HARD_STOP_SEC   5
+
+static int daemon_fail(char **error, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int daemon_fail(char **error, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(error, fmt, ap) < 0)
+		*error = NULL;
+	va_end(ap);
+	return r;
+}
+
+struct event_base *daemon_event_base(struct daemon *d)
+{
+	return d->base;
+}
+
+double daemon_uptime(const struct daemon *d)
+{
+	return time_now() - d->start_time;
+}
+
+bool daemon_peer_allowed(struct daemon *d, uid_t uid, gid_t gid, const gid_t *groups,
+			 size_t ngroups)
+{
+	const struct config *cfg = &d->config;
+
+	for (size_t i = 0; i < cfg->allowed_uid_count; i++)
+		if (cfg->allowed_uids[i] == uid)
+			return true;
+	for (size_t i = 0; i < cfg->allowed_gid_count; i++) {
+		if (cfg->allowed_gids[i] == gid)
+			return true;
+		for (size_t j = 0; j < ngroups; j++)
+			if (cfg->allowed_gids[i] == groups[j])
+				return true;
+	}
+	return false;
+}
+
+static int daemon_load_config(struct daemon *d, struct config *cfg, char **error)
+{
+	const char *path = d->options.config_path;
+	int r = config_init(cfg);
+
+	if (r < 0)
+		return daemon_fail(error, r, "out of memory");
+	if (!path && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+		path = CONFIG_DEFAULT_PATH;
+	if (!path)
+		return 0;
+	r = config_load(cfg, path, error);
+	if (r < 0)
+		return r;
+	free(d->config_path);
+	d->config_path = strdup(path);
+	return 0;
+}
+
+static void daemon_apply_log_level(struct daemon *d)
+{
+	log_set_level(d->options.log_level >= 0 ? d->options.log_level : d->config.log_level);
+}
+
+/* The socket: --socket, $COORD_SOCKET, systemd's, the config's, the default. */
+static int daemon_pick_socket(struct daemon *d, int *ret_fd)
+{
+	const char *env = getenv("COORD_SOCKET");
+
+	*ret_fd = -1;
+	if (!d->options.socket_path && !(env && *env)) {
+		*ret_fd = sdnotify_listen_fd();
+		if (*ret_fd >= 0) {
+			d->socket_path = sdnotify_socket_path(*ret_fd);
+			return d->socket_path ? 0 : -ENOMEM;
+		}
+		if (d->config.socket_path) {
+			d->socket_path = strdup(d->config.socket_path);
+			return d->socket_path ? 0 : -ENOMEM;
+		}
+	}
+	d->socket_path = paths_socket(d->options.socket_path);
+	return d->socket_path ? 0 : -ENOMEM;
+}
+
+static int daemon_store_cb(struct message *msg, void *userdata)
+{
+	struct daemon *d = userdata;
+	int r = history_insert_message(d->history, msg);
+
+	if (r < 0)
+		log_error("cannot store message %llu: %s", (unsigned long long)msg->seq,
+			  history_last_error(d->history));
+	return r;
+}
+
+static int daemon_open_history(struct daemon *d, char **error)
+{
+	uint64_t last_seq = 0;
+	char *path, *why = NULL;
+	int r;
+
+	d->state_dir =
+		paths_state_dir(d->options.state_dir ? d->options.state_dir : d->config.state_dir);
+	if (!d->state_dir)
+		return daemon_fail(error, -ENOMEM, "out of memory");
+	r = statedir_open(d->state_dir, &d->statedir, error);
+	if (r < 0)
+		return r;
+	path = statedir_file(d->statedir, DAEMON_HISTORY_FILE);
+	if (!path)
+		return daemon_fail(error, -ENOMEM, "out of memory");
+	r = history_open(path, d->base, d->config.durability, &d->history, &why);
+	if (r < 0) {
+		daemon_fail(error, r, "cannot use the history %s: %s", path,
+			    why ? why : strerror(-r));
+		free(why);
+		free(path);
+		return r;
+	}
+	free(path);
+	r = history_last_seq(d->history, &last_seq);
+	if (r < 0)
+		return daemon_fail(error, r, "cannot read the history: %s",
+				   history_last_error(d->history));
+	d->publisher = publisher_new(d->base, last_seq + 1);
+	d->state = state_new(d->history);
+	if (!d->publisher || !d->state)
+		return daemon_fail(error, -ENOMEM, "out of memory");
+	publisher_set_store(d->publisher, daemon_store_cb, d);
+	r = state_load(d->state);
+	if (r < 0)
+		return daemon_fail(error, r, "cannot read the history: %s",
+				   history_last_error(d->history));
+	return 0;
+}
+
+static int daemon_add_modes(struct daemon *d, char **error)
+{
+	for (size_t i = 0; i < d->config.mode_count; i++) {
+		const struct config_mode *m = &d->config.modes[i];
+		struct strategy_config sc = {
+			.mode = m->name,
+			.kind = m->strategy,
+			.max_concurrency = m->max_concurrency,
+			.max_queue = m->max_queue,
+			.output_limit = m->output_limit,
+			.kill_grace_ms = m->kill_grace_ms,
+			.socket_path = d->socket_path,
+		};
+		struct strategy *s;
+		int r = strategy_new(d->base, d->publisher, &sc, &s, error);
+
+		if (r < 0)
+			return r;
+		r = coordinator_add_mode(d->coordinator, s);
+		if (r < 0) {
+			strategy_free(s);
+			return daemon_fail(error, r, "cannot add mode %s", m->name);
+		}
+	}
+	return 0;
+}
+
+static void daemon_finish_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!d->strategies_shut_down) {
+		d->strategies_shut_down = true;
+		coordinator_shutdown(d->coordinator);
+	}
+	publisher_shutdown(d->publisher);
+	history_commit(d->history);
+	event_base_loopexit(d->base, NULL);
+}
+
+/* Called for every message: finishes a drain once nothing is opened. */
+static void daemon_message_cb(struct message *msg, void *userdata)
+{
+	struct daemon *d = userdata;
+	static const struct timeval now = {0, 0};
+
+	if (d->draining && !d->finishing && message_closes_job(msg) &&
+	    state_open_count(d->state) == 0) {
+		d->finishing = true;
+		event_base_once(d->base, -1, EV_TIMEOUT, daemon_finish_cb, d, &now);
+	}
+	if (message_closes_job(msg) || msg->type == MESSAGE_REQUEST_CREATION)
+		sdnotify_status_changed(d);
+}
+
+static int daemon_start_coordinator(struct daemon *d, char **error)
+{
+	uint64_t id;
+	size_t lost = 0;
+	int r;
+
+	d->coordinator = coordinator_new(d->state);
+	if (!d->coordinator)
+		return daemon_fail(error, -ENOMEM, "out of memory");
+	r = daemon_add_modes(d, error);
+	if (r < 0)
+		return r;
+	r = coordinator_start(d->coordinator, d->publisher);
+	if (r == 0)
+		r = waiter_new(d->base, d->publisher, d->state, &d->waiter);
+	if (r == 0)
+		r = publisher_subscribe(d->publisher, daemon_message_cb, d, "daemon", &id);
+	if (r < 0)
+		return daemon_fail(error, r, "cannot start the coordinator: %s", strerror(-r));
+	r = recovery_run(d, &lost);
+	if (r < 0)
+		return daemon_fail(error, r, "cannot recover the jobs of the previous run: %s",
+				   history_last_error(d->history));
+	/* Deliver the lost messages and commit them before anyone connects. */
+	event_base_loop(d->base, EVLOOP_NONBLOCK);
+	r = history_commit(d->history);
+	if (r < 0)
+		return daemon_fail(error, r, "cannot store the recovery: %s",
+				   history_last_error(d->history));
+	if (lost > 0)
+		log_warning("%zu jobs of the previous run were still opened: closed them as lost",
+			    lost);
+	return 0;
+}
+
+static int daemon_listen(struct daemon *d, int fd, char **error)
+{
+	struct server_config sc = {
+		.path = d->socket_path,
+		.fd = fd,
+		.mode = d->config.socket_mode,
+		.max_connections = d->config.max_connections,
+		.limits =
+			{
+				.max_line = d->config.max_line_bytes,
+				.output_pause = d->config.subscriber_buffer_bytes,
+				.subscriber_max = d->config.subscriber_buffer_bytes,
+			},
+	};
+
+	return server_new(d, &sc, &d->server, error);
+}
+
+static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (sig == SIGHUP)
+		daemon_reload(d);
+	else
+		daemon_begin_shutdown(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void daemon_prune_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	size_t removed = 0;
+	struct timeval tv = {0, DAEMON_PRUNE_PERIOD_MS * 1000};
+
+	if (history_prune(d->history, d->config.retention_max_jobs, d->config.retention_max_age_sec,
+			  DAEMON_PRUNE_BATCH, &removed) < 0)
+		log_warning("retention: %s", history_last_error(d->history));
+	else if (removed > 0)
+		log_debug("retention removed %zu jobs", removed);
+	/* Go on at once while there is more to remove, else check again later. */
+	if (removed == DAEMON_PRUNE_BATCH)
+		tv.tv_usec = 0;
+	evtimer_add(d->prune_ev, &tv);
+}
+
+static int daemon_events(struct daemon *d)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	struct timeval now = {0, 0};
+
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		d->signal_evs[i] = evsignal_new(d->base, sigs[i], daemon_signal_cb, d);
+		if (!d->signal_evs[i] || evsignal_add(d->signal_evs[i], NULL) < 0)
+			return -ENOMEM;
+	}
+	d->prune_ev = evtimer_new(d->base, daemon_prune_cb, d);
+	if (!d->prune_ev)
+		return -ENOMEM;
+	if (d->config.retention_max_jobs || d->config.retention_max_age_sec > 0)
+		evtimer_add(d->prune_ev, &now);
+	return 0;
+}
+
+int daemon_new(const struct daemon_options *options, struct daemon **ret, char **error)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	int fd = -1, r;
+
+	*error = NULL;
+	if (!d)
+		return -ENOMEM;
+	d->options = *options;
+	d->start_time = time_now();
+	d->base = event_base_new();
+	if (!d->base) {
+		free(d);
+		return daemon_fail(error, -ENOMEM, "cannot create the event loop");
+	}
+	*ret = d;
+	r = daemon_load_config(d, &d->config, error);
+	if (r < 0)
+		return r;
+	daemon_apply_log_level(d);
+	r = daemon_pick_socket(d, &fd);
+	if (r < 0)
+		return daemon_fail(error, r, "out of memory");
+	r = daemon_open_history(d, error);
+	if (r == 0)
+		r = daemon_start_coordinator(d, error);
+	if (r == 0)
+		r = daemon_listen(d, fd, error);
+	if (r == 0 && (r = daemon_events(d)) < 0)
+		daemon_fail(error, r, "cannot set up signal handling");
+	return r;
+}
+
+int daemon_run(struct daemon *d)
+{
+	log_info("coordinatord %s ready: socket %s, state %s, %zu mode(s)", COORD_VERSION,
+		 d->socket_path, d->state_dir, d->config.mode_count);
+	sdnotify_ready(d);
+	event_base_dispatch(d->base);
+	log_info("stopped");
+	return d->exit_code;
+}
+
+static void daemon_cancel_queued_cb(struct job *job, void *userdata)
+{
+	char ***ids = userdata;
+	size_t n = 0;
+
+	if (job->phase != JOB_QUEUED || !*ids)
+		return;
+	while ((*ids)[n])
+		n++;
+	(*ids)[n] = strdup(job->request_id);
+}
+
+/* Queued tasks never start during a drain: they are cancelled at once. */
+static void daemon_cancel_queued(struct daemon *d)
+{
+	char **ids = calloc(state_open_count(d->state) + 1, sizeof(char *));
+
+	state_foreach_open(d->state, daemon_cancel_queued_cb, &ids);
+	for (size_t i = 0; ids && ids[i]; i++) {
+		coordinator_cancel(d->coordinator, ids[i], false);
+		free(ids[i]);
+	}
+	free(ids);
+}
+
+static void daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval hard = {DAEMON_HARD_STOP_SEC, 0};
+
+	if (!d->strategies_shut_down) {
+		log_notice("grace period over: cancelling %zu running task(s)",
+			   state_open_count(d->state));
+		d->strategies_shut_down = true;
+		coordinator_shutdown(d->coordinator);
+		hard.tv_sec += STRATEGY_DEFAULT_KILL_GRACE_MS / 1000;
+		evtimer_add(d->drain_ev, &hard);
+		return;
+	}
+	log_warning("%zu task(s) did not stop in time; the next start closes them as lost",
+		    state_open_count(d->state));
+	daemon_finish_cb(-1, 0, d);
+}
+
+void daemon_begin_shutdown(struct daemon *d, const char *why)
+{
+	struct timeval grace = {d->config.shutdown_grace_sec, 0};
+	static const struct timeval now = {0, 0};
+
+	if (d->draining)
+		return;
+	d->draining = true;
+	log_notice("shutting down (%s): %zu job(s) opened, grace period %u s", why,
+		   state_open_count(d->state), d->config.shutdown_grace_sec);
+	sdnotify_stopping(d);
+	coordinator_stop_accepting(d->coordinator);
+	daemon_cancel_queued(d);
+	d->drain_ev = evtimer_new(d->base, daemon_drain_cb, d);
+	if (d->drain_ev)
+		evtimer_add(d->drain_ev, &grace);
+	if (state_open_count(d->state) == 0 || !d->drain_ev) {
+		d->finishing = true;
+		event_base_once(d->base, -1, EV_TIMEOUT, daemon_finish_cb, d, &now);
+	}
+}
+
+void daemon_reload(struct daemon *d)
+{
+	struct config fresh;
+	char *error = NULL;
+	int r;
+
+	sdnotify_reloading(d);
+	r = daemon_load_config(d, &fresh, &error);
+	if (r < 0) {
+		log_error("reload refused, keeping the running settings: %s",
+			  error ? error : strerror(-r));
+		free(error);
+		config_clear(&fresh);
+		sdnotify_ready(d);
+		return;
+	}
+	/* What can change at run time; the rest needs a restart. */
+	d->config.log_level = fresh.log_level;
+	d->config.shutdown_grace_sec = fresh.shutdown_grace_sec;
+	d->config.retention_max_jobs = fresh.retention_max_jobs;
+	d->config.retention_max_age_sec = fresh.retention_max_age_sec;
+	free(d->config.allowed_uids);
+	free(d->config.allowed_gids);
+	d->config.allowed_uids = fresh.allowed_uids;
+	d->config.allowed_uid_count = fresh.allowed_uid_count;
+	d->config.allowed_gids = fresh.allowed_gids;
+	d->config.allowed_gid_count = fresh.allowed_gid_count;
+	fresh.allowed_uids = NULL;
+	fresh.allowed_gids = NULL;
+	config_clear(&fresh);
+	daemon_apply_log_level(d);
+	if (d->prune_ev && (d->config.retention_max_jobs || d->config.retention_max_age_sec > 0) &&
+	    !evtimer_pending(d->prune_ev, NULL)) {
+		struct timeval now = {0, 0};
+
+		evtimer_add(d->prune_ev, &now);
+	}
+	log_notice("reloaded %s: log_level, allowed_users, allowed_groups, shutdown_grace_sec "
+		   "and retention apply now; other settings need a restart",
+		   d->config_path ? d->config_path : "(no config file)");
+	sdnotify_ready(d);
+}
+
+void daemon_free(struct daemon *d)
+{
+	if (!d)
+		return;
+	server_free(d->server);
+	waiter_free(d->waiter);
+	coordinator_free(d->coordinator);
+	state_free(d->state);
+	publisher_free(d->publisher);
+	history_close(d->history);
+	statedir_close(d->statedir);
+	for (size_t i = 0; i < sizeof(d->signal_evs) / sizeof(d->signal_evs[0]); i++)
+		if (d->signal_evs[i])
+			event_free(d->signal_evs[i]);
+	if (d->drain_ev)
+		event_free(d->drain_ev);
+	if (d->prune_ev)
+		event_free(d->prune_ev);
+	if (d->notify_ev)
+		event_free(d->notify_ev);
+	config_clear(&d->config);
+	free(d->config_path);
+	free(d->socket_path);
+	free(d->state_dir);
+	if (d->base)
+		event_base_free(d->base);
+	free(d);
+}

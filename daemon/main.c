@@ -1,0 +1,109 @@
+/* coordinatord: options, then the daemon's life. The only file that calls exit(). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build-config.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+static void main_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: coordinatord [OPTION]...\n"
+		"Run the task coordinator in the foreground (as systemd expects).\n"
+		"\n"
+		"  -s, --socket PATH     listen on PATH (default: $COORD_SOCKET, the socket\n"
+		"                        systemd passes, the config's, then\n"
+		"                        /run/coordinator/coordinatord.sock for root or\n"
+		"                        $XDG_RUNTIME_DIR/coordinator/coordinatord.sock)\n"
+		"  -d, --state-dir DIR   keep the job history in DIR (default:\n"
+		"                        /var/lib/coordinator for root, else\n"
+		"                        $XDG_STATE_HOME/coordinator)\n"
+		"  -c, --config FILE     read settings from FILE (default: %s, if present)\n"
+		"  -l, --log-level LEVEL debug, info, notice, warning or error\n"
+		"  -h, --help            show this help and exit\n"
+		"  -V, --version         show the version and exit\n"
+		"\n"
+		"Signals: SIGTERM and SIGINT drain and stop; SIGHUP reloads the config.\n"
+		"See coordinatord(8) and docs/protocol.md.\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+static int main_parse(int argc, char **argv, struct daemon_options *opts)
+{
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"state-dir", required_argument, NULL, 'd'},
+		{"config", required_argument, NULL, 'c'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:d:c:l:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			opts->socket_path = optarg;
+			break;
+		case 'd':
+			opts->state_dir = optarg;
+			break;
+		case 'c':
+			opts->config_path = optarg;
+			break;
+		case 'l':
+			opts->log_level = log_level_from_name(optarg);
+			if (opts->log_level < 0) {
+				fprintf(stderr,
+					"coordinatord: unknown log level \"%s\" (debug, "
+					"info, notice, warning, error)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			main_usage(stdout);
+			return 0;
+		case 'V':
+			printf("coordinatord %s\n", COORD_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'coordinatord --help' for more information.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "coordinatord: unexpected argument \"%s\"\n", argv[optind]);
+		fprintf(stderr, "Try 'coordinatord --help' for more information.\n");
+		return 2;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon_options opts = {.log_level = -1};
+	struct daemon *d = NULL;
+	char *error = NULL;
+	int r;
+
+	log_init("coordinatord");
+	r = main_parse(argc, argv, &opts);
+	if (r >= 0)
+		exit(r);
+	r = daemon_new(&opts, &d, &error);
+	if (r < 0) {
+		log_error("cannot start: %s", error ? error : strerror(-r));
+		free(error);
+		daemon_free(d);
+		exit(EXIT_FAILURE);
+	}
+	r = daemon_run(d);
+	daemon_free(d);
+	exit(r);
+}

@@ -1,0 +1,31 @@
+/* The table of RPC methods, and the handlers, one file per group of methods. */
+#ifndef COORD_METHODS_H
+#define COORD_METHODS_H
+
+#include <json-c/json.h>
+
+#include "rpc.h"
+
+struct daemon;
+struct job;
+
+/* The method called name, or NULL. */
+const struct rpc_method *methods_find(const char *name);
+
+struct rpc_result *methods_ping(struct rpc_call *call, json_object *params);
+struct rpc_result *methods_modes(struct rpc_call *call, json_object *params);
+struct rpc_result *methods_shutdown(struct rpc_call *call, json_object *params);
+
+struct rpc_result *methods_submit(struct rpc_call *call, json_object *params);
+struct rpc_result *methods_job(struct rpc_call *call, json_object *params);
+struct rpc_result *methods_status(struct rpc_call *call, json_object *params);
+struct rpc_result *methods_wait(struct rpc_call *call, json_object *params);
+struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params);
+
+struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params);
+struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *params);
+
+/* The final message of a closed job as JSON (new reference), or NULL. */
+json_object *methods_final_message(struct daemon *d, const struct job *job);
+
+#endif

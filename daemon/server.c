@@ -1,0 +1,274 @@
+/*
+ * The listening socket. The server owns the listener, the socket file it
+ * created (removed on free, never when handed over by systemd) and one
+ * reference to each open connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "paths.h"
+#include "server.h"
+#include "wire_errors.h"
+
+#define SERVER_ACCEPT_BACKOFF_MS 100
+
+struct server {
+	struct daemon *daemon;
+	struct evconnlistener *listener;
+	struct event *backoff_ev;
+	char *path; /* the socket file to remove on free, NULL if not ours */
+	unsigned max_connections;
+	struct connection_limits limits;
+	struct connection **conns; /* open connections, unordered */
+	size_t count;
+	size_t capacity;
+};
+
+static int server_sockaddr(const char *path, struct sockaddr_un *sun, char **error)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path)) {
+		asprintf(error, "socket path too long (%zu bytes, at most %zu): %s", strlen(path),
+			 sizeof(sun->sun_path) - 1, path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun->sun_path, path);
+	return 0;
+}
+
+/* 1 when a daemon answers on path, 0 when nobody does (stale or absent). */
+static int server_someone_listens(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int r;
+
+	if (fd < 0)
+		return 0;
+	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	return r == 0;
+}
+
+static int server_bind(const char *path, unsigned mode, int *ret_fd, char **error)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	char *dir, *slash;
+	int fd, r;
+
+	if ((r = server_sockaddr(path, &sun, error)) < 0)
+		return r;
+	dir = strdup(path);
+	if (dir && (slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		paths_mkdir_parents(dir, 0755);
+	}
+	free(dir);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			asprintf(error,
+				 "%s exists and is not a socket; remove it or choose another path",
+				 path);
+			return -EEXIST;
+		}
+		if (server_someone_listens(&sun)) {
+			asprintf(error, "another coordinatord already answers on %s", path);
+			return -EADDRINUSE;
+		}
+		log_notice("removing stale socket %s", path);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		r = -errno;
+		asprintf(error, "cannot bind %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	if (chmod(path, mode) < 0)
+		log_warning("cannot set mode %o on %s: %m", mode, path);
+	*ret_fd = fd;
+	return 0;
+}
+
+static void server_refuse_busy(int fd, unsigned max)
+{
+	char buf[192];
+	int n = snprintf(buf, sizeof(buf),
+			 "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":%d,\"message\":\"busy: too many "
+			 "connections (the limit is %u); try again later\"},\"id\":null}\n",
+			 WIRE_BUSY, max);
+
+	/* Best effort on a fresh socket: its buffer has room for one short line. */
+	if (write(fd, buf, (size_t)n) < 0)
+		log_debug("cannot tell a refused client why: %m");
+	close(fd);
+}
+
+static int server_track(struct server *server, struct connection *conn)
+{
+	if (server->count == server->capacity) {
+		size_t cap = server->capacity ? server->capacity * 2 : 16;
+		struct connection **conns = realloc(server->conns, cap * sizeof(*conns));
+
+		if (!conns)
+			return -ENOMEM;
+		server->conns = conns;
+		server->capacity = cap;
+	}
+	server->conns[server->count++] = conn;
+	return 0;
+}
+
+static void server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+			     int socklen, void *arg)
+{
+	struct server *server = arg;
+	struct connection *conn;
+
+	if (server->count >= server->max_connections) {
+		log_warning("refusing a client: %zu connections already (max_connections)",
+			    server->count);
+		server_refuse_busy(fd, server->max_connections);
+		return;
+	}
+	evutil_make_socket_closeonexec(fd);
+	conn = connection_new(server->daemon, server, fd, &server->limits);
+	if (!conn)
+		return;
+	if (server_track(server, conn) < 0) {
+		connection_close(conn);
+		log_error("out of memory accepting a client");
+	}
+}
+
+static void server_backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *server = arg;
+
+	if (server->listener)
+		evconnlistener_enable(server->listener);
+}
+
+/* Out of file descriptors: pause accepting briefly instead of spinning on accept(). */
+static void server_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct server *server = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = {0, SERVER_ACCEPT_BACKOFF_MS * 1000};
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		log_warning("accept: %s; pausing for %d ms", strerror(err),
+			    SERVER_ACCEPT_BACKOFF_MS);
+		evconnlistener_disable(l);
+		evtimer_add(server->backoff_ev, &tv);
+		return;
+	}
+	log_warning("accept: %s", strerror(err));
+}
+
+static int server_listen(struct server *server, int fd, char **error)
+{
+	/* The kernel caps the backlog at its maximum (net.core.somaxconn). */
+	server->listener =
+		evconnlistener_new(daemon_event_base(server->daemon), server_accept_cb, server,
+				   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, INT_MAX, fd);
+	if (!server->listener) {
+		asprintf(error, "cannot listen: %s", strerror(errno));
+		close(fd);
+		return -EIO;
+	}
+	evconnlistener_set_error_cb(server->listener, server_accept_error_cb);
+	return 0;
+}
+
+int server_new(struct daemon *daemon, const struct server_config *config, struct server **ret,
+	       char **error)
+{
+	struct server *server = calloc(1, sizeof(*server));
+	int fd = config->fd, r;
+
+	*error = NULL;
+	if (!server)
+		return -ENOMEM;
+	server->daemon = daemon;
+	server->max_connections = config->max_connections;
+	server->limits = config->limits;
+	server->backoff_ev = evtimer_new(daemon_event_base(daemon), server_backoff_cb, server);
+	if (!server->backoff_ev) {
+		free(server);
+		return -ENOMEM;
+	}
+	if (fd < 0) {
+		r = server_bind(config->path, config->mode, &fd, error);
+		if (r < 0) {
+			server_free(server);
+			return r;
+		}
+		server->path = strdup(config->path);
+	} else {
+		evutil_make_socket_nonblocking(fd);
+	}
+	r = server_listen(server, fd, error);
+	if (r < 0) {
+		server_free(server);
+		return r;
+	}
+	*ret = server;
+	return 0;
+}
+
+void server_stop_listening(struct server *server)
+{
+	if (!server || !server->listener)
+		return;
+	evconnlistener_free(server->listener);
+	server->listener = NULL;
+	event_del(server->backoff_ev);
+	if (server->path) {
+		unlink(server->path);
+		free(server->path);
+		server->path = NULL;
+	}
+}
+
+void server_free(struct server *server)
+{
+	if (!server)
+		return;
+	server_stop_listening(server);
+	while (server->count > 0)
+		connection_close(server->conns[server->count - 1]);
+	free(server->conns);
+	event_free(server->backoff_ev);
+	free(server);
+}
+
+size_t server_connection_count(const struct server *server)
+{
+	return server->count;
+}
+
+void server_connection_closed(struct server *server, struct connection *conn)
+{
+	for (size_t i = 0; i < server->count; i++) {
+		if (server->conns[i] == conn) {
+			server->conns[i] = server->conns[--server->count];
+			return;
+		}
+	}
+}

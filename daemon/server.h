@@ -1,0 +1,39 @@
+/* The listening Unix socket: accepts clients, caps how many, backs off when out of fds. */
+#ifndef COORD_SERVER_H
+#define COORD_SERVER_H
+
+#include <stddef.h>
+
+#include "connection.h"
+
+struct daemon;
+struct server;
+
+struct server_config {
+	const char *path;	  /* the socket file; used for binding unless fd >= 0 */
+	int fd;			  /* a listening socket handed over (socket activation), or -1 */
+	unsigned mode;		  /* permission bits of a socket file we create */
+	unsigned max_connections; /* past it: error 1005, then close */
+	struct connection_limits limits;
+};
+
+/*
+ * Listens as config says. Refuses (-EADDRINUSE) when another daemon
+ * answers on path; removes a stale socket file nobody answers on. On
+ * failure returns a negative errno and a reason in *error (caller frees).
+ */
+int server_new(struct daemon *daemon, const struct server_config *config, struct server **ret,
+	       char **error);
+
+/* Stops accepting new clients; open connections stay. */
+void server_stop_listening(struct server *server);
+
+/* Closes every connection, stops listening, removes the socket file we made. Accepts NULL. */
+void server_free(struct server *server);
+
+size_t server_connection_count(const struct server *server);
+
+/* For connection.c: conn has closed and leaves the server's list. */
+void server_connection_closed(struct server *server, struct connection *conn);
+
+#endif

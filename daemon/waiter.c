@@ -1,0 +1,257 @@
+/*
+ * Waits on job closure. The waiter owns every wait and a table from
+ * request_id (a copy) to the list of waits still expecting that job.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <event2/event.h>
+#include <json-c/linkhash.h>
+
+#include "job.h"
+#include "message.h"
+#include "publisher.h"
+#include "state.h"
+#include "waiter.h"
+
+struct wait_link {
+	TAILQ_ENTRY(wait_link) entry;
+	struct wait *wait;
+	struct wait_slot *slot;
+};
+
+/* Everyone waiting for one request_id. */
+struct wait_slot {
+	char *request_id;
+	TAILQ_HEAD(, wait_link) links;
+};
+
+struct wait {
+	TAILQ_ENTRY(wait) entry;
+	struct waiter *waiter;
+	struct wait_link *links; /* one per job still expected, array of count */
+	size_t count;
+	size_t remaining;
+	struct event *timeout_ev;
+	wait_done_cb done;
+	void *userdata;
+};
+
+struct waiter {
+	struct event_base *base;
+	struct publisher *publisher;
+	struct state *state;
+	uint64_t subscription;
+	struct lh_table *slots; /* request_id -> struct wait_slot */
+	TAILQ_HEAD(, wait) waits;
+	size_t count;
+};
+
+static void waiter_slot_free(struct lh_entry *e)
+{
+	struct wait_slot *slot = (struct wait_slot *)lh_entry_v(e);
+
+	free(slot->request_id);
+	free(slot);
+}
+
+static void waiter_unlink(struct waiter *waiter, struct wait_link *link)
+{
+	struct wait_slot *slot = link->slot;
+
+	if (!slot)
+		return;
+	TAILQ_REMOVE(&slot->links, link, entry);
+	link->slot = NULL;
+	if (TAILQ_EMPTY(&slot->links))
+		lh_table_delete(waiter->slots, slot->request_id);
+}
+
+static void wait_free(struct wait *wait)
+{
+	struct waiter *waiter = wait->waiter;
+
+	for (size_t i = 0; i < wait->count; i++)
+		waiter_unlink(waiter, &wait->links[i]);
+	if (wait->timeout_ev)
+		event_free(wait->timeout_ev);
+	TAILQ_REMOVE(&waiter->waits, wait, entry);
+	waiter->count--;
+	free(wait->links);
+	free(wait);
+}
+
+static void wait_finish(struct wait *wait, bool timed_out)
+{
+	wait->done(wait, timed_out, wait->userdata);
+	wait_free(wait);
+}
+
+void wait_cancel(struct wait *wait)
+{
+	wait_free(wait);
+}
+
+static void waiter_message_cb(struct message *msg, void *userdata)
+{
+	struct waiter *waiter = userdata;
+	struct wait_slot *slot;
+	struct wait_link *link;
+	void *v;
+
+	if (!message_closes_job(msg) || !msg->request_id ||
+	    !lh_table_lookup_ex(waiter->slots, msg->request_id, &v))
+		return;
+	slot = v;
+	/* Each finished wait frees its links, the slot itself with the last one. */
+	while (slot && (link = TAILQ_FIRST(&slot->links))) {
+		struct wait *wait = link->wait;
+		bool last = TAILQ_NEXT(link, entry) == NULL;
+
+		waiter_unlink(waiter, link);
+		if (--wait->remaining == 0)
+			wait_finish(wait, false);
+		if (last)
+			slot = NULL;
+	}
+}
+
+int waiter_new(struct event_base *base, struct publisher *publisher, struct state *state,
+	       struct waiter **ret)
+{
+	struct waiter *waiter = calloc(1, sizeof(*waiter));
+	int r;
+
+	if (!waiter)
+		return -ENOMEM;
+	waiter->base = base;
+	waiter->publisher = publisher;
+	waiter->state = state;
+	TAILQ_INIT(&waiter->waits);
+	waiter->slots = lh_kchar_table_new(64, waiter_slot_free);
+	if (!waiter->slots) {
+		free(waiter);
+		return -ENOMEM;
+	}
+	r = publisher_subscribe(publisher, waiter_message_cb, waiter, "waiter",
+				&waiter->subscription);
+	if (r < 0) {
+		lh_table_free(waiter->slots);
+		free(waiter);
+		return r;
+	}
+	*ret = waiter;
+	return 0;
+}
+
+void waiter_free(struct waiter *waiter)
+{
+	struct wait *wait;
+
+	if (!waiter)
+		return;
+	while ((wait = TAILQ_FIRST(&waiter->waits)))
+		wait_free(wait);
+	publisher_unsubscribe(waiter->publisher, waiter->subscription);
+	lh_table_free(waiter->slots);
+	free(waiter);
+}
+
+static int waiter_slot(struct waiter *waiter, const char *request_id, struct wait_slot **ret)
+{
+	struct wait_slot *slot;
+	void *v;
+
+	if (lh_table_lookup_ex(waiter->slots, request_id, &v)) {
+		*ret = v;
+		return 0;
+	}
+	slot = calloc(1, sizeof(*slot));
+	if (!slot || !(slot->request_id = strdup(request_id))) {
+		free(slot);
+		return -ENOMEM;
+	}
+	TAILQ_INIT(&slot->links);
+	if (lh_table_insert(waiter->slots, slot->request_id, slot) < 0) {
+		free(slot->request_id);
+		free(slot);
+		return -ENOMEM;
+	}
+	*ret = slot;
+	return 0;
+}
+
+static void waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	wait_finish(arg, true);
+}
+
+static int wait_arm_timeout(struct wait *wait, uint64_t timeout_ms)
+{
+	struct timeval tv = {.tv_sec = (time_t)(timeout_ms / 1000),
+			     .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
+
+	if (timeout_ms == 0)
+		return 0;
+	wait->timeout_ev = evtimer_new(wait->waiter->base, waiter_timeout_cb, wait);
+	if (!wait->timeout_ev)
+		return -ENOMEM;
+	return evtimer_add(wait->timeout_ev, &tv);
+}
+
+/* Links wait to every id that is still opened. */
+static int wait_link_all(struct wait *wait, const char *const *ids)
+{
+	struct waiter *waiter = wait->waiter;
+
+	for (size_t i = 0; i < wait->count; i++) {
+		struct wait_link *link = &wait->links[i];
+		int r;
+
+		if (!state_find_open(waiter->state, ids[i]))
+			continue;
+		r = waiter_slot(waiter, ids[i], &link->slot);
+		if (r < 0)
+			return r;
+		link->wait = wait;
+		TAILQ_INSERT_TAIL(&link->slot->links, link, entry);
+		wait->remaining++;
+	}
+	return 0;
+}
+
+int waiter_add(struct waiter *waiter, const char *const *ids, size_t count, uint64_t timeout_ms,
+	       wait_done_cb done, void *userdata, struct wait **ret)
+{
+	struct wait *wait = calloc(1, sizeof(*wait));
+	int r;
+
+	if (!wait || !(wait->links = calloc(count ? count : 1, sizeof(*wait->links)))) {
+		free(wait);
+		return -ENOMEM;
+	}
+	wait->waiter = waiter;
+	wait->count = count;
+	wait->done = done;
+	wait->userdata = userdata;
+	TAILQ_INSERT_TAIL(&waiter->waits, wait, entry);
+	waiter->count++;
+	r = wait_link_all(wait, ids);
+	if (r == 0)
+		r = wait_arm_timeout(wait, timeout_ms);
+	if (r < 0) {
+		wait_free(wait);
+		return r;
+	}
+	if (ret)
+		*ret = wait;
+	if (wait->remaining == 0)
+		wait_finish(wait, false);
+	return 0;
+}
+
+size_t waiter_count(const struct waiter *waiter)
+{
+	return waiter->count;
+}
