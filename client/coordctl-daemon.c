@@ -47,15 +47,24 @@ static int shutdown_exec(struct coordctl *ctl, const struct coordctl_entry *entr
 			 char **argv)
 {
 	json_object *result = NULL;
+	struct coord_error err;
 	int r = daemon_args(ctl, entry, argc, argv);
 
 	if (r != COORDCTL_CONTINUE)
 		return r;
-	r = coordctl_rpc_call(ctl, "shutdown", NULL, &result);
-	if (r == 0 && ctl->json)
+	r = coordctl_rpc_connect(ctl);
+	if (r != 0)
+		return r;
+	if (coord_call(ctl->conn, "shutdown", NULL, -1, &result, &err) < 0) {
+		/* A daemon that hangs up instead of answering has still done as asked. */
+		if (err.kind != COORD_ERR_CLOSED)
+			return coordctl_rpc_fail("shutdown", &err);
+		result = json_object_new_object();
+	}
+	if (ctl->json)
 		coordctl_format_json(ctl, result);
 	json_object_put(result);
-	return r;
+	return 0;
 }
 
 const struct coordctl_entry coordctl_ping_entry = {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "coord.h"
@@ -435,6 +436,30 @@ START_TEST(test_real_parent_from_env)
 }
 END_TEST
 
+static void real_checked_setup(void)
+{
+	real_setup();
+}
+
+START_TEST(test_real_shutdown_answers)
+{
+	struct coord_conn *conn = real_connect();
+	json_object *res = NULL;
+	struct coord_error err;
+	int status;
+
+	/* The contract: shutdown answers {} first, then drains and exits 0. */
+	ck_assert_msg(coord_call(conn, "shutdown", NULL, 10000, &res, &err) == 0, "%s: %s",
+		      coord_error_kind_name(err.kind), err.message);
+	ck_assert(json_object_is_type(res, json_type_object));
+	json_object_put(res);
+	coord_conn_close(conn);
+	status = testd_wait_exit(&daemon_under_test, 30000);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
 static Suite *libcoord_suite(const char *which)
 {
 	Suite *s = suite_create("libcoord");
@@ -461,6 +486,12 @@ static Suite *libcoord_suite(const char *which)
 	tcase_add_test(tc, test_real_subscribe);
 	tcase_add_test(tc, test_real_job_cancel_and_errors);
 	tcase_add_test(tc, test_real_parent_from_env);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("shutdown");
+	tcase_set_timeout(tc, 60);
+	/* Checked: the daemon must be this test process's child so it can reap it. */
+	tcase_add_checked_fixture(tc, real_checked_setup, real_teardown);
+	tcase_add_test(tc, test_real_shutdown_answers);
 	suite_add_tcase(s, tc);
 	return s;
 }
