@@ -51,7 +51,7 @@ static int recovery_one(struct job *job, void *userdata)
 	if (r < 0)
 		return r;
 	return coordinator_publish_failure(d->coordinator, job, ERROR_LOST,
-					   "lost: the daemon stopped while this job was opened");
+					   "the daemon stopped (crash or kill) while this job was opened");
 }
 
 int recovery_run(struct daemon *d, size_t *ret_count)

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs the Debian 12 packages coordinatord needs to build, test and run.
+# Idempotent: does nothing when they are all present. Needs root or sudo.
+set -eu
+
+PACKAGES="
+	meson ninja-build pkg-config gcc make git
+	libevent-dev libjson-c-dev libsqlite3-dev libinih-dev libsystemd-dev uuid-dev
+	check valgrind clang-format scdoc socat sqlite3
+	systemd util-linux procps
+"
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+echo "installing:$missing"
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
