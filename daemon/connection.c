@@ -40,6 +40,8 @@ struct connection {
 	TAILQ_HEAD(, rpc_call) calls;
 	struct subscription_list subscriptions;
 	void (*drain_cb)(struct connection *conn);
+	struct evbuffer *held; /* output waiting for the history's commit */
+	bool holding;	       /* on the server's list of connections with held output */
 };
 
 static void connection_read_cb(struct bufferevent *bev, void *arg);
@@ -122,6 +124,8 @@ struct connection *connection_unref(struct connection *conn)
 {
 	if (!conn || --conn->refcount > 0)
 		return NULL;
+	if (conn->held)
+		evbuffer_free(conn->held);
 	free(conn);
 	return NULL;
 }
@@ -138,8 +142,12 @@ void connection_close(struct connection *conn)
 
 	if (!conn->bev)
 		return;
+	/* Best effort: a last answer (shutdown's) should not die in our buffer. */
+	evbuffer_write(bufferevent_get_output(conn->bev), bufferevent_getfd(conn->bev));
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
+	if (conn->held)
+		evbuffer_drain(conn->held, evbuffer_get_length(conn->held));
 	connection_ref(conn);
 	while ((sub = TAILQ_FIRST(&conn->subscriptions)))
 		subscription_free(sub); /* removes itself from the list */
@@ -158,18 +166,50 @@ void connection_close_after_flush(struct connection *conn)
 		return;
 	conn->close_on_flush = true;
 	bufferevent_disable(conn->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
+	if (connection_pending_output(conn) == 0)
 		connection_close(conn);
 }
 
 static void connection_check_output(struct connection *conn)
 {
-	struct evbuffer *out = bufferevent_get_output(conn->bev);
-
-	if (!conn->read_paused && evbuffer_get_length(out) > conn->limits.output_pause) {
+	if (!conn->read_paused && connection_pending_output(conn) > conn->limits.output_pause) {
 		conn->read_paused = true;
 		bufferevent_disable(conn->bev, EV_READ);
 	}
+}
+
+/*
+ * Where output goes now: while the history has writes of this loop turn
+ * not yet committed, everything waits for the commit, so no client hears
+ * of anything that a crash could still take back.
+ */
+static struct evbuffer *connection_out(struct connection *conn)
+{
+	if (!daemon_output_must_wait(conn->daemon))
+		return bufferevent_get_output(conn->bev);
+	if (!conn->held && !(conn->held = evbuffer_new()))
+		return bufferevent_get_output(conn->bev);
+	if (!conn->holding) {
+		conn->holding = true;
+		server_hold(conn->server, connection_ref(conn));
+	}
+	return conn->held;
+}
+
+void connection_release_held(struct connection *conn, bool committed)
+{
+	conn->holding = false;
+	if (!conn->bev || !conn->held || evbuffer_get_length(conn->held) == 0)
+		return;
+	if (!committed) {
+		log_error("closing the connection of uid %u: its answers were not stored",
+			  (unsigned)conn->uid);
+		evbuffer_drain(conn->held, evbuffer_get_length(conn->held));
+		connection_close(conn);
+		return;
+	}
+	evbuffer_add_buffer(bufferevent_get_output(conn->bev), conn->held);
+	connection_check_output(conn);
 }
 
 void connection_send_parts(struct connection *conn, const char *const *parts, const size_t *lens,
@@ -179,7 +219,7 @@ void connection_send_parts(struct connection *conn, const char *const *parts, co
 
 	if (!conn->bev)
 		return;
-	out = bufferevent_get_output(conn->bev);
+	out = connection_out(conn);
 	for (size_t i = 0; i < count; i++)
 		evbuffer_add(out, parts[i], lens[i]);
 	evbuffer_add(out, "\n", 1);
@@ -193,7 +233,10 @@ void connection_send(struct connection *conn, const char *text, size_t len)
 
 size_t connection_pending_output(const struct connection *conn)
 {
-	return conn->bev ? evbuffer_get_length(bufferevent_get_output(conn->bev)) : 0;
+	if (!conn->bev)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(conn->bev)) +
+	       (conn->held ? evbuffer_get_length(conn->held) : 0);
 }
 
 const struct connection_limits *connection_limits(const struct connection *conn)

@@ -46,6 +46,9 @@ void connection_send(struct connection *conn, const char *text, size_t len);
 void connection_send_parts(struct connection *conn, const char *const *parts, const size_t *lens,
 			   size_t count);
 
+/* The history committed (or failed to): held output goes out (or the connection closes). */
+void connection_release_held(struct connection *conn, bool committed);
+
 /* Bytes queued and not yet written. */
 size_t connection_pending_output(const struct connection *conn);
 const struct connection_limits *connection_limits(const struct connection *conn);

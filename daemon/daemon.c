@@ -58,6 +58,23 @@ double daemon_uptime(const struct daemon *d)
 	return time_now() - d->start_time;
 }
 
+bool daemon_output_must_wait(const struct daemon *d)
+{
+	return d->history && history_in_transaction(d->history);
+}
+
+static void daemon_commit_hook(int result, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (result < 0)
+		log_error("cannot commit to the history: %s; answers that depend on it are "
+			  "withheld",
+			  history_last_error(d->history));
+	if (d->server)
+		server_release_held(d->server, result == 0);
+}
+
 bool daemon_peer_allowed(struct daemon *d, uid_t uid, gid_t gid, const gid_t *groups,
 			 size_t ngroups)
 {
@@ -166,6 +183,7 @@ static int daemon_open_history(struct daemon *d, char **error)
 	if (!d->publisher || !d->state)
 		return daemon_fail(error, -ENOMEM, "out of memory");
 	publisher_set_store(d->publisher, daemon_store_cb, d);
+	history_set_commit_hook(d->history, daemon_commit_hook, d);
 	r = state_load(d->state);
 	if (r < 0)
 		return daemon_fail(error, r, "cannot read the history: %s",

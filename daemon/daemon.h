@@ -82,6 +82,9 @@ struct event_base *daemon_event_base(struct daemon *d);
 bool daemon_peer_allowed(struct daemon *d, uid_t uid, gid_t gid, const gid_t *groups,
 			 size_t ngroups);
 
+/* Whether output must wait for the history's commit (see connection.c). */
+bool daemon_output_must_wait(const struct daemon *d);
+
 /* Seconds since the daemon started. */
 double daemon_uptime(const struct daemon *d);
 

@@ -99,6 +99,8 @@ struct history {
 	sqlite3_stmt *stmts[STMT_COUNT_];
 	struct event *commit_ev;
 	bool in_transaction;
+	void (*commit_hook)(int result, void *userdata);
+	void *commit_hook_data;
 	char last_error[256];
 };
 
@@ -291,9 +293,23 @@ int history_commit(struct history *h)
 		return 0;
 	h->in_transaction = false;
 	r = history_exec(h, "COMMIT");
-	if (r < 0)
+	if (r < 0 && !sqlite3_get_autocommit(h->db))
 		history_exec(h, "ROLLBACK");
+	if (h->commit_hook)
+		h->commit_hook(r, h->commit_hook_data);
 	return r;
+}
+
+bool history_in_transaction(const struct history *h)
+{
+	return h->in_transaction;
+}
+
+void history_set_commit_hook(struct history *h, void (*hook)(int result, void *userdata),
+			     void *userdata)
+{
+	h->commit_hook = hook;
+	h->commit_hook_data = userdata;
 }
 
 /*
@@ -368,9 +384,15 @@ static int history_step_done(struct history *h, sqlite3_stmt *st, const char *wh
 	int rc = sqlite3_step(st);
 
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return history_fail(h, rc, what);
-	return 0;
+	if (rc == SQLITE_DONE)
+		return 0;
+	/* Some errors (a full disk) roll the whole transaction back by themselves. */
+	if (h->in_transaction && sqlite3_get_autocommit(h->db)) {
+		h->in_transaction = false;
+		if (h->commit_hook)
+			h->commit_hook(-EIO, h->commit_hook_data);
+	}
+	return history_fail(h, rc, what);
 }
 
 int history_insert_job(struct history *h, struct job *job)

@@ -52,6 +52,16 @@ void history_close(struct history *h);
 /* Commits the open transaction now, if any. 0 or negative errno. */
 int history_commit(struct history *h);
 
+/* Whether writes of this loop turn are waiting for their commit. */
+bool history_in_transaction(const struct history *h);
+
+/*
+ * hook runs after every commit of a transaction, with 0 or the commit's
+ * negative errno: what waited for durability may go out (or must not).
+ */
+void history_set_commit_hook(struct history *h, void (*hook)(int result, void *userdata),
+			     void *userdata);
+
 /* The text of the last storage error, for logs and error replies. */
 const char *history_last_error(const struct history *h);
 

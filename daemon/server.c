@@ -34,6 +34,9 @@ struct server {
 	struct connection **conns; /* open connections, unordered */
 	size_t count;
 	size_t capacity;
+	struct connection **held; /* references to connections holding output */
+	size_t held_count;
+	size_t held_capacity;
 };
 
 static int server_sockaddr(const char *path, struct sockaddr_un *sun, char **error)
@@ -246,10 +249,44 @@ void server_stop_listening(struct server *server)
 	}
 }
 
+void server_hold(struct server *server, struct connection *conn)
+{
+	if (server->held_count == server->held_capacity) {
+		size_t cap = server->held_capacity ? server->held_capacity * 2 : 16;
+		struct connection **held = realloc(server->held, cap * sizeof(*held));
+
+		if (!held) {
+			/* Cannot wait for the commit: better late than never, send now. */
+			connection_release_held(conn, true);
+			connection_unref(conn);
+			return;
+		}
+		server->held = held;
+		server->held_capacity = cap;
+	}
+	server->held[server->held_count++] = conn;
+}
+
+void server_release_held(struct server *server, bool committed)
+{
+	/* Releasing may queue more output for a later commit: take the list first. */
+	struct connection **held = server->held;
+	size_t count = server->held_count;
+
+	server->held = NULL;
+	server->held_count = server->held_capacity = 0;
+	for (size_t i = 0; i < count; i++) {
+		connection_release_held(held[i], committed);
+		connection_unref(held[i]);
+	}
+	free(held);
+}
+
 void server_free(struct server *server)
 {
 	if (!server)
 		return;
+	server_release_held(server, true);
 	server_stop_listening(server);
 	while (server->count > 0)
 		connection_close(server->conns[server->count - 1]);

@@ -33,6 +33,11 @@ void server_free(struct server *server);
 
 size_t server_connection_count(const struct server *server);
 
+/* For connection.c: conn (a reference, taken) holds output until the next commit. */
+void server_hold(struct server *server, struct connection *conn);
+/* After a commit: every holding connection sends (committed) or closes (not). */
+void server_release_held(struct server *server, bool committed);
+
 /* For connection.c: conn has closed and leaves the server's list. */
 void server_connection_closed(struct server *server, struct connection *conn);
 
