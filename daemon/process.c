@@ -102,11 +102,19 @@ static void process_stream_read(struct process_stream *s)
 	}
 }
 
+/* waitid on the pidfd, or on the pid where there is no pidfd (see process_watch). */
+static int process_waitid(struct process *proc, siginfo_t *si, int options)
+{
+	if (proc->pidfd >= 0)
+		return waitid(P_PIDFD, (id_t)proc->pidfd, si, options);
+	return waitid(P_PID, (id_t)proc->pid, si, options);
+}
+
 static void process_reap(struct process *proc)
 {
 	siginfo_t si;
 
-	while (waitid(P_PIDFD, (id_t)proc->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+	while (process_waitid(proc, &si, WEXITED) < 0 && errno == EINTR)
 		;
 }
 
@@ -137,6 +145,13 @@ static void process_finish(struct process *proc)
 	process_stdin_close(proc);
 	process_stream_close(&proc->out);
 	process_stream_close(&proc->err);
+	/*
+	 * Leftovers that let go of the pipes got SIGTERM when the task
+	 * exited; nothing watches them after this, so they must not outlive
+	 * it. The zombie leader still holds the group id.
+	 */
+	if (!proc->killed)
+		kill(-proc->pid, SIGKILL);
 	process_reap(proc);
 	process_fill_result(proc, &res);
 	proc->done_cb(proc, &res, proc->userdata);
@@ -187,7 +202,7 @@ static void process_exit_cb(evutil_socket_t fd, short what, void *arg)
 	struct process *proc = arg;
 
 	memset(&proc->status, 0, sizeof(proc->status));
-	if (waitid(P_PIDFD, (id_t)proc->pidfd, &proc->status, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+	if (process_waitid(proc, &proc->status, WEXITED | WNOHANG | WNOWAIT) < 0 ||
 	    proc->status.si_pid == 0)
 		return; /* not yet: the event stays armed */
 	event_del(proc->exit_ev);
@@ -396,13 +411,20 @@ static int process_watch(struct process *proc, const struct process_spec *spec,
 	int r;
 
 	proc->pidfd = pidfd_open(proc->pid, 0);
-	if (proc->pidfd < 0)
+	if (proc->pidfd >= 0)
+		proc->exit_ev = event_new(proc->base, proc->pidfd, EV_READ | EV_PERSIST,
+					  process_exit_cb, proc);
+	else if (errno == ENOSYS || errno == EPERM)
+		/* No pidfd (old kernel, seccomp filter, valgrind): hear of it by SIGCHLD. */
+		proc->exit_ev = evsignal_new(proc->base, SIGCHLD, process_exit_cb, proc);
+	else
 		return -errno;
-	proc->exit_ev =
-		event_new(proc->base, proc->pidfd, EV_READ | EV_PERSIST, process_exit_cb, proc);
 	proc->kill_ev = evtimer_new(proc->base, process_kill_cb, proc);
 	if (!proc->exit_ev || !proc->kill_ev || event_add(proc->exit_ev, NULL) < 0)
 		return -ENOMEM;
+	/* A SIGCHLD that came before the event was added is not lost: look once. */
+	if (proc->pidfd < 0)
+		event_active(proc->exit_ev, EV_SIGNAL, 1);
 	r = process_stream_init(proc, &proc->out, p->out[0], spec->output_limit);
 	p->out[0] = -1;
 	if (r == 0)

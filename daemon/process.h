@@ -1,7 +1,7 @@
 /*
  * One task's process: spawned with posix_spawn in its own process group,
  * its output captured through non-blocking pipes, its exit seen through a
- * pidfd on the event loop.
+ * pidfd on the event loop (SIGCHLD where pidfds are not available).
  */
 #ifndef COORD_PROCESS_H
 #define COORD_PROCESS_H

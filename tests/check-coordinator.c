@@ -1,0 +1,659 @@
+/*
+ * The Coordinator, with mock strategies defined here: submit, refusals,
+ * handle_item, cancel over a tree, run ids, slots and shutdown.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <check.h>
+#include <event2/event.h>
+
+#include "coordinator.h"
+#include "message.h"
+#include "publisher.h"
+#include "state.h"
+#include "strategy.h"
+#include "task.h"
+#include "testutil.h"
+
+#define MOCK_MAX_TASKS 32
+
+/* A strategy that runs nothing: it keeps its tasks until the test finishes them. */
+struct mock_strategy {
+	struct strategy base;
+	struct task *tasks[MOCK_MAX_TASKS];
+	size_t ntasks;
+	int executed;
+	int cancels;
+	int shutdowns;
+	int lends;
+	int returns;
+	bool full;	    /* can_accept says no */
+	int execute_result; /* < 0: execute refuses after can_accept said yes */
+};
+
+static bool mock_can_accept(struct strategy *s)
+{
+	return !((struct mock_strategy *)s)->full;
+}
+
+static int mock_execute(struct strategy *s, struct task *task)
+{
+	struct mock_strategy *m = (struct mock_strategy *)s;
+
+	m->executed++;
+	if (m->execute_result < 0 || m->ntasks == MOCK_MAX_TASKS) {
+		task_free(task);
+		return m->execute_result < 0 ? m->execute_result : -EBUSY;
+	}
+	m->tasks[m->ntasks++] = task;
+	return 0;
+}
+
+/* Takes the task request_id out of the mock; NULL if it has none. */
+static struct task *mock_take(struct mock_strategy *m, const char *request_id)
+{
+	for (size_t i = 0; i < m->ntasks; i++) {
+		struct task *t = m->tasks[i];
+
+		if (strcmp(t->request_id, request_id) == 0) {
+			m->tasks[i] = m->tasks[--m->ntasks];
+			return t;
+		}
+	}
+	return NULL;
+}
+
+static int mock_cancel(struct strategy *s, const char *request_id)
+{
+	struct mock_strategy *m = (struct mock_strategy *)s;
+	struct task *t = mock_take(m, request_id);
+
+	if (!t)
+		return -ENOENT;
+	m->cancels++;
+	strategy_publish_failure(s, t, ERROR_CANCELLED, "cancelled");
+	task_free(t);
+	return 0;
+}
+
+static int mock_lend_slot(struct strategy *s, const char *request_id)
+{
+	((struct mock_strategy *)s)->lends++;
+	return 0;
+}
+
+static int mock_return_slot(struct strategy *s, const char *request_id)
+{
+	((struct mock_strategy *)s)->returns++;
+	return 0;
+}
+
+static void mock_shutdown(struct strategy *s)
+{
+	((struct mock_strategy *)s)->shutdowns++;
+}
+
+static void mock_describe(struct strategy *s, struct strategy_info *info)
+{
+	struct mock_strategy *m = (struct mock_strategy *)s;
+
+	info->mode = s->mode;
+	info->strategy = "mock";
+	info->max_concurrency = 7;
+	info->running = (unsigned)m->ntasks;
+}
+
+static void mock_free(struct strategy *s)
+{
+	struct mock_strategy *m = (struct mock_strategy *)s;
+
+	for (size_t i = 0; i < m->ntasks; i++)
+		task_free(m->tasks[i]);
+	free(s->mode);
+	free(m);
+}
+
+static const struct strategy_ops mock_ops = {
+	.kind = "mock",
+	.can_accept = mock_can_accept,
+	.execute = mock_execute,
+	.cancel = mock_cancel,
+	.lend_slot = mock_lend_slot,
+	.return_slot = mock_return_slot,
+	.shutdown = mock_shutdown,
+	.describe = mock_describe,
+	.free = mock_free,
+};
+
+static struct mock_strategy *mock_new(struct publisher *pub, const char *mode)
+{
+	struct mock_strategy *m = calloc(1, sizeof(*m));
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(strategy_init_base(&m->base, &mock_ops, pub, mode), 0);
+	return m;
+}
+
+/* Publishes the outcome of a task the mock holds, as a real strategy would. */
+static void mock_finish(struct mock_strategy *m, const char *request_id, int exit_code)
+{
+	struct task *t = mock_take(m, request_id);
+	struct message_ids ids;
+	struct message_output out = {.exit_code = exit_code, .stdout_data = "o", .stdout_len = 1};
+	struct message *msg;
+
+	ck_assert_ptr_nonnull(t);
+	ids = (struct message_ids){.request_id = t->request_id,
+				   .parent_node_id = t->parent_node_id,
+				   .child_node_id = t->node_id,
+				   .run_id = t->run_id,
+				   .mode = t->mode};
+	msg = message_new(exit_code == 0 ? MESSAGE_REQUEST_SUCCESS : MESSAGE_REQUEST_FAILURE, &ids,
+			  &out);
+	if (exit_code != 0)
+		message_set_error(msg, ERROR_EXIT, "exited with status 3", exit_code, 0);
+	ck_assert_int_eq(publisher_publish(m->base.publisher, msg), 0);
+	message_unref(msg);
+	task_free(t);
+}
+
+static struct tu_env env;
+static struct coordinator *coord;
+static struct mock_strategy *mock_async, *mock_other;
+
+static void coordinator_setup(void)
+{
+	tu_env_setup(&env);
+	coord = coordinator_new(env.state);
+	ck_assert_ptr_nonnull(coord);
+	mock_async = mock_new(env.pub, "async");
+	mock_other = mock_new(env.pub, "other");
+	ck_assert_int_eq(coordinator_add_mode(coord, &mock_async->base), 0);
+	ck_assert_int_eq(coordinator_add_mode(coord, &mock_other->base), 0);
+	ck_assert_int_eq(coordinator_start(coord, env.pub), 0);
+}
+
+static void coordinator_teardown(void)
+{
+	coordinator_free(coord);
+	coord = NULL;
+	tu_env_teardown(&env);
+}
+
+/* Submits a task from JSON text; returns submit's result, the job in *ret. */
+static int coordinator_test_submit(const char *json, struct job **ret, char **error)
+{
+	struct job *job = NULL;
+	char *err = NULL;
+	int r = coordinator_submit(coord, tu_task(json), &job, &err);
+
+	if (ret)
+		*ret = job;
+	if (error)
+		*error = err;
+	else
+		free(err);
+	return r;
+}
+
+static struct job *coordinator_submit_ok(const char *request_id, const char *parent,
+					 const char *node)
+{
+	char json[512];
+	struct job *job;
+	char *error;
+	int r;
+
+	snprintf(json, sizeof(json),
+		 "{\"request_id\": \"%s\", \"parent_node_id\": %s%s%s,"
+		 " \"node\": {\"id\": \"%s\", \"argv\": [\"true\"]}}",
+		 request_id, parent ? "\"" : "", parent ? parent : "null", parent ? "\"" : "",
+		 node);
+	r = coordinator_test_submit(json, &job, &error);
+	ck_assert_msg(r == 0, "submit %s: %d %s", request_id, r, error ? error : "");
+	return job;
+}
+
+/* The status of request_id now, as the state tells it. */
+static enum job_status coordinator_status(const char *request_id, enum job_result *result)
+{
+	struct job *job;
+	enum job_status status;
+
+	ck_assert_int_eq(state_get_job(env.state, request_id, &job), 0);
+	status = job->status;
+	if (result)
+		*result = job->result;
+	job_unref(job);
+	return status;
+}
+
+START_TEST(test_coordinator_submit_delegates)
+{
+	struct job *job = NULL;
+	struct message *msg;
+	char *error = NULL;
+
+	ck_assert_int_eq(coordinator_test_submit("{\"request_id\": \"r1\", \"mode\": \"other\","
+						 " \"node\": {\"id\": \"n1\", \"argv\": [\"x\"]}}",
+						 &job, &error),
+			 0);
+	ck_assert_ptr_null(error);
+	ck_assert_ptr_nonnull(job);
+	ck_assert_str_eq(job->request_id, "r1");
+	ck_assert_int_eq(job->status, JOB_OPENED);
+	ck_assert_ptr_eq(state_find_open(env.state, "r1"), job);
+	/* Handed to the strategy of its mode, and only to that one. */
+	ck_assert_int_eq(mock_other->executed, 1);
+	ck_assert_int_eq(mock_async->executed, 0);
+	ck_assert_str_eq(mock_other->tasks[0]->request_id, "r1");
+	ck_assert_str_eq(mock_other->tasks[0]->run_id, "r1");
+	msg = tu_env_wait_message(&env, MESSAGE_REQUEST_CREATION, "r1", 5);
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_str_eq(msg->child_node_id, "n1");
+	ck_assert_str_eq(msg->mode, "other");
+	ck_assert_str_eq(msg->run_id, "r1");
+	/* A creation does not close anything. */
+	ck_assert_int_eq(coordinator_status("r1", NULL), JOB_OPENED);
+	ck_assert_ptr_eq(coordinator_system_detail(coord), env.state);
+}
+END_TEST
+
+/* Expects the refusal of request_id: no job, one creation failure of kind invalid. */
+static void coordinator_expect_refused(const char *request_id, const char *why)
+{
+	struct message *msg;
+	struct job *job;
+
+	ck_assert_int_eq(state_get_job(env.state, request_id, &job), 0);
+	job_unref(job);
+	msg = tu_env_wait_message(&env, MESSAGE_REQUEST_CREATION_FAILURE, request_id, 5);
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_int_eq(msg->error_kind, ERROR_INVALID);
+	ck_assert_msg(msg->error_message && strstr(msg->error_message, why),
+		      "creation failure says \"%s\", not \"%s\"",
+		      msg->error_message ? msg->error_message : "(null)", why);
+	ck_assert_uint_eq(tu_collector_count(&env.msgs, MESSAGE_REQUEST_CREATION_FAILURE, NULL), 1);
+}
+
+START_TEST(test_coordinator_unknown_mode)
+{
+	struct job *job = NULL;
+	char *error = NULL;
+	struct message *msg;
+
+	ck_assert_int_eq(coordinator_test_submit("{\"request_id\": \"r1\", \"mode\": \"nope\","
+						 " \"node\": {\"argv\": [\"x\"]}}",
+						 &job, &error),
+			 -ENOPROTOOPT);
+	ck_assert_ptr_nonnull(error);
+	ck_assert_ptr_nonnull(strstr(error, "nope"));
+	free(error);
+	ck_assert_int_eq(state_get_job(env.state, "r1", &job), -ENOENT);
+	msg = tu_env_wait_message(&env, MESSAGE_REQUEST_CREATION_FAILURE, "r1", 5);
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_int_eq(msg->error_kind, ERROR_INVALID);
+	ck_assert_str_eq(msg->mode, "nope");
+	ck_assert_ptr_null(msg->result);
+	ck_assert_uint_eq(tu_collector_count(&env.msgs, MESSAGE_REQUEST_CREATION, NULL), 0);
+	ck_assert_int_eq(mock_async->executed + mock_other->executed, 0);
+	ck_assert_uint_eq(state_open_count(env.state), 0);
+}
+END_TEST
+
+START_TEST(test_coordinator_duplicate_opened)
+{
+	struct job *first = coordinator_submit_ok("r1", NULL, "n1");
+	char *error = NULL;
+
+	ck_assert_int_eq(
+		coordinator_test_submit("{\"request_id\": \"r1\", \"node\": {\"argv\": [\"y\"]}}",
+					NULL, &error),
+		-EEXIST);
+	ck_assert_ptr_nonnull(strstr(error, "r1"));
+	free(error);
+	coordinator_expect_refused("r1", "used before");
+	/* The first job is untouched and nothing more was executed. */
+	ck_assert_ptr_eq(state_find_open(env.state, "r1"), first);
+	ck_assert_str_eq(first->name, "true");
+	ck_assert_int_eq(mock_async->executed, 1);
+}
+END_TEST
+
+START_TEST(test_coordinator_duplicate_closed)
+{
+	coordinator_submit_ok("r1", NULL, "n1");
+	mock_finish(mock_async, "r1", 0);
+	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_SUCCESS, "r1", 5));
+	ck_assert_int_eq(
+		coordinator_test_submit("{\"request_id\": \"r1\", \"node\": {\"argv\": [\"y\"]}}",
+					NULL, NULL),
+		-EEXIST);
+	coordinator_expect_refused("r1", "used before");
+	ck_assert_int_eq(mock_async->executed, 1);
+}
+END_TEST
+
+START_TEST(test_coordinator_queue_full)
+{
+	struct job *job;
+
+	mock_async->full = true;
+	ck_assert_int_eq(
+		coordinator_test_submit("{\"request_id\": \"r1\", \"node\": {\"argv\": [\"x\"]}}",
+					NULL, NULL),
+		-EBUSY);
+	ck_assert_int_eq(state_get_job(env.state, "r1", &job), -ENOENT);
+	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_CREATION_FAILURE, "r1", 5));
+	ck_assert_int_eq(mock_async->executed, 0);
+}
+END_TEST
+
+START_TEST(test_coordinator_stop_accepting)
+{
+	struct job *job;
+
+	coordinator_stop_accepting(coord);
+	ck_assert_int_eq(
+		coordinator_test_submit("{\"request_id\": \"r1\", \"node\": {\"argv\": [\"x\"]}}",
+					NULL, NULL),
+		-ESHUTDOWN);
+	ck_assert_int_eq(state_get_job(env.state, "r1", &job), -ENOENT);
+	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_CREATION_FAILURE, "r1", 5));
+	/* Refusing work is not shutting the strategies down. */
+	ck_assert_int_eq(mock_async->shutdowns, 0);
+}
+END_TEST
+
+START_TEST(test_coordinator_execute_refusal_closes_job)
+{
+	struct job *job = NULL;
+	struct message *msg;
+	enum job_result result;
+
+	mock_async->execute_result = -ENOMEM;
+	ck_assert_int_eq(
+		coordinator_test_submit("{\"request_id\": \"r1\", \"node\": {\"argv\": [\"x\"]}}",
+					&job, NULL),
+		0);
+	/* The job was accepted: it closes as a failure, with a final message. */
+	ck_assert_ptr_nonnull(job);
+	ck_assert_str_eq(job->request_id, "r1");
+	msg = tu_env_wait_message(&env, MESSAGE_REQUEST_FAILURE, "r1", 5);
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_int_eq(msg->error_kind, ERROR_SPAWN);
+	ck_assert_int_eq(coordinator_status("r1", &result), JOB_CLOSED);
+	ck_assert_int_eq(result, JOB_FAILURE);
+}
+END_TEST
+
+START_TEST(test_coordinator_handle_success)
+{
+	struct job *job;
+
+	coordinator_submit_ok("r1", NULL, "n1");
+	mock_finish(mock_async, "r1", 0);
+	/* Closed by handle_item on delivery, not by the strategy. */
+	ck_assert_int_eq(coordinator_status("r1", NULL), JOB_OPENED);
+	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_SUCCESS, "r1", 5));
+	ck_assert_ptr_null(state_find_open(env.state, "r1"));
+	ck_assert_int_eq(state_get_job(env.state, "r1", &job), 0);
+	ck_assert_int_eq(job->status, JOB_CLOSED);
+	ck_assert_int_eq(job->result, JOB_SUCCESS);
+	ck_assert(job->has_exit_code);
+	ck_assert_int_eq(job->exit_code, 0);
+	ck_assert_int_eq(job->error_kind, ERROR_NONE);
+	ck_assert_double_gt(job->end_time, 0);
+	job_unref(job);
+}
+END_TEST
+
+START_TEST(test_coordinator_handle_failure)
+{
+	struct job *job;
+	char *text;
+
+	coordinator_submit_ok("r1", NULL, "n1");
+	mock_finish(mock_async, "r1", 3);
+	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_FAILURE, "r1", 5));
+	ck_assert_int_eq(state_get_job(env.state, "r1", &job), 0);
+	ck_assert_int_eq(job->status, JOB_CLOSED);
+	ck_assert_int_eq(job->result, JOB_FAILURE);
+	ck_assert_int_eq(job->exit_code, 3);
+	ck_assert_int_eq(job->error_kind, ERROR_EXIT);
+	ck_assert_str_eq(job->error_message, "exited with status 3");
+	job_unref(job);
+	ck_assert_int_eq(history_final_message(env.history, "r1", &text), 0);
+	ck_assert_ptr_nonnull(strstr(text, "request_failure"));
+	free(text);
+}
+END_TEST
+
+START_TEST(test_coordinator_creation_failure_leaves_job)
+{
+	struct message_ids ids = {.request_id = "r1", .child_node_id = "n1", .mode = "async"};
+	struct message *msg;
+
+	coordinator_submit_ok("r1", NULL, "n1");
+	ck_assert_int_eq(coordinator_publish_refusal(coord, &ids, "no"), 0);
+	/* handle_item called directly too: a creation failure never closes a job. */
+	msg = message_new(MESSAGE_REQUEST_CREATION_FAILURE, &ids, NULL);
+	coordinator_handle_item(msg, coord);
+	message_unref(msg);
+	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_CREATION_FAILURE, "r1", 5));
+	ck_assert_int_eq(coordinator_status("r1", NULL), JOB_OPENED);
+	ck_assert_ptr_nonnull(state_find_open(env.state, "r1"));
+}
+END_TEST
+
+START_TEST(test_coordinator_close_unknown_is_harmless)
+{
+	struct message_ids ids = {.request_id = "ghost", .child_node_id = "n"};
+	struct message *msg = message_new(MESSAGE_REQUEST_SUCCESS, &ids, NULL);
+
+	coordinator_submit_ok("r1", NULL, "n1");
+	coordinator_handle_item(msg, coord);
+	message_unref(msg);
+	ck_assert_uint_eq(state_open_count(env.state), 1);
+}
+END_TEST
+
+START_TEST(test_coordinator_shutdown_once)
+{
+	coordinator_shutdown(coord);
+	coordinator_shutdown(coord);
+	ck_assert_int_eq(mock_async->shutdowns, 1);
+	ck_assert_int_eq(mock_other->shutdowns, 1);
+	ck_assert_int_eq(
+		coordinator_test_submit("{\"request_id\": \"r1\", \"node\": {\"argv\": [\"x\"]}}",
+					NULL, NULL),
+		-ESHUTDOWN);
+}
+END_TEST
+
+static bool coordinator_all_closed(void *data)
+{
+	const char *const *ids = data;
+
+	for (; *ids; ids++)
+		if (state_find_open(env.state, *ids))
+			return false;
+	return true;
+}
+
+START_TEST(test_coordinator_cancel_cascade)
+{
+	static const char *const tree[] = {"root", "a", "b", "c", NULL};
+
+	coordinator_submit_ok("root", NULL, "n-root");
+	coordinator_submit_ok("a", "n-root", "n-a");
+	coordinator_submit_ok("b", "n-a", "n-b");
+	coordinator_submit_ok("c", "n-root", "n-c");
+	coordinator_submit_ok("other", NULL, "n-other");
+	coordinator_submit_ok("other-child", "n-other", "n-oc");
+	/* A closed child does not stop the walk to its own children. */
+	mock_finish(mock_async, "a", 0);
+	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_SUCCESS, "a", 5));
+
+	ck_assert_int_eq(coordinator_cancel(coord, "root", true), 0);
+	ck_assert_int_eq(mock_async->cancels, 3);
+	ck_assert(tu_run_until(env.base, coordinator_all_closed, (void *)tree, 5));
+	for (size_t i = 0; tree[i]; i++) {
+		enum job_result result;
+		struct job *job;
+
+		ck_assert_int_eq(coordinator_status(tree[i], &result), JOB_CLOSED);
+		if (strcmp(tree[i], "a") == 0)
+			continue;
+		ck_assert_int_eq(state_get_job(env.state, tree[i], &job), 0);
+		ck_assert_int_eq(job->result, JOB_FAILURE);
+		ck_assert_int_eq(job->error_kind, ERROR_CANCELLED);
+		job_unref(job);
+	}
+	ck_assert_int_eq(coordinator_status("other", NULL), JOB_OPENED);
+	ck_assert_int_eq(coordinator_status("other-child", NULL), JOB_OPENED);
+}
+END_TEST
+
+START_TEST(test_coordinator_cancel_no_cascade)
+{
+	coordinator_submit_ok("root", NULL, "n-root");
+	coordinator_submit_ok("a", "n-root", "n-a");
+	ck_assert_int_eq(coordinator_cancel(coord, "root", false), 0);
+	ck_assert_int_eq(mock_async->cancels, 1);
+	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_FAILURE, "root", 5));
+	ck_assert_int_eq(coordinator_status("root", NULL), JOB_CLOSED);
+	ck_assert_int_eq(coordinator_status("a", NULL), JOB_OPENED);
+	/* Again, it is already closed. */
+	ck_assert_int_eq(coordinator_cancel(coord, "root", false), -EALREADY);
+	ck_assert_int_eq(coordinator_cancel(coord, "nope", true), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_coordinator_cancel_node_cycle)
+{
+	/* Node ids come from clients: x -> y -> x must not recurse for ever. */
+	coordinator_submit_ok("r1", NULL, "x");
+	coordinator_submit_ok("r2", "x", "y");
+	coordinator_submit_ok("r3", "y", "x");
+	ck_assert_int_eq(coordinator_cancel(coord, "r1", true), 0);
+	ck_assert_int_eq(mock_async->cancels, 3);
+}
+END_TEST
+
+START_TEST(test_coordinator_cancel_mode_gone)
+{
+	struct job *job = coordinator_submit_ok("r1", NULL, "n1");
+	char *old = job->mode;
+
+	/* A job whose mode no strategy serves any more (e.g. after a config change). */
+	job->mode = strdup("removed");
+	free(old);
+	ck_assert_int_eq(coordinator_cancel(coord, "r1", false), 0);
+	ck_assert_int_eq(coordinator_status("r1", NULL), JOB_CLOSED);
+}
+END_TEST
+
+START_TEST(test_coordinator_run_id)
+{
+	struct job *root = coordinator_submit_ok("root", NULL, "n-root");
+	struct job *child = coordinator_submit_ok("child", "n-root", "n-child");
+	struct job *grandchild = coordinator_submit_ok("gc", "n-child", "n-gc");
+	struct job *orphan = coordinator_submit_ok("orphan", "n-unknown", "n-o");
+
+	ck_assert_str_eq(root->run_id, "root");
+	ck_assert_str_eq(child->run_id, "root");
+	ck_assert_str_eq(grandchild->run_id, "root");
+	ck_assert_str_eq(orphan->run_id, "orphan");
+	/* Still derived once the parent has closed. */
+	mock_finish(mock_async, "root", 0);
+	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_SUCCESS, "root", 5));
+	ck_assert_str_eq(coordinator_submit_ok("late", "n-root", "n-late")->run_id, "root");
+}
+END_TEST
+
+START_TEST(test_coordinator_slots)
+{
+	coordinator_submit_ok("r1", NULL, "n1");
+	/* Queued: it has no slot to lend. */
+	ck_assert_int_eq(coordinator_lend_slot(coord, "r1"), -ENOENT);
+	mock_async->base.hooks.task_started(mock_async->base.hooks.ctx, "r1", getpid());
+	ck_assert_int_eq(state_find_open(env.state, "r1")->phase, JOB_RUNNING);
+	ck_assert_int_eq(state_find_open(env.state, "r1")->pid, getpid());
+	ck_assert_int_eq(coordinator_lend_slot(coord, "r1"), 0);
+	ck_assert_int_eq(coordinator_return_slot(coord, "r1"), 0);
+	ck_assert_int_eq(mock_async->lends, 1);
+	ck_assert_int_eq(mock_async->returns, 1);
+	ck_assert_int_eq(coordinator_lend_slot(coord, "nope"), -ENOENT);
+}
+END_TEST
+
+static void coordinator_mode_cb(const struct strategy_info *info, void *userdata)
+{
+	char *out = userdata;
+
+	strcat(out, info->mode);
+	strcat(out, ";");
+}
+
+START_TEST(test_coordinator_modes)
+{
+	char modes[64] = "";
+	struct mock_strategy *dup = mock_new(env.pub, "other");
+
+	coordinator_foreach_mode(coord, coordinator_mode_cb, modes);
+	ck_assert_str_eq(modes, "async;other;");
+	ck_assert(coordinator_has_mode(coord, "other"));
+	ck_assert(!coordinator_has_mode(coord, "x"));
+	ck_assert_int_eq(coordinator_add_mode(coord, &dup->base), -EEXIST);
+	mock_free(&dup->base);
+}
+END_TEST
+
+START_TEST(test_coordinator_start_needs_async)
+{
+	struct coordinator *c2 = coordinator_new(env.state);
+
+	ck_assert_int_eq(coordinator_add_mode(c2, &mock_new(env.pub, "batch")->base), 0);
+	ck_assert_int_eq(coordinator_start(c2, env.pub), -EINVAL);
+	coordinator_free(c2);
+}
+END_TEST
+
+static Suite *coordinator_suite(void)
+{
+	Suite *s = suite_create("coordinator");
+	TCase *tc = tcase_create("coordinator");
+
+	tcase_add_checked_fixture(tc, coordinator_setup, coordinator_teardown);
+	tcase_add_test(tc, test_coordinator_submit_delegates);
+	tcase_add_test(tc, test_coordinator_unknown_mode);
+	tcase_add_test(tc, test_coordinator_duplicate_opened);
+	tcase_add_test(tc, test_coordinator_duplicate_closed);
+	tcase_add_test(tc, test_coordinator_queue_full);
+	tcase_add_test(tc, test_coordinator_stop_accepting);
+	tcase_add_test(tc, test_coordinator_execute_refusal_closes_job);
+	tcase_add_test(tc, test_coordinator_handle_success);
+	tcase_add_test(tc, test_coordinator_handle_failure);
+	tcase_add_test(tc, test_coordinator_creation_failure_leaves_job);
+	tcase_add_test(tc, test_coordinator_close_unknown_is_harmless);
+	tcase_add_test(tc, test_coordinator_shutdown_once);
+	tcase_add_test(tc, test_coordinator_cancel_cascade);
+	tcase_add_test(tc, test_coordinator_cancel_no_cascade);
+	tcase_add_test(tc, test_coordinator_cancel_node_cycle);
+	tcase_add_test(tc, test_coordinator_cancel_mode_gone);
+	tcase_add_test(tc, test_coordinator_run_id);
+	tcase_add_test(tc, test_coordinator_slots);
+	tcase_add_test(tc, test_coordinator_modes);
+	tcase_add_test(tc, test_coordinator_start_needs_async);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run_suite(coordinator_suite());
+}

@@ -1,0 +1,206 @@
+/* Task: parsing and validating the contract's Task object. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <check.h>
+
+#include "task.h"
+#include "testutil.h"
+
+/* Parses json, expects a refusal with -EINVAL whose message contains want. */
+static void task_expect_refusal(const char *json, const char *want)
+{
+	json_object *params = json_tokener_parse(json);
+	struct task *task = NULL;
+	char *error = NULL;
+	int r;
+
+	ck_assert_msg(params != NULL, "bad test JSON: %s", json);
+	r = task_from_json(params, &task, &error);
+	ck_assert_msg(r == -EINVAL, "%s: expected -EINVAL, got %d", json, r);
+	ck_assert_ptr_null(task);
+	ck_assert_msg(error && strstr(error, want), "%s: error \"%s\" does not name \"%s\"", json,
+		      error ? error : "(null)", want);
+	free(error);
+	json_object_put(params);
+}
+
+START_TEST(test_task_defaults)
+{
+	struct task *task = tu_task("{\"node\": {\"argv\": [\"/usr/bin/env\", \"a\"]}}");
+
+	ck_assert(task_request_id_valid(task->request_id));
+	ck_assert_uint_eq(strlen(task->request_id), 36);
+	ck_assert_ptr_null(task->parent_node_id);
+	ck_assert_str_eq(task->mode, "async");
+	ck_assert_ptr_nonnull(task->node_id);
+	ck_assert_str_ne(task->node_id, task->request_id);
+	ck_assert_str_eq(task->name, "env");
+	ck_assert_str_eq(task->argv[0], "/usr/bin/env");
+	ck_assert_str_eq(task->argv[1], "a");
+	ck_assert_ptr_null(task->argv[2]);
+	ck_assert_ptr_null(task->cwd);
+	ck_assert_ptr_nonnull(task->env);
+	ck_assert_ptr_null(task->env[0]);
+	ck_assert_uint_eq(task->stdin_len, 0);
+	ck_assert_int_eq(task->timeout_ms, 0);
+	ck_assert(!task->wait);
+	ck_assert_ptr_null(task->run_id);
+	task_free(task);
+}
+END_TEST
+
+START_TEST(test_task_full)
+{
+	struct task *task = tu_task(
+		"{\"request_id\": \"req-1.a:b_c\", \"parent_node_id\": \"pn\", \"mode\": \"batch\","
+		" \"wait\": true, \"unknown\": 1, \"node\": {\"id\": \"n\", \"name\": \"label\","
+		" \"argv\": [\"sh\"], \"cwd\": \"/tmp\", \"env\": {\"A\": \"1\", \"B\": \"x=y\"},"
+		" \"stdin\": \"in\", \"timeout_ms\": 1500}}");
+
+	ck_assert_str_eq(task->request_id, "req-1.a:b_c");
+	ck_assert_str_eq(task->parent_node_id, "pn");
+	ck_assert_str_eq(task->mode, "batch");
+	ck_assert(task->wait);
+	ck_assert_str_eq(task->node_id, "n");
+	ck_assert_str_eq(task->name, "label");
+	ck_assert_str_eq(task->cwd, "/tmp");
+	ck_assert_str_eq(task->env[0], "A=1");
+	ck_assert_str_eq(task->env[1], "B=x=y");
+	ck_assert_ptr_null(task->env[2]);
+	ck_assert_uint_eq(task->stdin_len, 2);
+	ck_assert_mem_eq(task->stdin_data, "in", 2);
+	ck_assert_int_eq(task->timeout_ms, 1500);
+	task_free(task);
+}
+END_TEST
+
+START_TEST(test_task_null_parent)
+{
+	struct task *task = tu_task("{\"parent_node_id\": null, \"node\": {\"argv\": [\"x\"],"
+				    " \"cwd\": null, \"env\": null, \"stdin\": null}}");
+
+	ck_assert_ptr_null(task->parent_node_id);
+	ck_assert_ptr_null(task->cwd);
+	ck_assert_ptr_null(task->env[0]);
+	task_free(task);
+}
+END_TEST
+
+START_TEST(test_task_stdin_with_nul)
+{
+	struct task *task = tu_task("{\"node\": {\"argv\": [\"cat\"], \"stdin\": \"a\\u0000b\"}}");
+
+	ck_assert_uint_eq(task->stdin_len, 3);
+	ck_assert_mem_eq(task->stdin_data, "a\0b", 3);
+	task_free(task);
+}
+END_TEST
+
+START_TEST(test_task_refusals)
+{
+	task_expect_refusal("[]", "params");
+	task_expect_refusal("{}", "node");
+	task_expect_refusal("{\"node\": 3}", "node");
+	task_expect_refusal("{\"node\": {}}", "node.argv");
+	task_expect_refusal("{\"node\": {\"argv\": \"ls\"}}", "node.argv");
+	task_expect_refusal("{\"node\": {\"argv\": []}}", "node.argv");
+	task_expect_refusal("{\"node\": {\"argv\": [\"ls\", 1]}}", "node.argv[1]");
+	task_expect_refusal("{\"node\": {\"argv\": [\"\"]}}", "node.argv[0]");
+	task_expect_refusal("{\"node\": {\"argv\": [\"a\\u0000b\"]}}", "node.argv[0]");
+	task_expect_refusal("{\"request_id\": \"a b\", \"node\": {\"argv\": [\"x\"]}}",
+			    "request_id");
+	task_expect_refusal("{\"request_id\": \"\", \"node\": {\"argv\": [\"x\"]}}", "request_id");
+	task_expect_refusal("{\"request_id\": 7, \"node\": {\"argv\": [\"x\"]}}", "request_id");
+	task_expect_refusal("{\"request_id\": null, \"node\": {\"argv\": [\"x\"]}}", "request_id");
+	task_expect_refusal("{\"parent_node_id\": 1, \"node\": {\"argv\": [\"x\"]}}",
+			    "parent_node_id");
+	task_expect_refusal("{\"mode\": [], \"node\": {\"argv\": [\"x\"]}}", "mode");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"id\": \"\"}}", "node.id");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"name\": 5}}", "node.name");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"cwd\": \"tmp\"}}", "node.cwd");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"env\": []}}", "node.env");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"env\": {\"A\": 1}}}", "node.env.A");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"env\": {\"A=B\": \"1\"}}}",
+			    "node.env");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"env\": {\"\": \"1\"}}}", "node.env");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"stdin\": 1}}", "node.stdin");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"timeout_ms\": -1}}",
+			    "node.timeout_ms");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"timeout_ms\": 1.5}}",
+			    "node.timeout_ms");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"timeout_ms\": \"10\"}}",
+			    "node.timeout_ms");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"timeout_ms\": 9007199254740993}}",
+			    "node.timeout_ms");
+	task_expect_refusal("{\"wait\": 1, \"node\": {\"argv\": [\"x\"]}}", "wait");
+}
+END_TEST
+
+START_TEST(test_task_request_id_valid)
+{
+	char id[TASK_REQUEST_ID_MAX + 2];
+
+	ck_assert(task_request_id_valid("a"));
+	ck_assert(task_request_id_valid("A-Z.a_z:0-9"));
+	ck_assert(!task_request_id_valid(""));
+	ck_assert(!task_request_id_valid("a/b"));
+	ck_assert(!task_request_id_valid("é"));
+	ck_assert(!task_request_id_valid("a\n"));
+	memset(id, 'x', sizeof(id));
+	id[TASK_REQUEST_ID_MAX] = '\0';
+	ck_assert(task_request_id_valid(id));
+	id[TASK_REQUEST_ID_MAX] = 'x';
+	id[TASK_REQUEST_ID_MAX + 1] = '\0';
+	ck_assert(!task_request_id_valid(id));
+}
+END_TEST
+
+START_TEST(test_task_generate_id)
+{
+	char *a = task_generate_id(), *b = task_generate_id();
+
+	ck_assert_uint_eq(strlen(a), 36);
+	ck_assert(task_request_id_valid(a));
+	/* Version 4. */
+	ck_assert_int_eq(a[14], '4');
+	ck_assert_str_ne(a, b);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_task_name_of_dir_path)
+{
+	struct task *task = tu_task("{\"node\": {\"argv\": [\"./bin/run\"]}}");
+
+	ck_assert_str_eq(task->name, "run");
+	task_free(task);
+	task = tu_task("{\"node\": {\"argv\": [\"weird/\"]}}");
+	ck_assert_str_eq(task->name, "weird/");
+	task_free(task);
+	task_free(NULL);
+}
+END_TEST
+
+static Suite *task_suite(void)
+{
+	Suite *s = suite_create("task");
+	TCase *tc = tcase_create("parse");
+
+	tcase_add_test(tc, test_task_defaults);
+	tcase_add_test(tc, test_task_full);
+	tcase_add_test(tc, test_task_null_parent);
+	tcase_add_test(tc, test_task_stdin_with_nul);
+	tcase_add_test(tc, test_task_refusals);
+	tcase_add_test(tc, test_task_request_id_valid);
+	tcase_add_test(tc, test_task_generate_id);
+	tcase_add_test(tc, test_task_name_of_dir_path);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run_suite(task_suite());
+}
