@@ -303,7 +303,11 @@ static void rpc_handle_batch(struct daemon *daemon, struct connection *conn, jso
 	rpc_batch_maybe_send(batch);
 }
 
-static json_object *rpc_parse(const char *line, size_t len, char *why, size_t why_size)
+/*
+ * Parses one line as strict JSON (RFC 8259: no single quotes, trailing
+ * commas or comments; UTF-8 only). *ret may be NULL for the JSON text null.
+ */
+static int rpc_parse(const char *line, size_t len, json_object **ret, char *why, size_t why_size)
 {
 	struct json_tokener *tok = json_tokener_new_ex(RPC_MAX_DEPTH);
 	enum json_tokener_error err;
@@ -312,36 +316,47 @@ static json_object *rpc_parse(const char *line, size_t len, char *why, size_t wh
 
 	if (!tok) {
 		snprintf(why, why_size, "out of memory");
-		return NULL;
+		return -ENOMEM;
 	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+					    JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, line, (int)len);
 	err = json_tokener_get_error(tok);
 	used = json_tokener_get_parse_end(tok);
+	if (err == json_tokener_continue) {
+		/* The end of the line ends a bare literal or number ("null", "42"). */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		err = json_tokener_get_error(tok);
+		used = len;
+		if (err != json_tokener_success)
+			err = json_tokener_continue;
+	}
 	json_tokener_free(tok);
 	if (err == json_tokener_continue) {
 		snprintf(why, why_size, "Parse error: the JSON text ends early");
-		return NULL;
+		return -EINVAL;
 	}
 	if (err != json_tokener_success) {
 		snprintf(why, why_size, "Parse error: %s", json_tokener_error_desc(err));
-		return NULL;
+		return -EINVAL;
 	}
 	for (size_t i = used; i < len; i++) {
 		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r') {
 			json_object_put(obj);
 			snprintf(why, why_size, "Parse error: text after the JSON value");
-			return NULL;
+			return -EINVAL;
 		}
 	}
-	return obj;
+	*ret = obj;
+	return 0;
 }
 
 void rpc_handle_line(struct daemon *daemon, struct connection *conn, const char *line, size_t len)
 {
 	char why[128];
-	json_object *req = rpc_parse(line, len, why, sizeof(why));
+	json_object *req = NULL;
 
-	if (!req) {
+	if (rpc_parse(line, len, &req, why, sizeof(why)) < 0) {
 		rpc_send_error(conn, WIRE_PARSE_ERROR, why);
 		return;
 	}

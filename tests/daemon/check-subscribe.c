@@ -1,0 +1,6 @@
+#include <stdlib.h>
+#include <check.h>
+int main(void)
+{
+	return EXIT_SUCCESS;
+}

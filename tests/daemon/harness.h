@@ -1,0 +1,121 @@
+/*
+ * The integration harness: the real coordinatord started with posix_spawn
+ * on a temporary socket and state dir, and a raw NDJSON client that talks
+ * to it with nothing but a Unix socket and json-c. Everything a function
+ * here returns is the caller's (json_object: one reference; strings: free).
+ */
+#ifndef COORD_ITEST_HARNESS_H
+#define COORD_ITEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <json-c/json.h>
+
+/* Milliseconds every wait in the suites may take on a loaded machine. */
+#define HARNESS_WAIT_MS 30000
+
+/* A daemon under test. Owns its temp dir; harness_daemon_cleanup removes it. */
+struct harness_daemon {
+	pid_t pid;
+	char dir[128];
+	char sock[192];
+	char state[192];
+	char conf[192];
+	char log[192]; /* the daemon's stderr, appended over restarts */
+};
+
+/* Makes the temp dir and writes config (NULL: none). Does not start anything. */
+void harness_daemon_init(struct harness_daemon *d, const char *config);
+/* Rewrites the config file (the daemon reads it on start and on SIGHUP). */
+void harness_daemon_write_config(struct harness_daemon *d, const char *config);
+/* Spawns $COORDINATORD on d's socket and state dir; returns the pid, does not wait. */
+pid_t harness_daemon_spawn(struct harness_daemon *d);
+/* Spawns and waits until the socket accepts; fails the test if it does not. */
+void harness_daemon_start(struct harness_daemon *d);
+/* init + start in one. */
+void harness_daemon_new(struct harness_daemon *d, const char *config);
+/* Waits up to timeout_ms for the daemon to exit; its wait status, or -1. */
+int harness_daemon_wait_exit(struct harness_daemon *d, int timeout_ms);
+/* SIGTERM and wait (SIGKILL if it hangs); the wait status. */
+int harness_daemon_stop(struct harness_daemon *d);
+/* Stops the daemon if it runs and removes the temp dir. */
+void harness_daemon_cleanup(struct harness_daemon *d);
+/* The daemon's stderr so far (caller frees). */
+char *harness_daemon_log(const struct harness_daemon *d);
+/* VmRSS of pid in KiB, or -1. */
+long harness_rss_kib(pid_t pid);
+
+/* Runs argv to its end with stderr into *ret_err (caller frees); the wait status. */
+int harness_run(char *const argv[], char **ret_err);
+
+/* A raw client connection. */
+struct harness_client {
+	int fd;
+	char *buf; /* bytes read and not yet handed out */
+	size_t len;
+	size_t cap;
+	long long next_id;
+	json_object *backlog; /* lines read while looking for a response, in order */
+};
+
+/* Connects to path; NULL if the socket does not accept. */
+struct harness_client *harness_connect(const char *path);
+/* Connects and fails the test if that does not work. */
+struct harness_client *harness_client_new(const char *path);
+void harness_client_free(struct harness_client *c);
+
+/* Writes len raw bytes; 0 or -errno. */
+int harness_send_raw(struct harness_client *c, const char *data, size_t len);
+/* Writes a string as is; fails the test on a write error. */
+void harness_send(struct harness_client *c, const char *text);
+/* One line without its newline, or NULL on timeout or end of file (*ret_eof tells which). */
+char *harness_read_line(struct harness_client *c, int timeout_ms, bool *ret_eof);
+/* The next line (backlog first), parsed; fails the test on timeout or garbage. */
+json_object *harness_read_json(struct harness_client *c, int timeout_ms);
+/* True when nothing arrives within ms (the backlog must be empty too). */
+bool harness_silent(struct harness_client *c, int ms);
+/* True when the daemon closes the connection within timeout_ms (lines before are dropped). */
+bool harness_wait_eof(struct harness_client *c, int timeout_ms);
+
+/* Parses printf-formatted JSON text; fails the test if it is not JSON. */
+json_object *harness_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Sends {"jsonrpc":"2.0","id":N,"method":method,"params":params} (params
+ * taken; NULL: none) and returns the whole response with that id. Other
+ * lines read meanwhile go to the backlog.
+ */
+json_object *harness_call(struct harness_client *c, const char *method, json_object *params,
+			  int timeout_ms);
+/* Sends the request and returns its id without waiting. */
+long long harness_call_async(struct harness_client *c, const char *method, json_object *params);
+/* Waits for the response with that id (others go to the backlog). */
+json_object *harness_response(struct harness_client *c, long long id, int timeout_ms);
+/* harness_call, asserting success; returns the result. */
+json_object *harness_ok(struct harness_client *c, const char *method, json_object *params);
+/* harness_call, asserting an error; returns error.code and its message in *ret_msg (may be NULL).
+ */
+int harness_err(struct harness_client *c, const char *method, json_object *params, char **ret_msg);
+/* The next notification with that method (others in the backlog are kept), or NULL. */
+json_object *harness_notification(struct harness_client *c, const char *method, int timeout_ms);
+
+/* Submits argv (NULL-terminated) in mode (NULL: default); returns the job. */
+json_object *harness_submit(struct harness_client *c, const char *mode, const char *const *argv);
+/* Waits until the job is closed; returns it. */
+json_object *harness_wait_job(struct harness_client *c, const char *request_id);
+/* Polls until the job runs (phase "running"); returns it. */
+json_object *harness_wait_running(struct harness_client *c, const char *request_id);
+
+/* Short accessors; a missing member fails the test. */
+json_object *harness_get(json_object *o, const char *path); /* "a.b.c", borrowed */
+const char *harness_str(json_object *o, const char *path);  /* NULL for JSON null */
+long long harness_int(json_object *o, const char *path);
+bool harness_is_null(json_object *o, const char *path);
+
+/* Polls cond(arg) every 20 ms until it is true or timeout_ms pass. */
+bool harness_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
+long long harness_now_ms(void);
+void harness_sleep_ms(int ms);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * submit-child: what a task runs to fan out a child, as a node does in the
+ * seed. Connects to $COORD_SOCKET, submits ARGV with parent_node_id =
+ * $COORD_NODE_ID (and "wait": true unless -n), prints the response line and
+ * exits 0 when the submit succeeded (with wait: when the child succeeded).
+ *
+ * Usage: submit-child [-m MODE] [-i REQUEST_ID] [-n] ARGV...
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <json-c/json.h>
+
+static int submit_child_connect(const char *path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -1;
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		return -1;
+	return fd;
+}
+
+static json_object *submit_child_request(int argc, char **argv, const char *mode, const char *id,
+					 bool wait)
+{
+	json_object *req = json_object_new_object(), *params = json_object_new_object();
+	json_object *node = json_object_new_object(), *args = json_object_new_array();
+	const char *parent = getenv("COORD_NODE_ID");
+
+	for (int i = 0; i < argc; i++)
+		json_object_array_add(args, json_object_new_string(argv[i]));
+	json_object_object_add(node, "argv", args);
+	json_object_object_add(params, "node", node);
+	json_object_object_add(params, "parent_node_id",
+			       parent ? json_object_new_string(parent) : NULL);
+	json_object_object_add(params, "wait", json_object_new_boolean(wait));
+	if (mode)
+		json_object_object_add(params, "mode", json_object_new_string(mode));
+	if (id)
+		json_object_object_add(params, "request_id", json_object_new_string(id));
+	json_object_object_add(req, "jsonrpc", json_object_new_string("2.0"));
+	json_object_object_add(req, "id", json_object_new_int(1));
+	json_object_object_add(req, "method", json_object_new_string("submit"));
+	json_object_object_add(req, "params", params);
+	return req;
+}
+
+/* Reads up to the first newline; NULL on error. */
+static char *submit_child_read_line(int fd)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap);
+
+	while (buf) {
+		ssize_t n;
+		char *nl = memchr(buf, '\n', len);
+
+		if (nl) {
+			*nl = '\0';
+			return buf;
+		}
+		if (cap - len < 4096) {
+			char *bigger = realloc(buf, cap * 2);
+
+			if (!bigger)
+				break;
+			buf = bigger;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	free(buf);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = getenv("COORD_SOCKET"), *mode = NULL, *id = NULL, *text;
+	json_object *req, *resp, *result, *job, *v;
+	bool wait = true;
+	int fd, c, ok;
+	char *line;
+
+	while ((c = getopt(argc, argv, "+m:i:n")) != -1) {
+		switch (c) {
+		case 'm':
+			mode = optarg;
+			break;
+		case 'i':
+			id = optarg;
+			break;
+		case 'n':
+			wait = false;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind >= argc || !sock) {
+		fprintf(stderr, "usage: submit-child [-m MODE] [-i ID] [-n] ARGV... "
+				"(with COORD_SOCKET set)\n");
+		return 2;
+	}
+	fd = submit_child_connect(sock);
+	if (fd < 0) {
+		fprintf(stderr, "submit-child: cannot connect to %s: %s\n", sock, strerror(errno));
+		return 1;
+	}
+	req = submit_child_request(argc - optind, argv + optind, mode, id, wait);
+	text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	if (write(fd, text, strlen(text)) < 0 || write(fd, "\n", 1) < 0) {
+		fprintf(stderr, "submit-child: write: %s\n", strerror(errno));
+		return 1;
+	}
+	json_object_put(req);
+	line = submit_child_read_line(fd);
+	close(fd);
+	if (!line) {
+		fprintf(stderr, "submit-child: no answer\n");
+		return 1;
+	}
+	printf("%s\n", line);
+	resp = json_tokener_parse(line);
+	free(line);
+	ok = resp && json_object_object_get_ex(resp, "result", &result);
+	if (ok && wait)
+		ok = json_object_object_get_ex(result, "job", &job) &&
+		     json_object_object_get_ex(job, "result", &v) && v &&
+		     strcmp(json_object_get_string(v), "success") == 0;
+	json_object_put(resp);
+	return ok ? 0 : 1;
+}
