@@ -452,7 +452,7 @@ struct rpc_result *methods_wait(struct rpc_call *call, json_object *params)
 struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params)
 {
 	struct daemon *d = call->daemon;
-	uid_t uid = connection_peer_uid(call->conn);
+	uid_t uid = connection_peer_uid(call->conn), owner;
 	struct rpc_result *err;
 	bool cascade = true, was_open;
 	struct job *job;
@@ -466,14 +466,14 @@ struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params)
 	if (state_get_job(d->state, id, &job) < 0)
 		return methods_not_found(call, id);
 	was_open = job->status == JOB_OPENED;
-	if (uid != 0 && uid != job->owner_uid) {
-		job_unref(job);
+	owner = job->owner_uid;
+	/* A closed job read back from the history is freed here: use owner after this. */
+	job_unref(job);
+	if (uid != 0 && uid != owner)
 		return rpc_failure(call, WIRE_PERMISSION_DENIED,
 				   "permission denied: job \"%.128s\" belongs to uid %u; only its "
 				   "owner or root may cancel it",
-				   id, (unsigned)job->owner_uid);
-	}
-	job_unref(job);
+				   id, (unsigned)owner);
 	r = coordinator_cancel(d->coordinator, id, cascade);
 	if (r < 0 && r != -EALREADY)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "cannot cancel: %s", strerror(-r));
