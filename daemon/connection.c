@@ -31,7 +31,8 @@ struct connection {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	bool allowed;
+	gid_t *groups; /* supplementary groups (SO_PEERGROUPS), for allowed_groups */
+	size_t ngroups;
 	bool discarding;  /* skipping the rest of an over-long line */
 	bool read_paused; /* too much unsent output */
 	bool close_on_flush;
@@ -48,18 +49,26 @@ static void connection_read_cb(struct bufferevent *bev, void *arg);
 static void connection_write_cb(struct bufferevent *bev, void *arg);
 static void connection_event_cb(struct bufferevent *bev, short what, void *arg);
 
-/* Whether the peer is root, us, or in the configured users or groups. */
-static bool connection_peer_allowed(struct connection *conn, int fd)
+/* The peer's supplementary groups, however many (ERANGE tells how much room). */
+static int connection_read_groups(struct connection *conn, int fd)
 {
-	gid_t groups[256];
-	socklen_t len = sizeof(groups);
-	int n = 0;
+	socklen_t len = 64 * sizeof(gid_t);
 
-	if (conn->uid == 0 || conn->uid == geteuid())
-		return true;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
-		n = (int)(len / sizeof(gid_t));
-	return daemon_peer_allowed(conn->daemon, conn->uid, conn->gid, groups, (size_t)n);
+	for (;;) {
+		gid_t *groups = realloc(conn->groups, len ? len : sizeof(gid_t));
+
+		if (!groups)
+			return -ENOMEM;
+		conn->groups = groups;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+			conn->ngroups = len / sizeof(gid_t);
+			return 0;
+		}
+		if (errno != ERANGE) {
+			conn->ngroups = 0; /* no SO_PEERGROUPS: the primary group only */
+			return 0;
+		}
+	}
 }
 
 static int connection_read_peer(struct connection *conn, int fd)
@@ -72,14 +81,14 @@ static int connection_read_peer(struct connection *conn, int fd)
 	conn->uid = cred.uid;
 	conn->gid = cred.gid;
 	conn->pid = cred.pid;
-	conn->allowed = connection_peer_allowed(conn, fd);
-	return 0;
+	return connection_read_groups(conn, fd);
 }
 
 struct connection *connection_new(struct daemon *daemon, struct server *server, int fd,
 				  const struct connection_limits *limits)
 {
 	struct connection *conn = calloc(1, sizeof(*conn));
+	int r;
 
 	if (!conn) {
 		close(fd);
@@ -91,15 +100,17 @@ struct connection *connection_new(struct daemon *daemon, struct server *server, 
 	conn->limits = *limits;
 	TAILQ_INIT(&conn->calls);
 	TAILQ_INIT(&conn->subscriptions);
-	if (connection_read_peer(conn, fd) < 0) {
-		log_warning("cannot read the credentials of a client: %m");
+	if ((r = connection_read_peer(conn, fd)) < 0) {
+		log_warning("cannot read the credentials of a client: %s", strerror(-r));
 		close(fd);
+		free(conn->groups);
 		free(conn);
 		return NULL;
 	}
 	conn->bev = bufferevent_socket_new(daemon_event_base(daemon), fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!conn->bev) {
 		close(fd);
+		free(conn->groups);
 		free(conn);
 		return NULL;
 	}
@@ -110,7 +121,7 @@ struct connection *connection_new(struct daemon *daemon, struct server *server, 
 	bufferevent_setwatermark(conn->bev, EV_WRITE, limits->output_pause / 2, 0);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 	log_debug("client connected: uid %u pid %d%s", (unsigned)conn->uid, (int)conn->pid,
-		  conn->allowed ? "" : " (not allowed)");
+		  connection_allowed(conn) ? "" : " (not allowed)");
 	return conn;
 }
 
@@ -126,6 +137,7 @@ struct connection *connection_unref(struct connection *conn)
 		return NULL;
 	if (conn->held)
 		evbuffer_free(conn->held);
+	free(conn->groups);
 	free(conn);
 	return NULL;
 }
@@ -249,9 +261,16 @@ void connection_set_drain_cb(struct connection *conn, void (*cb)(struct connecti
 	conn->drain_cb = cb;
 }
 
+/*
+ * Whether the peer is root, us, or in the configured users or groups.
+ * Asked on every request, so a reload that drops a user shuts out its open
+ * connections too.
+ */
 bool connection_allowed(const struct connection *conn)
 {
-	return conn->allowed;
+	if (conn->uid == 0 || conn->uid == geteuid())
+		return true;
+	return daemon_peer_allowed(conn->daemon, conn->uid, conn->gid, conn->groups, conn->ngroups);
 }
 
 uid_t connection_peer_uid(const struct connection *conn)
