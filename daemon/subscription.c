@@ -75,8 +75,8 @@ static void subscription_live_cb(struct message *msg, void *userdata)
 	text = message_wire(msg, &len);
 	if (!text)
 		return;
-	if (connection_pending_output(sub->conn) + len >
-	    connection_limits(sub->conn)->subscriber_max) {
+	/* Lagging is about output left unread: one message alone may exceed the limit. */
+	if (connection_pending_output(sub->conn) >= connection_limits(sub->conn)->subscriber_max) {
 		subscription_lagged(sub, msg->seq);
 		return;
 	}
@@ -90,7 +90,9 @@ static int subscription_replay_one(uint64_t seq, const char *type, const char *r
 
 	if (subscription_matches(sub, type, request_id, run_id))
 		subscription_send(sub, text, len);
-	return 0;
+	/* Stop within a batch too: a batch of large messages must not pile up. */
+	return connection_pending_output(sub->conn) >
+	       connection_limits(sub->conn)->subscriber_max / 2;
 }
 
 /* Replays from the history while the client keeps up; live messages wait meanwhile. */
