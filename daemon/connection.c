@@ -154,7 +154,11 @@ void connection_close(struct connection *conn)
 
 	if (!conn->bev)
 		return;
-	/* Best effort: a last answer (shutdown's) should not die in our buffer. */
+	/*
+	 * Best effort: a last answer (shutdown's) should not die in our buffer.
+	 * The bufferevent keeps the start of its output frozen: thaw it first.
+	 */
+	evbuffer_unfreeze(bufferevent_get_output(conn->bev), 1);
 	evbuffer_write(bufferevent_get_output(conn->bev), bufferevent_getfd(conn->bev));
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
