@@ -24,7 +24,9 @@ static struct harness_client *client;
 
 static void sub_setup(void)
 {
-	harness_daemon_new(&daemon_, SUB_CONFIG);
+	harness_daemon_init(&daemon_, SUB_CONFIG);
+	daemon_.measure_memory = true;
+	harness_daemon_start(&daemon_);
 	client = harness_client_new(daemon_.sock);
 }
 

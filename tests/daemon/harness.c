@@ -101,11 +101,43 @@ void harness_daemon_write_config(struct harness_daemon *d, const char *config)
 	harness_write_file(d->conf, config);
 }
 
+/*
+ * Our environment for the daemon. A daemon built with ASan keeps freed
+ * memory in quarantine (256 MB by default): where a test measures its RSS,
+ * the quarantine is made small so it measures the daemon, not ASan.
+ */
+static char **harness_daemon_env(const struct harness_daemon *d)
+{
+	const char *asan = getenv("ASAN_OPTIONS");
+	size_t n = 0, j = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(char *));
+	ck_assert_ptr_nonnull(env);
+	for (size_t i = 0; i < n; i++)
+		if (!d->measure_memory || strncmp(environ[i], "ASAN_OPTIONS=", 13) != 0)
+			env[j++] = strdup(environ[i]);
+	if (d->measure_memory)
+		ck_assert_int_ge(asprintf(&env[j++], "ASAN_OPTIONS=%s%squarantine_size_mb=1",
+					  asan ? asan : "", asan && *asan ? ":" : ""),
+				 0);
+	return env;
+}
+
+static void harness_free_env(char **env)
+{
+	for (char **p = env; *p; p++)
+		free(*p);
+	free(env);
+}
+
 pid_t harness_daemon_spawn(struct harness_daemon *d)
 {
 	const char *daemon = getenv("COORDINATORD");
 	posix_spawn_file_actions_t fa;
-	char *argv[12];
+	char *argv[12], **envp;
 	int argc = 0, r;
 	pid_t pid;
 
@@ -120,12 +152,14 @@ pid_t harness_daemon_spawn(struct harness_daemon *d)
 		argv[argc++] = d->conf;
 	}
 	argv[argc] = NULL;
+	envp = harness_daemon_env(d);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	r = posix_spawn(&pid, daemon, &fa, NULL, argv, environ);
+	r = posix_spawn(&pid, daemon, &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
+	harness_free_env(envp);
 	ck_assert_msg(r == 0, "cannot spawn %s: %s", daemon, strerror(r));
 	return pid;
 }
@@ -212,8 +246,29 @@ static int harness_rm_cb(const char *path, const struct stat *st, int flag, stru
 
 void harness_daemon_cleanup(struct harness_daemon *d)
 {
+	static const char *const reports[] = {"AddressSanitizer", "LeakSanitizer",
+					      "runtime error:"};
+	char *log;
+
 	if (d->pid > 0)
 		harness_daemon_stop(d);
+	if (!d->dir[0])
+		return;
+	log = harness_daemon_log(d);
+	for (size_t i = 0; i < sizeof(reports) / sizeof(reports[0]); i++) {
+		char *hit = strstr(log, reports[i]);
+
+		if (hit) {
+			char report[2048];
+
+			snprintf(report, sizeof(report), "%s", hit);
+			free(log);
+			nftw(d->dir, harness_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+			d->dir[0] = '\0';
+			ck_abort_msg("coordinatord reported: %s", report);
+		}
+	}
+	free(log);
 	if (d->dir[0])
 		nftw(d->dir, harness_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	d->dir[0] = '\0';

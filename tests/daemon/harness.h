@@ -22,7 +22,8 @@ struct harness_daemon {
 	char sock[192];
 	char state[192];
 	char conf[192];
-	char log[192]; /* the daemon's stderr, appended over restarts */
+	char log[192];	     /* the daemon's stderr, appended over restarts */
+	bool measure_memory; /* set before start: tests read its RSS (small ASan quarantine) */
 };
 
 /* Makes the temp dir and writes config (NULL: none). Does not start anything. */
@@ -39,7 +40,10 @@ void harness_daemon_new(struct harness_daemon *d, const char *config);
 int harness_daemon_wait_exit(struct harness_daemon *d, int timeout_ms);
 /* SIGTERM and wait (SIGKILL if it hangs); the wait status. */
 int harness_daemon_stop(struct harness_daemon *d);
-/* Stops the daemon if it runs and removes the temp dir. */
+/*
+ * Stops the daemon if it runs, fails the test if its log holds a sanitizer
+ * report, and removes the temp dir.
+ */
 void harness_daemon_cleanup(struct harness_daemon *d);
 /* The daemon's stderr so far (caller frees). */
 char *harness_daemon_log(const struct harness_daemon *d);
