@@ -268,7 +268,7 @@ static int config_mode_key(struct config_parse *p, struct config_mode *m, const 
 		if ((r = config_set_unsigned(p, key, value, 1, 100000000, &v)) > 0)
 			m->max_queue = (size_t)v;
 	} else if (strcmp(key, "output_limit_bytes") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 0, 1ULL << 30, &v)) > 0)
+		if ((r = config_set_unsigned(p, key, value, 1, 1ULL << 30, &v)) > 0)
 			m->output_limit = (size_t)v;
 	} else if (strcmp(key, "kill_grace_ms") == 0) {
 		if ((r = config_set_unsigned(p, key, value, 1, 3600000, &v)) > 0)

@@ -398,6 +398,20 @@ static void connection_read_lines(struct connection *conn)
 	}
 }
 
+/* At end of input, a last line without its newline is still a request. */
+static void connection_read_last_line(struct connection *conn)
+{
+	struct evbuffer *in;
+
+	if (!conn->bev || conn->read_paused || conn->close_on_flush)
+		return;
+	in = bufferevent_get_input(conn->bev);
+	if (conn->discarding || evbuffer_get_length(in) == 0)
+		return;
+	evbuffer_add(in, "\n", 1);
+	connection_read_lines(conn);
+}
+
 static void connection_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct connection *conn = connection_ref(arg);
@@ -438,6 +452,7 @@ static void connection_event_cb(struct bufferevent *bev, short what, void *arg)
 		connection_ref(conn);
 		conn->peer_eof = true;
 		connection_read_lines(conn);
+		connection_read_last_line(conn);
 		if (conn->bev && TAILQ_EMPTY(&conn->calls) && TAILQ_EMPTY(&conn->subscriptions))
 			connection_close_after_flush(conn);
 		connection_unref(conn);

@@ -33,6 +33,7 @@
 #define DAEMON_PRUNE_BATCH     500
 #define DAEMON_PRUNE_PERIOD_MS 1000
 #define DAEMON_HARD_STOP_SEC   5
+#define DAEMON_FLUSH_SEC       2
 
 static int daemon_fail(char **error, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -218,6 +219,19 @@ static int daemon_add_modes(struct daemon *d, char **error)
 	return 0;
 }
 
+/* Exits the loop once every client has its output, or the deadline passed. */
+static void daemon_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	static const struct timeval tick = {0, 10000};
+
+	if (server_pending_output(d->server) == 0 || time_now() > d->flush_deadline) {
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	event_base_once(d->base, -1, EV_TIMEOUT, daemon_flush_cb, d, &tick);
+}
+
 static void daemon_finish_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -228,7 +242,10 @@ static void daemon_finish_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	publisher_shutdown(d->publisher);
 	history_commit(d->history);
-	event_base_loopexit(d->base, NULL);
+	/* Last, let the final answers and messages reach their clients. */
+	server_stop_listening(d->server);
+	d->flush_deadline = time_now() + DAEMON_FLUSH_SEC;
+	daemon_flush_cb(-1, 0, d);
 }
 
 /* Called for every message: finishes a drain once nothing is opened. */
@@ -315,8 +332,8 @@ static void daemon_prune_cb(evutil_socket_t fd, short what, void *arg)
 	size_t removed = 0;
 	struct timeval tv = {0, DAEMON_PRUNE_PERIOD_MS * 1000};
 
-	if (history_prune(d->history, d->config.retention_max_jobs, d->config.retention_max_age_sec,
-			  DAEMON_PRUNE_BATCH, &removed) < 0)
+	if (state_prune(d->state, d->config.retention_max_jobs, d->config.retention_max_age_sec,
+			DAEMON_PRUNE_BATCH, &removed) < 0)
 		log_warning("retention: %s", history_last_error(d->history));
 	else if (removed > 0)
 		log_debug("retention removed %zu jobs", removed);

@@ -49,6 +49,7 @@ struct daemon {
 	struct event *prune_ev;	 /* retention steps */
 	struct event *notify_ev; /* status and watchdog pings for systemd */
 	double start_time;
+	double flush_deadline; /* when exiting: stop waiting for clients to read */
 	bool draining;
 	bool strategies_shut_down;
 	bool finishing;		/* the last step of the drain is scheduled */

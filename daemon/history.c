@@ -99,6 +99,7 @@ struct history {
 	sqlite3_stmt *stmts[STMT_COUNT_];
 	struct event *commit_ev;
 	bool in_transaction;
+	bool explicit_transaction; /* opened by history_begin: only history_commit ends it */
 	void (*commit_hook)(int result, void *userdata);
 	void *commit_hook_data;
 	char last_error[256];
@@ -292,6 +293,7 @@ int history_commit(struct history *h)
 	if (!h->in_transaction)
 		return 0;
 	h->in_transaction = false;
+	h->explicit_transaction = false;
 	r = history_exec(h, "COMMIT");
 	if (r < 0 && !sqlite3_get_autocommit(h->db))
 		history_exec(h, "ROLLBACK");
@@ -334,7 +336,16 @@ static int history_write_begin(struct history *h)
 
 static int history_write_end(struct history *h)
 {
-	return h->commit_ev ? 0 : history_commit(h);
+	return h->commit_ev || h->explicit_transaction ? 0 : history_commit(h);
+}
+
+int history_begin(struct history *h)
+{
+	int r = history_write_begin(h);
+
+	if (r == 0)
+		h->explicit_transaction = true;
+	return r;
 }
 
 static sqlite3_stmt *history_stmt(struct history *h, enum history_stmt which)
@@ -761,55 +772,78 @@ int history_final_message(struct history *h, const char *request_id, char **ret_
 	return r;
 }
 
-int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t batch,
-		  size_t *ret_removed)
+/* Deletes up to batch closed jobs past the limits; counts what it removed by result. */
+static int history_prune_jobs(struct history *h, uint64_t max_jobs, double max_age, size_t batch,
+			      struct job_counts *removed)
 {
 	static const char sql[] =
 		"DELETE FROM jobs WHERE seq_no IN (SELECT seq_no FROM jobs WHERE status = 'closed' "
 		"AND ((?1 > 0 AND seq_no <= (SELECT seq_no FROM jobs ORDER BY seq_no DESC LIMIT 1 "
 		"OFFSET ?1)) OR (?2 > 0 AND end_time < ?3)) ORDER BY seq_no LIMIT ?4) "
-		"RETURNING request_id";
-	sqlite3_stmt *st, *del_msg;
-	size_t removed = 0;
-	int rc, r;
+		"RETURNING result";
+	sqlite3_stmt *st;
+	int rc;
 
-	*ret_removed = 0;
-	if (max_jobs == 0 && max_age <= 0)
-		return 0;
-	r = history_write_begin(h);
-	if (r < 0)
-		return r;
 	rc = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return history_fail(h, rc, "cannot prune");
-	/* The newest message stays, whoever it is about: seq must never go back. */
-	rc = sqlite3_prepare_v2(h->db,
-				"DELETE FROM messages WHERE request_id = ?1 AND "
-				"seq < (SELECT max(seq) FROM messages)",
-				-1, &del_msg, NULL);
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(st);
-		return history_fail(h, rc, "cannot prune");
-	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)max_jobs);
 	sqlite3_bind_double(st, 2, max_age);
 	sqlite3_bind_double(st, 3, time_now() - max_age);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)batch);
-	/* Collect the ids first: a statement must finish before the next one writes. */
-	char **ids = calloc(batch, sizeof(char *));
-	while (ids && (rc = sqlite3_step(st)) == SQLITE_ROW && removed < batch)
-		ids[removed++] = strdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	for (size_t i = 0; ids && i < removed; i++) {
-		if (ids[i]) {
-			sqlite3_bind_text(del_msg, 1, ids[i], -1, SQLITE_STATIC);
-			sqlite3_step(del_msg);
-			sqlite3_reset(del_msg);
-		}
-		free(ids[i]);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *result = (const char *)sqlite3_column_text(st, 0);
+
+		removed->closed++;
+		if (result && strcmp(result, "success") == 0)
+			removed->success++;
+		else
+			removed->failure++;
 	}
-	free(ids);
-	sqlite3_finalize(del_msg);
-	*ret_removed = removed;
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, "cannot prune");
+}
+
+/*
+ * The message log is pruned as a prefix, so a replay never has a gap:
+ * everything before the first message of the oldest job still kept goes
+ * (with no job left, all but the newest message, so seq never goes back).
+ */
+static int history_prune_messages(struct history *h, size_t batch)
+{
+	static const char sql[] =
+		"DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE seq < "
+		"coalesce((SELECT min(seq) FROM messages WHERE request_id = (SELECT j.request_id "
+		"FROM jobs j WHERE EXISTS (SELECT 1 FROM messages m WHERE m.request_id = "
+		"j.request_id) ORDER BY j.seq_no LIMIT 1)), (SELECT max(seq) FROM messages)) "
+		"ORDER BY seq LIMIT ?1)";
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return history_fail(h, rc, "cannot prune messages");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)batch);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, "cannot prune messages");
+}
+
+int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t batch,
+		  struct job_counts *ret_removed)
+{
+	int r;
+
+	memset(ret_removed, 0, sizeof(*ret_removed));
+	if (max_jobs == 0 && max_age <= 0)
+		return 0;
+	r = history_write_begin(h);
+	if (r == 0)
+		r = history_prune_jobs(h, max_jobs, max_age, batch, ret_removed);
+	/* A job has a few messages: the log may need more steps than the jobs. */
+	if (r == 0)
+		r = history_prune_messages(h, batch * 4);
+	if (r < 0)
+		return r;
 	return history_write_end(h);
 }

@@ -49,6 +49,12 @@ int history_open(const char *path, struct event_base *base, enum history_durabil
 /* Commits what is pending and closes. Accepts NULL. */
 void history_close(struct history *h);
 
+/*
+ * Opens a transaction that lasts until history_commit, for bulk writes
+ * outside the event loop (tools, benchmarks). 0 or negative errno.
+ */
+int history_begin(struct history *h);
+
 /* Commits the open transaction now, if any. 0 or negative errno. */
 int history_commit(struct history *h);
 
@@ -112,10 +118,11 @@ int history_foreach_message(struct history *h, uint64_t after_seq, size_t limit,
 int history_final_message(struct history *h, const char *request_id, char **ret_text);
 
 /*
- * Removes up to batch closed jobs (and their messages) beyond max_jobs or
- * older than max_age seconds (0: no such limit). *ret_removed says how many.
+ * Removes up to batch closed jobs beyond max_jobs or older than max_age
+ * seconds (0: no such limit), and the messages older than every job kept.
+ * *ret_removed counts the jobs removed (closed, success, failure).
  */
 int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t batch,
-		  size_t *ret_removed);
+		  struct job_counts *ret_removed);
 
 #endif

@@ -387,6 +387,10 @@ struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 	    (err = params_u64(call, params, "limit", METHODS_STATUS_MAX_LIMIT, &limit, NULL)) ||
 	    (err = methods_status_cursor(call, params, &cursor)))
 		return err;
+	if (limit == 0)
+		return rpc_failure(call, WIRE_INVALID_PARAMS,
+				   "Invalid params: limit must be a whole number from 1 to %d",
+				   METHODS_STATUS_MAX_LIMIT);
 	r = state_counts(d->state, &filter, &counts);
 	if (r == 0)
 		r = state_query(d->state, &filter, cursor, limit, &jobs, &count, &next);

@@ -50,8 +50,9 @@ static int recovery_one(struct job *job, void *userdata)
 	r = state_adopt_open(d->state, job);
 	if (r < 0)
 		return r;
-	return coordinator_publish_failure(d->coordinator, job, ERROR_LOST,
-					   "the daemon stopped (crash or kill) while this job was opened");
+	return coordinator_publish_failure(
+		d->coordinator, job, ERROR_LOST,
+		"the daemon stopped (crash or kill) while this job was opened");
 }
 
 int recovery_run(struct daemon *d, size_t *ret_count)

@@ -300,6 +300,15 @@ size_t server_connection_count(const struct server *server)
 	return server->count;
 }
 
+size_t server_pending_output(const struct server *server)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; server && i < server->count; i++)
+		total += connection_pending_output(server->conns[i]);
+	return total;
+}
+
 void server_connection_closed(struct server *server, struct connection *conn)
 {
 	for (size_t i = 0; i < server->count; i++) {

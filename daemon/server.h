@@ -33,6 +33,9 @@ void server_free(struct server *server);
 
 size_t server_connection_count(const struct server *server);
 
+/* Bytes queued for all clients and not yet written. */
+size_t server_pending_output(const struct server *server);
+
 /* For connection.c: conn (a reference, taken) holds output until the next commit. */
 void server_hold(struct server *server, struct connection *conn);
 /* After a commit: every holding connection sends (committed) or closes (not). */

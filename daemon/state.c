@@ -191,6 +191,22 @@ void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *u
 	}
 }
 
+int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t batch,
+		size_t *ret_removed)
+{
+	struct job_counts removed;
+	int r = history_prune(state->history, max_jobs, max_age, batch, &removed);
+
+	*ret_removed = 0;
+	if (r < 0)
+		return r;
+	state->counts.closed -= removed.closed;
+	state->counts.success -= removed.success;
+	state->counts.failure -= removed.failure;
+	*ret_removed = (size_t)removed.closed;
+	return 0;
+}
+
 size_t state_open_count(const struct state *state)
 {
 	return (size_t)state->open_jobs->count;

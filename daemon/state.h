@@ -67,6 +67,13 @@ int state_query(struct state *state, const struct job_filter *filter, int64_t cu
 void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *userdata),
 			void *userdata);
 
+/*
+ * Retention: removes up to batch closed jobs past the limits (see
+ * history_prune) and keeps the counts right. *ret_removed says how many.
+ */
+int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t batch,
+		size_t *ret_removed);
+
 /* Number of opened jobs. */
 size_t state_open_count(const struct state *state);
 

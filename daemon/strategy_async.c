@@ -50,7 +50,8 @@ struct strategy_async {
 	char **base_env; /* the daemon's environment without systemd's variables */
 	char *socket_path;
 	TAILQ_HEAD(, async_run) queue;
-	struct lh_table *runs; /* request_id -> struct async_run *, queued and running */
+	struct event *start_ev; /* starts queued runs on the next loop turn */
+	struct lh_table *runs;	/* request_id -> struct async_run *, queued and running */
 	bool shut_down;
 };
 
@@ -324,7 +325,29 @@ static bool async_can_accept(struct strategy *s)
 {
 	struct strategy_async *sa = (struct strategy_async *)s;
 
-	return !sa->shut_down && (sa->running < sa->max_concurrency || sa->queued < sa->max_queue);
+	size_t free_slots =
+		sa->running < sa->max_concurrency ? sa->max_concurrency - sa->running : 0;
+
+	/* Runs queued this turn may not have taken their free slots yet. */
+	return !sa->shut_down && sa->queued < sa->max_queue + free_slots;
+}
+
+static void async_start_cb(evutil_socket_t fd, short what, void *arg)
+{
+	async_start_queued(arg);
+}
+
+/*
+ * Starts queued runs on the next loop turn rather than now: the submit's
+ * answer then leaves before the process is spawned, which costs far more
+ * than everything else a submit does.
+ */
+static void async_start_soon(struct strategy_async *sa)
+{
+	static const struct timeval now = {0, 0};
+
+	if (!evtimer_pending(sa->start_ev, NULL))
+		evtimer_add(sa->start_ev, &now);
 }
 
 static int async_execute(struct strategy *s, struct task *task)
@@ -351,7 +374,7 @@ static int async_execute(struct strategy *s, struct task *task)
 	run->state = RUN_QUEUED;
 	TAILQ_INSERT_TAIL(&sa->queue, run, entry);
 	sa->queued++;
-	async_start_queued(sa);
+	async_start_soon(sa);
 	return 0;
 }
 
@@ -456,6 +479,8 @@ static void async_free(struct strategy *s)
 		}
 		lh_table_free(sa->runs);
 	}
+	if (sa->start_ev)
+		event_free(sa->start_ev);
 	free(sa->base_env);
 	free(sa->socket_path);
 	free(s->mode);
@@ -499,10 +524,12 @@ int strategy_async_new(struct event_base *base, struct publisher *publisher,
 	sa->kill_grace_ms =
 		config->kill_grace_ms ? config->kill_grace_ms : STRATEGY_DEFAULT_KILL_GRACE_MS;
 	sa->runs = lh_kchar_table_new(64, NULL);
+	sa->start_ev = evtimer_new(base, async_start_cb, sa);
 	sa->base_env = async_base_env();
 	if (config->socket_path)
 		sa->socket_path = strdup(config->socket_path);
-	if (!sa->runs || !sa->base_env || (config->socket_path && !sa->socket_path) ||
+	if (!sa->runs || !sa->start_ev || !sa->base_env ||
+	    (config->socket_path && !sa->socket_path) ||
 	    strategy_init_base(&sa->base, &async_ops, publisher, config->mode) < 0) {
 		async_free(&sa->base);
 		return -ENOMEM;

@@ -522,7 +522,7 @@ END_TEST
 START_TEST(test_history_prune_max_jobs)
 {
 	char id[8];
-	size_t removed;
+	struct job_counts removed;
 	uint64_t seq;
 	struct job *job;
 
@@ -536,7 +536,7 @@ START_TEST(test_history_prune_max_jobs)
 	}
 	ck_assert_int_eq(history_prune(env.history, 2, 0, 100, &removed), 0);
 	/* Keeps the two newest (c3, c4); an opened job is never pruned. */
-	ck_assert_uint_eq(removed, 3);
+	ck_assert_uint_eq(removed.closed, 3);
 	ck_assert_int_eq(state_get_job(env.state, "open", &job), 0);
 	job_unref(job);
 	ck_assert_int_eq(history_find_job(env.history, "c2", &job), -ENOENT);
@@ -558,7 +558,7 @@ END_TEST
 START_TEST(test_history_prune_max_age_batch)
 {
 	char id[8];
-	size_t removed;
+	struct job_counts removed;
 	uint64_t seq;
 	struct job *job;
 
@@ -575,15 +575,15 @@ START_TEST(test_history_prune_max_age_batch)
 		job_unref(job);
 	}
 	ck_assert_int_eq(history_prune(env.history, 0, 3600, 2, &removed), 0);
-	ck_assert_uint_eq(removed, 2);
+	ck_assert_uint_eq(removed.closed, 2);
 	ck_assert_int_eq(history_prune(env.history, 0, 3600, 2, &removed), 0);
-	ck_assert_uint_eq(removed, 1);
+	ck_assert_uint_eq(removed.closed, 1);
 	ck_assert_int_eq(history_prune(env.history, 0, 3600, 2, &removed), 0);
-	ck_assert_uint_eq(removed, 0);
+	ck_assert_uint_eq(removed.closed, 0);
 	ck_assert_int_eq(history_find_job(env.history, "c3", &job), 0);
 	job_unref(job);
 	ck_assert_int_eq(history_prune(env.history, 0, 0, 2, &removed), 0);
-	ck_assert_uint_eq(removed, 0);
+	ck_assert_uint_eq(removed.closed, 0);
 	ck_assert_int_eq(history_last_seq(env.history, &seq), 0);
 	ck_assert_uint_eq(seq, 4);
 }
@@ -591,7 +591,7 @@ END_TEST
 
 START_TEST(test_history_prune_keeps_seq)
 {
-	size_t removed;
+	struct job_counts removed;
 	uint64_t seq;
 	struct job *job;
 
@@ -604,7 +604,7 @@ START_TEST(test_history_prune_keeps_seq)
 	history_update_job(env.history, job);
 	job_unref(job);
 	ck_assert_int_eq(history_prune(env.history, 0, 60, 100, &removed), 0);
-	ck_assert_uint_eq(removed, 1);
+	ck_assert_uint_eq(removed.closed, 1);
 	/* Pruning everything must not let seq start again after a restart. */
 	state_turn();
 	state_reopen();

@@ -516,6 +516,12 @@ static void async_info_cb(const struct strategy_info *info, void *userdata)
 	*(struct strategy_info *)userdata = *info;
 }
 
+/* Runs one loop turn: queued tasks start on the turn after their submit. */
+static void async_turn(void)
+{
+	event_base_loop(env.base, EVLOOP_NONBLOCK);
+}
+
 START_TEST(test_async_concurrency_cap)
 {
 	struct async_cap cap = {0};
@@ -529,6 +535,7 @@ START_TEST(test_async_concurrency_cap)
 			 i);
 		async_submit_ok(json);
 	}
+	async_turn();
 	/* The first two run at once, the rest wait their turn in order. */
 	ck_assert_int_eq(state_find_open(env.state, "j0")->phase, JOB_RUNNING);
 	ck_assert_int_eq(state_find_open(env.state, "j1")->phase, JOB_RUNNING);
@@ -574,6 +581,7 @@ START_TEST(test_async_max_queue)
 	async_start(1, 1, 0);
 	async_submit_ok("{\"request_id\": \"a\", \"node\": {\"argv\": [\"sleep\", \"100\"]}}");
 	async_submit_ok("{\"request_id\": \"b\", \"node\": {\"argv\": [\"sleep\", \"100\"]}}");
+	async_turn();
 	ck_assert_int_eq(
 		async_submit("{\"request_id\": \"c\", \"node\": {\"argv\": [\"sleep\", \"100\"]}}"),
 		-EBUSY);
@@ -614,6 +622,7 @@ START_TEST(test_async_lend_slot)
 	async_start(1, 0, 0);
 	async_submit_ok("{\"request_id\": \"parent\", \"node\": {\"argv\": [\"sleep\", \"100\"]}}");
 	async_submit_ok("{\"request_id\": \"child\", \"node\": {\"argv\": [\"true\"]}}");
+	async_turn();
 	ck_assert_int_eq(state_find_open(env.state, "child")->phase, JOB_QUEUED);
 	/* The parent waits for its child: its slot goes to the child. */
 	ck_assert_int_eq(coordinator_lend_slot(coord, "parent"), 0);
@@ -624,6 +633,7 @@ START_TEST(test_async_lend_slot)
 	ck_assert_int_eq(coordinator_return_slot(coord, "parent"), -ENOENT);
 	/* With the slot back, the next task waits again. */
 	async_submit_ok("{\"request_id\": \"next\", \"node\": {\"argv\": [\"true\"]}}");
+	async_turn();
 	ck_assert_int_eq(state_find_open(env.state, "next")->phase, JOB_QUEUED);
 	ck_assert_int_eq(coordinator_cancel(coord, "parent", false), 0);
 	ck_assert_int_eq(async_wait_final("parent", 10)->error_kind, ERROR_CANCELLED);
