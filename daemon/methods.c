@@ -6,11 +6,13 @@
 
 #include "build-config.h"
 #include "config.h"
+#include "connection.h"
 #include "coordinator.h"
 #include "daemon.h"
 #include "history.h"
 #include "methods.h"
 #include "strategy.h"
+#include "wire_errors.h"
 
 static const struct rpc_method methods_table[] = {
 	{.name = "cancel", .handler = methods_cancel},
@@ -68,7 +70,16 @@ struct rpc_result *methods_modes(struct rpc_call *call, json_object *params)
 struct rpc_result *methods_shutdown(struct rpc_call *call, json_object *params)
 {
 	struct daemon *d = call->daemon;
-	struct rpc_result *answered = rpc_success(call, NULL);
+	uid_t uid = connection_peer_uid(call->conn);
+	struct rpc_result *answered;
+
+	/* Stopping the daemon stops everyone's work: only root and its own user may. */
+	if (uid != 0 && uid != geteuid())
+		return rpc_failure(
+			call, WIRE_PERMISSION_DENIED,
+			"permission denied: only root or uid %u may shut the daemon down",
+			(unsigned)geteuid());
+	answered = rpc_success(call, NULL);
 
 	/* After the answer is queued, so the client hears it before the drain. */
 	daemon_begin_shutdown(d, "asked to over the socket");

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,32 @@ static void process_fill_result(struct process *proc, struct process_result *res
 	res->stderr_truncated = proc->err.truncated;
 }
 
+static void process_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	kill(-(pid_t)(intptr_t)arg, SIGKILL);
+}
+
+/*
+ * Leftovers that let go of the pipes got SIGTERM when the task exited;
+ * they get SIGKILL once the grace period is over, like everything else a
+ * task is stopped with. Called once the leader is reaped: from then on a
+ * successful kill(-pgid, 0) means members remain, and while they do the
+ * kernel hands the group id to nobody else.
+ */
+static void process_sweep_group(struct process *proc)
+{
+	struct timeval tv = {
+		.tv_sec = proc->kill_grace_ms / 1000,
+		.tv_usec = (proc->kill_grace_ms % 1000) * 1000,
+	};
+
+	if (proc->killed || kill(-proc->pid, 0) < 0)
+		return;
+	if (event_base_once(proc->base, -1, EV_TIMEOUT, process_sweep_cb,
+			    (void *)(intptr_t)proc->pid, &tv) < 0)
+		kill(-proc->pid, SIGKILL);
+}
+
 static void process_finish(struct process *proc)
 {
 	struct process_result res;
@@ -145,14 +172,8 @@ static void process_finish(struct process *proc)
 	process_stdin_close(proc);
 	process_stream_close(&proc->out);
 	process_stream_close(&proc->err);
-	/*
-	 * Leftovers that let go of the pipes got SIGTERM when the task
-	 * exited; nothing watches them after this, so they must not outlive
-	 * it. The zombie leader still holds the group id.
-	 */
-	if (!proc->killed)
-		kill(-proc->pid, SIGKILL);
 	process_reap(proc);
+	process_sweep_group(proc);
 	process_fill_result(proc, &res);
 	proc->done_cb(proc, &res, proc->userdata);
 }

@@ -363,6 +363,11 @@ START_TEST(test_async_leftover_holding_output)
 }
 END_TEST
 
+static bool async_pid_gone_cond(void *data)
+{
+	return tu_pid_gone(*(pid_t *)data);
+}
+
 START_TEST(test_async_leftover_ignoring_sigterm)
 {
 	char json[512], *file;
@@ -377,9 +382,9 @@ START_TEST(test_async_leftover_ignoring_sigterm)
 	async_submit_ok(json);
 	async_wait_final("stubborn", 10);
 	leftover = async_wait_pid_file(file);
-	/* SIGTERM is not enough: it gets SIGKILL too. */
-	ck_assert_msg(tu_wait_pid_gone(leftover, 5), "leftover %d ignoring SIGTERM survived",
-		      (int)leftover);
+	/* SIGTERM is not enough: it gets SIGKILL too, once the grace period is over. */
+	ck_assert_msg(tu_run_until(env.base, async_pid_gone_cond, &leftover, 5),
+		      "leftover %d ignoring SIGTERM survived", (int)leftover);
 	free(file);
 }
 END_TEST

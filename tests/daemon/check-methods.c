@@ -995,6 +995,11 @@ static int methods_bin_cancels(void)
 			       "{\"request_id\":\"by-daemon\"}}\n");
 }
 
+static int methods_bin_shuts_down(void)
+{
+	return methods_code_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"shutdown\"}\n");
+}
+
 START_TEST(test_permissions)
 {
 	json_object *r;
@@ -1013,6 +1018,9 @@ START_TEST(test_permissions)
 	ck_assert_int_eq(methods_as_user(1, 1, methods_daemon_submits), 0);
 	ck_assert_int_eq(methods_as_user(2, 2, methods_bin_cancels), 4);
 	methods_assert_state("by-daemon", "opened", NULL);
+	/* An allowed user may not stop the daemon for everyone: it keeps running. */
+	ck_assert_int_eq(methods_as_user(2, 2, methods_bin_shuts_down), 4);
+	json_object_put(harness_ok(client, "ping", NULL));
 	r = methods_job("by-daemon");
 	ck_assert_int_eq(harness_int(r, "owner_uid"), 1);
 	json_object_put(r);
