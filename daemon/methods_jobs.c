@@ -167,7 +167,8 @@ static char *methods_waiting_ancestor(struct daemon *d, struct connection *conn,
 				job_unref(anc);
 				return id;
 			}
-			if (anc->parent_node_id && strcmp(anc->parent_node_id, anc->child_node_id))
+			if (anc->parent_node_id &&
+			    strcmp(anc->parent_node_id, anc->child_node_id) != 0)
 				node = strdup(anc->parent_node_id);
 			job_unref(anc);
 		}

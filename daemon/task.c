@@ -244,6 +244,9 @@ static int task_parse_ids(struct task *task, json_object *params, char **error)
 			    error);
 	if (r < 0)
 		return r;
+	if (task->parent_node_id && !*task->parent_node_id)
+		return task_error(error, "parent_node_id must not be empty (null or absent: a root "
+					 "request)");
 	r = task_opt_string(params, "mode", "mode", false, &task->mode, error);
 	if (r < 0)
 		return r;

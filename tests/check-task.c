@@ -115,6 +115,8 @@ START_TEST(test_task_refusals)
 	task_expect_refusal("{\"request_id\": null, \"node\": {\"argv\": [\"x\"]}}", "request_id");
 	task_expect_refusal("{\"parent_node_id\": 1, \"node\": {\"argv\": [\"x\"]}}",
 			    "parent_node_id");
+	task_expect_refusal("{\"parent_node_id\": \"\", \"node\": {\"argv\": [\"x\"]}}",
+			    "parent_node_id must not be empty");
 	task_expect_refusal("{\"mode\": [], \"node\": {\"argv\": [\"x\"]}}", "mode");
 	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"id\": \"\"}}", "node.id");
 	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"name\": 5}}", "node.name");
