@@ -174,22 +174,24 @@ static int daemon_open_history(struct daemon *d, char **error)
 		free(path);
 		return r;
 	}
-	free(path);
 	r = history_last_seq(d->history, &last_seq);
+	if (r == 0) {
+		d->publisher = publisher_new(d->base, last_seq + 1);
+		d->state = state_new(d->history);
+		if (!d->publisher || !d->state) {
+			free(path);
+			return daemon_fail(error, -ENOMEM, "out of memory");
+		}
+		publisher_set_store(d->publisher, daemon_store_cb, d);
+		history_set_commit_hook(d->history, daemon_commit_hook, d);
+		r = state_load(d->state);
+	}
+	/* A damaged page past the header shows only now: name the file all the same. */
 	if (r < 0)
-		return daemon_fail(error, r, "cannot read the history: %s",
-				   history_last_error(d->history));
-	d->publisher = publisher_new(d->base, last_seq + 1);
-	d->state = state_new(d->history);
-	if (!d->publisher || !d->state)
-		return daemon_fail(error, -ENOMEM, "out of memory");
-	publisher_set_store(d->publisher, daemon_store_cb, d);
-	history_set_commit_hook(d->history, daemon_commit_hook, d);
-	r = state_load(d->state);
-	if (r < 0)
-		return daemon_fail(error, r, "cannot read the history: %s",
-				   history_last_error(d->history));
-	return 0;
+		daemon_fail(error, r, "cannot read the history %s: %s", path,
+			    history_last_error(d->history));
+	free(path);
+	return r;
 }
 
 static int daemon_add_modes(struct daemon *d, char **error)
@@ -284,8 +286,10 @@ static int daemon_start_coordinator(struct daemon *d, char **error)
 		return daemon_fail(error, r, "cannot start the coordinator: %s", strerror(-r));
 	r = recovery_run(d, &lost);
 	if (r < 0)
-		return daemon_fail(error, r, "cannot recover the jobs of the previous run: %s",
-				   history_last_error(d->history));
+		return daemon_fail(error, r,
+				   "cannot recover the jobs of the previous run from the history "
+				   "in %s: %s",
+				   d->state_dir, history_last_error(d->history));
 	/* Deliver the lost messages and commit them before anyone connects. */
 	event_base_loop(d->base, EVLOOP_NONBLOCK);
 	r = history_commit(d->history);

@@ -778,8 +778,9 @@ static int history_prune_jobs(struct history *h, uint64_t max_jobs, double max_a
 {
 	static const char sql[] =
 		"DELETE FROM jobs WHERE seq_no IN (SELECT seq_no FROM jobs WHERE status = 'closed' "
-		"AND ((?1 > 0 AND seq_no <= (SELECT seq_no FROM jobs ORDER BY seq_no DESC LIMIT 1 "
-		"OFFSET ?1)) OR (?2 > 0 AND end_time < ?3)) ORDER BY seq_no LIMIT ?4) "
+		"AND ((?1 > 0 AND seq_no <= (SELECT seq_no FROM jobs WHERE status = 'closed' "
+		"ORDER BY seq_no DESC LIMIT 1 OFFSET ?1)) OR (?2 > 0 AND end_time < ?3)) "
+		"ORDER BY seq_no LIMIT ?4) "
 		"RETURNING result";
 	sqlite3_stmt *st;
 	int rc;

@@ -534,8 +534,10 @@ START_TEST(test_history_prune_max_jobs)
 		state_publish(MESSAGE_REQUEST_SUCCESS, id);
 		state_end_job(env.state, id, JOB_SUCCESS, 0, ERROR_NONE, NULL);
 	}
+	/* The newest job is opened: it does not count against the closed ones kept. */
+	state_add("late", NULL, NULL, NULL, NULL);
 	ck_assert_int_eq(history_prune(env.history, 2, 0, 100, &removed), 0);
-	/* Keeps the two newest (c3, c4); an opened job is never pruned. */
+	/* Keeps the two newest closed (c3, c4); an opened job is never pruned. */
 	ck_assert_uint_eq(removed.closed, 3);
 	ck_assert_int_eq(state_get_job(env.state, "open", &job), 0);
 	job_unref(job);
