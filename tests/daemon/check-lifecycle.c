@@ -42,27 +42,9 @@ static json_object *life_job(struct harness_client *c, const char *request_id)
 	return job;
 }
 
-/* Whether pid is a live process (a zombie is not). */
-static bool life_alive(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-}
-
 static bool life_gone_cb(void *arg)
 {
-	return !life_alive(*(pid_t *)arg);
+	return !harness_pid_alive(*(pid_t *)arg);
 }
 
 /* Reads a pid a task wrote to path, waiting until it is there. */
@@ -375,8 +357,8 @@ START_TEST(test_kill9_restart)
 	ck_assert_int_eq(waitpid(d.pid, &status, 0), d.pid);
 	d.pid = 0;
 	/* The task outlived the daemon... */
-	ck_assert(life_alive(task));
-	ck_assert(life_alive(bg));
+	ck_assert(harness_pid_alive(task));
+	ck_assert(harness_pid_alive(bg));
 
 	/* ...until the next start: every opened job closes as lost, and nothing is left. */
 	harness_daemon_start(&d);

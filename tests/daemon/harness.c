@@ -279,6 +279,23 @@ char *harness_daemon_log(const struct harness_daemon *d)
 	return harness_slurp(d->log);
 }
 
+bool harness_pid_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
 long harness_rss_kib(pid_t pid)
 {
 	char path[64], line[256];
@@ -483,6 +500,29 @@ json_object *harness_read_json(struct harness_client *c, int timeout_ms)
 	}
 	o = harness_read_socket_json(c, timeout_ms);
 	ck_assert_msg(o != NULL, "no answer from the daemon within %d ms", timeout_ms);
+	return o;
+}
+
+json_object *harness_next_json(struct harness_client *c, int timeout_ms, bool *ret_eof)
+{
+	json_object *o;
+	bool eof;
+	char *line;
+
+	if (ret_eof)
+		*ret_eof = false;
+	if (json_object_array_length(c->backlog) > 0) {
+		o = json_object_get(json_object_array_get_idx(c->backlog, 0));
+		json_object_array_del_idx(c->backlog, 0, 1);
+		return o;
+	}
+	line = harness_read_line(c, timeout_ms, &eof);
+	if (ret_eof)
+		*ret_eof = eof;
+	if (!line)
+		return NULL;
+	o = harness_parse_line(line);
+	free(line);
 	return o;
 }
 

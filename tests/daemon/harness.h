@@ -47,6 +47,8 @@ int harness_daemon_stop(struct harness_daemon *d);
 void harness_daemon_cleanup(struct harness_daemon *d);
 /* The daemon's stderr so far (caller frees). */
 char *harness_daemon_log(const struct harness_daemon *d);
+/* Whether pid is a live process (a zombie is not). */
+bool harness_pid_alive(pid_t pid);
 /* VmRSS of pid in KiB, or -1. */
 long harness_rss_kib(pid_t pid);
 
@@ -77,6 +79,12 @@ void harness_send(struct harness_client *c, const char *text);
 char *harness_read_line(struct harness_client *c, int timeout_ms, bool *ret_eof);
 /* The next line (backlog first), parsed; fails the test on timeout or garbage. */
 json_object *harness_read_json(struct harness_client *c, int timeout_ms);
+/*
+ * The next line (backlog first), parsed, or NULL on timeout or when the
+ * daemon closes the connection (*ret_eof tells which; may be NULL). For
+ * reading on up to a daemon's death; fails the test on garbage.
+ */
+json_object *harness_next_json(struct harness_client *c, int timeout_ms, bool *ret_eof);
 /* True when nothing arrives within ms (the backlog must be empty too). */
 bool harness_silent(struct harness_client *c, int ms);
 /* True when the daemon closes the connection within timeout_ms (lines before are dropped). */
