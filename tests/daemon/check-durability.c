@@ -1283,12 +1283,5 @@ static Suite *dur_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(dur_suite());
-	int failed;
-
-	signal(SIGPIPE, SIG_IGN);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(dur_suite());
 }

@@ -1068,12 +1068,5 @@ static Suite *methods_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(methods_suite());
-	int failed;
-
-	signal(SIGPIPE, SIG_IGN);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(methods_suite());
 }

@@ -808,3 +808,15 @@ bool harness_is_null(json_object *o, const char *path)
 {
 	return harness_get(o, path) == NULL;
 }
+
+int harness_run_suite(Suite *suite)
+{
+	SRunner *sr = srunner_create(suite);
+	int failed;
+
+	signal(SIGPIPE, SIG_IGN);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <check.h>
 #include <json-c/json.h>
 
 /* Milliseconds every wait in the suites may take on a loaded machine. */
@@ -54,6 +55,9 @@ long harness_rss_kib(pid_t pid);
 
 /* Runs argv to its end with stderr into *ret_err (caller frees); the wait status. */
 int harness_run(char *const argv[], char **ret_err);
+
+/* Runs suite (SIGPIPE ignored: the daemon may hang up on us); the exit status for main. */
+int harness_run_suite(Suite *suite);
 
 /* A raw client connection. */
 struct harness_client {
