@@ -39,7 +39,9 @@ struct connection {
 	bool peer_eof;	/* the client shut down its side; answer what it asked, then close */
 	size_t scanned; /* bytes of the input already searched for a newline */
 	TAILQ_HEAD(, rpc_call) calls;
+	size_t call_count;
 	struct subscription_list subscriptions;
+	size_t subscription_count;
 	void (*drain_cb)(struct connection *conn);
 	struct evbuffer *held; /* output waiting for the history's commit */
 	bool holding;	       /* on the server's list of connections with held output */
@@ -290,11 +292,13 @@ pid_t connection_peer_pid(const struct connection *conn)
 void connection_track_call(struct connection *conn, struct rpc_call *call)
 {
 	TAILQ_INSERT_TAIL(&conn->calls, call, conn_entry);
+	conn->call_count++;
 }
 
 void connection_forget_call(struct connection *conn, struct rpc_call *call)
 {
 	TAILQ_REMOVE(&conn->calls, call, conn_entry);
+	conn->call_count--;
 	if (conn->peer_eof && TAILQ_EMPTY(&conn->calls) && TAILQ_EMPTY(&conn->subscriptions))
 		connection_close_after_flush(conn);
 }
@@ -302,11 +306,23 @@ void connection_forget_call(struct connection *conn, struct rpc_call *call)
 void connection_track_subscription(struct connection *conn, struct subscription *sub)
 {
 	TAILQ_INSERT_TAIL(&conn->subscriptions, sub, conn_entry);
+	conn->subscription_count++;
 }
 
 void connection_forget_subscription(struct connection *conn, struct subscription *sub)
 {
 	TAILQ_REMOVE(&conn->subscriptions, sub, conn_entry);
+	conn->subscription_count--;
+}
+
+size_t connection_call_count(const struct connection *conn)
+{
+	return conn->call_count;
+}
+
+size_t connection_subscription_count(const struct connection *conn)
+{
+	return conn->subscription_count;
 }
 
 struct subscription_list *connection_subscriptions(struct connection *conn)

@@ -16,6 +16,11 @@ struct rpc_call;
 struct server;
 struct subscription;
 
+/* Pending calls (wait, cancel, submit with wait) one connection may have. */
+#define CONNECTION_MAX_CALLS 65536
+/* Subscriptions one connection may hold at once. */
+#define CONNECTION_MAX_SUBSCRIPTIONS 256
+
 /* Limits a connection works within, from the config. */
 struct connection_limits {
 	size_t max_line;       /* longest request line */
@@ -62,6 +67,10 @@ pid_t connection_peer_pid(const struct connection *conn);
 
 void connection_track_call(struct connection *conn, struct rpc_call *call);
 void connection_forget_call(struct connection *conn, struct rpc_call *call);
+
+/* Calls in flight on conn (pending ones and the one being handled). */
+size_t connection_call_count(const struct connection *conn);
+size_t connection_subscription_count(const struct connection *conn);
 
 void connection_track_subscription(struct connection *conn, struct subscription *sub);
 void connection_forget_subscription(struct connection *conn, struct subscription *sub);

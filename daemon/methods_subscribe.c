@@ -74,6 +74,12 @@ struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params)
 	    (err = params_u64(call, params, "since_seq", INT64_MAX, &since, &has_since)) ||
 	    (has_since && (err = methods_subscribe_check_since(call, since))))
 		return err;
+	if (connection_subscription_count(call->conn) >= CONNECTION_MAX_SUBSCRIPTIONS)
+		return rpc_failure(
+			call, WIRE_BUSY,
+			"busy: this connection already has %d subscriptions; use filters "
+			"or another connection",
+			CONNECTION_MAX_SUBSCRIPTIONS);
 	filter.request_id = request_id ? strdup(request_id) : NULL;
 	filter.run_id = run_id ? strdup(run_id) : NULL;
 	r = subscription_new(d, call->conn, &filter, has_since, since, &sub);

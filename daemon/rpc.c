@@ -248,6 +248,13 @@ static void rpc_dispatch(struct rpc_call *call, json_object *req)
 			(unsigned)connection_peer_uid(call->conn));
 		return;
 	}
+	if (connection_call_count(call->conn) > CONNECTION_MAX_CALLS) {
+		rpc_failure(call, WIRE_BUSY,
+			    "busy: this connection already has %d requests waiting for an answer; "
+			    "read their answers first",
+			    CONNECTION_MAX_CALLS);
+		return;
+	}
 	m = methods_find(method);
 	if (!m) {
 		rpc_failure(call, WIRE_METHOD_NOT_FOUND, "Method not found: \"%.100s\"", method);

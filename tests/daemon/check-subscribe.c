@@ -232,6 +232,23 @@ START_TEST(test_two_subscriptions_one_connection)
 }
 END_TEST
 
+START_TEST(test_subscriptions_capped)
+{
+	struct harness_client *other = harness_connect(daemon_.sock);
+	char *msg = NULL;
+
+	/* One connection holds at most 256; the next is refused as busy, others are not. */
+	for (int i = 0; i < 256; i++)
+		json_object_put(harness_ok(client, "subscribe", harness_json("{}")));
+	ck_assert_int_eq(harness_err(client, "subscribe", harness_json("{}"), &msg), 1005);
+	ck_assert_ptr_nonnull(strstr(msg, "256 subscriptions"));
+	free(msg);
+	ck_assert_ptr_nonnull(other);
+	json_object_put(harness_ok(other, "subscribe", harness_json("{}")));
+	harness_client_free(other);
+}
+END_TEST
+
 /*
  * Submits count jobs of argv_json in one batch, then waits for them all.
  * The answers carry jobs, not messages: the test's own calls must not make
@@ -584,6 +601,7 @@ static Suite *sub_suite(void)
 	tcase_add_test(tc, test_live_in_order);
 	tcase_add_test(tc, test_filters);
 	tcase_add_test(tc, test_two_subscriptions_one_connection);
+	tcase_add_test(tc, test_subscriptions_capped);
 	tcase_add_test(tc, test_since_seq_replay);
 	tcase_add_test(tc, test_since_seq_while_busy);
 	tcase_add_test(tc, test_lagging_subscriber);
