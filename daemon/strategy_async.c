@@ -21,6 +21,7 @@
 #include "publisher.h"
 #include "strategy.h"
 #include "task.h"
+#include "taskenv.h"
 
 enum async_run_state {
 	RUN_QUEUED,
@@ -47,8 +48,7 @@ struct strategy_async {
 	size_t queued;
 	size_t output_limit;
 	unsigned kill_grace_ms;
-	char **base_env; /* the daemon's environment without systemd's variables */
-	char *socket_path;
+	struct taskenv *env; /* what every task's environment starts from */
 	TAILQ_HEAD(, async_run) queue;
 	struct event *start_ev; /* starts queued runs on the next loop turn */
 	struct lh_table *runs;	/* request_id -> struct async_run *, queued and running */
@@ -56,89 +56,6 @@ struct strategy_async {
 };
 
 static void async_start_queued(struct strategy_async *sa);
-
-/* systemd's per-service variables: a task must not think it is the service. */
-static bool async_env_hidden(const char *entry)
-{
-	static const char *const hidden[] = {
-		"NOTIFY_SOCKET=",  "LISTEN_FDS=",    "LISTEN_PID=",
-		"LISTEN_FDNAMES=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
-	};
-
-	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
-		if (strncmp(entry, hidden[i], strlen(hidden[i])) == 0)
-			return true;
-	return false;
-}
-
-static char **async_base_env(void)
-{
-	extern char **environ;
-	size_t n = 0, j = 0;
-	char **env;
-
-	while (environ[n])
-		n++;
-	env = calloc(n + 1, sizeof(char *));
-	if (!env)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (!async_env_hidden(environ[i]) && strncmp(environ[i], "COORD_", 6) != 0)
-			env[j++] = environ[i]; /* borrowed: environ outlives us */
-	return env;
-}
-
-static bool async_env_overridden(const char *entry, char *const *extra)
-{
-	size_t keylen = strcspn(entry, "=");
-
-	for (char *const *e = extra; *e; e++)
-		if (strncmp(*e, entry, keylen) == 0 && (*e)[keylen] == '=')
-			return true;
-	return false;
-}
-
-/*
- * The task's environment: ours, minus what the task overrides, plus the
- * task's env, plus the COORD_ variables. The strings in *ret_owned are
- * freed by the caller along with the array.
- */
-static char **async_task_env(struct strategy_async *sa, const struct task *task, char ***ret_owned)
-{
-	size_t nbase = 0, ntask = 0, j = 0;
-	char **env, **owned;
-
-	while (sa->base_env[nbase])
-		nbase++;
-	while (task->env[ntask])
-		ntask++;
-	env = calloc(nbase + ntask + 5, sizeof(char *));
-	owned = calloc(5, sizeof(char *));
-	if (!env || !owned)
-		goto fail;
-	for (size_t i = 0; i < nbase; i++)
-		if (!async_env_overridden(sa->base_env[i], task->env))
-			env[j++] = sa->base_env[i];
-	for (size_t i = 0; i < ntask; i++)
-		env[j++] = task->env[i];
-	if (asprintf(&owned[0], "COORD_REQUEST_ID=%s", task->request_id) < 0 ||
-	    asprintf(&owned[1], "COORD_NODE_ID=%s", task->node_id) < 0 ||
-	    asprintf(&owned[2], "COORD_RUN_ID=%s", task->run_id ? task->run_id : task->request_id) <
-		    0 ||
-	    (sa->socket_path && asprintf(&owned[3], "COORD_SOCKET=%s", sa->socket_path) < 0))
-		goto fail;
-	for (size_t i = 0; owned[i]; i++)
-		env[j++] = owned[i];
-	*ret_owned = owned;
-	return env;
-fail:
-	free(env);
-	if (owned)
-		for (size_t i = 0; i < 4; i++)
-			free(owned[i]);
-	free(owned);
-	return NULL;
-}
 
 static void async_run_free(struct async_run *run)
 {
@@ -282,22 +199,19 @@ static void async_start(struct async_run *run)
 		.output_limit = sa->output_limit,
 		.kill_grace_ms = sa->kill_grace_ms,
 	};
-	char **owned = NULL, **env, *error = NULL;
+	struct taskenv_vars vars;
+	char *error = NULL;
 	int r;
 
 	run->state = RUN_RUNNING;
 	sa->running++;
-	env = async_task_env(sa, run->task, &owned);
-	if (!env) {
+	if (taskenv_build(sa->env, run->task, &vars) < 0) {
 		async_spawn_failed(run, "out of memory");
 		return;
 	}
-	spec.envp = env;
+	spec.envp = vars.envp;
 	r = process_spawn(sa->evbase, &spec, async_process_done_cb, run, &run->proc, &error);
-	free(env);
-	for (size_t i = 0; owned[i]; i++)
-		free(owned[i]);
-	free(owned);
+	taskenv_vars_clear(&vars);
 	if (r < 0) {
 		async_spawn_failed(run, error ? error : strerror(-r));
 		free(error);
@@ -481,8 +395,7 @@ static void async_free(struct strategy *s)
 	}
 	if (sa->start_ev)
 		event_free(sa->start_ev);
-	free(sa->base_env);
-	free(sa->socket_path);
+	taskenv_free(sa->env);
 	free(s->mode);
 	free(sa);
 }
@@ -525,11 +438,8 @@ int strategy_async_new(struct event_base *base, struct publisher *publisher,
 		config->kill_grace_ms ? config->kill_grace_ms : STRATEGY_DEFAULT_KILL_GRACE_MS;
 	sa->runs = lh_kchar_table_new(64, NULL);
 	sa->start_ev = evtimer_new(base, async_start_cb, sa);
-	sa->base_env = async_base_env();
-	if (config->socket_path)
-		sa->socket_path = strdup(config->socket_path);
-	if (!sa->runs || !sa->start_ev || !sa->base_env ||
-	    (config->socket_path && !sa->socket_path) ||
+	sa->env = taskenv_new(config->socket_path);
+	if (!sa->runs || !sa->start_ev || !sa->env ||
 	    strategy_init_base(&sa->base, &async_ops, publisher, config->mode) < 0) {
 		async_free(&sa->base);
 		return -ENOMEM;
