@@ -69,6 +69,9 @@ void config_clear(struct config *cfg)
 	for (size_t i = 0; i < cfg->mode_count; i++) {
 		free(cfg->modes[i].name);
 		free(cfg->modes[i].strategy);
+		for (size_t j = 0; j < cfg->modes[i].setting_count; j++)
+			free(cfg->modes[i].settings[j]);
+		free(cfg->modes[i].settings);
 	}
 	free(cfg->modes);
 	memset(cfg, 0, sizeof(*cfg));
@@ -250,6 +253,21 @@ static int config_daemon_key(struct config_parse *p, const char *key, const char
 	return r;
 }
 
+/* Keeps a strategy's own setting; the strategy checks it when the mode is built. */
+static int config_add_setting(struct config_parse *p, struct config_mode *m, const char *key,
+			      const char *value)
+{
+	char **settings = realloc(m->settings, (m->setting_count + 1) * sizeof(*settings));
+
+	if (!settings)
+		return config_fail(p, "out of memory");
+	m->settings = settings;
+	if (asprintf(&settings[m->setting_count], "%s=%s", key, value) < 0)
+		return config_fail(p, "out of memory");
+	m->setting_count++;
+	return 1;
+}
+
 static int config_mode_key(struct config_parse *p, struct config_mode *m, const char *key,
 			   const char *value)
 {
@@ -273,6 +291,8 @@ static int config_mode_key(struct config_parse *p, struct config_mode *m, const 
 	} else if (strcmp(key, "kill_grace_ms") == 0) {
 		if ((r = config_set_unsigned(p, key, value, 1, 3600000, &v)) > 0)
 			m->kill_grace_ms = (unsigned)v;
+	} else if (strategy_setting_known(key)) {
+		return config_add_setting(p, m, key, value);
 	} else {
 		return config_fail(p, "unknown key \"%s\" in [mode:%s]", key, m->name);
 	}

@@ -19,6 +19,10 @@ struct config_mode {
 	size_t max_queue;
 	size_t output_limit;
 	unsigned kill_grace_ms;
+	/* Settings of the strategy itself, "KEY=VALUE" with KEY prefixed by its kind ("slurm_...").
+	 */
+	char **settings;
+	size_t setting_count;
 };
 
 struct config {

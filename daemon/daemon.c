@@ -206,6 +206,9 @@ static int daemon_add_modes(struct daemon *d, char **error)
 			.output_limit = m->output_limit,
 			.kill_grace_ms = m->kill_grace_ms,
 			.socket_path = d->socket_path,
+			.state_dir = d->state_dir,
+			.settings = m->settings,
+			.setting_count = m->setting_count,
 		};
 		struct strategy *s;
 		int r = strategy_new(d->base, d->publisher, &sc, &s, error);

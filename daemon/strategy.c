@@ -33,18 +33,53 @@ int strategy_kind_known(const char *kind)
 	return strategy_kind_find(kind) != NULL;
 }
 
+bool strategy_setting_known(const char *key)
+{
+	for (size_t i = 0; i < sizeof(strategy_kinds) / sizeof(strategy_kinds[0]); i++) {
+		size_t n = strlen(strategy_kinds[i].kind);
+
+		if (strncmp(key, strategy_kinds[i].kind, n) == 0 && key[n] == '_' && key[n + 1])
+			return true;
+	}
+	return false;
+}
+
+/* Every setting must belong to the mode's strategy. */
+static int strategy_check_settings(const struct strategy_config *config, char **error)
+{
+	size_t n = strlen(config->kind);
+
+	for (size_t i = 0; i < config->setting_count; i++) {
+		const char *key = config->settings[i];
+
+		if (strncmp(key, config->kind, n) != 0 || key[n] != '_') {
+			if (asprintf(error,
+				     "mode \"%s\" uses strategy %s: setting \"%.*s\" is not "
+				     "one of its settings",
+				     config->mode, config->kind, (int)strcspn(key, "="), key) < 0)
+				*error = NULL;
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int strategy_new(struct event_base *base, struct publisher *publisher,
 		 const struct strategy_config *config, struct strategy **ret, char **error)
 {
 	const struct strategy_kind *k = strategy_kind_find(config->kind);
+	int r;
 
 	*error = NULL;
 	if (!k) {
-		if (asprintf(error, "unknown strategy \"%s\" for mode \"%s\" (known: async)",
-			     config->kind, config->mode) < 0)
+		if (asprintf(error, "unknown strategy \"%s\" for mode \"%s\"", config->kind,
+			     config->mode) < 0)
 			*error = NULL;
 		return -EINVAL;
 	}
+	r = strategy_check_settings(config, error);
+	if (r < 0)
+		return r;
 	return k->create(base, publisher, config, ret, error);
 }
 

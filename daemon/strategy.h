@@ -38,6 +38,10 @@ struct strategy_config {
 	size_t output_limit;	  /* per stream; 0: the default (1 MiB) */
 	unsigned kill_grace_ms;	  /* 0: the default (5000) */
 	const char *socket_path;  /* given to tasks as COORD_SOCKET; may be NULL */
+	const char *state_dir;	  /* the daemon's state directory, for a strategy's own files */
+	/* The strategy's own settings, "KEY=VALUE", each KEY prefixed by its kind and "_". */
+	char *const *settings;
+	size_t setting_count;
 };
 
 #define STRATEGY_DEFAULT_MAX_QUEUE     100000
@@ -92,6 +96,9 @@ void strategy_free(struct strategy *s);
 
 /* Whether kind names a known strategy. */
 int strategy_kind_known(const char *kind);
+
+/* Whether key looks like a strategy's own setting: a known kind, "_", a name. */
+bool strategy_setting_known(const char *key);
 
 /* Sets the fields of struct strategy; for strategy constructors. 0 or -ENOMEM. */
 int strategy_init_base(struct strategy *s, const struct strategy_ops *ops,

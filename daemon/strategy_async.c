@@ -427,6 +427,14 @@ int strategy_async_new(struct event_base *base, struct publisher *publisher,
 	*error = NULL;
 	if (!sa)
 		return -ENOMEM;
+	if (config->setting_count > 0) {
+		free(sa);
+		if (asprintf(error, "mode \"%s\": the async strategy has no setting \"%.*s\"",
+			     config->mode, (int)strcspn(config->settings[0], "="),
+			     config->settings[0]) < 0)
+			*error = NULL;
+		return -EINVAL;
+	}
 	TAILQ_INIT(&sa->queue);
 	sa->evbase = base;
 	sa->max_concurrency =
