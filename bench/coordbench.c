@@ -5,6 +5,8 @@
  *   coordbench spawn N P        posix_spawn `true` N times, P at a time (the floor)
  *   coordbench submit N W       pipeline N submits of `true` (W in flight), then
  *                               wait for all: prints accept and complete seconds
+ *   coordbench enqueue N W MODE pipeline N submits of `true` to MODE, without waiting
+ *                               for them to run: prints accept seconds
  *   coordbench ping N           N sequential round trips
  *   coordbench status N         N `status` pages (limit 100), plus N filtered by run
  *
@@ -99,13 +101,12 @@ static void bench_wait_all(struct coord_conn *conn, char **ids, long n)
 	}
 }
 
-static int bench_submit(long n, long window)
+/* Pipelines n submits of `true` (window in flight) to mode (NULL: the default). */
+static void bench_pipeline(struct coord_conn *conn, long n, long window, const char *mode,
+			   char **ids)
 {
-	struct coord_conn *conn = bench_connect();
 	const char *argv[] = {"true", NULL};
-	char **ids = calloc((size_t)n, sizeof(char *));
 	long sent = 0, done = 0;
-	double t0 = bench_now(), t_accept;
 
 	while (done < n) {
 		while (sent < n && sent - done < window) {
@@ -113,6 +114,8 @@ static int bench_submit(long n, long window)
 			json_object *task = coord_task_new(argv);
 			uint64_t id;
 
+			if (mode)
+				json_object_object_add(task, "mode", json_object_new_string(mode));
 			if (coord_call_send(conn, "submit", task, &id, &err) < 0)
 				bench_die("submit", &err);
 			json_object_put(task);
@@ -120,12 +123,39 @@ static int bench_submit(long n, long window)
 		}
 		bench_recv_one(conn, ids, &done);
 	}
-	t_accept = bench_now() - t0;
-	bench_wait_all(conn, ids, n);
-	printf("submit %ld accept %.6f complete %.6f\n", n, t_accept, bench_now() - t0);
+}
+
+static void bench_free_ids(char **ids, long n)
+{
 	for (long i = 0; i < n; i++)
 		free(ids[i]);
 	free(ids);
+}
+
+static int bench_enqueue(long n, long window, const char *mode)
+{
+	struct coord_conn *conn = bench_connect();
+	char **ids = calloc((size_t)n, sizeof(char *));
+	double t0 = bench_now();
+
+	bench_pipeline(conn, n, window, mode, ids);
+	printf("enqueue %ld accept %.6f\n", n, bench_now() - t0);
+	bench_free_ids(ids, n);
+	coord_conn_close(conn);
+	return 0;
+}
+
+static int bench_submit(long n, long window)
+{
+	struct coord_conn *conn = bench_connect();
+	char **ids = calloc((size_t)n, sizeof(char *));
+	double t0 = bench_now(), t_accept;
+
+	bench_pipeline(conn, n, window, NULL, ids);
+	t_accept = bench_now() - t0;
+	bench_wait_all(conn, ids, n);
+	printf("submit %ld accept %.6f complete %.6f\n", n, t_accept, bench_now() - t0);
+	bench_free_ids(ids, n);
 	coord_conn_close(conn);
 	return 0;
 }
@@ -180,10 +210,14 @@ int main(int argc, char **argv)
 		return bench_spawn(a, b);
 	if (argc >= 3 && strcmp(argv[1], "submit") == 0)
 		return bench_submit(a, b);
+	if (argc >= 5 && strcmp(argv[1], "enqueue") == 0)
+		return bench_enqueue(a, b, argv[4]);
 	if (argc >= 3 && strcmp(argv[1], "ping") == 0)
 		return bench_ping(a);
 	if (argc >= 3 && strcmp(argv[1], "status") == 0)
 		return bench_status(a);
-	fprintf(stderr, "usage: coordbench spawn N P | submit N WINDOW | ping N | status N\n");
+	fprintf(stderr,
+		"usage: coordbench spawn N P | submit N WINDOW | enqueue N WINDOW MODE | ping N | "
+		"status N\n");
 	return 2;
 }

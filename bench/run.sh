@@ -47,6 +47,11 @@ max_concurrency = $(nproc)
 CONF
 }
 conf "$work/normal.conf" normal
+cat >> "$work/normal.conf" <<CONF
+[mode:one]
+max_concurrency = 1
+max_queue = 1000000
+CONF
 conf "$work/full.conf" full
 
 echo "coordinatord benchmarks ($(nproc) cores, $tasks tasks of \`true\`)"
@@ -77,7 +82,20 @@ printf "   %-44s %10s\n" "normal, one submit at a time (baseline)" "$(calc "$n_a
 printf "   %-44s %10s  %s\n" "full, one submit at a time" "$(calc "$f_accept / $tasks * 1e6") us/submit" "ratio $(calc "$f_accept / $n_accept")"
 echo
 
-echo "3. A big history: $big jobs against $small (the baseline)"
+echo "3. Adding to a growing queue: 50000 tasks behind one that never ends"
+start "$work/q" "$work/normal.conf"
+"$build/client/coordctl" submit --mode one -- sleep 3600 >/dev/null
+first=$("$bench" enqueue 10000 256 one | field accept)
+for i in 2 3 4; do "$bench" enqueue 10000 256 one >/dev/null; done
+last=$("$bench" enqueue 10000 256 one | field accept)
+queued_rss=$(rss_kib)
+stop
+printf "   %-44s %10s\n" "10000 submits into an empty queue (baseline)" "$(calc "$first / 10000 * 1e6") us/submit"
+printf "   %-44s %10s  %s\n" "10000 submits behind 40000 queued" "$(calc "$last / 10000 * 1e6") us/submit" "ratio $(calc "$last / $first")"
+printf "   %-44s %10s\n" "memory with 50000 queued (RSS)" "$queued_rss KiB"
+echo
+
+echo "4. A big history: $big jobs against $small (the baseline)"
 for n in $small $big; do
 	mkdir -p "$work/h$n"
 	t0=$(now)
