@@ -276,7 +276,8 @@ static int config_mode_key(struct config_parse *p, struct config_mode *m, const 
 
 	if (strcmp(key, "strategy") == 0) {
 		if (!strategy_kind_known(value))
-			return config_fail(p, "unknown strategy \"%s\" (known: async)", value);
+			return config_fail(p, "unknown strategy \"%s\" (known: async, slurm)",
+					   value);
 		return config_set_string(p, &m->strategy, value);
 	}
 	if (strcmp(key, "max_concurrency") == 0) {

@@ -18,6 +18,7 @@ struct strategy_kind {
 
 static const struct strategy_kind strategy_kinds[] = {
 	{.kind = "async", .create = strategy_async_new},
+	{.kind = "slurm", .create = strategy_slurm_new},
 };
 
 static const struct strategy_kind *strategy_kind_find(const char *kind)

@@ -112,4 +112,8 @@ int strategy_publish_failure(struct strategy *s, const struct task *task, enum e
 int strategy_async_new(struct event_base *base, struct publisher *publisher,
 		       const struct strategy_config *config, struct strategy **ret, char **error);
 
+/* The slurm strategy (jobs on a Slurm cluster), see strategy_slurm.c. */
+int strategy_slurm_new(struct event_base *base, struct publisher *publisher,
+		       const struct strategy_config *config, struct strategy **ret, char **error);
+
 #endif

@@ -8,6 +8,7 @@ PACKAGES="
 	libevent-dev libjson-c-dev libsqlite3-dev libinih-dev libsystemd-dev uuid-dev
 	check valgrind clang-format scdoc socat sqlite3
 	systemd util-linux procps
+	slurm-wlm munge
 "
 
 missing=""
