@@ -13,71 +13,47 @@
 #include <sys/queue.h>
 #include <unistd.h>
 #include <event2/event.h>
-#include <json-c/linkhash.h>
 
 #include "log.h"
 #include "message.h"
 #include "process.h"
 #include "publisher.h"
+#include "slotqueue.h"
 #include "strategy.h"
 #include "task.h"
 #include "taskenv.h"
 
-enum async_run_state {
-	RUN_QUEUED,
-	RUN_RUNNING,
-};
-
 struct async_run {
-	TAILQ_ENTRY(async_run) entry; /* in the queue while queued */
+	struct slotqueue_item item; /* first: the queue's items are async runs */
 	struct strategy_async *owner;
-	struct task *task;
-	enum async_run_state state;
-	struct process *proc;
+	struct process *proc; /* NULL while it waits for a slot */
 	struct event *timeout_ev;
 	enum error_kind stop_reason; /* ERROR_NONE, ERROR_TIMEOUT or ERROR_CANCELLED */
-	bool lent;		     /* its slot is lent to the tasks it waits for */
 };
 
 struct strategy_async {
 	struct strategy base;
 	struct event_base *evbase;
-	unsigned max_concurrency;
-	unsigned running; /* runs holding a slot (lent ones do not) */
-	size_t max_queue;
-	size_t queued;
+	struct slotqueue slots;
 	size_t output_limit;
 	unsigned kill_grace_ms;
 	struct taskenv *env; /* what every task's environment starts from */
-	TAILQ_HEAD(, async_run) queue;
-	struct event *start_ev; /* starts queued runs on the next loop turn */
-	struct lh_table *runs;	/* request_id -> struct async_run *, queued and running */
-	bool shut_down;
 };
-
-static void async_start_queued(struct strategy_async *sa);
 
 static void async_run_free(struct async_run *run)
 {
 	if (run->timeout_ev)
 		event_free(run->timeout_ev);
 	process_free(run->proc);
-	task_free(run->task);
+	task_free(run->item.task);
 	free(run);
 }
 
-/* Forgets a run: out of the index and its slot freed, without freeing it. */
-static void async_run_detach(struct async_run *run)
+/* Forgets a run and frees it, with its slot. */
+static void async_run_end(struct async_run *run)
 {
-	struct strategy_async *sa = run->owner;
-
-	if (run->state == RUN_QUEUED) {
-		TAILQ_REMOVE(&sa->queue, run, entry);
-		sa->queued--;
-	} else if (!run->lent) {
-		sa->running--;
-	}
-	lh_table_delete(sa->runs, run->task->request_id);
+	slotqueue_remove(&run->owner->slots, &run->item);
+	async_run_free(run);
 }
 
 static const char *async_signal_name(int sig)
@@ -92,7 +68,8 @@ static void async_failure_text(const struct async_run *run, const struct process
 {
 	if (run->stop_reason == ERROR_TIMEOUT) {
 		*kind = ERROR_TIMEOUT;
-		snprintf(text, size, "timed out after %lld ms", (long long)run->task->timeout_ms);
+		snprintf(text, size, "timed out after %lld ms",
+			 (long long)run->item.task->timeout_ms);
 	} else if (run->stop_reason == ERROR_CANCELLED) {
 		*kind = ERROR_CANCELLED;
 		snprintf(text, size, "cancelled");
@@ -108,7 +85,7 @@ static void async_failure_text(const struct async_run *run, const struct process
 
 static void async_publish_outcome(struct async_run *run, const struct process_result *res)
 {
-	const struct task *task = run->task;
+	const struct task *task = run->item.task;
 	struct message_ids ids = {
 		.request_id = task->request_id,
 		.parent_node_id = task->parent_node_id,
@@ -151,9 +128,8 @@ static void async_process_done_cb(struct process *proc, const struct process_res
 	struct strategy_async *sa = run->owner;
 
 	async_publish_outcome(run, res);
-	async_run_detach(run);
-	async_run_free(run);
-	async_start_queued(sa);
+	async_run_end(run);
+	slotqueue_start_waiting(&sa->slots);
 }
 
 static void async_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -166,7 +142,7 @@ static void async_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 static int async_arm_timeout(struct async_run *run)
 {
-	int64_t ms = run->task->timeout_ms;
+	int64_t ms = run->item.task->timeout_ms;
 	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
 			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
@@ -183,19 +159,20 @@ static void async_spawn_failed(struct async_run *run, const char *why)
 {
 	struct strategy_async *sa = run->owner;
 
-	strategy_publish_failure(&sa->base, run->task, ERROR_SPAWN, why);
-	async_run_detach(run);
-	async_run_free(run);
+	strategy_publish_failure(&sa->base, run->item.task, ERROR_SPAWN, why);
+	async_run_end(run);
 }
 
-static void async_start(struct async_run *run)
+/* The slot queue gives run a slot: its process starts now. */
+static void async_start_cb(struct slotqueue_item *item, void *ctx)
 {
-	struct strategy_async *sa = run->owner;
+	struct async_run *run = (struct async_run *)item;
+	struct strategy_async *sa = ctx;
 	struct process_spec spec = {
-		.argv = run->task->argv,
-		.cwd = run->task->cwd,
-		.stdin_data = run->task->stdin_data,
-		.stdin_len = run->task->stdin_len,
+		.argv = run->item.task->argv,
+		.cwd = run->item.task->cwd,
+		.stdin_data = run->item.task->stdin_data,
+		.stdin_len = run->item.task->stdin_len,
 		.output_limit = sa->output_limit,
 		.kill_grace_ms = sa->kill_grace_ms,
 	};
@@ -203,9 +180,7 @@ static void async_start(struct async_run *run)
 	char *error = NULL;
 	int r;
 
-	run->state = RUN_RUNNING;
-	sa->running++;
-	if (taskenv_build(sa->env, run->task, &vars) < 0) {
+	if (taskenv_build(sa->env, run->item.task, &vars) < 0) {
 		async_spawn_failed(run, "out of memory");
 		return;
 	}
@@ -218,93 +193,47 @@ static void async_start(struct async_run *run)
 		return;
 	}
 	if (async_arm_timeout(run) < 0)
-		log_warning("cannot arm the timeout of %s", run->task->request_id);
+		log_warning("cannot arm the timeout of %s", run->item.task->request_id);
 	if (sa->base.hooks.task_started)
-		sa->base.hooks.task_started(sa->base.hooks.ctx, run->task->request_id,
+		sa->base.hooks.task_started(sa->base.hooks.ctx, run->item.task->request_id,
 					    process_pid(run->proc));
-}
-
-static void async_start_queued(struct strategy_async *sa)
-{
-	struct async_run *run;
-
-	while (sa->running < sa->max_concurrency && (run = TAILQ_FIRST(&sa->queue))) {
-		TAILQ_REMOVE(&sa->queue, run, entry);
-		sa->queued--;
-		async_start(run);
-	}
 }
 
 static bool async_can_accept(struct strategy *s)
 {
-	struct strategy_async *sa = (struct strategy_async *)s;
-
-	size_t free_slots =
-		sa->running < sa->max_concurrency ? sa->max_concurrency - sa->running : 0;
-
-	/* Runs queued this turn may not have taken their free slots yet. */
-	return !sa->shut_down && sa->queued < sa->max_queue + free_slots;
-}
-
-static void async_start_cb(evutil_socket_t fd, short what, void *arg)
-{
-	async_start_queued(arg);
-}
-
-/*
- * Starts queued runs on the next loop turn rather than now: the submit's
- * answer then leaves before the process is spawned, which costs far more
- * than everything else a submit does.
- */
-static void async_start_soon(struct strategy_async *sa)
-{
-	static const struct timeval now = {0, 0};
-
-	if (!evtimer_pending(sa->start_ev, NULL))
-		evtimer_add(sa->start_ev, &now);
+	return slotqueue_can_accept(&((struct strategy_async *)s)->slots);
 }
 
 static int async_execute(struct strategy *s, struct task *task)
 {
 	struct strategy_async *sa = (struct strategy_async *)s;
-	struct async_run *run;
+	struct async_run *run = calloc(1, sizeof(*run));
+	int r;
 
-	if (sa->shut_down) {
-		task_free(task);
-		return -ESHUTDOWN;
-	}
-	if (!async_can_accept(s)) {
-		task_free(task);
-		return -EBUSY;
-	}
-	run = calloc(1, sizeof(*run));
-	if (!run || lh_table_insert(sa->runs, task->request_id, run) < 0) {
-		free(run);
+	if (!run) {
 		task_free(task);
 		return -ENOMEM;
 	}
 	run->owner = sa;
-	run->task = task;
-	run->state = RUN_QUEUED;
-	TAILQ_INSERT_TAIL(&sa->queue, run, entry);
-	sa->queued++;
-	async_start_soon(sa);
+	run->item.task = task;
+	r = slotqueue_add(&sa->slots, &run->item);
+	if (r < 0) {
+		async_run_free(run);
+		return sa->slots.closed ? -ESHUTDOWN : r;
+	}
 	return 0;
 }
 
 static struct async_run *async_find(struct strategy_async *sa, const char *request_id)
 {
-	void *v;
-
-	return lh_table_lookup_ex(sa->runs, request_id, &v) ? v : NULL;
+	return (struct async_run *)slotqueue_find(&sa->slots, request_id);
 }
 
 static void async_stop(struct async_run *run, enum error_kind reason, const char *text)
 {
-	if (run->state == RUN_QUEUED) {
-		strategy_publish_failure(&run->owner->base, run->task, reason, text);
-		async_run_detach(run);
-		async_run_free(run);
+	if (run->item.waiting) {
+		strategy_publish_failure(&run->owner->base, run->item.task, reason, text);
+		async_run_end(run);
 		return;
 	}
 	if (run->stop_reason == ERROR_NONE)
@@ -324,49 +253,26 @@ static int async_cancel(struct strategy *s, const char *request_id)
 
 static int async_lend_slot(struct strategy *s, const char *request_id)
 {
-	struct strategy_async *sa = (struct strategy_async *)s;
-	struct async_run *run = async_find(sa, request_id);
-
-	if (!run || run->state != RUN_RUNNING)
-		return -ENOENT;
-	if (run->lent)
-		return 0;
-	run->lent = true;
-	sa->running--;
-	async_start_queued(sa);
-	return 0;
+	return slotqueue_lend(&((struct strategy_async *)s)->slots, request_id);
 }
 
 static int async_return_slot(struct strategy *s, const char *request_id)
 {
-	struct strategy_async *sa = (struct strategy_async *)s;
-	struct async_run *run = async_find(sa, request_id);
-
-	if (!run || !run->lent)
-		return -ENOENT;
-	run->lent = false;
-	sa->running++; /* may exceed the cap until a task ends: the waiter must go on */
-	return 0;
+	return slotqueue_return(&((struct strategy_async *)s)->slots, request_id);
 }
 
-static void async_cancel_each(struct strategy_async *sa)
+static void async_shutdown_cb(struct slotqueue_item *item, void *ctx)
 {
-	struct lh_entry *e, *next;
-
-	/* Queued runs are freed while we walk: take the next entry first. */
-	for (e = sa->runs->head; e; e = next) {
-		next = e->next;
-		async_stop((struct async_run *)lh_entry_v(e), ERROR_CANCELLED,
-			   "cancelled: the daemon is shutting down");
-	}
+	async_stop((struct async_run *)item, ERROR_CANCELLED,
+		   "cancelled: the daemon is shutting down");
 }
 
 static void async_shutdown(struct strategy *s)
 {
 	struct strategy_async *sa = (struct strategy_async *)s;
 
-	sa->shut_down = true;
-	async_cancel_each(sa);
+	slotqueue_close(&sa->slots);
+	slotqueue_foreach(&sa->slots, async_shutdown_cb, sa);
 }
 
 static void async_describe(struct strategy *s, struct strategy_info *info)
@@ -375,26 +281,24 @@ static void async_describe(struct strategy *s, struct strategy_info *info)
 
 	info->mode = s->mode;
 	info->strategy = "async";
-	info->max_concurrency = sa->max_concurrency;
-	info->running = (unsigned)(sa->runs->count - (int)sa->queued);
-	info->queued = sa->queued;
-	info->max_queue = sa->max_queue;
+	info->max_concurrency = sa->slots.max_concurrency;
+	info->running = (unsigned)slotqueue_running(&sa->slots);
+	info->queued = slotqueue_waiting(&sa->slots);
+	info->max_queue = sa->slots.max_queue;
+}
+
+static void async_free_cb(struct slotqueue_item *item, void *ctx)
+{
+	async_run_free((struct async_run *)item);
 }
 
 static void async_free(struct strategy *s)
 {
 	struct strategy_async *sa = (struct strategy_async *)s;
-	struct lh_entry *e;
 
-	if (sa->runs) {
-		lh_foreach(sa->runs, e)
-		{
-			async_run_free((struct async_run *)lh_entry_v(e));
-		}
-		lh_table_free(sa->runs);
-	}
-	if (sa->start_ev)
-		event_free(sa->start_ev);
+	if (sa->slots.items)
+		slotqueue_foreach(&sa->slots, async_free_cb, sa);
+	slotqueue_clear(&sa->slots);
 	taskenv_free(sa->env);
 	free(s->mode);
 	free(sa);
@@ -412,13 +316,6 @@ static const struct strategy_ops async_ops = {
 	.free = async_free,
 };
 
-static unsigned async_online_cpus(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n > 0 ? (unsigned)n : 1;
-}
-
 int strategy_async_new(struct event_base *base, struct publisher *publisher,
 		       const struct strategy_config *config, struct strategy **ret, char **error)
 {
@@ -435,20 +332,15 @@ int strategy_async_new(struct event_base *base, struct publisher *publisher,
 			*error = NULL;
 		return -EINVAL;
 	}
-	TAILQ_INIT(&sa->queue);
 	sa->evbase = base;
-	sa->max_concurrency =
-		config->max_concurrency ? config->max_concurrency : async_online_cpus();
-	sa->max_queue = config->max_queue ? config->max_queue : STRATEGY_DEFAULT_MAX_QUEUE;
 	sa->output_limit =
 		config->output_limit ? config->output_limit : STRATEGY_DEFAULT_OUTPUT_LIMIT;
 	sa->kill_grace_ms =
 		config->kill_grace_ms ? config->kill_grace_ms : STRATEGY_DEFAULT_KILL_GRACE_MS;
-	sa->runs = lh_kchar_table_new(64, NULL);
-	sa->start_ev = evtimer_new(base, async_start_cb, sa);
 	sa->env = taskenv_new(config->socket_path);
-	if (!sa->runs || !sa->start_ev || !sa->env ||
-	    strategy_init_base(&sa->base, &async_ops, publisher, config->mode) < 0) {
+	if (slotqueue_init(&sa->slots, base, config->max_concurrency, config->max_queue,
+			   async_start_cb, sa) < 0 ||
+	    !sa->env || strategy_init_base(&sa->base, &async_ops, publisher, config->mode) < 0) {
 		async_free(&sa->base);
 		return -ENOMEM;
 	}

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "message.h"
 #include "publisher.h"
+#include "slotqueue.h"
 #include "slurm_command.h"
 #include "slurm_parse.h"
 #include "slurm_settings.h"
@@ -36,16 +37,15 @@
 /* How long the daemon's last scancel may hold up its exit. */
 #define SLURM_FINAL_SCANCEL_WAIT_MS 10000
 
+/* Where a run is once it holds a slot (until then it waits in the slot queue). */
 enum slurm_run_state {
-	SRUN_QUEUED,	 /* waiting for a slot in the daemon */
 	SRUN_SUBMITTING, /* sbatch runs */
 	SRUN_IN_SLURM,	 /* a job of Slurm's, followed by the polls */
 };
 
 struct slurm_run {
-	TAILQ_ENTRY(slurm_run) entry; /* in the queue while queued */
+	struct slotqueue_item item; /* first: the queue's items are Slurm runs */
 	struct strategy_slurm *owner;
-	struct task *task;
 	enum slurm_run_state state;
 	struct slurm_command *submit;  /* sbatch, while submitting */
 	char job_id[SLURM_JOB_ID_MAX]; /* once in Slurm */
@@ -54,7 +54,6 @@ struct slurm_run {
 	enum error_kind stop_reason;   /* ERROR_NONE, ERROR_TIMEOUT or ERROR_CANCELLED */
 	bool scancel_sent;	       /* its stop went out in a scancel */
 	bool started;		       /* a poll saw it run */
-	bool lent;		       /* its slot is lent to the tasks it waits for */
 	unsigned long long first_poll; /* the first poll that must list it */
 	unsigned long long seen_poll;  /* the last poll that listed it */
 	unsigned misses;	       /* polls in a row that did not */
@@ -64,26 +63,18 @@ struct strategy_slurm {
 	struct strategy base;
 	struct event_base *evbase;
 	struct slurm_settings settings;
-	unsigned max_concurrency;
-	unsigned running; /* runs holding a slot (lent ones do not) */
-	size_t max_queue;
-	size_t queued;
+	struct slotqueue slots;
 	size_t output_limit;
 	struct taskenv *env;
-	TAILQ_HEAD(, slurm_run) queue;
-	struct lh_table *runs; /* request_id -> struct slurm_run *, every run */
 	struct lh_table *jobs; /* Slurm job id -> struct slurm_run *, runs in Slurm */
-	struct event *start_ev;
 	struct event *poll_ev;
 	struct slurm_command *poll; /* scontrol, while polling */
 	unsigned long long polls_started;
 	struct event *scancel_ev;
 	struct slurm_command *scancel;	     /* scancel for stopped runs, while it runs */
 	struct slurm_command *final_scancel; /* scancel of everything at shutdown */
-	bool shut_down;
 };
 
-static void slurm_start_queued(struct strategy_slurm *sl);
 static void slurm_poll_soon(struct strategy_slurm *sl);
 static void slurm_scancel_soon(struct strategy_slurm *sl);
 
@@ -100,7 +91,7 @@ static void slurm_run_free(struct slurm_run *run)
 	slurm_command_free(run->submit);
 	slurm_remove_spool_file(run->stdin_path);
 	free(run->stdin_path);
-	task_free(run->task);
+	task_free(run->item.task);
 	free(run);
 }
 
@@ -109,15 +100,9 @@ static void slurm_run_detach(struct slurm_run *run)
 {
 	struct strategy_slurm *sl = run->owner;
 
-	if (run->state == SRUN_QUEUED) {
-		TAILQ_REMOVE(&sl->queue, run, entry);
-		sl->queued--;
-	} else if (!run->lent) {
-		sl->running--;
-	}
-	if (run->state == SRUN_IN_SLURM)
+	if (!run->item.waiting && run->state == SRUN_IN_SLURM)
 		lh_table_delete(sl->jobs, run->job_id);
-	lh_table_delete(sl->runs, run->task->request_id);
+	slotqueue_remove(&sl->slots, &run->item);
 }
 
 static void slurm_run_end(struct slurm_run *run)
@@ -131,8 +116,8 @@ static void slurm_run_fail(struct slurm_run *run, enum error_kind kind, const ch
 {
 	struct strategy_slurm *sl = run->owner;
 
-	if (strategy_publish_failure(&sl->base, run->task, kind, text) < 0)
-		log_error("cannot publish the outcome of %s", run->task->request_id);
+	if (strategy_publish_failure(&sl->base, run->item.task, kind, text) < 0)
+		log_error("cannot publish the outcome of %s", run->item.task->request_id);
 	slurm_run_end(run);
 }
 
@@ -190,7 +175,7 @@ static void slurm_stop_outcome(const struct slurm_run *run, struct slurm_outcome
 		oc->signal = 0;
 		snprintf(oc->message, sizeof(oc->message),
 			 "timed out after %lld ms (Slurm job %s cancelled)",
-			 (long long)run->task->timeout_ms, run->job_id);
+			 (long long)run->item.task->timeout_ms, run->job_id);
 	} else if (run->stop_reason == ERROR_CANCELLED) {
 		oc->kind = ERROR_CANCELLED;
 		oc->signal = 0;
@@ -201,7 +186,7 @@ static void slurm_stop_outcome(const struct slurm_run *run, struct slurm_outcome
 static void slurm_publish_outcome(struct slurm_run *run, const struct slurm_outcome *oc,
 				  const struct slurm_output *out, const struct slurm_output *err)
 {
-	const struct task *task = run->task;
+	const struct task *task = run->item.task;
 	struct message_ids ids = {
 		.request_id = task->request_id,
 		.parent_node_id = task->parent_node_id,
@@ -261,7 +246,7 @@ static void slurm_run_lost(struct slurm_run *run)
 		 "Slurm no longer knows job %s (scontrol did not list it in %d polls in a row); "
 		 "its outcome is unknown",
 		 run->job_id, SLURM_LOST_AFTER);
-	log_warning("mode %s: %s: %s", run->owner->base.mode, run->task->request_id, text);
+	log_warning("mode %s: %s: %s", run->owner->base.mode, run->item.task->request_id, text);
 	slurm_output_path(run->owner, run, "out", path, sizeof(path));
 	slurm_remove_spool_file(path);
 	slurm_output_path(run->owner, run, "err", path, sizeof(path));
@@ -273,7 +258,7 @@ static void slurm_run_lost(struct slurm_run *run)
 
 static void slurm_stop(struct slurm_run *run, enum error_kind reason, const char *text)
 {
-	if (run->state == SRUN_QUEUED) {
+	if (run->item.waiting) {
 		slurm_run_fail(run, reason, text);
 		return;
 	}
@@ -292,7 +277,7 @@ static void slurm_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 static void slurm_arm_timeout(struct slurm_run *run)
 {
-	int64_t ms = run->task->timeout_ms;
+	int64_t ms = run->item.task->timeout_ms;
 	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
 			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
@@ -300,7 +285,7 @@ static void slurm_arm_timeout(struct slurm_run *run)
 		return;
 	run->timeout_ev = evtimer_new(run->owner->evbase, slurm_timeout_cb, run);
 	if (!run->timeout_ev || evtimer_add(run->timeout_ev, &tv) < 0)
-		log_warning("cannot arm the timeout of %s", run->task->request_id);
+		log_warning("cannot arm the timeout of %s", run->item.task->request_id);
 }
 
 /* Runs whose stop has not gone out in a scancel yet; their ids fill argv from index 1. */
@@ -436,7 +421,8 @@ static void slurm_poll_line(struct strategy_slurm *sl, const struct slurm_job_li
 		run->started = true;
 		slurm_arm_timeout(run);
 		if (sl->base.hooks.task_started)
-			sl->base.hooks.task_started(sl->base.hooks.ctx, run->task->request_id, 0);
+			sl->base.hooks.task_started(sl->base.hooks.ctx, run->item.task->request_id,
+						    0);
 	}
 }
 
@@ -510,7 +496,7 @@ static void slurm_poll_done_cb(struct slurm_command *cmd, const struct slurm_com
 	slurm_command_free(cmd);
 	if (slurm_scancel_wanted(sl))
 		slurm_scancel_soon(sl);
-	slurm_start_queued(sl);
+	slotqueue_start_waiting(&sl->slots);
 	slurm_poll_soon(sl);
 }
 
@@ -547,7 +533,8 @@ static void slurm_poll_soon(struct strategy_slurm *sl)
 		.tv_usec = (sl->settings.poll_ms % 1000) * 1000,
 	};
 
-	if (sl->shut_down || sl->poll || sl->jobs->count == 0 || evtimer_pending(sl->poll_ev, NULL))
+	if (sl->slots.closed || sl->poll || sl->jobs->count == 0 ||
+	    evtimer_pending(sl->poll_ev, NULL))
 		return;
 	evtimer_add(sl->poll_ev, &tv);
 }
@@ -576,7 +563,7 @@ static void slurm_submit_done_cb(struct slurm_command *cmd, const struct slurm_c
 				 res->out ? res->out : "");
 		/* Frees cmd too. */
 		slurm_run_fail(run, run->stop_reason ? ERROR_CANCELLED : ERROR_SPAWN, text);
-		slurm_start_queued(sl);
+		slotqueue_start_waiting(&sl->slots);
 		return;
 	}
 	slurm_command_free(cmd);
@@ -585,12 +572,13 @@ static void slurm_submit_done_cb(struct slurm_command *cmd, const struct slurm_c
 		log_error("mode %s: out of memory: Slurm job %s runs unwatched", sl->base.mode,
 			  run->job_id);
 		slurm_run_fail(run, ERROR_LOST, "out of memory while following its Slurm job");
-		slurm_start_queued(sl);
+		slotqueue_start_waiting(&sl->slots);
 		return;
 	}
 	run->state = SRUN_IN_SLURM;
 	run->first_poll = sl->polls_started + 1;
-	log_debug("mode %s: %s is Slurm job %s", sl->base.mode, run->task->request_id, run->job_id);
+	log_debug("mode %s: %s is Slurm job %s", sl->base.mode, run->item.task->request_id,
+		  run->job_id);
 	if (run->stop_reason != ERROR_NONE)
 		slurm_scancel_soon(sl);
 	slurm_poll_soon(sl);
@@ -605,7 +593,7 @@ static int slurm_stdin_failed(const struct slurm_run *run, int e, char *why, siz
 /* Puts the task's stdin in the spool, where the job reads it from. */
 static int slurm_write_stdin(struct slurm_run *run, char *why, size_t size)
 {
-	const struct task *task = run->task;
+	const struct task *task = run->item.task;
 	size_t off = 0;
 	int fd;
 
@@ -667,19 +655,19 @@ static int slurm_submit_argv(const struct slurm_run *run, char **argv)
 	size_t n = 2;
 	int r = out && err ? 0 : -ENOMEM;
 
-	slurm_job_name(run->task->name, name, sizeof(name));
+	slurm_job_name(run->item.task->name, name, sizeof(name));
 	argv[0] = sl->settings.sbatch;
 	argv[1] = "--parsable";
 	if (r == 0)
 		r = slurm_arg(argv, &n, "job-name", name[0] ? name : "task");
 	if (r == 0)
-		r = slurm_arg(argv, &n, "comment", run->task->request_id);
+		r = slurm_arg(argv, &n, "comment", run->item.task->request_id);
 	if (r == 0)
 		r = slurm_arg(argv, &n, "output", out);
 	if (r == 0)
 		r = slurm_arg(argv, &n, "error", err);
-	if (r == 0 && run->task->cwd)
-		r = slurm_arg(argv, &n, "chdir", run->task->cwd);
+	if (r == 0 && run->item.task->cwd)
+		r = slurm_arg(argv, &n, "chdir", run->item.task->cwd);
 	if (r == 0 && sl->settings.partition)
 		r = slurm_arg(argv, &n, "partition", sl->settings.partition);
 	free(out);
@@ -707,12 +695,12 @@ static int slurm_submit(struct slurm_run *run, char *why, size_t size)
 	int r;
 
 	r = slurm_write_stdin(run, why, size);
-	if (r == 0 && !(script = slurm_script(run->task->argv, run->stdin_path)))
+	if (r == 0 && !(script = slurm_script(run->item.task->argv, run->stdin_path)))
 		r = -ENOMEM;
 	if (r == 0)
 		r = slurm_submit_argv(run, argv);
 	if (r == 0)
-		r = taskenv_build(sl->env, run->task, &vars);
+		r = taskenv_build(sl->env, run->item.task, &vars);
 	if (r == 0) {
 		/* sbatch hands its environment on to the job. */
 		spec.envp = vars.envp;
@@ -732,88 +720,45 @@ static int slurm_submit(struct slurm_run *run, char *why, size_t size)
 	return r;
 }
 
-static void slurm_start(struct slurm_run *run)
+/* The slot queue gives run a slot: it goes to sbatch now. */
+static void slurm_start_cb(struct slotqueue_item *item, void *ctx)
 {
-	struct strategy_slurm *sl = run->owner;
+	struct slurm_run *run = (struct slurm_run *)item;
 	char why[600];
 
 	run->state = SRUN_SUBMITTING;
-	sl->running++;
 	if (slurm_submit(run, why, sizeof(why)) < 0)
 		slurm_run_fail(run, ERROR_SPAWN, why);
 }
 
-static void slurm_start_queued(struct strategy_slurm *sl)
-{
-	struct slurm_run *run;
-
-	while (!sl->shut_down && sl->running < sl->max_concurrency &&
-	       (run = TAILQ_FIRST(&sl->queue))) {
-		TAILQ_REMOVE(&sl->queue, run, entry);
-		sl->queued--;
-		slurm_start(run);
-	}
-}
-
-static void slurm_start_cb(evutil_socket_t fd, short what, void *arg)
-{
-	slurm_start_queued(arg);
-}
-
-/* Submits on the next loop turn: the submit's answer leaves first. */
-static void slurm_start_soon(struct strategy_slurm *sl)
-{
-	static const struct timeval now = {0, 0};
-
-	if (!evtimer_pending(sl->start_ev, NULL))
-		evtimer_add(sl->start_ev, &now);
-}
-
-/* ---- the strategy's operations ---- */
-
 static bool slurm_can_accept(struct strategy *s)
 {
-	struct strategy_slurm *sl = (struct strategy_slurm *)s;
-	size_t free_slots =
-		sl->running < sl->max_concurrency ? sl->max_concurrency - sl->running : 0;
-
-	/* Runs queued this turn may not have taken their free slots yet. */
-	return !sl->shut_down && sl->queued < sl->max_queue + free_slots;
+	return slotqueue_can_accept(&((struct strategy_slurm *)s)->slots);
 }
 
 static int slurm_execute(struct strategy *s, struct task *task)
 {
 	struct strategy_slurm *sl = (struct strategy_slurm *)s;
-	struct slurm_run *run;
+	struct slurm_run *run = calloc(1, sizeof(*run));
+	int r;
 
-	if (sl->shut_down) {
-		task_free(task);
-		return -ESHUTDOWN;
-	}
-	if (!slurm_can_accept(s)) {
-		task_free(task);
-		return -EBUSY;
-	}
-	run = calloc(1, sizeof(*run));
-	if (!run || lh_table_insert(sl->runs, task->request_id, run) < 0) {
-		free(run);
+	if (!run) {
 		task_free(task);
 		return -ENOMEM;
 	}
 	run->owner = sl;
-	run->task = task;
-	run->state = SRUN_QUEUED;
-	TAILQ_INSERT_TAIL(&sl->queue, run, entry);
-	sl->queued++;
-	slurm_start_soon(sl);
+	run->item.task = task;
+	r = slotqueue_add(&sl->slots, &run->item);
+	if (r < 0) {
+		slurm_run_free(run);
+		return sl->slots.closed ? -ESHUTDOWN : r;
+	}
 	return 0;
 }
 
 static struct slurm_run *slurm_find(struct strategy_slurm *sl, const char *request_id)
 {
-	void *v;
-
-	return lh_table_lookup_ex(sl->runs, request_id, &v) ? v : NULL;
+	return (struct slurm_run *)slotqueue_find(&sl->slots, request_id);
 }
 
 static int slurm_cancel(struct strategy *s, const char *request_id)
@@ -828,29 +773,12 @@ static int slurm_cancel(struct strategy *s, const char *request_id)
 
 static int slurm_lend_slot(struct strategy *s, const char *request_id)
 {
-	struct strategy_slurm *sl = (struct strategy_slurm *)s;
-	struct slurm_run *run = slurm_find(sl, request_id);
-
-	if (!run || run->state == SRUN_QUEUED)
-		return -ENOENT;
-	if (run->lent)
-		return 0;
-	run->lent = true;
-	sl->running--;
-	slurm_start_queued(sl);
-	return 0;
+	return slotqueue_lend(&((struct strategy_slurm *)s)->slots, request_id);
 }
 
 static int slurm_return_slot(struct strategy *s, const char *request_id)
 {
-	struct strategy_slurm *sl = (struct strategy_slurm *)s;
-	struct slurm_run *run = slurm_find(sl, request_id);
-
-	if (!run || !run->lent)
-		return -ENOENT;
-	run->lent = false;
-	sl->running++; /* may exceed the cap until a job ends: the waiter must go on */
-	return 0;
+	return slotqueue_return(&((struct strategy_slurm *)s)->slots, request_id);
 }
 
 /*
@@ -865,30 +793,41 @@ static void slurm_scancel_all(struct strategy_slurm *sl, char **ids, size_t n)
 		log_warning("mode %s: %zu Slurm job(s) may run on", sl->base.mode, n);
 }
 
+struct slurm_shutdown {
+	char **ids; /* argv for scancel: ids[0] is left for the program */
+	size_t n;
+};
+
+/* Every run fails as cancelled; the ids of those in Slurm are kept for one scancel. */
+static void slurm_shutdown_cb(struct slotqueue_item *item, void *ctx)
+{
+	struct slurm_run *run = (struct slurm_run *)item;
+	struct slurm_shutdown *sd = ctx;
+	struct strategy_slurm *sl = run->owner;
+
+	if (!run->item.waiting && run->state == SRUN_IN_SLURM) {
+		if (sd->ids && (sd->ids[1 + sd->n] = strdup(run->job_id)))
+			sd->n++;
+		else
+			log_warning("mode %s: out of memory: Slurm job %s runs on", sl->base.mode,
+				    run->job_id);
+	}
+	slurm_run_fail(run, ERROR_CANCELLED, "cancelled: the daemon is shutting down");
+}
+
 static void slurm_shutdown(struct strategy *s)
 {
 	struct strategy_slurm *sl = (struct strategy_slurm *)s;
-	size_t max = (size_t)sl->runs->count, n = 0;
-	char **ids = calloc(max + 2, sizeof(char *));
-	struct lh_entry *e, *next;
+	size_t max = slotqueue_running(&sl->slots) + slotqueue_waiting(&sl->slots);
+	struct slurm_shutdown sd = {.ids = calloc(max + 2, sizeof(char *))};
 
-	sl->shut_down = true;
+	slotqueue_close(&sl->slots);
 	evtimer_del(sl->poll_ev);
-	for (e = sl->runs->head; e; e = next) {
-		struct slurm_run *run = (struct slurm_run *)lh_entry_v(e);
-
-		next = e->next;
-		if (run->state == SRUN_IN_SLURM && ids && (ids[1 + n] = strdup(run->job_id)))
-			n++;
-		else if (run->state == SRUN_IN_SLURM)
-			log_warning("mode %s: out of memory: Slurm job %s runs on", sl->base.mode,
-				    run->job_id);
-		slurm_run_fail(run, ERROR_CANCELLED, "cancelled: the daemon is shutting down");
-	}
-	slurm_scancel_all(sl, ids, n);
-	for (size_t i = 0; ids && i < n; i++)
-		free(ids[1 + i]);
-	free(ids);
+	slotqueue_foreach(&sl->slots, slurm_shutdown_cb, &sd);
+	slurm_scancel_all(sl, sd.ids, sd.n);
+	for (size_t i = 0; sd.ids && i < sd.n; i++)
+		free(sd.ids[1 + i]);
+	free(sd.ids);
 }
 
 static void slurm_describe(struct strategy *s, struct strategy_info *info)
@@ -897,33 +836,31 @@ static void slurm_describe(struct strategy *s, struct strategy_info *info)
 
 	info->mode = s->mode;
 	info->strategy = "slurm";
-	info->max_concurrency = sl->max_concurrency;
-	info->running = (unsigned)((size_t)sl->runs->count - sl->queued);
-	info->queued = sl->queued;
-	info->max_queue = sl->max_queue;
+	info->max_concurrency = sl->slots.max_concurrency;
+	info->running = (unsigned)slotqueue_running(&sl->slots);
+	info->queued = slotqueue_waiting(&sl->slots);
+	info->max_queue = sl->slots.max_queue;
+}
+
+static void slurm_free_cb(struct slotqueue_item *item, void *ctx)
+{
+	slurm_run_free((struct slurm_run *)item);
 }
 
 static void slurm_free(struct strategy *s)
 {
 	struct strategy_slurm *sl = (struct strategy_slurm *)s;
-	struct lh_entry *e;
 
 	if (sl->final_scancel)
 		slurm_command_wait(sl->final_scancel, SLURM_FINAL_SCANCEL_WAIT_MS);
 	slurm_command_free(sl->final_scancel);
 	slurm_command_free(sl->scancel);
 	slurm_command_free(sl->poll);
-	if (sl->runs) {
-		lh_foreach(sl->runs, e)
-		{
-			slurm_run_free((struct slurm_run *)lh_entry_v(e));
-		}
-		lh_table_free(sl->runs);
-	}
+	if (sl->slots.items)
+		slotqueue_foreach(&sl->slots, slurm_free_cb, sl);
+	slotqueue_clear(&sl->slots);
 	if (sl->jobs)
 		lh_table_free(sl->jobs);
-	if (sl->start_ev)
-		event_free(sl->start_ev);
 	if (sl->poll_ev)
 		event_free(sl->poll_ev);
 	if (sl->scancel_ev)
@@ -946,13 +883,6 @@ static const struct strategy_ops slurm_ops = {
 	.free = slurm_free,
 };
 
-static unsigned slurm_online_cpus(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n > 0 ? (unsigned)n : 1;
-}
-
 int strategy_slurm_new(struct event_base *base, struct publisher *publisher,
 		       const struct strategy_config *config, struct strategy **ret, char **error)
 {
@@ -967,21 +897,17 @@ int strategy_slurm_new(struct event_base *base, struct publisher *publisher,
 		free(sl);
 		return r;
 	}
-	TAILQ_INIT(&sl->queue);
 	sl->evbase = base;
-	sl->max_concurrency =
-		config->max_concurrency ? config->max_concurrency : slurm_online_cpus();
-	sl->max_queue = config->max_queue ? config->max_queue : STRATEGY_DEFAULT_MAX_QUEUE;
 	sl->output_limit =
 		config->output_limit ? config->output_limit : STRATEGY_DEFAULT_OUTPUT_LIMIT;
-	sl->runs = lh_kchar_table_new(64, NULL);
 	sl->jobs = lh_kchar_table_new(64, NULL);
-	sl->start_ev = evtimer_new(base, slurm_start_cb, sl);
 	sl->poll_ev = evtimer_new(base, slurm_poll_cb, sl);
 	sl->scancel_ev = evtimer_new(base, slurm_scancel_cb, sl);
 	sl->env = taskenv_new(config->socket_path);
-	if (!sl->runs || !sl->jobs || !sl->start_ev || !sl->poll_ev || !sl->scancel_ev ||
-	    !sl->env || strategy_init_base(&sl->base, &slurm_ops, publisher, config->mode) < 0) {
+	if (slotqueue_init(&sl->slots, base, config->max_concurrency, config->max_queue,
+			   slurm_start_cb, sl) < 0 ||
+	    !sl->jobs || !sl->poll_ev || !sl->scancel_ev || !sl->env ||
+	    strategy_init_base(&sl->base, &slurm_ops, publisher, config->mode) < 0) {
 		slurm_free(&sl->base);
 		return -ENOMEM;
 	}

@@ -1,0 +1,168 @@
+/*
+ * Slots and the FIFO queue behind them. The queue owns its index (a
+ * json-c linkhash keyed by the items' own request_id strings, not copied)
+ * and its start event; the items belong to the strategy.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <json-c/linkhash.h>
+
+#include "slotqueue.h"
+#include "strategy.h"
+#include "task.h"
+
+static void slotqueue_start_cb(evutil_socket_t fd, short what, void *arg)
+{
+	slotqueue_start_waiting(arg);
+}
+
+static unsigned slotqueue_online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (unsigned)n : 1;
+}
+
+int slotqueue_init(struct slotqueue *q, struct event_base *base, unsigned max_concurrency,
+		   size_t max_queue, slotqueue_start_fn start, void *ctx)
+{
+	TAILQ_INIT(&q->fifo);
+	q->max_concurrency = max_concurrency ? max_concurrency : slotqueue_online_cpus();
+	q->max_queue = max_queue ? max_queue : STRATEGY_DEFAULT_MAX_QUEUE;
+	q->holding = 0;
+	q->waiting = 0;
+	q->start = start;
+	q->ctx = ctx;
+	q->closed = false;
+	q->items = lh_kchar_table_new(64, NULL);
+	q->start_ev = evtimer_new(base, slotqueue_start_cb, q);
+	if (!q->items || !q->start_ev) {
+		slotqueue_clear(q);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void slotqueue_clear(struct slotqueue *q)
+{
+	if (q->items)
+		lh_table_free(q->items);
+	if (q->start_ev)
+		event_free(q->start_ev);
+	q->items = NULL;
+	q->start_ev = NULL;
+}
+
+static size_t slotqueue_free_slots(const struct slotqueue *q)
+{
+	return q->holding < q->max_concurrency ? q->max_concurrency - q->holding : 0;
+}
+
+bool slotqueue_can_accept(const struct slotqueue *q)
+{
+	/* Items queued this turn may not have taken their free slots yet. */
+	return !q->closed && q->waiting < q->max_queue + slotqueue_free_slots(q);
+}
+
+int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)
+{
+	static const struct timeval now = {0, 0};
+
+	if (!slotqueue_can_accept(q))
+		return -EBUSY;
+	if (lh_table_insert(q->items, item->task->request_id, item) < 0)
+		return -ENOMEM;
+	item->waiting = true;
+	item->lent = false;
+	TAILQ_INSERT_TAIL(&q->fifo, item, entry);
+	q->waiting++;
+	if (!evtimer_pending(q->start_ev, NULL))
+		evtimer_add(q->start_ev, &now);
+	return 0;
+}
+
+struct slotqueue_item *slotqueue_find(struct slotqueue *q, const char *request_id)
+{
+	void *v;
+
+	return lh_table_lookup_ex(q->items, request_id, &v) ? v : NULL;
+}
+
+void slotqueue_remove(struct slotqueue *q, struct slotqueue_item *item)
+{
+	if (item->waiting) {
+		TAILQ_REMOVE(&q->fifo, item, entry);
+		q->waiting--;
+		item->waiting = false;
+	} else if (!item->lent) {
+		q->holding--;
+	}
+	lh_table_delete(q->items, item->task->request_id);
+}
+
+void slotqueue_start_waiting(struct slotqueue *q)
+{
+	struct slotqueue_item *item;
+
+	while (!q->closed && q->holding < q->max_concurrency && (item = TAILQ_FIRST(&q->fifo))) {
+		TAILQ_REMOVE(&q->fifo, item, entry);
+		q->waiting--;
+		item->waiting = false;
+		q->holding++;
+		q->start(item, q->ctx); /* may remove item again */
+	}
+}
+
+int slotqueue_lend(struct slotqueue *q, const char *request_id)
+{
+	struct slotqueue_item *item = slotqueue_find(q, request_id);
+
+	if (!item || item->waiting)
+		return -ENOENT;
+	if (item->lent)
+		return 0;
+	item->lent = true;
+	q->holding--;
+	slotqueue_start_waiting(q);
+	return 0;
+}
+
+int slotqueue_return(struct slotqueue *q, const char *request_id)
+{
+	struct slotqueue_item *item = slotqueue_find(q, request_id);
+
+	if (!item || !item->lent)
+		return -ENOENT;
+	item->lent = false;
+	q->holding++; /* may exceed the cap until a task ends: the waiter must go on */
+	return 0;
+}
+
+void slotqueue_close(struct slotqueue *q)
+{
+	q->closed = true;
+}
+
+void slotqueue_foreach(struct slotqueue *q, void (*cb)(struct slotqueue_item *item, void *ctx),
+		       void *ctx)
+{
+	struct lh_entry *e, *next;
+
+	/* Take the next entry first: cb may remove the current one. */
+	for (e = q->items->head; e; e = next) {
+		next = e->next;
+		cb((struct slotqueue_item *)lh_entry_v(e), ctx);
+	}
+}
+
+size_t slotqueue_running(const struct slotqueue *q)
+{
+	return (size_t)q->items->count - q->waiting;
+}
+
+size_t slotqueue_waiting(const struct slotqueue *q)
+{
+	return q->waiting;
+}

@@ -1,0 +1,81 @@
+/*
+ * A mode's slots: how many of its tasks may run at once, the FIFO queue of
+ * those waiting for a slot, and the slots lent by tasks that wait for
+ * their own descendants. Every strategy that runs tasks uses one.
+ */
+#ifndef COORD_SLOTQUEUE_H
+#define COORD_SLOTQUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/queue.h>
+
+struct event;
+struct event_base;
+struct lh_table;
+struct task;
+
+/* Embedded in a strategy's own record of a task; the strategy owns both. */
+struct slotqueue_item {
+	TAILQ_ENTRY(slotqueue_item) entry; /* in the FIFO while waiting */
+	struct task *task;		   /* its request_id is the key */
+	bool waiting;			   /* no slot yet */
+	bool lent;			   /* holds a slot it lends to its descendants */
+};
+
+/* The strategy starts item, which now holds a slot. */
+typedef void (*slotqueue_start_fn)(struct slotqueue_item *item, void *ctx);
+
+struct slotqueue {
+	TAILQ_HEAD(slotqueue_fifo, slotqueue_item) fifo;
+	struct lh_table *items; /* request_id -> item, waiting and started */
+	unsigned max_concurrency;
+	unsigned holding; /* items holding a slot (lent ones do not) */
+	size_t max_queue;
+	size_t waiting;
+	struct event *start_ev;
+	slotqueue_start_fn start;
+	void *ctx;
+	bool closed;
+};
+
+/* max_concurrency 0: online CPUs; max_queue 0: the default. 0 or -ENOMEM. */
+int slotqueue_init(struct slotqueue *q, struct event_base *base, unsigned max_concurrency,
+		   size_t max_queue, slotqueue_start_fn start, void *ctx);
+/* Frees the queue's own memory; the items are the strategy's to free first. */
+void slotqueue_clear(struct slotqueue *q);
+
+/* Whether one more task fits (false: the queue is full, or closed). */
+bool slotqueue_can_accept(const struct slotqueue *q);
+
+/*
+ * Queues item (its task set) and starts it on the next loop turn if a slot
+ * is free then: a submit's answer leaves before its task is started.
+ * -EBUSY when full or closed, -ENOMEM.
+ */
+int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item);
+
+struct slotqueue_item *slotqueue_find(struct slotqueue *q, const char *request_id);
+
+/* Forgets item (waiting or started) and frees its slot. Does not free item. */
+void slotqueue_remove(struct slotqueue *q, struct slotqueue_item *item);
+
+/* Starts waiting items while slots are free. */
+void slotqueue_start_waiting(struct slotqueue *q);
+
+/* A started item lends its slot, then takes it back. -ENOENT if not started. */
+int slotqueue_lend(struct slotqueue *q, const char *request_id);
+int slotqueue_return(struct slotqueue *q, const char *request_id);
+
+/* Starts nothing more and accepts nothing more. */
+void slotqueue_close(struct slotqueue *q);
+
+/* Calls cb for every item; cb may remove (and free) the item it is given. */
+void slotqueue_foreach(struct slotqueue *q, void (*cb)(struct slotqueue_item *item, void *ctx),
+		       void *ctx);
+
+/* Started items (lent or not), and waiting ones. */
+size_t slotqueue_running(const struct slotqueue *q);
+size_t slotqueue_waiting(const struct slotqueue *q);
+
+#endif

@@ -1,0 +1,202 @@
+/* Check suite for the slot queue: caps, FIFO order, lending, removal, closing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <check.h>
+#include <event2/event.h>
+
+#include "slotqueue.h"
+#include "task.h"
+#include "testutil.h"
+
+#define SQ_ITEMS 8
+
+static struct event_base *base;
+static struct slotqueue q;
+static struct slotqueue_item items[SQ_ITEMS];
+static int started[SQ_ITEMS]; /* order of start, 0: not started */
+static int starts;
+
+static void sq_start_cb(struct slotqueue_item *item, void *ctx)
+{
+	started[item - items] = ++starts;
+}
+
+static void sq_setup(unsigned max_concurrency, size_t max_queue)
+{
+	char json[128];
+
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	ck_assert_int_eq(slotqueue_init(&q, base, max_concurrency, max_queue, sq_start_cb, NULL),
+			 0);
+	starts = 0;
+	for (int i = 0; i < SQ_ITEMS; i++) {
+		snprintf(json, sizeof(json),
+			 "{\"request_id\": \"t%d\", \"node\": {\"argv\": [\"x\"]}}", i);
+		items[i] = (struct slotqueue_item){.task = tu_task(json)};
+		started[i] = 0;
+	}
+}
+
+static void sq_teardown(void)
+{
+	slotqueue_clear(&q);
+	for (int i = 0; i < SQ_ITEMS; i++)
+		task_free(items[i].task);
+	event_base_free(base);
+}
+
+/* One loop turn: items added this turn start on the next. */
+static void sq_turn(void)
+{
+	event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+START_TEST(test_slotqueue_fifo_and_cap)
+{
+	sq_setup(2, 10);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(slotqueue_add(&q, &items[i]), 0);
+	/* Nothing starts inside add: the submit's answer goes first. */
+	ck_assert_int_eq(starts, 0);
+	sq_turn();
+	ck_assert_int_eq(started[0], 1);
+	ck_assert_int_eq(started[1], 2);
+	ck_assert_int_eq(started[2], 0);
+	ck_assert_uint_eq(slotqueue_running(&q), 2);
+	ck_assert_uint_eq(slotqueue_waiting(&q), 3);
+	/* A slot frees: the oldest waiting one takes it. */
+	slotqueue_remove(&q, &items[0]);
+	slotqueue_start_waiting(&q);
+	ck_assert_int_eq(started[2], 3);
+	ck_assert_int_eq(started[3], 0);
+	ck_assert_ptr_eq(slotqueue_find(&q, "t3"), &items[3]);
+	ck_assert_ptr_null(slotqueue_find(&q, "t0"));
+	sq_teardown();
+}
+END_TEST
+
+START_TEST(test_slotqueue_full)
+{
+	sq_setup(1, 2);
+	ck_assert_int_eq(slotqueue_add(&q, &items[0]), 0);
+	ck_assert_int_eq(slotqueue_add(&q, &items[1]), 0);
+	/* One of the three fits in the free slot on the next turn. */
+	ck_assert(slotqueue_can_accept(&q));
+	ck_assert_int_eq(slotqueue_add(&q, &items[2]), 0);
+	ck_assert(!slotqueue_can_accept(&q));
+	ck_assert_int_eq(slotqueue_add(&q, &items[3]), -EBUSY);
+	sq_turn();
+	ck_assert_uint_eq(slotqueue_running(&q), 1);
+	ck_assert_uint_eq(slotqueue_waiting(&q), 2);
+	ck_assert(!slotqueue_can_accept(&q));
+	/* A waiting item leaves: room again. */
+	slotqueue_remove(&q, &items[2]);
+	ck_assert(slotqueue_can_accept(&q));
+	sq_teardown();
+}
+END_TEST
+
+START_TEST(test_slotqueue_lend)
+{
+	sq_setup(1, 10);
+	ck_assert_int_eq(slotqueue_add(&q, &items[0]), 0);
+	ck_assert_int_eq(slotqueue_add(&q, &items[1]), 0);
+	sq_turn();
+	ck_assert_int_eq(started[1], 0);
+	/* Only a started item lends, and lending twice changes nothing. */
+	ck_assert_int_eq(slotqueue_lend(&q, "t1"), -ENOENT);
+	ck_assert_int_eq(slotqueue_lend(&q, "nope"), -ENOENT);
+	ck_assert_int_eq(slotqueue_lend(&q, "t0"), 0);
+	ck_assert_int_eq(started[1], 2);
+	ck_assert_int_eq(slotqueue_lend(&q, "t0"), 0);
+	ck_assert_int_eq(slotqueue_return(&q, "t0"), 0);
+	ck_assert_int_eq(slotqueue_return(&q, "t0"), -ENOENT);
+	/* Both hold a slot now (over the cap until one ends): the next one waits. */
+	ck_assert_int_eq(slotqueue_add(&q, &items[2]), 0);
+	sq_turn();
+	ck_assert_int_eq(started[2], 0);
+	slotqueue_remove(&q, &items[0]);
+	slotqueue_start_waiting(&q);
+	ck_assert_int_eq(started[2], 0);
+	slotqueue_remove(&q, &items[1]);
+	slotqueue_start_waiting(&q);
+	ck_assert_int_eq(started[2], 3);
+	sq_teardown();
+}
+END_TEST
+
+START_TEST(test_slotqueue_lent_item_leaves)
+{
+	sq_setup(1, 10);
+	ck_assert_int_eq(slotqueue_add(&q, &items[0]), 0);
+	ck_assert_int_eq(slotqueue_add(&q, &items[1]), 0);
+	sq_turn();
+	ck_assert_int_eq(slotqueue_lend(&q, "t0"), 0);
+	/* A lent item that ends gives back nothing: t1 holds the only slot. */
+	slotqueue_remove(&q, &items[0]);
+	ck_assert_uint_eq(q.holding, 1);
+	ck_assert_int_eq(slotqueue_add(&q, &items[2]), 0);
+	sq_turn();
+	ck_assert_int_eq(started[2], 0);
+	sq_teardown();
+}
+END_TEST
+
+START_TEST(test_slotqueue_close)
+{
+	sq_setup(1, 10);
+	ck_assert_int_eq(slotqueue_add(&q, &items[0]), 0);
+	slotqueue_close(&q);
+	sq_turn();
+	/* Closed: nothing starts and nothing more is taken. */
+	ck_assert_int_eq(started[0], 0);
+	ck_assert(!slotqueue_can_accept(&q));
+	ck_assert_int_eq(slotqueue_add(&q, &items[1]), -EBUSY);
+	sq_teardown();
+}
+END_TEST
+
+static void sq_remove_cb(struct slotqueue_item *item, void *ctx)
+{
+	(*(int *)ctx)++;
+	slotqueue_remove(&q, item);
+}
+
+START_TEST(test_slotqueue_foreach_removing)
+{
+	int seen = 0;
+
+	sq_setup(2, 10);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(slotqueue_add(&q, &items[i]), 0);
+	sq_turn();
+	slotqueue_foreach(&q, sq_remove_cb, &seen);
+	ck_assert_int_eq(seen, 5);
+	ck_assert_uint_eq(slotqueue_running(&q), 0);
+	ck_assert_uint_eq(slotqueue_waiting(&q), 0);
+	ck_assert_uint_eq(q.holding, 0);
+	sq_teardown();
+}
+END_TEST
+
+static Suite *slotqueue_suite(void)
+{
+	Suite *s = suite_create("slotqueue");
+	TCase *tc = tcase_create("slotqueue");
+
+	tcase_add_test(tc, test_slotqueue_fifo_and_cap);
+	tcase_add_test(tc, test_slotqueue_full);
+	tcase_add_test(tc, test_slotqueue_lend);
+	tcase_add_test(tc, test_slotqueue_lent_item_leaves);
+	tcase_add_test(tc, test_slotqueue_close);
+	tcase_add_test(tc, test_slotqueue_foreach_removing);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run_suite(slotqueue_suite());
+}
