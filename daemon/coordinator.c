@@ -125,58 +125,38 @@ void coordinator_handle_item(struct message *msg, void *userdata)
 		log_error("cannot store the end of %s: %s", msg->request_id, strerror(-r));
 }
 
-int coordinator_publish_refusal(struct coordinator *coord, const struct message_ids *ids,
-				const char *reason)
+/* Publishes a message of type with no result and the error kind and reason. */
+static int coordinator_publish_error(struct coordinator *coord, enum message_type type,
+				     const struct message_ids *ids, enum error_kind kind,
+				     const char *reason)
 {
 	struct message *msg;
 	int r;
 
 	if (!coord->publisher)
 		return -EINVAL;
-	msg = message_new(MESSAGE_REQUEST_CREATION_FAILURE, ids, NULL);
+	msg = message_new_error(type, ids, kind, reason);
 	if (!msg)
 		return -ENOMEM;
-	r = message_set_error(msg, ERROR_INVALID, reason, -1, 0);
-	if (r == 0)
-		r = publisher_publish(coord->publisher, msg);
+	r = publisher_publish(coord->publisher, msg);
 	message_unref(msg);
 	return r;
 }
 
-static void coordinator_task_ids(const struct task *task, struct message_ids *ids)
+int coordinator_publish_refusal(struct coordinator *coord, const struct message_ids *ids,
+				const char *reason)
 {
-	*ids = (struct message_ids){
-		.request_id = task->request_id,
-		.parent_node_id = task->parent_node_id,
-		.child_node_id = task->node_id,
-		.run_id = task->run_id,
-		.mode = task->mode,
-	};
+	return coordinator_publish_error(coord, MESSAGE_REQUEST_CREATION_FAILURE, ids,
+					 ERROR_INVALID, reason);
 }
 
 int coordinator_publish_failure(struct coordinator *coord, const struct job *job,
 				enum error_kind kind, const char *reason)
 {
-	struct message_ids ids = {
-		.request_id = job->request_id,
-		.parent_node_id = job->parent_node_id,
-		.child_node_id = job->child_node_id,
-		.run_id = job->run_id,
-		.mode = job->mode,
-	};
-	struct message *msg;
-	int r;
+	struct message_ids ids;
 
-	if (!coord->publisher)
-		return -EINVAL;
-	msg = message_new(MESSAGE_REQUEST_FAILURE, &ids, NULL);
-	if (!msg)
-		return -ENOMEM;
-	r = message_set_error(msg, kind, reason, -1, 0);
-	if (r == 0)
-		r = publisher_publish(coord->publisher, msg);
-	message_unref(msg);
-	return r;
+	message_ids_of_job(job, &ids);
+	return coordinator_publish_error(coord, MESSAGE_REQUEST_FAILURE, &ids, kind, reason);
 }
 
 /* Refuses task: publishes the creation failure, frees task, returns r. */
@@ -193,7 +173,7 @@ static int coordinator_refuse(struct coordinator *coord, struct task *task, int 
 	if (vasprintf(error, fmt, ap) < 0)
 		*error = NULL;
 	va_end(ap);
-	coordinator_task_ids(task, &ids);
+	message_ids_of_task(task, &ids);
 	coordinator_publish_refusal(coord, &ids, *error ? *error : "refused");
 	task_free(task);
 	return r;
@@ -229,7 +209,7 @@ static int coordinator_publish_creation(struct coordinator *coord, const struct 
 	struct message *msg;
 	int r;
 
-	coordinator_task_ids(task, &ids);
+	message_ids_of_task(task, &ids);
 	msg = message_new(MESSAGE_REQUEST_CREATION, &ids, NULL);
 	if (!msg)
 		return -ENOMEM;

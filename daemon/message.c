@@ -9,6 +9,7 @@
 
 #include "jsonutil.h"
 #include "message.h"
+#include "task.h"
 
 static json_object *message_output_to_json(const struct message_output *out)
 {
@@ -77,6 +78,38 @@ int message_set_error(struct message *msg, enum error_kind kind, const char *err
 	msg->error_exit_code = exit_code;
 	msg->error_signal = signal_number;
 	return 0;
+}
+
+void message_ids_of_task(const struct task *task, struct message_ids *ids)
+{
+	*ids = (struct message_ids){
+		.request_id = task->request_id,
+		.parent_node_id = task->parent_node_id,
+		.child_node_id = task->node_id,
+		.run_id = task->run_id,
+		.mode = task->mode,
+	};
+}
+
+void message_ids_of_job(const struct job *job, struct message_ids *ids)
+{
+	*ids = (struct message_ids){
+		.request_id = job->request_id,
+		.parent_node_id = job->parent_node_id,
+		.child_node_id = job->child_node_id,
+		.run_id = job->run_id,
+		.mode = job->mode,
+	};
+}
+
+struct message *message_new_error(enum message_type type, const struct message_ids *ids,
+				  enum error_kind kind, const char *text)
+{
+	struct message *msg = message_new(type, ids, NULL);
+
+	if (msg && message_set_error(msg, kind, text, -1, 0) < 0)
+		return message_unref(msg);
+	return msg;
 }
 
 struct message *message_ref(struct message *msg)

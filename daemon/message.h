@@ -9,6 +9,8 @@
 
 #include "job.h"
 
+struct task;
+
 enum message_type {
 	MESSAGE_REQUEST_CREATION,
 	MESSAGE_REQUEST_SUCCESS,
@@ -66,6 +68,18 @@ struct message {
  */
 struct message *message_new(enum message_type type, const struct message_ids *ids,
 			    const struct message_output *output);
+
+/* The ids of the task (borrowed: valid while the task is). */
+void message_ids_of_task(const struct task *task, struct message_ids *ids);
+/* The ids of the job (borrowed: valid while the job is). */
+void message_ids_of_job(const struct job *job, struct message_ids *ids);
+
+/*
+ * A message of type with nothing run (result null) and the error kind and
+ * text: a refusal, or a failure decided without a process. NULL on ENOMEM.
+ */
+struct message *message_new_error(enum message_type type, const struct message_ids *ids,
+				  enum error_kind kind, const char *text);
 
 /* Sets the error of a failure or creation failure. 0 or -ENOMEM. */
 int message_set_error(struct message *msg, enum error_kind kind, const char *error_message,

@@ -103,21 +103,15 @@ int strategy_init_base(struct strategy *s, const struct strategy_ops *ops,
 int strategy_publish_failure(struct strategy *s, const struct task *task, enum error_kind kind,
 			     const char *error_message)
 {
-	struct message_ids ids = {
-		.request_id = task->request_id,
-		.parent_node_id = task->parent_node_id,
-		.child_node_id = task->node_id,
-		.run_id = task->run_id,
-		.mode = task->mode,
-	};
-	struct message *msg = message_new(MESSAGE_REQUEST_FAILURE, &ids, NULL);
+	struct message_ids ids;
+	struct message *msg;
 	int r;
 
+	message_ids_of_task(task, &ids);
+	msg = message_new_error(MESSAGE_REQUEST_FAILURE, &ids, kind, error_message);
 	if (!msg)
 		return -ENOMEM;
-	r = message_set_error(msg, kind, error_message, -1, 0);
-	if (r == 0)
-		r = publisher_publish(s->publisher, msg);
+	r = publisher_publish(s->publisher, msg);
 	message_unref(msg);
 	return r;
 }

@@ -86,13 +86,7 @@ static void async_failure_text(const struct async_run *run, const struct process
 static void async_publish_outcome(struct async_run *run, const struct process_result *res)
 {
 	const struct task *task = run->item.task;
-	struct message_ids ids = {
-		.request_id = task->request_id,
-		.parent_node_id = task->parent_node_id,
-		.child_node_id = task->node_id,
-		.run_id = task->run_id,
-		.mode = task->mode,
-	};
+	struct message_ids ids;
 	struct message_output out = {
 		.exit_code = res->signaled ? -1 : res->exit_code,
 		.stdout_data = res->stdout_data,
@@ -108,6 +102,7 @@ static void async_publish_outcome(struct async_run *run, const struct process_re
 	char text[128];
 	int r = -ENOMEM;
 
+	message_ids_of_task(task, &ids);
 	msg = message_new(success ? MESSAGE_REQUEST_SUCCESS : MESSAGE_REQUEST_FAILURE, &ids, &out);
 	if (msg && !success) {
 		async_failure_text(run, res, &kind, text, sizeof(text));

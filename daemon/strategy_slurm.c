@@ -187,13 +187,7 @@ static void slurm_publish_outcome(struct slurm_run *run, const struct slurm_outc
 				  const struct slurm_output *out, const struct slurm_output *err)
 {
 	const struct task *task = run->item.task;
-	struct message_ids ids = {
-		.request_id = task->request_id,
-		.parent_node_id = task->parent_node_id,
-		.child_node_id = task->node_id,
-		.run_id = task->run_id,
-		.mode = task->mode,
-	};
+	struct message_ids ids;
 	struct message_output mo = {
 		.exit_code = oc->signal ? -1 : oc->exit_code,
 		.stdout_data = out->data,
@@ -207,6 +201,7 @@ static void slurm_publish_outcome(struct slurm_run *run, const struct slurm_outc
 	struct message *msg;
 	int r = -ENOMEM;
 
+	message_ids_of_task(task, &ids);
 	msg = message_new(success ? MESSAGE_REQUEST_SUCCESS : MESSAGE_REQUEST_FAILURE, &ids, &mo);
 	if (msg && !success)
 		r = message_set_error(msg, oc->kind, oc->message, oc->exit_code, oc->signal);
