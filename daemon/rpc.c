@@ -44,7 +44,8 @@ static json_object *rpc_error_object(int code, const char *message, json_object 
 	json_object *err = json_object_new_object();
 
 	json_object_object_add(err, "code", json_object_new_int(code));
-	json_object_object_add(err, "message", json_object_new_string(message));
+	/* A client's text cut short (%.100s) may end inside a UTF-8 sequence. */
+	json_object_object_add(err, "message", json_string_from_bytes(message, strlen(message)));
 	if (data)
 		json_object_object_add(err, "data", data);
 	return err;
