@@ -7,6 +7,7 @@ PACKAGES="
 	meson ninja-build pkg-config gcc make git
 	libevent-dev libjson-c-dev libsqlite3-dev libinih-dev libsystemd-dev uuid-dev
 	check valgrind clang-format scdoc socat sqlite3
+	clang libclang-rt-14-dev llvm
 	systemd util-linux procps
 	slurm-wlm munge
 "

@@ -1,6 +1,8 @@
 #!/bin/sh
-# Runs every test: a warning-free build, all Check suites, the format check,
-# the suites again under ASan+UBSan, and the unit suites under valgrind.
+# Runs every test: a warning-free build, all Check suites, the soak suite,
+# the format check, the suites again under ASan+UBSan (with a shorter soak),
+# the unit suites under valgrind, and a bounded libFuzzer run (clang).
+# FUZZ_SECONDS (default 60) bounds the fuzzing; see docs/testing.md.
 set -eu
 cd "$(dirname "$0")/.."
 sh tools/install-deps.sh
@@ -26,30 +28,62 @@ tally() {
 	failed=$((failed + $2))
 }
 
-echo "== build (werror) and every suite"
+# step NAME: prints how long the step started last took, and starts timing NAME.
+step_name=""
+step_start=0
+step() {
+	now=$(date +%s)
+	[ -n "$step_name" ] && echo "== $step_name took $((now - step_start)) s"
+	step_name=$1
+	step_start=$now
+	[ -n "$1" ] && echo "== $1"
+	return 0
+}
+
+step "build (werror) and every suite but soak"
 [ -d build-test ] || meson setup build-test --werror >/dev/null
 ninja -C build-test
-meson test -C build-test --print-errorlogs --num-processes "$jobs"
+meson test -C build-test --print-errorlogs --num-processes "$jobs" --no-suite soak
 tally build-test/meson-logs/testlog.txt
 
-echo "== clang-format"
+# Alone, so that nothing else competes with its 50 clients.
+step "soak (50 clients x 2000 submits, a SIGKILL and a restart)"
+meson test -C build-test --print-errorlogs --suite soak
+tally build-test/meson-logs/testlog.txt
+grep "^soak: " build-test/meson-logs/testlog.txt || true
+
+step "clang-format"
 ninja -C build-test clang-format-check
 
-echo "== ASan + UBSan"
+step "ASan + UBSan"
 [ -d build-asan ] || meson setup build-asan --werror -Db_sanitize=address,undefined \
 	-Db_lundef=false -Dbuildtype=debug >/dev/null
 ninja -C build-asan
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	meson test -C build-asan --print-errorlogs --num-processes "$jobs"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+meson test -C build-asan --print-errorlogs --num-processes "$jobs" --no-suite soak
 tally build-asan/meson-logs/testlog.txt
 
-echo "== valgrind (unit suites)"
+step "soak under ASan + UBSan (50 clients x 200 submits)"
+COORD_SOAK_SUBMITS=200 meson test -C build-asan --print-errorlogs --suite soak
+tally build-asan/meson-logs/testlog.txt
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+step "valgrind (unit suites)"
 meson test -C build-test --setup valgrind --suite unit --print-errorlogs --num-processes "$jobs"
 tally build-test/meson-logs/testlog-valgrind.txt
 
-echo "== example program against the installed libcoord"
+step "fuzz the request path (clang, libFuzzer, ${FUZZ_SECONDS:-60} s)"
+sh tests/fuzz/run-fuzz.sh "${FUZZ_SECONDS:-60}" >build-test/fuzz-run.log 2>&1 || {
+	tail -n 60 build-test/fuzz-run.log
+	exit 1
+}
+grep -E "^(Done|stat::)" build-test/fuzz-run.log || true
+
+step "example program against the installed libcoord"
 if [ -x examples/build-example.sh ]; then
 	sh examples/build-example.sh build-test
 fi
-echo "all tests passed (Check tests counted once per run: plain, ASan+UBSan, valgrind)"
+step ""
+echo "all tests passed (Check tests counted once per run: plain, soak, ASan+UBSan, soak under ASan, valgrind; the fuzz run is not counted)"
 echo "$passed passed, $failed failed"
