@@ -52,7 +52,13 @@ static const char fuzzd_config[] = "[daemon]\n"
 #define FUZZD_BUSY_MS 3000
 /* How long the daemon has to answer ping, or to drain after a shutdown. */
 #define FUZZD_ANSWER_MS 20000
-/* Lingering connections (see fuzzd_settle) tolerated before a restart. */
+/*
+ * Connections the daemon keeps after we hung up, tolerated before a
+ * restart: it cannot tell a hang-up from a half-close, so a client that
+ * leaves with a subscription (or a call) still open is only noticed when
+ * the daemon next writes to it, which for a filter that matches nothing
+ * is never.
+ */
 #define FUZZD_MAX_LINGER 16
 
 struct fuzzd {

@@ -221,9 +221,14 @@ static void soak_submit(struct soak_client *cl, long i)
 		snprintf(argv, sizeof(argv), "[\"true\"]");
 	else
 		snprintf(argv, sizeof(argv), "[\"sleep\",\"0.0%llu\"]", 1 + r % 5);
-	snprintf(params, sizeof(params),
-		 "{\"request_id\":\"%s\",\"wait\":%s,\"node\":{\"argv\":%s}}", rid,
-		 soak_rand(&cl->rng) % 100 < 5 ? "true" : "false", argv);
+	if (soak_rand(&cl->rng) % 100 < 5)
+		snprintf(params, sizeof(params),
+			 "{\"request_id\":\"%s\",\"mode\":\"waited\",\"wait\":true,"
+			 "\"node\":{\"argv\":%s}}",
+			 rid, argv);
+	else
+		snprintf(params, sizeof(params), "{\"request_id\":\"%s\",\"node\":{\"argv\":%s}}",
+			 rid, argv);
 	if (!cl->c)
 		cl->c = soak_connect(cl->s);
 	resp = soak_call(&cl->c, "submit", params);
