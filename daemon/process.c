@@ -1,8 +1,9 @@
 /*
  * Task processes. A struct process owns its pidfd, its pipe ends, its
- * events and the output it has captured. The child is reaped only when
- * everything is over, so the process group id stays reserved (a zombie
- * leader keeps it) for as long as we may still signal the group.
+ * events and the output it has captured. The leader is reaped only when
+ * the task is over: until then the zombie keeps the process group's id
+ * reserved, so kill(-pid) reaches our group and no other. After that only
+ * the leader's pidfd may signal the group (see process_sweep_group).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 
 #include "log.h"
 #include "process.h"
+#include "sweeper.h"
 
 struct process_stream {
 	int fd;
@@ -38,6 +40,7 @@ struct process {
 	struct event *exit_ev;
 	struct event *kill_ev;
 	unsigned kill_grace_ms;
+	struct sweeper *sweeper; /* borrowed */
 	struct process_stream out;
 	struct process_stream err;
 	int stdin_fd;
@@ -135,30 +138,29 @@ static void process_fill_result(struct process *proc, struct process_result *res
 	res->stderr_truncated = proc->err.truncated;
 }
 
-static void process_sweep_cb(evutil_socket_t fd, short what, void *arg)
-{
-	kill(-(pid_t)(intptr_t)arg, SIGKILL);
-}
-
 /*
- * Leftovers that let go of the pipes got SIGTERM when the task exited;
- * they get SIGKILL once the grace period is over, like everything else a
- * task is stopped with. Called once the leader is reaped: from then on a
- * successful kill(-pgid, 0) means members remain, and while they do the
- * kernel hands the group id to nobody else.
+ * What the task left in its group (background processes that let go of
+ * the pipes) got SIGTERM when it exited, and gets SIGKILL once the grace
+ * period is over. That late signal must reach our group and no other:
+ * once the leader is reaped and the group empties, the kernel may hand the
+ * group's id to a new process. So it goes through the leader's pidfd (see
+ * sweeper.c), which never names a newer group. Where that is not possible
+ * (Linux before 6.9, no pidfd, no sweeper) the leftovers get SIGKILL at
+ * once instead, while the unreaped leader still holds the id.
  */
 static void process_sweep_group(struct process *proc)
 {
-	struct timeval tv = {
-		.tv_sec = proc->kill_grace_ms / 1000,
-		.tv_usec = (proc->kill_grace_ms % 1000) * 1000,
-	};
+	bool held = !proc->killed && proc->sweeper && sweeper_signal_group(proc->pidfd, 0) == 0;
 
-	if (proc->killed || kill(-proc->pid, 0) < 0)
-		return;
-	if (event_base_once(proc->base, -1, EV_TIMEOUT, process_sweep_cb,
-			    (void *)(intptr_t)proc->pid, &tv) < 0)
+	if (!proc->killed && !held)
 		kill(-proc->pid, SIGKILL);
+	process_reap(proc);
+	if (!held || sweeper_signal_group(proc->pidfd, 0) < 0)
+		return; /* nothing left */
+	if (sweeper_add(proc->sweeper, proc->pidfd, proc->kill_grace_ms) == 0)
+		proc->pidfd = -1; /* the sweeper's now */
+	else
+		sweeper_signal_group(proc->pidfd, SIGKILL);
 }
 
 static void process_finish(struct process *proc)
@@ -172,7 +174,6 @@ static void process_finish(struct process *proc)
 	process_stdin_close(proc);
 	process_stream_close(&proc->out);
 	process_stream_close(&proc->err);
-	process_reap(proc);
 	process_sweep_group(proc);
 	process_fill_result(proc, &res);
 	proc->done_cb(proc, &res, proc->userdata);
@@ -474,6 +475,7 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 	proc->base = base;
 	proc->pidfd = proc->stdin_fd = proc->out.fd = proc->err.fd = -1;
 	proc->kill_grace_ms = spec->kill_grace_ms;
+	proc->sweeper = spec->sweeper;
 	proc->done_cb = done;
 	proc->userdata = userdata;
 	r = process_pipes_open(&pipes, spec->stdin_len > 0);

@@ -12,6 +12,7 @@
 
 struct event_base;
 struct process;
+struct sweeper;
 
 struct process_spec {
 	char *const *argv; /* argv[0] is looked up in PATH when it has no '/' */
@@ -21,6 +22,8 @@ struct process_spec {
 	size_t stdin_len;
 	size_t output_limit;	/* bytes kept of stdout and of stderr each */
 	unsigned kill_grace_ms; /* SIGTERM to SIGKILL, also for leftovers */
+	/* Holds the group for leftovers' grace period; NULL: they get SIGKILL at once. */
+	struct sweeper *sweeper;
 };
 
 struct process_result {

@@ -20,6 +20,7 @@
 #include "publisher.h"
 #include "slotqueue.h"
 #include "strategy.h"
+#include "sweeper.h"
 #include "task.h"
 #include "taskenv.h"
 
@@ -37,7 +38,8 @@ struct strategy_async {
 	struct slotqueue slots;
 	size_t output_limit;
 	unsigned kill_grace_ms;
-	struct taskenv *env; /* what every task's environment starts from */
+	struct taskenv *env;	 /* what every task's environment starts from */
+	struct sweeper *sweeper; /* what finished tasks left in their groups */
 };
 
 static void async_run_free(struct async_run *run)
@@ -170,6 +172,7 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 		.stdin_len = run->item.task->stdin_len,
 		.output_limit = sa->output_limit,
 		.kill_grace_ms = sa->kill_grace_ms,
+		.sweeper = sa->sweeper,
 	};
 	struct taskenv_vars vars;
 	char *error = NULL;
@@ -294,6 +297,7 @@ static void async_free(struct strategy *s)
 	if (sa->slots.items)
 		slotqueue_foreach(&sa->slots, async_free_cb, sa);
 	slotqueue_clear(&sa->slots);
+	sweeper_free(sa->sweeper);
 	taskenv_free(sa->env);
 	free(s->mode);
 	free(sa);
@@ -333,9 +337,11 @@ int strategy_async_new(struct event_base *base, struct publisher *publisher,
 	sa->kill_grace_ms =
 		config->kill_grace_ms ? config->kill_grace_ms : STRATEGY_DEFAULT_KILL_GRACE_MS;
 	sa->env = taskenv_new(config->socket_path);
+	sa->sweeper = sweeper_new(base);
 	if (slotqueue_init(&sa->slots, base, config->max_concurrency, config->max_queue,
 			   async_start_cb, sa) < 0 ||
-	    !sa->env || strategy_init_base(&sa->base, &async_ops, publisher, config->mode) < 0) {
+	    !sa->env || !sa->sweeper ||
+	    strategy_init_base(&sa->base, &async_ops, publisher, config->mode) < 0) {
 		async_free(&sa->base);
 		return -ENOMEM;
 	}
