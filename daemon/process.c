@@ -20,6 +20,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "exechelper.h"
 #include "log.h"
 #include "process.h"
 #include "sweeper.h"
@@ -48,6 +49,9 @@ struct process {
 	char *stdin_data;
 	size_t stdin_len;
 	size_t stdin_off;
+	int helper_fd;	   /* the exec helper's status pipe, or -1 */
+	char *helper;	   /* the exec helper's path, or NULL */
+	char *spawn_error; /* what the exec helper said, if it failed */
 	siginfo_t status;
 	bool exited;
 	bool killed; /* SIGKILL sent to the group */
@@ -125,6 +129,7 @@ static void process_reap(struct process *proc)
 static void process_fill_result(struct process *proc, struct process_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	res->spawn_error = proc->spawn_error;
 	res->signaled = proc->status.si_code == CLD_KILLED || proc->status.si_code == CLD_DUMPED;
 	if (res->signaled)
 		res->signal = proc->status.si_status;
@@ -175,6 +180,10 @@ static void process_finish(struct process *proc)
 	process_stream_close(&proc->out);
 	process_stream_close(&proc->err);
 	process_sweep_group(proc);
+	if (proc->helper_fd >= 0) {
+		proc->spawn_error = exechelper_read_status(proc->helper_fd, proc->helper);
+		process_close_fd(&proc->helper_fd);
+	}
 	process_fill_result(proc, &res);
 	proc->done_cb(proc, &res, proc->userdata);
 }
@@ -296,6 +305,7 @@ struct process_pipes {
 	int out[2];
 	int err[2];
 	int in[2];
+	int status[2]; /* the exec helper's */
 };
 
 static void process_pipes_close(struct process_pipes *p)
@@ -304,14 +314,17 @@ static void process_pipes_close(struct process_pipes *p)
 		process_close_fd(&p->out[i]);
 		process_close_fd(&p->err[i]);
 		process_close_fd(&p->in[i]);
+		process_close_fd(&p->status[i]);
 	}
 }
 
-static int process_pipes_open(struct process_pipes *p, bool with_stdin)
+static int process_pipes_open(struct process_pipes *p, const struct process_spec *spec)
 {
 	p->out[0] = p->out[1] = p->err[0] = p->err[1] = p->in[0] = p->in[1] = -1;
+	p->status[0] = p->status[1] = -1;
 	if (pipe2(p->out, O_CLOEXEC) < 0 || pipe2(p->err, O_CLOEXEC) < 0 ||
-	    (with_stdin && pipe2(p->in, O_CLOEXEC) < 0)) {
+	    (spec->stdin_len > 0 && pipe2(p->in, O_CLOEXEC) < 0) ||
+	    (spec->exec_helper && pipe2(p->status, O_CLOEXEC | O_NONBLOCK) < 0)) {
 		int e = errno;
 
 		process_pipes_close(p);
@@ -333,6 +346,15 @@ static int process_file_actions(posix_spawn_file_actions_t *fa, const struct pro
 		r = posix_spawn_file_actions_adddup2(fa, p->out[1], STDOUT_FILENO);
 	if (r == 0)
 		r = posix_spawn_file_actions_adddup2(fa, p->err[1], STDERR_FILENO);
+	if (spec->exec_helper) {
+		/* The helper enters cwd itself, as the user (cannot be done as root). */
+		if (r == 0)
+			r = posix_spawn_file_actions_adddup2(fa, p->status[1],
+							     EXECHELPER_STATUS_FD);
+		if (r == 0)
+			r = posix_spawn_file_actions_addclosefrom_np(fa, EXECHELPER_STATUS_FD + 1);
+		return -r;
+	}
 	if (r == 0)
 		r = posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO + 1);
 	if (r == 0 && spec->cwd)
@@ -396,6 +418,33 @@ static int process_start(const struct process_spec *spec, struct process_pipes *
 	posix_spawnattr_destroy(&attr);
 	if (r < 0)
 		asprintf(error, "cannot run \"%s\": %s", spec->argv[0], strerror(-r));
+	return r;
+}
+
+/* The task through the exec helper, which becomes spec->uid before it execs argv. */
+static int process_start_helper(const struct process_spec *spec, struct process_pipes *p,
+				pid_t *pid, char **error)
+{
+	char **argv = exechelper_argv(spec->exec_helper, spec->uid, spec->cwd, spec->argv);
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	int r;
+
+	if (!argv)
+		return -ENOMEM;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	r = process_file_actions(&fa, spec, p);
+	if (r == 0)
+		r = process_spawn_attr(&attr);
+	if (r == 0)
+		r = -posix_spawn(pid, spec->exec_helper, &fa, &attr, argv, spec->envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	exechelper_argv_free(argv);
+	if (r < 0)
+		asprintf(error, "cannot run the exec helper \"%s\": %s", spec->exec_helper,
+			 strerror(-r));
 	return r;
 }
 
@@ -466,30 +515,41 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 	int r;
 
 	*error = NULL;
-	r = process_check_cwd(spec->cwd, error);
+	/* Through the helper, the user's rights decide: it looks itself. */
+	r = spec->exec_helper ? 0 : process_check_cwd(spec->cwd, error);
 	if (r < 0)
 		return r;
 	proc = calloc(1, sizeof(*proc));
 	if (!proc)
 		return -ENOMEM;
 	proc->base = base;
-	proc->pidfd = proc->stdin_fd = proc->out.fd = proc->err.fd = -1;
+	proc->pidfd = proc->stdin_fd = proc->out.fd = proc->err.fd = proc->helper_fd = -1;
+	if (spec->exec_helper && !(proc->helper = strdup(spec->exec_helper))) {
+		free(proc);
+		return -ENOMEM;
+	}
 	proc->kill_grace_ms = spec->kill_grace_ms;
 	proc->sweeper = spec->sweeper;
 	proc->done_cb = done;
 	proc->userdata = userdata;
-	r = process_pipes_open(&pipes, spec->stdin_len > 0);
+	r = process_pipes_open(&pipes, spec);
 	if (r < 0) {
 		asprintf(error, "cannot create pipes: %s", strerror(-r));
-		free(proc);
+		process_free(proc);
 		return r;
 	}
-	r = process_start(spec, &pipes, &proc->pid, error);
+	if (spec->exec_helper)
+		r = process_start_helper(spec, &pipes, &proc->pid, error);
+	else
+		r = process_start(spec, &pipes, &proc->pid, error);
 	if (r == 0) {
 		/* The child's ends are its own now. */
 		process_close_fd(&pipes.out[1]);
 		process_close_fd(&pipes.err[1]);
 		process_close_fd(&pipes.in[0]);
+		process_close_fd(&pipes.status[1]);
+		proc->helper_fd = pipes.status[0];
+		pipes.status[0] = -1;
 		r = process_watch(proc, spec, &pipes);
 		if (r < 0)
 			asprintf(error, "cannot watch process %d: %s", (int)proc->pid,
@@ -540,6 +600,9 @@ void process_free(struct process *proc)
 	if (proc->kill_ev)
 		event_free(proc->kill_ev);
 	process_close_fd(&proc->pidfd);
+	process_close_fd(&proc->helper_fd);
 	free(proc->stdin_data);
+	free(proc->helper);
+	free(proc->spawn_error);
 	free(proc);
 }

@@ -24,9 +24,17 @@ struct process_spec {
 	unsigned kill_grace_ms; /* SIGTERM to SIGKILL, also for leftovers */
 	/* Holds the group for leftovers' grace period; NULL: they get SIGKILL at once. */
 	struct sweeper *sweeper;
+	/*
+	 * NULL: the task starts directly, as the daemon. Else it starts through
+	 * this exec helper (see exechelper.h) as uid, which also enters cwd.
+	 */
+	const char *exec_helper;
+	uid_t uid;
 };
 
 struct process_result {
+	/* The exec helper could not start the task: why (the rest is about the helper). */
+	const char *spawn_error;
 	bool signaled;
 	int exit_code; /* when !signaled */
 	int signal;    /* when signaled */

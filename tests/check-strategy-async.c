@@ -590,6 +590,45 @@ START_TEST(test_async_environment)
 }
 END_TEST
 
+/* How many lines of text start with prefix; *ret_first is the first one's rest. */
+static int async_count_lines(const char *text, const char *prefix, const char **ret_first)
+{
+	size_t len = strlen(prefix);
+	int n = 0;
+
+	for (const char *line = text; line && *line; line = strchr(line, '\n')) {
+		if (*line == '\n')
+			line++;
+		if (strncmp(line, prefix, len) == 0 && n++ == 0)
+			*ret_first = line + len;
+	}
+	return n;
+}
+
+START_TEST(test_async_environment_unique)
+{
+	extern char **environ;
+	char **saved = environ;
+	char *dup_env[] = {"DUP_T=first", "PATH=/usr/bin:/bin", "DUP_T=second",
+			   "NOEQUALS",	  "COORD_RUN_ID=stale", NULL};
+	const char *out, *first = NULL;
+	struct message *msg;
+
+	/* A daemon started with a name twice: a task sees it once, the first (as getenv). */
+	environ = dup_env;
+	async_start(2, 0, 0);
+	environ = saved;
+	async_submit_ok("{\"request_id\": \"env\", \"node\": {\"argv\": [\"env\"]}}");
+	msg = async_wait_final("env", 10);
+	out = async_result_string(msg, "stdout");
+	ck_assert_int_eq(async_count_lines(out, "DUP_T=", &first), 1);
+	ck_assert_int_eq(strncmp(first, "first\n", 6), 0);
+	ck_assert_int_eq(async_count_lines(out, "COORD_RUN_ID=", &first), 1);
+	ck_assert_int_eq(strncmp(first, "env\n", 4), 0);
+	ck_assert_int_eq(async_count_lines(out, "NOEQUALS", &first), 0);
+}
+END_TEST
+
 struct async_cap {
 	unsigned max_running;
 	unsigned max_reported;
@@ -811,6 +850,7 @@ static Suite *strategy_async_suite(void)
 	tcase_add_test(tc, test_async_output_limit);
 	tcase_add_test(tc, test_async_stdin);
 	tcase_add_test(tc, test_async_environment);
+	tcase_add_test(tc, test_async_environment_unique);
 	tcase_add_test(tc, test_async_concurrency_cap);
 	tcase_add_test(tc, test_async_max_queue);
 	tcase_add_test(tc, test_async_cancel_queued);
