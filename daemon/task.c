@@ -11,6 +11,8 @@
 
 #include "task.h"
 
+static const struct task_limits task_limits_default = TASK_LIMITS_DEFAULT;
+
 static int task_error(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int task_error(char **error, const char *fmt, ...)
@@ -345,7 +347,7 @@ int task_from_json(json_object *params, const struct task_limits *limits, struct
 
 	*error = NULL;
 	if (!limits)
-		limits = &TASK_LIMITS_DEFAULT;
+		limits = &task_limits_default;
 	if (!json_object_is_type(params, json_type_object))
 		return task_error(error, "params must be a Task object");
 	if (!json_object_object_get_ex(params, "node", &node) || !node)
