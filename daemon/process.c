@@ -399,51 +399,35 @@ static int process_check_cwd(const char *cwd, char **error)
 	return 0;
 }
 
+/* Starts argv, or the exec helper that becomes spec->uid before it execs argv. */
 static int process_start(const struct process_spec *spec, struct process_pipes *p, pid_t *pid,
 			 char **error)
 {
+	char **helper_argv = NULL;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	int r;
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	r = process_file_actions(&fa, spec, p);
-	if (r == 0)
-		r = process_spawn_attr(&attr);
-	if (r == 0)
-		r = -posix_spawnp(pid, spec->argv[0], &fa, &attr, spec->argv, spec->envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (r < 0)
-		asprintf(error, "cannot run \"%s\": %s", spec->argv[0], strerror(-r));
-	return r;
-}
-
-/* The task through the exec helper, which becomes spec->uid before it execs argv. */
-static int process_start_helper(const struct process_spec *spec, struct process_pipes *p,
-				pid_t *pid, char **error)
-{
-	char **argv = exechelper_argv(spec->exec_helper, spec->uid, spec->cwd, spec->argv);
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	int r;
-
-	if (!argv)
+	if (spec->exec_helper &&
+	    !(helper_argv = exechelper_argv(spec->exec_helper, spec->uid, spec->cwd, spec->argv)))
 		return -ENOMEM;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	r = process_file_actions(&fa, spec, p);
 	if (r == 0)
 		r = process_spawn_attr(&attr);
-	if (r == 0)
-		r = -posix_spawn(pid, spec->exec_helper, &fa, &attr, argv, spec->envp);
+	if (r == 0 && helper_argv)
+		r = -posix_spawn(pid, spec->exec_helper, &fa, &attr, helper_argv, spec->envp);
+	else if (r == 0)
+		r = -posix_spawnp(pid, spec->argv[0], &fa, &attr, spec->argv, spec->envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	exechelper_argv_free(argv);
-	if (r < 0)
+	exechelper_argv_free(helper_argv);
+	if (r < 0 && spec->exec_helper)
 		asprintf(error, "cannot run the exec helper \"%s\": %s", spec->exec_helper,
 			 strerror(-r));
+	else if (r < 0)
+		asprintf(error, "cannot run \"%s\": %s", spec->argv[0], strerror(-r));
 	return r;
 }
 
@@ -537,10 +521,7 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 		process_free(proc);
 		return r;
 	}
-	if (spec->exec_helper)
-		r = process_start_helper(spec, &pipes, &proc->pid, error);
-	else
-		r = process_start(spec, &pipes, &proc->pid, error);
+	r = process_start(spec, &pipes, &proc->pid, error);
 	if (r == 0) {
 		/* The child's ends are its own now. */
 		process_close_fd(&pipes.out[1]);
