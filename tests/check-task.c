@@ -7,23 +7,33 @@
 #include "task.h"
 #include "testutil.h"
 
+/* task_from_json on JSON text under limits (NULL: the defaults). */
+static int task_parse_text(const char *json, const struct task_limits *limits, struct task **ret,
+			   char **error)
+{
+	json_object *params = json_tokener_parse(json);
+	int r;
+
+	ck_assert_msg(params != NULL, "bad test JSON: %s", json);
+	*ret = NULL;
+	r = task_from_json(params, limits, ret, error);
+	json_object_put(params);
+	return r;
+}
+
 /* Parses json under limits (NULL: the defaults), expects -EINVAL naming want. */
 static void task_expect_refusal_within(const char *json, const struct task_limits *limits,
 				       const char *want)
 {
-	json_object *params = json_tokener_parse(json);
 	struct task *task = NULL;
 	char *error = NULL;
-	int r;
+	int r = task_parse_text(json, limits, &task, &error);
 
-	ck_assert_msg(params != NULL, "bad test JSON: %s", json);
-	r = task_from_json(params, limits, &task, &error);
 	ck_assert_msg(r == -EINVAL, "%s: expected -EINVAL, got %d", json, r);
 	ck_assert_ptr_null(task);
 	ck_assert_msg(error && strstr(error, want), "%s: error \"%s\" does not name \"%s\"", json,
 		      error ? error : "(null)", want);
 	free(error);
-	json_object_put(params);
 }
 
 static void task_expect_refusal(const char *json, const char *want)
@@ -34,16 +44,12 @@ static void task_expect_refusal(const char *json, const char *want)
 /* Parses json under limits, expects success. */
 static void task_expect_accepted(const char *json, const struct task_limits *limits)
 {
-	json_object *params = json_tokener_parse(json);
 	struct task *task = NULL;
 	char *error = NULL;
-	int r;
+	int r = task_parse_text(json, limits, &task, &error);
 
-	ck_assert_msg(params != NULL, "bad test JSON: %s", json);
-	r = task_from_json(params, limits, &task, &error);
 	ck_assert_msg(r == 0, "%s: %s", json, error ? error : strerror(-r));
 	task_free(task);
-	json_object_put(params);
 }
 
 START_TEST(test_task_defaults)
