@@ -261,12 +261,18 @@ START_TEST(test_run_as_submitter)
 	out = hostile_stdout_as(HOSTILE_NOBODY, HOSTILE_NOBODY, HOSTILE_ID_SCRIPT);
 	ck_assert_str_eq(out, "65534\n65534\n65534\n/nonexistent nobody nobody\n");
 	free(out);
-	/* A task's own HOME is kept. */
-	out = hostile_stdout_as(HOSTILE_NOBODY, HOSTILE_NOBODY,
-				"{\"wait\":true,\"node\":{\"argv\":[\"sh\",\"-c\",\"echo $HOME\"],"
-				"\"env\":{\"HOME\":\"/tmp\"}}}");
-	ck_assert_str_eq(out, "/tmp\n");
+	/* A task's own HOME is kept; its stdin reaches it through the helper. */
+	out = hostile_stdout_as(
+		HOSTILE_NOBODY, HOSTILE_NOBODY,
+		"{\"wait\":true,\"node\":{\"argv\":[\"sh\",\"-c\",\"cat; echo $HOME\"],"
+		"\"env\":{\"HOME\":\"/tmp\"},\"stdin\":\"in\\n\"}}");
+	ck_assert_str_eq(out, "in\n/tmp\n");
 	free(out);
+	/* The daemon still stops nobody's task. */
+	free(hostile_failure_as(HOSTILE_NOBODY, HOSTILE_NOBODY,
+				"{\"wait\":true,\"node\":{\"argv\":[\"sleep\",\"60\"],"
+				"\"timeout_ms\":200}}",
+				"timeout"));
 	/* root stays root. */
 	out = hostile_stdout("{\"wait\":true,\"node\":{\"argv\":[\"id\",\"-u\"]}}");
 	ck_assert_str_eq(out, "0\n");
