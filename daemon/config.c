@@ -53,7 +53,12 @@ int config_init(struct config *cfg)
 	cfg->socket_mode = 0660;
 	cfg->log_level = LOG_INFO;
 	cfg->max_connections = 1024;
+	cfg->max_connections_per_uid = 128;
 	cfg->max_line_bytes = 1024 * 1024;
+	cfg->max_batch = 1000;
+	cfg->max_answer_bytes = 8 * 1024 * 1024;
+	cfg->max_pending_calls = 1024;
+	cfg->max_pending_bytes = 16 * 1024 * 1024;
 	cfg->subscriber_buffer_bytes = 8 * 1024 * 1024;
 	cfg->shutdown_grace_sec = 10;
 	cfg->durability = HISTORY_DURABILITY_NORMAL;
@@ -233,9 +238,24 @@ static int config_daemon_key(struct config_parse *p, const char *key, const char
 	} else if (strcmp(key, "max_connections") == 0) {
 		if ((r = config_set_unsigned(p, key, value, 1, 1000000, &v)) > 0)
 			cfg->max_connections = (unsigned)v;
+	} else if (strcmp(key, "max_connections_per_uid") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 1, 1000000, &v)) > 0)
+			cfg->max_connections_per_uid = (unsigned)v;
 	} else if (strcmp(key, "max_line_bytes") == 0) {
 		if ((r = config_set_unsigned(p, key, value, 1024, 1ULL << 30, &v)) > 0)
 			cfg->max_line_bytes = (size_t)v;
+	} else if (strcmp(key, "max_batch") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 1, 1000000, &v)) > 0)
+			cfg->max_batch = (size_t)v;
+	} else if (strcmp(key, "max_answer_bytes") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 4096, 1ULL << 34, &v)) > 0)
+			cfg->max_answer_bytes = (size_t)v;
+	} else if (strcmp(key, "max_pending_calls") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 1, 1000000, &v)) > 0)
+			cfg->max_pending_calls = (size_t)v;
+	} else if (strcmp(key, "max_pending_bytes") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 4096, 1ULL << 36, &v)) > 0)
+			cfg->max_pending_bytes = (size_t)v;
 	} else if (strcmp(key, "subscriber_buffer_bytes") == 0) {
 		if ((r = config_set_unsigned(p, key, value, 4096, 1ULL << 34, &v)) > 0)
 			cfg->subscriber_buffer_bytes = (size_t)v;
@@ -333,19 +353,82 @@ static int config_handler(void *user, const char *section, const char *key, cons
 	return config_mode_key(p, m, key, value);
 }
 
+/* The config file as inih reads it, with what C strings would hide. */
+struct config_file {
+	FILE *f;
+	unsigned newlines; /* read so far */
+	unsigned nul_line; /* the first line holding a NUL byte, 0 if none */
+};
+
+/*
+ * fgets for inih that ends the parse at a NUL byte: inih would take the
+ * line to end there, and a file of zeros (a crash during a write) would
+ * read as an empty config.
+ */
+static char *config_read_line(char *str, int num, void *stream)
+{
+	struct config_file *cf = stream;
+	int i = 0, c = EOF;
+
+	if (cf->nul_line)
+		return NULL;
+	while (i < num - 1 && (c = getc(cf->f)) != EOF) {
+		if (c == '\0') {
+			cf->nul_line = cf->newlines + 1;
+			return NULL;
+		}
+		str[i++] = (char)c;
+		if (c == '\n') {
+			cf->newlines++;
+			break;
+		}
+	}
+	if (i == 0)
+		return NULL;
+	str[i] = '\0';
+	return str;
+}
+
+/* Runs inih over path; its result (see ini_parse), with a NUL byte's line in *ret_nul_line. */
+static int config_parse_file(const char *path, struct config_parse *p, unsigned *ret_nul_line)
+{
+	struct config_file cf = {.f = fopen(path, "re")};
+	int line, e;
+
+	*ret_nul_line = 0;
+	if (!cf.f)
+		return -1;
+	line = ini_parse_stream(config_read_line, &cf, config_handler, p);
+	e = ferror(cf.f) ? EIO : 0;
+	fclose(cf.f);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	*ret_nul_line = cf.nul_line;
+	return line;
+}
+
 int config_load(struct config *cfg, const char *path, char **error)
 {
 	struct config_parse p = {.cfg = cfg};
+	unsigned nul_line;
 	int line;
 
 	*error = NULL;
-	line = ini_parse(path, config_handler, &p);
+	line = config_parse_file(path, &p, &nul_line);
 	if (line == -1) {
 		int e = errno;
 
 		asprintf(error, "%s: cannot read: %s", path, strerror(e));
 		free(p.error);
 		return -(e ? e : EIO);
+	}
+	if (nul_line > 0 && (line == 0 || (unsigned)line >= nul_line)) {
+		free(p.error);
+		asprintf(error, "%s:%u: a NUL byte: the file is not text (truncated or corrupt?)",
+			 path, nul_line);
+		return -EINVAL;
 	}
 	if (line == -2) {
 		free(p.error);
