@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,66 @@ static int config_set_log_level(struct config_parse *p, const char *value)
 	return 1;
 }
 
+/* A whole-number key: where its value goes (in struct config or struct config_mode) and its range.
+ */
+struct config_number {
+	const char *key;
+	uint64_t min, max;
+	size_t offset;
+	size_t size; /* of the field: 4 or 8 bytes */
+};
+
+#define CONFIG_NUMBER(type, key, field, lo, hi)                                                    \
+	{                                                                                          \
+		key, lo, hi, offsetof(type, field), sizeof(((type *)NULL)->field)                  \
+	}
+
+static const struct config_number config_daemon_numbers[] = {
+	CONFIG_NUMBER(struct config, "socket_mode", socket_mode, 0, 0777),
+	CONFIG_NUMBER(struct config, "max_connections", max_connections, 1, 1000000),
+	CONFIG_NUMBER(struct config, "max_connections_per_uid", max_connections_per_uid, 1,
+		      1000000),
+	CONFIG_NUMBER(struct config, "max_line_bytes", max_line_bytes, 1024, 1ULL << 30),
+	CONFIG_NUMBER(struct config, "max_batch", max_batch, 1, 1000000),
+	CONFIG_NUMBER(struct config, "max_answer_bytes", max_answer_bytes, 4096, 1ULL << 34),
+	CONFIG_NUMBER(struct config, "max_pending_calls", max_pending_calls, 1, 1000000),
+	CONFIG_NUMBER(struct config, "max_pending_bytes", max_pending_bytes, 4096, 1ULL << 36),
+	CONFIG_NUMBER(struct config, "subscriber_buffer_bytes", subscriber_buffer_bytes, 4096,
+		      1ULL << 34),
+	CONFIG_NUMBER(struct config, "shutdown_grace_sec", shutdown_grace_sec, 0, 86400),
+	CONFIG_NUMBER(struct config, "retention_max_jobs", retention_max_jobs, 0, UINT64_MAX),
+};
+
+static const struct config_number config_mode_numbers[] = {
+	CONFIG_NUMBER(struct config_mode, "max_concurrency", max_concurrency, 1, 100000),
+	CONFIG_NUMBER(struct config_mode, "max_queue", max_queue, 1, 100000000),
+	CONFIG_NUMBER(struct config_mode, "output_limit_bytes", output_limit, 1, 1ULL << 30),
+	CONFIG_NUMBER(struct config_mode, "kill_grace_ms", kill_grace_ms, 1, 3600000),
+};
+
+/* Sets key in base from table: 1 when set, 0 on a bad value, -1 when the table lacks it. */
+static int config_set_number(struct config_parse *p, const struct config_number *table, size_t n,
+			     void *base, const char *key, const char *value)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct config_number *num = &table[i];
+		uint64_t max = num->size < sizeof(uint64_t) && num->max > UINT32_MAX ? UINT32_MAX
+										     : num->max;
+		uint64_t v;
+		uint32_t small;
+
+		if (strcmp(key, num->key) != 0)
+			continue;
+		if (config_set_unsigned(p, key, value, num->min, max, &v) <= 0)
+			return 0;
+		small = (uint32_t)v;
+		memcpy((char *)base + num->offset,
+		       num->size < sizeof(uint64_t) ? (void *)&small : &v, num->size);
+		return 1;
+	}
+	return -1;
+}
+
 static int config_daemon_key(struct config_parse *p, const char *key, const char *value)
 {
 	struct config *cfg = p->cfg;
@@ -232,44 +293,16 @@ static int config_daemon_key(struct config_parse *p, const char *key, const char
 		return config_set_names(p, value, config_add_user);
 	if (strcmp(key, "allowed_groups") == 0)
 		return config_set_names(p, value, config_add_group);
-	if (strcmp(key, "socket_mode") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 0, 0777, &v)) > 0)
-			cfg->socket_mode = (unsigned)v;
-	} else if (strcmp(key, "max_connections") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1, 1000000, &v)) > 0)
-			cfg->max_connections = (unsigned)v;
-	} else if (strcmp(key, "max_connections_per_uid") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1, 1000000, &v)) > 0)
-			cfg->max_connections_per_uid = (unsigned)v;
-	} else if (strcmp(key, "max_line_bytes") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1024, 1ULL << 30, &v)) > 0)
-			cfg->max_line_bytes = (size_t)v;
-	} else if (strcmp(key, "max_batch") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1, 1000000, &v)) > 0)
-			cfg->max_batch = (size_t)v;
-	} else if (strcmp(key, "max_answer_bytes") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 4096, 1ULL << 34, &v)) > 0)
-			cfg->max_answer_bytes = (size_t)v;
-	} else if (strcmp(key, "max_pending_calls") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1, 1000000, &v)) > 0)
-			cfg->max_pending_calls = (size_t)v;
-	} else if (strcmp(key, "max_pending_bytes") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 4096, 1ULL << 36, &v)) > 0)
-			cfg->max_pending_bytes = (size_t)v;
-	} else if (strcmp(key, "subscriber_buffer_bytes") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 4096, 1ULL << 34, &v)) > 0)
-			cfg->subscriber_buffer_bytes = (size_t)v;
-	} else if (strcmp(key, "shutdown_grace_sec") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 0, 86400, &v)) > 0)
-			cfg->shutdown_grace_sec = (unsigned)v;
-	} else if (strcmp(key, "retention_max_jobs") == 0) {
-		r = config_set_unsigned(p, key, value, 0, UINT64_MAX, &cfg->retention_max_jobs);
-	} else if (strcmp(key, "retention_max_age_sec") == 0) {
+	if (strcmp(key, "retention_max_age_sec") == 0) {
 		if ((r = config_set_unsigned(p, key, value, 0, UINT64_MAX, &v)) > 0)
 			cfg->retention_max_age_sec = (double)v;
-	} else {
-		return config_fail(p, "unknown key \"%s\" in [daemon]", key);
+		return r;
 	}
+	r = config_set_number(p, config_daemon_numbers,
+			      sizeof(config_daemon_numbers) / sizeof(config_daemon_numbers[0]), cfg,
+			      key, value);
+	if (r < 0)
+		return config_fail(p, "unknown key \"%s\" in [daemon]", key);
 	return r;
 }
 
@@ -291,7 +324,6 @@ static int config_add_setting(struct config_parse *p, struct config_mode *m, con
 static int config_mode_key(struct config_parse *p, struct config_mode *m, const char *key,
 			   const char *value)
 {
-	uint64_t v;
 	int r;
 
 	if (strcmp(key, "strategy") == 0) {
@@ -300,23 +332,13 @@ static int config_mode_key(struct config_parse *p, struct config_mode *m, const 
 					   value);
 		return config_set_string(p, &m->strategy, value);
 	}
-	if (strcmp(key, "max_concurrency") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1, 100000, &v)) > 0)
-			m->max_concurrency = (unsigned)v;
-	} else if (strcmp(key, "max_queue") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1, 100000000, &v)) > 0)
-			m->max_queue = (size_t)v;
-	} else if (strcmp(key, "output_limit_bytes") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1, 1ULL << 30, &v)) > 0)
-			m->output_limit = (size_t)v;
-	} else if (strcmp(key, "kill_grace_ms") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1, 3600000, &v)) > 0)
-			m->kill_grace_ms = (unsigned)v;
-	} else if (strategy_setting_known(key)) {
+	if (strategy_setting_known(key))
 		return config_add_setting(p, m, key, value);
-	} else {
+	r = config_set_number(p, config_mode_numbers,
+			      sizeof(config_mode_numbers) / sizeof(config_mode_numbers[0]), m, key,
+			      value);
+	if (r < 0)
 		return config_fail(p, "unknown key \"%s\" in [mode:%s]", key, m->name);
-	}
 	return r;
 }
 
