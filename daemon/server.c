@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "cause.h"
 #include "daemon.h"
 #include "log.h"
 #include "paths.h"
@@ -42,29 +42,14 @@ struct server {
 	size_t held_capacity;
 };
 
-/* Fills *error with the reason (NULL if even that fails) and returns r. */
-static int server_fail(char **error, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int server_fail(char **error, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(error, fmt, ap) < 0)
-		*error = NULL;
-	va_end(ap);
-	return r;
-}
-
 static int server_sockaddr(const char *path, struct sockaddr_un *sun, char **error)
 {
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun->sun_path)) {
-		return server_fail(error, -ENAMETOOLONG,
-				   "socket path too long (%zu bytes, at most %zu): %s",
-				   strlen(path), sizeof(sun->sun_path) - 1, path);
+		return cause_set(error, -ENAMETOOLONG,
+				 "socket path too long (%zu bytes, at most %zu): %s", strlen(path),
+				 sizeof(sun->sun_path) - 1, path);
 	}
 	strcpy(sun->sun_path, path);
 	return 0;
@@ -100,14 +85,14 @@ static int server_bind(const char *path, unsigned mode, int *ret_fd, char **erro
 	free(dir);
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			return server_fail(
+			return cause_set(
 				error, -EEXIST,
 				"%s exists and is not a socket; remove it or choose another path",
 				path);
 		}
 		if (server_someone_listens(&sun)) {
-			return server_fail(error, -EADDRINUSE,
-					   "another coordinatord already answers on %s", path);
+			return cause_set(error, -EADDRINUSE,
+					 "another coordinatord already answers on %s", path);
 		}
 		log_notice("removing stale socket %s", path);
 		unlink(path);
@@ -117,7 +102,7 @@ static int server_bind(const char *path, unsigned mode, int *ret_fd, char **erro
 		r = -errno;
 		if (fd >= 0)
 			close(fd);
-		return server_fail(error, r, "cannot bind %s: %s", path, strerror(-r));
+		return cause_set(error, r, "cannot bind %s: %s", path, strerror(-r));
 	}
 	if (chmod(path, mode) < 0)
 		log_warning("cannot set mode %o on %s: %m", mode, path);
@@ -261,7 +246,7 @@ static int server_listen(struct server *server, int fd, char **error)
 		int e = errno;
 
 		close(fd);
-		return server_fail(error, -EIO, "cannot listen: %s", strerror(e));
+		return cause_set(error, -EIO, "cannot listen: %s", strerror(e));
 	}
 	evconnlistener_set_error_cb(server->listener, server_accept_error_cb);
 	return 0;
@@ -275,7 +260,7 @@ int server_new(struct daemon *daemon, const struct server_config *config, struct
 
 	*error = NULL;
 	if (!server)
-		return server_fail(error, -ENOMEM, "out of memory");
+		return cause_set(error, -ENOMEM, "out of memory");
 	server->daemon = daemon;
 	server->max_connections = config->max_connections;
 	server->max_connections_per_uid = config->max_connections_per_uid;
@@ -283,7 +268,7 @@ int server_new(struct daemon *daemon, const struct server_config *config, struct
 	server->backoff_ev = evtimer_new(daemon_event_base(daemon), server_backoff_cb, server);
 	if (!server->backoff_ev) {
 		free(server);
-		return server_fail(error, -ENOMEM, "out of memory");
+		return cause_set(error, -ENOMEM, "out of memory");
 	}
 	if (fd < 0) {
 		r = server_bind(config->path, config->mode, &fd, error);
@@ -296,7 +281,7 @@ int server_new(struct daemon *daemon, const struct server_config *config, struct
 			unlink(config->path);
 			close(fd);
 			server_free(server);
-			return server_fail(error, -ENOMEM, "out of memory");
+			return cause_set(error, -ENOMEM, "out of memory");
 		}
 	} else {
 		evutil_make_socket_nonblocking(fd);
