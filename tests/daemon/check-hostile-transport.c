@@ -22,9 +22,8 @@
 
 #include "harness.h"
 
-#define NOBODY	      65534 /* never allowed unless the config says so */
-#define DAEMON_UID    1	    /* "daemon" in /etc/passwd */
-#define CHILD_WAIT_MS 5000  /* how long a child waits for a line it expects */
+#define NOBODY	   65534 /* never allowed unless the config says so */
+#define DAEMON_UID 1	 /* "daemon" in /etc/passwd */
 
 static struct harness_daemon daemon_;
 
@@ -240,12 +239,12 @@ static int hostile_refused_flood(void *arg)
 			return 10;
 		if (result)
 			continue;
-		line = harness_read_line(cs[i], CHILD_WAIT_MS, &eof);
+		line = harness_read_line(cs[i], HARNESS_WAIT_MS, &eof);
 		if (!line)
 			result = 1; /* nothing said at accept */
 		else if (hostile_line_code(line) != 1004 || !strstr(line, "\"id\":null"))
 			result = 2;
-		else if (!harness_wait_eof(cs[i], CHILD_WAIT_MS))
+		else if (!harness_wait_eof(cs[i], HARNESS_WAIT_MS))
 			result = 3; /* not closed */
 		free(line);
 	}
@@ -285,18 +284,18 @@ static int hostile_per_uid_flood(void *arg)
 	(void)arg;
 	for (int i = 0; i < HOSTILE_PER_UID && !result; i++) {
 		cs[i] = harness_connect(daemon_.sock);
-		if (!cs[i] || hostile_code(cs[i], PING, CHILD_WAIT_MS) != 0)
+		if (!cs[i] || hostile_code(cs[i], PING, HARNESS_WAIT_MS) != 0)
 			result = 1;
 	}
 	cs[HOSTILE_PER_UID] = harness_connect(daemon_.sock);
 	if (!result && cs[HOSTILE_PER_UID]) {
 		harness_send_raw(cs[HOSTILE_PER_UID], PING, strlen(PING));
-		line = harness_read_line(cs[HOSTILE_PER_UID], CHILD_WAIT_MS, &eof);
+		line = harness_read_line(cs[HOSTILE_PER_UID], HARNESS_WAIT_MS, &eof);
 		if (hostile_line_code(line) != 1005)
 			result = 2;
 		else if (!strstr(line, "max_connections_per_uid"))
 			result = 3;
-		else if (!harness_wait_eof(cs[HOSTILE_PER_UID], CHILD_WAIT_MS))
+		else if (!harness_wait_eof(cs[HOSTILE_PER_UID], HARNESS_WAIT_MS))
 			result = 4;
 		free(line);
 	}
@@ -316,7 +315,7 @@ static int hostile_per_uid_fits(void *arg)
 	(void)arg;
 	for (int i = 0; i < HOSTILE_PER_UID; i++) {
 		cs[i] = harness_connect(daemon_.sock);
-		if (!cs[i] || hostile_code(cs[i], PING, CHILD_WAIT_MS) != 0)
+		if (!cs[i] || hostile_code(cs[i], PING, HARNESS_WAIT_MS) != 0)
 			result = 1;
 	}
 	for (int i = 0; i < HOSTILE_PER_UID; i++)
@@ -413,7 +412,7 @@ static int hostile_revoked_batch(void *arg)
 	int result = 0;
 
 	(void)arg;
-	if (!c || hostile_code(c, PING, CHILD_WAIT_MS) != 0)
+	if (!c || hostile_code(c, PING, HARNESS_WAIT_MS) != 0)
 		return 1;
 	hostile_tell(child_reply_fd, 'a');
 	if (hostile_hear(child_cmd_fd, HARNESS_WAIT_MS) != 'b')
@@ -433,7 +432,7 @@ static int hostile_revoked_batch(void *arg)
 			hostile_line_code(answer) != 1004))
 		result = 4; /* not the one short 1004 answer */
 	free(answer);
-	if (!result && hostile_code(c, PING, CHILD_WAIT_MS) != 1004)
+	if (!result && hostile_code(c, PING, HARNESS_WAIT_MS) != 1004)
 		result = 5;
 	harness_client_free(c);
 	return result;
@@ -581,7 +580,7 @@ START_TEST(test_max_pending_bytes)
 	char *ids, *p, *line;
 	size_t busy = 0, other = 0;
 	long rss_before, rss_after;
-	bool eof;
+	bool eof, marker = false;
 
 	hostile_start("[daemon]\nmax_pending_calls = 100000\nmax_pending_bytes = 1048576\n"
 		      "shutdown_grace_sec = 1\n"
@@ -617,16 +616,20 @@ START_TEST(test_max_pending_bytes)
 	}
 	free(ids);
 	free(line);
+	/* Refused before any limit is looked at: its answer comes after all the immediate ones. */
+	harness_send(c, "{\"jsonrpc\":\"1.0\",\"id\":\"marker\",\"method\":\"ping\"}\n");
 	/* Those past the budget are refused at once; the rest stay pending. */
-	while ((line = harness_read_line(c, 2000, &eof))) {
+	while (!marker && (line = harness_read_line(c, HARNESS_WAIT_MS, &eof))) {
 		int code = hostile_line_code(line);
 
+		marker = strstr(line, "\"marker\"") != NULL;
 		if (code == 1005 && strstr(line, "max_pending_bytes"))
 			busy++;
-		else
+		else if (!marker)
 			other++;
 		free(line);
 	}
+	ck_assert_msg(marker, "no answer to the marker");
 	rss_after = harness_rss_kib(daemon_.pid);
 	fprintf(stderr, "pending waits: %zu refused, %zu other; RSS %ld KiB -> %ld KiB\n", busy,
 		other, rss_before, rss_after);
