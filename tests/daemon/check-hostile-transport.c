@@ -368,13 +368,33 @@ static char *hostile_ping_batch(size_t n)
 	return text;
 }
 
+#define HOSTILE_BATCH_LINE (1024 * 1024 - 16)
+
+/* "[1,1,...,1]\n": HOSTILE_BATCH_LINE bytes and a newline, half a million non-requests. */
+static char *hostile_ones_batch(void)
+{
+	char *line = malloc(HOSTILE_BATCH_LINE + 2);
+
+	if (!line)
+		return NULL;
+	line[0] = '[';
+	for (size_t i = 1; i + 2 < HOSTILE_BATCH_LINE; i += 2)
+		memcpy(line + i, "1,", 2);
+	line[HOSTILE_BATCH_LINE - 2] = '1';
+	line[HOSTILE_BATCH_LINE - 1] = ']';
+	line[HOSTILE_BATCH_LINE] = '\n';
+	line[HOSTILE_BATCH_LINE + 1] = '\0';
+	return line;
+}
+
 START_TEST(test_max_batch)
 {
 	struct harness_client *c;
+	long rss_before, rss_after;
 	json_object *o;
 	char *text;
 
-	hostile_start("[daemon]\nmax_batch = 50\n", false);
+	hostile_start("[daemon]\nmax_batch = 50\n", true);
 	c = harness_client_new(daemon_.sock);
 	text = hostile_ping_batch(50);
 	harness_send(c, text);
@@ -396,12 +416,26 @@ START_TEST(test_max_batch)
 		      harness_str(o, "error.message"));
 	json_object_put(o);
 	ck_assert(harness_silent(c, 200));
+
+	/* A whole line of non-requests is refused as it is, never parsed nor answered one by one.
+	 */
+	rss_before = harness_rss_kib(daemon_.pid);
+	text = hostile_ones_batch();
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(harness_send_raw(c, text, HOSTILE_BATCH_LINE + 1), 0);
+	free(text);
+	o = harness_read_json(c, HARNESS_WAIT_MS);
+	ck_assert_msg(json_object_is_type(o, json_type_object), "an answer per element");
+	ck_assert_int_eq(harness_int(o, "error.code"), -32600);
+	json_object_put(o);
+	rss_after = harness_rss_kib(daemon_.pid);
+	fprintf(stderr, "max_batch: RSS %ld KiB -> %ld KiB\n", rss_before, rss_after);
+	ck_assert_msg(rss_after - rss_before < 32 * 1024, "RSS grew from %ld to %ld KiB",
+		      rss_before, rss_after);
 	json_object_put(harness_ok(c, "ping", NULL));
 	harness_client_free(c);
 }
 END_TEST
-
-#define HOSTILE_BATCH_LINE (1024 * 1024 - 16)
 
 /* As nobody, allowed at first: waits for the parent to revoke it, then sends a 1 MiB batch. */
 static int hostile_revoked_batch(void *arg)
@@ -417,14 +451,8 @@ static int hostile_revoked_batch(void *arg)
 	hostile_tell(child_reply_fd, 'a');
 	if (hostile_hear(child_cmd_fd, HARNESS_WAIT_MS) != 'b')
 		return 2;
-	line = malloc(HOSTILE_BATCH_LINE + 2);
-	line[0] = '[';
-	for (size_t i = 1; i + 2 < HOSTILE_BATCH_LINE; i += 2)
-		memcpy(line + i, "1,", 2);
-	line[HOSTILE_BATCH_LINE - 2] = '1';
-	line[HOSTILE_BATCH_LINE - 1] = ']';
-	line[HOSTILE_BATCH_LINE] = '\n';
-	if (harness_send_raw(c, line, HOSTILE_BATCH_LINE + 1) < 0)
+	line = hostile_ones_batch();
+	if (!line || harness_send_raw(c, line, HOSTILE_BATCH_LINE + 1) < 0)
 		result = 3;
 	free(line);
 	answer = result ? NULL : harness_read_line(c, 4 * HARNESS_WAIT_MS, &eof);
