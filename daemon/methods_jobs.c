@@ -35,7 +35,7 @@ enum methods_wait_kind {
 /* A call that waits for jobs to close. */
 struct methods_wait {
 	struct rpc_call *call;
-	struct wait *wait;
+	struct waiter_wait *wait;
 	enum methods_wait_kind kind;
 	char **ids;
 	size_t count;
@@ -88,7 +88,7 @@ static json_object *methods_job_with_message(struct daemon *d, const char *reque
 	return o;
 }
 
-static void methods_wait_done_cb(struct wait *wait, bool timed_out, void *userdata)
+static void methods_wait_done_cb(struct waiter_wait *wait, bool timed_out, void *userdata)
 {
 	struct methods_wait *mw = userdata;
 	struct rpc_call *call = mw->call;
@@ -121,7 +121,7 @@ static void methods_wait_abandon(struct rpc_call *call)
 	struct methods_wait *mw = call->pending;
 	struct daemon *d = call->daemon;
 
-	wait_cancel(mw->wait);
+	waiter_cancel(mw->wait);
 	methods_wait_free(mw, d);
 	rpc_failure(call, WIRE_INTERNAL_ERROR, "the client went away");
 }
