@@ -56,6 +56,7 @@ int config_init(struct config *cfg)
 	cfg->max_line_bytes = 1024 * 1024;
 	cfg->subscriber_buffer_bytes = 8 * 1024 * 1024;
 	cfg->shutdown_grace_sec = 10;
+	cfg->max_wait_ids = 10000;
 	cfg->durability = HISTORY_DURABILITY_NORMAL;
 	return config_add_mode(cfg, "async", &m);
 }
@@ -242,6 +243,9 @@ static int config_daemon_key(struct config_parse *p, const char *key, const char
 	} else if (strcmp(key, "shutdown_grace_sec") == 0) {
 		if ((r = config_set_unsigned(p, key, value, 0, 86400, &v)) > 0)
 			cfg->shutdown_grace_sec = (unsigned)v;
+	} else if (strcmp(key, "max_wait_ids") == 0) {
+		if ((r = config_set_unsigned(p, key, value, 1, 1000000, &v)) > 0)
+			cfg->max_wait_ids = (size_t)v;
 	} else if (strcmp(key, "retention_max_jobs") == 0) {
 		r = config_set_unsigned(p, key, value, 0, UINT64_MAX, &cfg->retention_max_jobs);
 	} else if (strcmp(key, "retention_max_age_sec") == 0) {

@@ -34,6 +34,7 @@ struct config {
 	size_t max_line_bytes;
 	size_t subscriber_buffer_bytes;
 	unsigned shutdown_grace_sec;
+	size_t max_wait_ids; /* request_ids in one wait */
 	enum history_durability durability;
 	uint64_t retention_max_jobs;
 	double retention_max_age_sec;
