@@ -267,27 +267,6 @@ END_TEST
 
 /* ---- 4. wait on many copies of ids whose node ids form a cycle ---- */
 
-/* The pid a task wrote to path, waiting until it is there. */
-static pid_t hostile_read_pid(const char *path)
-{
-	long long deadline = harness_now_ms() + HARNESS_WAIT_MS;
-
-	for (;;) {
-		FILE *f = fopen(path, "re");
-		int pid = 0;
-
-		if (f) {
-			int ok = fscanf(f, "%d", &pid) == 1;
-
-			fclose(f);
-			if (ok && pid > 0)
-				return pid;
-		}
-		ck_assert_msg(harness_now_ms() < deadline, "%s never had a pid", path);
-		harness_sleep_ms(20);
-	}
-}
-
 /*
  * In a child process that joined process group pgid (as a task's own
  * child would): sends a wait on copies of id, and a ping right behind it
@@ -381,7 +360,7 @@ START_TEST(test_wait_cycle_copies)
 					"\"argv\":[\"sh\",\"-c\",\"echo $$ > %s; exec "
 					"sleep 60\"]}}",
 					pidfile)));
-	task = hostile_read_pid(pidfile);
+	task = harness_read_pid(pidfile);
 	/* ... with jobs of its own run whose node ids then form a cycle too. */
 	json_object_put(
 		harness_ok(client, "submit",
@@ -661,7 +640,7 @@ START_TEST(test_lend_three_children)
 	r = harness_ok(client, "status", harness_json("{\"run_id\":\"lender\"}"));
 	ck_assert_int_eq(harness_int(r, "counts.success"), 4);
 	json_object_put(r);
-	/* Every slot is back: the mode runs nothing and a new task gets the slot. */
+	/* Every loan is back: a new task gets the slot. */
 	r = harness_ok(
 		client, "submit",
 		harness_json("{\"mode\":\"one\",\"wait\":true,\"node\":{\"argv\":[\"true\"]}}"));
