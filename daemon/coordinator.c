@@ -252,8 +252,8 @@ static int coordinator_publish_creation(struct coordinator *coord, const struct 
 
 /*
  * Whether uid may join any owner's tree: root, and the daemon's own user,
- * as whom every task runs (a task submits its children on behalf of
- * whoever owns the task).
+ * as whom every task runs under run_as = daemon (a task then submits its
+ * children on behalf of whoever owns the task).
  */
 static bool coordinator_privileged(uid_t uid)
 {
