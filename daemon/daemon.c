@@ -142,11 +142,16 @@ static int daemon_pick_socket(struct daemon *d, int *ret_fd)
 static int daemon_store_cb(struct message *msg, void *userdata)
 {
 	struct daemon *d = userdata;
-	int r = history_insert_message(d->history, msg);
+	int r = coordinator_admit_message(d->coordinator, msg);
 
+	if (r < 0)
+		return r; /* a second final message for a job: refused */
+	r = history_insert_message(d->history, msg);
 	if (r < 0)
 		log_error("cannot store message %llu: %s", (unsigned long long)msg->seq,
 			  history_last_error(d->history));
+	else
+		coordinator_message_stored(d->coordinator, msg);
 	return r;
 }
 
@@ -437,7 +442,7 @@ static void daemon_cancel_queued(struct daemon *d)
 
 	state_foreach_open(d->state, daemon_cancel_queued_cb, &ids);
 	for (size_t i = 0; ids && ids[i]; i++) {
-		coordinator_cancel(d->coordinator, ids[i], false);
+		coordinator_cancel(d->coordinator, ids[i], false, 0);
 		free(ids[i]);
 	}
 	free(ids);
