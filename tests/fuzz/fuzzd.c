@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 #include <json-c/json.h>
+#include <sqlite3.h>
 
 #include "coordinator.h"
 #include "daemon.h"
@@ -64,6 +65,7 @@ static const char fuzzd_config[] = "[daemon]\n"
 struct fuzzd {
 	struct daemon *daemon;
 	struct event *tick; /* bounds each turn of the loop */
+	sqlite3 *history;   /* the daemon's history file, read-only, for fuzzd_check_history */
 	char dir[64];
 	char sock[96];
 	char state[96];
@@ -146,7 +148,7 @@ static void fuzzd_start(void)
 		.config_path = fuzzd.conf,
 		.log_level = -1,
 	};
-	char *error = NULL;
+	char *error = NULL, path[128];
 	int r;
 
 	if (!fuzzd.dir[0]) {
@@ -165,6 +167,10 @@ static void fuzzd_start(void)
 	fuzzd.tick = evtimer_new(fuzzd.daemon->base, fuzzd_tick_cb, NULL);
 	if (!fuzzd.tick)
 		fuzzd_fail("out of memory");
+	snprintf(path, sizeof(path), "%s/history.sqlite3", fuzzd.state);
+	r = sqlite3_open_v2(path, &fuzzd.history, SQLITE_OPEN_READONLY, NULL);
+	if (r != SQLITE_OK)
+		fuzzd_fail("cannot read %s: %s", path, sqlite3_errstr(r));
 }
 
 /* Frees the daemon but keeps its directory: the next start recovers from it. */
@@ -173,6 +179,8 @@ static void fuzzd_free_daemon(void)
 	if (fuzzd.tick)
 		event_free(fuzzd.tick);
 	fuzzd.tick = NULL;
+	sqlite3_close(fuzzd.history);
+	fuzzd.history = NULL;
 	daemon_free(fuzzd.daemon);
 	fuzzd.daemon = NULL;
 	fuzzd.exited = false;
@@ -467,6 +475,42 @@ static void fuzzd_check_ping(void)
 	fuzzd_settle();
 }
 
+/* The first row of sql's answer as text (column 0), or NULL when there is none. */
+static char *fuzzd_sql_text(const char *sql)
+{
+	sqlite3_stmt *st;
+	char *text = NULL;
+	int rc = sqlite3_prepare_v2(fuzzd.history, sql, -1, &st, NULL);
+
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		text = strdup((const char *)sqlite3_column_text(st, 0));
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		fuzzd_fail("%s: %s", sql, sqlite3_errmsg(fuzzd.history));
+	sqlite3_finalize(st);
+	return text;
+}
+
+/*
+ * What the idle daemon stored: each job ends exactly once (one final
+ * message when closed, none while opened), and the messages kept (a
+ * suffix, after retention) have no gap in seq.
+ */
+static void fuzzd_check_history(void)
+{
+	char *bad = fuzzd_sql_text(
+		"SELECT j.request_id || ' (' || j.status || '): ' || n || ' final messages' FROM "
+		"(SELECT request_id, status, (SELECT count(*) FROM messages m WHERE m.request_id = "
+		"jobs.request_id AND m.type IN ('request_success', 'request_failure')) AS n "
+		"FROM jobs) j WHERE j.n != (j.status = 'closed') LIMIT 1");
+
+	if (bad)
+		fuzzd_fail("a job that did not end exactly once: %s", bad);
+	bad = fuzzd_sql_text("SELECT count(*) || ' messages from seq ' || min(seq) || ' to ' || "
+			     "max(seq) FROM messages HAVING count(*) != max(seq) - min(seq) + 1");
+	if (bad)
+		fuzzd_fail("a gap in the stored messages: %s", bad);
+}
+
 /* After a shutdown: the drain must end, and the daemon must start again on its state. */
 static void fuzzd_restart(void)
 {
@@ -500,8 +544,10 @@ void fuzzd_feed(const uint8_t *data, size_t len)
 	fuzzd_settle();
 	if (fuzzd.daemon->draining || fuzzd.exited) {
 		fuzzd_restart();
+		fuzzd_check_history();
 		return;
 	}
+	fuzzd_check_history();
 	if (server_connection_count(fuzzd.daemon->server) > FUZZD_MAX_LINGER) {
 		fuzzd_free_daemon();
 		fuzzd_start();

@@ -15,8 +15,9 @@
  * Sends data as one client would, half-closes, reads every answer, hangs
  * up and lets the daemon settle. Aborts, with a reason on stderr, when an
  * invariant breaks: an answer line that is not a well-formed JSON-RPC
- * message, a daemon that no longer answers ping, or one that cannot
- * restart on its own state after a shutdown. Starts the daemon if needed.
+ * message, a daemon that no longer answers ping, a job in the history that
+ * did not end exactly once, a gap in seq, or a daemon that cannot restart
+ * on its own state after a shutdown. Starts the daemon if needed.
  * With FUZZD_VERBOSE set in the environment, the answers go to stderr.
  */
 void fuzzd_feed(const uint8_t *data, size_t len);
