@@ -350,14 +350,16 @@ static void daemon_prune_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(d->prune_ev, &tv);
 }
 
+/* The signals the daemon handles, one event each in signal_evs. */
+static const int daemon_signals[DAEMON_SIGNAL_COUNT] = {SIGTERM, SIGINT, SIGHUP};
+
 static int daemon_events(struct daemon *d)
 {
-	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
 	struct timeval now = {0, 0};
 
 	signal(SIGPIPE, SIG_IGN);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		d->signal_evs[i] = evsignal_new(d->base, sigs[i], daemon_signal_cb, d);
+	for (size_t i = 0; i < DAEMON_SIGNAL_COUNT; i++) {
+		d->signal_evs[i] = evsignal_new(d->base, daemon_signals[i], daemon_signal_cb, d);
 		if (!d->signal_evs[i] || evsignal_add(d->signal_evs[i], NULL) < 0)
 			return -ENOMEM;
 	}
@@ -412,42 +414,74 @@ int daemon_run(struct daemon *d)
 	return d->exit_code;
 }
 
-static void daemon_cancel_queued_cb(struct job *job, void *userdata)
-{
-	char ***ids = userdata;
-	size_t n = 0;
+/* The queued jobs of a drain, each with a reference of its own. */
+struct daemon_queued {
+	struct job **jobs;
+	size_t count;
+};
 
-	if (job->phase != JOB_QUEUED || !*ids)
-		return;
-	while ((*ids)[n])
-		n++;
-	(*ids)[n] = strdup(job->request_id);
+static void daemon_collect_queued_cb(struct job *job, void *userdata)
+{
+	struct daemon_queued *q = userdata;
+
+	if (job->phase == JOB_QUEUED)
+		q->jobs[q->count++] = job_ref(job);
 }
 
-/* Queued tasks never start during a drain: they are cancelled at once. */
+/*
+ * Queued tasks never start during a drain: they are cancelled at once, in
+ * one pass. Without memory for the list they are cancelled with the
+ * running ones when the grace period ends.
+ */
 static void daemon_cancel_queued(struct daemon *d)
 {
-	char **ids = calloc(state_open_count(d->state) + 1, sizeof(char *));
+	size_t open = state_open_count(d->state);
+	struct daemon_queued q = {0};
 
-	state_foreach_open(d->state, daemon_cancel_queued_cb, &ids);
-	for (size_t i = 0; ids && ids[i]; i++) {
-		coordinator_cancel(d->coordinator, ids[i], false);
-		free(ids[i]);
+	if (open == 0)
+		return;
+	q.jobs = calloc(open, sizeof(*q.jobs));
+	if (!q.jobs) {
+		log_warning("out of memory: the queue is cancelled when the grace period ends");
+		return;
 	}
-	free(ids);
+	state_foreach_open(d->state, daemon_collect_queued_cb, &q);
+	for (size_t i = 0; i < q.count; i++) {
+		coordinator_cancel(d->coordinator, q.jobs[i]->request_id, false);
+		job_unref(q.jobs[i]);
+	}
+	free(q.jobs);
+}
+
+/* The longest any mode waits between SIGTERM and SIGKILL. */
+static unsigned daemon_max_kill_grace_ms(const struct daemon *d)
+{
+	unsigned max = 0;
+
+	for (size_t i = 0; i < d->config.mode_count; i++) {
+		unsigned ms = d->config.modes[i].kill_grace_ms;
+
+		if (ms == 0)
+			ms = STRATEGY_DEFAULT_KILL_GRACE_MS;
+		if (ms > max)
+			max = ms;
+	}
+	return max;
 }
 
 static void daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	struct timeval hard = {DAEMON_HARD_STOP_SEC, 0};
+	unsigned kill_ms = daemon_max_kill_grace_ms(d);
+	/* Every mode's SIGKILL comes before the deadline, with time to reap and record. */
+	struct timeval hard = {DAEMON_HARD_STOP_SEC + kill_ms / 1000,
+			       (suseconds_t)(kill_ms % 1000) * 1000};
 
 	if (!d->strategies_shut_down) {
 		log_notice("grace period over: cancelling %zu running task(s)",
 			   state_open_count(d->state));
 		d->strategies_shut_down = true;
 		coordinator_shutdown(d->coordinator);
-		hard.tv_sec += STRATEGY_DEFAULT_KILL_GRACE_MS / 1000;
 		evtimer_add(d->drain_ev, &hard);
 		return;
 	}
@@ -532,7 +566,7 @@ void daemon_free(struct daemon *d)
 	publisher_free(d->publisher);
 	history_close(d->history);
 	statedir_close(d->statedir);
-	for (size_t i = 0; i < sizeof(d->signal_evs) / sizeof(d->signal_evs[0]); i++)
+	for (size_t i = 0; i < DAEMON_SIGNAL_COUNT; i++)
 		if (d->signal_evs[i])
 			event_free(d->signal_evs[i]);
 	if (d->drain_ev)
