@@ -64,14 +64,41 @@ bool daemon_output_must_wait(const struct daemon *d)
 	return d->history && history_in_transaction(d->history);
 }
 
+/* The history failed to store a turn: nothing more is said until it has. */
+static void daemon_storage_failed(struct daemon *d)
+{
+	d->storage_failing = true;
+	log_error("cannot commit to the history: %s; until it can: clients waiting for that "
+		  "commit are disconnected, submits are refused, messages are held back, and what "
+		  "happens is kept in memory and stored as soon as there is room (tried every "
+		  "second)",
+		  history_last_error(d->history));
+	publisher_hold_after(d->publisher, history_stored_seq(d->history));
+}
+
+static void daemon_storage_recovered(struct daemon *d)
+{
+	int r;
+
+	d->storage_failing = false;
+	/* The counts moved with writes that were lost and made again: count the rows. */
+	r = state_load(d->state);
+	if (r < 0)
+		log_error("cannot count the jobs in the history: %s",
+			  history_last_error(d->history));
+	log_notice("the history can be written again: everything held back is stored and goes "
+		   "out now");
+	publisher_release(d->publisher);
+}
+
 static void daemon_commit_hook(int result, void *userdata)
 {
 	struct daemon *d = userdata;
 
-	if (result < 0)
-		log_error("cannot commit to the history: %s; answers that depend on it are "
-			  "withheld",
-			  history_last_error(d->history));
+	if (result < 0 && !d->storage_failing)
+		daemon_storage_failed(d);
+	else if (result == 0 && d->storage_failing && !history_failing(d->history))
+		daemon_storage_recovered(d);
 	if (d->server)
 		server_release_held(d->server, result == 0);
 }
@@ -142,8 +169,16 @@ static int daemon_pick_socket(struct daemon *d, int *ret_fd)
 static int daemon_store_cb(struct message *msg, void *userdata)
 {
 	struct daemon *d = userdata;
-	int r = history_insert_message(d->history, msg);
+	int r;
 
+	/*
+	 * A refusal while the history cannot be written is not published: it
+	 * could not be stored, and a client sending submits in a loop must not
+	 * grow what waits in memory.
+	 */
+	if (msg->type == MESSAGE_REQUEST_CREATION_FAILURE && history_failing(d->history))
+		return -EAGAIN;
+	r = history_insert_message(d->history, msg);
 	if (r < 0)
 		log_error("cannot store message %llu: %s", (unsigned long long)msg->seq,
 			  history_last_error(d->history));
@@ -246,7 +281,10 @@ static void daemon_finish_cb(evutil_socket_t fd, short what, void *arg)
 		coordinator_shutdown(d->coordinator);
 	}
 	publisher_shutdown(d->publisher);
-	history_commit(d->history);
+	if (history_commit(d->history) < 0 && history_failing(d->history))
+		log_error("%zu writes could not be stored before the exit (%s); the next start "
+			  "closes the jobs they were about as lost",
+			  history_backlog_count(d->history), history_last_error(d->history));
 	/* Last, let the final answers and messages reach their clients. */
 	server_stop_listening(d->server);
 	d->flush_deadline = time_now() + DAEMON_FLUSH_SEC;
@@ -559,6 +597,9 @@ void daemon_free(struct daemon *d)
 {
 	if (!d)
 		return;
+	/* Whatever the history's last commit does, the parts its hook tells are going. */
+	if (d->history)
+		history_set_commit_hook(d->history, NULL, NULL);
 	server_free(d->server);
 	waiter_free(d->waiter);
 	coordinator_free(d->coordinator);

@@ -56,6 +56,7 @@ struct daemon {
 	bool draining;
 	bool strategies_shut_down;
 	bool finishing;		/* the last step of the drain is scheduled */
+	bool storage_failing;	/* a commit failed: messages are held until it is made */
 	bool status_dirty;	/* counts changed since systemd last heard */
 	uint64_t watchdog_usec; /* 0: no watchdog */
 	int exit_code;

@@ -17,6 +17,8 @@
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
 #define HISTORY_SCHEMA_VERSION 1
+/* While a commit cannot be made, the backlog is tried again this often. */
+#define HISTORY_RETRY_MS 1000
 
 enum history_stmt {
 	STMT_INSERT_JOB,
@@ -94,12 +96,38 @@ static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
 };
 
+/* A write the history may have to make again: a failed commit loses its whole transaction. */
+enum history_op_kind {
+	HISTORY_OP_INSERT_JOB,
+	HISTORY_OP_UPDATE_JOB,
+	HISTORY_OP_INSERT_MESSAGE,
+};
+
+struct history_op {
+	enum history_op_kind kind;
+	struct job *job;     /* a reference, for the job kinds */
+	struct message *msg; /* a reference, for a message */
+};
+
+struct history_ops {
+	struct history_op *v;
+	size_t count;
+	size_t cap;
+};
+
 struct history {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[STMT_COUNT_];
 	struct event *commit_ev;
+	struct event *retry_ev; /* while failing: the next attempt to store the backlog */
 	bool in_transaction;
-	bool explicit_transaction; /* opened by history_begin: only history_commit ends it */
+	bool explicit_transaction;  /* opened by history_begin: only history_commit ends it */
+	bool failing;		    /* a commit failed: writes wait in the backlog */
+	int fail_error;		    /* why, as a negative errno */
+	struct history_ops turn;    /* the writes of the open transaction (event loop only) */
+	struct history_ops backlog; /* the writes a failed commit lost, oldest first */
+	uint64_t turn_seq;	    /* the largest seq written in the open transaction */
+	uint64_t stored_seq;	    /* the largest seq committed */
 	void (*commit_hook)(int result, void *userdata);
 	void *commit_hook_data;
 	char last_error[256];
@@ -210,6 +238,13 @@ static void history_commit_cb(evutil_socket_t fd, short what, void *arg)
 	history_commit(arg);
 }
 
+static void history_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	history_commit(arg);
+}
+
+static int history_select_u64(struct history *h, const char *sql, uint64_t *ret);
+
 static int history_configure(struct history *h, enum history_durability durability, char **error)
 {
 	int r;
@@ -263,7 +298,11 @@ int history_open(const char *path, struct event_base *base, enum history_durabil
 		r = history_configure(h, durability, error);
 	if (r == 0)
 		r = history_prepare_all(h, error);
-	if (r == 0 && base && !(h->commit_ev = event_new(base, -1, 0, history_commit_cb, h)))
+	if (r == 0 && (r = history_last_seq(h, &h->stored_seq)) < 0)
+		*error = strdup(h->last_error);
+	if (r == 0 && base &&
+	    (!(h->commit_ev = event_new(base, -1, 0, history_commit_cb, h)) ||
+	     !(h->retry_ev = evtimer_new(base, history_retry_cb, h))))
 		r = -ENOMEM;
 	if (r < 0) {
 		history_close(h);
@@ -273,25 +312,187 @@ int history_open(const char *path, struct event_base *base, enum history_durabil
 	return 0;
 }
 
+/* ---- writes that a failed commit lost ---- */
+
+/* Room for one more op, so that recording a write that was made cannot fail. */
+static int history_ops_reserve(struct history_ops *ops)
+{
+	struct history_op *v;
+	size_t cap;
+
+	if (ops->count < ops->cap)
+		return 0;
+	cap = ops->cap ? ops->cap * 2 : 64;
+	v = realloc(ops->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	ops->v = v;
+	ops->cap = cap;
+	return 0;
+}
+
+static void history_ops_push(struct history_ops *ops, const struct history_op *op)
+{
+	ops->v[ops->count++] = (struct history_op){
+		.kind = op->kind,
+		.job = op->job ? job_ref(op->job) : NULL,
+		.msg = op->msg ? message_ref(op->msg) : NULL,
+	};
+}
+
+static void history_ops_clear(struct history_ops *ops)
+{
+	for (size_t i = 0; i < ops->count; i++) {
+		job_unref(ops->v[i].job);
+		message_unref(ops->v[i].msg);
+	}
+	ops->count = 0;
+	/* A long backlog once is no reason to keep its memory. */
+	if (ops->cap > 4096) {
+		free(ops->v);
+		ops->v = NULL;
+		ops->cap = 0;
+	}
+}
+
+static int history_run_op(struct history *h, const struct history_op *op);
+static int history_exec_update_job(struct history *h, const struct job *job);
+
+/*
+ * The turn's transaction is lost (a statement or its commit failed): roll
+ * back what is left of it and keep its writes in the backlog, to be made
+ * again once the database can take them. From now on every write waits
+ * there too, and new jobs are refused (history_failing).
+ */
+static void history_turn_failed(struct history *h, int r)
+{
+	struct history_ops lost = h->turn;
+	struct timeval retry = {HISTORY_RETRY_MS / 1000, (HISTORY_RETRY_MS % 1000) * 1000};
+
+	if (!sqlite3_get_autocommit(h->db))
+		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+	h->in_transaction = false;
+	h->explicit_transaction = false;
+	h->turn_seq = 0;
+	/* Only a history that is not failing opens a transaction: the backlog is empty. */
+	h->turn = h->backlog;
+	h->backlog = lost;
+	h->failing = true;
+	h->fail_error = r;
+	evtimer_add(h->retry_ev, &retry);
+	if (h->commit_hook)
+		h->commit_hook(r, h->commit_hook_data);
+}
+
+/* Makes a backlog write again; one that turns out to be stored already is brought up to date. */
+static int history_replay_op(struct history *h, const struct history_op *op)
+{
+	int r = history_run_op(h, op);
+
+	if (r == -EEXIST && op->kind == HISTORY_OP_INSERT_JOB)
+		return history_exec_update_job(h, op->job);
+	if (r == -EEXIST && op->kind == HISTORY_OP_INSERT_MESSAGE)
+		return 0;
+	return r;
+}
+
+/* Stores the whole backlog in one transaction; on failure tries again later. */
+static int history_retry(struct history *h)
+{
+	struct timeval retry = {HISTORY_RETRY_MS / 1000, (HISTORY_RETRY_MS % 1000) * 1000};
+	uint64_t seq = h->stored_seq;
+	int r = history_exec(h, "BEGIN IMMEDIATE");
+
+	for (size_t i = 0; r == 0 && i < h->backlog.count; i++) {
+		const struct history_op *op = &h->backlog.v[i];
+
+		r = history_replay_op(h, op);
+		if (op->msg && op->msg->seq > seq)
+			seq = op->msg->seq;
+	}
+	if (r == 0)
+		r = history_exec(h, "COMMIT");
+	if (r < 0) {
+		if (!sqlite3_get_autocommit(h->db))
+			sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+		if (h->retry_ev)
+			evtimer_add(h->retry_ev, &retry);
+		return r;
+	}
+	history_ops_clear(&h->backlog);
+	h->stored_seq = seq;
+	h->failing = false;
+	h->fail_error = 0;
+	if (h->retry_ev)
+		evtimer_del(h->retry_ev);
+	if (h->commit_hook)
+		h->commit_hook(0, h->commit_hook_data);
+	return 0;
+}
+
+bool history_failing(const struct history *h)
+{
+	return h->failing;
+}
+
+size_t history_backlog_count(const struct history *h)
+{
+	return h->backlog.count;
+}
+
+uint64_t history_stored_seq(const struct history *h)
+{
+	return h->stored_seq;
+}
+
 void history_close(struct history *h)
 {
 	if (!h)
 		return;
 	history_commit(h);
+	history_ops_clear(&h->turn);
+	history_ops_clear(&h->backlog);
+	free(h->turn.v);
+	free(h->backlog.v);
 	for (int i = 0; i < STMT_COUNT_; i++)
 		sqlite3_finalize(h->stmts[i]);
 	if (h->commit_ev)
 		event_free(h->commit_ev);
+	if (h->retry_ev)
+		event_free(h->retry_ev);
 	sqlite3_close(h->db);
 	free(h);
+}
+
+/* Whether writes are grouped per loop turn and kept for a retry (the daemon's case). */
+static bool history_grouped(const struct history *h)
+{
+	return h->commit_ev && !h->explicit_transaction;
 }
 
 int history_commit(struct history *h)
 {
 	int r;
 
+	if (h->failing)
+		return history_retry(h);
 	if (!h->in_transaction)
 		return 0;
+	if (history_grouped(h)) {
+		r = history_exec(h, "COMMIT");
+		if (r < 0) {
+			history_turn_failed(h, r);
+			return r;
+		}
+		h->in_transaction = false;
+		if (h->turn_seq > h->stored_seq)
+			h->stored_seq = h->turn_seq;
+		h->turn_seq = 0;
+		history_ops_clear(&h->turn);
+		if (h->commit_hook)
+			h->commit_hook(0, h->commit_hook_data);
+		return 0;
+	}
 	h->in_transaction = false;
 	h->explicit_transaction = false;
 	r = history_exec(h, "COMMIT");
@@ -395,46 +596,121 @@ static int history_step_done(struct history *h, sqlite3_stmt *st, const char *wh
 	int rc = sqlite3_step(st);
 
 	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	/* Some errors (a full disk) roll the whole transaction back by themselves. */
-	if (h->in_transaction && sqlite3_get_autocommit(h->db)) {
-		h->in_transaction = false;
-		if (h->commit_hook)
-			h->commit_hook(-EIO, h->commit_hook_data);
+	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, what);
+}
+
+static int history_exec_insert_job(struct history *h, struct job *job)
+{
+	sqlite3_stmt *st = history_stmt(h, STMT_INSERT_JOB);
+	int r;
+
+	history_bind_job(st, job);
+	r = history_step_done(h, st, "cannot store the job");
+	if (r == 0)
+		job->seq_no = sqlite3_last_insert_rowid(h->db);
+	return r;
+}
+
+static int history_exec_update_job(struct history *h, const struct job *job)
+{
+	sqlite3_stmt *st = history_stmt(h, STMT_UPDATE_JOB);
+
+	history_bind_job(st, job);
+	return history_step_done(h, st, "cannot update the job");
+}
+
+static int history_exec_insert_message(struct history *h, struct message *msg)
+{
+	sqlite3_stmt *st;
+	const char *text;
+	size_t len;
+
+	text = message_wire(msg, &len);
+	if (!text)
+		return -ENOMEM;
+	st = history_stmt(h, STMT_INSERT_MESSAGE);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)msg->seq);
+	sqlite3_bind_text(st, 2, message_type_name(msg->type), -1, SQLITE_STATIC);
+	history_bind_text(st, 3, msg->request_id);
+	history_bind_text(st, 4, msg->run_id);
+	sqlite3_bind_double(st, 5, msg->time);
+	sqlite3_bind_text(st, 6, text, (int)len, SQLITE_STATIC);
+	return history_step_done(h, st, "cannot store the message");
+}
+
+static int history_run_op(struct history *h, const struct history_op *op)
+{
+	switch (op->kind) {
+	case HISTORY_OP_INSERT_JOB:
+		return history_exec_insert_job(h, op->job);
+	case HISTORY_OP_UPDATE_JOB:
+		return history_exec_update_job(h, op->job);
+	case HISTORY_OP_INSERT_MESSAGE:
+		return history_exec_insert_message(h, op->msg);
 	}
-	return history_fail(h, rc, what);
+	return -EINVAL;
+}
+
+/*
+ * While failing, a write waits in the backlog (it is part of what happened
+ * and will be stored), except a new job: that one is refused.
+ */
+static int history_defer(struct history *h, const struct history_op *op)
+{
+	int r;
+
+	if (op->kind == HISTORY_OP_INSERT_JOB) {
+		snprintf(h->last_error, sizeof(h->last_error),
+			 "the history cannot be written (%s) and takes no new jobs until it can",
+			 strerror(-h->fail_error));
+		return h->fail_error;
+	}
+	r = history_ops_reserve(&h->backlog);
+	if (r < 0)
+		return r;
+	history_ops_push(&h->backlog, op);
+	return 0;
+}
+
+/*
+ * Makes one write within the turn's transaction and remembers it until
+ * the commit. A write whose transaction is lost is kept for later (see
+ * history_turn_failed): only a refused new job, or a request_id already
+ * taken, is an error for the caller.
+ */
+static int history_write(struct history *h, const struct history_op *op)
+{
+	int r;
+
+	if (h->failing)
+		return history_defer(h, op);
+	if (history_grouped(h) && (r = history_ops_reserve(&h->turn)) < 0)
+		return r;
+	r = history_write_begin(h);
+	if (r == 0)
+		r = history_run_op(h, op);
+	if (r == -EEXIST || (r < 0 && !history_grouped(h)))
+		return r;
+	if (r < 0) {
+		history_turn_failed(h, r);
+		return history_defer(h, op);
+	}
+	if (history_grouped(h)) {
+		history_ops_push(&h->turn, op);
+		if (op->msg && op->msg->seq > h->turn_seq)
+			h->turn_seq = op->msg->seq;
+	}
+	return history_write_end(h);
 }
 
 int history_insert_job(struct history *h, struct job *job)
 {
-	sqlite3_stmt *st;
-	int r = history_write_begin(h);
-
-	if (r < 0)
-		return r;
-	st = history_stmt(h, STMT_INSERT_JOB);
-	history_bind_job(st, job);
-	r = history_step_done(h, st, "cannot store the job");
-	if (r < 0)
-		return r;
-	job->seq_no = sqlite3_last_insert_rowid(h->db);
-	return history_write_end(h);
+	return history_write(h, &(struct history_op){.kind = HISTORY_OP_INSERT_JOB, .job = job});
 }
 
-int history_update_job(struct history *h, const struct job *job)
+int history_update_job(struct history *h, struct job *job)
 {
-	sqlite3_stmt *st;
-	int r = history_write_begin(h);
-
-	if (r < 0)
-		return r;
-	st = history_stmt(h, STMT_UPDATE_JOB);
-	history_bind_job(st, job);
-	r = history_step_done(h, st, "cannot update the job");
-	if (r < 0)
-		return r;
-	return history_write_end(h);
+	return history_write(h, &(struct history_op){.kind = HISTORY_OP_UPDATE_JOB, .job = job});
 }
 
 static char *history_column_dup(sqlite3_stmt *st, int col, bool *failed)
@@ -675,28 +951,13 @@ int history_foreach_open(struct history *h, int (*cb)(struct job *job, void *use
 
 int history_insert_message(struct history *h, struct message *msg)
 {
-	sqlite3_stmt *st;
-	const char *text;
 	size_t len;
-	int r;
 
-	text = message_wire(msg, &len);
-	if (!text)
+	/* Made (and kept) now: running out of memory here is no storage failure. */
+	if (!message_wire(msg, &len))
 		return -ENOMEM;
-	r = history_write_begin(h);
-	if (r < 0)
-		return r;
-	st = history_stmt(h, STMT_INSERT_MESSAGE);
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)msg->seq);
-	sqlite3_bind_text(st, 2, message_type_name(msg->type), -1, SQLITE_STATIC);
-	history_bind_text(st, 3, msg->request_id);
-	history_bind_text(st, 4, msg->run_id);
-	sqlite3_bind_double(st, 5, msg->time);
-	sqlite3_bind_text(st, 6, text, (int)len, SQLITE_STATIC);
-	r = history_step_done(h, st, "cannot store the message");
-	if (r < 0)
-		return r;
-	return history_write_end(h);
+	return history_write(h,
+			     &(struct history_op){.kind = HISTORY_OP_INSERT_MESSAGE, .msg = msg});
 }
 
 static int history_select_u64(struct history *h, const char *sql, uint64_t *ret)
@@ -836,7 +1097,8 @@ int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t b
 	int r;
 
 	memset(ret_removed, 0, sizeof(*ret_removed));
-	if (max_jobs == 0 && max_age <= 0)
+	/* Pruning waits while the backlog does: it is done again later anyway. */
+	if ((max_jobs == 0 && max_age <= 0) || h->failing)
 		return 0;
 	r = history_write_begin(h);
 	if (r == 0)
@@ -844,6 +1106,8 @@ int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t b
 	/* A job has a few messages: the log may need more steps than the jobs. */
 	if (r == 0)
 		r = history_prune_messages(h, batch * 4);
+	if (r < 0 && history_grouped(h) && r != -EEXIST)
+		history_turn_failed(h, r);
 	if (r < 0)
 		return r;
 	return history_write_end(h);

@@ -98,7 +98,7 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 	r = job_end(job, result, exit_code, kind, error_message);
 	if (r < 0)
 		return r;
-	/* A failed write is reported, but memory follows the seed: the job is closed. */
+	/* Memory follows the seed: the job is closed (a write whose commit fails is made again). */
 	r = history_update_job(state->history, job);
 	state->counts.opened--;
 	state->counts.closed++;
@@ -167,7 +167,9 @@ int state_run_id_for_parent(struct state *state, const char *parent_node_id, cha
 
 int state_counts(struct state *state, const struct job_filter *filter, struct job_counts *ret)
 {
-	if (!filter->mode && !filter->run_id && !filter->parent_node_id) {
+	/* While writes wait for the disk, the rows are what may be told, not memory. */
+	if (!filter->mode && !filter->run_id && !filter->parent_node_id &&
+	    !history_failing(state->history)) {
 		*ret = state->counts;
 		return 0;
 	}

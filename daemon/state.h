@@ -56,7 +56,10 @@ int state_find_by_node(struct state *state, const char *node_id, struct job **re
 /* The run a new request with this parent belongs to (caller frees); NULL: its own. */
 int state_run_id_for_parent(struct state *state, const char *parent_node_id, char **ret);
 
-/* Counts over all jobs (O(1)), or over those matching filter's mode/run/parent. */
+/*
+ * Counts over all jobs (O(1); from the history's rows while it is failing),
+ * or over those matching filter's mode/run/parent.
+ */
 int state_counts(struct state *state, const struct job_filter *filter, struct job_counts *ret);
 
 /* The seed's job_list: a page of jobs newest first, see history_query. */
@@ -77,7 +80,7 @@ int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t b
 /* Number of opened jobs. */
 size_t state_open_count(const struct state *state);
 
-/* Loads the counts from the history; call once after opening it. */
+/* Loads the counts from the history: after opening it, and after it failed and recovered. */
 int state_load(struct state *state);
 
 #endif
