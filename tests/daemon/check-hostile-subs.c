@@ -71,6 +71,15 @@ static void hs_submit_many(struct harness_client *c, const char *prefix, int cou
 	}
 }
 
+/* Submits task (JSON text) and waits until it runs. */
+static void hs_start(struct harness_client *c, const char *task)
+{
+	json_object *r = harness_ok(c, "submit", harness_json("%s", task));
+
+	json_object_put(harness_wait_running(c, harness_str(r, "job.request_id")));
+	json_object_put(r);
+}
+
 /* One number from the history file: sql must select a single integer. */
 static long long hs_db_int(sqlite3 *db, const char *sql)
 {
@@ -260,11 +269,8 @@ START_TEST(test_shutdown_huge_queue)
 			       "max_queue = 100000\n"
 			       "kill_grace_ms = 500\n");
 	c = harness_client_new(d.sock);
-	r = harness_ok(c, "submit",
-		       harness_json("{\"request_id\":\"blocker\",\"mode\":\"one\","
-				    "\"node\":{\"argv\":[\"sleep\",\"600\"]}}"));
-	json_object_put(r);
-	json_object_put(harness_wait_running(c, "blocker"));
+	hs_start(c, "{\"request_id\":\"blocker\",\"mode\":\"one\",\"node\":{\"argv\":"
+		    "[\"sleep\",\"600\"]}}");
 	hs_submit_many(c, "q", HS_QUEUED, 500, "one", "[\"true\"]", false);
 
 	asked = hs_wall_now();
@@ -316,11 +322,8 @@ START_TEST(test_drain_honours_kill_grace)
 			       "[mode:async]\n"
 			       "kill_grace_ms = 11000\n");
 	c = harness_client_new(d.sock);
-	r = harness_ok(c, "submit",
-		       harness_json("{\"request_id\":\"stubborn\",\"node\":{\"argv\":"
-				    "[\"sh\",\"-c\",\"trap '' TERM; sleep 120\"]}}"));
-	json_object_put(r);
-	json_object_put(harness_wait_running(c, "stubborn"));
+	hs_start(c, "{\"request_id\":\"stubborn\",\"node\":{\"argv\":"
+		    "[\"sh\",\"-c\",\"trap '' TERM; sleep 120\"]}}");
 	harness_client_free(c);
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
 	status = harness_daemon_wait_exit(&d, 60000);
