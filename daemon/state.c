@@ -133,8 +133,12 @@ int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t 
 
 int state_get_job(struct state *state, const char *request_id, struct job **ret)
 {
-	struct job *job = state_find_open(state, request_id);
+	struct job *job;
 
+	/* While writes wait for the disk, a job is told as it is stored (or not at all). */
+	if (history_failing(state->history))
+		return history_find_job(state->history, request_id, ret);
+	job = state_find_open(state, request_id);
 	if (job) {
 		*ret = job_ref(job);
 		return 0;

@@ -47,7 +47,10 @@ int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t 
 /* The opened job request_id (borrowed), or NULL: O(1). */
 struct job *state_find_open(struct state *state, const char *request_id);
 
-/* Any job, opened or closed: 0 and a new reference in *ret, or -ENOENT. */
+/*
+ * Any job, opened or closed: 0 and a new reference in *ret, or -ENOENT.
+ * While the history is failing, the job as it is stored.
+ */
 int state_get_job(struct state *state, const char *request_id, struct job **ret);
 
 /* The newest job whose child_node_id is node_id: 0 and a new reference, or -ENOENT. */
