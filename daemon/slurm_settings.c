@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "slurm_settings.h"
+#include "slurm_spool.h"
 
 struct slurm_setting_key {
 	const char *key;
@@ -103,12 +104,27 @@ static int slurm_set_bin_dir(struct slurm_settings *s, const char *mode, const c
 	return slurm_set_dir(&s->bin_dir, mode, key, value, error);
 }
 
+static int slurm_set_run_as(struct slurm_settings *s, const char *mode, const char *key,
+			    const char *value, char **error)
+{
+	if (strcmp(value, "daemon") == 0)
+		s->run_as_submitter = false;
+	else if (strcmp(value, "submitter") == 0)
+		s->run_as_submitter = true;
+	else
+		return slurm_settings_fail(
+			error, -EINVAL, "mode \"%s\": %s = \"%s\" is neither daemon nor submitter",
+			mode, key, value);
+	return 0;
+}
+
 static const struct slurm_setting_key slurm_setting_keys[] = {
 	{.key = "slurm_partition", .set = slurm_set_partition},
 	{.key = "slurm_poll_ms", .set = slurm_set_poll_ms},
 	{.key = "slurm_command_timeout_ms", .set = slurm_set_command_timeout_ms},
 	{.key = "slurm_spool_dir", .set = slurm_set_spool_dir},
 	{.key = "slurm_bin_dir", .set = slurm_set_bin_dir},
+	{.key = "slurm_run_as", .set = slurm_set_run_as},
 };
 
 static int slurm_settings_set(struct slurm_settings *s, const char *mode, const char *setting,
@@ -126,7 +142,7 @@ static int slurm_settings_set(struct slurm_settings *s, const char *mode, const 
 		error, -EINVAL,
 		"mode \"%s\": unknown setting \"%.*s\" for strategy slurm "
 		"(known: slurm_partition, slurm_poll_ms, slurm_command_timeout_ms, "
-		"slurm_spool_dir, slurm_bin_dir)",
+		"slurm_spool_dir, slurm_bin_dir, slurm_run_as)",
 		mode, (int)n, setting);
 }
 
@@ -189,21 +205,15 @@ static int slurm_find_program(const struct slurm_settings *s, const char *mode, 
 	return r;
 }
 
-/* The spool directory exists once the mode is built: made (one level) if missing. */
-static int slurm_spool_ready(const struct slurm_settings *s, const char *mode, char **error)
+/* Jobs of other users can only be submitted by root (sbatch --uid). */
+static int slurm_settings_run_as_ready(const struct slurm_settings *s, const char *mode,
+				       char **error)
 {
-	struct stat st;
-
-	if (mkdir(s->spool_dir, 0700) < 0 && errno != EEXIST)
-		return slurm_settings_fail(error, -errno,
-					   "mode \"%s\": cannot create slurm_spool_dir \"%s\": %s",
-					   mode, s->spool_dir, strerror(errno));
-	if (stat(s->spool_dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
-	    access(s->spool_dir, W_OK | X_OK) < 0)
-		return slurm_settings_fail(error, -ENOTDIR,
-					   "mode \"%s\": slurm_spool_dir \"%s\" is not a writable "
-					   "directory",
-					   mode, s->spool_dir);
+	if (s->run_as_submitter && geteuid() != 0)
+		return slurm_settings_fail(error, -EPERM,
+					   "mode \"%s\": slurm_run_as = submitter needs a daemon "
+					   "running as root (sbatch --uid), not as uid %u",
+					   mode, (unsigned)geteuid());
 	return 0;
 }
 
@@ -241,11 +251,13 @@ int slurm_settings_parse(const struct strategy_config *config, struct slurm_sett
 	if (r == 0)
 		r = slurm_find_program(&s, config->mode, "sbatch", &s.sbatch, error);
 	if (r == 0)
-		r = slurm_find_program(&s, config->mode, "scontrol", &s.scontrol, error);
+		r = slurm_find_program(&s, config->mode, "squeue", &s.squeue, error);
 	if (r == 0)
 		r = slurm_find_program(&s, config->mode, "scancel", &s.scancel, error);
 	if (r == 0)
-		r = slurm_spool_ready(&s, config->mode, error);
+		r = slurm_settings_run_as_ready(&s, config->mode, error);
+	if (r == 0)
+		r = slurm_spool_prepare(s.spool_dir, s.run_as_submitter, config->mode, error);
 	if (r < 0) {
 		slurm_settings_clear(&s);
 		return r;
@@ -260,7 +272,7 @@ void slurm_settings_clear(struct slurm_settings *s)
 	free(s->spool_dir);
 	free(s->bin_dir);
 	free(s->sbatch);
-	free(s->scontrol);
+	free(s->squeue);
 	free(s->scancel);
 	memset(s, 0, sizeof(*s));
 }

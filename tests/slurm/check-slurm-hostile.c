@@ -39,8 +39,8 @@ static long nobody_sbatch(const char *options)
 	long id;
 	int status;
 
-	ck_assert_int_ge(asprintf(&text, "cd /tmp && exec sbatch --parsable -o /dev/null %s", options),
-			 0);
+	ck_assert_int_ge(
+		asprintf(&text, "cd /tmp && exec sbatch --parsable -o /dev/null %s", options), 0);
 	status = slurmfix_sh_as(NOBODY, text, &out);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sbatch as nobody: %s", out);
 	id = strtol(out, NULL, 10);
@@ -79,11 +79,12 @@ static char *forged_lines(long first, int count)
 
 	ck_assert_ptr_nonnull(text);
 	for (long id = first; id < first + count; id++) {
-		ck_assert_int_ge(asprintf(&grown,
-					  "%s\nJobId=%ld JobState=COMPLETED Reason=None ExitCode=0:0"
-					  "\n%ld|COMPLETED|None|0|0|",
-					  text, id, id),
-				 0);
+		ck_assert_int_ge(
+			asprintf(&grown,
+				 "%s\nJobId=%ld JobState=COMPLETED Reason=None ExitCode=0:0"
+				 "\n%ld|COMPLETED|None|0|0|",
+				 text, id, id),
+			0);
 		free(text);
 		text = grown;
 	}
@@ -110,8 +111,9 @@ START_TEST(test_forged_records_of_another_user)
 
 	harness_daemon_new(&d, SLURMFIX_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
-					     "\"sleep 3; echo real; exit 1\"]}}"));
+	id = slurmfix_submit(c,
+			     harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
+					  "\"sleep 3; echo real; exit 1\"]}}"));
 	msg = slurmfix_final(c, id);
 	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "exit");
@@ -161,11 +163,12 @@ START_TEST(test_flood_of_other_jobs_and_timeout_while_pending)
 	/* Other users' jobs with long names and comments fill what Slurm lists. */
 	memset(long_text, 'x', sizeof(long_text) - 1);
 	long_text[sizeof(long_text) - 1] = '\0';
-	ck_assert_int_ge(asprintf(&text,
-				  "cd /tmp && for i in $(seq 200); do sbatch --parsable --hold "
-				  "-o /dev/null --job-name=%s --comment=%s --wrap true || exit 1; done",
-				  long_text, long_text),
-			 0);
+	ck_assert_int_ge(
+		asprintf(&text,
+			 "cd /tmp && for i in $(seq 200); do sbatch --parsable --hold "
+			 "-o /dev/null --job-name=%s --comment=%s --wrap true || exit 1; done",
+			 long_text, long_text),
+		0);
 	status = slurmfix_sh_as(NOBODY, text, &flood_out);
 	free(text);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "flood: %s", flood_out);
@@ -288,8 +291,9 @@ START_TEST(test_fifo_in_place_of_output)
 
 	harness_daemon_new(&d, SLURMFIX_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
-					     "\"" FIFO_SCRIPT "\"]}}"));
+	id = slurmfix_submit(c,
+			     harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
+					  "\"" FIFO_SCRIPT "\"]}}"));
 	/* The daemon answers all along, and the job closes. */
 	deadline = harness_now_ms() + HARNESS_WAIT_MS;
 	for (;;) {
@@ -343,9 +347,10 @@ START_TEST(test_ld_preload_does_not_reach_sbatch)
 	harness_daemon_new(&d, SLURMFIX_CONFIG);
 	snprintf(marker, sizeof(marker), "%s/preload-marker", d.dir);
 	c = harness_client_new(d.sock);
-	first = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
-						"\"argv\":[\"sh\",\"-c\",\"sleep 4; echo first\"]}}",
-						name));
+	first = slurmfix_submit(c,
+				harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
+					     "\"argv\":[\"sh\",\"-c\",\"sleep 4; echo first\"]}}",
+					     name));
 	first_job = job_id_named(name);
 	/* In sbatch, the library would print the first task's job id as its own. */
 	second = slurmfix_submit(
@@ -405,8 +410,8 @@ START_TEST(test_duplicate_job_id_refused)
 	snprintf(path, sizeof(path), "%s/sbatch", bin);
 	write_file(path, script, 0755);
 	free(script);
-	for (const char *const *p = (const char *const[]){"squeue", "scontrol", "scancel", NULL}; *p;
-	     p++) {
+	for (const char *const *p = (const char *const[]){"squeue", "scontrol", "scancel", NULL};
+	     *p; p++) {
 		char target[64];
 
 		snprintf(path, sizeof(path), "%s/%s", bin, *p);
@@ -420,9 +425,10 @@ START_TEST(test_duplicate_job_id_refused)
 
 	slurmfix_unique_name(name, sizeof(name), "dup");
 	c = harness_client_new(d.sock);
-	first = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
-						"\"argv\":[\"sh\",\"-c\",\"sleep 4; echo first\"]}}",
-						name));
+	first = slurmfix_submit(c,
+				harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
+					     "\"argv\":[\"sh\",\"-c\",\"sleep 4; echo first\"]}}",
+					     name));
 	first_job = job_id_named(name);
 	write_file(lie, first_job, 0644);
 	second = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":"
@@ -478,9 +484,10 @@ START_TEST(test_big_writer_stays_within_the_limit_on_disk)
 
 	harness_daemon_new(&d, SLURMFIX_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
-					     "\"echo START; yes 0123456789abcdef | head -c 500000000; "
-					     "echo; echo END; sleep 1\"]}}"));
+	id = slurmfix_submit(c,
+			     harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
+					  "\"echo START; yes 0123456789abcdef | head -c 500000000; "
+					  "echo; echo END; sleep 1\"]}}"));
 	deadline = harness_now_ms() + 2 * HARNESS_WAIT_MS;
 	for (;;) {
 		long long now = spool_bytes(&d);

@@ -109,8 +109,8 @@ void slurmfix_unique_name(char *buf, size_t size, const char *what)
 int slurmfix_sh_as(unsigned uid, const char *text, char **ret_out)
 {
 	char reuid[32], regid[32], *out = NULL;
-	char *argv[] = {"/usr/bin/setpriv", reuid, regid, "--clear-groups", "/bin/sh", "-c",
-			(char *)text, NULL};
+	char *argv[] = {"/usr/bin/setpriv", reuid, regid,	 "--clear-groups",
+			"/bin/sh",	    "-c",  (char *)text, NULL};
 	int status;
 
 	snprintf(reuid, sizeof(reuid), "--reuid=%u", uid);
@@ -126,8 +126,8 @@ int slurmfix_sh_as(unsigned uid, const char *text, char **ret_out)
 char *slurmfix_jobs_named(const char *prefix, bool unfinished, int *ret_count)
 {
 	/* The name last: other users' names may hold anything, even newlines. */
-	char *argv[] = {"/usr/bin/squeue", "-h", "-t", unfinished ? "PD,R,CG,S,CF" : "all",
-			"-o", "%i %j", NULL};
+	char *argv[] = {"/usr/bin/squeue", "-h", "-t", unfinished ? "PD,R,CG,S,CF" : "all", "-o",
+			"%i %j",	   NULL};
 	char *out = NULL, *ids = calloc(1, 1), *line, *save = NULL;
 	size_t plen = strlen(prefix);
 	int status = harness_run(argv, &out), n = 0;
