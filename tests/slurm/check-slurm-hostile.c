@@ -115,7 +115,7 @@ START_TEST(test_forged_records_of_another_user)
 			     harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
 					  "\"sleep 3; echo real; exit 1\"]}}"));
 	msg = slurmfix_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
+	slurmfix_expect_type(msg, "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "exit");
 	ck_assert_int_eq(harness_int(msg, "error.exit_code"), 1);
 	ck_assert_str_eq(harness_str(msg, "result.stdout"), "real\n");
@@ -184,10 +184,7 @@ START_TEST(test_flood_of_other_jobs_and_timeout_while_pending)
 						  "\"argv\":[\"echo\",\"never\"],"
 						  "\"timeout_ms\":3000}}",
 						  name));
-	msg = slurmfix_final(c, quick);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_success");
-	ck_assert_str_eq(harness_str(msg, "result.stdout"), "done\n");
-	json_object_put(msg);
+	slurmfix_expect_stdout(c, quick, "done\n");
 	/* Slurm got the time limit too (it counts in whole minutes). */
 	deadline = harness_now_ms() + HARNESS_WAIT_MS;
 	while (!*(limit = slurm_time_limit(name)) && harness_now_ms() < deadline) {
@@ -197,7 +194,7 @@ START_TEST(test_flood_of_other_jobs_and_timeout_while_pending)
 	ck_assert_str_eq(limit, "1:00");
 	free(limit);
 	msg = slurmfix_final(c, pending);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
+	slurmfix_expect_type(msg, "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "timeout");
 	ck_assert_int_lt(harness_now_ms() - submitted, 15000);
 	json_object_put(msg);
@@ -281,13 +278,18 @@ static void expect_spool_empty(const struct harness_daemon *d)
 	"if [ -f \\\"$f\\\" ]; then rm -f \\\"$f\\\" && mkfifo \\\"$f\\\" || exit 9; fi; done; "   \
 	"echo swapped"
 
+/* A daemon that does not answer a ping within 3 s fails the test. */
+static void ping_quickly(void *client)
+{
+	json_object_put(harness_call(client, "ping", NULL, 3000));
+}
+
 START_TEST(test_fifo_in_place_of_output)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
 	json_object *msg;
-	char *id, *status;
-	long long deadline;
+	char *id;
 
 	harness_daemon_new(&d, SLURMFIX_CONFIG);
 	c = harness_client_new(d.sock);
@@ -295,19 +297,9 @@ START_TEST(test_fifo_in_place_of_output)
 			     harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
 					  "\"" FIFO_SCRIPT "\"]}}"));
 	/* The daemon answers all along, and the job closes. */
-	deadline = harness_now_ms() + HARNESS_WAIT_MS;
-	for (;;) {
-		json_object_put(harness_call(c, "ping", NULL, 3000));
-		status = slurmfix_status(c, id);
-		if (strcmp(status, "closed") == 0)
-			break;
-		free(status);
-		ck_assert_msg(harness_now_ms() < deadline, "the job never closed");
-		harness_sleep_ms(200);
-	}
-	free(status);
+	slurmfix_until_closed(c, id, ping_quickly, c, 200);
 	msg = slurmfix_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_success");
+	slurmfix_expect_type(msg, "request_success");
 	json_object_put(msg);
 	expect_spool_empty(&d);
 	free(id);
@@ -360,15 +352,12 @@ START_TEST(test_ld_preload_does_not_reach_sbatch)
 				"\"%s\"}}}",
 				preload, marker, first_job));
 	msg = slurmfix_final(c, second);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_success");
+	slurmfix_expect_type(msg, "request_success");
 	ck_assert_str_eq(harness_str(msg, "result.stdout"), "second\n");
 	/* The task itself has its LD_PRELOAD. */
 	ck_assert_ptr_nonnull(strstr(harness_str(msg, "result.stderr"), preload));
 	json_object_put(msg);
-	msg = slurmfix_final(c, first);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_success");
-	ck_assert_str_eq(harness_str(msg, "result.stdout"), "first\n");
-	json_object_put(msg);
+	slurmfix_expect_stdout(c, first, "first\n");
 	ck_assert_msg(access(marker, F_OK) < 0, "sbatch ran with the task's LD_PRELOAD");
 	json_object_put(harness_ok(c, "ping", NULL));
 	free(first_job);
@@ -434,15 +423,12 @@ START_TEST(test_duplicate_job_id_refused)
 	second = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":"
 						 "[\"echo\",\"second\"]}}"));
 	msg = slurmfix_final(c, second);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
+	slurmfix_expect_type(msg, "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "spawn");
 	ck_assert_msg(strstr(harness_str(msg, "error.message"), first_job), "%s",
 		      harness_str(msg, "error.message"));
 	json_object_put(msg);
-	msg = slurmfix_final(c, first);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_success");
-	ck_assert_str_eq(harness_str(msg, "result.stdout"), "first\n");
-	json_object_put(msg);
+	slurmfix_expect_stdout(c, first, "first\n");
 	json_object_put(harness_ok(c, "ping", NULL));
 	free(first_job);
 	free(first);
@@ -472,14 +458,23 @@ static long long spool_bytes(const struct harness_daemon *d)
 	return spool_bytes_total;
 }
 
+static long long spool_most;
+
+static void spool_measure(void *d)
+{
+	long long now = spool_bytes(d);
+
+	if (now > spool_most)
+		spool_most = now;
+}
+
 START_TEST(test_big_writer_stays_within_the_limit_on_disk)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
 	json_object *msg;
 	const char *out;
-	long long most = 0, deadline;
-	char *id, *status;
+	char *id;
 	size_t len;
 
 	harness_daemon_new(&d, SLURMFIX_CONFIG);
@@ -488,23 +483,10 @@ START_TEST(test_big_writer_stays_within_the_limit_on_disk)
 			     harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
 					  "\"echo START; yes 0123456789abcdef | head -c 500000000; "
 					  "echo; echo END; sleep 1\"]}}"));
-	deadline = harness_now_ms() + 2 * HARNESS_WAIT_MS;
-	for (;;) {
-		long long now = spool_bytes(&d);
-
-		if (now > most)
-			most = now;
-		status = slurmfix_status(c, id);
-		if (strcmp(status, "closed") == 0)
-			break;
-		free(status);
-		ck_assert_msg(harness_now_ms() < deadline, "the job never closed");
-		harness_sleep_ms(20);
-	}
-	free(status);
-	ck_assert_msg(most < 4 * 1024 * 1024, "the spool held %lld bytes", most);
+	slurmfix_until_closed(c, id, spool_measure, &d, 20);
+	ck_assert_msg(spool_most < 4 * 1024 * 1024, "the spool held %lld bytes", spool_most);
 	msg = slurmfix_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_success");
+	slurmfix_expect_type(msg, "request_success");
 	ck_assert(json_object_get_boolean(harness_get(msg, "result.stdout_truncated")));
 	out = harness_str(msg, "result.stdout");
 	len = strlen(out);
@@ -525,18 +507,13 @@ START_TEST(test_kill9_cancels_jobs_left_in_slurm)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
-	json_object *job, *r;
 	char name[64], *id;
 	int status;
 
 	slurmfix_unique_name(name, sizeof(name), "kill9");
 	harness_daemon_new(&d, SLURMFIX_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
-					     "\"argv\":[\"sleep\",\"120\"],\"timeout_ms\":5000}}",
-					     name));
-	job = harness_wait_running(c, id);
-	json_object_put(job);
+	id = slurmfix_start_sleeper(c, name, 120, 5000);
 	harness_client_free(c);
 	ck_assert_int_eq(kill(d.pid, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(d.pid, &status, 0), d.pid);
@@ -548,10 +525,7 @@ START_TEST(test_kill9_cancels_jobs_left_in_slurm)
 	slurmfix_expect_gone(name);
 	expect_spool_empty(&d);
 	c = harness_client_new(d.sock);
-	r = harness_ok(c, "job", harness_json("{\"request_id\":\"%s\"}", id));
-	ck_assert_str_eq(harness_str(r, "job.status"), "closed");
-	ck_assert_str_eq(harness_str(r, "job.error.kind"), "lost");
-	json_object_put(r);
+	slurmfix_expect_closed(c, id, "lost");
 	free(id);
 	harness_client_free(c);
 	harness_daemon_cleanup(&d);
@@ -588,7 +562,6 @@ START_TEST(test_submitter_runs_its_own_jobs)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
-	json_object *msg;
 	char spool_parent[64], spool[128], *config;
 	pid_t pid;
 	int status;
@@ -613,10 +586,7 @@ START_TEST(test_submitter_runs_its_own_jobs)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "nobody could not submit");
 	c = harness_client_new(d.sock);
-	msg = slurmfix_final(c, "by-nobody");
-	ck_assert_str_eq(harness_str(msg, "type"), "request_success");
-	ck_assert_str_eq(harness_str(msg, "result.stdout"), "65534\n65534\n");
-	json_object_put(msg);
+	slurmfix_expect_stdout(c, "by-nobody", "65534\n65534\n");
 	harness_client_free(c);
 	harness_daemon_cleanup(&d);
 	root_sh("rm -rf '%s'", spool_parent);

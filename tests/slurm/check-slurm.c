@@ -45,7 +45,7 @@ START_TEST(test_success_output_stdin_env_cwd)
 					  "\"stdin\":\"line one\\nit's \\\"two\\\"\\n\"}}",
 					  d.dir));
 	msg = slurmfix_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_success");
+	slurmfix_expect_type(msg, "request_success");
 	snprintf(want, sizeof(want), "id=%s foo=b a'r\n%s\nline one\nit's \"two\"\n", id, d.dir);
 	ck_assert_str_eq(harness_str(msg, "result.stdout"), want);
 	ck_assert_str_eq(harness_str(msg, "result.stderr"), "to-err\n");
@@ -74,7 +74,7 @@ START_TEST(test_exit_code_and_missing_program)
 		c,
 		harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"/nonexistent/prog\"]}}"));
 	msg = slurmfix_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
+	slurmfix_expect_type(msg, "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "exit");
 	ck_assert_int_eq(harness_int(msg, "error.exit_code"), 3);
 	ck_assert_int_eq(harness_int(msg, "result.exit_code"), 3);
@@ -82,7 +82,7 @@ START_TEST(test_exit_code_and_missing_program)
 	json_object_put(msg);
 	/* Slurm runs the script; the shell cannot exec the program: 127. */
 	msg = slurmfix_final(c, missing);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
+	slurmfix_expect_type(msg, "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "exit");
 	ck_assert_int_eq(harness_int(msg, "error.exit_code"), 127);
 	ck_assert_ptr_nonnull(strstr(harness_str(msg, "result.stderr"), "/nonexistent/prog"));
@@ -107,7 +107,7 @@ START_TEST(test_output_limit)
 			     harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
 					  "\"echo 0123456789; echo ab >&2\"]}}"));
 	msg = slurmfix_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_success");
+	slurmfix_expect_type(msg, "request_success");
 	/* The start and the end, the middle dropped (contract v2). */
 	ck_assert_str_eq(harness_str(msg, "result.stdout"), "0123789\n");
 	ck_assert(json_object_get_boolean(harness_get(msg, "result.stdout_truncated")));
@@ -124,20 +124,16 @@ START_TEST(test_cancel_running)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
-	json_object *msg, *job;
+	json_object *msg;
 	char name[64], *id;
 
 	slurmfix_unique_name(name, sizeof(name), "cancel");
 	harness_daemon_new(&d, SLURM_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
-					     "\"argv\":[\"sleep\",\"60\"]}}",
-					     name));
-	job = harness_wait_running(c, id);
-	json_object_put(job);
+	id = slurmfix_start_sleeper(c, name, 60, 0);
 	json_object_put(harness_ok(c, "cancel", harness_json("{\"request_id\":\"%s\"}", id)));
 	msg = slurmfix_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
+	slurmfix_expect_type(msg, "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "cancelled");
 	json_object_put(msg);
 	slurmfix_expect_gone(name);
@@ -161,7 +157,7 @@ START_TEST(test_timeout)
 					     "\"argv\":[\"sleep\",\"60\"],\"timeout_ms\":1000}}",
 					     name));
 	msg = slurmfix_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
+	slurmfix_expect_type(msg, "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "timeout");
 	json_object_put(msg);
 	slurmfix_expect_gone(name);
@@ -234,7 +230,7 @@ START_TEST(test_max_concurrency_and_modes)
 	ck_assert_int_ge(most, 1);
 	for (int i = 0; i < 6; i++) {
 		msg = slurmfix_final(c, ids[i]);
-		ck_assert_str_eq(harness_str(msg, "type"), "request_success");
+		slurmfix_expect_type(msg, "request_success");
 		json_object_put(msg);
 		free(ids[i]);
 	}
@@ -262,27 +258,19 @@ START_TEST(test_shutdown_cancels_jobs_in_slurm)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
-	json_object *job, *r;
 	char name[64], *id;
 
 	slurmfix_unique_name(name, sizeof(name), "shutdown");
 	harness_daemon_new(&d, SLURM_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
-					     "\"argv\":[\"sleep\",\"60\"]}}",
-					     name));
-	job = harness_wait_running(c, id);
-	json_object_put(job);
+	id = slurmfix_start_sleeper(c, name, 60, 0);
 	harness_client_free(c);
 	ck_assert_int_eq(harness_daemon_stop(&d), 0);
 	slurmfix_expect_gone(name);
 	/* The job was closed as cancelled before the daemon exited, not lost. */
 	harness_daemon_start(&d);
 	c = harness_client_new(d.sock);
-	r = harness_ok(c, "job", harness_json("{\"request_id\":\"%s\"}", id));
-	ck_assert_str_eq(harness_str(r, "job.status"), "closed");
-	ck_assert_str_eq(harness_str(r, "job.error.kind"), "cancelled");
-	json_object_put(r);
+	slurmfix_expect_closed(c, id, "cancelled");
 	free(id);
 	harness_client_free(c);
 	harness_daemon_cleanup(&d);
@@ -293,7 +281,7 @@ START_TEST(test_controller_outage)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
-	json_object *job, *r, *msg;
+	json_object *job, *r;
 	char *id;
 
 	harness_daemon_new(&d, SLURM_CONFIG);
@@ -310,10 +298,7 @@ START_TEST(test_controller_outage)
 	ck_assert_str_eq(harness_str(r, "job.status"), "opened");
 	json_object_put(r);
 	ck_assert_int_eq(slurmfix_script("slurm-up.sh", slurmfix_user_arg()), 0);
-	msg = slurmfix_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_success");
-	ck_assert_str_eq(harness_str(msg, "result.stdout"), "survived\n");
-	json_object_put(msg);
+	slurmfix_expect_stdout(c, id, "survived\n");
 	free(id);
 	harness_client_free(c);
 	harness_daemon_cleanup(&d);
@@ -337,7 +322,7 @@ START_TEST(test_job_forgotten_by_slurm_is_lost)
 	ck_assert_int_eq(slurmfix_script("slurm-down.sh", "--controller-state"), 0);
 	ck_assert_int_eq(slurmfix_script("slurm-up.sh", slurmfix_user_arg()), 0);
 	msg = slurmfix_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
+	slurmfix_expect_type(msg, "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "lost");
 	ck_assert_ptr_nonnull(strstr(harness_str(msg, "error.message"), "no longer knows"));
 	json_object_put(msg);

@@ -92,13 +92,73 @@ json_object *slurmfix_final(struct harness_client *c, const char *request_id)
 	return msg;
 }
 
-char *slurmfix_status(struct harness_client *c, const char *request_id)
+char *slurmfix_start_sleeper(struct harness_client *c, const char *name, int seconds,
+			     long timeout_ms)
 {
-	json_object *r = harness_ok(c, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
-	char *status = strdup(harness_str(r, "job.status"));
+	char timeout[64] = "";
+	char *id;
 
+	if (timeout_ms)
+		snprintf(timeout, sizeof(timeout), ",\"timeout_ms\":%ld", timeout_ms);
+	id = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
+					     "\"argv\":[\"sleep\",\"%d\"]%s}}",
+					     name, seconds, timeout));
+	json_object_put(harness_wait_running(c, id));
+	return id;
+}
+
+void slurmfix_expect_stdout(struct harness_client *c, const char *request_id, const char *out)
+{
+	json_object *msg = slurmfix_final(c, request_id);
+
+	slurmfix_expect_type(msg, "request_success");
+	ck_assert_str_eq(harness_str(msg, "result.stdout"), out);
+	json_object_put(msg);
+}
+
+void slurmfix_expect_type(json_object *msg, const char *type)
+{
+	ck_assert_msg(strcmp(harness_str(msg, "type"), type) == 0, "not a %s: %s", type,
+		      json_object_to_json_string(msg));
+}
+
+/* The job as `job` returns it (one reference). */
+static json_object *slurmfix_job(struct harness_client *c, const char *request_id)
+{
+	return harness_ok(c, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
+}
+
+void slurmfix_until_closed(struct harness_client *c, const char *request_id,
+			   void (*each)(void *arg), void *arg, int interval_ms)
+{
+	long long deadline = harness_now_ms() + 2 * HARNESS_WAIT_MS;
+
+	for (;;) {
+		json_object *r;
+		bool closed;
+
+		if (each)
+			each(arg);
+		r = slurmfix_job(c, request_id);
+		closed = strcmp(harness_str(r, "job.status"), "closed") == 0;
+		json_object_put(r);
+		if (closed)
+			return;
+		ck_assert_msg(harness_now_ms() < deadline, "%s never closed", request_id);
+		harness_sleep_ms(interval_ms);
+	}
+}
+
+void slurmfix_expect_closed(struct harness_client *c, const char *request_id, const char *kind)
+{
+	json_object *r = slurmfix_job(c, request_id);
+
+	ck_assert_str_eq(harness_str(r, "job.status"), "closed");
+	if (kind)
+		ck_assert_str_eq(harness_str(r, "job.error.kind"), kind);
+	else
+		ck_assert(harness_is_null(r, "job.error"));
 	json_object_put(r);
-	return status;
 }
 
 void slurmfix_unique_name(char *buf, size_t size, const char *what)

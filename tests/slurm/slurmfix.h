@@ -40,11 +40,31 @@ int slurmfix_main(Suite *suite);
 /* Submits params (a Task, taken) and returns the request_id. */
 char *slurmfix_submit(struct harness_client *c, json_object *params);
 
+/*
+ * Submits `sleep SECONDS` named name in mode "cluster" (with timeout_ms
+ * unless 0) and waits until it runs; its request_id.
+ */
+char *slurmfix_start_sleeper(struct harness_client *c, const char *name, int seconds,
+			     long timeout_ms);
+
+/* The job closes as a success that printed out. */
+void slurmfix_expect_stdout(struct harness_client *c, const char *request_id, const char *out);
+
 /* The job's final message, once it is closed. */
 json_object *slurmfix_final(struct harness_client *c, const char *request_id);
 
-/* The job's status, "opened" or "closed". */
-char *slurmfix_status(struct harness_client *c, const char *request_id);
+/* Fails the test, showing the whole message, unless msg is of type. */
+void slurmfix_expect_type(json_object *msg, const char *type);
+
+/*
+ * Calls each(arg) (may be NULL), then waits interval_ms, until the job is
+ * closed; fails the test if it is not within twice HARNESS_WAIT_MS.
+ */
+void slurmfix_until_closed(struct harness_client *c, const char *request_id,
+			   void (*each)(void *arg), void *arg, int interval_ms);
+
+/* The job is closed, with error kind (NULL: success). */
+void slurmfix_expect_closed(struct harness_client *c, const char *request_id, const char *kind);
 
 /* "coordtest-WHAT-PID": a name no other test uses. */
 void slurmfix_unique_name(char *buf, size_t size, const char *what);
