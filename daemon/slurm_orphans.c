@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <event2/event.h>
 
 #include "log.h"
@@ -190,8 +191,9 @@ static char *slurm_orphans_name_arg(struct slurm_orphans *o)
 static void slurm_orphans_round_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct slurm_orphans *o = arg;
-	char *names, format[] = "--Format=" SLURM_NAMED_FORMAT;
-	char *argv[] = {o->settings->squeue, "--noheader", "--states=all", NULL, format, NULL};
+	char *names, format[] = "--Format=" SLURM_NAMED_FORMAT, user[32];
+	char *argv[] = {o->settings->squeue, "--noheader", "--states=all", NULL, format, user,
+			NULL};
 	bool *active;
 
 	if (o->cmd || o->count == 0)
@@ -201,6 +203,10 @@ static void slurm_orphans_round_cb(evutil_socket_t fd, short what, void *arg)
 	if (active)
 		o->active = active;
 	argv[3] = names;
+	/* Jobs of the daemon's user only: squeue then loads no one else's. */
+	snprintf(user, sizeof(user), "--user=%u", (unsigned)geteuid());
+	if (o->settings->run_as_submitter)
+		argv[5] = NULL;
 	if (!names || !active ||
 	    slurm_orphans_run(o, argv, o->asked * SLURM_ORPHANS_LINE_MAX + 4096,
 			      slurm_orphans_squeue_done_cb) < 0) {

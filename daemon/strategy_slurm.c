@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
 #include <json-c/linkhash.h>
@@ -84,8 +85,9 @@ struct strategy_slurm {
 	struct slurm_command *poll; /* squeue, while polling */
 	unsigned long long polls_started;
 	struct event *scancel_ev;
-	struct slurm_command *scancel;	     /* scancel for stopped runs, while it runs */
-	struct slurm_command *final_scancel; /* scancel of everything at shutdown */
+	struct slurm_command *scancel;	       /* scancel for stopped runs, while it runs */
+	struct slurm_command **final_scancels; /* one scancel per user at shutdown */
+	size_t final_count;
 	struct slurm_collector *collector;
 	struct slurm_orphans *orphans;
 };
@@ -319,8 +321,12 @@ static void slurm_arm_timeout(struct slurm_run *run)
 		log_warning("cannot arm the timeout of %s", run->item.task->request_id);
 }
 
-/* Runs whose stop has not gone out in a scancel yet; their ids fill argv from index 1. */
-static size_t slurm_scancel_collect(struct strategy_slurm *sl, char **argv, size_t max)
+/*
+ * Runs whose stop has not gone out in a scancel yet, all of one user (the
+ * first such run's, in *ret_uid): their ids fill argv from index 2.
+ */
+static size_t slurm_scancel_collect(struct strategy_slurm *sl, char **argv, size_t max,
+				    uid_t *ret_uid)
 {
 	struct lh_entry *e;
 	size_t n = 0;
@@ -329,10 +335,12 @@ static size_t slurm_scancel_collect(struct strategy_slurm *sl, char **argv, size
 	{
 		struct slurm_run *run = (struct slurm_run *)lh_entry_v(e);
 
-		if (n < max && run->stop_reason != ERROR_NONE && !run->scancel_sent) {
-			argv[1 + n++] = run->job_id;
-			run->scancel_sent = true;
-		}
+		if (n >= max || run->stop_reason == ERROR_NONE || run->scancel_sent ||
+		    (n > 0 && run->uid != *ret_uid))
+			continue;
+		*ret_uid = run->uid;
+		argv[2 + n++] = run->job_id;
+		run->scancel_sent = true;
 	}
 	return n;
 }
@@ -361,7 +369,7 @@ static void slurm_scancel_done_cb(struct slurm_command *cmd, const struct slurm_
 			    why);
 		slurm_scancel_retry_later(sl);
 	} else {
-		slurm_scancel_soon(sl); /* stops asked for while it ran */
+		slurm_scancel_soon(sl); /* stops asked for while it ran, other users' */
 	}
 	slurm_command_free(cmd);
 }
@@ -372,7 +380,9 @@ static void slurm_final_scancel_done_cb(struct slurm_command *cmd,
 	struct strategy_slurm *sl = userdata;
 	char why[512];
 
-	sl->final_scancel = NULL;
+	for (size_t i = 0; i < sl->final_count; i++)
+		if (sl->final_scancels[i] == cmd)
+			sl->final_scancels[i] = NULL;
 	if (!res->ok) {
 		slurm_command_describe(res, why, sizeof(why));
 		log_warning("mode %s: scancel at shutdown: %s", sl->base.mode, why);
@@ -380,19 +390,25 @@ static void slurm_final_scancel_done_cb(struct slurm_command *cmd,
 	slurm_command_free(cmd);
 }
 
-/* Starts argv[0] = scancel, argv[1..n] = job ids; 0 or a negative errno (logged). */
-static int slurm_run_scancel(struct strategy_slurm *sl, char **argv, struct slurm_command **ret,
-			     slurm_command_done_cb done)
+/*
+ * Starts scancel --user=UID for the job ids in argv from index 2 (0 and 1
+ * are filled here): Slurm cancels none of them that is not uid's, whatever
+ * an id turns out to be. 0 or a negative errno (logged).
+ */
+static int slurm_run_scancel(struct strategy_slurm *sl, char **argv, uid_t uid,
+			     struct slurm_command **ret, slurm_command_done_cb done)
 {
 	struct slurm_command_spec spec = {
 		.argv = argv,
 		.output_limit = SLURM_SMALL_OUTPUT,
 		.timeout_ms = sl->settings.command_timeout_ms,
 	};
-	char *error = NULL;
+	char *error = NULL, user[32];
 	int r;
 
+	snprintf(user, sizeof(user), "--user=%u", (unsigned)uid);
 	argv[0] = sl->settings.scancel;
+	argv[1] = user;
 	r = slurm_command_run(sl->evbase, &spec, done, sl, ret, &error);
 	if (r < 0)
 		log_warning("mode %s: cannot run scancel: %s", sl->base.mode,
@@ -405,23 +421,24 @@ static void slurm_scancel_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct strategy_slurm *sl = arg;
 	size_t max = (size_t)sl->jobs->count;
+	uid_t uid = 0;
 	char **argv;
 	size_t n;
 
 	if (sl->scancel || max == 0)
 		return;
-	argv = calloc(max + 2, sizeof(char *));
+	argv = calloc(max + 3, sizeof(char *));
 	if (!argv) {
 		log_warning("mode %s: out of memory for scancel", sl->base.mode);
 		return;
 	}
-	n = slurm_scancel_collect(sl, argv, max);
-	if (n > 0 && slurm_run_scancel(sl, argv, &sl->scancel, slurm_scancel_done_cb) < 0)
+	n = slurm_scancel_collect(sl, argv, max, &uid);
+	if (n > 0 && slurm_run_scancel(sl, argv, uid, &sl->scancel, slurm_scancel_done_cb) < 0)
 		slurm_scancel_retry_later(sl);
 	free(argv);
 }
 
-/* One scancel, on a later loop turn, for every job stopped until then. */
+/* One scancel, on a later loop turn, for every job of one user stopped until then. */
 static void slurm_scancel_soon(struct strategy_slurm *sl)
 {
 	static const struct timeval now = {0, 0};
@@ -559,11 +576,32 @@ static char *slurm_poll_jobs_arg(struct strategy_slurm *sl)
 	return arg;
 }
 
+/*
+ * --user=UID when every job runs as the same user (always, unless
+ * slurm_run_as = submitter): then squeue loads that user's jobs only,
+ * not the cluster's. "" otherwise.
+ */
+static void slurm_poll_user_arg(struct strategy_slurm *sl, char *buf, size_t size)
+{
+	struct lh_entry *e;
+	uid_t uid = ((struct slurm_run *)lh_entry_v(sl->jobs->head))->uid;
+
+	lh_foreach(sl->jobs, e)
+	{
+		if (((struct slurm_run *)lh_entry_v(e))->uid != uid) {
+			buf[0] = '\0';
+			return;
+		}
+	}
+	snprintf(buf, size, "--user=%u", (unsigned)uid);
+}
+
 static void slurm_poll_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct strategy_slurm *sl = arg;
-	char format[] = "--Format=" SLURM_POLL_FORMAT;
-	char *argv[] = {sl->settings.squeue, "--noheader", "--states=all", NULL, format, NULL};
+	char format[] = "--Format=" SLURM_POLL_FORMAT, user[32];
+	char *argv[] = {
+		sl->settings.squeue, "--noheader", "--states=all", NULL, format, user, NULL};
 	struct slurm_command_spec spec = {
 		.argv = argv,
 		.output_limit = (size_t)sl->jobs->count * SLURM_POLL_LINE_MAX + SLURM_POLL_SLACK,
@@ -575,6 +613,9 @@ static void slurm_poll_cb(evutil_socket_t fd, short what, void *arg)
 	if (sl->poll || sl->jobs->count == 0)
 		return;
 	argv[3] = slurm_poll_jobs_arg(sl);
+	slurm_poll_user_arg(sl, user, sizeof(user));
+	if (!user[0])
+		argv[5] = NULL;
 	if (argv[3])
 		r = slurm_command_run(sl->evbase, &spec, slurm_poll_done_cb, sl, &sl->poll, &error);
 	free(argv[3]);
@@ -913,26 +954,55 @@ static int slurm_return_slot(struct strategy *s, const char *request_id)
 	return slotqueue_return(&((struct strategy_slurm *)s)->slots, request_id);
 }
 
-/*
- * The daemon is about to exit: every job still in Slurm goes in one
- * scancel, which free() gives a moment to finish.
- */
-static void slurm_scancel_all(struct strategy_slurm *sl, char **ids, size_t n)
-{
-	if (n == 0)
-		return;
-	if (slurm_run_scancel(sl, ids, &sl->final_scancel, slurm_final_scancel_done_cb) < 0)
-		log_warning("mode %s: %zu Slurm job(s) may run on", sl->base.mode, n);
-}
-
+/* The jobs still in Slurm when the daemon is about to exit. */
 struct slurm_shutdown {
-	char **ids; /* argv for scancel: ids[0] is left for the program */
+	char **ids;  /* strdup'ed */
+	uid_t *uids; /* each one's user */
 	size_t n;
 };
 
 /*
+ * Every job left goes in one scancel per user, which free() gives a
+ * moment to finish; what is cancelled is marked by a NULL id.
+ */
+static void slurm_scancel_all(struct strategy_slurm *sl, struct slurm_shutdown *sd)
+{
+	char **argv = calloc(sd->n + 3, sizeof(char *));
+
+	sl->final_scancels = calloc(sd->n, sizeof(*sl->final_scancels));
+	if (sd->n > 0 && (!argv || !sl->final_scancels)) {
+		log_warning("mode %s: out of memory: %zu Slurm job(s) may run on", sl->base.mode,
+			    sd->n);
+		free(argv);
+		return;
+	}
+	for (size_t first = 0; first < sd->n; first++) {
+		uid_t uid = sd->uids[first];
+		size_t n = 0;
+
+		if (!sd->ids[first])
+			continue;
+		for (size_t i = first; i < sd->n; i++)
+			if (sd->ids[i] && sd->uids[i] == uid)
+				argv[2 + n++] = sd->ids[i];
+		argv[2 + n] = NULL;
+		if (slurm_run_scancel(sl, argv, uid, &sl->final_scancels[sl->final_count],
+				      slurm_final_scancel_done_cb) < 0)
+			log_warning("mode %s: %zu Slurm job(s) may run on", sl->base.mode, n);
+		else
+			sl->final_count++;
+		for (size_t i = first; i < sd->n; i++)
+			if (sd->ids[i] && sd->uids[i] == uid) {
+				free(sd->ids[i]);
+				sd->ids[i] = NULL;
+			}
+	}
+	free(argv);
+}
+
+/*
  * Every run fails as cancelled, but for those that ended and are being
- * read; the ids of those in Slurm are kept for one scancel. Their run
+ * read; the ids of those in Slurm are kept for scancel. Their run
  * directories stay: the next start cancels what may still run of them
  * (by name) and removes them.
  */
@@ -945,8 +1015,8 @@ static void slurm_shutdown_cb(struct slotqueue_item *item, void *ctx)
 	if (!run->item.waiting && run->state == SRUN_COLLECTING)
 		return;
 	if (!run->item.waiting && run->state == SRUN_IN_SLURM) {
-		if (sd->ids && (sd->ids[1 + sd->n] = strdup(run->job_id)))
-			sd->n++;
+		if (sd->ids && sd->uids && (sd->ids[sd->n] = strdup(run->job_id)))
+			sd->uids[sd->n++] = run->uid;
 		else
 			log_warning("mode %s: out of memory: Slurm job %s runs on", sl->base.mode,
 				    run->job_id);
@@ -958,15 +1028,19 @@ static void slurm_shutdown(struct strategy *s)
 {
 	struct strategy_slurm *sl = (struct strategy_slurm *)s;
 	size_t max = slotqueue_running(&sl->slots) + slotqueue_waiting(&sl->slots);
-	struct slurm_shutdown sd = {.ids = calloc(max + 2, sizeof(char *))};
+	struct slurm_shutdown sd = {
+		.ids = calloc(max + 1, sizeof(char *)),
+		.uids = calloc(max + 1, sizeof(uid_t)),
+	};
 
 	slotqueue_close(&sl->slots);
 	evtimer_del(sl->poll_ev);
 	slotqueue_foreach(&sl->slots, slurm_shutdown_cb, &sd);
-	slurm_scancel_all(sl, sd.ids, sd.n);
+	slurm_scancel_all(sl, &sd);
 	for (size_t i = 0; sd.ids && i < sd.n; i++)
-		free(sd.ids[1 + i]);
+		free(sd.ids[i]);
 	free(sd.ids);
+	free(sd.uids);
 }
 
 static void slurm_describe(struct strategy *s, struct strategy_info *info)
@@ -986,13 +1060,33 @@ static void slurm_free_cb(struct slotqueue_item *item, void *ctx)
 	slurm_run_free((struct slurm_run *)item);
 }
 
+/* Gives the scancels of the shutdown SLURM_FINAL_SCANCEL_WAIT_MS in all, then frees them. */
+static void slurm_final_scancels_wait(struct strategy_slurm *sl)
+{
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (size_t i = 0; i < sl->final_count; i++) {
+		long long spent;
+
+		if (!sl->final_scancels[i])
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		spent = (now.tv_sec - start.tv_sec) * 1000LL +
+			(now.tv_nsec - start.tv_nsec) / 1000000;
+		if (spent < SLURM_FINAL_SCANCEL_WAIT_MS)
+			slurm_command_wait(sl->final_scancels[i],
+					   (unsigned)(SLURM_FINAL_SCANCEL_WAIT_MS - spent));
+		slurm_command_free(sl->final_scancels[i]);
+	}
+	free(sl->final_scancels);
+}
+
 static void slurm_free(struct strategy *s)
 {
 	struct strategy_slurm *sl = (struct strategy_slurm *)s;
 
-	if (sl->final_scancel)
-		slurm_command_wait(sl->final_scancel, SLURM_FINAL_SCANCEL_WAIT_MS);
-	slurm_command_free(sl->final_scancel);
+	slurm_final_scancels_wait(sl);
 	slurm_command_free(sl->scancel);
 	slurm_command_free(sl->poll);
 	if (sl->slots.items)

@@ -378,13 +378,28 @@ static void write_file(const char *path, const char *text, mode_t mode)
 	ck_assert_int_eq(close(fd), 0);
 }
 
-START_TEST(test_duplicate_job_id_refused)
+/* The state of job id as squeue says it (a static buffer). */
+static const char *job_state(long id)
+{
+	static char state[64];
+	char ids[64], *out = NULL;
+	char *argv[] = {"/usr/bin/squeue", "-h", "-t", "all", "-j", ids, "-o", "%T", NULL};
+
+	snprintf(ids, sizeof(ids), "%ld,%ld", id, id);
+	ck_assert_int_eq(harness_run(argv, &out), 0);
+	snprintf(state, sizeof(state), "%.*s", (int)strcspn(out, "\n"), out);
+	free(out);
+	return state;
+}
+
+START_TEST(test_lying_sbatch_never_makes_us_touch_other_jobs)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
 	json_object *msg;
-	char bin[256], path[300], lie[300], name[64], *config, *script, *first, *second;
-	char *first_job;
+	char bin[256], path[300], lie[300], name[64], *config, *script, *first, *second, *third;
+	char *first_job, others_id[32];
+	long others;
 
 	/* An sbatch that prints the job id in LIE, when there is one, instead of submitting. */
 	harness_daemon_init(&d, NULL);
@@ -429,10 +444,24 @@ START_TEST(test_duplicate_job_id_refused)
 		      harness_str(msg, "error.message"));
 	json_object_put(msg);
 	slurmfix_expect_stdout(c, first, "first\n");
+
+	/* Another user's job id: never followed, and a timeout that fires before any poll
+	 * cancels nothing of theirs. */
+	others = nobody_sbatch("--hold --wrap true");
+	snprintf(others_id, sizeof(others_id), "%ld", others);
+	write_file(lie, others_id, 0644);
+	third = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":"
+						"[\"echo\",\"third\"],\"timeout_ms\":1}}"));
+	msg = slurmfix_final(c, third);
+	slurmfix_expect_type(msg, "request_failure");
+	json_object_put(msg);
+	ck_assert_str_eq(job_state(others), "PENDING");
+	root_sh("scancel %ld", others);
 	json_object_put(harness_ok(c, "ping", NULL));
 	free(first_job);
 	free(first);
 	free(second);
+	free(third);
 	harness_client_free(c);
 	harness_daemon_cleanup(&d);
 }
@@ -603,7 +632,7 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, test_flood_of_other_jobs_and_timeout_while_pending);
 	tcase_add_test(tc, test_fifo_in_place_of_output);
 	tcase_add_test(tc, test_ld_preload_does_not_reach_sbatch);
-	tcase_add_test(tc, test_duplicate_job_id_refused);
+	tcase_add_test(tc, test_lying_sbatch_never_makes_us_touch_other_jobs);
 	tcase_add_test(tc, test_big_writer_stays_within_the_limit_on_disk);
 	tcase_add_test(tc, test_kill9_cancels_jobs_left_in_slurm);
 	tcase_add_test(tc, test_submitter_runs_its_own_jobs);
