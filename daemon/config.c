@@ -7,10 +7,12 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 #include <ini.h>
 
 #include "config.h"
@@ -57,6 +59,9 @@ int config_init(struct config *cfg)
 	cfg->subscriber_buffer_bytes = 8 * 1024 * 1024;
 	cfg->shutdown_grace_sec = 10;
 	cfg->durability = HISTORY_DURABILITY_NORMAL;
+	cfg->task_limits = TASK_LIMITS_DEFAULT;
+	/* As root, do what at, cron and Slurm do; anyone else can only run tasks as itself. */
+	cfg->run_as = geteuid() == 0 ? CONFIG_RUN_AS_SUBMITTER : CONFIG_RUN_AS_DAEMON;
 	return config_add_mode(cfg, "async", &m);
 }
 
@@ -64,6 +69,7 @@ void config_clear(struct config *cfg)
 {
 	free(cfg->socket_path);
 	free(cfg->state_dir);
+	free(cfg->exec_helper);
 	free(cfg->allowed_uids);
 	free(cfg->allowed_gids);
 	for (size_t i = 0; i < cfg->mode_count; i++) {
@@ -209,6 +215,49 @@ static int config_set_log_level(struct config_parse *p, const char *value)
 	return 1;
 }
 
+/* The max_task_* keys: what a client may put into one task. 0 when key is none of them. */
+static int config_task_limit(struct config_parse *p, const char *key, const char *value)
+{
+	static const struct {
+		const char *key;
+		size_t offset;
+		uint64_t min, max;
+	} keys[] = {
+		{"max_task_argv", offsetof(struct task_limits, max_argv), 1, 1000000},
+		{"max_task_argv_bytes", offsetof(struct task_limits, max_argv_bytes), 2,
+		 1ULL << 30},
+		{"max_task_env", offsetof(struct task_limits, max_env), 0, 1000000},
+		{"max_task_env_bytes", offsetof(struct task_limits, max_env_bytes), 0, 1ULL << 30},
+		{"max_task_stdin_bytes", offsetof(struct task_limits, max_stdin_bytes), 0,
+		 1ULL << 34},
+		{"max_task_cwd_bytes", offsetof(struct task_limits, max_cwd_bytes), 1, 1ULL << 20},
+	};
+	uint64_t v;
+	int r;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(key, keys[i].key) != 0)
+			continue;
+		r = config_set_unsigned(p, key, value, keys[i].min, keys[i].max, &v);
+		if (r > 0)
+			*(size_t *)((char *)&p->cfg->task_limits + keys[i].offset) = (size_t)v;
+		return r;
+	}
+	return -ENOENT;
+}
+
+static int config_set_run_as(struct config_parse *p, const char *value)
+{
+	if (strcmp(value, "submitter") == 0)
+		p->cfg->run_as = CONFIG_RUN_AS_SUBMITTER;
+	else if (strcmp(value, "daemon") == 0)
+		p->cfg->run_as = CONFIG_RUN_AS_DAEMON;
+	else
+		return config_fail(p, "run_as must be \"submitter\" or \"daemon\", not \"%s\"",
+				   value);
+	return 1;
+}
+
 static int config_daemon_key(struct config_parse *p, const char *key, const char *value)
 {
 	struct config *cfg = p->cfg;
@@ -223,10 +272,20 @@ static int config_daemon_key(struct config_parse *p, const char *key, const char
 		return config_set_log_level(p, value);
 	if (strcmp(key, "durability") == 0)
 		return config_set_durability(p, value);
+	if (strcmp(key, "run_as") == 0)
+		return config_set_run_as(p, value);
+	if (strcmp(key, "exec_helper") == 0) {
+		if (value[0] != '/')
+			return config_fail(p, "exec_helper must be an absolute path, not \"%s\"",
+					   value);
+		return config_set_string(p, &cfg->exec_helper, value);
+	}
 	if (strcmp(key, "allowed_users") == 0)
 		return config_set_names(p, value, config_add_user);
 	if (strcmp(key, "allowed_groups") == 0)
 		return config_set_names(p, value, config_add_group);
+	if ((r = config_task_limit(p, key, value)) != -ENOENT)
+		return r;
 	if (strcmp(key, "socket_mode") == 0) {
 		if ((r = config_set_unsigned(p, key, value, 0, 0777, &v)) > 0)
 			cfg->socket_mode = (unsigned)v;
@@ -333,6 +392,29 @@ static int config_handler(void *user, const char *section, const char *key, cons
 	return config_mode_key(p, m, key, value);
 }
 
+/*
+ * run_as = submitter needs root: anyone else cannot change a task's uid.
+ * It is harmless only when nobody but root and us may submit (root's and
+ * our own tasks run as us anyway).
+ */
+static int config_check_run_as(const struct config *cfg, char **error)
+{
+	uid_t self = geteuid();
+	bool others = cfg->allowed_gid_count > 0;
+
+	for (size_t i = 0; i < cfg->allowed_uid_count; i++)
+		others |= cfg->allowed_uids[i] != self;
+	if (cfg->run_as != CONFIG_RUN_AS_SUBMITTER || self == 0 || !others)
+		return 0;
+	if (asprintf(error,
+		     "run_as = submitter needs coordinatord to run as root (it runs as uid %u), "
+		     "and allowed_users/allowed_groups let others submit; set run_as = daemon "
+		     "to run their tasks as uid %u",
+		     (unsigned)self, (unsigned)self) < 0)
+		*error = NULL;
+	return -EINVAL;
+}
+
 int config_load(struct config *cfg, const char *path, char **error)
 {
 	struct config_parse p = {.cfg = cfg};
@@ -355,6 +437,11 @@ int config_load(struct config *cfg, const char *path, char **error)
 	if (line > 0) {
 		asprintf(error, "%s:%d: %s", path, line,
 			 p.error ? p.error : "syntax error (expected [section] or key = value)");
+		free(p.error);
+		return -EINVAL;
+	}
+	if (config_check_run_as(cfg, &p.error) < 0) {
+		asprintf(error, "%s: %s", path, p.error ? p.error : "bad run_as");
 		free(p.error);
 		return -EINVAL;
 	}

@@ -11,6 +11,7 @@
 
 #include "history.h"
 #include "strategy.h"
+#include "task.h"
 
 struct config_mode {
 	char *name;
@@ -23,6 +24,12 @@ struct config_mode {
 	 */
 	char **settings;
 	size_t setting_count;
+};
+
+/* Who a task runs as (run_as). */
+enum config_run_as {
+	CONFIG_RUN_AS_DAEMON,	 /* every task as the daemon's user */
+	CONFIG_RUN_AS_SUBMITTER, /* each as its submitter, through the exec helper */
 };
 
 struct config {
@@ -41,6 +48,9 @@ struct config {
 	size_t allowed_uid_count;
 	gid_t *allowed_gids;
 	size_t allowed_gid_count;
+	struct task_limits task_limits;
+	enum config_run_as run_as; /* default: submitter for root, else daemon */
+	char *exec_helper;	   /* NULL: the default (see exechelper.h) */
 	struct config_mode *modes;
 	size_t mode_count;
 };

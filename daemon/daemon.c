@@ -207,6 +207,8 @@ static int daemon_add_modes(struct daemon *d, char **error)
 			.kill_grace_ms = m->kill_grace_ms,
 			.socket_path = d->socket_path,
 			.state_dir = d->state_dir,
+			.run_as_submitter = d->config.run_as == CONFIG_RUN_AS_SUBMITTER,
+			.exec_helper = d->config.exec_helper,
 			.settings = m->settings,
 			.setting_count = m->setting_count,
 		};

@@ -269,7 +269,7 @@ struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
 	bool wait;
 	int r;
 
-	r = task_from_json(params, &task, &error);
+	r = task_from_json(params, &d->config.task_limits, &task, &error);
 	if (r < 0) {
 		answered = methods_submit_invalid(call, params, error ? error : strerror(-r));
 		free(error);
