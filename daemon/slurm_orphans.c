@@ -192,8 +192,8 @@ static void slurm_orphans_round_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct slurm_orphans *o = arg;
 	char *names, format[] = "--Format=" SLURM_NAMED_FORMAT, user[32];
-	char *argv[] = {o->settings->squeue, "--noheader", "--states=all", NULL, format, user,
-			NULL};
+	char *argv[] = {
+		o->settings->squeue, "--noheader", "--states=all", NULL, format, user, NULL};
 	bool *active;
 
 	if (o->cmd || o->count == 0)

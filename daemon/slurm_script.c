@@ -123,6 +123,8 @@ char *slurm_script(const struct slurm_script_spec *spec)
 			    "keep() { trap '' TERM; head -c %zu; tail -c %zu; }\n"
 			    "{ { /usr/bin/env --",
 			    spec->head, spec->tail + 1);
+	for (size_t i = 0; spec->user_envp && spec->user_envp[i]; i++)
+		slurm_script_word(&b, spec->user_envp[i], false);
 	for (size_t i = 0; spec->envp[i]; i++)
 		slurm_script_word(&b, spec->envp[i], false);
 	slurm_script_printf(&b, " /bin/sh -c 'exec \"$0\" \"$@\"'");

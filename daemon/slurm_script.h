@@ -10,12 +10,13 @@
 #include <stddef.h>
 
 struct slurm_script_spec {
-	char *const *argv;   /* at least one item */
-	char *const *envp;   /* the task's whole environment, "KEY=VALUE" */
-	const char *run_dir; /* absolute: its files are in slurm_spool.h */
-	bool has_stdin;	     /* read RUN_DIR/stdin, else /dev/null */
-	size_t head;	     /* bytes kept of the start of each stream */
-	size_t tail;	     /* bytes kept of the end of each stream */
+	char *const *argv;	/* at least one item */
+	char *const *user_envp; /* set first, so that envp may override them; may be empty */
+	char *const *envp;	/* the task's whole environment, "KEY=VALUE" */
+	const char *run_dir;	/* absolute: its files are in slurm_spool.h */
+	bool has_stdin;		/* read RUN_DIR/stdin, else /dev/null */
+	size_t head;		/* bytes kept of the start of each stream */
+	size_t tail;		/* bytes kept of the end of each stream */
 };
 
 /*

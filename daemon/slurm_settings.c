@@ -104,27 +104,12 @@ static int slurm_set_bin_dir(struct slurm_settings *s, const char *mode, const c
 	return slurm_set_dir(&s->bin_dir, mode, key, value, error);
 }
 
-static int slurm_set_run_as(struct slurm_settings *s, const char *mode, const char *key,
-			    const char *value, char **error)
-{
-	if (strcmp(value, "daemon") == 0)
-		s->run_as_submitter = false;
-	else if (strcmp(value, "submitter") == 0)
-		s->run_as_submitter = true;
-	else
-		return slurm_settings_fail(
-			error, -EINVAL, "mode \"%s\": %s = \"%s\" is neither daemon nor submitter",
-			mode, key, value);
-	return 0;
-}
-
 static const struct slurm_setting_key slurm_setting_keys[] = {
 	{.key = "slurm_partition", .set = slurm_set_partition},
 	{.key = "slurm_poll_ms", .set = slurm_set_poll_ms},
 	{.key = "slurm_command_timeout_ms", .set = slurm_set_command_timeout_ms},
 	{.key = "slurm_spool_dir", .set = slurm_set_spool_dir},
 	{.key = "slurm_bin_dir", .set = slurm_set_bin_dir},
-	{.key = "slurm_run_as", .set = slurm_set_run_as},
 };
 
 static int slurm_settings_set(struct slurm_settings *s, const char *mode, const char *setting,
@@ -142,7 +127,7 @@ static int slurm_settings_set(struct slurm_settings *s, const char *mode, const 
 		error, -EINVAL,
 		"mode \"%s\": unknown setting \"%.*s\" for strategy slurm "
 		"(known: slurm_partition, slurm_poll_ms, slurm_command_timeout_ms, "
-		"slurm_spool_dir, slurm_bin_dir, slurm_run_as)",
+		"slurm_spool_dir, slurm_bin_dir)",
 		mode, (int)n, setting);
 }
 
@@ -205,18 +190,6 @@ static int slurm_find_program(const struct slurm_settings *s, const char *mode, 
 	return r;
 }
 
-/* Jobs of other users can only be submitted by root (sbatch --uid). */
-static int slurm_settings_run_as_ready(const struct slurm_settings *s, const char *mode,
-				       char **error)
-{
-	if (s->run_as_submitter && geteuid() != 0)
-		return slurm_settings_fail(error, -EPERM,
-					   "mode \"%s\": slurm_run_as = submitter needs a daemon "
-					   "running as root (sbatch --uid), not as uid %u",
-					   mode, (unsigned)geteuid());
-	return 0;
-}
-
 static int slurm_settings_default_spool(struct slurm_settings *s,
 					const struct strategy_config *config, char **error)
 {
@@ -254,10 +227,13 @@ int slurm_settings_parse(const struct strategy_config *config, struct slurm_sett
 		r = slurm_find_program(&s, config->mode, "squeue", &s.squeue, error);
 	if (r == 0)
 		r = slurm_find_program(&s, config->mode, "scancel", &s.scancel, error);
-	if (r == 0)
-		r = slurm_settings_run_as_ready(&s, config->mode, error);
+	/* Only root can submit jobs as another user (sbatch --uid). */
+	s.run_as_submitter = config->run_as_submitter && geteuid() == 0;
 	if (r == 0)
 		r = slurm_spool_prepare(s.spool_dir, s.run_as_submitter, config->mode, error);
+	if (r == 0 && s.run_as_submitter &&
+	    slurm_spool_searchable(s.spool_dir, &s.unreachable) == -ENOMEM)
+		r = -ENOMEM;
 	if (r < 0) {
 		slurm_settings_clear(&s);
 		return r;
@@ -273,6 +249,7 @@ void slurm_settings_clear(struct slurm_settings *s)
 	free(s->bin_dir);
 	free(s->sbatch);
 	free(s->squeue);
+	free(s->unreachable);
 	free(s->scancel);
 	memset(s, 0, sizeof(*s));
 }

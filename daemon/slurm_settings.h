@@ -23,7 +23,10 @@ struct slurm_settings {
 	char *sbatch;	 /* full paths of the programs */
 	char *squeue;
 	char *scancel;
-	bool run_as_submitter; /* jobs run as the task's owner (sbatch --uid/--gid) */
+	/* run_as = submitter and a daemon run as root: jobs of others run as them (sbatch --uid).
+	 */
+	bool run_as_submitter;
+	char *unreachable; /* then: why their jobs cannot reach spool_dir; NULL if they can */
 };
 
 /*

@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdint.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "slurm_spool.h"
 
@@ -38,15 +40,14 @@ static int slurm_spool_fail(char **error, int r, const char *fmt, ...)
 	return r;
 }
 
-/* Every directory from path up to "/" must let others search it (x). */
-static int slurm_spool_searchable(const char *path, const char *mode, char **error)
+int slurm_spool_searchable(const char *path, char **why)
 {
 	char real[PATH_MAX], *end;
 	struct stat st;
 
+	*why = NULL;
 	if (!realpath(path, real))
-		return slurm_spool_fail(error, -errno, "mode \"%s\": slurm_spool_dir \"%s\": %s",
-					mode, path, strerror(errno));
+		return slurm_spool_fail(why, -errno, "%s: %s", path, strerror(errno));
 	for (end = real + strlen(real);; end = strrchr(real, '/')) {
 		const char *dir = end == real ? "/" : real;
 
@@ -54,13 +55,10 @@ static int slurm_spool_searchable(const char *path, const char *mode, char **err
 		if (stat(dir, &st) < 0)
 			st.st_mode = 0;
 		if (!(st.st_mode & S_IXOTH))
-			return slurm_spool_fail(
-				error, -EACCES,
-				"mode \"%s\": with slurm_run_as = submitter the jobs must reach "
-				"slurm_spool_dir \"%s\", but others cannot search \"%s\" (mode "
-				"%04o): "
-				"give them x along the whole path (e.g. chmod 0711)",
-				mode, path, dir, (unsigned)(st.st_mode & 07777));
+			return slurm_spool_fail(why, -EACCES,
+						"others cannot search \"%s\" (mode %04o), so jobs "
+						"of other users cannot reach \"%s\"",
+						dir, (unsigned)(st.st_mode & 07777), path);
 		if (end == real)
 			return 0;
 	}
@@ -99,7 +97,7 @@ int slurm_spool_prepare(const char *dir, bool for_others, const char *mode, char
 					"mode \"%s\": slurm_spool_dir \"%s\" is not a writable "
 					"directory: %s",
 					mode, dir, strerror(errno));
-	return for_others ? slurm_spool_searchable(dir, mode, error) : 0;
+	return 0;
 }
 
 static bool slurm_spool_name_char(char c)
@@ -171,19 +169,66 @@ static int slurm_spool_write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-/* Makes one file of the run, the job user's, with data in it. 0 or a negative errno. */
+/* Appends one entry of a POSIX ACL in the kernel's xattr form (little-endian). */
+static size_t slurm_spool_acl_entry(unsigned char *p, unsigned tag, unsigned perm, uint32_t id)
+{
+	p[0] = (unsigned char)tag;
+	p[1] = (unsigned char)(tag >> 8);
+	p[2] = (unsigned char)perm;
+	p[3] = 0;
+	for (int i = 0; i < 4; i++)
+		p[4 + i] = (unsigned char)(id >> (8 * i));
+	return 8;
+}
+
+/*
+ * Lets uid read and write the daemon's file fd by an ACL (user::rw-,
+ * user:UID:rw-, group::---, mask::rw-, other::---): the file stays the
+ * daemon's and needs no capability. 0 or a negative errno (-EOPNOTSUPP:
+ * no ACLs on this filesystem).
+ */
+static int slurm_spool_grant(int fd, uid_t uid)
+{
+	enum { ACL_USER_OBJ = 1, ACL_USER = 2, ACL_GROUP_OBJ = 4, ACL_MASK = 16, ACL_OTHER = 32 };
+	unsigned char acl[4 + 5 * 8] = {2, 0, 0, 0}; /* version 2 */
+	size_t n = 4;
+
+	n += slurm_spool_acl_entry(acl + n, ACL_USER_OBJ, 6, UINT32_MAX);
+	n += slurm_spool_acl_entry(acl + n, ACL_USER, 6, (uint32_t)uid);
+	n += slurm_spool_acl_entry(acl + n, ACL_GROUP_OBJ, 0, UINT32_MAX);
+	n += slurm_spool_acl_entry(acl + n, ACL_MASK, 6, UINT32_MAX);
+	n += slurm_spool_acl_entry(acl + n, ACL_OTHER, 0, UINT32_MAX);
+	return fsetxattr(fd, "system.posix_acl_access", acl, n, 0) < 0 ? -errno : 0;
+}
+
+/*
+ * Gives the job's user the file fd: by an ACL where the filesystem has
+ * them, else by making it theirs (CAP_CHOWN), in the daemon's group so
+ * that the daemon still reads it without CAP_DAC_*.
+ */
+static int slurm_spool_give(int fd, uid_t uid)
+{
+	int r = slurm_spool_grant(fd, uid);
+
+	if (r != -EOPNOTSUPP)
+		return r;
+	if (fchown(fd, uid, getegid()) < 0 || fchmod(fd, 0660) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Makes one file of the run, the job user's to use, with data in it. 0 or a negative errno. */
 static int slurm_spool_make_file(int dirfd, const char *name, const struct slurm_spool_run *run,
 				 const char *data, size_t len)
 {
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	int r = 0;
+	int r;
 
 	if (fd < 0)
 		return -errno;
-	if (run->uid != geteuid() && fchown(fd, run->uid, run->gid) < 0)
-		r = -errno;
-	if (r == 0)
-		r = slurm_spool_write_all(fd, data, len);
+	r = slurm_spool_write_all(fd, data, len);
+	if (r == 0 && run->uid != geteuid())
+		r = slurm_spool_give(fd, run->uid);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	return r;
@@ -381,7 +426,7 @@ int slurm_spool_read(int dirfd, const char *name, uid_t uid, size_t head, size_t
 		r = -errno;
 	else if (!S_ISREG(st.st_mode))
 		r = -EINVAL;
-	else if (st.st_uid != uid)
+	else if (st.st_uid != uid && st.st_uid != geteuid())
 		r = -EPERM;
 	else if (st.st_nlink != 1)
 		r = -EMLINK;

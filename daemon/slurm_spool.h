@@ -23,13 +23,19 @@
 #define SLURM_RUN_NAME_MAX 80
 
 /*
- * Makes the spool directory (one level) if it is missing and checks it:
- * a directory owned by the daemon's user, writable by no one else; when
- * jobs run as other users (for_others), searchable by them all along its
- * path. 0, or a negative errno and a reason naming the mode in *error
- * (caller frees).
+ * Makes the spool directory (one level; mode 0711 when jobs run as other
+ * users, for_others, else 0700) if it is missing and checks it: a
+ * directory owned by the daemon's user and writable by no one else. 0, or
+ * a negative errno and a reason naming the mode in *error (caller frees).
  */
 int slurm_spool_prepare(const char *dir, bool for_others, const char *mode, char **error);
+
+/*
+ * Whether jobs of other users can reach path: every directory from it up
+ * to "/" lets others search it (x). 0, or -EACCES (or another negative
+ * errno) and a reason in *why (caller frees).
+ */
+int slurm_spool_searchable(const char *path, char **why);
 
 /*
  * A fresh run name for a task called task_name: its name with every byte
@@ -43,9 +49,8 @@ bool slurm_spool_run_name_valid(const char *name);
 
 /* What a run directory is made with. */
 struct slurm_spool_run {
-	const char *dir; /* SPOOL/NAME */
-	uid_t uid;	 /* whom the job runs as: the files are theirs */
-	gid_t gid;
+	const char *dir;	/* SPOOL/NAME */
+	uid_t uid;		/* whom the job runs as: the files are theirs to use */
 	const char *stdin_data; /* NULL: no stdin file */
 	size_t stdin_len;
 };
@@ -54,9 +59,11 @@ struct slurm_spool_run {
  * Makes the run directory (O_EXCL: it must not exist) and its files, all
  * created by the daemon with O_EXCL|O_NOFOLLOW. When the job runs as
  * another user the directory stays the daemon's (mode 0711: the job can
- * use the files but not add, remove or swap any) and the files are the
- * job user's. 0, or a negative errno and a reason in why (and nothing of
- * it left behind).
+ * use the files but not add, remove or swap any) and the job's user may
+ * read and write the files: by an ACL where the filesystem has them (they
+ * stay the daemon's), else by owning them (CAP_CHOWN; the daemon's group
+ * keeps reading them). 0, or a negative errno and a reason in why (and
+ * nothing of it left behind).
  */
 int slurm_spool_make_run(const struct slurm_spool_run *run, char *why, size_t size);
 
@@ -82,7 +89,7 @@ struct slurm_output {
 
 /*
  * Reads the file name in the directory dirfd: only a regular file owned
- * by uid with a single link, opened without following a symlink and
+ * by uid or by the daemon, with a single link, opened without following a symlink and
  * without blocking. Keeps all of it when it holds at most head + tail
  * bytes, else its first head and last tail bytes. A missing file is
  * empty output. 0, or a negative errno (-EINVAL: not a regular file,

@@ -21,6 +21,7 @@
 #include <json-c/linkhash.h>
 
 #include "log.h"
+#include "exechelper.h"
 #include "message.h"
 #include "publisher.h"
 #include "slotqueue.h"
@@ -61,6 +62,7 @@ struct slurm_run {
 	char *dir;		       /* SPOOL/NAME once made */
 	uid_t uid;		       /* whom the job runs as */
 	gid_t gid;
+	char *user_env[5];	       /* another user's HOME, USER, LOGNAME, SHELL; or none */
 	char job_id[SLURM_JOB_ID_MAX]; /* once in Slurm */
 	struct slurm_collect *collect; /* while collecting */
 	struct slurm_outcome outcome;  /* decided when the job ended */
@@ -104,6 +106,8 @@ static void slurm_run_free(struct slurm_run *run)
 	if (run->collect)
 		run->collect->owner = NULL; /* the collector's result goes nowhere */
 	free(run->dir);
+	for (size_t i = 0; run->user_env[i]; i++)
+		free(run->user_env[i]);
 	task_free(run->item.task);
 	free(run);
 }
@@ -709,26 +713,57 @@ static void slurm_submit_done_cb(struct slurm_command *cmd, const struct slurm_c
 }
 
 /* Whom the job runs as: the daemon's user, or the task's owner with their primary group. */
+/*
+ * HOME, USER, LOGNAME and SHELL of the job's user, as a login (and the
+ * async mode's helper) sets them; the task's env may override them.
+ */
+static int slurm_run_user_env(struct slurm_run *run, const struct passwd *pw)
+{
+	const char *names[] = {"HOME", "USER", "LOGNAME", "SHELL"};
+	const char *values[] = {pw->pw_dir, pw->pw_name, pw->pw_name, pw->pw_shell};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (asprintf(&run->user_env[i], "%s=%s", names[i], values[i]) < 0) {
+			run->user_env[i] = NULL;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Whom the job runs as: the daemon's user, or with run_as = submitter the
+ * task's owner with their primary group (not for root's or the daemon's
+ * own tasks, as in an async mode).
+ */
 static int slurm_run_user(struct slurm_run *run, char *why, size_t size)
 {
+	const struct slurm_settings *st = &run->owner->settings;
+	uid_t owner = run->item.task->owner_uid;
 	struct passwd pw, *found = NULL;
 	char buf[4096];
 	int r;
 
 	run->uid = geteuid();
 	run->gid = getegid();
-	if (!run->owner->settings.run_as_submitter || run->item.task->owner_uid == run->uid)
+	if (!st->run_as_submitter || !exechelper_needed(owner))
 		return 0;
-	r = getpwuid_r(run->item.task->owner_uid, &pw, buf, sizeof(buf), &found);
+	if (st->unreachable) {
+		snprintf(why, size,
+			 "cannot run a Slurm job as uid %u: %s (set slurm_spool_dir to a directory "
+			 "they can reach)",
+			 (unsigned)owner, st->unreachable);
+		return -EACCES;
+	}
+	r = getpwuid_r(owner, &pw, buf, sizeof(buf), &found);
 	if (r != 0 || !found) {
-		snprintf(why, size, "cannot run a job as uid %u: %s",
-			 (unsigned)run->item.task->owner_uid,
+		snprintf(why, size, "cannot run a Slurm job as uid %u: %s", (unsigned)owner,
 			 r ? strerror(r) : "it has no passwd entry");
 		return r ? -r : -ENOENT;
 	}
 	run->uid = pw.pw_uid;
 	run->gid = pw.pw_gid;
-	return 0;
+	return slurm_run_user_env(run, &pw);
 }
 
 /* The run directory with its files, stdin included. */
@@ -737,7 +772,6 @@ static int slurm_make_dir(struct slurm_run *run, char *why, size_t size)
 	const struct task *task = run->item.task;
 	struct slurm_spool_run spec = {
 		.uid = run->uid,
-		.gid = run->gid,
 		.stdin_data = task->stdin_len ? task->stdin_data : NULL,
 		.stdin_len = task->stdin_len,
 	};
@@ -773,8 +807,9 @@ static char *slurm_make_script(const struct slurm_run *run)
 	};
 	char *script;
 
-	if (taskenv_build(sl->env, run->item.task, &vars) < 0)
+	if (taskenv_build_for(sl->env, run->item.task, run->user_env[0] != NULL, &vars) < 0)
 		return NULL;
+	spec.user_envp = run->user_env;
 	spec.envp = vars.envp;
 	script = slurm_script(&spec);
 	taskenv_vars_clear(&vars);
@@ -1162,6 +1197,10 @@ int strategy_slurm_new(struct event_base *base, struct publisher *publisher,
 		free(sl);
 		return r;
 	}
+	if (sl->settings.unreachable)
+		log_warning("mode %s: run_as = submitter, but %s: their tasks fail until "
+			    "slurm_spool_dir is a directory they can reach",
+			    config->mode, sl->settings.unreachable);
 	sl->evbase = base;
 	sl->output_limit =
 		config->output_limit ? config->output_limit : STRATEGY_DEFAULT_OUTPUT_LIMIT;

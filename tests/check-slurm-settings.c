@@ -100,7 +100,6 @@ START_TEST(test_every_key)
 			    "slurm_partition=debug",
 			    "slurm_poll_ms=250",
 			    "slurm_command_timeout_ms=5000",
-			    "slurm_run_as=daemon",
 			    NULL};
 	struct slurm_settings s;
 	char *error = NULL;
@@ -147,7 +146,6 @@ START_TEST(test_refusals)
 	char *missing[] = {half_dir, NULL};
 	char *no_dir[] = {"slurm_bin_dir=/nonexistent/bin", NULL};
 	char *bad_spool[] = {bin_dir, "slurm_spool_dir=/nonexistent/a/b", NULL};
-	char *run_as[] = {bin_dir, "slurm_run_as=nobody", NULL};
 	char open_spool[600];
 	char *world_writable[] = {bin_dir, open_spool, NULL};
 
@@ -164,7 +162,6 @@ START_TEST(test_refusals)
 	expect_refusal(state, missing, "scancel", "slurm_bin_dir");
 	expect_refusal(state, no_dir, "sbatch", "/nonexistent/bin");
 	expect_refusal(state, bad_spool, "slurm_spool_dir", "/nonexistent/a/b");
-	expect_refusal(state, run_as, "slurm_run_as", "neither daemon nor submitter");
 	snprintf(open_spool, sizeof(open_spool), "slurm_spool_dir=%s/open", dir);
 	ck_assert_int_eq(mkdir(open_spool + strlen("slurm_spool_dir="), 0777), 0);
 	ck_assert_int_eq(chmod(open_spool + strlen("slurm_spool_dir="), 0777), 0);
@@ -172,29 +169,34 @@ START_TEST(test_refusals)
 }
 END_TEST
 
-/* Jobs of their submitters: root only, and the spool reachable by them. */
+/* run_as = submitter: only for a daemon run as root, and whether others reach the spool. */
 START_TEST(test_run_as_submitter)
 {
 	char bin_dir[600], spool[600];
-	char *settings[] = {bin_dir, spool, "slurm_run_as=submitter", NULL};
+	char *settings[] = {bin_dir, spool, NULL};
+	struct strategy_config config = {
+		.mode = "cluster",
+		.kind = "slurm",
+		.state_dir = state,
+		.settings = settings,
+		.setting_count = 2,
+		.run_as_submitter = true,
+	};
 	struct slurm_settings s;
 	char *error = NULL;
 
 	snprintf(bin_dir, sizeof(bin_dir), "slurm_bin_dir=%s", bin);
 	snprintf(spool, sizeof(spool), "slurm_spool_dir=%s/spool", dir);
-	if (geteuid() != 0) {
-		expect_refusal(state, settings,
-			       "slurm_run_as = submitter needs a daemon running "
-			       "as root",
-			       NULL);
-		return;
-	}
-	/* The temp dir above is 0700: others cannot reach the spool. */
 	ck_assert_int_eq(chmod(dir, 0700), 0);
-	expect_refusal(state, settings, "slurm_run_as = submitter", dir);
+	ck_assert_int_eq(slurm_settings_parse(&config, &s, &error), 0);
+	ck_assert(s.run_as_submitter == (geteuid() == 0));
+	/* The temp dir above is 0700: a daemon run as root knows others cannot reach it. */
+	if (geteuid() == 0)
+		ck_assert_msg(s.unreachable && strstr(s.unreachable, dir), "%s", s.unreachable);
+	slurm_settings_clear(&s);
 	ck_assert_int_eq(chmod(dir, 0711), 0);
-	ck_assert_int_eq(parse(state, settings, &s, &error), 0);
-	ck_assert(s.run_as_submitter);
+	ck_assert_int_eq(slurm_settings_parse(&config, &s, &error), 0);
+	ck_assert_ptr_null(s.unreachable);
 	slurm_settings_clear(&s);
 }
 END_TEST

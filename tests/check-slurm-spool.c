@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <check.h>
 #include <event2/event.h>
 
@@ -69,11 +71,18 @@ START_TEST(test_prepare)
 	/* Jobs of other users need x on the way: the temp dir above has none. */
 	ck_assert_int_eq(chmod(path, 0711), 0);
 	ck_assert_int_eq(chmod(top, 0700), 0);
-	ck_assert_int_eq(prepare(path, true, &why), -EACCES);
-	ck_assert_msg(strstr(why, top), "%s", why);
+	ck_assert_int_eq(prepare(path, true, &why), 0);
+	ck_assert_int_eq(slurm_spool_searchable(path, &why), -EACCES);
+	ck_assert_msg(strstr(why, top) && strstr(why, "others cannot search"), "%s", why);
 	free(why);
 	ck_assert_int_eq(chmod(top, 0711), 0);
+	ck_assert_int_eq(slurm_spool_searchable(path, &why), 0);
+	ck_assert_ptr_null(why);
+	/* Made for jobs of others: searchable, not readable. */
+	snprintf(path, sizeof(path), "%s/spool2", top);
 	ck_assert_int_eq(prepare(path, true, &why), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0711);
 	/* Not a directory. */
 	snprintf(path, sizeof(path), "%s/file", top);
 	write_file(path, "", 0);
@@ -112,7 +121,7 @@ START_TEST(test_make_read_remove)
 {
 	char *spool = tu_mkdtemp(), dir[512], path[600], why[256], **names;
 	struct slurm_spool_run run = {
-		.dir = dir, .uid = geteuid(), .gid = getegid(), .stdin_data = "in", .stdin_len = 2};
+		.dir = dir, .uid = geteuid(), .stdin_data = "in", .stdin_len = 2};
 	struct slurm_output out;
 	struct stat st;
 	int dirfd;
@@ -186,8 +195,14 @@ START_TEST(test_read_refusals)
 	snprintf(path, sizeof(path), "%s/hard", dir);
 	ck_assert_int_eq(link(target, path), 0);
 	ck_assert_int_eq(slurm_spool_read(dirfd, "hard", geteuid(), 10, 10, &out), -EMLINK);
-	/* Another user's file. */
-	ck_assert_int_eq(slurm_spool_read(dirfd, "secret", geteuid() + 1, 10, 10, &out), -EPERM);
+	/* A file of someone else than the job's user and the daemon. */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(unlink(path), 0);
+		ck_assert_int_eq(chown(target, 65534, 65534), 0);
+		ck_assert_int_eq(slurm_spool_read(dirfd, "secret", 1, 10, 10, &out), -EPERM);
+		ck_assert_int_eq(slurm_spool_read(dirfd, "secret", 65534, 10, 10, &out), 0);
+		slurm_spool_output_clear(&out);
+	}
 	/* A directory. */
 	snprintf(path, sizeof(path), "%s/sub", dir);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
@@ -198,29 +213,64 @@ START_TEST(test_read_refusals)
 }
 END_TEST
 
-/* Files of another user: the run directory stays the daemon's, the files are theirs. */
+/* Whether uid can open path for flags (in a child that takes on uid). */
+static bool can_open_as(uid_t uid, const char *path, int flags)
+{
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd;
+
+		if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)
+			_exit(2);
+		fd = open(path, flags | O_NOFOLLOW, 0600);
+		_exit(fd >= 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) != 2);
+	return WEXITSTATUS(status) == 0;
+}
+
+/*
+ * A run of another user: the directory stays the daemon's, the job's user
+ * may use the files (and no one else), the daemon still reads them.
+ */
 START_TEST(test_run_of_another_user)
 {
 	char *spool = tu_mkdtemp(), dir[512], path[600], why[256];
-	struct slurm_spool_run run = {.dir = dir, .uid = 65534, .gid = 65534};
+	struct slurm_spool_run run = {.dir = dir, .uid = 65534, .stdin_data = "in", .stdin_len = 2};
+	struct slurm_output out;
 	struct stat st;
+	int dirfd;
 
 	if (geteuid() != 0) {
 		tu_rmtree(spool);
 		free(spool);
 		return;
 	}
+	ck_assert_int_eq(chmod(spool, 0711), 0);
 	snprintf(dir, sizeof(dir), "%s/t.0123456789abcdef0123456789abcdef", spool);
 	ck_assert_int_eq(slurm_spool_make_run(&run, why, sizeof(why)), 0);
 	ck_assert_int_eq(stat(dir, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0711);
 	ck_assert_uint_eq(st.st_uid, 0);
 	snprintf(path, sizeof(path), "%s/%s", dir, SLURM_SPOOL_OUT);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_uint_eq(st.st_uid, 65534);
-	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	ck_assert(can_open_as(65534, path, O_WRONLY | O_TRUNC));
+	ck_assert(!can_open_as(1, path, O_RDONLY));
 	snprintf(path, sizeof(path), "%s/%s", dir, SLURM_SPOOL_STDIN);
-	ck_assert_int_lt(access(path, F_OK), 0);
+	ck_assert(can_open_as(65534, path, O_RDONLY));
+	ck_assert(!can_open_as(1, path, O_RDONLY));
+	/* The job cannot add a file of its own. */
+	snprintf(path, sizeof(path), "%s/planted", dir);
+	ck_assert(!can_open_as(65534, path, O_WRONLY | O_CREAT));
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(dirfd, 0);
+	ck_assert_int_eq(slurm_spool_read(dirfd, SLURM_SPOOL_STDIN, 65534, 10, 10, &out), 0);
+	ck_assert_uint_eq(out.len, 2);
+	slurm_spool_output_clear(&out);
+	close(dirfd);
 	ck_assert_int_eq(slurm_spool_remove_run(dir, why, sizeof(why)), 0);
 	tu_rmtree(spool);
 	free(spool);
@@ -254,7 +304,7 @@ START_TEST(test_collector)
 	struct collected got = {0};
 	struct slurm_collector *c = slurm_collector_new(base, collected_cb, &got);
 	char *spool = tu_mkdtemp(), dir[512], other[512], path[600], why[256];
-	struct slurm_spool_run run = {.dir = dir, .uid = geteuid(), .gid = getegid()};
+	struct slurm_spool_run run = {.dir = dir, .uid = geteuid()};
 	struct slurm_collect *req;
 
 	ck_assert_ptr_nonnull(c);

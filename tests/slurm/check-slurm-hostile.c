@@ -578,13 +578,33 @@ static int nobody_submits(const char *sock)
 	snprintf(line, sizeof(line),
 		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit\",\"params\":"
 		 "{\"request_id\":\"by-nobody\",\"mode\":\"cluster\",\"node\":{\"argv\":"
-		 "[\"sh\",\"-c\",\"id -u; id -g\"],\"cwd\":\"/tmp\"}}}\n");
+		 "[\"sh\",\"-c\",\"id -u; id -g; echo $HOME\"],\"cwd\":\"/tmp\"}}}\n");
 	harness_send_raw(c, line, strlen(line));
 	answer = harness_read_line(c, HARNESS_WAIT_MS, &eof);
 	ok = answer && strstr(answer, "\"result\"") ? 0 : 102;
 	free(answer);
 	harness_client_free(c);
 	return ok;
+}
+
+/*
+ * The daemon as the system unit runs it: root with only CAP_SETUID,
+ * CAP_SETGID and CAP_KILL (no CAP_CHOWN, no CAP_DAC_*), through a wrapper
+ * in dir that COORDINATORD now names.
+ */
+static void daemon_with_unit_caps(const char *dir)
+{
+	char path[256], *script;
+
+	ck_assert_int_ge(asprintf(&script,
+				  "#!/bin/sh\nexec /usr/bin/setpriv --inh-caps=-all "
+				  "--bounding-set=-all,+setuid,+setgid,+kill '%s' \"$@\"\n",
+				  getenv("COORDINATORD")),
+			 0);
+	snprintf(path, sizeof(path), "%s/coordinatord-unit", dir);
+	write_file(path, script, 0755);
+	free(script);
+	setenv("COORDINATORD", path, 1);
 }
 
 START_TEST(test_submitter_runs_its_own_jobs)
@@ -598,11 +618,12 @@ START_TEST(test_submitter_runs_its_own_jobs)
 	/* Jobs of others must reach the spool directory: searchable, not readable. */
 	make_dir(spool_parent, sizeof(spool_parent), 0755, 0);
 	snprintf(spool, sizeof(spool), "%s/spool", spool_parent);
+	daemon_with_unit_caps(spool_parent);
 	ck_assert_int_ge(asprintf(&config,
 				  "[daemon]\nsocket_mode = 0666\nallowed_users = nobody\n"
-				  "shutdown_grace_sec = 1\n"
+				  "shutdown_grace_sec = 1\nrun_as = submitter\n"
 				  "[mode:cluster]\nstrategy = slurm\nslurm_poll_ms = 200\n"
-				  "slurm_run_as = submitter\nslurm_spool_dir = %s\n",
+				  "slurm_spool_dir = %s\n",
 				  spool),
 			 0);
 	harness_daemon_new(&d, config);
@@ -615,7 +636,7 @@ START_TEST(test_submitter_runs_its_own_jobs)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "nobody could not submit");
 	c = harness_client_new(d.sock);
-	slurmfix_expect_stdout(c, "by-nobody", "65534\n65534\n");
+	slurmfix_expect_stdout(c, "by-nobody", "65534\n65534\n/nonexistent\n");
 	harness_client_free(c);
 	harness_daemon_cleanup(&d);
 	root_sh("rm -rf '%s'", spool_parent);
