@@ -38,7 +38,12 @@ struct config {
 	char *state_dir; /* NULL: paths_state_dir's default */
 	int log_level;
 	unsigned max_connections;
+	unsigned max_connections_per_uid; /* root and the daemon's own uid are not counted */
 	size_t max_line_bytes;
+	size_t max_batch;	  /* requests in one batch */
+	size_t max_answer_bytes;  /* answers waiting for one client before it is held back */
+	size_t max_pending_calls; /* calls in flight on one connection */
+	size_t max_pending_bytes; /* what those calls may hold (json_footprint of their requests) */
 	size_t subscriber_buffer_bytes;
 	unsigned shutdown_grace_sec;
 	enum history_durability durability;

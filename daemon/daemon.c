@@ -314,10 +314,14 @@ static int daemon_listen(struct daemon *d, int fd, char **error)
 		.fd = fd,
 		.mode = d->config.socket_mode,
 		.max_connections = d->config.max_connections,
+		.max_connections_per_uid = d->config.max_connections_per_uid,
 		.limits =
 			{
 				.max_line = d->config.max_line_bytes,
-				.output_pause = d->config.subscriber_buffer_bytes,
+				.max_batch = d->config.max_batch,
+				.max_answer_bytes = d->config.max_answer_bytes,
+				.max_pending_calls = d->config.max_pending_calls,
+				.max_pending_bytes = d->config.max_pending_bytes,
 				.subscriber_max = d->config.subscriber_buffer_bytes,
 			},
 	};

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include "cause.h"
 #include "slurm_spool.h"
 
 #define SLURM_SPOOL_NAME_PART 40
@@ -26,20 +26,6 @@ static const char *const slurm_spool_files[] = {
 	SLURM_SPOOL_STDIN, SLURM_SPOOL_OUT, SLURM_SPOOL_ERR, SLURM_SPOOL_STATUS, SLURM_SPOOL_SLURM,
 };
 
-static int slurm_spool_fail(char **error, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int slurm_spool_fail(char **error, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(error, fmt, ap) < 0)
-		*error = NULL;
-	va_end(ap);
-	return r;
-}
-
 int slurm_spool_searchable(const char *path, char **why)
 {
 	char real[PATH_MAX], *end;
@@ -47,7 +33,7 @@ int slurm_spool_searchable(const char *path, char **why)
 
 	*why = NULL;
 	if (!realpath(path, real))
-		return slurm_spool_fail(why, -errno, "%s: %s", path, strerror(errno));
+		return cause_set(why, -errno, "%s: %s", path, strerror(errno));
 	for (end = real + strlen(real);; end = strrchr(real, '/')) {
 		const char *dir = end == real ? "/" : real;
 
@@ -55,10 +41,10 @@ int slurm_spool_searchable(const char *path, char **why)
 		if (stat(dir, &st) < 0)
 			st.st_mode = 0;
 		if (!(st.st_mode & S_IXOTH))
-			return slurm_spool_fail(why, -EACCES,
-						"others cannot search \"%s\" (mode %04o), so jobs "
-						"of other users cannot reach \"%s\"",
-						dir, (unsigned)(st.st_mode & 07777), path);
+			return cause_set(why, -EACCES,
+					 "others cannot search \"%s\" (mode %04o), so jobs "
+					 "of other users cannot reach \"%s\"",
+					 dir, (unsigned)(st.st_mode & 07777), path);
 		if (end == real)
 			return 0;
 	}
@@ -71,32 +57,30 @@ int slurm_spool_prepare(const char *dir, bool for_others, const char *mode, char
 
 	*error = NULL;
 	if (mkdir(dir, want) < 0 && errno != EEXIST)
-		return slurm_spool_fail(error, -errno,
-					"mode \"%s\": cannot create slurm_spool_dir \"%s\": %s",
-					mode, dir, strerror(errno));
+		return cause_set(error, -errno,
+				 "mode \"%s\": cannot create slurm_spool_dir \"%s\": %s", mode, dir,
+				 strerror(errno));
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		return slurm_spool_fail(error, -ENOTDIR,
-					"mode \"%s\": slurm_spool_dir \"%s\" is not a directory",
-					mode, dir);
+		return cause_set(error, -ENOTDIR,
+				 "mode \"%s\": slurm_spool_dir \"%s\" is not a directory", mode,
+				 dir);
 	if (st.st_uid != geteuid())
-		return slurm_spool_fail(
-			error, -EPERM,
-			"mode \"%s\": slurm_spool_dir \"%s\" is owned by uid %u, not "
-			"by the daemon's uid %u: anyone who owns it can plant files "
-			"there",
-			mode, dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		return cause_set(error, -EPERM,
+				 "mode \"%s\": slurm_spool_dir \"%s\" is owned by uid %u, not "
+				 "by the daemon's uid %u: anyone who owns it can plant files "
+				 "there",
+				 mode, dir, (unsigned)st.st_uid, (unsigned)geteuid());
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return slurm_spool_fail(
-			error, -EPERM,
-			"mode \"%s\": slurm_spool_dir \"%s\" is writable by others "
-			"than the daemon's user (mode %04o): make it 0700 (0711 for "
-			"slurm_run_as = submitter)",
-			mode, dir, (unsigned)(st.st_mode & 07777));
+		return cause_set(error, -EPERM,
+				 "mode \"%s\": slurm_spool_dir \"%s\" is writable by others "
+				 "than the daemon's user (mode %04o): make it 0700 (0711 for "
+				 "slurm_run_as = submitter)",
+				 mode, dir, (unsigned)(st.st_mode & 07777));
 	if (access(dir, W_OK | X_OK) < 0)
-		return slurm_spool_fail(error, -EACCES,
-					"mode \"%s\": slurm_spool_dir \"%s\" is not a writable "
-					"directory: %s",
-					mode, dir, strerror(errno));
+		return cause_set(error, -EACCES,
+				 "mode \"%s\": slurm_spool_dir \"%s\" is not a writable "
+				 "directory: %s",
+				 mode, dir, strerror(errno));
 	return 0;
 }
 
