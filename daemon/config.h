@@ -46,6 +46,7 @@ struct config {
 	size_t max_pending_bytes; /* what those calls may hold (json_footprint of their requests) */
 	size_t subscriber_buffer_bytes;
 	unsigned shutdown_grace_sec;
+	size_t max_wait_ids; /* request_ids in one wait */
 	enum history_durability durability;
 	uint64_t retention_max_jobs;
 	double retention_max_age_sec;

@@ -178,10 +178,16 @@ static int daemon_store_cb(struct message *msg, void *userdata)
 	 */
 	if (msg->type == MESSAGE_REQUEST_CREATION_FAILURE && history_failing(d->history))
 		return -EAGAIN;
+	r = coordinator_admit_message(d->coordinator, msg);
+	if (r < 0)
+		return r; /* a second final message for a job: refused */
+	/* Stored, or (while the history is failing) kept to be stored: either way it counts. */
 	r = history_insert_message(d->history, msg);
 	if (r < 0)
 		log_error("cannot store message %llu: %s", (unsigned long long)msg->seq,
 			  history_last_error(d->history));
+	else
+		coordinator_message_stored(d->coordinator, msg);
 	return r;
 }
 
@@ -491,7 +497,7 @@ static void daemon_cancel_queued(struct daemon *d)
 	}
 	state_foreach_open(d->state, daemon_collect_queued_cb, &q);
 	for (size_t i = 0; i < q.count; i++) {
-		coordinator_cancel(d->coordinator, q.jobs[i]->request_id, false);
+		coordinator_cancel(d->coordinator, q.jobs[i]->request_id, false, 0);
 		job_unref(q.jobs[i]);
 	}
 	free(q.jobs);

@@ -137,6 +137,8 @@ enum history_filter {
 	FILTER_MODE,
 	FILTER_RUN_ID,
 	FILTER_PARENT,
+	FILTER_CHILD,
+	FILTER_OWNER,
 	FILTER_STATUS,
 	FILTER_RESULT,
 	FILTER_COUNT_,
@@ -144,12 +146,14 @@ enum history_filter {
 
 #define HISTORY_SHAPES (1u << FILTER_COUNT_)
 /* history_count ignores the status and result filters. */
-#define HISTORY_COUNT_FILTERS ((1u << FILTER_MODE) | (1u << FILTER_RUN_ID) | (1u << FILTER_PARENT))
+#define HISTORY_COUNT_FILTERS (HISTORY_SHAPES - 1 - (1u << FILTER_STATUS) - (1u << FILTER_RESULT))
 
 static const char *const history_filter_sql[FILTER_COUNT_] = {
 	[FILTER_MODE] = " AND mode = :mode",
 	[FILTER_RUN_ID] = " AND run_id = :run_id",
 	[FILTER_PARENT] = " AND parent_node_id = :parent_node_id",
+	[FILTER_CHILD] = " AND child_node_id = :child_node_id",
+	[FILTER_OWNER] = " AND owner_uid = :owner_uid",
 	[FILTER_STATUS] = " AND status = :status",
 	[FILTER_RESULT] = " AND result = :result",
 };
@@ -158,6 +162,8 @@ static const char *const history_filter_param[FILTER_COUNT_] = {
 	[FILTER_MODE] = ":mode",
 	[FILTER_RUN_ID] = ":run_id",
 	[FILTER_PARENT] = ":parent_node_id",
+	[FILTER_CHILD] = ":child_node_id",
+	[FILTER_OWNER] = ":owner_uid",
 	[FILTER_STATUS] = ":status",
 	[FILTER_RESULT] = ":result",
 };
@@ -904,8 +910,8 @@ int history_find_by_node(struct history *h, const char *node_id, struct job **re
 	return history_first_job(h, st, ret);
 }
 
-/* The value filter f sets for which, or NULL when it does not filter on it. */
-static const char *history_filter_value(const struct job_filter *f, enum history_filter which)
+/* The text filter f sets for which, or NULL when it does not filter on it (or it is a number). */
+static const char *history_filter_text(const struct job_filter *f, enum history_filter which)
 {
 	switch (which) {
 	case FILTER_MODE:
@@ -914,14 +920,33 @@ static const char *history_filter_value(const struct job_filter *f, enum history
 		return f->run_id;
 	case FILTER_PARENT:
 		return f->parent_node_id;
+	case FILTER_CHILD:
+		return f->child_node_id;
 	case FILTER_STATUS:
 		return f->has_status ? job_status_name(f->status) : NULL;
 	case FILTER_RESULT:
 		return f->has_result ? job_result_name(f->result) : NULL;
+	case FILTER_OWNER:
 	case FILTER_COUNT_:
 		break;
 	}
 	return NULL;
+}
+
+static bool history_filter_set(const struct job_filter *f, enum history_filter which)
+{
+	return which == FILTER_OWNER ? f->has_owner : history_filter_text(f, which) != NULL;
+}
+
+static void history_filter_bind(sqlite3_stmt *st, const struct job_filter *f,
+				enum history_filter which)
+{
+	int i = history_param(st, history_filter_param[which]);
+
+	if (which == FILTER_OWNER)
+		sqlite3_bind_int64(st, i, (sqlite3_int64)f->owner_uid);
+	else
+		history_bind_text(st, i, history_filter_text(f, which));
 }
 
 /* Prepares the statement of one shape: head, each filter in shape, tail. */
@@ -953,7 +978,7 @@ static int history_shape_stmt(struct history *h, enum history_shape_kind kind,
 	int r;
 
 	for (int f = 0; f < FILTER_COUNT_; f++)
-		if ((mask & (1u << f)) && history_filter_value(filter, (enum history_filter)f))
+		if ((mask & (1u << f)) && history_filter_set(filter, (enum history_filter)f))
 			shape |= 1u << f;
 	slot = &h->shapes[kind][shape];
 	if (!*slot && (r = history_prepare_shape(h, kind, shape, slot)) < 0)
@@ -962,8 +987,7 @@ static int history_shape_stmt(struct history *h, enum history_shape_kind kind,
 	sqlite3_clear_bindings(*slot);
 	for (int f = 0; f < FILTER_COUNT_; f++)
 		if (shape & (1u << f))
-			history_bind_text(*slot, history_param(*slot, history_filter_param[f]),
-					  history_filter_value(filter, (enum history_filter)f));
+			history_filter_bind(*slot, filter, (enum history_filter)f);
 	*ret = *slot;
 	return 0;
 }
