@@ -148,24 +148,18 @@ enum history_filter {
 /* history_count ignores the status and result filters. */
 #define HISTORY_COUNT_FILTERS (HISTORY_SHAPES - 1 - (1u << FILTER_STATUS) - (1u << FILTER_RESULT))
 
-static const char *const history_filter_sql[FILTER_COUNT_] = {
-	[FILTER_MODE] = " AND mode = :mode",
-	[FILTER_RUN_ID] = " AND run_id = :run_id",
-	[FILTER_PARENT] = " AND parent_node_id = :parent_node_id",
-	[FILTER_CHILD] = " AND child_node_id = :child_node_id",
-	[FILTER_OWNER] = " AND owner_uid = :owner_uid",
-	[FILTER_STATUS] = " AND status = :status",
-	[FILTER_RESULT] = " AND result = :result",
-};
-
-static const char *const history_filter_param[FILTER_COUNT_] = {
-	[FILTER_MODE] = ":mode",
-	[FILTER_RUN_ID] = ":run_id",
-	[FILTER_PARENT] = ":parent_node_id",
-	[FILTER_CHILD] = ":child_node_id",
-	[FILTER_OWNER] = ":owner_uid",
-	[FILTER_STATUS] = ":status",
-	[FILTER_RESULT] = ":result",
+/* Each filter's condition, and the parameter in it. */
+static const struct history_filter_def {
+	const char *sql;
+	const char *param;
+} history_filters[FILTER_COUNT_] = {
+	[FILTER_MODE] = {" AND mode = :mode", ":mode"},
+	[FILTER_RUN_ID] = {" AND run_id = :run_id", ":run_id"},
+	[FILTER_PARENT] = {" AND parent_node_id = :parent_node_id", ":parent_node_id"},
+	[FILTER_CHILD] = {" AND child_node_id = :child_node_id", ":child_node_id"},
+	[FILTER_OWNER] = {" AND owner_uid = :owner_uid", ":owner_uid"},
+	[FILTER_STATUS] = {" AND status = :status", ":status"},
+	[FILTER_RESULT] = {" AND result = :result", ":result"},
 };
 
 enum history_shape_kind {
@@ -941,7 +935,7 @@ static bool history_filter_set(const struct job_filter *f, enum history_filter w
 static void history_filter_bind(sqlite3_stmt *st, const struct job_filter *f,
 				enum history_filter which)
 {
-	int i = history_param(st, history_filter_param[which]);
+	int i = history_param(st, history_filters[which].param);
 
 	if (which == FILTER_OWNER)
 		sqlite3_bind_int64(st, i, (sqlite3_int64)f->owner_uid);
@@ -960,7 +954,7 @@ static int history_prepare_shape(struct history *h, enum history_shape_kind kind
 	for (int f = 0; f < FILTER_COUNT_; f++)
 		if (shape & (1u << f))
 			n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s",
-					      history_filter_sql[f]);
+					      history_filters[f].sql);
 	snprintf(sql + n, sizeof(sql) - n, "%s", history_shape_tail[kind]);
 	rc = sqlite3_prepare_v3(h->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
 	return rc == SQLITE_OK ? 0 : history_fail(h, rc, "cannot query jobs");
