@@ -22,7 +22,6 @@
 
 #include "harness.h"
 
-#define HS_HISTORY_FILE "history.sqlite3"
 /* A task whose success message carries 4000 bytes of stdout. */
 #define HS_BIG_ARGV "[\"sh\",\"-c\",\"printf '%04000d' 0\"]"
 
@@ -78,34 +77,6 @@ static void hs_start(struct harness_client *c, const char *task)
 
 	json_object_put(harness_wait_running(c, harness_str(r, "job.request_id")));
 	json_object_put(r);
-}
-
-/* One number from the history file: sql must select a single integer. */
-static long long hs_db_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	long long v;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-
-	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
-	rc = sqlite3_step(st);
-	ck_assert_msg(rc == SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(db));
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static sqlite3 *hs_db_open(const struct harness_daemon *d)
-{
-	char path[256];
-	sqlite3 *db;
-	int rc;
-
-	snprintf(path, sizeof(path), "%s/%s", d->state, HS_HISTORY_FILE);
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-	ck_assert_msg(rc == SQLITE_OK, "cannot open %s: %s", path, sqlite3_errstr(rc));
-	sqlite3_busy_timeout(db, 5000);
-	return db;
 }
 
 /* ---- 1. a replay that retention overtakes ---- */
@@ -279,10 +250,11 @@ START_TEST(test_shutdown_huge_queue)
 	status = harness_daemon_wait_exit(&d, 10 * 60 * 1000);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
 
-	db = hs_db_open(&d);
-	ck_assert_int_eq(hs_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'opened'"), 0);
-	ck_assert_int_eq(hs_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'closed' AND "
-				       "error_kind = 'cancelled'"),
+	db = harness_db_open(&d);
+	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'opened'"),
+			 0);
+	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'closed' AND "
+					    "error_kind = 'cancelled'"),
 			 HS_QUEUED + 1);
 	/*
 	 * Each cancellation is published (and timed) as it happens, all in the
@@ -571,16 +543,17 @@ static json_object *hs_ask(const struct harness_daemon *d, const char *method, c
 static void hs_counts_match_rows(const struct harness_daemon *d, json_object **ret_counts)
 {
 	for (int attempt = 0;; attempt++) {
-		sqlite3 *db = hs_db_open(d);
+		sqlite3 *db = harness_db_open(d);
 		long long opened =
-			hs_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'opened'");
+			harness_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'opened'");
 		long long closed =
-			hs_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'closed'");
+			harness_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'closed'");
 		json_object *r = hs_ask(d, "status", "{\"limit\":1}");
-		bool same = hs_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'opened'") ==
-				    opened &&
-			    hs_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'closed'") ==
-				    closed;
+		bool same =
+			harness_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'opened'") ==
+				opened &&
+			harness_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'closed'") ==
+				closed;
 
 		sqlite3_close(db);
 		if (same || attempt == 20) {
@@ -628,13 +601,13 @@ static bool hs_all_closed(void *arg)
 /* Checks what the clients were told against the history file of the stopped daemon. */
 static void hs_check_history(const struct harness_daemon *d, struct hs_seen *s, json_object *counts)
 {
-	sqlite3 *db = hs_db_open(d);
+	sqlite3 *db = harness_db_open(d);
 	sqlite3_stmt *st;
 	char sql[256];
 
 	/* The log has no gap, and holds every seq a subscriber was sent, as it was sent. */
-	ck_assert_int_eq(hs_db_int(db, "SELECT max(seq) - min(seq) + 1 - count(*) FROM messages"),
-			 0);
+	ck_assert_int_eq(
+		harness_db_int(db, "SELECT max(seq) - min(seq) + 1 - count(*) FROM messages"), 0);
 	ck_assert_int_eq(sqlite3_prepare_v2(db,
 					    "SELECT type || ' ' || coalesce(request_id, '-') FROM "
 					    "messages WHERE seq = ?1",
@@ -656,7 +629,8 @@ static void hs_check_history(const struct harness_daemon *d, struct hs_seen *s, 
 		const char *id = json_object_get_string(json_object_array_get_idx(s->accepted, i));
 
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM jobs WHERE request_id = '%s'", id);
-		ck_assert_msg(hs_db_int(db, sql) == 1, "%s was accepted but is not stored", id);
+		ck_assert_msg(harness_db_int(db, sql) == 1, "%s was accepted but is not stored",
+			      id);
 	}
 	/* And every closing a client waited for, with its message. */
 	for (size_t i = 0; i < json_object_array_length(s->waited); i++) {
@@ -668,13 +642,13 @@ static void hs_check_history(const struct harness_daemon *d, struct hs_seen *s, 
 			 "j.result = '%s' AND m.seq = %lld",
 			 harness_str(w, "job.request_id"), harness_str(w, "job.result"),
 			 harness_int(w, "message.seq"));
-		ck_assert_msg(hs_db_int(db, sql) == 1, "the wait for %s was answered with %s",
+		ck_assert_msg(harness_db_int(db, sql) == 1, "the wait for %s was answered with %s",
 			      harness_str(w, "job.request_id"), json_object_to_json_string(w));
 	}
 	/* The last counts a client saw are the rows. */
-	ck_assert_int_eq(hs_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'closed'"),
+	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'closed'"),
 			 harness_int(counts, "closed"));
-	ck_assert_int_eq(hs_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'opened'"),
+	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'opened'"),
 			 harness_int(counts, "opened"));
 	sqlite3_close(db);
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <check.h>
+#include <sqlite3.h>
 
 #include "harness.h"
 
@@ -331,6 +332,33 @@ long harness_rss_kib(pid_t pid)
 			break;
 	fclose(f);
 	return kib;
+}
+
+sqlite3 *harness_db_open(const struct harness_daemon *d)
+{
+	char path[256];
+	sqlite3 *db;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/history.sqlite3", d->state);
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	ck_assert_msg(rc == SQLITE_OK, "cannot open %s: %s", path, sqlite3_errstr(rc));
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+long long harness_db_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
+	rc = sqlite3_step(st);
+	ck_assert_msg(rc == SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(db));
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
 }
 
 int harness_run(char *const argv[], char **ret_err)

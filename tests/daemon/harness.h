@@ -55,6 +55,12 @@ pid_t harness_read_pid(const char *path);
 /* VmRSS of pid in KiB, or -1. */
 long harness_rss_kib(pid_t pid);
 
+struct sqlite3;
+/* d's history file, read-only (caller closes with sqlite3_close); fails the test if it cannot. */
+struct sqlite3 *harness_db_open(const struct harness_daemon *d);
+/* The one integer sql selects on db; fails the test on an error or no row. */
+long long harness_db_int(struct sqlite3 *db, const char *sql);
+
 /* Runs argv to its end with stderr into *ret_err (caller frees); the wait status. */
 int harness_run(char *const argv[], char **ret_err);
 

@@ -407,23 +407,9 @@ static json_object *soak_counts(struct harness_client *c)
 	return counts;
 }
 
-static long long soak_sql(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	long long v;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-
-	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
-	rc = sqlite3_step(st);
-	ck_assert_msg(rc == SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(db));
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static void soak_expect_zero(sqlite3 *db, const char *what, const char *sql)
 {
-	long long n = soak_sql(db, sql);
+	long long n = harness_db_int(db, sql);
 
 	ck_assert_msg(n == 0, "%lld %s", n, what);
 }
@@ -506,32 +492,37 @@ static void soak_check_history(const struct soak *s, json_object *counts, long f
 			 "SELECT count(*) FROM h.messages WHERE request_id NOT IN "
 			 "(SELECT request_id FROM h.jobs)");
 	/* seq: 1, 2, ... final with no gap (no retention here), what the subscribers saw. */
-	ck_assert_int_eq(soak_sql(db, "SELECT min(seq) FROM h.messages"), 1);
-	ck_assert_int_eq(soak_sql(db, "SELECT max(seq) FROM h.messages"), final_seq);
-	ck_assert_int_eq(soak_sql(db, "SELECT count(*) FROM h.messages"), final_seq);
+	ck_assert_int_eq(harness_db_int(db, "SELECT min(seq) FROM h.messages"), 1);
+	ck_assert_int_eq(harness_db_int(db, "SELECT max(seq) FROM h.messages"), final_seq);
+	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM h.messages"), final_seq);
 	/* The daemon's counts are the file's. */
-	jobs = soak_sql(db, "SELECT count(*) FROM h.jobs");
+	jobs = harness_db_int(db, "SELECT count(*) FROM h.jobs");
 	ck_assert_int_eq(harness_int(counts, "opened"), 0);
 	ck_assert_int_eq(harness_int(counts, "closed"), jobs);
-	ck_assert_int_eq(harness_int(counts, "success"),
-			 soak_sql(db, "SELECT count(*) FROM h.jobs WHERE result = 'success'"));
-	ck_assert_int_eq(harness_int(counts, "failure"),
-			 soak_sql(db, "SELECT count(*) FROM h.jobs WHERE result = 'failure'"));
+	ck_assert_int_eq(
+		harness_int(counts, "success"),
+		harness_db_int(db, "SELECT count(*) FROM h.jobs WHERE result = 'success'"));
+	ck_assert_int_eq(
+		harness_int(counts, "failure"),
+		harness_db_int(db, "SELECT count(*) FROM h.jobs WHERE result = 'failure'"));
 	ck_assert_int_eq(harness_int(counts, "success") + harness_int(counts, "failure"), jobs);
 	fprintf(stderr,
 		"soak: %lld jobs (%lld answered, %lld unanswered of which %lld exist), %ld "
 		"messages; %lld success, %lld cancelled, %lld lost, %lld other failures\n",
-		jobs, soak_sql(db, "SELECT count(*) FROM seen WHERE outcome = 'A'"),
-		soak_sql(db, "SELECT count(*) FROM seen WHERE outcome = 'U'"),
-		soak_sql(db, "SELECT count(*) FROM seen s JOIN h.jobs j ON j.request_id = s.rid "
-			     "WHERE s.outcome = 'U'"),
-		final_seq, soak_sql(db, "SELECT count(*) FROM h.jobs WHERE result = 'success'"),
-		soak_sql(db, "SELECT count(*) FROM h.jobs WHERE error_kind = 'cancelled'"),
-		soak_sql(db, "SELECT count(*) FROM h.jobs WHERE error_kind = 'lost'"),
-		soak_sql(db, "SELECT count(*) FROM h.jobs WHERE result = 'failure' AND "
-			     "error_kind NOT IN ('cancelled', 'lost')"));
-	ck_assert_int_eq(soak_sql(db, "SELECT count(*) FROM h.jobs WHERE result = 'failure' AND "
-				      "error_kind NOT IN ('cancelled', 'lost')"),
+		jobs, harness_db_int(db, "SELECT count(*) FROM seen WHERE outcome = 'A'"),
+		harness_db_int(db, "SELECT count(*) FROM seen WHERE outcome = 'U'"),
+		harness_db_int(db,
+			       "SELECT count(*) FROM seen s JOIN h.jobs j ON j.request_id = s.rid "
+			       "WHERE s.outcome = 'U'"),
+		final_seq,
+		harness_db_int(db, "SELECT count(*) FROM h.jobs WHERE result = 'success'"),
+		harness_db_int(db, "SELECT count(*) FROM h.jobs WHERE error_kind = 'cancelled'"),
+		harness_db_int(db, "SELECT count(*) FROM h.jobs WHERE error_kind = 'lost'"),
+		harness_db_int(db, "SELECT count(*) FROM h.jobs WHERE result = 'failure' AND "
+				   "error_kind NOT IN ('cancelled', 'lost')"));
+	ck_assert_int_eq(harness_db_int(db,
+					"SELECT count(*) FROM h.jobs WHERE result = 'failure' AND "
+					"error_kind NOT IN ('cancelled', 'lost')"),
 			 0);
 	sqlite3_close(db);
 }
