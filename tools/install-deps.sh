@@ -9,6 +9,8 @@ PACKAGES="
 	check valgrind clang-format scdoc socat sqlite3
 	systemd util-linux procps
 	slurm-wlm munge
+	python3 python3-pytest python3-venv python3-setuptools python3-wheel
+	python3-setuptools-whl python3-wheel-whl mypy
 "
 
 missing=""

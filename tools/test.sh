@@ -26,11 +26,40 @@ tally() {
 	failed=$((failed + $2))
 }
 
+# tally_pytest LOG: adds pytest's closing summary ("3 passed, 1 failed, 2 skipped, 1 error in
+# 4.2s"); skipped tests count as neither.
+tally_pytest() {
+	set -- $(awk '
+		/ in [0-9.]+s/ && /(passed|failed|error)/ {
+			p = f = 0
+			gsub(/[=,]/, " ")
+			for (i = 2; i <= NF; i++) {
+				if ($i == "passed") p = $(i - 1)
+				if ($i == "failed" || $i == "error" || $i == "errors") f += $(i - 1)
+			}
+		}
+		END { print p + 0, f + 0 }' "$1")
+	passed=$((passed + $1))
+	failed=$((failed + $2))
+}
+
 echo "== build (werror) and every suite"
 [ -d build-test ] || meson setup build-test --werror >/dev/null
 ninja -C build-test
 meson test -C build-test --print-errorlogs --num-processes "$jobs"
 tally build-test/meson-logs/testlog.txt
+
+echo "== Python client: pytest against build-test's daemon (tests/python)"
+# Debian's pytest-3 runs on /usr/bin/python3, whatever python3 comes first in PATH.
+pytest_rc=0
+COORDINATORD="$PWD/build-test/daemon/coordinatord" COORDCTL="$PWD/build-test/client/coordctl" \
+	COORD_BUILD_DIR="$PWD/build-test" \
+	pytest-3 -p no:cacheprovider -q -rs tests/python >build-test/pytest.log 2>&1 || pytest_rc=$?
+cat build-test/pytest.log
+failed_before=$failed
+tally_pytest build-test/pytest.log
+# A pytest that failed without a summary (it crashed, or was interrupted) still counts.
+[ "$pytest_rc" -eq 0 ] || [ "$failed" -gt "$failed_before" ] || failed=$((failed + 1))
 
 echo "== clang-format"
 ninja -C build-test clang-format-check
@@ -51,5 +80,7 @@ echo "== example program against the installed libcoord"
 if [ -x examples/build-example.sh ]; then
 	sh examples/build-example.sh build-test
 fi
-echo "all tests passed (Check tests counted once per run: plain, ASan+UBSan, valgrind)"
+[ "$failed" -ne 0 ] ||
+	echo "all tests passed (Check tests counted once per run: plain, ASan+UBSan, valgrind; pytest once)"
 echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -157,3 +157,16 @@ def run(coro: Awaitable[T]) -> T:
 def child_env() -> Dict[str, str]:
     """Environment for a task that runs Python with the client from this tree."""
     return {"PYTHONPATH": str(CLIENT_DIR)}
+
+
+def nobody_reason() -> Optional[str]:
+    """Why this test cannot run Python as uid 65534 (None: it can)."""
+    if os.geteuid() != 0:
+        return "needs root to run a client as another uid"
+    try:
+        subprocess.run([sys.executable, "-c", "pass"], user=65534, group=65534, cwd="/",
+                       env={"PYTHONPATH": str(CLIENT_DIR)}, check=True, timeout=PATIENCE,
+                       capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        return "uid 65534 cannot run %s with the client: %s" % (sys.executable, e)
+    return None

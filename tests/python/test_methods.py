@@ -14,6 +14,7 @@ from coordtest import Daemon, run
 from coordinatord import (
     Coordinator,
     CoordinatorClient,
+    CoordinatorConnectionError,
     Job,
     Message,
     MethodNotFound,
@@ -320,3 +321,16 @@ def test_v2_mode_set(client: CoordinatorClient) -> None:
 def test_v2_metrics(client: CoordinatorClient) -> None:
     metrics = v2(lambda: client.metrics())
     assert isinstance(metrics, dict) and "prometheus" in metrics
+
+
+def test_blocking_client_misuse_is_an_error_not_a_deadlock(daemon: Daemon) -> None:
+    c = daemon.client()
+    # A listener's predicate runs in the client's thread: calling back into it would deadlock.
+    fut = c.listener(lambda m: c.ping() is not None)
+    c.submit(["true"])
+    with pytest.raises(RuntimeError, match="own thread"):
+        fut.result(PATIENCE_S)
+    c.close()
+    with pytest.raises(CoordinatorConnectionError, match="closed"):
+        c.ping()
+    c.close()  # a second close is harmless

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from coordtest import CLIENT_DIR, PATIENCE, ROOT
+from coordtest import CLIENT_DIR, PATIENCE, ROOT, nobody_reason
 from coordinatord import socket_path
 from coordinatord.paths import default_parent_node_id
 
@@ -69,9 +69,8 @@ CASES = [
 @pytest.mark.parametrize("env", [c[1] for c in CASES], ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("uid", [None, 65534], ids=["me", "nobody"])
 def test_same_path_as_libcoord(uid: Optional[int], env: Dict[str, str]) -> None:
-    if uid is not None and os.geteuid() != 0:
-        pytest.skip("needs root to run as another uid")
-    if uid is not None and not os.access(str(COORDCTL), os.X_OK, effective_ids=False):
-        pytest.skip("coordctl is not executable by uid %d" % uid)
+    reason = nobody_reason() if uid is not None else None
+    if reason:
+        pytest.skip(reason)
     ctl, py = resolved(uid, env)
     assert ctl == py

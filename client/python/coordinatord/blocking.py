@@ -32,6 +32,7 @@ from .params import Arg, JobRef
 from .paths import default_parent_node_id, socket_path
 from .subscription import DEFAULT_MAX_BUFFER, Subscription
 from .connection import Connection
+from .errors import CoordinatorConnectionError
 
 _T = TypeVar("_T")
 
@@ -79,6 +80,15 @@ class CoordinatorClient:
     # --- plumbing ---------------------------------------------------------
 
     def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError(
+                "a CoordinatorClient cannot be called from its own thread (from a listener's "
+                "predicate): use another client, or the asyncio face"
+            )
+        if self._loop.is_closed():
+            coro.close()
+            raise CoordinatorConnectionError("this CoordinatorClient is closed", self._aio.socket_path)
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             return future.result()
@@ -180,8 +190,28 @@ class CoordinatorClient:
     def cancel(self, request_id: JobRef, cascade: bool = True) -> Job:
         return self._run(self._aio.cancel(request_id, cascade))
 
-    def status_page(self, **filters: Any) -> StatusPage:
-        return self._run(self._aio.status_page(**filters))
+    def status_page(
+        self,
+        *,
+        status: Optional[str] = None,
+        result: Optional[str] = None,
+        mode: Optional[str] = None,
+        run_id: Optional[str] = None,
+        parent_node_id: Optional[str] = None,
+        name: Optional[str] = None,
+        request_id_prefix: Optional[str] = None,
+        since: Optional[float] = None,
+        until: Optional[float] = None,
+        limit: Optional[int] = None,
+        cursor: Optional[str] = None,
+    ) -> StatusPage:
+        return self._run(
+            self._aio.status_page(
+                status=status, result=result, mode=mode, run_id=run_id,
+                parent_node_id=parent_node_id, name=name, request_id_prefix=request_id_prefix,
+                since=since, until=until, limit=limit, cursor=cursor,
+            )
+        )
 
     def status(
         self,
