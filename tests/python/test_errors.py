@@ -211,3 +211,20 @@ def test_cannot_connect_names_the_socket(tmp_path: Path) -> None:
     run(body())
     with pytest.raises(CoordinatorConnectionError, match="longer than 107 bytes"):
         CoordinatorClient("/tmp/" + "x" * 200)
+
+
+def test_a_refused_subscribe(daemon: Daemon) -> None:
+    with daemon.client() as c:
+        with pytest.raises(InvalidParams, match="nonsense") as blocking:
+            c.subscribe(["nonsense"])
+
+    async def body() -> None:
+        async with Coordinator.connect(daemon.socket) as c:
+            sub = c.subscribe(["nonsense"])
+            with pytest.raises(InvalidParams) as e:
+                await sub.ready()
+            assert str(e.value) == str(blocking.value)
+            with pytest.raises(InvalidParams):
+                await sub.next(PATIENCE)
+
+    run(body())
