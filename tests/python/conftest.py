@@ -7,16 +7,13 @@ from typing import Iterator
 
 import pytest
 
-from coordtest import PATIENCE, Daemon
+from coordtest import PATIENCE, Daemon, daemon_with
 from coordinatord import CoordinatorClient
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = Daemon(tmp_path_factory.mktemp("daemon")).start()
-    yield d
-    d.stop()
-    d.check_clean()
+    yield from daemon_with(tmp_path_factory, "daemon")
 
 
 @pytest.fixture

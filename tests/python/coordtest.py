@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Dict, Iterator, Optional, TypeVar
 
 import pytest
 
@@ -143,6 +143,16 @@ class Daemon:
 
     def client(self, **kwargs: Any) -> CoordinatorClient:
         return CoordinatorClient(self.socket, **kwargs)
+
+
+def daemon_with(factory: pytest.TempPathFactory, name: str, daemon_keys: str = "") -> Iterator[Daemon]:
+    """For a module's fixture: a daemon with ``daemon_keys`` added to [daemon], stopped
+    and checked at the end of the module."""
+    config = BASE_CONFIG.replace("[daemon]\n", "[daemon]\n" + daemon_keys + "\n", 1)
+    d = Daemon(factory.mktemp(name), config).start()
+    yield d
+    d.stop()
+    d.check_clean()
 
 
 def run(coro: Awaitable[T]) -> T:

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from coordtest import BASE_CONFIG, CLIENT_DIR, PATIENCE, Daemon, nobody_reason, run
+from coordtest import CLIENT_DIR, PATIENCE, Daemon, daemon_with, nobody_reason, run
 import coordinatord
 from coordinatord import (
     Busy,
@@ -36,11 +36,7 @@ from coordinatord import (
 @pytest.fixture(scope="module")
 def small_lines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """A daemon that reads request lines of at most 4 KiB."""
-    config = BASE_CONFIG.replace("[daemon]\n", "[daemon]\nmax_line_bytes = 4096\n")
-    d = Daemon(tmp_path_factory.mktemp("small"), config).start()
-    yield d
-    d.stop()
-    d.check_clean()
+    yield from daemon_with(tmp_path_factory, "small", "max_line_bytes = 4096")
 
 
 def test_hierarchy_is_keyed_by_code() -> None:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from coordtest import PATIENCE, Daemon, run, until
-from coordinatord import ConnectionLost, Coordinator, CoordinatorConnectionError, CoordinatorError
+from coordinatord import ConnectionLost, Coordinator, CoordinatorConnectionError
 
 
 def test_async_calls_and_subscription_fail_when_the_daemon_is_killed(fresh_daemon: Daemon) -> None:
@@ -43,7 +43,12 @@ def test_blocking_wait_fails_when_the_daemon_is_killed(fresh_daemon: Daemon) -> 
     fresh_daemon.start()
     with fresh_daemon.client() as c:
         job = c.submit(["sleep", "30"])
-        killer = threading.Thread(target=lambda: (until(lambda: c.in_flight == 1, "the wait to be sent"), fresh_daemon.kill()))
+
+        def kill_once_waiting() -> None:
+            until(lambda: c.in_flight == 1, "the wait to be sent")
+            fresh_daemon.kill()
+
+        killer = threading.Thread(target=kill_once_waiting)
         killer.start()
         with pytest.raises(CoordinatorConnectionError) as e:
             c.wait([job])

@@ -8,7 +8,7 @@ from typing import Iterator, List, Tuple
 
 import pytest
 
-from coordtest import BASE_CONFIG, PATIENCE, Daemon, run, until
+from coordtest import PATIENCE, Daemon, daemon_with, run, until
 from coordinatord import Coordinator, Job, Message
 
 N = 60
@@ -19,11 +19,7 @@ BIG = ["sh", "-c", "head -c 20000 /dev/zero | tr '\\0' x"]
 @pytest.fixture(scope="module")
 def lagging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """A daemon that lets a subscriber's connection hold only 64 KiB unsent."""
-    config = BASE_CONFIG.replace("[daemon]\n", "[daemon]\nsubscriber_buffer_bytes = 65536\n")
-    d = Daemon(tmp_path_factory.mktemp("lag"), config).start()
-    yield d
-    d.stop()
-    d.check_clean()
+    yield from daemon_with(tmp_path_factory, "lag", "subscriber_buffer_bytes = 65536")
 
 
 def submit_run(d: Daemon) -> Tuple[Job, List[Job]]:
@@ -79,7 +75,7 @@ def test_client_stops_and_resumes_an_unread_subscription(lagging: Daemon) -> Non
             kids = [await c.submit(BIG, parent_node_id=probe.child_node_id) for _ in range(N)]
             await c.wait(kids, timeout=PATIENCE)  # the loop reads on, the subscription is not
             kids = [await c.job(k) for k in kids]
-            got = []
+            got: List[Message] = []
             while len(got) < N:
                 m = await sub.next(PATIENCE)
                 if m.run_id == run_id:

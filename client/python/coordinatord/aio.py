@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from typing import (
+    TYPE_CHECKING,
     Any,
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
     Dict,
     Generator,
     Iterable,
@@ -25,6 +28,11 @@ from .objects import Job, Message, Mode, Ping, StatusPage
 from .params import Arg, JobRef
 from .paths import default_parent_node_id, socket_path
 from .subscription import DEFAULT_MAX_BUFFER, Subscription, filters
+
+if TYPE_CHECKING:
+    from typing_extensions import Concatenate, ParamSpec
+
+    _P = ParamSpec("_P")
 
 
 class _Unset:
@@ -52,6 +60,32 @@ def _jobs(result: Any, method: str) -> List[Job]:
     if not isinstance(jobs, list):
         raise ProtocolError("%s answered without a jobs array" % method)
     return [Job.from_wire(j) for j in jobs]
+
+
+def _pages(
+    page: "Callable[Concatenate[Coordinator, _P], Coroutine[Any, Any, StatusPage]]",
+) -> "Callable[Concatenate[Coordinator, _P], AsyncIterator[StatusPage]]":
+    """``status`` from ``status_page``: page after page, following the cursor."""
+
+    async def status(self: "Coordinator", /, *args: "_P.args", **kwargs: "_P.kwargs") -> AsyncIterator[StatusPage]:
+        """The seed's system_detail(), page after page: ``async for page in c.status(run_id=r)``.
+
+        Each page has ``counts`` (over every matching job; ``status`` and ``result``
+        filter the pages, not the counts), ``jobs`` (newest first, at most ``limit``)
+        and ``next``. ``name``, ``request_id_prefix``, ``since`` and ``until`` need a
+        v2 daemon (an older one ignores them: they filter nothing).
+        """
+        while True:
+            result = await page(self, *args, **kwargs)
+            yield result
+            if result.next is None:
+                return
+            kwargs["cursor"] = result.next
+
+    doc = status.__doc__
+    functools.update_wrapper(status, page)  # the signature of status_page, for help()
+    status.__name__, status.__qualname__, status.__doc__ = "status", "Coordinator.status", doc
+    return status
 
 
 class Coordinator:
@@ -182,7 +216,7 @@ class Coordinator:
         limit: Optional[int] = None,
         cursor: Optional[str] = None,
     ) -> StatusPage:
-        """One page of ``status`` (see ``status``)."""
+        """One page of ``status``: ``cursor`` is the ``next`` of the page before."""
         p = P.optional(
             status=status, result=result, mode=mode, run_id=run_id, parent_node_id=parent_node_id,
             name=name, request_id_prefix=request_id_prefix, since=since, until=until,
@@ -190,38 +224,7 @@ class Coordinator:
         )
         return StatusPage.from_wire(await self._conn.call("status", p))
 
-    async def status(
-        self,
-        *,
-        status: Optional[str] = None,
-        result: Optional[str] = None,
-        mode: Optional[str] = None,
-        run_id: Optional[str] = None,
-        parent_node_id: Optional[str] = None,
-        name: Optional[str] = None,
-        request_id_prefix: Optional[str] = None,
-        since: Optional[float] = None,
-        until: Optional[float] = None,
-        limit: Optional[int] = None,
-        cursor: Optional[str] = None,
-    ) -> AsyncIterator[StatusPage]:
-        """The seed's system_detail(), page after page: ``async for page in c.status(run_id=r)``.
-
-        Each page has ``counts`` (over every matching job; ``status`` and ``result``
-        filter the pages, not the counts), ``jobs`` (newest first, at most ``limit``)
-        and ``next``. ``name``, ``request_id_prefix``, ``since`` and ``until`` need a
-        v2 daemon.
-        """
-        while True:
-            page = await self.status_page(
-                status=status, result=result, mode=mode, run_id=run_id,
-                parent_node_id=parent_node_id, name=name, request_id_prefix=request_id_prefix,
-                since=since, until=until, limit=limit, cursor=cursor,
-            )
-            yield page
-            if page.next is None:
-                return
-            cursor = page.next
+    status = _pages(status_page)
 
     def subscribe(
         self,

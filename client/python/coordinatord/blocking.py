@@ -11,34 +11,93 @@ import asyncio
 import concurrent.futures
 import os
 import threading
-from typing import (
-    Any,
-    Callable,
-    Coroutine,
-    Dict,
-    Iterable,
-    Iterator,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    TypeVar,
-    Union,
-)
+import functools
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Iterator, Optional, TypeVar, Union
 
-from .aio import FROM_ENV, Coordinator, _first_match
-from .objects import Job, Message, Mode, Ping, StatusPage
-from .params import Arg, JobRef
-from .paths import default_parent_node_id, socket_path
-from .subscription import DEFAULT_MAX_BUFFER, Subscription
+from .aio import FROM_ENV, Coordinator
 from .connection import Connection
 from .errors import CoordinatorConnectionError
+from .objects import Message, StatusPage
+from .paths import default_parent_node_id, socket_path
+from .subscription import Subscription
+
+if TYPE_CHECKING:
+    from typing_extensions import Concatenate, ParamSpec
+
+    _P = ParamSpec("_P")
 
 _T = TypeVar("_T")
 
 
 async def _apply(fn: Callable[[], _T]) -> _T:
     return fn()
+
+
+async def _await(future: "asyncio.Future[_T]") -> _T:
+    return await future
+
+
+def _blocking(
+    method: "Callable[Concatenate[Coordinator, _P], Coroutine[Any, Any, _T]]",
+) -> "Callable[Concatenate[CoordinatorClient, _P], _T]":
+    """The blocking twin of a Coordinator method: runs it on the client's loop and waits."""
+
+    @functools.wraps(method)
+    def blocking(self: "CoordinatorClient", /, *args: "_P.args", **kwargs: "_P.kwargs") -> _T:
+        return self._run(method(self._aio, *args, **kwargs))
+
+    return blocking
+
+
+def _blocking_pages(
+    page: "Callable[Concatenate[Coordinator, _P], Coroutine[Any, Any, StatusPage]]",
+) -> "Callable[Concatenate[CoordinatorClient, _P], Iterator[StatusPage]]":
+    """``status``: pages fetched one at a time, as the loop asks for them."""
+
+    def status(self: "CoordinatorClient", /, *args: "_P.args", **kwargs: "_P.kwargs") -> Iterator[StatusPage]:
+        while True:
+            result = self._run(page(self._aio, *args, **kwargs))
+            yield result
+            if result.next is None:
+                return
+            kwargs["cursor"] = result.next
+
+    functools.update_wrapper(status, page)  # the signature of status_page, for help()
+    status.__name__, status.__qualname__ = "status", "CoordinatorClient.status"
+    status.__doc__ = Coordinator.status.__doc__
+    return status
+
+
+def _blocking_subscribe(
+    subscribe: "Callable[Concatenate[Coordinator, _P], Subscription]",
+) -> "Callable[Concatenate[CoordinatorClient, _P], BlockingSubscription]":
+    """``subscribe``, returning once the daemon has answered (so it is live)."""
+
+    @functools.wraps(subscribe)
+    def blocking(self: "CoordinatorClient", /, *args: "_P.args", **kwargs: "_P.kwargs") -> "BlockingSubscription":
+        sub = BlockingSubscription(self, self._run(_apply(lambda: subscribe(self._aio, *args, **kwargs))))
+        try:
+            self._run(sub._sub.ready())
+        except BaseException:
+            sub.close()
+            raise
+        return sub
+
+    return blocking
+
+
+def _blocking_listener(
+    listener: "Callable[Concatenate[Coordinator, _P], asyncio.Future[Message]]",
+) -> "Callable[Concatenate[CoordinatorClient, _P], concurrent.futures.Future[Message]]":
+    """``listener``, as a concurrent.futures.Future (``.result(timeout)``, ``.cancel()``).
+    The predicate runs in the client's thread and must not call the same client."""
+
+    @functools.wraps(listener)
+    def blocking(self: "CoordinatorClient", /, *args: "_P.args", **kwargs: "_P.kwargs") -> "concurrent.futures.Future[Message]":
+        future = self._run(_apply(lambda: listener(self._aio, *args, **kwargs)))
+        return asyncio.run_coroutine_threadsafe(_await(future), self._loop)
+
+    return blocking
 
 
 class CoordinatorClient:
@@ -146,162 +205,24 @@ class CoordinatorClient:
     def parent_node_id(self, value: Optional[str]) -> None:
         self._aio.parent_node_id = value
 
-    # --- methods (see Coordinator for what each does) ------------------------
+    # --- methods: Coordinator's, with the same parameters and docs -------------
 
-    def call(self, method: str, params: Optional[Dict[str, Any]] = None) -> Any:
-        return self._run(self._aio.call(method, params))
-
-    def ping(self) -> Ping:
-        return self._run(self._aio.ping())
-
-    def submit(
-        self,
-        argv: Sequence[Arg],
-        mode: Optional[str] = None,
-        *,
-        name: Optional[str] = None,
-        env: Optional[Mapping[str, str]] = None,
-        cwd: Optional[Arg] = None,
-        stdin: Optional[str] = None,
-        timeout: Optional[float] = None,
-        after: Optional[Iterable[JobRef]] = None,
-        after_policy: Optional[str] = None,
-        wait: bool = False,
-        request_id: Optional[str] = None,
-        node_id: Optional[str] = None,
-        parent_node_id: Optional[str] = FROM_ENV,
-    ) -> Job:
-        return self._run(
-            self._aio.submit(
-                argv, mode, name=name, env=env, cwd=cwd, stdin=stdin, timeout=timeout,
-                after=after, after_policy=after_policy, wait=wait, request_id=request_id,
-                node_id=node_id, parent_node_id=parent_node_id,
-            )
-        )
-
-    def job(self, request_id: JobRef) -> Job:
-        return self._run(self._aio.job(request_id))
-
-    def wait(self, jobs: Union[JobRef, Iterable[JobRef]], timeout: Optional[float] = None) -> List[Job]:
-        if not isinstance(jobs, (str, Job)):
-            jobs = list(jobs)  # an iterator is read in this thread
-        return self._run(self._aio.wait(jobs, timeout))
-
-    def cancel(self, request_id: JobRef, cascade: bool = True) -> Job:
-        return self._run(self._aio.cancel(request_id, cascade))
-
-    def status_page(
-        self,
-        *,
-        status: Optional[str] = None,
-        result: Optional[str] = None,
-        mode: Optional[str] = None,
-        run_id: Optional[str] = None,
-        parent_node_id: Optional[str] = None,
-        name: Optional[str] = None,
-        request_id_prefix: Optional[str] = None,
-        since: Optional[float] = None,
-        until: Optional[float] = None,
-        limit: Optional[int] = None,
-        cursor: Optional[str] = None,
-    ) -> StatusPage:
-        return self._run(
-            self._aio.status_page(
-                status=status, result=result, mode=mode, run_id=run_id,
-                parent_node_id=parent_node_id, name=name, request_id_prefix=request_id_prefix,
-                since=since, until=until, limit=limit, cursor=cursor,
-            )
-        )
-
-    def status(
-        self,
-        *,
-        status: Optional[str] = None,
-        result: Optional[str] = None,
-        mode: Optional[str] = None,
-        run_id: Optional[str] = None,
-        parent_node_id: Optional[str] = None,
-        name: Optional[str] = None,
-        request_id_prefix: Optional[str] = None,
-        since: Optional[float] = None,
-        until: Optional[float] = None,
-        limit: Optional[int] = None,
-        cursor: Optional[str] = None,
-    ) -> Iterator[StatusPage]:
-        """Pages of ``status``, fetched one at a time as the loop asks for them."""
-        while True:
-            page = self.status_page(
-                status=status, result=result, mode=mode, run_id=run_id,
-                parent_node_id=parent_node_id, name=name, request_id_prefix=request_id_prefix,
-                since=since, until=until, limit=limit, cursor=cursor,
-            )
-            yield page
-            if page.next is None:
-                return
-            cursor = page.next
-
-    def subscribe(
-        self,
-        types: Optional[Iterable[str]] = None,
-        *,
-        request_id: Optional[str] = None,
-        run_id: Optional[str] = None,
-        since_seq: Optional[int] = None,
-        max_buffer: int = DEFAULT_MAX_BUFFER,
-    ) -> "BlockingSubscription":
-        """Subscribe and wait for the daemon's answer (so it is live on return)."""
-        if types is not None and not isinstance(types, str):
-            types = list(types)
-        sub = self._run(
-            _apply(
-                lambda: self._aio.subscribe(
-                    types, request_id=request_id, run_id=run_id, since_seq=since_seq,
-                    max_buffer=max_buffer,
-                )
-            )
-        )
-        blocking = BlockingSubscription(self, sub)
-        try:
-            self._run(sub.ready())
-        except BaseException:
-            blocking.close()
-            raise
-        return blocking
-
-    def listener(
-        self,
-        predicate: Callable[[Message], bool],
-        *,
-        types: Optional[Iterable[str]] = None,
-        request_id: Optional[str] = None,
-        run_id: Optional[str] = None,
-        since_seq: Optional[int] = None,
-    ) -> "concurrent.futures.Future[Message]":
-        """The seed's one-shot listener: a future of the first message for which
-        ``predicate`` is true (``.result(timeout)``). Listening has begun on return;
-        ``.cancel()`` stops it. ``predicate`` runs in the client's thread."""
-        blocking = self.subscribe(types, request_id=request_id, run_id=run_id, since_seq=since_seq)
-        return asyncio.run_coroutine_threadsafe(_first_match(blocking._sub, predicate), self._loop)
-
-    def modes(self) -> List[Mode]:
-        return self._run(self._aio.modes())
-
-    def shutdown(self) -> None:
-        self._run(self._aio.shutdown())
-
-    def output(self, request_id: JobRef, stream: Optional[str] = None, offset: Optional[int] = None) -> Dict[str, Any]:
-        return self._run(self._aio.output(request_id, stream, offset))
-
-    def rerun(
-        self, request_id: JobRef, new_request_id: Optional[str] = None, node: Optional[Mapping[str, Any]] = None
-    ) -> Job:
-        return self._run(self._aio.rerun(request_id, new_request_id, node))
-
-    def mode_set(self, mode: str, max_concurrency: Optional[int] = None, paused: Optional[bool] = None) -> Mode:
-        return self._run(self._aio.mode_set(mode, max_concurrency, paused))
-
-    def metrics(self) -> Dict[str, Any]:
-        return self._run(self._aio.metrics())
+    call = _blocking(Coordinator.call)
+    ping = _blocking(Coordinator.ping)
+    submit = _blocking(Coordinator.submit)
+    job = _blocking(Coordinator.job)
+    wait = _blocking(Coordinator.wait)
+    cancel = _blocking(Coordinator.cancel)
+    status_page = _blocking(Coordinator.status_page)
+    status = _blocking_pages(Coordinator.status_page)
+    subscribe = _blocking_subscribe(Coordinator.subscribe)
+    listener = _blocking_listener(Coordinator.listener)
+    modes = _blocking(Coordinator.modes)
+    shutdown = _blocking(Coordinator.shutdown)
+    output = _blocking(Coordinator.output)
+    rerun = _blocking(Coordinator.rerun)
+    mode_set = _blocking(Coordinator.mode_set)
+    metrics = _blocking(Coordinator.metrics)
 
 
 class BlockingSubscription:

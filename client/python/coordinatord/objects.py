@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, TypeVar
+from typing import Any, Callable, ClassVar, Dict, List, Literal, Mapping, Optional, Tuple, Type, TypeVar, cast
 
 from .errors import ProtocolError
 
@@ -24,6 +24,8 @@ COMPLETION_TYPES: Tuple[MessageType, ...] = ("request_success", "request_failure
 
 _T = TypeVar("_T")
 
+_W = TypeVar("_W", bound="_Wire")
+
 
 def _object(raw: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(raw, dict):
@@ -31,24 +33,47 @@ def _object(raw: Any, what: str) -> Mapping[str, Any]:
     return raw
 
 
-def _split(cls: Any, raw: Mapping[str, Any], exclude: Tuple[str, ...] = ()) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """The members of ``raw`` that are fields of ``cls``, and the others (``extra``)."""
-    names = {f.name for f in dataclasses.fields(cls)} - {"extra"} - set(exclude)
-    known = {k: v for k, v in raw.items() if k in names}
-    extra = {k: v for k, v in raw.items() if k not in names}
-    return known, extra
+class _Wire:
+    """How the dataclasses below are read from the wire: the members that are
+    fields become fields (``_nested`` ones parsed further), the others go to
+    ``extra``; ``_required`` members must be there with their type."""
+
+    _what: ClassVar[str] = "an object"
+    _required: ClassVar[Tuple[Tuple[str, type], ...]] = ()
+    _defaults: ClassVar[Mapping[str, Any]] = {}
+    _nested: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
+    _not_wire: ClassVar[Tuple[str, ...]] = ()
+
+    @classmethod
+    def from_wire(cls: Type[_W], raw: Any) -> _W:
+        obj = _object(raw, cls._what)
+        names = {f.name for f in dataclasses.fields(cast(Any, cls))} - {"extra"} - set(cls._not_wire)
+        known = {k: v for k, v in obj.items() if k in names}
+        extra = {k: v for k, v in obj.items() if k not in names}
+        for key, typ in cls._required:
+            value = known.get(key)
+            if not isinstance(value, typ) or isinstance(value, bool):
+                raise ProtocolError("%s without a valid %r: %r" % (cls._what, key, value))
+        for key, value in cls._defaults.items():
+            known.setdefault(key, value)
+        for key, parse in cls._nested.items():
+            if key in known:
+                known[key] = parse(known[key])
+        return cast(_W, cast(Any, cls)(**known, extra=extra))
 
 
-def _require(known: Dict[str, Any], key: str, typ: Any, what: str) -> None:
-    value = known.get(key)
-    if not isinstance(value, typ) or isinstance(value, bool):
-        raise ProtocolError("%s without a valid %r: %r" % (what, key, value))
+def _maybe(parse: Callable[[Any], _T]) -> Callable[[Any], Optional[_T]]:
+    """``parse``, letting a JSON null through as None."""
+    return lambda raw: None if raw is None else parse(raw)
 
 
 @dataclass
-class ErrorInfo:
+class ErrorInfo(_Wire):
     """Why a job failed: ``kind`` is exit, signal, timeout, cancelled, spawn, lost,
     invalid or dependency; ``exit_code`` / ``signal`` where they apply (messages only)."""
+
+    _what = "an error"
+    _defaults = {"kind": "", "message": ""}
 
     kind: str
     message: str
@@ -56,19 +81,12 @@ class ErrorInfo:
     signal: Optional[int] = None
     extra: Dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_wire(cls, raw: Any) -> Optional["ErrorInfo"]:
-        if raw is None:
-            return None
-        known, extra = _split(cls, _object(raw, "an error"))
-        known.setdefault("kind", "")
-        known.setdefault("message", "")
-        return cls(**known, extra=extra)
-
 
 @dataclass
-class TaskResult:
+class TaskResult(_Wire):
     """What ran, as a completion message carries it (the last 64 KiB of each stream)."""
+
+    _what = "a result"
 
     exit_code: Optional[int] = None
     stdout: str = ""
@@ -77,17 +95,15 @@ class TaskResult:
     stderr_truncated: bool = False
     extra: Dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_wire(cls, raw: Any) -> Optional["TaskResult"]:
-        if raw is None:
-            return None
-        known, extra = _split(cls, _object(raw, "a result"))
-        return cls(**known, extra=extra)
-
 
 @dataclass
-class Message:
+class Message(_Wire):
     """What the publisher carries: one per creation, completion or refused submit."""
+
+    _what = "a message"
+    _required = (("seq", int),)
+    _defaults = {"type": "", "time": 0.0}
+    _nested = {"result": _maybe(TaskResult.from_wire), "error": _maybe(ErrorInfo.from_wire)}
 
     seq: int
     type: MessageType
@@ -102,16 +118,6 @@ class Message:
     run_start_time: Optional[float] = None
     extra: Dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_wire(cls, raw: Any) -> "Message":
-        known, extra = _split(cls, _object(raw, "a message"))
-        _require(known, "seq", int, "a message")
-        known.setdefault("type", "")
-        known.setdefault("time", 0.0)
-        known["result"] = TaskResult.from_wire(known.get("result"))
-        known["error"] = ErrorInfo.from_wire(known.get("error"))
-        return cls(**known, extra=extra)
-
     @property
     def is_completion(self) -> bool:
         """True for request_success and request_failure: the job closed."""
@@ -119,12 +125,17 @@ class Message:
 
 
 @dataclass
-class Job:
+class Job(_Wire):
     """One accepted task, as the daemon records it (the seed's Job, and more).
 
     ``message`` is not a member of the wire's Job: it is the job's closing
     message when the answer carried one (``job``, ``submit(wait=True)``), else None.
     """
+
+    _what = "a job"
+    _required = (("request_id", str),)
+    _nested = {"error": _maybe(ErrorInfo.from_wire)}
+    _not_wire = ("message",)
 
     request_id: str
     parent_node_id: Optional[str] = None
@@ -152,11 +163,11 @@ class Job:
 
     @classmethod
     def from_wire(cls, raw: Any, message: Any = None) -> "Job":
-        known, extra = _split(cls, _object(raw, "a job"), exclude=("message",))
-        _require(known, "request_id", str, "a job")
-        known["error"] = ErrorInfo.from_wire(known.get("error"))
-        msg = Message.from_wire(message) if message is not None else None
-        return cls(**known, message=msg, extra=extra)
+        """The job, with ``message`` (its closing message on the wire, or None)."""
+        job = super().from_wire(raw)
+        if message is not None:
+            job.message = Message.from_wire(message)
+        return job
 
     @property
     def is_closed(self) -> bool:
@@ -175,8 +186,10 @@ class Job:
 
 
 @dataclass
-class Counts:
+class Counts(_Wire):
     """The seed's system_detail(): how many matching jobs are opened, closed, ..."""
+
+    _what = "counts"
 
     opened: int = 0
     closed: int = 0
@@ -184,40 +197,33 @@ class Counts:
     failure: int = 0
     extra: Dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_wire(cls, raw: Any) -> "Counts":
-        known, extra = _split(cls, _object(raw, "counts"))
-        return cls(**known, extra=extra)
-
 
 @dataclass
-class StatusPage:
+class StatusPage(_Wire):
     """One page of ``status``: counts over every matching job, a page of jobs
     (newest first) and the cursor of the next page (None on the last)."""
+
+    _what = "a status result"
+    _required = (("jobs", list),)
+    _defaults = {"counts": {}}
+    _nested = {
+        "counts": Counts.from_wire,
+        "jobs": lambda jobs: [Job.from_wire(j) for j in jobs],
+        "next": lambda cursor: cursor if isinstance(cursor, str) else None,
+    }
 
     counts: Counts
     jobs: List[Job]
     next: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_wire(cls, raw: Any) -> "StatusPage":
-        known, extra = _split(cls, _object(raw, "a status result"))
-        jobs = known.get("jobs")
-        if not isinstance(jobs, list):
-            raise ProtocolError("a status result without a jobs array")
-        nxt = known.get("next")
-        return cls(
-            counts=Counts.from_wire(known.get("counts", {})),
-            jobs=[Job.from_wire(j) for j in jobs],
-            next=nxt if isinstance(nxt, str) else None,
-            extra=extra,
-        )
-
 
 @dataclass
-class Mode:
+class Mode(_Wire):
     """A configured mode (``modes``): its strategy, limits and load."""
+
+    _what = "a mode"
+    _required = (("name", str),)
 
     name: str
     strategy: str = ""
@@ -228,26 +234,16 @@ class Mode:
     paused: Optional[bool] = None
     extra: Dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_wire(cls, raw: Any) -> "Mode":
-        known, extra = _split(cls, _object(raw, "a mode"))
-        _require(known, "name", str, "a mode")
-        return cls(**known, extra=extra)
-
 
 @dataclass
-class Ping:
+class Ping(_Wire):
     """The daemon's ``ping``: its version, pid and seconds since it started."""
+
+    _what = "a ping result"
+    _defaults = {"version": "", "pid": 0, "uptime": 0.0}
 
     version: str
     pid: int
     uptime: float
     extra: Dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_wire(cls, raw: Any) -> "Ping":
-        known, extra = _split(cls, _object(raw, "a ping result"))
-        known.setdefault("version", "")
-        known.setdefault("pid", 0)
-        known.setdefault("uptime", 0.0)
-        return cls(**known, extra=extra)
