@@ -151,8 +151,9 @@ def daemon_with(factory: pytest.TempPathFactory, name: str, daemon_keys: str = "
     config = BASE_CONFIG.replace("[daemon]\n", "[daemon]\n" + daemon_keys + "\n", 1)
     d = Daemon(factory.mktemp(name), config).start()
     yield d
-    d.stop()
+    status = d.stop()
     d.check_clean()
+    assert status == 0, "coordinatord exited with %d on SIGTERM:\n%s" % (status, d.log())
 
 
 def run(coro: Awaitable[T]) -> T:
