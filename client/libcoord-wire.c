@@ -101,6 +101,27 @@ int coord_wire_read_now(struct coord_conn *conn, struct coord_error *err)
 	return r;
 }
 
+/*
+ * The daemon hung up while we wrote: it may have said why first (a peer it
+ * does not allow is told 1004 and disconnected at accept). Fills *err from
+ * such an answer and returns -1; 0 when there is none.
+ */
+static int coord_wire_refusal(struct coord_conn *conn, struct coord_error *err)
+{
+	struct coord_error scratch;
+	struct coord_msg *msg;
+	json_object *error;
+
+	while (coord_wire_read_once(conn, &scratch) > 0)
+		;
+	coord_wire_parse(conn, &scratch);
+	TAILQ_FOREACH (msg, &conn->responses, entry)
+		if (msg->id == 0 && json_object_object_get_ex(msg->obj, "error", &error) &&
+		    json_object_is_type(error, json_type_object))
+			return coord_error_from_rpc(conn, err, error);
+	return 0;
+}
+
 int coord_wire_write(struct coord_conn *conn, const char *buf, size_t len, struct coord_error *err)
 {
 	struct pollfd pfd = {.fd = conn->fd, .events = POLLIN | POLLOUT};
@@ -120,10 +141,16 @@ int coord_wire_write(struct coord_conn *conn, const char *buf, size_t len, struc
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			int e = errno;
+
+			if ((e == EPIPE || e == ECONNRESET) && coord_wire_refusal(conn, err) < 0) {
+				conn->broken = 1;
+				return -1;
+			}
 			conn->broken = 1;
-			return coord_error_fail(conn, err, COORD_ERR_IO, errno,
+			return coord_error_fail(conn, err, COORD_ERR_IO, e,
 						"cannot write to coordinatord at %s: %s",
-						conn->socket_path, strerror(errno));
+						conn->socket_path, strerror(e));
 		}
 		/* The daemon may be blocked writing to us: keep reading while we wait. */
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)

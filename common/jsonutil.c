@@ -106,6 +106,35 @@ const char *json_get_string(json_object *obj, const char *key)
 	return json_object_get_string(v);
 }
 
+/* What one value costs besides its contents: json-c's object, malloc's header, a pointer to it. */
+#define JSON_FOOTPRINT_VALUE 64
+
+size_t json_footprint(json_object *obj)
+{
+	size_t total = JSON_FOOTPRINT_VALUE;
+
+	switch (json_object_get_type(obj)) {
+	case json_type_null:
+		return sizeof(void *);
+	case json_type_string:
+		return total + (size_t)json_object_get_string_len(obj);
+	case json_type_array:
+		for (size_t i = 0, n = json_object_array_length(obj); i < n; i++)
+			total += json_footprint(json_object_array_get_idx(obj, i));
+		return total;
+	case json_type_object: {
+		json_object_object_foreach (obj, key, value)
+			total += JSON_FOOTPRINT_VALUE + strlen(key) + json_footprint(value);
+		return total;
+	}
+	case json_type_boolean:
+	case json_type_double:
+	case json_type_int:
+		return total;
+	}
+	return total;
+}
+
 const char *json_to_wire(json_object *obj, size_t *len)
 {
 	return json_object_to_json_string_length(

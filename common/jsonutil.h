@@ -23,6 +23,13 @@ json_object *json_string_from_bytes(const char *bytes, size_t len);
 /* The string value of key in obj, or NULL when absent, null or not a string. */
 const char *json_get_string(json_object *obj, const char *key);
 
+/*
+ * Roughly the bytes obj takes in memory once parsed (json-c's objects, the
+ * strings, and what a handler copies out of them), to budget what a
+ * client's requests may hold. Grows with every value, string byte and key.
+ */
+size_t json_footprint(json_object *obj);
+
 /* Serializes obj compactly, with no raw newline: the daemon's framing. */
 const char *json_to_wire(json_object *obj, size_t *len);
 

@@ -7,10 +7,12 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 #include <ini.h>
 
 #include "config.h"
@@ -53,10 +55,19 @@ int config_init(struct config *cfg)
 	cfg->socket_mode = 0660;
 	cfg->log_level = LOG_INFO;
 	cfg->max_connections = 1024;
+	cfg->max_connections_per_uid = 128;
 	cfg->max_line_bytes = 1024 * 1024;
+	cfg->max_batch = 1000;
+	cfg->max_answer_bytes = 8 * 1024 * 1024;
+	cfg->max_pending_calls = 1024;
+	cfg->max_pending_bytes = 16 * 1024 * 1024;
 	cfg->subscriber_buffer_bytes = 8 * 1024 * 1024;
 	cfg->shutdown_grace_sec = 10;
+	cfg->max_wait_ids = 10000;
 	cfg->durability = HISTORY_DURABILITY_NORMAL;
+	cfg->task_limits = TASK_LIMITS_DEFAULT;
+	/* As root, do what at, cron and Slurm do; anyone else can only run tasks as itself. */
+	cfg->run_as = geteuid() == 0 ? CONFIG_RUN_AS_SUBMITTER : CONFIG_RUN_AS_DAEMON;
 	return config_add_mode(cfg, "async", &m);
 }
 
@@ -64,6 +75,7 @@ void config_clear(struct config *cfg)
 {
 	free(cfg->socket_path);
 	free(cfg->state_dir);
+	free(cfg->exec_helper);
 	free(cfg->allowed_uids);
 	free(cfg->allowed_gids);
 	for (size_t i = 0; i < cfg->mode_count; i++) {
@@ -209,6 +221,89 @@ static int config_set_log_level(struct config_parse *p, const char *value)
 	return 1;
 }
 
+/* A whole-number key: where its value goes (in struct config or struct config_mode) and its range.
+ */
+struct config_number {
+	const char *key;
+	uint64_t min, max;
+	size_t offset;
+	size_t size; /* of the field: 4 or 8 bytes */
+};
+
+#define CONFIG_NUMBER(type, key, field, lo, hi)                                                    \
+	{                                                                                          \
+		key, lo, hi, offsetof(type, field), sizeof(((type *)NULL)->field)                  \
+	}
+
+static const struct config_number config_daemon_numbers[] = {
+	CONFIG_NUMBER(struct config, "socket_mode", socket_mode, 0, 0777),
+	CONFIG_NUMBER(struct config, "max_connections", max_connections, 1, 1000000),
+	CONFIG_NUMBER(struct config, "max_connections_per_uid", max_connections_per_uid, 1,
+		      1000000),
+	CONFIG_NUMBER(struct config, "max_line_bytes", max_line_bytes, 1024, 1ULL << 30),
+	CONFIG_NUMBER(struct config, "max_batch", max_batch, 1, 1000000),
+	CONFIG_NUMBER(struct config, "max_answer_bytes", max_answer_bytes, 4096, 1ULL << 34),
+	CONFIG_NUMBER(struct config, "max_pending_calls", max_pending_calls, 1, 1000000),
+	CONFIG_NUMBER(struct config, "max_pending_bytes", max_pending_bytes, 4096, 1ULL << 36),
+	CONFIG_NUMBER(struct config, "subscriber_buffer_bytes", subscriber_buffer_bytes, 4096,
+		      1ULL << 34),
+	CONFIG_NUMBER(struct config, "shutdown_grace_sec", shutdown_grace_sec, 0, 86400),
+	CONFIG_NUMBER(struct config, "retention_max_jobs", retention_max_jobs, 0, UINT64_MAX),
+	CONFIG_NUMBER(struct config, "max_wait_ids", max_wait_ids, 1, 1000000),
+	CONFIG_NUMBER(struct config, "max_task_argv", task_limits.max_argv, 1, 1000000),
+	CONFIG_NUMBER(struct config, "max_task_argv_bytes", task_limits.max_argv_bytes, 2,
+		      1ULL << 30),
+	CONFIG_NUMBER(struct config, "max_task_env", task_limits.max_env, 0, 1000000),
+	CONFIG_NUMBER(struct config, "max_task_env_bytes", task_limits.max_env_bytes, 0,
+		      1ULL << 30),
+	CONFIG_NUMBER(struct config, "max_task_stdin_bytes", task_limits.max_stdin_bytes, 0,
+		      1ULL << 34),
+	CONFIG_NUMBER(struct config, "max_task_cwd_bytes", task_limits.max_cwd_bytes, 1,
+		      1ULL << 20),
+};
+
+static const struct config_number config_mode_numbers[] = {
+	CONFIG_NUMBER(struct config_mode, "max_concurrency", max_concurrency, 1, 100000),
+	CONFIG_NUMBER(struct config_mode, "max_queue", max_queue, 1, 100000000),
+	CONFIG_NUMBER(struct config_mode, "output_limit_bytes", output_limit, 1, 1ULL << 30),
+	CONFIG_NUMBER(struct config_mode, "kill_grace_ms", kill_grace_ms, 1, 3600000),
+};
+
+/* Sets key in base from table: 1 when set, 0 on a bad value, -1 when the table lacks it. */
+static int config_set_number(struct config_parse *p, const struct config_number *table, size_t n,
+			     void *base, const char *key, const char *value)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct config_number *num = &table[i];
+		uint64_t max = num->size < sizeof(uint64_t) && num->max > UINT32_MAX ? UINT32_MAX
+										     : num->max;
+		uint64_t v;
+		uint32_t small;
+
+		if (strcmp(key, num->key) != 0)
+			continue;
+		if (config_set_unsigned(p, key, value, num->min, max, &v) <= 0)
+			return 0;
+		small = (uint32_t)v;
+		memcpy((char *)base + num->offset,
+		       num->size < sizeof(uint64_t) ? (void *)&small : &v, num->size);
+		return 1;
+	}
+	return -1;
+}
+
+static int config_set_run_as(struct config_parse *p, const char *value)
+{
+	if (strcmp(value, "submitter") == 0)
+		p->cfg->run_as = CONFIG_RUN_AS_SUBMITTER;
+	else if (strcmp(value, "daemon") == 0)
+		p->cfg->run_as = CONFIG_RUN_AS_DAEMON;
+	else
+		return config_fail(p, "run_as must be \"submitter\" or \"daemon\", not \"%s\"",
+				   value);
+	return 1;
+}
+
 static int config_daemon_key(struct config_parse *p, const char *key, const char *value)
 {
 	struct config *cfg = p->cfg;
@@ -223,33 +318,28 @@ static int config_daemon_key(struct config_parse *p, const char *key, const char
 		return config_set_log_level(p, value);
 	if (strcmp(key, "durability") == 0)
 		return config_set_durability(p, value);
+	if (strcmp(key, "run_as") == 0)
+		return config_set_run_as(p, value);
+	if (strcmp(key, "exec_helper") == 0) {
+		if (value[0] != '/')
+			return config_fail(p, "exec_helper must be an absolute path, not \"%s\"",
+					   value);
+		return config_set_string(p, &cfg->exec_helper, value);
+	}
 	if (strcmp(key, "allowed_users") == 0)
 		return config_set_names(p, value, config_add_user);
 	if (strcmp(key, "allowed_groups") == 0)
 		return config_set_names(p, value, config_add_group);
-	if (strcmp(key, "socket_mode") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 0, 0777, &v)) > 0)
-			cfg->socket_mode = (unsigned)v;
-	} else if (strcmp(key, "max_connections") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1, 1000000, &v)) > 0)
-			cfg->max_connections = (unsigned)v;
-	} else if (strcmp(key, "max_line_bytes") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1024, 1ULL << 30, &v)) > 0)
-			cfg->max_line_bytes = (size_t)v;
-	} else if (strcmp(key, "subscriber_buffer_bytes") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 4096, 1ULL << 34, &v)) > 0)
-			cfg->subscriber_buffer_bytes = (size_t)v;
-	} else if (strcmp(key, "shutdown_grace_sec") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 0, 86400, &v)) > 0)
-			cfg->shutdown_grace_sec = (unsigned)v;
-	} else if (strcmp(key, "retention_max_jobs") == 0) {
-		r = config_set_unsigned(p, key, value, 0, UINT64_MAX, &cfg->retention_max_jobs);
-	} else if (strcmp(key, "retention_max_age_sec") == 0) {
+	if (strcmp(key, "retention_max_age_sec") == 0) {
 		if ((r = config_set_unsigned(p, key, value, 0, UINT64_MAX, &v)) > 0)
 			cfg->retention_max_age_sec = (double)v;
-	} else {
-		return config_fail(p, "unknown key \"%s\" in [daemon]", key);
+		return r;
 	}
+	r = config_set_number(p, config_daemon_numbers,
+			      sizeof(config_daemon_numbers) / sizeof(config_daemon_numbers[0]), cfg,
+			      key, value);
+	if (r < 0)
+		return config_fail(p, "unknown key \"%s\" in [daemon]", key);
 	return r;
 }
 
@@ -271,7 +361,6 @@ static int config_add_setting(struct config_parse *p, struct config_mode *m, con
 static int config_mode_key(struct config_parse *p, struct config_mode *m, const char *key,
 			   const char *value)
 {
-	uint64_t v;
 	int r;
 
 	if (strcmp(key, "strategy") == 0) {
@@ -280,23 +369,13 @@ static int config_mode_key(struct config_parse *p, struct config_mode *m, const 
 					   value);
 		return config_set_string(p, &m->strategy, value);
 	}
-	if (strcmp(key, "max_concurrency") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1, 100000, &v)) > 0)
-			m->max_concurrency = (unsigned)v;
-	} else if (strcmp(key, "max_queue") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1, 100000000, &v)) > 0)
-			m->max_queue = (size_t)v;
-	} else if (strcmp(key, "output_limit_bytes") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1, 1ULL << 30, &v)) > 0)
-			m->output_limit = (size_t)v;
-	} else if (strcmp(key, "kill_grace_ms") == 0) {
-		if ((r = config_set_unsigned(p, key, value, 1, 3600000, &v)) > 0)
-			m->kill_grace_ms = (unsigned)v;
-	} else if (strategy_setting_known(key)) {
+	if (strategy_setting_known(key))
 		return config_add_setting(p, m, key, value);
-	} else {
+	r = config_set_number(p, config_mode_numbers,
+			      sizeof(config_mode_numbers) / sizeof(config_mode_numbers[0]), m, key,
+			      value);
+	if (r < 0)
 		return config_fail(p, "unknown key \"%s\" in [mode:%s]", key, m->name);
-	}
 	return r;
 }
 
@@ -333,19 +412,105 @@ static int config_handler(void *user, const char *section, const char *key, cons
 	return config_mode_key(p, m, key, value);
 }
 
+/*
+ * run_as = submitter needs root: anyone else cannot change a task's uid.
+ * It is harmless only when nobody but root and us may submit (root's and
+ * our own tasks run as us anyway).
+ */
+static int config_check_run_as(const struct config *cfg, char **error)
+{
+	uid_t self = geteuid();
+	bool others = cfg->allowed_gid_count > 0;
+
+	for (size_t i = 0; i < cfg->allowed_uid_count; i++)
+		others |= cfg->allowed_uids[i] != self;
+	if (cfg->run_as != CONFIG_RUN_AS_SUBMITTER || self == 0 || !others)
+		return 0;
+	if (asprintf(error,
+		     "run_as = submitter needs coordinatord to run as root (it runs as uid %u), "
+		     "and allowed_users/allowed_groups let others submit; set run_as = daemon "
+		     "to run their tasks as uid %u",
+		     (unsigned)self, (unsigned)self) < 0)
+		*error = NULL;
+	return -EINVAL;
+}
+
+/* The config file as inih reads it, with what C strings would hide. */
+struct config_file {
+	FILE *f;
+	unsigned newlines; /* read so far */
+	unsigned nul_line; /* the first line holding a NUL byte, 0 if none */
+};
+
+/*
+ * fgets for inih that ends the parse at a NUL byte: inih would take the
+ * line to end there, and a file of zeros (a crash during a write) would
+ * read as an empty config.
+ */
+static char *config_read_line(char *str, int num, void *stream)
+{
+	struct config_file *cf = stream;
+	int i = 0, c = EOF;
+
+	if (cf->nul_line)
+		return NULL;
+	while (i < num - 1 && (c = getc(cf->f)) != EOF) {
+		if (c == '\0') {
+			cf->nul_line = cf->newlines + 1;
+			return NULL;
+		}
+		str[i++] = (char)c;
+		if (c == '\n') {
+			cf->newlines++;
+			break;
+		}
+	}
+	if (i == 0)
+		return NULL;
+	str[i] = '\0';
+	return str;
+}
+
+/* Runs inih over path; its result (see ini_parse), with a NUL byte's line in *ret_nul_line. */
+static int config_parse_file(const char *path, struct config_parse *p, unsigned *ret_nul_line)
+{
+	struct config_file cf = {.f = fopen(path, "re")};
+	int line, e;
+
+	*ret_nul_line = 0;
+	if (!cf.f)
+		return -1;
+	line = ini_parse_stream(config_read_line, &cf, config_handler, p);
+	e = ferror(cf.f) ? EIO : 0;
+	fclose(cf.f);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	*ret_nul_line = cf.nul_line;
+	return line;
+}
+
 int config_load(struct config *cfg, const char *path, char **error)
 {
 	struct config_parse p = {.cfg = cfg};
+	unsigned nul_line;
 	int line;
 
 	*error = NULL;
-	line = ini_parse(path, config_handler, &p);
+	line = config_parse_file(path, &p, &nul_line);
 	if (line == -1) {
 		int e = errno;
 
 		asprintf(error, "%s: cannot read: %s", path, strerror(e));
 		free(p.error);
 		return -(e ? e : EIO);
+	}
+	if (nul_line > 0 && (line == 0 || (unsigned)line >= nul_line)) {
+		free(p.error);
+		asprintf(error, "%s:%u: a NUL byte: the file is not text (truncated or corrupt?)",
+			 path, nul_line);
+		return -EINVAL;
 	}
 	if (line == -2) {
 		free(p.error);
@@ -355,6 +520,11 @@ int config_load(struct config *cfg, const char *path, char **error)
 	if (line > 0) {
 		asprintf(error, "%s:%d: %s", path, line,
 			 p.error ? p.error : "syntax error (expected [section] or key = value)");
+		free(p.error);
+		return -EINVAL;
+	}
+	if (config_check_run_as(cfg, &p.error) < 0) {
+		asprintf(error, "%s: %s", path, p.error ? p.error : "bad run_as");
 		free(p.error);
 		return -EINVAL;
 	}

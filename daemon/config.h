@@ -11,6 +11,7 @@
 
 #include "history.h"
 #include "strategy.h"
+#include "task.h"
 
 struct config_mode {
 	char *name;
@@ -25,15 +26,27 @@ struct config_mode {
 	size_t setting_count;
 };
 
+/* Who a task runs as (run_as). */
+enum config_run_as {
+	CONFIG_RUN_AS_DAEMON,	 /* every task as the daemon's user */
+	CONFIG_RUN_AS_SUBMITTER, /* each as its submitter, through the exec helper */
+};
+
 struct config {
 	char *socket_path; /* NULL: paths_socket's default */
 	unsigned socket_mode;
 	char *state_dir; /* NULL: paths_state_dir's default */
 	int log_level;
 	unsigned max_connections;
+	unsigned max_connections_per_uid; /* root and the daemon's own uid are not counted */
 	size_t max_line_bytes;
+	size_t max_batch;	  /* requests in one batch */
+	size_t max_answer_bytes;  /* answers waiting for one client before it is held back */
+	size_t max_pending_calls; /* calls in flight on one connection */
+	size_t max_pending_bytes; /* what those calls may hold (json_footprint of their requests) */
 	size_t subscriber_buffer_bytes;
 	unsigned shutdown_grace_sec;
+	size_t max_wait_ids; /* request_ids in one wait */
 	enum history_durability durability;
 	uint64_t retention_max_jobs;
 	double retention_max_age_sec;
@@ -41,6 +54,9 @@ struct config {
 	size_t allowed_uid_count;
 	gid_t *allowed_gids;
 	size_t allowed_gid_count;
+	struct task_limits task_limits;
+	enum config_run_as run_as; /* default: submitter for root, else daemon */
+	char *exec_helper;	   /* NULL: the default (see exechelper.h) */
 	struct config_mode *modes;
 	size_t mode_count;
 };

@@ -17,6 +17,7 @@
 #include "connection.h"
 #include "daemon.h"
 #include "log.h"
+#include "peer.h"
 #include "rpc.h"
 #include "server.h"
 #include "subscription.h"
@@ -28,18 +29,16 @@ struct connection {
 	struct server *server;
 	struct bufferevent *bev; /* NULL once closed */
 	struct connection_limits limits;
-	uid_t uid;
-	gid_t gid;
-	pid_t pid;
-	gid_t *groups; /* supplementary groups (SO_PEERGROUPS), for allowed_groups */
-	size_t ngroups;
+	struct peer peer;
 	bool discarding;  /* skipping the rest of an over-long line */
-	bool read_paused; /* too much unsent output */
+	bool read_paused; /* too many answers waiting */
 	bool close_on_flush;
 	bool peer_eof;	/* the client shut down its side; answer what it asked, then close */
 	size_t scanned; /* bytes of the input already searched for a newline */
 	TAILQ_HEAD(, rpc_call) calls;
 	size_t call_count;
+	size_t call_bytes;  /* the costs of those calls */
+	size_t batch_bytes; /* answers of unfinished batches */
 	struct subscription_list subscriptions;
 	size_t subscription_count;
 	void (*drain_cb)(struct connection *conn);
@@ -48,71 +47,32 @@ struct connection {
 };
 
 static void connection_read_cb(struct bufferevent *bev, void *arg);
+static void connection_maybe_finish(struct connection *conn);
 static void connection_write_cb(struct bufferevent *bev, void *arg);
 static void connection_event_cb(struct bufferevent *bev, short what, void *arg);
 
-/* The peer's supplementary groups, however many (ERANGE tells how much room). */
-static int connection_read_groups(struct connection *conn, int fd)
-{
-	socklen_t len = 64 * sizeof(gid_t);
-
-	for (;;) {
-		gid_t *groups = realloc(conn->groups, len ? len : sizeof(gid_t));
-
-		if (!groups)
-			return -ENOMEM;
-		conn->groups = groups;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
-			conn->ngroups = len / sizeof(gid_t);
-			return 0;
-		}
-		if (errno != ERANGE) {
-			conn->ngroups = 0; /* no SO_PEERGROUPS: the primary group only */
-			return 0;
-		}
-	}
-}
-
-static int connection_read_peer(struct connection *conn, int fd)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return -errno;
-	conn->uid = cred.uid;
-	conn->gid = cred.gid;
-	conn->pid = cred.pid;
-	return connection_read_groups(conn, fd);
-}
-
 struct connection *connection_new(struct daemon *daemon, struct server *server, int fd,
-				  const struct connection_limits *limits)
+				  struct peer *peer, const struct connection_limits *limits)
 {
 	struct connection *conn = calloc(1, sizeof(*conn));
-	int r;
 
 	if (!conn) {
 		close(fd);
+		peer_clear(peer);
 		return NULL;
 	}
 	conn->refcount = 1;
 	conn->daemon = daemon;
 	conn->server = server;
 	conn->limits = *limits;
+	conn->peer = *peer;
+	memset(peer, 0, sizeof(*peer));
 	TAILQ_INIT(&conn->calls);
 	TAILQ_INIT(&conn->subscriptions);
-	if ((r = connection_read_peer(conn, fd)) < 0) {
-		log_warning("cannot read the credentials of a client: %s", strerror(-r));
-		close(fd);
-		free(conn->groups);
-		free(conn);
-		return NULL;
-	}
 	conn->bev = bufferevent_socket_new(daemon_event_base(daemon), fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!conn->bev) {
 		close(fd);
-		free(conn->groups);
+		peer_clear(&conn->peer);
 		free(conn);
 		return NULL;
 	}
@@ -120,10 +80,9 @@ struct connection *connection_new(struct daemon *daemon, struct server *server, 
 			  conn);
 	/* Never buffer more than one line and a bit: a longer one is refused anyway. */
 	bufferevent_setwatermark(conn->bev, EV_READ, 0, limits->max_line + 2);
-	bufferevent_setwatermark(conn->bev, EV_WRITE, limits->output_pause / 2, 0);
+	bufferevent_setwatermark(conn->bev, EV_WRITE, limits->max_answer_bytes / 2, 0);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
-	log_debug("client connected: uid %u pid %d%s", (unsigned)conn->uid, (int)conn->pid,
-		  connection_allowed(conn) ? "" : " (not allowed)");
+	log_debug("client connected: uid %u pid %d", (unsigned)conn->peer.uid, (int)conn->peer.pid);
 	return conn;
 }
 
@@ -139,7 +98,7 @@ struct connection *connection_unref(struct connection *conn)
 		return NULL;
 	if (conn->held)
 		evbuffer_free(conn->held);
-	free(conn->groups);
+	peer_clear(&conn->peer);
 	free(conn);
 	return NULL;
 }
@@ -188,9 +147,11 @@ void connection_close_after_flush(struct connection *conn)
 		connection_close(conn);
 }
 
+/* Too many answers waiting: read no more requests until they drain (connection_write_cb). */
 static void connection_check_output(struct connection *conn)
 {
-	if (!conn->read_paused && connection_pending_output(conn) > conn->limits.output_pause) {
+	if (conn->bev && !conn->read_paused &&
+	    connection_answer_bytes(conn) > conn->limits.max_answer_bytes) {
 		conn->read_paused = true;
 		bufferevent_disable(conn->bev, EV_READ);
 	}
@@ -221,7 +182,7 @@ void connection_release_held(struct connection *conn, bool committed)
 		return;
 	if (!committed) {
 		log_error("closing the connection of uid %u: its answers were not stored",
-			  (unsigned)conn->uid);
+			  (unsigned)conn->peer.uid);
 		evbuffer_drain(conn->held, evbuffer_get_length(conn->held));
 		connection_close(conn);
 		return;
@@ -257,6 +218,22 @@ size_t connection_pending_output(const struct connection *conn)
 	       (conn->held ? evbuffer_get_length(conn->held) : 0);
 }
 
+void connection_add_batch_bytes(struct connection *conn, size_t bytes)
+{
+	conn->batch_bytes += bytes;
+	connection_check_output(conn);
+}
+
+void connection_remove_batch_bytes(struct connection *conn, size_t bytes)
+{
+	conn->batch_bytes -= bytes;
+}
+
+size_t connection_answer_bytes(const struct connection *conn)
+{
+	return connection_pending_output(conn) + conn->batch_bytes;
+}
+
 const struct connection_limits *connection_limits(const struct connection *conn)
 {
 	return &conn->limits;
@@ -267,26 +244,19 @@ void connection_set_drain_cb(struct connection *conn, void (*cb)(struct connecti
 	conn->drain_cb = cb;
 }
 
-/*
- * Whether the peer is root, us, or in the configured users or groups.
- * Asked on every request, so a reload that drops a user shuts out its open
- * connections too.
- */
 bool connection_allowed(const struct connection *conn)
 {
-	if (conn->uid == 0 || conn->uid == geteuid())
-		return true;
-	return daemon_peer_allowed(conn->daemon, conn->uid, conn->gid, conn->groups, conn->ngroups);
+	return peer_allowed(&conn->peer, conn->daemon);
 }
 
 uid_t connection_peer_uid(const struct connection *conn)
 {
-	return conn->uid;
+	return conn->peer.uid;
 }
 
 pid_t connection_peer_pid(const struct connection *conn)
 {
-	return conn->pid;
+	return conn->peer.pid;
 }
 
 void connection_track_call(struct connection *conn, struct rpc_call *call)
@@ -295,12 +265,18 @@ void connection_track_call(struct connection *conn, struct rpc_call *call)
 	conn->call_count++;
 }
 
+void connection_charge_call(struct connection *conn, struct rpc_call *call, size_t bytes)
+{
+	call->cost = bytes;
+	conn->call_bytes += bytes;
+}
+
 void connection_forget_call(struct connection *conn, struct rpc_call *call)
 {
 	TAILQ_REMOVE(&conn->calls, call, conn_entry);
 	conn->call_count--;
-	if (conn->peer_eof && TAILQ_EMPTY(&conn->calls) && TAILQ_EMPTY(&conn->subscriptions))
-		connection_close_after_flush(conn);
+	conn->call_bytes -= call->cost;
+	connection_maybe_finish(conn);
 }
 
 void connection_track_subscription(struct connection *conn, struct subscription *sub)
@@ -313,11 +289,17 @@ void connection_forget_subscription(struct connection *conn, struct subscription
 {
 	TAILQ_REMOVE(&conn->subscriptions, sub, conn_entry);
 	conn->subscription_count--;
+	connection_maybe_finish(conn);
 }
 
 size_t connection_call_count(const struct connection *conn)
 {
 	return conn->call_count;
+}
+
+size_t connection_call_bytes(const struct connection *conn)
+{
+	return conn->call_bytes;
 }
 
 size_t connection_subscription_count(const struct connection *conn)
@@ -367,10 +349,19 @@ static void connection_refuse_long_line(struct connection *conn)
 	conn->scanned = 0;
 }
 
-/* Handles one complete line of len bytes at the front of in; drains it. */
-static void connection_handle_line(struct connection *conn, struct evbuffer *in, size_t len)
+static bool connection_blank(const char *line, size_t len)
 {
-	char *line = (char *)evbuffer_pullup(in, (ssize_t)len + 1);
+	for (size_t i = 0; i < len; i++)
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return false;
+	return true;
+}
+
+/* Handles the line of len bytes at the front of in; drains it and its newline (if it has one). */
+static void connection_handle_line(struct connection *conn, struct evbuffer *in, size_t len,
+				   bool newline)
+{
+	char *line = (char *)evbuffer_pullup(in, (ssize_t)(len + newline));
 	size_t n = len;
 
 	conn->scanned = 0;
@@ -379,11 +370,11 @@ static void connection_handle_line(struct connection *conn, struct evbuffer *in,
 	if (n > conn->limits.max_line) {
 		connection_refuse_long_line(conn);
 		conn->discarding = false;
-	} else if (strspn(line, " \t\r") < n) {
+	} else if (!connection_blank(line, n)) {
 		rpc_handle_line(conn->daemon, conn, line, n);
 	}
 	if (conn->bev)
-		evbuffer_drain(in, len + 1);
+		evbuffer_drain(in, len + newline);
 }
 
 static void connection_read_lines(struct connection *conn)
@@ -410,22 +401,46 @@ static void connection_read_lines(struct connection *conn)
 			}
 			return;
 		}
-		connection_handle_line(conn, in, (size_t)eol.pos);
+		connection_handle_line(conn, in, (size_t)eol.pos, true);
 	}
 }
 
-/* At end of input, a last line without its newline is still a request. */
+/*
+ * At end of input, a last line without its newline is still a request.
+ * (The bufferevent keeps the end of its input frozen: it cannot be given
+ * the missing newline.)
+ */
 static void connection_read_last_line(struct connection *conn)
 {
 	struct evbuffer *in;
+	size_t len;
 
 	if (!conn->bev || conn->read_paused || conn->close_on_flush)
 		return;
 	in = bufferevent_get_input(conn->bev);
-	if (conn->discarding || evbuffer_get_length(in) == 0)
+	len = evbuffer_get_length(in);
+	if (conn->discarding || len == 0)
 		return;
-	evbuffer_add(in, "\n", 1);
+	connection_handle_line(conn, in, len, false);
+}
+
+/*
+ * After the client's end of input, once every line is handled (reading is
+ * not held back) and nothing is pending: flush and close.
+ */
+static void connection_maybe_finish(struct connection *conn)
+{
+	if (conn->bev && conn->peer_eof && !conn->read_paused && TAILQ_EMPTY(&conn->calls) &&
+	    TAILQ_EMPTY(&conn->subscriptions))
+		connection_close_after_flush(conn);
+}
+
+/* The client shut down its side: what it sent before still gets its answers. */
+static void connection_finish_input(struct connection *conn)
+{
 	connection_read_lines(conn);
+	connection_read_last_line(conn);
+	connection_maybe_finish(conn);
 }
 
 static void connection_read_cb(struct bufferevent *bev, void *arg)
@@ -439,15 +454,20 @@ static void connection_read_cb(struct bufferevent *bev, void *arg)
 static void connection_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct connection *conn = connection_ref(arg);
-	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
 
-	if (conn->close_on_flush && left == 0) {
+	/* Held output (waiting for a commit) is not flushed yet either. */
+	if (conn->close_on_flush && connection_pending_output(conn) == 0) {
 		connection_close(conn);
 	} else {
-		if (conn->read_paused && left <= conn->limits.output_pause / 2) {
+		if (conn->read_paused &&
+		    connection_answer_bytes(conn) <= conn->limits.max_answer_bytes / 2) {
 			conn->read_paused = false;
-			bufferevent_enable(bev, EV_READ);
-			connection_read_lines(conn); /* what arrived while paused */
+			if (conn->peer_eof) {
+				connection_finish_input(conn);
+			} else {
+				bufferevent_enable(bev, EV_READ);
+				connection_read_lines(conn); /* what arrived while paused */
+			}
 		}
 		if (conn->bev && conn->drain_cb)
 			conn->drain_cb(conn);
@@ -460,17 +480,13 @@ static void connection_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct connection *conn = arg;
 
 	if (what & BEV_EVENT_ERROR) {
-		log_debug("client uid %u pid %d: %s", (unsigned)conn->uid, (int)conn->pid,
+		log_debug("client uid %u pid %d: %s", (unsigned)conn->peer.uid, (int)conn->peer.pid,
 			  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		connection_close(conn);
 	} else if (what & BEV_EVENT_EOF) {
-		/* Half-closed: what the client sent before still gets its answers. */
 		connection_ref(conn);
 		conn->peer_eof = true;
-		connection_read_lines(conn);
-		connection_read_last_line(conn);
-		if (conn->bev && TAILQ_EMPTY(&conn->calls) && TAILQ_EMPTY(&conn->subscriptions))
-			connection_close_after_flush(conn);
+		connection_finish_input(conn);
 		connection_unref(conn);
 	}
 }

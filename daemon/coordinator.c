@@ -1,12 +1,16 @@
 /*
  * The Coordinator. It owns its strategies (one per mode, in an array in
- * the order they were added); it borrows the state and the publisher.
+ * the order they were added); it borrows the state and the publisher. A
+ * walk over the tree (cancel's cascade, the search for a lender) owns its
+ * own small tables and frees them before it returns.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <json-c/linkhash.h>
 
 #include "coordinator.h"
 #include "log.h"
@@ -16,6 +20,11 @@
 #include "state.h"
 #include "strategy.h"
 #include "task.h"
+
+/* Jobs read per query while a cascade walks the children of one node. */
+#define COORDINATOR_WALK_PAGE 500
+/* Ancestors looked at, at most, above one awaited job when looking for a lender. */
+#define COORDINATOR_TREE_MAX_DEPTH 256
 
 struct coordinator {
 	struct state *state;
@@ -125,6 +134,29 @@ void coordinator_handle_item(struct message *msg, void *userdata)
 		log_error("cannot store the end of %s: %s", msg->request_id, strerror(-r));
 }
 
+int coordinator_admit_message(struct coordinator *coord, const struct message *msg)
+{
+	struct job *job;
+
+	if (!coord || !message_closes_job(msg) || !msg->request_id)
+		return 0;
+	job = state_find_open(coord->state, msg->request_id);
+	if (!job)
+		return -ENOENT;
+	return job->finishing ? -EALREADY : 0;
+}
+
+void coordinator_message_stored(struct coordinator *coord, const struct message *msg)
+{
+	struct job *job;
+
+	if (!coord || !message_closes_job(msg) || !msg->request_id)
+		return;
+	job = state_find_open(coord->state, msg->request_id);
+	if (job)
+		job->finishing = true;
+}
+
 /* Publishes a message of type with no result and the error kind and reason. */
 static int coordinator_publish_error(struct coordinator *coord, enum message_type type,
 				     const struct message_ids *ids, enum error_kind kind,
@@ -218,6 +250,16 @@ static int coordinator_publish_creation(struct coordinator *coord, const struct 
 	return r;
 }
 
+/*
+ * Whether uid may join any owner's tree: root, and the daemon's own user,
+ * as whom every task runs under run_as = daemon (a task then submits its
+ * children on behalf of whoever owns the task).
+ */
+static bool coordinator_privileged(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
 int coordinator_submit(struct coordinator *coord, struct task *task, struct job **ret_job,
 		       char **error)
 {
@@ -244,8 +286,9 @@ int coordinator_submit(struct coordinator *coord, struct task *task, struct job 
 	if (!strategy->ops->can_accept(strategy))
 		return coordinator_refuse(coord, task, -EBUSY, error,
 					  "the queue of mode \"%s\" is full", task->mode);
-	if (!task->run_id &&
-	    (r = state_run_id_for_parent(coord->state, task->parent_node_id, &task->run_id)) < 0)
+	if (!task->run_id && (r = state_run_id_for_parent(
+				      coord->state, task->parent_node_id, task->owner_uid,
+				      coordinator_privileged(task->owner_uid), &task->run_id)) < 0)
 		return coordinator_refuse(coord, task, r, error, "cannot read the history: %s",
 					  strerror(-r));
 	/* A root request is its own run; its messages and environment say so too. */
@@ -291,6 +334,9 @@ static void coordinator_cancel_one(struct coordinator *coord, struct job *job)
 	struct strategy *strategy = coordinator_mode(coord, job->mode);
 	struct task stub;
 
+	/* Its outcome is published already: it ends with that message, once. */
+	if (job->finishing)
+		return;
 	coordinator_job_stub(job, &stub);
 	if (strategy && strategy->ops->cancel(strategy, job->request_id) == 0)
 		return;
@@ -303,40 +349,119 @@ static void coordinator_cancel_one(struct coordinator *coord, struct job *job)
 }
 
 /*
- * Cancels every opened job below node_id, level by level. A child is
- * always submitted after its parent (seq_no above after_seq): that also
- * ends the walk when client-chosen node ids form a cycle.
+ * A cascade's walk down the tree, breadth first, without recursion: the
+ * node ids to expand, in order, each at most once (also when client-chosen
+ * node ids repeat or form a cycle), so each job is looked at once.
  */
-static int coordinator_cancel_below(struct coordinator *coord, const char *node_id,
-				    int64_t after_seq)
+struct coordinator_walk {
+	struct coordinator *coord;
+	const struct job *top; /* the job named in the cancel */
+	uid_t canceller;
+	char **nodes; /* node ids, owned; those before next are expanded */
+	size_t next;
+	size_t count;
+	size_t cap;
+	struct lh_table *seen; /* node id -> the same string in nodes */
+};
+
+static int coordinator_walk_push(struct coordinator_walk *w, const char *node)
 {
-	struct job_filter filter = {.parent_node_id = node_id};
+	char *copy;
+	void *v;
+
+	if (lh_table_lookup_ex(w->seen, node, &v))
+		return 0;
+	if (w->count == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		char **nodes = realloc(w->nodes, cap * sizeof(*nodes));
+
+		if (!nodes)
+			return -ENOMEM;
+		w->nodes = nodes;
+		w->cap = cap;
+	}
+	copy = strdup(node);
+	if (!copy || lh_table_insert(w->seen, copy, copy) < 0) {
+		free(copy);
+		return -ENOMEM;
+	}
+	w->nodes[w->count++] = copy;
+	return 0;
+}
+
+/*
+ * One job below the top: cancelled when opened, and its own node walked
+ * next. The cascade never crosses owners: a job the canceller could not
+ * cancel by name (not theirs, and they are not root) is left alone, with
+ * what lies below it.
+ */
+static int coordinator_walk_job(struct coordinator_walk *w, const struct job *job)
+{
+	struct job *open;
+
+	if (w->canceller != 0 && job->owner_uid != w->canceller)
+		return 0;
+	open = state_find_open(w->coord->state, job->request_id);
+	if (open)
+		coordinator_cancel_one(w->coord, open);
+	return coordinator_walk_push(w, job->child_node_id);
+}
+
+/*
+ * The children of node: jobs of the top's run whose parent_node_id is
+ * node, submitted after the top (newest first, so the first older one
+ * ends the pages).
+ */
+static int coordinator_walk_node(struct coordinator_walk *w, const char *node)
+{
+	struct job_filter filter = {.parent_node_id = node, .run_id = w->top->run_id};
 	int64_t cursor = 0;
+	int r;
 
 	do {
 		struct job **jobs;
 		size_t count;
-		int r = state_query(coord->state, &filter, cursor, 500, &jobs, &count, &cursor);
 
+		r = state_query(w->coord->state, &filter, cursor, COORDINATOR_WALK_PAGE, &jobs,
+				&count, &cursor);
 		if (r < 0)
 			return r;
 		for (size_t i = 0; i < count; i++) {
-			struct job *open = state_find_open(coord->state, jobs[i]->request_id);
-
-			if (jobs[i]->seq_no > after_seq) {
-				if (open)
-					coordinator_cancel_one(coord, open);
-				coordinator_cancel_below(coord, jobs[i]->child_node_id,
-							 jobs[i]->seq_no);
-			}
+			if (jobs[i]->seq_no <= w->top->seq_no)
+				cursor = 0;
+			else if (r == 0)
+				r = coordinator_walk_job(w, jobs[i]);
 			job_unref(jobs[i]);
 		}
 		free(jobs);
-	} while (cursor);
-	return 0;
+	} while (r == 0 && cursor);
+	return r;
 }
 
-int coordinator_cancel(struct coordinator *coord, const char *request_id, bool cascade)
+/* Cancels every opened job below top that canceller may cancel. */
+static int coordinator_cancel_below(struct coordinator *coord, const struct job *top,
+				    uid_t canceller)
+{
+	struct coordinator_walk w = {.coord = coord, .top = top, .canceller = canceller};
+	int r = -ENOMEM;
+
+	w.seen = lh_kchar_table_new(64, NULL);
+	if (w.seen)
+		r = coordinator_walk_push(&w, top->child_node_id);
+	while (r == 0 && w.next < w.count) {
+		r = coordinator_walk_node(&w, w.nodes[w.next]);
+		w.next++;
+	}
+	if (w.seen)
+		lh_table_free(w.seen);
+	for (size_t i = 0; i < w.count; i++)
+		free(w.nodes[i]);
+	free(w.nodes);
+	return r;
+}
+
+int coordinator_cancel(struct coordinator *coord, const char *request_id, bool cascade,
+		       uid_t canceller)
 {
 	struct job *job;
 	bool was_open;
@@ -348,10 +473,85 @@ int coordinator_cancel(struct coordinator *coord, const char *request_id, bool c
 	if (was_open)
 		coordinator_cancel_one(coord, job);
 	if (cascade)
-		r = coordinator_cancel_below(coord, job->child_node_id, job->seq_no);
+		r = coordinator_cancel_below(coord, job, canceller);
 	if (r == 0 && !was_open && !cascade)
 		r = -EALREADY;
 	job_unref(job);
+	return r;
+}
+
+static void coordinator_seen_free(struct lh_entry *e)
+{
+	free((void *)lh_entry_k(e));
+}
+
+/*
+ * Whether job lies below ancestor. Descendants share their ancestor's run
+ * and came after it; then the walk goes up parent_node_id links (the
+ * newest job of each node, as submit links them), and stops at a node in
+ * seen: an earlier walk went on from there in vain, or a cycle closed.
+ */
+static bool coordinator_below(struct coordinator *coord, const struct job *ancestor,
+			      const struct job *job, struct lh_table *seen)
+{
+	const char *node = job->parent_node_id;
+	struct job *cur = NULL;
+	bool found = false;
+
+	if (strcmp(job->run_id, ancestor->run_id) != 0 || job->seq_no <= ancestor->seq_no)
+		return false;
+	for (int depth = 0; node && depth < COORDINATOR_TREE_MAX_DEPTH; depth++) {
+		struct job *up;
+		char *key;
+		void *v;
+
+		if (strcmp(node, ancestor->child_node_id) == 0) {
+			found = true;
+			break;
+		}
+		if (lh_table_lookup_ex(seen, node, &v))
+			break;
+		key = strdup(node);
+		if (!key || lh_table_insert(seen, key, key) < 0) {
+			free(key);
+			break;
+		}
+		if (state_find_by_node(coord->state, node, &up) < 0)
+			break;
+		job_unref(cur);
+		cur = up;
+		if (strcmp(cur->run_id, ancestor->run_id) != 0 || cur->seq_no <= ancestor->seq_no)
+			break;
+		node = cur->parent_node_id;
+	}
+	job_unref(cur);
+	return found;
+}
+
+int coordinator_find_lender(struct coordinator *coord, pid_t pgid, char *const *ids, size_t count,
+			    char **ret)
+{
+	struct job *lender = state_find_running(coord->state, pgid);
+	struct lh_table *seen;
+	int r = 0;
+
+	*ret = NULL;
+	if (!lender)
+		return 0;
+	seen = lh_kchar_table_new(64, coordinator_seen_free);
+	if (!seen)
+		return -ENOMEM;
+	for (size_t i = 0; i < count && !*ret && r == 0; i++) {
+		struct job *job;
+
+		if (state_get_job(coord->state, ids[i], &job) < 0)
+			continue;
+		if (coordinator_below(coord, lender, job, seen) &&
+		    !(*ret = strdup(lender->request_id)))
+			r = -ENOMEM;
+		job_unref(job);
+	}
+	lh_table_free(seen);
 	return r;
 }
 

@@ -42,6 +42,17 @@ int coordinator_start(struct coordinator *coord, struct publisher *publisher);
 void coordinator_handle_item(struct message *msg, void *coord);
 
 /*
+ * The gate every message passes as it is stored, before anyone sees it (the
+ * publisher's store calls both): a job ends once. admit refuses a final
+ * message for a job that has one already (-EALREADY; the job is
+ * "finishing" until that message closes it) or that is not opened
+ * (-ENOENT); other messages pass (0). stored marks the job of a final
+ * message as finishing, once the message is stored. Both accept NULL coord.
+ */
+int coordinator_admit_message(struct coordinator *coord, const struct message *msg);
+void coordinator_message_stored(struct coordinator *coord, const struct message *msg);
+
+/*
  * The seed's submit: adds the job, publishes request_creation and hands
  * task to its mode's strategy (which takes ownership; so does a refusal,
  * which frees task). On success returns 0 and the opened job, borrowed, in
@@ -67,11 +78,16 @@ int coordinator_publish_failure(struct coordinator *coord, const struct job *job
 
 /*
  * Cancels the opened job request_id and, with cascade, every opened job
- * below it in its tree. Each closes as a failure of kind cancelled once its
- * strategy reports back. -ENOENT when there is no such job, -EALREADY when
- * it is already closed.
+ * below it in its tree (jobs of its run, submitted after it, reached
+ * through parent_node_id -> child_node_id) that canceller may cancel: its
+ * own, or any when canceller is root. Each closes as a failure of kind
+ * cancelled once its strategy reports back; a finishing job closes with
+ * the outcome already published. Checking that canceller may cancel
+ * request_id itself is the caller's. -ENOENT when there is no such job,
+ * -EALREADY when it is already closed.
  */
-int coordinator_cancel(struct coordinator *coord, const char *request_id, bool cascade);
+int coordinator_cancel(struct coordinator *coord, const char *request_id, bool cascade,
+		       uid_t canceller);
 
 /* The seed's system_detail: the state with every job. */
 struct state *coordinator_system_detail(struct coordinator *coord);
@@ -82,6 +98,14 @@ struct state *coordinator_system_detail(struct coordinator *coord);
  */
 int coordinator_lend_slot(struct coordinator *coord, const char *request_id);
 int coordinator_return_slot(struct coordinator *coord, const char *request_id);
+
+/*
+ * The running job whose process group is pgid, when one of the jobs ids
+ * (distinct) lies below it: its request_id in *ret (caller frees), else
+ * NULL. Looks at each node above the jobs at most once. 0 or -ENOMEM.
+ */
+int coordinator_find_lender(struct coordinator *coord, pid_t pgid, char *const *ids, size_t count,
+			    char **ret);
 
 /* Calls cb with what each mode reports, in the order modes were added. */
 void coordinator_foreach_mode(struct coordinator *coord,

@@ -142,11 +142,16 @@ static int daemon_pick_socket(struct daemon *d, int *ret_fd)
 static int daemon_store_cb(struct message *msg, void *userdata)
 {
 	struct daemon *d = userdata;
-	int r = history_insert_message(d->history, msg);
+	int r = coordinator_admit_message(d->coordinator, msg);
 
+	if (r < 0)
+		return r; /* a second final message for a job: refused */
+	r = history_insert_message(d->history, msg);
 	if (r < 0)
 		log_error("cannot store message %llu: %s", (unsigned long long)msg->seq,
 			  history_last_error(d->history));
+	else
+		coordinator_message_stored(d->coordinator, msg);
 	return r;
 }
 
@@ -207,6 +212,8 @@ static int daemon_add_modes(struct daemon *d, char **error)
 			.kill_grace_ms = m->kill_grace_ms,
 			.socket_path = d->socket_path,
 			.state_dir = d->state_dir,
+			.run_as_submitter = d->config.run_as == CONFIG_RUN_AS_SUBMITTER,
+			.exec_helper = d->config.exec_helper,
 			.settings = m->settings,
 			.setting_count = m->setting_count,
 		};
@@ -312,10 +319,14 @@ static int daemon_listen(struct daemon *d, int fd, char **error)
 		.fd = fd,
 		.mode = d->config.socket_mode,
 		.max_connections = d->config.max_connections,
+		.max_connections_per_uid = d->config.max_connections_per_uid,
 		.limits =
 			{
 				.max_line = d->config.max_line_bytes,
-				.output_pause = d->config.subscriber_buffer_bytes,
+				.max_batch = d->config.max_batch,
+				.max_answer_bytes = d->config.max_answer_bytes,
+				.max_pending_calls = d->config.max_pending_calls,
+				.max_pending_bytes = d->config.max_pending_bytes,
 				.subscriber_max = d->config.subscriber_buffer_bytes,
 			},
 	};
@@ -431,7 +442,7 @@ static void daemon_cancel_queued(struct daemon *d)
 
 	state_foreach_open(d->state, daemon_cancel_queued_cb, &ids);
 	for (size_t i = 0; ids && ids[i]; i++) {
-		coordinator_cancel(d->coordinator, ids[i], false);
+		coordinator_cancel(d->coordinator, ids[i], false, 0);
 		free(ids[i]);
 	}
 	free(ids);

@@ -536,6 +536,10 @@ static void history_filter_sql(const struct job_filter *f, bool with_status, cha
 		n += (size_t)snprintf(sql + n, size - n, " AND run_id = ?2");
 	if (f->parent_node_id)
 		n += (size_t)snprintf(sql + n, size - n, " AND parent_node_id = ?3");
+	if (f->child_node_id)
+		n += (size_t)snprintf(sql + n, size - n, " AND child_node_id = ?8");
+	if (f->has_owner)
+		n += (size_t)snprintf(sql + n, size - n, " AND owner_uid = ?9");
 	if (with_status && f->has_status)
 		n += (size_t)snprintf(sql + n, size - n, " AND status = ?4");
 	if (with_status && f->has_result)
@@ -550,6 +554,10 @@ static void history_filter_bind(sqlite3_stmt *st, const struct job_filter *f)
 		sqlite3_bind_text(st, 2, f->run_id, -1, SQLITE_STATIC);
 	if (f->parent_node_id)
 		sqlite3_bind_text(st, 3, f->parent_node_id, -1, SQLITE_STATIC);
+	if (f->child_node_id)
+		sqlite3_bind_text(st, 8, f->child_node_id, -1, SQLITE_STATIC);
+	if (f->has_owner)
+		sqlite3_bind_int64(st, 9, (sqlite3_int64)f->owner_uid);
 	if (f->has_status)
 		sqlite3_bind_text(st, 4, job_status_name(f->status), -1, SQLITE_STATIC);
 	if (f->has_result)
@@ -625,7 +633,10 @@ int history_count(struct history *h, const struct job_filter *filter, struct job
 		return history_fail(h, rc, "cannot count jobs");
 	history_filter_bind(st, &(struct job_filter){.mode = filter->mode,
 						     .run_id = filter->run_id,
-						     .parent_node_id = filter->parent_node_id});
+						     .parent_node_id = filter->parent_node_id,
+						     .child_node_id = filter->child_node_id,
+						     .has_owner = filter->has_owner,
+						     .owner_uid = filter->owner_uid});
 	memset(ret, 0, sizeof(*ret));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *status = (const char *)sqlite3_column_text(st, 0);

@@ -29,6 +29,9 @@ struct job_filter {
 	const char *mode;
 	const char *run_id;
 	const char *parent_node_id;
+	const char *child_node_id;
+	bool has_owner;
+	uid_t owner_uid;
 };
 
 struct job_counts {
@@ -89,7 +92,7 @@ int history_find_by_node(struct history *h, const char *node_id, struct job **re
 int history_query(struct history *h, const struct job_filter *filter, int64_t cursor, size_t limit,
 		  struct job ***ret_jobs, size_t *ret_count, int64_t *ret_next);
 
-/* Counts of every job matching filter's mode, run_id and parent_node_id. */
+/* Counts of every job matching filter, its status and result aside. */
 int history_count(struct history *h, const struct job_filter *filter, struct job_counts *ret);
 
 /* Calls cb for every job still opened, oldest first (recovery). */

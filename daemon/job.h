@@ -62,6 +62,8 @@ struct job {
 	char *error_message;
 
 	uid_t owner_uid;
+	/* In memory only: its final message is published, not yet delivered. */
+	bool finishing;
 	pid_t pid;		/* 0 until running */
 	uint64_t pid_starttime; /* /proc/PID/stat starttime, to recognise the process later */
 };

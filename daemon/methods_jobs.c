@@ -1,13 +1,15 @@
 /*
  * The methods about jobs: submit, job, status, wait, cancel. A pending
- * call's state (struct methods_wait) is owned by the call until the wait
- * answers it or the client goes away.
+ * call's state (struct methods_wait, with the distinct ids it waits for)
+ * is owned by the call until the wait answers it or the client goes away.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <json-c/linkhash.h>
 
 #include "connection.h"
 #include "coordinator.h"
@@ -24,7 +26,6 @@
 
 #define METHODS_STATUS_DEFAULT_LIMIT 100
 #define METHODS_STATUS_MAX_LIMIT     10000
-#define METHODS_TREE_MAX_DEPTH	     256
 
 enum methods_wait_kind {
 	WAIT_FOR_SUBMIT, /* answer {job, message} */
@@ -32,15 +33,31 @@ enum methods_wait_kind {
 	WAIT_FOR_CANCEL, /* answer {job} */
 };
 
+/* The ids a call names: each distinct one once, and the order they were asked in. */
+struct methods_ids {
+	char **ids; /* distinct, owned */
+	size_t count;
+	uint32_t *order; /* for each id asked, its index in ids; NULL: ids is the order */
+	size_t asked;
+};
+
 /* A call that waits for jobs to close. */
 struct methods_wait {
 	struct rpc_call *call;
-	struct wait *wait;
+	struct waiter_wait *wait;
 	enum methods_wait_kind kind;
-	char **ids;
-	size_t count;
+	struct methods_ids ids;
 	char *lender; /* the running job whose slot is lent while it waits, or NULL */
 };
+
+static void methods_ids_clear(struct methods_ids *ids)
+{
+	for (size_t i = 0; i < ids->count; i++)
+		free(ids->ids[i]);
+	free(ids->ids);
+	free(ids->order);
+	*ids = (struct methods_ids){0};
+}
 
 static void methods_wait_free(struct methods_wait *mw, struct daemon *d)
 {
@@ -48,9 +65,7 @@ static void methods_wait_free(struct methods_wait *mw, struct daemon *d)
 		coordinator_return_slot(d->coordinator, mw->lender);
 		free(mw->lender);
 	}
-	for (size_t i = 0; i < mw->count; i++)
-		free(mw->ids[i]);
-	free(mw->ids);
+	methods_ids_clear(&mw->ids);
 	free(mw);
 }
 
@@ -66,12 +81,23 @@ static json_object *methods_job_json(struct daemon *d, const char *request_id)
 	return o;
 }
 
-static json_object *methods_jobs_json(struct daemon *d, char **ids, size_t count)
+/* The jobs in the order asked; a job asked for several times is built once. */
+static json_object *methods_jobs_json(struct daemon *d, const struct methods_ids *ids)
 {
-	json_object *jobs = json_object_new_array_ext((int)count);
+	json_object *jobs = json_object_new_array_ext((int)ids->asked);
+	json_object **distinct = calloc(ids->count ? ids->count : 1, sizeof(*distinct));
 
-	for (size_t i = 0; i < count; i++)
-		json_object_array_add(jobs, methods_job_json(d, ids[i]));
+	for (size_t i = 0; distinct && i < ids->count; i++)
+		distinct[i] = methods_job_json(d, ids->ids[i]);
+	for (size_t i = 0; i < ids->asked; i++) {
+		size_t k = ids->order ? ids->order[i] : i;
+
+		json_object_array_add(jobs, distinct ? json_object_get(distinct[k])
+						     : methods_job_json(d, ids->ids[k]));
+	}
+	for (size_t i = 0; distinct && i < ids->count; i++)
+		json_object_put(distinct[i]);
+	free(distinct);
 	return jobs;
 }
 
@@ -88,7 +114,7 @@ static json_object *methods_job_with_message(struct daemon *d, const char *reque
 	return o;
 }
 
-static void methods_wait_done_cb(struct wait *wait, bool timed_out, void *userdata)
+static void methods_wait_done_cb(struct waiter_wait *wait, bool timed_out, void *userdata)
 {
 	struct methods_wait *mw = userdata;
 	struct rpc_call *call = mw->call;
@@ -99,18 +125,18 @@ static void methods_wait_done_cb(struct wait *wait, bool timed_out, void *userda
 	if (timed_out) {
 		json_object *data = json_object_new_object();
 
-		json_object_object_add(data, "jobs", methods_jobs_json(d, mw->ids, mw->count));
+		json_object_object_add(data, "jobs", methods_jobs_json(d, &mw->ids));
 		rpc_failure_data(call, WIRE_TIMEOUT, data,
 				 "timeout: not every job closed in time (see data.jobs)");
 	} else if (mw->kind == WAIT_FOR_SUBMIT) {
-		rpc_success(call, methods_job_with_message(d, mw->ids[0]));
+		rpc_success(call, methods_job_with_message(d, mw->ids.ids[0]));
 	} else if (mw->kind == WAIT_FOR_CANCEL) {
 		o = json_object_new_object();
-		json_object_object_add(o, "job", methods_job_json(d, mw->ids[0]));
+		json_object_object_add(o, "job", methods_job_json(d, mw->ids.ids[0]));
 		rpc_success(call, o);
 	} else {
 		o = json_object_new_object();
-		json_object_object_add(o, "jobs", methods_jobs_json(d, mw->ids, mw->count));
+		json_object_object_add(o, "jobs", methods_jobs_json(d, &mw->ids));
 		rpc_success(call, o);
 	}
 	methods_wait_free(mw, d);
@@ -121,82 +147,45 @@ static void methods_wait_abandon(struct rpc_call *call)
 	struct methods_wait *mw = call->pending;
 	struct daemon *d = call->daemon;
 
-	wait_cancel(mw->wait);
+	waiter_cancel(mw->wait);
 	methods_wait_free(mw, d);
 	rpc_failure(call, WIRE_INTERNAL_ERROR, "the client went away");
 }
 
-/* The process group of the peer, or -1. */
-static pid_t methods_peer_pgid(struct connection *conn)
-{
-	pid_t pid = connection_peer_pid(conn);
-
-	return pid > 0 ? getpgid(pid) : -1;
-}
-
 /*
- * When the caller is a running task waiting for jobs of its own tree, the
- * running ancestor whose process group the caller is in (caller frees).
+ * When the caller is a running task waiting for jobs of its own tree (its
+ * process group is that of a running ancestor of one of them), the
+ * ancestor's request_id (caller frees), else NULL.
  */
-static char *methods_waiting_ancestor(struct daemon *d, struct connection *conn, char **ids,
-				      size_t count)
+static char *methods_waiting_ancestor(struct daemon *d, struct connection *conn,
+				      const struct methods_ids *ids)
 {
-	pid_t pgid = methods_peer_pgid(conn);
+	pid_t pid = connection_peer_pid(conn), pgid = pid > 0 ? getpgid(pid) : -1;
+	char *lender = NULL;
 
-	if (pgid <= 0 || pgid == getpgid(0))
-		return NULL;
-	for (size_t i = 0; i < count; i++) {
-		struct job *job;
-		char *node;
-
-		if (state_get_job(d->state, ids[i], &job) < 0)
-			continue;
-		node = job->parent_node_id ? strdup(job->parent_node_id) : NULL;
-		job_unref(job);
-		for (int depth = 0; node && depth < METHODS_TREE_MAX_DEPTH; depth++) {
-			struct job *anc;
-
-			if (state_find_by_node(d->state, node, &anc) < 0)
-				break;
-			free(node);
-			node = NULL;
-			if (anc->status == JOB_OPENED && anc->phase == JOB_RUNNING &&
-			    anc->pid == pgid) {
-				char *id = strdup(anc->request_id);
-
-				job_unref(anc);
-				return id;
-			}
-			if (anc->parent_node_id &&
-			    strcmp(anc->parent_node_id, anc->child_node_id) != 0)
-				node = strdup(anc->parent_node_id);
-			job_unref(anc);
-		}
-		free(node);
-	}
-	return NULL;
+	if (pgid > 0 &&
+	    coordinator_find_lender(d->coordinator, pgid, ids->ids, ids->count, &lender) < 0)
+		log_warning("cannot look for the task waiting on its children: out of memory");
+	return lender;
 }
 
 /* Leaves call pending until every job in ids (taken) has closed. */
 static struct rpc_result *methods_wait_for(struct rpc_call *call, enum methods_wait_kind kind,
-					   char **ids, size_t count, uint64_t timeout_ms)
+					   struct methods_ids *ids, uint64_t timeout_ms)
 {
 	struct daemon *d = call->daemon;
 	struct methods_wait *mw = calloc(1, sizeof(*mw));
 	int r;
 
 	if (!mw) {
-		for (size_t i = 0; i < count; i++)
-			free(ids[i]);
-		free(ids);
+		methods_ids_clear(ids);
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
 	}
 	mw->call = call;
 	mw->kind = kind;
-	mw->ids = ids;
-	mw->count = count;
+	mw->ids = *ids;
 	if (kind != WAIT_FOR_CANCEL) {
-		mw->lender = methods_waiting_ancestor(d, call->conn, ids, count);
+		mw->lender = methods_waiting_ancestor(d, call->conn, &mw->ids);
 		if (mw->lender && coordinator_lend_slot(d->coordinator, mw->lender) < 0) {
 			free(mw->lender);
 			mw->lender = NULL;
@@ -204,8 +193,8 @@ static struct rpc_result *methods_wait_for(struct rpc_call *call, enum methods_w
 	}
 	call->pending = mw;
 	call->abandon = methods_wait_abandon;
-	r = waiter_add(d->waiter, (const char *const *)ids, count, timeout_ms, methods_wait_done_cb,
-		       mw, &mw->wait);
+	r = waiter_add(d->waiter, (const char *const *)mw->ids.ids, mw->ids.count, timeout_ms,
+		       methods_wait_done_cb, mw, &mw->wait);
 	if (r < 0) {
 		call->abandon = NULL;
 		methods_wait_free(mw, d);
@@ -214,15 +203,16 @@ static struct rpc_result *methods_wait_for(struct rpc_call *call, enum methods_w
 	return rpc_pending(call);
 }
 
-static char **methods_one_id(const char *id)
+/* ids holding the one id given. 0 or -ENOMEM. */
+static int methods_one_id(const char *id, struct methods_ids *ids)
 {
-	char **ids = calloc(1, sizeof(char *));
-
-	if (ids && !(ids[0] = strdup(id))) {
-		free(ids);
-		return NULL;
+	*ids = (struct methods_ids){.count = 1, .asked = 1};
+	ids->ids = calloc(1, sizeof(char *));
+	if (!ids->ids || !(ids->ids[0] = strdup(id))) {
+		methods_ids_clear(ids);
+		return -ENOMEM;
 	}
-	return ids;
+	return 0;
 }
 
 static int methods_submit_code(int r)
@@ -263,13 +253,14 @@ struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
 {
 	struct daemon *d = call->daemon;
 	struct rpc_result *answered;
-	char *error = NULL, **ids;
+	struct methods_ids ids;
+	char *error = NULL;
 	struct task *task;
 	struct job *job;
 	bool wait;
 	int r;
 
-	r = task_from_json(params, &task, &error);
+	r = task_from_json(params, &d->config.task_limits, &task, &error);
 	if (r < 0) {
 		answered = methods_submit_invalid(call, params, error ? error : strerror(-r));
 		free(error);
@@ -290,10 +281,9 @@ struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
 		json_object_object_add(o, "job", job_to_json(job));
 		return rpc_success(call, o);
 	}
-	ids = methods_one_id(job->request_id);
-	if (!ids)
+	if (methods_one_id(job->request_id, &ids) < 0)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
-	return methods_wait_for(call, WAIT_FOR_SUBMIT, ids, 1, 0);
+	return methods_wait_for(call, WAIT_FOR_SUBMIT, &ids, 0);
 }
 
 static struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id)
@@ -412,46 +402,102 @@ struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 	return rpc_success(call, o);
 }
 
-/* Copies the ids of a request_ids array; fails the call for an unknown one. */
-static struct rpc_result *methods_wait_ids(struct rpc_call *call, json_object *array, char ***ret,
-					   size_t *ret_count)
+/* Adds id to ids unless it is there already (distinct: id -> its index). */
+static int methods_ids_add(struct methods_ids *ids, struct lh_table *distinct, const char *id)
+{
+	void *v;
+
+	if (lh_table_lookup_ex(distinct, id, &v)) {
+		ids->order[ids->asked++] = (uint32_t)(uintptr_t)v;
+		return 0;
+	}
+	if (!(ids->ids[ids->count] = strdup(id)))
+		return -ENOMEM;
+	if (lh_table_insert(distinct, ids->ids[ids->count], (void *)(uintptr_t)ids->count) < 0) {
+		free(ids->ids[ids->count]);
+		return -ENOMEM;
+	}
+	ids->order[ids->asked++] = (uint32_t)ids->count++;
+	return 0;
+}
+
+/*
+ * Fills ids from a request_ids array, each distinct id once and looked up
+ * once: 0, -ENOENT with the unknown id in *ret_unknown (borrowed from
+ * array), or -ENOMEM.
+ */
+static int methods_ids_collect(struct state *state, json_object *array, struct methods_ids *ids,
+			       const char **ret_unknown)
 {
 	size_t n = json_object_array_length(array);
-	char **ids = calloc(n ? n : 1, sizeof(char *));
+	struct lh_table *distinct = lh_kchar_table_new(64, NULL);
+	int r = 0;
 
-	if (!ids)
-		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
-	for (size_t i = 0; i < n; i++) {
+	ids->ids = calloc(n ? n : 1, sizeof(char *));
+	ids->order = calloc(n ? n : 1, sizeof(uint32_t));
+	if (!distinct || !ids->ids || !ids->order)
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < n; i++) {
 		const char *id = json_object_get_string(json_object_array_get_idx(array, i));
+		size_t before = ids->count;
 		struct job *job;
 
-		if (state_get_job(call->daemon->state, id, &job) < 0) {
-			for (size_t j = 0; j < i; j++)
-				free(ids[j]);
-			free(ids);
-			return methods_not_found(call, id);
+		r = methods_ids_add(ids, distinct, id);
+		if (r < 0 || ids->count == before)
+			continue;
+		if (state_get_job(state, id, &job) < 0) {
+			*ret_unknown = id;
+			r = -ENOENT;
+		} else {
+			job_unref(job);
 		}
-		job_unref(job);
-		ids[i] = strdup(id);
+	}
+	if (distinct)
+		lh_table_free(distinct);
+	return r;
+}
+
+/* The ids of a request_ids array; fails the call past max_wait_ids or for an unknown id. */
+static struct rpc_result *methods_wait_ids(struct rpc_call *call, json_object *array,
+					   struct methods_ids *ret)
+{
+	size_t n = json_object_array_length(array), max = call->daemon->config.max_wait_ids;
+	struct methods_ids ids = {0};
+	const char *unknown = NULL;
+	int r;
+
+	if (n > max)
+		return rpc_failure(
+			call, WIRE_INVALID_PARAMS,
+			"Invalid params: request_ids holds %zu ids; a wait takes at most "
+			"%zu (max_wait_ids)",
+			n, max);
+	r = methods_ids_collect(call->daemon->state, array, &ids, &unknown);
+	if (r < 0) {
+		methods_ids_clear(&ids);
+		return r == -ENOENT ? methods_not_found(call, unknown)
+				    : rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
+	}
+	if (ids.count == ids.asked) {
+		free(ids.order);
+		ids.order = NULL;
 	}
 	*ret = ids;
-	*ret_count = n;
 	return NULL;
 }
 
 struct rpc_result *methods_wait(struct rpc_call *call, json_object *params)
 {
+	struct methods_ids ids = {0};
 	uint64_t timeout_ms = 0;
 	struct rpc_result *err;
 	json_object *array;
-	size_t count = 0;
-	char **ids = NULL;
 
 	if ((err = params_string_array(call, params, "request_ids", true, &array)) ||
 	    (err = params_u64(call, params, "timeout_ms", UINT64_C(1) << 40, &timeout_ms, NULL)) ||
-	    (err = methods_wait_ids(call, array, &ids, &count)))
+	    (err = methods_wait_ids(call, array, &ids)))
 		return err;
-	return methods_wait_for(call, WAIT_FOR_JOBS, ids, count, timeout_ms);
+	return methods_wait_for(call, WAIT_FOR_JOBS, &ids, timeout_ms);
 }
 
 struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params)
@@ -460,9 +506,9 @@ struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params)
 	uid_t uid = connection_peer_uid(call->conn), owner;
 	struct rpc_result *err;
 	bool cascade = true, was_open;
+	struct methods_ids ids;
 	struct job *job;
 	const char *id;
-	char **ids;
 	int r;
 
 	if ((err = params_string(call, params, "request_id", true, &id)) ||
@@ -479,15 +525,14 @@ struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params)
 				   "permission denied: job \"%.128s\" belongs to uid %u; only its "
 				   "owner or root may cancel it",
 				   id, (unsigned)owner);
-	r = coordinator_cancel(d->coordinator, id, cascade);
+	r = coordinator_cancel(d->coordinator, id, cascade, uid);
 	if (r < 0 && r != -EALREADY)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "cannot cancel: %s", strerror(-r));
 	if (!was_open)
 		return rpc_failure(
 			call, WIRE_CONFLICT, "conflict: job \"%.128s\" is already closed%s", id,
 			cascade ? " (its opened descendants, if any, were cancelled)" : "");
-	ids = methods_one_id(id);
-	if (!ids)
+	if (methods_one_id(id, &ids) < 0)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
-	return methods_wait_for(call, WAIT_FOR_CANCEL, ids, 1, 0);
+	return methods_wait_for(call, WAIT_FOR_CANCEL, &ids, 0);
 }

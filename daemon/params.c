@@ -1,5 +1,6 @@
 /* Param getters. Everything returned is borrowed from the params object. */
 #include <errno.h>
+#include <string.h>
 
 #include "params.h"
 #include "wire_errors.h"
@@ -7,6 +8,13 @@
 static bool params_get(json_object *params, const char *key, json_object **ret)
 {
 	return json_object_object_get_ex(params, key, ret) && *ret;
+}
+
+/* A C string would end early at a NUL character: such a string names nothing here. */
+static bool params_has_nul(json_object *string)
+{
+	return memchr(json_object_get_string(string), '\0',
+		      (size_t)json_object_get_string_len(string)) != NULL;
 }
 
 struct rpc_result *params_string(struct rpc_call *call, json_object *params, const char *key,
@@ -23,6 +31,10 @@ struct rpc_result *params_string(struct rpc_call *call, json_object *params, con
 	}
 	if (!json_object_is_type(v, json_type_string))
 		return rpc_failure(call, WIRE_INVALID_PARAMS, "Invalid params: %s must be a string",
+				   key);
+	if (params_has_nul(v))
+		return rpc_failure(call, WIRE_INVALID_PARAMS,
+				   "Invalid params: %s must not hold a NUL character (\\u0000)",
 				   key);
 	*ret = json_object_get_string(v);
 	return NULL;
@@ -81,10 +93,18 @@ struct rpc_result *params_string_array(struct rpc_call *call, json_object *param
 		return rpc_failure(call, WIRE_INVALID_PARAMS,
 				   "Invalid params: %s must be an array of strings", key);
 	n = json_object_array_length(v);
-	for (size_t i = 0; i < n; i++)
-		if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_string))
+	for (size_t i = 0; i < n; i++) {
+		json_object *item = json_object_array_get_idx(v, i);
+
+		if (!json_object_is_type(item, json_type_string))
 			return rpc_failure(call, WIRE_INVALID_PARAMS,
 					   "Invalid params: %s[%zu] must be a string", key, i);
+		if (params_has_nul(item))
+			return rpc_failure(
+				call, WIRE_INVALID_PARAMS,
+				"Invalid params: %s[%zu] must not hold a NUL character (\\u0000)",
+				key, i);
+	}
 	*ret = v;
 	return NULL;
 }

@@ -1,14 +1,14 @@
 /*
  * Task processes. A struct process owns its pidfd, its pipe ends, its
- * events and the output it has captured. The child is reaped only when
- * everything is over, so the process group id stays reserved (a zombie
- * leader keeps it) for as long as we may still signal the group.
+ * events and the output it has captured. The leader is reaped only when
+ * the task is over: until then the zombie keeps the process group's id
+ * reserved, so kill(-pid) reaches our group and no other. After that only
+ * the leader's pidfd may signal the group (see process_sweep_group).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +19,10 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "exechelper.h"
 #include "log.h"
 #include "process.h"
+#include "sweeper.h"
 
 struct process_stream {
 	int fd;
@@ -38,6 +40,7 @@ struct process {
 	struct event *exit_ev;
 	struct event *kill_ev;
 	unsigned kill_grace_ms;
+	struct sweeper *sweeper; /* borrowed */
 	struct process_stream out;
 	struct process_stream err;
 	int stdin_fd;
@@ -45,6 +48,9 @@ struct process {
 	char *stdin_data;
 	size_t stdin_len;
 	size_t stdin_off;
+	int helper_fd;	   /* the exec helper's status pipe, or -1 */
+	char *helper;	   /* the exec helper's path, or NULL */
+	char *spawn_error; /* what the exec helper said, if it failed */
 	siginfo_t status;
 	bool exited;
 	bool killed; /* SIGKILL sent to the group */
@@ -122,6 +128,7 @@ static void process_reap(struct process *proc)
 static void process_fill_result(struct process *proc, struct process_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	res->spawn_error = proc->spawn_error;
 	res->signaled = proc->status.si_code == CLD_KILLED || proc->status.si_code == CLD_DUMPED;
 	if (res->signaled)
 		res->signal = proc->status.si_status;
@@ -135,30 +142,29 @@ static void process_fill_result(struct process *proc, struct process_result *res
 	res->stderr_truncated = proc->err.truncated;
 }
 
-static void process_sweep_cb(evutil_socket_t fd, short what, void *arg)
-{
-	kill(-(pid_t)(intptr_t)arg, SIGKILL);
-}
-
 /*
- * Leftovers that let go of the pipes got SIGTERM when the task exited;
- * they get SIGKILL once the grace period is over, like everything else a
- * task is stopped with. Called once the leader is reaped: from then on a
- * successful kill(-pgid, 0) means members remain, and while they do the
- * kernel hands the group id to nobody else.
+ * What the task left in its group (background processes that let go of
+ * the pipes) got SIGTERM when it exited, and gets SIGKILL once the grace
+ * period is over. That late signal must reach our group and no other:
+ * once the leader is reaped and the group empties, the kernel may hand the
+ * group's id to a new process. So it goes through the leader's pidfd (see
+ * sweeper.c), which never names a newer group. Where that is not possible
+ * (Linux before 6.9, no pidfd, no sweeper) the leftovers get SIGKILL at
+ * once instead, while the unreaped leader still holds the id.
  */
 static void process_sweep_group(struct process *proc)
 {
-	struct timeval tv = {
-		.tv_sec = proc->kill_grace_ms / 1000,
-		.tv_usec = (proc->kill_grace_ms % 1000) * 1000,
-	};
+	bool held = !proc->killed && proc->sweeper && sweeper_signal_group(proc->pidfd, 0) == 0;
 
-	if (proc->killed || kill(-proc->pid, 0) < 0)
-		return;
-	if (event_base_once(proc->base, -1, EV_TIMEOUT, process_sweep_cb,
-			    (void *)(intptr_t)proc->pid, &tv) < 0)
+	if (!proc->killed && !held)
 		kill(-proc->pid, SIGKILL);
+	process_reap(proc);
+	if (!held || sweeper_signal_group(proc->pidfd, 0) < 0)
+		return; /* nothing left */
+	if (sweeper_add(proc->sweeper, proc->pidfd, proc->kill_grace_ms) == 0)
+		proc->pidfd = -1; /* the sweeper's now */
+	else
+		sweeper_signal_group(proc->pidfd, SIGKILL);
 }
 
 static void process_finish(struct process *proc)
@@ -172,8 +178,11 @@ static void process_finish(struct process *proc)
 	process_stdin_close(proc);
 	process_stream_close(&proc->out);
 	process_stream_close(&proc->err);
-	process_reap(proc);
 	process_sweep_group(proc);
+	if (proc->helper_fd >= 0) {
+		proc->spawn_error = exechelper_read_status(proc->helper_fd, proc->helper);
+		process_close_fd(&proc->helper_fd);
+	}
 	process_fill_result(proc, &res);
 	proc->done_cb(proc, &res, proc->userdata);
 }
@@ -295,6 +304,7 @@ struct process_pipes {
 	int out[2];
 	int err[2];
 	int in[2];
+	int status[2]; /* the exec helper's */
 };
 
 static void process_pipes_close(struct process_pipes *p)
@@ -303,14 +313,17 @@ static void process_pipes_close(struct process_pipes *p)
 		process_close_fd(&p->out[i]);
 		process_close_fd(&p->err[i]);
 		process_close_fd(&p->in[i]);
+		process_close_fd(&p->status[i]);
 	}
 }
 
-static int process_pipes_open(struct process_pipes *p, bool with_stdin)
+static int process_pipes_open(struct process_pipes *p, const struct process_spec *spec)
 {
 	p->out[0] = p->out[1] = p->err[0] = p->err[1] = p->in[0] = p->in[1] = -1;
+	p->status[0] = p->status[1] = -1;
 	if (pipe2(p->out, O_CLOEXEC) < 0 || pipe2(p->err, O_CLOEXEC) < 0 ||
-	    (with_stdin && pipe2(p->in, O_CLOEXEC) < 0)) {
+	    (spec->stdin_len > 0 && pipe2(p->in, O_CLOEXEC) < 0) ||
+	    (spec->exec_helper && pipe2(p->status, O_CLOEXEC | O_NONBLOCK) < 0)) {
 		int e = errno;
 
 		process_pipes_close(p);
@@ -332,6 +345,15 @@ static int process_file_actions(posix_spawn_file_actions_t *fa, const struct pro
 		r = posix_spawn_file_actions_adddup2(fa, p->out[1], STDOUT_FILENO);
 	if (r == 0)
 		r = posix_spawn_file_actions_adddup2(fa, p->err[1], STDERR_FILENO);
+	if (spec->exec_helper) {
+		/* The helper enters cwd itself, as the user (cannot be done as root). */
+		if (r == 0)
+			r = posix_spawn_file_actions_adddup2(fa, p->status[1],
+							     EXECHELPER_STATUS_FD);
+		if (r == 0)
+			r = posix_spawn_file_actions_addclosefrom_np(fa, EXECHELPER_STATUS_FD + 1);
+		return -r;
+	}
 	if (r == 0)
 		r = posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO + 1);
 	if (r == 0 && spec->cwd)
@@ -377,23 +399,34 @@ static int process_check_cwd(const char *cwd, char **error)
 	return 0;
 }
 
+/* Starts argv, or the exec helper that becomes spec->uid before it execs argv. */
 static int process_start(const struct process_spec *spec, struct process_pipes *p, pid_t *pid,
 			 char **error)
 {
+	char **helper_argv = NULL;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	int r;
 
+	if (spec->exec_helper &&
+	    !(helper_argv = exechelper_argv(spec->exec_helper, spec->uid, spec->cwd, spec->argv)))
+		return -ENOMEM;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	r = process_file_actions(&fa, spec, p);
 	if (r == 0)
 		r = process_spawn_attr(&attr);
-	if (r == 0)
+	if (r == 0 && helper_argv)
+		r = -posix_spawn(pid, spec->exec_helper, &fa, &attr, helper_argv, spec->envp);
+	else if (r == 0)
 		r = -posix_spawnp(pid, spec->argv[0], &fa, &attr, spec->argv, spec->envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	if (r < 0)
+	exechelper_argv_free(helper_argv);
+	if (r < 0 && spec->exec_helper)
+		asprintf(error, "cannot run the exec helper \"%s\": %s", spec->exec_helper,
+			 strerror(-r));
+	else if (r < 0)
 		asprintf(error, "cannot run \"%s\": %s", spec->argv[0], strerror(-r));
 	return r;
 }
@@ -465,21 +498,27 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 	int r;
 
 	*error = NULL;
-	r = process_check_cwd(spec->cwd, error);
+	/* Through the helper, the user's rights decide: it looks itself. */
+	r = spec->exec_helper ? 0 : process_check_cwd(spec->cwd, error);
 	if (r < 0)
 		return r;
 	proc = calloc(1, sizeof(*proc));
 	if (!proc)
 		return -ENOMEM;
 	proc->base = base;
-	proc->pidfd = proc->stdin_fd = proc->out.fd = proc->err.fd = -1;
+	proc->pidfd = proc->stdin_fd = proc->out.fd = proc->err.fd = proc->helper_fd = -1;
+	if (spec->exec_helper && !(proc->helper = strdup(spec->exec_helper))) {
+		free(proc);
+		return -ENOMEM;
+	}
 	proc->kill_grace_ms = spec->kill_grace_ms;
+	proc->sweeper = spec->sweeper;
 	proc->done_cb = done;
 	proc->userdata = userdata;
-	r = process_pipes_open(&pipes, spec->stdin_len > 0);
+	r = process_pipes_open(&pipes, spec);
 	if (r < 0) {
 		asprintf(error, "cannot create pipes: %s", strerror(-r));
-		free(proc);
+		process_free(proc);
 		return r;
 	}
 	r = process_start(spec, &pipes, &proc->pid, error);
@@ -488,6 +527,9 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 		process_close_fd(&pipes.out[1]);
 		process_close_fd(&pipes.err[1]);
 		process_close_fd(&pipes.in[0]);
+		process_close_fd(&pipes.status[1]);
+		proc->helper_fd = pipes.status[0];
+		pipes.status[0] = -1;
 		r = process_watch(proc, spec, &pipes);
 		if (r < 0)
 			asprintf(error, "cannot watch process %d: %s", (int)proc->pid,
@@ -538,6 +580,9 @@ void process_free(struct process *proc)
 	if (proc->kill_ev)
 		event_free(proc->kill_ev);
 	process_close_fd(&proc->pidfd);
+	process_close_fd(&proc->helper_fd);
 	free(proc->stdin_data);
+	free(proc->helper);
+	free(proc->spawn_error);
 	free(proc);
 }

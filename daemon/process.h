@@ -12,6 +12,7 @@
 
 struct event_base;
 struct process;
+struct sweeper;
 
 struct process_spec {
 	char *const *argv; /* argv[0] is looked up in PATH when it has no '/' */
@@ -21,9 +22,19 @@ struct process_spec {
 	size_t stdin_len;
 	size_t output_limit;	/* bytes kept of stdout and of stderr each */
 	unsigned kill_grace_ms; /* SIGTERM to SIGKILL, also for leftovers */
+	/* Holds the group for leftovers' grace period; NULL: they get SIGKILL at once. */
+	struct sweeper *sweeper;
+	/*
+	 * NULL: the task starts directly, as the daemon. Else it starts through
+	 * this exec helper (see exechelper.h) as uid, which also enters cwd.
+	 */
+	const char *exec_helper;
+	uid_t uid;
 };
 
 struct process_result {
+	/* The exec helper could not start the task: why (the rest is about the helper). */
+	const char *spawn_error;
 	bool signaled;
 	int exit_code; /* when !signaled */
 	int signal;    /* when signaled */

@@ -1,27 +1,53 @@
 /*
  * JSON-RPC 2.0 dispatch. Calls and batches are allocated here and freed
  * here: a call when it is answered, a batch when its last call is. A
- * response is built as json-c objects, serialized once, and handed to the
- * connection, which copies the text.
+ * response is built as json-c objects and serialized at once: handed to
+ * the connection (which copies the text), or, in a batch, kept as text
+ * (owned by the batch) until the whole batch goes out.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "connection.h"
+#include "jsontext.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "methods.h"
 #include "rpc.h"
 #include "wire_errors.h"
 
+/* One answer of a batch, as text; NULL for a notification (or one lost to a lack of memory). */
+struct rpc_answer {
+	char *text;
+	size_t len;
+};
+
 struct rpc_batch {
-	struct connection *conn; /* a reference */
-	json_object *responses;	 /* array, one slot per request (NULL for notifications) */
-	size_t outstanding;	 /* calls not yet answered */
-	bool dispatching;	 /* still handing out calls: do not send yet */
+	struct connection *conn;    /* a reference */
+	struct rpc_answer *answers; /* one per request */
+	size_t count;
+	size_t bytes;	    /* of the answers so far: the connection counts them */
+	size_t outstanding; /* calls not yet answered */
+	bool dispatching;   /* still handing out calls: do not send yet */
+	const char **parts; /* room to send the answers as one line */
+	size_t *lens;
+};
+
+/*
+ * The line a request came from, for what json-c's objects lose (an id's
+ * exact digits). Valid while the line is being handled and the connection
+ * is open.
+ */
+struct rpc_source {
+	const char *text;
+	size_t len;
+	bool batch;
+	size_t index; /* the batch element that starts at off */
+	size_t off;
 };
 
 /* The one value every handler's answer points to. */
@@ -71,28 +97,60 @@ void rpc_send_error(struct connection *conn, int code, const char *message)
 	json_object_put(o);
 }
 
+static void rpc_batch_free(struct rpc_batch *batch)
+{
+	for (size_t i = 0; i < batch->count; i++)
+		free(batch->answers[i].text);
+	free(batch->answers);
+	free(batch->parts);
+	free(batch->lens);
+	connection_unref(batch->conn);
+	free(batch);
+}
+
+/* Keeps response's text for its slot; the connection counts it as waiting output. */
+static void rpc_batch_store(struct rpc_batch *batch, size_t slot, json_object *response)
+{
+	struct rpc_answer *answer = &batch->answers[slot];
+	size_t len;
+	const char *text;
+
+	if (!connection_is_open(batch->conn))
+		return; /* nobody to send it to */
+	text = json_to_wire(response, &len);
+	if (!text || !(answer->text = malloc(len))) {
+		log_error("out of memory: an answer in a batch of uid %u is lost",
+			  (unsigned)connection_peer_uid(batch->conn));
+		return;
+	}
+	memcpy(answer->text, text, len);
+	answer->len = len;
+	batch->bytes += len;
+	connection_add_batch_bytes(batch->conn, len);
+}
+
 static void rpc_batch_maybe_send(struct rpc_batch *batch)
 {
-	json_object *out;
-	size_t n;
+	size_t n = 0;
 
 	if (batch->outstanding > 0 || batch->dispatching)
 		return;
-	n = json_object_array_length(batch->responses);
-	out = json_object_new_array();
 	/* Notifications left holes: the batch answer holds only real responses. */
-	for (size_t i = 0; i < n; i++) {
-		json_object *r = json_object_array_get_idx(batch->responses, i);
-
-		if (r)
-			json_object_array_add(out, json_object_get(r));
+	for (size_t i = 0; i < batch->count; i++) {
+		if (!batch->answers[i].text)
+			continue;
+		batch->parts[n] = n ? "," : "[";
+		batch->lens[n++] = 1;
+		batch->parts[n] = batch->answers[i].text;
+		batch->lens[n++] = batch->answers[i].len;
 	}
-	if (json_object_array_length(out) > 0)
-		rpc_send_object(batch->conn, out);
-	json_object_put(out);
-	connection_unref(batch->conn);
-	json_object_put(batch->responses);
-	free(batch);
+	connection_remove_batch_bytes(batch->conn, batch->bytes);
+	if (n > 0) {
+		batch->parts[n] = "]";
+		batch->lens[n++] = 1;
+		connection_send_parts(batch->conn, batch->parts, batch->lens, n);
+	}
+	rpc_batch_free(batch);
 }
 
 static void rpc_call_free(struct rpc_call *call)
@@ -108,14 +166,11 @@ static void rpc_call_finish(struct rpc_call *call, json_object *response)
 {
 	struct rpc_batch *batch = call->batch;
 
-	if (call->notification) {
-		json_object_put(response);
-	} else if (batch) {
-		json_object_array_put_idx(batch->responses, call->batch_slot, response);
-	} else {
+	if (batch && !call->notification)
+		rpc_batch_store(batch, call->batch_slot, response);
+	else if (!call->notification)
 		rpc_send_object(call->conn, response);
-		json_object_put(response);
-	}
+	json_object_put(response);
 	rpc_call_free(call);
 	if (batch) {
 		batch->outstanding--;
@@ -182,9 +237,60 @@ static struct rpc_call *rpc_call_new(struct daemon *daemon, struct connection *c
 	return call;
 }
 
+/* Where the request of slot starts in the line (src->len if it cannot be found). */
+static size_t rpc_source_element(struct rpc_source *src, size_t slot)
+{
+	if (!src->batch)
+		return jsontext_skip_space(src->text, src->len, 0);
+	if (slot < src->index) {
+		src->index = 0;
+		src->off = jsontext_array_first(src->text, src->len,
+						jsontext_skip_space(src->text, src->len, 0));
+	}
+	while (src->index < slot && src->off < src->len) {
+		src->off = jsontext_array_next(src->text, src->len, src->off);
+		src->index++;
+	}
+	return src->index == slot ? src->off : src->len;
+}
+
+/*
+ * The id to answer with (a new reference). json-c clamps integers to 64
+ * bits (and reads -0 as 0): for an id that may have been clamped, its
+ * exact digits are taken from the line.
+ */
+static json_object *rpc_exact_id(struct rpc_call *call, json_object *id, struct rpc_source *src)
+{
+	size_t off, start, len;
+	int64_t v;
+	char *digits;
+	json_object *exact;
+
+	if (!json_object_is_type(id, json_type_int) || !connection_is_open(call->conn))
+		return json_object_get(id);
+	v = json_object_get_int64(id);
+	if (v != INT64_MIN && v != INT64_MAX && v != 0)
+		return json_object_get(id);
+	off = rpc_source_element(src, call->batch_slot);
+	if (off >= src->len || src->text[off] != '{' ||
+	    !jsontext_member(src->text, src->len, off, "id", &start, &len) || len == 0 ||
+	    !(src->text[start] == '-' || (src->text[start] >= '0' && src->text[start] <= '9')))
+		return json_object_get(id);
+	digits = strndup(src->text + start, len);
+	exact = digits ? json_object_new_double_s((double)v, digits) : NULL;
+	free(digits);
+	return exact ? exact : json_object_get(id);
+}
+
+static bool rpc_has_nul(json_object *string)
+{
+	return memchr(json_object_get_string(string), '\0',
+		      (size_t)json_object_get_string_len(string)) != NULL;
+}
+
 /* Checks the envelope; fills *method and *params. Answers and returns false if it is invalid. */
-static bool rpc_check_request(struct rpc_call *call, json_object *req, const char **method,
-			      json_object **params)
+static bool rpc_check_request(struct rpc_call *call, json_object *req, struct rpc_source *src,
+			      const char **method, json_object **params)
 {
 	json_object *v, *id = NULL;
 	bool has_id;
@@ -196,7 +302,7 @@ static bool rpc_check_request(struct rpc_call *call, json_object *req, const cha
 	}
 	has_id = json_object_object_get_ex(req, "id", &id);
 	if (has_id && rpc_id_valid(id))
-		call->id = json_object_get(id);
+		call->id = rpc_exact_id(call, id, src);
 	call->notification = !has_id;
 	if (has_id && !rpc_id_valid(id)) {
 		call->notification = false;
@@ -212,11 +318,23 @@ static bool rpc_check_request(struct rpc_call *call, json_object *req, const cha
 			    "Invalid Request: \"jsonrpc\" must be \"2.0\"");
 		return false;
 	}
+	if (rpc_has_nul(v)) {
+		call->notification = false;
+		rpc_failure(call, WIRE_INVALID_REQUEST,
+			    "Invalid Request: \"jsonrpc\" holds a NUL character (\\u0000)");
+		return false;
+	}
 	if (!json_object_object_get_ex(req, "method", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
 		call->notification = false;
 		rpc_failure(call, WIRE_INVALID_REQUEST,
 			    "Invalid Request: \"method\" must be a string");
+		return false;
+	}
+	if (rpc_has_nul(v)) {
+		call->notification = false;
+		rpc_failure(call, WIRE_INVALID_REQUEST,
+			    "Invalid Request: \"method\" holds a NUL character (\\u0000)");
 		return false;
 	}
 	*method = json_object_get_string(v);
@@ -232,29 +350,52 @@ static bool rpc_check_request(struct rpc_call *call, json_object *req, const cha
 	return true;
 }
 
-static void rpc_dispatch(struct rpc_call *call, json_object *req)
+/*
+ * Whether the connection may take one more call: its answers waiting, its
+ * calls in flight and what they hold stay within the limits. Charges the
+ * call's cost, or answers 1005 and returns false. A call alone on its
+ * connection is always taken: a single request is bounded by max_line.
+ */
+static bool rpc_admit(struct rpc_call *call, json_object *req)
+{
+	struct connection *conn = call->conn;
+	const struct connection_limits *limits = connection_limits(conn);
+	size_t cost = json_footprint(req), held = connection_call_bytes(conn);
+
+	if (connection_answer_bytes(conn) > limits->max_answer_bytes) {
+		rpc_failure(call, WIRE_BUSY,
+			    "busy: %zu bytes of answers wait to be read on this connection, more "
+			    "than max_answer_bytes (%zu); read them first",
+			    connection_answer_bytes(conn), limits->max_answer_bytes);
+		return false;
+	}
+	if (connection_call_count(conn) > limits->max_pending_calls) {
+		rpc_failure(call, WIRE_BUSY,
+			    "busy: this connection already has %zu calls waiting for an answer "
+			    "(max_pending_calls); read their answers first",
+			    limits->max_pending_calls);
+		return false;
+	}
+	if (connection_call_count(conn) > 1 && held + cost > limits->max_pending_bytes) {
+		rpc_failure(call, WIRE_BUSY,
+			    "busy: with this request the calls in flight on this connection would "
+			    "hold about %zu bytes, more than max_pending_bytes (%zu); read their "
+			    "answers first",
+			    held + cost, limits->max_pending_bytes);
+		return false;
+	}
+	connection_charge_call(conn, call, cost);
+	return true;
+}
+
+static void rpc_dispatch(struct rpc_call *call, json_object *req, struct rpc_source *src)
 {
 	const struct rpc_method *m;
 	json_object *params, *empty = NULL;
 	const char *method;
 
-	if (!rpc_check_request(call, req, &method, &params))
+	if (!rpc_check_request(call, req, src, &method, &params) || !rpc_admit(call, req))
 		return;
-	if (!connection_allowed(call->conn)) {
-		rpc_failure(
-			call, WIRE_PERMISSION_DENIED,
-			"permission denied: uid %u may not use this daemon (ask its admin to add "
-			"you to allowed_users or allowed_groups)",
-			(unsigned)connection_peer_uid(call->conn));
-		return;
-	}
-	if (connection_call_count(call->conn) > CONNECTION_MAX_CALLS) {
-		rpc_failure(call, WIRE_BUSY,
-			    "busy: this connection already has %d requests waiting for an answer; "
-			    "read their answers first",
-			    CONNECTION_MAX_CALLS);
-		return;
-	}
 	m = methods_find(method);
 	if (!m) {
 		rpc_failure(call, WIRE_METHOD_NOT_FOUND, "Method not found: \"%.100s\"", method);
@@ -276,7 +417,7 @@ static void rpc_dispatch(struct rpc_call *call, json_object *req)
 }
 
 static void rpc_handle_one(struct daemon *daemon, struct connection *conn, json_object *req,
-			   struct rpc_batch *batch, size_t slot)
+			   struct rpc_batch *batch, size_t slot, struct rpc_source *src)
 {
 	struct rpc_call *call = rpc_call_new(daemon, conn, batch, slot);
 
@@ -284,10 +425,29 @@ static void rpc_handle_one(struct daemon *daemon, struct connection *conn, json_
 		rpc_send_error(conn, WIRE_INTERNAL_ERROR, "out of memory");
 		return;
 	}
-	rpc_dispatch(call, req);
+	rpc_dispatch(call, req, src);
 }
 
-static void rpc_handle_batch(struct daemon *daemon, struct connection *conn, json_object *reqs)
+static struct rpc_batch *rpc_batch_new(struct connection *conn, size_t n)
+{
+	struct rpc_batch *batch = calloc(1, sizeof(*batch));
+
+	if (!batch)
+		return NULL;
+	batch->count = n;
+	batch->answers = calloc(n, sizeof(*batch->answers));
+	batch->parts = calloc(2 * n + 1, sizeof(*batch->parts));
+	batch->lens = calloc(2 * n + 1, sizeof(*batch->lens));
+	batch->conn = connection_ref(conn);
+	if (!batch->answers || !batch->parts || !batch->lens) {
+		rpc_batch_free(batch);
+		return NULL;
+	}
+	return batch;
+}
+
+static void rpc_handle_batch(struct daemon *daemon, struct connection *conn, json_object *reqs,
+			     struct rpc_source *src)
 {
 	size_t n = json_object_array_length(reqs);
 	struct rpc_batch *batch;
@@ -296,16 +456,18 @@ static void rpc_handle_batch(struct daemon *daemon, struct connection *conn, jso
 		rpc_send_error(conn, WIRE_INVALID_REQUEST, "Invalid Request: an empty batch");
 		return;
 	}
-	batch = calloc(1, sizeof(*batch));
-	if (!batch || !(batch->responses = json_object_new_array_ext((int)n))) {
-		free(batch);
+	batch = rpc_batch_new(conn, n);
+	if (!batch) {
 		rpc_send_error(conn, WIRE_INTERNAL_ERROR, "out of memory");
 		return;
 	}
-	batch->conn = connection_ref(conn);
+	src->batch = true;
+	src->index = 0;
+	src->off = jsontext_array_first(src->text, src->len,
+					jsontext_skip_space(src->text, src->len, 0));
 	batch->dispatching = true;
 	for (size_t i = 0; i < n; i++)
-		rpc_handle_one(daemon, conn, json_object_array_get_idx(reqs, i), batch, i);
+		rpc_handle_one(daemon, conn, json_object_array_get_idx(reqs, i), batch, i, src);
 	batch->dispatching = false;
 	rpc_batch_maybe_send(batch);
 }
@@ -358,19 +520,59 @@ static int rpc_parse(const char *line, size_t len, json_object **ret, char *why,
 	return 0;
 }
 
+/*
+ * What can be told of a line before parsing it, and cheaply: that the peer
+ * may not use the daemon, that a batch is too long, that json-c would cut
+ * a key at a NUL character. Answers and returns false if the line goes no
+ * further.
+ */
+static bool rpc_screen_line(struct connection *conn, const char *line, size_t len)
+{
+	size_t max_batch = connection_limits(conn)->max_batch;
+	struct jsontext_outline outline;
+	char msg[256];
+
+	if (!connection_allowed(conn)) {
+		snprintf(msg, sizeof(msg),
+			 "permission denied: uid %u may not use this daemon (ask its admin to add "
+			 "you to allowed_users or allowed_groups)",
+			 (unsigned)connection_peer_uid(conn));
+		rpc_send_error(conn, WIRE_PERMISSION_DENIED, msg);
+		return false;
+	}
+	jsontext_outline(line, len, &outline);
+	if (outline.nul_in_key) {
+		rpc_send_error(conn, WIRE_INVALID_REQUEST,
+			       "Invalid Request: an object key holds a NUL character (\\u0000)");
+		return false;
+	}
+	if (outline.array && outline.elements > max_batch) {
+		snprintf(msg, sizeof(msg),
+			 "Invalid Request: a batch of %zu requests is more than the limit of %zu "
+			 "(max_batch); send fewer at a time",
+			 outline.elements, max_batch);
+		rpc_send_error(conn, WIRE_INVALID_REQUEST, msg);
+		return false;
+	}
+	return true;
+}
+
 void rpc_handle_line(struct daemon *daemon, struct connection *conn, const char *line, size_t len)
 {
-	char why[128];
+	struct rpc_source src = {.text = line, .len = len};
 	json_object *req = NULL;
+	char why[128];
 
+	if (!rpc_screen_line(conn, line, len))
+		return;
 	if (rpc_parse(line, len, &req, why, sizeof(why)) < 0) {
 		rpc_send_error(conn, WIRE_PARSE_ERROR, why);
 		return;
 	}
 	if (json_object_is_type(req, json_type_array))
-		rpc_handle_batch(daemon, conn, req);
+		rpc_handle_batch(daemon, conn, req, &src);
 	else
-		rpc_handle_one(daemon, conn, req, NULL, 0);
+		rpc_handle_one(daemon, conn, req, NULL, 0, &src);
 	json_object_put(req);
 }
 

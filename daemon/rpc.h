@@ -30,6 +30,7 @@ struct rpc_call {
 	struct rpc_batch *batch;
 	size_t batch_slot;
 	const char *method;
+	size_t cost; /* what the connection is charged while the call is in flight */
 	/* For a pending call: undoes whatever waits on it, then ends it. */
 	void (*abandon)(struct rpc_call *call);
 	void *pending; /* the handler's own state while pending */
@@ -54,7 +55,11 @@ struct rpc_result *rpc_failure_data(struct rpc_call *call, int code, json_object
 /* Leaves the call open: the handler's state answers it later with rpc_success or rpc_failure. */
 struct rpc_result *rpc_pending(struct rpc_call *call);
 
-/* Handles one request line from conn: a request, a notification or a batch. */
+/*
+ * Handles one request line from conn: a request, a notification or a
+ * batch. A peer that is not allowed gets one 1004 answer, whatever the
+ * line holds; nothing of it is parsed.
+ */
 void rpc_handle_line(struct daemon *daemon, struct connection *conn, const char *line, size_t len);
 
 /* Sends an error response with id null on conn (framing errors, refusals). */

@@ -16,9 +16,11 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "cause.h"
 #include "daemon.h"
 #include "log.h"
 #include "paths.h"
+#include "peer.h"
 #include "server.h"
 #include "wire_errors.h"
 
@@ -30,6 +32,7 @@ struct server {
 	struct event *backoff_ev;
 	char *path; /* the socket file to remove on free, NULL if not ours */
 	unsigned max_connections;
+	unsigned max_connections_per_uid;
 	struct connection_limits limits;
 	struct connection **conns; /* open connections, unordered */
 	size_t count;
@@ -44,9 +47,9 @@ static int server_sockaddr(const char *path, struct sockaddr_un *sun, char **err
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun->sun_path)) {
-		asprintf(error, "socket path too long (%zu bytes, at most %zu): %s", strlen(path),
-			 sizeof(sun->sun_path) - 1, path);
-		return -ENAMETOOLONG;
+		return cause_set(error, -ENAMETOOLONG,
+				 "socket path too long (%zu bytes, at most %zu): %s", strlen(path),
+				 sizeof(sun->sun_path) - 1, path);
 	}
 	strcpy(sun->sun_path, path);
 	return 0;
@@ -82,14 +85,14 @@ static int server_bind(const char *path, unsigned mode, int *ret_fd, char **erro
 	free(dir);
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			asprintf(error,
-				 "%s exists and is not a socket; remove it or choose another path",
-				 path);
-			return -EEXIST;
+			return cause_set(
+				error, -EEXIST,
+				"%s exists and is not a socket; remove it or choose another path",
+				path);
 		}
 		if (server_someone_listens(&sun)) {
-			asprintf(error, "another coordinatord already answers on %s", path);
-			return -EADDRINUSE;
+			return cause_set(error, -EADDRINUSE,
+					 "another coordinatord already answers on %s", path);
 		}
 		log_notice("removing stale socket %s", path);
 		unlink(path);
@@ -97,10 +100,9 @@ static int server_bind(const char *path, unsigned mode, int *ret_fd, char **erro
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		r = -errno;
-		asprintf(error, "cannot bind %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return r;
+		return cause_set(error, r, "cannot bind %s: %s", path, strerror(-r));
 	}
 	if (chmod(path, mode) < 0)
 		log_warning("cannot set mode %o on %s: %m", mode, path);
@@ -108,18 +110,54 @@ static int server_bind(const char *path, unsigned mode, int *ret_fd, char **erro
 	return 0;
 }
 
-static void server_refuse_busy(int fd, unsigned max)
+/* Tells a client it is turned away (message: JSON-safe text), then hangs up. */
+static void server_refuse(int fd, int code, const char *message)
 {
-	char buf[192];
+	char buf[512];
 	int n = snprintf(buf, sizeof(buf),
-			 "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":%d,\"message\":\"busy: too many "
-			 "connections (the limit is %u); try again later\"},\"id\":null}\n",
-			 WIRE_BUSY, max);
+			 "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":%d,\"message\":\"%s\"},"
+			 "\"id\":null}\n",
+			 code, message);
 
 	/* Best effort on a fresh socket: its buffer has room for one short line. */
-	if (write(fd, buf, (size_t)n) < 0)
+	if (n > 0 && write(fd, buf, (size_t)n) < 0)
 		log_debug("cannot tell a refused client why: %m");
 	close(fd);
+}
+
+static size_t server_count_uid(const struct server *server, uid_t uid)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < server->count; i++)
+		n += connection_peer_uid(server->conns[i]) == uid;
+	return n;
+}
+
+/* 0 if peer may have one more connection, or the wire error it gets (message in buf). */
+static int server_admit(struct server *server, const struct peer *peer, char *buf, size_t size)
+{
+	if (!peer_allowed(peer, server->daemon)) {
+		snprintf(buf, size,
+			 "permission denied: uid %u may not use this daemon (ask its admin to add "
+			 "you to allowed_users or allowed_groups)",
+			 (unsigned)peer->uid);
+		return WIRE_PERMISSION_DENIED;
+	}
+	if (server->count >= server->max_connections) {
+		snprintf(buf, size, "busy: too many connections (the limit is %u); try again later",
+			 server->max_connections);
+		return WIRE_BUSY;
+	}
+	if (!peer_is_privileged(peer) &&
+	    server_count_uid(server, peer->uid) >= server->max_connections_per_uid) {
+		snprintf(buf, size,
+			 "busy: uid %u already has %u connections (max_connections_per_uid); "
+			 "close one first",
+			 (unsigned)peer->uid, server->max_connections_per_uid);
+		return WIRE_BUSY;
+	}
+	return 0;
 }
 
 static int server_track(struct server *server, struct connection *conn)
@@ -142,15 +180,29 @@ static void server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struc
 {
 	struct server *server = arg;
 	struct connection *conn;
+	struct peer peer;
+	char why[256];
+	int r;
 
-	if (server->count >= server->max_connections) {
-		log_warning("refusing a client: %zu connections already (max_connections)",
-			    server->count);
-		server_refuse_busy(fd, server->max_connections);
+	evutil_make_socket_closeonexec(fd);
+	if ((r = peer_read(fd, &peer)) < 0) {
+		log_warning("cannot read the credentials of a client: %s", strerror(-r));
+		close(fd);
 		return;
 	}
-	evutil_make_socket_closeonexec(fd);
-	conn = connection_new(server->daemon, server, fd, &server->limits);
+	if ((r = server_admit(server, &peer, why, sizeof(why))) != 0) {
+		/* Refused uids at debug only: anyone who can open the socket could fill the log. */
+		if (r == WIRE_BUSY)
+			log_warning("refusing a client (uid %u pid %d): %s", (unsigned)peer.uid,
+				    (int)peer.pid, why);
+		else
+			log_debug("refusing a client (uid %u pid %d): %s", (unsigned)peer.uid,
+				  (int)peer.pid, why);
+		peer_clear(&peer);
+		server_refuse(fd, r, why);
+		return;
+	}
+	conn = connection_new(server->daemon, server, fd, &peer, &server->limits);
 	if (!conn)
 		return;
 	if (server_track(server, conn) < 0) {
@@ -191,9 +243,10 @@ static int server_listen(struct server *server, int fd, char **error)
 		evconnlistener_new(daemon_event_base(server->daemon), server_accept_cb, server,
 				   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, INT_MAX, fd);
 	if (!server->listener) {
-		asprintf(error, "cannot listen: %s", strerror(errno));
+		int e = errno;
+
 		close(fd);
-		return -EIO;
+		return cause_set(error, -EIO, "cannot listen: %s", strerror(e));
 	}
 	evconnlistener_set_error_cb(server->listener, server_accept_error_cb);
 	return 0;
@@ -207,14 +260,15 @@ int server_new(struct daemon *daemon, const struct server_config *config, struct
 
 	*error = NULL;
 	if (!server)
-		return -ENOMEM;
+		return cause_set(error, -ENOMEM, "out of memory");
 	server->daemon = daemon;
 	server->max_connections = config->max_connections;
+	server->max_connections_per_uid = config->max_connections_per_uid;
 	server->limits = config->limits;
 	server->backoff_ev = evtimer_new(daemon_event_base(daemon), server_backoff_cb, server);
 	if (!server->backoff_ev) {
 		free(server);
-		return -ENOMEM;
+		return cause_set(error, -ENOMEM, "out of memory");
 	}
 	if (fd < 0) {
 		r = server_bind(config->path, config->mode, &fd, error);
@@ -223,6 +277,12 @@ int server_new(struct daemon *daemon, const struct server_config *config, struct
 			return r;
 		}
 		server->path = strdup(config->path);
+		if (!server->path) {
+			unlink(config->path);
+			close(fd);
+			server_free(server);
+			return cause_set(error, -ENOMEM, "out of memory");
+		}
 	} else {
 		evutil_make_socket_nonblocking(fd);
 	}

@@ -1,4 +1,8 @@
-/* The listening Unix socket: accepts clients, caps how many, backs off when out of fds. */
+/*
+ * The listening Unix socket: accepts clients, turns away peers that are not
+ * allowed, caps how many connections there are (in all and per uid), backs
+ * off when out of fds.
+ */
 #ifndef COORD_SERVER_H
 #define COORD_SERVER_H
 
@@ -14,6 +18,7 @@ struct server_config {
 	int fd;			  /* a listening socket handed over (socket activation), or -1 */
 	unsigned mode;		  /* permission bits of a socket file we create */
 	unsigned max_connections; /* past it: error 1005, then close */
+	unsigned max_connections_per_uid; /* the same per uid, root and our own uid aside */
 	struct connection_limits limits;
 };
 

@@ -75,7 +75,7 @@ int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)
 	if (lh_table_insert(q->items, item->task->request_id, item) < 0)
 		return -ENOMEM;
 	item->waiting = true;
-	item->lent = false;
+	item->lent = 0;
 	TAILQ_INSERT_TAIL(&q->fifo, item, entry);
 	q->waiting++;
 	if (!evtimer_pending(q->start_ev, NULL))
@@ -96,7 +96,7 @@ void slotqueue_remove(struct slotqueue *q, struct slotqueue_item *item)
 		TAILQ_REMOVE(&q->fifo, item, entry);
 		q->waiting--;
 		item->waiting = false;
-	} else if (!item->lent) {
+	} else if (item->lent == 0) {
 		q->holding--;
 	}
 	lh_table_delete(q->items, item->task->request_id);
@@ -121,9 +121,8 @@ int slotqueue_lend(struct slotqueue *q, const char *request_id)
 
 	if (!item || item->waiting)
 		return -ENOENT;
-	if (item->lent)
+	if (item->lent++ > 0)
 		return 0;
-	item->lent = true;
 	q->holding--;
 	slotqueue_start_waiting(q);
 	return 0;
@@ -133,9 +132,10 @@ int slotqueue_return(struct slotqueue *q, const char *request_id)
 {
 	struct slotqueue_item *item = slotqueue_find(q, request_id);
 
-	if (!item || !item->lent)
+	if (!item || item->lent == 0)
 		return -ENOENT;
-	item->lent = false;
+	if (--item->lent > 0)
+		return 0;
 	q->holding++; /* may exceed the cap until a task ends: the waiter must go on */
 	return 0;
 }

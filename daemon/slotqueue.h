@@ -20,7 +20,7 @@ struct slotqueue_item {
 	TAILQ_ENTRY(slotqueue_item) entry; /* in the FIFO while waiting */
 	struct task *task;		   /* its request_id is the key */
 	bool waiting;			   /* no slot yet */
-	bool lent;			   /* holds a slot it lends to its descendants */
+	unsigned lent; /* waits that borrow its slot; while above 0 it holds none */
 };
 
 /* The strategy starts item, which now holds a slot. */
@@ -63,7 +63,11 @@ void slotqueue_remove(struct slotqueue *q, struct slotqueue_item *item);
 /* Starts waiting items while slots are free. */
 void slotqueue_start_waiting(struct slotqueue *q);
 
-/* A started item lends its slot, then takes it back. -ENOENT if not started. */
+/*
+ * A started item lends its slot, then takes it back. Loans are counted: an
+ * item that lends for several waits at once gets its slot back when the
+ * last of them returns it. -ENOENT if not started (return: if not lent).
+ */
 int slotqueue_lend(struct slotqueue *q, const char *request_id);
 int slotqueue_return(struct slotqueue *q, const char *request_id);
 

@@ -1,13 +1,13 @@
 /* The slurm strategy's settings: parsed, checked, defaulted. A struct slurm_settings owns its
  * strings. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "cause.h"
 #include "slurm_settings.h"
 
 struct slurm_setting_key {
@@ -15,20 +15,6 @@ struct slurm_setting_key {
 	int (*set)(struct slurm_settings *s, const char *mode, const char *key, const char *value,
 		   char **error);
 };
-
-static int slurm_settings_fail(char **error, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int slurm_settings_fail(char **error, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(error, fmt, ap) < 0)
-		*error = NULL;
-	va_end(ap);
-	return r;
-}
 
 static int slurm_set_ms(const char *mode, const char *key, const char *value, unsigned min,
 			unsigned max, unsigned *ret, char **error)
@@ -39,10 +25,10 @@ static int slurm_set_ms(const char *mode, const char *key, const char *value, un
 	errno = 0;
 	v = strtoull(value, &end, 10);
 	if (!*value || *value == '-' || errno || *end || v < min || v > max)
-		return slurm_settings_fail(error, -EINVAL,
-					   "mode \"%s\": %s = \"%s\" is not a number of "
-					   "milliseconds from %u to %u",
-					   mode, key, value, min, max);
+		return cause_set(error, -EINVAL,
+				 "mode \"%s\": %s = \"%s\" is not a number of "
+				 "milliseconds from %u to %u",
+				 mode, key, value, min, max);
 	*ret = (unsigned)v;
 	return 0;
 }
@@ -74,9 +60,8 @@ static int slurm_set_partition(struct slurm_settings *s, const char *mode, const
 			       const char *value, char **error)
 {
 	if (!*value || strpbrk(value, " \t\n"))
-		return slurm_settings_fail(error, -EINVAL,
-					   "mode \"%s\": %s = \"%s\" is not a partition name", mode,
-					   key, value);
+		return cause_set(error, -EINVAL, "mode \"%s\": %s = \"%s\" is not a partition name",
+				 mode, key, value);
 	return slurm_set_string(&s->partition, value);
 }
 
@@ -85,9 +70,8 @@ static int slurm_set_dir(char **field, const char *mode, const char *key, const 
 			 char **error)
 {
 	if (value[0] != '/')
-		return slurm_settings_fail(error, -EINVAL,
-					   "mode \"%s\": %s = \"%s\" is not an absolute path", mode,
-					   key, value);
+		return cause_set(error, -EINVAL, "mode \"%s\": %s = \"%s\" is not an absolute path",
+				 mode, key, value);
 	return slurm_set_string(field, value);
 }
 
@@ -122,12 +106,11 @@ static int slurm_settings_set(struct slurm_settings *s, const char *mode, const 
 		if (strcmp(slurm_setting_keys[i].key, key) == 0)
 			return slurm_setting_keys[i].set(s, mode, key,
 							 setting[n] ? setting + n + 1 : "", error);
-	return slurm_settings_fail(
-		error, -EINVAL,
-		"mode \"%s\": unknown setting \"%.*s\" for strategy slurm "
-		"(known: slurm_partition, slurm_poll_ms, slurm_command_timeout_ms, "
-		"slurm_spool_dir, slurm_bin_dir)",
-		mode, (int)n, setting);
+	return cause_set(error, -EINVAL,
+			 "mode \"%s\": unknown setting \"%.*s\" for strategy slurm "
+			 "(known: slurm_partition, slurm_poll_ms, slurm_command_timeout_ms, "
+			 "slurm_spool_dir, slurm_bin_dir)",
+			 mode, (int)n, setting);
 }
 
 static bool slurm_executable(const char *path)
@@ -177,15 +160,15 @@ static int slurm_find_program(const struct slurm_settings *s, const char *mode, 
 			   : slurm_program_in_path(name, ret);
 
 	if (r == -ENOENT && s->bin_dir)
-		return slurm_settings_fail(error, r,
-					   "mode \"%s\": slurm_bin_dir = \"%s\" has no executable "
-					   "%s (is the Slurm client installed there?)",
-					   mode, s->bin_dir, name);
+		return cause_set(error, r,
+				 "mode \"%s\": slurm_bin_dir = \"%s\" has no executable "
+				 "%s (is the Slurm client installed there?)",
+				 mode, s->bin_dir, name);
 	if (r == -ENOENT)
-		return slurm_settings_fail(error, r,
-					   "mode \"%s\": %s is not in PATH (install the Slurm "
-					   "client or set slurm_bin_dir)",
-					   mode, name);
+		return cause_set(error, r,
+				 "mode \"%s\": %s is not in PATH (install the Slurm "
+				 "client or set slurm_bin_dir)",
+				 mode, name);
 	return r;
 }
 
@@ -195,15 +178,15 @@ static int slurm_spool_ready(const struct slurm_settings *s, const char *mode, c
 	struct stat st;
 
 	if (mkdir(s->spool_dir, 0700) < 0 && errno != EEXIST)
-		return slurm_settings_fail(error, -errno,
-					   "mode \"%s\": cannot create slurm_spool_dir \"%s\": %s",
-					   mode, s->spool_dir, strerror(errno));
+		return cause_set(error, -errno,
+				 "mode \"%s\": cannot create slurm_spool_dir \"%s\": %s", mode,
+				 s->spool_dir, strerror(errno));
 	if (stat(s->spool_dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
 	    access(s->spool_dir, W_OK | X_OK) < 0)
-		return slurm_settings_fail(error, -ENOTDIR,
-					   "mode \"%s\": slurm_spool_dir \"%s\" is not a writable "
-					   "directory",
-					   mode, s->spool_dir);
+		return cause_set(error, -ENOTDIR,
+				 "mode \"%s\": slurm_spool_dir \"%s\" is not a writable "
+				 "directory",
+				 mode, s->spool_dir);
 	return 0;
 }
 
@@ -213,10 +196,10 @@ static int slurm_settings_default_spool(struct slurm_settings *s,
 	if (s->spool_dir)
 		return 0;
 	if (!config->state_dir || config->state_dir[0] != '/')
-		return slurm_settings_fail(error, -EINVAL,
-					   "mode \"%s\": set slurm_spool_dir (an absolute path: "
-					   "there is no absolute state directory to default to)",
-					   config->mode);
+		return cause_set(error, -EINVAL,
+				 "mode \"%s\": set slurm_spool_dir (an absolute path: "
+				 "there is no absolute state directory to default to)",
+				 config->mode);
 	if (asprintf(&s->spool_dir, "%s/slurm", config->state_dir) < 0) {
 		s->spool_dir = NULL;
 		return -ENOMEM;

@@ -1,8 +1,9 @@
 /*
  * CoordinatorState. It holds one reference to every opened job, in a hash
  * table keyed by request_id (json-c's linkhash, which does not copy keys:
- * the key is the job's own request_id string). Closed jobs live only in
- * the history.
+ * the key is the job's own request_id string), and indexes the running
+ * ones by pid (no reference of its own). Closed jobs live only in the
+ * history.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,8 +16,11 @@
 struct state {
 	struct history *history;
 	struct lh_table *open_jobs; /* request_id -> struct job *, one reference each */
+	struct lh_table *running;   /* pid -> struct job * in open_jobs, pid > 0 */
 	struct job_counts counts;   /* over every job in the history */
 };
+
+#define STATE_PID_KEY(pid) ((const void *)(uintptr_t)(pid))
 
 static void state_entry_free(struct lh_entry *e)
 {
@@ -31,8 +35,9 @@ struct state *state_new(struct history *history)
 		return NULL;
 	state->history = history;
 	state->open_jobs = lh_kchar_table_new(64, state_entry_free);
-	if (!state->open_jobs) {
-		free(state);
+	state->running = lh_kptr_table_new(64, NULL);
+	if (!state->open_jobs || !state->running) {
+		state_free(state);
 		return NULL;
 	}
 	return state;
@@ -42,7 +47,10 @@ void state_free(struct state *state)
 {
 	if (!state)
 		return;
-	lh_table_free(state->open_jobs);
+	if (state->running)
+		lh_table_free(state->running);
+	if (state->open_jobs)
+		lh_table_free(state->open_jobs);
 	free(state);
 }
 
@@ -58,6 +66,22 @@ struct job *state_find_open(struct state *state, const char *request_id)
 	if (!lh_table_lookup_ex(state->open_jobs, request_id, &v))
 		return NULL;
 	return v;
+}
+
+struct job *state_find_running(struct state *state, pid_t pid)
+{
+	void *v;
+
+	if (pid <= 0 || !lh_table_lookup_ex(state->running, STATE_PID_KEY(pid), &v))
+		return NULL;
+	return v;
+}
+
+/* Drops job from the pid index, if the index has it under its pid. */
+static void state_unindex_running(struct state *state, struct job *job)
+{
+	if (job->pid > 0 && state_find_running(state, job->pid) == job)
+		lh_table_delete(state->running, STATE_PID_KEY(job->pid));
 }
 
 int state_add_job(struct state *state, const struct task *task, struct job **ret)
@@ -106,6 +130,7 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 		state->counts.success++;
 	else
 		state->counts.failure++;
+	state_unindex_running(state, job);
 	lh_table_delete(state->open_jobs, job->request_id);
 	return r;
 }
@@ -125,6 +150,13 @@ int state_adopt_open(struct state *state, struct job *job)
 
 int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t pid_starttime)
 {
+	state_unindex_running(state, job);
+	/* A pid freed by a job that is not closed yet may be reused: the newest wins. */
+	if (pid > 0) {
+		lh_table_delete(state->running, STATE_PID_KEY(pid));
+		if (lh_table_insert(state->running, STATE_PID_KEY(pid), job) < 0)
+			return -ENOMEM;
+	}
 	job->phase = JOB_RUNNING;
 	job->pid = pid;
 	job->pid_starttime = pid_starttime;
@@ -147,7 +179,28 @@ int state_find_by_node(struct state *state, const char *node_id, struct job **re
 	return history_find_by_node(state->history, node_id, ret);
 }
 
-int state_run_id_for_parent(struct state *state, const char *parent_node_id, char **ret)
+/* The newest job of owner whose child_node_id is node_id: 0 and a new reference, or -ENOENT. */
+static int state_find_by_node_of(struct state *state, const char *node_id, uid_t owner,
+				 struct job **ret)
+{
+	struct job_filter filter = {
+		.child_node_id = node_id, .has_owner = true, .owner_uid = owner};
+	struct job **jobs;
+	size_t count;
+	int64_t next;
+	int r = history_query(state->history, &filter, 0, 1, &jobs, &count, &next);
+
+	if (r < 0)
+		return r;
+	r = count == 1 ? 0 : -ENOENT;
+	if (r == 0)
+		*ret = jobs[0];
+	free(jobs);
+	return r;
+}
+
+int state_run_id_for_parent(struct state *state, const char *parent_node_id, uid_t owner,
+			    bool any_owner, char **ret)
 {
 	struct job *parent;
 	int r;
@@ -155,7 +208,8 @@ int state_run_id_for_parent(struct state *state, const char *parent_node_id, cha
 	*ret = NULL;
 	if (!parent_node_id)
 		return 0;
-	r = history_find_by_node(state->history, parent_node_id, &parent);
+	r = any_owner ? history_find_by_node(state->history, parent_node_id, &parent)
+		      : state_find_by_node_of(state, parent_node_id, owner, &parent);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
@@ -167,7 +221,8 @@ int state_run_id_for_parent(struct state *state, const char *parent_node_id, cha
 
 int state_counts(struct state *state, const struct job_filter *filter, struct job_counts *ret)
 {
-	if (!filter->mode && !filter->run_id && !filter->parent_node_id) {
+	if (!filter->mode && !filter->run_id && !filter->parent_node_id && !filter->child_node_id &&
+	    !filter->has_owner) {
 		*ret = state->counts;
 		return 0;
 	}

@@ -6,8 +6,10 @@
 #ifndef COORD_STATE_H
 #define COORD_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "history.h"
 #include "job.h"
@@ -47,16 +49,24 @@ int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t 
 /* The opened job request_id (borrowed), or NULL: O(1). */
 struct job *state_find_open(struct state *state, const char *request_id);
 
+/* The opened job whose process (and process group) is pid (borrowed), or NULL: O(1). */
+struct job *state_find_running(struct state *state, pid_t pid);
+
 /* Any job, opened or closed: 0 and a new reference in *ret, or -ENOENT. */
 int state_get_job(struct state *state, const char *request_id, struct job **ret);
 
 /* The newest job whose child_node_id is node_id: 0 and a new reference, or -ENOENT. */
 int state_find_by_node(struct state *state, const char *node_id, struct job **ret);
 
-/* The run a new request with this parent belongs to (caller frees); NULL: its own. */
-int state_run_id_for_parent(struct state *state, const char *parent_node_id, char **ret);
+/*
+ * The run a new request of owner with this parent belongs to (caller
+ * frees; NULL: its own): the run of the newest job of the same owner whose
+ * child_node_id is parent_node_id, or of any owner with any_owner.
+ */
+int state_run_id_for_parent(struct state *state, const char *parent_node_id, uid_t owner,
+			    bool any_owner, char **ret);
 
-/* Counts over all jobs (O(1)), or over those matching filter's mode/run/parent. */
+/* Counts over all jobs (O(1)), or over those matching filter (status and result aside). */
 int state_counts(struct state *state, const struct job_filter *filter, struct job_counts *ret);
 
 /* The seed's job_list: a page of jobs newest first, see history_query. */

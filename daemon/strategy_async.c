@@ -14,12 +14,14 @@
 #include <unistd.h>
 #include <event2/event.h>
 
+#include "exechelper.h"
 #include "log.h"
 #include "message.h"
 #include "process.h"
 #include "publisher.h"
 #include "slotqueue.h"
 #include "strategy.h"
+#include "sweeper.h"
 #include "task.h"
 #include "taskenv.h"
 
@@ -37,7 +39,9 @@ struct strategy_async {
 	struct slotqueue slots;
 	size_t output_limit;
 	unsigned kill_grace_ms;
-	struct taskenv *env; /* what every task's environment starts from */
+	struct taskenv *env;	 /* what every task's environment starts from */
+	struct sweeper *sweeper; /* what finished tasks left in their groups */
+	char *exec_helper;	 /* run_as = submitter: the helper's path; else NULL */
 };
 
 static void async_run_free(struct async_run *run)
@@ -122,7 +126,11 @@ static void async_process_done_cb(struct process *proc, const struct process_res
 	struct async_run *run = userdata;
 	struct strategy_async *sa = run->owner;
 
-	async_publish_outcome(run, res);
+	/* A task stopped while the helper still worked on it is a stopped task. */
+	if (res->spawn_error && run->stop_reason == ERROR_NONE)
+		strategy_publish_failure(&sa->base, run->item.task, ERROR_SPAWN, res->spawn_error);
+	else
+		async_publish_outcome(run, res);
 	async_run_end(run);
 	slotqueue_start_waiting(&sa->slots);
 }
@@ -170,12 +178,19 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 		.stdin_len = run->item.task->stdin_len,
 		.output_limit = sa->output_limit,
 		.kill_grace_ms = sa->kill_grace_ms,
+		.sweeper = sa->sweeper,
 	};
+	/* Root's tasks and ours run as we do; others' as their submitter, when so configured. */
+	bool as_submitter = sa->exec_helper && exechelper_needed(run->item.task->owner_uid);
 	struct taskenv_vars vars;
 	char *error = NULL;
 	int r;
 
-	if (taskenv_build(sa->env, run->item.task, &vars) < 0) {
+	if (as_submitter) {
+		spec.exec_helper = sa->exec_helper;
+		spec.uid = run->item.task->owner_uid;
+	}
+	if (taskenv_build_for(sa->env, run->item.task, as_submitter, &vars) < 0) {
 		async_spawn_failed(run, "out of memory");
 		return;
 	}
@@ -294,7 +309,9 @@ static void async_free(struct strategy *s)
 	if (sa->slots.items)
 		slotqueue_foreach(&sa->slots, async_free_cb, sa);
 	slotqueue_clear(&sa->slots);
+	sweeper_free(sa->sweeper);
 	taskenv_free(sa->env);
+	free(sa->exec_helper);
 	free(s->mode);
 	free(sa);
 }
@@ -333,9 +350,13 @@ int strategy_async_new(struct event_base *base, struct publisher *publisher,
 	sa->kill_grace_ms =
 		config->kill_grace_ms ? config->kill_grace_ms : STRATEGY_DEFAULT_KILL_GRACE_MS;
 	sa->env = taskenv_new(config->socket_path);
+	sa->sweeper = sweeper_new(base);
+	if (config->run_as_submitter)
+		sa->exec_helper = exechelper_path(config->exec_helper);
 	if (slotqueue_init(&sa->slots, base, config->max_concurrency, config->max_queue,
 			   async_start_cb, sa) < 0 ||
-	    !sa->env || strategy_init_base(&sa->base, &async_ops, publisher, config->mode) < 0) {
+	    !sa->env || !sa->sweeper || (config->run_as_submitter && !sa->exec_helper) ||
+	    strategy_init_base(&sa->base, &async_ops, publisher, config->mode) < 0) {
 		async_free(&sa->base);
 		return -ENOMEM;
 	}

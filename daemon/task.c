@@ -11,6 +11,8 @@
 
 #include "task.h"
 
+static const struct task_limits task_limits_default = TASK_LIMITS_DEFAULT;
+
 static int task_error(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int task_error(char **error, const char *fmt, ...)
@@ -100,10 +102,11 @@ static int task_opt_string(json_object *obj, const char *key, const char *field,
 	return *ret ? 0 : -ENOMEM;
 }
 
-static int task_parse_argv(struct task *task, json_object *node, char **error)
+static int task_parse_argv(struct task *task, json_object *node, const struct task_limits *limits,
+			   char **error)
 {
 	json_object *argv;
-	size_t n;
+	size_t n, bytes = 0;
 
 	if (!json_object_object_get_ex(node, "argv", &argv) || !argv)
 		return task_error(error, "node.argv is required: a non-empty array of strings");
@@ -112,6 +115,11 @@ static int task_parse_argv(struct task *task, json_object *node, char **error)
 	n = json_object_array_length(argv);
 	if (n == 0)
 		return task_error(error, "node.argv must not be empty");
+	if (n > limits->max_argv)
+		return task_error(error,
+				  "node.argv has %zu items, more than the %zu allowed "
+				  "(max_task_argv)",
+				  n, limits->max_argv);
 	task->argv = calloc(n + 1, sizeof(char *));
 	if (!task->argv)
 		return -ENOMEM;
@@ -124,6 +132,12 @@ static int task_parse_argv(struct task *task, json_object *node, char **error)
 			   (size_t)json_object_get_string_len(item)))
 			return task_error(error, "node.argv[%zu] must not contain a NUL character",
 					  i);
+		bytes += (size_t)json_object_get_string_len(item) + 1;
+		if (bytes > limits->max_argv_bytes)
+			return task_error(error,
+					  "node.argv is longer than the %zu bytes allowed "
+					  "(max_task_argv_bytes)",
+					  limits->max_argv_bytes);
 		task->argv[i] = strdup(json_object_get_string(item));
 		if (!task->argv[i])
 			return -ENOMEM;
@@ -138,10 +152,17 @@ static bool task_env_key_valid(const char *key)
 	return *key && !strchr(key, '=');
 }
 
-static int task_parse_env(struct task *task, json_object *node, char **error)
+/* The variables the daemon sets itself (see taskenv.c): a client's would win or clash. */
+static bool task_env_key_reserved(const char *key)
+{
+	return strncmp(key, "COORD_", 6) == 0;
+}
+
+static int task_parse_env(struct task *task, json_object *node, const struct task_limits *limits,
+			  char **error)
 {
 	json_object *env;
-	size_t i = 0;
+	size_t i = 0, n, bytes = 0;
 
 	if (!json_object_object_get_ex(node, "env", &env) || !env) {
 		task->env = calloc(1, sizeof(char *));
@@ -149,18 +170,35 @@ static int task_parse_env(struct task *task, json_object *node, char **error)
 	}
 	if (!json_object_is_type(env, json_type_object))
 		return task_error(error, "node.env must be an object of strings");
-	task->env = calloc((size_t)json_object_object_length(env) + 1, sizeof(char *));
+	n = (size_t)json_object_object_length(env);
+	if (n > limits->max_env)
+		return task_error(error,
+				  "node.env has %zu variables, more than the %zu allowed "
+				  "(max_task_env)",
+				  n, limits->max_env);
+	task->env = calloc(n + 1, sizeof(char *));
 	if (!task->env)
 		return -ENOMEM;
 	json_object_object_foreach (env, key, val) {
 		if (!task_env_key_valid(key))
 			return task_error(error, "node.env has an invalid name \"%s\"", key);
+		if (task_env_key_reserved(key))
+			return task_error(error,
+					  "node.env.%s: names starting with COORD_ are "
+					  "reserved for the daemon",
+					  key);
 		if (!json_object_is_type(val, json_type_string))
 			return task_error(error, "node.env.%s must be a string", key);
 		if (memchr(json_object_get_string(val), '\0',
 			   (size_t)json_object_get_string_len(val)))
 			return task_error(error, "node.env.%s must not contain a NUL character",
 					  key);
+		bytes += strlen(key) + 1 + (size_t)json_object_get_string_len(val) + 1;
+		if (bytes > limits->max_env_bytes)
+			return task_error(error,
+					  "node.env is longer than the %zu bytes allowed "
+					  "(max_task_env_bytes)",
+					  limits->max_env_bytes);
 		if (asprintf(&task->env[i], "%s=%s", key, json_object_get_string(val)) < 0) {
 			task->env[i] = NULL;
 			return -ENOMEM;
@@ -170,7 +208,8 @@ static int task_parse_env(struct task *task, json_object *node, char **error)
 	return 0;
 }
 
-static int task_parse_stdin(struct task *task, json_object *node, char **error)
+static int task_parse_stdin(struct task *task, json_object *node, const struct task_limits *limits,
+			    char **error)
 {
 	json_object *v;
 	size_t len;
@@ -180,6 +219,11 @@ static int task_parse_stdin(struct task *task, json_object *node, char **error)
 	if (!json_object_is_type(v, json_type_string))
 		return task_error(error, "node.stdin must be a string");
 	len = (size_t)json_object_get_string_len(v);
+	if (len > limits->max_stdin_bytes)
+		return task_error(error,
+				  "node.stdin has %zu bytes, more than the %zu allowed "
+				  "(max_task_stdin_bytes)",
+				  len, limits->max_stdin_bytes);
 	task->stdin_data = malloc(len + 1);
 	if (!task->stdin_data)
 		return -ENOMEM;
@@ -255,7 +299,8 @@ static int task_parse_ids(struct task *task, json_object *params, char **error)
 	return 0;
 }
 
-static int task_parse_node(struct task *task, json_object *node, char **error)
+static int task_parse_node(struct task *task, json_object *node, const struct task_limits *limits,
+			   char **error)
 {
 	int r;
 
@@ -266,7 +311,7 @@ static int task_parse_node(struct task *task, json_object *node, char **error)
 		return task_error(error, "node.id must not be empty");
 	if (!task->node_id && !(task->node_id = task_generate_id()))
 		return -ENOMEM;
-	r = task_parse_argv(task, node, error);
+	r = task_parse_argv(task, node, limits, error);
 	if (r < 0)
 		return r;
 	r = task_opt_string(node, "name", "node.name", false, &task->name, error);
@@ -279,22 +324,30 @@ static int task_parse_node(struct task *task, json_object *node, char **error)
 		return r;
 	if (task->cwd && task->cwd[0] != '/')
 		return task_error(error, "node.cwd must be an absolute path");
-	r = task_parse_env(task, node, error);
+	if (task->cwd && strlen(task->cwd) > limits->max_cwd_bytes)
+		return task_error(error,
+				  "node.cwd is longer than the %zu bytes allowed "
+				  "(max_task_cwd_bytes)",
+				  limits->max_cwd_bytes);
+	r = task_parse_env(task, node, limits, error);
 	if (r < 0)
 		return r;
-	r = task_parse_stdin(task, node, error);
+	r = task_parse_stdin(task, node, limits, error);
 	if (r < 0)
 		return r;
 	return task_parse_timeout(task, node, error);
 }
 
-int task_from_json(json_object *params, struct task **ret, char **error)
+int task_from_json(json_object *params, const struct task_limits *limits, struct task **ret,
+		   char **error)
 {
 	struct task *task;
 	json_object *node;
 	int r;
 
 	*error = NULL;
+	if (!limits)
+		limits = &task_limits_default;
 	if (!json_object_is_type(params, json_type_object))
 		return task_error(error, "params must be a Task object");
 	if (!json_object_object_get_ex(params, "node", &node) || !node)
@@ -307,7 +360,7 @@ int task_from_json(json_object *params, struct task **ret, char **error)
 		return -ENOMEM;
 	r = task_parse_ids(task, params, error);
 	if (r == 0)
-		r = task_parse_node(task, node, error);
+		r = task_parse_node(task, node, limits, error);
 	if (r == 0)
 		r = task_parse_wait(task, params, error);
 	if (r < 0) {

@@ -29,13 +29,35 @@ struct task {
 	uid_t owner_uid;
 };
 
+/* How much of each resource a client may put into one task (config keys max_task_*). */
+struct task_limits {
+	size_t max_argv;	/* items of node.argv */
+	size_t max_argv_bytes;	/* their lengths, plus one each */
+	size_t max_env;		/* variables in node.env */
+	size_t max_env_bytes;	/* "NAME=VALUE" lengths, plus one each */
+	size_t max_stdin_bytes; /* node.stdin */
+	size_t max_cwd_bytes;	/* node.cwd */
+};
+
+#define TASK_LIMITS_DEFAULT                                                                        \
+	((const struct task_limits){                                                               \
+		.max_argv = 4096,                                                                  \
+		.max_argv_bytes = 256 * 1024,                                                      \
+		.max_env = 1024,                                                                   \
+		.max_env_bytes = 128 * 1024,                                                       \
+		.max_stdin_bytes = 1024 * 1024,                                                    \
+		.max_cwd_bytes = 4096,                                                             \
+	})
+
 /*
- * Parses and validates the contract's Task object. Unknown fields are
- * ignored. On success returns 0 and a new task in *ret (the caller owns
- * it). On bad input returns -EINVAL and a message naming the field in
- * *error (the caller frees it); -ENOMEM when out of memory.
+ * Parses and validates the contract's Task object within limits (NULL:
+ * TASK_LIMITS_DEFAULT). Unknown fields are ignored. On success returns 0
+ * and a new task in *ret (the caller owns it). On bad input returns
+ * -EINVAL and a message naming the field in *error (the caller frees it);
+ * -ENOMEM when out of memory.
  */
-int task_from_json(json_object *params, struct task **ret, char **error);
+int task_from_json(json_object *params, const struct task_limits *limits, struct task **ret,
+		   char **error);
 
 /* True when s is a valid request_id: 1-128 chars of [A-Za-z0-9._:-]. */
 bool task_request_id_valid(const char *s);

@@ -36,6 +36,17 @@ static bool taskenv_hidden(const char *entry)
 	return false;
 }
 
+/* Whether name (up to '=') is in entries[0..n). */
+static bool taskenv_has_name(char *const *entries, size_t n, const char *entry)
+{
+	size_t keylen = strcspn(entry, "=");
+
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(entries[i], entry, keylen) == 0 && entries[i][keylen] == '=')
+			return true;
+	return false;
+}
+
 struct taskenv *taskenv_new(const char *socket_path)
 {
 	extern char **environ;
@@ -51,8 +62,13 @@ struct taskenv *taskenv_new(const char *socket_path)
 		taskenv_free(te);
 		return NULL;
 	}
+	/*
+	 * Each name once, the first of several as getenv() reads it (a shell
+	 * would take the last one): a task must see one value, not two.
+	 */
 	for (size_t i = 0; i < n; i++)
-		if (!taskenv_hidden(environ[i]))
+		if (strchr(environ[i], '=') && !taskenv_hidden(environ[i]) &&
+		    !taskenv_has_name(te->base, te->count, environ[i]))
 			te->base[te->count++] = environ[i];
 	return te;
 }
@@ -68,10 +84,20 @@ void taskenv_free(struct taskenv *te)
 
 static bool taskenv_overridden(const char *entry, char *const *extra)
 {
-	size_t keylen = strcspn(entry, "=");
+	size_t n = 0;
 
-	for (char *const *e = extra; *e; e++)
-		if (strncmp(*e, entry, keylen) == 0 && (*e)[keylen] == '=')
+	while (extra[n])
+		n++;
+	return taskenv_has_name(extra, n, entry);
+}
+
+/* The daemon's own identity, which a task run as its submitter gets from the exec helper. */
+static bool taskenv_identity(const char *entry)
+{
+	static const char *const names[] = {"HOME=", "USER=", "LOGNAME=", "SHELL="};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strncmp(entry, names[i], strlen(names[i])) == 0)
 			return true;
 	return false;
 }
@@ -98,7 +124,8 @@ static int taskenv_coord_vars(const struct taskenv *te, const struct task *task,
 	return 0;
 }
 
-int taskenv_build(const struct taskenv *te, const struct task *task, struct taskenv_vars *ret)
+int taskenv_build_for(const struct taskenv *te, const struct task *task, bool other_user,
+		      struct taskenv_vars *ret)
 {
 	struct taskenv_vars v = {0};
 	size_t ntask = 0, j = 0;
@@ -112,12 +139,20 @@ int taskenv_build(const struct taskenv *te, const struct task *task, struct task
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < te->count; i++)
-		if (!taskenv_overridden(te->base[i], task->env))
+		if (!taskenv_overridden(te->base[i], task->env) &&
+		    !(other_user && taskenv_identity(te->base[i])))
 			v.envp[j++] = te->base[i];
+	/* The COORD_ variables are ours (task.c refuses them): ours win regardless. */
 	for (size_t i = 0; i < ntask; i++)
-		v.envp[j++] = task->env[i];
+		if (strncmp(task->env[i], "COORD_", 6) != 0)
+			v.envp[j++] = task->env[i];
 	for (size_t i = 0; v.owned[i]; i++)
 		v.envp[j++] = v.owned[i];
 	*ret = v;
 	return 0;
+}
+
+int taskenv_build(const struct taskenv *te, const struct task *task, struct taskenv_vars *ret)
+{
+	return taskenv_build_for(te, task, false, ret);
 }

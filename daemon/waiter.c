@@ -15,26 +15,26 @@
 #include "state.h"
 #include "waiter.h"
 
-struct wait_link {
-	TAILQ_ENTRY(wait_link) entry;
-	struct wait *wait;
-	struct wait_slot *slot;
+struct waiter_link {
+	TAILQ_ENTRY(waiter_link) entry;
+	struct waiter_wait *wait;
+	struct waiter_slot *slot;
 };
 
 /* Everyone waiting for one request_id. */
-struct wait_slot {
+struct waiter_slot {
 	char *request_id;
-	TAILQ_HEAD(, wait_link) links;
+	TAILQ_HEAD(, waiter_link) links;
 };
 
-struct wait {
-	TAILQ_ENTRY(wait) entry;
+struct waiter_wait {
+	TAILQ_ENTRY(waiter_wait) entry;
 	struct waiter *waiter;
-	struct wait_link *links; /* one per job still expected, array of count */
+	struct waiter_link *links; /* one per job still expected, array of count */
 	size_t count;
 	size_t remaining;
 	struct event *timeout_ev;
-	wait_done_cb done;
+	waiter_done_cb done;
 	void *userdata;
 };
 
@@ -43,22 +43,22 @@ struct waiter {
 	struct publisher *publisher;
 	struct state *state;
 	uint64_t subscription;
-	struct lh_table *slots; /* request_id -> struct wait_slot */
-	TAILQ_HEAD(, wait) waits;
+	struct lh_table *slots; /* request_id -> struct waiter_slot */
+	TAILQ_HEAD(, waiter_wait) waits;
 	size_t count;
 };
 
 static void waiter_slot_free(struct lh_entry *e)
 {
-	struct wait_slot *slot = (struct wait_slot *)lh_entry_v(e);
+	struct waiter_slot *slot = (struct waiter_slot *)lh_entry_v(e);
 
 	free(slot->request_id);
 	free(slot);
 }
 
-static void waiter_unlink(struct waiter *waiter, struct wait_link *link)
+static void waiter_unlink(struct waiter *waiter, struct waiter_link *link)
 {
-	struct wait_slot *slot = link->slot;
+	struct waiter_slot *slot = link->slot;
 
 	if (!slot)
 		return;
@@ -68,7 +68,7 @@ static void waiter_unlink(struct waiter *waiter, struct wait_link *link)
 		lh_table_delete(waiter->slots, slot->request_id);
 }
 
-static void wait_free(struct wait *wait)
+static void waiter_wait_free(struct waiter_wait *wait)
 {
 	struct waiter *waiter = wait->waiter;
 
@@ -82,22 +82,22 @@ static void wait_free(struct wait *wait)
 	free(wait);
 }
 
-static void wait_finish(struct wait *wait, bool timed_out)
+static void waiter_finish(struct waiter_wait *wait, bool timed_out)
 {
 	wait->done(wait, timed_out, wait->userdata);
-	wait_free(wait);
+	waiter_wait_free(wait);
 }
 
-void wait_cancel(struct wait *wait)
+void waiter_cancel(struct waiter_wait *wait)
 {
-	wait_free(wait);
+	waiter_wait_free(wait);
 }
 
 static void waiter_message_cb(struct message *msg, void *userdata)
 {
 	struct waiter *waiter = userdata;
-	struct wait_slot *slot;
-	struct wait_link *link;
+	struct waiter_slot *slot;
+	struct waiter_link *link;
 	void *v;
 
 	if (!message_closes_job(msg) || !msg->request_id ||
@@ -106,12 +106,12 @@ static void waiter_message_cb(struct message *msg, void *userdata)
 	slot = v;
 	/* Each finished wait frees its links, the slot itself with the last one. */
 	while (slot && (link = TAILQ_FIRST(&slot->links))) {
-		struct wait *wait = link->wait;
+		struct waiter_wait *wait = link->wait;
 		bool last = TAILQ_NEXT(link, entry) == NULL;
 
 		waiter_unlink(waiter, link);
 		if (--wait->remaining == 0)
-			wait_finish(wait, false);
+			waiter_finish(wait, false);
 		if (last)
 			slot = NULL;
 	}
@@ -147,20 +147,20 @@ int waiter_new(struct event_base *base, struct publisher *publisher, struct stat
 
 void waiter_free(struct waiter *waiter)
 {
-	struct wait *wait;
+	struct waiter_wait *wait;
 
 	if (!waiter)
 		return;
 	while ((wait = TAILQ_FIRST(&waiter->waits)))
-		wait_free(wait);
+		waiter_wait_free(wait);
 	publisher_unsubscribe(waiter->publisher, waiter->subscription);
 	lh_table_free(waiter->slots);
 	free(waiter);
 }
 
-static int waiter_slot(struct waiter *waiter, const char *request_id, struct wait_slot **ret)
+static int waiter_slot(struct waiter *waiter, const char *request_id, struct waiter_slot **ret)
 {
-	struct wait_slot *slot;
+	struct waiter_slot *slot;
 	void *v;
 
 	if (lh_table_lookup_ex(waiter->slots, request_id, &v)) {
@@ -184,10 +184,10 @@ static int waiter_slot(struct waiter *waiter, const char *request_id, struct wai
 
 static void waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
-	wait_finish(arg, true);
+	waiter_finish(arg, true);
 }
 
-static int wait_arm_timeout(struct wait *wait, uint64_t timeout_ms)
+static int waiter_arm_timeout(struct waiter_wait *wait, uint64_t timeout_ms)
 {
 	struct timeval tv = {.tv_sec = (time_t)(timeout_ms / 1000),
 			     .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
@@ -201,12 +201,12 @@ static int wait_arm_timeout(struct wait *wait, uint64_t timeout_ms)
 }
 
 /* Links wait to every id that is still opened. */
-static int wait_link_all(struct wait *wait, const char *const *ids)
+static int waiter_link_all(struct waiter_wait *wait, const char *const *ids)
 {
 	struct waiter *waiter = wait->waiter;
 
 	for (size_t i = 0; i < wait->count; i++) {
-		struct wait_link *link = &wait->links[i];
+		struct waiter_link *link = &wait->links[i];
 		int r;
 
 		if (!state_find_open(waiter->state, ids[i]))
@@ -222,9 +222,9 @@ static int wait_link_all(struct wait *wait, const char *const *ids)
 }
 
 int waiter_add(struct waiter *waiter, const char *const *ids, size_t count, uint64_t timeout_ms,
-	       wait_done_cb done, void *userdata, struct wait **ret)
+	       waiter_done_cb done, void *userdata, struct waiter_wait **ret)
 {
-	struct wait *wait = calloc(1, sizeof(*wait));
+	struct waiter_wait *wait = calloc(1, sizeof(*wait));
 	int r;
 
 	if (!wait || !(wait->links = calloc(count ? count : 1, sizeof(*wait->links)))) {
@@ -237,17 +237,17 @@ int waiter_add(struct waiter *waiter, const char *const *ids, size_t count, uint
 	wait->userdata = userdata;
 	TAILQ_INSERT_TAIL(&waiter->waits, wait, entry);
 	waiter->count++;
-	r = wait_link_all(wait, ids);
+	r = waiter_link_all(wait, ids);
 	if (r == 0)
-		r = wait_arm_timeout(wait, timeout_ms);
+		r = waiter_arm_timeout(wait, timeout_ms);
 	if (r < 0) {
-		wait_free(wait);
+		waiter_wait_free(wait);
 		return r;
 	}
 	if (ret)
 		*ret = wait;
 	if (wait->remaining == 0)
-		wait_finish(wait, false);
+		waiter_finish(wait, false);
 	return 0;
 }
 

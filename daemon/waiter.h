@@ -12,11 +12,11 @@
 struct event_base;
 struct publisher;
 struct state;
-struct wait;
+struct waiter_wait;
 struct waiter;
 
 /* Called once: every job closed (timed_out false) or the time ran out (true). */
-typedef void (*wait_done_cb)(struct wait *wait, bool timed_out, void *userdata);
+typedef void (*waiter_done_cb)(struct waiter_wait *wait, bool timed_out, void *userdata);
 
 /*
  * Subscribes to publisher. Must come after the coordinator's own
@@ -33,10 +33,10 @@ void waiter_free(struct waiter *waiter);
  * wait is freed right after done returns. Returns 0 or a negative errno.
  */
 int waiter_add(struct waiter *waiter, const char *const *ids, size_t count, uint64_t timeout_ms,
-	       wait_done_cb done, void *userdata, struct wait **ret);
+	       waiter_done_cb done, void *userdata, struct waiter_wait **ret);
 
 /* Drops a wait without calling done (its client went away). */
-void wait_cancel(struct wait *wait);
+void waiter_cancel(struct waiter_wait *wait);
 
 /* Number of waits in progress. */
 size_t waiter_count(const struct waiter *waiter);

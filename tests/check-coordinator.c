@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "coordinator.h"
+#include "history.h"
 #include "message.h"
 #include "publisher.h"
 #include "state.h"
@@ -199,12 +200,14 @@ static int coordinator_test_submit(const char *json, struct job **ret, char **er
 	return r;
 }
 
-static struct job *coordinator_submit_ok(const char *request_id, const char *parent,
+/* Submits a task of owner with these ids; returns its job. */
+static struct job *coordinator_submit_as(uid_t owner, const char *request_id, const char *parent,
 					 const char *node)
 {
 	char json[512];
-	struct job *job;
-	char *error;
+	struct job *job = NULL;
+	struct task *task;
+	char *error = NULL;
 	int r;
 
 	snprintf(json, sizeof(json),
@@ -212,9 +215,18 @@ static struct job *coordinator_submit_ok(const char *request_id, const char *par
 		 " \"node\": {\"id\": \"%s\", \"argv\": [\"true\"]}}",
 		 request_id, parent ? "\"" : "", parent ? parent : "null", parent ? "\"" : "",
 		 node);
-	r = coordinator_test_submit(json, &job, &error);
+	task = tu_task(json);
+	task->owner_uid = owner;
+	r = coordinator_submit(coord, task, &job, &error);
 	ck_assert_msg(r == 0, "submit %s: %d %s", request_id, r, error ? error : "");
+	free(error);
 	return job;
+}
+
+static struct job *coordinator_submit_ok(const char *request_id, const char *parent,
+					 const char *node)
+{
+	return coordinator_submit_as(0, request_id, parent, node);
 }
 
 /* The status of request_id now, as the state tells it. */
@@ -498,7 +510,7 @@ START_TEST(test_coordinator_cancel_cascade)
 	mock_finish(mock_async, "a", 0);
 	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_SUCCESS, "a", 5));
 
-	ck_assert_int_eq(coordinator_cancel(coord, "root", true), 0);
+	ck_assert_int_eq(coordinator_cancel(coord, "root", true, 0), 0);
 	ck_assert_int_eq(mock_async->cancels, 3);
 	ck_assert(tu_run_until(env.base, coordinator_all_closed, (void *)tree, 5));
 	for (size_t i = 0; tree[i]; i++) {
@@ -522,14 +534,14 @@ START_TEST(test_coordinator_cancel_no_cascade)
 {
 	coordinator_submit_ok("root", NULL, "n-root");
 	coordinator_submit_ok("a", "n-root", "n-a");
-	ck_assert_int_eq(coordinator_cancel(coord, "root", false), 0);
+	ck_assert_int_eq(coordinator_cancel(coord, "root", false, 0), 0);
 	ck_assert_int_eq(mock_async->cancels, 1);
 	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_FAILURE, "root", 5));
 	ck_assert_int_eq(coordinator_status("root", NULL), JOB_CLOSED);
 	ck_assert_int_eq(coordinator_status("a", NULL), JOB_OPENED);
 	/* Again, it is already closed. */
-	ck_assert_int_eq(coordinator_cancel(coord, "root", false), -EALREADY);
-	ck_assert_int_eq(coordinator_cancel(coord, "nope", true), -ENOENT);
+	ck_assert_int_eq(coordinator_cancel(coord, "root", false, 0), -EALREADY);
+	ck_assert_int_eq(coordinator_cancel(coord, "nope", true, 0), -ENOENT);
 }
 END_TEST
 
@@ -539,7 +551,7 @@ START_TEST(test_coordinator_cancel_node_cycle)
 	coordinator_submit_ok("r1", NULL, "x");
 	coordinator_submit_ok("r2", "x", "y");
 	coordinator_submit_ok("r3", "y", "x");
-	ck_assert_int_eq(coordinator_cancel(coord, "r1", true), 0);
+	ck_assert_int_eq(coordinator_cancel(coord, "r1", true, 0), 0);
 	ck_assert_int_eq(mock_async->cancels, 3);
 }
 END_TEST
@@ -552,8 +564,156 @@ START_TEST(test_coordinator_cancel_mode_gone)
 	/* A job whose mode no strategy serves any more (e.g. after a config change). */
 	job->mode = strdup("removed");
 	free(old);
-	ck_assert_int_eq(coordinator_cancel(coord, "r1", false), 0);
+	ck_assert_int_eq(coordinator_cancel(coord, "r1", false, 0), 0);
 	ck_assert_int_eq(coordinator_status("r1", NULL), JOB_CLOSED);
+}
+END_TEST
+
+START_TEST(test_coordinator_cancel_duplicate_nodes)
+{
+	char id[16];
+
+	/* Node ids need not be unique: 20 jobs each named "X" and below "X". */
+	for (int i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "self-%d", i);
+		coordinator_submit_ok(id, "X", "X");
+	}
+	/* Each job is cancelled once: the one named, and the 19 after it. */
+	ck_assert_int_eq(coordinator_cancel(coord, "self-0", true, 0), 0);
+	ck_assert_int_eq(mock_async->cancels, 20);
+	ck_assert_int_eq(coordinator_cancel(coord, "self-5", true, 0), 0);
+	ck_assert_int_eq(mock_async->cancels, 20);
+}
+END_TEST
+
+START_TEST(test_coordinator_cancel_other_runs)
+{
+	/* Two runs reuse node ids; a cascade stays in its own run. */
+	coordinator_submit_ok("r1", NULL, "top");
+	coordinator_submit_ok("r2", NULL, "top");
+	coordinator_submit_ok("r2-kid", "top", "kid");
+	ck_assert_str_eq(state_find_open(env.state, "r2-kid")->run_id, "r2");
+	ck_assert_int_eq(coordinator_cancel(coord, "r1", true, 0), 0);
+	ck_assert_int_eq(mock_async->cancels, 1);
+	ck_assert_ptr_nonnull(state_find_open(env.state, "r2-kid"));
+}
+END_TEST
+
+START_TEST(test_coordinator_cancel_owners)
+{
+	/* uid 1's tree; uid 2 claims its node id; root submits below uid 1's child. */
+	coordinator_submit_as(1, "victim", NULL, "vn");
+	coordinator_submit_as(2, "squatter", NULL, "vn");
+	coordinator_submit_as(1, "kid", "vn", "kn");
+	coordinator_submit_as(2, "intruder", "kn", "in");
+	coordinator_submit_as(0, "root-kid", "kn", "rn");
+	coordinator_submit_as(0, "grandkid", "rn", "gn");
+	coordinator_submit_as(1, "stray", "rn", "sn");
+	/* Links resolve to a job of the same owner; root's to anyone's. */
+	ck_assert_str_eq(state_find_open(env.state, "kid")->run_id, "victim");
+	ck_assert_str_eq(state_find_open(env.state, "intruder")->run_id, "intruder");
+	ck_assert_str_eq(state_find_open(env.state, "root-kid")->run_id, "victim");
+	ck_assert_str_eq(state_find_open(env.state, "grandkid")->run_id, "victim");
+	ck_assert_str_eq(state_find_open(env.state, "stray")->run_id, "stray");
+	/* uid 2's cascade does not reach uid 1's jobs. */
+	ck_assert_int_eq(coordinator_cancel(coord, "squatter", true, 2), 0);
+	ck_assert_int_eq(mock_async->cancels, 1);
+	/* uid 1's stops at root's jobs. */
+	ck_assert_int_eq(coordinator_cancel(coord, "victim", true, 1), 0);
+	ck_assert_int_eq(mock_async->cancels, 3);
+	ck_assert_ptr_nonnull(state_find_open(env.state, "root-kid"));
+	ck_assert_ptr_nonnull(state_find_open(env.state, "grandkid"));
+	/* root's goes everywhere below (the run, not the stray that names a node in it). */
+	ck_assert_int_eq(coordinator_cancel(coord, "kid", true, 0), 0);
+	ck_assert_int_eq(mock_async->cancels, 5);
+	ck_assert_ptr_nonnull(state_find_open(env.state, "stray"));
+	ck_assert_ptr_nonnull(state_find_open(env.state, "intruder"));
+}
+END_TEST
+
+START_TEST(test_coordinator_cancel_long_chain)
+{
+	char id[32], node[32], parent[32];
+	int n = MOCK_MAX_TASKS;
+
+	/* A chain as deep as the mock holds, cancelled from its root, each once. */
+	for (int i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "c%d", i);
+		snprintf(node, sizeof(node), "n%d", i);
+		snprintf(parent, sizeof(parent), "n%d", i - 1);
+		coordinator_submit_ok(id, i ? parent : NULL, node);
+	}
+	ck_assert_int_eq(coordinator_cancel(coord, "c0", true, 0), 0);
+	ck_assert_int_eq(mock_async->cancels, n);
+}
+END_TEST
+
+/* The daemon's store: the coordinator's gate around the history. */
+static int coordinator_gate_store_cb(struct message *msg, void *history)
+{
+	int r = coordinator_admit_message(coord, msg);
+
+	if (r == 0 && (r = history_insert_message(history, msg)) == 0)
+		coordinator_message_stored(coord, msg);
+	return r;
+}
+
+START_TEST(test_coordinator_ends_once)
+{
+	struct job *job;
+
+	publisher_set_store(env.pub, coordinator_gate_store_cb, env.history);
+	coordinator_submit_ok("r1", NULL, "n1");
+	/* The task ends: its outcome is published, not delivered yet. */
+	mock_finish(mock_async, "r1", 0);
+	job = state_find_open(env.state, "r1");
+	ck_assert(job->finishing);
+	/* A cancel now publishes nothing more, and the job ends with its outcome. */
+	ck_assert_int_eq(coordinator_cancel(coord, "r1", true, 0), 0);
+	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_SUCCESS, "r1", 5));
+	event_base_loop(env.base, EVLOOP_NONBLOCK);
+	event_base_loop(env.base, EVLOOP_NONBLOCK);
+	ck_assert_uint_eq(tu_collector_count(&env.msgs, MESSAGE_REQUEST_FAILURE, "r1"), 0);
+	ck_assert_int_eq(coordinator_status("r1", NULL), JOB_CLOSED);
+	/* A second final message is refused outright, and so is one for no opened job. */
+	coordinator_submit_ok("r2", NULL, "n2");
+	mock_finish(mock_async, "r2", 0);
+	ck_assert_int_eq(coordinator_publish_failure(coord, state_find_open(env.state, "r2"),
+						     ERROR_CANCELLED, "cancelled"),
+			 -EALREADY);
+	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_SUCCESS, "r2", 5));
+	ck_assert_int_eq(coordinator_publish_refusal(
+				 coord, &(struct message_ids){.request_id = "r3"}, "refused"),
+			 0);
+}
+END_TEST
+
+START_TEST(test_coordinator_find_lender)
+{
+	char *lender;
+
+	coordinator_submit_ok("top", NULL, "t");
+	coordinator_submit_ok("kid", "t", "k");
+	coordinator_submit_ok("gkid", "k", "g");
+	coordinator_submit_ok("other", NULL, "o");
+	/* Node ids in a cycle inside top's run: a -> b -> a. */
+	coordinator_submit_ok("cyc-a", "t", "a");
+	coordinator_submit_ok("cyc-b", "a", "b");
+	coordinator_submit_ok("cyc-c", "b", "a");
+	mock_async->base.hooks.task_started(mock_async->base.hooks.ctx, "top", 4242);
+	ck_assert_int_eq(coordinator_find_lender(coord, 4243, (char *[]){"gkid"}, 1, &lender), 0);
+	ck_assert_ptr_null(lender);
+	ck_assert_int_eq(coordinator_find_lender(coord, 4242, (char *[]){"other"}, 1, &lender), 0);
+	ck_assert_ptr_null(lender);
+	ck_assert_int_eq(coordinator_find_lender(coord, 4242, (char *[]){"top"}, 1, &lender), 0);
+	ck_assert_ptr_null(lender);
+	ck_assert_int_eq(coordinator_find_lender(coord, 4242, (char *[]){"cyc-b"}, 1, &lender), 0);
+	ck_assert_ptr_null(lender);
+	ck_assert_int_eq(coordinator_find_lender(coord, 4242, (char *[]){"other", "cyc-b", "gkid"},
+						 3, &lender),
+			 0);
+	ck_assert_str_eq(lender, "top");
+	free(lender);
 }
 END_TEST
 
@@ -645,6 +805,12 @@ static Suite *coordinator_suite(void)
 	tcase_add_test(tc, test_coordinator_cancel_no_cascade);
 	tcase_add_test(tc, test_coordinator_cancel_node_cycle);
 	tcase_add_test(tc, test_coordinator_cancel_mode_gone);
+	tcase_add_test(tc, test_coordinator_cancel_duplicate_nodes);
+	tcase_add_test(tc, test_coordinator_cancel_other_runs);
+	tcase_add_test(tc, test_coordinator_cancel_owners);
+	tcase_add_test(tc, test_coordinator_cancel_long_chain);
+	tcase_add_test(tc, test_coordinator_ends_once);
+	tcase_add_test(tc, test_coordinator_find_lender);
 	tcase_add_test(tc, test_coordinator_run_id);
 	tcase_add_test(tc, test_coordinator_slots);
 	tcase_add_test(tc, test_coordinator_modes);

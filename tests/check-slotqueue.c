@@ -105,13 +105,18 @@ START_TEST(test_slotqueue_lend)
 	ck_assert_int_eq(slotqueue_add(&q, &items[1]), 0);
 	sq_turn();
 	ck_assert_int_eq(started[1], 0);
-	/* Only a started item lends, and lending twice changes nothing. */
+	/* Only a started item lends; a second loan lends nothing more. */
 	ck_assert_int_eq(slotqueue_lend(&q, "t1"), -ENOENT);
 	ck_assert_int_eq(slotqueue_lend(&q, "nope"), -ENOENT);
 	ck_assert_int_eq(slotqueue_lend(&q, "t0"), 0);
 	ck_assert_int_eq(started[1], 2);
 	ck_assert_int_eq(slotqueue_lend(&q, "t0"), 0);
+	ck_assert_uint_eq(q.holding, 1);
+	/* The slot comes back with the last loan, not the first. */
 	ck_assert_int_eq(slotqueue_return(&q, "t0"), 0);
+	ck_assert_uint_eq(q.holding, 1);
+	ck_assert_int_eq(slotqueue_return(&q, "t0"), 0);
+	ck_assert_uint_eq(q.holding, 2);
 	ck_assert_int_eq(slotqueue_return(&q, "t0"), -ENOENT);
 	/* Both hold a slot now (over the cap until one ends): the next one waits. */
 	ck_assert_int_eq(slotqueue_add(&q, &items[2]), 0);
@@ -158,6 +163,32 @@ START_TEST(test_slotqueue_close)
 }
 END_TEST
 
+START_TEST(test_slotqueue_lend_counted)
+{
+	sq_setup(1, 10);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(slotqueue_add(&q, &items[i]), 0);
+	sq_turn();
+	/* t0 waits for three children at once (t1..t3), lending its one slot. */
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(slotqueue_lend(&q, "t0"), 0);
+	ck_assert_int_eq(started[1], 2);
+	/* The first child ends and its wait returns the slot: the loan goes on. */
+	slotqueue_remove(&q, &items[1]);
+	ck_assert_int_eq(slotqueue_return(&q, "t0"), 0);
+	slotqueue_start_waiting(&q);
+	ck_assert_int_eq(started[2], 3);
+	slotqueue_remove(&q, &items[2]);
+	ck_assert_int_eq(slotqueue_return(&q, "t0"), 0);
+	slotqueue_start_waiting(&q);
+	ck_assert_int_eq(started[3], 4);
+	/* The last wait ends: t0 holds its slot again, next to the running t3. */
+	ck_assert_int_eq(slotqueue_return(&q, "t0"), 0);
+	ck_assert_uint_eq(q.holding, 2);
+	sq_teardown();
+}
+END_TEST
+
 static void sq_remove_cb(struct slotqueue_item *item, void *ctx)
 {
 	(*(int *)ctx)++;
@@ -189,6 +220,7 @@ static Suite *slotqueue_suite(void)
 	tcase_add_test(tc, test_slotqueue_fifo_and_cap);
 	tcase_add_test(tc, test_slotqueue_full);
 	tcase_add_test(tc, test_slotqueue_lend);
+	tcase_add_test(tc, test_slotqueue_lend_counted);
 	tcase_add_test(tc, test_slotqueue_lent_item_leaves);
 	tcase_add_test(tc, test_slotqueue_close);
 	tcase_add_test(tc, test_slotqueue_foreach_removing);

@@ -32,9 +32,9 @@ static void state_teardown(void)
 	tu_env_teardown(&env);
 }
 
-/* Adds a job for a task with these ids; run_id NULL: its own. */
-static struct job *state_add(const char *request_id, const char *parent, const char *node,
-			     const char *mode, const char *run_id)
+/* Adds a job of owner for a task with these ids; run_id NULL: its own. */
+static struct job *state_add_of(uid_t owner, const char *request_id, const char *parent,
+				const char *node, const char *mode, const char *run_id)
 {
 	char json[512];
 	struct task *task;
@@ -49,10 +49,18 @@ static struct job *state_add(const char *request_id, const char *parent, const c
 	task = tu_task(json);
 	if (run_id)
 		task->run_id = strdup(run_id);
+	task->owner_uid = owner;
 	r = state_add_job(env.state, task, &job);
 	ck_assert_msg(r == 0, "state_add_job(%s): %d", request_id, r);
 	task_free(task);
 	return job;
+}
+
+/* Adds a job of uid 0 for a task with these ids; run_id NULL: its own. */
+static struct job *state_add(const char *request_id, const char *parent, const char *node,
+			     const char *mode, const char *run_id)
+{
+	return state_add_of(0, request_id, parent, node, mode, run_id);
 }
 
 /* Publishes a message of type about request_id through the env's publisher. */
@@ -230,16 +238,59 @@ START_TEST(test_state_run_id_for_parent)
 
 	state_add("root", NULL, "n-root", NULL, NULL);
 	state_add("child", "n-root", "n-child", NULL, "root");
-	ck_assert_int_eq(state_run_id_for_parent(env.state, NULL, &run), 0);
+	ck_assert_int_eq(state_run_id_for_parent(env.state, NULL, 0, false, &run), 0);
 	ck_assert_ptr_null(run);
-	ck_assert_int_eq(state_run_id_for_parent(env.state, "unknown", &run), 0);
+	ck_assert_int_eq(state_run_id_for_parent(env.state, "unknown", 0, false, &run), 0);
 	ck_assert_ptr_null(run);
-	ck_assert_int_eq(state_run_id_for_parent(env.state, "n-root", &run), 0);
+	ck_assert_int_eq(state_run_id_for_parent(env.state, "n-root", 0, false, &run), 0);
 	ck_assert_str_eq(run, "root");
 	free(run);
-	ck_assert_int_eq(state_run_id_for_parent(env.state, "n-child", &run), 0);
+	ck_assert_int_eq(state_run_id_for_parent(env.state, "n-child", 0, false, &run), 0);
 	ck_assert_str_eq(run, "root");
 	free(run);
+}
+END_TEST
+
+START_TEST(test_state_run_id_for_parent_owner)
+{
+	char *run;
+
+	/* uid 1 has node "n"; uid 2 claims the same node id later. */
+	state_add_of(1, "mine", NULL, "n", NULL, NULL);
+	state_add_of(2, "theirs", NULL, "n", NULL, NULL);
+	/* Each owner's parent is their own job; a third owner has none. */
+	ck_assert_int_eq(state_run_id_for_parent(env.state, "n", 1, false, &run), 0);
+	ck_assert_str_eq(run, "mine");
+	free(run);
+	ck_assert_int_eq(state_run_id_for_parent(env.state, "n", 2, false, &run), 0);
+	ck_assert_str_eq(run, "theirs");
+	free(run);
+	ck_assert_int_eq(state_run_id_for_parent(env.state, "n", 3, false, &run), 0);
+	ck_assert_ptr_null(run);
+	/* Any owner: the newest. */
+	ck_assert_int_eq(state_run_id_for_parent(env.state, "n", 3, true, &run), 0);
+	ck_assert_str_eq(run, "theirs");
+	free(run);
+}
+END_TEST
+
+START_TEST(test_state_find_running)
+{
+	struct job *a = state_add("a", NULL, NULL, NULL, NULL);
+	struct job *b = state_add("b", NULL, NULL, NULL, NULL);
+
+	ck_assert_ptr_null(state_find_running(env.state, 4242));
+	ck_assert_int_eq(state_set_running(env.state, a, 4242, 1), 0);
+	ck_assert_int_eq(state_set_running(env.state, b, 0, 0), 0);
+	ck_assert_ptr_eq(state_find_running(env.state, 4242), a);
+	ck_assert_ptr_null(state_find_running(env.state, 0));
+	/* A pid a job not closed yet had is reused by another: the newest wins. */
+	ck_assert_int_eq(state_set_running(env.state, b, 4242, 2), 0);
+	ck_assert_ptr_eq(state_find_running(env.state, 4242), b);
+	state_end_job(env.state, "a", JOB_SUCCESS, 0, ERROR_NONE, NULL);
+	ck_assert_ptr_eq(state_find_running(env.state, 4242), b);
+	state_end_job(env.state, "b", JOB_SUCCESS, 0, ERROR_NONE, NULL);
+	ck_assert_ptr_null(state_find_running(env.state, 4242));
 }
 END_TEST
 
@@ -714,6 +765,8 @@ static Suite *state_suite(void)
 	tcase_add_test(tc, test_state_set_running);
 	tcase_add_test(tc, test_state_counts);
 	tcase_add_test(tc, test_state_run_id_for_parent);
+	tcase_add_test(tc, test_state_run_id_for_parent_owner);
+	tcase_add_test(tc, test_state_find_running);
 	tcase_add_test(tc, test_state_find_by_node_newest);
 	tcase_add_test(tc, test_state_query_pages);
 	tcase_add_test(tc, test_state_query_exact_page);

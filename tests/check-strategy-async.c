@@ -4,10 +4,15 @@
  * time limits, cancellation, the concurrency cap and the queue.
  */
 #include <errno.h>
+#include <linux/sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <check.h>
 #include <event2/event.h>
@@ -40,8 +45,9 @@ static void async_fixture_teardown(void)
 	tu_env_teardown(&env);
 }
 
-/* A coordinator with one "async" mode of the real strategy. */
-static void async_start(unsigned max_concurrency, size_t max_queue, size_t output_limit)
+/* A coordinator with one "async" mode of the real strategy, kill_grace_ms as given. */
+static void async_start_grace(unsigned max_concurrency, size_t max_queue, size_t output_limit,
+			      unsigned kill_grace_ms)
 {
 	struct strategy_config config = {
 		.mode = "async",
@@ -49,7 +55,7 @@ static void async_start(unsigned max_concurrency, size_t max_queue, size_t outpu
 		.max_concurrency = max_concurrency,
 		.max_queue = max_queue,
 		.output_limit = output_limit,
-		.kill_grace_ms = 300,
+		.kill_grace_ms = kill_grace_ms,
 		.socket_path = "/run/test/coord.sock",
 	};
 	char *error = NULL;
@@ -60,6 +66,11 @@ static void async_start(unsigned max_concurrency, size_t max_queue, size_t outpu
 	ck_assert_ptr_nonnull(coord);
 	ck_assert_int_eq(coordinator_add_mode(coord, async), 0);
 	ck_assert_int_eq(coordinator_start(coord, env.pub), 0);
+}
+
+static void async_start(unsigned max_concurrency, size_t max_queue, size_t output_limit)
+{
+	async_start_grace(max_concurrency, max_queue, output_limit, 300);
 }
 
 static int async_submit(const char *json)
@@ -315,7 +326,7 @@ START_TEST(test_async_cancel_kills_group)
 	async_submit_ok(json);
 	grandchild = async_wait_pid_file(file);
 	ck_assert(!tu_pid_gone(grandchild));
-	ck_assert_int_eq(coordinator_cancel(coord, "tree", true), 0);
+	ck_assert_int_eq(coordinator_cancel(coord, "tree", true, 0), 0);
 	msg = async_wait_final("tree", 10);
 	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_FAILURE);
 	ck_assert_int_eq(msg->error_kind, ERROR_CANCELLED);
@@ -386,6 +397,102 @@ START_TEST(test_async_leftover_ignoring_sigterm)
 	ck_assert_msg(tu_run_until(env.base, async_pid_gone_cond, &leftover, 5),
 		      "leftover %d ignoring SIGTERM survived", (int)leftover);
 	free(file);
+}
+END_TEST
+
+/*
+ * A process with exactly pid as its pid (clone3 with set_tid, root only),
+ * leading a process group of its own and waiting to be killed. 0 when the
+ * kernel or our privileges do not allow it.
+ */
+static pid_t async_spawn_with_pid(pid_t pid)
+{
+	pid_t tid = pid;
+	struct clone_args args = {
+		.exit_signal = SIGCHLD,
+		.set_tid = (uint64_t)(uintptr_t)&tid,
+		.set_tid_size = 1,
+	};
+	long r;
+
+	r = syscall(SYS_clone3, &args, sizeof(args));
+	if (r == 0) {
+		/* Raw syscalls only: this child is a clone, not a fork. */
+		setpgid(0, 0);
+		for (;;)
+			pause();
+	}
+	return r < 0 ? 0 : (pid_t)r;
+}
+
+static bool async_group_led_by(void *data)
+{
+	pid_t pid = *(pid_t *)data;
+
+	return getpgid(pid) == pid;
+}
+
+struct async_deadline {
+	struct event *ev;
+	bool passed;
+};
+
+static void async_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	((struct async_deadline *)arg)->passed = true;
+}
+
+static bool async_deadline_passed(void *data)
+{
+	return ((struct async_deadline *)data)->passed;
+}
+
+START_TEST(test_async_sweep_spares_reused_group)
+{
+	static const unsigned grace_ms = 2000;
+	struct async_deadline deadline = {0};
+	struct timeval tv = {grace_ms / 1000, (grace_ms % 1000) * 1000};
+	struct message *msg;
+	pid_t leader, leftover, intruder;
+	int status;
+
+	if (geteuid() != 0)
+		return; /* clone3 with set_tid needs root */
+	/* Orphans come to us: we reap the leftover ourselves, so its pid is free at once. */
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	async_start_grace(2, 0, 0, grace_ms);
+	/* The leftover ignores SIGTERM and lets go of the pipes: the sweep waits for it. */
+	async_submit_ok("{\"request_id\": \"reuse\", \"node\": {\"argv\": [\"sh\", \"-c\","
+			" \"(trap '' TERM; exec sleep 0.3) </dev/null >/dev/null 2>&1 &"
+			" echo $!\"]}}");
+	msg = async_wait_final("reuse", 10);
+	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_SUCCESS);
+	leftover = (pid_t)atoi(async_result_string(msg, "stdout"));
+	ck_assert_int_gt(leftover, 0);
+	{
+		struct job *job = async_job("reuse");
+
+		leader = job->pid;
+		job_unref(job);
+	}
+	/* The group empties before the grace period is over ... */
+	ck_assert_int_eq(waitpid(leftover, &status, 0), leftover);
+	ck_assert_int_eq(kill(-leader, 0), -1);
+	/* ... and its id goes to a new group, which is none of ours. */
+	intruder = async_spawn_with_pid(leader);
+	if (intruder == 0)
+		return; /* no clone3 with set_tid here: nothing to show */
+	ck_assert_int_eq(intruder, leader);
+	ck_assert(tu_run_until(env.base, async_group_led_by, &intruder, 5));
+	/* Past the moment the sweep was due: the new group is left alone. */
+	deadline.ev = evtimer_new(env.base, async_deadline_cb, &deadline);
+	evtimer_add(deadline.ev, &tv);
+	ck_assert(tu_run_until(env.base, async_deadline_passed, &deadline, 30));
+	event_free(deadline.ev);
+	ck_assert_msg(waitpid(intruder, &status, WNOHANG) == 0,
+		      "the sweep signalled a new process group that reused the task's id");
+	kill(intruder, SIGKILL);
+	ck_assert_int_eq(waitpid(intruder, &status, 0), intruder);
 }
 END_TEST
 
@@ -480,6 +587,45 @@ START_TEST(test_async_environment)
 	ck_assert_str_eq(async_result_string(msg, "stdout"),
 			 "child|n-child|root|/run/test/coord.sock|bar|unset|unset|unset|over\n");
 	unsetenv("HOME_T");
+}
+END_TEST
+
+/* How many lines of text start with prefix; *ret_first is the first one's rest. */
+static int async_count_lines(const char *text, const char *prefix, const char **ret_first)
+{
+	size_t len = strlen(prefix);
+	int n = 0;
+
+	for (const char *line = text; line && *line; line = strchr(line, '\n')) {
+		if (*line == '\n')
+			line++;
+		if (strncmp(line, prefix, len) == 0 && n++ == 0)
+			*ret_first = line + len;
+	}
+	return n;
+}
+
+START_TEST(test_async_environment_unique)
+{
+	extern char **environ;
+	char **saved = environ;
+	char *dup_env[] = {"DUP_T=first", "PATH=/usr/bin:/bin", "DUP_T=second",
+			   "NOEQUALS",	  "COORD_RUN_ID=stale", NULL};
+	const char *out, *first = NULL;
+	struct message *msg;
+
+	/* A daemon started with a name twice: a task sees it once, the first (as getenv). */
+	environ = dup_env;
+	async_start(2, 0, 0);
+	environ = saved;
+	async_submit_ok("{\"request_id\": \"env\", \"node\": {\"argv\": [\"env\"]}}");
+	msg = async_wait_final("env", 10);
+	out = async_result_string(msg, "stdout");
+	ck_assert_int_eq(async_count_lines(out, "DUP_T=", &first), 1);
+	ck_assert_int_eq(strncmp(first, "first\n", 6), 0);
+	ck_assert_int_eq(async_count_lines(out, "COORD_RUN_ID=", &first), 1);
+	ck_assert_int_eq(strncmp(first, "env\n", 4), 0);
+	ck_assert_int_eq(async_count_lines(out, "NOEQUALS", &first), 0);
 }
 END_TEST
 
@@ -609,7 +755,7 @@ START_TEST(test_async_cancel_queued)
 	async_start(1, 0, 0);
 	async_submit_ok("{\"request_id\": \"a\", \"node\": {\"argv\": [\"sleep\", \"100\"]}}");
 	async_submit_ok("{\"request_id\": \"b\", \"node\": {\"argv\": [\"true\"]}}");
-	ck_assert_int_eq(coordinator_cancel(coord, "b", false), 0);
+	ck_assert_int_eq(coordinator_cancel(coord, "b", false, 0), 0);
 	msg = async_wait_final("b", 5);
 	ck_assert_int_eq(msg->error_kind, ERROR_CANCELLED);
 	ck_assert_ptr_null(msg->result);
@@ -640,7 +786,7 @@ START_TEST(test_async_lend_slot)
 	async_submit_ok("{\"request_id\": \"next\", \"node\": {\"argv\": [\"true\"]}}");
 	async_turn();
 	ck_assert_int_eq(state_find_open(env.state, "next")->phase, JOB_QUEUED);
-	ck_assert_int_eq(coordinator_cancel(coord, "parent", false), 0);
+	ck_assert_int_eq(coordinator_cancel(coord, "parent", false, 0), 0);
 	ck_assert_int_eq(async_wait_final("parent", 10)->error_kind, ERROR_CANCELLED);
 	ck_assert_int_eq(async_wait_final("next", 10)->type, MESSAGE_REQUEST_SUCCESS);
 }
@@ -700,9 +846,11 @@ static Suite *strategy_async_suite(void)
 	tcase_add_test(tc, test_async_leftover_stopped);
 	tcase_add_test(tc, test_async_leftover_holding_output);
 	tcase_add_test(tc, test_async_leftover_ignoring_sigterm);
+	tcase_add_test(tc, test_async_sweep_spares_reused_group);
 	tcase_add_test(tc, test_async_output_limit);
 	tcase_add_test(tc, test_async_stdin);
 	tcase_add_test(tc, test_async_environment);
+	tcase_add_test(tc, test_async_environment_unique);
 	tcase_add_test(tc, test_async_concurrency_cap);
 	tcase_add_test(tc, test_async_max_queue);
 	tcase_add_test(tc, test_async_cancel_queued);

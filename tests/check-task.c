@@ -7,22 +7,49 @@
 #include "task.h"
 #include "testutil.h"
 
-/* Parses json, expects a refusal with -EINVAL whose message contains want. */
-static void task_expect_refusal(const char *json, const char *want)
+/* task_from_json on JSON text under limits (NULL: the defaults). */
+static int task_parse_text(const char *json, const struct task_limits *limits, struct task **ret,
+			   char **error)
 {
 	json_object *params = json_tokener_parse(json);
-	struct task *task = NULL;
-	char *error = NULL;
 	int r;
 
 	ck_assert_msg(params != NULL, "bad test JSON: %s", json);
-	r = task_from_json(params, &task, &error);
+	*ret = NULL;
+	r = task_from_json(params, limits, ret, error);
+	json_object_put(params);
+	return r;
+}
+
+/* Parses json under limits (NULL: the defaults), expects -EINVAL naming want. */
+static void task_expect_refusal_within(const char *json, const struct task_limits *limits,
+				       const char *want)
+{
+	struct task *task = NULL;
+	char *error = NULL;
+	int r = task_parse_text(json, limits, &task, &error);
+
 	ck_assert_msg(r == -EINVAL, "%s: expected -EINVAL, got %d", json, r);
 	ck_assert_ptr_null(task);
 	ck_assert_msg(error && strstr(error, want), "%s: error \"%s\" does not name \"%s\"", json,
 		      error ? error : "(null)", want);
 	free(error);
-	json_object_put(params);
+}
+
+static void task_expect_refusal(const char *json, const char *want)
+{
+	task_expect_refusal_within(json, NULL, want);
+}
+
+/* Parses json under limits, expects success. */
+static void task_expect_accepted(const char *json, const struct task_limits *limits)
+{
+	struct task *task = NULL;
+	char *error = NULL;
+	int r = task_parse_text(json, limits, &task, &error);
+
+	ck_assert_msg(r == 0, "%s: %s", json, error ? error : strerror(-r));
+	task_free(task);
 }
 
 START_TEST(test_task_defaults)
@@ -139,6 +166,82 @@ START_TEST(test_task_refusals)
 }
 END_TEST
 
+START_TEST(test_task_env_reserved)
+{
+	/* The daemon's own variables are not the client's to set. */
+	task_expect_refusal(
+		"{\"node\": {\"argv\": [\"x\"], \"env\": {\"COORD_NODE_ID\": \"spoof\"}}}",
+		"node.env.COORD_NODE_ID");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"env\": {\"COORD_SOCKET\": \"/x\"}}}",
+			    "reserved");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"env\": {\"COORD_ANY\": \"1\"}}}",
+			    "node.env.COORD_ANY");
+	/* A name that only looks alike is the client's. */
+	task_expect_accepted("{\"node\": {\"argv\": [\"x\"], \"env\": {\"COORDX\": \"1\","
+			     " \"coord_node_id\": \"1\"}}}",
+			     NULL);
+}
+END_TEST
+
+START_TEST(test_task_limits)
+{
+	struct task_limits limits = {
+		.max_argv = 3,
+		.max_argv_bytes = 12, /* "abc" "def" "gh": 4 + 4 + 3 = 11 */
+		.max_env = 2,
+		.max_env_bytes = 10, /* "A=1" "B=22": 4 + 5 = 9 */
+		.max_stdin_bytes = 4,
+		.max_cwd_bytes = 5,
+	};
+
+	/* At each limit: accepted. */
+	task_expect_accepted("{\"node\": {\"argv\": [\"abc\", \"def\", \"gh\"],"
+			     " \"env\": {\"A\": \"1\", \"B\": \"22\"}, \"stdin\": \"a\\u0000bc\","
+			     " \"cwd\": \"/tmp\"}}",
+			     &limits);
+	/* Past each: refused, naming what and the setting. */
+	task_expect_refusal_within("{\"node\": {\"argv\": [\"a\", \"b\", \"c\", \"d\"]}}", &limits,
+				   "node.argv has 4 items");
+	task_expect_refusal_within("{\"node\": {\"argv\": [\"a\", \"b\", \"c\", \"d\"]}}", &limits,
+				   "max_task_argv");
+	task_expect_refusal_within("{\"node\": {\"argv\": [\"abcd\", \"defgh\", \"g\"]}}", &limits,
+				   "max_task_argv_bytes");
+	task_expect_refusal_within("{\"node\": {\"argv\": [\"x\"], \"env\": {\"A\": \"1\","
+				   " \"B\": \"2\", \"C\": \"3\"}}}",
+				   &limits, "max_task_env");
+	task_expect_refusal_within("{\"node\": {\"argv\": [\"x\"], \"env\": {\"A\": \"1\","
+				   " \"B\": \"2234\"}}}",
+				   &limits, "max_task_env_bytes");
+	task_expect_refusal_within("{\"node\": {\"argv\": [\"x\"], \"stdin\": \"12345\"}}", &limits,
+				   "node.stdin");
+	task_expect_refusal_within("{\"node\": {\"argv\": [\"x\"], \"stdin\": \"12345\"}}", &limits,
+				   "max_task_stdin_bytes");
+	task_expect_refusal_within("{\"node\": {\"argv\": [\"x\"], \"cwd\": \"/tmp/a\"}}", &limits,
+				   "max_task_cwd_bytes");
+	/* The defaults hold a long argv, and not an endless one. */
+	ck_assert_uint_ge(TASK_LIMITS_DEFAULT.max_argv, 1024);
+	ck_assert_uint_le(TASK_LIMITS_DEFAULT.max_argv, 100000);
+}
+END_TEST
+
+START_TEST(test_task_nul_refused)
+{
+	/* Every string but stdin is refused with a NUL anywhere, never cut short. */
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\", \"a\\u0000\"]}}", "node.argv[1]");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"env\": {\"A\": \"1\\u00002\"}}}",
+			    "node.env.A");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"cwd\": \"/tmp\\u0000/x\"}}",
+			    "node.cwd");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"name\": \"n\\u0000\"}}", "node.name");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"id\": \"n\\u0000\"}}", "node.id");
+	task_expect_refusal("{\"parent_node_id\": \"p\\u0000\", \"node\": {\"argv\": [\"x\"]}}",
+			    "parent_node_id");
+	task_expect_refusal("{\"mode\": \"async\\u0000\", \"node\": {\"argv\": [\"x\"]}}", "mode");
+	task_expect_refusal("{\"request_id\": \"r\\u0000\", \"node\": {\"argv\": [\"x\"]}}",
+			    "request_id");
+}
+END_TEST
+
 START_TEST(test_task_request_id_valid)
 {
 	char id[TASK_REQUEST_ID_MAX + 2];
@@ -195,6 +298,9 @@ static Suite *task_suite(void)
 	tcase_add_test(tc, test_task_null_parent);
 	tcase_add_test(tc, test_task_stdin_with_nul);
 	tcase_add_test(tc, test_task_refusals);
+	tcase_add_test(tc, test_task_env_reserved);
+	tcase_add_test(tc, test_task_limits);
+	tcase_add_test(tc, test_task_nul_refused);
 	tcase_add_test(tc, test_task_request_id_valid);
 	tcase_add_test(tc, test_task_generate_id);
 	tcase_add_test(tc, test_task_name_of_dir_path);

@@ -134,7 +134,7 @@ struct task *tu_task(const char *json)
 	int r;
 
 	ck_assert_msg(params != NULL, "bad test JSON: %s", json);
-	r = task_from_json(params, &task, &error);
+	r = task_from_json(params, NULL, &task, &error);
 	ck_assert_msg(r == 0, "task_from_json(%s): %s", json, error ? error : strerror(-r));
 	json_object_put(params);
 	return task;

@@ -47,27 +47,6 @@ static bool life_gone_cb(void *arg)
 	return !harness_pid_alive(*(pid_t *)arg);
 }
 
-/* Reads a pid a task wrote to path, waiting until it is there. */
-static pid_t life_read_pid(const char *path)
-{
-	long long deadline = harness_now_ms() + HARNESS_WAIT_MS;
-	int pid = 0;
-
-	for (;;) {
-		FILE *f = fopen(path, "re");
-
-		if (f) {
-			int ok = fscanf(f, "%d", &pid) == 1;
-
-			fclose(f);
-			if (ok && pid > 0)
-				return pid;
-		}
-		ck_assert_msg(harness_now_ms() < deadline, "%s never had a pid", path);
-		harness_sleep_ms(20);
-	}
-}
-
 START_TEST(test_task_submits_child)
 {
 	struct harness_daemon d;
@@ -188,7 +167,7 @@ START_TEST(test_sigterm_drain)
 		       harness_json("{\"request_id\":\"queued\",\"mode\":\"one\",\"node\":{"
 				    "\"argv\":[\"true\"]}}"));
 	json_object_put(r);
-	task = life_read_pid(pidfile);
+	task = harness_read_pid(pidfile);
 	json_object_put(harness_wait_running(c, "long"));
 	json_object_put(harness_wait_running(c, "short"));
 	json_object_put(harness_wait_running(c, "blocker"));
@@ -344,8 +323,8 @@ START_TEST(test_kill9_restart)
 	json_object_put(harness_ok(c, "submit",
 				   harness_json("{\"request_id\":\"done\",\"wait\":true,"
 						"\"node\":{\"argv\":[\"true\"]}}")));
-	task = life_read_pid(pidfile);
-	bg = life_read_pid(bgfile);
+	task = harness_read_pid(pidfile);
+	bg = harness_read_pid(bgfile);
 	json_object_put(harness_wait_running(c, "victim"));
 	json_object_put(harness_wait_running(c, "slot"));
 	r = harness_ok(c, "subscribe", NULL);

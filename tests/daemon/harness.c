@@ -296,6 +296,26 @@ bool harness_pid_alive(pid_t pid)
 	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
+pid_t harness_read_pid(const char *path)
+{
+	long long deadline = harness_now_ms() + HARNESS_WAIT_MS;
+	int pid = 0;
+
+	for (;;) {
+		FILE *f = fopen(path, "re");
+
+		if (f) {
+			int ok = fscanf(f, "%d", &pid) == 1;
+
+			fclose(f);
+			if (ok && pid > 0)
+				return pid;
+		}
+		ck_assert_msg(harness_now_ms() < deadline, "%s never had a pid", path);
+		harness_sleep_ms(20);
+	}
+}
+
 long harness_rss_kib(pid_t pid)
 {
 	char path[64], line[256];

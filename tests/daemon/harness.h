@@ -50,6 +50,8 @@ void harness_daemon_cleanup(struct harness_daemon *d);
 char *harness_daemon_log(const struct harness_daemon *d);
 /* Whether pid is a live process (a zombie is not). */
 bool harness_pid_alive(pid_t pid);
+/* The pid a task wrote to path, waiting until it is there; fails the test if it never is. */
+pid_t harness_read_pid(const char *path);
 /* VmRSS of pid in KiB, or -1. */
 long harness_rss_kib(pid_t pid);
 

@@ -594,7 +594,7 @@ START_TEST(test_socket_activation)
 }
 END_TEST
 
-/* A uid that is not allowed gets 1004 for everything, and nothing happens. */
+/* A uid that is not allowed is told 1004 at once and disconnected, and nothing happens. */
 START_TEST(test_other_uid_refused)
 {
 	static const char *const lines[] = {
@@ -608,11 +608,20 @@ START_TEST(test_other_uid_refused)
 	struct sd_daemon d;
 	json_object *answers, *a;
 
+	int status;
+	pid_t pid;
+
 	sd_start_direct(&d, "[daemon]\nsocket_mode = 0666\n");
-	answers = sd_client(&d, sd_as_nobody, lines);
-	ck_assert_int_eq(json_object_array_length(answers), 2);
-	for (size_t i = 0; i < 2; i++)
-		ck_assert_int_eq(sd_code(json_object_array_get_idx(answers, i)), 1004);
+	pid = sd_client_spawn(&d, sd_as_nobody, lines, NULL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	/* One answer for the connection, not one per request, then the daemon hangs up. */
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 3,
+		      "the client ended with status %#x, not hung up on", status);
+	answers = sd_client_output(&d);
+	ck_assert_int_eq(json_object_array_length(answers), 1);
+	a = json_object_array_get_idx(answers, 0);
+	ck_assert_int_eq(sd_code(a), 1004);
+	ck_assert(json_object_object_get_ex(a, "id", &a) && a == NULL);
 	json_object_put(answers);
 
 	a = sd_call(&d, NULL, SD_REQ("job", "{\"request_id\":\"denied-1\"}"));

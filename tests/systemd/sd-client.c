@@ -4,7 +4,8 @@
  * response line per LINE that has an "id"; at "@wait" it prints the answers
  * so far and waits for a byte on stdin. Needs nothing but libc, so a
  * copy in a world-readable directory runs as any user. Exit status: 0 when
- * every answer came, 1 otherwise (with the reason on stderr).
+ * every answer came, 3 when the daemon hung up first (what came is
+ * printed), 1 otherwise (with the reason on stderr).
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,7 +21,7 @@
 static int sd_client_write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -32,7 +33,7 @@ static int sd_client_write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Prints the next expected answers; -1 when they do not come. */
+/* Prints the next expected answers; -1 when they do not come, -2 when the daemon hangs up first. */
 static int sd_client_answers(int fd, char *buf, size_t *len, size_t cap, int expected)
 {
 	while (expected > 0) {
@@ -55,7 +56,8 @@ static int sd_client_answers(int fd, char *buf, size_t *len, size_t cap, int exp
 		n = read(fd, buf + *len, cap - *len);
 		if (n <= 0) {
 			fprintf(stderr, "sd-client: the daemon closed the connection\n");
-			return -1;
+			fflush(stdout);
+			return -2;
 		}
 		*len += (size_t)n;
 		if (*len == cap) {
@@ -72,7 +74,7 @@ int main(int argc, char **argv)
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	static char buf[65536];
 	size_t len = 0;
-	int fd, expected = 0;
+	int fd, expected = 0, r;
 	char c;
 
 	if (argc < 3) {
@@ -88,8 +90,8 @@ int main(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		/* @wait: print the answers so far, then wait for a byte on stdin. */
 		if (strcmp(argv[i], "@wait") == 0) {
-			if (sd_client_answers(fd, buf, &len, sizeof(buf), expected) < 0)
-				return 1;
+			if ((r = sd_client_answers(fd, buf, &len, sizeof(buf), expected)) < 0)
+				return r == -2 ? 3 : 1;
 			expected = 0;
 			if (read(0, &c, 1) != 1) {
 				fprintf(stderr, "sd-client: nothing on stdin\n");
@@ -101,12 +103,18 @@ int main(int argc, char **argv)
 			expected++;
 		if (sd_client_write_all(fd, argv[i], strlen(argv[i])) < 0 ||
 		    sd_client_write_all(fd, "\n", 1) < 0) {
+			/*
+			 * The daemon may have hung up (a refused peer): the lines not sent
+			 * are still owed an answer; print what did come.
+			 */
 			fprintf(stderr, "sd-client: write: %s\n", strerror(errno));
-			return 1;
+			for (int j = i + 1; j < argc; j++)
+				expected += strstr(argv[j], "\"id\"") != NULL;
+			break;
 		}
 	}
-	if (sd_client_answers(fd, buf, &len, sizeof(buf), expected) < 0)
-		return 1;
+	if ((r = sd_client_answers(fd, buf, &len, sizeof(buf), expected)) < 0)
+		return r == -2 ? 3 : 1;
 	close(fd);
 	return 0;
 }
