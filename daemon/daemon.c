@@ -64,14 +64,41 @@ bool daemon_output_must_wait(const struct daemon *d)
 	return d->history && history_in_transaction(d->history);
 }
 
+/* The history failed to store a turn: nothing more is said until it has. */
+static void daemon_storage_failed(struct daemon *d)
+{
+	d->storage_failing = true;
+	log_error("cannot commit to the history: %s; until it can: clients waiting for that "
+		  "commit are disconnected, submits are refused, messages are held back, and what "
+		  "happens is kept in memory and stored as soon as there is room (tried every "
+		  "second)",
+		  history_last_error(d->history));
+	publisher_hold_after(d->publisher, history_stored_seq(d->history));
+}
+
+static void daemon_storage_recovered(struct daemon *d)
+{
+	int r;
+
+	d->storage_failing = false;
+	/* The counts moved with writes that were lost and made again: count the rows. */
+	r = state_load(d->state);
+	if (r < 0)
+		log_error("cannot count the jobs in the history: %s",
+			  history_last_error(d->history));
+	log_notice("the history can be written again: everything held back is stored and goes "
+		   "out now");
+	publisher_release(d->publisher);
+}
+
 static void daemon_commit_hook(int result, void *userdata)
 {
 	struct daemon *d = userdata;
 
-	if (result < 0)
-		log_error("cannot commit to the history: %s; answers that depend on it are "
-			  "withheld",
-			  history_last_error(d->history));
+	if (result < 0 && !d->storage_failing)
+		daemon_storage_failed(d);
+	else if (result == 0 && d->storage_failing && !history_failing(d->history))
+		daemon_storage_recovered(d);
 	if (d->server)
 		server_release_held(d->server, result == 0);
 }
@@ -142,10 +169,19 @@ static int daemon_pick_socket(struct daemon *d, int *ret_fd)
 static int daemon_store_cb(struct message *msg, void *userdata)
 {
 	struct daemon *d = userdata;
-	int r = coordinator_admit_message(d->coordinator, msg);
+	int r;
 
+	/*
+	 * A refusal while the history cannot be written is not published: it
+	 * could not be stored, and a client sending submits in a loop must not
+	 * grow what waits in memory.
+	 */
+	if (msg->type == MESSAGE_REQUEST_CREATION_FAILURE && history_failing(d->history))
+		return -EAGAIN;
+	r = coordinator_admit_message(d->coordinator, msg);
 	if (r < 0)
 		return r; /* a second final message for a job: refused */
+	/* Stored, or (while the history is failing) kept to be stored: either way it counts. */
 	r = history_insert_message(d->history, msg);
 	if (r < 0)
 		log_error("cannot store message %llu: %s", (unsigned long long)msg->seq,
@@ -253,7 +289,10 @@ static void daemon_finish_cb(evutil_socket_t fd, short what, void *arg)
 		coordinator_shutdown(d->coordinator);
 	}
 	publisher_shutdown(d->publisher);
-	history_commit(d->history);
+	if (history_commit(d->history) < 0 && history_failing(d->history))
+		log_error("%zu writes could not be stored before the exit (%s); the next start "
+			  "closes the jobs they were about as lost",
+			  history_backlog_count(d->history), history_last_error(d->history));
 	/* Last, let the final answers and messages reach their clients. */
 	server_stop_listening(d->server);
 	d->flush_deadline = time_now() + DAEMON_FLUSH_SEC;
@@ -361,14 +400,16 @@ static void daemon_prune_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(d->prune_ev, &tv);
 }
 
+/* The signals the daemon handles, one event each in signal_evs. */
+static const int daemon_signals[DAEMON_SIGNAL_COUNT] = {SIGTERM, SIGINT, SIGHUP};
+
 static int daemon_events(struct daemon *d)
 {
-	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
 	struct timeval now = {0, 0};
 
 	signal(SIGPIPE, SIG_IGN);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		d->signal_evs[i] = evsignal_new(d->base, sigs[i], daemon_signal_cb, d);
+	for (size_t i = 0; i < DAEMON_SIGNAL_COUNT; i++) {
+		d->signal_evs[i] = evsignal_new(d->base, daemon_signals[i], daemon_signal_cb, d);
 		if (!d->signal_evs[i] || evsignal_add(d->signal_evs[i], NULL) < 0)
 			return -ENOMEM;
 	}
@@ -423,42 +464,74 @@ int daemon_run(struct daemon *d)
 	return d->exit_code;
 }
 
-static void daemon_cancel_queued_cb(struct job *job, void *userdata)
-{
-	char ***ids = userdata;
-	size_t n = 0;
+/* The queued jobs of a drain, each with a reference of its own. */
+struct daemon_queued {
+	struct job **jobs;
+	size_t count;
+};
 
-	if (job->phase != JOB_QUEUED || !*ids)
-		return;
-	while ((*ids)[n])
-		n++;
-	(*ids)[n] = strdup(job->request_id);
+static void daemon_collect_queued_cb(struct job *job, void *userdata)
+{
+	struct daemon_queued *q = userdata;
+
+	if (job->phase == JOB_QUEUED)
+		q->jobs[q->count++] = job_ref(job);
 }
 
-/* Queued tasks never start during a drain: they are cancelled at once. */
+/*
+ * Queued tasks never start during a drain: they are cancelled at once, in
+ * one pass. Without memory for the list they are cancelled with the
+ * running ones when the grace period ends.
+ */
 static void daemon_cancel_queued(struct daemon *d)
 {
-	char **ids = calloc(state_open_count(d->state) + 1, sizeof(char *));
+	size_t open = state_open_count(d->state);
+	struct daemon_queued q = {0};
 
-	state_foreach_open(d->state, daemon_cancel_queued_cb, &ids);
-	for (size_t i = 0; ids && ids[i]; i++) {
-		coordinator_cancel(d->coordinator, ids[i], false, 0);
-		free(ids[i]);
+	if (open == 0)
+		return;
+	q.jobs = calloc(open, sizeof(*q.jobs));
+	if (!q.jobs) {
+		log_warning("out of memory: the queue is cancelled when the grace period ends");
+		return;
 	}
-	free(ids);
+	state_foreach_open(d->state, daemon_collect_queued_cb, &q);
+	for (size_t i = 0; i < q.count; i++) {
+		coordinator_cancel(d->coordinator, q.jobs[i]->request_id, false, 0);
+		job_unref(q.jobs[i]);
+	}
+	free(q.jobs);
+}
+
+/* The longest any mode waits between SIGTERM and SIGKILL. */
+static unsigned daemon_max_kill_grace_ms(const struct daemon *d)
+{
+	unsigned max = 0;
+
+	for (size_t i = 0; i < d->config.mode_count; i++) {
+		unsigned ms = d->config.modes[i].kill_grace_ms;
+
+		if (ms == 0)
+			ms = STRATEGY_DEFAULT_KILL_GRACE_MS;
+		if (ms > max)
+			max = ms;
+	}
+	return max;
 }
 
 static void daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	struct timeval hard = {DAEMON_HARD_STOP_SEC, 0};
+	unsigned kill_ms = daemon_max_kill_grace_ms(d);
+	/* Every mode's SIGKILL comes before the deadline, with time to reap and record. */
+	struct timeval hard = {DAEMON_HARD_STOP_SEC + kill_ms / 1000,
+			       (suseconds_t)(kill_ms % 1000) * 1000};
 
 	if (!d->strategies_shut_down) {
 		log_notice("grace period over: cancelling %zu running task(s)",
 			   state_open_count(d->state));
 		d->strategies_shut_down = true;
 		coordinator_shutdown(d->coordinator);
-		hard.tv_sec += STRATEGY_DEFAULT_KILL_GRACE_MS / 1000;
 		evtimer_add(d->drain_ev, &hard);
 		return;
 	}
@@ -536,6 +609,9 @@ void daemon_free(struct daemon *d)
 {
 	if (!d)
 		return;
+	/* Whatever the history's last commit does, the parts its hook tells are going. */
+	if (d->history)
+		history_set_commit_hook(d->history, NULL, NULL);
 	server_free(d->server);
 	waiter_free(d->waiter);
 	coordinator_free(d->coordinator);
@@ -543,7 +619,7 @@ void daemon_free(struct daemon *d)
 	publisher_free(d->publisher);
 	history_close(d->history);
 	statedir_close(d->statedir);
-	for (size_t i = 0; i < sizeof(d->signal_evs) / sizeof(d->signal_evs[0]); i++)
+	for (size_t i = 0; i < DAEMON_SIGNAL_COUNT; i++)
 		if (d->signal_evs[i])
 			event_free(d->signal_evs[i]);
 	if (d->drain_ev)

@@ -23,6 +23,9 @@ struct state;
 struct statedir;
 struct waiter;
 
+/* SIGTERM, SIGINT and SIGHUP. */
+#define DAEMON_SIGNAL_COUNT 3
+
 struct daemon_options {
 	const char *socket_path; /* --socket, or NULL */
 	const char *state_dir;	 /* --state-dir, or NULL */
@@ -44,7 +47,7 @@ struct daemon {
 	struct coordinator *coordinator;
 	struct waiter *waiter;
 	struct server *server;
-	struct event *signal_evs[4];
+	struct event *signal_evs[DAEMON_SIGNAL_COUNT];
 	struct event *drain_ev;	 /* grace period, then the hard deadline */
 	struct event *prune_ev;	 /* retention steps */
 	struct event *notify_ev; /* status and watchdog pings for systemd */
@@ -53,6 +56,7 @@ struct daemon {
 	bool draining;
 	bool strategies_shut_down;
 	bool finishing;		/* the last step of the drain is scheduled */
+	bool storage_failing;	/* a commit failed: messages are held until it is made */
 	bool status_dirty;	/* counts changed since systemd last heard */
 	uint64_t watchdog_usec; /* 0: no watchdog */
 	int exit_code;

@@ -1,8 +1,11 @@
 /*
  * Job history and message log in SQLite. The history owns its database
- * handle and its cached statements. Jobs it loads are new references the
+ * handle and its cached statements, and a reference to every job and
+ * message it has written until that write is committed (a failed commit's
+ * writes are made again from them). Jobs it loads are new references the
  * caller owns; message texts it returns are the caller's to free.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,41 +20,163 @@
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
 #define HISTORY_SCHEMA_VERSION 1
+/* While a commit cannot be made, the backlog is tried again this often. */
+#define HISTORY_RETRY_MS 1000
 
+/*
+ * The jobs table's columns, in the order every SELECT of jobs here lists
+ * them: a row's column number is its enum history_job_col, and the
+ * parameter that writes a column is ':' and its name. One list for all
+ * three, so they cannot drift apart.
+ */
+#define HISTORY_JOB_COLUMNS(COL, SEP)                                                              \
+	COL(SEQ_NO, seq_no)                                                                        \
+	SEP COL(REQUEST_ID, request_id)                                                            \
+	SEP COL(PARENT_NODE_ID, parent_node_id)                                                    \
+	SEP COL(CHILD_NODE_ID, child_node_id)                                                      \
+	SEP COL(RUN_ID, run_id)                                                                    \
+	SEP COL(NAME, name)                                                                        \
+	SEP COL(MODE, mode)                                                                        \
+	SEP COL(STATUS, status)                                                                    \
+	SEP COL(PHASE, phase)                                                                      \
+	SEP COL(RESULT, result)                                                                    \
+	SEP COL(START_TIME, start_time)                                                            \
+	SEP COL(END_TIME, end_time)                                                                \
+	SEP COL(EXIT_CODE, exit_code)                                                              \
+	SEP COL(ERROR_KIND, error_kind)                                                            \
+	SEP COL(ERROR_MESSAGE, error_message)                                                      \
+	SEP COL(OWNER_UID, owner_uid)                                                              \
+	SEP COL(PID, pid)                                                                          \
+	SEP COL(PID_STARTTIME, pid_starttime)
+
+#define HISTORY_COMMA		    ,
+#define HISTORY_SQL_COMMA	    ", "
+#define HISTORY_COL_ENUM(id, name)  JOB_COL_##id
+#define HISTORY_COL_NAME(id, name)  #name
+#define HISTORY_COL_PARAM(id, name) ":" #name
+
+enum history_job_col {
+	HISTORY_JOB_COLUMNS(HISTORY_COL_ENUM, HISTORY_COMMA),
+	JOB_COL_COUNT_,
+};
+
+static const char *const history_job_param[JOB_COL_COUNT_] = {
+	HISTORY_JOB_COLUMNS(HISTORY_COL_PARAM, HISTORY_COMMA),
+};
+
+/* "seq_no, request_id, ..." and ":seq_no, :request_id, ...". */
+#define HISTORY_JOB_NAMES  HISTORY_JOB_COLUMNS(HISTORY_COL_NAME, HISTORY_SQL_COMMA)
+#define HISTORY_JOB_PARAMS HISTORY_JOB_COLUMNS(HISTORY_COL_PARAM, HISTORY_SQL_COMMA)
+/* What a SELECT of whole jobs starts with. */
+#define HISTORY_JOB_SELECT "SELECT " HISTORY_JOB_NAMES
+
+/* The statements prepared once, at open. Parameters are named, never numbered. */
 enum history_stmt {
 	STMT_INSERT_JOB,
 	STMT_UPDATE_JOB,
 	STMT_FIND_JOB,
 	STMT_FIND_BY_NODE,
+	STMT_OPEN_JOBS,
 	STMT_INSERT_MESSAGE,
 	STMT_FINAL_MESSAGE,
 	STMT_MESSAGES_AFTER,
+	STMT_FIRST_SEQ,
+	STMT_LAST_SEQ,
+	STMT_PRUNE_JOBS,
+	STMT_PRUNE_MESSAGES,
 	STMT_COUNT_,
 };
 
-#define HISTORY_JOB_COLUMNS                                                                        \
-	"seq_no, request_id, parent_node_id, child_node_id, run_id, name, mode, status, phase, "   \
-	"result, start_time, end_time, exit_code, error_kind, error_message, owner_uid, pid, "     \
-	"pid_starttime"
-
 static const char *const history_stmt_sql[STMT_COUNT_] = {
 	[STMT_INSERT_JOB] =
-		"INSERT INTO jobs (request_id, parent_node_id, child_node_id, run_id, "
-		"name, mode, status, phase, result, start_time, end_time, exit_code, "
-		"error_kind, error_message, owner_uid, pid, pid_starttime) VALUES "
-		"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-	[STMT_UPDATE_JOB] = "UPDATE jobs SET status = ?7, phase = ?8, result = ?9, end_time = ?11, "
-			    "exit_code = ?12, error_kind = ?13, error_message = ?14, pid = ?16, "
-			    "pid_starttime = ?17 WHERE request_id = ?1",
-	[STMT_FIND_JOB] = "SELECT " HISTORY_JOB_COLUMNS " FROM jobs WHERE request_id = ?1",
-	[STMT_FIND_BY_NODE] = "SELECT " HISTORY_JOB_COLUMNS " FROM jobs WHERE child_node_id = ?1 "
-			      "ORDER BY seq_no DESC LIMIT 1",
+		"INSERT INTO jobs (" HISTORY_JOB_NAMES ") VALUES (" HISTORY_JOB_PARAMS ")",
+	[STMT_UPDATE_JOB] =
+		"UPDATE jobs SET status = :status, phase = :phase, result = :result, "
+		"end_time = :end_time, exit_code = :exit_code, error_kind = :error_kind, "
+		"error_message = :error_message, pid = :pid, pid_starttime = "
+		":pid_starttime WHERE request_id = :request_id",
+	[STMT_FIND_JOB] = HISTORY_JOB_SELECT " FROM jobs WHERE request_id = :request_id",
+	[STMT_FIND_BY_NODE] = HISTORY_JOB_SELECT " FROM jobs WHERE child_node_id = :child_node_id "
+						 "ORDER BY seq_no DESC LIMIT 1",
+	[STMT_OPEN_JOBS] = HISTORY_JOB_SELECT " FROM jobs WHERE status = :status ORDER BY seq_no",
 	[STMT_INSERT_MESSAGE] = "INSERT INTO messages (seq, type, request_id, run_id, time, body) "
-				"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[STMT_FINAL_MESSAGE] = "SELECT body FROM messages WHERE request_id = ?1 AND type IN "
-			       "('request_success', 'request_failure') ORDER BY seq DESC LIMIT 1",
+				"VALUES (:seq, :type, :request_id, :run_id, :time, :body)",
+	[STMT_FINAL_MESSAGE] = "SELECT body FROM messages WHERE request_id = :request_id AND type "
+			       "IN (:success, :failure) ORDER BY seq DESC LIMIT 1",
 	[STMT_MESSAGES_AFTER] = "SELECT seq, type, request_id, run_id, body FROM messages "
-				"WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+				"WHERE seq > :after ORDER BY seq LIMIT :limit",
+	[STMT_FIRST_SEQ] = "SELECT coalesce(min(seq), 0) FROM messages",
+	[STMT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM messages",
+	/* Closed jobs past max_jobs (0: none) or that closed before :before (max_age 0: none). */
+	[STMT_PRUNE_JOBS] =
+		"DELETE FROM jobs WHERE seq_no IN (SELECT seq_no FROM jobs WHERE status = :closed "
+		"AND ((:max_jobs > 0 AND seq_no <= (SELECT seq_no FROM jobs WHERE status = :closed "
+		"ORDER BY seq_no DESC LIMIT 1 OFFSET :max_jobs)) OR (:max_age > 0 AND end_time < "
+		":before)) ORDER BY seq_no LIMIT :batch) RETURNING result",
+	/*
+	 * The message log is pruned as a prefix, so a replay never has a gap:
+	 * everything before the first message of the oldest job still kept
+	 * goes (with no job left, all but the newest message, so seq never
+	 * goes back).
+	 */
+	[STMT_PRUNE_MESSAGES] =
+		"DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE seq < "
+		"coalesce((SELECT min(seq) FROM messages WHERE request_id = (SELECT j.request_id "
+		"FROM jobs j WHERE EXISTS (SELECT 1 FROM messages m WHERE m.request_id = "
+		"j.request_id) ORDER BY j.seq_no LIMIT 1)), (SELECT max(seq) FROM messages)) "
+		"ORDER BY seq LIMIT :batch)",
+};
+
+/*
+ * The filters of history_query and history_count. Each combination of the
+ * filters a call sets is a statement shape with its own cached statement,
+ * so that every shape uses the index of its most selective column (a
+ * catch-all "(:mode IS NULL OR mode = :mode)" would scan the whole table).
+ */
+enum history_filter {
+	FILTER_MODE,
+	FILTER_RUN_ID,
+	FILTER_PARENT,
+	FILTER_CHILD,
+	FILTER_OWNER,
+	FILTER_STATUS,
+	FILTER_RESULT,
+	FILTER_COUNT_,
+};
+
+#define HISTORY_SHAPES (1u << FILTER_COUNT_)
+/* history_count ignores the status and result filters. */
+#define HISTORY_COUNT_FILTERS (HISTORY_SHAPES - 1 - (1u << FILTER_STATUS) - (1u << FILTER_RESULT))
+
+/* Each filter's condition, and the parameter in it. */
+static const struct history_filter_def {
+	const char *sql;
+	const char *param;
+} history_filters[FILTER_COUNT_] = {
+	[FILTER_MODE] = {" AND mode = :mode", ":mode"},
+	[FILTER_RUN_ID] = {" AND run_id = :run_id", ":run_id"},
+	[FILTER_PARENT] = {" AND parent_node_id = :parent_node_id", ":parent_node_id"},
+	[FILTER_CHILD] = {" AND child_node_id = :child_node_id", ":child_node_id"},
+	[FILTER_OWNER] = {" AND owner_uid = :owner_uid", ":owner_uid"},
+	[FILTER_STATUS] = {" AND status = :status", ":status"},
+	[FILTER_RESULT] = {" AND result = :result", ":result"},
+};
+
+enum history_shape_kind {
+	SHAPE_QUERY,
+	SHAPE_COUNT,
+	SHAPE_KIND_COUNT_,
+};
+
+/* A shape's statement: head, then the set filters, then tail. */
+static const char *const history_shape_head[SHAPE_KIND_COUNT_] = {
+	[SHAPE_QUERY] = HISTORY_JOB_SELECT " FROM jobs WHERE seq_no < :cursor",
+	[SHAPE_COUNT] = "SELECT status, result, count(*) FROM jobs WHERE 1",
+};
+
+static const char *const history_shape_tail[SHAPE_KIND_COUNT_] = {
+	[SHAPE_QUERY] = " ORDER BY seq_no DESC LIMIT :limit",
+	[SHAPE_COUNT] = " GROUP BY status, result",
 };
 
 static const char history_schema_v1[] =
@@ -94,12 +219,40 @@ static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
 };
 
+/* A write the history may have to make again: a failed commit loses its whole transaction. */
+enum history_op_kind {
+	HISTORY_OP_INSERT_JOB,
+	HISTORY_OP_UPDATE_JOB,
+	HISTORY_OP_INSERT_MESSAGE,
+};
+
+struct history_op {
+	enum history_op_kind kind;
+	struct job *job;     /* a reference, for the job kinds */
+	struct message *msg; /* a reference, for a message */
+};
+
+struct history_ops {
+	struct history_op *v;
+	size_t count;
+	size_t cap;
+};
+
 struct history {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[STMT_COUNT_];
+	int job_param[STMT_COUNT_][JOB_COL_COUNT_]; /* a column's parameter number, or 0 */
+	sqlite3_stmt *shapes[SHAPE_KIND_COUNT_][HISTORY_SHAPES]; /* prepared on first use */
 	struct event *commit_ev;
+	struct event *retry_ev; /* while failing: the next attempt to store the backlog */
 	bool in_transaction;
-	bool explicit_transaction; /* opened by history_begin: only history_commit ends it */
+	bool explicit_transaction;  /* opened by history_begin: only history_commit ends it */
+	bool failing;		    /* a commit failed: writes wait in the backlog */
+	int fail_error;		    /* why, as a negative errno */
+	struct history_ops turn;    /* the writes of the open transaction (event loop only) */
+	struct history_ops backlog; /* the writes a failed commit lost, oldest first */
+	uint64_t turn_seq;	    /* the largest seq written in the open transaction */
+	uint64_t stored_seq;	    /* the largest seq committed */
 	void (*commit_hook)(int result, void *userdata);
 	void *commit_hook_data;
 	char last_error[256];
@@ -205,11 +358,6 @@ fail:
 	return r;
 }
 
-static void history_commit_cb(evutil_socket_t fd, short what, void *arg)
-{
-	history_commit(arg);
-}
-
 static int history_configure(struct history *h, enum history_durability durability, char **error)
 {
 	int r;
@@ -235,63 +383,303 @@ static int history_prepare_all(struct history *h, char **error)
 			*error = strdup(sqlite3_errmsg(h->db));
 			return -EIO;
 		}
+		for (int col = 0; col < JOB_COL_COUNT_; col++)
+			h->job_param[i][col] =
+				sqlite3_bind_parameter_index(h->stmts[i], history_job_param[col]);
 	}
 	return 0;
 }
 
-int history_open(const char *path, struct event_base *base, enum history_durability durability,
-		 struct history **ret, char **error)
-{
-	struct history *h = calloc(1, sizeof(*h));
-	int rc, r;
+/* ---- statements ---- */
 
-	*error = NULL;
-	if (!h)
-		return -ENOMEM;
-	rc = sqlite3_open_v2(path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-	if (rc != SQLITE_OK) {
-		r = history_fail(h, rc, "cannot open");
-		*error = strdup(h->last_error);
-		history_close(h);
-		return r;
-	}
-	sqlite3_extended_result_codes(h->db, 1);
-	sqlite3_busy_timeout(h->db, 5000);
-	/* Migrating first refuses a foreign database before anything changes it. */
-	r = history_migrate(h, error);
-	if (r == 0)
-		r = history_configure(h, durability, error);
-	if (r == 0)
-		r = history_prepare_all(h, error);
-	if (r == 0 && base && !(h->commit_ev = event_new(base, -1, 0, history_commit_cb, h)))
-		r = -ENOMEM;
-	if (r < 0) {
-		history_close(h);
-		return r;
-	}
-	*ret = h;
-	return 0;
+static sqlite3_stmt *history_stmt(struct history *h, enum history_stmt which)
+{
+	sqlite3_stmt *st = h->stmts[which];
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
 }
 
-void history_close(struct history *h)
+/* The number of the parameter called name in a statement of ours (there must be one). */
+static int history_param(sqlite3_stmt *st, const char *name)
 {
-	if (!h)
+	int i = sqlite3_bind_parameter_index(st, name);
+
+	assert(i > 0);
+	return i;
+}
+
+/* Binds s (NULL: SQL NULL) to parameter i; i 0 is a column the statement does not write. */
+static void history_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (i == 0)
 		return;
-	history_commit(h);
-	for (int i = 0; i < STMT_COUNT_; i++)
-		sqlite3_finalize(h->stmts[i]);
-	if (h->commit_ev)
-		event_free(h->commit_ev);
-	sqlite3_close(h->db);
-	free(h);
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void history_bind_int64(sqlite3_stmt *st, int i, bool present, int64_t v)
+{
+	if (i > 0 && present)
+		sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
+
+static void history_bind_double(sqlite3_stmt *st, int i, bool present, double v)
+{
+	if (i > 0 && present)
+		sqlite3_bind_double(st, i, v);
+}
+
+/*
+ * Binds every column of job that statement which writes (seq_no never: a
+ * new row gets the next one). Absent values stay NULL.
+ */
+static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which,
+				      const struct job *job)
+{
+	sqlite3_stmt *st = history_stmt(h, which);
+	const int *p = h->job_param[which];
+
+	history_bind_text(st, p[JOB_COL_REQUEST_ID], job->request_id);
+	history_bind_text(st, p[JOB_COL_PARENT_NODE_ID], job->parent_node_id);
+	history_bind_text(st, p[JOB_COL_CHILD_NODE_ID], job->child_node_id);
+	history_bind_text(st, p[JOB_COL_RUN_ID], job->run_id);
+	history_bind_text(st, p[JOB_COL_NAME], job->name);
+	history_bind_text(st, p[JOB_COL_MODE], job->mode);
+	history_bind_text(st, p[JOB_COL_STATUS], job_status_name(job->status));
+	history_bind_text(st, p[JOB_COL_PHASE], job_phase_name(job->phase));
+	history_bind_text(st, p[JOB_COL_RESULT], job_result_name(job->result));
+	history_bind_double(st, p[JOB_COL_START_TIME], true, job->start_time);
+	history_bind_double(st, p[JOB_COL_END_TIME], job->status == JOB_CLOSED, job->end_time);
+	history_bind_int64(st, p[JOB_COL_EXIT_CODE], job->has_exit_code, job->exit_code);
+	history_bind_text(st, p[JOB_COL_ERROR_KIND], error_kind_name(job->error_kind));
+	history_bind_text(st, p[JOB_COL_ERROR_MESSAGE], job->error_message);
+	history_bind_int64(st, p[JOB_COL_OWNER_UID], true, (int64_t)job->owner_uid);
+	history_bind_int64(st, p[JOB_COL_PID], job->pid > 0, job->pid);
+	history_bind_int64(st, p[JOB_COL_PID_STARTTIME], job->pid > 0, (int64_t)job->pid_starttime);
+	return st;
+}
+
+static int history_step_done(struct history *h, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, what);
+}
+
+static int history_exec_insert_job(struct history *h, struct job *job)
+{
+	sqlite3_stmt *st = history_bind_job(h, STMT_INSERT_JOB, job);
+	int r = history_step_done(h, st, "cannot store the job");
+	if (r == 0)
+		job->seq_no = sqlite3_last_insert_rowid(h->db);
+	return r;
+}
+
+static int history_exec_update_job(struct history *h, const struct job *job)
+{
+	sqlite3_stmt *st = history_bind_job(h, STMT_UPDATE_JOB, job);
+
+	return history_step_done(h, st, "cannot update the job");
+}
+
+static int history_exec_insert_message(struct history *h, struct message *msg)
+{
+	sqlite3_stmt *st;
+	const char *text;
+	size_t len;
+
+	text = message_wire(msg, &len);
+	if (!text)
+		return -ENOMEM;
+	st = history_stmt(h, STMT_INSERT_MESSAGE);
+	sqlite3_bind_int64(st, history_param(st, ":seq"), (sqlite3_int64)msg->seq);
+	history_bind_text(st, history_param(st, ":type"), message_type_name(msg->type));
+	history_bind_text(st, history_param(st, ":request_id"), msg->request_id);
+	history_bind_text(st, history_param(st, ":run_id"), msg->run_id);
+	sqlite3_bind_double(st, history_param(st, ":time"), msg->time);
+	sqlite3_bind_text(st, history_param(st, ":body"), text, (int)len, SQLITE_STATIC);
+	return history_step_done(h, st, "cannot store the message");
+}
+
+static int history_run_op(struct history *h, const struct history_op *op)
+{
+	switch (op->kind) {
+	case HISTORY_OP_INSERT_JOB:
+		return history_exec_insert_job(h, op->job);
+	case HISTORY_OP_UPDATE_JOB:
+		return history_exec_update_job(h, op->job);
+	case HISTORY_OP_INSERT_MESSAGE:
+		return history_exec_insert_message(h, op->msg);
+	}
+	return -EINVAL;
+}
+
+/* ---- writes that a failed commit lost ---- */
+
+/* Room for one more op, so that recording a write that was made cannot fail. */
+static int history_ops_reserve(struct history_ops *ops)
+{
+	struct history_op *v;
+	size_t cap;
+
+	if (ops->count < ops->cap)
+		return 0;
+	cap = ops->cap ? ops->cap * 2 : 64;
+	v = realloc(ops->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	ops->v = v;
+	ops->cap = cap;
+	return 0;
+}
+
+static void history_ops_push(struct history_ops *ops, const struct history_op *op)
+{
+	ops->v[ops->count++] = (struct history_op){
+		.kind = op->kind,
+		.job = op->job ? job_ref(op->job) : NULL,
+		.msg = op->msg ? message_ref(op->msg) : NULL,
+	};
+}
+
+static void history_ops_clear(struct history_ops *ops)
+{
+	for (size_t i = 0; i < ops->count; i++) {
+		job_unref(ops->v[i].job);
+		message_unref(ops->v[i].msg);
+	}
+	ops->count = 0;
+	/* A long backlog once is no reason to keep its memory. */
+	if (ops->cap > 4096) {
+		free(ops->v);
+		ops->v = NULL;
+		ops->cap = 0;
+	}
+}
+
+/*
+ * The turn's transaction is lost (a statement or its commit failed): roll
+ * back what is left of it and keep its writes in the backlog, to be made
+ * again once the database can take them. From now on every write waits
+ * there too, and new jobs are refused (history_failing).
+ */
+static void history_turn_failed(struct history *h, int r)
+{
+	struct history_ops lost = h->turn;
+	struct timeval retry = {HISTORY_RETRY_MS / 1000, (HISTORY_RETRY_MS % 1000) * 1000};
+
+	if (!sqlite3_get_autocommit(h->db))
+		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+	h->in_transaction = false;
+	h->explicit_transaction = false;
+	h->turn_seq = 0;
+	/* Only a history that is not failing opens a transaction: the backlog is empty. */
+	h->turn = h->backlog;
+	h->backlog = lost;
+	h->failing = true;
+	h->fail_error = r;
+	evtimer_add(h->retry_ev, &retry);
+	if (h->commit_hook)
+		h->commit_hook(r, h->commit_hook_data);
+}
+
+/* Makes a backlog write again; one that turns out to be stored already is brought up to date. */
+static int history_replay_op(struct history *h, const struct history_op *op)
+{
+	int r = history_run_op(h, op);
+
+	if (r == -EEXIST && op->kind == HISTORY_OP_INSERT_JOB)
+		return history_exec_update_job(h, op->job);
+	if (r == -EEXIST && op->kind == HISTORY_OP_INSERT_MESSAGE)
+		return 0;
+	return r;
+}
+
+/* Stores the whole backlog in one transaction; on failure tries again later. */
+static int history_retry(struct history *h)
+{
+	struct timeval retry = {HISTORY_RETRY_MS / 1000, (HISTORY_RETRY_MS % 1000) * 1000};
+	uint64_t seq = h->stored_seq;
+	int r = history_exec(h, "BEGIN IMMEDIATE");
+
+	for (size_t i = 0; r == 0 && i < h->backlog.count; i++) {
+		const struct history_op *op = &h->backlog.v[i];
+
+		r = history_replay_op(h, op);
+		if (op->msg && op->msg->seq > seq)
+			seq = op->msg->seq;
+	}
+	if (r == 0)
+		r = history_exec(h, "COMMIT");
+	if (r < 0) {
+		if (!sqlite3_get_autocommit(h->db))
+			sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+		if (h->retry_ev)
+			evtimer_add(h->retry_ev, &retry);
+		return r;
+	}
+	history_ops_clear(&h->backlog);
+	h->stored_seq = seq;
+	h->failing = false;
+	h->fail_error = 0;
+	if (h->retry_ev)
+		evtimer_del(h->retry_ev);
+	if (h->commit_hook)
+		h->commit_hook(0, h->commit_hook_data);
+	return 0;
+}
+
+bool history_failing(const struct history *h)
+{
+	return h->failing;
+}
+
+size_t history_backlog_count(const struct history *h)
+{
+	return h->backlog.count;
+}
+
+uint64_t history_stored_seq(const struct history *h)
+{
+	return h->stored_seq;
+}
+
+/* ---- transactions ---- */
+
+/* Whether writes are grouped per loop turn and kept for a retry (the daemon's case). */
+static bool history_grouped(const struct history *h)
+{
+	return h->commit_ev && !h->explicit_transaction;
 }
 
 int history_commit(struct history *h)
 {
 	int r;
 
+	if (h->failing)
+		return history_retry(h);
 	if (!h->in_transaction)
 		return 0;
+	if (history_grouped(h)) {
+		r = history_exec(h, "COMMIT");
+		if (r < 0) {
+			history_turn_failed(h, r);
+			return r;
+		}
+		h->in_transaction = false;
+		if (h->turn_seq > h->stored_seq)
+			h->stored_seq = h->turn_seq;
+		h->turn_seq = 0;
+		history_ops_clear(&h->turn);
+		if (h->commit_hook)
+			h->commit_hook(0, h->commit_hook_data);
+		return 0;
+	}
 	h->in_transaction = false;
 	h->explicit_transaction = false;
 	r = history_exec(h, "COMMIT");
@@ -348,94 +736,82 @@ int history_begin(struct history *h)
 	return r;
 }
 
-static sqlite3_stmt *history_stmt(struct history *h, enum history_stmt which)
-{
-	sqlite3_stmt *st = h->stmts[which];
+/* ---- writes ---- */
 
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return st;
-}
-
-static void history_bind_text(sqlite3_stmt *st, int col, const char *s)
+/*
+ * While failing, a write waits in the backlog (it is part of what happened
+ * and will be stored), except a new job: that one is refused.
+ */
+static int history_defer(struct history *h, const struct history_op *op)
 {
-	if (s)
-		sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, col);
-}
+	int r;
 
-static void history_bind_job(sqlite3_stmt *st, const struct job *job)
-{
-	history_bind_text(st, 1, job->request_id);
-	history_bind_text(st, 2, job->parent_node_id);
-	history_bind_text(st, 3, job->child_node_id);
-	history_bind_text(st, 4, job->run_id);
-	history_bind_text(st, 5, job->name);
-	history_bind_text(st, 6, job->mode);
-	history_bind_text(st, 7, job_status_name(job->status));
-	history_bind_text(st, 8, job_phase_name(job->phase));
-	history_bind_text(st, 9, job_result_name(job->result));
-	sqlite3_bind_double(st, 10, job->start_time);
-	if (job->status == JOB_CLOSED)
-		sqlite3_bind_double(st, 11, job->end_time);
-	if (job->has_exit_code)
-		sqlite3_bind_int(st, 12, job->exit_code);
-	history_bind_text(st, 13, error_kind_name(job->error_kind));
-	history_bind_text(st, 14, job->error_message);
-	sqlite3_bind_int64(st, 15, (sqlite3_int64)job->owner_uid);
-	if (job->pid > 0) {
-		sqlite3_bind_int64(st, 16, job->pid);
-		sqlite3_bind_int64(st, 17, (sqlite3_int64)job->pid_starttime);
+	if (op->kind == HISTORY_OP_INSERT_JOB) {
+		snprintf(h->last_error, sizeof(h->last_error),
+			 "the history cannot be written (%s) and takes no new jobs until it can",
+			 strerror(-h->fail_error));
+		return h->fail_error;
 	}
+	r = history_ops_reserve(&h->backlog);
+	if (r < 0)
+		return r;
+	history_ops_push(&h->backlog, op);
+	return 0;
 }
 
-static int history_step_done(struct history *h, sqlite3_stmt *st, const char *what)
+/*
+ * Makes one write within the turn's transaction and remembers it until
+ * the commit. A write whose transaction is lost is kept for later (see
+ * history_turn_failed): only a refused new job, or a request_id already
+ * taken, is an error for the caller.
+ */
+static int history_write(struct history *h, const struct history_op *op)
 {
-	int rc = sqlite3_step(st);
+	int r;
 
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	/* Some errors (a full disk) roll the whole transaction back by themselves. */
-	if (h->in_transaction && sqlite3_get_autocommit(h->db)) {
-		h->in_transaction = false;
-		if (h->commit_hook)
-			h->commit_hook(-EIO, h->commit_hook_data);
+	if (h->failing)
+		return history_defer(h, op);
+	if (history_grouped(h) && (r = history_ops_reserve(&h->turn)) < 0)
+		return r;
+	r = history_write_begin(h);
+	if (r == 0)
+		r = history_run_op(h, op);
+	if (r == -EEXIST || (r < 0 && !history_grouped(h)))
+		return r;
+	if (r < 0) {
+		history_turn_failed(h, r);
+		return history_defer(h, op);
 	}
-	return history_fail(h, rc, what);
+	if (history_grouped(h)) {
+		history_ops_push(&h->turn, op);
+		if (op->msg && op->msg->seq > h->turn_seq)
+			h->turn_seq = op->msg->seq;
+	}
+	return history_write_end(h);
 }
 
 int history_insert_job(struct history *h, struct job *job)
 {
-	sqlite3_stmt *st;
-	int r = history_write_begin(h);
-
-	if (r < 0)
-		return r;
-	st = history_stmt(h, STMT_INSERT_JOB);
-	history_bind_job(st, job);
-	r = history_step_done(h, st, "cannot store the job");
-	if (r < 0)
-		return r;
-	job->seq_no = sqlite3_last_insert_rowid(h->db);
-	return history_write_end(h);
+	return history_write(h, &(struct history_op){.kind = HISTORY_OP_INSERT_JOB, .job = job});
 }
 
-int history_update_job(struct history *h, const struct job *job)
+int history_update_job(struct history *h, struct job *job)
 {
-	sqlite3_stmt *st;
-	int r = history_write_begin(h);
-
-	if (r < 0)
-		return r;
-	st = history_stmt(h, STMT_UPDATE_JOB);
-	history_bind_job(st, job);
-	r = history_step_done(h, st, "cannot update the job");
-	if (r < 0)
-		return r;
-	return history_write_end(h);
+	return history_write(h, &(struct history_op){.kind = HISTORY_OP_UPDATE_JOB, .job = job});
 }
+
+int history_insert_message(struct history *h, struct message *msg)
+{
+	size_t len;
+
+	/* Made (and kept) now: running out of memory here is no storage failure. */
+	if (!message_wire(msg, &len))
+		return -ENOMEM;
+	return history_write(h,
+			     &(struct history_op){.kind = HISTORY_OP_INSERT_MESSAGE, .msg = msg});
+}
+
+/* ---- reads ---- */
 
 static char *history_column_dup(sqlite3_stmt *st, int col, bool *failed)
 {
@@ -454,17 +830,17 @@ static void history_column_enums(sqlite3_stmt *st, struct job *job)
 {
 	const char *s;
 
-	if ((s = (const char *)sqlite3_column_text(st, 7)))
+	if ((s = (const char *)sqlite3_column_text(st, JOB_COL_STATUS)))
 		job_status_from_name(s, &job->status);
-	if ((s = (const char *)sqlite3_column_text(st, 8)))
+	if ((s = (const char *)sqlite3_column_text(st, JOB_COL_PHASE)))
 		job_phase_from_name(s, &job->phase);
-	if ((s = (const char *)sqlite3_column_text(st, 9)))
+	if ((s = (const char *)sqlite3_column_text(st, JOB_COL_RESULT)))
 		job_result_from_name(s, &job->result);
-	if ((s = (const char *)sqlite3_column_text(st, 13)))
+	if ((s = (const char *)sqlite3_column_text(st, JOB_COL_ERROR_KIND)))
 		error_kind_from_name(s, &job->error_kind);
 }
 
-/* A new job from the current row of a statement selecting HISTORY_JOB_COLUMNS. */
+/* A new job from the current row of a statement selecting HISTORY_JOB_SELECT. */
 static struct job *history_row_to_job(sqlite3_stmt *st)
 {
 	struct job *job = job_new_empty();
@@ -472,36 +848,33 @@ static struct job *history_row_to_job(sqlite3_stmt *st)
 
 	if (!job)
 		return NULL;
-	job->seq_no = sqlite3_column_int64(st, 0);
-	job->request_id = history_column_dup(st, 1, &failed);
-	job->parent_node_id = history_column_dup(st, 2, &failed);
-	job->child_node_id = history_column_dup(st, 3, &failed);
-	job->run_id = history_column_dup(st, 4, &failed);
-	job->name = history_column_dup(st, 5, &failed);
-	job->mode = history_column_dup(st, 6, &failed);
+	job->seq_no = sqlite3_column_int64(st, JOB_COL_SEQ_NO);
+	job->request_id = history_column_dup(st, JOB_COL_REQUEST_ID, &failed);
+	job->parent_node_id = history_column_dup(st, JOB_COL_PARENT_NODE_ID, &failed);
+	job->child_node_id = history_column_dup(st, JOB_COL_CHILD_NODE_ID, &failed);
+	job->run_id = history_column_dup(st, JOB_COL_RUN_ID, &failed);
+	job->name = history_column_dup(st, JOB_COL_NAME, &failed);
+	job->mode = history_column_dup(st, JOB_COL_MODE, &failed);
 	history_column_enums(st, job);
-	job->start_time = sqlite3_column_double(st, 10);
-	job->end_time = sqlite3_column_double(st, 11);
-	job->has_exit_code = sqlite3_column_type(st, 12) != SQLITE_NULL;
-	job->exit_code = sqlite3_column_int(st, 12);
-	job->error_message = history_column_dup(st, 14, &failed);
-	job->owner_uid = (uid_t)sqlite3_column_int64(st, 15);
-	job->pid = (pid_t)sqlite3_column_int64(st, 16);
-	job->pid_starttime = (uint64_t)sqlite3_column_int64(st, 17);
+	job->start_time = sqlite3_column_double(st, JOB_COL_START_TIME);
+	job->end_time = sqlite3_column_double(st, JOB_COL_END_TIME);
+	job->has_exit_code = sqlite3_column_type(st, JOB_COL_EXIT_CODE) != SQLITE_NULL;
+	job->exit_code = sqlite3_column_int(st, JOB_COL_EXIT_CODE);
+	job->error_message = history_column_dup(st, JOB_COL_ERROR_MESSAGE, &failed);
+	job->owner_uid = (uid_t)sqlite3_column_int64(st, JOB_COL_OWNER_UID);
+	job->pid = (pid_t)sqlite3_column_int64(st, JOB_COL_PID);
+	job->pid_starttime = (uint64_t)sqlite3_column_int64(st, JOB_COL_PID_STARTTIME);
 	if (failed || !job->request_id || !job->child_node_id || !job->run_id || !job->name ||
 	    !job->mode)
 		return job_unref(job);
 	return job;
 }
 
-static int history_find_one(struct history *h, enum history_stmt which, const char *key,
-			    struct job **ret)
+/* The first row of st, bound already, as a job: 0 and *ret, -ENOENT, or an error. */
+static int history_first_job(struct history *h, sqlite3_stmt *st, struct job **ret)
 {
-	sqlite3_stmt *st = history_stmt(h, which);
-	int rc, r = 0;
+	int rc = sqlite3_step(st), r = 0;
 
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*ret = history_row_to_job(st);
 		if (!*ret)
@@ -517,51 +890,100 @@ static int history_find_one(struct history *h, enum history_stmt which, const ch
 
 int history_find_job(struct history *h, const char *request_id, struct job **ret)
 {
-	return history_find_one(h, STMT_FIND_JOB, request_id, ret);
+	sqlite3_stmt *st = history_stmt(h, STMT_FIND_JOB);
+
+	history_bind_text(st, h->job_param[STMT_FIND_JOB][JOB_COL_REQUEST_ID], request_id);
+	return history_first_job(h, st, ret);
 }
 
 int history_find_by_node(struct history *h, const char *node_id, struct job **ret)
 {
-	return history_find_one(h, STMT_FIND_BY_NODE, node_id, ret);
+	sqlite3_stmt *st = history_stmt(h, STMT_FIND_BY_NODE);
+
+	history_bind_text(st, h->job_param[STMT_FIND_BY_NODE][JOB_COL_CHILD_NODE_ID], node_id);
+	return history_first_job(h, st, ret);
 }
 
-/* Appends " AND column = ?N" for each filter member that is set. */
-static void history_filter_sql(const struct job_filter *f, bool with_status, char *sql, size_t size)
+/* The text filter f sets for which, or NULL when it does not filter on it (or it is a number). */
+static const char *history_filter_text(const struct job_filter *f, enum history_filter which)
 {
-	size_t n = strlen(sql);
-
-	if (f->mode)
-		n += (size_t)snprintf(sql + n, size - n, " AND mode = ?1");
-	if (f->run_id)
-		n += (size_t)snprintf(sql + n, size - n, " AND run_id = ?2");
-	if (f->parent_node_id)
-		n += (size_t)snprintf(sql + n, size - n, " AND parent_node_id = ?3");
-	if (f->child_node_id)
-		n += (size_t)snprintf(sql + n, size - n, " AND child_node_id = ?8");
-	if (f->has_owner)
-		n += (size_t)snprintf(sql + n, size - n, " AND owner_uid = ?9");
-	if (with_status && f->has_status)
-		n += (size_t)snprintf(sql + n, size - n, " AND status = ?4");
-	if (with_status && f->has_result)
-		snprintf(sql + n, size - n, " AND result = ?5");
+	switch (which) {
+	case FILTER_MODE:
+		return f->mode;
+	case FILTER_RUN_ID:
+		return f->run_id;
+	case FILTER_PARENT:
+		return f->parent_node_id;
+	case FILTER_CHILD:
+		return f->child_node_id;
+	case FILTER_STATUS:
+		return f->has_status ? job_status_name(f->status) : NULL;
+	case FILTER_RESULT:
+		return f->has_result ? job_result_name(f->result) : NULL;
+	case FILTER_OWNER:
+	case FILTER_COUNT_:
+		break;
+	}
+	return NULL;
 }
 
-static void history_filter_bind(sqlite3_stmt *st, const struct job_filter *f)
+static bool history_filter_set(const struct job_filter *f, enum history_filter which)
 {
-	if (f->mode)
-		sqlite3_bind_text(st, 1, f->mode, -1, SQLITE_STATIC);
-	if (f->run_id)
-		sqlite3_bind_text(st, 2, f->run_id, -1, SQLITE_STATIC);
-	if (f->parent_node_id)
-		sqlite3_bind_text(st, 3, f->parent_node_id, -1, SQLITE_STATIC);
-	if (f->child_node_id)
-		sqlite3_bind_text(st, 8, f->child_node_id, -1, SQLITE_STATIC);
-	if (f->has_owner)
-		sqlite3_bind_int64(st, 9, (sqlite3_int64)f->owner_uid);
-	if (f->has_status)
-		sqlite3_bind_text(st, 4, job_status_name(f->status), -1, SQLITE_STATIC);
-	if (f->has_result)
-		sqlite3_bind_text(st, 5, job_result_name(f->result), -1, SQLITE_STATIC);
+	return which == FILTER_OWNER ? f->has_owner : history_filter_text(f, which) != NULL;
+}
+
+static void history_filter_bind(sqlite3_stmt *st, const struct job_filter *f,
+				enum history_filter which)
+{
+	int i = history_param(st, history_filters[which].param);
+
+	if (which == FILTER_OWNER)
+		sqlite3_bind_int64(st, i, (sqlite3_int64)f->owner_uid);
+	else
+		history_bind_text(st, i, history_filter_text(f, which));
+}
+
+/* Prepares the statement of one shape: head, each filter in shape, tail. */
+static int history_prepare_shape(struct history *h, enum history_shape_kind kind, unsigned shape,
+				 sqlite3_stmt **ret)
+{
+	char sql[1024];
+	size_t n = (size_t)snprintf(sql, sizeof(sql), "%s", history_shape_head[kind]);
+	int rc;
+
+	for (int f = 0; f < FILTER_COUNT_; f++)
+		if (shape & (1u << f))
+			n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s",
+					      history_filters[f].sql);
+	snprintf(sql + n, sizeof(sql) - n, "%s", history_shape_tail[kind]);
+	rc = sqlite3_prepare_v3(h->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
+	return rc == SQLITE_OK ? 0 : history_fail(h, rc, "cannot query jobs");
+}
+
+/*
+ * The cached statement of the shape of filter (limited to the filters in
+ * mask), with the filter's values bound.
+ */
+static int history_shape_stmt(struct history *h, enum history_shape_kind kind,
+			      const struct job_filter *filter, unsigned mask, sqlite3_stmt **ret)
+{
+	unsigned shape = 0;
+	sqlite3_stmt **slot;
+	int r;
+
+	for (int f = 0; f < FILTER_COUNT_; f++)
+		if ((mask & (1u << f)) && history_filter_set(filter, (enum history_filter)f))
+			shape |= 1u << f;
+	slot = &h->shapes[kind][shape];
+	if (!*slot && (r = history_prepare_shape(h, kind, shape, slot)) < 0)
+		return r;
+	sqlite3_reset(*slot);
+	sqlite3_clear_bindings(*slot);
+	for (int f = 0; f < FILTER_COUNT_; f++)
+		if (shape & (1u << f))
+			history_filter_bind(*slot, filter, (enum history_filter)f);
+	*ret = *slot;
+	return 0;
 }
 
 static void history_free_jobs(struct job **jobs, size_t count)
@@ -574,27 +996,21 @@ static void history_free_jobs(struct job **jobs, size_t count)
 int history_query(struct history *h, const struct job_filter *filter, int64_t cursor, size_t limit,
 		  struct job ***ret_jobs, size_t *ret_count, int64_t *ret_next)
 {
-	char sql[640] = "SELECT " HISTORY_JOB_COLUMNS " FROM jobs WHERE seq_no < ?6";
 	struct job **jobs;
 	size_t count = 0;
 	sqlite3_stmt *st;
-	int rc, r = 0;
+	int rc, r;
 
 	if (limit == 0)
 		return -EINVAL;
+	r = history_shape_stmt(h, SHAPE_QUERY, filter, HISTORY_SHAPES - 1, &st);
+	if (r < 0)
+		return r;
 	jobs = calloc(limit + 1, sizeof(*jobs));
 	if (!jobs)
 		return -ENOMEM;
-	history_filter_sql(filter, true, sql, sizeof(sql));
-	strncat(sql, " ORDER BY seq_no DESC LIMIT ?7", sizeof(sql) - strlen(sql) - 1);
-	rc = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		free(jobs);
-		return history_fail(h, rc, "cannot query jobs");
-	}
-	history_filter_bind(st, filter);
-	sqlite3_bind_int64(st, 6, cursor > 0 ? cursor : INT64_MAX);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)limit + 1);
+	sqlite3_bind_int64(st, history_param(st, ":cursor"), cursor > 0 ? cursor : INT64_MAX);
+	sqlite3_bind_int64(st, history_param(st, ":limit"), (sqlite3_int64)limit + 1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (!(jobs[count] = history_row_to_job(st))) {
 			r = -ENOMEM;
@@ -604,7 +1020,7 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = history_fail(h, rc, "cannot query jobs");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (r < 0) {
 		history_free_jobs(jobs, count);
 		return r;
@@ -620,54 +1036,60 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 	return 0;
 }
 
+/* Adds n jobs of a row's status and result (as stored: their names) to counts. */
+static void history_count_row(struct job_counts *counts, const char *status_name,
+			      const char *result_name, uint64_t n)
+{
+	enum job_status status = JOB_CLOSED;
+	enum job_result result = JOB_RESULT_NONE;
+
+	if (status_name)
+		job_status_from_name(status_name, &status);
+	if (result_name)
+		job_result_from_name(result_name, &result);
+	switch (status) {
+	case JOB_OPENED:
+		counts->opened += n;
+		break;
+	case JOB_CLOSED:
+		counts->closed += n;
+		break;
+	}
+	switch (result) {
+	case JOB_SUCCESS:
+		counts->success += n;
+		break;
+	case JOB_FAILURE:
+		counts->failure += n;
+		break;
+	case JOB_RESULT_NONE:
+		break;
+	}
+}
+
 int history_count(struct history *h, const struct job_filter *filter, struct job_counts *ret)
 {
-	char sql[512] = "SELECT status, result, count(*) FROM jobs WHERE 1";
 	sqlite3_stmt *st;
-	int rc;
+	int rc, r = history_shape_stmt(h, SHAPE_COUNT, filter, HISTORY_COUNT_FILTERS, &st);
 
-	history_filter_sql(filter, false, sql, sizeof(sql));
-	strncat(sql, " GROUP BY status, result", sizeof(sql) - strlen(sql) - 1);
-	rc = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return history_fail(h, rc, "cannot count jobs");
-	history_filter_bind(st, &(struct job_filter){.mode = filter->mode,
-						     .run_id = filter->run_id,
-						     .parent_node_id = filter->parent_node_id,
-						     .child_node_id = filter->child_node_id,
-						     .has_owner = filter->has_owner,
-						     .owner_uid = filter->owner_uid});
+	if (r < 0)
+		return r;
 	memset(ret, 0, sizeof(*ret));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *status = (const char *)sqlite3_column_text(st, 0);
-		const char *result = (const char *)sqlite3_column_text(st, 1);
-		uint64_t n = (uint64_t)sqlite3_column_int64(st, 2);
-
-		if (status && strcmp(status, "opened") == 0)
-			ret->opened += n;
-		else
-			ret->closed += n;
-		if (result && strcmp(result, "success") == 0)
-			ret->success += n;
-		else if (result && strcmp(result, "failure") == 0)
-			ret->failure += n;
-	}
-	sqlite3_finalize(st);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		history_count_row(ret, (const char *)sqlite3_column_text(st, 0),
+				  (const char *)sqlite3_column_text(st, 1),
+				  (uint64_t)sqlite3_column_int64(st, 2));
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, "cannot count jobs");
 }
 
 int history_foreach_open(struct history *h, int (*cb)(struct job *job, void *userdata),
 			 void *userdata)
 {
-	sqlite3_stmt *st;
-	int rc, r = 0;
+	sqlite3_stmt *st = history_stmt(h, STMT_OPEN_JOBS);
+	int rc = SQLITE_DONE, r = 0;
 
-	rc = sqlite3_prepare_v2(h->db,
-				"SELECT " HISTORY_JOB_COLUMNS " FROM jobs WHERE status = 'opened' "
-				"ORDER BY seq_no",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return history_fail(h, rc, "cannot read opened jobs");
+	history_bind_text(st, history_param(st, ":status"), job_status_name(JOB_OPENED));
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct job *job = history_row_to_job(st);
 
@@ -680,57 +1102,28 @@ int history_foreach_open(struct history *h, int (*cb)(struct job *job, void *use
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = history_fail(h, rc, "cannot read opened jobs");
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return r;
 }
 
-int history_insert_message(struct history *h, struct message *msg)
+static int history_select_u64(struct history *h, enum history_stmt which, uint64_t *ret)
 {
-	sqlite3_stmt *st;
-	const char *text;
-	size_t len;
-	int r;
+	sqlite3_stmt *st = history_stmt(h, which);
+	int rc = sqlite3_step(st);
 
-	text = message_wire(msg, &len);
-	if (!text)
-		return -ENOMEM;
-	r = history_write_begin(h);
-	if (r < 0)
-		return r;
-	st = history_stmt(h, STMT_INSERT_MESSAGE);
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)msg->seq);
-	sqlite3_bind_text(st, 2, message_type_name(msg->type), -1, SQLITE_STATIC);
-	history_bind_text(st, 3, msg->request_id);
-	history_bind_text(st, 4, msg->run_id);
-	sqlite3_bind_double(st, 5, msg->time);
-	sqlite3_bind_text(st, 6, text, (int)len, SQLITE_STATIC);
-	r = history_step_done(h, st, "cannot store the message");
-	if (r < 0)
-		return r;
-	return history_write_end(h);
-}
-
-static int history_select_u64(struct history *h, const char *sql, uint64_t *ret)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
-
-	if (rc != SQLITE_OK)
-		return history_fail(h, rc, sql);
-	rc = sqlite3_step(st);
 	*ret = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : history_fail(h, rc, sql);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : history_fail(h, rc, "cannot read seq");
 }
 
 int history_last_seq(struct history *h, uint64_t *ret)
 {
-	return history_select_u64(h, "SELECT coalesce(max(seq), 0) FROM messages", ret);
+	return history_select_u64(h, STMT_LAST_SEQ, ret);
 }
 
 int history_first_seq(struct history *h, uint64_t *ret)
 {
-	return history_select_u64(h, "SELECT coalesce(min(seq), 0) FROM messages", ret);
+	return history_select_u64(h, STMT_FIRST_SEQ, ret);
 }
 
 int history_foreach_message(struct history *h, uint64_t after_seq, size_t limit,
@@ -743,8 +1136,8 @@ int history_foreach_message(struct history *h, uint64_t after_seq, size_t limit,
 	int rc, r = 0;
 
 	*ret_last = after_seq;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)after_seq);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	sqlite3_bind_int64(st, history_param(st, ":after"), (sqlite3_int64)after_seq);
+	sqlite3_bind_int64(st, history_param(st, ":limit"), (sqlite3_int64)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
 
@@ -768,7 +1161,11 @@ int history_final_message(struct history *h, const char *request_id, char **ret_
 	sqlite3_stmt *st = history_stmt(h, STMT_FINAL_MESSAGE);
 	int rc, r = 0;
 
-	sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
+	history_bind_text(st, history_param(st, ":request_id"), request_id);
+	history_bind_text(st, history_param(st, ":success"),
+			  message_type_name(MESSAGE_REQUEST_SUCCESS));
+	history_bind_text(st, history_param(st, ":failure"),
+			  message_type_name(MESSAGE_REQUEST_FAILURE));
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*ret_text = strdup((const char *)sqlite3_column_text(st, 0));
@@ -783,62 +1180,33 @@ int history_final_message(struct history *h, const char *request_id, char **ret_
 	return r;
 }
 
+/* ---- retention ---- */
+
 /* Deletes up to batch closed jobs past the limits; counts what it removed by result. */
 static int history_prune_jobs(struct history *h, uint64_t max_jobs, double max_age, size_t batch,
 			      struct job_counts *removed)
 {
-	static const char sql[] =
-		"DELETE FROM jobs WHERE seq_no IN (SELECT seq_no FROM jobs WHERE status = 'closed' "
-		"AND ((?1 > 0 AND seq_no <= (SELECT seq_no FROM jobs WHERE status = 'closed' "
-		"ORDER BY seq_no DESC LIMIT 1 OFFSET ?1)) OR (?2 > 0 AND end_time < ?3)) "
-		"ORDER BY seq_no LIMIT ?4) "
-		"RETURNING result";
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = history_stmt(h, STMT_PRUNE_JOBS);
 	int rc;
 
-	rc = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return history_fail(h, rc, "cannot prune");
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)max_jobs);
-	sqlite3_bind_double(st, 2, max_age);
-	sqlite3_bind_double(st, 3, time_now() - max_age);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)batch);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *result = (const char *)sqlite3_column_text(st, 0);
-
-		removed->closed++;
-		if (result && strcmp(result, "success") == 0)
-			removed->success++;
-		else
-			removed->failure++;
-	}
-	sqlite3_finalize(st);
+	history_bind_text(st, history_param(st, ":closed"), job_status_name(JOB_CLOSED));
+	sqlite3_bind_int64(st, history_param(st, ":max_jobs"), (sqlite3_int64)max_jobs);
+	sqlite3_bind_double(st, history_param(st, ":max_age"), max_age);
+	sqlite3_bind_double(st, history_param(st, ":before"), time_now() - max_age);
+	sqlite3_bind_int64(st, history_param(st, ":batch"), (sqlite3_int64)batch);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		history_count_row(removed, job_status_name(JOB_CLOSED),
+				  (const char *)sqlite3_column_text(st, 0), 1);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, "cannot prune");
 }
 
-/*
- * The message log is pruned as a prefix, so a replay never has a gap:
- * everything before the first message of the oldest job still kept goes
- * (with no job left, all but the newest message, so seq never goes back).
- */
 static int history_prune_messages(struct history *h, size_t batch)
 {
-	static const char sql[] =
-		"DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE seq < "
-		"coalesce((SELECT min(seq) FROM messages WHERE request_id = (SELECT j.request_id "
-		"FROM jobs j WHERE EXISTS (SELECT 1 FROM messages m WHERE m.request_id = "
-		"j.request_id) ORDER BY j.seq_no LIMIT 1)), (SELECT max(seq) FROM messages)) "
-		"ORDER BY seq LIMIT ?1)";
-	sqlite3_stmt *st;
-	int rc;
+	sqlite3_stmt *st = history_stmt(h, STMT_PRUNE_MESSAGES);
 
-	rc = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return history_fail(h, rc, "cannot prune messages");
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)batch);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, "cannot prune messages");
+	sqlite3_bind_int64(st, history_param(st, ":batch"), (sqlite3_int64)batch);
+	return history_step_done(h, st, "cannot prune messages");
 }
 
 int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t batch,
@@ -847,7 +1215,8 @@ int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t b
 	int r;
 
 	memset(ret_removed, 0, sizeof(*ret_removed));
-	if (max_jobs == 0 && max_age <= 0)
+	/* Pruning waits while the backlog does: it is done again later anyway. */
+	if ((max_jobs == 0 && max_age <= 0) || h->failing)
 		return 0;
 	r = history_write_begin(h);
 	if (r == 0)
@@ -855,7 +1224,81 @@ int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t b
 	/* A job has a few messages: the log may need more steps than the jobs. */
 	if (r == 0)
 		r = history_prune_messages(h, batch * 4);
+	if (r < 0 && history_grouped(h) && r != -EEXIST)
+		history_turn_failed(h, r);
 	if (r < 0)
 		return r;
 	return history_write_end(h);
+}
+
+/* ---- open and close ---- */
+
+static void history_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	history_commit(arg);
+}
+
+static void history_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	history_commit(arg);
+}
+
+int history_open(const char *path, struct event_base *base, enum history_durability durability,
+		 struct history **ret, char **error)
+{
+	struct history *h = calloc(1, sizeof(*h));
+	int rc, r;
+
+	*error = NULL;
+	if (!h)
+		return -ENOMEM;
+	rc = sqlite3_open_v2(path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		r = history_fail(h, rc, "cannot open");
+		*error = strdup(h->last_error);
+		history_close(h);
+		return r;
+	}
+	sqlite3_extended_result_codes(h->db, 1);
+	sqlite3_busy_timeout(h->db, 5000);
+	/* Migrating first refuses a foreign database before anything changes it. */
+	r = history_migrate(h, error);
+	if (r == 0)
+		r = history_configure(h, durability, error);
+	if (r == 0)
+		r = history_prepare_all(h, error);
+	if (r == 0 && (r = history_last_seq(h, &h->stored_seq)) < 0)
+		*error = strdup(h->last_error);
+	if (r == 0 && base &&
+	    (!(h->commit_ev = event_new(base, -1, 0, history_commit_cb, h)) ||
+	     !(h->retry_ev = evtimer_new(base, history_retry_cb, h))))
+		r = -ENOMEM;
+	if (r < 0) {
+		history_close(h);
+		return r;
+	}
+	*ret = h;
+	return 0;
+}
+
+void history_close(struct history *h)
+{
+	if (!h)
+		return;
+	history_commit(h);
+	history_ops_clear(&h->turn);
+	history_ops_clear(&h->backlog);
+	free(h->turn.v);
+	free(h->backlog.v);
+	for (int i = 0; i < STMT_COUNT_; i++)
+		sqlite3_finalize(h->stmts[i]);
+	for (int kind = 0; kind < SHAPE_KIND_COUNT_; kind++)
+		for (unsigned shape = 0; shape < HISTORY_SHAPES; shape++)
+			sqlite3_finalize(h->shapes[kind][shape]);
+	if (h->commit_ev)
+		event_free(h->commit_ev);
+	if (h->retry_ev)
+		event_free(h->retry_ev);
+	sqlite3_close(h->db);
+	free(h);
 }

@@ -67,17 +67,36 @@ bool history_in_transaction(const struct history *h);
 /*
  * hook runs after every commit of a transaction, with 0 or the commit's
  * negative errno: what waited for durability may go out (or must not).
+ *
+ * With an event base, a failed commit (a full disk) is not the end of its
+ * writes: the history keeps every job and message write of the lost
+ * transaction in memory and becomes "failing". While failing, writes wait
+ * in that backlog without touching the database, new jobs are refused
+ * (history_insert_job returns the failure's errno), pruning pauses, and
+ * the backlog is tried again every second and by history_commit; hook(0)
+ * says when it is stored. hook(r < 0) runs once, when failing begins.
  */
 void history_set_commit_hook(struct history *h, void (*hook)(int result, void *userdata),
 			     void *userdata);
 
+/* Whether a failed commit left writes waiting (see history_set_commit_hook). */
+bool history_failing(const struct history *h);
+/* How many writes wait for the database to take them. */
+size_t history_backlog_count(const struct history *h);
+/* The largest seq whose message is committed: while failing, later ones are not stored yet. */
+uint64_t history_stored_seq(const struct history *h);
+
 /* The text of the last storage error, for logs and error replies. */
 const char *history_last_error(const struct history *h);
 
-/* Stores a new job and sets its seq_no. -EEXIST if its request_id is taken. */
+/*
+ * Stores a new job and sets its seq_no. -EEXIST if its request_id is taken;
+ * while failing, the failure's errno. Keeps a reference to job until the
+ * write is committed.
+ */
 int history_insert_job(struct history *h, struct job *job);
-/* Writes back the job's phase, pid, end and result fields. */
-int history_update_job(struct history *h, const struct job *job);
+/* Writes back the job's phase, pid, end and result fields (keeps a reference, as above). */
+int history_update_job(struct history *h, struct job *job);
 
 /* Loads a job by request_id: 0 and a new reference in *ret, or -ENOENT. */
 int history_find_job(struct history *h, const char *request_id, struct job **ret);
@@ -99,7 +118,7 @@ int history_count(struct history *h, const struct job_filter *filter, struct job
 int history_foreach_open(struct history *h, int (*cb)(struct job *job, void *userdata),
 			 void *userdata);
 
-/* Stores a published message (its seq and time are set). */
+/* Stores a published message (its seq and time are set; keeps a reference, as above). */
 int history_insert_message(struct history *h, struct message *msg);
 /* The largest stored seq, 0 for an empty log. */
 int history_last_seq(struct history *h, uint64_t *ret);

@@ -22,6 +22,10 @@ static struct rpc_result *methods_subscribe_types(struct rpc_call *call, json_ob
 	*ret = 0;
 	if ((err = params_string_array(call, params, "types", false, &types)) || !types)
 		return err;
+	if (json_object_array_length(types) == 0)
+		return rpc_failure(call, WIRE_INVALID_PARAMS,
+				   "Invalid params: types is empty, so the subscription would "
+				   "match nothing; leave types out to receive every type");
 	for (size_t i = 0; i < json_object_array_length(types); i++) {
 		const char *name = json_object_get_string(json_object_array_get_idx(types, i));
 		enum message_type t;

@@ -36,6 +36,8 @@ struct publisher {
 	TAILQ_HEAD(, publisher_subscriber) subscribers;
 	TAILQ_HEAD(publisher_pending_head, publisher_pending) pending;
 	uint64_t next_seq;
+	uint64_t
+		hold_after; /* messages with a larger seq wait (not stored yet); UINT64_MAX: none */
 	uint64_t next_subscriber_id;
 	publisher_store_fn store;
 	void *store_data;
@@ -60,6 +62,7 @@ struct publisher *publisher_new(struct event_base *base, uint64_t first_seq)
 	TAILQ_INIT(&pub->subscribers);
 	TAILQ_INIT(&pub->pending);
 	pub->next_seq = first_seq ? first_seq : 1;
+	pub->hold_after = UINT64_MAX;
 	pub->next_subscriber_id = 1;
 	return pub;
 }
@@ -109,7 +112,7 @@ static int publisher_add(struct publisher *pub, publisher_cb cb, publisher_filte
 		return -ENOMEM;
 	}
 	sub->id = pub->next_subscriber_id++;
-	sub->after_seq = pub->next_seq - 1;
+	sub->after_seq = publisher_last_seq(pub);
 	sub->cb = cb;
 	sub->filter = filter;
 	sub->userdata = userdata;
@@ -181,7 +184,28 @@ int publisher_publish(struct publisher *pub, struct message *msg)
 
 uint64_t publisher_last_seq(const struct publisher *pub)
 {
-	return pub->next_seq - 1;
+	return pub->next_seq - 1 < pub->hold_after ? pub->next_seq - 1 : pub->hold_after;
+}
+
+void publisher_hold_after(struct publisher *pub, uint64_t seq)
+{
+	if (seq < pub->hold_after)
+		pub->hold_after = seq;
+}
+
+void publisher_release(struct publisher *pub)
+{
+	pub->hold_after = UINT64_MAX;
+	if (!TAILQ_EMPTY(&pub->pending))
+		event_active(pub->deliver_ev, EV_TIMEOUT, 0);
+}
+
+/* Whether the oldest undelivered message may go out now. */
+static bool publisher_can_deliver(const struct publisher *pub)
+{
+	const struct publisher_pending *p = TAILQ_FIRST(&pub->pending);
+
+	return p && p->msg->seq <= pub->hold_after;
 }
 
 static void publisher_purge_removed(struct publisher *pub)
@@ -221,14 +245,17 @@ static void publisher_deliver_one(struct publisher *pub, struct message *msg)
 	publisher_purge_removed(pub);
 }
 
-/* Delivers the messages queued before this turn; later ones wait for the next. */
+/*
+ * Delivers the messages queued before this turn; later ones wait for the
+ * next. Held ones wait for publisher_release.
+ */
 static void publisher_deliver_queued(struct publisher *pub)
 {
 	struct publisher_pending *p, *last = TAILQ_LAST(&pub->pending, publisher_pending_head);
 
 	if (!last)
 		return;
-	for (;;) {
+	while (publisher_can_deliver(pub)) {
 		bool at_last;
 
 		p = TAILQ_FIRST(&pub->pending);
@@ -240,7 +267,7 @@ static void publisher_deliver_queued(struct publisher *pub)
 		if (at_last)
 			break;
 	}
-	if (!TAILQ_EMPTY(&pub->pending))
+	if (publisher_can_deliver(pub))
 		event_active(pub->deliver_ev, EV_TIMEOUT, 0);
 }
 
@@ -251,7 +278,7 @@ static void publisher_deliver_cb(evutil_socket_t fd, short what, void *arg)
 
 void publisher_shutdown(struct publisher *pub)
 {
-	while (!TAILQ_EMPTY(&pub->pending))
+	while (publisher_can_deliver(pub))
 		publisher_deliver_queued(pub);
 	pub->shut_down = true;
 }

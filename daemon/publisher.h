@@ -1,6 +1,7 @@
 /*
  * The publisher (the seed's RTPublisher): numbers messages and delivers
- * them, in order, to every subscriber from the event loop.
+ * them, in order, to every subscriber from the event loop, holding back
+ * those whose storage failed until they are stored.
  */
 #ifndef COORD_PUBLISHER_H
 #define COORD_PUBLISHER_H
@@ -54,10 +55,19 @@ int publisher_listen(struct publisher *pub, publisher_filter filter, publisher_c
  */
 int publisher_publish(struct publisher *pub, struct message *msg);
 
-/* The seq of the last published message (0 if none yet). */
+/* The seq of the last published message that is not held (0 if none yet). */
 uint64_t publisher_last_seq(const struct publisher *pub);
 
-/* Delivers everything already queued right now, then refuses new messages. */
+/*
+ * Holds back every message with a larger seq than seq, published or still
+ * to come, until publisher_release (their storage failed: nothing that is
+ * not stored may be delivered). New subscribers start at seq.
+ */
+void publisher_hold_after(struct publisher *pub, uint64_t seq);
+/* Delivers what was held, in order, from the next loop turn on. */
+void publisher_release(struct publisher *pub);
+
+/* Delivers everything already queued (and not held) right now, then refuses new messages. */
 void publisher_shutdown(struct publisher *pub);
 
 #endif

@@ -122,7 +122,7 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 	r = job_end(job, result, exit_code, kind, error_message);
 	if (r < 0)
 		return r;
-	/* A failed write is reported, but memory follows the seed: the job is closed. */
+	/* Memory follows the seed: the job is closed (a write whose commit fails is made again). */
 	r = history_update_job(state->history, job);
 	state->counts.opened--;
 	state->counts.closed++;
@@ -165,8 +165,12 @@ int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t 
 
 int state_get_job(struct state *state, const char *request_id, struct job **ret)
 {
-	struct job *job = state_find_open(state, request_id);
+	struct job *job;
 
+	/* While writes wait for the disk, a job is told as it is stored (or not at all). */
+	if (history_failing(state->history))
+		return history_find_job(state->history, request_id, ret);
+	job = state_find_open(state, request_id);
 	if (job) {
 		*ret = job_ref(job);
 		return 0;
@@ -221,8 +225,9 @@ int state_run_id_for_parent(struct state *state, const char *parent_node_id, uid
 
 int state_counts(struct state *state, const struct job_filter *filter, struct job_counts *ret)
 {
+	/* While writes wait for the disk, the rows are what may be told, not memory. */
 	if (!filter->mode && !filter->run_id && !filter->parent_node_id && !filter->child_node_id &&
-	    !filter->has_owner) {
+	    !filter->has_owner && !history_failing(state->history)) {
 		*ret = state->counts;
 		return 0;
 	}

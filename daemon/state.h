@@ -52,7 +52,10 @@ struct job *state_find_open(struct state *state, const char *request_id);
 /* The opened job whose process (and process group) is pid (borrowed), or NULL: O(1). */
 struct job *state_find_running(struct state *state, pid_t pid);
 
-/* Any job, opened or closed: 0 and a new reference in *ret, or -ENOENT. */
+/*
+ * Any job, opened or closed: 0 and a new reference in *ret, or -ENOENT.
+ * While the history is failing, the job as it is stored.
+ */
 int state_get_job(struct state *state, const char *request_id, struct job **ret);
 
 /* The newest job whose child_node_id is node_id: 0 and a new reference, or -ENOENT. */
@@ -66,7 +69,10 @@ int state_find_by_node(struct state *state, const char *node_id, struct job **re
 int state_run_id_for_parent(struct state *state, const char *parent_node_id, uid_t owner,
 			    bool any_owner, char **ret);
 
-/* Counts over all jobs (O(1)), or over those matching filter (status and result aside). */
+/*
+ * Counts over all jobs (O(1); from the history's rows while it is failing),
+ * or over those matching filter (status and result aside).
+ */
 int state_counts(struct state *state, const struct job_filter *filter, struct job_counts *ret);
 
 /* The seed's job_list: a page of jobs newest first, see history_query. */
@@ -87,7 +93,7 @@ int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t b
 /* Number of opened jobs. */
 size_t state_open_count(const struct state *state);
 
-/* Loads the counts from the history; call once after opening it. */
+/* Loads the counts from the history: after opening it, and after it failed and recovered. */
 int state_load(struct state *state);
 
 #endif

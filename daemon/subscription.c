@@ -45,20 +45,45 @@ static void subscription_send(struct subscription *sub, const char *text, size_t
 	connection_send_parts(sub->conn, parts, lens, 3);
 }
 
+/*
+ * Ends the subscription with a subscription_ended notification: reason,
+ * the first seq it did not receive, and (when retention removed messages
+ * it had yet to send) the oldest seq still stored.
+ */
+static void subscription_end(struct subscription *sub, const char *reason, uint64_t resume_seq,
+			     uint64_t oldest_seq)
+{
+	char text[256];
+	int n = snprintf(text, sizeof(text),
+			 "{\"jsonrpc\":\"2.0\",\"method\":\"subscription_ended\",\"params\":"
+			 "{\"subscription\":%llu,\"reason\":\"%s\",\"resume_seq\":%llu",
+			 sub->id, reason, (unsigned long long)resume_seq);
+
+	if (oldest_seq)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, ",\"oldest_seq\":%llu",
+			      (unsigned long long)oldest_seq);
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "}}");
+	connection_send(sub->conn, text, (size_t)n);
+	subscription_free(sub);
+}
+
 /* The client fell behind: tell it where to resume, and end the subscription. */
 static void subscription_lagged(struct subscription *sub, uint64_t resume_seq)
 {
-	char text[192];
-	int n = snprintf(text, sizeof(text),
-			 "{\"jsonrpc\":\"2.0\",\"method\":\"subscription_ended\",\"params\":"
-			 "{\"subscription\":%llu,\"reason\":\"lagged\",\"resume_seq\":%llu}}",
-			 sub->id, (unsigned long long)resume_seq);
-
 	log_notice("subscription %llu of uid %u lagged at seq %llu: %zu bytes unsent", sub->id,
 		   (unsigned)connection_peer_uid(sub->conn), (unsigned long long)resume_seq,
 		   connection_pending_output(sub->conn));
-	connection_send(sub->conn, text, (size_t)n);
-	subscription_free(sub);
+	subscription_end(sub, "lagged", resume_seq, 0);
+}
+
+/* Retention removed messages the replay had not sent yet: never skip them silently. */
+static void subscription_pruned(struct subscription *sub)
+{
+	log_notice("subscription %llu of uid %u: retention removed seq %llu to %llu before its "
+		   "replay sent them",
+		   sub->id, (unsigned)connection_peer_uid(sub->conn),
+		   (unsigned long long)sub->last_seq + 1, (unsigned long long)sub->pruned_at - 1);
+	subscription_end(sub, "pruned", sub->last_seq + 1, sub->pruned_at);
 }
 
 static void subscription_live_cb(struct message *msg, void *userdata)
@@ -88,6 +113,12 @@ static int subscription_replay_one(uint64_t seq, const char *type, const char *r
 {
 	struct subscription *sub = userdata;
 
+	/* The log is pruned as a prefix: a hole means the replay was overtaken. */
+	if (seq != sub->last_seq + 1) {
+		sub->pruned_at = seq;
+		return 1;
+	}
+	sub->last_seq = seq;
 	if (subscription_matches(sub, type, request_id, run_id))
 		subscription_send(sub, text, len);
 	/* Stop within a batch too: a batch of large messages must not pile up. */
@@ -95,24 +126,30 @@ static int subscription_replay_one(uint64_t seq, const char *type, const char *r
 	       connection_limits(sub->conn)->subscriber_max / 2;
 }
 
-/* Replays from the history while the client keeps up; live messages wait meanwhile. */
+/*
+ * Replays from the history while the client keeps up; live messages wait
+ * meanwhile. May end (and free) sub when retention overtook the replay.
+ */
 static void subscription_replay(struct subscription *sub)
 {
 	size_t budget = connection_limits(sub->conn)->subscriber_max / 2;
 
 	while (sub->replaying && connection_is_open(sub->conn)) {
-		uint64_t before = sub->last_seq;
+		uint64_t before = sub->last_seq, passed;
 		int r;
 
 		if (connection_pending_output(sub->conn) > budget)
 			return; /* resumed from the connection's drain callback */
 		r = history_foreach_message(sub->daemon->history, sub->last_seq,
 					    SUBSCRIPTION_REPLAY_BATCH, subscription_replay_one, sub,
-					    &sub->last_seq);
+					    &passed);
 		if (r < 0) {
 			log_error("replay for subscription %llu: %s", sub->id,
 				  history_last_error(sub->daemon->history));
 			sub->replaying = false;
+		} else if (sub->pruned_at) {
+			subscription_pruned(sub);
+			return;
 		} else if (sub->last_seq == before) {
 			sub->replaying = false; /* caught up: the rest comes live */
 		}
@@ -121,10 +158,11 @@ static void subscription_replay(struct subscription *sub)
 
 static void subscription_drain_cb(struct connection *conn)
 {
-	struct subscription *sub;
+	struct subscription *sub, *next;
 
-	/* The connection has room again: go on with any replay (replay frees nothing). */
-	TAILQ_FOREACH (sub, connection_subscriptions(conn), conn_entry) {
+	/* The connection has room again: go on with any replay (which may end only its own). */
+	for (sub = TAILQ_FIRST(connection_subscriptions(conn)); sub; sub = next) {
+		next = TAILQ_NEXT(sub, conn_entry);
 		if (sub->replaying)
 			subscription_replay(sub);
 	}

@@ -1,7 +1,8 @@
 /*
  * A client's subscription: the publisher's messages republished to one
- * connection as notifications, filtered, with replay from the history and
- * an end (lagged) for a client that stops reading.
+ * connection as notifications, filtered, with replay from the history, and
+ * an end (subscription_ended) for a client that stops reading (lagged) or
+ * whose replay retention overtook (pruned).
  */
 #ifndef COORD_SUBSCRIPTION_H
 #define COORD_SUBSCRIPTION_H
@@ -26,9 +27,10 @@ struct subscription {
 	struct connection *conn; /* a reference */
 	uint64_t publisher_id;
 	struct subscription_filter filter;
-	uint64_t last_seq; /* every message up to here has been sent or skipped */
-	bool replaying;	   /* still reading from the history */
-	char prefix[96];   /* the notification text before the message */
+	uint64_t last_seq;  /* every message up to here has been sent or skipped */
+	uint64_t pruned_at; /* the seq the replay found after a hole, or 0 */
+	bool replaying;	    /* still reading from the history */
+	char prefix[96];    /* the notification text before the message */
 	size_t prefix_len;
 };
 
@@ -44,7 +46,10 @@ int subscription_new(struct daemon *daemon, struct connection *conn,
 		     struct subscription_filter *filter, bool has_since, uint64_t since_seq,
 		     struct subscription **ret);
 
-/* Sends what replay has to send; from then on, live messages as they come. */
+/*
+ * Sends what replay has to send; from then on, live messages as they come.
+ * May end and free sub at once (see subscription_ended in docs/protocol.md).
+ */
 void subscription_start(struct subscription *sub);
 
 /* Unsubscribes, leaves the connection's list and frees. */
