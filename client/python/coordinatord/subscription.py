@@ -5,7 +5,9 @@ reason ``lagged``, with ``resume_seq``); the client also stops one itself when m
 than ``max_buffer`` bytes of messages wait unread. Either way, once the caller has
 read everything that came before, it subscribes again with ``since_seq`` =
 ``resume_seq`` - 1, so the daemon replays the rest from its history, and it drops
-any message whose ``seq`` it already delivered. The state changes in the
+any message whose ``seq`` it already delivered. Where the gap cannot be filled
+(retention pruned the messages: ``subscription_ended`` with reason ``pruned``, or a
+1001 on the resubscribe), the iteration raises NotFound after the messages before it. The state changes in the
 connection's callbacks; ``__anext__`` only reads it, so cancelling a read loses
 nothing.
 """
@@ -15,7 +17,7 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, Iterable, Optional, Tuple
 
-from .errors import CoordinatorError, ProtocolError, RPCError
+from .errors import CoordinatorError, NotFound, ProtocolError, RPCError
 from .objects import Message
 
 if TYPE_CHECKING:
@@ -53,7 +55,6 @@ class Subscription:
         self._resume_from: Optional[int] = None
         self._last_seq: Optional[int] = None
         self._error: Optional[BaseException] = None
-        self._ended_reason: Optional[str] = None
         self._closed = False
         self._ready: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
         self._waiter: Optional["asyncio.Future[None]"] = None
@@ -95,7 +96,7 @@ class Subscription:
                 return message
             if self._error is not None:
                 raise self._error
-            if self._closed or self._ended_reason is not None:
+            if self._closed:
                 raise StopAsyncIteration
             if self._resume_from is not None and not self._requesting:
                 since, self._resume_from = self._resume_from - 1, None
@@ -201,13 +202,25 @@ class Subscription:
             self._conn.send_detached("unsubscribe", {"subscription": sid})
 
     def _ended(self, params: Dict[str, Any]) -> None:
-        self._id = None
-        resume = params.get("resume_seq")
-        if params.get("reason") == "lagged" and isinstance(resume, int):
+        """The daemon ended the subscription: resume after a lag; anything else is
+        raised once the messages before it are read, never a silent gap."""
+        sid, self._id = self._id, None
+        reason, resume = params.get("reason"), params.get("resume_seq")
+        if reason == "lagged" and isinstance(resume, int):
             self._resume_from = resume
+            self._wake()
+        elif reason == "pruned":
+            oldest = params.get("oldest_seq")
+            self._fail(NotFound(
+                "messages from seq %s to %s were pruned by retention before this subscription "
+                "got them; subscribe again with since_seq=%s to go on from what is kept"
+                % (resume, oldest - 1 if isinstance(oldest, int) else "?",
+                   oldest - 1 if isinstance(oldest, int) else "?"),
+                NotFound.code,
+                {"resume_seq": resume, "oldest_seq": oldest},
+            ))
         else:
-            self._ended_reason = str(params.get("reason"))
-        self._wake()
+            self._fail(CoordinatorError("coordinatord ended subscription %s (reason: %s)" % (sid, reason)))
 
     def _connection_lost(self, error: CoordinatorError) -> None:
         self._id = None
