@@ -281,7 +281,7 @@ static int daemon_start_coordinator(struct daemon *d, char **error)
 	size_t lost = 0;
 	int r;
 
-	d->coordinator = coordinator_new(d->state);
+	d->coordinator = coordinator_new(d->base, d->state, d->config.cancel_slice_ms);
 	if (!d->coordinator)
 		return daemon_fail(error, -ENOMEM, "out of memory");
 	r = daemon_add_modes(d, error);
@@ -423,29 +423,31 @@ int daemon_run(struct daemon *d)
 	return d->exit_code;
 }
 
+/* The request_ids of the queued jobs, as state_foreach_open finds them. */
+struct daemon_queued {
+	char **ids; /* NULL once out of memory */
+	size_t count;
+};
+
 static void daemon_cancel_queued_cb(struct job *job, void *userdata)
 {
-	char ***ids = userdata;
-	size_t n = 0;
+	struct daemon_queued *q = userdata;
 
-	if (job->phase != JOB_QUEUED || !*ids)
-		return;
-	while ((*ids)[n])
-		n++;
-	(*ids)[n] = strdup(job->request_id);
+	if (job->phase == JOB_QUEUED && q->ids && (q->ids[q->count] = strdup(job->request_id)))
+		q->count++;
 }
 
 /* Queued tasks never start during a drain: they are cancelled at once. */
 static void daemon_cancel_queued(struct daemon *d)
 {
-	char **ids = calloc(state_open_count(d->state) + 1, sizeof(char *));
+	struct daemon_queued q = {.ids = calloc(state_open_count(d->state) + 1, sizeof(char *))};
 
-	state_foreach_open(d->state, daemon_cancel_queued_cb, &ids);
-	for (size_t i = 0; ids && ids[i]; i++) {
-		coordinator_cancel(d->coordinator, ids[i], false, 0);
-		free(ids[i]);
+	state_foreach_open(d->state, daemon_cancel_queued_cb, &q);
+	for (size_t i = 0; i < q.count; i++) {
+		coordinator_cancel(d->coordinator, q.ids[i], false, 0, NULL, NULL, NULL);
+		free(q.ids[i]);
 	}
-	free(ids);
+	free(q.ids);
 }
 
 static void daemon_drain_cb(evutil_socket_t fd, short what, void *arg)

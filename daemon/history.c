@@ -26,6 +26,7 @@ enum history_stmt {
 	STMT_INSERT_MESSAGE,
 	STMT_FINAL_MESSAGE,
 	STMT_MESSAGES_AFTER,
+	STMT_CHILDREN,
 	STMT_COUNT_,
 };
 
@@ -52,6 +53,9 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 			       "('request_success', 'request_failure') ORDER BY seq DESC LIMIT 1",
 	[STMT_MESSAGES_AFTER] = "SELECT seq, type, request_id, run_id, body FROM messages "
 				"WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+	[STMT_CHILDREN] = "SELECT seq_no, request_id, child_node_id, owner_uid FROM jobs "
+			  "WHERE parent_node_id = ?1 AND run_id = ?2 AND seq_no > ?3 AND "
+			  "seq_no <= ?4 ORDER BY seq_no LIMIT ?5",
 };
 
 static const char history_schema_v1[] =
@@ -525,6 +529,37 @@ int history_find_by_node(struct history *h, const char *node_id, struct job **re
 	return history_find_one(h, STMT_FIND_BY_NODE, node_id, ret);
 }
 
+int history_foreach_child(struct history *h, const char *run_id, const char *node,
+			  int64_t after_seq, int64_t upto_seq, size_t limit,
+			  void (*cb)(const struct history_child *child, void *userdata),
+			  void *userdata, size_t *ret_count)
+{
+	sqlite3_stmt *st = history_stmt(h, STMT_CHILDREN);
+	size_t count = 0;
+	int rc;
+
+	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, run_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, after_seq);
+	sqlite3_bind_int64(st, 4, upto_seq);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct history_child child = {
+			.seq_no = sqlite3_column_int64(st, 0),
+			.request_id = (const char *)sqlite3_column_text(st, 1),
+			.child_node_id = (const char *)sqlite3_column_text(st, 2),
+			.owner_uid = (uid_t)sqlite3_column_int64(st, 3),
+		};
+
+		count++;
+		if (child.request_id && child.child_node_id)
+			cb(&child, userdata);
+	}
+	sqlite3_reset(st);
+	*ret_count = count;
+	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, "cannot read the jobs below a node");
+}
+
 /* Appends " AND column = ?N" for each filter member that is set. */
 static void history_filter_sql(const struct job_filter *f, bool with_status, char *sql, size_t size)
 {
@@ -726,6 +761,16 @@ static int history_select_u64(struct history *h, const char *sql, uint64_t *ret)
 int history_last_seq(struct history *h, uint64_t *ret)
 {
 	return history_select_u64(h, "SELECT coalesce(max(seq), 0) FROM messages", ret);
+}
+
+int history_last_job_seq(struct history *h, int64_t *ret)
+{
+	uint64_t seq;
+	int r = history_select_u64(h, "SELECT coalesce(max(seq_no), 0) FROM jobs", &seq);
+
+	if (r == 0)
+		*ret = (int64_t)seq;
+	return r;
 }
 
 int history_first_seq(struct history *h, uint64_t *ret)
