@@ -55,14 +55,31 @@ static void slurm_command_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	process_terminate(cmd->proc);
 }
 
+/*
+ * The environment of every command: nothing a task or the daemon's caller
+ * could use to change what sbatch, squeue or scancel do (LD_PRELOAD,
+ * SBATCH_*, SQUEUE_FORMAT, ...), but where the cluster's config is.
+ */
+static void slurm_command_env(char **envp, char *conf, size_t size)
+{
+	const char *path = getenv("SLURM_CONF");
+	size_t n = 0;
+
+	envp[n++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	envp[n++] = "LC_ALL=C";
+	if (path && snprintf(conf, size, "SLURM_CONF=%s", path) < (int)size)
+		envp[n++] = conf;
+	envp[n] = NULL;
+}
+
 int slurm_command_run(struct event_base *base, const struct slurm_command_spec *spec,
 		      slurm_command_done_cb done, void *userdata, struct slurm_command **ret,
 		      char **error)
 {
-	extern char **environ;
+	char *envp[4], conf[4200];
 	struct process_spec ps = {
 		.argv = spec->argv,
-		.envp = spec->envp ? spec->envp : environ,
+		.envp = envp,
 		.stdin_data = spec->stdin_data,
 		.stdin_len = spec->stdin_len,
 		.output_limit = spec->output_limit,
@@ -78,6 +95,7 @@ int slurm_command_run(struct event_base *base, const struct slurm_command_spec *
 	*error = NULL;
 	if (!cmd)
 		return -ENOMEM;
+	slurm_command_env(envp, conf, sizeof(conf));
 	cmd->done = done;
 	cmd->userdata = userdata;
 	cmd->timeout_ms = spec->timeout_ms;

@@ -1,7 +1,9 @@
 /*
  * One Slurm client command (sbatch, scontrol, scancel) run on the event
  * loop through process.c, with its own time limit: a controller that does
- * not answer must never stall the daemon nor leave a call hanging.
+ * not answer must never stall the daemon nor leave a call hanging. Every
+ * command runs with the same clean environment, never a task's: PATH,
+ * LC_ALL=C and the daemon's SLURM_CONF, if it has one.
  */
 #ifndef COORD_SLURM_COMMAND_H
 #define COORD_SLURM_COMMAND_H
@@ -14,7 +16,6 @@ struct slurm_command;
 
 struct slurm_command_spec {
 	char *const *argv; /* argv[0]: a full path */
-	char *const *envp; /* NULL: the daemon's environment */
 	const char *stdin_data;
 	size_t stdin_len;
 	size_t output_limit; /* bytes kept of stdout and of stderr each */

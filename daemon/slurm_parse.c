@@ -1,5 +1,4 @@
-/* Pure helpers of the slurm strategy: scripts, scontrol lines, states. Strings returned are the
- * caller's. */
+/* Pure helpers of the slurm strategy: squeue's lines, sbatch's answer, final states. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,73 +13,108 @@ static const char *const slurm_final_states[] = {
 	"OUT_OF_MEMORY", "BOOT_FAIL", "PREEMPTED", "DEADLINE", "REVOKED",
 };
 
-/*
- * The value of " KEY=" in line[0..len) after from, copied into buf up to the
- * next space. Returns where the value ends, or NULL when KEY is absent.
- */
-static const char *slurm_field(const char *line, size_t len, const char *from, const char *key,
-			       char *buf, size_t size)
-{
-	size_t klen = strlen(key);
-	const char *end = line + len, *p, *v;
+/* One field of a line: start and length, not NUL-terminated. */
+struct slurm_field {
+	const char *at;
+	size_t len;
+};
 
-	for (p = from; p + klen + 1 <= end; p++) {
-		if (*p == ' ' && memcmp(p + 1, key, klen) == 0)
-			break;
+/*
+ * Splits line[0..len) into exactly n fields, each ended by '|' (squeue's
+ * suffix), with nothing after the last. 0 or -EINVAL.
+ */
+static int slurm_fields(const char *line, size_t len, struct slurm_field *fields, size_t n)
+{
+	const char *end = line + len, *p = line;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *bar = memchr(p, '|', (size_t)(end - p));
+
+		if (!bar)
+			return -EINVAL;
+		fields[i].at = p;
+		fields[i].len = (size_t)(bar - p);
+		p = bar + 1;
 	}
-	if (p + klen + 1 > end)
-		return NULL;
-	v = p + 1 + klen;
-	for (p = v; p < end && *p != ' ' && *p != '\n'; p++)
-		;
-	snprintf(buf, size, "%.*s", (int)(p - v), v);
-	return p;
+	/* squeue pads with spaces where a field is short; nothing else may follow. */
+	while (p < end && *p == ' ')
+		p++;
+	return p == end ? 0 : -EINVAL;
 }
 
-static int slurm_parse_exit(const char *text, int *exit_code, int *sig)
+/* Copies a field into buf, which must hold it: 0 or -EINVAL. */
+static int slurm_field_copy(const struct slurm_field *f, char *buf, size_t size, bool digits)
 {
-	char *end;
-	long e, s;
+	size_t len = f->len;
 
+	while (len > 0 && f->at[len - 1] == ' ')
+		len--;
+	if (len == 0 || len >= size)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		char c = f->at[i];
+
+		if (digits ? !(c >= '0' && c <= '9') : (c < '!' || c > '~'))
+			return -EINVAL;
+	}
+	memcpy(buf, f->at, len);
+	buf[len] = '\0';
+	return 0;
+}
+
+/* A field of decimal digits as a number up to max: 0 or -EINVAL. */
+static int slurm_field_number(const struct slurm_field *f, unsigned long max, unsigned long *ret)
+{
+	char buf[24];
+	unsigned long long v;
+
+	if (slurm_field_copy(f, buf, sizeof(buf), true) < 0)
+		return -EINVAL;
 	errno = 0;
-	e = strtol(text, &end, 10);
-	if (errno || end == text || *end != ':' || e < 0 || e > 255)
+	v = strtoull(buf, NULL, 10);
+	if (errno || v > max)
 		return -EINVAL;
-	text = end + 1;
-	s = strtol(text, &end, 10);
-	if (errno || end == text || *end || s < 0 || s > 255)
-		return -EINVAL;
-	*exit_code = (int)e;
-	*sig = (int)s;
+	*ret = (unsigned long)v;
 	return 0;
 }
 
 int slurm_parse_job_line(const char *line, size_t len, struct slurm_job_line *ret)
 {
-	struct slurm_job_line job = {.exit_code = -1};
-	const char *p, *after_state;
-	char code[32];
-	size_t n;
+	struct slurm_job_line job = {.exit_code = 0};
+	struct slurm_field f[5];
+	unsigned long status;
 
-	if (len < 7 || memcmp(line, "JobId=", 6) != 0)
+	if (slurm_fields(line, len, f, 5) < 0 ||
+	    slurm_field_copy(&f[0], job.job_id, sizeof(job.job_id), true) < 0 ||
+	    slurm_field_copy(&f[1], job.state, sizeof(job.state), false) < 0 ||
+	    slurm_field_number(&f[3], 0xffffffffUL, &job.uid) < 0 ||
+	    slurm_field_number(&f[4], 0xffffUL, &status) < 0)
 		return -EINVAL;
-	p = line + 6;
-	n = strcspn(p, " \n");
-	if (n > (size_t)(line + len - p))
-		n = (size_t)(line + len - p);
-	if (n == 0 || n >= sizeof(job.job_id))
-		return -EINVAL;
-	memcpy(job.job_id, p, n);
-	/* The job name before JobState may hold anything: the first JobState= counts. */
-	after_state = slurm_field(line, len, p + n, "JobState=", job.state, sizeof(job.state));
-	if (!after_state || !job.state[0])
-		return -EINVAL;
-	slurm_field(line, len, after_state, "Reason=", job.reason, sizeof(job.reason));
-	if (slurm_field(line, len, after_state, "ExitCode=", code, sizeof(code)) &&
-	    slurm_parse_exit(code, &job.exit_code, &job.signal) < 0) {
+	/* A reason may be absent; one that does not fit is cut. */
+	snprintf(job.reason, sizeof(job.reason), "%.*s", (int)f[2].len, f[2].at);
+	for (char *c = job.reason; *c; c++)
+		if (*c < ' ' || *c > '~')
+			*c = '?';
+	if (status & 0x7f) {
 		job.exit_code = -1;
-		job.signal = 0;
+		job.signal = (int)(status & 0x7f);
+	} else {
+		job.exit_code = (int)((status >> 8) & 0xff);
 	}
+	*ret = job;
+	return 0;
+}
+
+int slurm_parse_named_line(const char *line, size_t len, struct slurm_named_job *ret)
+{
+	struct slurm_named_job job;
+	struct slurm_field f[3];
+
+	if (slurm_fields(line, len, f, 3) < 0 ||
+	    slurm_field_copy(&f[0], job.job_id, sizeof(job.job_id), true) < 0 ||
+	    slurm_field_copy(&f[1], job.state, sizeof(job.state), false) < 0 ||
+	    slurm_field_copy(&f[2], job.name, sizeof(job.name), false) < 0)
+		return -EINVAL;
 	*ret = job;
 	return 0;
 }
@@ -149,101 +183,6 @@ void slurm_outcome_of(const struct slurm_job_line *line, struct slurm_outcome *o
 		snprintf(out->message, sizeof(out->message), "Slurm job %s ended %s (reason: %s)",
 			 line->job_id, line->state, line->reason[0] ? line->reason : "none");
 	}
-}
-
-char *slurm_quote(const char *s)
-{
-	size_t n = 3;
-	char *out, *o;
-
-	for (const char *c = s; *c; c++)
-		n += *c == '\'' ? 4 : 1;
-	out = malloc(n);
-	if (!out)
-		return NULL;
-	o = out;
-	*o++ = '\'';
-	for (const char *c = s; *c; c++) {
-		if (*c == '\'') {
-			memcpy(o, "'\\''", 4);
-			o += 4;
-		} else {
-			*o++ = *c;
-		}
-	}
-	*o++ = '\'';
-	*o = '\0';
-	return out;
-}
-
-/* Appends " " and s quoted to *buf (length *len). 0 or -ENOMEM. */
-static int slurm_append_word(char **buf, size_t *len, const char *s)
-{
-	char *q = slurm_quote(s), *grown;
-	size_t n;
-
-	if (!q)
-		return -ENOMEM;
-	n = strlen(q);
-	grown = realloc(*buf, *len + n + 2);
-	if (!grown) {
-		free(q);
-		return -ENOMEM;
-	}
-	grown[*len] = ' ';
-	memcpy(grown + *len + 1, q, n + 1);
-	*len += n + 1;
-	*buf = grown;
-	free(q);
-	return 0;
-}
-
-char *slurm_script(char *const *argv, const char *stdin_path)
-{
-	static const char head[] = "#!/bin/sh\nexec";
-	size_t len = sizeof(head) - 1;
-	char *buf = strdup(head), *grown;
-
-	if (!buf)
-		return NULL;
-	for (size_t i = 0; argv[i]; i++) {
-		if (slurm_append_word(&buf, &len, argv[i]) < 0)
-			goto fail;
-	}
-	grown = realloc(buf, len + 3);
-	if (!grown)
-		goto fail;
-	buf = grown;
-	memcpy(buf + len, " <", 3);
-	len += 2;
-	if (slurm_append_word(&buf, &len, stdin_path ? stdin_path : "/dev/null") < 0)
-		goto fail;
-	grown = realloc(buf, len + 2);
-	if (!grown)
-		goto fail;
-	memcpy(grown + len, "\n", 2);
-	return grown;
-fail:
-	free(buf);
-	return NULL;
-}
-
-void slurm_job_name(const char *name, char *buf, size_t size)
-{
-	size_t i = 0;
-
-	if (size == 0)
-		return;
-	if (size > 65)
-		size = 65;
-	for (; name[i] && i + 1 < size; i++) {
-		char c = name[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-
-		buf[i] = ok ? c : '_';
-	}
-	buf[i] = '\0';
 }
 
 int slurm_parse_submit(const char *out, size_t len, char *id, size_t size)

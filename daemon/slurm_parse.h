@@ -1,7 +1,6 @@
 /*
- * Pure helpers of the slurm strategy: the batch script that runs a task,
- * the lines of `scontrol -o show job`, and what a job's final state means
- * for the task. No I/O; strings returned are the caller's to free.
+ * Pure helpers of the slurm strategy: the lines squeue prints, sbatch's
+ * answer, and what a job's final state means for the task. No I/O.
  */
 #ifndef COORD_SLURM_PARSE_H
 #define COORD_SLURM_PARSE_H
@@ -13,21 +12,42 @@
 
 #define SLURM_JOB_ID_MAX 32
 
-/* What one line of `scontrol -o show job` says about a job. */
+/*
+ * What the poll asks `squeue --noheader --Format=` for: fields Slurm makes
+ * itself (never a job's name or comment, which their owner writes), each
+ * followed by '|'. exit_code is the raw wait status.
+ */
+#define SLURM_POLL_FORMAT "JobID:|,State:|,Reason:|,UserID:|,exit_code:|"
+
+/* What one line of the poll says about a job. */
 struct slurm_job_line {
 	char job_id[SLURM_JOB_ID_MAX];
 	char state[32];
 	char reason[128];
-	int exit_code; /* the E of ExitCode=E:S; -1 when absent */
-	int signal;    /* the S of ExitCode=E:S; 0 when absent */
+	unsigned long uid;
+	int exit_code; /* the exit status; -1 when killed by a signal */
+	int signal;    /* the signal that killed it; 0 when none */
 };
 
 /*
- * Parses one line (len bytes, no newline needed). Returns 0, or -EINVAL
- * when it is not a job line: it does not start with JobId= or has no
- * JobState=.
+ * Parses one line of the poll (len bytes, no newline, not NUL-terminated).
+ * Returns 0, or -EINVAL when it is not exactly the five fields of
+ * SLURM_POLL_FORMAT with a numeric job id, user id and status.
  */
 int slurm_parse_job_line(const char *line, size_t len, struct slurm_job_line *ret);
+
+/* What the search for jobs left by an earlier run asks squeue for. */
+#define SLURM_NAMED_FORMAT "JobID:|,State:|,Name:|"
+
+/* One line of that search. */
+struct slurm_named_job {
+	char job_id[SLURM_JOB_ID_MAX];
+	char state[32];
+	char name[96];
+};
+
+/* Parses one line of SLURM_NAMED_FORMAT (len bytes, not NUL-terminated). 0 or -EINVAL. */
+int slurm_parse_named_line(const char *line, size_t len, struct slurm_named_job *ret);
 
 /* Whether the job has ended for good (COMPLETED, FAILED, CANCELLED, TIMEOUT, NODE_FAIL, ...). */
 bool slurm_state_final(const char *state);
@@ -44,24 +64,6 @@ struct slurm_outcome {
 };
 
 void slurm_outcome_of(const struct slurm_job_line *line, struct slurm_outcome *ret);
-
-/*
- * s quoted for sh in single quotes (a ' becomes '\''), so the shell passes
- * it on as one word, whatever it holds. NULL on ENOMEM.
- */
-char *slurm_quote(const char *s);
-
-/*
- * The batch script: "#!/bin/sh" and an exec of argv with its stdin from
- * stdin_path (NULL: /dev/null). NULL on ENOMEM.
- */
-char *slurm_script(char *const *argv, const char *stdin_path);
-
-/*
- * A job name that survives scontrol's one-line output: name with every
- * byte outside [A-Za-z0-9._-] made '_', cut to fit size (at most 64 chars).
- */
-void slurm_job_name(const char *name, char *buf, size_t size);
 
 /* The job id `sbatch --parsable` printed ("ID" or "ID;CLUSTER"). 0, or -EINVAL. */
 int slurm_parse_submit(const char *out, size_t len, char *id, size_t size);

@@ -9,6 +9,7 @@
 
 #include "cause.h"
 #include "slurm_settings.h"
+#include "slurm_spool.h"
 
 struct slurm_setting_key {
 	const char *key;
@@ -172,24 +173,6 @@ static int slurm_find_program(const struct slurm_settings *s, const char *mode, 
 	return r;
 }
 
-/* The spool directory exists once the mode is built: made (one level) if missing. */
-static int slurm_spool_ready(const struct slurm_settings *s, const char *mode, char **error)
-{
-	struct stat st;
-
-	if (mkdir(s->spool_dir, 0700) < 0 && errno != EEXIST)
-		return cause_set(error, -errno,
-				 "mode \"%s\": cannot create slurm_spool_dir \"%s\": %s", mode,
-				 s->spool_dir, strerror(errno));
-	if (stat(s->spool_dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
-	    access(s->spool_dir, W_OK | X_OK) < 0)
-		return cause_set(error, -ENOTDIR,
-				 "mode \"%s\": slurm_spool_dir \"%s\" is not a writable "
-				 "directory",
-				 mode, s->spool_dir);
-	return 0;
-}
-
 static int slurm_settings_default_spool(struct slurm_settings *s,
 					const struct strategy_config *config, char **error)
 {
@@ -224,11 +207,16 @@ int slurm_settings_parse(const struct strategy_config *config, struct slurm_sett
 	if (r == 0)
 		r = slurm_find_program(&s, config->mode, "sbatch", &s.sbatch, error);
 	if (r == 0)
-		r = slurm_find_program(&s, config->mode, "scontrol", &s.scontrol, error);
+		r = slurm_find_program(&s, config->mode, "squeue", &s.squeue, error);
 	if (r == 0)
 		r = slurm_find_program(&s, config->mode, "scancel", &s.scancel, error);
+	/* Only root can submit jobs as another user (sbatch --uid). */
+	s.run_as_submitter = config->run_as_submitter && geteuid() == 0;
 	if (r == 0)
-		r = slurm_spool_ready(&s, config->mode, error);
+		r = slurm_spool_prepare(s.spool_dir, s.run_as_submitter, config->mode, error);
+	if (r == 0 && s.run_as_submitter &&
+	    slurm_spool_searchable(s.spool_dir, &s.unreachable) == -ENOMEM)
+		r = -ENOMEM;
 	if (r < 0) {
 		slurm_settings_clear(&s);
 		return r;
@@ -243,7 +231,8 @@ void slurm_settings_clear(struct slurm_settings *s)
 	free(s->spool_dir);
 	free(s->bin_dir);
 	free(s->sbatch);
-	free(s->scontrol);
+	free(s->squeue);
+	free(s->unreachable);
 	free(s->scancel);
 	memset(s, 0, sizeof(*s));
 }

@@ -1,10 +1,12 @@
 /*
  * The slurm strategy's own settings (the slurm_ keys of a mode), checked
- * when the mode is built: numbers in range, the spool directory usable,
- * sbatch, scontrol and scancel found and executable.
+ * when the mode is built: numbers in range, the spool directory safe
+ * (slurm_spool.c), sbatch, squeue and scancel found and executable.
  */
 #ifndef COORD_SLURM_SETTINGS_H
 #define COORD_SLURM_SETTINGS_H
+
+#include <stdbool.h>
 
 #include "strategy.h"
 
@@ -16,11 +18,15 @@ struct slurm_settings {
 	char *partition; /* NULL: the cluster's default partition */
 	unsigned poll_ms;
 	unsigned command_timeout_ms;
-	char *spool_dir; /* absolute, exists */
+	char *spool_dir; /* absolute, exists, the daemon's alone */
 	char *bin_dir;	 /* NULL: the programs are looked up in PATH */
 	char *sbatch;	 /* full paths of the programs */
-	char *scontrol;
+	char *squeue;
 	char *scancel;
+	/* run_as = submitter and a daemon run as root: jobs of others run as them (sbatch --uid).
+	 */
+	bool run_as_submitter;
+	char *unreachable; /* then: why their jobs cannot reach spool_dir; NULL if they can */
 };
 
 /*

@@ -1,37 +1,46 @@
 /*
  * The slurm strategy: every task is a batch job on a Slurm cluster, handed
- * over with sbatch and followed with one `scontrol -o show job` per poll
- * for all of them. At most max_concurrency jobs are in Slurm at once; the
- * rest wait in a FIFO queue in the daemon. The strategy owns each task
- * handed to it (in a struct slurm_run) until the task's completion message
- * is published, and every command it runs.
+ * over with sbatch and followed with one squeue per poll that asks about
+ * our own job ids only. At most max_concurrency jobs are in Slurm at once;
+ * the rest wait in a FIFO queue in the daemon. Each job has a run
+ * directory in the spool (slurm_spool.c) that the job script fills and the
+ * collector thread reads and removes (slurm_collect.c); jobs nobody can
+ * follow are cancelled by name (slurm_orphans.c). The strategy owns each
+ * task handed to it (in a struct slurm_run) until the task's completion
+ * message is published, and every command it runs.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
+#include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
 #include <json-c/linkhash.h>
 
 #include "log.h"
+#include "exechelper.h"
 #include "message.h"
 #include "publisher.h"
 #include "slotqueue.h"
+#include "slurm_collect.h"
 #include "slurm_command.h"
+#include "slurm_orphans.h"
 #include "slurm_parse.h"
+#include "slurm_script.h"
 #include "slurm_settings.h"
+#include "slurm_spool.h"
 #include "strategy.h"
 #include "task.h"
 #include "taskenv.h"
 
-/* What a command may print: sbatch a job id, scancel errors; scontrol lists every job. */
+/* What a command may print: sbatch a job id, scancel errors. */
 #define SLURM_SMALL_OUTPUT (64 * 1024)
-#define SLURM_POLL_OUTPUT  (64 * 1024 * 1024)
+/* Bytes of the poll's answer per job asked about (a line is under 100) and in all besides. */
+#define SLURM_POLL_LINE_MAX 256
+#define SLURM_POLL_SLACK    4096
 /* Polls in a row that must miss a job before it counts as lost. */
 #define SLURM_LOST_AFTER 2
 /* How long the daemon's last scancel may hold up its exit. */
@@ -41,6 +50,7 @@
 enum slurm_run_state {
 	SRUN_SUBMITTING, /* sbatch runs */
 	SRUN_IN_SLURM,	 /* a job of Slurm's, followed by the polls */
+	SRUN_COLLECTING, /* ended; the collector reads its run directory */
 };
 
 struct slurm_run {
@@ -48,8 +58,14 @@ struct slurm_run {
 	struct strategy_slurm *owner;
 	enum slurm_run_state state;
 	struct slurm_command *submit;  /* sbatch, while submitting */
+	char name[SLURM_RUN_NAME_MAX]; /* the job's name and its run directory's */
+	char *dir;		       /* SPOOL/NAME once made */
+	uid_t uid;		       /* whom the job runs as */
+	gid_t gid;
+	char *user_env[5];	       /* another user's HOME, USER, LOGNAME, SHELL; or none */
 	char job_id[SLURM_JOB_ID_MAX]; /* once in Slurm */
-	char *stdin_path;	       /* its stdin in the spool; NULL when it has none */
+	struct slurm_collect *collect; /* while collecting */
+	struct slurm_outcome outcome;  /* decided when the job ended */
 	struct event *timeout_ev;
 	enum error_kind stop_reason;   /* ERROR_NONE, ERROR_TIMEOUT or ERROR_CANCELLED */
 	bool scancel_sent;	       /* its stop went out in a scancel */
@@ -68,31 +84,49 @@ struct strategy_slurm {
 	struct taskenv *env;
 	struct lh_table *jobs; /* Slurm job id -> struct slurm_run *, runs in Slurm */
 	struct event *poll_ev;
-	struct slurm_command *poll; /* scontrol, while polling */
+	struct slurm_command *poll; /* squeue, while polling */
 	unsigned long long polls_started;
 	struct event *scancel_ev;
-	struct slurm_command *scancel;	     /* scancel for stopped runs, while it runs */
-	struct slurm_command *final_scancel; /* scancel of everything at shutdown */
+	struct slurm_command *scancel;	       /* scancel for stopped runs, while it runs */
+	struct slurm_command **final_scancels; /* one scancel per user at shutdown */
+	size_t final_count;
+	struct slurm_collector *collector;
+	struct slurm_orphans *orphans;
 };
 
 static void slurm_poll_soon(struct strategy_slurm *sl);
 static void slurm_scancel_soon(struct strategy_slurm *sl);
 
-static void slurm_remove_spool_file(const char *path)
-{
-	if (path && unlink(path) < 0 && errno != ENOENT)
-		log_warning("cannot remove %s: %s", path, strerror(errno));
-}
-
+/* Frees run; its run directory stays for whoever was told to remove it. */
 static void slurm_run_free(struct slurm_run *run)
 {
 	if (run->timeout_ev)
 		event_free(run->timeout_ev);
 	slurm_command_free(run->submit);
-	slurm_remove_spool_file(run->stdin_path);
-	free(run->stdin_path);
+	if (run->collect)
+		run->collect->owner = NULL; /* the collector's result goes nowhere */
+	free(run->dir);
+	for (size_t i = 0; run->user_env[i]; i++)
+		free(run->user_env[i]);
 	task_free(run->item.task);
 	free(run);
+}
+
+/* The job surely does not run (any more): its run directory goes. */
+static void slurm_run_discard_dir(struct slurm_run *run)
+{
+	if (run->dir)
+		slurm_collector_remove(run->owner->collector, run->dir, run->uid);
+}
+
+/* A job of ours may run that we cannot follow: cancelled by its name, then its directory goes. */
+static void slurm_run_orphan(struct slurm_run *run)
+{
+	struct strategy_slurm *sl = run->owner;
+
+	if (run->dir && slurm_orphans_add(sl->orphans, run->name) < 0)
+		log_warning("mode %s: out of memory: Slurm job %s may run on unfollowed",
+			    sl->base.mode, run->name);
 }
 
 /* Forgets a run: out of the indexes and its slot freed, without freeing it. */
@@ -123,50 +157,6 @@ static void slurm_run_fail(struct slurm_run *run, enum error_kind kind, const ch
 
 /* ---- the outcome of a job ---- */
 
-struct slurm_output {
-	char *data;
-	size_t len;
-	bool truncated;
-};
-
-/* Reads up to limit bytes of path and removes it; a missing file is empty output. */
-static void slurm_output_take(const char *path, size_t limit, struct slurm_output *out)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	size_t want;
-
-	memset(out, 0, sizeof(*out));
-	if (fd < 0) {
-		if (errno != ENOENT)
-			log_warning("cannot read %s: %s", path, strerror(errno));
-		return;
-	}
-	if (fstat(fd, &st) < 0)
-		st.st_size = 0;
-	/* The job has ended: the file does not grow any more. */
-	want = (size_t)st.st_size < limit ? (size_t)st.st_size : limit;
-	out->truncated = (size_t)st.st_size > limit;
-	out->data = malloc(want ? want : 1);
-	while (out->data && out->len < want) {
-		ssize_t n = read(fd, out->data + out->len, want - out->len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		out->len += (size_t)n;
-	}
-	close(fd);
-	slurm_remove_spool_file(path);
-}
-
-static void slurm_output_path(const struct strategy_slurm *sl, const struct slurm_run *run,
-			      const char *ext, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s/%s.%s", sl->settings.spool_dir, run->job_id, ext);
-}
-
 /* The daemon's own reason to stop a job comes before what Slurm says of it. */
 static void slurm_stop_outcome(const struct slurm_run *run, struct slurm_outcome *oc)
 {
@@ -181,6 +171,22 @@ static void slurm_stop_outcome(const struct slurm_run *run, struct slurm_outcome
 		oc->signal = 0;
 		snprintf(oc->message, sizeof(oc->message), "cancelled (Slurm job %s)", run->job_id);
 	}
+}
+
+/* stderr is the task's, then what Slurm said about the job, if it fits in the limit. */
+static void slurm_add_messages(struct slurm_collect *req, size_t limit)
+{
+	struct slurm_output *err = &req->err;
+	char *grown;
+
+	if (req->slurm.len == 0 || err->truncated || err->len + req->slurm.len > limit)
+		return;
+	grown = realloc(err->data, err->len + req->slurm.len);
+	if (!grown)
+		return;
+	memcpy(grown + err->len, req->slurm.data, req->slurm.len);
+	err->data = grown;
+	err->len += req->slurm.len;
 }
 
 static void slurm_publish_outcome(struct slurm_run *run, const struct slurm_outcome *oc,
@@ -212,40 +218,76 @@ static void slurm_publish_outcome(struct slurm_run *run, const struct slurm_outc
 	message_unref(msg);
 }
 
-/* The job ended for good: its outcome with its output, then the run is gone. */
+/* The collector has read the run directory of an ended job and removed it. */
+static void slurm_collected_cb(struct slurm_collect *req, void *ctx)
+{
+	struct strategy_slurm *sl = ctx;
+	struct slurm_run *run = req->owner;
+
+	if (req->problem[0])
+		log_warning("mode %s: %s", sl->base.mode, req->problem);
+	if (run) {
+		run->collect = NULL;
+		slurm_add_messages(req, sl->output_limit);
+		slurm_publish_outcome(run, &run->outcome, &req->out, &req->err);
+		slurm_run_end(run);
+		slotqueue_start_waiting(&sl->slots);
+	}
+	slurm_collect_free(req);
+}
+
+/* The job ended for good: its outcome is decided, its output read off the loop. */
 static void slurm_run_finish(struct slurm_run *run, const struct slurm_job_line *line)
 {
 	struct strategy_slurm *sl = run->owner;
-	struct slurm_output out, err;
-	struct slurm_outcome oc;
-	char path[4200];
+	struct slurm_collect *req = slurm_collect_new(run->dir, run->uid);
 
-	slurm_outcome_of(line, &oc);
-	slurm_stop_outcome(run, &oc);
-	slurm_output_path(sl, run, "out", path, sizeof(path));
-	slurm_output_take(path, sl->output_limit, &out);
-	slurm_output_path(sl, run, "err", path, sizeof(path));
-	slurm_output_take(path, sl->output_limit, &err);
-	slurm_publish_outcome(run, &oc, &out, &err);
-	free(out.data);
-	free(err.data);
-	slurm_run_end(run);
+	slurm_outcome_of(line, &run->outcome);
+	slurm_stop_outcome(run, &run->outcome);
+	lh_table_delete(sl->jobs, run->job_id);
+	run->state = SRUN_COLLECTING;
+	if (!req) {
+		struct slurm_output none = {0};
+
+		log_warning("mode %s: out of memory: the output of %s is lost", sl->base.mode,
+			    run->item.task->request_id);
+		slurm_run_discard_dir(run);
+		slurm_publish_outcome(run, &run->outcome, &none, &none);
+		slurm_run_end(run);
+		return;
+	}
+	req->read = true;
+	req->head = sl->output_limit - sl->output_limit / 2;
+	req->tail = sl->output_limit / 2;
+	req->owner = run;
+	run->collect = req;
+	slurm_collector_submit(sl->collector, req);
 }
 
 /* Slurm no longer lists the job: its outcome cannot be known. */
 static void slurm_run_lost(struct slurm_run *run)
 {
-	char text[256], path[4200];
+	char text[256];
 
 	snprintf(text, sizeof(text),
-		 "Slurm no longer knows job %s (scontrol did not list it in %d polls in a row); "
+		 "Slurm no longer knows job %s (squeue did not list it in %d polls in a row); "
 		 "its outcome is unknown",
 		 run->job_id, SLURM_LOST_AFTER);
 	log_warning("mode %s: %s: %s", run->owner->base.mode, run->item.task->request_id, text);
-	slurm_output_path(run->owner, run, "out", path, sizeof(path));
-	slurm_remove_spool_file(path);
-	slurm_output_path(run->owner, run, "err", path, sizeof(path));
-	slurm_remove_spool_file(path);
+	slurm_run_discard_dir(run);
+	slurm_run_fail(run, ERROR_LOST, text);
+}
+
+/* The job id is some other user's: never touched again, and ours, if any, cancelled by name. */
+static void slurm_run_not_ours(struct slurm_run *run, unsigned long uid)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text),
+		 "Slurm job %s belongs to uid %lu, not to uid %u: it is not followed", run->job_id,
+		 uid, (unsigned)run->uid);
+	log_warning("mode %s: %s: %s", run->owner->base.mode, run->item.task->request_id, text);
+	slurm_run_orphan(run);
 	slurm_run_fail(run, ERROR_LOST, text);
 }
 
@@ -283,8 +325,12 @@ static void slurm_arm_timeout(struct slurm_run *run)
 		log_warning("cannot arm the timeout of %s", run->item.task->request_id);
 }
 
-/* Runs whose stop has not gone out in a scancel yet; their ids fill argv from index 1. */
-static size_t slurm_scancel_collect(struct strategy_slurm *sl, char **argv, size_t max)
+/*
+ * Runs whose stop has not gone out in a scancel yet, all of one user (the
+ * first such run's, in *ret_uid): their ids fill argv from index 2.
+ */
+static size_t slurm_scancel_collect(struct strategy_slurm *sl, char **argv, size_t max,
+				    uid_t *ret_uid)
 {
 	struct lh_entry *e;
 	size_t n = 0;
@@ -293,10 +339,12 @@ static size_t slurm_scancel_collect(struct strategy_slurm *sl, char **argv, size
 	{
 		struct slurm_run *run = (struct slurm_run *)lh_entry_v(e);
 
-		if (n < max && run->stop_reason != ERROR_NONE && !run->scancel_sent) {
-			argv[1 + n++] = run->job_id;
-			run->scancel_sent = true;
-		}
+		if (n >= max || run->stop_reason == ERROR_NONE || run->scancel_sent ||
+		    (n > 0 && run->uid != *ret_uid))
+			continue;
+		*ret_uid = run->uid;
+		argv[2 + n++] = run->job_id;
+		run->scancel_sent = true;
 	}
 	return n;
 }
@@ -325,7 +373,7 @@ static void slurm_scancel_done_cb(struct slurm_command *cmd, const struct slurm_
 			    why);
 		slurm_scancel_retry_later(sl);
 	} else {
-		slurm_scancel_soon(sl); /* stops asked for while it ran */
+		slurm_scancel_soon(sl); /* stops asked for while it ran, other users' */
 	}
 	slurm_command_free(cmd);
 }
@@ -336,7 +384,9 @@ static void slurm_final_scancel_done_cb(struct slurm_command *cmd,
 	struct strategy_slurm *sl = userdata;
 	char why[512];
 
-	sl->final_scancel = NULL;
+	for (size_t i = 0; i < sl->final_count; i++)
+		if (sl->final_scancels[i] == cmd)
+			sl->final_scancels[i] = NULL;
 	if (!res->ok) {
 		slurm_command_describe(res, why, sizeof(why));
 		log_warning("mode %s: scancel at shutdown: %s", sl->base.mode, why);
@@ -344,19 +394,25 @@ static void slurm_final_scancel_done_cb(struct slurm_command *cmd,
 	slurm_command_free(cmd);
 }
 
-/* Starts argv[0] = scancel, argv[1..n] = job ids; 0 or a negative errno (logged). */
-static int slurm_run_scancel(struct strategy_slurm *sl, char **argv, struct slurm_command **ret,
-			     slurm_command_done_cb done)
+/*
+ * Starts scancel --user=UID for the job ids in argv from index 2 (0 and 1
+ * are filled here): Slurm cancels none of them that is not uid's, whatever
+ * an id turns out to be. 0 or a negative errno (logged).
+ */
+static int slurm_run_scancel(struct strategy_slurm *sl, char **argv, uid_t uid,
+			     struct slurm_command **ret, slurm_command_done_cb done)
 {
 	struct slurm_command_spec spec = {
 		.argv = argv,
 		.output_limit = SLURM_SMALL_OUTPUT,
 		.timeout_ms = sl->settings.command_timeout_ms,
 	};
-	char *error = NULL;
+	char *error = NULL, user[32];
 	int r;
 
+	snprintf(user, sizeof(user), "--user=%u", (unsigned)uid);
 	argv[0] = sl->settings.scancel;
+	argv[1] = user;
 	r = slurm_command_run(sl->evbase, &spec, done, sl, ret, &error);
 	if (r < 0)
 		log_warning("mode %s: cannot run scancel: %s", sl->base.mode,
@@ -369,23 +425,24 @@ static void slurm_scancel_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct strategy_slurm *sl = arg;
 	size_t max = (size_t)sl->jobs->count;
+	uid_t uid = 0;
 	char **argv;
 	size_t n;
 
 	if (sl->scancel || max == 0)
 		return;
-	argv = calloc(max + 2, sizeof(char *));
+	argv = calloc(max + 3, sizeof(char *));
 	if (!argv) {
 		log_warning("mode %s: out of memory for scancel", sl->base.mode);
 		return;
 	}
-	n = slurm_scancel_collect(sl, argv, max);
-	if (n > 0 && slurm_run_scancel(sl, argv, &sl->scancel, slurm_scancel_done_cb) < 0)
+	n = slurm_scancel_collect(sl, argv, max, &uid);
+	if (n > 0 && slurm_run_scancel(sl, argv, uid, &sl->scancel, slurm_scancel_done_cb) < 0)
 		slurm_scancel_retry_later(sl);
 	free(argv);
 }
 
-/* One scancel, on a later loop turn, for every job stopped until then. */
+/* One scancel, on a later loop turn, for every job of one user stopped until then. */
 static void slurm_scancel_soon(struct strategy_slurm *sl)
 {
 	static const struct timeval now = {0, 0};
@@ -396,7 +453,7 @@ static void slurm_scancel_soon(struct strategy_slurm *sl)
 
 /* ---- polling ---- */
 
-/* What one line of scontrol says about one of our jobs. */
+/* What one line of squeue says about one of our jobs. */
 static void slurm_poll_line(struct strategy_slurm *sl, const struct slurm_job_line *line,
 			    unsigned long long poll_no)
 {
@@ -404,8 +461,12 @@ static void slurm_poll_line(struct strategy_slurm *sl, const struct slurm_job_li
 	void *v;
 
 	if (!lh_table_lookup_ex(sl->jobs, line->job_id, &v))
-		return; /* someone else's job */
+		return; /* not asked about */
 	run = v;
+	if (line->uid != (unsigned long)run->uid) {
+		slurm_run_not_ours(run, line->uid);
+		return;
+	}
 	run->seen_poll = poll_no;
 	run->misses = 0;
 	if (slurm_state_final(line->state)) {
@@ -414,7 +475,6 @@ static void slurm_poll_line(struct strategy_slurm *sl, const struct slurm_job_li
 	}
 	if (!run->started && slurm_state_running(line->state)) {
 		run->started = true;
-		slurm_arm_timeout(run);
 		if (sl->base.hooks.task_started)
 			sl->base.hooks.task_started(sl->base.hooks.ctx, run->item.task->request_id,
 						    0);
@@ -475,18 +535,14 @@ static void slurm_poll_done_cb(struct slurm_command *cmd, const struct slurm_com
 	char why[512];
 
 	sl->poll = NULL;
-	if (res->ok) {
+	if (res->ok && !res->out_truncated) {
 		slurm_poll_lines(sl, res->out, res->out_len, poll_no);
-		/* A cut list does not tell which jobs are gone. */
-		if (!res->out_truncated)
-			slurm_poll_misses(sl, poll_no);
-		else
-			log_warning("mode %s: scontrol listed more than %d bytes of jobs",
-				    sl->base.mode, SLURM_POLL_OUTPUT);
+		slurm_poll_misses(sl, poll_no);
 	} else {
 		slurm_command_describe(res, why, sizeof(why));
-		log_warning("mode %s: cannot poll Slurm, %u job(s) stay opened: scontrol: %s",
-			    sl->base.mode, (unsigned)sl->jobs->count, why);
+		log_warning("mode %s: cannot poll Slurm, %u job(s) stay opened: squeue: %s",
+			    sl->base.mode, (unsigned)sl->jobs->count,
+			    res->ok ? "its answer was too long" : why);
 	}
 	slurm_command_free(cmd);
 	if (slurm_scancel_wanted(sl))
@@ -495,23 +551,80 @@ static void slurm_poll_done_cb(struct slurm_command *cmd, const struct slurm_com
 	slurm_poll_soon(sl);
 }
 
+/*
+ * --jobs=ID,ID,...: our job ids and no one else's, so that the answer
+ * grows with our jobs only. A lone id goes twice: squeue refuses a single
+ * id Slurm has forgotten, and ignores them in a list. NULL on ENOMEM.
+ */
+static char *slurm_poll_jobs_arg(struct strategy_slurm *sl)
+{
+	size_t len = strlen("--jobs=") + 1 + SLURM_JOB_ID_MAX;
+	struct lh_entry *e;
+	char *arg, *p;
+
+	lh_foreach(sl->jobs, e)
+	{
+		len += strlen(((struct slurm_run *)lh_entry_v(e))->job_id) + 1;
+	}
+	arg = malloc(len);
+	if (!arg)
+		return NULL;
+	p = arg + sprintf(arg, "--jobs");
+	lh_foreach(sl->jobs, e)
+	{
+		p += sprintf(p, "%c%s", p == arg + 6 ? '=' : ',',
+			     ((struct slurm_run *)lh_entry_v(e))->job_id);
+	}
+	if (sl->jobs->count == 1)
+		sprintf(p, ",%s", ((struct slurm_run *)lh_entry_v(sl->jobs->head))->job_id);
+	return arg;
+}
+
+/*
+ * --user=UID when every job runs as the same user (always, unless
+ * slurm_run_as = submitter): then squeue loads that user's jobs only,
+ * not the cluster's. "" otherwise.
+ */
+static void slurm_poll_user_arg(struct strategy_slurm *sl, char *buf, size_t size)
+{
+	struct lh_entry *e;
+	uid_t uid = ((struct slurm_run *)lh_entry_v(sl->jobs->head))->uid;
+
+	lh_foreach(sl->jobs, e)
+	{
+		if (((struct slurm_run *)lh_entry_v(e))->uid != uid) {
+			buf[0] = '\0';
+			return;
+		}
+	}
+	snprintf(buf, size, "--user=%u", (unsigned)uid);
+}
+
 static void slurm_poll_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct strategy_slurm *sl = arg;
-	char *argv[] = {sl->settings.scontrol, "-o", "show", "job", NULL};
+	char format[] = "--Format=" SLURM_POLL_FORMAT, user[32];
+	char *argv[] = {
+		sl->settings.squeue, "--noheader", "--states=all", NULL, format, user, NULL};
 	struct slurm_command_spec spec = {
 		.argv = argv,
-		.output_limit = SLURM_POLL_OUTPUT,
+		.output_limit = (size_t)sl->jobs->count * SLURM_POLL_LINE_MAX + SLURM_POLL_SLACK,
 		.timeout_ms = sl->settings.command_timeout_ms,
 	};
 	char *error = NULL;
-	int r;
+	int r = -ENOMEM;
 
 	if (sl->poll || sl->jobs->count == 0)
 		return;
-	r = slurm_command_run(sl->evbase, &spec, slurm_poll_done_cb, sl, &sl->poll, &error);
+	argv[3] = slurm_poll_jobs_arg(sl);
+	slurm_poll_user_arg(sl, user, sizeof(user));
+	if (!user[0])
+		argv[5] = NULL;
+	if (argv[3])
+		r = slurm_command_run(sl->evbase, &spec, slurm_poll_done_cb, sl, &sl->poll, &error);
+	free(argv[3]);
 	if (r < 0) {
-		log_warning("mode %s: cannot run scontrol: %s", sl->base.mode,
+		log_warning("mode %s: cannot run squeue: %s", sl->base.mode,
 			    error ? error : strerror(-r));
 		free(error);
 		slurm_poll_soon(sl);
@@ -543,21 +656,40 @@ static void slurm_submit_done_cb(struct slurm_command *cmd, const struct slurm_c
 	struct strategy_slurm *sl = run->owner;
 	char text[700], why[512];
 	int r = -EINVAL;
+	void *other;
 
 	if (res->ok)
 		r = slurm_parse_submit(res->out, res->out_len, run->job_id, sizeof(run->job_id));
+	if (r == 0 && lh_table_lookup_ex(sl->jobs, run->job_id, &other)) {
+		/* Never two runs on one id: ours, if Slurm has it, goes by its name. */
+		snprintf(text, sizeof(text),
+			 "sbatch answered job id %s, which is already the job of %s: not followed",
+			 run->job_id, ((struct slurm_run *)other)->item.task->request_id);
+		log_warning("mode %s: %s: %s", sl->base.mode, run->item.task->request_id, text);
+		slurm_run_orphan(run);
+		slurm_run_fail(run, ERROR_SPAWN, text);
+		slotqueue_start_waiting(&sl->slots);
+		return;
+	}
 	if (r < 0) {
 		slurm_command_describe(res, why, sizeof(why));
 		if (run->stop_reason == ERROR_CANCELLED)
 			snprintf(text, sizeof(text), "cancelled before Slurm took it");
+		else if (run->stop_reason == ERROR_TIMEOUT)
+			snprintf(text, sizeof(text), "timed out before Slurm took it");
 		else if (!res->ok)
 			snprintf(text, sizeof(text), "sbatch failed: %s", why);
 		else
 			snprintf(text, sizeof(text), "sbatch printed no job id: %.*s",
 				 (int)(res->out_len > 200 ? 200 : res->out_len),
 				 res->out ? res->out : "");
+		/* sbatch stopped midway or said nothing usable: Slurm may have the job. */
+		if (res->timed_out || res->status < 0 || res->ok)
+			slurm_run_orphan(run);
+		else
+			slurm_run_discard_dir(run);
 		/* Frees cmd too. */
-		slurm_run_fail(run, run->stop_reason ? ERROR_CANCELLED : ERROR_SPAWN, text);
+		slurm_run_fail(run, run->stop_reason ? run->stop_reason : ERROR_SPAWN, text);
 		slotqueue_start_waiting(&sl->slots);
 		return;
 	}
@@ -566,72 +698,144 @@ static void slurm_submit_done_cb(struct slurm_command *cmd, const struct slurm_c
 	if (lh_table_insert(sl->jobs, run->job_id, run) < 0) {
 		log_error("mode %s: out of memory: Slurm job %s runs unwatched", sl->base.mode,
 			  run->job_id);
+		slurm_run_orphan(run);
 		slurm_run_fail(run, ERROR_LOST, "out of memory while following its Slurm job");
 		slotqueue_start_waiting(&sl->slots);
 		return;
 	}
 	run->state = SRUN_IN_SLURM;
 	run->first_poll = sl->polls_started + 1;
-	log_debug("mode %s: %s is Slurm job %s", sl->base.mode, run->item.task->request_id,
-		  run->job_id);
+	log_debug("mode %s: %s is Slurm job %s (%s)", sl->base.mode, run->item.task->request_id,
+		  run->job_id, run->name);
 	if (run->stop_reason != ERROR_NONE)
 		slurm_scancel_soon(sl);
 	slurm_poll_soon(sl);
 }
 
-static int slurm_stdin_failed(const struct slurm_run *run, int e, char *why, size_t size)
+/* Whom the job runs as: the daemon's user, or the task's owner with their primary group. */
+/*
+ * HOME, USER, LOGNAME and SHELL of the job's user, as a login (and the
+ * async mode's helper) sets them; the task's env may override them.
+ */
+static int slurm_run_user_env(struct slurm_run *run, const struct passwd *pw)
 {
-	snprintf(why, size, "cannot write its stdin to %s: %s", run->stdin_path, strerror(e));
-	return -e;
-}
+	const char *names[] = {"HOME", "USER", "LOGNAME", "SHELL"};
+	const char *values[] = {pw->pw_dir, pw->pw_name, pw->pw_name, pw->pw_shell};
 
-/* Puts the task's stdin in the spool, where the job reads it from. */
-static int slurm_write_stdin(struct slurm_run *run, char *why, size_t size)
-{
-	const struct task *task = run->item.task;
-	size_t off = 0;
-	int fd;
-
-	if (task->stdin_len == 0)
-		return 0;
-	if (asprintf(&run->stdin_path, "%s/%s.stdin", run->owner->settings.spool_dir,
-		     task->request_id) < 0) {
-		run->stdin_path = NULL;
-		return -ENOMEM;
-	}
-	fd = open(run->stdin_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return slurm_stdin_failed(run, errno, why, size);
-	while (off < task->stdin_len) {
-		ssize_t n = write(fd, task->stdin_data + off, task->stdin_len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			close(fd);
-			return slurm_stdin_failed(run, e, why, size);
+	for (size_t i = 0; i < 4; i++) {
+		if (asprintf(&run->user_env[i], "%s=%s", names[i], values[i]) < 0) {
+			run->user_env[i] = NULL;
+			return -ENOMEM;
 		}
-		off += (size_t)n;
 	}
-	if (close(fd) < 0)
-		return slurm_stdin_failed(run, errno, why, size);
 	return 0;
 }
 
-/* SPOOL/%j.EXT, where Slurm writes a job's output. NULL on ENOMEM. */
-static char *slurm_spool_pattern(const struct strategy_slurm *sl, const char *ext)
+/*
+ * Whom the job runs as: the daemon's user, or with run_as = submitter the
+ * task's owner with their primary group (not for root's or the daemon's
+ * own tasks, as in an async mode).
+ */
+static int slurm_run_user(struct slurm_run *run, char *why, size_t size)
 {
-	char *p;
+	const struct slurm_settings *st = &run->owner->settings;
+	uid_t owner = run->item.task->owner_uid;
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	int r;
 
-	return asprintf(&p, "%s/%%j.%s", sl->settings.spool_dir, ext) < 0 ? NULL : p;
+	run->uid = geteuid();
+	run->gid = getegid();
+	if (!st->run_as_submitter || !exechelper_needed(owner))
+		return 0;
+	if (st->unreachable) {
+		snprintf(why, size,
+			 "cannot run a Slurm job as uid %u: %s (set slurm_spool_dir to a directory "
+			 "they can reach)",
+			 (unsigned)owner, st->unreachable);
+		return -EACCES;
+	}
+	r = getpwuid_r(owner, &pw, buf, sizeof(buf), &found);
+	if (r != 0 || !found) {
+		snprintf(why, size, "cannot run a Slurm job as uid %u: %s", (unsigned)owner,
+			 r ? strerror(r) : "it has no passwd entry");
+		return r ? -r : -ENOENT;
+	}
+	run->uid = pw.pw_uid;
+	run->gid = pw.pw_gid;
+	return slurm_run_user_env(run, &pw);
+}
+
+/* The run directory with its files, stdin included. */
+static int slurm_make_dir(struct slurm_run *run, char *why, size_t size)
+{
+	const struct task *task = run->item.task;
+	struct slurm_spool_run spec = {
+		.uid = run->uid,
+		.stdin_data = task->stdin_len ? task->stdin_data : NULL,
+		.stdin_len = task->stdin_len,
+	};
+	int r = slurm_spool_run_name(task->name, run->name);
+
+	if (r < 0) {
+		snprintf(why, size, "cannot make a job name: %s", strerror(-r));
+		return r;
+	}
+	if (asprintf(&run->dir, "%s/%s", run->owner->settings.spool_dir, run->name) < 0) {
+		run->dir = NULL;
+		return -ENOMEM;
+	}
+	spec.dir = run->dir;
+	r = slurm_spool_make_run(&spec, why, size);
+	if (r < 0) {
+		free(run->dir);
+		run->dir = NULL;
+	}
+	return r;
+}
+
+static char *slurm_make_script(const struct slurm_run *run)
+{
+	const struct strategy_slurm *sl = run->owner;
+	struct taskenv_vars vars = {NULL, NULL};
+	struct slurm_script_spec spec = {
+		.argv = run->item.task->argv,
+		.run_dir = run->dir,
+		.has_stdin = run->item.task->stdin_len > 0,
+		.head = sl->output_limit - sl->output_limit / 2,
+		.tail = sl->output_limit / 2,
+	};
+	char *script;
+
+	if (taskenv_build_for(sl->env, run->item.task, run->user_env[0] != NULL, &vars) < 0)
+		return NULL;
+	spec.user_envp = run->user_env;
+	spec.envp = vars.envp;
+	script = slurm_script(&spec);
+	taskenv_vars_clear(&vars);
+	return script;
 }
 
 /* Adds "--name=value" to argv at *n; argv[*n] stays NULL when out of memory. */
-static int slurm_arg(char **argv, size_t *n, const char *name, const char *value)
+static int slurm_arg(char **argv, size_t *n, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int slurm_arg(char **argv, size_t *n, const char *name, const char *fmt, ...)
 {
-	if (asprintf(&argv[*n], "--%s=%s", name, value) < 0) {
+	char *value;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&value, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		argv[*n] = NULL;
+		return -ENOMEM;
+	}
+	r = asprintf(&argv[*n], "--%s=%s", name, value);
+	free(value);
+	if (r < 0) {
 		argv[*n] = NULL;
 		return -ENOMEM;
 	}
@@ -639,34 +843,42 @@ static int slurm_arg(char **argv, size_t *n, const char *name, const char *value
 	return 0;
 }
 
+/* Slurm's own time limit, in whole minutes (its unit), from the task's timeout. */
+static long long slurm_time_minutes(int64_t timeout_ms)
+{
+	return (long long)((timeout_ms + 59999) / 60000);
+}
+
 /*
- * sbatch's arguments (argv has room for 9); the strings from index 2 on
+ * sbatch's arguments (argv has room for 13); the strings from index 2 on
  * are the caller's to free, up to the first NULL.
  */
 static int slurm_submit_argv(const struct slurm_run *run, char **argv)
 {
 	const struct strategy_slurm *sl = run->owner;
-	char name[65], *out = slurm_spool_pattern(sl, "out"), *err = slurm_spool_pattern(sl, "err");
+	const struct task *task = run->item.task;
 	size_t n = 2;
-	int r = out && err ? 0 : -ENOMEM;
+	int r;
 
-	slurm_job_name(run->item.task->name, name, sizeof(name));
 	argv[0] = sl->settings.sbatch;
 	argv[1] = "--parsable";
+	r = slurm_arg(argv, &n, "job-name", "%s", run->name);
 	if (r == 0)
-		r = slurm_arg(argv, &n, "job-name", name[0] ? name : "task");
+		r = slurm_arg(argv, &n, "comment", "%s", task->request_id);
 	if (r == 0)
-		r = slurm_arg(argv, &n, "comment", run->item.task->request_id);
+		r = slurm_arg(argv, &n, "output", "%s/%s", run->dir, SLURM_SPOOL_SLURM);
 	if (r == 0)
-		r = slurm_arg(argv, &n, "output", out);
-	if (r == 0)
-		r = slurm_arg(argv, &n, "error", err);
-	if (r == 0 && run->item.task->cwd)
-		r = slurm_arg(argv, &n, "chdir", run->item.task->cwd);
+		r = slurm_arg(argv, &n, "error", "%s/%s", run->dir, SLURM_SPOOL_SLURM);
+	if (r == 0 && task->cwd)
+		r = slurm_arg(argv, &n, "chdir", "%s", task->cwd);
 	if (r == 0 && sl->settings.partition)
-		r = slurm_arg(argv, &n, "partition", sl->settings.partition);
-	free(out);
-	free(err);
+		r = slurm_arg(argv, &n, "partition", "%s", sl->settings.partition);
+	if (r == 0 && task->timeout_ms > 0)
+		r = slurm_arg(argv, &n, "time", "%lld", slurm_time_minutes(task->timeout_ms));
+	if (r == 0 && run->uid != geteuid())
+		r = slurm_arg(argv, &n, "uid", "%u", (unsigned)run->uid);
+	if (r == 0 && run->uid != geteuid())
+		r = slurm_arg(argv, &n, "gid", "%u", (unsigned)run->gid);
 	return r;
 }
 
@@ -679,26 +891,24 @@ static void slurm_submit_argv_free(char **argv)
 static int slurm_submit(struct slurm_run *run, char *why, size_t size)
 {
 	struct strategy_slurm *sl = run->owner;
-	char *argv[10] = {NULL};
+	char *argv[14] = {NULL};
 	struct slurm_command_spec spec = {
 		.argv = argv,
 		.output_limit = SLURM_SMALL_OUTPUT,
 		.timeout_ms = sl->settings.command_timeout_ms,
 	};
-	struct taskenv_vars vars = {NULL, NULL};
 	char *script = NULL, *error = NULL;
 	int r;
 
-	r = slurm_write_stdin(run, why, size);
-	if (r == 0 && !(script = slurm_script(run->item.task->argv, run->stdin_path)))
+	r = slurm_run_user(run, why, size);
+	if (r == 0)
+		r = slurm_make_dir(run, why, size);
+	if (r == 0 && !(script = slurm_make_script(run)))
 		r = -ENOMEM;
 	if (r == 0)
 		r = slurm_submit_argv(run, argv);
-	if (r == 0)
-		r = taskenv_build(sl->env, run->item.task, &vars);
 	if (r == 0) {
-		/* sbatch hands its environment on to the job. */
-		spec.envp = vars.envp;
+		/* sbatch gets the script, never the task's environment. */
 		spec.stdin_data = script;
 		spec.stdin_len = strlen(script);
 		r = slurm_command_run(sl->evbase, &spec, slurm_submit_done_cb, run, &run->submit,
@@ -709,21 +919,24 @@ static int slurm_submit(struct slurm_run *run, char *why, size_t size)
 		snprintf(why, size, "out of memory");
 	}
 	free(error);
-	taskenv_vars_clear(&vars);
 	slurm_submit_argv_free(argv);
 	free(script);
 	return r;
 }
 
-/* The slot queue gives run a slot: it goes to sbatch now. */
+/* The slot queue gives run a slot: it goes to sbatch now, and its time starts. */
 static void slurm_start_cb(struct slotqueue_item *item, void *ctx)
 {
 	struct slurm_run *run = (struct slurm_run *)item;
 	char why[600];
 
 	run->state = SRUN_SUBMITTING;
-	if (slurm_submit(run, why, sizeof(why)) < 0)
+	if (slurm_submit(run, why, sizeof(why)) < 0) {
+		slurm_run_discard_dir(run);
 		slurm_run_fail(run, ERROR_SPAWN, why);
+		return;
+	}
+	slurm_arm_timeout(run);
 }
 
 static bool slurm_can_accept(struct strategy *s)
@@ -776,33 +989,69 @@ static int slurm_return_slot(struct strategy *s, const char *request_id)
 	return slotqueue_return(&((struct strategy_slurm *)s)->slots, request_id);
 }
 
-/*
- * The daemon is about to exit: every job still in Slurm goes in one
- * scancel, which free() gives a moment to finish.
- */
-static void slurm_scancel_all(struct strategy_slurm *sl, char **ids, size_t n)
-{
-	if (n == 0)
-		return;
-	if (slurm_run_scancel(sl, ids, &sl->final_scancel, slurm_final_scancel_done_cb) < 0)
-		log_warning("mode %s: %zu Slurm job(s) may run on", sl->base.mode, n);
-}
-
+/* The jobs still in Slurm when the daemon is about to exit. */
 struct slurm_shutdown {
-	char **ids; /* argv for scancel: ids[0] is left for the program */
+	char **ids;  /* strdup'ed */
+	uid_t *uids; /* each one's user */
 	size_t n;
 };
 
-/* Every run fails as cancelled; the ids of those in Slurm are kept for one scancel. */
+/*
+ * Every job left goes in one scancel per user, which free() gives a
+ * moment to finish; what is cancelled is marked by a NULL id.
+ */
+static void slurm_scancel_all(struct strategy_slurm *sl, struct slurm_shutdown *sd)
+{
+	char **argv = calloc(sd->n + 3, sizeof(char *));
+
+	sl->final_scancels = calloc(sd->n, sizeof(*sl->final_scancels));
+	if (sd->n > 0 && (!argv || !sl->final_scancels)) {
+		log_warning("mode %s: out of memory: %zu Slurm job(s) may run on", sl->base.mode,
+			    sd->n);
+		free(argv);
+		return;
+	}
+	for (size_t first = 0; first < sd->n; first++) {
+		uid_t uid = sd->uids[first];
+		size_t n = 0;
+
+		if (!sd->ids[first])
+			continue;
+		for (size_t i = first; i < sd->n; i++)
+			if (sd->ids[i] && sd->uids[i] == uid)
+				argv[2 + n++] = sd->ids[i];
+		argv[2 + n] = NULL;
+		if (slurm_run_scancel(sl, argv, uid, &sl->final_scancels[sl->final_count],
+				      slurm_final_scancel_done_cb) < 0)
+			log_warning("mode %s: %zu Slurm job(s) may run on", sl->base.mode, n);
+		else
+			sl->final_count++;
+		for (size_t i = first; i < sd->n; i++)
+			if (sd->ids[i] && sd->uids[i] == uid) {
+				free(sd->ids[i]);
+				sd->ids[i] = NULL;
+			}
+	}
+	free(argv);
+}
+
+/*
+ * Every run fails as cancelled, but for those that ended and are being
+ * read; the ids of those in Slurm are kept for scancel. Their run
+ * directories stay: the next start cancels what may still run of them
+ * (by name) and removes them.
+ */
 static void slurm_shutdown_cb(struct slotqueue_item *item, void *ctx)
 {
 	struct slurm_run *run = (struct slurm_run *)item;
 	struct slurm_shutdown *sd = ctx;
 	struct strategy_slurm *sl = run->owner;
 
+	if (!run->item.waiting && run->state == SRUN_COLLECTING)
+		return;
 	if (!run->item.waiting && run->state == SRUN_IN_SLURM) {
-		if (sd->ids && (sd->ids[1 + sd->n] = strdup(run->job_id)))
-			sd->n++;
+		if (sd->ids && sd->uids && (sd->ids[sd->n] = strdup(run->job_id)))
+			sd->uids[sd->n++] = run->uid;
 		else
 			log_warning("mode %s: out of memory: Slurm job %s runs on", sl->base.mode,
 				    run->job_id);
@@ -814,15 +1063,19 @@ static void slurm_shutdown(struct strategy *s)
 {
 	struct strategy_slurm *sl = (struct strategy_slurm *)s;
 	size_t max = slotqueue_running(&sl->slots) + slotqueue_waiting(&sl->slots);
-	struct slurm_shutdown sd = {.ids = calloc(max + 2, sizeof(char *))};
+	struct slurm_shutdown sd = {
+		.ids = calloc(max + 1, sizeof(char *)),
+		.uids = calloc(max + 1, sizeof(uid_t)),
+	};
 
 	slotqueue_close(&sl->slots);
 	evtimer_del(sl->poll_ev);
 	slotqueue_foreach(&sl->slots, slurm_shutdown_cb, &sd);
-	slurm_scancel_all(sl, sd.ids, sd.n);
+	slurm_scancel_all(sl, &sd);
 	for (size_t i = 0; sd.ids && i < sd.n; i++)
-		free(sd.ids[1 + i]);
+		free(sd.ids[i]);
 	free(sd.ids);
+	free(sd.uids);
 }
 
 static void slurm_describe(struct strategy *s, struct strategy_info *info)
@@ -842,18 +1095,41 @@ static void slurm_free_cb(struct slotqueue_item *item, void *ctx)
 	slurm_run_free((struct slurm_run *)item);
 }
 
+/* Gives the scancels of the shutdown SLURM_FINAL_SCANCEL_WAIT_MS in all, then frees them. */
+static void slurm_final_scancels_wait(struct strategy_slurm *sl)
+{
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (size_t i = 0; i < sl->final_count; i++) {
+		long long spent;
+
+		if (!sl->final_scancels[i])
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		spent = (now.tv_sec - start.tv_sec) * 1000LL +
+			(now.tv_nsec - start.tv_nsec) / 1000000;
+		if (spent < SLURM_FINAL_SCANCEL_WAIT_MS)
+			slurm_command_wait(sl->final_scancels[i],
+					   (unsigned)(SLURM_FINAL_SCANCEL_WAIT_MS - spent));
+		slurm_command_free(sl->final_scancels[i]);
+	}
+	free(sl->final_scancels);
+}
+
 static void slurm_free(struct strategy *s)
 {
 	struct strategy_slurm *sl = (struct strategy_slurm *)s;
 
-	if (sl->final_scancel)
-		slurm_command_wait(sl->final_scancel, SLURM_FINAL_SCANCEL_WAIT_MS);
-	slurm_command_free(sl->final_scancel);
+	slurm_final_scancels_wait(sl);
 	slurm_command_free(sl->scancel);
 	slurm_command_free(sl->poll);
 	if (sl->slots.items)
 		slotqueue_foreach(&sl->slots, slurm_free_cb, sl);
 	slotqueue_clear(&sl->slots);
+	slurm_orphans_free(sl->orphans);
+	/* Waits for the worker to finish the removals it was given. */
+	slurm_collector_free(sl->collector);
 	if (sl->jobs)
 		lh_table_free(sl->jobs);
 	if (sl->poll_ev)
@@ -864,6 +1140,35 @@ static void slurm_free(struct strategy *s)
 	slurm_settings_clear(&sl->settings);
 	free(s->mode);
 	free(sl);
+}
+
+/*
+ * The run directories an earlier run of the daemon left: their jobs, if
+ * Slurm still runs them, are cancelled by name and the directories go.
+ * Found before any new run exists, so that no new job is among them.
+ */
+static int slurm_adopt_leftovers(struct strategy_slurm *sl)
+{
+	char **names;
+	size_t n = 0;
+	int r = slurm_spool_scan(sl->settings.spool_dir, &names);
+
+	if (r < 0) {
+		log_warning("mode %s: cannot list slurm_spool_dir %s: %s", sl->base.mode,
+			    sl->settings.spool_dir, strerror(-r));
+		return r == -ENOMEM ? r : 0;
+	}
+	for (; names[n]; n++) {
+		if (r == 0)
+			r = slurm_orphans_add(sl->orphans, names[n]);
+		free(names[n]);
+	}
+	free(names);
+	if (n > 0)
+		log_notice("mode %s: %zu Slurm job(s) of an earlier run of the daemon: cancelling "
+			   "what still runs of them and removing their files",
+			   sl->base.mode, n);
+	return r;
 }
 
 static const struct strategy_ops slurm_ops = {
@@ -892,6 +1197,10 @@ int strategy_slurm_new(struct event_base *base, struct publisher *publisher,
 		free(sl);
 		return r;
 	}
+	if (sl->settings.unreachable)
+		log_warning("mode %s: run_as = submitter, but %s: their tasks fail until "
+			    "slurm_spool_dir is a directory they can reach",
+			    config->mode, sl->settings.unreachable);
 	sl->evbase = base;
 	sl->output_limit =
 		config->output_limit ? config->output_limit : STRATEGY_DEFAULT_OUTPUT_LIMIT;
@@ -899,10 +1208,14 @@ int strategy_slurm_new(struct event_base *base, struct publisher *publisher,
 	sl->poll_ev = evtimer_new(base, slurm_poll_cb, sl);
 	sl->scancel_ev = evtimer_new(base, slurm_scancel_cb, sl);
 	sl->env = taskenv_new(config->socket_path);
+	sl->collector = slurm_collector_new(base, slurm_collected_cb, sl);
+	if (sl->collector)
+		sl->orphans = slurm_orphans_new(base, &sl->settings, sl->collector, config->mode);
 	if (slotqueue_init(&sl->slots, base, config->max_concurrency, config->max_queue,
 			   slurm_start_cb, sl) < 0 ||
-	    !sl->jobs || !sl->poll_ev || !sl->scancel_ev || !sl->env ||
-	    strategy_init_base(&sl->base, &slurm_ops, publisher, config->mode) < 0) {
+	    !sl->jobs || !sl->poll_ev || !sl->scancel_ev || !sl->env || !sl->orphans ||
+	    strategy_init_base(&sl->base, &slurm_ops, publisher, config->mode) < 0 ||
+	    slurm_adopt_leftovers(sl) < 0) {
 		slurm_free(&sl->base);
 		return -ENOMEM;
 	}

@@ -36,10 +36,10 @@ static void setup(void)
 	ck_assert_int_eq(mkdir(bin, 0700), 0);
 	ck_assert_int_eq(mkdir(half, 0700), 0);
 	make_program(bin, "sbatch");
-	make_program(bin, "scontrol");
+	make_program(bin, "squeue");
 	make_program(bin, "scancel");
 	make_program(half, "sbatch");
-	make_program(half, "scontrol");
+	make_program(half, "squeue");
 }
 
 static void teardown(void)
@@ -85,6 +85,9 @@ START_TEST(test_defaults)
 	ck_assert(S_ISDIR(st.st_mode));
 	snprintf(want, sizeof(want), "%s/scancel", bin);
 	ck_assert_str_eq(s.scancel, want);
+	snprintf(want, sizeof(want), "%s/squeue", bin);
+	ck_assert_str_eq(s.squeue, want);
+	ck_assert(!s.run_as_submitter);
 	slurm_settings_clear(&s);
 }
 END_TEST
@@ -143,6 +146,8 @@ START_TEST(test_refusals)
 	char *missing[] = {half_dir, NULL};
 	char *no_dir[] = {"slurm_bin_dir=/nonexistent/bin", NULL};
 	char *bad_spool[] = {bin_dir, "slurm_spool_dir=/nonexistent/a/b", NULL};
+	char open_spool[600];
+	char *world_writable[] = {bin_dir, open_spool, NULL};
 
 	snprintf(bin_dir, sizeof(bin_dir), "slurm_bin_dir=%s", bin);
 	snprintf(half_dir, sizeof(half_dir), "slurm_bin_dir=%s", half);
@@ -157,6 +162,42 @@ START_TEST(test_refusals)
 	expect_refusal(state, missing, "scancel", "slurm_bin_dir");
 	expect_refusal(state, no_dir, "sbatch", "/nonexistent/bin");
 	expect_refusal(state, bad_spool, "slurm_spool_dir", "/nonexistent/a/b");
+	snprintf(open_spool, sizeof(open_spool), "slurm_spool_dir=%s/open", dir);
+	ck_assert_int_eq(mkdir(open_spool + strlen("slurm_spool_dir="), 0777), 0);
+	ck_assert_int_eq(chmod(open_spool + strlen("slurm_spool_dir="), 0777), 0);
+	expect_refusal(state, world_writable, "slurm_spool_dir", "writable by others");
+}
+END_TEST
+
+/* run_as = submitter: only for a daemon run as root, and whether others reach the spool. */
+START_TEST(test_run_as_submitter)
+{
+	char bin_dir[600], spool[600];
+	char *settings[] = {bin_dir, spool, NULL};
+	struct strategy_config config = {
+		.mode = "cluster",
+		.kind = "slurm",
+		.state_dir = state,
+		.settings = settings,
+		.setting_count = 2,
+		.run_as_submitter = true,
+	};
+	struct slurm_settings s;
+	char *error = NULL;
+
+	snprintf(bin_dir, sizeof(bin_dir), "slurm_bin_dir=%s", bin);
+	snprintf(spool, sizeof(spool), "slurm_spool_dir=%s/spool", dir);
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(slurm_settings_parse(&config, &s, &error), 0);
+	ck_assert(s.run_as_submitter == (geteuid() == 0));
+	/* The temp dir above is 0700: a daemon run as root knows others cannot reach it. */
+	if (geteuid() == 0)
+		ck_assert_msg(s.unreachable && strstr(s.unreachable, dir), "%s", s.unreachable);
+	slurm_settings_clear(&s);
+	ck_assert_int_eq(chmod(dir, 0711), 0);
+	ck_assert_int_eq(slurm_settings_parse(&config, &s, &error), 0);
+	ck_assert_ptr_null(s.unreachable);
+	slurm_settings_clear(&s);
 }
 END_TEST
 
@@ -194,6 +235,7 @@ static Suite *slurm_settings_suite(void)
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_programs_from_path);
+	tcase_add_test(tc, test_run_as_submitter);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,108 +15,17 @@
 #include <sys/wait.h>
 #include <check.h>
 
-#include "harness.h"
+#include "slurmfix.h"
 
-/* Fast polls and short command limits: the suite waits on them. */
-#define SLURM_CONFIG                                                                               \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
-	"[mode:cluster]\n"                                                                         \
-	"strategy = slurm\n"                                                                       \
-	"max_concurrency = 8\n"                                                                    \
-	"slurm_poll_ms = 200\n"                                                                    \
-	"slurm_command_timeout_ms = 5000\n"
+#define SLURM_CONFIG SLURMFIX_CONFIG
 
-/* How long the fixture scripts may take on a loaded machine. */
-#define FIXTURE_WAIT_MS 60000
-
-extern char **environ;
-
-static long long fixture_user; /* our pid: the fixture's user */
-
-/*
- * Runs /bin/sh FIXTURE_DIR/script arg to its end, its output going to our
- * stderr. Its exit status; -1 if it could not run or did not end in time.
- */
-static int fixture_run(const char *script, const char *arg)
-{
-	const char *dir = getenv("SLURM_FIXTURE_DIR");
-	long long deadline = harness_now_ms() + FIXTURE_WAIT_MS;
-	char path[1024], *argv[] = {"/bin/sh", path, (char *)arg, NULL};
-	int status;
-	pid_t pid;
-
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : ".", script);
-	if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0)
-		return -1;
-	while (waitpid(pid, &status, WNOHANG) != pid) {
-		if (harness_now_ms() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			fprintf(stderr, "%s did not end in time\n", script);
-			return -1;
-		}
-		harness_sleep_ms(50);
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static char *fixture_pid_arg(void)
-{
-	static char arg[32];
-
-	snprintf(arg, sizeof(arg), "%lld", fixture_user);
-	return arg;
-}
-
-/* The job's final message, once it is closed. */
-static json_object *slurm_final(struct harness_client *c, const char *request_id)
-{
-	json_object *job = harness_wait_job(c, request_id), *r, *msg;
-
-	json_object_put(job);
-	r = harness_ok(c, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
-	msg = json_object_get(harness_get(r, "message"));
-	json_object_put(r);
-	return msg;
-}
-
-/* Submits params (a Task, taken) and returns the request_id (caller frees). */
-static char *slurm_submit(struct harness_client *c, json_object *params)
-{
-	json_object *r = harness_ok(c, "submit", params);
-	char *id = strdup(harness_str(r, "job.request_id"));
-
-	json_object_put(r);
-	return id;
-}
-
-/* How many jobs named name Slurm has that are not finished; -1 if squeue fails. */
+/* How many unfinished jobs whose name starts with name Slurm has; -1 if squeue fails. */
 static int slurm_squeue_count(const char *name)
 {
-	char *argv[] = {"/usr/bin/squeue", "-h", "-n", (char *)name, "-o", "%i", NULL};
-	char *out = NULL;
-	int status = harness_run(argv, &out), n = 0;
+	int n;
 
-	for (const char *p = out; p && *p; p++)
-		n += *p == '\n';
-	free(out);
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? n : -1;
-}
-
-static void slurm_expect_gone(const char *name)
-{
-	long long deadline = harness_now_ms() + HARNESS_WAIT_MS;
-
-	while (slurm_squeue_count(name) != 0) {
-		ck_assert_msg(harness_now_ms() < deadline, "Slurm still has jobs named %s", name);
-		harness_sleep_ms(200);
-	}
-}
-
-static void slurm_unique_name(char *buf, size_t size, const char *what)
-{
-	snprintf(buf, size, "coordtest-%s-%d", what, (int)getpid());
+	free(slurmfix_jobs_named(name, true, &n));
+	return n;
 }
 
 START_TEST(test_success_output_stdin_env_cwd)
@@ -128,14 +37,15 @@ START_TEST(test_success_output_stdin_env_cwd)
 
 	harness_daemon_new(&d, SLURM_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurm_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
+	id = slurmfix_submit(c,
+			     harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
 					  "\"echo id=$COORD_REQUEST_ID foo=$FOO; pwd; cat; "
 					  "echo to-err >&2\"],"
 					  "\"env\":{\"FOO\":\"b a'r\"},\"cwd\":\"%s\","
 					  "\"stdin\":\"line one\\nit's \\\"two\\\"\\n\"}}",
 					  d.dir));
-	msg = slurm_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_success");
+	msg = slurmfix_final(c, id);
+	slurmfix_expect_type(msg, "request_success");
 	snprintf(want, sizeof(want), "id=%s foo=b a'r\n%s\nline one\nit's \"two\"\n", id, d.dir);
 	ck_assert_str_eq(harness_str(msg, "result.stdout"), want);
 	ck_assert_str_eq(harness_str(msg, "result.stderr"), "to-err\n");
@@ -157,21 +67,22 @@ START_TEST(test_exit_code_and_missing_program)
 
 	harness_daemon_new(&d, SLURM_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurm_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
+	id = slurmfix_submit(c,
+			     harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
 					  "\"echo oops >&2; exit 3\"]}}"));
-	missing = slurm_submit(
+	missing = slurmfix_submit(
 		c,
 		harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"/nonexistent/prog\"]}}"));
-	msg = slurm_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
+	msg = slurmfix_final(c, id);
+	slurmfix_expect_type(msg, "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "exit");
 	ck_assert_int_eq(harness_int(msg, "error.exit_code"), 3);
 	ck_assert_int_eq(harness_int(msg, "result.exit_code"), 3);
 	ck_assert_str_eq(harness_str(msg, "result.stderr"), "oops\n");
 	json_object_put(msg);
 	/* Slurm runs the script; the shell cannot exec the program: 127. */
-	msg = slurm_final(c, missing);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
+	msg = slurmfix_final(c, missing);
+	slurmfix_expect_type(msg, "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "exit");
 	ck_assert_int_eq(harness_int(msg, "error.exit_code"), 127);
 	ck_assert_ptr_nonnull(strstr(harness_str(msg, "result.stderr"), "/nonexistent/prog"));
@@ -192,11 +103,13 @@ START_TEST(test_output_limit)
 
 	harness_daemon_new(&d, SLURM_CONFIG "output_limit_bytes = 8\n");
 	c = harness_client_new(d.sock);
-	id = slurm_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
+	id = slurmfix_submit(c,
+			     harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
 					  "\"echo 0123456789; echo ab >&2\"]}}"));
-	msg = slurm_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_success");
-	ck_assert_str_eq(harness_str(msg, "result.stdout"), "01234567");
+	msg = slurmfix_final(c, id);
+	slurmfix_expect_type(msg, "request_success");
+	/* The start and the end, the middle dropped (contract v2). */
+	ck_assert_str_eq(harness_str(msg, "result.stdout"), "0123789\n");
 	ck_assert(json_object_get_boolean(harness_get(msg, "result.stdout_truncated")));
 	ck_assert_str_eq(harness_str(msg, "result.stderr"), "ab\n");
 	ck_assert(!json_object_get_boolean(harness_get(msg, "result.stderr_truncated")));
@@ -211,23 +124,19 @@ START_TEST(test_cancel_running)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
-	json_object *msg, *job;
+	json_object *msg;
 	char name[64], *id;
 
-	slurm_unique_name(name, sizeof(name), "cancel");
+	slurmfix_unique_name(name, sizeof(name), "cancel");
 	harness_daemon_new(&d, SLURM_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurm_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
-					  "\"argv\":[\"sleep\",\"60\"]}}",
-					  name));
-	job = harness_wait_running(c, id);
-	json_object_put(job);
+	id = slurmfix_start_sleeper(c, name, 60, 0);
 	json_object_put(harness_ok(c, "cancel", harness_json("{\"request_id\":\"%s\"}", id)));
-	msg = slurm_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
+	msg = slurmfix_final(c, id);
+	slurmfix_expect_type(msg, "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "cancelled");
 	json_object_put(msg);
-	slurm_expect_gone(name);
+	slurmfix_expect_gone(name);
 	free(id);
 	harness_client_free(c);
 	harness_daemon_cleanup(&d);
@@ -241,17 +150,17 @@ START_TEST(test_timeout)
 	json_object *msg;
 	char name[64], *id;
 
-	slurm_unique_name(name, sizeof(name), "timeout");
+	slurmfix_unique_name(name, sizeof(name), "timeout");
 	harness_daemon_new(&d, SLURM_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurm_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
-					  "\"argv\":[\"sleep\",\"60\"],\"timeout_ms\":1000}}",
-					  name));
-	msg = slurm_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
+	id = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
+					     "\"argv\":[\"sleep\",\"60\"],\"timeout_ms\":1000}}",
+					     name));
+	msg = slurmfix_final(c, id);
+	slurmfix_expect_type(msg, "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "timeout");
 	json_object_put(msg);
-	slurm_expect_gone(name);
+	slurmfix_expect_gone(name);
 	free(id);
 	harness_client_free(c);
 	harness_daemon_cleanup(&d);
@@ -296,16 +205,16 @@ START_TEST(test_max_concurrency_and_modes)
 	long long deadline, queued = 0, most = 0;
 	json_object *msg;
 
-	slurm_unique_name(name, sizeof(name), "cap");
+	slurmfix_unique_name(name, sizeof(name), "cap");
 	harness_daemon_new(&d, "[daemon]\nshutdown_grace_sec = 1\n"
 			       "[mode:cluster]\nstrategy = slurm\nmax_concurrency = 2\n"
 			       "slurm_poll_ms = 200\n");
 	c = harness_client_new(d.sock);
 	ck_assert_int_eq(slurm_mode_running(c, &queued), 0);
 	for (int i = 0; i < 6; i++)
-		ids[i] = slurm_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":"
-						      "\"%s\",\"argv\":[\"sleep\",\"1\"]}}",
-						      name));
+		ids[i] = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":"
+							 "\"%s\",\"argv\":[\"sleep\",\"1\"]}}",
+							 name));
 	deadline = harness_now_ms() + 4 * HARNESS_WAIT_MS;
 	while (slurm_opened(c) > 0) {
 		long long running = slurm_mode_running(c, &queued);
@@ -320,8 +229,8 @@ START_TEST(test_max_concurrency_and_modes)
 	}
 	ck_assert_int_ge(most, 1);
 	for (int i = 0; i < 6; i++) {
-		msg = slurm_final(c, ids[i]);
-		ck_assert_str_eq(harness_str(msg, "type"), "request_success");
+		msg = slurmfix_final(c, ids[i]);
+		slurmfix_expect_type(msg, "request_success");
 		json_object_put(msg);
 		free(ids[i]);
 	}
@@ -332,36 +241,16 @@ START_TEST(test_max_concurrency_and_modes)
 }
 END_TEST
 
-/* A daemon with config must refuse to start, saying all of wants in its log. */
-static void slurm_expect_refused(const char *config, const char *want1, const char *want2)
-{
-	struct harness_daemon d;
-	int status;
-	char *log;
-
-	harness_daemon_init(&d, config);
-	d.pid = harness_daemon_spawn(&d);
-	status = harness_daemon_wait_exit(&d, HARNESS_WAIT_MS);
-	ck_assert_msg(status != -1 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0),
-		      "coordinatord started with: %s", config);
-	d.pid = 0;
-	log = harness_daemon_log(&d);
-	ck_assert_msg(strstr(log, want1) && strstr(log, want2), "no \"%s\" and \"%s\" in: %s",
-		      want1, want2, log);
-	free(log);
-	harness_daemon_cleanup(&d);
-}
-
 START_TEST(test_bad_settings_refused)
 {
-	slurm_expect_refused("[mode:cluster]\nstrategy = slurm\nslurm_poll_ms = often\n",
-			     "\"cluster\"", "slurm_poll_ms");
-	slurm_expect_refused("[mode:cluster]\nstrategy = slurm\nslurm_bin_dir = /nonexistent\n",
-			     "\"cluster\"", "sbatch");
-	slurm_expect_refused("[mode:cluster]\nstrategy = slurm\nslurm_partiton = debug\n",
-			     "\"cluster\"", "slurm_partiton");
-	slurm_expect_refused("[mode:cluster]\nstrategy = async\nslurm_partition = debug\n",
-			     "\"cluster\"", "slurm_partition");
+	slurmfix_expect_refused("[mode:cluster]\nstrategy = slurm\nslurm_poll_ms = often\n",
+				"\"cluster\"", "slurm_poll_ms");
+	slurmfix_expect_refused("[mode:cluster]\nstrategy = slurm\nslurm_bin_dir = /nonexistent\n",
+				"\"cluster\"", "sbatch");
+	slurmfix_expect_refused("[mode:cluster]\nstrategy = slurm\nslurm_partiton = debug\n",
+				"\"cluster\"", "slurm_partiton");
+	slurmfix_expect_refused("[mode:cluster]\nstrategy = async\nslurm_partition = debug\n",
+				"\"cluster\"", "slurm_partition");
 }
 END_TEST
 
@@ -369,74 +258,47 @@ START_TEST(test_shutdown_cancels_jobs_in_slurm)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
-	json_object *job, *r;
 	char name[64], *id;
 
-	slurm_unique_name(name, sizeof(name), "shutdown");
+	slurmfix_unique_name(name, sizeof(name), "shutdown");
 	harness_daemon_new(&d, SLURM_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurm_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
-					  "\"argv\":[\"sleep\",\"60\"]}}",
-					  name));
-	job = harness_wait_running(c, id);
-	json_object_put(job);
+	id = slurmfix_start_sleeper(c, name, 60, 0);
 	harness_client_free(c);
 	ck_assert_int_eq(harness_daemon_stop(&d), 0);
-	slurm_expect_gone(name);
+	slurmfix_expect_gone(name);
 	/* The job was closed as cancelled before the daemon exited, not lost. */
 	harness_daemon_start(&d);
 	c = harness_client_new(d.sock);
-	r = harness_ok(c, "job", harness_json("{\"request_id\":\"%s\"}", id));
-	ck_assert_str_eq(harness_str(r, "job.status"), "closed");
-	ck_assert_str_eq(harness_str(r, "job.error.kind"), "cancelled");
-	json_object_put(r);
+	slurmfix_expect_closed(c, id, "cancelled");
 	free(id);
 	harness_client_free(c);
 	harness_daemon_cleanup(&d);
 }
 END_TEST
 
-/* Waits until the daemon's log holds text. */
-static void slurm_wait_log(struct harness_daemon *d, const char *text)
-{
-	long long deadline = harness_now_ms() + HARNESS_WAIT_MS;
-
-	for (;;) {
-		char *log = harness_daemon_log(d);
-		bool found = strstr(log, text) != NULL;
-
-		free(log);
-		if (found)
-			return;
-		ck_assert_msg(harness_now_ms() < deadline, "the log never said \"%s\"", text);
-		harness_sleep_ms(100);
-	}
-}
-
 START_TEST(test_controller_outage)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
-	json_object *job, *r, *msg;
+	json_object *job, *r;
 	char *id;
 
 	harness_daemon_new(&d, SLURM_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurm_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
+	id = slurmfix_submit(c,
+			     harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
 					  "\"sleep 6; echo survived\"]}}"));
 	job = harness_wait_running(c, id);
 	json_object_put(job);
-	ck_assert_int_eq(fixture_run("slurm-down.sh", "--controller"), 0);
+	ck_assert_int_eq(slurmfix_script("slurm-down.sh", "--controller"), 0);
 	/* Polls fail while the controller is away; the job stays opened meanwhile. */
-	slurm_wait_log(&d, "cannot poll Slurm");
+	slurmfix_wait_log(&d, "cannot poll Slurm");
 	r = harness_ok(c, "job", harness_json("{\"request_id\":\"%s\"}", id));
 	ck_assert_str_eq(harness_str(r, "job.status"), "opened");
 	json_object_put(r);
-	ck_assert_int_eq(fixture_run("slurm-up.sh", fixture_pid_arg()), 0);
-	msg = slurm_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_success");
-	ck_assert_str_eq(harness_str(msg, "result.stdout"), "survived\n");
-	json_object_put(msg);
+	ck_assert_int_eq(slurmfix_script("slurm-up.sh", slurmfix_user_arg()), 0);
+	slurmfix_expect_stdout(c, id, "survived\n");
 	free(id);
 	harness_client_free(c);
 	harness_daemon_cleanup(&d);
@@ -452,15 +314,15 @@ START_TEST(test_job_forgotten_by_slurm_is_lost)
 
 	harness_daemon_new(&d, SLURM_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurm_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":"
-					  "[\"sleep\",\"30\"]}}"));
+	id = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":"
+					     "[\"sleep\",\"30\"]}}"));
 	job = harness_wait_running(c, id);
 	json_object_put(job);
 	/* A controller that comes back without its saved state knows no job. */
-	ck_assert_int_eq(fixture_run("slurm-down.sh", "--controller-state"), 0);
-	ck_assert_int_eq(fixture_run("slurm-up.sh", fixture_pid_arg()), 0);
-	msg = slurm_final(c, id);
-	ck_assert_str_eq(harness_str(msg, "type"), "request_failure");
+	ck_assert_int_eq(slurmfix_script("slurm-down.sh", "--controller-state"), 0);
+	ck_assert_int_eq(slurmfix_script("slurm-up.sh", slurmfix_user_arg()), 0);
+	msg = slurmfix_final(c, id);
+	slurmfix_expect_type(msg, "request_failure");
 	ck_assert_str_eq(harness_str(msg, "error.kind"), "lost");
 	ck_assert_ptr_nonnull(strstr(harness_str(msg, "error.message"), "no longer knows"));
 	json_object_put(msg);
@@ -492,23 +354,5 @@ static Suite *slurm_suite(void)
 
 int main(void)
 {
-	int up, r;
-
-	fixture_user = (long long)getpid();
-	up = fixture_run("slurm-up.sh", fixture_pid_arg());
-	if (up == 77) {
-		fprintf(stderr, "skipped: no private Slurm can run here\n");
-		return 77;
-	}
-	if (up != 0) {
-		fprintf(stderr, "slurm-up.sh failed (%d)\n", up);
-		fixture_run("slurm-down.sh", fixture_pid_arg());
-		return EXIT_FAILURE;
-	}
-	r = harness_run_suite(slurm_suite());
-	if (fixture_run("slurm-down.sh", fixture_pid_arg()) != 0) {
-		fprintf(stderr, "slurm-down.sh failed\n");
-		r = EXIT_FAILURE;
-	}
-	return r;
+	return slurmfix_main(slurm_suite());
 }

@@ -74,8 +74,22 @@ MinJobAge=60
 SchedulerParameters=batch_sched_delay=0
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
+# Jobs sent here stay pending (PartitionDown): for tests of jobs Slurm does not start.
+PartitionName=coordheld Nodes=$host MaxTime=INFINITE State=DOWN
 CONF
-	mv "$CONF.tmp" "$CONF"
+	if cmp -s "$CONF.tmp" "$CONF"; then
+		rm -f "$CONF.tmp"
+	else
+		mv "$CONF.tmp" "$CONF"
+		conf_changed=1
+	fi
+}
+
+# A controller already up with an older slurm.conf reads the new one.
+reconfigure() {
+	if [ -n "$conf_changed" ] && [ -n "$ctld_was_up" ]; then
+		scontrol reconfigure
+	fi
 }
 
 start_munged() {
@@ -111,7 +125,7 @@ start_slurm() {
 wait_idle() {
 	i=0
 	while [ $i -lt 150 ]; do
-		state=$(sinfo -h -N -o %T 2>/dev/null || true)
+		state=$(sinfo -h -N -p debug -o %T 2>/dev/null || true)
 		case "$state" in
 		idle | mixed | allocated) return 0 ;; # not idle*: not responding
 		esac
@@ -136,8 +150,12 @@ watch() {
 	) </dev/null >/dev/null 2>&1 9>&- &
 }
 
+conf_changed=
+ctld_was_up=
+alive "$FIX/slurmctld.pid" slurmctld && ctld_was_up=1
 write_conf
 start_munged
 start_slurm
+reconfigure
 wait_idle
 watch
