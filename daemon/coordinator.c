@@ -434,21 +434,27 @@ static void coordinator_cancel_finish(struct coordinator_cancel *c)
 		done(error, ids, count, userdata);
 }
 
+/* Makes room for one more string in *array, which holds count of *cap. 0 or -ENOMEM. */
+static int coordinator_grow(char ***array, size_t count, size_t *cap)
+{
+	size_t more = *cap ? *cap * 2 : 64;
+	char **grown;
+
+	if (count < *cap)
+		return 0;
+	grown = realloc(*array, more * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	*array = grown;
+	*cap = more;
+	return 0;
+}
+
 static int coordinator_cancel_add_id(struct coordinator_cancel *c, const char *id)
 {
 	char *copy;
 
-	if (c->id_count == c->id_cap) {
-		size_t cap = c->id_cap ? c->id_cap * 2 : 16;
-		char **ids = realloc(c->ids, cap * sizeof(*ids));
-
-		if (!ids)
-			return -ENOMEM;
-		c->ids = ids;
-		c->id_cap = cap;
-	}
-	copy = strdup(id);
-	if (!copy)
+	if (coordinator_grow(&c->ids, c->id_count, &c->id_cap) < 0 || !(copy = strdup(id)))
 		return -ENOMEM;
 	c->ids[c->id_count++] = copy;
 	return 0;
@@ -461,15 +467,8 @@ static int coordinator_walk_push(struct coordinator_cancel *c, const char *node)
 
 	if (lh_table_lookup_ex(c->seen, node, &v))
 		return 0;
-	if (c->count == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		char **nodes = realloc(c->nodes, cap * sizeof(*nodes));
-
-		if (!nodes)
-			return -ENOMEM;
-		c->nodes = nodes;
-		c->cap = cap;
-	}
+	if (coordinator_grow(&c->nodes, c->count, &c->cap) < 0)
+		return -ENOMEM;
 	copy = strdup(node);
 	if (!copy || lh_table_insert(c->seen, copy, copy) < 0) {
 		free(copy);

@@ -716,20 +716,29 @@ START_TEST(test_coordinator_cancel_long_chain)
 }
 END_TEST
 
+/*
+ * Submits a chain of MOCK_MAX_TASKS jobs, cancels it from c0 with done
+ * into t and runs one loop turn: the job named is stopped at once, the
+ * rest a slice of 1 ms at a time, so the walk is under way after it.
+ */
+static void coordinator_cancel_under_way(struct coordinator_test_done *t,
+					 struct coordinator_cancel **ret)
+{
+	coordinator_submit_chain(MOCK_MAX_TASKS);
+	ck_assert_int_eq(coordinator_cancel(coord, "c0", true, 0, coordinator_test_done_cb, t, ret),
+			 0);
+	ck_assert_int_eq(mock_async->cancels, 1);
+	event_base_loop(env.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	ck_assert(!t->called);
+	ck_assert_int_lt(mock_async->cancels, MOCK_MAX_TASKS);
+}
+
 START_TEST(test_coordinator_cancel_slices)
 {
 	struct coordinator_test_done t = {0};
 	int n = MOCK_MAX_TASKS;
 
-	coordinator_submit_chain(n);
-	ck_assert_int_eq(
-		coordinator_cancel(coord, "c0", true, 0, coordinator_test_done_cb, &t, NULL), 0);
-	/* The job named is stopped at once, the rest on later turns ... */
-	ck_assert_int_eq(mock_async->cancels, 1);
-	/* ... a slice of 1 ms at a time, so the loop goes round many times. */
-	event_base_loop(env.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-	ck_assert(!t.called);
-	ck_assert_int_lt(mock_async->cancels, n);
+	coordinator_cancel_under_way(&t, NULL);
 	ck_assert(tu_run_until(env.base, coordinator_test_done, &t, 30));
 	ck_assert_int_eq(mock_async->cancels, n);
 	ck_assert_uint_eq(t.count, (size_t)n);
@@ -763,11 +772,8 @@ START_TEST(test_coordinator_cancel_forget)
 	struct coordinator_cancel *cancel;
 	int n = MOCK_MAX_TASKS;
 
-	coordinator_submit_chain(n);
-	ck_assert_int_eq(
-		coordinator_cancel(coord, "c0", true, 0, coordinator_test_done_cb, &t, &cancel), 0);
+	coordinator_cancel_under_way(&t, &cancel);
 	ck_assert_ptr_nonnull(cancel);
-	event_base_loop(env.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	/* Its caller goes away: the walk goes on to the end, and tells no one. */
 	coordinator_cancel_forget(cancel);
 	ck_assert(tu_run_until(env.base, coordinator_chain_closed, NULL, 30));
@@ -790,16 +796,13 @@ START_TEST(test_coordinator_cancel_shutdown)
 	struct coordinator_test_done t = {0};
 	int n = MOCK_MAX_TASKS;
 
-	coordinator_submit_chain(n);
-	ck_assert_int_eq(
-		coordinator_cancel(coord, "c0", true, 0, coordinator_test_done_cb, &t, NULL), 0);
-	event_base_loop(env.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-	ck_assert(!t.called);
+	coordinator_cancel_under_way(&t, NULL);
 	/* Shutting down stops every task: the walk ends there, and says what it stopped. */
 	coordinator_shutdown(coord);
 	ck_assert(t.called);
 	ck_assert_int_eq(t.result, 0);
 	ck_assert_uint_eq(t.count, (size_t)mock_async->cancels);
+	ck_assert_int_lt(mock_async->cancels, n);
 	ck_assert_int_eq(mock_async->shutdowns, 1);
 }
 END_TEST
