@@ -1,15 +1,19 @@
 /*
  * The Coordinator. It owns its strategies (one per mode, in an array in
- * the order they were added); it borrows the state and the publisher. A
- * walk over the tree (cancel's cascade, the search for a lender) owns its
- * own small tables and frees them before it returns.
+ * the order they were added) and the cancels in progress (each with its
+ * walk's tables and the ids it collects, until it hands those to its
+ * caller); it borrows the event base, the state and the publisher. The
+ * search for a lender owns its small table and frees it before it returns.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
+#include <time.h>
 #include <unistd.h>
+#include <event2/event.h>
 #include <json-c/linkhash.h>
 
 #include "coordinator.h"
@@ -22,27 +26,36 @@
 #include "task.h"
 
 /* Jobs read per query while a cascade walks the children of one node. */
-#define COORDINATOR_WALK_PAGE 500
+#define COORDINATOR_WALK_PAGE 16
 /* Ancestors looked at, at most, above one awaited job when looking for a lender. */
 #define COORDINATOR_TREE_MAX_DEPTH 256
 
 struct coordinator {
+	struct event_base *base;
 	struct state *state;
 	struct publisher *publisher;
 	struct strategy **modes;
 	size_t mode_count;
 	uint64_t subscription;
+	TAILQ_HEAD(, coordinator_cancel) cancels; /* in progress, owned */
+	unsigned cancel_slice_ms;
 	bool accepting;
 	bool shut_down;
 };
 
-struct coordinator *coordinator_new(struct state *state)
+static void coordinator_cancel_free(struct coordinator_cancel *c);
+
+struct coordinator *coordinator_new(struct event_base *base, struct state *state,
+				    unsigned cancel_slice_ms)
 {
 	struct coordinator *coord = calloc(1, sizeof(*coord));
 
 	if (!coord)
 		return NULL;
+	coord->base = base;
 	coord->state = state;
+	coord->cancel_slice_ms = cancel_slice_ms ? cancel_slice_ms : COORDINATOR_CANCEL_SLICE_MS;
+	TAILQ_INIT(&coord->cancels);
 	coord->accepting = true;
 	return coord;
 }
@@ -51,6 +64,8 @@ void coordinator_free(struct coordinator *coord)
 {
 	if (!coord)
 		return;
+	while (!TAILQ_EMPTY(&coord->cancels))
+		coordinator_cancel_free(TAILQ_FIRST(&coord->cancels));
 	if (coord->publisher && coord->subscription)
 		publisher_unsubscribe(coord->publisher, coord->subscription);
 	for (size_t i = 0; i < coord->mode_count; i++)
@@ -335,7 +350,7 @@ static void coordinator_cancel_one(struct coordinator *coord, struct job *job)
 	struct task stub;
 
 	/* Its outcome is published already: it ends with that message, once. */
-	if (job->finishing)
+	if (job->finishing || job->status != JOB_OPENED)
 		return;
 	coordinator_job_stub(job, &stub);
 	if (strategy && strategy->ops->cancel(strategy, job->request_id) == 0)
@@ -349,135 +364,260 @@ static void coordinator_cancel_one(struct coordinator *coord, struct job *job)
 }
 
 /*
- * A cascade's walk down the tree, breadth first, without recursion: the
- * node ids to expand, in order, each at most once (also when client-chosen
- * node ids repeat or form a cycle), so each job is looked at once.
+ * A cancel in progress. Its walk down the tree goes breadth first, without
+ * recursion, a page of children at a time and for at most slice_ms per
+ * loop turn: the node ids to expand, in order, each at most once (also
+ * when client-chosen node ids repeat or form a cycle), so each job is
+ * looked at once.
  */
-struct coordinator_walk {
+struct coordinator_cancel {
+	TAILQ_ENTRY(coordinator_cancel) entry; /* in coord->cancels */
 	struct coordinator *coord;
-	const struct job *top; /* the job named in the cancel */
+	struct job *top; /* the job named in the cancel, a reference */
 	uid_t canceller;
-	char **nodes; /* node ids, owned; those before next are expanded */
+	int64_t upto_seq; /* the newest job when the cancel came: later ones are not part of it */
+	char **nodes;	  /* node ids, owned; those before next are expanded */
 	size_t next;
 	size_t count;
 	size_t cap;
+	int64_t cursor;	       /* the seq_no of the last child of nodes[next] looked at */
 	struct lh_table *seen; /* node id -> the same string in nodes */
+	struct job *page[COORDINATOR_WALK_PAGE]; /* opened jobs a page found, references */
+	size_t page_count;
+	char **ids; /* the job named, then every job asked to stop; owned */
+	size_t id_count;
+	size_t id_cap;
+	int error;
+	struct event *step_ev;
+	coordinator_cancel_fn done; /* NULL once its caller went away */
+	void *userdata;
 };
 
-static int coordinator_walk_push(struct coordinator_walk *w, const char *node)
+static double coordinator_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void coordinator_cancel_free(struct coordinator_cancel *c)
+{
+	TAILQ_REMOVE(&c->coord->cancels, c, entry);
+	if (c->step_ev)
+		event_free(c->step_ev);
+	if (c->seen)
+		lh_table_free(c->seen);
+	for (size_t i = 0; i < c->count; i++)
+		free(c->nodes[i]);
+	free(c->nodes);
+	for (size_t i = 0; c->ids && i < c->id_count; i++)
+		free(c->ids[i]);
+	free(c->ids);
+	job_unref(c->top);
+	free(c);
+}
+
+/* The walk is over (or cut short): its caller hears, and takes the ids. */
+static void coordinator_cancel_finish(struct coordinator_cancel *c)
+{
+	coordinator_cancel_fn done = c->done;
+	char **ids = c->ids;
+	size_t count = c->id_count;
+	int error = c->error;
+	void *userdata = c->userdata;
+
+	if (done)
+		c->ids = NULL;
+	coordinator_cancel_free(c);
+	if (done)
+		done(error, ids, count, userdata);
+}
+
+/* Makes room for one more string in *array, which holds count of *cap. 0 or -ENOMEM. */
+static int coordinator_grow(char ***array, size_t count, size_t *cap)
+{
+	size_t more = *cap ? *cap * 2 : 64;
+	char **grown;
+
+	if (count < *cap)
+		return 0;
+	grown = realloc(*array, more * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	*array = grown;
+	*cap = more;
+	return 0;
+}
+
+static int coordinator_cancel_add_id(struct coordinator_cancel *c, const char *id)
+{
+	char *copy;
+
+	if (coordinator_grow(&c->ids, c->id_count, &c->id_cap) < 0 || !(copy = strdup(id)))
+		return -ENOMEM;
+	c->ids[c->id_count++] = copy;
+	return 0;
+}
+
+static int coordinator_walk_push(struct coordinator_cancel *c, const char *node)
 {
 	char *copy;
 	void *v;
 
-	if (lh_table_lookup_ex(w->seen, node, &v))
+	if (lh_table_lookup_ex(c->seen, node, &v))
 		return 0;
-	if (w->count == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 64;
-		char **nodes = realloc(w->nodes, cap * sizeof(*nodes));
-
-		if (!nodes)
-			return -ENOMEM;
-		w->nodes = nodes;
-		w->cap = cap;
-	}
+	if (coordinator_grow(&c->nodes, c->count, &c->cap) < 0)
+		return -ENOMEM;
 	copy = strdup(node);
-	if (!copy || lh_table_insert(w->seen, copy, copy) < 0) {
+	if (!copy || lh_table_insert(c->seen, copy, copy) < 0) {
 		free(copy);
 		return -ENOMEM;
 	}
-	w->nodes[w->count++] = copy;
+	c->nodes[c->count++] = copy;
 	return 0;
 }
 
 /*
- * One job below the top: cancelled when opened, and its own node walked
- * next. The cascade never crosses owners: a job the canceller could not
- * cancel by name (not theirs, and they are not root) is left alone, with
- * what lies below it.
+ * One job below the top, as the history reads it: kept for cancelling
+ * when opened, and its own node walked later. The cascade never crosses
+ * owners: a job the canceller could not cancel by name (not theirs, and
+ * they are not root) is left alone, with what lies below it.
  */
-static int coordinator_walk_job(struct coordinator_walk *w, const struct job *job)
+static void coordinator_walk_child_cb(const struct history_child *child, void *userdata)
 {
+	struct coordinator_cancel *c = userdata;
 	struct job *open;
 
-	if (w->canceller != 0 && job->owner_uid != w->canceller)
-		return 0;
-	open = state_find_open(w->coord->state, job->request_id);
+	c->cursor = child->seq_no;
+	if (c->error || (c->canceller != 0 && child->owner_uid != c->canceller))
+		return;
+	open = state_find_open(c->coord->state, child->request_id);
 	if (open)
-		coordinator_cancel_one(w->coord, open);
-	return coordinator_walk_push(w, job->child_node_id);
+		c->page[c->page_count++] = job_ref(open);
+	c->error = coordinator_walk_push(c, child->child_node_id);
 }
 
 /*
- * The children of node: jobs of the top's run whose parent_node_id is
- * node, submitted after the top (newest first, so the first older one
- * ends the pages).
+ * Looks at one page of the children of the node being expanded (jobs of
+ * the top's run whose parent_node_id is that node, submitted after the top
+ * and before the cancel) and stops the opened ones. True once the walk is
+ * over.
  */
-static int coordinator_walk_node(struct coordinator_walk *w, const char *node)
+static bool coordinator_walk_page(struct coordinator_cancel *c)
 {
-	struct job_filter filter = {.parent_node_id = node, .run_id = w->top->run_id};
-	int64_t cursor = 0;
+	size_t rows = 0;
 	int r;
 
-	do {
-		struct job **jobs;
-		size_t count;
-
-		r = state_query(w->coord->state, &filter, cursor, COORDINATOR_WALK_PAGE, &jobs,
-				&count, &cursor);
-		if (r < 0)
-			return r;
-		for (size_t i = 0; i < count; i++) {
-			if (jobs[i]->seq_no <= w->top->seq_no)
-				cursor = 0;
-			else if (r == 0)
-				r = coordinator_walk_job(w, jobs[i]);
-			job_unref(jobs[i]);
-		}
-		free(jobs);
-	} while (r == 0 && cursor);
-	return r;
+	if (c->error || c->next == c->count)
+		return true;
+	r = state_foreach_child(c->coord->state, c->top->run_id, c->nodes[c->next], c->cursor,
+				c->upto_seq, COORDINATOR_WALK_PAGE, coordinator_walk_child_cb, c,
+				&rows);
+	if (r < 0 && c->error == 0)
+		c->error = r;
+	for (size_t i = 0; i < c->page_count; i++) {
+		r = coordinator_cancel_add_id(c, c->page[i]->request_id);
+		if (r < 0 && c->error == 0)
+			c->error = r;
+		coordinator_cancel_one(c->coord, c->page[i]);
+		job_unref(c->page[i]);
+	}
+	c->page_count = 0;
+	if (rows < COORDINATOR_WALK_PAGE) {
+		c->next++;
+		c->cursor = c->top->seq_no;
+	}
+	return c->error || c->next == c->count;
 }
 
-/* Cancels every opened job below top that canceller may cancel. */
-static int coordinator_cancel_below(struct coordinator *coord, const struct job *top,
-				    uid_t canceller)
+/* One slice of the walk; the next one comes on a later loop turn, after other work. */
+static void coordinator_cancel_step_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct coordinator_walk w = {.coord = coord, .top = top, .canceller = canceller};
-	int r = -ENOMEM;
+	static const struct timeval now = {0, 0};
+	struct coordinator_cancel *c = arg;
+	double deadline = coordinator_clock_ms() + c->coord->cancel_slice_ms;
 
-	w.seen = lh_kchar_table_new(64, NULL);
-	if (w.seen)
-		r = coordinator_walk_push(&w, top->child_node_id);
-	while (r == 0 && w.next < w.count) {
-		r = coordinator_walk_node(&w, w.nodes[w.next]);
-		w.next++;
+	while (!coordinator_walk_page(c))
+		if (coordinator_clock_ms() >= deadline) {
+			evtimer_add(c->step_ev, &now);
+			return;
+		}
+	coordinator_cancel_finish(c);
+}
+
+/* A cancel of top (a reference, taken) that walks below it when cascade. */
+static int coordinator_cancel_new(struct coordinator *coord, struct job *top, bool cascade,
+				  uid_t canceller, struct coordinator_cancel **ret)
+{
+	static const struct timeval now = {0, 0};
+	struct coordinator_cancel *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c) {
+		job_unref(top);
+		return -ENOMEM;
 	}
-	if (w.seen)
-		lh_table_free(w.seen);
-	for (size_t i = 0; i < w.count; i++)
-		free(w.nodes[i]);
-	free(w.nodes);
-	return r;
+	c->coord = coord;
+	c->top = top;
+	c->canceller = canceller;
+	c->cursor = top->seq_no;
+	TAILQ_INSERT_TAIL(&coord->cancels, c, entry);
+	r = state_last_seq_no(coord->state, &c->upto_seq);
+	if (r == 0 && (!(c->seen = lh_kchar_table_new(64, NULL)) ||
+		       !(c->step_ev = evtimer_new(coord->base, coordinator_cancel_step_cb, c))))
+		r = -ENOMEM;
+	if (r == 0)
+		r = coordinator_cancel_add_id(c, top->request_id);
+	if (r == 0 && cascade)
+		r = coordinator_walk_push(c, top->child_node_id);
+	if (r == 0)
+		r = evtimer_add(c->step_ev, &now) < 0 ? -ENOMEM : 0;
+	if (r < 0) {
+		coordinator_cancel_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
 }
 
 int coordinator_cancel(struct coordinator *coord, const char *request_id, bool cascade,
-		       uid_t canceller)
+		       uid_t canceller, coordinator_cancel_fn done, void *userdata,
+		       struct coordinator_cancel **ret)
 {
+	struct coordinator_cancel *c;
 	struct job *job;
-	bool was_open;
 	int r = state_get_job(coord->state, request_id, &job);
 
+	if (ret)
+		*ret = NULL;
 	if (r < 0)
 		return r;
-	was_open = job->status == JOB_OPENED;
-	if (was_open)
-		coordinator_cancel_one(coord, job);
-	if (cascade)
-		r = coordinator_cancel_below(coord, job, canceller);
-	if (r == 0 && !was_open && !cascade)
-		r = -EALREADY;
-	job_unref(job);
-	return r;
+	if (job->status != JOB_OPENED && !cascade) {
+		job_unref(job);
+		return -EALREADY;
+	}
+	coordinator_cancel_one(coord, job);
+	if (!cascade && !done) {
+		job_unref(job);
+		return 0;
+	}
+	r = coordinator_cancel_new(coord, job, cascade, canceller, &c);
+	if (r < 0)
+		return r;
+	c->done = done;
+	c->userdata = userdata;
+	if (ret)
+		*ret = c;
+	return 0;
+}
+
+void coordinator_cancel_forget(struct coordinator_cancel *cancel)
+{
+	if (!cancel)
+		return;
+	cancel->done = NULL;
+	cancel->userdata = NULL;
 }
 
 static void coordinator_seen_free(struct lh_entry *e)
@@ -604,4 +744,7 @@ void coordinator_shutdown(struct coordinator *coord)
 	coord->shut_down = true;
 	for (size_t i = 0; i < coord->mode_count; i++)
 		coord->modes[i]->ops->shutdown(coord->modes[i]);
+	/* Every task is being stopped now: the cancels in progress need not walk on. */
+	while (!TAILQ_EMPTY(&coord->cancels))
+		coordinator_cancel_finish(TAILQ_FIRST(&coord->cancels));
 }

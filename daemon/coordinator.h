@@ -14,6 +14,8 @@
 #include "job.h"
 
 struct coordinator;
+struct coordinator_cancel;
+struct event_base;
 struct message_ids;
 struct publisher;
 struct state;
@@ -21,8 +23,16 @@ struct strategy;
 struct strategy_info;
 struct task;
 
-/* Borrows state, which must outlive the coordinator. NULL on ENOMEM. */
-struct coordinator *coordinator_new(struct state *state);
+/* The longest a cascading cancel holds the loop at a time, by default (cancel_slice_ms). */
+#define COORDINATOR_CANCEL_SLICE_MS 20
+
+/*
+ * Borrows base and state, which must outlive the coordinator. A cascading
+ * cancel walks for at most cancel_slice_ms per loop turn (0: the default).
+ * NULL on ENOMEM.
+ */
+struct coordinator *coordinator_new(struct event_base *base, struct state *state,
+				    unsigned cancel_slice_ms);
 /* Frees the coordinator and every strategy it was given. Accepts NULL. */
 void coordinator_free(struct coordinator *coord);
 
@@ -77,17 +87,35 @@ int coordinator_publish_failure(struct coordinator *coord, const struct job *job
 				enum error_kind kind, const char *reason);
 
 /*
- * Cancels the opened job request_id and, with cascade, every opened job
- * below it in its tree (jobs of its run, submitted after it, reached
- * through parent_node_id -> child_node_id) that canceller may cancel: its
- * own, or any when canceller is root. Each closes as a failure of kind
- * cancelled once its strategy reports back; a finishing job closes with
- * the outcome already published. Checking that canceller may cancel
- * request_id itself is the caller's. -ENOENT when there is no such job,
- * -EALREADY when it is already closed.
+ * How a cancel ends: result 0, or a negative errno when its walk failed
+ * part way (what it reached is stopping all the same), and the request_ids
+ * of the job it names (first) and of every opened job below it that it
+ * asked to stop, handed over (the callee frees each and the array).
+ */
+typedef void (*coordinator_cancel_fn)(int result, char **ids, size_t count, void *userdata);
+
+/*
+ * Cancels the opened job request_id now and, with cascade, every opened
+ * job below it in its tree (jobs of its run submitted after it and before
+ * this call, reached through parent_node_id -> child_node_id) that
+ * canceller may cancel: its own, or any when canceller is root. The walk
+ * below runs on later loop turns, for at most cancel_slice_ms per turn, so
+ * the loop goes on serving others meanwhile. Each job closes as a failure
+ * of kind cancelled once its strategy reports back; a finishing job closes
+ * with the outcome already published. done (may be NULL) is called once,
+ * on a later loop turn, when the walk is over or the coordinator shuts
+ * down; *ret (may be NULL) is the cancel in progress until then, for
+ * coordinator_cancel_forget. Without cascade and done nothing waits for a
+ * later turn. Checking that canceller may cancel request_id itself is the
+ * caller's. -ENOENT when there is no such job, -EALREADY when it is closed
+ * and there is no cascade, -ENOMEM.
  */
 int coordinator_cancel(struct coordinator *coord, const char *request_id, bool cascade,
-		       uid_t canceller);
+		       uid_t canceller, coordinator_cancel_fn done, void *userdata,
+		       struct coordinator_cancel **ret);
+
+/* Whoever waits for cancel went away: its walk goes on, done is not called. Accepts NULL. */
+void coordinator_cancel_forget(struct coordinator_cancel *cancel);
 
 /* The seed's system_detail: the state with every job. */
 struct state *coordinator_system_detail(struct coordinator *coord);
@@ -118,7 +146,10 @@ bool coordinator_has_mode(struct coordinator *coord, const char *mode);
 /* Refuses new tasks from now on (submit returns -ESHUTDOWN). */
 void coordinator_stop_accepting(struct coordinator *coord);
 
-/* Calls every strategy's shutdown, exactly once in the coordinator's life. */
+/*
+ * Calls every strategy's shutdown, exactly once in the coordinator's life,
+ * then ends the cancels in progress (their done is called now).
+ */
 void coordinator_shutdown(struct coordinator *coord);
 
 #endif

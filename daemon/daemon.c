@@ -320,7 +320,7 @@ static int daemon_start_coordinator(struct daemon *d, char **error)
 	size_t lost = 0;
 	int r;
 
-	d->coordinator = coordinator_new(d->state);
+	d->coordinator = coordinator_new(d->base, d->state, d->config.cancel_slice_ms);
 	if (!d->coordinator)
 		return daemon_fail(error, -ENOMEM, "out of memory");
 	r = daemon_add_modes(d, error);
@@ -497,7 +497,8 @@ static void daemon_cancel_queued(struct daemon *d)
 	}
 	state_foreach_open(d->state, daemon_collect_queued_cb, &q);
 	for (size_t i = 0; i < q.count; i++) {
-		coordinator_cancel(d->coordinator, q.jobs[i]->request_id, false, 0);
+		coordinator_cancel(d->coordinator, q.jobs[i]->request_id, false, 0, NULL, NULL,
+				   NULL);
 		job_unref(q.jobs[i]);
 	}
 	free(q.jobs);

@@ -84,6 +84,8 @@ enum history_stmt {
 	STMT_LAST_SEQ,
 	STMT_PRUNE_JOBS,
 	STMT_PRUNE_MESSAGES,
+	STMT_LAST_JOB_SEQ,
+	STMT_CHILDREN,
 	STMT_COUNT_,
 };
 
@@ -125,6 +127,10 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"FROM jobs j WHERE EXISTS (SELECT 1 FROM messages m WHERE m.request_id = "
 		"j.request_id) ORDER BY j.seq_no LIMIT 1)), (SELECT max(seq) FROM messages)) "
 		"ORDER BY seq LIMIT :batch)",
+	[STMT_LAST_JOB_SEQ] = "SELECT coalesce(max(seq_no), 0) FROM jobs",
+	[STMT_CHILDREN] = "SELECT seq_no, request_id, child_node_id, owner_uid FROM jobs "
+			  "WHERE parent_node_id = :node AND run_id = :run_id AND seq_no > :after "
+			  "AND seq_no <= :upto ORDER BY seq_no LIMIT :limit",
 };
 
 /*
@@ -904,6 +910,37 @@ int history_find_by_node(struct history *h, const char *node_id, struct job **re
 	return history_first_job(h, st, ret);
 }
 
+int history_foreach_child(struct history *h, const char *run_id, const char *node,
+			  int64_t after_seq, int64_t upto_seq, size_t limit,
+			  void (*cb)(const struct history_child *child, void *userdata),
+			  void *userdata, size_t *ret_count)
+{
+	sqlite3_stmt *st = history_stmt(h, STMT_CHILDREN);
+	size_t count = 0;
+	int rc;
+
+	history_bind_text(st, history_param(st, ":node"), node);
+	history_bind_text(st, history_param(st, ":run_id"), run_id);
+	sqlite3_bind_int64(st, history_param(st, ":after"), after_seq);
+	sqlite3_bind_int64(st, history_param(st, ":upto"), upto_seq);
+	sqlite3_bind_int64(st, history_param(st, ":limit"), (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct history_child child = {
+			.seq_no = sqlite3_column_int64(st, 0),
+			.request_id = (const char *)sqlite3_column_text(st, 1),
+			.child_node_id = (const char *)sqlite3_column_text(st, 2),
+			.owner_uid = (uid_t)sqlite3_column_int64(st, 3),
+		};
+
+		count++;
+		if (child.request_id && child.child_node_id)
+			cb(&child, userdata);
+	}
+	sqlite3_reset(st);
+	*ret_count = count;
+	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, "cannot read the jobs below a node");
+}
+
 /* The text filter f sets for which, or NULL when it does not filter on it (or it is a number). */
 static const char *history_filter_text(const struct job_filter *f, enum history_filter which)
 {
@@ -1119,6 +1156,16 @@ static int history_select_u64(struct history *h, enum history_stmt which, uint64
 int history_last_seq(struct history *h, uint64_t *ret)
 {
 	return history_select_u64(h, STMT_LAST_SEQ, ret);
+}
+
+int history_last_job_seq(struct history *h, int64_t *ret)
+{
+	uint64_t seq;
+	int r = history_select_u64(h, STMT_LAST_JOB_SEQ, &seq);
+
+	if (r == 0)
+		*ret = (int64_t)seq;
+	return r;
 }
 
 int history_first_seq(struct history *h, uint64_t *ret)

@@ -111,6 +111,28 @@ int history_find_by_node(struct history *h, const char *node_id, struct job **re
 int history_query(struct history *h, const struct job_filter *filter, int64_t cursor, size_t limit,
 		  struct job ***ret_jobs, size_t *ret_count, int64_t *ret_next);
 
+/* What a cascading cancel needs to know of a job below a node. */
+struct history_child {
+	int64_t seq_no;
+	const char *request_id;	   /* borrowed: valid during the callback */
+	const char *child_node_id; /* the same */
+	uid_t owner_uid;
+};
+
+/*
+ * Calls cb, oldest first, for up to limit jobs of run_id whose
+ * parent_node_id is node and whose seq_no lies in (after_seq, upto_seq],
+ * with one statement prepared once for the history's life. cb must not
+ * write to the history. *ret_count says how many rows there were.
+ */
+int history_foreach_child(struct history *h, const char *run_id, const char *node,
+			  int64_t after_seq, int64_t upto_seq, size_t limit,
+			  void (*cb)(const struct history_child *child, void *userdata),
+			  void *userdata, size_t *ret_count);
+
+/* The seq_no of the newest job, 0 when there is none. */
+int history_last_job_seq(struct history *h, int64_t *ret);
+
 /* Counts of every job matching filter, its status and result aside. */
 int history_count(struct history *h, const struct job_filter *filter, struct job_counts *ret);
 

@@ -28,9 +28,10 @@
 #define METHODS_STATUS_MAX_LIMIT     10000
 
 enum methods_wait_kind {
-	WAIT_FOR_SUBMIT, /* answer {job, message} */
-	WAIT_FOR_JOBS,	 /* answer {jobs} */
-	WAIT_FOR_CANCEL, /* answer {job} */
+	WAIT_FOR_SUBMIT,	/* answer {job, message} */
+	WAIT_FOR_JOBS,		/* answer {jobs} */
+	WAIT_FOR_CANCEL,	/* answer {job}: the first id, which the cancel names */
+	WAIT_FOR_CANCEL_CLOSED, /* answer 1002: the job named was closed already */
 };
 
 /* The ids a call names: each distinct one once, and the order they were asked in. */
@@ -114,6 +115,14 @@ static json_object *methods_job_with_message(struct daemon *d, const char *reque
 	return o;
 }
 
+static struct rpc_result *methods_already_closed(struct rpc_call *call, const char *request_id,
+						 bool cascade)
+{
+	return rpc_failure(call, WIRE_CONFLICT, "conflict: job \"%.128s\" is already closed%s",
+			   request_id,
+			   cascade ? " (its opened descendants, if any, were cancelled)" : "");
+}
+
 static void methods_wait_done_cb(struct waiter_wait *wait, bool timed_out, void *userdata)
 {
 	struct methods_wait *mw = userdata;
@@ -134,6 +143,8 @@ static void methods_wait_done_cb(struct waiter_wait *wait, bool timed_out, void 
 		o = json_object_new_object();
 		json_object_object_add(o, "job", methods_job_json(d, mw->ids.ids[0]));
 		rpc_success(call, o);
+	} else if (mw->kind == WAIT_FOR_CANCEL_CLOSED) {
+		methods_already_closed(call, mw->ids.ids[0], true);
 	} else {
 		o = json_object_new_object();
 		json_object_object_add(o, "jobs", methods_jobs_json(d, &mw->ids));
@@ -500,13 +511,48 @@ struct rpc_result *methods_wait(struct rpc_call *call, json_object *params)
 	return methods_wait_for(call, WAIT_FOR_JOBS, &ids, timeout_ms);
 }
 
+/* A cancel whose walk is still under way. */
+struct methods_cancel {
+	struct rpc_call *call;
+	struct coordinator_cancel *cancel;
+	bool was_open; /* the job named was opened when the cancel came */
+};
+
+/* The walk is over: the call waits until every job it stopped has closed. */
+static void methods_cancel_done_cb(int result, char **ids, size_t count, void *userdata)
+{
+	struct methods_cancel *mc = userdata;
+	struct rpc_call *call = mc->call;
+	struct methods_ids wait_ids = {.ids = ids, .count = count, .asked = count};
+	enum methods_wait_kind kind = mc->was_open ? WAIT_FOR_CANCEL : WAIT_FOR_CANCEL_CLOSED;
+
+	free(mc);
+	call->abandon = NULL;
+	call->pending = NULL;
+	if (result < 0) {
+		methods_ids_clear(&wait_ids);
+		rpc_failure(call, WIRE_INTERNAL_ERROR, "cannot cancel: %s", strerror(-result));
+		return;
+	}
+	methods_wait_for(call, kind, &wait_ids, 0);
+}
+
+static void methods_cancel_abandon(struct rpc_call *call)
+{
+	struct methods_cancel *mc = call->pending;
+
+	coordinator_cancel_forget(mc->cancel);
+	free(mc);
+	rpc_failure(call, WIRE_INTERNAL_ERROR, "the client went away");
+}
+
 struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params)
 {
 	struct daemon *d = call->daemon;
 	uid_t uid = connection_peer_uid(call->conn), owner;
 	struct rpc_result *err;
+	struct methods_cancel *mc;
 	bool cascade = true, was_open;
-	struct methods_ids ids;
 	struct job *job;
 	const char *id;
 	int r;
@@ -525,14 +571,21 @@ struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params)
 				   "permission denied: job \"%.128s\" belongs to uid %u; only its "
 				   "owner or root may cancel it",
 				   id, (unsigned)owner);
-	r = coordinator_cancel(d->coordinator, id, cascade, uid);
-	if (r < 0 && r != -EALREADY)
-		return rpc_failure(call, WIRE_INTERNAL_ERROR, "cannot cancel: %s", strerror(-r));
-	if (!was_open)
-		return rpc_failure(
-			call, WIRE_CONFLICT, "conflict: job \"%.128s\" is already closed%s", id,
-			cascade ? " (its opened descendants, if any, were cancelled)" : "");
-	if (methods_one_id(id, &ids) < 0)
+	mc = calloc(1, sizeof(*mc));
+	if (!mc)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
-	return methods_wait_for(call, WAIT_FOR_CANCEL, &ids, 0);
+	mc->call = call;
+	mc->was_open = was_open;
+	r = coordinator_cancel(d->coordinator, id, cascade, uid, methods_cancel_done_cb, mc,
+			       &mc->cancel);
+	if (r < 0) {
+		free(mc);
+		return r == -EALREADY ? methods_already_closed(call, id, cascade)
+				      : rpc_failure(call, WIRE_INTERNAL_ERROR, "cannot cancel: %s",
+						    strerror(-r));
+	}
+	/* It is answered once the walk is over and every job it stopped has closed. */
+	call->pending = mc;
+	call->abandon = methods_cancel_abandon;
+	return rpc_pending(call);
 }

@@ -240,6 +240,20 @@ int state_query(struct state *state, const struct job_filter *filter, int64_t cu
 	return history_query(state->history, filter, cursor, limit, ret_jobs, ret_count, ret_next);
 }
 
+int state_foreach_child(struct state *state, const char *run_id, const char *node,
+			int64_t after_seq, int64_t upto_seq, size_t limit,
+			void (*cb)(const struct history_child *child, void *userdata),
+			void *userdata, size_t *ret_count)
+{
+	return history_foreach_child(state->history, run_id, node, after_seq, upto_seq, limit, cb,
+				     userdata, ret_count);
+}
+
+int state_last_seq_no(struct state *state, int64_t *ret)
+{
+	return history_last_job_seq(state->history, ret);
+}
+
 void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *userdata),
 			void *userdata)
 {

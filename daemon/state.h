@@ -79,6 +79,15 @@ int state_counts(struct state *state, const struct job_filter *filter, struct jo
 int state_query(struct state *state, const struct job_filter *filter, int64_t cursor, size_t limit,
 		struct job ***ret_jobs, size_t *ret_count, int64_t *ret_next);
 
+/* The jobs of run_id below node, oldest first: see history_foreach_child. */
+int state_foreach_child(struct state *state, const char *run_id, const char *node,
+			int64_t after_seq, int64_t upto_seq, size_t limit,
+			void (*cb)(const struct history_child *child, void *userdata),
+			void *userdata, size_t *ret_count);
+
+/* The seq_no of the newest job (0: none yet). */
+int state_last_seq_no(struct state *state, int64_t *ret);
+
 /* Calls cb for each opened job (in no particular order); cb must not add or end jobs. */
 void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *userdata),
 			void *userdata);

@@ -19,7 +19,7 @@
 #include "task.h"
 #include "testutil.h"
 
-#define MOCK_MAX_TASKS 32
+#define MOCK_MAX_TASKS 1024
 
 /* A strategy that runs nothing: it keeps its tasks until the test finishes them. */
 struct mock_strategy {
@@ -168,7 +168,7 @@ static struct mock_strategy *mock_async, *mock_other;
 static void coordinator_setup(void)
 {
 	tu_env_setup(&env);
-	coord = coordinator_new(env.state);
+	coord = coordinator_new(env.base, env.state, 1);
 	ck_assert_ptr_nonnull(coord);
 	mock_async = mock_new(env.pub, "async");
 	mock_other = mock_new(env.pub, "other");
@@ -241,6 +241,58 @@ static enum job_status coordinator_status(const char *request_id, enum job_resul
 		*result = job->result;
 	job_unref(job);
 	return status;
+}
+
+/* How a cancel ended, as its done callback heard. */
+struct coordinator_test_done {
+	bool called;
+	int result;
+	size_t count;
+	char first[32];
+};
+
+static void coordinator_test_done_cb(int result, char **ids, size_t count, void *userdata)
+{
+	struct coordinator_test_done *t = userdata;
+
+	ck_assert(!t->called);
+	t->called = true;
+	t->result = result;
+	t->count = count;
+	ck_assert_uint_ge(count, 1);
+	snprintf(t->first, sizeof(t->first), "%s", ids[0]);
+	for (size_t i = 0; i < count; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+static bool coordinator_test_done(void *data)
+{
+	return ((struct coordinator_test_done *)data)->called;
+}
+
+/*
+ * Cancels as the daemon does and runs the loop until the walk is over:
+ * coordinator_cancel's result, and in *ret_count (may be NULL) how many
+ * ids done was given.
+ */
+static int coordinator_test_cancel(const char *request_id, bool cascade, uid_t canceller,
+				   size_t *ret_count)
+{
+	struct coordinator_test_done t = {0};
+	int r = coordinator_cancel(coord, request_id, cascade, canceller, coordinator_test_done_cb,
+				   &t, NULL);
+
+	if (r < 0)
+		return r;
+	/* Never before the call returns. */
+	ck_assert(!t.called);
+	ck_assert(tu_run_until(env.base, coordinator_test_done, &t, 30));
+	ck_assert_int_eq(t.result, 0);
+	ck_assert_str_eq(t.first, request_id);
+	if (ret_count)
+		*ret_count = t.count;
+	return 0;
 }
 
 START_TEST(test_coordinator_submit_delegates)
@@ -499,6 +551,7 @@ static bool coordinator_all_closed(void *data)
 START_TEST(test_coordinator_cancel_cascade)
 {
 	static const char *const tree[] = {"root", "a", "b", "c", NULL};
+	size_t count;
 
 	coordinator_submit_ok("root", NULL, "n-root");
 	coordinator_submit_ok("a", "n-root", "n-a");
@@ -510,8 +563,10 @@ START_TEST(test_coordinator_cancel_cascade)
 	mock_finish(mock_async, "a", 0);
 	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_SUCCESS, "a", 5));
 
-	ck_assert_int_eq(coordinator_cancel(coord, "root", true, 0), 0);
+	ck_assert_int_eq(coordinator_test_cancel("root", true, 0, &count), 0);
 	ck_assert_int_eq(mock_async->cancels, 3);
+	/* The ids to wait for: root, b and c, not the closed a. */
+	ck_assert_uint_eq(count, 3);
 	ck_assert(tu_run_until(env.base, coordinator_all_closed, (void *)tree, 5));
 	for (size_t i = 0; tree[i]; i++) {
 		enum job_result result;
@@ -527,6 +582,10 @@ START_TEST(test_coordinator_cancel_cascade)
 	}
 	ck_assert_int_eq(coordinator_status("other", NULL), JOB_OPENED);
 	ck_assert_int_eq(coordinator_status("other-child", NULL), JOB_OPENED);
+	/* A cascade from a closed job walks on, and finds nothing left to stop. */
+	ck_assert_int_eq(coordinator_test_cancel("root", true, 0, &count), 0);
+	ck_assert_uint_eq(count, 1);
+	ck_assert_int_eq(mock_async->cancels, 3);
 }
 END_TEST
 
@@ -534,14 +593,14 @@ START_TEST(test_coordinator_cancel_no_cascade)
 {
 	coordinator_submit_ok("root", NULL, "n-root");
 	coordinator_submit_ok("a", "n-root", "n-a");
-	ck_assert_int_eq(coordinator_cancel(coord, "root", false, 0), 0);
+	ck_assert_int_eq(coordinator_test_cancel("root", false, 0, NULL), 0);
 	ck_assert_int_eq(mock_async->cancels, 1);
 	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_FAILURE, "root", 5));
 	ck_assert_int_eq(coordinator_status("root", NULL), JOB_CLOSED);
 	ck_assert_int_eq(coordinator_status("a", NULL), JOB_OPENED);
 	/* Again, it is already closed. */
-	ck_assert_int_eq(coordinator_cancel(coord, "root", false, 0), -EALREADY);
-	ck_assert_int_eq(coordinator_cancel(coord, "nope", true, 0), -ENOENT);
+	ck_assert_int_eq(coordinator_test_cancel("root", false, 0, NULL), -EALREADY);
+	ck_assert_int_eq(coordinator_test_cancel("nope", true, 0, NULL), -ENOENT);
 }
 END_TEST
 
@@ -551,7 +610,7 @@ START_TEST(test_coordinator_cancel_node_cycle)
 	coordinator_submit_ok("r1", NULL, "x");
 	coordinator_submit_ok("r2", "x", "y");
 	coordinator_submit_ok("r3", "y", "x");
-	ck_assert_int_eq(coordinator_cancel(coord, "r1", true, 0), 0);
+	ck_assert_int_eq(coordinator_test_cancel("r1", true, 0, NULL), 0);
 	ck_assert_int_eq(mock_async->cancels, 3);
 }
 END_TEST
@@ -564,7 +623,7 @@ START_TEST(test_coordinator_cancel_mode_gone)
 	/* A job whose mode no strategy serves any more (e.g. after a config change). */
 	job->mode = strdup("removed");
 	free(old);
-	ck_assert_int_eq(coordinator_cancel(coord, "r1", false, 0), 0);
+	ck_assert_int_eq(coordinator_test_cancel("r1", false, 0, NULL), 0);
 	ck_assert_int_eq(coordinator_status("r1", NULL), JOB_CLOSED);
 }
 END_TEST
@@ -579,9 +638,9 @@ START_TEST(test_coordinator_cancel_duplicate_nodes)
 		coordinator_submit_ok(id, "X", "X");
 	}
 	/* Each job is cancelled once: the one named, and the 19 after it. */
-	ck_assert_int_eq(coordinator_cancel(coord, "self-0", true, 0), 0);
+	ck_assert_int_eq(coordinator_test_cancel("self-0", true, 0, NULL), 0);
 	ck_assert_int_eq(mock_async->cancels, 20);
-	ck_assert_int_eq(coordinator_cancel(coord, "self-5", true, 0), 0);
+	ck_assert_int_eq(coordinator_test_cancel("self-5", true, 0, NULL), 0);
 	ck_assert_int_eq(mock_async->cancels, 20);
 }
 END_TEST
@@ -593,7 +652,7 @@ START_TEST(test_coordinator_cancel_other_runs)
 	coordinator_submit_ok("r2", NULL, "top");
 	coordinator_submit_ok("r2-kid", "top", "kid");
 	ck_assert_str_eq(state_find_open(env.state, "r2-kid")->run_id, "r2");
-	ck_assert_int_eq(coordinator_cancel(coord, "r1", true, 0), 0);
+	ck_assert_int_eq(coordinator_test_cancel("r1", true, 0, NULL), 0);
 	ck_assert_int_eq(mock_async->cancels, 1);
 	ck_assert_ptr_nonnull(state_find_open(env.state, "r2-kid"));
 }
@@ -616,35 +675,135 @@ START_TEST(test_coordinator_cancel_owners)
 	ck_assert_str_eq(state_find_open(env.state, "grandkid")->run_id, "victim");
 	ck_assert_str_eq(state_find_open(env.state, "stray")->run_id, "stray");
 	/* uid 2's cascade does not reach uid 1's jobs. */
-	ck_assert_int_eq(coordinator_cancel(coord, "squatter", true, 2), 0);
+	ck_assert_int_eq(coordinator_test_cancel("squatter", true, 2, NULL), 0);
 	ck_assert_int_eq(mock_async->cancels, 1);
 	/* uid 1's stops at root's jobs. */
-	ck_assert_int_eq(coordinator_cancel(coord, "victim", true, 1), 0);
+	ck_assert_int_eq(coordinator_test_cancel("victim", true, 1, NULL), 0);
 	ck_assert_int_eq(mock_async->cancels, 3);
 	ck_assert_ptr_nonnull(state_find_open(env.state, "root-kid"));
 	ck_assert_ptr_nonnull(state_find_open(env.state, "grandkid"));
 	/* root's goes everywhere below (the run, not the stray that names a node in it). */
-	ck_assert_int_eq(coordinator_cancel(coord, "kid", true, 0), 0);
+	ck_assert_int_eq(coordinator_test_cancel("kid", true, 0, NULL), 0);
 	ck_assert_int_eq(mock_async->cancels, 5);
 	ck_assert_ptr_nonnull(state_find_open(env.state, "stray"));
 	ck_assert_ptr_nonnull(state_find_open(env.state, "intruder"));
 }
 END_TEST
 
-START_TEST(test_coordinator_cancel_long_chain)
+/* A chain of n jobs c0 .. c(n-1) below one another, nodes n0 .. n(n-1). */
+static void coordinator_submit_chain(int n)
 {
 	char id[32], node[32], parent[32];
-	int n = MOCK_MAX_TASKS;
 
-	/* A chain as deep as the mock holds, cancelled from its root, each once. */
 	for (int i = 0; i < n; i++) {
 		snprintf(id, sizeof(id), "c%d", i);
 		snprintf(node, sizeof(node), "n%d", i);
 		snprintf(parent, sizeof(parent), "n%d", i - 1);
 		coordinator_submit_ok(id, i ? parent : NULL, node);
 	}
-	ck_assert_int_eq(coordinator_cancel(coord, "c0", true, 0), 0);
+}
+
+START_TEST(test_coordinator_cancel_long_chain)
+{
+	int n = MOCK_MAX_TASKS;
+	size_t count;
+
+	/* A chain as deep as the mock holds, cancelled from its root, each once. */
+	coordinator_submit_chain(n);
+	ck_assert_int_eq(coordinator_test_cancel("c0", true, 0, &count), 0);
 	ck_assert_int_eq(mock_async->cancels, n);
+	ck_assert_uint_eq(count, (size_t)n);
+}
+END_TEST
+
+/*
+ * Submits a chain of MOCK_MAX_TASKS jobs, cancels it from c0 with done
+ * into t and runs one loop turn: the job named is stopped at once, the
+ * rest a slice of 1 ms at a time, so the walk is under way after it.
+ */
+static void coordinator_cancel_under_way(struct coordinator_test_done *t,
+					 struct coordinator_cancel **ret)
+{
+	coordinator_submit_chain(MOCK_MAX_TASKS);
+	ck_assert_int_eq(coordinator_cancel(coord, "c0", true, 0, coordinator_test_done_cb, t, ret),
+			 0);
+	ck_assert_int_eq(mock_async->cancels, 1);
+	event_base_loop(env.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	ck_assert(!t->called);
+	ck_assert_int_lt(mock_async->cancels, MOCK_MAX_TASKS);
+}
+
+START_TEST(test_coordinator_cancel_slices)
+{
+	struct coordinator_test_done t = {0};
+	int n = MOCK_MAX_TASKS;
+
+	coordinator_cancel_under_way(&t, NULL);
+	ck_assert(tu_run_until(env.base, coordinator_test_done, &t, 30));
+	ck_assert_int_eq(mock_async->cancels, n);
+	ck_assert_uint_eq(t.count, (size_t)n);
+}
+END_TEST
+
+START_TEST(test_coordinator_cancel_late_submit)
+{
+	struct coordinator_test_done t = {0};
+
+	coordinator_submit_chain(4);
+	ck_assert_int_eq(
+		coordinator_cancel(coord, "c0", true, 0, coordinator_test_done_cb, &t, NULL), 0);
+	/* Submitted below the chain after the cancel came: not part of it. */
+	coordinator_submit_ok("late", "n3", "n-late");
+	ck_assert(tu_run_until(env.base, coordinator_test_done, &t, 30));
+	ck_assert_uint_eq(t.count, 4);
+	ck_assert_int_eq(mock_async->cancels, 4);
+	ck_assert_int_eq(coordinator_status("late", NULL), JOB_OPENED);
+}
+END_TEST
+
+static bool coordinator_chain_closed(void *data)
+{
+	return state_open_count(env.state) == 0;
+}
+
+START_TEST(test_coordinator_cancel_forget)
+{
+	struct coordinator_test_done t = {0};
+	struct coordinator_cancel *cancel;
+	int n = MOCK_MAX_TASKS;
+
+	coordinator_cancel_under_way(&t, &cancel);
+	ck_assert_ptr_nonnull(cancel);
+	/* Its caller goes away: the walk goes on to the end, and tells no one. */
+	coordinator_cancel_forget(cancel);
+	ck_assert(tu_run_until(env.base, coordinator_chain_closed, NULL, 30));
+	ck_assert_int_eq(mock_async->cancels, n);
+	event_base_loop(env.base, EVLOOP_NONBLOCK);
+	ck_assert(!t.called);
+	/* A cancel nobody waits for, cascading or not. */
+	coordinator_submit_ok("solo", NULL, "n-solo");
+	ck_assert_int_eq(coordinator_cancel(coord, "solo", false, 0, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(mock_async->cancels, n + 1);
+	/* A walk still under way when the coordinator goes is freed with it. */
+	coordinator_submit_ok("x0", NULL, "nx0");
+	coordinator_submit_ok("x1", "nx0", "nx1");
+	ck_assert_int_eq(coordinator_cancel(coord, "x0", true, 0, NULL, NULL, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_coordinator_cancel_shutdown)
+{
+	struct coordinator_test_done t = {0};
+	int n = MOCK_MAX_TASKS;
+
+	coordinator_cancel_under_way(&t, NULL);
+	/* Shutting down stops every task: the walk ends there, and says what it stopped. */
+	coordinator_shutdown(coord);
+	ck_assert(t.called);
+	ck_assert_int_eq(t.result, 0);
+	ck_assert_uint_eq(t.count, (size_t)mock_async->cancels);
+	ck_assert_int_lt(mock_async->cancels, n);
+	ck_assert_int_eq(mock_async->shutdowns, 1);
 }
 END_TEST
 
@@ -669,7 +828,7 @@ START_TEST(test_coordinator_ends_once)
 	job = state_find_open(env.state, "r1");
 	ck_assert(job->finishing);
 	/* A cancel now publishes nothing more, and the job ends with its outcome. */
-	ck_assert_int_eq(coordinator_cancel(coord, "r1", true, 0), 0);
+	ck_assert_int_eq(coordinator_test_cancel("r1", true, 0, NULL), 0);
 	ck_assert_ptr_nonnull(tu_env_wait_message(&env, MESSAGE_REQUEST_SUCCESS, "r1", 5));
 	event_base_loop(env.base, EVLOOP_NONBLOCK);
 	event_base_loop(env.base, EVLOOP_NONBLOCK);
@@ -775,7 +934,7 @@ END_TEST
 
 START_TEST(test_coordinator_start_needs_async)
 {
-	struct coordinator *c2 = coordinator_new(env.state);
+	struct coordinator *c2 = coordinator_new(env.base, env.state, 0);
 
 	ck_assert_int_eq(coordinator_add_mode(c2, &mock_new(env.pub, "batch")->base), 0);
 	ck_assert_int_eq(coordinator_start(c2, env.pub), -EINVAL);
@@ -809,6 +968,10 @@ static Suite *coordinator_suite(void)
 	tcase_add_test(tc, test_coordinator_cancel_other_runs);
 	tcase_add_test(tc, test_coordinator_cancel_owners);
 	tcase_add_test(tc, test_coordinator_cancel_long_chain);
+	tcase_add_test(tc, test_coordinator_cancel_slices);
+	tcase_add_test(tc, test_coordinator_cancel_late_submit);
+	tcase_add_test(tc, test_coordinator_cancel_forget);
+	tcase_add_test(tc, test_coordinator_cancel_shutdown);
 	tcase_add_test(tc, test_coordinator_ends_once);
 	tcase_add_test(tc, test_coordinator_find_lender);
 	tcase_add_test(tc, test_coordinator_run_id);

@@ -62,7 +62,7 @@ static void async_start_grace(unsigned max_concurrency, size_t max_queue, size_t
 	int r = strategy_new(env.base, env.pub, &config, &async, &error);
 
 	ck_assert_msg(r == 0, "strategy_new: %s", error ? error : strerror(-r));
-	coord = coordinator_new(env.state);
+	coord = coordinator_new(env.base, env.state, 0);
 	ck_assert_ptr_nonnull(coord);
 	ck_assert_int_eq(coordinator_add_mode(coord, async), 0);
 	ck_assert_int_eq(coordinator_start(coord, env.pub), 0);
@@ -326,7 +326,7 @@ START_TEST(test_async_cancel_kills_group)
 	async_submit_ok(json);
 	grandchild = async_wait_pid_file(file);
 	ck_assert(!tu_pid_gone(grandchild));
-	ck_assert_int_eq(coordinator_cancel(coord, "tree", true, 0), 0);
+	ck_assert_int_eq(coordinator_cancel(coord, "tree", true, 0, NULL, NULL, NULL), 0);
 	msg = async_wait_final("tree", 10);
 	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_FAILURE);
 	ck_assert_int_eq(msg->error_kind, ERROR_CANCELLED);
@@ -755,7 +755,7 @@ START_TEST(test_async_cancel_queued)
 	async_start(1, 0, 0);
 	async_submit_ok("{\"request_id\": \"a\", \"node\": {\"argv\": [\"sleep\", \"100\"]}}");
 	async_submit_ok("{\"request_id\": \"b\", \"node\": {\"argv\": [\"true\"]}}");
-	ck_assert_int_eq(coordinator_cancel(coord, "b", false, 0), 0);
+	ck_assert_int_eq(coordinator_cancel(coord, "b", false, 0, NULL, NULL, NULL), 0);
 	msg = async_wait_final("b", 5);
 	ck_assert_int_eq(msg->error_kind, ERROR_CANCELLED);
 	ck_assert_ptr_null(msg->result);
@@ -786,7 +786,7 @@ START_TEST(test_async_lend_slot)
 	async_submit_ok("{\"request_id\": \"next\", \"node\": {\"argv\": [\"true\"]}}");
 	async_turn();
 	ck_assert_int_eq(state_find_open(env.state, "next")->phase, JOB_QUEUED);
-	ck_assert_int_eq(coordinator_cancel(coord, "parent", false, 0), 0);
+	ck_assert_int_eq(coordinator_cancel(coord, "parent", false, 0, NULL, NULL, NULL), 0);
 	ck_assert_int_eq(async_wait_final("parent", 10)->error_kind, ERROR_CANCELLED);
 	ck_assert_int_eq(async_wait_final("next", 10)->type, MESSAGE_REQUEST_SUCCESS);
 }

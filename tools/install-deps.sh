@@ -10,6 +10,8 @@ PACKAGES="
 	clang libclang-rt-14-dev llvm
 	systemd util-linux procps
 	slurm-wlm munge
+	python3 python3-pytest python3-venv python3-setuptools python3-wheel
+	python3-setuptools-whl python3-wheel-whl mypy
 "
 
 missing=""

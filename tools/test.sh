@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every test: a warning-free build, all Check suites, the soak suite,
-# the format check, the suites again under ASan+UBSan (with a shorter soak),
-# the unit suites under valgrind, and a bounded libFuzzer run (clang).
+# the Python client's pytest, the format check, the suites again under
+# ASan+UBSan (with a shorter soak), the unit suites under valgrind, and a
+# bounded libFuzzer run (clang).
 # FUZZ_SECONDS (default 60) bounds the fuzzing; see docs/testing.md.
 set -eu
 cd "$(dirname "$0")/.."
@@ -28,6 +29,23 @@ tally() {
 	failed=$((failed + $2))
 }
 
+# tally_pytest LOG: adds pytest's closing summary ("3 passed, 1 failed, 2 skipped, 1 error in
+# 4.2s"); skipped tests count as neither.
+tally_pytest() {
+	set -- $(awk '
+		/ in [0-9.]+s/ && /(passed|failed|error)/ {
+			p = f = 0
+			gsub(/[=,]/, " ")
+			for (i = 2; i <= NF; i++) {
+				if ($i == "passed") p = $(i - 1)
+				if ($i == "failed" || $i == "error" || $i == "errors") f += $(i - 1)
+			}
+		}
+		END { print p + 0, f + 0 }' "$1")
+	passed=$((passed + $1))
+	failed=$((failed + $2))
+}
+
 # step NAME: prints how long the step started last took, and starts timing NAME.
 step_name=""
 step_start=0
@@ -51,6 +69,18 @@ step "soak (50 clients x 2000 submits, a SIGKILL and a restart)"
 meson test -C build-test --print-errorlogs --suite soak
 tally build-test/meson-logs/testlog.txt
 grep "^soak: " build-test/meson-logs/testlog.txt || true
+
+step "Python client: pytest against build-test's daemon (tests/python)"
+# Debian's pytest-3 runs on /usr/bin/python3, whatever python3 comes first in PATH.
+pytest_rc=0
+COORDINATORD="$PWD/build-test/daemon/coordinatord" COORDCTL="$PWD/build-test/client/coordctl" \
+	COORD_BUILD_DIR="$PWD/build-test" \
+	pytest-3 -p no:cacheprovider -q -rs tests/python >build-test/pytest.log 2>&1 || pytest_rc=$?
+cat build-test/pytest.log
+failed_before=$failed
+tally_pytest build-test/pytest.log
+# A pytest that failed without a summary (it crashed, or was interrupted) still counts.
+[ "$pytest_rc" -eq 0 ] || [ "$failed" -gt "$failed_before" ] || failed=$((failed + 1))
 
 step "clang-format"
 ninja -C build-test clang-format-check
@@ -85,5 +115,7 @@ if [ -x examples/build-example.sh ]; then
 	sh examples/build-example.sh build-test
 fi
 step ""
-echo "all tests passed (Check tests counted once per run: plain, soak, ASan+UBSan, soak under ASan, valgrind; the fuzz run is not counted)"
+[ "$failed" -ne 0 ] ||
+	echo "all tests passed (Check tests counted once per run: plain, soak, ASan+UBSan, soak under ASan, valgrind; pytest once; the fuzz run is not counted)"
 echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -4,6 +4,7 @@
  * many copies of ids in a cycle, cancels across owners, cancels racing
  * with a task's end, and a tree that borrows its own slot three times.
  */
+#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -151,6 +152,17 @@ static void hostile_free_counts(struct lh_table *counts)
 	lh_table_free(counts);
 }
 
+static void hostile_assert_job(const char *request_id, const char *status, const char *run_id)
+{
+	json_object *job = hostile_job(request_id);
+
+	ck_assert_msg(strcmp(harness_str(job, "status"), status) == 0 &&
+			      strcmp(harness_str(job, "run_id"), run_id) == 0,
+		      "%s should be %s in run %s: %s", request_id, status, run_id,
+		      json_object_to_json_string(job));
+	json_object_put(job);
+}
+
 /* ---- 1. cascading cancel: duplicate node ids, and long chains ---- */
 
 START_TEST(test_cancel_self_parent)
@@ -203,39 +215,69 @@ static void hostile_restart(const char *config)
 	client = harness_client_new(daemon_.sock);
 }
 
+/*
+ * Submits a chain of count jobs NAME-0 .. NAME-(count-1), each the parent of
+ * the next (node NAME-nI), all in mode "one" behind its blocker. With every
+ * above 0, each job I with I % every == every / 2 runs argv_json at once in
+ * mode "async" instead. Pipelined, so that the chain is quick to build.
+ */
+static void hostile_submit_chain(const char *name, int count, int every, const char *argv_json)
+{
+	char **lines = calloc((size_t)count, sizeof(char *));
+
+	ck_assert_ptr_nonnull(lines);
+	for (int i = 0; i < count; i++) {
+		bool special = every > 0 && i % every == every / 2;
+		char parent[64] = "null";
+
+		if (i > 0)
+			snprintf(parent, sizeof(parent), "\"%s-n%d\"", name, i - 1);
+		ck_assert_int_ge(asprintf(&lines[i],
+					  "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"submit\","
+					  "\"params\":{\"request_id\":\"%s-%d\",\"mode\":\"%s\","
+					  "\"parent_node_id\":%s,\"node\":{\"id\":\"%s-n%d\","
+					  "\"argv\":%s}}}\n",
+					  100000 + i, name, i, special ? "async" : "one", parent,
+					  name, i, special ? argv_json : "[\"true\"]"),
+				 0);
+	}
+	hostile_pipeline(client, lines, (size_t)count);
+	for (int i = 0; i < count; i++)
+		free(lines[i]);
+	free(lines);
+}
+
+/* Asserts that every job NAME-0 .. NAME-(count-1) has exactly one final message. */
+static void hostile_assert_ended_once(const char *name, int count)
+{
+	struct lh_table *counts;
+	char run[64];
+
+	snprintf(run, sizeof(run), "%s-0", name);
+	counts = hostile_final_messages(run, count);
+	for (int i = 0; i < count; i++) {
+		char id[64];
+
+		snprintf(id, sizeof(id), "%s-%d", name, i);
+		ck_assert_msg(hostile_count_of(counts, id) == 1, "%s has %ld final messages", id,
+			      hostile_count_of(counts, id));
+	}
+	hostile_free_counts(counts);
+}
+
 START_TEST(test_cancel_long_chain)
 {
 	/* A stack of 1 MiB: a walk that recursed once per job of the chain would overflow. */
 	struct rlimit stack;
-	char **lines = calloc(HOSTILE_CHAIN, sizeof(char *));
-	struct lh_table *counts;
 	json_object *r;
 
-	ck_assert_ptr_nonnull(lines);
 	ck_assert_int_eq(getrlimit(RLIMIT_STACK, &stack), 0);
 	stack.rlim_cur = 1024 * 1024;
 	ck_assert_int_eq(setrlimit(RLIMIT_STACK, &stack), 0);
 	hostile_restart(HOSTILE_CONFIG);
 	hostile_block_mode_one();
 	/* Each job is the parent of the next; all wait behind the blocker. */
-	for (int i = 0; i < HOSTILE_CHAIN; i++) {
-		char parent[32] = "null";
-
-		if (i > 0)
-			snprintf(parent, sizeof(parent), "\"c%d\"", i - 1);
-		ck_assert_int_ge(
-			asprintf(&lines[i],
-				 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"submit\","
-				 "\"params\":{\"request_id\":\"chain-%d\",\"mode\":\"one\","
-				 "\"parent_node_id\":%s,\"node\":{\"id\":\"c%d\","
-				 "\"argv\":[\"true\"]}}}\n",
-				 100000 + i, i, parent, i),
-			0);
-	}
-	hostile_pipeline(client, lines, HOSTILE_CHAIN);
-	for (int i = 0; i < HOSTILE_CHAIN; i++)
-		free(lines[i]);
-	free(lines);
+	hostile_submit_chain("chain", HOSTILE_CHAIN, 0, NULL);
 	r = harness_ok(client, "cancel", harness_json("{\"request_id\":\"chain-0\"}"));
 	ck_assert_str_eq(harness_str(r, "job.error.kind"), "cancelled");
 	json_object_put(r);
@@ -249,19 +291,193 @@ START_TEST(test_cancel_long_chain)
 	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
 	json_object_put(r);
 	/* ... by exactly one final message each. */
-	counts = hostile_final_messages("chain-0", HOSTILE_CHAIN);
-	for (int i = 0; i < HOSTILE_CHAIN; i++) {
-		char id[32];
-
-		snprintf(id, sizeof(id), "chain-%d", i);
-		ck_assert_msg(hostile_count_of(counts, id) == 1, "%s has %ld final messages", id,
-			      hostile_count_of(counts, id));
-	}
-	hostile_free_counts(counts);
+	hostile_assert_ended_once("chain", HOSTILE_CHAIN);
 	/* The daemon is fine, and the blocker still runs. */
 	r = hostile_job("blocker");
 	ck_assert_str_eq(harness_str(r, "status"), "opened");
 	json_object_put(r);
+}
+END_TEST
+
+/*
+ * The chain that a cancel must get through without holding up the loop:
+ * HOSTILE_CANCEL_CHAIN jobs (issue 9 names 60000; set it to run that).
+ */
+#define HOSTILE_CANCEL_CHAIN_DEFAULT 20000
+
+static int hostile_cancel_chain_length(void)
+{
+	const char *env = getenv("HOSTILE_CANCEL_CHAIN");
+	int n = env ? atoi(env) : HOSTILE_CANCEL_CHAIN_DEFAULT;
+
+	return n > 1 ? n : HOSTILE_CANCEL_CHAIN_DEFAULT;
+}
+
+/*
+ * How long a ping may take while a cascade runs: a second, or five in a
+ * sanitized build (meson passes b_sanitize as COORD_SANITIZE), which is
+ * ten to fifty times slower at everything.
+ */
+static long long hostile_ping_bound_ms(void)
+{
+	const char *san = getenv("COORD_SANITIZE");
+
+	return san && *san && strcmp(san, "none") != 0 ? 5000 : 1000;
+}
+
+START_TEST(test_cancel_chain_responsive)
+{
+	struct harness_client *pinger = harness_client_new(daemon_.sock);
+	long long bound = hostile_ping_bound_ms(), worst = 0, cancel_id;
+	int n = hostile_cancel_chain_length(), pings = 0;
+	json_object *answer, *r;
+	char last[64];
+
+	hostile_block_mode_one();
+	hostile_submit_chain("rc", n, 0, NULL);
+	json_object_put(harness_ok(pinger, "ping", NULL));
+	cancel_id = harness_call_async(client, "cancel", harness_json("{\"request_id\":\"rc-0\"}"));
+	/* Pings on another connection, one after the other, until the cancel is answered. */
+	while (!(answer = harness_next_json(client, 0, NULL))) {
+		long long t0 = harness_now_ms(), took;
+
+		json_object_put(harness_ok(pinger, "ping", NULL));
+		took = harness_now_ms() - t0;
+		worst = took > worst ? took : worst;
+		/* A job submitted below the chain meanwhile is not part of the cancel. */
+		if (++pings == 1)
+			json_object_put(harness_ok(
+				pinger, "submit",
+				harness_json("{\"request_id\":\"rc-late\",\"mode\":\"one\","
+					     "\"parent_node_id\":\"rc-n%d\",\"node\":{\"argv\":"
+					     "[\"true\"]}}",
+					     n - 1)));
+	}
+	ck_assert_msg(worst <= bound,
+		      "a ping took %lld ms while a cascade over %d jobs ran (at most %lld ms)",
+		      worst, n, bound);
+	ck_assert_int_eq(harness_int(answer, "id"), cancel_id);
+	ck_assert_str_eq(harness_str(answer, "result.job.error.kind"), "cancelled");
+	json_object_put(answer);
+	/* The answer comes once every job of the chain has closed. */
+	r = harness_ok(client, "status", harness_json("{\"run_id\":\"rc-0\",\"limit\":1}"));
+	ck_assert_int_eq(harness_int(r, "counts.failure"), n);
+	ck_assert_int_eq(harness_int(r, "counts.opened"), pings > 0 ? 1 : 0);
+	json_object_put(r);
+	snprintf(last, sizeof(last), "rc-%d", n - 1);
+	r = hostile_job(last);
+	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
+	json_object_put(r);
+	if (pings > 0)
+		hostile_assert_job("rc-late", "opened", "rc-0");
+	hostile_assert_ended_once("rc", n);
+	harness_client_free(pinger);
+}
+END_TEST
+
+#define HOSTILE_SMALL_CHAIN 5000
+/* Every so many jobs of a small chain, one runs at once and ends by itself. */
+#define HOSTILE_SMALL_EVERY 1000
+
+static bool hostile_run_closed(void *run_id)
+{
+	json_object *r = harness_ok(
+		client, "status", harness_json("{\"run_id\":\"%s\",\"limit\":1}", (char *)run_id));
+	bool closed = harness_int(r, "counts.opened") == 0;
+
+	json_object_put(r);
+	return closed;
+}
+
+START_TEST(test_cancel_chain_hangup)
+{
+	struct harness_client *quitter = harness_client_new(daemon_.sock);
+	char go[256], argv[512];
+	json_object *r;
+	int fd;
+
+	hostile_block_mode_one();
+	/* Some jobs of the chain run at once and end by themselves once go exists. */
+	snprintf(go, sizeof(go), "%s/go", daemon_.dir);
+	snprintf(argv, sizeof(argv), "[\"sh\",\"-c\",\"while [ ! -e %s ]; do sleep 0.01; done\"]",
+		 go);
+	hostile_submit_chain("hc", HOSTILE_SMALL_CHAIN, HOSTILE_SMALL_EVERY, argv);
+	/* The client that cancels hangs up at once, while the cascade runs. */
+	harness_call_async(quitter, "cancel", harness_json("{\"request_id\":\"hc-0\"}"));
+	fd = creat(go, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	harness_client_free(quitter);
+	/* The cascade goes on to its end all the same. */
+	ck_assert(harness_until(hostile_run_closed, "hc-0", HARNESS_WAIT_MS));
+	hostile_assert_ended_once("hc", HOSTILE_SMALL_CHAIN);
+	for (int i = HOSTILE_SMALL_EVERY / 2; i < HOSTILE_SMALL_CHAIN; i += HOSTILE_SMALL_EVERY) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "hc-%d", i);
+		r = hostile_job(id);
+		ck_assert_msg(strcmp(harness_str(r, "result"), "success") == 0 ||
+				      strcmp(harness_str(r, "error.kind"), "cancelled") == 0,
+			      "%s: %s", id, json_object_to_json_string(r));
+		json_object_put(r);
+	}
+	r = hostile_job("hc-4999");
+	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
+	json_object_put(r);
+	json_object_put(harness_ok(client, "ping", NULL));
+}
+END_TEST
+
+START_TEST(test_cancel_chain_shutdown)
+{
+	struct harness_client *stopper = harness_client_new(daemon_.sock);
+	long long cancel_id;
+	json_object *r;
+	int status;
+
+	hostile_block_mode_one();
+	hostile_submit_chain("sc", HOSTILE_SMALL_CHAIN, 0, NULL);
+	/* The daemon is told to stop while the cascade runs. */
+	cancel_id = harness_call_async(client, "cancel", harness_json("{\"request_id\":\"sc-0\"}"));
+	json_object_put(harness_ok(stopper, "shutdown", NULL));
+	status = harness_daemon_wait_exit(&daemon_, HARNESS_WAIT_MS);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %#x", status);
+	/* The cancel was answered before the daemon went. */
+	r = harness_response(client, cancel_id, HARNESS_WAIT_MS);
+	ck_assert_str_eq(harness_str(r, "result.job.error.kind"), "cancelled");
+	json_object_put(r);
+	harness_client_free(stopper);
+	harness_client_free(client);
+	/* Started again: every job of the chain ended once, and none is left opened. */
+	harness_daemon_start(&daemon_);
+	client = harness_client_new(daemon_.sock);
+	ck_assert(hostile_run_closed("sc-0"));
+	hostile_assert_ended_once("sc", HOSTILE_SMALL_CHAIN);
+	r = hostile_job("sc-2500");
+	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
+	json_object_put(r);
+}
+END_TEST
+
+START_TEST(test_cancel_slice_setting)
+{
+	struct harness_daemon bad;
+	json_object *r;
+
+	/* A slice of 0 would never let the cascade on: refused, with the key named. */
+	harness_expect_bad_config(&bad, "[daemon]\ncancel_slice_ms = 0\n" HOSTILE_MODES,
+				  "cancel_slice_ms must be");
+	harness_expect_bad_config(&bad, "[daemon]\ncancel_slice_ms = 10001\n" HOSTILE_MODES,
+				  "cancel_slice_ms must be");
+	/* The shortest slice still gets through a chain, a job or so per turn. */
+	hostile_restart("[daemon]\nshutdown_grace_sec = 1\ncancel_slice_ms = 1\n" HOSTILE_MODES);
+	hostile_block_mode_one();
+	hostile_submit_chain("ms", 2000, 0, NULL);
+	r = harness_ok(client, "cancel", harness_json("{\"request_id\":\"ms-0\"}"));
+	ck_assert_str_eq(harness_str(r, "job.error.kind"), "cancelled");
+	json_object_put(r);
+	ck_assert(hostile_run_closed("ms-0"));
+	hostile_assert_ended_once("ms", 2000);
 }
 END_TEST
 
@@ -470,17 +686,6 @@ static int hostile_cancel_as(uid_t uid, const char *request_id)
 	return hostile_as_user(uid, line);
 }
 
-static void hostile_assert_job(const char *request_id, const char *status, const char *run_id)
-{
-	json_object *job = hostile_job(request_id);
-
-	ck_assert_msg(strcmp(harness_str(job, "status"), status) == 0 &&
-			      strcmp(harness_str(job, "run_id"), run_id) == 0,
-		      "%s should be %s in run %s: %s", request_id, status, run_id,
-		      json_object_to_json_string(job));
-	json_object_put(job);
-}
-
 START_TEST(test_cancel_other_owner)
 {
 	if (geteuid() != 0)
@@ -665,6 +870,10 @@ static Suite *hostile_suite(void)
 
 	hostile_add(s, "cancel_self_parent", test_cancel_self_parent);
 	hostile_add(s, "cancel_long_chain", test_cancel_long_chain);
+	hostile_add(s, "cancel_chain_responsive", test_cancel_chain_responsive);
+	hostile_add(s, "cancel_chain_hangup", test_cancel_chain_hangup);
+	hostile_add(s, "cancel_chain_shutdown", test_cancel_chain_shutdown);
+	hostile_add(s, "cancel_slice_setting", test_cancel_slice_setting);
 	hostile_add(s, "wait_cycle_copies", test_wait_cycle_copies);
 	hostile_add(s, "wait_id_cap", test_wait_id_cap);
 	hostile_add(s, "cancel_other_owner", test_cancel_other_owner);

@@ -222,6 +222,22 @@ int harness_daemon_wait_exit(struct harness_daemon *d, int timeout_ms)
 	}
 }
 
+void harness_expect_bad_config(struct harness_daemon *d, const char *config, const char *want)
+{
+	char *log;
+	int status;
+
+	harness_daemon_init(d, config);
+	d->pid = harness_daemon_spawn(d);
+	status = harness_daemon_wait_exit(d, HARNESS_WAIT_MS);
+	d->pid = 0;
+	log = harness_daemon_log(d);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %#x: %s", status, log);
+	ck_assert_msg(strstr(log, want), "\"%s\" not in: %s", want, log);
+	free(log);
+	harness_daemon_cleanup(d);
+}
+
 int harness_daemon_stop(struct harness_daemon *d)
 {
 	int status;

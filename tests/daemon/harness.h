@@ -39,6 +39,11 @@ void harness_daemon_start(struct harness_daemon *d);
 void harness_daemon_new(struct harness_daemon *d, const char *config);
 /* Waits up to timeout_ms for the daemon to exit; its wait status, or -1. */
 int harness_daemon_wait_exit(struct harness_daemon *d, int timeout_ms);
+/*
+ * Starts a daemon on config in d (not running) and expects it to refuse
+ * the config: exit status 1 with want in its log. Cleans d up.
+ */
+void harness_expect_bad_config(struct harness_daemon *d, const char *config, const char *want);
 /* SIGTERM and wait (SIGKILL if it hangs); the wait status. */
 int harness_daemon_stop(struct harness_daemon *d);
 /*
