@@ -6,6 +6,7 @@
  * last reference goes.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -435,12 +436,32 @@ static void connection_maybe_finish(struct connection *conn)
 		connection_close_after_flush(conn);
 }
 
-/* The client shut down its side: what it sent before still gets its answers. */
+/*
+ * Whether the client closed its whole socket rather than only its sending
+ * side (shutdown(SHUT_WR)): only then does the kernel report a hang-up.
+ * Nobody is left to read an answer or a notification.
+ */
+static bool connection_peer_gone(struct connection *conn)
+{
+	struct pollfd pfd = {.fd = bufferevent_getfd(conn->bev), .events = POLLOUT};
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR));
+}
+
+/*
+ * The client shut down its side: the lines it sent before are still
+ * handled, and a half-closed client gets its answers. A client that hung
+ * up entirely is closed at once, so its pending calls and subscriptions
+ * do not hold a connection slot until something is next written to it.
+ */
 static void connection_finish_input(struct connection *conn)
 {
 	connection_read_lines(conn);
 	connection_read_last_line(conn);
-	connection_maybe_finish(conn);
+	if (conn->bev && connection_peer_gone(conn))
+		connection_close(conn);
+	else
+		connection_maybe_finish(conn);
 }
 
 static void connection_read_cb(struct bufferevent *bev, void *arg)

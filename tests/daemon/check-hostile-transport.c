@@ -775,6 +775,53 @@ START_TEST(test_nul_in_strings)
 }
 END_TEST
 
+/*
+ * Clients that hang up entirely (not a half-close) while a subscription or
+ * a wait would keep them: their connections must go at once, or a few of
+ * them take every slot until something is next written to them.
+ */
+START_TEST(test_hung_up_clients_release_slots)
+{
+	struct harness_client *c, *keeper;
+	json_object *job, *o;
+	char line[512];
+
+	hostile_start("[daemon]\nmax_connections = 3\n", false);
+	keeper = harness_client_new(daemon_.sock);
+	job = harness_submit(keeper, NULL, (const char *const[]){"sleep", "60", NULL});
+	for (int round = 0; round < 6; round++) {
+		c = harness_client_new(daemon_.sock);
+		if (round % 2 == 0)
+			o = harness_ok(c, "subscribe", harness_json("{\"request_id\": \"nope\"}"));
+		else {
+			snprintf(line, sizeof(line),
+				 "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"wait\","
+				 "\"params\":{\"request_ids\":[\"%s\"]}}\n",
+				 harness_str(job, "request_id"));
+			harness_send(c, line);
+			o = NULL;
+		}
+		json_object_put(o);
+		harness_client_free(c); /* close(): a hang-up, not a half-close */
+	}
+	/* Two slots besides the keeper: both must be free again. */
+	for (int i = 0; i < 2; i++) {
+		c = harness_client_new(daemon_.sock);
+		o = harness_call(c, "ping", NULL, HARNESS_WAIT_MS);
+		ck_assert_msg(!json_object_object_get_ex(o, "error", NULL),
+			      "a hung-up client still holds a slot: %s",
+			      json_object_to_json_string(o));
+		json_object_put(o);
+		harness_client_free(c);
+	}
+	json_object_put(harness_ok(
+		keeper, "cancel",
+		harness_json("{\"request_id\": \"%s\"}", harness_str(job, "request_id"))));
+	json_object_put(job);
+	harness_client_free(keeper);
+}
+END_TEST
+
 START_TEST(test_last_line_without_newline)
 {
 	struct harness_client *c;
@@ -870,6 +917,7 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, test_big_ids_exact);
 	tcase_add_test(tc, test_nul_in_strings);
 	tcase_add_test(tc, test_last_line_without_newline);
+	tcase_add_test(tc, test_hung_up_clients_release_slots);
 	tcase_add_test(tc, test_config_with_nul);
 	suite_add_tcase(s, tc);
 	return s;
