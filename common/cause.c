@@ -4,13 +4,19 @@
 
 #include "cause.h"
 
+int cause_setv(char **cause, int r, const char *fmt, va_list ap)
+{
+	if (vasprintf(cause, fmt, ap) < 0)
+		*cause = NULL;
+	return r;
+}
+
 int cause_set(char **cause, int r, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) < 0)
-		*cause = NULL;
+	cause_setv(cause, r, fmt, ap);
 	va_end(ap);
 	return r;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <ini.h>
 
+#include "cause.h"
 #include "config.h"
 #include "coordinator.h"
 #include "log.h"
@@ -109,8 +110,7 @@ static int config_fail(struct config_parse *p, const char *fmt, ...)
 	if (p->error)
 		return 0;
 	va_start(ap, fmt);
-	if (vasprintf(&p->error, fmt, ap) < 0)
-		p->error = NULL;
+	cause_setv(&p->error, 0, fmt, ap);
 	va_end(ap);
 	return 0;
 }
@@ -429,13 +429,12 @@ static int config_check_run_as(const struct config *cfg, char **error)
 		others |= cfg->allowed_uids[i] != self;
 	if (cfg->run_as != CONFIG_RUN_AS_SUBMITTER || self == 0 || !others)
 		return 0;
-	if (asprintf(error,
-		     "run_as = submitter needs coordinatord to run as root (it runs as uid %u), "
-		     "and allowed_users/allowed_groups let others submit; set run_as = daemon "
-		     "to run their tasks as uid %u",
-		     (unsigned)self, (unsigned)self) < 0)
-		*error = NULL;
-	return -EINVAL;
+	return cause_set(
+		error, -EINVAL,
+		"run_as = submitter needs coordinatord to run as root (it runs as uid %u), "
+		"and allowed_users/allowed_groups let others submit; set run_as = daemon "
+		"to run their tasks as uid %u",
+		(unsigned)self, (unsigned)self);
 }
 
 /* The config file as inih reads it, with what C strings would hide. */
@@ -498,38 +497,37 @@ int config_load(struct config *cfg, const char *path, char **error)
 {
 	struct config_parse p = {.cfg = cfg};
 	unsigned nul_line;
-	int line;
+	int line, r;
 
 	*error = NULL;
 	line = config_parse_file(path, &p, &nul_line);
 	if (line == -1) {
 		int e = errno;
 
-		asprintf(error, "%s: cannot read: %s", path, strerror(e));
 		free(p.error);
-		return -(e ? e : EIO);
+		return cause_set(error, -(e ? e : EIO), "%s: cannot read: %s", path, strerror(e));
 	}
 	if (nul_line > 0 && (line == 0 || (unsigned)line >= nul_line)) {
 		free(p.error);
-		asprintf(error, "%s:%u: a NUL byte: the file is not text (truncated or corrupt?)",
-			 path, nul_line);
-		return -EINVAL;
+		return cause_set(error, -EINVAL,
+				 "%s:%u: a NUL byte: the file is not text (truncated or corrupt?)",
+				 path, nul_line);
 	}
 	if (line == -2) {
 		free(p.error);
-		asprintf(error, "%s: out of memory", path);
-		return -ENOMEM;
+		return cause_set(error, -ENOMEM, "%s: out of memory", path);
 	}
 	if (line > 0) {
-		asprintf(error, "%s:%d: %s", path, line,
-			 p.error ? p.error : "syntax error (expected [section] or key = value)");
+		r = cause_set(error, -EINVAL, "%s:%d: %s", path, line,
+			      p.error ? p.error
+				      : "syntax error (expected [section] or key = value)");
 		free(p.error);
-		return -EINVAL;
+		return r;
 	}
 	if (config_check_run_as(cfg, &p.error) < 0) {
-		asprintf(error, "%s: %s", path, p.error ? p.error : "bad run_as");
+		r = cause_set(error, -EINVAL, "%s: %s", path, p.error ? p.error : "bad run_as");
 		free(p.error);
-		return -EINVAL;
+		return r;
 	}
 	return 0;
 }

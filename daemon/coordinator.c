@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <json-c/linkhash.h>
 
+#include "cause.h"
 #include "coordinator.h"
 #include "log.h"
 #include "message.h"
@@ -217,8 +218,7 @@ static int coordinator_refuse(struct coordinator *coord, struct task *task, int 
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(error, fmt, ap) < 0)
-		*error = NULL;
+	cause_setv(error, r, fmt, ap);
 	va_end(ap);
 	message_ids_of_task(task, &ids);
 	coordinator_publish_refusal(coord, &ids, *error ? *error : "refused");
@@ -330,9 +330,7 @@ int coordinator_submit(struct coordinator *coord, struct task *task, struct job 
 			state_end_job(coord->state, stub.request_id, JOB_FAILURE, -1, ERROR_SPAWN,
 				      strerror(-r));
 			*ret_job = NULL;
-			if (asprintf(error, "the task could not start: %s", strerror(-r)) < 0)
-				*error = NULL;
-			return r;
+			return cause_set(error, r, "the task could not start: %s", strerror(-r));
 		}
 	}
 	return 0;

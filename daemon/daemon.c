@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <event2/event.h>
 
 #include "build-config.h"
+#include "cause.h"
 #include "coordinator.h"
 #include "daemon.h"
 #include "history.h"
@@ -34,20 +34,6 @@
 #define DAEMON_PRUNE_PERIOD_MS 1000
 #define DAEMON_HARD_STOP_SEC   5
 #define DAEMON_FLUSH_SEC       2
-
-static int daemon_fail(char **error, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int daemon_fail(char **error, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(error, fmt, ap) < 0)
-		*error = NULL;
-	va_end(ap);
-	return r;
-}
 
 struct event_base *daemon_event_base(struct daemon *d)
 {
@@ -127,7 +113,7 @@ static int daemon_load_config(struct daemon *d, struct config *cfg, char **error
 	int r = config_init(cfg);
 
 	if (r < 0)
-		return daemon_fail(error, r, "out of memory");
+		return cause_set(error, r, "out of memory");
 	if (!path && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
 		path = CONFIG_DEFAULT_PATH;
 	if (!path)
@@ -200,17 +186,17 @@ static int daemon_open_history(struct daemon *d, char **error)
 	d->state_dir =
 		paths_state_dir(d->options.state_dir ? d->options.state_dir : d->config.state_dir);
 	if (!d->state_dir)
-		return daemon_fail(error, -ENOMEM, "out of memory");
+		return cause_set(error, -ENOMEM, "out of memory");
 	r = statedir_open(d->state_dir, &d->statedir, error);
 	if (r < 0)
 		return r;
 	path = statedir_file(d->statedir, DAEMON_HISTORY_FILE);
 	if (!path)
-		return daemon_fail(error, -ENOMEM, "out of memory");
+		return cause_set(error, -ENOMEM, "out of memory");
 	r = history_open(path, d->base, d->config.durability, &d->history, &why);
 	if (r < 0) {
-		daemon_fail(error, r, "cannot use the history %s: %s", path,
-			    why ? why : strerror(-r));
+		cause_set(error, r, "cannot use the history %s: %s", path,
+			  why ? why : strerror(-r));
 		free(why);
 		free(path);
 		return r;
@@ -221,7 +207,7 @@ static int daemon_open_history(struct daemon *d, char **error)
 		d->state = state_new(d->history);
 		if (!d->publisher || !d->state) {
 			free(path);
-			return daemon_fail(error, -ENOMEM, "out of memory");
+			return cause_set(error, -ENOMEM, "out of memory");
 		}
 		publisher_set_store(d->publisher, daemon_store_cb, d);
 		history_set_commit_hook(d->history, daemon_commit_hook, d);
@@ -229,8 +215,8 @@ static int daemon_open_history(struct daemon *d, char **error)
 	}
 	/* A damaged page past the header shows only now: name the file all the same. */
 	if (r < 0)
-		daemon_fail(error, r, "cannot read the history %s: %s", path,
-			    history_last_error(d->history));
+		cause_set(error, r, "cannot read the history %s: %s", path,
+			  history_last_error(d->history));
 	free(path);
 	return r;
 }
@@ -261,7 +247,7 @@ static int daemon_add_modes(struct daemon *d, char **error)
 		r = coordinator_add_mode(d->coordinator, s);
 		if (r < 0) {
 			strategy_free(s);
-			return daemon_fail(error, r, "cannot add mode %s", m->name);
+			return cause_set(error, r, "cannot add mode %s", m->name);
 		}
 	}
 	return 0;
@@ -322,7 +308,7 @@ static int daemon_start_coordinator(struct daemon *d, char **error)
 
 	d->coordinator = coordinator_new(d->base, d->state, d->config.cancel_slice_ms);
 	if (!d->coordinator)
-		return daemon_fail(error, -ENOMEM, "out of memory");
+		return cause_set(error, -ENOMEM, "out of memory");
 	r = daemon_add_modes(d, error);
 	if (r < 0)
 		return r;
@@ -332,19 +318,19 @@ static int daemon_start_coordinator(struct daemon *d, char **error)
 	if (r == 0)
 		r = publisher_subscribe(d->publisher, daemon_message_cb, d, "daemon", &id);
 	if (r < 0)
-		return daemon_fail(error, r, "cannot start the coordinator: %s", strerror(-r));
+		return cause_set(error, r, "cannot start the coordinator: %s", strerror(-r));
 	r = recovery_run(d, &lost);
 	if (r < 0)
-		return daemon_fail(error, r,
-				   "cannot recover the jobs of the previous run from the history "
-				   "in %s: %s",
-				   d->state_dir, history_last_error(d->history));
+		return cause_set(error, r,
+				 "cannot recover the jobs of the previous run from the history "
+				 "in %s: %s",
+				 d->state_dir, history_last_error(d->history));
 	/* Deliver the lost messages and commit them before anyone connects. */
 	event_base_loop(d->base, EVLOOP_NONBLOCK);
 	r = history_commit(d->history);
 	if (r < 0)
-		return daemon_fail(error, r, "cannot store the recovery: %s",
-				   history_last_error(d->history));
+		return cause_set(error, r, "cannot store the recovery: %s",
+				 history_last_error(d->history));
 	if (lost > 0)
 		log_warning("%zu jobs of the previous run were still opened: closed them as lost",
 			    lost);
@@ -434,7 +420,7 @@ int daemon_new(const struct daemon_options *options, struct daemon **ret, char *
 	d->base = event_base_new();
 	if (!d->base) {
 		free(d);
-		return daemon_fail(error, -ENOMEM, "cannot create the event loop");
+		return cause_set(error, -ENOMEM, "cannot create the event loop");
 	}
 	*ret = d;
 	r = daemon_load_config(d, &d->config, error);
@@ -443,14 +429,14 @@ int daemon_new(const struct daemon_options *options, struct daemon **ret, char *
 	daemon_apply_log_level(d);
 	r = daemon_pick_socket(d, &fd);
 	if (r < 0)
-		return daemon_fail(error, r, "out of memory");
+		return cause_set(error, r, "out of memory");
 	r = daemon_open_history(d, error);
 	if (r == 0)
 		r = daemon_start_coordinator(d, error);
 	if (r == 0)
 		r = daemon_listen(d, fd, error);
 	if (r == 0 && (r = daemon_events(d)) < 0)
-		daemon_fail(error, r, "cannot set up signal handling");
+		cause_set(error, r, "cannot set up signal handling");
 	return r;
 }
 

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <event2/event.h>
 
+#include "cause.h"
 #include "history.h"
 #include "jsonutil.h"
 #include "message.h"
@@ -332,20 +333,21 @@ static int history_migrate(struct history *h, char **error)
 		if ((r = history_pragma_int(h, "schema_version", &tables)) < 0)
 			goto fail;
 		if (tables != 0) {
-			asprintf(error,
-				 "it is an SQLite database of another program (no coordinatord "
-				 "application id); move it away or choose another state directory");
-			return -EINVAL;
+			return cause_set(
+				error, -EINVAL,
+				"it is an SQLite database of another program (no coordinatord "
+				"application id); move it away or choose another state "
+				"directory");
 		}
 	} else if (app_id != HISTORY_APPLICATION_ID) {
-		asprintf(error, "it belongs to another program (application id 0x%x)", app_id);
-		return -EINVAL;
+		return cause_set(error, -EINVAL,
+				 "it belongs to another program (application id 0x%x)", app_id);
 	}
 	if (version > HISTORY_SCHEMA_VERSION) {
-		asprintf(error,
-			 "its schema version %d is newer than this coordinatord supports (%d)",
-			 version, HISTORY_SCHEMA_VERSION);
-		return -EINVAL;
+		return cause_set(
+			error, -EINVAL,
+			"its schema version %d is newer than this coordinatord supports (%d)",
+			version, HISTORY_SCHEMA_VERSION);
 	}
 	for (; version < HISTORY_SCHEMA_VERSION; version++) {
 		snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %d",

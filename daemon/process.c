@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "cause.h"
 #include "exechelper.h"
 #include "log.h"
 #include "process.h"
@@ -389,12 +390,12 @@ static int process_check_cwd(const char *cwd, char **error)
 	if (stat(cwd, &st) < 0) {
 		int e = errno;
 
-		asprintf(error, "cannot use working directory \"%s\": %s", cwd, strerror(e));
-		return -e;
+		return cause_set(error, -e, "cannot use working directory \"%s\": %s", cwd,
+				 strerror(e));
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		asprintf(error, "cannot use working directory \"%s\": not a directory", cwd);
-		return -ENOTDIR;
+		return cause_set(error, -ENOTDIR,
+				 "cannot use working directory \"%s\": not a directory", cwd);
 	}
 	return 0;
 }
@@ -424,11 +425,11 @@ static int process_start(const struct process_spec *spec, struct process_pipes *
 	posix_spawnattr_destroy(&attr);
 	exechelper_argv_free(helper_argv);
 	if (r < 0 && spec->exec_helper)
-		asprintf(error, "cannot run the exec helper \"%s\": %s", spec->exec_helper,
-			 strerror(-r));
-	else if (r < 0)
-		asprintf(error, "cannot run \"%s\": %s", spec->argv[0], strerror(-r));
-	return r;
+		return cause_set(error, r, "cannot run the exec helper \"%s\": %s",
+				 spec->exec_helper, strerror(-r));
+	if (r < 0)
+		return cause_set(error, r, "cannot run \"%s\": %s", spec->argv[0], strerror(-r));
+	return 0;
 }
 
 static int process_stream_init(struct process *proc, struct process_stream *s, int fd, size_t limit)
@@ -517,7 +518,7 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 	proc->userdata = userdata;
 	r = process_pipes_open(&pipes, spec);
 	if (r < 0) {
-		asprintf(error, "cannot create pipes: %s", strerror(-r));
+		cause_set(error, r, "cannot create pipes: %s", strerror(-r));
 		process_free(proc);
 		return r;
 	}
@@ -532,8 +533,8 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 		pipes.status[0] = -1;
 		r = process_watch(proc, spec, &pipes);
 		if (r < 0)
-			asprintf(error, "cannot watch process %d: %s", (int)proc->pid,
-				 strerror(-r));
+			cause_set(error, r, "cannot watch process %d: %s", (int)proc->pid,
+				  strerror(-r));
 	}
 	process_pipes_close(&pipes);
 	if (r < 0) {

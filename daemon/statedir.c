@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cause.h"
 #include "paths.h"
 #include "statedir.h"
 
@@ -23,8 +24,7 @@ struct statedir {
 
 static int statedir_fail(char **error, int err, const char *what, const char *dir)
 {
-	asprintf(error, "state directory %s: %s: %s", dir, what, strerror(err));
-	return -err;
+	return cause_set(error, -err, "state directory %s: %s: %s", dir, what, strerror(err));
 }
 
 static int statedir_lock(struct statedir *sd, char **error)
@@ -46,9 +46,9 @@ static int statedir_lock(struct statedir *sd, char **error)
 		if (e != EACCES && e != EAGAIN)
 			return statedir_fail(error, e, "cannot lock", sd->path);
 		fcntl(sd->lock_fd, F_GETLK, &fl);
-		asprintf(error, "state directory %s is in use by another coordinatord (pid %d)",
-			 sd->path, fl.l_type == F_UNLCK ? -1 : (int)fl.l_pid);
-		return -EBUSY;
+		return cause_set(error, -EBUSY,
+				 "state directory %s is in use by another coordinatord (pid %d)",
+				 sd->path, fl.l_type == F_UNLCK ? -1 : (int)fl.l_pid);
 	}
 	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(sd->lock_fd, 0) < 0 || pwrite(sd->lock_fd, pid, (size_t)n, 0) != n)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cause.h"
 #include "job.h"
 #include "message.h"
 #include "publisher.h"
@@ -54,12 +55,10 @@ static int strategy_check_settings(const struct strategy_config *config, char **
 		const char *key = config->settings[i];
 
 		if (strncmp(key, config->kind, n) != 0 || key[n] != '_') {
-			if (asprintf(error,
-				     "mode \"%s\" uses strategy %s: setting \"%.*s\" is not "
-				     "one of its settings",
-				     config->mode, config->kind, (int)strcspn(key, "="), key) < 0)
-				*error = NULL;
-			return -EINVAL;
+			return cause_set(error, -EINVAL,
+					 "mode \"%s\" uses strategy %s: setting \"%.*s\" is not "
+					 "one of its settings",
+					 config->mode, config->kind, (int)strcspn(key, "="), key);
 		}
 	}
 	return 0;
@@ -73,10 +72,8 @@ int strategy_new(struct event_base *base, struct publisher *publisher,
 
 	*error = NULL;
 	if (!k) {
-		if (asprintf(error, "unknown strategy \"%s\" for mode \"%s\"", config->kind,
-			     config->mode) < 0)
-			*error = NULL;
-		return -EINVAL;
+		return cause_set(error, -EINVAL, "unknown strategy \"%s\" for mode \"%s\"",
+				 config->kind, config->mode);
 	}
 	r = strategy_check_settings(config, error);
 	if (r < 0)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 
+#include "cause.h"
 #include "exechelper.h"
 #include "log.h"
 #include "message.h"
@@ -338,11 +339,9 @@ int strategy_async_new(struct event_base *base, struct publisher *publisher,
 		return -ENOMEM;
 	if (config->setting_count > 0) {
 		free(sa);
-		if (asprintf(error, "mode \"%s\": the async strategy has no setting \"%.*s\"",
-			     config->mode, (int)strcspn(config->settings[0], "="),
-			     config->settings[0]) < 0)
-			*error = NULL;
-		return -EINVAL;
+		return cause_set(
+			error, -EINVAL, "mode \"%s\": the async strategy has no setting \"%.*s\"",
+			config->mode, (int)strcspn(config->settings[0], "="), config->settings[0]);
 	}
 	sa->evbase = base;
 	sa->output_limit =

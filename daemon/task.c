@@ -3,28 +3,15 @@
  * to; task_free releases them all.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uuid/uuid.h>
 
+#include "cause.h"
 #include "task.h"
 
 static const struct task_limits task_limits_default = TASK_LIMITS_DEFAULT;
-
-static int task_error(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int task_error(char **error, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(error, fmt, ap) < 0)
-		*error = NULL;
-	va_end(ap);
-	return -EINVAL;
-}
 
 bool task_request_id_valid(const char *s)
 {
@@ -95,9 +82,10 @@ static int task_opt_string(json_object *obj, const char *key, const char *field,
 	if (!v && null_ok)
 		return 0;
 	if (!json_object_is_type(v, json_type_string))
-		return task_error(error, "%s must be a string%s", field, null_ok ? " or null" : "");
+		return cause_set(error, -EINVAL, "%s must be a string%s", field,
+				 null_ok ? " or null" : "");
 	if (memchr(json_object_get_string(v), '\0', (size_t)json_object_get_string_len(v)))
-		return task_error(error, "%s must not contain a NUL character", field);
+		return cause_set(error, -EINVAL, "%s must not contain a NUL character", field);
 	*ret = strdup(json_object_get_string(v));
 	return *ret ? 0 : -ENOMEM;
 }
@@ -109,17 +97,18 @@ static int task_parse_argv(struct task *task, json_object *node, const struct ta
 	size_t n, bytes = 0;
 
 	if (!json_object_object_get_ex(node, "argv", &argv) || !argv)
-		return task_error(error, "node.argv is required: a non-empty array of strings");
+		return cause_set(error, -EINVAL,
+				 "node.argv is required: a non-empty array of strings");
 	if (!json_object_is_type(argv, json_type_array))
-		return task_error(error, "node.argv must be an array of strings");
+		return cause_set(error, -EINVAL, "node.argv must be an array of strings");
 	n = json_object_array_length(argv);
 	if (n == 0)
-		return task_error(error, "node.argv must not be empty");
+		return cause_set(error, -EINVAL, "node.argv must not be empty");
 	if (n > limits->max_argv)
-		return task_error(error,
-				  "node.argv has %zu items, more than the %zu allowed "
-				  "(max_task_argv)",
-				  n, limits->max_argv);
+		return cause_set(error, -EINVAL,
+				 "node.argv has %zu items, more than the %zu allowed "
+				 "(max_task_argv)",
+				 n, limits->max_argv);
 	task->argv = calloc(n + 1, sizeof(char *));
 	if (!task->argv)
 		return -ENOMEM;
@@ -127,23 +116,23 @@ static int task_parse_argv(struct task *task, json_object *node, const struct ta
 		json_object *item = json_object_array_get_idx(argv, i);
 
 		if (!json_object_is_type(item, json_type_string))
-			return task_error(error, "node.argv[%zu] must be a string", i);
+			return cause_set(error, -EINVAL, "node.argv[%zu] must be a string", i);
 		if (memchr(json_object_get_string(item), '\0',
 			   (size_t)json_object_get_string_len(item)))
-			return task_error(error, "node.argv[%zu] must not contain a NUL character",
-					  i);
+			return cause_set(error, -EINVAL,
+					 "node.argv[%zu] must not contain a NUL character", i);
 		bytes += (size_t)json_object_get_string_len(item) + 1;
 		if (bytes > limits->max_argv_bytes)
-			return task_error(error,
-					  "node.argv is longer than the %zu bytes allowed "
-					  "(max_task_argv_bytes)",
-					  limits->max_argv_bytes);
+			return cause_set(error, -EINVAL,
+					 "node.argv is longer than the %zu bytes allowed "
+					 "(max_task_argv_bytes)",
+					 limits->max_argv_bytes);
 		task->argv[i] = strdup(json_object_get_string(item));
 		if (!task->argv[i])
 			return -ENOMEM;
 	}
 	if (task->argv[0][0] == '\0')
-		return task_error(error, "node.argv[0] must not be empty");
+		return cause_set(error, -EINVAL, "node.argv[0] must not be empty");
 	return 0;
 }
 
@@ -169,36 +158,37 @@ static int task_parse_env(struct task *task, json_object *node, const struct tas
 		return task->env ? 0 : -ENOMEM;
 	}
 	if (!json_object_is_type(env, json_type_object))
-		return task_error(error, "node.env must be an object of strings");
+		return cause_set(error, -EINVAL, "node.env must be an object of strings");
 	n = (size_t)json_object_object_length(env);
 	if (n > limits->max_env)
-		return task_error(error,
-				  "node.env has %zu variables, more than the %zu allowed "
-				  "(max_task_env)",
-				  n, limits->max_env);
+		return cause_set(error, -EINVAL,
+				 "node.env has %zu variables, more than the %zu allowed "
+				 "(max_task_env)",
+				 n, limits->max_env);
 	task->env = calloc(n + 1, sizeof(char *));
 	if (!task->env)
 		return -ENOMEM;
 	json_object_object_foreach (env, key, val) {
 		if (!task_env_key_valid(key))
-			return task_error(error, "node.env has an invalid name \"%s\"", key);
+			return cause_set(error, -EINVAL, "node.env has an invalid name \"%s\"",
+					 key);
 		if (task_env_key_reserved(key))
-			return task_error(error,
-					  "node.env.%s: names starting with COORD_ are "
-					  "reserved for the daemon",
-					  key);
+			return cause_set(error, -EINVAL,
+					 "node.env.%s: names starting with COORD_ are "
+					 "reserved for the daemon",
+					 key);
 		if (!json_object_is_type(val, json_type_string))
-			return task_error(error, "node.env.%s must be a string", key);
+			return cause_set(error, -EINVAL, "node.env.%s must be a string", key);
 		if (memchr(json_object_get_string(val), '\0',
 			   (size_t)json_object_get_string_len(val)))
-			return task_error(error, "node.env.%s must not contain a NUL character",
-					  key);
+			return cause_set(error, -EINVAL,
+					 "node.env.%s must not contain a NUL character", key);
 		bytes += strlen(key) + 1 + (size_t)json_object_get_string_len(val) + 1;
 		if (bytes > limits->max_env_bytes)
-			return task_error(error,
-					  "node.env is longer than the %zu bytes allowed "
-					  "(max_task_env_bytes)",
-					  limits->max_env_bytes);
+			return cause_set(error, -EINVAL,
+					 "node.env is longer than the %zu bytes allowed "
+					 "(max_task_env_bytes)",
+					 limits->max_env_bytes);
 		if (asprintf(&task->env[i], "%s=%s", key, json_object_get_string(val)) < 0) {
 			task->env[i] = NULL;
 			return -ENOMEM;
@@ -217,13 +207,13 @@ static int task_parse_stdin(struct task *task, json_object *node, const struct t
 	if (!json_object_object_get_ex(node, "stdin", &v) || !v)
 		return 0;
 	if (!json_object_is_type(v, json_type_string))
-		return task_error(error, "node.stdin must be a string");
+		return cause_set(error, -EINVAL, "node.stdin must be a string");
 	len = (size_t)json_object_get_string_len(v);
 	if (len > limits->max_stdin_bytes)
-		return task_error(error,
-				  "node.stdin has %zu bytes, more than the %zu allowed "
-				  "(max_task_stdin_bytes)",
-				  len, limits->max_stdin_bytes);
+		return cause_set(error, -EINVAL,
+				 "node.stdin has %zu bytes, more than the %zu allowed "
+				 "(max_task_stdin_bytes)",
+				 len, limits->max_stdin_bytes);
 	task->stdin_data = malloc(len + 1);
 	if (!task->stdin_data)
 		return -ENOMEM;
@@ -239,14 +229,14 @@ static int task_parse_timeout(struct task *task, json_object *node, char **error
 	if (!json_object_object_get_ex(node, "timeout_ms", &v) || !v)
 		return 0;
 	if (!json_object_is_type(v, json_type_int))
-		return task_error(error,
-				  "node.timeout_ms must be an integer number of milliseconds");
+		return cause_set(error, -EINVAL,
+				 "node.timeout_ms must be an integer number of milliseconds");
 	errno = 0;
 	task->timeout_ms = json_object_get_int64(v);
 	if (errno == EINVAL || task->timeout_ms < 0)
-		return task_error(error, "node.timeout_ms must not be negative");
+		return cause_set(error, -EINVAL, "node.timeout_ms must not be negative");
 	if (task->timeout_ms > INT64_C(1) << 40)
-		return task_error(error, "node.timeout_ms is too large");
+		return cause_set(error, -EINVAL, "node.timeout_ms is too large");
 	return 0;
 }
 
@@ -257,7 +247,7 @@ static int task_parse_wait(struct task *task, json_object *params, char **error)
 	if (!json_object_object_get_ex(params, "wait", &v) || !v)
 		return 0;
 	if (!json_object_is_type(v, json_type_boolean))
-		return task_error(error, "wait must be true or false");
+		return cause_set(error, -EINVAL, "wait must be true or false");
 	task->wait = json_object_get_boolean(v);
 	return 0;
 }
@@ -279,9 +269,9 @@ static int task_parse_ids(struct task *task, json_object *params, char **error)
 	if (r < 0)
 		return r;
 	if (task->request_id && !task_request_id_valid(task->request_id))
-		return task_error(error,
-				  "request_id must be 1-%d characters of A-Z a-z 0-9 . _ : -",
-				  TASK_REQUEST_ID_MAX);
+		return cause_set(error, -EINVAL,
+				 "request_id must be 1-%d characters of A-Z a-z 0-9 . _ : -",
+				 TASK_REQUEST_ID_MAX);
 	if (!task->request_id && !(task->request_id = task_generate_id()))
 		return -ENOMEM;
 	r = task_opt_string(params, "parent_node_id", "parent_node_id", true, &task->parent_node_id,
@@ -289,8 +279,9 @@ static int task_parse_ids(struct task *task, json_object *params, char **error)
 	if (r < 0)
 		return r;
 	if (task->parent_node_id && !*task->parent_node_id)
-		return task_error(error, "parent_node_id must not be empty (null or absent: a root "
-					 "request)");
+		return cause_set(error, -EINVAL,
+				 "parent_node_id must not be empty (null or absent: a root "
+				 "request)");
 	r = task_opt_string(params, "mode", "mode", false, &task->mode, error);
 	if (r < 0)
 		return r;
@@ -308,7 +299,7 @@ static int task_parse_node(struct task *task, json_object *node, const struct ta
 	if (r < 0)
 		return r;
 	if (task->node_id && !*task->node_id)
-		return task_error(error, "node.id must not be empty");
+		return cause_set(error, -EINVAL, "node.id must not be empty");
 	if (!task->node_id && !(task->node_id = task_generate_id()))
 		return -ENOMEM;
 	r = task_parse_argv(task, node, limits, error);
@@ -323,12 +314,12 @@ static int task_parse_node(struct task *task, json_object *node, const struct ta
 	if (r < 0)
 		return r;
 	if (task->cwd && task->cwd[0] != '/')
-		return task_error(error, "node.cwd must be an absolute path");
+		return cause_set(error, -EINVAL, "node.cwd must be an absolute path");
 	if (task->cwd && strlen(task->cwd) > limits->max_cwd_bytes)
-		return task_error(error,
-				  "node.cwd is longer than the %zu bytes allowed "
-				  "(max_task_cwd_bytes)",
-				  limits->max_cwd_bytes);
+		return cause_set(error, -EINVAL,
+				 "node.cwd is longer than the %zu bytes allowed "
+				 "(max_task_cwd_bytes)",
+				 limits->max_cwd_bytes);
 	r = task_parse_env(task, node, limits, error);
 	if (r < 0)
 		return r;
@@ -349,11 +340,11 @@ int task_from_json(json_object *params, const struct task_limits *limits, struct
 	if (!limits)
 		limits = &task_limits_default;
 	if (!json_object_is_type(params, json_type_object))
-		return task_error(error, "params must be a Task object");
+		return cause_set(error, -EINVAL, "params must be a Task object");
 	if (!json_object_object_get_ex(params, "node", &node) || !node)
-		return task_error(error, "node is required: an object with at least argv");
+		return cause_set(error, -EINVAL, "node is required: an object with at least argv");
 	if (!json_object_is_type(node, json_type_object))
-		return task_error(error, "node must be an object");
+		return cause_set(error, -EINVAL, "node must be an object");
 
 	task = calloc(1, sizeof(*task));
 	if (!task)
