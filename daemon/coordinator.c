@@ -238,16 +238,18 @@ static void coordinator_job_stub(struct job *job, struct task *stub)
 	};
 }
 
+/*
+ * A request_id is new when nothing stored names it: no job, and no message
+ * left in the log by a job that retention has removed (the log would
+ * otherwise tell two jobs' lives under one id).
+ */
 static int coordinator_check_new_id(struct coordinator *coord, const char *request_id)
 {
-	struct job *old;
-	int r = state_get_job(coord->state, request_id, &old);
+	int r = state_request_id_used(coord->state, request_id);
 
-	if (r == 0) {
-		job_unref(old);
-		return -EEXIST;
-	}
-	return r == -ENOENT ? 0 : r;
+	if (r < 0)
+		return r;
+	return r ? -EEXIST : 0;
 }
 
 static int coordinator_publish_creation(struct coordinator *coord, const struct task *task)

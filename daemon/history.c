@@ -87,6 +87,7 @@ enum history_stmt {
 	STMT_PRUNE_MESSAGES,
 	STMT_LAST_JOB_SEQ,
 	STMT_CHILDREN,
+	STMT_ID_IN_MESSAGES,
 	STMT_COUNT_,
 };
 
@@ -128,6 +129,7 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"FROM jobs j WHERE EXISTS (SELECT 1 FROM messages m WHERE m.request_id = "
 		"j.request_id) ORDER BY j.seq_no LIMIT 1)), (SELECT max(seq) FROM messages)) "
 		"ORDER BY seq LIMIT :batch)",
+	[STMT_ID_IN_MESSAGES] = "SELECT 1 FROM messages WHERE request_id = :request_id LIMIT 1",
 	[STMT_LAST_JOB_SEQ] = "SELECT coalesce(max(seq_no), 0) FROM jobs",
 	[STMT_CHILDREN] = "SELECT seq_no, request_id, child_node_id, owner_uid FROM jobs "
 			  "WHERE parent_node_id = :node AND run_id = :run_id AND seq_no > :after "
@@ -1203,6 +1205,19 @@ int history_foreach_message(struct history *h, uint64_t after_seq, size_t limit,
 		r = history_fail(h, rc, "cannot read messages");
 	sqlite3_reset(st);
 	return r < 0 ? r : 0;
+}
+
+int history_id_in_messages(struct history *h, const char *request_id)
+{
+	sqlite3_stmt *st = history_stmt(h, STMT_ID_IN_MESSAGES);
+	int rc;
+
+	history_bind_text(st, history_param(st, ":request_id"), request_id);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, "cannot read the message log");
 }
 
 int history_final_message(struct history *h, const char *request_id, char **ret_text)

@@ -158,6 +158,13 @@ int history_foreach_message(struct history *h, uint64_t after_seq, size_t limit,
 				      void *userdata),
 			    void *userdata, uint64_t *ret_last);
 
+/*
+ * Whether a stored message still names request_id (1) or not (0): the
+ * message log may outlive a job that retention removed. Negative errno on
+ * failure.
+ */
+int history_id_in_messages(struct history *h, const char *request_id);
+
 /* The JSON text of the message that closed request_id (caller frees), or -ENOENT. */
 int history_final_message(struct history *h, const char *request_id, char **ret_text);
 

@@ -178,6 +178,20 @@ int state_get_job(struct state *state, const char *request_id, struct job **ret)
 	return history_find_job(state->history, request_id, ret);
 }
 
+int state_request_id_used(struct state *state, const char *request_id)
+{
+	struct job *job;
+	int r = state_get_job(state, request_id, &job);
+
+	if (r == 0) {
+		job_unref(job);
+		return 1;
+	}
+	if (r != -ENOENT)
+		return r;
+	return history_id_in_messages(state->history, request_id);
+}
+
 int state_find_by_node(struct state *state, const char *node_id, struct job **ret)
 {
 	return history_find_by_node(state->history, node_id, ret);

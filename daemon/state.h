@@ -53,6 +53,12 @@ struct job *state_find_open(struct state *state, const char *request_id);
 struct job *state_find_running(struct state *state, pid_t pid);
 
 /*
+ * Whether request_id names anything stored, a job or (after retention
+ * removed its job) a message: 1 or 0, or a negative errno.
+ */
+int state_request_id_used(struct state *state, const char *request_id);
+
+/*
  * Any job, opened or closed: 0 and a new reference in *ret, or -ENOENT.
  * While the history is failing, the job as it is stored.
  */

@@ -196,6 +196,63 @@ START_TEST(test_empty_types_refused)
 }
 END_TEST
 
+/*
+ * Retention removed a job but its messages stay in the log (an older job
+ * is still open): its request_id must not be taken again, or the log
+ * would tell two jobs' lives under one id (found by the fuzzer).
+ */
+static bool hs_job_gone(void *arg)
+{
+	struct harness_client *c = arg;
+	json_object *r = harness_call(c, "job", harness_json("{\"request_id\":\"pruned-x\"}"),
+				      HARNESS_WAIT_MS);
+	json_object *code;
+	bool gone = json_object_object_get_ex(r, "error", &code) &&
+		    json_object_object_get_ex(code, "code", &code) &&
+		    json_object_get_int(code) == 1001;
+
+	json_object_put(r);
+	return gone;
+}
+
+START_TEST(test_pruned_id_not_reused)
+{
+	struct harness_daemon d;
+	struct harness_client *c;
+	char *msg = NULL, params[160];
+	json_object *r;
+	sqlite3 *db;
+
+	harness_daemon_new(&d, "[daemon]\nretention_max_jobs = 2\n");
+	c = harness_client_new(d.sock);
+	json_object_put(harness_ok(c, "submit",
+				   harness_json("{\"request_id\":\"holder\",\"node\":{\"argv\":"
+						"[\"sleep\",\"60\"]}}")));
+	json_object_put(harness_ok(c, "submit",
+				   harness_json("{\"request_id\":\"pruned-x\",\"wait\":true,"
+						"\"node\":{\"argv\":[\"true\"]}}")));
+	for (int i = 0; i < 4; i++) {
+		snprintf(params, sizeof(params),
+			 "{\"request_id\":\"later-%d\",\"wait\":true,\"node\":{\"argv\":[\"true\"]}"
+			 "}",
+			 i);
+		json_object_put(harness_ok(c, "submit", harness_json("%s", params)));
+	}
+	ck_assert_msg(harness_until(hs_job_gone, c, HARNESS_WAIT_MS), "retention kept pruned-x");
+	db = harness_db_open(&d);
+	ck_assert_int_gt(harness_db_int(db, "SELECT count(*) FROM messages WHERE request_id = "
+					    "'pruned-x'"),
+			 0);
+	sqlite3_close(db);
+	r = harness_json("{\"request_id\":\"pruned-x\",\"node\":{\"argv\":[\"true\"]}}");
+	ck_assert_int_eq(harness_err(c, "submit", r, &msg), 1002);
+	ck_assert_msg(strstr(msg, "pruned-x"), "unclear: %s", msg);
+	free(msg);
+	harness_client_free(c);
+	harness_daemon_cleanup(&d);
+}
+END_TEST
+
 /* ---- 3. shutdown with a huge queue ---- */
 
 #define HS_QUEUED 100000
@@ -765,6 +822,7 @@ static Suite *hs_suite(void)
 
 	tcase_add_test(tc, test_replay_overtaken_by_retention);
 	tcase_add_test(tc, test_empty_types_refused);
+	tcase_add_test(tc, test_pruned_id_not_reused);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("shutdown");
