@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "cause.h"
 #include "task.h"
+#include "uuid7.h"
 
 static const struct task_limits task_limits_default = TASK_LIMITS_DEFAULT;
 
@@ -31,13 +31,12 @@ bool task_request_id_valid(const char *s)
 
 char *task_generate_id(void)
 {
-	uuid_t uuid;
-	char *out = malloc(UUID_STR_LEN);
+	struct uuid7 uuid;
+	char *out;
 
-	if (!out)
+	if (uuid7_generate(&uuid) < 0 || !(out = malloc(UUID7_STR_LEN)))
 		return NULL;
-	uuid_generate_random(uuid);
-	uuid_unparse_lower(uuid, out);
+	uuid7_format(&uuid, out);
 	return out;
 }
 

@@ -62,7 +62,7 @@ int task_from_json(json_object *params, const struct task_limits *limits, struct
 /* True when s is a valid request_id: 1-128 chars of [A-Za-z0-9._:-]. */
 bool task_request_id_valid(const char *s);
 
-/* A new UUID v4 string, or NULL on ENOMEM. */
+/* A new UUID v7 string (time-ordered, see uuid7.h), or NULL on ENOMEM. */
 char *task_generate_id(void);
 
 void task_free(struct task *task);
