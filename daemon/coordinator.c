@@ -731,6 +731,31 @@ void coordinator_foreach_mode(struct coordinator *coord,
 	}
 }
 
+int coordinator_describe_mode(struct coordinator *coord, const char *mode,
+			      struct strategy_info *ret)
+{
+	struct strategy *strategy = coordinator_mode(coord, mode);
+
+	if (!strategy)
+		return -ENOENT;
+	memset(ret, 0, sizeof(*ret));
+	strategy->ops->describe(strategy, ret);
+	return 0;
+}
+
+int coordinator_tune_mode(struct coordinator *coord, const char *mode,
+			  const struct strategy_tuning *tuning)
+{
+	struct strategy *strategy = coordinator_mode(coord, mode);
+
+	if (!strategy)
+		return -ENOENT;
+	if (!strategy->ops->tune)
+		return -EOPNOTSUPP;
+	strategy->ops->tune(strategy, tuning);
+	return 0;
+}
+
 void coordinator_stop_accepting(struct coordinator *coord)
 {
 	coord->accepting = false;
