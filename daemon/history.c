@@ -20,7 +20,7 @@
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
-#define HISTORY_SCHEMA_VERSION 1
+#define HISTORY_SCHEMA_VERSION 2
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
 
@@ -150,6 +150,10 @@ enum history_filter {
 	FILTER_OWNER,
 	FILTER_STATUS,
 	FILTER_RESULT,
+	FILTER_NAME,
+	FILTER_PREFIX,
+	FILTER_SINCE,
+	FILTER_UNTIL,
 	FILTER_COUNT_,
 };
 
@@ -169,6 +173,16 @@ static const struct history_filter_def {
 	[FILTER_OWNER] = {" AND owner_uid = :owner_uid", ":owner_uid"},
 	[FILTER_STATUS] = {" AND status = :status", ":status"},
 	[FILTER_RESULT] = {" AND result = :result", ":result"},
+	[FILTER_NAME] = {" AND name = :name", ":name"},
+	/*
+	 * A range on the request_id index rather than LIKE (whose _ is a
+	 * wildcard and which needs case-sensitive LIKE for the index): every
+	 * valid request_id character sorts below char(127).
+	 */
+	[FILTER_PREFIX] = {" AND request_id >= :prefix AND request_id < :prefix || char(127)",
+			   ":prefix"},
+	[FILTER_SINCE] = {" AND start_time >= :since", ":since"},
+	[FILTER_UNTIL] = {" AND start_time <= :until", ":until"},
 };
 
 enum history_shape_kind {
@@ -223,9 +237,14 @@ static const char history_schema_v1[] =
 	" body TEXT NOT NULL);"
 	"CREATE INDEX messages_by_request ON messages (request_id, seq);";
 
+/* v2: status filters by name and by start_time use an index of their own. */
+static const char history_schema_v2[] = "CREATE INDEX jobs_by_name ON jobs (name, seq_no);"
+					"CREATE INDEX jobs_by_start ON jobs (start_time);";
+
 /* Migrations: history_migrations[v] takes a database from version v to v + 1. */
 static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
+	[1] = history_schema_v2,
 };
 
 /* A write the history may have to make again: a failed commit loses its whole transaction. */
@@ -961,7 +980,13 @@ static const char *history_filter_text(const struct job_filter *f, enum history_
 		return f->has_status ? job_status_name(f->status) : NULL;
 	case FILTER_RESULT:
 		return f->has_result ? job_result_name(f->result) : NULL;
+	case FILTER_NAME:
+		return f->name;
+	case FILTER_PREFIX:
+		return f->request_id_prefix;
 	case FILTER_OWNER:
+	case FILTER_SINCE:
+	case FILTER_UNTIL:
 	case FILTER_COUNT_:
 		break;
 	}
@@ -970,7 +995,25 @@ static const char *history_filter_text(const struct job_filter *f, enum history_
 
 static bool history_filter_set(const struct job_filter *f, enum history_filter which)
 {
-	return which == FILTER_OWNER ? f->has_owner : history_filter_text(f, which) != NULL;
+	switch (which) {
+	case FILTER_OWNER:
+		return f->has_owner;
+	case FILTER_SINCE:
+		return f->has_since;
+	case FILTER_UNTIL:
+		return f->has_until;
+	case FILTER_MODE:
+	case FILTER_RUN_ID:
+	case FILTER_PARENT:
+	case FILTER_CHILD:
+	case FILTER_STATUS:
+	case FILTER_RESULT:
+	case FILTER_NAME:
+	case FILTER_PREFIX:
+	case FILTER_COUNT_:
+		break;
+	}
+	return history_filter_text(f, which) != NULL;
 }
 
 static void history_filter_bind(sqlite3_stmt *st, const struct job_filter *f,
@@ -980,6 +1023,10 @@ static void history_filter_bind(sqlite3_stmt *st, const struct job_filter *f,
 
 	if (which == FILTER_OWNER)
 		sqlite3_bind_int64(st, i, (sqlite3_int64)f->owner_uid);
+	else if (which == FILTER_SINCE)
+		sqlite3_bind_double(st, i, f->since);
+	else if (which == FILTER_UNTIL)
+		sqlite3_bind_double(st, i, f->until);
 	else
 		history_bind_text(st, i, history_filter_text(f, which));
 }
@@ -988,7 +1035,7 @@ static void history_filter_bind(sqlite3_stmt *st, const struct job_filter *f,
 static int history_prepare_shape(struct history *h, enum history_shape_kind kind, unsigned shape,
 				 sqlite3_stmt **ret)
 {
-	char sql[1024];
+	char sql[2048];
 	size_t n = (size_t)snprintf(sql, sizeof(sql), "%s", history_shape_head[kind]);
 	int rc;
 

@@ -32,6 +32,12 @@ struct job_filter {
 	const char *child_node_id;
 	bool has_owner;
 	uid_t owner_uid;
+	const char *name;	       /* exactly */
+	const char *request_id_prefix; /* request_ids that start with it */
+	bool has_since;		       /* start_time >= since */
+	double since;
+	bool has_until; /* start_time <= until */
+	double until;
 };
 
 struct job_counts {

@@ -327,8 +327,19 @@ static struct rpc_result *methods_status_filter(struct rpc_call *call, json_obje
 	    (err = params_string(call, params, "result", false, &result)) ||
 	    (err = params_string(call, params, "mode", false, &f->mode)) ||
 	    (err = params_string(call, params, "run_id", false, &f->run_id)) ||
-	    (err = params_string(call, params, "parent_node_id", false, &f->parent_node_id)))
+	    (err = params_string(call, params, "parent_node_id", false, &f->parent_node_id)) ||
+	    (err = params_string(call, params, "name", false, &f->name)) ||
+	    (err = params_string(call, params, "request_id_prefix", false,
+				 &f->request_id_prefix)) ||
+	    (err = params_double(call, params, "since", &f->since, &f->has_since)) ||
+	    (err = params_double(call, params, "until", &f->until, &f->has_until)))
 		return err;
+	/* A prefix holds request_id characters only: the range it becomes relies on that. */
+	if (f->request_id_prefix && !task_request_id_valid(f->request_id_prefix))
+		return rpc_failure(call, WIRE_INVALID_PARAMS,
+				   "Invalid params: request_id_prefix must be 1-%d characters of "
+				   "A-Z a-z 0-9 . _ : -",
+				   TASK_REQUEST_ID_MAX);
 	if (status && job_status_from_name(status, &f->status) < 0)
 		return rpc_failure(call, WIRE_INVALID_PARAMS,
 				   "Invalid params: status must be \"opened\" or \"closed\"");

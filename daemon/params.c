@@ -1,5 +1,6 @@
 /* Param getters. Everything returned is borrowed from the params object. */
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "params.h"
@@ -73,6 +74,26 @@ struct rpc_result *params_u64(struct rpc_call *call, json_object *params, const 
 	*ret = (uint64_t)n;
 	if (present)
 		*present = true;
+	return NULL;
+}
+
+struct rpc_result *params_double(struct rpc_call *call, json_object *params, const char *key,
+				 double *ret, bool *present)
+{
+	json_object *v;
+	double d;
+
+	*present = false;
+	if (!params_get(params, key, &v))
+		return NULL;
+	d = json_object_get_double(v);
+	if ((!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double)) ||
+	    !isfinite(d))
+		return rpc_failure(call, WIRE_INVALID_PARAMS,
+				   "Invalid params: %s must be a number (seconds since the epoch)",
+				   key);
+	*ret = d;
+	*present = true;
 	return NULL;
 }
 

@@ -22,6 +22,9 @@ struct rpc_result *params_bool(struct rpc_call *call, json_object *params, const
 /* A whole number in [0, max]; *ret keeps its value when absent; *present says if it was there. */
 struct rpc_result *params_u64(struct rpc_call *call, json_object *params, const char *key,
 			      uint64_t max, uint64_t *ret, bool *present);
+/* A finite number (integer or not); *ret keeps its value when absent; *present says if it was. */
+struct rpc_result *params_double(struct rpc_call *call, json_object *params, const char *key,
+				 double *ret, bool *present);
 /* An array of strings (borrowed, owned by params). *ret is NULL when absent and optional. */
 struct rpc_result *params_string_array(struct rpc_call *call, json_object *params, const char *key,
 				       bool required, json_object **ret);

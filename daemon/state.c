@@ -241,7 +241,8 @@ int state_counts(struct state *state, const struct job_filter *filter, struct jo
 {
 	/* While writes wait for the disk, the rows are what may be told, not memory. */
 	if (!filter->mode && !filter->run_id && !filter->parent_node_id && !filter->child_node_id &&
-	    !filter->has_owner && !history_failing(state->history)) {
+	    !filter->has_owner && !filter->name && !filter->request_id_prefix &&
+	    !filter->has_since && !filter->has_until && !history_failing(state->history)) {
 		*ret = state->counts;
 		return 0;
 	}
