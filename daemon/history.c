@@ -202,6 +202,35 @@ static const char *const history_shape_tail[SHAPE_KIND_COUNT_] = {
 	[SHAPE_COUNT] = " GROUP BY status, result",
 };
 
+/*
+ * A page of a shape with a start_time window walks jobs_by_start from the
+ * window's newest end, in (start_time, seq_no) order, so it reads no more
+ * rows than it returns wherever the window lies (in seq_no order SQLite
+ * would walk the whole table from its newest row down to the window). The
+ * cursor stays a seq_no: the page goes on below the start_time of that job
+ * (none when retention pruned it meanwhile).
+ */
+#define HISTORY_TIME_FILTERS ((1u << FILTER_SINCE) | (1u << FILTER_UNTIL))
+#define HISTORY_CURSOR_TIME                                                                        \
+	"(CASE WHEN :cursor = 9223372036854775807 THEN 1e999 ELSE (SELECT c.start_time FROM "      \
+	"jobs c WHERE c.seq_no = :cursor) END)"
+/* %s: the newest start_time a page may show (SQLite takes one upper bound as the range). */
+#define HISTORY_TIME_QUERY_HEAD                                                                    \
+	HISTORY_JOB_SELECT                                                                         \
+		" FROM jobs WHERE start_time <= %s AND (start_time < " HISTORY_CURSOR_TIME         \
+		" OR seq_no < :cursor)"
+#define HISTORY_TIME_BOUND	 HISTORY_CURSOR_TIME
+#define HISTORY_TIME_UNTIL_BOUND "min(" HISTORY_CURSOR_TIME ", :until)"
+#define HISTORY_TIME_QUERY_TAIL	 " ORDER BY start_time DESC, seq_no DESC LIMIT :limit"
+
+/*
+ * The filters on a range of an index. Counted as they are, SQLite would
+ * rather walk all of jobs_by_status for the order of GROUP BY than the
+ * range: "+status" tells it the grouping has no index to come from.
+ */
+#define HISTORY_RANGE_FILTERS	 ((1u << FILTER_PREFIX) | (1u << FILTER_SINCE) | (1u << FILTER_UNTIL))
+#define HISTORY_RANGE_COUNT_TAIL " GROUP BY +status, +result"
+
 static const char history_schema_v1[] =
 	"CREATE TABLE jobs ("
 	" seq_no INTEGER PRIMARY KEY,"
@@ -1035,15 +1064,29 @@ static void history_filter_bind(sqlite3_stmt *st, const struct job_filter *f,
 static int history_prepare_shape(struct history *h, enum history_shape_kind kind, unsigned shape,
 				 sqlite3_stmt **ret)
 {
+	bool by_time = kind == SHAPE_QUERY && (shape & HISTORY_TIME_FILTERS);
 	char sql[2048];
-	size_t n = (size_t)snprintf(sql, sizeof(sql), "%s", history_shape_head[kind]);
+	size_t n;
 	int rc;
 
+	if (by_time) {
+		n = (size_t)snprintf(sql, sizeof(sql), HISTORY_TIME_QUERY_HEAD,
+				     (shape & (1u << FILTER_UNTIL)) ? HISTORY_TIME_UNTIL_BOUND
+								    : HISTORY_TIME_BOUND);
+		shape &= ~(1u << FILTER_UNTIL); /* in the bound already */
+	} else {
+		n = (size_t)snprintf(sql, sizeof(sql), "%s", history_shape_head[kind]);
+	}
 	for (int f = 0; f < FILTER_COUNT_; f++)
 		if (shape & (1u << f))
 			n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s",
 					      history_filters[f].sql);
-	snprintf(sql + n, sizeof(sql) - n, "%s", history_shape_tail[kind]);
+	if (by_time)
+		snprintf(sql + n, sizeof(sql) - n, "%s", HISTORY_TIME_QUERY_TAIL);
+	else if (kind == SHAPE_COUNT && (shape & HISTORY_RANGE_FILTERS))
+		snprintf(sql + n, sizeof(sql) - n, "%s", HISTORY_RANGE_COUNT_TAIL);
+	else
+		snprintf(sql + n, sizeof(sql) - n, "%s", history_shape_tail[kind]);
 	rc = sqlite3_prepare_v3(h->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
 	return rc == SQLITE_OK ? 0 : history_fail(h, rc, "cannot query jobs");
 }

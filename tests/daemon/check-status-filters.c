@@ -189,14 +189,42 @@ START_TEST(test_status_by_time)
 }
 END_TEST
 
+/* Pages through status(filter) 5 at a time: want jobs in all, each once, newest first. */
+static void sf_pages(const char *filter, int want)
+{
+	char params[256], cursor[32] = "", last[32] = "";
+	int seen = 0;
+	json_object *r;
+
+	do {
+		json_object *jobs;
+
+		snprintf(params, sizeof(params), "{%s,\"limit\":5%s%s%s}", filter,
+			 cursor[0] ? ",\"cursor\":\"" : "", cursor, cursor[0] ? "\"" : "");
+		r = harness_ok(client, "status", harness_json("%s", params));
+		ck_assert_int_eq(harness_int(r, "counts.closed"), want);
+		jobs = harness_get(r, "jobs");
+		for (size_t i = 0; i < json_object_array_length(jobs); i++) {
+			const char *id =
+				harness_str(json_object_array_get_idx(jobs, i), "request_id");
+
+			/* pg-NN: newest first is descending, across pages too. */
+			ck_assert_msg(!last[0] || strcmp(id, last) < 0, "%s: %s after %s", filter,
+				      id, last);
+			snprintf(last, sizeof(last), "%s", id);
+			seen++;
+		}
+		cursor[0] = '\0';
+		if (!harness_is_null(r, "next"))
+			snprintf(cursor, sizeof(cursor), "%s", harness_str(r, "next"));
+		json_object_put(r);
+	} while (cursor[0]);
+	ck_assert_int_eq(seen, want);
+}
+
 /* Pages of a filtered status go on where they stopped, the counts staying those of the filter. */
 START_TEST(test_status_filtered_pages)
 {
-	json_object *r;
-	char params[128];
-	int seen = 0;
-	char cursor[32] = "";
-
 	for (int i = 0; i < 25; i++)
 		json_object_put(harness_ok(
 			client, "submit",
@@ -209,19 +237,10 @@ START_TEST(test_status_filtered_pages)
 		snprintf(id, sizeof(id), "pg-%02d", i);
 		json_object_put(harness_wait_job(client, id));
 	}
-	do {
-		snprintf(params, sizeof(params),
-			 "{\"name\":\"odd\",\"request_id_prefix\":\"pg-\",\"limit\":5%s%s%s}",
-			 cursor[0] ? ",\"cursor\":\"" : "", cursor, cursor[0] ? "\"" : "");
-		r = harness_ok(client, "status", harness_json("%s", params));
-		ck_assert_int_eq(harness_int(r, "counts.closed"), 12);
-		seen += (int)json_object_array_length(harness_get(r, "jobs"));
-		cursor[0] = '\0';
-		if (!harness_is_null(r, "next"))
-			snprintf(cursor, sizeof(cursor), "%s", harness_str(r, "next"));
-		json_object_put(r);
-	} while (cursor[0]);
-	ck_assert_int_eq(seen, 12);
+	sf_pages("\"name\":\"odd\",\"request_id_prefix\":\"pg-\"", 12);
+	/* A start_time window pages in its own index order: still each job once, newest first. */
+	sf_pages("\"since\":0", 25);
+	sf_pages("\"since\":0,\"until\":99999999999,\"name\":\"even\"", 13);
 }
 END_TEST
 
