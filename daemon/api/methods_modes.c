@@ -36,36 +36,34 @@ static void methods_mode_cb(const struct strategy_info *info, void *userdata)
 
 struct rpc_result *methods_modes(struct rpc_call *call, json_object *params)
 {
-	json_object *o = json_object_new_object(), *modes = json_object_new_array();
+	struct rpc_result *err;
+	json_object *o, *modes;
 
+	if ((err = params_parse(call, params, params_none, NULL)))
+		return err;
+	o = json_object_new_object();
+	modes = json_object_new_array();
 	coordinator_foreach_mode(call->daemon->coordinator, methods_mode_cb, modes);
 	json_object_object_add(o, "modes", modes);
 	return rpc_success(call, o);
 }
 
-/* The params mode_set takes; any other key is refused, so a typo never passes unseen. */
-static const char *const methods_mode_set_keys[] = {"mode", "max_concurrency", "paused"};
+struct methods_mode_set_params {
+	const char *mode;
+	uint64_t max_concurrency;
+	bool paused;
+	bool has_max_concurrency, has_paused;
+};
 
-static struct rpc_result *methods_mode_set_check_keys(struct rpc_call *call, json_object *params)
-{
-	size_t n = sizeof(methods_mode_set_keys) / sizeof(methods_mode_set_keys[0]);
-
-	if (!json_object_is_type(params, json_type_object))
-		return NULL; /* "mode is required" says what is wrong */
-	json_object_object_foreach (params, key, value) {
-		size_t i = 0;
-
-		(void)value;
-		while (i < n && strcmp(key, methods_mode_set_keys[i]) != 0)
-			i++;
-		if (i == n)
-			return rpc_failure(call, WIRE_INVALID_PARAMS,
-					   "Invalid params: unknown key \"%.64s\" (mode_set takes "
-					   "mode, max_concurrency and paused)",
-					   key);
-	}
-	return NULL;
-}
+const struct jsonspec methods_mode_set_spec[] = {
+	JSONSPEC_STRING(struct methods_mode_set_params, mode, JSONSPEC_REQUIRED),
+	JSONSPEC_UINT(struct methods_mode_set_params, max_concurrency, 0, 1,
+		      STRATEGY_MAX_CONCURRENCY, 1,
+		      JSONSPEC_SEEN(struct methods_mode_set_params, has_max_concurrency)),
+	JSONSPEC_BOOL(struct methods_mode_set_params, paused, 0, false,
+		      JSONSPEC_SEEN(struct methods_mode_set_params, has_paused)),
+	{0},
+};
 
 static void methods_mode_name_cb(const struct strategy_info *info, void *userdata)
 {
@@ -97,44 +95,32 @@ struct rpc_result *methods_mode_set(struct rpc_call *call, json_object *params)
 {
 	struct coordinator *coord = call->daemon->coordinator;
 	uid_t uid = connection_peer_uid(call->conn);
-	uint64_t max_concurrency = 0;
-	bool has_max = false, paused;
+	struct methods_mode_set_params p;
 	struct strategy_tuning tuning;
 	struct strategy_info info;
 	struct rpc_result *err;
-	const char *mode;
 
 	/* A mode's limits are everyone's: only root and the daemon's own user change them. */
 	if (uid != 0 && uid != geteuid())
 		return rpc_failure(call, WIRE_PERMISSION_DENIED,
 				   "permission denied: only root or uid %u may change a mode",
 				   (unsigned)geteuid());
-	if ((err = methods_mode_set_check_keys(call, params)) ||
-	    (err = params_string(call, params, "mode", true, &mode)) ||
-	    (err = params_u64(call, params, "max_concurrency", STRATEGY_MAX_CONCURRENCY,
-			      &max_concurrency, &has_max)))
+	if ((err = params_parse(call, params, methods_mode_set_spec, &p)))
 		return err;
-	if (has_max && max_concurrency == 0)
-		return rpc_failure(call, WIRE_INVALID_PARAMS,
-				   "Invalid params: max_concurrency must be a whole number from 1 "
-				   "to %d",
-				   STRATEGY_MAX_CONCURRENCY);
-	if (coordinator_describe_mode(coord, mode, &info) < 0)
-		return methods_unknown_mode(call, mode);
-	paused = info.paused;
-	if ((err = params_bool(call, params, "paused", &paused)))
-		return err;
+	if (coordinator_describe_mode(coord, p.mode, &info) < 0)
+		return methods_unknown_mode(call, p.mode);
 	tuning = (struct strategy_tuning){
-		.max_concurrency = has_max ? (unsigned)max_concurrency : info.max_concurrency,
+		.max_concurrency =
+			p.has_max_concurrency ? (unsigned)p.max_concurrency : info.max_concurrency,
 		.max_queue = info.max_queue,
 		.output_limit = info.output_limit,
 		.kill_grace_ms = info.kill_grace_ms,
-		.paused = paused,
+		.paused = p.has_paused ? p.paused : info.paused,
 	};
-	if (coordinator_tune_mode(coord, mode, &tuning) < 0 ||
-	    coordinator_describe_mode(coord, mode, &info) < 0)
+	if (coordinator_tune_mode(coord, p.mode, &tuning) < 0 ||
+	    coordinator_describe_mode(coord, p.mode, &info) < 0)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR,
-				   "mode \"%.64s\" cannot be changed while it runs", mode);
+				   "mode \"%.64s\" cannot be changed while it runs", p.mode);
 	{
 		json_object *o = json_object_new_object();
 
