@@ -459,10 +459,15 @@ int daemon_new(const struct daemon_options *options, struct daemon **ret, char *
 	r = daemon_open_history(d, error);
 	if (r == 0)
 		r = daemon_start_coordinator(d, error);
-	if (r == 0)
-		r = daemon_listen(d, fd, error);
+	/*
+	 * Signals are taken before the socket accepts: a client that sees the
+	 * daemon ready may stop it at once (nothing runs them before
+	 * daemon_run, so the server exists when one is handled).
+	 */
 	if (r == 0 && (r = daemon_events(d)) < 0)
 		cause_set(error, r, "cannot set up signal handling");
+	if (r == 0)
+		r = daemon_listen(d, fd, error);
 	return r;
 }
 

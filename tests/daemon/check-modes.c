@@ -186,10 +186,9 @@ START_TEST(test_pause_queues_then_resume_in_order)
 				     ids[i], order)));
 	modes_expect("one", 0, 4);
 	/* Another mode is not paused by it. */
-	json_object_put(harness_wait_job(
-		client,
-		harness_str(harness_submit(client, NULL, (const char *const[]){"true", NULL}),
-			    "request_id")));
+	r = harness_submit(client, NULL, (const char *const[]){"true", NULL});
+	json_object_put(harness_wait_job(client, harness_str(r, "request_id")));
+	json_object_put(r);
 	/* Nothing can be awaited for "never starts": give it a moment to go wrong. */
 	harness_sleep_ms(300);
 	modes_expect("one", 0, 4);
