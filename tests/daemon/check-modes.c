@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,39 +331,14 @@ START_TEST(test_mode_set_refusals)
 }
 END_TEST
 
-/* As uid (an allowed user, not root nor the daemon's): the error code of one mode_set, 0 if none.
- */
+/* mode_set as uid (an allowed user, not root nor the daemon's): the answer's code. */
 static int modes_set_as(uid_t uid, const char *params)
 {
-	pid_t pid = fork();
-	int status;
+	char line[512];
 
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct harness_client *c;
-		json_object *o, *v;
-		char line[512], *text;
-		bool eof;
-
-		if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)
-			_exit(254);
-		c = harness_connect(daemon_.sock);
-		snprintf(line, sizeof(line),
-			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"mode_set\",\"params\":%s}\n",
-			 params);
-		if (!c || harness_send_raw(c, line, strlen(line)) < 0)
-			_exit(253);
-		text = harness_read_line(c, HARNESS_WAIT_MS, &eof);
-		o = text ? json_tokener_parse(text) : NULL;
-		if (o && json_object_object_get_ex(o, "result", NULL))
-			_exit(0);
-		if (o && json_object_object_get_ex(o, "error", &v))
-			_exit(json_object_get_int(json_object_object_get(v, "code")) - 1000);
-		_exit(252);
-	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	return WEXITSTATUS(status) == 0 ? 0 : WEXITSTATUS(status) + 1000;
+	snprintf(line, sizeof(line),
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"mode_set\",\"params\":%s}\n", params);
+	return harness_call_as(daemon_.sock, uid, line);
 }
 
 START_TEST(test_mode_set_admin_only)
@@ -390,36 +364,11 @@ END_TEST
 
 /* ---- SIGHUP ---- */
 
-struct modes_log_wait {
-	const char *needle;
-	size_t from;
-};
-
-static bool modes_log_has_cb(void *arg)
-{
-	struct modes_log_wait *w = arg;
-	char *log = harness_daemon_log(&daemon_);
-	bool found = strlen(log) > w->from && strstr(log + w->from, w->needle);
-
-	free(log);
-	return found;
-}
-
-static size_t modes_log_len(void)
-{
-	char *log = harness_daemon_log(&daemon_);
-	size_t n = strlen(log);
-
-	free(log);
-	return n;
-}
-
 static void modes_expect_log(size_t from, const char *needle)
 {
-	struct modes_log_wait w = {needle, from};
 	char *log;
 
-	if (harness_until(modes_log_has_cb, &w, HARNESS_WAIT_MS))
+	if (harness_log_wait(&daemon_, from, needle, HARNESS_WAIT_MS))
 		return;
 	log = harness_daemon_log(&daemon_);
 	ck_abort_msg("the log never said \"%s\": %s", needle, log + from);
@@ -447,7 +396,7 @@ START_TEST(test_sighup_applies_limits_and_adds_modes)
 							   "[daemon]\n"
 							   "max_connections = 77\n"
 							   "log_level = debug\n");
-	mark = modes_log_len();
+	mark = harness_log_len(&daemon_);
 	ck_assert_int_eq(kill(daemon_.pid, SIGHUP), 0);
 	modes_expect_log(mark, "reloaded");
 	/* The config is the source again: max_concurrency 3 and no pause; the queue runs. */
@@ -484,7 +433,7 @@ START_TEST(test_sighup_applies_limits_and_adds_modes)
 
 	/* Lowered and a mode dropped from the file: the mode stays until a restart. */
 	harness_daemon_write_config(&daemon_, MODES_CONFIG);
-	mark = modes_log_len();
+	mark = harness_log_len(&daemon_);
 	ck_assert_int_eq(kill(daemon_.pid, SIGHUP), 0);
 	modes_expect_log(mark, "mode one: max_concurrency 3 -> 1");
 	modes_expect_log(mark, "mode extra: no longer in the config");
