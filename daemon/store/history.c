@@ -217,8 +217,8 @@ static const char *const history_shape_tail[SHAPE_KIND_COUNT_] = {
 /* %s: the newest start_time a page may show (SQLite takes one upper bound as the range). */
 #define HISTORY_TIME_QUERY_HEAD                                                                    \
 	HISTORY_JOB_SELECT                                                                         \
-		" FROM jobs WHERE start_time <= %s AND (start_time < " HISTORY_CURSOR_TIME         \
-		" OR seq_no < :cursor)"
+	" FROM jobs WHERE start_time <= %s AND (start_time < " HISTORY_CURSOR_TIME                 \
+	" OR seq_no < :cursor)"
 #define HISTORY_TIME_BOUND	 HISTORY_CURSOR_TIME
 #define HISTORY_TIME_UNTIL_BOUND "min(" HISTORY_CURSOR_TIME ", :until)"
 #define HISTORY_TIME_QUERY_TAIL	 " ORDER BY start_time DESC, seq_no DESC LIMIT :limit"
