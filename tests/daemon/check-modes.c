@@ -284,6 +284,61 @@ START_TEST(test_concurrency_up_and_down)
 }
 END_TEST
 
+/* ---- slot loans through a pause and a changed limit ---- */
+
+START_TEST(test_loan_through_pause)
+{
+	const char *child = getenv("SUBMIT_CHILD");
+	char fifo[256], fifos[2][256], phase[32];
+	json_object *r;
+
+	ck_assert_ptr_nonnull(child);
+	modes_fifo(fifo, sizeof(fifo), "dad");
+	/* dad (mode one, max 1) waits on the fifo, then submits kid to one and waits for it. */
+	json_object_put(harness_ok(
+		client, "submit",
+		harness_json(
+			"{\"request_id\":\"dad\",\"mode\":\"one\",\"node\":{\"id\":\"n-dad\","
+			"\"argv\":[\"sh\",\"-c\",\"cat \\\"$0\\\" >/dev/null && exec \\\"$1\\\" -m "
+			"one -i kid true\",\"%s\",\"%s\"]}}",
+			fifo, child)));
+	modes_expect("one", 1, 0);
+	json_object_put(modes_pause("one", true));
+	modes_release(fifo);
+	/* dad lends its slot to kid, but the mode is paused: kid waits. */
+	modes_expect("one", 1, 1);
+	ck_assert_str_eq(modes_phase("kid", phase, sizeof(phase)), "queued");
+	/* A higher limit while paused starts nothing either. */
+	json_object_put(modes_max("one", 3));
+	harness_sleep_ms(200);
+	modes_expect("one", 1, 1);
+	/* Resumed: kid runs (on the lent slot), then dad ends. */
+	json_object_put(modes_max("one", 1));
+	json_object_put(modes_pause("one", false));
+	r = harness_wait_job(client, "kid");
+	ck_assert_str_eq(harness_str(r, "result"), "success");
+	json_object_put(r);
+	r = harness_wait_job(client, "dad");
+	ck_assert_str_eq(harness_str(r, "result"), "success");
+	json_object_put(r);
+	modes_expect("one", 0, 0);
+	/* The loan came back whole: the limit of 1 holds for the next two. */
+	for (int i = 0; i < 2; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "after%d", i);
+		modes_fifo(fifos[i], sizeof(fifos[i]), id);
+		modes_submit_blocked("one", id, fifos[i]);
+	}
+	modes_expect("one", 1, 1);
+	modes_release(fifos[0]);
+	modes_expect("one", 1, 0);
+	modes_release(fifos[1]);
+	json_object_put(harness_wait_job(client, "after1"));
+	modes_expect("one", 0, 0);
+}
+END_TEST
+
 /* ---- refusals ---- */
 
 START_TEST(test_mode_set_refusals)
@@ -453,6 +508,7 @@ static Suite *modes_suite(void)
 	tcase_add_test(tc, test_pause_queues_then_resume_in_order);
 	tcase_add_test(tc, test_paused_queue_full);
 	tcase_add_test(tc, test_concurrency_up_and_down);
+	tcase_add_test(tc, test_loan_through_pause);
 	tcase_add_test(tc, test_mode_set_refusals);
 	tcase_add_test(tc, test_mode_set_admin_only);
 	tcase_add_test(tc, test_sighup_applies_limits_and_adds_modes);
