@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""coordctl web in a real browser: Debian's chromium, headless, driven over
+the DevTools protocol through --remote-debugging-pipe (no downloads, no
+extra Python package). Starts the daemon and `coordctl web`, then checks:
+requests without the token get 403, /metrics answers with the bearer token,
+the page shows a job submitted by the test without a reload, opens it and
+sees its output, keeps working across a daemon restart without duplicate
+rows, fits 375 px, follows prefers-color-scheme, and logs no console error.
+Screenshots go to $ARTIFACT_DIR. Exit 77 (skipped) when chromium is missing.
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+COORDINATORD = os.environ["COORDINATORD"]
+COORDCTL = os.environ["COORDCTL"]
+ARTIFACTS = os.environ.get("ARTIFACT_DIR", ".")
+WAIT = 30.0
+
+CONFIG = """[daemon]
+shutdown_grace_sec = 1
+[mode:async]
+max_concurrency = 4
+kill_grace_ms = 500
+"""
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def until(cond, what, timeout=WAIT):
+    """Polls cond() until it returns something true; fails after timeout."""
+    end = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > end:
+            fail("timed out waiting for " + what)
+        time.sleep(0.05)
+
+
+class Daemon:
+    def __init__(self, root):
+        self.sock = os.path.join(root, "sock")
+        self.state = os.path.join(root, "state")
+        self.conf = os.path.join(root, "conf")
+        self.log = open(os.path.join(root, "daemon.log"), "ab")
+        with open(self.conf, "w") as f:
+            f.write(CONFIG)
+        self.proc = None
+
+    def ctl(self, *args, check=True):
+        r = subprocess.run([COORDCTL, "--socket", self.sock] + list(args),
+                           capture_output=True, text=True, timeout=WAIT)
+        if check and r.returncode != 0:
+            fail("coordctl %s: %s" % (" ".join(args), r.stderr))
+        return r
+
+    def start(self):
+        self.proc = subprocess.Popen([COORDINATORD, "--socket", self.sock, "--state-dir",
+                                      self.state, "--config", self.conf],
+                                     stdout=self.log, stderr=self.log)
+        until(lambda: self.ctl("ping", check=False).returncode == 0, "the daemon to start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=WAIT)
+
+
+class Browser:
+    """chromium over --remote-debugging-pipe: NUL-terminated JSON both ways."""
+
+    def __init__(self, root):
+        to_child_r, self.to_child = os.pipe()
+        self.from_child, from_child_w = os.pipe()
+
+        def fds():
+            # Through fresh numbers, in case the pipes hold 3 or 4 already.
+            r, w = os.dup(to_child_r), os.dup(from_child_w)
+            os.dup2(r, 3)
+            os.dup2(w, 4)
+
+        args = [shutil.which("chromium"), "--headless=new", "--remote-debugging-pipe",
+                "--user-data-dir=" + os.path.join(root, "chromium"), "--no-first-run",
+                "--no-default-browser-check", "--disable-gpu", "--disable-extensions",
+                "--disable-dev-shm-usage", "--window-size=1100,900", "about:blank"]
+        if os.geteuid() == 0:
+            args.insert(1, "--no-sandbox")
+        self.log = open(os.path.join(root, "chromium.log"), "wb")
+        self.proc = subprocess.Popen(args, preexec_fn=fds, pass_fds=(3, 4),
+                                     stdout=self.log, stderr=self.log)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.buf = b""
+        self.next_id = 0
+        self.events = []
+        self.session = None
+
+    def _read(self):
+        while b"\0" not in self.buf:
+            chunk = os.read(self.from_child, 1 << 16)
+            if not chunk:
+                fail("chromium closed its pipe (see chromium.log)")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\0", 1)
+        return json.loads(line)
+
+    def send(self, method, params=None, session=True):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        os.write(self.to_child, json.dumps(msg).encode() + b"\0")
+        while True:
+            m = self._read()
+            if m.get("id") == self.next_id:
+                if "error" in m:
+                    fail("%s: %s" % (method, m["error"]))
+                return m["result"]
+            self.events.append(m)
+
+    def open_page(self):
+        target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)
+        r = self.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True},
+                      session=False)
+        self.session = r["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            self.send(domain + ".enable")
+
+    def eval(self, expr):
+        r = self.send("Runtime.evaluate", {"expression": expr, "returnByValue": True,
+                                           "awaitPromise": True})
+        if "exceptionDetails" in r:
+            fail("evaluating %s: %s" % (expr, r["exceptionDetails"]))
+        return r["result"].get("value")
+
+    def errors(self):
+        self.eval("1")  # collects the events that arrived meanwhile
+        out = []
+        for e in self.events:
+            p = e.get("params", {})
+            if e.get("method") == "Runtime.exceptionThrown":
+                out.append(p["exceptionDetails"].get("text", "exception"))
+            elif e.get("method") == "Runtime.consoleAPICalled" and p.get("type") in ("error",
+                                                                                      "assert"):
+                out.append(json.dumps(p.get("args")))
+            elif e.get("method") == "Log.entryAdded" and p["entry"].get("level") == "error":
+                out.append(p["entry"].get("text", "") + " " + p["entry"].get("url", ""))
+        return out
+
+    def screenshot(self, name):
+        self.eval("window.scrollTo(0, 0)")
+        r = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        path = os.path.join(ARTIFACTS, name)
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(r["data"]))
+        print("screenshot:", path)
+
+    def close(self):
+        try:
+            self.send("Browser.close", session=False)
+            self.proc.wait(timeout=10)
+        except Exception:  # noqa: BLE001 - the browser may be gone already
+            self.proc.kill()
+            self.proc.wait()
+
+
+def http_status(url, headers=None):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                    timeout=WAIT) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def row_ids(b):
+    return b.eval("[...document.querySelectorAll('#jobs tbody tr')].map(r => r.dataset.id)")
+
+
+def check_refusals(d):
+    r = d.ctl("web", "--listen", "0.0.0.0:0", check=False)
+    if r.returncode != 2 or "loopback" not in r.stderr:
+        fail("a non-loopback --listen was not refused: %d %s" % (r.returncode, r.stderr))
+
+
+def check_tokens(base, token):
+    for url in (base, base + "?token=wrong", base + "metrics", base + "api/status",
+                base + "events"):
+        code, _ = http_status(url)
+        if code != 403:
+            fail("%s without the token: %d, not 403" % (url, code))
+    code, _ = http_status(base + "metrics", {"Authorization": "Bearer wrong"})
+    if code != 403:
+        fail("/metrics with a wrong bearer token: %d" % code)
+    code, text = http_status(base + "metrics", {"Authorization": "Bearer " + token})
+    if code != 200 or "coordinatord_tasks_submitted_total" not in text:
+        fail("/metrics with the bearer token: %d %s" % (code, text[:200]))
+    code, text = http_status(base + "metrics?token=" + token)
+    if code != 200 or "# TYPE coordinatord_jobs_running gauge" not in text:
+        fail("/metrics with the token in the URL: %d" % code)
+
+
+def main():
+    if not shutil.which("chromium"):
+        print("chromium is not installed: skipped")
+        return 77
+    root = tempfile.mkdtemp(prefix="coord-browser-")
+    d = Daemon(root)
+    web = b = None
+    try:
+        d.start()
+        check_refusals(d)
+        web = subprocess.Popen([COORDCTL, "--socket", d.sock, "web"], stdout=subprocess.PIPE,
+                               stderr=open(os.path.join(root, "web.log"), "wb"), text=True)
+        url = web.stdout.readline().strip()
+        if not url.startswith("http://127.0.0.1:") or "?token=" not in url:
+            fail("coordctl web printed %r" % url)
+        base, token = url.split("?token=")
+        check_tokens(base, token)
+
+        b = Browser(root)
+        b.open_page()
+        b.send("Page.navigate", {"url": url})
+        until(lambda: b.eval("document.querySelector('#live.up') !== null"), "the live stream")
+        b.eval("window.__noReload = 1")
+
+        rid = d.ctl("submit", "--", "sh", "-c", "echo hello-from-the-test; sleep 1").stdout.strip()
+        until(lambda: rid in (row_ids(b) or []), "the submitted job's row")
+        b.eval("document.querySelector('#jobs tbody tr[data-id=\"%s\"]').click()" % rid)
+        until(lambda: b.eval("!document.querySelector('#detail').hidden"), "the detail")
+        until(lambda: "hello-from-the-test" in b.eval("document.querySelector('#output')"
+                                                      ".textContent"), "the job's output")
+        until(lambda: "success" in b.eval("document.querySelector('#detail-fields')"
+                                          ".textContent"), "the job's success in its detail")
+        until(lambda: b.eval("document.querySelectorAll('#plot rect').length") > 0, "the plot")
+        until(lambda: b.eval("document.querySelector('#count-success b').textContent") == "1",
+              "the success count")
+        b.screenshot("web.png")
+
+        # A restart: the page stays, resumes its stream, and shows each job once.
+        d.ctl("shutdown")
+        d.proc.wait(timeout=WAIT)
+        d.start()
+        rid2 = d.ctl("submit", "--", "echo", "after-restart").stdout.strip()
+        until(lambda: rid2 in (row_ids(b) or []), "a job submitted after the restart")
+        until(lambda: b.eval("document.querySelector('#live.up') !== null"), "live again")
+        ids = row_ids(b)
+        if len(ids) != len(set(ids)) or set(ids) != {rid, rid2}:
+            fail("rows after the restart: %s" % ids)
+        if b.eval("window.__noReload") != 1:
+            fail("the page reloaded")
+
+        # 375 px wide: nothing wider than the screen; then the dark scheme.
+        light = b.eval("getComputedStyle(document.body).backgroundColor")
+        b.send("Emulation.setDeviceMetricsOverride",
+               {"width": 375, "height": 800, "deviceScaleFactor": 2, "mobile": True})
+        until(lambda: b.eval("document.documentElement.scrollWidth") <= 375, "a 375 px layout")
+        b.send("Emulation.setEmulatedMedia",
+               {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+        until(lambda: b.eval("getComputedStyle(document.body).backgroundColor") != light,
+              "the dark colour scheme")
+        b.screenshot("web-375-dark.png")
+
+        errors = b.errors()
+        if errors:
+            fail("console errors: %s" % errors)
+        print("ok: live page, output, restart, 403 without token, /metrics, 375 px, dark")
+        return 0
+    finally:
+        if b:
+            b.close()
+        if web:
+            web.send_signal(signal.SIGINT)
+            try:
+                web.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                web.kill()
+        d.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
