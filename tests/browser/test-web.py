@@ -162,7 +162,7 @@ class Browser:
 
     def screenshot(self, name):
         self.eval("window.scrollTo(0, 0)")
-        r = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        r = self.send("Page.captureScreenshot", {"format": "png"})
         path = os.path.join(ARTIFACTS, name)
         with open(path, "wb") as f:
             f.write(base64.b64decode(r["data"]))
@@ -245,9 +245,12 @@ def main():
                                                       ".textContent"), "the job's output")
         until(lambda: "success" in b.eval("document.querySelector('#detail-fields')"
                                           ".textContent"), "the job's success in its detail")
-        until(lambda: b.eval("document.querySelectorAll('#plot rect').length") > 0, "the plot")
+        until(lambda: b.eval("[...document.querySelectorAll('#plot rect')]"
+                             ".some(r => r.getAttribute('height') > 0)"), "a bar in the plot")
         until(lambda: b.eval("document.querySelector('#count-success b').textContent") == "1",
               "the success count")
+        b.send("Emulation.setDeviceMetricsOverride",
+               {"width": 1000, "height": 1150, "deviceScaleFactor": 1, "mobile": False})
         b.screenshot("web.png")
 
         # A restart: the page stays, resumes its stream, and shows each job once.
