@@ -260,9 +260,22 @@ static void web_events(struct coordctl_web *web, struct evhttp_request *req,
 	const char *last =
 		evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
 
+	unsigned long long since;
+	char *end;
+
 	if (!last)
 		last = evhttp_find_header(query, "since");
-	coordctl_web_sse_start(web, req, last ? strtoull(last, NULL, 10) : 0);
+	if (!last) {
+		coordctl_web_sse_start(web, req, NULL);
+		return;
+	}
+	errno = 0;
+	since = strtoull(last, &end, 10);
+	if (errno || end == last || *end || *last == '-') {
+		web_send_text(req, 400, "Bad Request", "Last-Event-ID or since must be a seq\n");
+		return;
+	}
+	coordctl_web_sse_start(web, req, &since);
 }
 
 static void web_route(struct coordctl_web *web, struct evhttp_request *req, const char *path,

@@ -9,6 +9,7 @@
  * leaves or coordctl web stops.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/buffer.h>
@@ -27,7 +28,8 @@ struct coordctl_web_stream {
 	struct event *read_ev;
 	struct event *retry_ev;
 	struct event *keepalive_ev;
-	unsigned long long last_seq; /* of the last message sent; 0: none yet */
+	unsigned long long last_seq; /* of the last message sent, or where the stream began */
+	bool positioned;	     /* last_seq is known: subscribe with since_seq */
 	int up;			     /* what the page was last told of the daemon */
 	TAILQ_ENTRY(coordctl_web_stream) entry;
 };
@@ -140,13 +142,15 @@ static int web_sse_subscribe(struct coordctl_web_stream *s)
 		json_object_put(params);
 		return -1;
 	}
-	if (s->last_seq)
+	if (s->positioned)
 		json_object_object_add(params, "since_seq",
 				       json_object_new_int64((int64_t)s->last_seq));
 	r = coord_subscribe(s->conn, params, &result, &err);
 	json_object_put(params);
-	if (r == 0 && !s->last_seq && json_object_object_get_ex(result, "seq", &seq))
+	if (r == 0 && !s->positioned && json_object_object_get_ex(result, "seq", &seq)) {
 		s->last_seq = (unsigned long long)json_object_get_int64(seq);
+		s->positioned = true;
+	}
 	json_object_put(result);
 	if (r == 0) {
 		s->read_ev = event_new(s->web->base, coord_conn_fd(s->conn), EV_READ | EV_PERSIST,
@@ -205,7 +209,7 @@ static void web_sse_close_cb(struct evhttp_connection *evcon, void *userdata)
 }
 
 void coordctl_web_sse_start(struct coordctl_web *web, struct evhttp_request *req,
-			    unsigned long long since)
+			    const unsigned long long *since)
 {
 	struct coordctl_web_stream *s = calloc(1, sizeof(*s));
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
@@ -217,7 +221,8 @@ void coordctl_web_sse_start(struct coordctl_web *web, struct evhttp_request *req
 	}
 	s->web = web;
 	s->req = req;
-	s->last_seq = since;
+	s->positioned = since != NULL;
+	s->last_seq = since ? *since : 0;
 	s->up = -1;
 	TAILQ_INSERT_TAIL(&web->streams, s, entry);
 	s->retry_ev = evtimer_new(web->base, web_sse_retry_cb, s);

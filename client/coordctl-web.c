@@ -5,11 +5,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -17,7 +19,13 @@
 #include "coordctl.h"
 #include "coordctl-web.h"
 
-enum { WEB_OPT_LISTEN = COORDCTL_OPT_FIRST_OWN };
+enum { WEB_OPT_LISTEN = COORDCTL_OPT_FIRST_OWN, WEB_OPT_TOKEN_FILE };
+
+/* The shortest token a --token-file may hold. */
+#define WEB_TOKEN_MIN 16
+/* What evhttp accepts from a browser: the page sends GETs with small headers. */
+#define WEB_MAX_HEADERS (64 * 1024)
+#define WEB_MAX_BODY	(64 * 1024)
 
 /* Whether addr is on the loopback network (127.0.0.0/8, ::1, or v4-mapped 127/8). */
 static int web_is_loopback(const struct sockaddr_storage *addr)
@@ -68,6 +76,54 @@ static int web_make_token(char *token)
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(token + 2 * i, 3, "%02x", raw[i]);
 	return 0;
+}
+
+/* A token as a --token-file holds it: letters, digits, '-', '_' and '.'. */
+static int web_token_valid(const char *token)
+{
+	size_t n = strlen(token);
+
+	return n >= WEB_TOKEN_MIN && n <= COORDCTL_WEB_TOKEN_LEN &&
+	       strspn(token, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+		       n;
+}
+
+/*
+ * --token-file: the token it holds (its first line), so that it stays the
+ * same across restarts (a Prometheus credentials_file); a file that does
+ * not exist yet is created (mode 0600) with a new random token. 0, or a
+ * negative errno with *why set (-EINVAL: the file holds no valid token).
+ */
+static int web_token_file(const char *path, char *token, const char **why)
+{
+	FILE *f = fopen(path, "re");
+	int fd, r;
+
+	if (f) {
+		char line[COORDCTL_WEB_TOKEN_LEN + 2] = "";
+
+		r = fgets(line, sizeof(line), f) ? 0 : -EINVAL;
+		fclose(f);
+		line[strcspn(line, "\n")] = '\0';
+		*why = "it must hold one line of 16 to 64 letters, digits, '-', '_' or '.'";
+		if (r < 0 || !web_token_valid(line))
+			return -EINVAL;
+		memcpy(token, line, strlen(line) + 1);
+		return 0;
+	}
+	*why = "cannot read or create it";
+	if (errno != ENOENT)
+		return -errno;
+	r = web_make_token(token);
+	if (r < 0)
+		return r;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	r = dprintf(fd, "%s\n", token) < 0 ? -EIO : 0;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	return r;
 }
 
 static void web_signal_cb(evutil_socket_t sig, short what, void *base)
@@ -124,6 +180,8 @@ static int web_run(struct coordctl_web *web, const struct sockaddr_storage *addr
 	if (!web->http)
 		return -ENOMEM;
 	evhttp_set_allowed_methods(web->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_max_headers_size(web->http, WEB_MAX_HEADERS);
+	evhttp_set_max_body_size(web->http, WEB_MAX_BODY);
 	evhttp_set_gencb(web->http, coordctl_web_http_cb, web);
 	r = web_listen(web, addr, len);
 	if (r < 0)
@@ -155,9 +213,10 @@ static int web_exec(struct coordctl *ctl, const struct coordctl_entry *entry, in
 {
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, WEB_OPT_LISTEN},
+		{"token-file", required_argument, NULL, WEB_OPT_TOKEN_FILE},
 		COORDCTL_COMMON_OPTIONS,
 	};
-	const char *listen = "127.0.0.1:0";
+	const char *listen = "127.0.0.1:0", *token_file = NULL, *why = NULL;
 	struct coordctl_web web = {0};
 	struct sockaddr_storage addr;
 	int c, len = sizeof(addr), r = COORDCTL_CONTINUE;
@@ -165,6 +224,8 @@ static int web_exec(struct coordctl *ctl, const struct coordctl_entry *entry, in
 	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == WEB_OPT_LISTEN)
 			listen = optarg;
+		else if (c == WEB_OPT_TOKEN_FILE)
+			token_file = optarg;
 		else
 			r = coordctl_option(ctl, entry, c);
 	}
@@ -180,7 +241,14 @@ static int web_exec(struct coordctl *ctl, const struct coordctl_entry *entry, in
 					    "--listen %s is not a loopback address; the web view "
 					    "listens on 127.0.0.1 or ::1 only",
 					    listen);
-	if (web_make_token(web.token) < 0) {
+	if (token_file) {
+		r = web_token_file(token_file, web.token, &why);
+		if (r < 0) {
+			fprintf(stderr, "coordctl: web: --token-file %s: %s (%s)\n", token_file,
+				why, strerror(-r));
+			return COORDCTL_EXIT_NOINPUT;
+		}
+	} else if (web_make_token(web.token) < 0) {
 		perror("coordctl: web: getrandom");
 		return COORDCTL_EXIT_SOFTWARE;
 	}
@@ -198,9 +266,12 @@ static int web_exec(struct coordctl *ctl, const struct coordctl_entry *entry, in
 
 const struct coordctl_entry coordctl_web_entry = {
 	.name = "web",
-	.usage = "[--listen ADDRESS:PORT]",
+	.usage = "[--listen ADDRESS:PORT] [--token-file FILE]",
 	.summary = "Serve a read-only web view of the queue on a loopback address.",
 	.help = "  --listen ADDRESS:PORT  where to listen (default 127.0.0.1:0, any free port);\n"
-		"                         loopback addresses only\n",
+		"                         loopback addresses only\n"
+		"  --token-file FILE      take the token from FILE (its first line), or create\n"
+		"                         FILE (mode 0600) with a new one; default: a new\n"
+		"                         token each time\n",
 	.exec = web_exec,
 };

@@ -53,9 +53,9 @@ void coordctl_web_http_cb(struct evhttp_request *req, void *web);
 int coordctl_web_call(struct coordctl_web *web, const char *method, json_object *params,
 		      json_object **ret_result, struct coord_error *err);
 
-/* Starts a Server-Sent Events stream of messages on req, from seq since (0: from now). */
+/* Starts a Server-Sent Events stream of messages on req: after seq *since, or (NULL) from now. */
 void coordctl_web_sse_start(struct coordctl_web *web, struct evhttp_request *req,
-			    unsigned long long since);
+			    const unsigned long long *since);
 /* Ends every stream (coordctl web is stopping). */
 void coordctl_web_sse_close_all(struct coordctl_web *web);
 

@@ -2,8 +2,8 @@
 """coordctl web in a real browser: Debian's chromium, headless, driven over
 the DevTools protocol through --remote-debugging-pipe (no downloads, no
 extra Python package). Starts the daemon and `coordctl web`, then checks:
-requests without the token get 403, /metrics answers with the bearer token,
-the page shows a job submitted by the test without a reload, opens it and
+the page without the token gets 403 (test-web-http.py checks the token
+and the streams in depth, without a browser), the page shows a job submitted by the test without a reload, opens it and
 sees its output, keeps working across a daemon restart without duplicate
 rows, fits 375 px, follows prefers-color-scheme, and logs no console error.
 Screenshots go to $ARTIFACT_DIR. Exit 77 (skipped) when chromium is missing.
@@ -12,71 +12,12 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 
-COORDINATORD = os.environ["COORDINATORD"]
-COORDCTL = os.environ["COORDCTL"]
-ARTIFACTS = os.environ.get("ARTIFACT_DIR", ".")
-WAIT = 30.0
-
-CONFIG = """[daemon]
-shutdown_grace_sec = 1
-[mode:async]
-max_concurrency = 4
-kill_grace_ms = 500
-"""
-
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def until(cond, what, timeout=WAIT):
-    """Polls cond() until it returns something true; fails after timeout."""
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > end:
-            fail("timed out waiting for " + what)
-        time.sleep(0.05)
-
-
-class Daemon:
-    def __init__(self, root):
-        self.sock = os.path.join(root, "sock")
-        self.state = os.path.join(root, "state")
-        self.conf = os.path.join(root, "conf")
-        self.log = open(os.path.join(root, "daemon.log"), "ab")
-        with open(self.conf, "w") as f:
-            f.write(CONFIG)
-        self.proc = None
-
-    def ctl(self, *args, check=True):
-        r = subprocess.run([COORDCTL, "--socket", self.sock] + list(args),
-                           capture_output=True, text=True, timeout=WAIT)
-        if check and r.returncode != 0:
-            fail("coordctl %s: %s" % (" ".join(args), r.stderr))
-        return r
-
-    def start(self):
-        self.proc = subprocess.Popen([COORDINATORD, "--socket", self.sock, "--state-dir",
-                                      self.state, "--config", self.conf],
-                                     stdout=self.log, stderr=self.log)
-        until(lambda: self.ctl("ping", check=False).returncode == 0, "the daemon to start")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=WAIT)
+from webtest import (ARTIFACTS, WAIT, Daemon, fail, http_status, start_web, stop_web,
+                     until)
 
 
 class Browser:
@@ -177,40 +118,8 @@ class Browser:
             self.proc.wait()
 
 
-def http_status(url, headers=None):
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
-                                    timeout=WAIT) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
 def row_ids(b):
     return b.eval("[...document.querySelectorAll('#jobs tbody tr')].map(r => r.dataset.id)")
-
-
-def check_refusals(d):
-    r = d.ctl("web", "--listen", "0.0.0.0:0", check=False)
-    if r.returncode != 2 or "loopback" not in r.stderr:
-        fail("a non-loopback --listen was not refused: %d %s" % (r.returncode, r.stderr))
-
-
-def check_tokens(base, token):
-    for url in (base, base + "?token=wrong", base + "metrics", base + "api/status",
-                base + "events"):
-        code, _ = http_status(url)
-        if code != 403:
-            fail("%s without the token: %d, not 403" % (url, code))
-    code, _ = http_status(base + "metrics", {"Authorization": "Bearer wrong"})
-    if code != 403:
-        fail("/metrics with a wrong bearer token: %d" % code)
-    code, text = http_status(base + "metrics", {"Authorization": "Bearer " + token})
-    if code != 200 or "coordinatord_tasks_submitted_total" not in text:
-        fail("/metrics with the bearer token: %d %s" % (code, text[:200]))
-    code, text = http_status(base + "metrics?token=" + token)
-    if code != 200 or "# TYPE coordinatord_jobs_running gauge" not in text:
-        fail("/metrics with the token in the URL: %d" % code)
 
 
 def main():
@@ -222,14 +131,11 @@ def main():
     web = b = None
     try:
         d.start()
-        check_refusals(d)
-        web = subprocess.Popen([COORDCTL, "--socket", d.sock, "web"], stdout=subprocess.PIPE,
-                               stderr=open(os.path.join(root, "web.log"), "wb"), text=True)
-        url = web.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:") or "?token=" not in url:
-            fail("coordctl web printed %r" % url)
-        base, token = url.split("?token=")
-        check_tokens(base, token)
+        web, base, token = start_web(d, root)
+        url = base + "?token=" + token
+        code, _ = http_status(base)
+        if code != 403:
+            fail("the page without the token: %d, not 403" % code)
 
         b = Browser(root)
         b.open_page()
@@ -286,11 +192,7 @@ def main():
         if b:
             b.close()
         if web:
-            web.send_signal(signal.SIGINT)
-            try:
-                web.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                web.kill()
+            stop_web(web)
         d.stop()
         shutil.rmtree(root, ignore_errors=True)
 
