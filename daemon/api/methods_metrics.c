@@ -15,6 +15,7 @@
 #include "exposition.h"
 #include "methods.h"
 #include "metrics.h"
+#include "params.h"
 #include "publisher.h"
 #include "server.h"
 #include "state.h"
@@ -406,16 +407,13 @@ static int methods_metrics_text(const struct methods_metrics_view *v, char **ret
 struct rpc_result *methods_metrics(struct rpc_call *call, json_object *params)
 {
 	struct methods_metrics_view v;
+	struct rpc_result *err;
 	json_object *o;
 	char *text = NULL;
 	int r;
 
-	json_object_object_foreach (params, key, value) {
-		(void)value;
-		return rpc_failure(
-			call, WIRE_INVALID_PARAMS,
-			"Invalid params: unknown key \"%.64s\" (metrics takes no params)", key);
-	}
+	if ((err = params_parse(call, params, params_none, NULL)))
+		return err;
 	r = methods_metrics_gather(call->daemon, &v);
 	if (r == 0)
 		r = methods_metrics_text(&v, &text);

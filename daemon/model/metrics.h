@@ -2,7 +2,7 @@
  * The daemon's counters and the commit-latency histogram: what happened
  * since the process started. They are process-wide, as a Prometheus client
  * library keeps them, so that the code that sees an event counts it with
- * one call; the metrics method reads them. Only libc: any layer may count.
+ * one call; the metrics method reads them. Only libc, in the lowest layer: any layer may count.
  */
 #ifndef COORD_METRICS_H
 #define COORD_METRICS_H
