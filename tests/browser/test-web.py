@@ -172,6 +172,23 @@ def main():
         if b.eval("window.__noReload") != 1:
             fail("the page reloaded")
 
+        # Filters: no failures, so none shown; then back to every job.
+        b.eval("{const f = document.querySelector('#filters select[name=result]');"
+               "f.value = 'failure'; f.dispatchEvent(new Event('input', {bubbles: true}))}")
+        until(lambda: row_ids(b) == [], "the failure filter")
+        b.eval("{const f = document.querySelector('#filters select[name=result]');"
+               "f.value = ''; f.dispatchEvent(new Event('input', {bubbles: true}))}")
+        until(lambda: len(row_ids(b)) == 2, "every job again")
+        # By name: filtered where the daemon knows the filter, else the field goes away.
+        b.eval("{const f = document.querySelector('#filters input[name=name]');"
+               "f.value = 'echo'; f.dispatchEvent(new Event('input', {bubbles: true}))}")
+        until(lambda: row_ids(b) == [rid2] or
+              b.eval("document.querySelector('#filters input[name=name]').parentElement.hidden"),
+              "the name filter")
+        b.eval("{const f = document.querySelector('#filters input[name=name]');"
+               "f.value = ''; f.dispatchEvent(new Event('input', {bubbles: true}))}")
+        until(lambda: len(row_ids(b)) == 2, "every job again")
+
         # 375 px wide: nothing wider than the screen; then the dark scheme.
         light = b.eval("getComputedStyle(document.body).backgroundColor")
         b.send("Emulation.setDeviceMetricsOverride",
