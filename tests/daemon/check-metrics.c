@@ -268,18 +268,6 @@ static void metrics_teardown(void)
 	harness_daemon_cleanup(&daemon_);
 }
 
-static json_object *metrics_mode(json_object *modes, const char *name)
-{
-	for (size_t i = 0; i < json_object_array_length(modes); i++) {
-		json_object *m = json_object_array_get_idx(modes, i);
-
-		if (strcmp(harness_str(m, "name"), name) == 0)
-			return m;
-	}
-	ck_abort_msg("no mode %s", name);
-	return NULL;
-}
-
 static void metrics_submit(const char *id, const char *mode, const char *cmd)
 {
 	json_object_put(harness_ok(client, "submit",
@@ -317,8 +305,8 @@ START_TEST(test_metrics_match_status_and_modes)
 	prom_check_conventions(p);
 
 	for (size_t i = 0; i < 2; i++) {
-		m = metrics_mode(harness_get(modes, "modes"), names[i]);
-		mm = metrics_mode(harness_get(metrics, "modes"), names[i]);
+		m = harness_find_named(harness_get(modes, "modes"), names[i]);
+		mm = harness_find_named(harness_get(metrics, "modes"), names[i]);
 		snprintf(labels, sizeof(labels), "mode=%s", names[i]);
 		ck_assert_int_eq(prom_get(p, "coordinatord_jobs_running", labels),
 				 harness_int(m, "running"));
