@@ -201,11 +201,20 @@ static void web_sse_free(struct coordctl_web_stream *s)
 	free(s);
 }
 
-/* The browser left: evhttp frees the request itself. */
+/*
+ * The browser left. evhttp has detached the request from its connection
+ * when the reply was still going (then it is ours to end, which frees it)
+ * or frees it with the connection.
+ */
 static void web_sse_close_cb(struct evhttp_connection *evcon, void *userdata)
 {
+	struct coordctl_web_stream *s = userdata;
+	struct evhttp_request *req = s->req;
+
 	(void)evcon;
-	web_sse_free(userdata);
+	web_sse_free(s);
+	if (!evhttp_request_get_connection(req))
+		evhttp_send_reply_end(req);
 }
 
 void coordctl_web_sse_start(struct coordctl_web *web, struct evhttp_request *req,
@@ -245,9 +254,12 @@ void coordctl_web_sse_close_all(struct coordctl_web *web)
 {
 	struct coordctl_web_stream *s;
 
+	/*
+	 * No last chunk: the loop will not run again to send it, and evhttp_free
+	 * frees the connections with their requests (a browser reconnects).
+	 */
 	while ((s = TAILQ_FIRST(&web->streams))) {
 		evhttp_connection_set_closecb(evhttp_request_get_connection(s->req), NULL, NULL);
-		evhttp_send_reply_end(s->req);
 		web_sse_free(s);
 	}
 }

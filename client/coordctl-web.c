@@ -183,14 +183,15 @@ static int web_run(struct coordctl_web *web, const struct sockaddr_storage *addr
 	evhttp_set_max_headers_size(web->http, WEB_MAX_HEADERS);
 	evhttp_set_max_body_size(web->http, WEB_MAX_BODY);
 	evhttp_set_gencb(web->http, coordctl_web_http_cb, web);
-	r = web_listen(web, addr, len);
-	if (r < 0)
-		return r;
+	/* Signals first: whoever reads the URL may stop us at once. */
 	sigs[0] = evsignal_new(web->base, SIGINT, web_signal_cb, web->base);
 	sigs[1] = evsignal_new(web->base, SIGTERM, web_signal_cb, web->base);
+	r = 0;
 	for (size_t i = 0; i < 2; i++)
 		if (!sigs[i] || event_add(sigs[i], NULL) < 0)
 			r = -ENOMEM;
+	if (r == 0)
+		r = web_listen(web, addr, len);
 	if (r == 0 && event_base_dispatch(web->base) < 0)
 		r = -EIO;
 	for (size_t i = 0; i < 2; i++)

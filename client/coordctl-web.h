@@ -56,7 +56,7 @@ int coordctl_web_call(struct coordctl_web *web, const char *method, json_object 
 /* Starts a Server-Sent Events stream of messages on req: after seq *since, or (NULL) from now. */
 void coordctl_web_sse_start(struct coordctl_web *web, struct evhttp_request *req,
 			    const unsigned long long *since);
-/* Ends every stream (coordctl web is stopping). */
+/* Forgets every stream (coordctl web is stopping; evhttp_free closes them next). */
 void coordctl_web_sse_close_all(struct coordctl_web *web);
 
 #endif

@@ -51,6 +51,8 @@ class Daemon:
     def ctl(self, *args, check=True):
         r = subprocess.run([COORDCTL, "--socket", self.sock] + list(args),
                            capture_output=True, text=True, timeout=WAIT)
+        if any(m in r.stderr for m in SANITIZER_MARKS):
+            fail("coordctl %s: a sanitizer report:\n%s" % (" ".join(args), r.stderr))
         if check and r.returncode != 0:
             fail("coordctl %s: %s" % (" ".join(args), r.stderr))
         return r
@@ -65,6 +67,20 @@ class Daemon:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=WAIT)
+        check_log(self.log.name)
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def check_log(path):
+    """Fails when the log at path holds a sanitizer report (the ASan build)."""
+    with open(path, errors="replace") as f:
+        text = f.read()
+    for mark in SANITIZER_MARKS:
+        i = text.find(mark)
+        if i >= 0:
+            fail("%s holds a sanitizer report:\n%s" % (path, text[max(0, i - 200):i + 3000]))
 
 
 def http_status(url, headers=None):
@@ -78,9 +94,10 @@ def http_status(url, headers=None):
 
 def start_web(d, root, *args):
     """Starts `coordctl web`; returns the process, the base URL and the token."""
+    log = os.path.join(root, "web.log")
     web = subprocess.Popen([COORDCTL, "--socket", d.sock, "web"] + list(args),
-                           stdout=subprocess.PIPE,
-                           stderr=open(os.path.join(root, "web.log"), "ab"), text=True)
+                           stdout=subprocess.PIPE, stderr=open(log, "ab"), text=True)
+    web.log_path = log
     url = web.stdout.readline().strip()
     if not url.startswith("http://127.0.0.1:") or "?token=" not in url:
         fail("coordctl web printed %r" % url)
@@ -95,3 +112,7 @@ def stop_web(web):
     except subprocess.TimeoutExpired:
         web.kill()
         web.wait()
+        fail("coordctl web did not stop on SIGINT")
+    check_log(web.log_path)
+    if web.returncode != 0:
+        fail("coordctl web exited with %d" % web.returncode)
