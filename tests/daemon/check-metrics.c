@@ -387,6 +387,54 @@ START_TEST(test_metrics_unknown_key)
 }
 END_TEST
 
+/* The lagged count and the subscriptions gauge of prometheus text r (taken). */
+static void metrics_lagged_now(json_object *r, double *lagged, double *subscriptions)
+{
+	struct prom *p = malloc(sizeof(*p));
+
+	ck_assert_ptr_nonnull(p);
+	prom_parse(p, harness_str(r, "prometheus"));
+	*lagged = prom_get(p, "coordinatord_subscribers_lagged_total", "");
+	*subscriptions = prom_get(p, "coordinatord_subscriptions", "");
+	ck_assert_int_eq(*lagged, harness_int(r, "subscribers_lagged"));
+	free(p);
+	json_object_put(r);
+}
+
+/* A subscriber that reads nothing is cut off, and the counter says so. */
+START_TEST(test_metrics_lagged)
+{
+	struct harness_daemon d;
+	struct harness_client *c, *stuck;
+	double lagged = 0, subscriptions = 0;
+	int submitted = 0;
+
+	harness_daemon_new(&d, "[daemon]\nshutdown_grace_sec = 1\nsubscriber_buffer_bytes = "
+			       "65536\n[mode:async]\nmax_concurrency = 4\n");
+	c = harness_client_new(d.sock);
+	stuck = harness_client_new(d.sock);
+	json_object_put(harness_ok(stuck, "subscribe", NULL));
+	metrics_lagged_now(harness_ok(c, "metrics", NULL), &lagged, &subscriptions);
+	ck_assert_int_eq(lagged, 0);
+	ck_assert_int_eq(subscriptions, 1);
+	/* Messages of 4 KB each until the socket and the 64 KiB buffer are full. */
+	while (lagged == 0 && subscriptions == 1) {
+		ck_assert_msg(submitted < 2000, "no lag after %d jobs", submitted);
+		json_object_put(
+			harness_ok(c, "submit",
+				   harness_json("{\"wait\":true,\"node\":{\"argv\":[\"sh\",\"-c\","
+						"\"printf '%%04000d' 0\"]}}")));
+		submitted++;
+		metrics_lagged_now(harness_ok(c, "metrics", NULL), &lagged, &subscriptions);
+	}
+	ck_assert_int_eq(lagged, 1);
+	ck_assert_int_eq(subscriptions, 0);
+	harness_client_free(stuck);
+	harness_client_free(c);
+	harness_daemon_cleanup(&d);
+}
+END_TEST
+
 /* The writer escapes what the format asks for, and the strict parser reads it back. */
 START_TEST(test_exposition_escaping)
 {
@@ -419,6 +467,9 @@ static Suite *metrics_suite(void)
 	tcase_add_checked_fixture(tc, metrics_setup, metrics_teardown);
 	tcase_add_test(tc, test_metrics_match_status_and_modes);
 	tcase_add_test(tc, test_metrics_unknown_key);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lagged");
+	tcase_add_test(tc, test_metrics_lagged);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("exposition");
 	tcase_add_test(tc, test_exposition_escaping);
