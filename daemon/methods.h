@@ -23,7 +23,11 @@ struct rpc_result *methods_wait(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params);
 
 struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params);
+struct rpc_result *methods_output(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *params);
+
+/* The contract's Job with how much it wrote (stdout_bytes, stderr_bytes): a new reference. */
+json_object *methods_job_object(struct daemon *d, const struct job *job);
 
 /* The final message of a closed job as JSON (new reference), or NULL. */
 json_object *methods_final_message(struct daemon *d, const struct job *job);
