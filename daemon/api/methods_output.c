@@ -19,14 +19,30 @@
 #include "wire_errors.h"
 
 /* What the call asks for, parsed. */
-struct methods_output_args {
+struct methods_output_params {
 	const char *request_id;
-	unsigned streams; /* bit 1 << enum output_stream */
-	int64_t offset;	  /* < 0: that many bytes from the end */
+	const char *stream; /* NULL: both */
+	int64_t offset;	    /* < 0: that many bytes from the end */
 	bool follow;
 };
 
-static const char *const methods_output_keys[] = {"request_id", "stream", "offset", "follow"};
+static const char *const methods_output_streams[] = {"stdout", "stderr", NULL};
+
+const struct jsonspec methods_output_spec[] = {
+	JSONSPEC_STRING(struct methods_output_params, request_id, JSONSPEC_REQUIRED),
+	JSONSPEC_CHOICE(struct methods_output_params, stream, 0, methods_output_streams),
+	JSONSPEC_INT(struct methods_output_params, offset, 0, -INT64_MAX, INT64_MAX, 0),
+	JSONSPEC_BOOL(struct methods_output_params, follow, 0, false),
+	{0},
+};
+
+/* The call, with the streams as bits (1 << enum output_stream). */
+struct methods_output_args {
+	const char *request_id;
+	unsigned streams;
+	int64_t offset;
+	bool follow;
+};
 
 json_object *methods_job_object(struct daemon *d, const struct job *job)
 {
@@ -46,52 +62,21 @@ json_object *methods_job_object(struct daemon *d, const struct job *job)
 	return o;
 }
 
-static struct rpc_result *methods_output_unknown_keys(struct rpc_call *call, json_object *params)
-{
-	json_object_object_foreach (params, key, value) {
-		bool known = false;
-
-		(void)value;
-		for (size_t i = 0; i < sizeof(methods_output_keys) / sizeof(*methods_output_keys);
-		     i++)
-			known = known || strcmp(key, methods_output_keys[i]) == 0;
-		if (!known)
-			return rpc_failure(call, WIRE_INVALID_PARAMS,
-					   "Invalid params: unknown key \"%.64s\" (output takes "
-					   "request_id, stream, offset, follow)",
-					   key);
-	}
-	return NULL;
-}
-
 static struct rpc_result *methods_output_parse(struct rpc_call *call, json_object *params,
 					       struct methods_output_args *a)
 {
-	struct rpc_result *err;
-	const char *stream = NULL;
+	struct methods_output_params p;
+	struct rpc_result *err = params_parse(call, params, methods_output_spec, &p);
 	enum output_stream s;
-	json_object *v;
 
-	memset(a, 0, sizeof(*a));
-	a->streams = (1u << OUTPUT_STDOUT) | (1u << OUTPUT_STDERR);
-	if ((err = methods_output_unknown_keys(call, params)) ||
-	    (err = params_string(call, params, "request_id", true, &a->request_id)) ||
-	    (err = params_string(call, params, "stream", false, &stream)) ||
-	    (err = params_bool(call, params, "follow", &a->follow)))
+	if (err)
 		return err;
-	if (stream && output_stream_from_name(stream, &s) < 0)
-		return rpc_failure(call, WIRE_INVALID_PARAMS,
-				   "Invalid params: stream must be \"stdout\" or \"stderr\" (leave "
-				   "it out for both)");
-	if (stream)
+	a->request_id = p.request_id;
+	a->offset = p.offset;
+	a->follow = p.follow;
+	a->streams = (1u << OUTPUT_STDOUT) | (1u << OUTPUT_STDERR);
+	if (p.stream && output_stream_from_name(p.stream, &s) == 0)
 		a->streams = 1u << s;
-	if (json_object_object_get_ex(params, "offset", &v) && v) {
-		if (!json_object_is_type(v, json_type_int))
-			return rpc_failure(call, WIRE_INVALID_PARAMS,
-					   "Invalid params: offset must be a whole number of bytes "
-					   "(negative: that many from the end)");
-		a->offset = json_object_get_int64(v);
-	}
 	return NULL;
 }
 
@@ -107,7 +92,7 @@ static void methods_output_offsets(struct daemon *d, const struct methods_output
 			offsets[s] = (uint64_t)a->offset;
 			continue;
 		}
-		back = a->offset == INT64_MIN ? UINT64_MAX : (uint64_t)-a->offset;
+		back = (uint64_t)-a->offset;
 		if (output_store_extent(d->output, a->request_id, (enum output_stream)s, &e) < 0)
 			e.written = 0;
 		offsets[s] = e.written > back ? e.written - back : 0;

@@ -4,6 +4,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonspec.h"
 #include "rpc.h"
 
 struct daemon;
@@ -28,6 +29,18 @@ struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *param
 
 /* The contract's Job with how much it wrote (stdout_bytes, stderr_bytes): a new reference. */
 json_object *methods_job_object(struct daemon *d, const struct job *job);
+
+/*
+ * Each method's params (see params.h); ping, modes and shutdown take
+ * params_none, submit a Task (task.h).
+ */
+extern const struct jsonspec methods_job_spec[];
+extern const struct jsonspec methods_status_spec[];
+extern const struct jsonspec methods_wait_spec[];
+extern const struct jsonspec methods_cancel_spec[];
+extern const struct jsonspec methods_subscribe_spec[];
+extern const struct jsonspec methods_unsubscribe_spec[];
+extern const struct jsonspec methods_output_spec[];
 
 /* The final message of a closed job as JSON (new reference), or NULL. */
 json_object *methods_final_message(struct daemon *d, const struct job *job);
