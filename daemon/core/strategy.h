@@ -51,8 +51,6 @@ struct strategy_config {
 #define STRATEGY_DEFAULT_MAX_QUEUE     100000
 #define STRATEGY_DEFAULT_OUTPUT_LIMIT  (1024 * 1024)
 #define STRATEGY_DEFAULT_KILL_GRACE_MS 5000
-/* The most of each stream a completion message carries: its last bytes. */
-#define STRATEGY_RESULT_TAIL (64 * 1024)
 
 /* How a strategy tells the coordinator that a task's process started. */
 struct strategy_hooks {

@@ -208,8 +208,8 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 		.cwd = run->item.task->cwd,
 		.stdin_data = run->item.task->stdin_data,
 		.stdin_len = run->item.task->stdin_len,
-		.result_tail = sa->output_limit < STRATEGY_RESULT_TAIL ? sa->output_limit
-								       : STRATEGY_RESULT_TAIL,
+		.result_tail = sa->output_limit < MESSAGE_OUTPUT_TAIL ? sa->output_limit
+								      : MESSAGE_OUTPUT_TAIL,
 		.output = async_process_output_cb,
 		.kill_grace_ms = sa->kill_grace_ms,
 		.sweeper = sa->sweeper,
