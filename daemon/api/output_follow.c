@@ -60,26 +60,42 @@ int output_follow_read(struct output_store *store, const char *request_id, enum 
 	return 0;
 }
 
+/* New params of a notification of f: {"subscription", "request_id"}. */
+static json_object *output_follow_params(const struct output_follow *f)
+{
+	json_object *p = json_object_new_object();
+
+	json_object_object_add(p, "subscription", json_object_new_int64((int64_t)f->sub->id));
+	json_object_object_add(p, "request_id", json_object_new_string(f->request_id));
+	return p;
+}
+
+/* Sends the notification method with params (taken) to f's client. */
+static void output_follow_notify(struct output_follow *f, const char *method, json_object *params)
+{
+	json_object *n = json_object_new_object();
+	const char *text;
+	size_t len;
+
+	json_object_object_add(n, "jsonrpc", json_object_new_string("2.0"));
+	json_object_object_add(n, "method", json_object_new_string(method));
+	json_object_object_add(n, "params", params);
+	text = json_to_wire(n, &len);
+	if (text)
+		connection_send(f->sub->conn, text, len);
+	json_object_put(n);
+}
+
 static void output_follow_send_chunk(struct output_follow *f, enum output_stream s, uint64_t offset,
 				     const char *data, size_t len)
 {
-	json_object *n = json_object_new_object(), *p = json_object_new_object();
-	const char *text;
-	size_t text_len;
+	json_object *p = output_follow_params(f);
 
-	json_object_object_add(n, "jsonrpc", json_object_new_string("2.0"));
-	json_object_object_add(n, "method", json_object_new_string("output"));
-	json_object_object_add(p, "subscription", json_object_new_int64((int64_t)f->sub->id));
-	json_object_object_add(p, "request_id", json_object_new_string(f->request_id));
 	json_object_object_add(p, "stream", json_object_new_string(output_stream_name(s)));
 	json_object_object_add(p, "offset", json_object_new_int64((int64_t)offset));
 	json_object_object_add(p, "next_offset", json_object_new_int64((int64_t)(offset + len)));
 	json_object_object_add(p, "data", json_string_from_bytes(data, len));
-	json_object_object_add(n, "params", p);
-	text = json_to_wire(n, &text_len);
-	if (text)
-		connection_send(f->sub->conn, text, text_len);
-	json_object_put(n);
+	output_follow_notify(f, "output", p);
 }
 
 /* The first byte not sent yet: the least of the streams followed. */
@@ -96,60 +112,37 @@ static uint64_t output_follow_resume_offset(const struct output_follow *f)
 /* The client is past its buffer limit: end as lagged, saying where to resume. */
 static void output_follow_lagged(struct output_follow *f)
 {
-	struct subscription *sub = f->sub;
-	json_object *n = json_object_new_object(), *p = json_object_new_object();
-	json_object *each = json_object_new_object();
-	const char *text;
-	size_t len;
+	json_object *p = output_follow_params(f), *each = json_object_new_object();
 
-	log_notice("output follow %llu of %s by uid %u lagged: %zu bytes unsent", sub->id,
-		   f->request_id, (unsigned)connection_peer_uid(sub->conn),
-		   connection_pending_output(sub->conn));
+	log_notice("output follow %llu of %s by uid %u lagged: %zu bytes unsent", f->sub->id,
+		   f->request_id, (unsigned)connection_peer_uid(f->sub->conn),
+		   connection_pending_output(f->sub->conn));
 	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++)
 		if (f->streams & (1u << s))
 			json_object_object_add(each, output_stream_name((enum output_stream)s),
 					       json_object_new_int64((int64_t)f->next[s]));
-	json_object_object_add(n, "jsonrpc", json_object_new_string("2.0"));
-	json_object_object_add(n, "method", json_object_new_string("subscription_ended"));
-	json_object_object_add(p, "subscription", json_object_new_int64((int64_t)sub->id));
 	json_object_object_add(p, "reason", json_object_new_string("lagged"));
-	json_object_object_add(p, "request_id", json_object_new_string(f->request_id));
 	json_object_object_add(p, "resume_offset",
 			       json_object_new_int64((int64_t)output_follow_resume_offset(f)));
 	json_object_object_add(p, "resume_offsets", each);
-	json_object_object_add(n, "params", p);
-	text = json_to_wire(n, &len);
-	if (text)
-		connection_send(sub->conn, text, len);
-	json_object_put(n);
-	subscription_free(sub);
+	output_follow_notify(f, "subscription_ended", p);
+	subscription_free(f->sub);
 }
 
 /* Everything is sent and the job has closed: output_ended with the job, and the end. */
 static void output_follow_end(struct output_follow *f)
 {
-	struct subscription *sub = f->sub;
-	json_object *n = json_object_new_object(), *p = json_object_new_object();
+	json_object *p = output_follow_params(f);
 	struct job *job = NULL;
-	const char *text;
-	size_t len;
 
-	json_object_object_add(n, "jsonrpc", json_object_new_string("2.0"));
-	json_object_object_add(n, "method", json_object_new_string("output_ended"));
-	json_object_object_add(p, "subscription", json_object_new_int64((int64_t)sub->id));
-	json_object_object_add(p, "request_id", json_object_new_string(f->request_id));
 	if (state_get_job(f->daemon->state, f->request_id, &job) == 0) {
 		json_object_object_add(p, "job", methods_job_object(f->daemon, job));
 		job_unref(job);
 	} else {
 		json_object_object_add(p, "job", NULL); /* retention was quicker */
 	}
-	json_object_object_add(n, "params", p);
-	text = json_to_wire(n, &len);
-	if (text)
-		connection_send(sub->conn, text, len);
-	json_object_put(n);
-	subscription_free(sub);
+	output_follow_notify(f, "output_ended", p);
+	subscription_free(f->sub);
 }
 
 /*

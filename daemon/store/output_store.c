@@ -126,6 +126,9 @@ static int output_file_name(char *buf, size_t size, const char *request_id, enum
 {
 	int n = snprintf(buf, size, "%s.%s", request_id, output_stream_name(s));
 
+	/* A request_id never holds one, but a name with a '/' must not reach outside. */
+	if (strchr(request_id, '/'))
+		return -EINVAL;
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 

@@ -108,53 +108,55 @@ static int out_reap(pid_t pid)
 	return WEXITSTATUS(status);
 }
 
+/*
+ * Runs argv in the background into the file name (in the daemon's dir):
+ * it must print first while the task waits on gate, then (once the gate
+ * opens) end with status and have printed all.
+ */
+static void out_run_gated(char *const argv[], const char *name, const char *gate, const char *first,
+			  int status, const char *all)
+{
+	char out[512], *text;
+	pid_t pid;
+
+	snprintf(out, sizeof(out), "%s/%s", daemon_under_test.dir, name);
+	pid = testd_spawn_bg(argv, out);
+	ck_assert_int_gt(pid, 0);
+	out_await_text(out, first);
+	out_open_gate(gate);
+	ck_assert_int_eq(out_reap(pid), status);
+	text = out_slurp(out);
+	ck_assert_str_eq(text, all);
+	free(text);
+}
+
 START_TEST(test_submit_wait_streams)
 {
-	char gate[512], script[1024], out[512];
+	char gate[512], script[1024];
 	char *argv[] = {getenv("COORDCTL"), "submit", "--wait", "--",
 			"/bin/sh",	    "-c",     script,	NULL};
-	char *text;
-	pid_t pid;
 
 	out_gate(gate, sizeof(gate), "gate-submit");
 	snprintf(script, sizeof(script), "echo first; cat %s >/dev/null; echo second; exit 3",
 		 gate);
-	snprintf(out, sizeof(out), "%s/submit.out", daemon_under_test.dir);
-	pid = testd_spawn_bg(argv, out);
-	ck_assert_int_gt(pid, 0);
 	/* The first line is printed while the task waits: the second is not written yet. */
-	out_await_text(out, "first\n");
-	out_open_gate(gate);
-	ck_assert_int_eq(out_reap(pid), 3);
-	text = out_slurp(out);
-	ck_assert_str_eq(text, "first\nsecond\n");
-	free(text);
+	out_run_gated(argv, "submit.out", gate, "first\n", 3, "first\nsecond\n");
 }
 END_TEST
 
 START_TEST(test_logs_follow)
 {
-	char gate[512], script[1024], out[512];
+	char gate[512], script[1024];
 	char *argv[] = {getenv("COORDCTL"), "logs", "-f", "follow-me", NULL};
 	struct testd_run run;
-	char *text;
-	pid_t pid;
 
 	out_gate(gate, sizeof(gate), "gate-logs");
 	snprintf(script, sizeof(script), "echo hi; cat %s >/dev/null; echo bye; exit 4", gate);
 	out_ctl(&run, "submit", "--request-id", "follow-me", "--", "/bin/sh", "-c", script, NULL);
 	ck_assert_int_eq(run.status, 0);
 	testd_run_free(&run);
-	snprintf(out, sizeof(out), "%s/logs.out", daemon_under_test.dir);
-	pid = testd_spawn_bg(argv, out);
-	ck_assert_int_gt(pid, 0);
-	out_await_text(out, "hi\n");
-	out_open_gate(gate);
 	/* It ends with the job, with the job's status. */
-	ck_assert_int_eq(out_reap(pid), 4);
-	text = out_slurp(out);
-	ck_assert_str_eq(text, "hi\nbye\n");
-	free(text);
+	out_run_gated(argv, "logs.out", gate, "hi\n", 4, "hi\nbye\n");
 
 	/* Once closed: the same without -f; only stderr is empty. */
 	out_ctl(&run, "logs", "follow-me", NULL);
