@@ -42,7 +42,8 @@ struct output_writer {
 	LIST_ENTRY(output_writer) entry;
 	struct output_store *store;
 	char *request_id;
-	struct output_file files[OUTPUT_STREAM_COUNT];
+	size_t limit;
+	struct output_file files[OUTPUT_STREAM_COUNT]; /* each made at its first byte */
 };
 
 struct output_watch {
@@ -155,24 +156,25 @@ static int output_file_create(struct output_store *store, const char *request_id
 int output_store_writer(struct output_store *store, const char *request_id, size_t limit,
 			struct output_writer **ret)
 {
-	struct output_writer *w = calloc(1, sizeof(*w));
-	int r = 0;
+	struct output_writer *w;
+	char name[256];
+	int r = output_file_name(name, sizeof(name), request_id, OUTPUT_STDOUT);
 
+	if (r < 0)
+		return r; /* refused now rather than at the first byte */
+	w = calloc(1, sizeof(*w));
 	if (!w || !(w->request_id = strdup(request_id))) {
 		free(w);
 		return -ENOMEM;
 	}
 	w->store = store;
-	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++)
+	w->limit = limit;
+	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++) {
 		w->files[s].fd = -1;
-	for (int s = 0; s < OUTPUT_STREAM_COUNT && r == 0; s++)
-		r = output_file_create(store, request_id, (enum output_stream)s, limit,
-				       &w->files[s]);
-	LIST_INSERT_HEAD(&store->writers, w, entry);
-	if (r < 0) {
-		output_writer_free(w);
-		return r;
+		w->files[s].hdr.head_cap = limit / 2;
+		w->files[s].hdr.tail_cap = limit - limit / 2;
 	}
+	LIST_INSERT_HEAD(&store->writers, w, entry);
 	*ret = w;
 	return 0;
 }
@@ -287,11 +289,17 @@ void output_writer_append(struct output_writer *w, enum output_stream s, const c
 			  size_t len)
 {
 	struct output_file *f = &w->files[s];
-	int r;
+	int r = 0;
 
 	if (len == 0)
 		return;
-	r = output_file_append(f, data, len);
+	/* A task that writes nothing costs no file. */
+	if (f->fd < 0 && !f->failed)
+		r = output_file_create(w->store, w->request_id, s, w->limit, f);
+	if (r == 0 && f->fd >= 0)
+		r = output_file_append(f, data, len);
+	else
+		f->hdr.written += len; /* counted all the same */
 	if (r < 0 && !f->failed) {
 		f->failed = true;
 		log_warning("cannot keep the %s of %s: %s; what follows is counted, not all kept",

@@ -49,9 +49,11 @@ int output_store_open(const char *dir, struct output_store **ret, char **error);
 void output_store_free(struct output_store *store);
 
 /*
- * Starts (empty) the files of request_id, keeping at most limit bytes of
- * each stream: the first limit/2 and the last limit - limit/2. The writer
- * is the caller's, to free with output_writer_free once the task is over.
+ * Starts keeping the output of request_id, at most limit bytes of each
+ * stream: the first limit/2 and the last limit - limit/2. A stream's file
+ * is made at its first byte (a task that writes nothing costs no file).
+ * The writer is the caller's, to free with output_writer_free once the
+ * task is over.
  */
 int output_store_writer(struct output_store *store, const char *request_id, size_t limit,
 			struct output_writer **ret);
