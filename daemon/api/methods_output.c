@@ -202,6 +202,7 @@ struct rpc_result *methods_output(struct rpc_call *call, json_object *params)
 	uid_t uid = connection_peer_uid(call->conn);
 	struct rpc_result *err;
 	struct job *job;
+	uid_t owner;
 	bool closed;
 
 	if ((err = methods_output_parse(call, params, &a)))
@@ -210,14 +211,13 @@ struct rpc_result *methods_output(struct rpc_call *call, json_object *params)
 		return rpc_failure(call, WIRE_NOT_FOUND,
 				   "not found: no job has request_id \"%.128s\"", a.request_id);
 	closed = job->status == JOB_CLOSED;
-	if (uid != 0 && uid != job->owner_uid) {
-		job_unref(job);
+	owner = job->owner_uid;
+	job_unref(job);
+	if (uid != 0 && uid != owner)
 		return rpc_failure(call, WIRE_PERMISSION_DENIED,
 				   "permission denied: only uid %u (who submitted %.128s) or root "
 				   "may read its output",
-				   (unsigned)job->owner_uid, a.request_id);
-	}
-	job_unref(job);
+				   (unsigned)owner, a.request_id);
 	methods_output_offsets(call->daemon, &a, offsets);
 	if (a.follow)
 		return methods_output_follow(call, &a, offsets, closed);
