@@ -90,7 +90,7 @@ static int coordctl_output_follow_one(struct coordctl *ctl, struct coordctl_outp
 	if (coord_output_follow(ctl->conn, o->request_id,
 				i == 0 ? COORD_STREAM_STDOUT : COORD_STREAM_STDERR,
 				(int64_t)s->next, &result, &err) < 0)
-		return coordctl_rpc_fail("output", &err);
+		return o->quiet ? coordctl_rpc_exit_code(&err) : coordctl_rpc_fail("output", &err);
 	if (!json_object_object_get_ex(result, "subscription", &sub)) {
 		json_object_put(result);
 		fprintf(stderr, "coordctl: output: the daemon's answer has no subscription\n");

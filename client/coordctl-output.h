@@ -21,6 +21,7 @@ struct coordctl_output {
 	const char *request_id;		    /* borrowed */
 	struct coordctl_output_stream s[2]; /* stdout, stderr */
 	json_object *job;		    /* from output_ended, owned */
+	int quiet;			    /* a follow refused is not reported */
 };
 
 void coordctl_output_init(struct coordctl_output *o, const char *request_id, int want_stdout,

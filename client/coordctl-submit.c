@@ -244,25 +244,33 @@ static int submit_send_streaming(struct coordctl *ctl, json_object *task)
 	json_object *result = NULL, *prepared = coord_task_prepare(task);
 	struct coordctl_output o;
 	struct coord_error err, call_err;
+	int r, followed = 0;
 	uint64_t id;
-	int r;
 
 	if (!prepared)
 		return COORDCTL_EXIT_SOFTWARE;
 	coordctl_output_init(&o, json_get_string(prepared, "request_id"), 1, 1);
+	o.quiet = 1; /* a refused submit leaves nothing to follow: its own answer says why */
 	r = coordctl_rpc_connect(ctl);
 	if (r == 0 && coord_call_send(ctl->conn, "submit", prepared, &id, &err) < 0)
 		r = coordctl_rpc_fail("submit", &err);
-	/* Refused: the follow finds no job; the submit's answer says why. */
-	if (r == 0 && coordctl_output_follow(ctl, &o) != 0)
-		for (int i = 0; i < 2; i++)
-			o.s[i].ended = 1;
 	if (r == 0)
+		followed = coordctl_output_follow(ctl, &o) == 0;
+	/* A refusal is answered before the follow is: nothing of it is printed then. */
+	if (r == 0 && coord_call_recv(ctl->conn, id, 0, &result, &call_err) == 0) {
+		if (followed)
+			r = coordctl_output_wait(ctl, &o, 0, NULL, NULL);
+	} else if (r == 0 && call_err.kind == COORD_ERR_TIMEOUT) {
+		for (int i = 0; i < 2 && !followed; i++)
+			o.s[i].ended = 1;
 		r = coordctl_output_wait(ctl, &o, 1, &result, &call_err);
+	} else if (r == 0) {
+		result = NULL;
+	}
 	if (r == 0 && !result)
 		r = coordctl_rpc_fail("submit", &call_err);
 	else if (r == 0)
-		r = submit_report_wait(ctl, result, 1);
+		r = submit_report_wait(ctl, result, followed);
 	json_object_put(result);
 	json_object_put(prepared);
 	coordctl_output_clear(&o);
