@@ -27,6 +27,9 @@ struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params)
 struct rpc_result *methods_output(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *params);
 
+/* Answers call with 1001: no job has request_id. */
+struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id);
+
 /* The contract's Job with how much it wrote (stdout_bytes, stderr_bytes): a new reference. */
 json_object *methods_job_object(struct daemon *d, const struct job *job);
 

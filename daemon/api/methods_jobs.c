@@ -297,7 +297,7 @@ struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
 	return methods_wait_for(call, WAIT_FOR_SUBMIT, &ids, 0);
 }
 
-static struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id)
+struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id)
 {
 	return rpc_failure(call, WIRE_NOT_FOUND, "not found: no job has request_id \"%.128s\"",
 			   request_id);

@@ -208,8 +208,7 @@ struct rpc_result *methods_output(struct rpc_call *call, json_object *params)
 	if ((err = methods_output_parse(call, params, &a)))
 		return err;
 	if (state_get_job(call->daemon->state, a.request_id, &job) < 0)
-		return rpc_failure(call, WIRE_NOT_FOUND,
-				   "not found: no job has request_id \"%.128s\"", a.request_id);
+		return methods_not_found(call, a.request_id);
 	closed = job->status == JOB_CLOSED;
 	owner = job->owner_uid;
 	job_unref(job);
