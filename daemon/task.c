@@ -9,6 +9,7 @@
 #include <uuid/uuid.h>
 
 #include "cause.h"
+#include "job.h"
 #include "task.h"
 
 static const struct task_limits task_limits_default = TASK_LIMITS_DEFAULT;
@@ -64,6 +65,8 @@ void task_free(struct task *task)
 	task_free_strv(task->env);
 	free(task->stdin_data);
 	free(task->run_id);
+	task_free_strv(task->after);
+	free(task->stored);
 	free(task);
 }
 
@@ -252,6 +255,88 @@ static int task_parse_wait(struct task *task, json_object *params, char **error)
 	return 0;
 }
 
+/* Whether id is among the first n items of v. */
+static bool task_strv_has(char *const *v, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* after: request_ids, each kept once (a repeated one is waited for once). */
+static int task_parse_after(struct task *task, json_object *params,
+			    const struct task_limits *limits, char **error)
+{
+	json_object *after;
+	size_t n;
+
+	if (!json_object_object_get_ex(params, "after", &after) || !after)
+		return 0;
+	if (!json_object_is_type(after, json_type_array))
+		return cause_set(error, -EINVAL, "after must be an array of request_ids");
+	n = json_object_array_length(after);
+	if (n > limits->max_after)
+		return cause_set(error, -EINVAL,
+				 "after has %zu items, more than the %zu allowed (max_task_after)",
+				 n, limits->max_after);
+	task->after = calloc(n + 1, sizeof(char *));
+	if (!task->after)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_object *item = json_object_array_get_idx(after, i);
+		const char *id = json_object_get_string(item);
+
+		if (!json_object_is_type(item, json_type_string) || !task_request_id_valid(id) ||
+		    strlen(id) != (size_t)json_object_get_string_len(item))
+			return cause_set(error, -EINVAL, "after[%zu] must be a request_id", i);
+		if (task_strv_has(task->after, task->after_count, id))
+			continue;
+		task->after[task->after_count] = strdup(id);
+		if (!task->after[task->after_count])
+			return -ENOMEM;
+		task->after_count++;
+	}
+	return 0;
+}
+
+static int task_parse_after_policy(struct task *task, json_object *params, char **error)
+{
+	json_object *v;
+	const char *s;
+
+	task->after_policy = TASK_AFTER_SUCCESS;
+	if (!json_object_object_get_ex(params, "after_policy", &v) || !v)
+		return 0;
+	s = json_object_get_string(v);
+	if (json_object_is_type(v, json_type_string) && strcmp(s, "success") == 0)
+		return 0;
+	if (json_object_is_type(v, json_type_string) && strcmp(s, "closed") == 0) {
+		task->after_policy = TASK_AFTER_CLOSED;
+		return 0;
+	}
+	return cause_set(error, -EINVAL, "after_policy must be \"success\" or \"closed\"");
+}
+
+/* The Task as submitted, without wait (a stored task is never waited for again). */
+static int task_store_text(struct task *task, json_object *params)
+{
+	json_object *copy = json_object_new_object();
+	const char *text;
+	size_t len;
+
+	if (!copy)
+		return -ENOMEM;
+	json_object_object_foreach (params, key, val) {
+		if (strcmp(key, "wait") != 0)
+			json_object_object_add(copy, key, json_object_get(val));
+	}
+	text = json_object_to_json_string_length(copy, JSON_C_TO_STRING_PLAIN, &len);
+	task->stored = text ? strndup(text, len) : NULL;
+	json_object_put(copy);
+	return task->stored ? 0 : -ENOMEM;
+}
+
 static int task_default_name(struct task *task)
 {
 	const char *slash = strrchr(task->argv[0], '/');
@@ -354,10 +439,68 @@ int task_from_json(json_object *params, const struct task_limits *limits, struct
 		r = task_parse_node(task, node, limits, error);
 	if (r == 0)
 		r = task_parse_wait(task, params, error);
+	if (r == 0)
+		r = task_parse_after(task, params, limits, error);
+	if (r == 0)
+		r = task_parse_after_policy(task, params, error);
+	if (r == 0)
+		r = task_store_text(task, params);
 	if (r < 0) {
 		task_free(task);
 		return r;
 	}
+	*ret = task;
+	return 0;
+}
+
+/* Replaces *dst by a copy of src (NULL stays NULL). 0 or -ENOMEM. */
+static int task_set(char **dst, const char *src)
+{
+	char *copy = src ? strdup(src) : NULL;
+
+	if (src && !copy)
+		return -ENOMEM;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+int task_from_stored(const char *text, const struct job *job, struct task **ret)
+{
+	static const struct task_limits none = {
+		.max_argv = SIZE_MAX,
+		.max_argv_bytes = SIZE_MAX,
+		.max_env = SIZE_MAX,
+		.max_env_bytes = SIZE_MAX,
+		.max_stdin_bytes = SIZE_MAX,
+		.max_cwd_bytes = SIZE_MAX,
+		.max_after = SIZE_MAX,
+	};
+	json_object *params;
+	struct task *task;
+	char *error = NULL;
+	int r;
+
+	if (!text)
+		return -EINVAL;
+	params = json_tokener_parse(text);
+	if (!params)
+		return -EINVAL;
+	r = task_from_json(params, &none, &task, &error);
+	json_object_put(params);
+	free(error);
+	if (r < 0)
+		return r;
+	if (task_set(&task->request_id, job->request_id) < 0 ||
+	    task_set(&task->parent_node_id, job->parent_node_id) < 0 ||
+	    task_set(&task->node_id, job->child_node_id) < 0 ||
+	    task_set(&task->run_id, job->run_id) < 0 || task_set(&task->name, job->name) < 0 ||
+	    task_set(&task->mode, job->mode) < 0) {
+		task_free(task);
+		return -ENOMEM;
+	}
+	task->owner_uid = job->owner_uid;
+	task->admitted = true;
 	*ret = task;
 	return 0;
 }
