@@ -8,6 +8,8 @@
 #include <sys/types.h>
 #include <json-c/json.h>
 
+#include "jsonspec.h"
+
 #define TASK_REQUEST_ID_MAX 128
 
 struct job;
@@ -68,7 +70,8 @@ struct task_limits {
 
 /*
  * Parses and validates the contract's Task object within limits (NULL:
- * TASK_LIMITS_DEFAULT). Unknown fields are ignored. On success returns 0
+ * TASK_LIMITS_DEFAULT). A key that task_spec (or task_node_spec, in
+ * node) does not name is refused. On success returns 0
  * and a new task in *ret (the caller owns it). On bad input returns
  * -EINVAL and a message naming the field in *error (the caller frees it);
  * -ENOMEM when out of memory.
@@ -82,6 +85,10 @@ int task_from_json(json_object *params, const struct task_limits *limits, struct
  * was accepted once). 0 and a new task in *ret, -EINVAL, -ENOMEM.
  */
 int task_from_stored(const char *text, const struct job *job, struct task **ret);
+
+/* The keys of a Task and of its node, with their types (common/jsonspec.h). */
+extern const struct jsonspec task_spec[];
+extern const struct jsonspec task_node_spec[];
 
 /* True when s is a valid request_id: 1-128 chars of [A-Za-z0-9._:-]. */
 bool task_request_id_valid(const char *s);
