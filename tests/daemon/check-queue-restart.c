@@ -296,6 +296,47 @@ START_TEST(test_waiting_on_lost_fails)
 }
 END_TEST
 
+START_TEST(test_mode_gone)
+{
+	struct qr_env e;
+	struct harness_client *c;
+	json_object *r;
+	int status, line;
+	char *runs;
+
+	/* A job queued in a mode the next start no longer has is lost, not run elsewhere. */
+	qr_setup(&e);
+	harness_daemon_write_config(&e.d, QR_CONFIG "[mode:gone]\nmax_concurrency = 1\n");
+	ck_assert_int_eq(harness_daemon_stop(&e.d), 0);
+	harness_daemon_start(&e.d);
+	c = harness_client_new(e.d.sock);
+	qr_submit(c, &e, "blocker", ",\"mode\":\"gone\"", true);
+	json_object_put(harness_wait_running(c, "blocker"));
+	qr_submit(c, &e, "orphan", ",\"mode\":\"gone\"", false);
+	harness_client_free(c);
+	ck_assert_int_eq(kill(e.d.pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(e.d.pid, &status, 0), e.d.pid);
+	e.d.pid = 0;
+
+	harness_daemon_write_config(&e.d, QR_CONFIG);
+	harness_daemon_start(&e.d);
+	c = harness_client_new(e.d.sock);
+	r = harness_wait_job(c, "orphan");
+	ck_assert_str_eq(harness_str(r, "error.kind"), "lost");
+	ck_assert_msg(strstr(harness_str(r, "error.message"), "mode"), "%s",
+		      json_object_to_json_string(r));
+	json_object_put(r);
+	r = harness_wait_job(c, "blocker");
+	ck_assert_str_eq(harness_str(r, "error.kind"), "lost");
+	json_object_put(r);
+	runs = qr_runs(&e);
+	ck_assert_int_eq(qr_count(runs, "orphan", &line), 0);
+	free(runs);
+	harness_client_free(c);
+	harness_daemon_cleanup(&e.d);
+}
+END_TEST
+
 static Suite *qr_suite(void)
 {
 	Suite *s = suite_create("daemon-queue-restart");
@@ -305,6 +346,7 @@ static Suite *qr_suite(void)
 	tcase_add_test(tc, test_kill9_keeps_queue);
 	tcase_add_test(tc, test_graceful_restart_keeps_queue);
 	tcase_add_test(tc, test_waiting_on_lost_fails);
+	tcase_add_test(tc, test_mode_gone);
 	suite_add_tcase(s, tc);
 	return s;
 }
