@@ -30,20 +30,6 @@ static int job_dup(char **dst, const char *src)
 	return *dst ? 0 : -ENOMEM;
 }
 
-/* The task's after, as the job shows it. */
-static int job_set_after(struct job *job, const struct task *task)
-{
-	if (!task->after)
-		return 0;
-	job->after = json_object_new_array_ext((int)task->after_count);
-	if (!job->after)
-		return -ENOMEM;
-	for (size_t i = 0; i < task->after_count; i++)
-		if (json_object_array_add(job->after, json_object_new_string(task->after[i])) < 0)
-			return -ENOMEM;
-	return 0;
-}
-
 struct job *job_new_from_task(const struct task *task)
 {
 	struct job *job = job_new_empty();
@@ -56,8 +42,10 @@ struct job *job_new_from_task(const struct task *task)
 	    job_dup(&job->run_id, task->run_id ? task->run_id : task->request_id) < 0 ||
 	    job_dup(&job->name, task->name) < 0 || job_dup(&job->mode, task->mode) < 0)
 		return job_unref(job);
-	if (job_dup(&job->task, task->stored) < 0 || job_set_after(job, task) < 0)
+	if (job_dup(&job->task, task->stored) < 0)
 		return job_unref(job);
+	/* after as submitted, shared with the task: nobody changes it. */
+	job->after = task->after_json ? json_object_get(task->after_json) : NULL;
 	job->status = JOB_OPENED;
 	job->phase = task->after_count ? JOB_WAITING : JOB_QUEUED;
 	job->result = JOB_RESULT_NONE;

@@ -67,6 +67,7 @@ void task_free(struct task *task)
 	free(task->stdin_data);
 	free(task->run_id);
 	task_free_strv(task->after);
+	json_object_put(task->after_json);
 	free(task->stored);
 	free(task);
 }
@@ -324,6 +325,7 @@ static int task_parse_after(struct task *task, const struct task_json *in,
 				     : TASK_AFTER_SUCCESS;
 	if (!in->after)
 		return 0;
+	task->after_json = json_object_get(in->after);
 	n = json_object_array_length(in->after);
 	if (n > limits->max_after)
 		return cause_set(error, -EINVAL,

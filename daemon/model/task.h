@@ -34,6 +34,7 @@ struct task {
 	int64_t timeout_ms; /* 0: no time limit */
 	bool wait;
 	char **after; /* request_ids it waits for, distinct, NULL-terminated; NULL: none */
+	json_object *after_json; /* after as submitted (a reference), or NULL */
 	size_t after_count;
 	enum task_after_policy after_policy;
 	/* The Task as submitted, minus wait, as JSON text: what the history stores. */

@@ -215,6 +215,7 @@ START_TEST(test_diamond_closed)
 {
 	struct after_env e;
 	char gate_a[256], gate_b[256];
+	json_object *r;
 	char *runs;
 
 	after_setup(&e);
@@ -233,7 +234,11 @@ START_TEST(test_diamond_closed)
 	json_object_put(harness_wait_running(e.c, "b"));
 	after_expect_phase(&e, "d", "waiting");
 	after_open_gate(gate_b);
-	json_object_put(harness_wait_job(e.c, "d"));
+	r = harness_wait_job(e.c, "d");
+	/* Shown as submitted. */
+	ck_assert_int_eq(json_object_array_length(harness_get(r, "after")), 3);
+	ck_assert_str_eq(harness_str(r, "after.2"), "b");
+	json_object_put(r);
 	runs = after_runs(&e);
 	ck_assert_msg(strcmp(runs, "a\nc\nb\nd\n") == 0, "ran %s", runs);
 	free(runs);
