@@ -1,9 +1,11 @@
 /*
  * The Coordinator. It owns its strategies (one per mode, in an array in
- * the order they were added) and the cancels in progress (each with its
- * walk's tables and the ids it collects, until it hands those to its
- * caller); it borrows the event base, the state and the publisher. The
- * search for a lender owns its small table and frees it before it returns.
+ * the order they were added, with a count of each mode's waiting jobs),
+ * the jobs waiting on their after (deps, with their tasks) and the
+ * cancels in progress (each with its walk's tables and the ids it
+ * collects, until it hands those to its caller); it borrows the event
+ * base, the state and the publisher. The search for a lender owns its
+ * small table and frees it before it returns.
  */
 #include <errno.h>
 #include <stdarg.h>
