@@ -165,12 +165,14 @@ int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t 
 		if (lh_table_insert(state->running, STATE_PID_KEY(pid), job) < 0)
 			return -ENOMEM;
 	}
-	if (job->phase != JOB_RUNNING)
+	/* Once per job: the start is stored before the spawn, the pid comes after it. */
+	if (job->phase != JOB_RUNNING) {
 		state->started++;
+		metrics_task_started(job->mode);
+	}
 	job->phase = JOB_RUNNING;
 	job->pid = pid;
 	job->pid_starttime = pid_starttime;
-	metrics_task_started(job->mode);
 	return history_update_job(state->history, job);
 }
 
