@@ -221,9 +221,17 @@ START_TEST(test_graceful_restart_keeps_queue)
 	qr_setup(&e);
 	c = harness_client_new(e.d.sock);
 	qr_fill(c, &e);
-	harness_client_free(c);
 	ck_assert_int_eq(kill(e.d.pid, SIGTERM), 0);
-	/* The drain: the running one finishes in its grace period, nothing queued starts. */
+	/*
+	 * Once the daemon drains (a submit is 1006; before, this one is 1001
+	 * and creates nothing)...
+	 */
+	while (harness_err(c, "submit",
+			   harness_json("{\"after\":[\"nope\"],\"node\":{\"argv\":[\"true\"]}}"),
+			   NULL) != 1006)
+		harness_sleep_ms(20);
+	harness_client_free(c);
+	/* ...the running one finishes in its grace period, and nothing queued starts. */
 	fd = open(e.gate, O_WRONLY);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, "go\n", 3), 3);
