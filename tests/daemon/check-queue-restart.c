@@ -145,6 +145,17 @@ static void qr_check_runs(struct qr_env *e)
 	free(runs);
 }
 
+/* Kills the daemon with SIGKILL and reaps it. */
+static void qr_kill9(struct qr_env *e)
+{
+	int status;
+
+	ck_assert_int_eq(kill(e->d.pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(e->d.pid, &status, 0), e->d.pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	e->d.pid = 0;
+}
+
 /* The running blocker, 200 queued behind it, and 20 waiting on some of those. */
 static void qr_fill(struct harness_client *c, struct qr_env *e)
 {
@@ -169,16 +180,14 @@ START_TEST(test_kill9_keeps_queue)
 	struct harness_client *c;
 	json_object *r;
 	sqlite3 *db;
-	int status, line;
+	int line;
 	char *runs;
 
 	qr_setup(&e);
 	c = harness_client_new(e.d.sock);
 	qr_fill(c, &e);
 	harness_client_free(c);
-	ck_assert_int_eq(kill(e.d.pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(e.d.pid, &status, 0), e.d.pid);
-	e.d.pid = 0;
+	qr_kill9(&e);
 	/* As stored: one running, the queue and the waiting jobs. */
 	db = harness_db_open(&e.d);
 	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM jobs WHERE phase = 'running'"),
@@ -271,7 +280,7 @@ START_TEST(test_waiting_on_lost_fails)
 	struct qr_env e;
 	struct harness_client *c;
 	json_object *r;
-	int status, line;
+	int line;
 	char *runs;
 
 	/* A job waiting on one that ran at the crash: that one is lost, so it fails. */
@@ -282,9 +291,7 @@ START_TEST(test_waiting_on_lost_fails)
 	qr_submit(c, &e, "dep", ",\"after\":[\"blocker\"]", false);
 	qr_submit(c, &e, "anyway", ",\"after\":[\"blocker\"],\"after_policy\":\"closed\"", false);
 	harness_client_free(c);
-	ck_assert_int_eq(kill(e.d.pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(e.d.pid, &status, 0), e.d.pid);
-	e.d.pid = 0;
+	qr_kill9(&e);
 
 	harness_daemon_start(&e.d);
 	c = harness_client_new(e.d.sock);
@@ -309,7 +316,7 @@ START_TEST(test_mode_gone)
 	struct qr_env e;
 	struct harness_client *c;
 	json_object *r;
-	int status, line;
+	int line;
 	char *runs;
 
 	/* A job queued in a mode the next start no longer has is lost, not run elsewhere. */
@@ -322,9 +329,7 @@ START_TEST(test_mode_gone)
 	json_object_put(harness_wait_running(c, "blocker"));
 	qr_submit(c, &e, "orphan", ",\"mode\":\"gone\"", false);
 	harness_client_free(c);
-	ck_assert_int_eq(kill(e.d.pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(e.d.pid, &status, 0), e.d.pid);
-	e.d.pid = 0;
+	qr_kill9(&e);
 
 	harness_daemon_write_config(&e.d, QR_CONFIG);
 	harness_daemon_start(&e.d);
