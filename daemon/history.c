@@ -20,7 +20,7 @@
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
-#define HISTORY_SCHEMA_VERSION 1
+#define HISTORY_SCHEMA_VERSION 2
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
 
@@ -48,7 +48,10 @@
 	SEP COL(ERROR_MESSAGE, error_message)                                                      \
 	SEP COL(OWNER_UID, owner_uid)                                                              \
 	SEP COL(PID, pid)                                                                          \
-	SEP COL(PID_STARTTIME, pid_starttime)
+	SEP COL(PID_STARTTIME, pid_starttime)                                                      \
+	SEP COL(RUN_START_TIME, run_start_time)                                                    \
+	SEP COL(RERUN_OF, rerun_of)                                                                \
+	SEP COL(TASK, task)
 
 #define HISTORY_COMMA		    ,
 #define HISTORY_SQL_COMMA	    ", "
@@ -98,7 +101,7 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"UPDATE jobs SET status = :status, phase = :phase, result = :result, "
 		"end_time = :end_time, exit_code = :exit_code, error_kind = :error_kind, "
 		"error_message = :error_message, pid = :pid, pid_starttime = "
-		":pid_starttime WHERE request_id = :request_id",
+		":pid_starttime, run_start_time = :run_start_time WHERE request_id = :request_id",
 	[STMT_FIND_JOB] = HISTORY_JOB_SELECT " FROM jobs WHERE request_id = :request_id",
 	[STMT_FIND_BY_NODE] = HISTORY_JOB_SELECT " FROM jobs WHERE child_node_id = :child_node_id "
 						 "ORDER BY seq_no DESC LIMIT 1",
@@ -224,8 +227,18 @@ static const char history_schema_v1[] =
 	"CREATE INDEX messages_by_request ON messages (request_id, seq);";
 
 /* Migrations: history_migrations[v] takes a database from version v to v + 1. */
+/*
+ * v2: the stored Task (JSON text; it holds node.env and node.stdin, so it is
+ * shown to the job's owner and root only), the job it was re-run from, and
+ * when its process started.
+ */
+static const char history_schema_v2[] = "ALTER TABLE jobs ADD COLUMN run_start_time REAL;"
+					"ALTER TABLE jobs ADD COLUMN rerun_of TEXT;"
+					"ALTER TABLE jobs ADD COLUMN task TEXT;";
+
 static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
+	[1] = history_schema_v2,
 };
 
 /* A write the history may have to make again: a failed commit loses its whole transaction. */
@@ -437,6 +450,21 @@ static void history_bind_int64(sqlite3_stmt *st, int i, bool present, int64_t v)
 		sqlite3_bind_int64(st, i, (sqlite3_int64)v);
 }
 
+/* Binds the compact JSON text of o (a copy), or NULL for no object. */
+static void history_bind_json(sqlite3_stmt *st, int i, json_object *o)
+{
+	size_t len;
+	const char *text;
+
+	if (i == 0)
+		return;
+	text = o ? json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len) : NULL;
+	if (text)
+		sqlite3_bind_text(st, i, text, (int)len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
 static void history_bind_double(sqlite3_stmt *st, int i, bool present, double v)
 {
 	if (i > 0 && present)
@@ -470,6 +498,10 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 	history_bind_int64(st, p[JOB_COL_OWNER_UID], true, (int64_t)job->owner_uid);
 	history_bind_int64(st, p[JOB_COL_PID], job->pid > 0, job->pid);
 	history_bind_int64(st, p[JOB_COL_PID_STARTTIME], job->pid > 0, (int64_t)job->pid_starttime);
+	history_bind_double(st, p[JOB_COL_RUN_START_TIME], job->run_start_time > 0,
+			    job->run_start_time);
+	history_bind_text(st, p[JOB_COL_RERUN_OF], job->rerun_of);
+	history_bind_json(st, p[JOB_COL_TASK], job->task);
 	return st;
 }
 
@@ -850,6 +882,33 @@ static void history_column_enums(sqlite3_stmt *st, struct job *job)
 		error_kind_from_name(s, &job->error_kind);
 }
 
+/*
+ * The JSON object in a text column (new reference), or NULL when it is
+ * NULL. Text that does not parse is left out (NULL), not a failure: the
+ * job is still worth showing; only running out of memory sets *failed.
+ */
+static json_object *history_column_json(sqlite3_stmt *st, int col, bool *failed)
+{
+	const char *text = (const char *)sqlite3_column_text(st, col);
+	json_tokener *tok;
+	json_object *o;
+
+	if (!text)
+		return NULL;
+	tok = json_tokener_new();
+	if (!tok) {
+		*failed = true;
+		return NULL;
+	}
+	o = json_tokener_parse_ex(tok, text, sqlite3_column_bytes(st, col));
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
 /* A new job from the current row of a statement selecting HISTORY_JOB_SELECT. */
 static struct job *history_row_to_job(sqlite3_stmt *st)
 {
@@ -874,6 +933,9 @@ static struct job *history_row_to_job(sqlite3_stmt *st)
 	job->owner_uid = (uid_t)sqlite3_column_int64(st, JOB_COL_OWNER_UID);
 	job->pid = (pid_t)sqlite3_column_int64(st, JOB_COL_PID);
 	job->pid_starttime = (uint64_t)sqlite3_column_int64(st, JOB_COL_PID_STARTTIME);
+	job->run_start_time = sqlite3_column_double(st, JOB_COL_RUN_START_TIME);
+	job->rerun_of = history_column_dup(st, JOB_COL_RERUN_OF, &failed);
+	job->task = history_column_json(st, JOB_COL_TASK, &failed);
 	if (failed || !job->request_id || !job->child_node_id || !job->run_id || !job->name ||
 	    !job->mode)
 		return job_unref(job);

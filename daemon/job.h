@@ -62,6 +62,9 @@ struct job {
 	char *error_message;
 
 	uid_t owner_uid;
+	double run_start_time; /* when its process started; 0 before */
+	char *rerun_of;	       /* the request_id it was re-run from, or NULL */
+	json_object *task;     /* the stored Task (see task.h), owned; NULL if none was kept */
 	/* In memory only: its final message is published, not yet delivered. */
 	bool finishing;
 	pid_t pid;		/* 0 until running */
@@ -89,8 +92,18 @@ struct job *job_unref(struct job *job);
 int job_end(struct job *job, enum job_result result, int exit_code, enum error_kind kind,
 	    const char *error_message);
 
-/* The contract's Job object (new reference). */
-json_object *job_to_json(const struct job *job);
+/* A viewer who sees no job's stored Task (see job_to_json). */
+#define JOB_VIEWER_NONE ((uid_t)-1)
+
+/*
+ * The contract's Job object (new reference), as viewer (a peer's uid) may
+ * see it: the stored Task (`task`) only for the job's owner and root,
+ * null for everyone else (its env and stdin may hold secrets).
+ */
+json_object *job_to_json(const struct job *job, uid_t viewer);
+
+/* Records that the job's process started now (the first start only). */
+void job_set_run_start(struct job *job);
 
 /* A one-line summary for logs, the seed's __str__; returns buf. */
 const char *job_to_string(const struct job *job, char *buf, size_t size);

@@ -2,6 +2,7 @@
 #ifndef COORD_METHODS_H
 #define COORD_METHODS_H
 
+#include <sys/types.h>
 #include <json-c/json.h>
 
 #include "rpc.h"
@@ -21,6 +22,19 @@ struct rpc_result *methods_job(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_status(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_wait(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params);
+
+struct rpc_result *methods_rerun(struct rpc_call *call, json_object *params);
+
+/*
+ * A submit of the Task params (borrowed) on behalf of owner, re-run from
+ * rerun_of (NULL: a plain submit): answers the call as submit does.
+ */
+struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params, uid_t owner,
+				     const char *rerun_of);
+/* Answers 1001: no job has request_id. */
+struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id);
+/* The uid a call's Job objects are shown to (see job_to_json). */
+uid_t methods_viewer(struct rpc_call *call);
 
 struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *params);

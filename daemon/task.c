@@ -13,6 +13,70 @@
 
 static const struct task_limits task_limits_default = TASK_LIMITS_DEFAULT;
 
+/* The members of a Task's node, and the members of a Task kept with its job. */
+static const char *const task_node_keys[] = {"id",  "name",  "argv",	  "cwd",
+					     "env", "stdin", "timeout_ms"};
+static const char *const task_stored_keys[] = {"parent_node_id", "after", "after_policy"};
+
+static bool task_key_in(const char *key, const char *const *keys, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (strcmp(keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+bool task_node_key_known(const char *key)
+{
+	return task_key_in(key, task_node_keys, sizeof(task_node_keys) / sizeof(*task_node_keys));
+}
+
+/* A copy of the members of from named in keys, added to to. */
+static int task_copy_keys(json_object *to, json_object *from, const char *const *keys, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		json_object *v, *copy = NULL;
+
+		if (!json_object_object_get_ex(from, keys[i], &v))
+			continue;
+		if (v && json_object_deep_copy(v, &copy, NULL) < 0)
+			return -ENOMEM;
+		if (json_object_object_add(to, keys[i], copy) < 0) {
+			json_object_put(copy);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* task->stored: the Task as the client gave it, with the ids it ended up with. */
+static int task_build_stored(struct task *task, json_object *params, json_object *node)
+{
+	json_object *stored = json_object_new_object(), *stored_node = json_object_new_object();
+	int r = -ENOMEM;
+
+	if (!stored || !stored_node)
+		goto out;
+	if (json_object_object_add(stored, "request_id", json_object_new_string(task->request_id)) <
+		    0 ||
+	    json_object_object_add(stored, "mode", json_object_new_string(task->mode)) < 0)
+		goto out;
+	r = task_copy_keys(stored, params, task_stored_keys,
+			   sizeof(task_stored_keys) / sizeof(*task_stored_keys));
+	if (r == 0)
+		r = task_copy_keys(stored_node, node, task_node_keys,
+				   sizeof(task_node_keys) / sizeof(*task_node_keys));
+	if (r < 0)
+		goto out;
+	json_object_object_add(stored, "node", stored_node);
+	task->stored = stored;
+	return 0;
+out:
+	json_object_put(stored_node);
+	json_object_put(stored);
+	return r;
+}
+
 bool task_request_id_valid(const char *s)
 {
 	size_t n = strlen(s);
@@ -63,7 +127,9 @@ void task_free(struct task *task)
 	free(task->cwd);
 	task_free_strv(task->env);
 	free(task->stdin_data);
+	json_object_put(task->stored);
 	free(task->run_id);
+	free(task->rerun_of);
 	free(task);
 }
 
@@ -354,6 +420,8 @@ int task_from_json(json_object *params, const struct task_limits *limits, struct
 		r = task_parse_node(task, node, limits, error);
 	if (r == 0)
 		r = task_parse_wait(task, params, error);
+	if (r == 0)
+		r = task_build_stored(task, params, node);
 	if (r < 0) {
 		task_free(task);
 		return r;

@@ -24,8 +24,16 @@ struct task {
 	int64_t timeout_ms; /* 0: no time limit */
 	bool wait;
 
+	/*
+	 * The Task as stored with its job, for `job` and `rerun`: what the
+	 * client gave (node.id and node.name only if it gave them), with the
+	 * request_id and mode it ended up with and without `wait`. Owned.
+	 */
+	json_object *stored;
+
 	/* Filled in by the coordinator, not by the client. */
 	char *run_id;
+	char *rerun_of; /* the request_id it was re-run from, or NULL */
 	uid_t owner_uid;
 };
 
@@ -58,6 +66,12 @@ struct task_limits {
  */
 int task_from_json(json_object *params, const struct task_limits *limits, struct task **ret,
 		   char **error);
+
+/*
+ * Whether key is a member a Task's node may have ("id", "name", "argv",
+ * "cwd", "env", "stdin", "timeout_ms").
+ */
+bool task_node_key_known(const char *key);
 
 /* True when s is a valid request_id: 1-128 chars of [A-Za-z0-9._:-]. */
 bool task_request_id_valid(const char *s);

@@ -121,7 +121,7 @@ START_TEST(test_job_end_without_exit_code)
 
 	ck_assert_int_eq(job_end(job, JOB_FAILURE, -1, ERROR_SIGNAL, "killed by signal 9"), 0);
 	ck_assert(!job->has_exit_code);
-	o = job_to_json(job);
+	o = job_to_json(job, JOB_VIEWER_NONE);
 	ck_assert(json_object_object_get_ex(o, "exit_code", NULL));
 	ck_assert_ptr_null(json_object_object_get(o, "exit_code"));
 	json_object_put(o);
@@ -135,7 +135,7 @@ START_TEST(test_job_json_opened)
 	struct task *task =
 		tu_task("{\"request_id\": \"r2\", \"node\": {\"argv\": [\"/bin/echo\"]}}");
 	struct job *job = job_new_from_task(task);
-	json_object *o = job_to_json(job);
+	json_object *o = job_to_json(job, JOB_VIEWER_NONE);
 	static const char *const null_fields[] = {"parent_node_id", "result", "end_time",
 						  "exit_code", "error"};
 	json_object *v;
@@ -170,7 +170,7 @@ START_TEST(test_job_json_closed_failure)
 	json_object *o, *err, *v;
 
 	job_end(job, JOB_FAILURE, 3, ERROR_EXIT, "exited with status 3");
-	o = job_to_json(job);
+	o = job_to_json(job, JOB_VIEWER_NONE);
 	ck_assert_str_eq(json_get_string(o, "status"), "closed");
 	ck_assert_str_eq(json_get_string(o, "phase"), "finished");
 	ck_assert_str_eq(json_get_string(o, "result"), "failure");
