@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <event2/event.h>
 
@@ -1369,6 +1370,29 @@ static void history_retry_cb(evutil_socket_t fd, short what, void *arg)
 	history_commit(arg);
 }
 
+/*
+ * Mode 0600 for the database and its WAL files (SQLite gives new ones the
+ * database's mode): the stored Tasks hold env and stdin, which may be
+ * secrets. A file not there yet is fine.
+ */
+static int history_make_private(const char *path, char **error)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
+		char file[4096];
+
+		if ((size_t)snprintf(file, sizeof(file), "%s%s", path, suffixes[i]) >= sizeof(file))
+			return cause_set(error, -ENAMETOOLONG, "%s: path too long", path);
+		int e = chmod(file, 0600) < 0 ? errno : 0;
+
+		if (e && e != ENOENT)
+			return cause_set(error, -e, "cannot make %s private (mode 0600): %s", file,
+					 strerror(e));
+	}
+	return 0;
+}
+
 int history_open(const char *path, struct event_base *base, enum history_durability durability,
 		 struct history **ret, char **error)
 {
@@ -1387,6 +1411,11 @@ int history_open(const char *path, struct event_base *base, enum history_durabil
 	}
 	sqlite3_extended_result_codes(h->db, 1);
 	sqlite3_busy_timeout(h->db, 5000);
+	r = history_make_private(path, error);
+	if (r < 0) {
+		history_close(h);
+		return r;
+	}
 	/* Migrating first refuses a foreign database before anything changes it. */
 	r = history_migrate(h, error);
 	if (r == 0)

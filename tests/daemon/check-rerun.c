@@ -372,6 +372,16 @@ START_TEST(test_run_time_after_queue)
 }
 END_TEST
 
+static void rerun_assert_private(const char *dir, const char *name)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_msg(stat(path, &st) == 0, "%s is missing", path);
+	ck_assert_msg((st.st_mode & 0777) == 0600, "%s has mode %o", path, st.st_mode & 0777);
+}
+
 START_TEST(test_task_survives_restart)
 {
 	json_object *r, *before, *after;
@@ -386,6 +396,9 @@ START_TEST(test_task_survives_restart)
 	before = rerun_job("kept");
 	ck_assert(!harness_is_null(before, "run_start_time"));
 	ck_assert_int_eq(json_object_get_string_len(harness_get(before, "task.node.stdin")), 3);
+	/* env and stdin are in the history: only the daemon's user may read it. */
+	rerun_assert_private(daemon_.state, "history.sqlite3");
+	rerun_assert_private(daemon_.state, "history.sqlite3-wal");
 	ck_assert_int_eq(harness_daemon_stop(&daemon_), 0);
 	harness_client_free(client);
 
