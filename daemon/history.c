@@ -1101,7 +1101,8 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 		  struct job ***ret_jobs, size_t *ret_count, int64_t *ret_next)
 {
 	struct job **jobs;
-	size_t count = 0;
+	size_t count = 0, task_bytes = 0;
+	bool cut = false;
 	sqlite3_stmt *st;
 	int rc, r;
 
@@ -1116,20 +1117,26 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 	sqlite3_bind_int64(st, history_param(st, ":cursor"), cursor > 0 ? cursor : INT64_MAX);
 	sqlite3_bind_int64(st, history_param(st, ":limit"), (sqlite3_int64)limit + 1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		task_bytes += (size_t)sqlite3_column_bytes(st, JOB_COL_TASK);
+		if (filter->max_task_bytes && count > 0 && count < limit &&
+		    task_bytes > filter->max_task_bytes) {
+			cut = true;
+			break;
+		}
 		if (!(jobs[count] = history_row_to_job(st))) {
 			r = -ENOMEM;
 			break;
 		}
 		count++;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
+	if (r == 0 && !cut && rc != SQLITE_DONE)
 		r = history_fail(h, rc, "cannot query jobs");
 	sqlite3_reset(st);
 	if (r < 0) {
 		history_free_jobs(jobs, count);
 		return r;
 	}
-	*ret_next = 0;
+	*ret_next = cut ? jobs[count - 1]->seq_no : 0;
 	if (count > limit) {
 		job_unref(jobs[limit]);
 		count = limit;

@@ -408,6 +408,8 @@ struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 		return rpc_failure(call, WIRE_INVALID_PARAMS,
 				   "Invalid params: limit must be a whole number from 1 to %d",
 				   METHODS_STATUS_MAX_LIMIT);
+	/* Long stored Tasks end a page early rather than fill memory (next goes on). */
+	filter.max_task_bytes = d->config.max_status_task_bytes;
 	r = state_counts(d->state, &filter, &counts);
 	if (r == 0)
 		r = state_query(d->state, &filter, cursor, limit, &jobs, &count, &next);

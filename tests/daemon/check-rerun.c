@@ -480,6 +480,54 @@ START_TEST(test_coordctl_job_shows_command)
 }
 END_TEST
 
+/* A status page of large Tasks ends early past max_status_task_bytes; next goes on. */
+START_TEST(test_status_page_of_large_tasks)
+{
+	size_t big = 100000;
+	char *stdin_text = malloc(big + 1);
+	json_object *r;
+	const char *next;
+	char cursor[32];
+	int pages = 0, jobs = 0;
+
+	ck_assert_ptr_nonnull(stdin_text);
+	memset(stdin_text, 'x', big);
+	stdin_text[big] = '\0';
+	ck_assert_int_eq(harness_daemon_stop(&daemon_), 0);
+	harness_client_free(client);
+	harness_daemon_write_config(&daemon_,
+				    RERUN_CONFIG "[daemon]\nmax_status_task_bytes = 150000\n");
+	harness_daemon_start(&daemon_);
+	client = harness_client_new(daemon_.sock);
+	for (int i = 0; i < 3; i++)
+		json_object_put(harness_ok(client, "submit",
+					   harness_json("{\"request_id\":\"big%d\",\"wait\":true,"
+							"\"node\":{\"argv\":[\"true\"],\"stdin\":"
+							"\"%s\"}}",
+							i, stdin_text)));
+	free(stdin_text);
+	/* Two of these Tasks pass the limit: one job a page, newest first. */
+	r = harness_ok(client, "status", harness_json("{\"limit\":10}"));
+	for (;;) {
+		pages++;
+		ck_assert_int_eq(json_object_array_length(harness_get(r, "jobs")), 1);
+		jobs++;
+		ck_assert_int_eq(harness_int(r, "counts.closed"), 3);
+		next = harness_str(r, "next");
+		if (!next)
+			break;
+		snprintf(cursor, sizeof(cursor), "%s", next);
+		json_object_put(r);
+		r = harness_ok(client, "status",
+			       harness_json("{\"limit\":10,\"cursor\":\"%s\"}", cursor));
+	}
+	json_object_put(r);
+	ck_assert_int_eq(pages, 3);
+	ck_assert_int_eq(jobs, 3);
+	json_object_put(harness_ok(client, "ping", NULL));
+}
+END_TEST
+
 static Suite *rerun_suite(void)
 {
 	Suite *s = suite_create("daemon-rerun");
@@ -492,6 +540,7 @@ static Suite *rerun_suite(void)
 	tcase_add_test(tc, test_run_time_after_queue);
 	tcase_add_test(tc, test_task_survives_restart);
 	tcase_add_test(tc, test_coordctl_job_shows_command);
+	tcase_add_test(tc, test_status_page_of_large_tasks);
 	suite_add_tcase(s, tc);
 	return s;
 }
