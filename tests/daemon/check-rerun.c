@@ -5,7 +5,6 @@
  * queue, what survives a restart, and coordctl's view of a job.
  */
 #include <fcntl.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,57 +196,20 @@ START_TEST(test_rerun_refusals)
 }
 END_TEST
 
-/*
- * Runs one request line as uid in a child process and writes the whole
- * response line into out; returns the child's exit status (0: a line came).
- */
-static int rerun_as_user(uid_t uid, const char *line, char *out, size_t size)
-{
-	int fds[2], status;
-	ssize_t n, got = 0;
-	pid_t pid;
-
-	ck_assert_int_eq(pipe(fds), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct harness_client *c;
-		char *text;
-		bool eof;
-
-		close(fds[0]);
-		if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)
-			_exit(254);
-		c = harness_connect(daemon_.sock);
-		if (!c || harness_send_raw(c, line, strlen(line)) < 0)
-			_exit(253);
-		text = harness_read_line(c, HARNESS_WAIT_MS, &eof);
-		if (!text || write(fds[1], text, strlen(text)) < 0)
-			_exit(252);
-		_exit(0);
-	}
-	close(fds[1]);
-	while (got < (ssize_t)size - 1 && (n = read(fds[0], out + got, size - 1 - (size_t)got)) > 0)
-		got += n;
-	out[got] = '\0';
-	close(fds[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
-
 /* The response to method with params (JSON text) sent as uid; parsed. */
 static json_object *rerun_call_as(uid_t uid, const char *method, const char *params)
 {
-	char line[1024], out[16384];
+	char line[1024], *out;
 	json_object *o;
 
 	snprintf(line, sizeof(line),
 		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}\n", method,
 		 params);
-	ck_assert_int_eq(rerun_as_user(uid, line, out, sizeof(out)), 0);
+	out = harness_request_as(daemon_.sock, uid, line);
+	ck_assert_msg(out != NULL, "no answer to %s as uid %u", method, (unsigned)uid);
 	o = json_tokener_parse(out);
 	ck_assert_msg(o != NULL, "not JSON: %s", out);
+	free(out);
 	return o;
 }
 

@@ -69,6 +69,14 @@ long long harness_db_int(struct sqlite3 *db, const char *sql);
 /* Runs argv to its end with stderr into *ret_err (caller frees); the wait status. */
 int harness_run(char *const argv[], char **ret_err);
 
+/*
+ * Sends one request line (with its newline) to the daemon at sock from a
+ * child process running as uid (needs root) and returns the first line it
+ * answers (caller frees), or NULL when the child could not become uid,
+ * connect or got no answer in HARNESS_WAIT_MS.
+ */
+char *harness_request_as(const char *sock, uid_t uid, const char *line);
+
 /* Runs suite (SIGPIPE ignored: the daemon may hang up on us); the exit status for main. */
 int harness_run_suite(Suite *suite);
 
