@@ -10,55 +10,37 @@
 #include "connection.h"
 #include "daemon.h"
 #include "job.h"
+#include "jsonspec.h"
 #include "methods.h"
 #include "params.h"
 #include "state.h"
 #include "task.h"
 #include "wire_errors.h"
 
-/* The keys rerun's params may have. */
-static const char *const rerun_keys[] = {"request_id", "new_request_id", "node"};
+struct methods_rerun_params {
+	const char *request_id, *new_request_id;
+	json_object *node;
+};
 
-static const char *rerun_unknown_key(json_object *params)
+const struct jsonspec methods_rerun_spec[] = {
+	JSONSPEC_STRING(struct methods_rerun_params, request_id, JSONSPEC_REQUIRED),
+	JSONSPEC_STRING(struct methods_rerun_params, new_request_id, JSONSPEC_NULLABLE),
+	JSONSPEC_OBJECT(struct methods_rerun_params, node, JSONSPEC_NULLABLE),
+	{0},
+};
+
+/* Refuses a key that no node has; the values are checked when the Task is. */
+static struct rpc_result *rerun_check_node(struct rpc_call *call, json_object *node)
 {
-	json_object_object_foreach (params, key, val) {
-		bool known = false;
+	const char *unknown = node ? jsonspec_unknown_key(task_node_spec, node) : NULL;
 
-		(void)val;
-		for (size_t i = 0; i < sizeof(rerun_keys) / sizeof(*rerun_keys); i++)
-			known = known || strcmp(key, rerun_keys[i]) == 0;
-		if (!known)
-			return key;
-	}
-	return NULL;
-}
-
-/*
- * The optional node replacements: NULL when fine (*ret: borrowed, or NULL
- * when absent), else the call's answer.
- */
-static struct rpc_result *rerun_node_param(struct rpc_call *call, json_object *params,
-					   json_object **ret)
-{
-	json_object *node = NULL;
-
-	*ret = NULL;
-	if (!json_object_object_get_ex(params, "node", &node) || !node)
+	if (!unknown)
 		return NULL;
-	if (!json_object_is_type(node, json_type_object))
-		return rpc_failure(call, WIRE_INVALID_PARAMS,
-				   "Invalid params: node must be an object of the node fields to "
-				   "replace");
-	json_object_object_foreach (node, key, val) {
-		(void)val;
-		if (!task_node_key_known(key))
-			return rpc_failure(call, WIRE_INVALID_PARAMS,
-					   "Invalid params: unknown key \"node.%.64s\" (a node has "
-					   "id, name, argv, cwd, env, stdin, timeout_ms)",
-					   key);
-	}
-	*ret = node;
-	return NULL;
+	return rpc_failure(
+		call, WIRE_INVALID_PARAMS,
+		"Invalid params: unknown key \"node.%.64s\" in node (known keys: id, name, "
+		"argv, cwd, env, stdin, timeout_ms)",
+		unknown);
 }
 
 /* Puts a copy of value (NULL: removes key) into obj under key. 0 or -ENOMEM. */
@@ -116,22 +98,18 @@ static json_object *rerun_task(json_object *stored, const char *new_request_id, 
 
 struct rpc_result *methods_rerun(struct rpc_call *call, json_object *params)
 {
-	const char *id, *new_id, *unknown;
 	uid_t uid = connection_peer_uid(call->conn), owner;
-	json_object *node, *task;
+	struct methods_rerun_params p;
 	struct rpc_result *err;
 	char *rerun_of = NULL;
+	json_object *task;
 	struct job *job;
+	const char *id;
 
-	if (params && (unknown = rerun_unknown_key(params)))
-		return rpc_failure(call, WIRE_INVALID_PARAMS,
-				   "Invalid params: unknown key \"%.64s\" (rerun takes request_id, "
-				   "new_request_id, node)",
-				   unknown);
-	if ((err = params_string(call, params, "request_id", true, &id)) ||
-	    (err = params_string(call, params, "new_request_id", false, &new_id)) ||
-	    (err = rerun_node_param(call, params, &node)))
+	if ((err = params_parse(call, params, methods_rerun_spec, &p)) ||
+	    (err = rerun_check_node(call, p.node)))
 		return err;
+	id = p.request_id;
 	if (state_get_job(call->daemon->state, id, &job) < 0)
 		return methods_not_found(call, id);
 	owner = job->owner_uid;
@@ -153,7 +131,7 @@ struct rpc_result *methods_rerun(struct rpc_call *call, json_object *params)
 		job_unref(job);
 		return rpc_failure(call, WIRE_CONFLICT, "conflict: job \"%.128s\" %s", id, why);
 	}
-	task = rerun_task(job->task, new_id, node);
+	task = rerun_task(job->task, p.new_request_id, p.node);
 	rerun_of = strdup(job->request_id);
 	job_unref(job);
 	if (!task || !rerun_of) {
