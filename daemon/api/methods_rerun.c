@@ -75,8 +75,9 @@ static json_object *rerun_task(json_object *stored, const char *new_request_id, 
 		return NULL;
 	json_object_object_del(task, "request_id");
 	json_object_object_del(task, "wait");
-	if (new_request_id)
-		r = rerun_replace(task, "request_id", json_object_new_string(new_request_id));
+	if (new_request_id &&
+	    json_object_object_add(task, "request_id", json_object_new_string(new_request_id)) < 0)
+		r = -ENOMEM;
 	if (!json_object_object_get_ex(task, "node", &stored_node) ||
 	    !json_object_is_type(stored_node, json_type_object)) {
 		stored_node = json_object_new_object();
@@ -96,51 +97,55 @@ static json_object *rerun_task(json_object *stored, const char *new_request_id, 
 	return task;
 }
 
+/* NULL when uid may re-run job now, else the call's answer. */
+static struct rpc_result *rerun_check_job(struct rpc_call *call, const struct job *job, uid_t uid)
+{
+	if (uid != 0 && uid != job->owner_uid)
+		return rpc_failure(call, WIRE_PERMISSION_DENIED,
+				   "permission denied: job \"%.128s\" belongs to uid %u; only its "
+				   "owner or root may re-run it",
+				   job->request_id, (unsigned)job->owner_uid);
+	if (job->status == JOB_OPENED)
+		return rpc_failure(
+			call, WIRE_CONFLICT,
+			"conflict: job \"%.128s\" is still opened; only a closed job can "
+			"be re-run (cancel it or wait for it)",
+			job->request_id);
+	if (!job->task)
+		return rpc_failure(call, WIRE_CONFLICT,
+				   "conflict: job \"%.128s\" was accepted before the daemon kept "
+				   "tasks, so there is nothing to re-run",
+				   job->request_id);
+	return NULL;
+}
+
 struct rpc_result *methods_rerun(struct rpc_call *call, json_object *params)
 {
-	uid_t uid = connection_peer_uid(call->conn), owner;
 	struct methods_rerun_params p;
 	struct rpc_result *err;
+	json_object *task = NULL;
 	char *rerun_of = NULL;
-	json_object *task;
 	struct job *job;
-	const char *id;
+	uid_t owner;
 
 	if ((err = params_parse(call, params, methods_rerun_spec, &p)) ||
 	    (err = rerun_check_node(call, p.node)))
 		return err;
-	id = p.request_id;
-	if (state_get_job(call->daemon->state, id, &job) < 0)
-		return methods_not_found(call, id);
+	if (state_get_job(call->daemon->state, p.request_id, &job) < 0)
+		return methods_not_found(call, p.request_id);
+	err = rerun_check_job(call, job, connection_peer_uid(call->conn));
+	if (!err) {
+		task = rerun_task(job->task, p.new_request_id, p.node);
+		rerun_of = strdup(job->request_id);
+	}
 	owner = job->owner_uid;
-	if (uid != 0 && uid != owner) {
-		job_unref(job);
-		return rpc_failure(call, WIRE_PERMISSION_DENIED,
-				   "permission denied: job \"%.128s\" belongs to uid %u; only its "
-				   "owner or root may re-run it",
-				   id, (unsigned)owner);
-	}
-	if (job->status == JOB_OPENED || !job->task) {
-		const char *why =
-			job->status == JOB_OPENED
-				? "is still opened; only a closed job can be re-run "
-				  "(cancel it or wait for it)"
-				: "was accepted before the daemon kept tasks, so there is "
-				  "nothing to re-run";
-
-		job_unref(job);
-		return rpc_failure(call, WIRE_CONFLICT, "conflict: job \"%.128s\" %s", id, why);
-	}
-	task = rerun_task(job->task, p.new_request_id, p.node);
-	rerun_of = strdup(job->request_id);
 	job_unref(job);
-	if (!task || !rerun_of) {
-		json_object_put(task);
-		free(rerun_of);
-		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
-	}
-	/* The new job is the original owner's: it runs what that owner wrote. */
-	err = methods_submit_as(call, task, owner, rerun_of);
+	if (err)
+		return err;
+	if (!task || !rerun_of)
+		err = rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
+	else /* The new job is the original owner's: it runs what that owner wrote. */
+		err = methods_submit_as(call, task, owner, rerun_of);
 	json_object_put(task);
 	free(rerun_of);
 	return err;
