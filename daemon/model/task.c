@@ -123,7 +123,7 @@ void task_free(struct task *task)
 	free(task);
 }
 
-/* The Task's keys (contract v2); after and after_policy are read by the coordinator. */
+/* The Task's keys (contract v2). after and after_policy are only checked here so far. */
 struct task_json {
 	const char *request_id, *parent_node_id, *mode;
 	json_object *node;
