@@ -35,6 +35,7 @@ static const struct params_method params_methods[] = {
 	{"rerun", methods_rerun_spec},
 	{"subscribe", methods_subscribe_spec},
 	{"unsubscribe", methods_unsubscribe_spec},
+	{"output", methods_output_spec},
 };
 
 /* How a spec is read: a method's params, the Task, or node. */

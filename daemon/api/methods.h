@@ -33,13 +33,21 @@ struct rpc_result *methods_rerun(struct rpc_call *call, json_object *params);
  */
 struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params, uid_t owner,
 				     const char *rerun_of);
-/* Answers 1001: no job has request_id. */
-struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id);
 /* The uid a call's Job objects are shown to (see job_to_json). */
 uid_t methods_viewer(struct rpc_call *call);
 
 struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params);
+struct rpc_result *methods_output(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *params);
+
+/* Answers call with 1001: no job has request_id. */
+struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id);
+
+/*
+ * The contract's Job with how much it wrote (stdout_bytes, stderr_bytes),
+ * as viewer (a peer's uid) may see it (see job_to_json): a new reference.
+ */
+json_object *methods_job_object(struct daemon *d, const struct job *job, uid_t viewer);
 
 /*
  * Each method's params (see params.h); ping, modes and shutdown take
@@ -52,6 +60,7 @@ extern const struct jsonspec methods_cancel_spec[];
 extern const struct jsonspec methods_rerun_spec[];
 extern const struct jsonspec methods_subscribe_spec[];
 extern const struct jsonspec methods_unsubscribe_spec[];
+extern const struct jsonspec methods_output_spec[];
 
 /* The final message of a closed job as JSON (new reference), or NULL. */
 json_object *methods_final_message(struct daemon *d, const struct job *job);

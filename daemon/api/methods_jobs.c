@@ -82,7 +82,7 @@ static json_object *methods_job_json(struct rpc_call *call, const char *request_
 
 	if (state_get_job(call->daemon->state, request_id, &job) < 0)
 		return NULL;
-	o = job_to_json(job, methods_viewer(call));
+	o = methods_job_object(call->daemon, job, methods_viewer(call));
 	job_unref(job);
 	return o;
 }
@@ -114,7 +114,8 @@ static json_object *methods_job_with_message(struct rpc_call *call, const char *
 
 	if (state_get_job(call->daemon->state, request_id, &job) < 0)
 		return o;
-	json_object_object_add(o, "job", job_to_json(job, methods_viewer(call)));
+	json_object_object_add(o, "job",
+			       methods_job_object(call->daemon, job, methods_viewer(call)));
 	json_object_object_add(o, "message", methods_final_message(call->daemon, job));
 	job_unref(job);
 	return o;
@@ -299,7 +300,8 @@ struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params,
 	if (!wait) {
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "job", job_to_json(job, methods_viewer(call)));
+		json_object_object_add(o, "job",
+				       methods_job_object(call->daemon, job, methods_viewer(call)));
 		return rpc_success(call, o);
 	}
 	if (methods_one_id(job->request_id, &ids) < 0)
@@ -433,7 +435,7 @@ struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 				   history_last_error(d->history));
 	list = json_object_new_array_ext((int)count);
 	for (size_t i = 0; i < count; i++) {
-		json_object_array_add(list, job_to_json(jobs[i], methods_viewer(call)));
+		json_object_array_add(list, methods_job_object(d, jobs[i], methods_viewer(call)));
 		job_unref(jobs[i]);
 	}
 	free(jobs);

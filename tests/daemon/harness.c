@@ -378,63 +378,6 @@ long long harness_db_int(sqlite3 *db, const char *sql)
 	return v;
 }
 
-/* The child of harness_request_as: as uid, sends line and writes the answer to fd. */
-static void harness_request_child(const char *sock, uid_t uid, const char *line, int fd)
-{
-	struct harness_client *c;
-	size_t len, done = 0;
-	char *text;
-	ssize_t n;
-	bool eof;
-
-	if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)
-		_exit(1);
-	c = harness_connect(sock);
-	if (!c || harness_send_raw(c, line, strlen(line)) < 0)
-		_exit(1);
-	text = harness_read_line(c, HARNESS_WAIT_MS, &eof);
-	if (!text)
-		_exit(1);
-	len = strlen(text);
-	while (done < len && (n = write(fd, text + done, len - done)) > 0)
-		done += (size_t)n;
-	_exit(done == len ? 0 : 1);
-}
-
-char *harness_request_as(const char *sock, uid_t uid, const char *line)
-{
-	size_t len = 0, cap = 4096;
-	char *out = malloc(cap);
-	int fds[2], status;
-	ssize_t n;
-	pid_t pid;
-
-	ck_assert_ptr_nonnull(out);
-	ck_assert_int_eq(pipe(fds), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		close(fds[0]);
-		harness_request_child(sock, uid, line, fds[1]);
-	}
-	close(fds[1]);
-	while ((n = read(fds[0], out + len, cap - 1 - len)) > 0) {
-		len += (size_t)n;
-		if (len == cap - 1) {
-			out = realloc(out, cap *= 2);
-			ck_assert_ptr_nonnull(out);
-		}
-	}
-	out[len] = '\0';
-	close(fds[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
 int harness_run(char *const argv[], char **ret_err)
 {
 	char path[] = "/tmp/coorditest-run.XXXXXX";
@@ -953,4 +896,46 @@ int harness_run_suite(Suite *suite)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+json_object *harness_request_as(const char *sock, uid_t uid, gid_t gid, const gid_t *groups,
+				size_t ngroups, const char *line)
+{
+	char buf[65536];
+	size_t len = 0;
+	ssize_t n;
+	int fds[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct harness_client *c;
+		char *answer;
+		bool eof;
+
+		close(fds[0]);
+		if (setgroups(ngroups, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+			_exit(100);
+		c = harness_connect(sock);
+		if (!c)
+			_exit(101);
+		harness_send_raw(c, line, strlen(line));
+		answer = harness_read_line(c, HARNESS_WAIT_MS, &eof);
+		if (!answer)
+			_exit(102);
+		if (write(fds[1], answer, strlen(answer)) < 0)
+			_exit(103);
+		_exit(0);
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fds[0]);
+	buf[len] = '\0';
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "the client as uid %u failed (status %#x)", (unsigned)uid, status);
+	return harness_json("%s", buf);
 }
