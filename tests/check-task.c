@@ -316,7 +316,7 @@ START_TEST(test_task_stored)
 {
 	struct task *task = NULL;
 	char *error = NULL;
-	json_object *node, *v;
+	json_object *stored, *node, *v;
 
 	ck_assert_int_eq(task_parse_text("{\"wait\": true, \"after\": [\"a\"],"
 					 " \"node\": {\"argv\": [\"/bin/echo\", \"x\"],"
@@ -324,20 +324,22 @@ START_TEST(test_task_stored)
 					 NULL, &task, &error),
 			 0);
 	ck_assert_ptr_nonnull(task->stored);
-	ck_assert_str_eq(json_object_get_string(json_object_object_get(task->stored, "request_id")),
+	stored = json_tokener_parse(task->stored);
+	ck_assert_ptr_nonnull(stored);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(stored, "request_id")),
 			 task->request_id);
-	ck_assert_str_eq(json_object_get_string(json_object_object_get(task->stored, "mode")),
-			 "async");
-	ck_assert(!json_object_object_get_ex(task->stored, "wait", NULL));
-	ck_assert(json_object_object_get_ex(task->stored, "after", &v));
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(stored, "mode")), "async");
+	ck_assert(!json_object_object_get_ex(stored, "wait", NULL));
+	ck_assert(json_object_object_get_ex(stored, "after", &v));
 	ck_assert_int_eq(json_object_array_length(v), 1);
-	node = json_object_object_get(task->stored, "node");
+	node = json_object_object_get(stored, "node");
 	/* A defaulted node id and name are not kept: a re-run makes its own. */
 	ck_assert(!json_object_object_get_ex(node, "id", NULL));
 	ck_assert(!json_object_object_get_ex(node, "name", NULL));
 	ck_assert_str_eq(json_object_get_string(
 				 json_object_object_get(json_object_object_get(node, "env"), "K")),
 			 "V");
+	json_object_put(stored);
 	task_free(task);
 }
 END_TEST

@@ -135,7 +135,10 @@ struct rpc_result *methods_rerun(struct rpc_call *call, json_object *params)
 		return methods_not_found(call, p.request_id);
 	err = rerun_check_job(call, job, connection_peer_uid(call->conn));
 	if (!err) {
-		task = rerun_task(job->task, p.new_request_id, p.node);
+		json_object *stored = job_task_json(job);
+
+		task = stored ? rerun_task(stored, p.new_request_id, p.node) : NULL;
+		json_object_put(stored);
 		rerun_of = strdup(job->request_id);
 	}
 	owner = job->owner_uid;

@@ -43,9 +43,12 @@ struct job *job_new_from_task(const struct task *task)
 	    job_dup(&job->name, task->name) < 0 || job_dup(&job->mode, task->mode) < 0 ||
 	    job_dup(&job->rerun_of, task->rerun_of) < 0)
 		return job_unref(job);
-	job->task = task->stored ? json_object_get(task->stored) : NULL;
+	if (job_dup(&job->task, task->stored) < 0)
+		return job_unref(job);
+	/* after as submitted, shared with the task: nobody changes it. */
+	job->after = task->after_json ? json_object_get(task->after_json) : NULL;
 	job->status = JOB_OPENED;
-	job->phase = JOB_QUEUED;
+	job->phase = task->after_count ? JOB_WAITING : JOB_QUEUED;
 	job->result = JOB_RESULT_NONE;
 	job->start_time = time_now();
 	job->owner_uid = task->owner_uid;
@@ -70,7 +73,8 @@ struct job *job_unref(struct job *job)
 	free(job->mode);
 	free(job->error_message);
 	free(job->rerun_of);
-	json_object_put(job->task);
+	json_object_put(job->after);
+	free(job->task);
 	free(job);
 	return NULL;
 }
@@ -117,14 +121,15 @@ void job_set_run_start(struct job *job)
 		job->run_start_time = time_now();
 }
 
-/* A new reference to the member key of the job's stored Task, or NULL. */
-static json_object *job_task_member(const struct job *job, const char *key)
+json_object *job_task_json(const struct job *job)
 {
-	json_object *v;
+	json_object *o = job->task ? json_tokener_parse(job->task) : NULL;
 
-	if (!job->task || !json_object_object_get_ex(job->task, key, &v))
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
 		return NULL;
-	return json_object_get(v);
+	}
+	return o;
 }
 
 static bool job_task_visible(const struct job *job, uid_t viewer)
@@ -155,10 +160,9 @@ json_object *job_to_json(const struct job *job, uid_t viewer)
 	json_object_object_add(o, "run_start_time",
 			       job->run_start_time > 0 ? json_time_new(job->run_start_time) : NULL);
 	json_object_object_add(o, "rerun_of", json_string_or_null(job->rerun_of));
-	json_object_object_add(o, "after", job_task_member(job, "after"));
-	json_object_object_add(
-		o, "task",
-		job_task_visible(job, viewer) && job->task ? json_object_get(job->task) : NULL);
+	json_object_object_add(o, "after", job->after ? json_object_get(job->after) : NULL);
+	json_object_object_add(o, "task",
+			       job_task_visible(job, viewer) ? job_task_json(job) : NULL);
 	return o;
 }
 
@@ -189,6 +193,8 @@ const char *job_status_name(enum job_status status)
 const char *job_phase_name(enum job_phase phase)
 {
 	switch (phase) {
+	case JOB_WAITING:
+		return "waiting";
 	case JOB_QUEUED:
 		return "queued";
 	case JOB_RUNNING:
@@ -229,6 +235,8 @@ const char *error_kind_name(enum error_kind kind)
 		return "spawn";
 	case ERROR_LOST:
 		return "lost";
+	case ERROR_DEPENDENCY:
+		return "dependency";
 	case ERROR_INVALID:
 		return "invalid";
 	}
@@ -298,7 +306,7 @@ int job_result_from_name(const char *name, enum job_result *ret)
 
 int error_kind_from_name(const char *name, enum error_kind *ret)
 {
-	int v, r = job_enum_from_name(name, error_kind_namer, ERROR_INVALID + 1, &v);
+	int v, r = job_enum_from_name(name, error_kind_namer, ERROR_DEPENDENCY + 1, &v);
 
 	if (r == 0)
 		*ret = (enum error_kind)v;

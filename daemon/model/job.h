@@ -16,6 +16,7 @@ enum job_status {
 };
 
 enum job_phase {
+	JOB_WAITING, /* on the jobs of its after, before it is queued */
 	JOB_QUEUED,
 	JOB_RUNNING,
 	JOB_FINISHED,
@@ -37,6 +38,7 @@ enum error_kind {
 	ERROR_SPAWN,
 	ERROR_LOST,
 	ERROR_INVALID,
+	ERROR_DEPENDENCY, /* a job of its after failed, so it never ran */
 };
 
 struct job {
@@ -62,9 +64,11 @@ struct job {
 	char *error_message;
 
 	uid_t owner_uid;
+	json_object *after;    /* the request_ids of its after as submitted (an array), or NULL */
+	char *task;	       /* the Task as submitted minus wait (JSON text), or NULL */
 	double run_start_time; /* when its process started; 0 before */
 	char *rerun_of;	       /* the request_id it was re-run from, or NULL */
-	json_object *task;     /* the stored Task (see task.h), owned; NULL if none was kept */
+
 	/* In memory only: its final message is published, not yet delivered. */
 	bool finishing;
 	pid_t pid;		/* 0 until running */
@@ -72,7 +76,8 @@ struct job {
 };
 
 /*
- * The seed's create_new: a new opened, queued job for task, started now.
+ * The seed's create_new: a new opened job for task, started now: waiting
+ * when the task has after, else queued.
  * The task's run_id must be set. Returns a job with one reference, or NULL.
  */
 struct job *job_new_from_task(const struct task *task);
@@ -101,6 +106,12 @@ int job_end(struct job *job, enum job_result result, int exit_code, enum error_k
  * null for everyone else (its env and stdin may hold secrets).
  */
 json_object *job_to_json(const struct job *job, uid_t viewer);
+
+/*
+ * The job's stored Task as an object (new reference), or NULL when none
+ * was kept (or it does not parse).
+ */
+json_object *job_task_json(const struct job *job);
 
 /* Records that the job's process started now (the first start only). */
 void job_set_run_start(struct job *job);

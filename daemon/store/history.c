@@ -22,7 +22,7 @@
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
-#define HISTORY_SCHEMA_VERSION 2
+#define HISTORY_SCHEMA_VERSION 3
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
 
@@ -51,6 +51,7 @@
 	SEP COL(OWNER_UID, owner_uid)                                                              \
 	SEP COL(PID, pid)                                                                          \
 	SEP COL(PID_STARTTIME, pid_starttime)                                                      \
+	SEP COL(AFTER, after)                                                                      \
 	SEP COL(RUN_START_TIME, run_start_time)                                                    \
 	SEP COL(RERUN_OF, rerun_of)                                                                \
 	SEP COL(TASK, task)
@@ -228,19 +229,27 @@ static const char history_schema_v1[] =
 	" body TEXT NOT NULL);"
 	"CREATE INDEX messages_by_request ON messages (request_id, seq);";
 
-/* Migrations: history_migrations[v] takes a database from version v to v + 1. */
 /*
- * v2: the stored Task (JSON text; it holds node.env and node.stdin, so it is
- * shown to the job's owner and root only), the job it was re-run from, and
- * when its process started.
+ * v2: the Task as submitted (minus wait, JSON text), so that a job that
+ * never started runs after a restart; and its after (a JSON array of
+ * request_ids, NULL without one), as the Job shows it.
  */
-static const char history_schema_v2[] = "ALTER TABLE jobs ADD COLUMN run_start_time REAL;"
-					"ALTER TABLE jobs ADD COLUMN rerun_of TEXT;"
+static const char history_schema_v2[] = "ALTER TABLE jobs ADD COLUMN after TEXT;"
 					"ALTER TABLE jobs ADD COLUMN task TEXT;";
 
+/*
+ * v3: when its process started (so run time survives a restart), and the
+ * job it was re-run from. The task column (v2) holds node.env and
+ * node.stdin: it is shown to the job's owner and root only.
+ */
+static const char history_schema_v3[] = "ALTER TABLE jobs ADD COLUMN run_start_time REAL;"
+					"ALTER TABLE jobs ADD COLUMN rerun_of TEXT;";
+
+/* Migrations: history_migrations[v] takes a database from version v to v + 1. */
 static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
 	[1] = history_schema_v2,
+	[2] = history_schema_v3,
 };
 
 /* A write the history may have to make again: a failed commit loses its whole transaction. */
@@ -462,21 +471,6 @@ static void history_bind_int64(sqlite3_stmt *st, int i, bool present, int64_t v)
 		sqlite3_bind_int64(st, i, (sqlite3_int64)v);
 }
 
-/* Binds the compact JSON text of o (a copy), or NULL for no object. */
-static void history_bind_json(sqlite3_stmt *st, int i, json_object *o)
-{
-	size_t len;
-	const char *text;
-
-	if (i == 0)
-		return;
-	text = o ? json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len) : NULL;
-	if (text)
-		sqlite3_bind_text(st, i, text, (int)len, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
 static void history_bind_double(sqlite3_stmt *st, int i, bool present, double v)
 {
 	if (i > 0 && present)
@@ -510,10 +504,14 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 	history_bind_int64(st, p[JOB_COL_OWNER_UID], true, (int64_t)job->owner_uid);
 	history_bind_int64(st, p[JOB_COL_PID], job->pid > 0, job->pid);
 	history_bind_int64(st, p[JOB_COL_PID_STARTTIME], job->pid > 0, (int64_t)job->pid_starttime);
+	history_bind_text(
+		st, p[JOB_COL_AFTER],
+		job->after ? json_object_to_json_string_ext(job->after, JSON_C_TO_STRING_PLAIN)
+			   : NULL);
+	history_bind_text(st, p[JOB_COL_TASK], job->task);
 	history_bind_double(st, p[JOB_COL_RUN_START_TIME], job->run_start_time > 0,
 			    job->run_start_time);
 	history_bind_text(st, p[JOB_COL_RERUN_OF], job->rerun_of);
-	history_bind_json(st, p[JOB_COL_TASK], job->task);
 	return st;
 }
 
@@ -894,35 +892,28 @@ static void history_column_enums(sqlite3_stmt *st, struct job *job)
 		error_kind_from_name(s, &job->error_kind);
 }
 
-/*
- * The JSON object in a text column (new reference), or NULL when it is
- * NULL. Text that does not parse is left out (NULL), not a failure: the
- * job is still worth showing; only running out of memory sets *failed.
- */
-static json_object *history_column_json(sqlite3_stmt *st, int col, bool *failed)
+/* The after column back to the array it was stored from; NULL stays NULL. */
+static json_object *history_column_after(sqlite3_stmt *st, bool *failed)
 {
-	const char *text = (const char *)sqlite3_column_text(st, col);
-	json_tokener *tok;
-	json_object *o;
+	const char *s = (const char *)sqlite3_column_text(st, JOB_COL_AFTER);
+	json_object *after;
 
-	if (!text)
+	if (!s)
 		return NULL;
-	tok = json_tokener_new();
-	if (!tok) {
+	after = json_tokener_parse(s);
+	if (!after || !json_object_is_type(after, json_type_array)) {
+		json_object_put(after);
 		*failed = true;
 		return NULL;
 	}
-	o = json_tokener_parse_ex(tok, text, sqlite3_column_bytes(st, col));
-	if (o && !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
+	return after;
 }
 
-/* A new job from the current row of a statement selecting HISTORY_JOB_SELECT. */
-static struct job *history_row_to_job(sqlite3_stmt *st)
+/*
+ * A new job from the current row of a statement selecting
+ * HISTORY_JOB_SELECT; its stored task (which may be large) only with_task.
+ */
+static struct job *history_row_to_job(sqlite3_stmt *st, bool with_task)
 {
 	struct job *job = job_new_empty();
 	bool failed = false;
@@ -945,9 +936,11 @@ static struct job *history_row_to_job(sqlite3_stmt *st)
 	job->owner_uid = (uid_t)sqlite3_column_int64(st, JOB_COL_OWNER_UID);
 	job->pid = (pid_t)sqlite3_column_int64(st, JOB_COL_PID);
 	job->pid_starttime = (uint64_t)sqlite3_column_int64(st, JOB_COL_PID_STARTTIME);
+	job->after = history_column_after(st, &failed);
 	job->run_start_time = sqlite3_column_double(st, JOB_COL_RUN_START_TIME);
 	job->rerun_of = history_column_dup(st, JOB_COL_RERUN_OF, &failed);
-	job->task = history_column_json(st, JOB_COL_TASK, &failed);
+	if (with_task)
+		job->task = history_column_dup(st, JOB_COL_TASK, &failed);
 	if (failed || !job->request_id || !job->child_node_id || !job->run_id || !job->name ||
 	    !job->mode)
 		return job_unref(job);
@@ -960,7 +953,7 @@ static int history_first_job(struct history *h, sqlite3_stmt *st, struct job **r
 	int rc = sqlite3_step(st), r = 0;
 
 	if (rc == SQLITE_ROW) {
-		*ret = history_row_to_job(st);
+		*ret = history_row_to_job(st, true);
 		if (!*ret)
 			r = -ENOMEM;
 	} else if (rc == SQLITE_DONE) {
@@ -1134,7 +1127,7 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 			cut = true;
 			break;
 		}
-		if (!(jobs[count] = history_row_to_job(st))) {
+		if (!(jobs[count] = history_row_to_job(st, true))) {
 			r = -ENOMEM;
 			break;
 		}
@@ -1213,7 +1206,7 @@ int history_foreach_open(struct history *h, int (*cb)(struct job *job, void *use
 
 	history_bind_text(st, history_param(st, ":status"), job_status_name(JOB_OPENED));
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct job *job = history_row_to_job(st);
+		struct job *job = history_row_to_job(st, true);
 
 		if (!job) {
 			r = -ENOMEM;
