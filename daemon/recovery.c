@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "history.h"
 #include "job.h"
 #include "log.h"
 #include "procstat.h"
@@ -41,25 +41,33 @@ static void recovery_stop_leftovers(const struct job *job)
 	kill(-job->pid, SIGKILL);
 }
 
+/* What recovery_one needs, all borrowed. */
+struct recovery {
+	struct state *state;
+	struct coordinator *coordinator;
+};
+
 static int recovery_one(struct job *job, void *userdata)
 {
-	struct daemon *d = userdata;
+	struct recovery *rec = userdata;
 	int r;
 
 	recovery_stop_leftovers(job);
-	r = state_adopt_open(d->state, job);
+	r = state_adopt_open(rec->state, job);
 	if (r < 0)
 		return r;
 	return coordinator_publish_failure(
-		d->coordinator, job, ERROR_LOST,
+		rec->coordinator, job, ERROR_LOST,
 		"the daemon stopped (crash or kill) while this job was opened");
 }
 
-int recovery_run(struct daemon *d, size_t *ret_count)
+int recovery_run(struct history *history, struct state *state, struct coordinator *coordinator,
+		 size_t *ret_count)
 {
-	size_t before = state_open_count(d->state);
-	int r = history_foreach_open(d->history, recovery_one, d);
+	struct recovery rec = {.state = state, .coordinator = coordinator};
+	size_t before = state_open_count(state);
+	int r = history_foreach_open(history, recovery_one, &rec);
 
-	*ret_count = state_open_count(d->state) - before;
+	*ret_count = state_open_count(state) - before;
 	return r;
 }

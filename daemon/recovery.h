@@ -4,13 +4,16 @@
 
 #include <stddef.h>
 
-struct daemon;
+struct coordinator;
+struct history;
+struct state;
 
 /*
  * Stops the leftover processes of every job still opened in the history
  * (only those that are provably the same processes), and publishes each
  * job's failure of kind lost. *ret_count says how many. 0 or negative errno.
  */
-int recovery_run(struct daemon *d, size_t *ret_count);
+int recovery_run(struct history *history, struct state *state, struct coordinator *coordinator,
+		 size_t *ret_count);
 
 #endif

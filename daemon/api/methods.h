@@ -6,11 +6,11 @@
 
 #include "rpc.h"
 
-struct daemon;
 struct job;
+struct services;
 
-/* The method called name, or NULL. */
-const struct rpc_method *methods_find(const char *name);
+/* The method table for rpc_handle_line, its calls made with svc (borrowed). */
+void methods_table_init(struct rpc_methods *ret, struct services *svc);
 
 struct rpc_result *methods_ping(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_modes(struct rpc_call *call, json_object *params);
@@ -24,8 +24,5 @@ struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params);
 
 struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *params);
-
-/* The final message of a closed job as JSON (new reference), or NULL. */
-json_object *methods_final_message(struct daemon *d, const struct job *job);
 
 #endif

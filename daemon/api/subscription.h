@@ -11,8 +11,9 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-struct connection;
-struct daemon;
+#include "connection.h"
+
+struct services;
 
 struct subscription_filter {
 	unsigned types; /* bit (1 << enum message_type); 0: every type */
@@ -21,9 +22,9 @@ struct subscription_filter {
 };
 
 struct subscription {
-	TAILQ_ENTRY(subscription) conn_entry;
+	struct connection_attachment att; /* on conn until freed */
 	unsigned long long id;
-	struct daemon *daemon;
+	struct services *services;
 	struct connection *conn; /* a reference */
 	uint64_t publisher_id;
 	struct subscription_filter filter;
@@ -34,15 +35,13 @@ struct subscription {
 	size_t prefix_len;
 };
 
-TAILQ_HEAD(subscription_list, subscription);
-
 /*
  * Subscribes conn to the daemon's publisher. filter is taken (its strings
  * freed with the subscription). With has_since, messages after since_seq
  * are replayed from the history first. The subscription starts sending
  * once subscription_start is called (after the subscribe answer is queued).
  */
-int subscription_new(struct daemon *daemon, struct connection *conn,
+int subscription_new(struct services *services, struct connection *conn,
 		     struct subscription_filter *filter, bool has_since, uint64_t since_seq,
 		     struct subscription **ret);
 
@@ -54,5 +53,11 @@ void subscription_start(struct subscription *sub);
 
 /* Unsubscribes, leaves the connection's list and frees. */
 void subscription_free(struct subscription *sub);
+
+/* The subscription with that id on conn, or NULL. */
+struct subscription *subscription_find(struct connection *conn, unsigned long long id);
+
+/* How many subscriptions conn holds. */
+size_t subscription_count(const struct connection *conn);
 
 #endif

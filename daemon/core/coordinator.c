@@ -20,6 +20,7 @@
 #include "coordinator.h"
 #include "log.h"
 #include "message.h"
+#include "privilege.h"
 #include "procstat.h"
 #include "publisher.h"
 #include "state.h"
@@ -267,16 +268,6 @@ static int coordinator_publish_creation(struct coordinator *coord, const struct 
 	return r;
 }
 
-/*
- * Whether uid may join any owner's tree: root, and the daemon's own user,
- * as whom every task runs under run_as = daemon (a task then submits its
- * children on behalf of whoever owns the task).
- */
-static bool coordinator_privileged(uid_t uid)
-{
-	return uid == 0 || uid == geteuid();
-}
-
 int coordinator_submit(struct coordinator *coord, struct task *task, struct job **ret_job,
 		       char **error)
 {
@@ -303,9 +294,9 @@ int coordinator_submit(struct coordinator *coord, struct task *task, struct job 
 	if (!strategy->ops->can_accept(strategy))
 		return coordinator_refuse(coord, task, -EBUSY, error,
 					  "the queue of mode \"%s\" is full", task->mode);
-	if (!task->run_id && (r = state_run_id_for_parent(
-				      coord->state, task->parent_node_id, task->owner_uid,
-				      coordinator_privileged(task->owner_uid), &task->run_id)) < 0)
+	if (!task->run_id &&
+	    (r = state_run_id_for_parent(coord->state, task->parent_node_id, task->owner_uid,
+					 privilege_is_admin(task->owner_uid), &task->run_id)) < 0)
 		return coordinator_refuse(coord, task, r, error, "cannot read the history: %s",
 					  strerror(-r));
 	/* A root request is its own run; its messages and environment say so too. */

@@ -1,0 +1,45 @@
+/*
+ * What the methods and subscriptions use of the daemon, and nothing more:
+ * the ctx of every call (rpc_call.ctx). daemon.c fills it; every pointer
+ * is borrowed from the daemon, which outlives every call.
+ */
+#ifndef COORD_SERVICES_H
+#define COORD_SERVICES_H
+
+#include <stddef.h>
+
+#include "rpc.h"
+#include "task.h"
+
+struct coordinator;
+struct history;
+struct publisher;
+struct state;
+struct waiter;
+
+/* The settings the methods read (fixed at start-up). */
+struct services_config {
+	struct task_limits task_limits; /* what a submitted Task may hold */
+	size_t max_wait_ids;		/* request_ids in one wait */
+};
+
+struct services {
+	struct coordinator *coordinator;
+	struct state *state;
+	struct history *history;
+	struct publisher *publisher;
+	struct waiter *waiter;
+	struct services_config config;
+	double start_time; /* time_now() at start-up, for uptime */
+	/* Stops accepting work and drains (the shutdown method). */
+	void (*shutdown)(void *ctx, const char *why);
+	void *shutdown_ctx;
+};
+
+/* The services a call was made with. */
+static inline struct services *services_of(struct rpc_call *call)
+{
+	return call->ctx;
+}
+
+#endif
