@@ -9,6 +9,7 @@
 #include "coordinator.h"
 #include "jsonutil.h"
 #include "methods.h"
+#include "params.h"
 #include "services.h"
 #include "state.h"
 #include "strategy.h"
@@ -51,8 +52,12 @@ void methods_table_init(struct rpc_methods *ret, struct services *svc)
 
 struct rpc_result *methods_ping(struct rpc_call *call, json_object *params)
 {
-	json_object *o = json_object_new_object();
+	struct rpc_result *err;
+	json_object *o;
 
+	if ((err = params_parse(call, params, params_none, NULL)))
+		return err;
+	o = json_object_new_object();
 	json_object_object_add(o, "version", json_object_new_string(COORD_VERSION));
 	json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
 	json_object_object_add(o, "uptime",
@@ -75,7 +80,13 @@ static void methods_mode_cb(const struct strategy_info *info, void *userdata)
 
 struct rpc_result *methods_modes(struct rpc_call *call, json_object *params)
 {
-	json_object *o = json_object_new_object(), *modes = json_object_new_array();
+	struct rpc_result *err;
+	json_object *o, *modes;
+
+	if ((err = params_parse(call, params, params_none, NULL)))
+		return err;
+	o = json_object_new_object();
+	modes = json_object_new_array();
 
 	coordinator_foreach_mode(services_of(call)->coordinator, methods_mode_cb, modes);
 	json_object_object_add(o, "modes", modes);
@@ -87,6 +98,8 @@ struct rpc_result *methods_shutdown(struct rpc_call *call, json_object *params)
 	struct services *d = services_of(call);
 	struct rpc_result *answered;
 
+	if ((answered = params_parse(call, params, params_none, NULL)))
+		return answered;
 	/* RPC_ADMIN: stopping the daemon stops everyone's work. */
 	answered = rpc_success(call, NULL);
 

@@ -9,6 +9,7 @@
 #include <uuid/uuid.h>
 
 #include "cause.h"
+#include "jsonspec.h"
 #include "task.h"
 
 static const struct task_limits task_limits_default = TASK_LIMITS_DEFAULT;
@@ -67,43 +68,63 @@ void task_free(struct task *task)
 	free(task);
 }
 
-/*
- * Reads an optional string member. Absent (and null, when null_ok) leaves
- * *ret NULL. A present value of another type is an error naming the field.
- */
-static int task_opt_string(json_object *obj, const char *key, const char *field, bool null_ok,
-			   char **ret, char **error)
-{
-	json_object *v;
+/* The Task's keys (contract v2). after and after_policy are only checked here so far. */
+struct task_json {
+	const char *request_id, *parent_node_id, *mode;
+	json_object *node;
+	bool wait;
+	json_object *after;
+	const char *after_policy;
+};
 
+static const char *const task_after_policies[] = {"success", "closed", NULL};
+
+const struct jsonspec task_spec[] = {
+	JSONSPEC_STRING(struct task_json, request_id, 0),
+	JSONSPEC_STRING(struct task_json, parent_node_id, JSONSPEC_NULLABLE),
+	JSONSPEC_STRING(struct task_json, mode, 0, .def.s = "async"),
+	JSONSPEC_OBJECT(struct task_json, node, JSONSPEC_REQUIRED | JSONSPEC_NULLABLE),
+	JSONSPEC_BOOL(struct task_json, wait, JSONSPEC_NULLABLE, false),
+	JSONSPEC_STRINGS(struct task_json, after, JSONSPEC_NULLABLE, 0, 0),
+	JSONSPEC_CHOICE(struct task_json, after_policy, JSONSPEC_NULLABLE, task_after_policies),
+	{0},
+};
+
+/* The keys of node. */
+struct task_node_json {
+	const char *id, *name;
+	json_object *argv;
+	const char *cwd;
+	json_object *env;
+	struct jsonspec_bytes stdin_data;
+	uint64_t timeout_ms;
+};
+
+const struct jsonspec task_node_spec[] = {
+	JSONSPEC_STRING(struct task_node_json, id, 0, .lmin = 1),
+	JSONSPEC_STRING(struct task_node_json, name, 0),
+	JSONSPEC_STRINGS(struct task_node_json, argv, JSONSPEC_REQUIRED | JSONSPEC_NULLABLE, 1, 0),
+	JSONSPEC_STRING(struct task_node_json, cwd, JSONSPEC_NULLABLE),
+	JSONSPEC_OBJECT(struct task_node_json, env, JSONSPEC_NULLABLE),
+	JSONSPEC_BYTES("stdin", struct task_node_json, stdin_data, JSONSPEC_NULLABLE),
+	JSONSPEC_UINT(struct task_node_json, timeout_ms, JSONSPEC_NULLABLE, 0, INT64_C(1) << 40, 0),
+	{0},
+};
+
+/* A copy of s (NULL stays NULL). 0 or -ENOMEM. */
+static int task_strdup(const char *s, char **ret)
+{
 	*ret = NULL;
-	if (!json_object_object_get_ex(obj, key, &v))
-		return 0;
-	if (!v && null_ok)
-		return 0;
-	if (!json_object_is_type(v, json_type_string))
-		return cause_set(error, -EINVAL, "%s must be a string%s", field,
-				 null_ok ? " or null" : "");
-	if (memchr(json_object_get_string(v), '\0', (size_t)json_object_get_string_len(v)))
-		return cause_set(error, -EINVAL, "%s must not contain a NUL character", field);
-	*ret = strdup(json_object_get_string(v));
-	return *ret ? 0 : -ENOMEM;
+	if (s && !(*ret = strdup(s)))
+		return -ENOMEM;
+	return 0;
 }
 
-static int task_parse_argv(struct task *task, json_object *node, const struct task_limits *limits,
+static int task_parse_argv(struct task *task, json_object *argv, const struct task_limits *limits,
 			   char **error)
 {
-	json_object *argv;
-	size_t n, bytes = 0;
+	size_t n = json_object_array_length(argv), bytes = 0;
 
-	if (!json_object_object_get_ex(node, "argv", &argv) || !argv)
-		return cause_set(error, -EINVAL,
-				 "node.argv is required: a non-empty array of strings");
-	if (!json_object_is_type(argv, json_type_array))
-		return cause_set(error, -EINVAL, "node.argv must be an array of strings");
-	n = json_object_array_length(argv);
-	if (n == 0)
-		return cause_set(error, -EINVAL, "node.argv must not be empty");
 	if (n > limits->max_argv)
 		return cause_set(error, -EINVAL,
 				 "node.argv has %zu items, more than the %zu allowed "
@@ -115,12 +136,6 @@ static int task_parse_argv(struct task *task, json_object *node, const struct ta
 	for (size_t i = 0; i < n; i++) {
 		json_object *item = json_object_array_get_idx(argv, i);
 
-		if (!json_object_is_type(item, json_type_string))
-			return cause_set(error, -EINVAL, "node.argv[%zu] must be a string", i);
-		if (memchr(json_object_get_string(item), '\0',
-			   (size_t)json_object_get_string_len(item)))
-			return cause_set(error, -EINVAL,
-					 "node.argv[%zu] must not contain a NUL character", i);
 		bytes += (size_t)json_object_get_string_len(item) + 1;
 		if (bytes > limits->max_argv_bytes)
 			return cause_set(error, -EINVAL,
@@ -147,18 +162,15 @@ static bool task_env_key_reserved(const char *key)
 	return strncmp(key, "COORD_", 6) == 0;
 }
 
-static int task_parse_env(struct task *task, json_object *node, const struct task_limits *limits,
+static int task_parse_env(struct task *task, json_object *env, const struct task_limits *limits,
 			  char **error)
 {
-	json_object *env;
 	size_t i = 0, n, bytes = 0;
 
-	if (!json_object_object_get_ex(node, "env", &env) || !env) {
+	if (!env) {
 		task->env = calloc(1, sizeof(char *));
 		return task->env ? 0 : -ENOMEM;
 	}
-	if (!json_object_is_type(env, json_type_object))
-		return cause_set(error, -EINVAL, "node.env must be an object of strings");
 	n = (size_t)json_object_object_length(env);
 	if (n > limits->max_env)
 		return cause_set(error, -EINVAL,
@@ -182,7 +194,8 @@ static int task_parse_env(struct task *task, json_object *node, const struct tas
 		if (memchr(json_object_get_string(val), '\0',
 			   (size_t)json_object_get_string_len(val)))
 			return cause_set(error, -EINVAL,
-					 "node.env.%s must not contain a NUL character", key);
+					 "node.env.%s must not hold a NUL character (\\u0000)",
+					 key);
 		bytes += strlen(key) + 1 + (size_t)json_object_get_string_len(val) + 1;
 		if (bytes > limits->max_env_bytes)
 			return cause_set(error, -EINVAL,
@@ -198,57 +211,21 @@ static int task_parse_env(struct task *task, json_object *node, const struct tas
 	return 0;
 }
 
-static int task_parse_stdin(struct task *task, json_object *node, const struct task_limits *limits,
-			    char **error)
+static int task_parse_stdin(struct task *task, const struct jsonspec_bytes *in,
+			    const struct task_limits *limits, char **error)
 {
-	json_object *v;
-	size_t len;
-
-	if (!json_object_object_get_ex(node, "stdin", &v) || !v)
+	if (!in->data)
 		return 0;
-	if (!json_object_is_type(v, json_type_string))
-		return cause_set(error, -EINVAL, "node.stdin must be a string");
-	len = (size_t)json_object_get_string_len(v);
-	if (len > limits->max_stdin_bytes)
+	if (in->len > limits->max_stdin_bytes)
 		return cause_set(error, -EINVAL,
 				 "node.stdin has %zu bytes, more than the %zu allowed "
 				 "(max_task_stdin_bytes)",
-				 len, limits->max_stdin_bytes);
-	task->stdin_data = malloc(len + 1);
+				 in->len, limits->max_stdin_bytes);
+	task->stdin_data = malloc(in->len + 1);
 	if (!task->stdin_data)
 		return -ENOMEM;
-	memcpy(task->stdin_data, json_object_get_string(v), len + 1);
-	task->stdin_len = len;
-	return 0;
-}
-
-static int task_parse_timeout(struct task *task, json_object *node, char **error)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(node, "timeout_ms", &v) || !v)
-		return 0;
-	if (!json_object_is_type(v, json_type_int))
-		return cause_set(error, -EINVAL,
-				 "node.timeout_ms must be an integer number of milliseconds");
-	errno = 0;
-	task->timeout_ms = json_object_get_int64(v);
-	if (errno == EINVAL || task->timeout_ms < 0)
-		return cause_set(error, -EINVAL, "node.timeout_ms must not be negative");
-	if (task->timeout_ms > INT64_C(1) << 40)
-		return cause_set(error, -EINVAL, "node.timeout_ms is too large");
-	return 0;
-}
-
-static int task_parse_wait(struct task *task, json_object *params, char **error)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(params, "wait", &v) || !v)
-		return 0;
-	if (!json_object_is_type(v, json_type_boolean))
-		return cause_set(error, -EINVAL, "wait must be true or false");
-	task->wait = json_object_get_boolean(v);
+	memcpy(task->stdin_data, in->data, in->len + 1);
+	task->stdin_len = in->len;
 	return 0;
 }
 
@@ -261,79 +238,75 @@ static int task_default_name(struct task *task)
 	return task->name ? 0 : -ENOMEM;
 }
 
-static int task_parse_ids(struct task *task, json_object *params, char **error)
+static int task_parse_ids(struct task *task, const struct task_json *in, char **error)
 {
 	int r;
 
-	r = task_opt_string(params, "request_id", "request_id", false, &task->request_id, error);
-	if (r < 0)
-		return r;
-	if (task->request_id && !task_request_id_valid(task->request_id))
+	if (in->request_id && !task_request_id_valid(in->request_id))
 		return cause_set(error, -EINVAL,
 				 "request_id must be 1-%d characters of A-Z a-z 0-9 . _ : -",
 				 TASK_REQUEST_ID_MAX);
-	if (!task->request_id && !(task->request_id = task_generate_id()))
-		return -ENOMEM;
-	r = task_opt_string(params, "parent_node_id", "parent_node_id", true, &task->parent_node_id,
-			    error);
-	if (r < 0)
-		return r;
-	if (task->parent_node_id && !*task->parent_node_id)
+	if (in->parent_node_id && !*in->parent_node_id)
 		return cause_set(error, -EINVAL,
 				 "parent_node_id must not be empty (null or absent: a root "
 				 "request)");
-	r = task_opt_string(params, "mode", "mode", false, &task->mode, error);
-	if (r < 0)
+	if ((r = task_strdup(in->request_id, &task->request_id)) < 0 ||
+	    (r = task_strdup(in->parent_node_id, &task->parent_node_id)) < 0 ||
+	    (r = task_strdup(in->mode, &task->mode)) < 0)
 		return r;
-	if (!task->mode && !(task->mode = strdup("async")))
+	if (!task->request_id && !(task->request_id = task_generate_id()))
 		return -ENOMEM;
+	task->wait = in->wait;
 	return 0;
+}
+
+static int task_parse_cwd(struct task *task, const char *cwd, const struct task_limits *limits,
+			  char **error)
+{
+	if (!cwd)
+		return 0;
+	if (cwd[0] != '/')
+		return cause_set(error, -EINVAL, "node.cwd must be an absolute path");
+	if (strlen(cwd) > limits->max_cwd_bytes)
+		return cause_set(error, -EINVAL,
+				 "node.cwd is longer than the %zu bytes allowed "
+				 "(max_task_cwd_bytes)",
+				 limits->max_cwd_bytes);
+	return task_strdup(cwd, &task->cwd);
 }
 
 static int task_parse_node(struct task *task, json_object *node, const struct task_limits *limits,
 			   char **error)
 {
+	static const struct jsonspec_where where = {.path = "node", .what = "node"};
+	struct task_node_json in;
 	int r;
 
-	r = task_opt_string(node, "id", "node.id", false, &task->node_id, error);
-	if (r < 0)
+	if ((r = jsonspec_read(task_node_spec, node, &where, &in, error)) < 0)
 		return r;
-	if (task->node_id && !*task->node_id)
-		return cause_set(error, -EINVAL, "node.id must not be empty");
+	if ((r = task_strdup(in.id, &task->node_id)) < 0)
+		return r;
 	if (!task->node_id && !(task->node_id = task_generate_id()))
 		return -ENOMEM;
-	r = task_parse_argv(task, node, limits, error);
-	if (r < 0)
-		return r;
-	r = task_opt_string(node, "name", "node.name", false, &task->name, error);
-	if (r < 0)
+	if ((r = task_parse_argv(task, in.argv, limits, error)) < 0 ||
+	    (r = task_strdup(in.name, &task->name)) < 0)
 		return r;
 	if (!task->name && (r = task_default_name(task)) < 0)
 		return r;
-	r = task_opt_string(node, "cwd", "node.cwd", true, &task->cwd, error);
-	if (r < 0)
+	if ((r = task_parse_cwd(task, in.cwd, limits, error)) < 0 ||
+	    (r = task_parse_env(task, in.env, limits, error)) < 0 ||
+	    (r = task_parse_stdin(task, &in.stdin_data, limits, error)) < 0)
 		return r;
-	if (task->cwd && task->cwd[0] != '/')
-		return cause_set(error, -EINVAL, "node.cwd must be an absolute path");
-	if (task->cwd && strlen(task->cwd) > limits->max_cwd_bytes)
-		return cause_set(error, -EINVAL,
-				 "node.cwd is longer than the %zu bytes allowed "
-				 "(max_task_cwd_bytes)",
-				 limits->max_cwd_bytes);
-	r = task_parse_env(task, node, limits, error);
-	if (r < 0)
-		return r;
-	r = task_parse_stdin(task, node, limits, error);
-	if (r < 0)
-		return r;
-	return task_parse_timeout(task, node, error);
+	task->timeout_ms = (int64_t)in.timeout_ms;
+	return 0;
 }
 
 int task_from_json(json_object *params, const struct task_limits *limits, struct task **ret,
 		   char **error)
 {
+	static const struct jsonspec_where where = {.what = "the Task"};
+	struct task_json in;
 	struct task *task;
-	json_object *node;
 	int r;
 
 	*error = NULL;
@@ -341,19 +314,15 @@ int task_from_json(json_object *params, const struct task_limits *limits, struct
 		limits = &task_limits_default;
 	if (!json_object_is_type(params, json_type_object))
 		return cause_set(error, -EINVAL, "params must be a Task object");
-	if (!json_object_object_get_ex(params, "node", &node) || !node)
-		return cause_set(error, -EINVAL, "node is required: an object with at least argv");
-	if (!json_object_is_type(node, json_type_object))
-		return cause_set(error, -EINVAL, "node must be an object");
+	if ((r = jsonspec_read(task_spec, params, &where, &in, error)) < 0)
+		return r;
 
 	task = calloc(1, sizeof(*task));
 	if (!task)
 		return -ENOMEM;
-	r = task_parse_ids(task, params, error);
+	r = task_parse_ids(task, &in, error);
 	if (r == 0)
-		r = task_parse_node(task, node, limits, error);
-	if (r == 0)
-		r = task_parse_wait(task, params, error);
+		r = task_parse_node(task, in.node, limits, error);
 	if (r < 0) {
 		task_free(task);
 		return r;

@@ -1,110 +1,108 @@
-/* Param getters. Everything returned is borrowed from the params object. */
+/* Method params read by their spec (see params.h). Everything returned is borrowed from params. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "params.h"
 #include "wire_errors.h"
 
-static bool params_get(json_object *params, const char *key, json_object **ret)
+const struct jsonspec params_none[] = {{0}};
+
+int params_check(const char *method, const struct jsonspec *spec, json_object *params, void *out,
+		 char **error)
 {
-	return json_object_object_get_ex(params, key, ret) && *ret;
+	char what[128];
+	struct jsonspec_where where = {.what = what, .null_absent = true};
+
+	snprintf(what, sizeof(what), "params of %.100s", method);
+	return jsonspec_read(spec, params, &where, out, error);
 }
 
-/* A C string would end early at a NUL character: such a string names nothing here. */
-static bool params_has_nul(json_object *string)
+/* The call's answer for a refusal with reason error (taken; NULL: out of memory). */
+static struct rpc_result *params_refuse(struct rpc_call *call, char *error)
 {
-	return memchr(json_object_get_string(string), '\0',
-		      (size_t)json_object_get_string_len(string)) != NULL;
+	struct rpc_result *answered;
+
+	if (!error)
+		return rpc_failure(call, WIRE_INVALID_PARAMS, "Invalid params (out of memory)");
+	answered = rpc_failure(call, WIRE_INVALID_PARAMS, "Invalid params: %s", error);
+	free(error);
+	return answered;
+}
+
+struct rpc_result *params_parse(struct rpc_call *call, json_object *params,
+				const struct jsonspec *spec, void *out)
+{
+	char *error = NULL;
+
+	if (params_check(call->method, spec, params, out, &error) < 0)
+		return params_refuse(call, error);
+	return NULL;
+}
+
+/* Reads the one key entry names into out (at offset 0). */
+static struct rpc_result *params_one(struct rpc_call *call, json_object *params,
+				     const struct jsonspec *entry, void *out)
+{
+	struct jsonspec_where where = {.null_absent = true};
+	char *error = NULL;
+
+	if (!json_object_is_type(params, json_type_object))
+		return rpc_failure(call, WIRE_INVALID_PARAMS,
+				   "Invalid params: params of %.100s must be an object",
+				   call->method);
+	if (jsonspec_read_one(entry, params, &where, out, &error) < 0)
+		return params_refuse(call, error);
+	return NULL;
 }
 
 struct rpc_result *params_string(struct rpc_call *call, json_object *params, const char *key,
 				 bool required, const char **ret)
 {
-	json_object *v;
+	struct jsonspec e = {
+		.name = key, .type = JSONSPEC_T_STRING, .flags = required ? JSONSPEC_REQUIRED : 0};
 
 	*ret = NULL;
-	if (!params_get(params, key, &v)) {
-		if (required)
-			return rpc_failure(call, WIRE_INVALID_PARAMS,
-					   "Invalid params: %s is required", key);
-		return NULL;
-	}
-	if (!json_object_is_type(v, json_type_string))
-		return rpc_failure(call, WIRE_INVALID_PARAMS, "Invalid params: %s must be a string",
-				   key);
-	if (params_has_nul(v))
-		return rpc_failure(call, WIRE_INVALID_PARAMS,
-				   "Invalid params: %s must not hold a NUL character (\\u0000)",
-				   key);
-	*ret = json_object_get_string(v);
-	return NULL;
+	return params_one(call, params, &e, ret);
 }
 
 struct rpc_result *params_bool(struct rpc_call *call, json_object *params, const char *key,
 			       bool *ret)
 {
-	json_object *v;
+	struct jsonspec e = {.name = key, .type = JSONSPEC_T_BOOL, .def.b = *ret};
 
-	if (!params_get(params, key, &v))
-		return NULL;
-	if (!json_object_is_type(v, json_type_boolean))
-		return rpc_failure(call, WIRE_INVALID_PARAMS,
-				   "Invalid params: %s must be true or false", key);
-	*ret = json_object_get_boolean(v);
-	return NULL;
+	return params_one(call, params, &e, ret);
 }
 
 struct rpc_result *params_u64(struct rpc_call *call, json_object *params, const char *key,
 			      uint64_t max, uint64_t *ret, bool *present)
 {
-	json_object *v;
-	int64_t n;
+	struct {
+		uint64_t value;
+		bool seen;
+	} out;
+	struct jsonspec e = {.name = key,
+			     .type = JSONSPEC_T_UINT,
+			     .umax = max,
+			     .def.u = *ret,
+			     .seen = offsetof(__typeof__(out), seen) + 1};
+	struct rpc_result *err = params_one(call, params, &e, &out);
 
+	if (err)
+		return err;
+	*ret = out.value;
 	if (present)
-		*present = false;
-	if (!params_get(params, key, &v))
-		return NULL;
-	errno = 0;
-	n = json_object_get_int64(v);
-	if (!json_object_is_type(v, json_type_int) || errno || n < 0 || (uint64_t)n > max)
-		return rpc_failure(call, WIRE_INVALID_PARAMS,
-				   "Invalid params: %s must be a whole number from 0 to %llu", key,
-				   (unsigned long long)max);
-	*ret = (uint64_t)n;
-	if (present)
-		*present = true;
+		*present = out.seen;
 	return NULL;
 }
 
 struct rpc_result *params_string_array(struct rpc_call *call, json_object *params, const char *key,
 				       bool required, json_object **ret)
 {
-	json_object *v;
-	size_t n;
+	struct jsonspec e = {
+		.name = key, .type = JSONSPEC_T_STRINGS, .flags = required ? JSONSPEC_REQUIRED : 0};
 
 	*ret = NULL;
-	if (!params_get(params, key, &v)) {
-		if (required)
-			return rpc_failure(call, WIRE_INVALID_PARAMS,
-					   "Invalid params: %s is required", key);
-		return NULL;
-	}
-	if (!json_object_is_type(v, json_type_array))
-		return rpc_failure(call, WIRE_INVALID_PARAMS,
-				   "Invalid params: %s must be an array of strings", key);
-	n = json_object_array_length(v);
-	for (size_t i = 0; i < n; i++) {
-		json_object *item = json_object_array_get_idx(v, i);
-
-		if (!json_object_is_type(item, json_type_string))
-			return rpc_failure(call, WIRE_INVALID_PARAMS,
-					   "Invalid params: %s[%zu] must be a string", key, i);
-		if (params_has_nul(item))
-			return rpc_failure(
-				call, WIRE_INVALID_PARAMS,
-				"Invalid params: %s[%zu] must not hold a NUL character (\\u0000)",
-				key, i);
-	}
-	*ret = v;
-	return NULL;
+	return params_one(call, params, &e, ret);
 }

@@ -428,14 +428,14 @@ static void rpc_dispatch(const struct rpc_methods *methods, struct rpc_call *cal
 	if ((m->flags & RPC_CAPPED) && !rpc_admit(call, req))
 		return;
 	call->method = m->name;
-	if (params && json_object_is_type(params, json_type_array)) {
-		if (json_object_array_length(params) > 0) {
-			rpc_failure(call, WIRE_INVALID_PARAMS,
-				    "Invalid params: %s takes its params as an object", m->name);
-			return;
-		}
+	/*
+	 * An empty array is no params. Any other array goes to the method,
+	 * whose spec refuses it (-32602), so that a refused submit is still
+	 * published like every other.
+	 */
+	if (params && json_object_is_type(params, json_type_array) &&
+	    json_object_array_length(params) == 0)
 		params = NULL;
-	}
 	if (!params)
 		params = empty = json_object_new_object();
 	if (rpc_check_policy(methods, m, call, params))
