@@ -21,6 +21,7 @@
 #include "log.h"
 #include "message.h"
 #include "methods.h"
+#include "output_store.h"
 #include "paths.h"
 #include "peer.h"
 #include "publisher.h"
@@ -35,7 +36,7 @@
 #include "strategy_kind.h"
 #include "waiter.h"
 
-#define DAEMON_HISTORY_FILE    "history.sqlite3"
+#define DAEMON_OUTPUT_DIR      "output"
 #define DAEMON_PRUNE_BATCH     500
 #define DAEMON_PRUNE_PERIOD_MS 1000
 #define DAEMON_HARD_STOP_SEC   5
@@ -53,6 +54,7 @@ struct daemon {
 	char *state_dir;
 	struct statedir *statedir;
 	struct history *history;
+	struct output_store *output; /* the jobs' kept output */
 	struct state *state;
 	struct publisher *publisher;
 	struct coordinator *coordinator;
@@ -187,6 +189,13 @@ static void daemon_shutdown_cb(void *ctx, const char *why)
 	daemon_begin_shutdown(ctx, why);
 }
 
+static size_t daemon_connection_count_cb(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	return d->server ? server_connection_count(d->server) : 0;
+}
+
 /* What the methods see: the parts, the settings they read, and a way to shut down. */
 static void daemon_init_services(struct daemon *d)
 {
@@ -199,8 +208,11 @@ static void daemon_init_services(struct daemon *d)
 	svc->waiter = d->waiter;
 	svc->config.task_limits = d->config.task_limits;
 	svc->config.max_wait_ids = d->config.max_wait_ids;
+	svc->output = d->output;
+	svc->statedir = d->statedir;
 	svc->shutdown = daemon_shutdown_cb;
-	svc->shutdown_ctx = d;
+	svc->connection_count = daemon_connection_count_cb;
+	svc->ctx = d;
 	methods_table_init(&d->methods, &d->services);
 }
 
@@ -284,7 +296,14 @@ static int daemon_open_history(struct daemon *d, char **error)
 	r = statedir_open(d->state_dir, &d->statedir, error);
 	if (r < 0)
 		return r;
-	path = statedir_file(d->statedir, DAEMON_HISTORY_FILE);
+	path = statedir_file(d->statedir, DAEMON_OUTPUT_DIR);
+	if (!path)
+		return cause_set(error, -ENOMEM, "out of memory");
+	r = output_store_open(path, &d->output, error);
+	free(path);
+	if (r < 0)
+		return r;
+	path = statedir_file(d->statedir, HISTORY_FILE);
 	if (!path)
 		return cause_set(error, -ENOMEM, "out of memory");
 	r = history_open(path, d->base, d->config.durability, &d->history, &why);
@@ -328,6 +347,7 @@ static int daemon_add_modes(struct daemon *d, char **error)
 			.kill_grace_ms = m->kill_grace_ms,
 			.socket_path = d->socket_path,
 			.state_dir = d->state_dir,
+			.output_store = d->output,
 			.run_as_submitter = d->config.run_as == CONFIG_RUN_AS_SUBMITTER,
 			.exec_helper = d->config.exec_helper,
 			.settings = m->settings,
@@ -468,6 +488,17 @@ static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		daemon_begin_shutdown(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* A job retention removed takes its output with it. */
+static void daemon_pruned_cb(const char *request_id, void *userdata)
+{
+	struct daemon *d = userdata;
+	int r = output_store_remove(d->output, request_id);
+
+	if (r < 0)
+		log_warning("retention: cannot remove the output of %s: %s", request_id,
+			    strerror(-r));
+}
+
 static void daemon_prune_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -475,7 +506,7 @@ static void daemon_prune_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = {0, DAEMON_PRUNE_PERIOD_MS * 1000};
 
 	int r = state_prune(d->state, d->config.retention_max_jobs, d->config.retention_max_age_sec,
-			    DAEMON_PRUNE_BATCH, &removed);
+			    DAEMON_PRUNE_BATCH, daemon_pruned_cb, d, &removed);
 
 	if (r < 0)
 		log_warning("retention: %s", history_strerror(d->history, r));
@@ -706,6 +737,7 @@ void daemon_free(struct daemon *d)
 	coordinator_free(d->coordinator);
 	state_free(d->state);
 	publisher_free(d->publisher);
+	output_store_free(d->output);
 	history_close(d->history);
 	statedir_close(d->statedir);
 	for (size_t i = 0; i < DAEMON_SIGNAL_COUNT; i++)

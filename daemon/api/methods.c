@@ -18,7 +18,9 @@
 static const struct rpc_method methods_table[] = {
 	{.name = "cancel", .handler = methods_cancel, .flags = RPC_CAPPED | RPC_OWNER},
 	{.name = "job", .handler = methods_job, .flags = RPC_CAPPED},
+	{.name = "metrics", .handler = methods_metrics, .flags = RPC_CAPPED},
 	{.name = "modes", .handler = methods_modes, .flags = RPC_CAPPED},
+	{.name = "output", .handler = methods_output, .flags = RPC_CAPPED | RPC_OWNER},
 	{.name = "ping", .handler = methods_ping, .flags = RPC_CAPPED},
 	{.name = "shutdown", .handler = methods_shutdown, .flags = RPC_CAPPED | RPC_ADMIN},
 	{.name = "status", .handler = methods_status, .flags = RPC_CAPPED},
@@ -104,6 +106,6 @@ struct rpc_result *methods_shutdown(struct rpc_call *call, json_object *params)
 	answered = rpc_success(call, NULL);
 
 	/* After the answer is queued, so the client hears it before the drain. */
-	d->shutdown(d->shutdown_ctx, "asked to over the socket");
+	d->shutdown(d->ctx, "asked to over the socket");
 	return answered;
 }

@@ -78,7 +78,7 @@ static json_object *methods_job_json(struct services *d, const char *request_id)
 
 	if (state_get_job(d->state, request_id, &job) < 0)
 		return NULL;
-	o = job_to_json(job);
+	o = methods_job_object(d, job);
 	job_unref(job);
 	return o;
 }
@@ -123,7 +123,7 @@ static json_object *methods_job_with_message(struct services *d, const char *req
 
 	if (state_get_job(d->state, request_id, &job) < 0)
 		return o;
-	json_object_object_add(o, "job", job_to_json(job));
+	json_object_object_add(o, "job", methods_job_object(d, job));
 	json_object_object_add(o, "message", methods_final_message(d, job));
 	job_unref(job);
 	return o;
@@ -303,18 +303,12 @@ struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
 	if (!wait) {
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "job", job_to_json(job));
+		json_object_object_add(o, "job", methods_job_object(services_of(call), job));
 		return rpc_success(call, o);
 	}
 	if (methods_one_id(job->request_id, &ids) < 0)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
 	return methods_wait_for(call, WAIT_FOR_SUBMIT, &ids, 0);
-}
-
-static struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id)
-{
-	return rpc_failure(call, WIRE_NOT_FOUND, "not found: no job has request_id \"%.128s\"",
-			   request_id);
 }
 
 struct methods_job_params {
@@ -430,7 +424,7 @@ struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 				   history_strerror(d->history, r));
 	list = json_object_new_array_ext((int)count);
 	for (size_t i = 0; i < count; i++) {
-		json_object_array_add(list, job_to_json(jobs[i]));
+		json_object_array_add(list, methods_job_object(d, jobs[i]));
 		job_unref(jobs[i]);
 	}
 	free(jobs);

@@ -13,8 +13,10 @@
 
 struct coordinator;
 struct history;
+struct output_store;
 struct publisher;
 struct state;
+struct statedir;
 struct waiter;
 
 /* The settings the methods read (fixed at start-up). */
@@ -29,11 +31,15 @@ struct services {
 	struct history *history;
 	struct publisher *publisher;
 	struct waiter *waiter;
+	struct output_store *output; /* the jobs' kept output */
+	struct statedir *statedir;   /* where the history's files are (metrics) */
 	struct services_config config;
 	double start_time; /* time_now() at start-up, for uptime */
 	/* Stops accepting work and drains (the shutdown method). */
 	void (*shutdown)(void *ctx, const char *why);
-	void *shutdown_ctx;
+	/* Open client connections (metrics). */
+	size_t (*connection_count)(void *ctx);
+	void *ctx; /* the hooks' */
 };
 
 /* The services a call was made with. */

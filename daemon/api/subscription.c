@@ -16,6 +16,7 @@
 #include "history.h"
 #include "log.h"
 #include "message.h"
+#include "metrics.h"
 #include "publisher.h"
 #include "services.h"
 #include "subscription.h"
@@ -80,6 +81,7 @@ static void subscription_lagged(struct subscription *sub, uint64_t resume_seq)
 	log_notice("subscription %llu of uid %u lagged at seq %llu: %zu bytes unsent", sub->id,
 		   (unsigned)connection_peer_uid(sub->conn), (unsigned long long)resume_seq,
 		   connection_pending_output(sub->conn));
+	metrics_subscriber_lagged();
 	subscription_end(sub, "lagged", resume_seq, 0);
 }
 
@@ -104,6 +106,10 @@ static void subscription_live_cb(struct message *msg, void *userdata)
 	sub->last_seq = msg->seq;
 	if (!subscription_matches(sub, message_type_name(msg->type), msg->request_id, msg->run_id))
 		return;
+	if (sub->hooks) {
+		sub->hooks->message(sub->hooks_ctx, msg); /* may free sub */
+		return;
+	}
 	text = message_wire(msg, &len);
 	if (!text)
 		return;
@@ -179,7 +185,9 @@ static void subscription_drained(struct connection_attachment *att)
 {
 	struct subscription *sub = subscription_of(att);
 
-	if (sub->replaying)
+	if (sub->hooks)
+		sub->hooks->drain(sub->hooks_ctx);
+	else if (sub->replaying)
 		subscription_replay(sub);
 }
 
@@ -262,7 +270,33 @@ int subscription_new(struct services *services, struct connection *conn,
 	}
 	sub->conn = connection_ref(conn);
 	connection_attach(conn, &sub->att, &subscription_attachment);
+	metrics_subscription_opened();
 	*ret = sub;
+	return 0;
+}
+
+int subscription_new_hooked(struct services *services, struct connection *conn,
+			    const char *request_id, const struct subscription_hooks *hooks,
+			    void *ctx, struct subscription **ret)
+{
+	struct subscription_filter filter = {
+		.types = (1u << MESSAGE_REQUEST_SUCCESS) | (1u << MESSAGE_REQUEST_FAILURE),
+		.request_id = strdup(request_id),
+	};
+	int r;
+
+	if (!filter.request_id)
+		return -ENOMEM;
+	r = subscription_new(services, conn, &filter, false, 0, ret);
+	if (r < 0) {
+		free(filter.request_id);
+		return r;
+	}
+	/* Whatever comes next about the job counts, even if published before. */
+	(*ret)->replaying = false;
+	(*ret)->last_seq = 0;
+	(*ret)->hooks = hooks;
+	(*ret)->hooks_ctx = ctx;
 	return 0;
 }
 
@@ -273,6 +307,9 @@ void subscription_start(struct subscription *sub)
 
 void subscription_free(struct subscription *sub)
 {
+	metrics_subscription_closed();
+	if (sub->hooks)
+		sub->hooks->free(sub->hooks_ctx);
 	publisher_unsubscribe(sub->services->publisher, sub->publisher_id);
 	connection_detach(sub->conn, &sub->att);
 	connection_unref(sub->conn);

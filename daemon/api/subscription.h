@@ -13,7 +13,18 @@
 
 #include "connection.h"
 
+struct message;
 struct services;
+
+/* What a subscription that sends nothing itself (an output follow) tells its owner. */
+struct subscription_hooks {
+	/* A final message of its job (the owner may end the subscription). */
+	void (*message)(void *ctx, const struct message *msg);
+	/* The connection has room to write again. */
+	void (*drain)(void *ctx);
+	/* The subscription is being freed: free ctx. */
+	void (*free)(void *ctx);
+};
 
 struct subscription_filter {
 	unsigned types; /* bit (1 << enum message_type); 0: every type */
@@ -33,6 +44,8 @@ struct subscription {
 	bool replaying;	    /* still reading from the history */
 	char prefix[96];    /* the notification text before the message */
 	size_t prefix_len;
+	const struct subscription_hooks *hooks; /* NULL: it sends the messages itself */
+	void *hooks_ctx;			/* owned: hooks->free frees it */
 };
 
 /*
@@ -44,6 +57,15 @@ struct subscription {
 int subscription_new(struct services *services, struct connection *conn,
 		     struct subscription_filter *filter, bool has_since, uint64_t since_seq,
 		     struct subscription **ret);
+
+/*
+ * A subscription that replays nothing and, instead of sending them, hands
+ * request_id's final messages to hooks (an output follow). ctx is taken:
+ * hooks->free frees it with the subscription.
+ */
+int subscription_new_hooked(struct services *services, struct connection *conn,
+			    const char *request_id, const struct subscription_hooks *hooks,
+			    void *ctx, struct subscription **ret);
 
 /*
  * Sends what replay has to send; from then on, live messages as they come.
