@@ -565,10 +565,11 @@ int daemon_new(const struct daemon_options *options, struct daemon **ret, char *
 	r = daemon_open_history(d, error);
 	if (r == 0)
 		r = daemon_start_coordinator(d, error);
-	if (r == 0)
-		r = daemon_listen(d, fd, error);
+	/* Signals first: a client that can connect may already signal us (SIGINT, SIGTERM). */
 	if (r == 0 && (r = daemon_events(d)) < 0)
 		cause_set(error, r, "cannot set up signal handling");
+	if (r == 0)
+		r = daemon_listen(d, fd, error);
 	return r;
 }
 
