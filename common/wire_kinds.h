@@ -5,12 +5,13 @@
 #ifndef COORD_WIRE_KINDS_H
 #define COORD_WIRE_KINDS_H
 
-#define WIRE_KIND_EXIT	    "exit"
-#define WIRE_KIND_SIGNAL    "signal"
-#define WIRE_KIND_TIMEOUT   "timeout"
-#define WIRE_KIND_CANCELLED "cancelled"
-#define WIRE_KIND_SPAWN	    "spawn"
-#define WIRE_KIND_LOST	    "lost"
-#define WIRE_KIND_INVALID   "invalid"
+#define WIRE_KIND_EXIT	     "exit"
+#define WIRE_KIND_SIGNAL     "signal"
+#define WIRE_KIND_TIMEOUT    "timeout"
+#define WIRE_KIND_CANCELLED  "cancelled"
+#define WIRE_KIND_SPAWN	     "spawn"
+#define WIRE_KIND_LOST	     "lost"
+#define WIRE_KIND_INVALID    "invalid"
+#define WIRE_KIND_DEPENDENCY "dependency"
 
 #endif

@@ -41,24 +41,48 @@ static void recovery_stop_leftovers(const struct job *job)
 	kill(-job->pid, SIGKILL);
 }
 
-/* What recovery_one needs, all borrowed. */
+/* What recovery_one and recovery_requeue_one need, all borrowed. */
 struct recovery {
 	struct state *state;
 	struct coordinator *coordinator;
 };
 
+/* A job stored as running when the daemon stopped may have run: it is lost, never run again. */
 static int recovery_one(struct job *job, void *userdata)
 {
 	struct recovery *rec = userdata;
 	int r;
 
+	if (job->phase != JOB_RUNNING)
+		return 0;
 	recovery_stop_leftovers(job);
 	r = state_adopt_open(rec->state, job);
 	if (r < 0)
 		return r;
 	return coordinator_publish_failure(
 		rec->coordinator, job, ERROR_LOST,
-		"the daemon stopped (crash or kill) while this job was opened");
+		"the daemon stopped (crash or kill) while this job was running");
+}
+
+/* A job that never started keeps its place: it waits or is queued again. */
+static int recovery_requeue_one(struct job *job, void *userdata)
+{
+	struct recovery *rec = userdata;
+
+	if (job->phase == JOB_RUNNING)
+		return 0;
+	return coordinator_restore(rec->coordinator, job);
+}
+
+int recovery_requeue(struct history *history, struct state *state, struct coordinator *coordinator,
+		     size_t *ret_count)
+{
+	struct recovery rec = {.state = state, .coordinator = coordinator};
+	size_t before = state_open_count(state);
+	int r = history_foreach_open(history, recovery_requeue_one, &rec);
+
+	*ret_count = state_open_count(state) - before;
+	return r;
 }
 
 int recovery_run(struct history *history, struct state *state, struct coordinator *coordinator,
