@@ -208,6 +208,7 @@ static void daemon_init_services(struct daemon *d)
 	svc->waiter = d->waiter;
 	svc->config.task_limits = d->config.task_limits;
 	svc->config.max_wait_ids = d->config.max_wait_ids;
+	svc->config.max_status_task_bytes = d->config.max_status_task_bytes;
 	svc->output = d->output;
 	svc->statedir = d->statedir;
 	svc->shutdown = daemon_shutdown_cb;
@@ -276,6 +277,7 @@ static int daemon_store_cb(struct message *msg, void *userdata)
 	r = coordinator_admit_message(d->coordinator, msg);
 	if (r < 0)
 		return r; /* a second final message for a job: refused */
+	coordinator_complete_message(d->coordinator, msg);
 	/* Stored, or (while the history is failing) kept to be stored: either way it counts. */
 	r = history_insert_message(d->history, msg);
 	if (r == 0)

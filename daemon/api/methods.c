@@ -22,6 +22,7 @@ static const struct rpc_method methods_table[] = {
 	{.name = "modes", .handler = methods_modes, .flags = RPC_CAPPED},
 	{.name = "output", .handler = methods_output, .flags = RPC_CAPPED | RPC_OWNER},
 	{.name = "ping", .handler = methods_ping, .flags = RPC_CAPPED},
+	{.name = "rerun", .handler = methods_rerun, .flags = RPC_CAPPED | RPC_OWNER},
 	{.name = "shutdown", .handler = methods_shutdown, .flags = RPC_CAPPED | RPC_ADMIN},
 	{.name = "status", .handler = methods_status, .flags = RPC_CAPPED},
 	{.name = "submit", .handler = methods_submit, .flags = RPC_CAPPED},
