@@ -9,6 +9,7 @@
 
 #include "coordctl-output.h"
 #include "jsonutil.h"
+#include "wire_kinds.h"
 
 enum {
 	SUBMIT_OPT_MODE = COORDCTL_OPT_FIRST_OWN,
@@ -42,17 +43,17 @@ int coordctl_submit_exit_code(json_object *message)
 	if (!json_object_object_get_ex(message, "error", &error) ||
 	    !(kind = json_get_string(error, "kind")))
 		return COORDCTL_EXIT_FAILED;
-	if (strcmp(kind, "exit") == 0 && coordctl_format_number(error, "exit_code", &v) == 0 &&
-	    v >= 1 && v <= 255)
+	if (strcmp(kind, WIRE_KIND_EXIT) == 0 &&
+	    coordctl_format_number(error, "exit_code", &v) == 0 && v >= 1 && v <= 255)
 		return (int)v;
-	if (strcmp(kind, "signal") == 0 && coordctl_format_number(error, "signal", &v) == 0 &&
-	    v >= 1 && v < 128)
+	if (strcmp(kind, WIRE_KIND_SIGNAL) == 0 &&
+	    coordctl_format_number(error, "signal", &v) == 0 && v >= 1 && v < 128)
 		return COORDCTL_EXIT_SIGNAL_BASE + (int)v;
-	if (strcmp(kind, "timeout") == 0)
+	if (strcmp(kind, WIRE_KIND_TIMEOUT) == 0)
 		return COORDCTL_EXIT_TIMEOUT;
-	if (strcmp(kind, "cancelled") == 0)
+	if (strcmp(kind, WIRE_KIND_CANCELLED) == 0)
 		return COORDCTL_EXIT_CANCELLED;
-	if (strcmp(kind, "spawn") == 0)
+	if (strcmp(kind, WIRE_KIND_SPAWN) == 0)
 		return COORDCTL_EXIT_SPAWN;
 	return COORDCTL_EXIT_FAILED;
 }

@@ -9,6 +9,16 @@
 #include "libcoord-private.h"
 #include "wire_errors.h"
 
+/* coord.h is installed alone, so it keeps its own copy of the codes: tied to the daemon's here. */
+#define LIBCOORD_SAME_CODE(ours, wire) _Static_assert((int)(ours) == (int)(wire), #ours " differs")
+LIBCOORD_SAME_CODE(COORD_RPC_NOT_FOUND, WIRE_NOT_FOUND);
+LIBCOORD_SAME_CODE(COORD_RPC_CONFLICT, WIRE_CONFLICT);
+LIBCOORD_SAME_CODE(COORD_RPC_UNKNOWN_MODE, WIRE_UNKNOWN_MODE);
+LIBCOORD_SAME_CODE(COORD_RPC_PERMISSION_DENIED, WIRE_PERMISSION_DENIED);
+LIBCOORD_SAME_CODE(COORD_RPC_BUSY, WIRE_BUSY);
+LIBCOORD_SAME_CODE(COORD_RPC_SHUTTING_DOWN, WIRE_SHUTTING_DOWN);
+LIBCOORD_SAME_CODE(COORD_RPC_TIMEOUT, WIRE_TIMEOUT);
+
 const char *coord_version(void)
 {
 	return COORD_VERSION;

@@ -13,18 +13,23 @@
 
 #include "build-config.h"
 #include "cause.h"
+#include "config.h"
 #include "coordinator.h"
 #include "daemon.h"
 #include "history.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "message.h"
+#include "methods.h"
 #include "output_store.h"
 #include "paths.h"
+#include "peer.h"
 #include "publisher.h"
 #include "recovery.h"
+#include "rpc.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "services.h"
 #include "state.h"
 #include "statedir.h"
 #include "strategy.h"
@@ -37,30 +42,84 @@
 #define DAEMON_HARD_STOP_SEC   5
 #define DAEMON_FLUSH_SEC       2
 
+/* SIGTERM, SIGINT and SIGHUP. */
+#define DAEMON_SIGNAL_COUNT 3
+
+struct daemon {
+	struct event_base *base;
+	struct config config;
+	struct daemon_options options;
+	char *config_path; /* the file actually read, or NULL */
+	char *socket_path;
+	char *state_dir;
+	struct statedir *statedir;
+	struct history *history;
+	struct output_store *output; /* the jobs' kept output */
+	struct state *state;
+	struct publisher *publisher;
+	struct coordinator *coordinator;
+	struct waiter *waiter;
+	struct services services; /* what the methods see of all this */
+	struct rpc_methods methods;
+	struct server *server;
+	struct sdnotify *sdnotify;
+	struct event *signal_evs[DAEMON_SIGNAL_COUNT];
+	struct event *drain_ev; /* grace period, then the hard deadline */
+	struct event *prune_ev; /* retention steps */
+	double flush_deadline;	/* when exiting: stop waiting for clients to read */
+	bool draining;
+	bool strategies_shut_down;
+	bool finishing;	      /* the last step of the drain is scheduled */
+	bool storage_failing; /* a commit failed: messages are held until it is made */
+	int exit_code;
+};
+
 struct event_base *daemon_event_base(struct daemon *d)
 {
 	return d->base;
 }
 
-double daemon_uptime(const struct daemon *d)
+static void daemon_running_cb(const struct strategy_info *info, void *userdata)
 {
-	return time_now() - d->start_time;
+	*(unsigned *)userdata += info->running;
 }
 
-bool daemon_output_must_wait(const struct daemon *d)
+bool daemon_idle(struct daemon *d)
 {
+	unsigned running = 0;
+
+	coordinator_foreach_mode(d->coordinator, daemon_running_cb, &running);
+	return running == 0 && !history_in_transaction(d->history) &&
+	       server_pending_output(d->server) == 0;
+}
+
+bool daemon_draining(struct daemon *d)
+{
+	return d->draining;
+}
+
+size_t daemon_connection_count(struct daemon *d)
+{
+	return server_connection_count(d->server);
+}
+
+/* Output waits while the history has writes of this loop turn not yet committed. */
+static bool daemon_output_must_wait(void *ctx)
+{
+	struct daemon *d = ctx;
+
 	return d->history && history_in_transaction(d->history);
 }
 
 /* The history failed to store a turn: nothing more is said until it has. */
-static void daemon_storage_failed(struct daemon *d)
+static void daemon_storage_failed(struct daemon *d, int result)
 {
 	d->storage_failing = true;
 	log_error("cannot commit to the history: %s; until it can: clients waiting for that "
 		  "commit are disconnected, submits are refused, messages are held back, and what "
 		  "happens is kept in memory and stored as soon as there is room (tried every "
 		  "second)",
-		  history_last_error(d->history));
+		  history_strerror(d->history, result));
 	publisher_hold_after(d->publisher, history_stored_seq(d->history));
 }
 
@@ -73,7 +132,7 @@ static void daemon_storage_recovered(struct daemon *d)
 	r = state_load(d->state);
 	if (r < 0)
 		log_error("cannot count the jobs in the history: %s",
-			  history_last_error(d->history));
+			  history_strerror(d->history, r));
 	log_notice("the history can be written again: everything held back is stored and goes "
 		   "out now");
 	publisher_release(d->publisher);
@@ -84,29 +143,78 @@ static void daemon_commit_hook(int result, void *userdata)
 	struct daemon *d = userdata;
 
 	if (result < 0 && !d->storage_failing)
-		daemon_storage_failed(d);
+		daemon_storage_failed(d, result);
 	else if (result == 0 && d->storage_failing && !history_failing(d->history))
 		daemon_storage_recovered(d);
 	if (d->server)
 		server_release_held(d->server, result == 0);
 }
 
-bool daemon_peer_allowed(struct daemon *d, uid_t uid, gid_t gid, const gid_t *groups,
-			 size_t ngroups)
+/* Root, our own uid, and the configured users and groups, by the settings in force now. */
+static bool daemon_peer_allowed(void *ctx, const struct peer *peer)
 {
+	struct daemon *d = ctx;
 	const struct config *cfg = &d->config;
 
+	if (peer_is_privileged(peer))
+		return true;
 	for (size_t i = 0; i < cfg->allowed_uid_count; i++)
-		if (cfg->allowed_uids[i] == uid)
+		if (cfg->allowed_uids[i] == peer->uid)
 			return true;
 	for (size_t i = 0; i < cfg->allowed_gid_count; i++) {
-		if (cfg->allowed_gids[i] == gid)
+		if (cfg->allowed_gids[i] == peer->gid)
 			return true;
-		for (size_t j = 0; j < ngroups; j++)
-			if (cfg->allowed_gids[i] == groups[j])
+		for (size_t j = 0; j < peer->ngroups; j++)
+			if (cfg->allowed_gids[i] == peer->groups[j])
 				return true;
 	}
 	return false;
+}
+
+static void daemon_line_cb(void *ctx, struct connection *conn, const char *line, size_t len)
+{
+	struct daemon *d = ctx;
+
+	rpc_handle_line(&d->methods, conn, line, len);
+}
+
+static const struct server_ops daemon_server_ops = {
+	.on_line = daemon_line_cb,
+	.must_hold_output = daemon_output_must_wait,
+	.peer_allowed = daemon_peer_allowed,
+};
+
+static void daemon_shutdown_cb(void *ctx, const char *why)
+{
+	daemon_begin_shutdown(ctx, why);
+}
+
+static size_t daemon_connection_count_cb(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	return d->server ? server_connection_count(d->server) : 0;
+}
+
+/* What the methods see: the parts, the settings they read, and a way to shut down. */
+static void daemon_init_services(struct daemon *d)
+{
+	struct services *svc = &d->services; /* start_time is set already */
+
+	svc->coordinator = d->coordinator;
+	svc->state = d->state;
+	svc->history = d->history;
+	svc->publisher = d->publisher;
+	svc->waiter = d->waiter;
+	svc->config.task_limits = d->config.task_limits;
+	svc->config.max_wait_ids = d->config.max_wait_ids;
+	svc->config.max_status_task_bytes = d->config.max_status_task_bytes;
+	svc->output = d->output;
+	svc->statedir = d->statedir;
+	svc->shutdown = daemon_shutdown_cb;
+	svc->connection_count = daemon_connection_count_cb;
+	svc->ctx = d;
+	methods_table_init(&d->methods, &d->services);
 }
 
 static int daemon_load_config(struct daemon *d, struct config *cfg, char **error)
@@ -172,12 +280,9 @@ static int daemon_store_cb(struct message *msg, void *userdata)
 	coordinator_complete_message(d->coordinator, msg);
 	/* Stored, or (while the history is failing) kept to be stored: either way it counts. */
 	r = history_insert_message(d->history, msg);
-	if (r < 0)
-		log_error("cannot store message %llu: %s", (unsigned long long)msg->seq,
-			  history_last_error(d->history));
-	else
+	if (r == 0)
 		coordinator_message_stored(d->coordinator, msg);
-	return r;
+	return r; /* the publisher's caller logs a failure */
 }
 
 static int daemon_open_history(struct daemon *d, char **error)
@@ -200,7 +305,7 @@ static int daemon_open_history(struct daemon *d, char **error)
 	free(path);
 	if (r < 0)
 		return r;
-	path = statedir_file(d->statedir, DAEMON_HISTORY_FILE);
+	path = statedir_file(d->statedir, HISTORY_FILE);
 	if (!path)
 		return cause_set(error, -ENOMEM, "out of memory");
 	r = history_open(path, d->base, d->config.durability, &d->history, &why);
@@ -226,7 +331,7 @@ static int daemon_open_history(struct daemon *d, char **error)
 	/* A damaged page past the header shows only now: name the file all the same. */
 	if (r < 0)
 		cause_set(error, r, "cannot read the history %s: %s", path,
-			  history_last_error(d->history));
+			  history_strerror(d->history, r));
 	free(path);
 	return r;
 }
@@ -305,16 +410,18 @@ static void daemon_flush_cb(evutil_socket_t fd, short what, void *arg)
 static void daemon_finish_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
+	int r;
 
 	if (!d->strategies_shut_down) {
 		d->strategies_shut_down = true;
 		coordinator_shutdown(d->coordinator);
 	}
 	publisher_shutdown(d->publisher);
-	if (history_commit(d->history) < 0 && history_failing(d->history))
+	r = history_commit(d->history);
+	if (r < 0 && history_failing(d->history))
 		log_error("%zu writes could not be stored before the exit (%s); the next start "
 			  "closes the jobs they were about as lost",
-			  history_backlog_count(d->history), history_last_error(d->history));
+			  history_backlog_count(d->history), history_strerror(d->history, r));
 	/* Last, let the final answers and messages reach their clients. */
 	server_stop_listening(d->server);
 	d->flush_deadline = time_now() + DAEMON_FLUSH_SEC;
@@ -333,7 +440,7 @@ static void daemon_message_cb(struct message *msg, void *userdata)
 		event_base_once(d->base, -1, EV_TIMEOUT, daemon_finish_cb, d, &now);
 	}
 	if (message_closes_job(msg) || msg->type == MESSAGE_REQUEST_CREATION)
-		sdnotify_status_changed(d);
+		sdnotify_status_changed(d->sdnotify);
 }
 
 static int daemon_start_coordinator(struct daemon *d, char **error)
@@ -343,7 +450,9 @@ static int daemon_start_coordinator(struct daemon *d, char **error)
 	int r;
 
 	d->coordinator = coordinator_new(d->base, d->state, d->config.cancel_slice_ms);
-	if (!d->coordinator)
+	if (d->coordinator)
+		d->sdnotify = sdnotify_new(d->base, d->coordinator);
+	if (!d->coordinator || !d->sdnotify)
 		return cause_set(error, -ENOMEM, "out of memory");
 	r = daemon_add_modes(d, error);
 	if (r < 0)
@@ -355,18 +464,18 @@ static int daemon_start_coordinator(struct daemon *d, char **error)
 		r = publisher_subscribe(d->publisher, daemon_message_cb, d, "daemon", &id);
 	if (r < 0)
 		return cause_set(error, r, "cannot start the coordinator: %s", strerror(-r));
-	r = recovery_run(d, &lost);
+	r = recovery_run(d->history, d->state, d->coordinator, &lost);
 	if (r < 0)
 		return cause_set(error, r,
 				 "cannot recover the jobs of the previous run from the history "
 				 "in %s: %s",
-				 d->state_dir, history_last_error(d->history));
+				 d->state_dir, history_strerror(d->history, r));
 	/* Deliver the lost messages and commit them before anyone connects. */
 	event_base_loop(d->base, EVLOOP_NONBLOCK);
 	r = history_commit(d->history);
 	if (r < 0)
 		return cause_set(error, r, "cannot store the recovery: %s",
-				 history_last_error(d->history));
+				 history_strerror(d->history, r));
 	if (lost > 0)
 		log_warning("%zu jobs of the previous run were running: closed them as lost", lost);
 	return 0;
@@ -376,7 +485,7 @@ static int daemon_start_coordinator(struct daemon *d, char **error)
 static int daemon_requeue(struct daemon *d, char **error)
 {
 	size_t count = 0;
-	int r = recovery_requeue(d, &count);
+	int r = recovery_requeue(d->history, d->state, d->coordinator, &count);
 
 	if (r < 0)
 		return cause_set(error, r,
@@ -408,7 +517,8 @@ static int daemon_listen(struct daemon *d, int fd, char **error)
 			},
 	};
 
-	return server_new(d, &sc, &d->server, error);
+	daemon_init_services(d);
+	return server_new(d->base, &sc, &daemon_server_ops, d, &d->server, error);
 }
 
 static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -438,9 +548,11 @@ static void daemon_prune_cb(evutil_socket_t fd, short what, void *arg)
 	size_t removed = 0;
 	struct timeval tv = {0, DAEMON_PRUNE_PERIOD_MS * 1000};
 
-	if (state_prune(d->state, d->config.retention_max_jobs, d->config.retention_max_age_sec,
-			DAEMON_PRUNE_BATCH, daemon_pruned_cb, d, &removed) < 0)
-		log_warning("retention: %s", history_last_error(d->history));
+	int r = state_prune(d->state, d->config.retention_max_jobs, d->config.retention_max_age_sec,
+			    DAEMON_PRUNE_BATCH, daemon_pruned_cb, d, &removed);
+
+	if (r < 0)
+		log_warning("retention: %s", history_strerror(d->history, r));
 	else if (removed > 0)
 		log_debug("retention removed %zu jobs", removed);
 	/* Go on at once while there is more to remove, else check again later. */
@@ -479,7 +591,7 @@ int daemon_new(const struct daemon_options *options, struct daemon **ret, char *
 	if (!d)
 		return -ENOMEM;
 	d->options = *options;
-	d->start_time = time_now();
+	d->services.start_time = time_now();
 	d->base = event_base_new();
 	if (!d->base) {
 		free(d);
@@ -514,7 +626,7 @@ int daemon_run(struct daemon *d)
 {
 	log_info("coordinatord %s ready: socket %s, state %s, %zu mode(s)", COORD_VERSION,
 		 d->socket_path, d->state_dir, d->config.mode_count);
-	sdnotify_ready(d);
+	sdnotify_ready(d->sdnotify);
 	event_base_dispatch(d->base);
 	log_info("stopped");
 	return d->exit_code;
@@ -570,7 +682,7 @@ void daemon_begin_shutdown(struct daemon *d, const char *why)
 		   why, state_started_count(d->state),
 		   state_open_count(d->state) - state_started_count(d->state),
 		   d->config.shutdown_grace_sec);
-	sdnotify_stopping(d);
+	sdnotify_stopping(d->sdnotify);
 	/* Nothing more starts; what never started stays queued in the history. */
 	coordinator_stop_accepting(d->coordinator);
 	d->drain_ev = evtimer_new(d->base, daemon_drain_cb, d);
@@ -709,14 +821,14 @@ void daemon_reload(struct daemon *d)
 	char *error = NULL;
 	int r;
 
-	sdnotify_reloading(d);
+	sdnotify_reloading(d->sdnotify);
 	r = daemon_load_config(d, &fresh, &error);
 	if (r < 0) {
 		log_error("reload refused, keeping the running settings: %s",
 			  error ? error : strerror(-r));
 		free(error);
 		config_clear(&fresh);
-		sdnotify_ready(d);
+		sdnotify_ready(d->sdnotify);
 		return;
 	}
 	config_diff_daemon(&d->config, &fresh, daemon_reload_key_cb, &keys);
@@ -750,7 +862,7 @@ void daemon_reload(struct daemon *d)
 		log_warning("changed in the config but still running as before until a restart: "
 			    "%s",
 			    keys.restart);
-	sdnotify_ready(d);
+	sdnotify_ready(d->sdnotify);
 }
 
 void daemon_free(struct daemon *d)
@@ -762,6 +874,7 @@ void daemon_free(struct daemon *d)
 		history_set_commit_hook(d->history, NULL, NULL);
 	server_free(d->server);
 	waiter_free(d->waiter);
+	sdnotify_free(d->sdnotify);
 	coordinator_free(d->coordinator);
 	state_free(d->state);
 	publisher_free(d->publisher);
@@ -775,8 +888,6 @@ void daemon_free(struct daemon *d)
 		event_free(d->drain_ev);
 	if (d->prune_ev)
 		event_free(d->prune_ev);
-	if (d->notify_ev)
-		event_free(d->notify_ev);
 	config_clear(&d->config);
 	free(d->config_path);
 	free(d->socket_path);

@@ -11,60 +11,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
-
-struct coordinator;
-struct event;
-struct event_base;
-struct history;
-struct output_store;
-struct publisher;
-struct server;
-struct state;
-struct statedir;
-struct waiter;
-
-/* The history's file in the state directory. */
-#define DAEMON_HISTORY_FILE "history.sqlite3"
-
-/* SIGTERM, SIGINT and SIGHUP. */
-#define DAEMON_SIGNAL_COUNT 3
+struct daemon; /* opaque: only daemon.c sees its parts */
 
 struct daemon_options {
 	const char *socket_path; /* --socket, or NULL */
 	const char *state_dir;	 /* --state-dir, or NULL */
 	const char *config_path; /* --config, or NULL for the default (if present) */
 	int log_level;		 /* --log-level, or -1 */
-};
-
-struct daemon {
-	struct event_base *base;
-	struct config config;
-	struct daemon_options options;
-	char *config_path; /* the file actually read, or NULL */
-	char *socket_path;
-	char *state_dir;
-	struct statedir *statedir;
-	struct history *history;
-	struct output_store *output; /* the jobs' kept output */
-	struct state *state;
-	struct publisher *publisher;
-	struct coordinator *coordinator;
-	struct waiter *waiter;
-	struct server *server;
-	struct event *signal_evs[DAEMON_SIGNAL_COUNT];
-	struct event *drain_ev;	 /* grace period, then the hard deadline */
-	struct event *prune_ev;	 /* retention steps */
-	struct event *notify_ev; /* status and watchdog pings for systemd */
-	double start_time;
-	double flush_deadline; /* when exiting: stop waiting for clients to read */
-	bool draining;
-	bool strategies_shut_down;
-	bool finishing;		/* the last step of the drain is scheduled */
-	bool storage_failing;	/* a commit failed: messages are held until it is made */
-	bool status_dirty;	/* counts changed since systemd last heard */
-	uint64_t watchdog_usec; /* 0: no watchdog */
-	int exit_code;
 };
 
 /*
@@ -88,14 +41,13 @@ void daemon_reload(struct daemon *d);
 
 struct event_base *daemon_event_base(struct daemon *d);
 
-/* Whether a peer with these ids may talk to the daemon (besides root and us). */
-bool daemon_peer_allowed(struct daemon *d, uid_t uid, gid_t gid, const gid_t *groups,
-			 size_t ngroups);
+/* Nothing left to happen: no task runs, nothing waits for a commit or to be written (tests). */
+bool daemon_idle(struct daemon *d);
 
-/* Whether output must wait for the history's commit (see connection.c). */
-bool daemon_output_must_wait(const struct daemon *d);
+/* Whether a drain has begun (tests). */
+bool daemon_draining(struct daemon *d);
 
-/* Seconds since the daemon started. */
-double daemon_uptime(const struct daemon *d);
+/* Open client connections (tests). */
+size_t daemon_connection_count(struct daemon *d);
 
 #endif

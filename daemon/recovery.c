@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "history.h"
 #include "job.h"
 #include "log.h"
 #include "procstat.h"
@@ -41,47 +41,57 @@ static void recovery_stop_leftovers(const struct job *job)
 	kill(-job->pid, SIGKILL);
 }
 
+/* What recovery_one and recovery_requeue_one need, all borrowed. */
+struct recovery {
+	struct state *state;
+	struct coordinator *coordinator;
+};
+
 /* A job stored as running when the daemon stopped may have run: it is lost, never run again. */
 static int recovery_one(struct job *job, void *userdata)
 {
-	struct daemon *d = userdata;
+	struct recovery *rec = userdata;
 	int r;
 
 	if (job->phase != JOB_RUNNING)
 		return 0;
 	recovery_stop_leftovers(job);
-	r = state_adopt_open(d->state, job);
+	r = state_adopt_open(rec->state, job);
 	if (r < 0)
 		return r;
 	return coordinator_publish_failure(
-		d->coordinator, job, ERROR_LOST,
+		rec->coordinator, job, ERROR_LOST,
 		"the daemon stopped (crash or kill) while this job was running");
 }
 
 /* A job that never started keeps its place: it waits or is queued again. */
 static int recovery_requeue_one(struct job *job, void *userdata)
 {
-	struct daemon *d = userdata;
+	struct recovery *rec = userdata;
 
 	if (job->phase == JOB_RUNNING)
 		return 0;
-	return coordinator_restore(d->coordinator, job);
+	return coordinator_restore(rec->coordinator, job);
 }
 
-int recovery_requeue(struct daemon *d, size_t *ret_count)
+int recovery_requeue(struct history *history, struct state *state, struct coordinator *coordinator,
+		     size_t *ret_count)
 {
-	size_t before = state_open_count(d->state);
-	int r = history_foreach_open(d->history, recovery_requeue_one, d);
+	struct recovery rec = {.state = state, .coordinator = coordinator};
+	size_t before = state_open_count(state);
+	int r = history_foreach_open(history, recovery_requeue_one, &rec);
 
-	*ret_count = state_open_count(d->state) - before;
+	*ret_count = state_open_count(state) - before;
 	return r;
 }
 
-int recovery_run(struct daemon *d, size_t *ret_count)
+int recovery_run(struct history *history, struct state *state, struct coordinator *coordinator,
+		 size_t *ret_count)
 {
-	size_t before = state_open_count(d->state);
-	int r = history_foreach_open(d->history, recovery_one, d);
+	struct recovery rec = {.state = state, .coordinator = coordinator};
+	size_t before = state_open_count(state);
+	int r = history_foreach_open(history, recovery_one, &rec);
 
-	*ret_count = state_open_count(d->state) - before;
+	*ret_count = state_open_count(state) - before;
 	return r;
 }

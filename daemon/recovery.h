@@ -7,7 +7,9 @@
 
 #include <stddef.h>
 
-struct daemon;
+struct coordinator;
+struct history;
+struct state;
 
 /*
  * Stops the leftover processes of every job stored as running in the
@@ -15,7 +17,8 @@ struct daemon;
  * publishes each job's failure of kind lost. *ret_count says how many. 0
  * or negative errno.
  */
-int recovery_run(struct daemon *d, size_t *ret_count);
+int recovery_run(struct history *history, struct state *state, struct coordinator *coordinator,
+		 size_t *ret_count);
 
 /*
  * Takes up every job still opened in the history that never started
@@ -23,6 +26,7 @@ int recovery_run(struct daemon *d, size_t *ret_count);
  * coordinator_restore). Call it once the socket listens: tasks may start
  * on the next loop turn. *ret_count says how many. 0 or negative errno.
  */
-int recovery_requeue(struct daemon *d, size_t *ret_count);
+int recovery_requeue(struct history *history, struct state *state, struct coordinator *coordinator,
+		     size_t *ret_count);
 
 #endif

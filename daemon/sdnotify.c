@@ -1,4 +1,6 @@
-/* sd_notify and socket activation. Owns the daemon's notify_ev timer while it runs. */
+/* sd_notify and socket activation. struct sdnotify owns its tick timer. */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,17 +9,44 @@
 #include <time.h>
 #include <event2/event.h>
 
-#include "config.h"
+#include "build-config.h"
 #include "coordinator.h"
-#include "daemon.h"
 #include "log.h"
 #include "sdnotify.h"
-#include "state.h"
 #include "strategy.h"
 
 #if HAVE_LIBSYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
+
+struct sdnotify {
+	struct event_base *base;
+	struct coordinator *coordinator;
+	struct event *notify_ev; /* status and watchdog pings */
+	uint64_t watchdog_usec;	 /* 0: no watchdog */
+	bool status_dirty;	 /* counts changed since systemd last heard */
+	bool draining;
+};
+
+struct sdnotify *sdnotify_new(struct event_base *base, struct coordinator *coordinator)
+{
+	struct sdnotify *sn = calloc(1, sizeof(*sn));
+
+	if (!sn)
+		return NULL;
+	sn->base = base;
+	sn->coordinator = coordinator;
+	return sn;
+}
+
+void sdnotify_free(struct sdnotify *sn)
+{
+	if (!sn)
+		return;
+	if (sn->notify_ev)
+		event_free(sn->notify_ev);
+	free(sn);
+}
 
 char *sdnotify_socket_path(int fd)
 {
@@ -61,58 +90,59 @@ static void sdnotify_count_cb(const struct strategy_info *info, void *userdata)
 	c->queued += info->queued;
 }
 
-static void sdnotify_status(struct daemon *d, const char *extra)
+static void sdnotify_status(struct sdnotify *sn, const char *extra)
 {
 	struct sdnotify_counts c = {0};
 
-	coordinator_foreach_mode(d->coordinator, sdnotify_count_cb, &c);
+	coordinator_foreach_mode(sn->coordinator, sdnotify_count_cb, &c);
 	sd_notifyf(0, "%sSTATUS=%u running, %zu queued%s", extra ? extra : "", c.running, c.queued,
-		   d->draining ? ", draining" : "");
-	d->status_dirty = false;
+		   sn->draining ? ", draining" : "");
+	sn->status_dirty = false;
 }
 
 /* Every tick: a watchdog ping if asked for, and STATUS= when counts changed. */
 static void sdnotify_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct daemon *d = arg;
+	struct sdnotify *sn = arg;
 
-	if (d->watchdog_usec)
+	if (sn->watchdog_usec)
 		sd_notify(0, "WATCHDOG=1");
-	if (d->status_dirty)
-		sdnotify_status(d, NULL);
+	if (sn->status_dirty)
+		sdnotify_status(sn, NULL);
 }
 
-void sdnotify_ready(struct daemon *d)
+void sdnotify_ready(struct sdnotify *sn)
 {
 	uint64_t usec = 0;
 	struct timeval tick = {1, 0};
 
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-		d->watchdog_usec = usec;
+		sn->watchdog_usec = usec;
 		if (usec / 2 < 1000000) {
 			tick.tv_sec = (time_t)(usec / 2 / 1000000);
 			tick.tv_usec = (suseconds_t)(usec / 2 % 1000000);
 		}
 	}
-	sdnotify_status(d, "READY=1\n");
-	if (!d->notify_ev && getenv("NOTIFY_SOCKET")) {
-		d->notify_ev = event_new(d->base, -1, EV_PERSIST, sdnotify_tick_cb, d);
-		if (d->notify_ev)
-			event_add(d->notify_ev, &tick);
+	sdnotify_status(sn, "READY=1\n");
+	if (!sn->notify_ev && getenv("NOTIFY_SOCKET")) {
+		sn->notify_ev = event_new(sn->base, -1, EV_PERSIST, sdnotify_tick_cb, sn);
+		if (sn->notify_ev)
+			event_add(sn->notify_ev, &tick);
 	}
 }
 
-void sdnotify_status_changed(struct daemon *d)
+void sdnotify_status_changed(struct sdnotify *sn)
 {
-	d->status_dirty = true;
+	sn->status_dirty = true;
 }
 
-void sdnotify_stopping(struct daemon *d)
+void sdnotify_stopping(struct sdnotify *sn)
 {
-	sdnotify_status(d, "STOPPING=1\n");
+	sn->draining = true;
+	sdnotify_status(sn, "STOPPING=1\n");
 }
 
-void sdnotify_reloading(struct daemon *d)
+void sdnotify_reloading(struct sdnotify *sn)
 {
 	struct timespec ts;
 	char buf[64];
@@ -121,7 +151,7 @@ void sdnotify_reloading(struct daemon *d)
 	snprintf(buf, sizeof(buf), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
 		 (unsigned long long)ts.tv_sec * 1000000ULL +
 			 (unsigned long long)ts.tv_nsec / 1000);
-	sdnotify_status(d, buf);
+	sdnotify_status(sn, buf);
 }
 
 #else
@@ -131,19 +161,19 @@ int sdnotify_listen_fd(void)
 	return -1;
 }
 
-void sdnotify_ready(struct daemon *d)
+void sdnotify_ready(struct sdnotify *sn)
 {
 }
 
-void sdnotify_status_changed(struct daemon *d)
+void sdnotify_status_changed(struct sdnotify *sn)
 {
 }
 
-void sdnotify_stopping(struct daemon *d)
+void sdnotify_stopping(struct sdnotify *sn)
 {
 }
 
-void sdnotify_reloading(struct daemon *d)
+void sdnotify_reloading(struct sdnotify *sn)
 {
 }
 

@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 
+#include "checkrun.h"
 #include "testd.h"
 
 static struct testd daemon_under_test;
@@ -668,11 +669,5 @@ static Suite *coordctl_suite(const char *which)
 
 int main(int argc, char **argv)
 {
-	SRunner *sr = srunner_create(coordctl_suite(argc > 1 ? argv[1] : "unit"));
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkrun(coordctl_suite(argc > 1 ? argv[1] : "unit"));
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "coord.h"
+#include "checkrun.h"
 #include "testd.h"
 
 /* ---- a fake daemon that plays a script (see testd.h) ---- */
@@ -533,11 +534,5 @@ static Suite *libcoord_suite(const char *which)
 
 int main(int argc, char **argv)
 {
-	SRunner *sr = srunner_create(libcoord_suite(argc > 1 ? argv[1] : "unit"));
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkrun(libcoord_suite(argc > 1 ? argv[1] : "unit"));
 }

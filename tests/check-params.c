@@ -243,6 +243,18 @@ static void params_walk(const struct params_reader *r)
 	params_expect_refused(r, json_object_new_array(), r->where.what);
 }
 
+/* Whether the daemon's method table has name. */
+static bool params_in_table(const char *name)
+{
+	struct rpc_methods table;
+
+	methods_table_init(&table, NULL);
+	for (size_t i = 0; i < table.count; i++)
+		if (strcmp(table.methods[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 START_TEST(test_params_every_method)
 {
 	for (size_t i = 0; i < sizeof(params_methods) / sizeof(params_methods[0]); i++) {
@@ -253,7 +265,7 @@ START_TEST(test_params_every_method)
 					  .where = {.what = what, .null_absent = true}};
 
 		snprintf(what, sizeof(what), "params of %s", m->name);
-		ck_assert_msg(methods_find(m->name) != NULL, "%s is not in the table", m->name);
+		ck_assert_msg(params_in_table(m->name), "%s is not in the table", m->name);
 		params_walk(&r);
 	}
 }

@@ -10,7 +10,9 @@
 #include <unistd.h>
 #include <event2/event.h>
 
+#include "checkrun.h"
 #include "history.h"
+#include "procstat.h"
 #include "publisher.h"
 #include "state.h"
 #include "task.h"
@@ -140,34 +142,13 @@ struct task *tu_task(const char *json)
 	return task;
 }
 
-/* The state letter of /proc/PID/stat, or 0 when there is no such process. */
-static char tu_proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 bool tu_pid_gone(pid_t pid)
 {
-	char st;
+	struct procstat st;
 
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		return true;
-	st = tu_proc_state(pid);
-	return st == 0 || st == 'Z' || st == 'X';
+	return procstat_read(pid, &st) < 0 || st.state == 'Z' || st.state == 'X';
 }
 
 bool tu_wait_pid_gone(pid_t pid, double timeout_s)
@@ -264,12 +245,5 @@ struct message *tu_env_wait_message(struct tu_env *env, enum message_type type,
 
 int tu_run_suite(Suite *suite)
 {
-	SRunner *sr = srunner_create(suite);
-	int failed;
-
-	signal(SIGPIPE, SIG_IGN);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return checkrun(suite);
 }

@@ -93,6 +93,9 @@ tally_pytest build-test/pytest.log
 step "clang-format"
 ninja -C build-test clang-format-check
 
+step "layers (no upward call, no call cycle between daemon files; docs/architecture.md)"
+python3 tools/deps-check.py build-test
+
 step "ASan + UBSan"
 [ -d build-asan ] || meson setup build-asan --werror -Db_sanitize=address,undefined \
 	-Db_lundef=false -Dbuildtype=debug >/dev/null

@@ -1,43 +1,57 @@
 /* The method table, and the methods about the daemon itself: ping, shutdown. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <event2/event.h>
 
 #include "build-config.h"
-#include "config.h"
-#include "connection.h"
 #include "coordinator.h"
-#include "daemon.h"
-#include "history.h"
+#include "jsonutil.h"
 #include "methods.h"
 #include "params.h"
+#include "services.h"
+#include "state.h"
 #include "strategy.h"
-#include "wire_errors.h"
 
+/* Every method, with its policy (enum rpc_method_flag), checked by rpc.c before the handler. */
 static const struct rpc_method methods_table[] = {
-	{.name = "cancel", .handler = methods_cancel},
-	{.name = "job", .handler = methods_job},
-	{.name = "mode_set", .handler = methods_mode_set},
-	{.name = "metrics", .handler = methods_metrics},
-	{.name = "modes", .handler = methods_modes},
-	{.name = "output", .handler = methods_output},
-	{.name = "ping", .handler = methods_ping},
-	{.name = "rerun", .handler = methods_rerun},
-	{.name = "shutdown", .handler = methods_shutdown},
-	{.name = "status", .handler = methods_status},
-	{.name = "submit", .handler = methods_submit},
-	{.name = "subscribe", .handler = methods_subscribe},
-	{.name = "unsubscribe", .handler = methods_unsubscribe},
-	{.name = "wait", .handler = methods_wait},
+	{.name = "cancel", .handler = methods_cancel, .flags = RPC_CAPPED | RPC_OWNER},
+	{.name = "job", .handler = methods_job, .flags = RPC_CAPPED},
+	{.name = "metrics", .handler = methods_metrics, .flags = RPC_CAPPED},
+	{.name = "mode_set", .handler = methods_mode_set, .flags = RPC_CAPPED | RPC_ADMIN},
+	{.name = "modes", .handler = methods_modes, .flags = RPC_CAPPED},
+	{.name = "output", .handler = methods_output, .flags = RPC_CAPPED | RPC_OWNER},
+	{.name = "ping", .handler = methods_ping, .flags = RPC_CAPPED},
+	{.name = "rerun", .handler = methods_rerun, .flags = RPC_CAPPED | RPC_OWNER},
+	{.name = "shutdown", .handler = methods_shutdown, .flags = RPC_CAPPED | RPC_ADMIN},
+	{.name = "status", .handler = methods_status, .flags = RPC_CAPPED},
+	{.name = "submit", .handler = methods_submit, .flags = RPC_CAPPED},
+	{.name = "subscribe", .handler = methods_subscribe, .flags = RPC_CAPPED},
+	{.name = "unsubscribe", .handler = methods_unsubscribe, .flags = RPC_CAPPED},
+	{.name = "wait", .handler = methods_wait, .flags = RPC_CAPPED},
 };
 
-const struct rpc_method *methods_find(const char *name)
+/* RPC_OWNER: the owner of the job params' request_id names. */
+static int methods_owner_of(void *ctx, json_object *params, uid_t *ret_owner)
 {
-	for (size_t i = 0; i < sizeof(methods_table) / sizeof(methods_table[0]); i++)
-		if (strcmp(methods_table[i].name, name) == 0)
-			return &methods_table[i];
-	return NULL;
+	struct services *svc = ctx;
+	const char *id = json_get_string(params, "request_id");
+	struct job *job;
+
+	if (!id || state_get_job(svc->state, id, &job) < 0)
+		return -ENOENT;
+	*ret_owner = job->owner_uid;
+	job_unref(job);
+	return 0;
+}
+
+void methods_table_init(struct rpc_methods *ret, struct services *svc)
+{
+	ret->methods = methods_table;
+	ret->count = sizeof(methods_table) / sizeof(methods_table[0]);
+	ret->ctx = svc;
+	ret->owner_of = methods_owner_of;
 }
 
 struct rpc_result *methods_ping(struct rpc_call *call, json_object *params)
@@ -50,40 +64,22 @@ struct rpc_result *methods_ping(struct rpc_call *call, json_object *params)
 	o = json_object_new_object();
 	json_object_object_add(o, "version", json_object_new_string(COORD_VERSION));
 	json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
-	json_object_object_add(o, "uptime", json_object_new_double(daemon_uptime(call->daemon)));
+	json_object_object_add(o, "uptime",
+			       json_object_new_double(time_now() - services_of(call)->start_time));
 	return rpc_success(call, o);
 }
 
 struct rpc_result *methods_shutdown(struct rpc_call *call, json_object *params)
 {
-	struct daemon *d = call->daemon;
-	uid_t uid = connection_peer_uid(call->conn);
+	struct services *d = services_of(call);
 	struct rpc_result *answered;
 
 	if ((answered = params_parse(call, params, params_none, NULL)))
 		return answered;
-	/* Stopping the daemon stops everyone's work: only root and its own user may. */
-	if (uid != 0 && uid != geteuid())
-		return rpc_failure(
-			call, WIRE_PERMISSION_DENIED,
-			"permission denied: only root or uid %u may shut the daemon down",
-			(unsigned)geteuid());
+	/* RPC_ADMIN: stopping the daemon stops everyone's work. */
 	answered = rpc_success(call, NULL);
 
 	/* After the answer is queued, so the client hears it before the drain. */
-	daemon_begin_shutdown(d, "asked to over the socket");
+	d->shutdown(d->ctx, "asked to over the socket");
 	return answered;
-}
-
-json_object *methods_final_message(struct daemon *d, const struct job *job)
-{
-	json_object *msg;
-	char *text;
-
-	if (job->status != JOB_CLOSED ||
-	    history_final_message(d->history, job->request_id, &text) < 0)
-		return NULL;
-	msg = json_tokener_parse(text);
-	free(text);
-	return msg;
 }

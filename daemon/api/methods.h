@@ -8,11 +8,11 @@
 #include "jsonspec.h"
 #include "rpc.h"
 
-struct daemon;
 struct job;
+struct services;
 
-/* The method called name, or NULL. */
-const struct rpc_method *methods_find(const char *name);
+/* The method table for rpc_handle_line, its calls made with svc (borrowed). */
+void methods_table_init(struct rpc_methods *ret, struct services *svc);
 
 struct rpc_result *methods_ping(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_shutdown(struct rpc_call *call, json_object *params);
@@ -49,7 +49,7 @@ struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_
  * The contract's Job with how much it wrote (stdout_bytes, stderr_bytes),
  * as viewer (a peer's uid) may see it (see job_to_json): a new reference.
  */
-json_object *methods_job_object(struct daemon *d, const struct job *job, uid_t viewer);
+json_object *methods_job_object(struct services *d, const struct job *job, uid_t viewer);
 
 /*
  * Each method's params (see params.h); ping, modes and shutdown take
@@ -64,8 +64,5 @@ extern const struct jsonspec methods_subscribe_spec[];
 extern const struct jsonspec methods_unsubscribe_spec[];
 extern const struct jsonspec methods_mode_set_spec[];
 extern const struct jsonspec methods_output_spec[];
-
-/* The final message of a closed job as JSON (new reference), or NULL. */
-json_object *methods_final_message(struct daemon *d, const struct job *job);
 
 #endif

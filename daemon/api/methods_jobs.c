@@ -13,12 +13,13 @@
 
 #include "connection.h"
 #include "coordinator.h"
-#include "daemon.h"
+#include "history.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "message.h"
 #include "methods.h"
 #include "params.h"
+#include "services.h"
 #include "state.h"
 #include "task.h"
 #include "waiter.h"
@@ -60,7 +61,7 @@ static void methods_ids_clear(struct methods_ids *ids)
 	*ids = (struct methods_ids){0};
 }
 
-static void methods_wait_free(struct methods_wait *mw, struct daemon *d)
+static void methods_wait_free(struct methods_wait *mw, struct services *d)
 {
 	if (mw->lender) {
 		coordinator_return_slot(d->coordinator, mw->lender);
@@ -80,9 +81,9 @@ static json_object *methods_job_json(struct rpc_call *call, const char *request_
 	struct job *job;
 	json_object *o;
 
-	if (state_get_job(call->daemon->state, request_id, &job) < 0)
+	if (state_get_job(services_of(call)->state, request_id, &job) < 0)
 		return NULL;
-	o = methods_job_object(call->daemon, job, methods_viewer(call));
+	o = methods_job_object(services_of(call), job, methods_viewer(call));
 	job_unref(job);
 	return o;
 }
@@ -107,16 +108,29 @@ static json_object *methods_jobs_json(struct rpc_call *call, const struct method
 	return jobs;
 }
 
+static json_object *methods_final_message(struct services *d, const struct job *job)
+{
+	json_object *msg;
+	char *text;
+
+	if (job->status != JOB_CLOSED ||
+	    history_final_message(d->history, job->request_id, &text) < 0)
+		return NULL;
+	msg = json_tokener_parse(text);
+	free(text);
+	return msg;
+}
+
 static json_object *methods_job_with_message(struct rpc_call *call, const char *request_id)
 {
 	json_object *o = json_object_new_object();
 	struct job *job;
 
-	if (state_get_job(call->daemon->state, request_id, &job) < 0)
+	if (state_get_job(services_of(call)->state, request_id, &job) < 0)
 		return o;
 	json_object_object_add(o, "job",
-			       methods_job_object(call->daemon, job, methods_viewer(call)));
-	json_object_object_add(o, "message", methods_final_message(call->daemon, job));
+			       methods_job_object(services_of(call), job, methods_viewer(call)));
+	json_object_object_add(o, "message", methods_final_message(services_of(call), job));
 	job_unref(job);
 	return o;
 }
@@ -133,7 +147,7 @@ static void methods_wait_done_cb(struct waiter_wait *wait, bool timed_out, void 
 {
 	struct methods_wait *mw = userdata;
 	struct rpc_call *call = mw->call;
-	struct daemon *d = call->daemon;
+	struct services *d = services_of(call);
 	json_object *o;
 
 	call->abandon = NULL;
@@ -162,7 +176,7 @@ static void methods_wait_done_cb(struct waiter_wait *wait, bool timed_out, void 
 static void methods_wait_abandon(struct rpc_call *call)
 {
 	struct methods_wait *mw = call->pending;
-	struct daemon *d = call->daemon;
+	struct services *d = services_of(call);
 
 	waiter_cancel(mw->wait);
 	methods_wait_free(mw, d);
@@ -174,7 +188,7 @@ static void methods_wait_abandon(struct rpc_call *call)
  * process group is that of a running ancestor of one of them), the
  * ancestor's request_id (caller frees), else NULL.
  */
-static char *methods_waiting_ancestor(struct daemon *d, struct connection *conn,
+static char *methods_waiting_ancestor(struct services *d, struct connection *conn,
 				      const struct methods_ids *ids)
 {
 	pid_t pid = connection_peer_pid(conn), pgid = pid > 0 ? getpgid(pid) : -1;
@@ -190,7 +204,7 @@ static char *methods_waiting_ancestor(struct daemon *d, struct connection *conn,
 static struct rpc_result *methods_wait_for(struct rpc_call *call, enum methods_wait_kind kind,
 					   struct methods_ids *ids, uint64_t timeout_ms)
 {
-	struct daemon *d = call->daemon;
+	struct services *d = services_of(call);
 	struct methods_wait *mw = calloc(1, sizeof(*mw));
 	int r;
 
@@ -266,14 +280,14 @@ static struct rpc_result *methods_submit_invalid(struct rpc_call *call, json_obj
 
 	if (json_object_object_get_ex(params, "node", &node))
 		ids.child_node_id = json_get_string(node, "id");
-	coordinator_publish_refusal(call->daemon->coordinator, &ids, reason);
+	coordinator_publish_refusal(services_of(call)->coordinator, &ids, reason);
 	return rpc_failure(call, WIRE_INVALID_PARAMS, "Invalid params: %s", reason);
 }
 
 struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params, uid_t owner,
 				     const char *rerun_of)
 {
-	struct daemon *d = call->daemon;
+	struct services *d = services_of(call);
 	struct rpc_result *answered;
 	struct methods_ids ids;
 	char *error = NULL;
@@ -304,8 +318,8 @@ struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params,
 	if (!wait) {
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "job",
-				       methods_job_object(call->daemon, job, methods_viewer(call)));
+		json_object_object_add(
+			o, "job", methods_job_object(services_of(call), job, methods_viewer(call)));
 		return rpc_success(call, o);
 	}
 	if (methods_one_id(job->request_id, &ids) < 0)
@@ -316,12 +330,6 @@ struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params,
 struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
 {
 	return methods_submit_as(call, params, connection_peer_uid(call->conn), NULL);
-}
-
-struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id)
-{
-	return rpc_failure(call, WIRE_NOT_FOUND, "not found: no job has request_id \"%.128s\"",
-			   request_id);
 }
 
 struct methods_job_params {
@@ -341,7 +349,7 @@ struct rpc_result *methods_job(struct rpc_call *call, json_object *params)
 
 	if ((err = params_parse(call, params, methods_job_spec, &p)))
 		return err;
-	if (state_get_job(call->daemon->state, p.request_id, &job) < 0)
+	if (state_get_job(services_of(call)->state, p.request_id, &job) < 0)
 		return methods_not_found(call, p.request_id);
 	job_unref(job);
 	return rpc_success(call, methods_job_with_message(call, p.request_id));
@@ -434,7 +442,7 @@ static json_object *methods_counts_json(const struct job_counts *c)
 
 struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 {
-	struct daemon *d = call->daemon;
+	struct services *d = services_of(call);
 	struct methods_status_params p;
 	struct job_filter filter = {0};
 	struct job_counts counts;
@@ -457,7 +465,7 @@ struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 		r = state_query(d->state, &filter, cursor, p.limit, &jobs, &count, &next);
 	if (r < 0)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "cannot read the history: %s",
-				   history_last_error(d->history));
+				   history_strerror(d->history, r));
 	list = json_object_new_array_ext((int)count);
 	for (size_t i = 0; i < count; i++) {
 		json_object_array_add(list, methods_job_object(d, jobs[i], methods_viewer(call)));
@@ -531,7 +539,7 @@ static int methods_ids_collect(struct state *state, json_object *array, struct m
 static struct rpc_result *methods_wait_ids(struct rpc_call *call, json_object *array,
 					   struct methods_ids *ret)
 {
-	size_t n = json_object_array_length(array), max = call->daemon->config.max_wait_ids;
+	size_t n = json_object_array_length(array), max = services_of(call)->config.max_wait_ids;
 	struct methods_ids ids = {0};
 	const char *unknown = NULL;
 	int r;
@@ -542,7 +550,7 @@ static struct rpc_result *methods_wait_ids(struct rpc_call *call, json_object *a
 			"Invalid params: request_ids holds %zu ids; a wait takes at most "
 			"%zu (max_wait_ids)",
 			n, max);
-	r = methods_ids_collect(call->daemon->state, array, &ids, &unknown);
+	r = methods_ids_collect(services_of(call)->state, array, &ids, &unknown);
 	if (r < 0) {
 		methods_ids_clear(&ids);
 		return r == -ENOENT ? methods_not_found(call, unknown)
@@ -627,8 +635,8 @@ const struct jsonspec methods_cancel_spec[] = {
 
 struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params)
 {
-	struct daemon *d = call->daemon;
-	uid_t uid = connection_peer_uid(call->conn), owner;
+	struct services *d = services_of(call);
+	uid_t uid = connection_peer_uid(call->conn);
 	struct methods_cancel_params p;
 	struct rpc_result *err;
 	struct methods_cancel *mc;
@@ -643,15 +651,9 @@ struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params)
 	cascade = p.cascade;
 	if (state_get_job(d->state, id, &job) < 0)
 		return methods_not_found(call, id);
+	/* Its owner or root only: RPC_OWNER, checked in dispatch. */
 	was_open = job->status == JOB_OPENED;
-	owner = job->owner_uid;
-	/* A closed job read back from the history is freed here: use owner after this. */
 	job_unref(job);
-	if (uid != 0 && uid != owner)
-		return rpc_failure(call, WIRE_PERMISSION_DENIED,
-				   "permission denied: job \"%.128s\" belongs to uid %u; only its "
-				   "owner or root may cancel it",
-				   id, (unsigned)owner);
 	mc = calloc(1, sizeof(*mc));
 	if (!mc)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");

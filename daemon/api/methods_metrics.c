@@ -11,13 +11,14 @@
 
 #include "build-config.h"
 #include "coordinator.h"
-#include "daemon.h"
+#include "history.h"
+#include "jsonutil.h"
+#include "services.h"
 #include "exposition.h"
 #include "methods.h"
 #include "metrics.h"
 #include "params.h"
 #include "publisher.h"
-#include "server.h"
 #include "state.h"
 #include "statedir.h"
 #include "strategy.h"
@@ -80,7 +81,7 @@ static void methods_metrics_attach(struct methods_metrics_view *v)
 }
 
 /* The history file and its write-ahead log, in bytes. */
-static uint64_t methods_metrics_file_bytes(struct daemon *d)
+static uint64_t methods_metrics_file_bytes(struct services *d)
 {
 	static const char *const suffixes[] = {"", "-wal"};
 	uint64_t total = 0;
@@ -90,7 +91,7 @@ static uint64_t methods_metrics_file_bytes(struct daemon *d)
 		char *path;
 		struct stat st;
 
-		snprintf(name, sizeof(name), "%s%s", DAEMON_HISTORY_FILE, suffixes[i]);
+		snprintf(name, sizeof(name), "%s%s", HISTORY_FILE, suffixes[i]);
 		path = statedir_file(d->statedir, name);
 		if (path && stat(path, &st) == 0)
 			total += (uint64_t)st.st_size;
@@ -99,7 +100,7 @@ static uint64_t methods_metrics_file_bytes(struct daemon *d)
 	return total;
 }
 
-static int methods_metrics_gather(struct daemon *d, struct methods_metrics_view *v)
+static int methods_metrics_gather(struct services *d, struct methods_metrics_view *v)
 {
 	struct job_filter all = {0};
 	size_t configured = 0;
@@ -118,9 +119,9 @@ static int methods_metrics_gather(struct daemon *d, struct methods_metrics_view 
 		return r;
 	v->history_bytes = methods_metrics_file_bytes(d);
 	v->last_seq = publisher_last_seq(d->publisher);
-	v->connections = d->server ? server_connection_count(d->server) : 0;
+	v->connections = d->connection_count ? d->connection_count(d->ctx) : 0;
 	v->start_time = d->start_time;
-	v->uptime = daemon_uptime(d);
+	v->uptime = time_now() - d->start_time;
 	return 0;
 }
 
@@ -414,7 +415,7 @@ struct rpc_result *methods_metrics(struct rpc_call *call, json_object *params)
 
 	if ((err = params_parse(call, params, params_none, NULL)))
 		return err;
-	r = methods_metrics_gather(call->daemon, &v);
+	r = methods_metrics_gather(services_of(call), &v);
 	if (r == 0)
 		r = methods_metrics_text(&v, &text);
 	if (r < 0) {

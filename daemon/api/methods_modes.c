@@ -9,7 +9,7 @@
 
 #include "connection.h"
 #include "coordinator.h"
-#include "daemon.h"
+#include "services.h"
 #include "methods.h"
 #include "params.h"
 #include "strategy.h"
@@ -43,7 +43,7 @@ struct rpc_result *methods_modes(struct rpc_call *call, json_object *params)
 		return err;
 	o = json_object_new_object();
 	modes = json_object_new_array();
-	coordinator_foreach_mode(call->daemon->coordinator, methods_mode_cb, modes);
+	coordinator_foreach_mode(services_of(call)->coordinator, methods_mode_cb, modes);
 	json_object_object_add(o, "modes", modes);
 	return rpc_success(call, o);
 }
@@ -80,7 +80,7 @@ static struct rpc_result *methods_unknown_mode(struct rpc_call *call, const char
 	size_t used = 0;
 	struct rpc_result *answer;
 
-	coordinator_foreach_mode(call->daemon->coordinator, methods_mode_name_cb, names);
+	coordinator_foreach_mode(services_of(call)->coordinator, methods_mode_name_cb, names);
 	for (size_t i = 0; i < json_object_array_length(names) && used < sizeof(list); i++)
 		used += (size_t)snprintf(
 			list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
@@ -93,18 +93,14 @@ static struct rpc_result *methods_unknown_mode(struct rpc_call *call, const char
 
 struct rpc_result *methods_mode_set(struct rpc_call *call, json_object *params)
 {
-	struct coordinator *coord = call->daemon->coordinator;
-	uid_t uid = connection_peer_uid(call->conn);
+	struct coordinator *coord = services_of(call)->coordinator;
 	struct methods_mode_set_params p;
 	struct strategy_tuning tuning;
 	struct strategy_info info;
 	struct rpc_result *err;
 
-	/* A mode's limits are everyone's: only root and the daemon's own user change them. */
-	if (uid != 0 && uid != geteuid())
-		return rpc_failure(call, WIRE_PERMISSION_DENIED,
-				   "permission denied: only root or uid %u may change a mode",
-				   (unsigned)geteuid());
+	/* A mode's limits are everyone's: RPC_ADMIN in the table lets only root and our uid here.
+	 */
 	if ((err = params_parse(call, params, methods_mode_set_spec, &p)))
 		return err;
 	if (coordinator_describe_mode(coord, p.mode, &info) < 0)

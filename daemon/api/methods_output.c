@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "connection.h"
-#include "daemon.h"
+#include "services.h"
 #include "jsonutil.h"
 #include "methods.h"
 #include "output_follow.h"
@@ -44,24 +44,6 @@ struct methods_output_args {
 	bool follow;
 };
 
-json_object *methods_job_object(struct daemon *d, const struct job *job, uid_t viewer)
-{
-	json_object *o = job_to_json(job, viewer);
-	static const char *const keys[OUTPUT_STREAM_COUNT] = {
-		[OUTPUT_STDOUT] = "stdout_bytes",
-		[OUTPUT_STDERR] = "stderr_bytes",
-	};
-
-	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++) {
-		struct output_extent e;
-
-		if (output_store_extent(d->output, job->request_id, (enum output_stream)s, &e) < 0)
-			e.written = 0;
-		json_object_object_add(o, keys[s], json_object_new_int64((int64_t)e.written));
-	}
-	return o;
-}
-
 static struct rpc_result *methods_output_parse(struct rpc_call *call, json_object *params,
 					       struct methods_output_args *a)
 {
@@ -81,7 +63,7 @@ static struct rpc_result *methods_output_parse(struct rpc_call *call, json_objec
 }
 
 /* Where each stream starts: offset, or that many bytes before its end. */
-static void methods_output_offsets(struct daemon *d, const struct methods_output_args *a,
+static void methods_output_offsets(struct services *d, const struct methods_output_args *a,
 				   uint64_t offsets[OUTPUT_STREAM_COUNT])
 {
 	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++) {
@@ -112,7 +94,7 @@ static json_object *methods_output_chunk(enum output_stream s, uint64_t offset, 
 }
 
 /* Adds the chunks of stream s from offset on (one per piece kept) to chunks. */
-static int methods_output_stream(struct daemon *d, const char *request_id, enum output_stream s,
+static int methods_output_stream(struct services *d, const char *request_id, enum output_stream s,
 				 uint64_t offset, bool final, json_object *chunks)
 {
 	struct output_extent e;
@@ -154,7 +136,7 @@ static struct rpc_result *methods_output_now(struct rpc_call *call,
 
 	for (int s = 0; s < OUTPUT_STREAM_COUNT && r == 0; s++)
 		if (a->streams & (1u << s))
-			r = methods_output_stream(call->daemon, a->request_id,
+			r = methods_output_stream(services_of(call), a->request_id,
 						  (enum output_stream)s, offsets[s], closed,
 						  chunks);
 	if (r < 0) {
@@ -178,20 +160,20 @@ static struct rpc_result *methods_output_follow(struct rpc_call *call,
 	json_object *o;
 	int r;
 
-	if (connection_subscription_count(call->conn) >= CONNECTION_MAX_SUBSCRIPTIONS)
+	if (subscription_count(call->conn) >= CONNECTION_MAX_SUBSCRIPTIONS)
 		return rpc_failure(call, WIRE_BUSY,
 				   "busy: this connection already has %d subscriptions; use "
 				   "another connection",
 				   CONNECTION_MAX_SUBSCRIPTIONS);
-	r = output_follow_new(call->daemon, call->conn, a->request_id, a->streams, offsets, closed,
-			      &sub);
+	r = output_follow_new(services_of(call), call->conn, a->request_id, a->streams, offsets,
+			      closed, &sub);
 	if (r < 0)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "cannot follow: %s", strerror(-r));
 	o = json_object_new_object();
 	json_object_object_add(o, "subscription", json_object_new_int64((int64_t)sub->id));
 	answered = rpc_success(call, o);
 	/* The answer is queued: the output may follow it. */
-	output_follow_start(sub->follow);
+	output_follow_start(sub->hooks_ctx); /* the follow */
 	return answered;
 }
 
@@ -199,25 +181,18 @@ struct rpc_result *methods_output(struct rpc_call *call, json_object *params)
 {
 	struct methods_output_args a;
 	uint64_t offsets[OUTPUT_STREAM_COUNT];
-	uid_t uid = connection_peer_uid(call->conn);
 	struct rpc_result *err;
 	struct job *job;
-	uid_t owner;
 	bool closed;
 
 	if ((err = methods_output_parse(call, params, &a)))
 		return err;
-	if (state_get_job(call->daemon->state, a.request_id, &job) < 0)
+	if (state_get_job(services_of(call)->state, a.request_id, &job) < 0)
 		return methods_not_found(call, a.request_id);
+	/* Its owner or root only: RPC_OWNER, checked in dispatch. */
 	closed = job->status == JOB_CLOSED;
-	owner = job->owner_uid;
 	job_unref(job);
-	if (uid != 0 && uid != owner)
-		return rpc_failure(call, WIRE_PERMISSION_DENIED,
-				   "permission denied: only uid %u (who submitted %.128s) or root "
-				   "may read its output",
-				   (unsigned)owner, a.request_id);
-	methods_output_offsets(call->daemon, &a, offsets);
+	methods_output_offsets(services_of(call), &a, offsets);
 	if (a.follow)
 		return methods_output_follow(call, &a, offsets, closed);
 	return methods_output_now(call, &a, offsets, closed);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "connection.h"
-#include "daemon.h"
+#include "services.h"
 #include "job.h"
 #include "jsonspec.h"
 #include "methods.h"
@@ -131,7 +131,7 @@ struct rpc_result *methods_rerun(struct rpc_call *call, json_object *params)
 	if ((err = params_parse(call, params, methods_rerun_spec, &p)) ||
 	    (err = rerun_check_node(call, p.node)))
 		return err;
-	if (state_get_job(call->daemon->state, p.request_id, &job) < 0)
+	if (state_get_job(services_of(call)->state, p.request_id, &job) < 0)
 		return methods_not_found(call, p.request_id);
 	err = rerun_check_job(call, job, connection_peer_uid(call->conn));
 	if (!err) {

@@ -1,10 +1,11 @@
 /* The methods subscribe and unsubscribe. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "connection.h"
-#include "daemon.h"
+#include "services.h"
 #include "history.h"
 #include "message.h"
 #include "methods.h"
@@ -12,6 +13,22 @@
 #include "publisher.h"
 #include "subscription.h"
 #include "wire_errors.h"
+
+/* "request_creation, request_success, ...": every type, named by message_type_name. */
+static void methods_subscribe_type_list(char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int t = 0; t < MESSAGE_TYPE_COUNT && n < size; t++) {
+		int w = snprintf(buf + n, size - n, "%s%s", t ? ", " : "",
+				 message_type_name((enum message_type)t));
+
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+}
 
 struct methods_subscribe_params {
 	json_object *types;
@@ -43,12 +60,15 @@ static struct rpc_result *methods_subscribe_types(struct rpc_call *call, json_ob
 		const char *name = json_object_get_string(json_object_array_get_idx(types, i));
 		enum message_type t;
 
-		if (message_type_from_name(name, &t) < 0)
-			return rpc_failure(call, WIRE_INVALID_PARAMS,
-					   "Invalid params: unknown message type \"%.64s\" (known: "
-					   "request_creation, request_success, request_failure, "
-					   "request_creation_failure)",
-					   name);
+		if (message_type_from_name(name, &t) < 0) {
+			char known[256];
+
+			methods_subscribe_type_list(known, sizeof(known));
+			return rpc_failure(
+				call, WIRE_INVALID_PARAMS,
+				"Invalid params: unknown message type \"%.64s\" (known: %s)", name,
+				known);
+		}
 		*ret |= 1u << t;
 	}
 	return NULL;
@@ -59,7 +79,7 @@ static struct rpc_result *methods_subscribe_check_since(struct rpc_call *call, u
 {
 	uint64_t first = 0;
 
-	if (history_first_seq(call->daemon->history, &first) < 0)
+	if (history_first_seq(services_of(call)->history, &first) < 0)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "cannot read the history");
 	if (first > 0 && since + 1 < first) {
 		json_object *data = json_object_new_object();
@@ -75,7 +95,7 @@ static struct rpc_result *methods_subscribe_check_since(struct rpc_call *call, u
 
 struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params)
 {
-	struct daemon *d = call->daemon;
+	struct services *d = services_of(call);
 	struct subscription_filter filter = {0};
 	struct methods_subscribe_params p;
 	struct subscription *sub;
@@ -87,7 +107,7 @@ struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params)
 	    (err = methods_subscribe_types(call, p.types, &filter.types)) ||
 	    (p.has_since && (err = methods_subscribe_check_since(call, p.since_seq))))
 		return err;
-	if (connection_subscription_count(call->conn) >= CONNECTION_MAX_SUBSCRIPTIONS)
+	if (subscription_count(call->conn) >= CONNECTION_MAX_SUBSCRIPTIONS)
 		return rpc_failure(
 			call, WIRE_BUSY,
 			"busy: this connection already has %d subscriptions; use filters "
@@ -131,7 +151,7 @@ struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *param
 	if ((err = params_parse(call, params, methods_unsubscribe_spec, &p)))
 		return err;
 	id = p.subscription;
-	sub = connection_find_subscription(call->conn, id);
+	sub = subscription_find(call->conn, id);
 	if (!sub)
 		return rpc_failure(call, WIRE_NOT_FOUND,
 				   "not found: this connection has no subscription %llu",

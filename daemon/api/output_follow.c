@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "connection.h"
-#include "daemon.h"
+#include "services.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "message.h"
@@ -23,7 +23,7 @@
 #define OUTPUT_FOLLOW_CHUNK 65536
 
 struct output_follow {
-	struct daemon *daemon;
+	struct services *services;
 	struct subscription *sub; /* the owner */
 	char *request_id;
 	unsigned streams;
@@ -135,10 +135,10 @@ static void output_follow_end(struct output_follow *f)
 	json_object *p = output_follow_params(f);
 	struct job *job = NULL;
 
-	if (state_get_job(f->daemon->state, f->request_id, &job) == 0) {
+	if (state_get_job(f->services->state, f->request_id, &job) == 0) {
 		json_object_object_add(
 			p, "job",
-			methods_job_object(f->daemon, job, connection_peer_uid(f->sub->conn)));
+			methods_job_object(f->services, job, connection_peer_uid(f->sub->conn)));
 		job_unref(job);
 	} else {
 		json_object_object_add(p, "job", NULL); /* retention was quicker */
@@ -164,7 +164,7 @@ static bool output_follow_send_stream(struct output_follow *f, enum output_strea
 
 		if (!f->live && connection_pending_output(f->sub->conn) > budget)
 			return false;
-		r = output_follow_read(f->daemon->output, f->request_id, s, f->next[s], f->closed,
+		r = output_follow_read(f->services->output, f->request_id, s, f->next[s], f->closed,
 				       buf, sizeof(buf), &at, &len);
 		if (r < 0) {
 			log_warning("cannot read the %s of %s: %s", output_stream_name(s),
@@ -207,7 +207,7 @@ static bool output_follow_overtaken(struct output_follow *f)
 		struct output_extent e;
 
 		if (!(f->streams & (1u << s)) ||
-		    output_store_extent(f->daemon->output, f->request_id, (enum output_stream)s,
+		    output_store_extent(f->services->output, f->request_id, (enum output_stream)s,
 					&e) < 0)
 			continue;
 		if (f->next[s] >= e.head && f->next[s] < e.tail_start)
@@ -234,7 +234,46 @@ static void output_follow_appended_cb(void *userdata)
 		output_follow_lagged(f);
 }
 
-int output_follow_new(struct daemon *d, struct connection *conn, const char *request_id,
+static void output_follow_message(void *ctx, const struct message *msg)
+{
+	struct output_follow *f = ctx;
+
+	if (!message_closes_job(msg))
+		return;
+	f->closed = true;
+	/* Live: the rest (a character the end cut) goes now. Else the drain finishes. */
+	if (f->live)
+		output_follow_pump(f);
+}
+
+static void output_follow_drain(void *ctx)
+{
+	struct output_follow *f = ctx;
+
+	if (!f->live)
+		output_follow_pump(f);
+}
+
+static void output_follow_free(void *ctx)
+{
+	struct output_follow *f = ctx;
+
+	if (!f)
+		return;
+	f->ending = true;
+	output_watch_free(f->watch);
+	free(f->request_id);
+	free(f);
+}
+
+/* What the subscription tells a follow (it owns the follow). */
+static const struct subscription_hooks output_follow_hooks = {
+	.message = output_follow_message,
+	.drain = output_follow_drain,
+	.free = output_follow_free,
+};
+
+int output_follow_new(struct services *d, struct connection *conn, const char *request_id,
 		      unsigned streams, const uint64_t offsets[OUTPUT_STREAM_COUNT], bool closed,
 		      struct subscription **ret)
 {
@@ -245,7 +284,7 @@ int output_follow_new(struct daemon *d, struct connection *conn, const char *req
 		free(f);
 		return -ENOMEM;
 	}
-	f->daemon = d;
+	f->services = d;
 	f->streams = streams;
 	f->closed = closed;
 	memcpy(f->next, offsets, sizeof(f->next));
@@ -254,7 +293,7 @@ int output_follow_new(struct daemon *d, struct connection *conn, const char *req
 		output_follow_free(f);
 		return -ENOMEM;
 	}
-	r = subscription_new_follow(d, conn, request_id, f, &f->sub);
+	r = subscription_new_hooked(d, conn, request_id, &output_follow_hooks, f, &f->sub);
 	if (r < 0) {
 		output_follow_free(f);
 		return r;
@@ -266,30 +305,4 @@ int output_follow_new(struct daemon *d, struct connection *conn, const char *req
 void output_follow_start(struct output_follow *f)
 {
 	output_follow_pump(f);
-}
-
-void output_follow_message(struct output_follow *f, const struct message *msg)
-{
-	if (!message_closes_job(msg))
-		return;
-	f->closed = true;
-	/* Live: the rest (a character the end cut) goes now. Else the drain finishes. */
-	if (f->live)
-		output_follow_pump(f);
-}
-
-void output_follow_drain(struct output_follow *f)
-{
-	if (!f->live)
-		output_follow_pump(f);
-}
-
-void output_follow_free(struct output_follow *f)
-{
-	if (!f)
-		return;
-	f->ending = true;
-	output_watch_free(f->watch);
-	free(f->request_id);
-	free(f);
 }

@@ -15,7 +15,7 @@
 #include "output_store.h"
 
 struct connection;
-struct daemon;
+struct services;
 struct message;
 struct output_follow;
 struct subscription;
@@ -37,16 +37,11 @@ int output_follow_read(struct output_store *store, const char *request_id, enum 
  * out) already. Returns 0 and the subscription, which owns the follow, in
  * *ret; nothing is sent before output_follow_start.
  */
-int output_follow_new(struct daemon *d, struct connection *conn, const char *request_id,
+int output_follow_new(struct services *d, struct connection *conn, const char *request_id,
 		      unsigned streams, const uint64_t offsets[OUTPUT_STREAM_COUNT], bool closed,
 		      struct subscription **ret);
 
 /* Sends what is kept; may end (and free) the subscription at once. */
 void output_follow_start(struct output_follow *f);
-
-/* For the subscription: the job's final message (f may end), room to write, the end. */
-void output_follow_message(struct output_follow *f, const struct message *msg);
-void output_follow_drain(struct output_follow *f);
-void output_follow_free(struct output_follow *f);
 
 #endif

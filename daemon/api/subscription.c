@@ -5,18 +5,20 @@
  * subscriber: only the short prefix naming the subscription differs.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "connection.h"
-#include "daemon.h"
+#include "jsonrpc.h"
+#include "jsonutil.h"
 #include "history.h"
 #include "log.h"
 #include "message.h"
 #include "metrics.h"
-#include "output_follow.h"
 #include "publisher.h"
+#include "services.h"
 #include "subscription.h"
 
 #define SUBSCRIPTION_REPLAY_BATCH 256
@@ -55,17 +57,21 @@ static void subscription_send(struct subscription *sub, const char *text, size_t
 static void subscription_end(struct subscription *sub, const char *reason, uint64_t resume_seq,
 			     uint64_t oldest_seq)
 {
-	char text[256];
-	int n = snprintf(text, sizeof(text),
-			 "{\"jsonrpc\":\"2.0\",\"method\":\"subscription_ended\",\"params\":"
-			 "{\"subscription\":%llu,\"reason\":\"%s\",\"resume_seq\":%llu",
-			 sub->id, reason, (unsigned long long)resume_seq);
+	json_object *params = json_object_new_object(), *note;
+	const char *text;
+	size_t len;
 
+	json_object_object_add(params, "subscription", json_object_new_int64((int64_t)sub->id));
+	json_object_object_add(params, "reason", json_object_new_string(reason));
+	json_object_object_add(params, "resume_seq", json_object_new_int64((int64_t)resume_seq));
 	if (oldest_seq)
-		n += snprintf(text + n, sizeof(text) - (size_t)n, ",\"oldest_seq\":%llu",
-			      (unsigned long long)oldest_seq);
-	n += snprintf(text + n, sizeof(text) - (size_t)n, "}}");
-	connection_send(sub->conn, text, (size_t)n);
+		json_object_object_add(params, "oldest_seq",
+				       json_object_new_int64((int64_t)oldest_seq));
+	note = jsonrpc_notification("subscription_ended", params);
+	text = json_to_wire(note, &len);
+	if (text)
+		connection_send(sub->conn, text, len);
+	json_object_put(note);
 	subscription_free(sub);
 }
 
@@ -100,8 +106,8 @@ static void subscription_live_cb(struct message *msg, void *userdata)
 	sub->last_seq = msg->seq;
 	if (!subscription_matches(sub, message_type_name(msg->type), msg->request_id, msg->run_id))
 		return;
-	if (sub->follow) {
-		output_follow_message(sub->follow, msg); /* may free sub */
+	if (sub->hooks) {
+		sub->hooks->message(sub->hooks_ctx, msg); /* may free sub */
 		return;
 	}
 	text = message_wire(msg, &len);
@@ -147,12 +153,12 @@ static void subscription_replay(struct subscription *sub)
 
 		if (connection_pending_output(sub->conn) > budget)
 			return; /* resumed from the connection's drain callback */
-		r = history_foreach_message(sub->daemon->history, sub->last_seq,
+		r = history_foreach_message(sub->services->history, sub->last_seq,
 					    SUBSCRIPTION_REPLAY_BATCH, subscription_replay_one, sub,
 					    &passed);
 		if (r < 0) {
 			log_error("replay for subscription %llu: %s", sub->id,
-				  history_last_error(sub->daemon->history));
+				  history_strerror(sub->services->history, r));
 			sub->replaying = false;
 		} else if (sub->pruned_at) {
 			subscription_pruned(sub);
@@ -163,21 +169,78 @@ static void subscription_replay(struct subscription *sub)
 	}
 }
 
-static void subscription_drain_cb(struct connection *conn)
+static struct subscription *subscription_of(struct connection_attachment *att)
 {
-	struct subscription *sub, *next;
-
-	/* The connection has room again: go on with any replay (which may end only its own). */
-	for (sub = TAILQ_FIRST(connection_subscriptions(conn)); sub; sub = next) {
-		next = TAILQ_NEXT(sub, conn_entry);
-		if (sub->follow)
-			output_follow_drain(sub->follow);
-		else if (sub->replaying)
-			subscription_replay(sub);
-	}
+	return (struct subscription *)((char *)att - offsetof(struct subscription, att));
 }
 
-int subscription_new(struct daemon *daemon, struct connection *conn,
+/* The connection closes. */
+static void subscription_detach(struct connection_attachment *att)
+{
+	subscription_free(subscription_of(att));
+}
+
+/* The connection has room again: go on with a replay (which may end this subscription). */
+static void subscription_drained(struct connection_attachment *att)
+{
+	struct subscription *sub = subscription_of(att);
+
+	if (sub->hooks)
+		sub->hooks->drain(sub->hooks_ctx);
+	else if (sub->replaying)
+		subscription_replay(sub);
+}
+
+static const struct connection_attachment_ops subscription_attachment = {
+	.kind = CONNECTION_SUBSCRIPTION,
+	.detach = subscription_detach,
+	.drained = subscription_drained,
+};
+
+struct subscription *subscription_find(struct connection *conn, unsigned long long id)
+{
+	struct connection_attachment *att;
+
+	for (att = connection_attached_first(conn, CONNECTION_SUBSCRIPTION); att;
+	     att = connection_attached_next(att)) {
+		if (subscription_of(att)->id == id)
+			return subscription_of(att);
+	}
+	return NULL;
+}
+
+size_t subscription_count(const struct connection *conn)
+{
+	return connection_attached_count(conn, CONNECTION_SUBSCRIPTION);
+}
+
+/*
+ * The text of this subscription's message notification before the
+ * message: the envelope from jsonrpc_notification with a null message,
+ * cut where the null is (subscription_suffix closes it).
+ */
+static int subscription_prefix(struct subscription *sub)
+{
+	json_object *params = json_object_new_object(), *note;
+	const char *text;
+	size_t len, end = sizeof("null") - 1 + sizeof(subscription_suffix) - 1;
+	int r = -ENOMEM;
+
+	json_object_object_add(params, "subscription", json_object_new_int64((int64_t)sub->id));
+	json_object_object_add(params, "message", NULL);
+	note = jsonrpc_notification("message", params);
+	text = json_to_wire(note, &len);
+	if (text && len > end && len - end < sizeof(sub->prefix) &&
+	    memcmp(text + len - end, "null}}", end) == 0) {
+		sub->prefix_len = len - end;
+		memcpy(sub->prefix, text, sub->prefix_len);
+		r = 0;
+	}
+	json_object_put(note);
+	return r;
+}
+
+int subscription_new(struct services *services, struct connection *conn,
 		     struct subscription_filter *filter, bool has_since, uint64_t since_seq,
 		     struct subscription **ret)
 {
@@ -187,20 +250,18 @@ int subscription_new(struct daemon *daemon, struct connection *conn,
 	if (!sub)
 		return -ENOMEM;
 	sub->id = subscription_next_id++;
-	sub->daemon = daemon;
+	sub->services = services;
 	sub->filter = *filter;
 	memset(filter, 0, sizeof(*filter));
-	sub->last_seq = publisher_last_seq(daemon->publisher);
+	sub->last_seq = publisher_last_seq(services->publisher);
 	/* Until started, live messages wait: they are in the history too. */
 	sub->replaying = true;
 	if (has_since && since_seq < sub->last_seq)
 		sub->last_seq = since_seq;
-	sub->prefix_len = (size_t)snprintf(sub->prefix, sizeof(sub->prefix),
-					   "{\"jsonrpc\":\"2.0\",\"method\":\"message\",\"params\":"
-					   "{\"subscription\":%llu,\"message\":",
-					   sub->id);
-	r = publisher_subscribe(daemon->publisher, subscription_live_cb, sub, "client",
-				&sub->publisher_id);
+	r = subscription_prefix(sub);
+	if (r == 0)
+		r = publisher_subscribe(services->publisher, subscription_live_cb, sub, "client",
+					&sub->publisher_id);
 	if (r < 0) {
 		free(sub->filter.request_id);
 		free(sub->filter.run_id);
@@ -208,15 +269,15 @@ int subscription_new(struct daemon *daemon, struct connection *conn,
 		return r;
 	}
 	sub->conn = connection_ref(conn);
-	connection_track_subscription(conn, sub);
-	connection_set_drain_cb(conn, subscription_drain_cb);
+	connection_attach(conn, &sub->att, &subscription_attachment);
 	metrics_subscription_opened();
 	*ret = sub;
 	return 0;
 }
 
-int subscription_new_follow(struct daemon *daemon, struct connection *conn, const char *request_id,
-			    struct output_follow *follow, struct subscription **ret)
+int subscription_new_hooked(struct services *services, struct connection *conn,
+			    const char *request_id, const struct subscription_hooks *hooks,
+			    void *ctx, struct subscription **ret)
 {
 	struct subscription_filter filter = {
 		.types = (1u << MESSAGE_REQUEST_SUCCESS) | (1u << MESSAGE_REQUEST_FAILURE),
@@ -226,7 +287,7 @@ int subscription_new_follow(struct daemon *daemon, struct connection *conn, cons
 
 	if (!filter.request_id)
 		return -ENOMEM;
-	r = subscription_new(daemon, conn, &filter, false, 0, ret);
+	r = subscription_new(services, conn, &filter, false, 0, ret);
 	if (r < 0) {
 		free(filter.request_id);
 		return r;
@@ -234,7 +295,8 @@ int subscription_new_follow(struct daemon *daemon, struct connection *conn, cons
 	/* Whatever comes next about the job counts, even if published before. */
 	(*ret)->replaying = false;
 	(*ret)->last_seq = 0;
-	(*ret)->follow = follow;
+	(*ret)->hooks = hooks;
+	(*ret)->hooks_ctx = ctx;
 	return 0;
 }
 
@@ -246,9 +308,10 @@ void subscription_start(struct subscription *sub)
 void subscription_free(struct subscription *sub)
 {
 	metrics_subscription_closed();
-	output_follow_free(sub->follow);
-	publisher_unsubscribe(sub->daemon->publisher, sub->publisher_id);
-	connection_forget_subscription(sub->conn, sub);
+	if (sub->hooks)
+		sub->hooks->free(sub->hooks_ctx);
+	publisher_unsubscribe(sub->services->publisher, sub->publisher_id);
+	connection_detach(sub->conn, &sub->att);
 	connection_unref(sub->conn);
 	free(sub->filter.request_id);
 	free(sub->filter.run_id);

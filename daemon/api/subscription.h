@@ -11,9 +11,20 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-struct connection;
-struct daemon;
-struct output_follow;
+#include "connection.h"
+
+struct message;
+struct services;
+
+/* What a subscription that sends nothing itself (an output follow) tells its owner. */
+struct subscription_hooks {
+	/* A final message of its job (the owner may end the subscription). */
+	void (*message)(void *ctx, const struct message *msg);
+	/* The connection has room to write again. */
+	void (*drain)(void *ctx);
+	/* The subscription is being freed: free ctx. */
+	void (*free)(void *ctx);
+};
 
 struct subscription_filter {
 	unsigned types; /* bit (1 << enum message_type); 0: every type */
@@ -22,9 +33,9 @@ struct subscription_filter {
 };
 
 struct subscription {
-	TAILQ_ENTRY(subscription) conn_entry;
+	struct connection_attachment att; /* on conn until freed */
 	unsigned long long id;
-	struct daemon *daemon;
+	struct services *services;
 	struct connection *conn; /* a reference */
 	uint64_t publisher_id;
 	struct subscription_filter filter;
@@ -33,10 +44,9 @@ struct subscription {
 	bool replaying;	    /* still reading from the history */
 	char prefix[96];    /* the notification text before the message */
 	size_t prefix_len;
-	struct output_follow *follow; /* an output follow's (owned), or NULL */
+	const struct subscription_hooks *hooks; /* NULL: it sends the messages itself */
+	void *hooks_ctx;			/* owned: hooks->free frees it */
 };
-
-TAILQ_HEAD(subscription_list, subscription);
 
 /*
  * Subscribes conn to the daemon's publisher. filter is taken (its strings
@@ -44,16 +54,18 @@ TAILQ_HEAD(subscription_list, subscription);
  * are replayed from the history first. The subscription starts sending
  * once subscription_start is called (after the subscribe answer is queued).
  */
-int subscription_new(struct daemon *daemon, struct connection *conn,
+int subscription_new(struct services *services, struct connection *conn,
 		     struct subscription_filter *filter, bool has_since, uint64_t since_seq,
 		     struct subscription **ret);
 
 /*
- * The subscription of an output follow (taken): it replays nothing, and
- * instead of sending them hands request_id's final messages to follow.
+ * A subscription that replays nothing and, instead of sending them, hands
+ * request_id's final messages to hooks (an output follow). ctx is taken:
+ * hooks->free frees it with the subscription.
  */
-int subscription_new_follow(struct daemon *daemon, struct connection *conn, const char *request_id,
-			    struct output_follow *follow, struct subscription **ret);
+int subscription_new_hooked(struct services *services, struct connection *conn,
+			    const char *request_id, const struct subscription_hooks *hooks,
+			    void *ctx, struct subscription **ret);
 
 /*
  * Sends what replay has to send; from then on, live messages as they come.
@@ -63,5 +75,11 @@ void subscription_start(struct subscription *sub);
 
 /* Unsubscribes, leaves the connection's list and frees. */
 void subscription_free(struct subscription *sub);
+
+/* The subscription with that id on conn, or NULL. */
+struct subscription *subscription_find(struct connection *conn, unsigned long long id);
+
+/* How many subscriptions conn holds. */
+size_t subscription_count(const struct connection *conn);
 
 #endif

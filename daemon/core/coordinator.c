@@ -24,6 +24,7 @@
 #include "log.h"
 #include "message.h"
 #include "metrics.h"
+#include "privilege.h"
 #include "procstat.h"
 #include "publisher.h"
 #include "state.h"
@@ -348,16 +349,6 @@ static int coordinator_publish_creation(struct coordinator *coord, const struct 
 }
 
 /*
- * Whether uid may join any owner's tree: root, and the daemon's own user,
- * as whom every task runs under run_as = daemon (a task then submits its
- * children on behalf of whoever owns the task).
- */
-static bool coordinator_privileged(uid_t uid)
-{
-	return uid == 0 || uid == geteuid();
-}
-
-/*
  * Whether mode (index i) has no room for one more job: its strategy's
  * queue is full, or its queued and waiting jobs together reach max_queue
  * (beyond the slots still free).
@@ -411,7 +402,7 @@ static int coordinator_after_scan(struct coordinator *coord, const struct task *
 		}
 		if (r < 0)
 			return r;
-		if (dep->owner_uid != task->owner_uid && !coordinator_privileged(task->owner_uid) &&
+		if (dep->owner_uid != task->owner_uid && !privilege_is_admin(task->owner_uid) &&
 		    !ret->foreign)
 			ret->foreign = task->after[i];
 		if (dep->status == JOB_OPENED)
@@ -590,8 +581,7 @@ int coordinator_submit(struct coordinator *coord, struct task *task, struct job 
 		return coordinator_refuse_after(coord, task, &after, error);
 	if (!task->run_id &&
 	    (r = state_run_id_for_parent(coord->state, task->parent_node_id, task->owner_uid,
-					 coordinator_privileged(task->owner_uid), &task->run_id)) <
-		    0) {
+					 privilege_is_admin(task->owner_uid), &task->run_id)) < 0) {
 		free(after.open);
 		return coordinator_refuse(coord, task, r, error, "cannot read the history: %s",
 					  strerror(-r));

@@ -9,6 +9,7 @@
 
 #include "job.h"
 #include "jsonutil.h"
+#include "wire_kinds.h"
 #include "task.h"
 
 struct job *job_new_empty(void)
@@ -224,21 +225,21 @@ const char *error_kind_name(enum error_kind kind)
 	case ERROR_NONE:
 		return NULL;
 	case ERROR_EXIT:
-		return "exit";
+		return WIRE_KIND_EXIT;
 	case ERROR_SIGNAL:
-		return "signal";
+		return WIRE_KIND_SIGNAL;
 	case ERROR_TIMEOUT:
-		return "timeout";
+		return WIRE_KIND_TIMEOUT;
 	case ERROR_CANCELLED:
-		return "cancelled";
+		return WIRE_KIND_CANCELLED;
 	case ERROR_SPAWN:
-		return "spawn";
+		return WIRE_KIND_SPAWN;
 	case ERROR_LOST:
-		return "lost";
+		return WIRE_KIND_LOST;
 	case ERROR_DEPENDENCY:
-		return "dependency";
+		return WIRE_KIND_DEPENDENCY;
 	case ERROR_INVALID:
-		return "invalid";
+		return WIRE_KIND_INVALID;
 	}
 	return NULL;
 }

@@ -17,6 +17,8 @@ enum message_type {
 	MESSAGE_REQUEST_FAILURE,
 	MESSAGE_REQUEST_CREATION_FAILURE,
 };
+/* How many types there are: keep it the last one plus one. */
+#define MESSAGE_TYPE_COUNT (MESSAGE_REQUEST_CREATION_FAILURE + 1)
 
 /* The most of each stream a message carries: its last bytes (contract v2). */
 #define MESSAGE_OUTPUT_TAIL (64 * 1024)

@@ -16,18 +16,16 @@
 #include <event2/event.h>
 
 #include "connection.h"
-#include "daemon.h"
+#include "jsonrpc.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "peer.h"
-#include "rpc.h"
-#include "server.h"
-#include "subscription.h"
 #include "wire_errors.h"
 
 struct connection {
 	int refcount;
-	struct daemon *daemon;
-	struct server *server;
+	const struct connection_ops *ops;
+	void *ctx;		 /* the owner's, for ops */
 	struct bufferevent *bev; /* NULL once closed */
 	struct connection_limits limits;
 	struct peer peer;
@@ -36,15 +34,12 @@ struct connection {
 	bool close_on_flush;
 	bool peer_eof;	/* the client shut down its side; answer what it asked, then close */
 	size_t scanned; /* bytes of the input already searched for a newline */
-	TAILQ_HEAD(, rpc_call) calls;
-	size_t call_count;
-	size_t call_bytes;  /* the costs of those calls */
-	size_t batch_bytes; /* answers of unfinished batches */
-	struct subscription_list subscriptions;
-	size_t subscription_count;
-	void (*drain_cb)(struct connection *conn);
+	TAILQ_HEAD(, connection_attachment) attached[CONNECTION_ATTACHMENT_KINDS];
+	size_t attached_count[CONNECTION_ATTACHMENT_KINDS];
+	size_t attached_cost;  /* the costs of the attachments */
+	size_t batch_bytes;    /* answers of unfinished batches */
 	struct evbuffer *held; /* output waiting for the history's commit */
-	bool holding;	       /* on the server's list of connections with held output */
+	bool holding;	       /* handed to ops->hold, not released yet */
 };
 
 static void connection_read_cb(struct bufferevent *bev, void *arg);
@@ -52,8 +47,9 @@ static void connection_maybe_finish(struct connection *conn);
 static void connection_write_cb(struct bufferevent *bev, void *arg);
 static void connection_event_cb(struct bufferevent *bev, short what, void *arg);
 
-struct connection *connection_new(struct daemon *daemon, struct server *server, int fd,
-				  struct peer *peer, const struct connection_limits *limits)
+struct connection *connection_new(struct event_base *base, int fd, struct peer *peer,
+				  const struct connection_limits *limits,
+				  const struct connection_ops *ops, void *ctx)
 {
 	struct connection *conn = calloc(1, sizeof(*conn));
 
@@ -63,14 +59,14 @@ struct connection *connection_new(struct daemon *daemon, struct server *server, 
 		return NULL;
 	}
 	conn->refcount = 1;
-	conn->daemon = daemon;
-	conn->server = server;
+	conn->ops = ops;
+	conn->ctx = ctx;
 	conn->limits = *limits;
 	conn->peer = *peer;
 	memset(peer, 0, sizeof(*peer));
-	TAILQ_INIT(&conn->calls);
-	TAILQ_INIT(&conn->subscriptions);
-	conn->bev = bufferevent_socket_new(daemon_event_base(daemon), fd, BEV_OPT_CLOSE_ON_FREE);
+	for (size_t k = 0; k < CONNECTION_ATTACHMENT_KINDS; k++)
+		TAILQ_INIT(&conn->attached[k]);
+	conn->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!conn->bev) {
 		close(fd);
 		peer_clear(&conn->peer);
@@ -109,10 +105,19 @@ bool connection_is_open(const struct connection *conn)
 	return conn->bev != NULL;
 }
 
+/* Detaches everything of kind; a detach hook may free its own attachment. */
+static void connection_detach_all(struct connection *conn, enum connection_attachment_kind kind)
+{
+	struct connection_attachment *att, *next;
+
+	for (att = TAILQ_FIRST(&conn->attached[kind]); att; att = next) {
+		next = TAILQ_NEXT(att, entry);
+		att->ops->detach(att);
+	}
+}
+
 void connection_close(struct connection *conn)
 {
-	struct rpc_call *call, *next_call;
-	struct subscription *sub;
 
 	if (!conn->bev)
 		return;
@@ -127,14 +132,11 @@ void connection_close(struct connection *conn)
 	if (conn->held)
 		evbuffer_drain(conn->held, evbuffer_get_length(conn->held));
 	connection_ref(conn);
-	while ((sub = TAILQ_FIRST(&conn->subscriptions)))
-		subscription_free(sub); /* removes itself from the list */
-	for (call = TAILQ_FIRST(&conn->calls); call; call = next_call) {
-		next_call = TAILQ_NEXT(call, conn_entry);
-		rpc_call_abandon(call); /* may free call */
-	}
-	server_connection_closed(conn->server, conn);
-	connection_unref(conn); /* the server's reference */
+	for (size_t k = 0; k < CONNECTION_ATTACHMENT_KINDS; k++)
+		connection_detach_all(conn, (enum connection_attachment_kind)k);
+	if (conn->ops->on_close)
+		conn->ops->on_close(conn->ctx, conn);
+	connection_unref(conn); /* the owner's reference */
 	connection_unref(conn);
 }
 
@@ -165,13 +167,13 @@ static void connection_check_output(struct connection *conn)
  */
 static struct evbuffer *connection_out(struct connection *conn)
 {
-	if (!daemon_output_must_wait(conn->daemon))
+	if (!conn->ops->must_hold_output || !conn->ops->must_hold_output(conn->ctx))
 		return bufferevent_get_output(conn->bev);
 	if (!conn->held && !(conn->held = evbuffer_new()))
 		return bufferevent_get_output(conn->bev);
 	if (!conn->holding) {
 		conn->holding = true;
-		server_hold(conn->server, connection_ref(conn));
+		conn->ops->hold(conn->ctx, connection_ref(conn));
 	}
 	return conn->held;
 }
@@ -211,6 +213,17 @@ void connection_send(struct connection *conn, const char *text, size_t len)
 	connection_send_parts(conn, &text, &len, 1);
 }
 
+void connection_send_error(struct connection *conn, int code, const char *message)
+{
+	json_object *o = jsonrpc_error(NULL, code, message, NULL);
+	size_t len;
+	const char *text = json_to_wire(o, &len);
+
+	if (text)
+		connection_send(conn, text, len);
+	json_object_put(o);
+}
+
 size_t connection_pending_output(const struct connection *conn)
 {
 	if (!conn->bev)
@@ -240,14 +253,9 @@ const struct connection_limits *connection_limits(const struct connection *conn)
 	return &conn->limits;
 }
 
-void connection_set_drain_cb(struct connection *conn, void (*cb)(struct connection *conn))
-{
-	conn->drain_cb = cb;
-}
-
 bool connection_allowed(const struct connection *conn)
 {
-	return peer_allowed(&conn->peer, conn->daemon);
+	return conn->ops->peer_allowed(conn->ctx, &conn->peer);
 }
 
 uid_t connection_peer_uid(const struct connection *conn)
@@ -260,68 +268,49 @@ pid_t connection_peer_pid(const struct connection *conn)
 	return conn->peer.pid;
 }
 
-void connection_track_call(struct connection *conn, struct rpc_call *call)
+void connection_attach(struct connection *conn, struct connection_attachment *att,
+		       const struct connection_attachment_ops *ops)
 {
-	TAILQ_INSERT_TAIL(&conn->calls, call, conn_entry);
-	conn->call_count++;
+	att->ops = ops;
+	TAILQ_INSERT_TAIL(&conn->attached[ops->kind], att, entry);
+	conn->attached_count[ops->kind]++;
+	conn->attached_cost += att->cost;
 }
 
-void connection_charge_call(struct connection *conn, struct rpc_call *call, size_t bytes)
+void connection_charge(struct connection *conn, struct connection_attachment *att, size_t bytes)
 {
-	call->cost = bytes;
-	conn->call_bytes += bytes;
+	att->cost += bytes;
+	conn->attached_cost += bytes;
 }
 
-void connection_forget_call(struct connection *conn, struct rpc_call *call)
+void connection_detach(struct connection *conn, struct connection_attachment *att)
 {
-	TAILQ_REMOVE(&conn->calls, call, conn_entry);
-	conn->call_count--;
-	conn->call_bytes -= call->cost;
+	TAILQ_REMOVE(&conn->attached[att->ops->kind], att, entry);
+	conn->attached_count[att->ops->kind]--;
+	conn->attached_cost -= att->cost;
 	connection_maybe_finish(conn);
 }
 
-void connection_track_subscription(struct connection *conn, struct subscription *sub)
+size_t connection_attached_count(const struct connection *conn,
+				 enum connection_attachment_kind kind)
 {
-	TAILQ_INSERT_TAIL(&conn->subscriptions, sub, conn_entry);
-	conn->subscription_count++;
+	return conn->attached_count[kind];
 }
 
-void connection_forget_subscription(struct connection *conn, struct subscription *sub)
+size_t connection_attached_cost(const struct connection *conn)
 {
-	TAILQ_REMOVE(&conn->subscriptions, sub, conn_entry);
-	conn->subscription_count--;
-	connection_maybe_finish(conn);
+	return conn->attached_cost;
 }
 
-size_t connection_call_count(const struct connection *conn)
+struct connection_attachment *connection_attached_first(struct connection *conn,
+							enum connection_attachment_kind kind)
 {
-	return conn->call_count;
+	return TAILQ_FIRST(&conn->attached[kind]);
 }
 
-size_t connection_call_bytes(const struct connection *conn)
+struct connection_attachment *connection_attached_next(struct connection_attachment *att)
 {
-	return conn->call_bytes;
-}
-
-size_t connection_subscription_count(const struct connection *conn)
-{
-	return conn->subscription_count;
-}
-
-struct subscription_list *connection_subscriptions(struct connection *conn)
-{
-	return &conn->subscriptions;
-}
-
-struct subscription *connection_find_subscription(struct connection *conn, unsigned long long id)
-{
-	struct subscription *sub;
-
-	TAILQ_FOREACH (sub, &conn->subscriptions, conn_entry) {
-		if (sub->id == id)
-			return sub;
-	}
-	return NULL;
+	return TAILQ_NEXT(att, entry);
 }
 
 /* Skips input up to the end of the over-long line. True when that line is behind us. */
@@ -345,7 +334,7 @@ static void connection_refuse_long_line(struct connection *conn)
 	snprintf(msg, sizeof(msg),
 		 "Invalid Request: the request line is longer than the limit of %zu bytes",
 		 conn->limits.max_line);
-	rpc_send_error(conn, WIRE_INVALID_REQUEST, msg);
+	connection_send_error(conn, WIRE_INVALID_REQUEST, msg);
 	conn->discarding = true;
 	conn->scanned = 0;
 }
@@ -372,7 +361,7 @@ static void connection_handle_line(struct connection *conn, struct evbuffer *in,
 		connection_refuse_long_line(conn);
 		conn->discarding = false;
 	} else if (!connection_blank(line, n)) {
-		rpc_handle_line(conn->daemon, conn, line, n);
+		conn->ops->on_line(conn->ctx, conn, line, n);
 	}
 	if (conn->bev)
 		evbuffer_drain(in, len + newline);
@@ -431,8 +420,11 @@ static void connection_read_last_line(struct connection *conn)
  */
 static void connection_maybe_finish(struct connection *conn)
 {
-	if (conn->bev && conn->peer_eof && !conn->read_paused && TAILQ_EMPTY(&conn->calls) &&
-	    TAILQ_EMPTY(&conn->subscriptions))
+	size_t attached = 0;
+
+	for (size_t k = 0; k < CONNECTION_ATTACHMENT_KINDS; k++)
+		attached += conn->attached_count[k];
+	if (conn->bev && conn->peer_eof && !conn->read_paused && attached == 0)
 		connection_close_after_flush(conn);
 }
 
@@ -472,6 +464,26 @@ static void connection_read_cb(struct bufferevent *bev, void *arg)
 	connection_unref(conn);
 }
 
+/*
+ * Output has room again: attachments that wait for it (a replay) go on.
+ * Every attachment of a kind has the same ops, so a kind without a
+ * drained hook (calls) costs nothing here.
+ */
+static void connection_drained(struct connection *conn)
+{
+	for (size_t k = 0; k < CONNECTION_ATTACHMENT_KINDS && conn->bev; k++) {
+		struct connection_attachment *att = TAILQ_FIRST(&conn->attached[k]), *next;
+
+		if (!att || !att->ops->drained)
+			continue;
+		for (; att && conn->bev; att = next) {
+			next = TAILQ_NEXT(att, entry);
+			if (att->ops->drained)
+				att->ops->drained(att); /* may end (and free) att alone */
+		}
+	}
+}
+
 static void connection_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct connection *conn = connection_ref(arg);
@@ -490,8 +502,7 @@ static void connection_write_cb(struct bufferevent *bev, void *arg)
 				connection_read_lines(conn); /* what arrived while paused */
 			}
 		}
-		if (conn->bev && conn->drain_cb)
-			conn->drain_cb(conn);
+		connection_drained(conn);
 	}
 	connection_unref(conn);
 }

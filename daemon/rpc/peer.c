@@ -5,8 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include <stdio.h>
 #include "peer.h"
+#include "privilege.h"
 
 /* The peer's supplementary groups, however many (ERANGE tells how much room). */
 static int peer_read_groups(struct peer *peer, int fd)
@@ -55,11 +56,13 @@ void peer_clear(struct peer *peer)
 
 bool peer_is_privileged(const struct peer *peer)
 {
-	return peer->uid == 0 || peer->uid == geteuid();
+	return privilege_is_admin(peer->uid);
 }
 
-bool peer_allowed(const struct peer *peer, struct daemon *daemon)
+void peer_denied_message(uid_t uid, char *buf, size_t size)
 {
-	return peer_is_privileged(peer) ||
-	       daemon_peer_allowed(daemon, peer->uid, peer->gid, peer->groups, peer->ngroups);
+	snprintf(buf, size,
+		 "permission denied: uid %u may not use this daemon (ask its admin to add you to "
+		 "allowed_users or allowed_groups)",
+		 (unsigned)uid);
 }

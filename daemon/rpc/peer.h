@@ -7,8 +7,6 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct daemon;
-
 struct peer {
 	uid_t uid;
 	gid_t gid;
@@ -23,11 +21,8 @@ int peer_read(int fd, struct peer *ret);
 /* Frees what peer holds. */
 void peer_clear(struct peer *peer);
 
-/*
- * Whether the peer is root, the daemon's own uid, or in the configured
- * users or groups, by the settings in force now.
- */
-bool peer_allowed(const struct peer *peer, struct daemon *daemon);
+/* The text of the 1004 answer to a peer that may not use the daemon. */
+void peer_denied_message(uid_t uid, char *buf, size_t size);
 
 /* root and the daemon's own uid (which tasks run as): never capped per uid. */
 bool peer_is_privileged(const struct peer *peer);

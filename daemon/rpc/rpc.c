@@ -7,16 +7,21 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "connection.h"
+#include "jsonrpc.h"
 #include "jsontext.h"
 #include "jsonutil.h"
 #include "log.h"
-#include "methods.h"
+#include "peer.h"
+#include "privilege.h"
 #include "rpc.h"
 #include "wire_errors.h"
 
@@ -63,39 +68,6 @@ static void rpc_send_object(struct connection *conn, json_object *o)
 
 	if (text)
 		connection_send(conn, text, len);
-}
-
-static json_object *rpc_error_object(int code, const char *message, json_object *data)
-{
-	json_object *err = json_object_new_object();
-
-	json_object_object_add(err, "code", json_object_new_int(code));
-	/* A client's text cut short (%.100s) may end inside a UTF-8 sequence. */
-	json_object_object_add(err, "message", json_string_from_bytes(message, strlen(message)));
-	if (data)
-		json_object_object_add(err, "data", data);
-	return err;
-}
-
-static json_object *rpc_response(json_object *id, json_object *result, json_object *error)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "jsonrpc", json_object_new_string("2.0"));
-	if (error)
-		json_object_object_add(o, "error", error);
-	else
-		json_object_object_add(o, "result", result ? result : json_object_new_object());
-	json_object_object_add(o, "id", id ? json_object_get(id) : NULL);
-	return o;
-}
-
-void rpc_send_error(struct connection *conn, int code, const char *message)
-{
-	json_object *o = rpc_response(NULL, NULL, rpc_error_object(code, message, NULL));
-
-	rpc_send_object(conn, o);
-	json_object_put(o);
 }
 
 static void rpc_batch_free(struct rpc_batch *batch)
@@ -156,7 +128,7 @@ static void rpc_batch_maybe_send(struct rpc_batch *batch)
 
 static void rpc_call_free(struct rpc_call *call)
 {
-	connection_forget_call(call->conn, call);
+	connection_detach(call->conn, &call->att);
 	connection_unref(call->conn);
 	json_object_put(call->id);
 	free(call);
@@ -181,7 +153,7 @@ static void rpc_call_finish(struct rpc_call *call, json_object *response)
 
 struct rpc_result *rpc_success(struct rpc_call *call, json_object *result)
 {
-	rpc_call_finish(call, rpc_response(call->id, result, NULL));
+	rpc_call_finish(call, jsonrpc_result(call->id, result));
 	return &rpc_answered;
 }
 
@@ -195,7 +167,7 @@ struct rpc_result *rpc_failure_data(struct rpc_call *call, int code, json_object
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
 	log_debug("%s failed with %d: %s", call->method ? call->method : "request", code, message);
-	rpc_call_finish(call, rpc_response(call->id, NULL, rpc_error_object(code, message, data)));
+	rpc_call_finish(call, jsonrpc_error(call->id, code, message, data));
 	return &rpc_answered;
 }
 
@@ -221,18 +193,32 @@ static bool rpc_id_valid(json_object *id)
 	return false;
 }
 
-static struct rpc_call *rpc_call_new(struct daemon *daemon, struct connection *conn,
-				     struct rpc_batch *batch, size_t slot)
+/* The client behind call's connection hung up: run its abandon hook, if any. */
+static void rpc_call_detach(struct connection_attachment *att)
+{
+	struct rpc_call *call = (struct rpc_call *)((char *)att - offsetof(struct rpc_call, att));
+
+	if (call->abandon)
+		call->abandon(call); /* may answer (and free) call */
+}
+
+static const struct connection_attachment_ops rpc_call_attachment = {
+	.kind = CONNECTION_CALL,
+	.detach = rpc_call_detach,
+};
+
+static struct rpc_call *rpc_call_new(void *ctx, struct connection *conn, struct rpc_batch *batch,
+				     size_t slot)
 {
 	struct rpc_call *call = calloc(1, sizeof(*call));
 
 	if (!call)
 		return NULL;
-	call->daemon = daemon;
+	call->ctx = ctx;
 	call->conn = connection_ref(conn);
 	call->batch = batch;
 	call->batch_slot = slot;
-	connection_track_call(conn, call);
+	connection_attach(conn, &call->att, &rpc_call_attachment);
 	if (batch)
 		batch->outstanding++;
 	return call;
@@ -361,7 +347,8 @@ static bool rpc_admit(struct rpc_call *call, json_object *req)
 {
 	struct connection *conn = call->conn;
 	const struct connection_limits *limits = connection_limits(conn);
-	size_t cost = json_footprint(req), held = connection_call_bytes(conn);
+	size_t cost = json_footprint(req), held = connection_attached_cost(conn);
+	size_t calls = connection_attached_count(conn, CONNECTION_CALL);
 
 	if (connection_answer_bytes(conn) > limits->max_answer_bytes) {
 		rpc_failure(call, WIRE_BUSY,
@@ -370,14 +357,14 @@ static bool rpc_admit(struct rpc_call *call, json_object *req)
 			    connection_answer_bytes(conn), limits->max_answer_bytes);
 		return false;
 	}
-	if (connection_call_count(conn) > limits->max_pending_calls) {
+	if (calls > limits->max_pending_calls) {
 		rpc_failure(call, WIRE_BUSY,
 			    "busy: this connection already has %zu calls waiting for an answer "
 			    "(max_pending_calls); read their answers first",
 			    limits->max_pending_calls);
 		return false;
 	}
-	if (connection_call_count(conn) > 1 && held + cost > limits->max_pending_bytes) {
+	if (calls > 1 && held + cost > limits->max_pending_bytes) {
 		rpc_failure(call, WIRE_BUSY,
 			    "busy: with this request the calls in flight on this connection would "
 			    "hold about %zu bytes, more than max_pending_bytes (%zu); read their "
@@ -385,23 +372,61 @@ static bool rpc_admit(struct rpc_call *call, json_object *req)
 			    held + cost, limits->max_pending_bytes);
 		return false;
 	}
-	connection_charge_call(conn, call, cost);
+	connection_charge(conn, &call->att, cost);
 	return true;
 }
 
-static void rpc_dispatch(struct rpc_call *call, json_object *req, struct rpc_source *src)
+static const struct rpc_method *rpc_find(const struct rpc_methods *methods, const char *name)
+{
+	for (size_t i = 0; i < methods->count; i++)
+		if (strcmp(methods->methods[i].name, name) == 0)
+			return &methods->methods[i];
+	return NULL;
+}
+
+/*
+ * The policy of m's entry (enum rpc_method_flag), for the peer of call.
+ * Answers and returns false when the call goes no further.
+ */
+static bool rpc_check_policy(const struct rpc_methods *methods, const struct rpc_method *m,
+			     struct rpc_call *call, json_object *params)
+{
+	uid_t uid = connection_peer_uid(call->conn), owner;
+
+	if ((m->flags & RPC_ADMIN) && !privilege_is_admin(uid)) {
+		rpc_failure(call, WIRE_PERMISSION_DENIED,
+			    "permission denied: only root or uid %u may call %s",
+			    (unsigned)geteuid(), m->name);
+		return false;
+	}
+	/* owner_of answers 0 only for a request_id that names a job. */
+	if ((m->flags & RPC_OWNER) && uid != 0 && methods->owner_of &&
+	    methods->owner_of(methods->ctx, params, &owner) == 0 && owner != uid) {
+		rpc_failure(call, WIRE_PERMISSION_DENIED,
+			    "permission denied: job \"%.128s\" belongs to uid %u; only its owner "
+			    "or root may %s it",
+			    json_get_string(params, "request_id"), (unsigned)owner, m->name);
+		return false;
+	}
+	return true;
+}
+
+static void rpc_dispatch(const struct rpc_methods *methods, struct rpc_call *call, json_object *req,
+			 struct rpc_source *src)
 {
 	const struct rpc_method *m;
 	json_object *params, *empty = NULL;
 	const char *method;
 
-	if (!rpc_check_request(call, req, src, &method, &params) || !rpc_admit(call, req))
+	if (!rpc_check_request(call, req, src, &method, &params))
 		return;
-	m = methods_find(method);
+	m = rpc_find(methods, method);
 	if (!m) {
 		rpc_failure(call, WIRE_METHOD_NOT_FOUND, "Method not found: \"%.100s\"", method);
 		return;
 	}
+	if ((m->flags & RPC_CAPPED) && !rpc_admit(call, req))
+		return;
 	call->method = m->name;
 	/*
 	 * An empty array is no params. Any other array goes to the method,
@@ -413,20 +438,22 @@ static void rpc_dispatch(struct rpc_call *call, json_object *req, struct rpc_sou
 		params = NULL;
 	if (!params)
 		params = empty = json_object_new_object();
-	m->handler(call, params);
+	if (rpc_check_policy(methods, m, call, params))
+		m->handler(call, params);
 	json_object_put(empty);
 }
 
-static void rpc_handle_one(struct daemon *daemon, struct connection *conn, json_object *req,
-			   struct rpc_batch *batch, size_t slot, struct rpc_source *src)
+static void rpc_handle_one(const struct rpc_methods *methods, struct connection *conn,
+			   json_object *req, struct rpc_batch *batch, size_t slot,
+			   struct rpc_source *src)
 {
-	struct rpc_call *call = rpc_call_new(daemon, conn, batch, slot);
+	struct rpc_call *call = rpc_call_new(methods->ctx, conn, batch, slot);
 
 	if (!call) {
-		rpc_send_error(conn, WIRE_INTERNAL_ERROR, "out of memory");
+		connection_send_error(conn, WIRE_INTERNAL_ERROR, "out of memory");
 		return;
 	}
-	rpc_dispatch(call, req, src);
+	rpc_dispatch(methods, call, req, src);
 }
 
 static struct rpc_batch *rpc_batch_new(struct connection *conn, size_t n)
@@ -447,19 +474,20 @@ static struct rpc_batch *rpc_batch_new(struct connection *conn, size_t n)
 	return batch;
 }
 
-static void rpc_handle_batch(struct daemon *daemon, struct connection *conn, json_object *reqs,
-			     struct rpc_source *src)
+static void rpc_handle_batch(const struct rpc_methods *methods, struct connection *conn,
+			     json_object *reqs, struct rpc_source *src)
 {
 	size_t n = json_object_array_length(reqs);
 	struct rpc_batch *batch;
 
 	if (n == 0) {
-		rpc_send_error(conn, WIRE_INVALID_REQUEST, "Invalid Request: an empty batch");
+		connection_send_error(conn, WIRE_INVALID_REQUEST,
+				      "Invalid Request: an empty batch");
 		return;
 	}
 	batch = rpc_batch_new(conn, n);
 	if (!batch) {
-		rpc_send_error(conn, WIRE_INTERNAL_ERROR, "out of memory");
+		connection_send_error(conn, WIRE_INTERNAL_ERROR, "out of memory");
 		return;
 	}
 	src->batch = true;
@@ -468,7 +496,7 @@ static void rpc_handle_batch(struct daemon *daemon, struct connection *conn, jso
 					jsontext_skip_space(src->text, src->len, 0));
 	batch->dispatching = true;
 	for (size_t i = 0; i < n; i++)
-		rpc_handle_one(daemon, conn, json_object_array_get_idx(reqs, i), batch, i, src);
+		rpc_handle_one(methods, conn, json_object_array_get_idx(reqs, i), batch, i, src);
 	batch->dispatching = false;
 	rpc_batch_maybe_send(batch);
 }
@@ -534,17 +562,15 @@ static bool rpc_screen_line(struct connection *conn, const char *line, size_t le
 	char msg[256];
 
 	if (!connection_allowed(conn)) {
-		snprintf(msg, sizeof(msg),
-			 "permission denied: uid %u may not use this daemon (ask its admin to add "
-			 "you to allowed_users or allowed_groups)",
-			 (unsigned)connection_peer_uid(conn));
-		rpc_send_error(conn, WIRE_PERMISSION_DENIED, msg);
+		peer_denied_message(connection_peer_uid(conn), msg, sizeof(msg));
+		connection_send_error(conn, WIRE_PERMISSION_DENIED, msg);
 		return false;
 	}
 	jsontext_outline(line, len, &outline);
 	if (outline.nul_in_key) {
-		rpc_send_error(conn, WIRE_INVALID_REQUEST,
-			       "Invalid Request: an object key holds a NUL character (\\u0000)");
+		connection_send_error(
+			conn, WIRE_INVALID_REQUEST,
+			"Invalid Request: an object key holds a NUL character (\\u0000)");
 		return false;
 	}
 	if (outline.array && outline.elements > max_batch) {
@@ -552,13 +578,14 @@ static bool rpc_screen_line(struct connection *conn, const char *line, size_t le
 			 "Invalid Request: a batch of %zu requests is more than the limit of %zu "
 			 "(max_batch); send fewer at a time",
 			 outline.elements, max_batch);
-		rpc_send_error(conn, WIRE_INVALID_REQUEST, msg);
+		connection_send_error(conn, WIRE_INVALID_REQUEST, msg);
 		return false;
 	}
 	return true;
 }
 
-void rpc_handle_line(struct daemon *daemon, struct connection *conn, const char *line, size_t len)
+void rpc_handle_line(const struct rpc_methods *methods, struct connection *conn, const char *line,
+		     size_t len)
 {
 	struct rpc_source src = {.text = line, .len = len};
 	json_object *req = NULL;
@@ -567,18 +594,12 @@ void rpc_handle_line(struct daemon *daemon, struct connection *conn, const char 
 	if (!rpc_screen_line(conn, line, len))
 		return;
 	if (rpc_parse(line, len, &req, why, sizeof(why)) < 0) {
-		rpc_send_error(conn, WIRE_PARSE_ERROR, why);
+		connection_send_error(conn, WIRE_PARSE_ERROR, why);
 		return;
 	}
 	if (json_object_is_type(req, json_type_array))
-		rpc_handle_batch(daemon, conn, req, &src);
+		rpc_handle_batch(methods, conn, req, &src);
 	else
-		rpc_handle_one(daemon, conn, req, NULL, 0, &src);
+		rpc_handle_one(methods, conn, req, NULL, 0, &src);
 	json_object_put(req);
-}
-
-void rpc_call_abandon(struct rpc_call *call)
-{
-	if (call->abandon)
-		call->abandon(call);
 }

@@ -9,10 +9,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 #include <json-c/json.h>
 
-struct connection;
-struct daemon;
+#include "connection.h"
+
 struct rpc_batch;
 
 /*
@@ -22,15 +23,14 @@ struct rpc_batch;
  * its answer dropped.
  */
 struct rpc_call {
-	struct daemon *daemon;
-	struct connection *conn; /* a reference; the connection may be closed */
-	TAILQ_ENTRY(rpc_call) conn_entry;
-	json_object *id; /* owned copy; NULL for a notification */
+	void *ctx;			  /* the ctx of the struct rpc_methods it came through */
+	struct connection *conn;	  /* a reference; the connection may be closed */
+	struct connection_attachment att; /* on conn while in flight; att.cost is charged */
+	json_object *id;		  /* owned copy; NULL for a notification */
 	bool notification;
 	struct rpc_batch *batch;
 	size_t batch_slot;
 	const char *method;
-	size_t cost; /* what the connection is charged while the call is in flight */
 	/* For a pending call: undoes whatever waits on it, then ends it. */
 	void (*abandon)(struct rpc_call *call);
 	void *pending; /* the handler's own state while pending */
@@ -41,9 +41,37 @@ struct rpc_result;
 
 typedef struct rpc_result *(*rpc_handler)(struct rpc_call *call, json_object *params);
 
+/* Policy a method entry carries, checked once in dispatch before its handler runs. */
+enum rpc_method_flag {
+	/* Only root and the daemon's own uid may call it (1004 for others). */
+	RPC_ADMIN = 1u << 0,
+	/*
+	 * It acts on the job its params name (request_id): only that job's
+	 * owner and root may call it (1004 for others). A job that cannot be
+	 * found is left to the handler to report.
+	 */
+	RPC_OWNER = 1u << 1,
+	/* It counts against the connection's max_pending_calls and max_pending_bytes (1005). */
+	RPC_CAPPED = 1u << 2,
+};
+
 struct rpc_method {
 	const char *name;
 	rpc_handler handler;
+	unsigned flags; /* enum rpc_method_flag */
+};
+
+/* The methods a connection's lines are dispatched to, and what they share. */
+struct rpc_methods {
+	const struct rpc_method *methods;
+	size_t count;
+	void *ctx; /* every call's ctx */
+	/*
+	 * For RPC_OWNER methods: the owner of the job params name, 0 and
+	 * *ret_owner, or a negative errno (no such job, no request_id) to let
+	 * the handler answer.
+	 */
+	int (*owner_of)(void *ctx, json_object *params, uid_t *ret_owner);
 };
 
 /* Answers call with result (taken) and frees the call. */
@@ -60,13 +88,8 @@ struct rpc_result *rpc_pending(struct rpc_call *call);
  * batch. A peer that is not allowed gets one 1004 answer, whatever the
  * line holds; nothing of it is parsed.
  */
-void rpc_handle_line(struct daemon *daemon, struct connection *conn, const char *line, size_t len);
-
-/* Sends an error response with id null on conn (framing errors, refusals). */
-void rpc_send_error(struct connection *conn, int code, const char *message);
-
-/* The client behind call's connection hung up: run its abandon hook, if any. */
-void rpc_call_abandon(struct rpc_call *call);
+void rpc_handle_line(const struct rpc_methods *methods, struct connection *conn, const char *line,
+		     size_t len);
 
 /* How deep a request's JSON may nest. */
 #define RPC_MAX_DEPTH 64

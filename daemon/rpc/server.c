@@ -11,13 +11,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
 #include "cause.h"
-#include "daemon.h"
+#include "jsonrpc.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "paths.h"
 #include "peer.h"
@@ -27,7 +29,9 @@
 #define SERVER_ACCEPT_BACKOFF_MS 100
 
 struct server {
-	struct daemon *daemon;
+	struct event_base *base;
+	const struct server_ops *ops;
+	void *ctx; /* the owner's, for ops */
 	struct evconnlistener *listener;
 	struct event *backoff_ev;
 	char *path; /* the socket file to remove on free, NULL if not ours */
@@ -110,18 +114,18 @@ static int server_bind(const char *path, unsigned mode, int *ret_fd, char **erro
 	return 0;
 }
 
-/* Tells a client it is turned away (message: JSON-safe text), then hangs up. */
+/* Tells a client it is turned away, then hangs up. */
 static void server_refuse(int fd, int code, const char *message)
 {
-	char buf[512];
-	int n = snprintf(buf, sizeof(buf),
-			 "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":%d,\"message\":\"%s\"},"
-			 "\"id\":null}\n",
-			 code, message);
+	json_object *o = jsonrpc_error(NULL, code, message, NULL);
+	size_t len;
+	const char *text = json_to_wire(o, &len);
+	struct iovec iov[2] = {{(void *)text, len}, {"\n", 1}};
 
 	/* Best effort on a fresh socket: its buffer has room for one short line. */
-	if (n > 0 && write(fd, buf, (size_t)n) < 0)
+	if (text && writev(fd, iov, 2) < 0)
 		log_debug("cannot tell a refused client why: %m");
+	json_object_put(o);
 	close(fd);
 }
 
@@ -137,11 +141,8 @@ static size_t server_count_uid(const struct server *server, uid_t uid)
 /* 0 if peer may have one more connection, or the wire error it gets (message in buf). */
 static int server_admit(struct server *server, const struct peer *peer, char *buf, size_t size)
 {
-	if (!peer_allowed(peer, server->daemon)) {
-		snprintf(buf, size,
-			 "permission denied: uid %u may not use this daemon (ask its admin to add "
-			 "you to allowed_users or allowed_groups)",
-			 (unsigned)peer->uid);
+	if (!server->ops->peer_allowed(server->ctx, peer)) {
+		peer_denied_message(peer->uid, buf, size);
 		return WIRE_PERMISSION_DENIED;
 	}
 	if (server->count >= server->max_connections) {
@@ -159,6 +160,70 @@ static int server_admit(struct server *server, const struct peer *peer, char *bu
 	}
 	return 0;
 }
+
+/* A connection was closed: it leaves the list (the reference goes with the close). */
+static void server_connection_closed(void *ctx, struct connection *conn)
+{
+	struct server *server = ctx;
+
+	for (size_t i = 0; i < server->count; i++) {
+		if (server->conns[i] == conn) {
+			server->conns[i] = server->conns[--server->count];
+			return;
+		}
+	}
+}
+
+/* conn (a reference, taken) holds output until the next commit. */
+static void server_hold(void *ctx, struct connection *conn)
+{
+	struct server *server = ctx;
+
+	if (server->held_count == server->held_capacity) {
+		size_t cap = server->held_capacity ? server->held_capacity * 2 : 16;
+		struct connection **held = realloc(server->held, cap * sizeof(*held));
+
+		if (!held) {
+			/* Cannot wait for the commit: better late than never, send now. */
+			connection_release_held(conn, true);
+			connection_unref(conn);
+			return;
+		}
+		server->held = held;
+		server->held_capacity = cap;
+	}
+	server->held[server->held_count++] = conn;
+}
+
+static void server_line(void *ctx, struct connection *conn, const char *line, size_t len)
+{
+	struct server *server = ctx;
+
+	server->ops->on_line(server->ctx, conn, line, len);
+}
+
+static bool server_must_hold_output(void *ctx)
+{
+	struct server *server = ctx;
+
+	return server->ops->must_hold_output && server->ops->must_hold_output(server->ctx);
+}
+
+static bool server_peer_allowed(void *ctx, const struct peer *peer)
+{
+	struct server *server = ctx;
+
+	return server->ops->peer_allowed(server->ctx, peer);
+}
+
+/* What every connection of a server asks: the server, which asks its owner in turn. */
+static const struct connection_ops server_connection_ops = {
+	.on_line = server_line,
+	.on_close = server_connection_closed,
+	.must_hold_output = server_must_hold_output,
+	.hold = server_hold,
+	.peer_allowed = server_peer_allowed,
+};
 
 static int server_track(struct server *server, struct connection *conn)
 {
@@ -202,7 +267,8 @@ static void server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struc
 		server_refuse(fd, r, why);
 		return;
 	}
-	conn = connection_new(server->daemon, server, fd, &peer, &server->limits);
+	conn = connection_new(server->base, fd, &peer, &server->limits, &server_connection_ops,
+			      server);
 	if (!conn)
 		return;
 	if (server_track(server, conn) < 0) {
@@ -240,7 +306,7 @@ static int server_listen(struct server *server, int fd, char **error)
 {
 	/* The kernel caps the backlog at its maximum (net.core.somaxconn). */
 	server->listener =
-		evconnlistener_new(daemon_event_base(server->daemon), server_accept_cb, server,
+		evconnlistener_new(server->base, server_accept_cb, server,
 				   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, INT_MAX, fd);
 	if (!server->listener) {
 		int e = errno;
@@ -252,8 +318,8 @@ static int server_listen(struct server *server, int fd, char **error)
 	return 0;
 }
 
-int server_new(struct daemon *daemon, const struct server_config *config, struct server **ret,
-	       char **error)
+int server_new(struct event_base *base, const struct server_config *config,
+	       const struct server_ops *ops, void *ctx, struct server **ret, char **error)
 {
 	struct server *server = calloc(1, sizeof(*server));
 	int fd = config->fd, r;
@@ -261,11 +327,13 @@ int server_new(struct daemon *daemon, const struct server_config *config, struct
 	*error = NULL;
 	if (!server)
 		return cause_set(error, -ENOMEM, "out of memory");
-	server->daemon = daemon;
+	server->base = base;
+	server->ops = ops;
+	server->ctx = ctx;
 	server->max_connections = config->max_connections;
 	server->max_connections_per_uid = config->max_connections_per_uid;
 	server->limits = config->limits;
-	server->backoff_ev = evtimer_new(daemon_event_base(daemon), server_backoff_cb, server);
+	server->backoff_ev = evtimer_new(base, server_backoff_cb, server);
 	if (!server->backoff_ev) {
 		free(server);
 		return cause_set(error, -ENOMEM, "out of memory");
@@ -309,24 +377,6 @@ void server_stop_listening(struct server *server)
 	}
 }
 
-void server_hold(struct server *server, struct connection *conn)
-{
-	if (server->held_count == server->held_capacity) {
-		size_t cap = server->held_capacity ? server->held_capacity * 2 : 16;
-		struct connection **held = realloc(server->held, cap * sizeof(*held));
-
-		if (!held) {
-			/* Cannot wait for the commit: better late than never, send now. */
-			connection_release_held(conn, true);
-			connection_unref(conn);
-			return;
-		}
-		server->held = held;
-		server->held_capacity = cap;
-	}
-	server->held[server->held_count++] = conn;
-}
-
 void server_release_held(struct server *server, bool committed)
 {
 	/* Releasing may queue more output for a later commit: take the list first. */
@@ -367,14 +417,4 @@ size_t server_pending_output(const struct server *server)
 	for (size_t i = 0; server && i < server->count; i++)
 		total += connection_pending_output(server->conns[i]);
 	return total;
-}
-
-void server_connection_closed(struct server *server, struct connection *conn)
-{
-	for (size_t i = 0; i < server->count; i++) {
-		if (server->conns[i] == conn) {
-			server->conns[i] = server->conns[--server->count];
-			return;
-		}
-	}
 }

@@ -6,12 +6,20 @@
 #ifndef COORD_SERVER_H
 #define COORD_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "connection.h"
 
-struct daemon;
+struct event_base;
 struct server;
+
+/* What the server asks of its owner for every connection (see struct connection_ops). */
+struct server_ops {
+	void (*on_line)(void *ctx, struct connection *conn, const char *line, size_t len);
+	bool (*must_hold_output)(void *ctx); /* may be NULL: never */
+	bool (*peer_allowed)(void *ctx, const struct peer *peer);
+};
 
 struct server_config {
 	const char *path;	  /* the socket file; used for binding unless fd >= 0 */
@@ -26,9 +34,10 @@ struct server_config {
  * Listens as config says. Refuses (-EADDRINUSE) when another daemon
  * answers on path; removes a stale socket file nobody answers on. On
  * failure returns a negative errno and a reason in *error (caller frees).
+ * ops and ctx are borrowed and must outlive the server.
  */
-int server_new(struct daemon *daemon, const struct server_config *config, struct server **ret,
-	       char **error);
+int server_new(struct event_base *base, const struct server_config *config,
+	       const struct server_ops *ops, void *ctx, struct server **ret, char **error);
 
 /* Stops accepting new clients; open connections stay. */
 void server_stop_listening(struct server *server);
@@ -41,12 +50,7 @@ size_t server_connection_count(const struct server *server);
 /* Bytes queued for all clients and not yet written. */
 size_t server_pending_output(const struct server *server);
 
-/* For connection.c: conn (a reference, taken) holds output until the next commit. */
-void server_hold(struct server *server, struct connection *conn);
 /* After a commit: every holding connection sends (committed) or closes (not). */
 void server_release_held(struct server *server, bool committed);
-
-/* For connection.c: conn has closed and leaves the server's list. */
-void server_connection_closed(struct server *server, struct connection *conn);
 
 #endif

@@ -337,12 +337,11 @@ struct history {
 	void (*commit_hook)(int result, void *userdata);
 	void *commit_hook_data;
 	char last_error[256];
+	int last_error_code; /* the negative errno last_error explains, 0: none */
 };
 
-static int history_fail(struct history *h, int rc, const char *what)
+static int history_errno(int rc)
 {
-	snprintf(h->last_error, sizeof(h->last_error), "%.80s: %.160s", what,
-		 sqlite3_errmsg(h->db));
 	switch (rc & 0xff) {
 	case SQLITE_CONSTRAINT:
 		return -EEXIST;
@@ -362,9 +361,22 @@ static int history_fail(struct history *h, int rc, const char *what)
 	}
 }
 
+static int history_fail(struct history *h, int rc, const char *what)
+{
+	snprintf(h->last_error, sizeof(h->last_error), "%.80s: %.160s", what,
+		 sqlite3_errmsg(h->db));
+	h->last_error_code = history_errno(rc);
+	return h->last_error_code;
+}
+
 const char *history_last_error(const struct history *h)
 {
 	return h->last_error;
+}
+
+const char *history_strerror(const struct history *h, int r)
+{
+	return r < 0 && r == h->last_error_code ? h->last_error : strerror(-r);
 }
 
 static int history_exec(struct history *h, const char *sql)
@@ -850,6 +862,7 @@ static int history_defer(struct history *h, const struct history_op *op)
 		snprintf(h->last_error, sizeof(h->last_error),
 			 "the history cannot be written (%s) and takes no new jobs until it can",
 			 strerror(-h->fail_error));
+		h->last_error_code = h->fail_error;
 		return h->fail_error;
 	}
 	r = history_ops_reserve(&h->backlog);

@@ -11,6 +11,9 @@
 
 #include "job.h"
 
+/* The history's file in the state directory. */
+#define HISTORY_FILE "history.sqlite3"
+
 struct event_base;
 struct history;
 struct message;
@@ -98,8 +101,15 @@ size_t history_backlog_count(const struct history *h);
 /* The largest seq whose message is committed: while failing, later ones are not stored yet. */
 uint64_t history_stored_seq(const struct history *h);
 
-/* The text of the last storage error, for logs and error replies. */
+/* The text of the last storage error (tools; it may be stale: see history_strerror). */
 const char *history_last_error(const struct history *h);
+
+/*
+ * The text for r, a history call's negative errno, for logs and error
+ * replies: SQLite's own message when the last failure was that one,
+ * strerror(-r) otherwise (never the stale text of an earlier failure).
+ */
+const char *history_strerror(const struct history *h, int r);
 
 /*
  * Stores a new job and sets its seq_no. -EEXIST if its request_id is taken;

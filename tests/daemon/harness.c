@@ -20,7 +20,9 @@
 #include <check.h>
 #include <sqlite3.h>
 
+#include "checkrun.h"
 #include "harness.h"
+#include "procstat.h"
 
 extern char **environ;
 
@@ -379,19 +381,9 @@ int harness_call_as(const char *sock, uid_t uid, const char *line)
 
 bool harness_pid_alive(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	FILE *f;
-	size_t n;
+	struct procstat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	return procstat_read(pid, &st) == 0 && st.state != 'Z' && st.state != 'X';
 }
 
 pid_t harness_read_pid(const char *path)
@@ -968,14 +960,7 @@ bool harness_is_null(json_object *o, const char *path)
 
 int harness_run_suite(Suite *suite)
 {
-	SRunner *sr = srunner_create(suite);
-	int failed;
-
-	signal(SIGPIPE, SIG_IGN);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkrun(suite);
 }
 
 json_object *harness_request_as(const char *sock, uid_t uid, gid_t gid, const gid_t *groups,

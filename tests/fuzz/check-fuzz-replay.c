@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <check.h>
 
+#include "checkrun.h"
 #include "fuzzd.h"
 
 static char **replay_files;
@@ -111,8 +112,7 @@ int main(int argc, char **argv)
 	Suite *s = suite_create("fuzz-replay");
 	TCase *each = tcase_create("each");
 	TCase *all = tcase_create("all");
-	SRunner *sr;
-	int failed;
+	int r;
 
 	for (int i = 1; i < argc; i++)
 		replay_collect(argv[i]);
@@ -127,13 +127,9 @@ int main(int argc, char **argv)
 	tcase_add_test(all, test_all);
 	suite_add_tcase(s, each);
 	suite_add_tcase(s, all);
-	signal(SIGPIPE, SIG_IGN);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	r = checkrun(s);
 	for (size_t i = 0; i < replay_count; i++)
 		free(replay_files[i]);
 	free(replay_files);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return r;
 }

@@ -164,7 +164,7 @@ static void fuzzd_start(void)
 	if (r < 0)
 		fuzzd_fail("the daemon cannot start on %s: %s", fuzzd.dir,
 			   error ? error : strerror(-r));
-	fuzzd.tick = evtimer_new(fuzzd.daemon->base, fuzzd_tick_cb, NULL);
+	fuzzd.tick = evtimer_new(daemon_event_base(fuzzd.daemon), fuzzd_tick_cb, NULL);
 	if (!fuzzd.tick)
 		fuzzd_fail("out of memory");
 	snprintf(path, sizeof(path), "%s/history.sqlite3", fuzzd.state);
@@ -243,11 +243,6 @@ static size_t fuzzd_client_read(struct fuzzd_client *c)
 	return got;
 }
 
-static void fuzzd_running_cb(const struct strategy_info *info, void *userdata)
-{
-	*(unsigned *)userdata += info->running;
-}
-
 /*
  * Nothing is left to happen on the daemon's side: no task runs, nothing
  * is unwritten. Queued tasks that can start do so within a turn, which
@@ -256,12 +251,7 @@ static void fuzzd_running_cb(const struct strategy_info *info, void *userdata)
  */
 static bool fuzzd_idle(void)
 {
-	struct daemon *d = fuzzd.daemon;
-	unsigned running = 0;
-
-	coordinator_foreach_mode(d->coordinator, fuzzd_running_cb, &running);
-	return running == 0 && !history_in_transaction(d->history) &&
-	       server_pending_output(d->server) == 0;
+	return daemon_idle(fuzzd.daemon);
 }
 
 /*
@@ -276,12 +266,12 @@ static void fuzzd_turn(void)
 	if (fuzzd.exited)
 		return;
 	if (fuzzd_idle()) {
-		event_base_loop(fuzzd.daemon->base, EVLOOP_NONBLOCK);
+		event_base_loop(daemon_event_base(fuzzd.daemon), EVLOOP_NONBLOCK);
 	} else {
 		evtimer_add(fuzzd.tick, &tv);
-		event_base_loop(fuzzd.daemon->base, EVLOOP_ONCE);
+		event_base_loop(daemon_event_base(fuzzd.daemon), EVLOOP_ONCE);
 	}
-	fuzzd.exited = event_base_got_exit(fuzzd.daemon->base);
+	fuzzd.exited = event_base_got_exit(daemon_event_base(fuzzd.daemon));
 }
 
 /*
@@ -342,8 +332,7 @@ static void fuzzd_settle(void)
 	while (!fuzzd.exited && fuzzd_now_ms() < deadline) {
 		if (!fuzzd_idle())
 			quiet = 0;
-		else if (server_connection_count(fuzzd.daemon->server) == 0 ||
-			 quiet++ >= FUZZD_QUIET_TURNS)
+		else if (daemon_connection_count(fuzzd.daemon) == 0 || quiet++ >= FUZZD_QUIET_TURNS)
 			break;
 		fuzzd_turn();
 	}
@@ -542,13 +531,13 @@ void fuzzd_feed(const uint8_t *data, size_t len)
 	fuzzd_check_output(&c);
 	fuzzd_client_close(&c);
 	fuzzd_settle();
-	if (fuzzd.daemon->draining || fuzzd.exited) {
+	if (daemon_draining(fuzzd.daemon) || fuzzd.exited) {
 		fuzzd_restart();
 		fuzzd_check_history();
 		return;
 	}
 	fuzzd_check_history();
-	if (server_connection_count(fuzzd.daemon->server) > FUZZD_MAX_LINGER) {
+	if (daemon_connection_count(fuzzd.daemon) > FUZZD_MAX_LINGER) {
 		fuzzd_free_daemon();
 		fuzzd_start();
 	}

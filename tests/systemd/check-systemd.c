@@ -25,6 +25,8 @@
 #include <check.h>
 #include <json-c/json.h>
 
+#include "checkrun.h"
+
 #define SD_WAIT_MS 30000
 #define SD_NOBODY  "65534"
 
@@ -776,17 +778,10 @@ static Suite *sd_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	if (geteuid() != 0) {
 		/* Clients of another uid and a daemon of root's need root. */
 		printf("not root: skipping the systemd suite\n");
 		return 77;
 	}
-	sr = srunner_create(sd_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkrun(sd_suite());
 }
