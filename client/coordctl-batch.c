@@ -71,7 +71,7 @@ static int batch_receive(struct batch *b)
 
 	r = coord_call_recv_any(b->ctl->conn, -1, &id, &result, &err);
 	if (r < 0 && err.kind != COORD_ERR_RPC)
-		return coordctl_rpc_fail("submit --batch", &err);
+		return coordctl_rpc_fail(b->ctl, "submit --batch", &err);
 	slot = batch_find(b, id);
 	if (!slot) {
 		json_object_put(result);
@@ -139,7 +139,7 @@ static int batch_send_line(struct batch *b, const char *text, size_t line)
 	r = coord_call_send(b->ctl->conn, "submit", prepared, &id, &err);
 	json_object_put(prepared);
 	if (r < 0)
-		return coordctl_rpc_fail("submit --batch", &err);
+		return coordctl_rpc_fail(b->ctl, "submit --batch", &err);
 	slot = &b->slots[(b->head + b->count) % BATCH_WINDOW];
 	*slot = (struct batch_slot){.id = id, .line = line};
 	b->count++;

@@ -14,7 +14,7 @@ static int cancel_exec(struct coordctl *ctl, const struct coordctl_entry *entry,
 	struct coord_error err;
 	int c, cascade = 1, r = COORDCTL_CONTINUE;
 
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1) {
 		if (c == CANCEL_OPT_NO_CASCADE)
 			cascade = 0;
 		else
@@ -23,12 +23,12 @@ static int cancel_exec(struct coordctl *ctl, const struct coordctl_entry *entry,
 	if (r != COORDCTL_CONTINUE)
 		return r;
 	if (argc - optind != 1)
-		return coordctl_usage_error(entry, "give exactly one request ID");
+		return coordctl_usage_error(ctl, "give exactly one request ID");
 	r = coordctl_rpc_connect(ctl);
 	if (r != 0)
 		return r;
 	if (coord_cancel(ctl->conn, argv[optind], cascade, &result, &err) < 0)
-		return coordctl_rpc_fail("cancel", &err);
+		return coordctl_rpc_fail(ctl, "cancel", &err);
 	if (ctl->json) {
 		json_object *job = NULL;
 

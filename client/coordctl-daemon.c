@@ -9,10 +9,10 @@ static int daemon_args(struct coordctl *ctl, const struct coordctl_entry *entry,
 	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
 	int c, r = COORDCTL_CONTINUE;
 
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1)
 		r = coordctl_option(ctl, entry, c);
 	if (r == COORDCTL_CONTINUE && optind < argc)
-		r = coordctl_usage_error(entry, "unexpected argument '%s'", argv[optind]);
+		r = coordctl_usage_error(ctl, "unexpected argument '%s'", argv[optind]);
 	return r;
 }
 
@@ -58,7 +58,7 @@ static int shutdown_exec(struct coordctl *ctl, const struct coordctl_entry *entr
 	if (coord_call(ctl->conn, "shutdown", NULL, -1, &result, &err) < 0) {
 		/* A daemon that hangs up instead of answering has still done as asked. */
 		if (err.kind != COORD_ERR_CLOSED)
-			return coordctl_rpc_fail("shutdown", &err);
+			return coordctl_rpc_fail(ctl, "shutdown", &err);
 		result = json_object_new_object();
 	}
 	if (ctl->json)

@@ -89,17 +89,17 @@ static int job_exec(struct coordctl *ctl, const struct coordctl_entry *entry, in
 	struct coord_error err;
 	int c, r = COORDCTL_CONTINUE;
 
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1)
 		r = coordctl_option(ctl, entry, c);
 	if (r != COORDCTL_CONTINUE)
 		return r;
 	if (argc - optind != 1)
-		return coordctl_usage_error(entry, "give exactly one request ID");
+		return coordctl_usage_error(ctl, "give exactly one request ID");
 	r = coordctl_rpc_connect(ctl);
 	if (r != 0)
 		return r;
 	if (coord_job(ctl->conn, argv[optind], &result, &err) < 0)
-		return coordctl_rpc_fail("job", &err);
+		return coordctl_rpc_fail(ctl, "job", &err);
 	if (ctl->json)
 		coordctl_format_json(ctl, result);
 	else

@@ -29,12 +29,12 @@ static int modes_exec(struct coordctl *ctl, const struct coordctl_entry *entry, 
 	json_object *result = NULL;
 	int c, r = COORDCTL_CONTINUE;
 
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1)
 		r = coordctl_option(ctl, entry, c);
 	if (r != COORDCTL_CONTINUE)
 		return r;
 	if (optind < argc)
-		return coordctl_usage_error(entry, "unexpected argument '%s'", argv[optind]);
+		return coordctl_usage_error(ctl, "unexpected argument '%s'", argv[optind]);
 	r = coordctl_rpc_call(ctl, "modes", NULL, &result);
 	if (r == 0 && ctl->json)
 		coordctl_format_json(ctl, result);

@@ -157,16 +157,16 @@ static int status_exec(struct coordctl *ctl, const struct coordctl_entry *entry,
 
 	if (!params)
 		return COORDCTL_EXIT_SOFTWARE;
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1) {
 		int o = status_option(params, c, optarg);
 
 		if (o < 0)
-			r = coordctl_usage_error(entry, "--limit takes a number from 1 to 10000");
+			r = coordctl_usage_error(ctl, "--limit takes a number from 1 to 10000");
 		else if (o > 0)
 			r = coordctl_option(ctl, entry, c);
 	}
 	if (r == COORDCTL_CONTINUE && optind < argc)
-		r = coordctl_usage_error(entry, "unexpected argument '%s'", argv[optind]);
+		r = coordctl_usage_error(ctl, "unexpected argument '%s'", argv[optind]);
 	if (r != COORDCTL_CONTINUE) {
 		json_object_put(params);
 		return r;

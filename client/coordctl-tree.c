@@ -198,12 +198,12 @@ static int tree_exec(struct coordctl *ctl, const struct coordctl_entry *entry, i
 	struct tree t = {.ctl = ctl};
 	int c, r = COORDCTL_CONTINUE;
 
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1)
 		r = coordctl_option(ctl, entry, c);
 	if (r != COORDCTL_CONTINUE)
 		return r;
 	if (argc - optind > 1)
-		return coordctl_usage_error(entry, "give at most one run ID");
+		return coordctl_usage_error(ctl, "give at most one run ID");
 	r = tree_fetch(&t, optind < argc ? argv[optind] : NULL);
 	if (r == 0) {
 		t.n = json_object_array_length(t.jobs);

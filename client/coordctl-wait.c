@@ -43,9 +43,9 @@ static int wait_exec(struct coordctl *ctl, const struct coordctl_entry *entry, i
 	double timeout = 0;
 	int c, r = COORDCTL_CONTINUE;
 
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1) {
 		if (c == WAIT_OPT_TIMEOUT && coordctl_format_parse_seconds(optarg, &timeout) < 0)
-			r = coordctl_usage_error(entry, "--timeout takes seconds, not '%s'",
+			r = coordctl_usage_error(ctl, "--timeout takes seconds, not '%s'",
 						 optarg);
 		else if (c != WAIT_OPT_TIMEOUT)
 			r = coordctl_option(ctl, entry, c);
@@ -53,7 +53,7 @@ static int wait_exec(struct coordctl *ctl, const struct coordctl_entry *entry, i
 	if (r != COORDCTL_CONTINUE)
 		return r;
 	if (optind >= argc)
-		return coordctl_usage_error(entry, "give at least one request ID");
+		return coordctl_usage_error(ctl, "give at least one request ID");
 	r = coordctl_rpc_connect(ctl);
 	if (r != 0)
 		return r;
@@ -61,7 +61,7 @@ static int wait_exec(struct coordctl *ctl, const struct coordctl_entry *entry, i
 	if (coord_wait(ctl->conn, (const char *const *)argv + optind, (size_t)(argc - optind),
 		       timeout > 0 ? (int64_t)(timeout * 1000) + (timeout < 0.001) : 0, &result,
 		       &err) < 0)
-		return coordctl_rpc_fail("wait", &err);
+		return coordctl_rpc_fail(ctl, "wait", &err);
 	if (ctl->json)
 		coordctl_format_json(ctl, result);
 	r = wait_report(result);

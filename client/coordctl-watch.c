@@ -38,7 +38,7 @@ static int watch_subscribe(struct watch *w)
 	struct coord_error err;
 
 	if (coord_subscribe(w->ctl->conn, w->params, &result, &err) < 0)
-		return coordctl_rpc_fail("subscribe", &err);
+		return coordctl_rpc_fail(w->ctl, "subscribe", &err);
 	json_object_object_get_ex(result, "subscription", &sub);
 	json_object_put(w->subscription);
 	w->subscription = json_object_get(sub);
@@ -127,7 +127,7 @@ static int watch_loop(struct watch *w)
 	while (r == COORDCTL_CONTINUE && !watch_stop) {
 		if (coord_notify_next(w->ctl->conn, WATCH_TICK_MS, &note, &err) < 0) {
 			if (err.kind != COORD_ERR_TIMEOUT)
-				r = coordctl_rpc_fail("watch", &err);
+				r = coordctl_rpc_fail(w->ctl, "watch", &err);
 			continue;
 		}
 		r = watch_handle(w, note);
@@ -191,16 +191,16 @@ static int watch_exec(struct coordctl *ctl, const struct coordctl_entry *entry, 
 
 	if (!w.params)
 		return COORDCTL_EXIT_SOFTWARE;
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1) {
 		int o = watch_option(&w, c, optarg);
 
 		if (o < 0)
-			r = coordctl_usage_error(entry, "bad number '%s'", optarg);
+			r = coordctl_usage_error(ctl, "bad number '%s'", optarg);
 		else if (o > 0)
 			r = coordctl_option(ctl, entry, c);
 	}
 	if (r == COORDCTL_CONTINUE && optind < argc)
-		r = coordctl_usage_error(entry, "unexpected argument '%s'", argv[optind]);
+		r = coordctl_usage_error(ctl, "unexpected argument '%s'", argv[optind]);
 	if (r == COORDCTL_CONTINUE) {
 		r = coordctl_rpc_connect(ctl);
 		if (r == 0)

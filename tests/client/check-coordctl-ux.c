@@ -1,0 +1,421 @@
+/* Check tests for coordctl's everyday use (issue 12): usage errors, short ids, completion, shell
+ * strings, environments, wait --all, queue control and the documented JSON shapes. */
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "testd.h"
+
+static struct testd ux_daemon;
+
+/* Runs argv0 (a path) with the given arguments (NULL-terminated); output in *run. */
+static void run_prog(struct testd_run *run, const char *input, const char *argv0, va_list ap)
+{
+	char *argv[64];
+	int argc = 0;
+
+	ck_assert_ptr_nonnull(argv0);
+	argv[argc++] = (char *)argv0;
+	for (const char *a = va_arg(ap, const char *); a && argc < 63; a = va_arg(ap, const char *))
+		argv[argc++] = (char *)a;
+	argv[argc] = NULL;
+	ck_assert_int_eq(testd_run(argv, input, run), 0);
+}
+
+static void ctl_run_in(struct testd_run *run, const char *input, ...)
+{
+	va_list ap;
+
+	va_start(ap, input);
+	run_prog(run, input, getenv("COORDCTL"), ap);
+	va_end(ap);
+}
+
+#define ctl_run(run, ...) ctl_run_in(run, NULL, __VA_ARGS__, NULL)
+
+static void daemon_run(struct testd_run *run, ...)
+{
+	va_list ap;
+
+	va_start(ap, run);
+	run_prog(run, NULL, getenv("COORDINATORD"), ap);
+	va_end(ap);
+}
+
+static json_object *parse_json(const char *text)
+{
+	json_object *obj = json_tokener_parse(text);
+
+	ck_assert_msg(obj != NULL, "not JSON: '%s'", text);
+	return obj;
+}
+
+static json_object *get(json_object *obj, const char *key)
+{
+	json_object *v = NULL;
+
+	json_object_object_get_ex(obj, key, &v);
+	return v;
+}
+
+static const char *get_str(json_object *obj, const char *key)
+{
+	return json_object_get_string(get(obj, key));
+}
+
+/* Asserts that run failed with status and that its stderr holds every string given. */
+static void expect_fail(struct testd_run *run, int status, ...)
+{
+	va_list ap;
+
+	ck_assert_msg(run->status == status, "status %d, not %d; stderr: %s", run->status, status,
+		      run->err);
+	va_start(ap, status);
+	for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
+		ck_assert_msg(strstr(run->err, s), "stderr lacks '%s': %s", s, run->err);
+	va_end(ap);
+	testd_run_free(run);
+}
+
+#define expect_usage(run, ...) expect_fail(run, 2, __VA_ARGS__, NULL)
+
+/* ---- unit: no daemon needed ---- */
+
+START_TEST(test_did_you_mean)
+{
+	struct testd_run run;
+
+	ctl_run(&run, "stauts");
+	expect_usage(&run, "unknown command 'stauts'", "did you mean 'status'?");
+	ctl_run(&run, "sumbit", "--", "true");
+	expect_usage(&run, "did you mean 'submit'?");
+	ctl_run(&run, "frobnicate");
+	expect_usage(&run, "unknown command 'frobnicate'");
+}
+END_TEST
+
+START_TEST(test_help_command)
+{
+	struct testd_run run;
+
+	ctl_run(&run, "help");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_ptr_nonnull(strstr(run.out, "commands:"));
+	ck_assert_ptr_nonnull(strstr(run.out, "pause"));
+	ck_assert_ptr_nonnull(strstr(run.out, "parallel"));
+	testd_run_free(&run);
+	ctl_run(&run, "help", "wait");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_ptr_nonnull(strstr(run.out, "usage: coordctl wait"));
+	ck_assert_ptr_nonnull(strstr(run.out, "--all"));
+	testd_run_free(&run);
+	ctl_run(&run, "help", "wiat");
+	expect_usage(&run, "did you mean 'wait'?");
+}
+END_TEST
+
+START_TEST(test_option_errors_name_the_option)
+{
+	struct testd_run run;
+
+	ctl_run(&run, "wait", "x", "--timeout", "-1");
+	expect_usage(&run, "coordctl wait: bad value '-1' for --timeout");
+	ctl_run(&run, "submit", "--timeout", "soon", "--", "true");
+	expect_usage(&run, "coordctl submit: bad value 'soon' for --timeout");
+	ctl_run(&run, "status", "--limit", "0");
+	expect_usage(&run, "coordctl status: bad value '0' for --limit");
+	ctl_run(&run, "watch", "--since", "abc");
+	expect_usage(&run, "coordctl watch: bad value 'abc' for --since");
+	ctl_run(&run, "status", "--bogus");
+	expect_usage(&run, "coordctl status: unknown option '--bogus'");
+	ctl_run(&run, "wait", "x", "--timeout");
+	expect_usage(&run, "coordctl wait: option '--timeout' needs a value");
+	/* An abbreviation is refused, not guessed. */
+	ctl_run(&run, "wait", "x", "--time", "3");
+	expect_usage(&run, "coordctl wait: unknown option '--time'");
+	ctl_run(&run, "status", "--fail");
+	expect_usage(&run, "unknown option '--fail'");
+}
+END_TEST
+
+START_TEST(test_usage_conflicts)
+{
+	struct testd_run run;
+
+	ctl_run(&run, "status", "--open", "--closed");
+	expect_usage(&run, "coordctl status:", "--open", "--closed");
+	ctl_run(&run, "status", "--failed", "--succeeded");
+	expect_usage(&run, "--failed", "--succeeded");
+	ctl_run(&run, "watch", "--type", "bogus");
+	expect_usage(&run, "coordctl watch:", "bogus");
+	ctl_run(&run, "status", "--since", "yesterday-ish");
+	expect_usage(&run, "bad value 'yesterday-ish' for --since");
+	ctl_run(&run, "parallel", "0");
+	expect_usage(&run, "coordctl parallel:");
+	ctl_run(&run, "parallel");
+	expect_usage(&run, "coordctl parallel:");
+	ctl_run(&run, "wait", "--all", "x");
+	expect_usage(&run, "coordctl wait:");
+}
+END_TEST
+
+START_TEST(test_daemon_refuses_abbreviations)
+{
+	struct testd_run run;
+
+	daemon_run(&run, "--sock", "/tmp/nowhere.sock", NULL);
+	ck_assert_int_eq(run.status, 2);
+	ck_assert_ptr_nonnull(strstr(run.err, "--sock"));
+	testd_run_free(&run);
+	daemon_run(&run, "--vers", NULL);
+	ck_assert_int_eq(run.status, 2);
+	testd_run_free(&run);
+	daemon_run(&run, "--version", NULL);
+	ck_assert_int_eq(run.status, 0);
+	testd_run_free(&run);
+}
+END_TEST
+
+START_TEST(test_submit_shell_hint)
+{
+	struct testd_run run;
+
+	/* One argument with spaces and no "--": a hint, not a job that cannot spawn. */
+	ctl_run(&run, "--socket", "/nonexistent/x.sock", "submit", "echo hi; exit 3");
+	expect_usage(&run, "-c");
+	ctl_run(&run, "submit", "-e", "COORD_UX_SURELY_UNSET", "--", "true");
+	expect_usage(&run, "COORD_UX_SURELY_UNSET");
+	ctl_run(&run, "submit", "-c");
+	expect_usage(&run, "coordctl submit:");
+	ctl_run(&run, "submit", "--after-any", "--", "true");
+	expect_usage(&run, "--after-any", "--after");
+}
+END_TEST
+
+START_TEST(test_json_errors_on_stderr)
+{
+	struct testd_run run;
+	json_object *obj, *error;
+
+	ctl_run(&run, "--json", "--socket", "/nonexistent/coord.sock", "ping");
+	ck_assert_int_eq(run.status, 69);
+	ck_assert_str_eq(run.out, "");
+	obj = parse_json(run.err);
+	error = get(obj, "error");
+	ck_assert_ptr_nonnull(error);
+	ck_assert_str_eq(get_str(error, "kind"), "connect");
+	ck_assert(json_object_is_type(get(error, "code"), json_type_null));
+	ck_assert_ptr_nonnull(strstr(get_str(error, "message"), "/nonexistent/coord.sock"));
+	ck_assert_int_eq(json_object_get_int(get(error, "exit_status")), 69);
+	json_object_put(obj);
+	testd_run_free(&run);
+	ctl_run(&run, "status", "--json", "--open", "--closed");
+	ck_assert_int_eq(run.status, 2);
+	obj = parse_json(run.err);
+	ck_assert_str_eq(get_str(get(obj, "error"), "kind"), "usage");
+	json_object_put(obj);
+	testd_run_free(&run);
+}
+END_TEST
+
+/* Runs the bash completion for the words (the last is the one completed); returns its words. */
+static char *complete(const char *words)
+{
+	const char *script = getenv("COORDCTL_COMPLETION");
+	const char *coordctl = getenv("COORDCTL");
+	char cmd[4096], dir[1024];
+	struct testd_run run;
+	char *out, *slash;
+
+	ck_assert_ptr_nonnull(script);
+	snprintf(dir, sizeof(dir), "%s", coordctl);
+	slash = strrchr(dir, '/');
+	ck_assert_ptr_nonnull(slash);
+	*slash = '\0';
+	snprintf(cmd, sizeof(cmd),
+		 "PATH='%s':\"$PATH\"; . '%s'; COMP_WORDS=(%s); "
+		 "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); "
+		 "[[ '%s' == *' ' ]] && COMP_WORDS+=('') && COMP_CWORD=$((COMP_CWORD + 1)); "
+		 "COMP_LINE=\"${COMP_WORDS[*]}\"; COMP_POINT=${#COMP_LINE}; _coordctl; "
+		 "printf '%%s\\n' \"${COMPREPLY[@]}\"",
+		 dir, script, words, words);
+	{
+		char *argv[] = {"/bin/bash", "--norc", "-c", cmd, NULL};
+
+		ck_assert_int_eq(testd_run(argv, NULL, &run), 0);
+	}
+	ck_assert_msg(run.status == 0, "bash: %s", run.err);
+	out = strdup(run.out);
+	testd_run_free(&run);
+	return out;
+}
+
+static int has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+START_TEST(test_completion_commands)
+{
+	char *out = complete("coordctl pa");
+
+	ck_assert_msg(has_line(out, "pause") && has_line(out, "parallel"), "got: %s", out);
+	ck_assert(!has_line(out, "status"));
+	free(out);
+	out = complete("coordctl wait --");
+	ck_assert_msg(has_line(out, "--all") && has_line(out, "--timeout") &&
+			      has_line(out, "--full"),
+		      "got: %s", out);
+	free(out);
+	out = complete("coordctl submit --");
+	ck_assert_msg(has_line(out, "--after") && has_line(out, "--env-all") &&
+			      has_line(out, "--shell"),
+		      "got: %s", out);
+	free(out);
+	out = complete("coordctl watch --type ");
+	ck_assert_msg(has_line(out, "success") && has_line(out, "creation_failure"), "got: %s",
+		      out);
+	free(out);
+}
+END_TEST
+
+/* ---- integration: a real daemon ---- */
+
+static void ux_setup(void)
+{
+	ck_assert_msg(testd_start(&ux_daemon, "[mode:async]\nmax_concurrency = 2\n") == 0,
+		      "cannot start $COORDINATORD");
+	setenv("COORD_SOCKET", ux_daemon.sock, 1);
+}
+
+static void ux_teardown(void)
+{
+	testd_stop(&ux_daemon);
+}
+
+/* Submits argv (after "--") with extra options before it; returns the request_id (owned). */
+static char *submit(const char *opt1, const char *opt2, const char *cmd)
+{
+	struct testd_run run;
+	char *id;
+
+	if (opt1)
+		ctl_run(&run, "submit", opt1, opt2, "--", "/bin/sh", "-c", cmd);
+	else
+		ctl_run(&run, "submit", "--", "/bin/sh", "-c", cmd);
+	ck_assert_msg(run.status == 0, "submit: %s", run.err);
+	id = strndup(run.out, strcspn(run.out, "\n"));
+	testd_run_free(&run);
+	return id;
+}
+
+START_TEST(test_tree_unknown_is_an_error)
+{
+	struct testd_run run;
+
+	ctl_run(&run, "tree", "no-such-run-at-all");
+	expect_fail(&run, 1, "no-such-run-at-all", NULL);
+}
+END_TEST
+
+START_TEST(test_cancel_several)
+{
+	char *a = submit("--name", "cancel-a", "sleep 30");
+	char *b = submit("--name", "cancel-b", "sleep 30");
+	struct testd_run run;
+	json_object *obj, *jobs;
+
+	ctl_run(&run, "cancel", "--json", a, b);
+	ck_assert_msg(run.status == 0, "cancel: %s", run.err);
+	obj = parse_json(run.out);
+	jobs = get(obj, "jobs");
+	ck_assert_int_eq(json_object_array_length(jobs), 2);
+	ck_assert_str_eq(get_str(json_object_array_get_idx(jobs, 0), "request_id"), a);
+	ck_assert_str_eq(get_str(json_object_array_get_idx(jobs, 1), "request_id"), b);
+	json_object_put(obj);
+	testd_run_free(&run);
+	ctl_run(&run, "wait", a, b, "--timeout", "30");
+	ck_assert_int_eq(run.status, 1);
+	testd_run_free(&run);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_relative_cwd)
+{
+	char dir[512], *here = getcwd(NULL, 0);
+	struct testd_run run;
+
+	snprintf(dir, sizeof(dir), "%s/sub", ux_daemon.dir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(chdir(ux_daemon.dir), 0);
+	ctl_run(&run, "submit", "--wait", "--cwd", "sub", "--", "pwd");
+	ck_assert_int_eq(chdir(here), 0);
+	free(here);
+	ck_assert_msg(run.status == 0, "status %d: %s", run.status, run.err);
+	ck_assert_int_eq(strncmp(run.out, dir, strlen(dir)), 0);
+	testd_run_free(&run);
+}
+END_TEST
+
+START_TEST(test_unknown_mode_lists_modes)
+{
+	struct testd_run run;
+
+	ctl_run(&run, "submit", "--mode", "asinc", "--", "true");
+	expect_fail(&run, 1, "asinc", "async", NULL);
+}
+END_TEST
+
+static Suite *ux_suite(const char *which)
+{
+	Suite *s = suite_create("coordctl-ux");
+	TCase *tc;
+
+	if (strcmp(which, "unit") == 0) {
+		tc = tcase_create("unit");
+		tcase_set_timeout(tc, 60);
+		tcase_add_test(tc, test_did_you_mean);
+		tcase_add_test(tc, test_help_command);
+		tcase_add_test(tc, test_option_errors_name_the_option);
+		tcase_add_test(tc, test_usage_conflicts);
+		tcase_add_test(tc, test_daemon_refuses_abbreviations);
+		tcase_add_test(tc, test_submit_shell_hint);
+		tcase_add_test(tc, test_json_errors_on_stderr);
+		tcase_add_test(tc, test_completion_commands);
+		suite_add_tcase(s, tc);
+		return s;
+	}
+	tc = tcase_create("integration");
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, ux_setup, ux_teardown);
+	tcase_add_test(tc, test_tree_unknown_is_an_error);
+	tcase_add_test(tc, test_cancel_several);
+	tcase_add_test(tc, test_relative_cwd);
+	tcase_add_test(tc, test_unknown_mode_lists_modes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	SRunner *sr = srunner_create(ux_suite(argc > 1 ? argv[1] : "unit"));
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
