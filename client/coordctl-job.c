@@ -1,4 +1,5 @@
 /* coordctl job: shows one job with its final message's captured output; frees its reply. */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -87,6 +88,7 @@ static int job_exec(struct coordctl *ctl, const struct coordctl_entry *entry, in
 	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
 	json_object *result = NULL;
 	struct coord_error err;
+	char *id = NULL;
 	int c, r = COORDCTL_CONTINUE;
 
 	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1)
@@ -94,11 +96,13 @@ static int job_exec(struct coordctl *ctl, const struct coordctl_entry *entry, in
 	if (r != COORDCTL_CONTINUE)
 		return r;
 	if (argc - optind != 1)
-		return coordctl_usage_error(ctl, "give exactly one request ID");
-	r = coordctl_rpc_connect(ctl);
+		return coordctl_usage_error(ctl, "give exactly one job ID");
+	r = coordctl_resolve(ctl, argv[optind], &id);
 	if (r != 0)
 		return r;
-	if (coord_job(ctl->conn, argv[optind], &result, &err) < 0)
+	r = coord_job(ctl->conn, id, &result, &err);
+	free(id);
+	if (r < 0)
 		return coordctl_rpc_fail(ctl, "job", &err);
 	if (ctl->json)
 		coordctl_format_json(ctl, result);

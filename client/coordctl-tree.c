@@ -87,6 +87,28 @@ static int tree_fetch(struct tree *t, const char *run_id)
 	return r;
 }
 
+/* Replaces *id (a job that is not a run's root) by its run_id; -1 when there is no such job. */
+static int tree_run_of(struct tree *t, char **id)
+{
+	json_object *params = json_object_new_object(), *result = NULL, *job = NULL;
+	const char *run;
+	char *copy = NULL;
+
+	if (!params)
+		return -1;
+	json_object_object_add(params, "request_id", json_object_new_string(*id));
+	if (coord_call(t->ctl->conn, "job", params, -1, &result, NULL) == 0 &&
+	    json_object_object_get_ex(result, "job", &job) && (run = json_get_string(job, "run_id")))
+		copy = strdup(run);
+	json_object_put(result);
+	json_object_put(params);
+	if (!copy)
+		return -1;
+	free(*id);
+	*id = copy;
+	return 0;
+}
+
 /* The children of node (a child_node_id): a run of by_parent; *ret_n is its length. */
 static json_object **tree_children(struct tree *t, const char *node, size_t *ret_n)
 {
@@ -185,8 +207,13 @@ static void tree_print(struct tree *t)
 		else
 			tree_print_node(t, order[i], "", 1, 0);
 	}
-	if (t->ctl->json)
-		coordctl_format_json(t->ctl, roots);
+	if (t->ctl->json) {
+		json_object *wrap = json_object_new_object();
+
+		json_object_object_add(wrap, "roots", json_object_get(roots));
+		coordctl_format_json(t->ctl, wrap);
+		json_object_put(wrap);
+	}
 	json_object_put(roots);
 	free(order);
 }
@@ -196,6 +223,7 @@ static int tree_exec(struct coordctl *ctl, const struct coordctl_entry *entry, i
 {
 	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
 	struct tree t = {.ctl = ctl};
+	char *run = NULL;
 	int c, r = COORDCTL_CONTINUE;
 
 	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1)
@@ -204,7 +232,17 @@ static int tree_exec(struct coordctl *ctl, const struct coordctl_entry *entry, i
 		return r;
 	if (argc - optind > 1)
 		return coordctl_usage_error(ctl, "give at most one run ID");
-	r = tree_fetch(&t, optind < argc ? argv[optind] : NULL);
+	r = optind < argc ? coordctl_resolve(ctl, argv[optind], &run) : 0;
+	if (r == 0)
+		r = tree_fetch(&t, run);
+	if (r == 0 && run && json_object_array_length(t.jobs) == 0 && tree_run_of(&t, &run) == 0) {
+		json_object_put(t.jobs);
+		r = tree_fetch(&t, run);
+	}
+	if (r == 0 && run && json_object_array_length(t.jobs) == 0)
+		r = coordctl_fail(ctl, COORDCTL_EXIT_FAILED, "not_found", NULL,
+				  "no job has run_id '%s'", run);
+	free(run);
 	if (r == 0) {
 		t.n = json_object_array_length(t.jobs);
 		t.by_parent = calloc(t.n ? t.n : 1, sizeof(*t.by_parent));
@@ -229,5 +267,6 @@ const struct coordctl_entry coordctl_tree_entry = {
 	.name = "tree",
 	.usage = "[RUN_ID]",
 	.summary = "Draw the task tree of a run (or of the recent jobs) by parent and child node.",
+	.help = "  RUN_ID may be any job of the run: the tree is drawn from its run's root\n",
 	.exec = tree_exec,
 };

@@ -52,6 +52,7 @@ struct coordctl {
 	const char *socket;
 	int json;
 	int full;   /* --full: whole request_ids in text output */
+	int quiet;  /* -q: only request_ids (status) or names (modes) */
 	int color;  /* stdout is a terminal, NO_COLOR is not set and TERM is not dumb */
 	int is_tty; /* stdout is a terminal */
 	int no_prefix; /* the daemon refused status' request_id_prefix: ids are used as given */
@@ -138,6 +139,10 @@ int coordctl_format_number(json_object *obj, const char *key, double *ret);
 const char *coordctl_format_result(json_object *job, char *buf, size_t size);
 const char *coordctl_format_state(json_object *job);
 int coordctl_format_parse_seconds(const char *s, double *ret);
+
+/* coordctl-time.c: "1h30m" (that long before now), "@EPOCH", "now", "YYYY-MM-DD[ HH:MM[:SS]][Z]",
+ * "HH:MM[:SS]" (today) to seconds since the epoch; -1 when s is none of these. */
+int coordctl_time_parse(const char *s, double now, double *ret);
 
 /* coordctl-submit.c: the exit code a closed job's final message stands for. */
 int coordctl_submit_exit_code(json_object *message);

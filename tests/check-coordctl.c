@@ -273,9 +273,10 @@ START_TEST(test_submit_plain_and_json)
 		"true");
 	ck_assert_int_eq(run.status, 0);
 	obj = parse_json(run.out);
-	ck_assert_str_eq(get_str(obj, "request_id"), "ctl-json-1");
-	ck_assert_str_eq(get_str(obj, "name"), "labelled");
-	ck_assert_str_eq(get_str(obj, "mode"), "async");
+	ck_assert(json_object_is_type(get(obj, "message"), json_type_null));
+	ck_assert_str_eq(get_str(get(obj, "job"), "request_id"), "ctl-json-1");
+	ck_assert_str_eq(get_str(get(obj, "job"), "name"), "labelled");
+	ck_assert_str_eq(get_str(get(obj, "job"), "mode"), "async");
 	json_object_put(obj);
 	testd_run_free(&run);
 	/* The same request_id again is a conflict. */
@@ -540,8 +541,8 @@ START_TEST(test_tree_child_from_task)
 	ctl_run(&run, "tree", "--json", "tree-root");
 	ck_assert_int_eq(run.status, 0);
 	obj = parse_json(run.out);
-	ck_assert_int_eq(json_object_array_length(obj), 1);
-	root = json_object_array_get_idx(obj, 0);
+	ck_assert_int_eq(json_object_array_length(get(obj, "roots")), 1);
+	root = json_object_array_get_idx(get(obj, "roots"), 0);
 	ck_assert_str_eq(get_str(get(root, "job"), "request_id"), "tree-root");
 	children = get(root, "children");
 	ck_assert_int_eq(json_object_array_length(children), 1);

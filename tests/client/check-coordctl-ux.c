@@ -379,6 +379,22 @@ START_TEST(test_unknown_mode_lists_modes)
 }
 END_TEST
 
+START_TEST(test_example_spawn_failure)
+{
+	struct testd_run run;
+
+	{
+		char *argv[] = {getenv("COORD_EXAMPLE"), "/nonexistent/program", NULL};
+
+		ck_assert_ptr_nonnull(argv[0]);
+		ck_assert_int_eq(testd_run(argv, NULL, &run), 0);
+	}
+	ck_assert_int_ne(run.status, 0);
+	ck_assert_msg(strstr(run.out, "spawn") && !strstr(run.out, "exit 0"), "out: %s", run.out);
+	testd_run_free(&run);
+}
+END_TEST
+
 static Suite *ux_suite(const char *which)
 {
 	Suite *s = suite_create("coordctl-ux");
@@ -405,6 +421,7 @@ static Suite *ux_suite(const char *which)
 	tcase_add_test(tc, test_cancel_several);
 	tcase_add_test(tc, test_relative_cwd);
 	tcase_add_test(tc, test_unknown_mode_lists_modes);
+	tcase_add_test(tc, test_example_spawn_failure);
 	suite_add_tcase(s, tc);
 	return s;
 }
