@@ -213,8 +213,8 @@ int coordctl_batch_run(struct coordctl *ctl, const char *path, const char *mode)
 
 	in = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
 	if (!in) {
-		return coordctl_fail(ctl, COORDCTL_EXIT_NOINPUT, "input", NULL, "cannot open %s: %s",
-				     path, strerror(errno));
+		return coordctl_fail(ctl, COORDCTL_EXIT_NOINPUT, "input", NULL,
+				     "cannot open %s: %s", path, strerror(errno));
 	}
 	b = calloc(1, sizeof(*b));
 	if (b)

@@ -91,8 +91,8 @@ static int queue_apply(struct coordctl *ctl, int argc, char **argv, json_object 
 	for (int i = 0; r == 0 && i < argc; i++)
 		r = queue_set(ctl, argv[i], set, modes);
 	for (size_t i = 0; r == 0 && names && i < json_object_array_length(names); i++)
-		r = queue_set(ctl, json_object_get_string(json_object_array_get_idx(names, i)),
-			      set, modes);
+		r = queue_set(ctl, json_object_get_string(json_object_array_get_idx(names, i)), set,
+			      modes);
 	if (r == 0)
 		queue_print(ctl, modes);
 	json_object_put(names);
@@ -146,8 +146,8 @@ static int queue_parallel_exec(struct coordctl *ctl, const struct coordctl_entry
 	errno = 0;
 	n = strtol(argv[optind], &end, 10);
 	if (errno || end == argv[optind] || *end || n < 1 || n > 1000000)
-		return coordctl_usage_error(ctl, "bad value '%s' for N (a number from 1 to 1000000)",
-					    argv[optind]);
+		return coordctl_usage_error(
+			ctl, "bad value '%s' for N (a number from 1 to 1000000)", argv[optind]);
 	set = json_object_new_object();
 	if (!set)
 		return COORDCTL_EXIT_SOFTWARE;
@@ -160,7 +160,8 @@ static int queue_parallel_exec(struct coordctl *ctl, const struct coordctl_entry
 const struct coordctl_entry coordctl_pause_entry = {
 	.name = "pause",
 	.usage = "[MODE]...",
-	.summary = "Pause modes (all when none is named): work is accepted and queued, none starts.",
+	.summary =
+		"Pause modes (all when none is named): work is accepted and queued, none starts.",
 	.exec = queue_pause_exec,
 };
 

@@ -132,7 +132,8 @@ static int status_option(struct coordctl *ctl, json_object *params, int c, const
 	switch (c) {
 	case STATUS_OPT_OPEN:
 	case STATUS_OPT_CLOSED:
-		return status_set_once(params, "status", c == STATUS_OPT_OPEN ? "opened" : "closed");
+		return status_set_once(params, "status",
+				       c == STATUS_OPT_OPEN ? "opened" : "closed");
 	case STATUS_OPT_FAILED:
 	case STATUS_OPT_SUCCEEDED:
 		return status_set_once(params, "result",
@@ -189,7 +190,8 @@ static void status_print_ids(json_object *result)
 
 	json_object_object_get_ex(result, "jobs", &jobs);
 	for (size_t i = 0; jobs && i < json_object_array_length(jobs); i++)
-		printf("%s\n", json_get_string(json_object_array_get_idx(jobs, i), "request_id") ?: "");
+		printf("%s\n",
+		       json_get_string(json_object_array_get_idx(jobs, i), "request_id") ?: "");
 }
 
 static int status_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
@@ -214,12 +216,14 @@ static int status_exec(struct coordctl *ctl, const struct coordctl_entry *entry,
 
 	if (!params)
 		return COORDCTL_EXIT_SOFTWARE;
-	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":hq", opts)) != -1) {
+	while (r == COORDCTL_CONTINUE &&
+	       (c = coordctl_getopt(ctl, argc, argv, ":hq", opts)) != -1) {
 		int o = status_option(ctl, params, c, optarg);
 
 		if (o == -2)
-			r = coordctl_usage_error(ctl, "%s conflicts with an option before it "
-						      "(--open/--closed, --failed/--succeeded)",
+			r = coordctl_usage_error(ctl,
+						 "%s conflicts with an option before it "
+						 "(--open/--closed, --failed/--succeeded)",
 						 ctl->optname);
 		else if (o < 0)
 			r = coordctl_bad_value(ctl, optarg);

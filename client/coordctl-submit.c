@@ -203,15 +203,16 @@ static int submit_fill_node(struct coordctl *ctl, struct submit_args *a, json_ob
 }
 
 /* The --after IDs resolved to request_ids (a new array in *ret), or an exit code. */
-static int submit_resolve_after(struct coordctl *ctl, const struct submit_args *a, json_object **ret)
+static int submit_resolve_after(struct coordctl *ctl, const struct submit_args *a,
+				json_object **ret)
 {
 	json_object *ids = json_object_new_array();
 	char *id;
 	int r = ids ? 0 : COORDCTL_EXIT_SOFTWARE;
 
 	for (size_t i = 0; r == 0 && i < json_object_array_length(a->after); i++) {
-		r = coordctl_resolve(ctl, json_object_get_string(json_object_array_get_idx(a->after, i)),
-				     &id);
+		r = coordctl_resolve(
+			ctl, json_object_get_string(json_object_array_get_idx(a->after, i)), &id);
 		if (r == 0) {
 			json_object_array_add(ids, json_object_new_string(id));
 			free(id);
@@ -451,7 +452,8 @@ static int submit_check(struct coordctl *ctl, const struct submit_args *a, int a
 		return coordctl_usage_error(
 			ctl,
 			"'%s' is one argument with spaces: run it with a shell as "
-			"\"coordctl submit -c '%s'\", or put -- before a program whose name has spaces",
+			"\"coordctl submit -c '%s'\", or put -- before a program whose name has "
+			"spaces",
 			argv[optind], argv[optind]);
 	return COORDCTL_CONTINUE;
 }
@@ -484,7 +486,8 @@ static int submit_exec(struct coordctl *ctl, const struct coordctl_entry *entry,
 		int o = submit_option(&a, c, optarg);
 
 		if (o < 0 && (c == 'e' || c == SUBMIT_OPT_ENV) && !strchr(optarg, '=') && *optarg)
-			r = coordctl_usage_error(ctl, "%s %s: %s is not set in coordctl's environment",
+			r = coordctl_usage_error(ctl,
+						 "%s %s: %s is not set in coordctl's environment",
 						 ctl->optname, optarg, optarg);
 		else if (o < 0)
 			r = coordctl_bad_value(ctl, optarg);

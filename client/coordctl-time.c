@@ -50,9 +50,8 @@ static int time_parse_duration(const char *s, double *ret)
 static int time_parse_absolute(const char *s, double now, double *ret)
 {
 	static const char *const formats[] = {
-		"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
-		"%Y-%m-%d %H:%M",    "%Y-%m-%d",	  "%H:%M:%S",
-		"%H:%M",
+		"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M",
+		"%Y-%m-%d",	     "%H:%M:%S",	  "%H:%M",
 	};
 	time_t today = (time_t)now;
 	struct tm base, tm;

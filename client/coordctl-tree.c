@@ -98,7 +98,8 @@ static int tree_run_of(struct tree *t, char **id)
 		return -1;
 	json_object_object_add(params, "request_id", json_object_new_string(*id));
 	if (coord_call(t->ctl->conn, "job", params, -1, &result, NULL) == 0 &&
-	    json_object_object_get_ex(result, "job", &job) && (run = json_get_string(job, "run_id")))
+	    json_object_object_get_ex(result, "job", &job) &&
+	    (run = json_get_string(job, "run_id")))
 		copy = strdup(run);
 	json_object_put(result);
 	json_object_put(params);

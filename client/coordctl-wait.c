@@ -173,7 +173,8 @@ static int wait_ids(struct coordctl *ctl, const struct wait_args *a, json_object
 		}
 		json_object_object_get_ex(result, "jobs", &got);
 		for (size_t i = 0; got && i < json_object_array_length(got); i++)
-			json_object_array_add(jobs, json_object_get(json_object_array_get_idx(got, i)));
+			json_object_array_add(jobs,
+					      json_object_get(json_object_array_get_idx(got, i)));
 		json_object_put(result);
 	}
 	return 0;

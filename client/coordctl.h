@@ -51,10 +51,10 @@ enum coordctl_common_opt {
 struct coordctl {
 	const char *socket;
 	int json;
-	int full;   /* --full: whole request_ids in text output */
-	int quiet;  /* -q: only request_ids (status) or names (modes) */
-	int color;  /* stdout is a terminal, NO_COLOR is not set and TERM is not dumb */
-	int is_tty; /* stdout is a terminal */
+	int full;      /* --full: whole request_ids in text output */
+	int quiet;     /* -q: only request_ids (status) or names (modes) */
+	int color;     /* stdout is a terminal, NO_COLOR is not set and TERM is not dumb */
+	int is_tty;    /* stdout is a terminal */
 	int no_prefix; /* the daemon refused status' request_id_prefix: ids are used as given */
 	const struct coordctl_entry *entry; /* the command running; NULL before one is chosen */
 	char optname[64]; /* the option coordctl_getopt() returned last, as "--name" */

@@ -294,7 +294,7 @@ END_TEST
 
 static void ux_setup(void)
 {
-	ck_assert_msg(testd_start(&ux_daemon, "[mode:async]\nmax_concurrency = 2\n") == 0,
+	ck_assert_msg(testd_start(&ux_daemon, "[mode:async]\nmax_concurrency = 4\n") == 0,
 		      "cannot start $COORDINATORD");
 	setenv("COORD_SOCKET", ux_daemon.sock, 1);
 }
@@ -318,6 +318,15 @@ static char *submit(const char *opt1, const char *opt2, const char *cmd)
 	id = strndup(run.out, strcspn(run.out, "\n"));
 	testd_run_free(&run);
 	return id;
+}
+
+/* Submits true as request_id id. */
+static void submit_as(const char *id)
+{
+	char *got = submit("--request-id", id, "true");
+
+	ck_assert_str_eq(got, id);
+	free(got);
 }
 
 START_TEST(test_tree_unknown_is_an_error)
@@ -379,6 +388,357 @@ START_TEST(test_unknown_mode_lists_modes)
 }
 END_TEST
 
+/* Runs coordctl and returns its stdout parsed as JSON (owned); asserts it exits with status. */
+static json_object *ctl_json(int status, const char *first, ...)
+{
+	struct testd_run run;
+	json_object *obj;
+	va_list ap;
+
+	va_start(ap, first);
+	{
+		const char *args[64];
+		int n = 0;
+		char *argv[66];
+
+		for (const char *a = first; a && n < 63; a = va_arg(ap, const char *))
+			args[n++] = a;
+		argv[0] = (char *)getenv("COORDCTL");
+		argv[1] = "--json";
+		for (int i = 0; i < n; i++)
+			argv[2 + i] = (char *)args[i];
+		argv[2 + n] = NULL;
+		ck_assert_int_eq(testd_run(argv, NULL, &run), 0);
+	}
+	va_end(ap);
+	ck_assert_msg(run.status == status, "status %d, not %d: %s", run.status, status, run.err);
+	obj = parse_json(run.out);
+	testd_run_free(&run);
+	return obj;
+}
+
+/* Asserts obj has exactly the keys named (NULL-terminated). */
+static void expect_keys(json_object *obj, const char *what, ...)
+{
+	size_t n = 0;
+	va_list ap;
+
+	ck_assert_msg(json_object_is_type(obj, json_type_object), "%s: not an object", what);
+	va_start(ap, what);
+	for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *)) {
+		ck_assert_msg(json_object_object_get_ex(obj, k, NULL), "%s lacks '%s': %s", what, k,
+			      json_object_to_json_string(obj));
+		n++;
+	}
+	va_end(ap);
+	ck_assert_msg((size_t)json_object_object_length(obj) == n, "%s has other keys: %s", what,
+		      json_object_to_json_string(obj));
+}
+
+/* A Job is always the daemon's Job object: these keys at least, whatever the command. */
+static void expect_job(json_object *job)
+{
+	static const char *const keys[] = {
+		"request_id", "parent_node_id", "child_node_id", "run_id", "name",
+		"mode",	      "status",		"phase",	 "result", "start_time",
+		"end_time",   "exit_code",	"error",
+	};
+
+	ck_assert_msg(json_object_is_type(job, json_type_object), "a job is an object");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		ck_assert_msg(json_object_object_get_ex(job, keys[i], NULL), "job lacks '%s': %s",
+			      keys[i], json_object_to_json_string(job));
+}
+
+static void expect_jobs(json_object *list, size_t at_least)
+{
+	ck_assert_msg(json_object_is_type(list, json_type_array), "jobs is an array");
+	ck_assert_uint_ge(json_object_array_length(list), at_least);
+	for (size_t i = 0; i < json_object_array_length(list); i++)
+		expect_job(json_object_array_get_idx(list, i));
+}
+
+/* Cancels every open job, so each test starts with an idle daemon. */
+static void cancel_open(void)
+{
+	json_object *obj = ctl_json(0, "status", "--open", "--limit", "10000", NULL), *jobs;
+
+	jobs = get(obj, "jobs");
+	for (size_t i = 0; i < json_object_array_length(jobs); i++) {
+		struct testd_run run;
+
+		ctl_run(&run, "cancel", get_str(json_object_array_get_idx(jobs, i), "request_id"));
+		testd_run_free(&run);
+	}
+	json_object_put(obj);
+}
+
+START_TEST(test_prefix_and_name_resolution)
+{
+	struct testd_run run;
+	json_object *obj, *error;
+
+	submit_as("uxr-alpha-1111");
+	submit_as("uxr-alpha-2222");
+	submit_as("uxr-beta-3333");
+	submit_as("uxr-exact");
+	submit_as("uxr-exact-longer");
+	/* A unique prefix names its job. */
+	ctl_run(&run, "job", "uxr-beta");
+	ck_assert_msg(run.status == 0, "job: %s", run.err);
+	ck_assert_ptr_nonnull(strstr(run.out, "uxr-beta-3333"));
+	testd_run_free(&run);
+	ctl_run(&run, "wait", "uxr-b", "uxr-alpha-1", "--timeout", "30");
+	ck_assert_msg(run.status == 0, "wait: %s", run.err);
+	testd_run_free(&run);
+	/* An ambiguous one lists the candidates. */
+	ctl_run(&run, "job", "uxr-alpha");
+	expect_fail(&run, 1, "coordctl job:", "ambiguous", "uxr-alpha-1111", "uxr-alpha-2222",
+		    NULL);
+	ctl_run(&run, "--json", "job", "uxr-alpha");
+	ck_assert_int_eq(run.status, 1);
+	obj = parse_json(run.err);
+	error = get(obj, "error");
+	ck_assert_str_eq(get_str(error, "kind"), "ambiguous");
+	expect_jobs(get(error, "candidates"), 2);
+	ck_assert_int_eq(json_object_array_length(get(error, "candidates")), 2);
+	json_object_put(obj);
+	testd_run_free(&run);
+	/* The whole request_id wins over a longer one it prefixes. */
+	ctl_run(&run, "--json", "job", "uxr-exact");
+	ck_assert_msg(run.status == 0, "job: %s", run.err);
+	obj = parse_json(run.out);
+	ck_assert_str_eq(get_str(get(obj, "job"), "request_id"), "uxr-exact");
+	json_object_put(obj);
+	testd_run_free(&run);
+	/* Nothing matches: the daemon's not found. */
+	ctl_run(&run, "job", "uxr-nothing-here");
+	expect_fail(&run, 1, "not_found", NULL);
+
+	/* The name of an open job, unique among open jobs. */
+	free(submit("--name", "uxr-sleeper", "sleep 30"));
+	free(submit("--name", "uxr-twin", "sleep 30"));
+	free(submit("--name", "uxr-twin", "sleep 30"));
+	ctl_run(&run, "--json", "cancel", "uxr-sleeper");
+	ck_assert_msg(run.status == 0, "cancel: %s", run.err);
+	obj = parse_json(run.out);
+	ck_assert_str_eq(get_str(json_object_array_get_idx(get(obj, "jobs"), 0), "name"),
+			 "uxr-sleeper");
+	json_object_put(obj);
+	testd_run_free(&run);
+	ctl_run(&run, "cancel", "uxr-twin");
+	expect_fail(&run, 1, "ambiguous", "uxr-twin", NULL);
+	cancel_open();
+}
+END_TEST
+
+START_TEST(test_shell_string)
+{
+	struct testd_run run;
+	json_object *obj;
+
+	ctl_run(&run, "submit", "--wait", "-c", "echo hi; exit 3");
+	ck_assert_int_eq(run.status, 3);
+	ck_assert_str_eq(run.out, "hi\n");
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--wait", "--shell", "echo \"$1-$2\"", "a", "b");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_str_eq(run.out, "a-b\n");
+	testd_run_free(&run);
+	obj = ctl_json(0, "submit", "-c", "/bin/echo x | cat", NULL);
+	ck_assert_str_eq(get_str(get(obj, "job"), "name"), "echo");
+	json_object_put(obj);
+	/* With -- a program whose name has spaces is taken as it is (and fails to spawn). */
+	ctl_run(&run, "submit", "--wait", "--", "/no such/program");
+	ck_assert_int_eq(run.status, 127);
+	testd_run_free(&run);
+}
+END_TEST
+
+START_TEST(test_environment)
+{
+	struct testd_run run;
+
+	/* The daemon started before this variable existed: only -e or --env-all carry it. */
+	setenv("UX_FROM_CALLER", "caller's value", 1);
+	ctl_run(&run, "submit", "--wait", "-c", "echo \"${UX_FROM_CALLER-unset}\"");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_str_eq(run.out, "unset\n");
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--wait", "-e", "UX_FROM_CALLER", "-c", "echo \"$UX_FROM_CALLER\"");
+	ck_assert_msg(run.status == 0, "%s", run.err);
+	ck_assert_str_eq(run.out, "caller's value\n");
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--wait", "--env-all", "-c", "echo \"$UX_FROM_CALLER\"");
+	ck_assert_msg(run.status == 0, "%s", run.err);
+	ck_assert_str_eq(run.out, "caller's value\n");
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--wait", "--env-all", "--env", "UX_FROM_CALLER=given", "-c",
+		"echo \"$UX_FROM_CALLER\"");
+	ck_assert_msg(run.status == 0, "%s", run.err);
+	ck_assert_str_eq(run.out, "given\n");
+	testd_run_free(&run);
+	unsetenv("UX_FROM_CALLER");
+}
+END_TEST
+
+START_TEST(test_wait_all)
+{
+	struct testd_run run;
+	json_object *obj, *error;
+
+	cancel_open();
+	free(submit("--name", "uxw-one", "exit 0"));
+	free(submit("--name", "uxw-two", "exit 0"));
+	ctl_run(&run, "wait", "--all", "--timeout", "60");
+	ck_assert_msg(run.status == 0, "wait --all: %s", run.err);
+	testd_run_free(&run);
+	/* Nothing open: nothing to wait for. */
+	obj = ctl_json(0, "wait", "--all", NULL);
+	expect_keys(obj, "wait --all", "jobs", NULL);
+	json_object_put(obj);
+
+	free(submit("--name", "uxw-slow-a", "sleep 30"));
+	free(submit("--name", "uxw-slow-b", "sleep 30"));
+	free(submit("--name", "uxw-quick", "exit 0"));
+	ctl_run(&run, "wait", "--all", "--timeout", "0.5");
+	expect_fail(&run, 124, "coordctl wait:", "2 jobs are still open", "uxw-slow-a",
+		    "uxw-slow-b", NULL);
+	ctl_run(&run, "--json", "wait", "--all", "--timeout", "0.3");
+	ck_assert_int_eq(run.status, 124);
+	obj = parse_json(run.out);
+	expect_keys(obj, "wait timeout", "jobs", NULL);
+	expect_jobs(get(obj, "jobs"), 2);
+	ck_assert_int_eq(json_object_array_length(get(obj, "jobs")), 2);
+	json_object_put(obj);
+	obj = parse_json(run.err);
+	error = get(obj, "error");
+	ck_assert_str_eq(get_str(error, "kind"), "timeout");
+	ck_assert_int_eq(json_object_get_int(get(error, "exit_status")), 124);
+	expect_jobs(get(error, "jobs"), 2);
+	json_object_put(obj);
+	testd_run_free(&run);
+	/* --mode filters; an unknown one matches nothing. */
+	obj = ctl_json(0, "wait", "--all", "--mode", "no-such-mode", "--timeout", "1", NULL);
+	ck_assert_int_eq(json_object_array_length(get(obj, "jobs")), 0);
+	json_object_put(obj);
+	cancel_open();
+}
+END_TEST
+
+START_TEST(test_batch_shell_lines)
+{
+	struct testd_run run;
+	char *ids, *line, *save = NULL;
+	int n = 0, failed = 0;
+
+	ctl_run_in(&run, "echo one\n# a comment\n\n{\"node\":{\"argv\":[\"true\"]}}\nexit 3\n",
+		   "submit", "--batch", "-", NULL);
+	ck_assert_msg(run.status == 0, "batch: %s", run.err);
+	ids = strdup(run.out);
+	testd_run_free(&run);
+	for (line = strtok_r(ids, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		ctl_run(&run, "wait", line, "--timeout", "30");
+		failed += run.status == 1;
+		testd_run_free(&run);
+		n++;
+	}
+	free(ids);
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(failed, 1);
+}
+END_TEST
+
+START_TEST(test_json_shapes)
+{
+	json_object *obj, *roots;
+	struct testd_run run;
+	char *id;
+
+	obj = ctl_json(0, "submit", "--request-id", "uxj-1", "--", "true", NULL);
+	expect_keys(obj, "submit", "job", "message", NULL);
+	expect_job(get(obj, "job"));
+	json_object_put(obj);
+	obj = ctl_json(0, "submit", "--wait", "--request-id", "uxj-2", "--", "true", NULL);
+	expect_keys(obj, "submit --wait", "job", "message", NULL);
+	expect_job(get(obj, "job"));
+	json_object_put(obj);
+	obj = ctl_json(0, "job", "uxj-2", NULL);
+	expect_keys(obj, "job", "job", "message", NULL);
+	expect_job(get(obj, "job"));
+	json_object_put(obj);
+	obj = ctl_json(0, "wait", "uxj-1", "uxj-2", NULL);
+	expect_keys(obj, "wait", "jobs", NULL);
+	expect_jobs(get(obj, "jobs"), 2);
+	json_object_put(obj);
+	obj = ctl_json(0, "status", "--limit", "3", NULL);
+	expect_keys(obj, "status", "counts", "jobs", "next", NULL);
+	expect_jobs(get(obj, "jobs"), 1);
+	json_object_put(obj);
+	obj = ctl_json(0, "tree", "uxj-1", NULL);
+	expect_keys(obj, "tree", "roots", NULL);
+	roots = get(obj, "roots");
+	ck_assert_int_eq(json_object_array_length(roots), 1);
+	expect_keys(json_object_array_get_idx(roots, 0), "tree node", "job", "children", NULL);
+	expect_job(get(json_object_array_get_idx(roots, 0), "job"));
+	json_object_put(obj);
+	obj = ctl_json(0, "modes", NULL);
+	expect_keys(obj, "modes", "modes", NULL);
+	json_object_put(obj);
+	obj = ctl_json(0, "ping", NULL);
+	expect_keys(obj, "ping", "version", "pid", "uptime", NULL);
+	json_object_put(obj);
+	id = submit(NULL, NULL, "sleep 30");
+	obj = ctl_json(0, "cancel", id, NULL);
+	expect_keys(obj, "cancel", "jobs", NULL);
+	expect_jobs(get(obj, "jobs"), 1);
+	json_object_put(obj);
+	free(id);
+	ctl_run_in(&run, "true\n", "--json", "submit", "--batch", "-", NULL);
+	ck_assert_int_eq(run.status, 0);
+	obj = parse_json(run.out);
+	expect_keys(obj, "submit --batch", "jobs", NULL);
+	expect_jobs(get(obj, "jobs"), 1);
+	json_object_put(obj);
+	testd_run_free(&run);
+	ctl_run(&run, "--json", "watch", "--since", "0", "--count", "1");
+	ck_assert_int_eq(run.status, 0);
+	obj = parse_json(run.out);
+	ck_assert_ptr_nonnull(get(obj, "seq"));
+	ck_assert_ptr_nonnull(get(obj, "type"));
+	json_object_put(obj);
+	testd_run_free(&run);
+	/* Errors: JSON on stderr, nothing on stdout. */
+	ctl_run(&run, "--json", "job", "uxj-none");
+	ck_assert_int_eq(run.status, 1);
+	ck_assert_str_eq(run.out, "");
+	obj = parse_json(run.err);
+	expect_keys(obj, "error wrapper", "error", NULL);
+	expect_keys(get(obj, "error"), "error", "kind", "code", "message", "exit_status", NULL);
+	ck_assert_int_eq(json_object_get_int(get(get(obj, "error"), "code")), 1001);
+	json_object_put(obj);
+	testd_run_free(&run);
+}
+END_TEST
+
+START_TEST(test_completion_asks_daemon)
+{
+	char *id = submit("--name", "uxc-open", "sleep 30"), *out;
+
+	out = complete("coordctl job ");
+	ck_assert_msg(has_line(out, id), "got: %s", out);
+	free(out);
+	out = complete("coordctl submit --mode ");
+	ck_assert_msg(has_line(out, "async"), "got: %s", out);
+	free(out);
+	out = complete("coordctl pause ");
+	ck_assert_msg(has_line(out, "async"), "got: %s", out);
+	free(out);
+	free(id);
+	cancel_open();
+}
+END_TEST
+
 START_TEST(test_example_spawn_failure)
 {
 	struct testd_run run;
@@ -422,6 +782,13 @@ static Suite *ux_suite(const char *which)
 	tcase_add_test(tc, test_relative_cwd);
 	tcase_add_test(tc, test_unknown_mode_lists_modes);
 	tcase_add_test(tc, test_example_spawn_failure);
+	tcase_add_test(tc, test_prefix_and_name_resolution);
+	tcase_add_test(tc, test_shell_string);
+	tcase_add_test(tc, test_environment);
+	tcase_add_test(tc, test_wait_all);
+	tcase_add_test(tc, test_batch_shell_lines);
+	tcase_add_test(tc, test_json_shapes);
+	tcase_add_test(tc, test_completion_asks_daemon);
 	suite_add_tcase(s, tc);
 	return s;
 }
