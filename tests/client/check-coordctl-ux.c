@@ -290,6 +290,38 @@ START_TEST(test_completion_commands)
 }
 END_TEST
 
+START_TEST(test_old_daemon_without_prefix)
+{
+	static const char *const script[] = {
+		"<",
+		">{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32602,\"message\":"
+		"\"Invalid params: unknown key request_id_prefix\"}}\n",
+		"<",
+		">{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":1001,\"message\":\"no "
+		"job\"}}\n",
+		"<",
+		">{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-32602,\"message\":"
+		"\"Invalid params: unknown key name\"}}\n",
+		"<",
+		">{\"jsonrpc\":\"2.0\",\"id\":4,\"error\":{\"code\":1001,\"message\":\"no job "
+		"abcd1234\"}}\n",
+		"W",
+		NULL,
+	};
+	struct testd_fake f;
+	struct testd_run run;
+
+	ck_assert_int_eq(testd_fake_start(&f, script), 0);
+	ctl_run(&run, "--socket", f.path, "job", "abcd1234");
+	testd_fake_join(&f);
+	ck_assert_uint_eq(f.nlines, 4);
+	ck_assert_ptr_nonnull(strstr(f.lines[0], "\"request_id_prefix\":\"abcd1234\""));
+	ck_assert_ptr_nonnull(strstr(f.lines[3], "\"request_id\":\"abcd1234\""));
+	testd_fake_stop(&f);
+	expect_fail(&run, 1, "not_found", "does not look up short ids", NULL);
+}
+END_TEST
+
 /* ---- integration: a real daemon ---- */
 
 static void ux_setup(void)
@@ -739,6 +771,156 @@ START_TEST(test_completion_asks_daemon)
 }
 END_TEST
 
+/* The mode async as modes reports it (owned). */
+static json_object *mode_async(void)
+{
+	json_object *obj = ctl_json(0, "modes", NULL), *modes = get(obj, "modes"), *m = NULL;
+
+	for (size_t i = 0; i < json_object_array_length(modes); i++)
+		if (strcmp(get_str(json_object_array_get_idx(modes, i), "name"), "async") == 0)
+			m = json_object_get(json_object_array_get_idx(modes, i));
+	json_object_put(obj);
+	ck_assert_ptr_nonnull(m);
+	return m;
+}
+
+/* Waits (up to a minute) until async runs `running` tasks and queues `queued`. */
+static void await_load(int running, int queued)
+{
+	long long deadline = testd_now_ms() + 60000;
+	int r = -1, q = -1;
+
+	while (testd_now_ms() < deadline) {
+		json_object *m = mode_async();
+
+		r = json_object_get_int(get(m, "running"));
+		q = json_object_get_int(get(m, "queued"));
+		json_object_put(m);
+		if (r == running && q == queued)
+			return;
+		usleep(50000);
+	}
+	ck_abort_msg("async runs %d and queues %d, not %d and %d", r, q, running, queued);
+}
+
+START_TEST(test_pause_resume_parallel)
+{
+	struct testd_run run;
+	json_object *obj, *m;
+	char *id;
+
+	cancel_open();
+	obj = ctl_json(0, "pause", "async", NULL);
+	expect_keys(obj, "pause", "modes", NULL);
+	m = json_object_array_get_idx(get(obj, "modes"), 0);
+	ck_assert_str_eq(get_str(m, "name"), "async");
+	ck_assert(json_object_get_boolean(get(m, "paused")));
+	json_object_put(obj);
+	/* Paused: accepted and queued, not started. */
+	id = submit(NULL, NULL, "exit 0");
+	ctl_run(&run, "wait", id, "--timeout", "0.5");
+	ck_assert_int_eq(run.status, 124);
+	testd_run_free(&run);
+	obj = ctl_json(0, "job", id, NULL);
+	ck_assert_str_eq(get_str(get(obj, "job"), "phase"), "queued");
+	json_object_put(obj);
+	ctl_run(&run, "modes");
+	ck_assert_ptr_nonnull(strstr(run.out, "paused"));
+	testd_run_free(&run);
+	/* resume with no mode named resumes them all. */
+	obj = ctl_json(0, "resume", NULL);
+	expect_keys(obj, "resume", "modes", NULL);
+	json_object_put(obj);
+	ctl_run(&run, "wait", id, "--timeout", "30");
+	ck_assert_msg(run.status == 0, "wait: %s", run.err);
+	testd_run_free(&run);
+	free(id);
+	m = mode_async();
+	ck_assert(!json_object_get_boolean(get(m, "paused")));
+	json_object_put(m);
+
+	/* parallel down while tasks wait, then up: the queued one starts. */
+	obj = ctl_json(0, "parallel", "1", NULL);
+	ck_assert_int_eq(json_object_get_int(get(json_object_array_get_idx(get(obj, "modes"), 0),
+						 "max_concurrency")),
+			 1);
+	json_object_put(obj);
+	free(submit("--name", "uxp-a", "sleep 30"));
+	free(submit("--name", "uxp-b", "sleep 30"));
+	await_load(1, 1);
+	obj = ctl_json(0, "parallel", "2", "--mode", "async", NULL);
+	json_object_put(obj);
+	await_load(2, 0);
+	cancel_open();
+	json_object_put(ctl_json(0, "parallel", "4", NULL));
+
+	ctl_run(&run, "pause", "no-such-mode");
+	expect_fail(&run, 1, "no-such-mode", "async", NULL);
+}
+END_TEST
+
+START_TEST(test_after)
+{
+	struct testd_run run;
+	char *a, *b, *c, *d;
+	json_object *obj;
+
+	a = submit("--name", "uxa-first", "sleep 0.3; exit 3");
+	b = submit("--after", a, "exit 0");
+	/* A name and a prefix work as for any command. */
+	c = submit("--after-any", "--after=uxa-first", "exit 0");
+	ctl_run(&run, "wait", b, "--timeout", "30");
+	ck_assert_int_eq(run.status, 1);
+	testd_run_free(&run);
+	obj = ctl_json(0, "job", b, NULL);
+	ck_assert_str_eq(get_str(get(get(obj, "job"), "error"), "kind"), "dependency");
+	json_object_put(obj);
+	ctl_run(&run, "wait", c, "--timeout", "30");
+	ck_assert_msg(run.status == 0, "wait: %s", run.err);
+	testd_run_free(&run);
+	obj = ctl_json(0, "job", c, NULL);
+	ck_assert_str_eq(
+		json_object_get_string(json_object_array_get_idx(get(get(obj, "job"), "after"), 0)),
+		a);
+	json_object_put(obj);
+	d = submit("--after", c, "exit 0");
+	ctl_run(&run, "wait", d, "--timeout", "30");
+	ck_assert_msg(run.status == 0, "wait: %s", run.err);
+	testd_run_free(&run);
+	ctl_run(&run, "submit", "--after", "uxa-no-such-job", "--", "true");
+	expect_fail(&run, 1, "not_found", NULL);
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_status_filters)
+{
+	json_object *obj, *jobs;
+	char *id = submit("--name", "uxs-filtered", "exit 0");
+
+	obj = ctl_json(0, "status", "--name", "uxs-filtered", NULL);
+	jobs = get(obj, "jobs");
+	ck_assert_int_eq(json_object_array_length(jobs), 1);
+	ck_assert_str_eq(get_str(json_object_array_get_idx(jobs, 0), "request_id"), id);
+	json_object_put(obj);
+	obj = ctl_json(0, "status", "--name", "uxs-filtered", "--since", "1h", "--until", "now",
+		       NULL);
+	ck_assert_int_eq(json_object_array_length(get(obj, "jobs")), 1);
+	json_object_put(obj);
+	/* The daemon started less than an hour ago: nothing is older. */
+	obj = ctl_json(0, "status", "--until", "1h", NULL);
+	ck_assert_int_eq(json_object_array_length(get(obj, "jobs")), 0);
+	json_object_put(obj);
+	obj = ctl_json(0, "status", "--since", "@4102444800", NULL);
+	ck_assert_int_eq(json_object_array_length(get(obj, "jobs")), 0);
+	json_object_put(obj);
+	free(id);
+}
+END_TEST
+
 START_TEST(test_example_spawn_failure)
 {
 	struct testd_run run;
@@ -771,6 +953,7 @@ static Suite *ux_suite(const char *which)
 		tcase_add_test(tc, test_submit_shell_hint);
 		tcase_add_test(tc, test_json_errors_on_stderr);
 		tcase_add_test(tc, test_completion_commands);
+		tcase_add_test(tc, test_old_daemon_without_prefix);
 		suite_add_tcase(s, tc);
 		return s;
 	}
@@ -789,6 +972,14 @@ static Suite *ux_suite(const char *which)
 	tcase_add_test(tc, test_batch_shell_lines);
 	tcase_add_test(tc, test_json_shapes);
 	tcase_add_test(tc, test_completion_asks_daemon);
+	suite_add_tcase(s, tc);
+	/* What needs the daemon's v2 queue control: mode_set, after, status filters. */
+	tc = tcase_create("queue");
+	tcase_set_timeout(tc, 180);
+	tcase_add_unchecked_fixture(tc, ux_setup, ux_teardown);
+	tcase_add_test(tc, test_pause_resume_parallel);
+	tcase_add_test(tc, test_after);
+	tcase_add_test(tc, test_status_filters);
 	suite_add_tcase(s, tc);
 	return s;
 }
