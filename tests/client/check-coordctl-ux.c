@@ -921,6 +921,38 @@ START_TEST(test_status_filters)
 }
 END_TEST
 
+/* What coordctl modes prints on a terminal (script(1) gives it one) with TERM set to term. */
+static char *modes_on_terminal(const char *term)
+{
+	char cmd[1024];
+	struct testd_run run;
+	char *out;
+
+	snprintf(cmd, sizeof(cmd), "env -u NO_COLOR TERM=%s '%s' modes", term, getenv("COORDCTL"));
+	{
+		char *argv[] = {"/usr/bin/script", "-qec", cmd, "/dev/null", NULL};
+
+		ck_assert_int_eq(testd_run(argv, NULL, &run), 0);
+	}
+	ck_assert_msg(run.status == 0, "script: %s", run.err);
+	out = strdup(run.out);
+	testd_run_free(&run);
+	return out;
+}
+
+START_TEST(test_no_colour_on_dumb_terminal)
+{
+	char *out = modes_on_terminal("xterm");
+
+	ck_assert_msg(strstr(out, "\033["), "no colour on a terminal: %s", out);
+	free(out);
+	out = modes_on_terminal("dumb");
+	ck_assert_msg(strstr(out, "async") && !strstr(out, "\033["), "colour on TERM=dumb: %s",
+		      out);
+	free(out);
+}
+END_TEST
+
 START_TEST(test_example_spawn_failure)
 {
 	struct testd_run run;
@@ -965,6 +997,7 @@ static Suite *ux_suite(const char *which)
 	tcase_add_test(tc, test_relative_cwd);
 	tcase_add_test(tc, test_unknown_mode_lists_modes);
 	tcase_add_test(tc, test_example_spawn_failure);
+	tcase_add_test(tc, test_no_colour_on_dumb_terminal);
 	tcase_add_test(tc, test_prefix_and_name_resolution);
 	tcase_add_test(tc, test_shell_string);
 	tcase_add_test(tc, test_environment);
