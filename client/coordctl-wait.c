@@ -87,24 +87,85 @@ static int wait_collect_open(struct coordctl *ctl, const struct wait_args *a, js
 	return r;
 }
 
-/* The jobs among ids[from..] that are still open, each looked up (new array in *ret). */
+/* Past this many ids, the open ones are found by listing open jobs, not one lookup each. */
+#define WAIT_LOOKUP_MAX 50
+
+/* Adds job (borrowed) to open when it is still opened. */
+static void wait_add_open(json_object *open, json_object *job)
+{
+	if (strcmp(json_get_string(job, "status") ?: "", "opened") == 0)
+		json_object_array_add(open, json_object_get(job));
+}
+
+/* The jobs named in set (request_id -> anything) that are open, from listing every open job. */
+static int wait_list_open(struct coordctl *ctl, json_object *set, json_object *open)
+{
+	json_object *params = json_object_new_object(), *result, *jobs, *next;
+	struct coord_error err;
+	int r = params ? 0 : -1;
+
+	if (r == 0) {
+		json_object_object_add(params, "status", json_object_new_string("opened"));
+		json_object_object_add(params, "limit", json_object_new_int(10000));
+	}
+	while (r == 0) {
+		result = jobs = next = NULL;
+		if (coord_call(ctl->conn, "status", params, -1, &result, &err) < 0) {
+			r = -1;
+			break;
+		}
+		json_object_object_get_ex(result, "jobs", &jobs);
+		for (size_t i = 0; jobs && i < json_object_array_length(jobs); i++) {
+			json_object *job = json_object_array_get_idx(jobs, i);
+
+			if (json_object_object_get_ex(set, json_get_string(job, "request_id") ?: "",
+						      NULL))
+				wait_add_open(open, job);
+		}
+		json_object_object_get_ex(result, "next", &next);
+		if (next)
+			json_object_object_add(params, "cursor", json_object_get(next));
+		json_object_put(result);
+		if (!next)
+			break;
+	}
+	json_object_put(params);
+	return r;
+}
+
+/* The jobs among ids[from..] that are still open (new array in *ret). */
 static int wait_still_open(struct coordctl *ctl, json_object *ids, size_t from, json_object **ret)
 {
-	json_object *open = json_object_new_array(), *params, *result, *job;
+	json_object *open = json_object_new_array(), *set, *params, *result, *job;
+	size_t n = json_object_array_length(ids);
+	int r = 0;
 
 	if (!open)
 		return COORDCTL_EXIT_SOFTWARE;
-	for (size_t i = from; i < json_object_array_length(ids); i++) {
+	if (n - from > WAIT_LOOKUP_MAX) {
+		set = json_object_new_object();
+		for (size_t i = from; set && i < n; i++)
+			json_object_object_add(
+				set, json_object_get_string(json_object_array_get_idx(ids, i)),
+				NULL);
+		r = set ? wait_list_open(ctl, set, open) : -1;
+		json_object_put(set);
+		n = from; /* nothing left to look up one by one */
+	}
+	for (size_t i = from; r == 0 && i < n; i++) {
 		params = json_object_new_object();
 		result = job = NULL;
 		json_object_object_add(params, "request_id",
 				       json_object_get(json_object_array_get_idx(ids, i)));
 		if (coord_call(ctl->conn, "job", params, -1, &result, NULL) == 0 &&
-		    json_object_object_get_ex(result, "job", &job) &&
-		    strcmp(json_get_string(job, "status") ?: "", "opened") == 0)
-			json_object_array_add(open, json_object_get(job));
+		    json_object_object_get_ex(result, "job", &job))
+			wait_add_open(open, job);
 		json_object_put(result);
 		json_object_put(params);
+	}
+	if (r != 0) {
+		json_object_put(open);
+		return COORDCTL_EXIT_SOFTWARE;
 	}
 	*ret = open;
 	return 0;
