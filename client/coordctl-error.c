@@ -129,27 +129,6 @@ int coordctl_rpc_exit_code(const struct coord_error *err)
 	}
 }
 
-/* The names of the daemon's modes as a JSON array (new reference), or NULL. */
-static json_object *error_mode_names(struct coordctl *ctl)
-{
-	json_object *result = NULL, *modes = NULL, *names;
-
-	if (!ctl->conn || coord_call(ctl->conn, "modes", NULL, 5000, &result, NULL) < 0)
-		return NULL;
-	names = json_object_new_array();
-	json_object_object_get_ex(result, "modes", &modes);
-	for (size_t i = 0; names && json_object_is_type(modes, json_type_array) &&
-			   i < json_object_array_length(modes);
-	     i++) {
-		const char *name = json_get_string(json_object_array_get_idx(modes, i), "name");
-
-		if (name)
-			json_object_array_add(names, json_object_new_string(name));
-	}
-	json_object_put(result);
-	return names;
-}
-
 static void error_print_names(json_object *names)
 {
 	fprintf(stderr, "coordctl: the modes are:");
@@ -165,7 +144,7 @@ int coordctl_rpc_fail(struct coordctl *ctl, const char *what, const struct coord
 	json_object *extra = NULL, *names = NULL;
 
 	if (err->kind == COORD_ERR_RPC && err->code == COORD_RPC_UNKNOWN_MODE &&
-	    (names = error_mode_names(ctl)) && (extra = json_object_new_object()))
+	    coordctl_rpc_mode_names(ctl, &names) == 0 && (extra = json_object_new_object()))
 		json_object_object_add(extra, "modes", json_object_get(names));
 	if (err->kind == COORD_ERR_RPC && !ctl->json)
 		coordctl_fail(ctl, exit_code, "rpc", NULL, "%s: %s (%s, %d)", what, err->message,

@@ -85,18 +85,13 @@ static void job_print(struct coordctl *ctl, json_object *result)
 
 static int job_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc, char **argv)
 {
-	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
 	json_object *result = NULL;
 	struct coord_error err;
 	char *id = NULL;
-	int c, r = COORDCTL_CONTINUE;
+	int r = coordctl_common_args(ctl, entry, argc, argv, 1, 1);
 
-	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1)
-		r = coordctl_option(ctl, entry, c);
 	if (r != COORDCTL_CONTINUE)
 		return r;
-	if (argc - optind != 1)
-		return coordctl_usage_error(ctl, "give exactly one job ID");
 	r = coordctl_resolve(ctl, argv[optind], &id);
 	if (r != 0)
 		return r;

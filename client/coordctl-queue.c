@@ -33,29 +33,6 @@ static int queue_set(struct coordctl *ctl, const char *mode, json_object *set, j
 	return 0;
 }
 
-/* Every mode's name, from modes (a new array reference in *ret_names). */
-static int queue_all_modes(struct coordctl *ctl, json_object **ret_names)
-{
-	json_object *result = NULL, *modes = NULL, *names;
-	int r = coordctl_rpc_call(ctl, "modes", NULL, &result);
-
-	if (r != 0)
-		return r;
-	names = json_object_new_array();
-	json_object_object_get_ex(result, "modes", &modes);
-	for (size_t i = 0; names && modes && i < json_object_array_length(modes); i++) {
-		const char *name = json_get_string(json_object_array_get_idx(modes, i), "name");
-
-		if (name)
-			json_object_array_add(names, json_object_new_string(name));
-	}
-	json_object_put(result);
-	if (!names)
-		return COORDCTL_EXIT_SOFTWARE;
-	*ret_names = names;
-	return 0;
-}
-
 static void queue_print(struct coordctl *ctl, json_object *modes)
 {
 	json_object *wrap;
@@ -87,7 +64,7 @@ static int queue_apply(struct coordctl *ctl, int argc, char **argv, json_object 
 	if (!modes)
 		return COORDCTL_EXIT_SOFTWARE;
 	if (argc == 0)
-		r = queue_all_modes(ctl, &names);
+		r = coordctl_rpc_mode_names(ctl, &names);
 	for (int i = 0; r == 0 && i < argc; i++)
 		r = queue_set(ctl, argv[i], set, modes);
 	for (size_t i = 0; r == 0 && names && i < json_object_array_length(names); i++)
@@ -103,12 +80,9 @@ static int queue_apply(struct coordctl *ctl, int argc, char **argv, json_object 
 static int queue_pause_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
 			    char **argv)
 {
-	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
 	json_object *set;
-	int c, r = COORDCTL_CONTINUE;
+	int r = coordctl_common_args(ctl, entry, argc, argv, 0, -1);
 
-	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1)
-		r = coordctl_option(ctl, entry, c);
 	if (r != COORDCTL_CONTINUE)
 		return r;
 	set = json_object_new_object();

@@ -52,11 +52,16 @@ static int tree_cmp_child_key(const void *key, const void *elem)
 	return strcmp(key, tree_str(*(json_object *const *)elem, "child_node_id"));
 }
 
+static void tree_add_cb(json_object *job, void *data)
+{
+	json_object_array_add(data, json_object_get(job));
+}
+
 /* Fetches every job of run_id (all recent jobs when NULL); returns 0 or an exit code. */
 static int tree_fetch(struct tree *t, const char *run_id)
 {
-	json_object *params = json_object_new_object(), *result, *page, *next;
-	int r = 0;
+	json_object *params = json_object_new_object();
+	int r;
 
 	t->jobs = json_object_new_array();
 	if (!params || !t->jobs) {
@@ -66,23 +71,8 @@ static int tree_fetch(struct tree *t, const char *run_id)
 	if (run_id)
 		json_object_object_add(params, "run_id", json_object_new_string(run_id));
 	json_object_object_add(params, "limit", json_object_new_int(run_id ? 10000 : 1000));
-	for (int i = 0; r == 0 && i < (run_id ? TREE_MAX_PAGES : 1); i++) {
-		result = NULL;
-		r = coordctl_rpc_call(t->ctl, "status", params, &result);
-		if (r != 0)
-			break;
-		if (json_object_object_get_ex(result, "jobs", &page))
-			for (size_t k = 0; k < json_object_array_length(page); k++)
-				json_object_array_add(
-					t->jobs,
-					json_object_get(json_object_array_get_idx(page, k)));
-		if (!json_object_object_get_ex(result, "next", &next) || !next) {
-			json_object_put(result);
-			break;
-		}
-		json_object_object_add(params, "cursor", json_object_get(next));
-		json_object_put(result);
-	}
+	r = coordctl_rpc_status_pages(t->ctl, params, run_id ? TREE_MAX_PAGES : 1, tree_add_cb,
+				      t->jobs);
 	json_object_put(params);
 	return r;
 }
@@ -222,17 +212,12 @@ static void tree_print(struct tree *t)
 static int tree_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
 		     char **argv)
 {
-	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
 	struct tree t = {.ctl = ctl};
 	char *run = NULL;
-	int c, r = COORDCTL_CONTINUE;
+	int r = coordctl_common_args(ctl, entry, argc, argv, 0, 1);
 
-	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1)
-		r = coordctl_option(ctl, entry, c);
 	if (r != COORDCTL_CONTINUE)
 		return r;
-	if (argc - optind > 1)
-		return coordctl_usage_error(ctl, "give at most one run ID");
 	r = optind < argc ? coordctl_resolve(ctl, argv[optind], &run) : 0;
 	if (r == 0)
 		r = tree_fetch(&t, run);

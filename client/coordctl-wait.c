@@ -1,5 +1,6 @@
 /* coordctl wait: blocks until jobs close; exit status says whether all succeeded. Owns the id list
  * and the jobs it collects. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,39 +51,29 @@ static int wait_report(struct coordctl *ctl, json_object *jobs)
 	return r;
 }
 
+static void wait_add_id_cb(json_object *job, void *data)
+{
+	json_object *id;
+
+	if (json_object_object_get_ex(job, "request_id", &id))
+		json_object_array_add(data, json_object_get(id));
+}
+
 /* Every open job matching the filters, at this moment, into ids (request_ids, as strings). */
 static int wait_collect_open(struct coordctl *ctl, const struct wait_args *a, json_object *ids)
 {
-	json_object *params = json_object_new_object(), *result, *jobs, *next;
-	int r = params ? 0 : COORDCTL_EXIT_SOFTWARE;
+	json_object *params = json_object_new_object();
+	int r;
 
-	if (r == 0) {
-		json_object_object_add(params, "status", json_object_new_string("opened"));
-		json_object_object_add(params, "limit", json_object_new_int(10000));
-		if (a->mode)
-			json_object_object_add(params, "mode", json_object_new_string(a->mode));
-		if (a->run)
-			json_object_object_add(params, "run_id", json_object_new_string(a->run));
-	}
-	while (r == 0) {
-		result = jobs = next = NULL;
-		r = coordctl_rpc_call(ctl, "status", params, &result);
-		if (r != 0)
-			break;
-		json_object_object_get_ex(result, "jobs", &jobs);
-		for (size_t i = 0; jobs && i < json_object_array_length(jobs); i++) {
-			json_object *job = json_object_array_get_idx(jobs, i), *id;
-
-			if (json_object_object_get_ex(job, "request_id", &id))
-				json_object_array_add(ids, json_object_get(id));
-		}
-		json_object_object_get_ex(result, "next", &next);
-		if (next)
-			json_object_object_add(params, "cursor", json_object_get(next));
-		json_object_put(result);
-		if (!next)
-			break;
-	}
+	if (!params)
+		return COORDCTL_EXIT_SOFTWARE;
+	json_object_object_add(params, "status", json_object_new_string("opened"));
+	json_object_object_add(params, "limit", json_object_new_int(10000));
+	if (a->mode)
+		json_object_object_add(params, "mode", json_object_new_string(a->mode));
+	if (a->run)
+		json_object_object_add(params, "run_id", json_object_new_string(a->run));
+	r = coordctl_rpc_status_pages(ctl, params, SIZE_MAX, wait_add_id_cb, ids);
 	json_object_put(params);
 	return r;
 }
@@ -97,40 +88,33 @@ static void wait_add_open(json_object *open, json_object *job)
 		json_object_array_add(open, json_object_get(job));
 }
 
-/* The jobs named in set (request_id -> anything) that are open, from listing every open job. */
+struct wait_open {
+	json_object *set;  /* borrowed: request_id -> anything */
+	json_object *open; /* borrowed: where the open ones go */
+};
+
+static void wait_open_cb(json_object *job, void *data)
+{
+	struct wait_open *w = data;
+
+	if (json_object_object_get_ex(w->set, json_get_string(job, "request_id") ?: "", NULL))
+		wait_add_open(w->open, job);
+}
+
+/* The jobs named in set that are open, from listing every open job. */
 static int wait_list_open(struct coordctl *ctl, json_object *set, json_object *open)
 {
-	json_object *params = json_object_new_object(), *result, *jobs, *next;
-	struct coord_error err;
-	int r = params ? 0 : -1;
+	json_object *params = json_object_new_object();
+	struct wait_open w = {.set = set, .open = open};
+	int r;
 
-	if (r == 0) {
-		json_object_object_add(params, "status", json_object_new_string("opened"));
-		json_object_object_add(params, "limit", json_object_new_int(10000));
-	}
-	while (r == 0) {
-		result = jobs = next = NULL;
-		if (coord_call(ctl->conn, "status", params, -1, &result, &err) < 0) {
-			r = -1;
-			break;
-		}
-		json_object_object_get_ex(result, "jobs", &jobs);
-		for (size_t i = 0; jobs && i < json_object_array_length(jobs); i++) {
-			json_object *job = json_object_array_get_idx(jobs, i);
-
-			if (json_object_object_get_ex(set, json_get_string(job, "request_id") ?: "",
-						      NULL))
-				wait_add_open(open, job);
-		}
-		json_object_object_get_ex(result, "next", &next);
-		if (next)
-			json_object_object_add(params, "cursor", json_object_get(next));
-		json_object_put(result);
-		if (!next)
-			break;
-	}
+	if (!params)
+		return -1;
+	json_object_object_add(params, "status", json_object_new_string("opened"));
+	json_object_object_add(params, "limit", json_object_new_int(10000));
+	r = coordctl_rpc_status_pages(ctl, params, SIZE_MAX, wait_open_cb, &w);
 	json_object_put(params);
-	return r;
+	return r == 0 ? 0 : -1;
 }
 
 /* The jobs among ids[from..] that are still open (new array in *ret). */

@@ -52,6 +52,23 @@ int coordctl_option(struct coordctl *ctl, const struct coordctl_entry *entry, in
 	}
 }
 
+int coordctl_common_args(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
+			 char **argv, int min, int max)
+{
+	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
+	int c, r = COORDCTL_CONTINUE;
+
+	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1)
+		r = coordctl_option(ctl, entry, c);
+	if (r != COORDCTL_CONTINUE)
+		return r;
+	if (max >= 0 && argc - optind > max)
+		return coordctl_usage_error(ctl, "unexpected argument '%s'", argv[optind + max]);
+	if (argc - optind < min)
+		return coordctl_usage_error(ctl, "missing argument");
+	return COORDCTL_CONTINUE;
+}
+
 static void coordctl_main_help(FILE *out)
 {
 	fprintf(out, "usage: coordctl [--socket PATH] [--json] COMMAND [ARG]...\n"
@@ -134,16 +151,11 @@ static int coordctl_unknown(struct coordctl *ctl, const char *name)
 static int help_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
 		     char **argv)
 {
-	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
 	const struct coordctl_entry *target;
-	int c, r = COORDCTL_CONTINUE;
+	int r = coordctl_common_args(ctl, entry, argc, argv, 0, 1);
 
-	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1)
-		r = coordctl_option(ctl, entry, c);
 	if (r != COORDCTL_CONTINUE)
 		return r;
-	if (argc - optind > 1)
-		return coordctl_usage_error(ctl, "give at most one COMMAND");
 	if (optind == argc) {
 		coordctl_main_help(stdout);
 		return COORDCTL_EXIT_OK;

@@ -87,6 +87,13 @@ extern const struct coordctl_entry coordctl_help_entry;
 
 /* coordctl.c: option handling shared by commands. */
 int coordctl_option(struct coordctl *ctl, const struct coordctl_entry *entry, int opt);
+/*
+ * For commands with only the common options: parses them and checks that
+ * min to max arguments (max < 0: any number) follow; they start at optind.
+ * COORDCTL_CONTINUE to go on, else an exit code.
+ */
+int coordctl_common_args(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
+			 char **argv, int min, int max);
 void coordctl_help(const struct coordctl_entry *entry, FILE *out);
 
 /* coordctl-getopt.c: getopt_long that refuses abbreviations and names the bad option. */
@@ -111,6 +118,14 @@ int coordctl_rpc_exit_code(const struct coord_error *err);
 int coordctl_rpc_connect(struct coordctl *ctl);
 int coordctl_rpc_call(struct coordctl *ctl, const char *method, json_object *params,
 		      json_object **ret_result);
+/*
+ * Calls status with params (borrowed; its cursor is set as it goes) page
+ * after page, at most max_pages, and hands each job (borrowed) to each_cb.
+ */
+/* The daemon's mode names, a new JSON array of strings in *ret_names. */
+int coordctl_rpc_mode_names(struct coordctl *ctl, json_object **ret_names);
+int coordctl_rpc_status_pages(struct coordctl *ctl, json_object *params, size_t max_pages,
+			      void (*each_cb)(json_object *job, void *data), void *data);
 
 /*
  * coordctl-resolve.c: a job as the user names it (request_id, unique prefix of
