@@ -19,6 +19,7 @@
 #include "config.h"
 #include "coordinator.h"
 #include "log.h"
+#include "strategy_kind.h"
 
 #define CONFIG_MODE_PREFIX "mode:"
 
@@ -372,7 +373,7 @@ static int config_mode_key(struct config_parse *p, struct config_mode *m, const 
 					   value);
 		return config_set_string(p, &m->strategy, value);
 	}
-	if (strategy_setting_known(key))
+	if (strategy_kind_setting_known(key))
 		return config_add_setting(p, m, key, value);
 	r = config_set_number(p, config_mode_numbers,
 			      sizeof(config_mode_numbers) / sizeof(config_mode_numbers[0]), m, key,

@@ -27,6 +27,7 @@
 #include "state.h"
 #include "statedir.h"
 #include "strategy.h"
+#include "strategy_kind.h"
 #include "waiter.h"
 
 #define DAEMON_HISTORY_FILE    "history.sqlite3"
@@ -240,7 +241,7 @@ static int daemon_add_modes(struct daemon *d, char **error)
 			.setting_count = m->setting_count,
 		};
 		struct strategy *s;
-		int r = strategy_new(d->base, d->publisher, &sc, &s, error);
+		int r = strategy_kind_new(d->base, d->publisher, &sc, &s, error);
 
 		if (r < 0)
 			return r;

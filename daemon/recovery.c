@@ -14,7 +14,7 @@
 #include "daemon.h"
 #include "job.h"
 #include "log.h"
-#include "process.h"
+#include "procstat.h"
 #include "recovery.h"
 #include "state.h"
 #include "coordinator.h"
@@ -31,7 +31,7 @@ static void recovery_stop_leftovers(const struct job *job)
 
 	if (job->pid <= 0)
 		return;
-	start = process_starttime(job->pid);
+	start = procstat_starttime(job->pid);
 	if (start != 0 && start != job->pid_starttime)
 		return; /* the pid now belongs to another process */
 	if (start == 0 && !recovery_group_exists(job->pid))

@@ -23,6 +23,7 @@
 #include "publisher.h"
 #include "state.h"
 #include "strategy.h"
+#include "strategy_kind.h"
 #include "task.h"
 #include "testutil.h"
 
@@ -59,7 +60,7 @@ static void async_start_grace(unsigned max_concurrency, size_t max_queue, size_t
 		.socket_path = "/run/test/coord.sock",
 	};
 	char *error = NULL;
-	int r = strategy_new(env.base, env.pub, &config, &async, &error);
+	int r = strategy_kind_new(env.base, env.pub, &config, &async, &error);
 
 	ck_assert_msg(r == 0, "strategy_new: %s", error ? error : strerror(-r));
 	coord = coordinator_new(env.base, env.state, 0);
@@ -820,7 +821,7 @@ START_TEST(test_async_unknown_kind)
 	struct strategy *s = NULL;
 	char *error = NULL;
 
-	ck_assert_int_eq(strategy_new(env.base, env.pub, &config, &s, &error), -EINVAL);
+	ck_assert_int_eq(strategy_kind_new(env.base, env.pub, &config, &s, &error), -EINVAL);
 	ck_assert_ptr_null(s);
 	ck_assert_ptr_nonnull(strstr(error, "threads"));
 	free(error);

@@ -81,7 +81,7 @@ START_TEST(test_task_full)
 {
 	struct task *task = tu_task(
 		"{\"request_id\": \"req-1.a:b_c\", \"parent_node_id\": \"pn\", \"mode\": \"batch\","
-		" \"wait\": true, \"unknown\": 1, \"node\": {\"id\": \"n\", \"name\": \"label\","
+		" \"wait\": true, \"node\": {\"id\": \"n\", \"name\": \"label\","
 		" \"argv\": [\"sh\"], \"cwd\": \"/tmp\", \"env\": {\"A\": \"1\", \"B\": \"x=y\"},"
 		" \"stdin\": \"in\", \"timeout_ms\": 1500}}");
 
@@ -163,6 +163,29 @@ START_TEST(test_task_refusals)
 	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"timeout_ms\": 9007199254740993}}",
 			    "node.timeout_ms");
 	task_expect_refusal("{\"wait\": 1, \"node\": {\"argv\": [\"x\"]}}", "wait");
+}
+END_TEST
+
+START_TEST(test_task_unknown_keys)
+{
+	/* Contract v2: a typo never falls back to a default; the message names the key. */
+	task_expect_refusal("{\"unknown\": 1, \"node\": {\"argv\": [\"x\"]}}",
+			    "unknown key \"unknown\" in the Task");
+	task_expect_refusal("{\"wiat\": true, \"node\": {\"argv\": [\"x\"]}}", "\"wiat\"");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"argvv\": [\"y\"]}}",
+			    "unknown key \"node.argvv\" in node");
+	task_expect_refusal("{\"node\": {\"argv\": [\"x\"], \"timeout\": 5}}", "node.timeout");
+	/* The v2 keys after and after_policy are known, and typed. */
+	task_expect_accepted("{\"after\": [\"a\"], \"after_policy\": \"closed\","
+			     " \"node\": {\"argv\": [\"x\"]}}",
+			     NULL);
+	task_expect_accepted("{\"after\": null, \"after_policy\": null,"
+			     " \"node\": {\"argv\": [\"x\"]}}",
+			     NULL);
+	task_expect_refusal("{\"after\": \"a\", \"node\": {\"argv\": [\"x\"]}}", "after");
+	task_expect_refusal("{\"after\": [1], \"node\": {\"argv\": [\"x\"]}}", "after[0]");
+	task_expect_refusal("{\"after_policy\": \"always\", \"node\": {\"argv\": [\"x\"]}}",
+			    "after_policy must be \"success\" or \"closed\"");
 }
 END_TEST
 
@@ -296,6 +319,7 @@ static Suite *task_suite(void)
 	tcase_add_test(tc, test_task_defaults);
 	tcase_add_test(tc, test_task_full);
 	tcase_add_test(tc, test_task_null_parent);
+	tcase_add_test(tc, test_task_unknown_keys);
 	tcase_add_test(tc, test_task_stdin_with_nul);
 	tcase_add_test(tc, test_task_refusals);
 	tcase_add_test(tc, test_task_env_reserved);

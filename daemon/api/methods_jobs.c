@@ -303,32 +303,55 @@ static struct rpc_result *methods_not_found(struct rpc_call *call, const char *r
 			   request_id);
 }
 
+struct methods_job_params {
+	const char *request_id;
+};
+
+const struct jsonspec methods_job_spec[] = {
+	JSONSPEC_STRING(struct methods_job_params, request_id, JSONSPEC_REQUIRED),
+	{0},
+};
+
 struct rpc_result *methods_job(struct rpc_call *call, json_object *params)
 {
+	struct methods_job_params p;
 	struct rpc_result *err;
-	const char *id;
 	struct job *job;
 
-	if ((err = params_string(call, params, "request_id", true, &id)))
+	if ((err = params_parse(call, params, methods_job_spec, &p)))
 		return err;
-	if (state_get_job(call->daemon->state, id, &job) < 0)
-		return methods_not_found(call, id);
+	if (state_get_job(call->daemon->state, p.request_id, &job) < 0)
+		return methods_not_found(call, p.request_id);
 	job_unref(job);
-	return rpc_success(call, methods_job_with_message(call->daemon, id));
+	return rpc_success(call, methods_job_with_message(call->daemon, p.request_id));
 }
 
-static struct rpc_result *methods_status_filter(struct rpc_call *call, json_object *params,
+struct methods_status_params {
+	const char *status, *result, *mode, *run_id, *parent_node_id, *cursor;
+	uint64_t limit;
+};
+
+const struct jsonspec methods_status_spec[] = {
+	JSONSPEC_STRING(struct methods_status_params, status, 0),
+	JSONSPEC_STRING(struct methods_status_params, result, 0),
+	JSONSPEC_STRING(struct methods_status_params, mode, 0),
+	JSONSPEC_STRING(struct methods_status_params, run_id, 0),
+	JSONSPEC_STRING(struct methods_status_params, parent_node_id, 0),
+	JSONSPEC_UINT(struct methods_status_params, limit, 0, 1, METHODS_STATUS_MAX_LIMIT,
+		      METHODS_STATUS_DEFAULT_LIMIT),
+	JSONSPEC_STRING(struct methods_status_params, cursor, 0),
+	{0},
+};
+
+static struct rpc_result *methods_status_filter(struct rpc_call *call,
+						const struct methods_status_params *p,
 						struct job_filter *f)
 {
-	struct rpc_result *err;
-	const char *status, *result;
+	const char *status = p->status, *result = p->result;
 
-	if ((err = params_string(call, params, "status", false, &status)) ||
-	    (err = params_string(call, params, "result", false, &result)) ||
-	    (err = params_string(call, params, "mode", false, &f->mode)) ||
-	    (err = params_string(call, params, "run_id", false, &f->run_id)) ||
-	    (err = params_string(call, params, "parent_node_id", false, &f->parent_node_id)))
-		return err;
+	f->mode = p->mode;
+	f->run_id = p->run_id;
+	f->parent_node_id = p->parent_node_id;
 	if (status && job_status_from_name(status, &f->status) < 0)
 		return rpc_failure(call, WIRE_INVALID_PARAMS,
 				   "Invalid params: status must be \"opened\" or \"closed\"");
@@ -340,16 +363,12 @@ static struct rpc_result *methods_status_filter(struct rpc_call *call, json_obje
 	return NULL;
 }
 
-static struct rpc_result *methods_status_cursor(struct rpc_call *call, json_object *params,
+static struct rpc_result *methods_status_cursor(struct rpc_call *call, const char *cursor,
 						int64_t *ret)
 {
-	struct rpc_result *err;
-	const char *cursor;
 	char *end;
 
 	*ret = 0;
-	if ((err = params_string(call, params, "cursor", false, &cursor)))
-		return err;
 	if (!cursor)
 		return NULL;
 	*ret = strtoll(cursor, &end, 10);
@@ -374,7 +393,7 @@ static json_object *methods_counts_json(const struct job_counts *c)
 struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 {
 	struct daemon *d = call->daemon;
-	uint64_t limit = METHODS_STATUS_DEFAULT_LIMIT;
+	struct methods_status_params p;
 	struct job_filter filter = {0};
 	struct job_counts counts;
 	struct rpc_result *err;
@@ -385,17 +404,13 @@ struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 	size_t count;
 	int r;
 
-	if ((err = methods_status_filter(call, params, &filter)) ||
-	    (err = params_u64(call, params, "limit", METHODS_STATUS_MAX_LIMIT, &limit, NULL)) ||
-	    (err = methods_status_cursor(call, params, &cursor)))
+	if ((err = params_parse(call, params, methods_status_spec, &p)) ||
+	    (err = methods_status_filter(call, &p, &filter)) ||
+	    (err = methods_status_cursor(call, p.cursor, &cursor)))
 		return err;
-	if (limit == 0)
-		return rpc_failure(call, WIRE_INVALID_PARAMS,
-				   "Invalid params: limit must be a whole number from 1 to %d",
-				   METHODS_STATUS_MAX_LIMIT);
 	r = state_counts(d->state, &filter, &counts);
 	if (r == 0)
-		r = state_query(d->state, &filter, cursor, limit, &jobs, &count, &next);
+		r = state_query(d->state, &filter, cursor, p.limit, &jobs, &count, &next);
 	if (r < 0)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "cannot read the history: %s",
 				   history_last_error(d->history));
@@ -497,18 +512,27 @@ static struct rpc_result *methods_wait_ids(struct rpc_call *call, json_object *a
 	return NULL;
 }
 
+struct methods_wait_params {
+	json_object *request_ids;
+	uint64_t timeout_ms;
+};
+
+const struct jsonspec methods_wait_spec[] = {
+	JSONSPEC_STRINGS(struct methods_wait_params, request_ids, JSONSPEC_REQUIRED, 0, 0),
+	JSONSPEC_UINT(struct methods_wait_params, timeout_ms, 0, 0, UINT64_C(1) << 40, 0),
+	{0},
+};
+
 struct rpc_result *methods_wait(struct rpc_call *call, json_object *params)
 {
+	struct methods_wait_params p;
 	struct methods_ids ids = {0};
-	uint64_t timeout_ms = 0;
 	struct rpc_result *err;
-	json_object *array;
 
-	if ((err = params_string_array(call, params, "request_ids", true, &array)) ||
-	    (err = params_u64(call, params, "timeout_ms", UINT64_C(1) << 40, &timeout_ms, NULL)) ||
-	    (err = methods_wait_ids(call, array, &ids)))
+	if ((err = params_parse(call, params, methods_wait_spec, &p)) ||
+	    (err = methods_wait_ids(call, p.request_ids, &ids)))
 		return err;
-	return methods_wait_for(call, WAIT_FOR_JOBS, &ids, timeout_ms);
+	return methods_wait_for(call, WAIT_FOR_JOBS, &ids, p.timeout_ms);
 }
 
 /* A cancel whose walk is still under way. */
@@ -546,20 +570,33 @@ static void methods_cancel_abandon(struct rpc_call *call)
 	rpc_failure(call, WIRE_INTERNAL_ERROR, "the client went away");
 }
 
+struct methods_cancel_params {
+	const char *request_id;
+	bool cascade;
+};
+
+const struct jsonspec methods_cancel_spec[] = {
+	JSONSPEC_STRING(struct methods_cancel_params, request_id, JSONSPEC_REQUIRED),
+	JSONSPEC_BOOL(struct methods_cancel_params, cascade, 0, true),
+	{0},
+};
+
 struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params)
 {
 	struct daemon *d = call->daemon;
 	uid_t uid = connection_peer_uid(call->conn), owner;
+	struct methods_cancel_params p;
 	struct rpc_result *err;
 	struct methods_cancel *mc;
-	bool cascade = true, was_open;
+	bool cascade, was_open;
 	struct job *job;
 	const char *id;
 	int r;
 
-	if ((err = params_string(call, params, "request_id", true, &id)) ||
-	    (err = params_bool(call, params, "cascade", &cascade)))
+	if ((err = params_parse(call, params, methods_cancel_spec, &p)))
 		return err;
+	id = p.request_id;
+	cascade = p.cascade;
 	if (state_get_job(d->state, id, &job) < 0)
 		return methods_not_found(call, id);
 	was_open = job->status == JOB_OPENED;

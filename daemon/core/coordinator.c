@@ -20,7 +20,7 @@
 #include "coordinator.h"
 #include "log.h"
 #include "message.h"
-#include "process.h"
+#include "procstat.h"
 #include "publisher.h"
 #include "state.h"
 #include "strategy.h"
@@ -93,7 +93,7 @@ static void coordinator_task_started_cb(void *ctx, const char *request_id, pid_t
 	struct coordinator *coord = ctx;
 	struct job *job = state_find_open(coord->state, request_id);
 
-	if (job && state_set_running(coord->state, job, pid, process_starttime(pid)) < 0)
+	if (job && state_set_running(coord->state, job, pid, procstat_starttime(pid)) < 0)
 		log_warning("cannot record that %s runs as pid %d", request_id, (int)pid);
 }
 

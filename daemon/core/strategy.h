@@ -85,22 +85,8 @@ struct strategy {
 	struct strategy_hooks hooks;
 };
 
-/*
- * Builds the strategy config->kind names for one mode. Returns 0 and the
- * strategy in *ret, or a negative errno and a reason in *error (caller
- * frees) for an unknown kind or a bad setting.
- */
-int strategy_new(struct event_base *base, struct publisher *publisher,
-		 const struct strategy_config *config, struct strategy **ret, char **error);
-
-/* Frees a strategy built by strategy_new. Accepts NULL. */
+/* Frees a strategy (ops->free). Accepts NULL. */
 void strategy_free(struct strategy *s);
-
-/* Whether kind names a known strategy. */
-int strategy_kind_known(const char *kind);
-
-/* Whether key looks like a strategy's own setting: a known kind, "_", a name. */
-bool strategy_setting_known(const char *key);
 
 /* Sets the fields of struct strategy; for strategy constructors. 0 or -ENOMEM. */
 int strategy_init_base(struct strategy *s, const struct strategy_ops *ops,
@@ -109,13 +95,5 @@ int strategy_init_base(struct strategy *s, const struct strategy_ops *ops,
 /* Publishes the failure of a task that never ran, e.g. cancelled while queued. */
 int strategy_publish_failure(struct strategy *s, const struct task *task, enum error_kind kind,
 			     const char *error_message);
-
-/* The async strategy, see strategy_async.c. */
-int strategy_async_new(struct event_base *base, struct publisher *publisher,
-		       const struct strategy_config *config, struct strategy **ret, char **error);
-
-/* The slurm strategy (jobs on a Slurm cluster), see strategy_slurm.c. */
-int strategy_slurm_new(struct event_base *base, struct publisher *publisher,
-		       const struct strategy_config *config, struct strategy **ret, char **error);
 
 #endif

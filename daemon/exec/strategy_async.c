@@ -22,6 +22,7 @@
 #include "publisher.h"
 #include "slotqueue.h"
 #include "strategy.h"
+#include "strategy_kind.h"
 #include "sweeper.h"
 #include "task.h"
 #include "taskenv.h"

@@ -8,6 +8,8 @@
 #include <sys/types.h>
 #include <json-c/json.h>
 
+#include "jsonspec.h"
+
 #define TASK_REQUEST_ID_MAX 128
 
 struct task {
@@ -51,13 +53,18 @@ struct task_limits {
 
 /*
  * Parses and validates the contract's Task object within limits (NULL:
- * TASK_LIMITS_DEFAULT). Unknown fields are ignored. On success returns 0
+ * TASK_LIMITS_DEFAULT). A key that task_spec (or task_node_spec, in
+ * node) does not name is refused. On success returns 0
  * and a new task in *ret (the caller owns it). On bad input returns
  * -EINVAL and a message naming the field in *error (the caller frees it);
  * -ENOMEM when out of memory.
  */
 int task_from_json(json_object *params, const struct task_limits *limits, struct task **ret,
 		   char **error);
+
+/* The keys of a Task and of its node, with their types (common/jsonspec.h). */
+extern const struct jsonspec task_spec[];
+extern const struct jsonspec task_node_spec[];
 
 /* True when s is a valid request_id: 1-128 chars of [A-Za-z0-9._:-]. */
 bool task_request_id_valid(const char *s);

@@ -272,35 +272,6 @@ static void process_stdin_cb(evutil_socket_t fd, short what, void *arg)
 	process_stdin_close(proc);
 }
 
-unsigned long long process_starttime(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* The command name may hold spaces and parentheses: skip to the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	/* After ") " come fields 3..; starttime is field 22. */
-	if (sscanf(p + 2,
-		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
-		   "%*d %llu",
-		   &start) != 1)
-		return 0;
-	return start;
-}
-
 struct process_pipes {
 	int out[2];
 	int err[2];

@@ -13,15 +13,28 @@
 #include "subscription.h"
 #include "wire_errors.h"
 
-static struct rpc_result *methods_subscribe_types(struct rpc_call *call, json_object *params,
+struct methods_subscribe_params {
+	json_object *types;
+	const char *request_id, *run_id;
+	uint64_t since_seq;
+	bool has_since;
+};
+
+const struct jsonspec methods_subscribe_spec[] = {
+	JSONSPEC_STRINGS(struct methods_subscribe_params, types, 0, 0, 0),
+	JSONSPEC_STRING(struct methods_subscribe_params, request_id, 0),
+	JSONSPEC_STRING(struct methods_subscribe_params, run_id, 0),
+	JSONSPEC_UINT(struct methods_subscribe_params, since_seq, 0, 0, INT64_MAX, 0,
+		      JSONSPEC_SEEN(struct methods_subscribe_params, has_since)),
+	{0},
+};
+
+static struct rpc_result *methods_subscribe_types(struct rpc_call *call, json_object *types,
 						  unsigned *ret)
 {
-	struct rpc_result *err;
-	json_object *types;
-
 	*ret = 0;
-	if ((err = params_string_array(call, params, "types", false, &types)) || !types)
-		return err;
+	if (!types)
+		return NULL;
 	if (json_object_array_length(types) == 0)
 		return rpc_failure(call, WIRE_INVALID_PARAMS,
 				   "Invalid params: types is empty, so the subscription would "
@@ -64,19 +77,15 @@ struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params)
 {
 	struct daemon *d = call->daemon;
 	struct subscription_filter filter = {0};
-	const char *request_id, *run_id;
+	struct methods_subscribe_params p;
 	struct subscription *sub;
 	struct rpc_result *err;
-	uint64_t since = 0;
-	bool has_since;
 	json_object *o;
 	int r;
 
-	if ((err = methods_subscribe_types(call, params, &filter.types)) ||
-	    (err = params_string(call, params, "request_id", false, &request_id)) ||
-	    (err = params_string(call, params, "run_id", false, &run_id)) ||
-	    (err = params_u64(call, params, "since_seq", INT64_MAX, &since, &has_since)) ||
-	    (has_since && (err = methods_subscribe_check_since(call, since))))
+	if ((err = params_parse(call, params, methods_subscribe_spec, &p)) ||
+	    (err = methods_subscribe_types(call, p.types, &filter.types)) ||
+	    (p.has_since && (err = methods_subscribe_check_since(call, p.since_seq))))
 		return err;
 	if (connection_subscription_count(call->conn) >= CONNECTION_MAX_SUBSCRIPTIONS)
 		return rpc_failure(
@@ -84,9 +93,9 @@ struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params)
 			"busy: this connection already has %d subscriptions; use filters "
 			"or another connection",
 			CONNECTION_MAX_SUBSCRIPTIONS);
-	filter.request_id = request_id ? strdup(request_id) : NULL;
-	filter.run_id = run_id ? strdup(run_id) : NULL;
-	r = subscription_new(d, call->conn, &filter, has_since, since, &sub);
+	filter.request_id = p.request_id ? strdup(p.request_id) : NULL;
+	filter.run_id = p.run_id ? strdup(p.run_id) : NULL;
+	r = subscription_new(d, call->conn, &filter, p.has_since, p.since_seq, &sub);
 	if (r < 0) {
 		free(filter.request_id);
 		free(filter.run_id);
@@ -102,18 +111,26 @@ struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params)
 	return err;
 }
 
+struct methods_unsubscribe_params {
+	uint64_t subscription;
+};
+
+const struct jsonspec methods_unsubscribe_spec[] = {
+	JSONSPEC_UINT(struct methods_unsubscribe_params, subscription, JSONSPEC_REQUIRED, 0,
+		      INT64_MAX, 0),
+	{0},
+};
+
 struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *params)
 {
+	struct methods_unsubscribe_params p;
 	struct subscription *sub;
-	uint64_t id = 0;
-	bool present;
 	struct rpc_result *err;
+	uint64_t id;
 
-	if ((err = params_u64(call, params, "subscription", INT64_MAX, &id, &present)))
+	if ((err = params_parse(call, params, methods_unsubscribe_spec, &p)))
 		return err;
-	if (!present)
-		return rpc_failure(call, WIRE_INVALID_PARAMS,
-				   "Invalid params: subscription is required");
+	id = p.subscription;
 	sub = connection_find_subscription(call->conn, id);
 	if (!sub)
 		return rpc_failure(call, WIRE_NOT_FOUND,

@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "history.h"
 #include "methods.h"
+#include "params.h"
 #include "strategy.h"
 #include "wire_errors.h"
 
@@ -37,7 +38,12 @@ const struct rpc_method *methods_find(const char *name)
 
 struct rpc_result *methods_ping(struct rpc_call *call, json_object *params)
 {
-	json_object *o = json_object_new_object();
+	struct rpc_result *err;
+	json_object *o;
+
+	if ((err = params_parse(call, params, params_none, NULL)))
+		return err;
+	o = json_object_new_object();
 
 	json_object_object_add(o, "version", json_object_new_string(COORD_VERSION));
 	json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
@@ -60,7 +66,13 @@ static void methods_mode_cb(const struct strategy_info *info, void *userdata)
 
 struct rpc_result *methods_modes(struct rpc_call *call, json_object *params)
 {
-	json_object *o = json_object_new_object(), *modes = json_object_new_array();
+	struct rpc_result *err;
+	json_object *o, *modes;
+
+	if ((err = params_parse(call, params, params_none, NULL)))
+		return err;
+	o = json_object_new_object();
+	modes = json_object_new_array();
 
 	coordinator_foreach_mode(call->daemon->coordinator, methods_mode_cb, modes);
 	json_object_object_add(o, "modes", modes);
@@ -73,6 +85,8 @@ struct rpc_result *methods_shutdown(struct rpc_call *call, json_object *params)
 	uid_t uid = connection_peer_uid(call->conn);
 	struct rpc_result *answered;
 
+	if ((answered = params_parse(call, params, params_none, NULL)))
+		return answered;
 	/* Stopping the daemon stops everyone's work: only root and its own user may. */
 	if (uid != 0 && uid != geteuid())
 		return rpc_failure(

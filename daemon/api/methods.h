@@ -4,6 +4,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonspec.h"
 #include "rpc.h"
 
 struct daemon;
@@ -24,6 +25,17 @@ struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params);
 
 struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *params);
+
+/*
+ * Each method's params (see params.h); ping, modes and shutdown take
+ * params_none, submit a Task (task.h).
+ */
+extern const struct jsonspec methods_job_spec[];
+extern const struct jsonspec methods_status_spec[];
+extern const struct jsonspec methods_wait_spec[];
+extern const struct jsonspec methods_cancel_spec[];
+extern const struct jsonspec methods_subscribe_spec[];
+extern const struct jsonspec methods_unsubscribe_spec[];
 
 /* The final message of a closed job as JSON (new reference), or NULL. */
 json_object *methods_final_message(struct daemon *d, const struct job *job);

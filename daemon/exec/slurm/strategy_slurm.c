@@ -33,6 +33,7 @@
 #include "slurm_settings.h"
 #include "slurm_spool.h"
 #include "strategy.h"
+#include "strategy_kind.h"
 #include "task.h"
 #include "taskenv.h"
 

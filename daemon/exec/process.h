@@ -67,7 +67,4 @@ void process_terminate(struct process *proc);
 /* Kills whatever still runs (SIGKILL), reaps it and frees. Accepts NULL. */
 void process_free(struct process *proc);
 
-/* The kernel's start time of pid (field 22 of /proc/PID/stat), 0 if unknown. */
-unsigned long long process_starttime(pid_t pid);
-
 #endif

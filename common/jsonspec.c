@@ -1,0 +1,341 @@
+/* Reading a JSON object by its spec (see jsonspec.h). Values written out are borrowed from obj. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cause.h"
+#include "jsonspec.h"
+
+/* A field's name as a person reads it: "node.argv", or "cascade". */
+struct jsonspec_field {
+	char text[160];
+};
+
+static const char *jsonspec_field_name(struct jsonspec_field *f, const struct jsonspec_where *where,
+				       const char *name)
+{
+	if (where && where->path)
+		snprintf(f->text, sizeof(f->text), "%s.%s", where->path, name);
+	else
+		snprintf(f->text, sizeof(f->text), "%s", name);
+	return f->text;
+}
+
+static void *jsonspec_at(void *out, size_t offset)
+{
+	return (char *)out + offset;
+}
+
+static bool jsonspec_has_nul(json_object *string)
+{
+	return memchr(json_object_get_string(string), '\0',
+		      (size_t)json_object_get_string_len(string)) != NULL;
+}
+
+/* "\"a\" or \"b\"", "one of \"a\", \"b\", \"c\"". */
+static void jsonspec_choices_text(const char *const *choices, char *buf, size_t size)
+{
+	size_t n = 0, len = 0;
+
+	while (choices[n])
+		n++;
+	buf[0] = '\0';
+	if (n > 2)
+		len = (size_t)snprintf(buf, size, "one of ");
+	for (size_t i = 0; i < n && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s\"%s\"",
+					i == 0 ? "" : (n == 2 ? " or " : ", "), choices[i]);
+}
+
+static int jsonspec_check_choice(const struct jsonspec *e, const char *field, const char *value,
+				 char **error)
+{
+	char text[256];
+
+	for (const char *const *c = e->choices; *c; c++)
+		if (strcmp(*c, value) == 0)
+			return 0;
+	jsonspec_choices_text(e->choices, text, sizeof(text));
+	return cause_set(error, -EINVAL, "%s must be %s, not \"%.64s\"", field, text, value);
+}
+
+static int jsonspec_check_length(const struct jsonspec *e, const char *field, size_t n,
+				 const char *unit, char **error)
+{
+	if (n >= e->lmin && (e->lmax == 0 || n <= e->lmax))
+		return 0;
+	if (e->lmin == 1 && n == 0)
+		return cause_set(error, -EINVAL, "%s must not be empty", field);
+	if (e->lmax == 0)
+		return cause_set(error, -EINVAL, "%s must hold at least %zu %s", field, e->lmin,
+				 unit);
+	return cause_set(error, -EINVAL, "%s holds %zu %s; it must hold %zu to %zu", field, n, unit,
+			 e->lmin, e->lmax);
+}
+
+static int jsonspec_string(const struct jsonspec *e, const char *field, json_object *v, void *out,
+			   char **error)
+{
+	const char *s;
+	int r;
+
+	if (!json_object_is_type(v, json_type_string))
+		return cause_set(error, -EINVAL, "%s must be a string%s", field,
+				 e->flags & JSONSPEC_NULLABLE ? " or null" : "");
+	if (jsonspec_has_nul(v))
+		return cause_set(error, -EINVAL, "%s must not hold a NUL character (\\u0000)",
+				 field);
+	s = json_object_get_string(v);
+	if (e->choices && (r = jsonspec_check_choice(e, field, s, error)) < 0)
+		return r;
+	if ((r = jsonspec_check_length(e, field, strlen(s), "bytes", error)) < 0)
+		return r;
+	if (out)
+		*(const char **)jsonspec_at(out, e->offset) = s;
+	return 0;
+}
+
+static int jsonspec_bytes(const struct jsonspec *e, const char *field, json_object *v, void *out,
+			  char **error)
+{
+	struct jsonspec_bytes b;
+
+	if (!json_object_is_type(v, json_type_string))
+		return cause_set(error, -EINVAL, "%s must be a string", field);
+	b.data = json_object_get_string(v);
+	b.len = (size_t)json_object_get_string_len(v);
+	if (out)
+		*(struct jsonspec_bytes *)jsonspec_at(out, e->offset) = b;
+	return 0;
+}
+
+static int jsonspec_bool(const struct jsonspec *e, const char *field, json_object *v, void *out,
+			 char **error)
+{
+	if (!json_object_is_type(v, json_type_boolean))
+		return cause_set(error, -EINVAL, "%s must be true or false", field);
+	if (out)
+		*(bool *)jsonspec_at(out, e->offset) = json_object_get_boolean(v);
+	return 0;
+}
+
+static int jsonspec_uint(const struct jsonspec *e, const char *field, json_object *v, void *out,
+			 char **error)
+{
+	uint64_t u;
+
+	/* A negative number reads as a negative int64; a big one only as a uint64. */
+	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+	    (u = json_object_get_uint64(v)) < e->umin || u > e->umax)
+		return cause_set(error, -EINVAL,
+				 "%s must be a whole number from %" PRIu64 " to %" PRIu64, field,
+				 e->umin, e->umax);
+	if (out)
+		*(uint64_t *)jsonspec_at(out, e->offset) = u;
+	return 0;
+}
+
+static int jsonspec_int(const struct jsonspec *e, const char *field, json_object *v, void *out,
+			char **error)
+{
+	int64_t i;
+
+	/* int64 clamps a bigger number to INT64_MAX; uint64 shows it was bigger. */
+	if (!json_object_is_type(v, json_type_int) || (i = json_object_get_int64(v)) < e->imin ||
+	    i > e->imax || (i == INT64_MAX && json_object_get_uint64(v) > (uint64_t)INT64_MAX))
+		return cause_set(error, -EINVAL,
+				 "%s must be a whole number from %" PRId64 " to %" PRId64, field,
+				 e->imin, e->imax);
+	if (out)
+		*(int64_t *)jsonspec_at(out, e->offset) = i;
+	return 0;
+}
+
+static int jsonspec_number(const struct jsonspec *e, const char *field, json_object *v, void *out,
+			   char **error)
+{
+	double d;
+
+	if ((!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double)) ||
+	    !isfinite(d = json_object_get_double(v)) || d < e->dmin || d > e->dmax)
+		return cause_set(error, -EINVAL, "%s must be a number from %.17g to %.17g", field,
+				 e->dmin, e->dmax);
+	if (out)
+		*(double *)jsonspec_at(out, e->offset) = d;
+	return 0;
+}
+
+static int jsonspec_strings(const struct jsonspec *e, const char *field, json_object *v, void *out,
+			    char **error)
+{
+	size_t n;
+	int r;
+
+	if (!json_object_is_type(v, json_type_array))
+		return cause_set(error, -EINVAL, "%s must be an array of strings", field);
+	n = json_object_array_length(v);
+	if ((r = jsonspec_check_length(e, field, n, "items", error)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		json_object *item = json_object_array_get_idx(v, i);
+
+		if (!json_object_is_type(item, json_type_string))
+			return cause_set(error, -EINVAL, "%s[%zu] must be a string", field, i);
+		if (jsonspec_has_nul(item))
+			return cause_set(error, -EINVAL,
+					 "%s[%zu] must not hold a NUL character (\\u0000)", field,
+					 i);
+	}
+	if (out)
+		*(json_object **)jsonspec_at(out, e->offset) = v;
+	return 0;
+}
+
+static int jsonspec_object(const struct jsonspec *e, const char *field, json_object *v, void *out,
+			   char **error)
+{
+	if (!json_object_is_type(v, json_type_object))
+		return cause_set(error, -EINVAL, "%s must be an object", field);
+	if (out)
+		*(json_object **)jsonspec_at(out, e->offset) = v;
+	return 0;
+}
+
+/* The value of an absent key. */
+static void jsonspec_default(const struct jsonspec *e, void *out)
+{
+	void *p = jsonspec_at(out, e->offset);
+
+	switch (e->type) {
+	case JSONSPEC_T_STRING:
+		*(const char **)p = e->def.s;
+		break;
+	case JSONSPEC_T_BYTES:
+		*(struct jsonspec_bytes *)p = (struct jsonspec_bytes){0};
+		break;
+	case JSONSPEC_T_BOOL:
+		*(bool *)p = e->def.b;
+		break;
+	case JSONSPEC_T_UINT:
+		*(uint64_t *)p = e->def.u;
+		break;
+	case JSONSPEC_T_INT:
+		*(int64_t *)p = e->def.i;
+		break;
+	case JSONSPEC_T_NUMBER:
+		*(double *)p = e->def.d;
+		break;
+	case JSONSPEC_T_STRINGS:
+	case JSONSPEC_T_OBJECT:
+		*(json_object **)p = NULL;
+		break;
+	case JSONSPEC_T_END:
+		break;
+	}
+}
+
+static int jsonspec_value(const struct jsonspec *e, const char *field, json_object *v, void *out,
+			  char **error)
+{
+	switch (e->type) {
+	case JSONSPEC_T_STRING:
+		return jsonspec_string(e, field, v, out, error);
+	case JSONSPEC_T_BYTES:
+		return jsonspec_bytes(e, field, v, out, error);
+	case JSONSPEC_T_BOOL:
+		return jsonspec_bool(e, field, v, out, error);
+	case JSONSPEC_T_UINT:
+		return jsonspec_uint(e, field, v, out, error);
+	case JSONSPEC_T_INT:
+		return jsonspec_int(e, field, v, out, error);
+	case JSONSPEC_T_NUMBER:
+		return jsonspec_number(e, field, v, out, error);
+	case JSONSPEC_T_STRINGS:
+		return jsonspec_strings(e, field, v, out, error);
+	case JSONSPEC_T_OBJECT:
+		return jsonspec_object(e, field, v, out, error);
+	case JSONSPEC_T_END:
+		break;
+	}
+	return cause_set(error, -EINVAL, "%s is not a key", field);
+}
+
+int jsonspec_read_one(const struct jsonspec *e, json_object *obj,
+		      const struct jsonspec_where *where, void *out, char **error)
+{
+	struct jsonspec_field f;
+	const char *field = jsonspec_field_name(&f, where, e->name);
+	bool null_absent = (e->flags & JSONSPEC_NULLABLE) || (where && where->null_absent);
+	json_object *v = NULL;
+	bool given;
+
+	given = json_object_object_get_ex(obj, e->name, &v) && (v || !null_absent);
+	if (out && e->seen)
+		*(bool *)jsonspec_at(out, e->seen - 1) = given;
+	if (given)
+		return jsonspec_value(e, field, v, out, error);
+	if (e->flags & JSONSPEC_REQUIRED)
+		return cause_set(error, -EINVAL, "%s is required", field);
+	if (out)
+		jsonspec_default(e, out);
+	return 0;
+}
+
+const char *jsonspec_unknown_key(const struct jsonspec *spec, json_object *obj)
+{
+	json_object_object_foreach (obj, key, v) {
+		const struct jsonspec *e = spec;
+
+		(void)v;
+		while (e->name && strcmp(e->name, key) != 0)
+			e++;
+		if (!e->name)
+			return key;
+	}
+	return NULL;
+}
+
+/* "request_id, cascade", or "none" for an empty spec. */
+static void jsonspec_known_text(const struct jsonspec *spec, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	snprintf(buf, size, "none");
+	for (const struct jsonspec *e = spec; e->name && len < size; e++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s", e == spec ? "" : ", ",
+					e->name);
+}
+
+static int jsonspec_refuse_unknown(const struct jsonspec *spec, json_object *obj,
+				   const struct jsonspec_where *where, char **error)
+{
+	const char *key = jsonspec_unknown_key(spec, obj);
+	const char *what = where && where->what ? where->what : "the object";
+	struct jsonspec_field f;
+	char known[512];
+
+	if (!key)
+		return 0;
+	jsonspec_known_text(spec, known, sizeof(known));
+	return cause_set(error, -EINVAL, "unknown key \"%.64s\" in %s (known keys: %s)",
+			 jsonspec_field_name(&f, where, key), what, known);
+}
+
+int jsonspec_read(const struct jsonspec *spec, json_object *obj, const struct jsonspec_where *where,
+		  void *out, char **error)
+{
+	int r;
+
+	*error = NULL;
+	if (!json_object_is_type(obj, json_type_object))
+		return cause_set(error, -EINVAL, "%s must be an object",
+				 where && where->what ? where->what : "the value");
+	if ((r = jsonspec_refuse_unknown(spec, obj, where, error)) < 0)
+		return r;
+	for (const struct jsonspec *e = spec; e->name; e++)
+		if ((r = jsonspec_read_one(e, obj, where, out, error)) < 0)
+			return r;
+	return 0;
+}

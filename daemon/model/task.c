@@ -1,0 +1,331 @@
+/*
+ * Task parsing and validation. A struct task owns every string it points
+ * to; task_free releases them all.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "cause.h"
+#include "jsonspec.h"
+#include "task.h"
+
+static const struct task_limits task_limits_default = TASK_LIMITS_DEFAULT;
+
+bool task_request_id_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > TASK_REQUEST_ID_MAX)
+		return false;
+	for (const char *p = s; *p; p++) {
+		char c = *p;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == ':' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+char *task_generate_id(void)
+{
+	uuid_t uuid;
+	char *out = malloc(UUID_STR_LEN);
+
+	if (!out)
+		return NULL;
+	uuid_generate_random(uuid);
+	uuid_unparse_lower(uuid, out);
+	return out;
+}
+
+static void task_free_strv(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+void task_free(struct task *task)
+{
+	if (!task)
+		return;
+	free(task->request_id);
+	free(task->parent_node_id);
+	free(task->mode);
+	free(task->node_id);
+	free(task->name);
+	task_free_strv(task->argv);
+	free(task->cwd);
+	task_free_strv(task->env);
+	free(task->stdin_data);
+	free(task->run_id);
+	free(task);
+}
+
+/* The Task's keys (contract v2); after and after_policy are read by the coordinator. */
+struct task_json {
+	const char *request_id, *parent_node_id, *mode;
+	json_object *node;
+	bool wait;
+	json_object *after;
+	const char *after_policy;
+};
+
+static const char *const task_after_policies[] = {"success", "closed", NULL};
+
+const struct jsonspec task_spec[] = {
+	JSONSPEC_STRING(struct task_json, request_id, 0),
+	JSONSPEC_STRING(struct task_json, parent_node_id, JSONSPEC_NULLABLE),
+	JSONSPEC_STRING(struct task_json, mode, 0, .def.s = "async"),
+	JSONSPEC_OBJECT(struct task_json, node, JSONSPEC_REQUIRED | JSONSPEC_NULLABLE),
+	JSONSPEC_BOOL(struct task_json, wait, JSONSPEC_NULLABLE, false),
+	JSONSPEC_STRINGS(struct task_json, after, JSONSPEC_NULLABLE, 0, 0),
+	JSONSPEC_CHOICE(struct task_json, after_policy, JSONSPEC_NULLABLE, task_after_policies),
+	{0},
+};
+
+/* The keys of node. */
+struct task_node_json {
+	const char *id, *name;
+	json_object *argv;
+	const char *cwd;
+	json_object *env;
+	struct jsonspec_bytes stdin_data;
+	uint64_t timeout_ms;
+};
+
+const struct jsonspec task_node_spec[] = {
+	JSONSPEC_STRING(struct task_node_json, id, 0, .lmin = 1),
+	JSONSPEC_STRING(struct task_node_json, name, 0),
+	JSONSPEC_STRINGS(struct task_node_json, argv, JSONSPEC_REQUIRED | JSONSPEC_NULLABLE, 1, 0),
+	JSONSPEC_STRING(struct task_node_json, cwd, JSONSPEC_NULLABLE),
+	JSONSPEC_OBJECT(struct task_node_json, env, JSONSPEC_NULLABLE),
+	JSONSPEC_BYTES("stdin", struct task_node_json, stdin_data, JSONSPEC_NULLABLE),
+	JSONSPEC_UINT(struct task_node_json, timeout_ms, JSONSPEC_NULLABLE, 0, INT64_C(1) << 40, 0),
+	{0},
+};
+
+/* A copy of s (NULL stays NULL). 0 or -ENOMEM. */
+static int task_strdup(const char *s, char **ret)
+{
+	*ret = NULL;
+	if (s && !(*ret = strdup(s)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int task_parse_argv(struct task *task, json_object *argv, const struct task_limits *limits,
+			   char **error)
+{
+	size_t n = json_object_array_length(argv), bytes = 0;
+
+	if (n > limits->max_argv)
+		return cause_set(error, -EINVAL,
+				 "node.argv has %zu items, more than the %zu allowed "
+				 "(max_task_argv)",
+				 n, limits->max_argv);
+	task->argv = calloc(n + 1, sizeof(char *));
+	if (!task->argv)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_object *item = json_object_array_get_idx(argv, i);
+
+		bytes += (size_t)json_object_get_string_len(item) + 1;
+		if (bytes > limits->max_argv_bytes)
+			return cause_set(error, -EINVAL,
+					 "node.argv is longer than the %zu bytes allowed "
+					 "(max_task_argv_bytes)",
+					 limits->max_argv_bytes);
+		task->argv[i] = strdup(json_object_get_string(item));
+		if (!task->argv[i])
+			return -ENOMEM;
+	}
+	if (task->argv[0][0] == '\0')
+		return cause_set(error, -EINVAL, "node.argv[0] must not be empty");
+	return 0;
+}
+
+static bool task_env_key_valid(const char *key)
+{
+	return *key && !strchr(key, '=');
+}
+
+/* The variables the daemon sets itself (see taskenv.c): a client's would win or clash. */
+static bool task_env_key_reserved(const char *key)
+{
+	return strncmp(key, "COORD_", 6) == 0;
+}
+
+static int task_parse_env(struct task *task, json_object *env, const struct task_limits *limits,
+			  char **error)
+{
+	size_t i = 0, n, bytes = 0;
+
+	if (!env) {
+		task->env = calloc(1, sizeof(char *));
+		return task->env ? 0 : -ENOMEM;
+	}
+	n = (size_t)json_object_object_length(env);
+	if (n > limits->max_env)
+		return cause_set(error, -EINVAL,
+				 "node.env has %zu variables, more than the %zu allowed "
+				 "(max_task_env)",
+				 n, limits->max_env);
+	task->env = calloc(n + 1, sizeof(char *));
+	if (!task->env)
+		return -ENOMEM;
+	json_object_object_foreach (env, key, val) {
+		if (!task_env_key_valid(key))
+			return cause_set(error, -EINVAL, "node.env has an invalid name \"%s\"",
+					 key);
+		if (task_env_key_reserved(key))
+			return cause_set(error, -EINVAL,
+					 "node.env.%s: names starting with COORD_ are "
+					 "reserved for the daemon",
+					 key);
+		if (!json_object_is_type(val, json_type_string))
+			return cause_set(error, -EINVAL, "node.env.%s must be a string", key);
+		if (memchr(json_object_get_string(val), '\0',
+			   (size_t)json_object_get_string_len(val)))
+			return cause_set(error, -EINVAL,
+					 "node.env.%s must not hold a NUL character (\\u0000)", key);
+		bytes += strlen(key) + 1 + (size_t)json_object_get_string_len(val) + 1;
+		if (bytes > limits->max_env_bytes)
+			return cause_set(error, -EINVAL,
+					 "node.env is longer than the %zu bytes allowed "
+					 "(max_task_env_bytes)",
+					 limits->max_env_bytes);
+		if (asprintf(&task->env[i], "%s=%s", key, json_object_get_string(val)) < 0) {
+			task->env[i] = NULL;
+			return -ENOMEM;
+		}
+		i++;
+	}
+	return 0;
+}
+
+static int task_parse_stdin(struct task *task, const struct jsonspec_bytes *in,
+			    const struct task_limits *limits, char **error)
+{
+	if (!in->data)
+		return 0;
+	if (in->len > limits->max_stdin_bytes)
+		return cause_set(error, -EINVAL,
+				 "node.stdin has %zu bytes, more than the %zu allowed "
+				 "(max_task_stdin_bytes)",
+				 in->len, limits->max_stdin_bytes);
+	task->stdin_data = malloc(in->len + 1);
+	if (!task->stdin_data)
+		return -ENOMEM;
+	memcpy(task->stdin_data, in->data, in->len + 1);
+	task->stdin_len = in->len;
+	return 0;
+}
+
+static int task_default_name(struct task *task)
+{
+	const char *slash = strrchr(task->argv[0], '/');
+	const char *base = slash && slash[1] ? slash + 1 : task->argv[0];
+
+	task->name = strdup(base);
+	return task->name ? 0 : -ENOMEM;
+}
+
+static int task_parse_ids(struct task *task, const struct task_json *in, char **error)
+{
+	int r;
+
+	if (in->request_id && !task_request_id_valid(in->request_id))
+		return cause_set(error, -EINVAL,
+				 "request_id must be 1-%d characters of A-Z a-z 0-9 . _ : -",
+				 TASK_REQUEST_ID_MAX);
+	if (in->parent_node_id && !*in->parent_node_id)
+		return cause_set(error, -EINVAL,
+				 "parent_node_id must not be empty (null or absent: a root "
+				 "request)");
+	if ((r = task_strdup(in->request_id, &task->request_id)) < 0 ||
+	    (r = task_strdup(in->parent_node_id, &task->parent_node_id)) < 0 ||
+	    (r = task_strdup(in->mode, &task->mode)) < 0)
+		return r;
+	if (!task->request_id && !(task->request_id = task_generate_id()))
+		return -ENOMEM;
+	task->wait = in->wait;
+	return 0;
+}
+
+static int task_parse_cwd(struct task *task, const char *cwd, const struct task_limits *limits,
+			  char **error)
+{
+	if (!cwd)
+		return 0;
+	if (cwd[0] != '/')
+		return cause_set(error, -EINVAL, "node.cwd must be an absolute path");
+	if (strlen(cwd) > limits->max_cwd_bytes)
+		return cause_set(error, -EINVAL,
+				 "node.cwd is longer than the %zu bytes allowed "
+				 "(max_task_cwd_bytes)",
+				 limits->max_cwd_bytes);
+	return task_strdup(cwd, &task->cwd);
+}
+
+static int task_parse_node(struct task *task, json_object *node, const struct task_limits *limits,
+			   char **error)
+{
+	static const struct jsonspec_where where = {.path = "node", .what = "node"};
+	struct task_node_json in;
+	int r;
+
+	if ((r = jsonspec_read(task_node_spec, node, &where, &in, error)) < 0)
+		return r;
+	if ((r = task_strdup(in.id, &task->node_id)) < 0)
+		return r;
+	if (!task->node_id && !(task->node_id = task_generate_id()))
+		return -ENOMEM;
+	if ((r = task_parse_argv(task, in.argv, limits, error)) < 0 ||
+	    (r = task_strdup(in.name, &task->name)) < 0)
+		return r;
+	if (!task->name && (r = task_default_name(task)) < 0)
+		return r;
+	if ((r = task_parse_cwd(task, in.cwd, limits, error)) < 0 ||
+	    (r = task_parse_env(task, in.env, limits, error)) < 0 ||
+	    (r = task_parse_stdin(task, &in.stdin_data, limits, error)) < 0)
+		return r;
+	task->timeout_ms = (int64_t)in.timeout_ms;
+	return 0;
+}
+
+int task_from_json(json_object *params, const struct task_limits *limits, struct task **ret,
+		   char **error)
+{
+	static const struct jsonspec_where where = {.what = "the Task"};
+	struct task_json in;
+	struct task *task;
+	int r;
+
+	*error = NULL;
+	if (!limits)
+		limits = &task_limits_default;
+	if (!json_object_is_type(params, json_type_object))
+		return cause_set(error, -EINVAL, "params must be a Task object");
+	if ((r = jsonspec_read(task_spec, params, &where, &in, error)) < 0)
+		return r;
+
+	task = calloc(1, sizeof(*task));
+	if (!task)
+		return -ENOMEM;
+	r = task_parse_ids(task, &in, error);
+	if (r == 0)
+		r = task_parse_node(task, in.node, limits, error);
+	if (r < 0) {
+		task_free(task);
+		return r;
+	}
+	*ret = task;
+	return 0;
+}
