@@ -1028,7 +1028,6 @@ static Suite *ux_suite(const char *which)
 	tcase_add_test(tc, test_unknown_mode_lists_modes);
 	tcase_add_test(tc, test_example_spawn_failure);
 	tcase_add_test(tc, test_no_colour_on_dumb_terminal);
-	tcase_add_test(tc, test_prefix_and_name_resolution);
 	tcase_add_test(tc, test_shell_string);
 	tcase_add_test(tc, test_environment);
 	tcase_add_test(tc, test_wait_all);
@@ -1036,10 +1035,11 @@ static Suite *ux_suite(const char *which)
 	tcase_add_test(tc, test_json_shapes);
 	tcase_add_test(tc, test_completion_asks_daemon);
 	suite_add_tcase(s, tc);
-	/* What needs the daemon's v2 queue control: mode_set, after, status filters. */
+	/* What needs the daemon's v2 queue control: status filters, mode_set, after. */
 	tc = tcase_create("queue");
 	tcase_set_timeout(tc, 180);
 	tcase_add_unchecked_fixture(tc, ux_setup, ux_teardown);
+	tcase_add_test(tc, test_prefix_and_name_resolution);
 	tcase_add_test(tc, test_pause_resume_parallel);
 	tcase_add_test(tc, test_after);
 	tcase_add_test(tc, test_status_filters);
