@@ -10,63 +10,17 @@
 
 #include <json-c/json.h>
 
-#include "testd.h"
+#include "ctltest.h"
 
 static struct testd ux_daemon;
-
-/* Runs argv0 (a path) with the given arguments (NULL-terminated); output in *run. */
-static void run_prog(struct testd_run *run, const char *input, const char *argv0, va_list ap)
-{
-	char *argv[64];
-	int argc = 0;
-
-	ck_assert_ptr_nonnull(argv0);
-	argv[argc++] = (char *)argv0;
-	for (const char *a = va_arg(ap, const char *); a && argc < 63; a = va_arg(ap, const char *))
-		argv[argc++] = (char *)a;
-	argv[argc] = NULL;
-	ck_assert_int_eq(testd_run(argv, input, run), 0);
-}
-
-static void ctl_run_in(struct testd_run *run, const char *input, ...)
-{
-	va_list ap;
-
-	va_start(ap, input);
-	run_prog(run, input, getenv("COORDCTL"), ap);
-	va_end(ap);
-}
-
-#define ctl_run(run, ...) ctl_run_in(run, NULL, __VA_ARGS__, NULL)
 
 static void daemon_run(struct testd_run *run, ...)
 {
 	va_list ap;
 
 	va_start(ap, run);
-	run_prog(run, NULL, getenv("COORDINATORD"), ap);
+	ctltest_run_v(run, NULL, getenv("COORDINATORD"), ap);
 	va_end(ap);
-}
-
-static json_object *parse_json(const char *text)
-{
-	json_object *obj = json_tokener_parse(text);
-
-	ck_assert_msg(obj != NULL, "not JSON: '%s'", text);
-	return obj;
-}
-
-static json_object *get(json_object *obj, const char *key)
-{
-	json_object *v = NULL;
-
-	json_object_object_get_ex(obj, key, &v);
-	return v;
-}
-
-static const char *get_str(json_object *obj, const char *key)
-{
-	return json_object_get_string(get(obj, key));
 }
 
 /* Asserts that run failed with status and that its stderr holds every string given. */
@@ -206,19 +160,19 @@ START_TEST(test_json_errors_on_stderr)
 	ctl_run(&run, "--json", "--socket", "/nonexistent/coord.sock", "ping");
 	ck_assert_int_eq(run.status, 69);
 	ck_assert_str_eq(run.out, "");
-	obj = parse_json(run.err);
-	error = get(obj, "error");
+	obj = ctltest_parse(run.err);
+	error = ctltest_get(obj, "error");
 	ck_assert_ptr_nonnull(error);
-	ck_assert_str_eq(get_str(error, "kind"), "connect");
-	ck_assert(json_object_is_type(get(error, "code"), json_type_null));
-	ck_assert_ptr_nonnull(strstr(get_str(error, "message"), "/nonexistent/coord.sock"));
-	ck_assert_int_eq(json_object_get_int(get(error, "exit_status")), 69);
+	ck_assert_str_eq(ctltest_str(error, "kind"), "connect");
+	ck_assert(json_object_is_type(ctltest_get(error, "code"), json_type_null));
+	ck_assert_ptr_nonnull(strstr(ctltest_str(error, "message"), "/nonexistent/coord.sock"));
+	ck_assert_int_eq(json_object_get_int(ctltest_get(error, "exit_status")), 69);
 	json_object_put(obj);
 	testd_run_free(&run);
 	ctl_run(&run, "status", "--json", "--open", "--closed");
 	ck_assert_int_eq(run.status, 2);
-	obj = parse_json(run.err);
-	ck_assert_str_eq(get_str(get(obj, "error"), "kind"), "usage");
+	obj = ctltest_parse(run.err);
+	ck_assert_str_eq(ctltest_str(ctltest_get(obj, "error"), "kind"), "usage");
 	json_object_put(obj);
 	testd_run_free(&run);
 }
@@ -379,11 +333,11 @@ START_TEST(test_cancel_several)
 
 	ctl_run(&run, "cancel", "--json", a, b);
 	ck_assert_msg(run.status == 0, "cancel: %s", run.err);
-	obj = parse_json(run.out);
-	jobs = get(obj, "jobs");
+	obj = ctltest_parse(run.out);
+	jobs = ctltest_get(obj, "jobs");
 	ck_assert_int_eq(json_object_array_length(jobs), 2);
-	ck_assert_str_eq(get_str(json_object_array_get_idx(jobs, 0), "request_id"), a);
-	ck_assert_str_eq(get_str(json_object_array_get_idx(jobs, 1), "request_id"), b);
+	ck_assert_str_eq(ctltest_str(json_object_array_get_idx(jobs, 0), "request_id"), a);
+	ck_assert_str_eq(ctltest_str(json_object_array_get_idx(jobs, 1), "request_id"), b);
 	json_object_put(obj);
 	testd_run_free(&run);
 	ctl_run(&run, "wait", a, b, "--timeout", "30");
@@ -444,7 +398,7 @@ static json_object *ctl_json(int status, const char *first, ...)
 	}
 	va_end(ap);
 	ck_assert_msg(run.status == status, "status %d, not %d: %s", run.status, status, run.err);
-	obj = parse_json(run.out);
+	obj = ctltest_parse(run.out);
 	testd_run_free(&run);
 	return obj;
 }
@@ -498,14 +452,14 @@ static void cancel_open(void)
 	char **argv;
 	size_t n;
 
-	jobs = get(obj, "jobs");
+	jobs = ctltest_get(obj, "jobs");
 	n = json_object_array_length(jobs);
 	argv = calloc(n + 3, sizeof(*argv));
 	ck_assert_ptr_nonnull(argv);
 	argv[0] = getenv("COORDCTL");
 	argv[1] = "cancel";
 	for (size_t i = 0; i < n; i++)
-		argv[2 + i] = (char *)get_str(json_object_array_get_idx(jobs, i), "request_id");
+		argv[2 + i] = (char *)ctltest_str(json_object_array_get_idx(jobs, i), "request_id");
 	if (n > 0) {
 		/* One cancel for them all; one that closed meanwhile is a conflict, no matter. */
 		ck_assert_int_eq(testd_run(argv, NULL, &run), 0);
@@ -539,18 +493,18 @@ START_TEST(test_prefix_and_name_resolution)
 		    NULL);
 	ctl_run(&run, "--json", "job", "uxr-alpha");
 	ck_assert_int_eq(run.status, 1);
-	obj = parse_json(run.err);
-	error = get(obj, "error");
-	ck_assert_str_eq(get_str(error, "kind"), "ambiguous");
-	expect_jobs(get(error, "candidates"), 2);
-	ck_assert_int_eq(json_object_array_length(get(error, "candidates")), 2);
+	obj = ctltest_parse(run.err);
+	error = ctltest_get(obj, "error");
+	ck_assert_str_eq(ctltest_str(error, "kind"), "ambiguous");
+	expect_jobs(ctltest_get(error, "candidates"), 2);
+	ck_assert_int_eq(json_object_array_length(ctltest_get(error, "candidates")), 2);
 	json_object_put(obj);
 	testd_run_free(&run);
 	/* The whole request_id wins over a longer one it prefixes. */
 	ctl_run(&run, "--json", "job", "uxr-exact");
 	ck_assert_msg(run.status == 0, "job: %s", run.err);
-	obj = parse_json(run.out);
-	ck_assert_str_eq(get_str(get(obj, "job"), "request_id"), "uxr-exact");
+	obj = ctltest_parse(run.out);
+	ck_assert_str_eq(ctltest_str(ctltest_get(obj, "job"), "request_id"), "uxr-exact");
 	json_object_put(obj);
 	testd_run_free(&run);
 	/* Nothing matches: the daemon's not found. */
@@ -563,9 +517,10 @@ START_TEST(test_prefix_and_name_resolution)
 	free(submit("--name", "uxr-twin", "sleep 30"));
 	ctl_run(&run, "--json", "cancel", "uxr-sleeper");
 	ck_assert_msg(run.status == 0, "cancel: %s", run.err);
-	obj = parse_json(run.out);
-	ck_assert_str_eq(get_str(json_object_array_get_idx(get(obj, "jobs"), 0), "name"),
-			 "uxr-sleeper");
+	obj = ctltest_parse(run.out);
+	ck_assert_str_eq(
+		ctltest_str(json_object_array_get_idx(ctltest_get(obj, "jobs"), 0), "name"),
+		"uxr-sleeper");
 	json_object_put(obj);
 	testd_run_free(&run);
 	ctl_run(&run, "cancel", "uxr-twin");
@@ -588,7 +543,7 @@ START_TEST(test_shell_string)
 	ck_assert_str_eq(run.out, "a-b\n");
 	testd_run_free(&run);
 	obj = ctl_json(0, "submit", "-c", "/bin/echo x | cat", NULL);
-	ck_assert_str_eq(get_str(get(obj, "job"), "name"), "echo");
+	ck_assert_str_eq(ctltest_str(ctltest_get(obj, "job"), "name"), "echo");
 	json_object_put(obj);
 	/* With -- a program whose name has spaces is taken as it is (and fails to spawn). */
 	ctl_run(&run, "submit", "--wait", "--", "/no such/program");
@@ -648,21 +603,21 @@ START_TEST(test_wait_all)
 		    "uxw-slow-b", NULL);
 	ctl_run(&run, "--json", "wait", "--all", "--timeout", "0.3");
 	ck_assert_int_eq(run.status, 124);
-	obj = parse_json(run.out);
+	obj = ctltest_parse(run.out);
 	expect_keys(obj, "wait timeout", "jobs", NULL);
-	expect_jobs(get(obj, "jobs"), 2);
-	ck_assert_int_eq(json_object_array_length(get(obj, "jobs")), 2);
+	expect_jobs(ctltest_get(obj, "jobs"), 2);
+	ck_assert_int_eq(json_object_array_length(ctltest_get(obj, "jobs")), 2);
 	json_object_put(obj);
-	obj = parse_json(run.err);
-	error = get(obj, "error");
-	ck_assert_str_eq(get_str(error, "kind"), "timeout");
-	ck_assert_int_eq(json_object_get_int(get(error, "exit_status")), 124);
-	expect_jobs(get(error, "jobs"), 2);
+	obj = ctltest_parse(run.err);
+	error = ctltest_get(obj, "error");
+	ck_assert_str_eq(ctltest_str(error, "kind"), "timeout");
+	ck_assert_int_eq(json_object_get_int(ctltest_get(error, "exit_status")), 124);
+	expect_jobs(ctltest_get(error, "jobs"), 2);
 	json_object_put(obj);
 	testd_run_free(&run);
 	/* --mode filters; an unknown one matches nothing. */
 	obj = ctl_json(0, "wait", "--all", "--mode", "no-such-mode", "--timeout", "1", NULL);
-	ck_assert_int_eq(json_object_array_length(get(obj, "jobs")), 0);
+	ck_assert_int_eq(json_object_array_length(ctltest_get(obj, "jobs")), 0);
 	json_object_put(obj);
 	cancel_open();
 
@@ -672,14 +627,14 @@ START_TEST(test_wait_all)
 
 		for (int i = 0; i < 60; i++)
 			strcat(lines, "sleep 30\n");
-		ctl_run_in(&run, lines, "submit", "--batch", "-", NULL);
+		ctltest_run(&run, lines, "submit", "--batch", "-", NULL);
 		ck_assert_int_eq(run.status, 0);
 		testd_run_free(&run);
 	}
 	ctl_run(&run, "--json", "wait", "--all", "--timeout", "0.3");
 	ck_assert_int_eq(run.status, 124);
-	obj = parse_json(run.out);
-	ck_assert_int_eq(json_object_array_length(get(obj, "jobs")), 60);
+	obj = ctltest_parse(run.out);
+	ck_assert_int_eq(json_object_array_length(ctltest_get(obj, "jobs")), 60);
 	json_object_put(obj);
 	testd_run_free(&run);
 	ctl_run(&run, "wait", "--all", "--timeout", "0.3");
@@ -694,8 +649,8 @@ START_TEST(test_batch_shell_lines)
 	char *ids, *line, *save = NULL;
 	int n = 0, failed = 0;
 
-	ctl_run_in(&run, "echo one\n# a comment\n\n{\"node\":{\"argv\":[\"true\"]}}\nexit 3\n",
-		   "submit", "--batch", "-", NULL);
+	ctltest_run(&run, "echo one\n# a comment\n\n{\"node\":{\"argv\":[\"true\"]}}\nexit 3\n",
+		    "submit", "--batch", "-", NULL);
 	ck_assert_msg(run.status == 0, "batch: %s", run.err);
 	ids = strdup(run.out);
 	testd_run_free(&run);
@@ -719,30 +674,30 @@ START_TEST(test_json_shapes)
 
 	obj = ctl_json(0, "submit", "--request-id", "uxj-1", "--", "true", NULL);
 	expect_keys(obj, "submit", "job", "message", NULL);
-	expect_job(get(obj, "job"));
+	expect_job(ctltest_get(obj, "job"));
 	json_object_put(obj);
 	obj = ctl_json(0, "submit", "--wait", "--request-id", "uxj-2", "--", "true", NULL);
 	expect_keys(obj, "submit --wait", "job", "message", NULL);
-	expect_job(get(obj, "job"));
+	expect_job(ctltest_get(obj, "job"));
 	json_object_put(obj);
 	obj = ctl_json(0, "job", "uxj-2", NULL);
 	expect_keys(obj, "job", "job", "message", NULL);
-	expect_job(get(obj, "job"));
+	expect_job(ctltest_get(obj, "job"));
 	json_object_put(obj);
 	obj = ctl_json(0, "wait", "uxj-1", "uxj-2", NULL);
 	expect_keys(obj, "wait", "jobs", NULL);
-	expect_jobs(get(obj, "jobs"), 2);
+	expect_jobs(ctltest_get(obj, "jobs"), 2);
 	json_object_put(obj);
 	obj = ctl_json(0, "status", "--limit", "3", NULL);
 	expect_keys(obj, "status", "counts", "jobs", "next", NULL);
-	expect_jobs(get(obj, "jobs"), 1);
+	expect_jobs(ctltest_get(obj, "jobs"), 1);
 	json_object_put(obj);
 	obj = ctl_json(0, "tree", "uxj-1", NULL);
 	expect_keys(obj, "tree", "roots", NULL);
-	roots = get(obj, "roots");
+	roots = ctltest_get(obj, "roots");
 	ck_assert_int_eq(json_object_array_length(roots), 1);
 	expect_keys(json_object_array_get_idx(roots, 0), "tree node", "job", "children", NULL);
-	expect_job(get(json_object_array_get_idx(roots, 0), "job"));
+	expect_job(ctltest_get(json_object_array_get_idx(roots, 0), "job"));
 	json_object_put(obj);
 	obj = ctl_json(0, "modes", NULL);
 	expect_keys(obj, "modes", "modes", NULL);
@@ -753,31 +708,32 @@ START_TEST(test_json_shapes)
 	id = submit(NULL, NULL, "sleep 30");
 	obj = ctl_json(0, "cancel", id, NULL);
 	expect_keys(obj, "cancel", "jobs", NULL);
-	expect_jobs(get(obj, "jobs"), 1);
+	expect_jobs(ctltest_get(obj, "jobs"), 1);
 	json_object_put(obj);
 	free(id);
-	ctl_run_in(&run, "true\n", "--json", "submit", "--batch", "-", NULL);
+	ctltest_run(&run, "true\n", "--json", "submit", "--batch", "-", NULL);
 	ck_assert_int_eq(run.status, 0);
-	obj = parse_json(run.out);
+	obj = ctltest_parse(run.out);
 	expect_keys(obj, "submit --batch", "jobs", NULL);
-	expect_jobs(get(obj, "jobs"), 1);
+	expect_jobs(ctltest_get(obj, "jobs"), 1);
 	json_object_put(obj);
 	testd_run_free(&run);
 	ctl_run(&run, "--json", "watch", "--since", "0", "--count", "1");
 	ck_assert_int_eq(run.status, 0);
-	obj = parse_json(run.out);
-	ck_assert_ptr_nonnull(get(obj, "seq"));
-	ck_assert_ptr_nonnull(get(obj, "type"));
+	obj = ctltest_parse(run.out);
+	ck_assert_ptr_nonnull(ctltest_get(obj, "seq"));
+	ck_assert_ptr_nonnull(ctltest_get(obj, "type"));
 	json_object_put(obj);
 	testd_run_free(&run);
 	/* Errors: JSON on stderr, nothing on stdout. */
 	ctl_run(&run, "--json", "job", "uxj-none");
 	ck_assert_int_eq(run.status, 1);
 	ck_assert_str_eq(run.out, "");
-	obj = parse_json(run.err);
+	obj = ctltest_parse(run.err);
 	expect_keys(obj, "error wrapper", "error", NULL);
-	expect_keys(get(obj, "error"), "error", "kind", "code", "message", "exit_status", NULL);
-	ck_assert_int_eq(json_object_get_int(get(get(obj, "error"), "code")), 1001);
+	expect_keys(ctltest_get(obj, "error"), "error", "kind", "code", "message", "exit_status",
+		    NULL);
+	ck_assert_int_eq(json_object_get_int(ctltest_get(ctltest_get(obj, "error"), "code")), 1001);
 	json_object_put(obj);
 	testd_run_free(&run);
 }
@@ -804,10 +760,11 @@ END_TEST
 /* The mode async as modes reports it (owned). */
 static json_object *mode_async(void)
 {
-	json_object *obj = ctl_json(0, "modes", NULL), *modes = get(obj, "modes"), *m = NULL;
+	json_object *obj = ctl_json(0, "modes", NULL), *modes = ctltest_get(obj, "modes"),
+		    *m = NULL;
 
 	for (size_t i = 0; i < json_object_array_length(modes); i++)
-		if (strcmp(get_str(json_object_array_get_idx(modes, i), "name"), "async") == 0)
+		if (strcmp(ctltest_str(json_object_array_get_idx(modes, i), "name"), "async") == 0)
 			m = json_object_get(json_object_array_get_idx(modes, i));
 	json_object_put(obj);
 	ck_assert_ptr_nonnull(m);
@@ -823,8 +780,8 @@ static void await_load(int running, int queued)
 	while (testd_now_ms() < deadline) {
 		json_object *m = mode_async();
 
-		r = json_object_get_int(get(m, "running"));
-		q = json_object_get_int(get(m, "queued"));
+		r = json_object_get_int(ctltest_get(m, "running"));
+		q = json_object_get_int(ctltest_get(m, "queued"));
 		json_object_put(m);
 		if (r == running && q == queued)
 			return;
@@ -842,9 +799,9 @@ START_TEST(test_pause_resume_parallel)
 	cancel_open();
 	obj = ctl_json(0, "pause", "async", NULL);
 	expect_keys(obj, "pause", "modes", NULL);
-	m = json_object_array_get_idx(get(obj, "modes"), 0);
-	ck_assert_str_eq(get_str(m, "name"), "async");
-	ck_assert(json_object_get_boolean(get(m, "paused")));
+	m = json_object_array_get_idx(ctltest_get(obj, "modes"), 0);
+	ck_assert_str_eq(ctltest_str(m, "name"), "async");
+	ck_assert(json_object_get_boolean(ctltest_get(m, "paused")));
 	json_object_put(obj);
 	/* Paused: accepted and queued, not started. */
 	id = submit(NULL, NULL, "exit 0");
@@ -852,7 +809,7 @@ START_TEST(test_pause_resume_parallel)
 	ck_assert_int_eq(run.status, 124);
 	testd_run_free(&run);
 	obj = ctl_json(0, "job", id, NULL);
-	ck_assert_str_eq(get_str(get(obj, "job"), "phase"), "queued");
+	ck_assert_str_eq(ctltest_str(ctltest_get(obj, "job"), "phase"), "queued");
 	json_object_put(obj);
 	ctl_run(&run, "modes");
 	ck_assert_ptr_nonnull(strstr(run.out, "paused"));
@@ -866,13 +823,14 @@ START_TEST(test_pause_resume_parallel)
 	testd_run_free(&run);
 	free(id);
 	m = mode_async();
-	ck_assert(!json_object_get_boolean(get(m, "paused")));
+	ck_assert(!json_object_get_boolean(ctltest_get(m, "paused")));
 	json_object_put(m);
 
 	/* parallel down while tasks wait, then up: the queued one starts. */
 	obj = ctl_json(0, "parallel", "1", NULL);
-	ck_assert_int_eq(json_object_get_int(get(json_object_array_get_idx(get(obj, "modes"), 0),
-						 "max_concurrency")),
+	ck_assert_int_eq(json_object_get_int(ctltest_get(
+				 json_object_array_get_idx(ctltest_get(obj, "modes"), 0),
+				 "max_concurrency")),
 			 1);
 	json_object_put(obj);
 	free(submit("--name", "uxp-a", "sleep 30"));
@@ -903,15 +861,16 @@ START_TEST(test_after)
 	ck_assert_int_eq(run.status, 1);
 	testd_run_free(&run);
 	obj = ctl_json(0, "job", b, NULL);
-	ck_assert_str_eq(get_str(get(get(obj, "job"), "error"), "kind"), "dependency");
+	ck_assert_str_eq(ctltest_str(ctltest_get(ctltest_get(obj, "job"), "error"), "kind"),
+			 "dependency");
 	json_object_put(obj);
 	ctl_run(&run, "wait", c, "--timeout", "30");
 	ck_assert_msg(run.status == 0, "wait: %s", run.err);
 	testd_run_free(&run);
 	obj = ctl_json(0, "job", c, NULL);
-	ck_assert_str_eq(
-		json_object_get_string(json_object_array_get_idx(get(get(obj, "job"), "after"), 0)),
-		a);
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(
+				 ctltest_get(ctltest_get(obj, "job"), "after"), 0)),
+			 a);
 	json_object_put(obj);
 	d = submit("--after", c, "exit 0");
 	ctl_run(&run, "wait", d, "--timeout", "30");
@@ -932,20 +891,20 @@ START_TEST(test_status_filters)
 	char *id = submit("--name", "uxs-filtered", "exit 0");
 
 	obj = ctl_json(0, "status", "--name", "uxs-filtered", NULL);
-	jobs = get(obj, "jobs");
+	jobs = ctltest_get(obj, "jobs");
 	ck_assert_int_eq(json_object_array_length(jobs), 1);
-	ck_assert_str_eq(get_str(json_object_array_get_idx(jobs, 0), "request_id"), id);
+	ck_assert_str_eq(ctltest_str(json_object_array_get_idx(jobs, 0), "request_id"), id);
 	json_object_put(obj);
 	obj = ctl_json(0, "status", "--name", "uxs-filtered", "--since", "1h", "--until", "now",
 		       NULL);
-	ck_assert_int_eq(json_object_array_length(get(obj, "jobs")), 1);
+	ck_assert_int_eq(json_object_array_length(ctltest_get(obj, "jobs")), 1);
 	json_object_put(obj);
 	/* The daemon started less than an hour ago: nothing is older. */
 	obj = ctl_json(0, "status", "--until", "1h", NULL);
-	ck_assert_int_eq(json_object_array_length(get(obj, "jobs")), 0);
+	ck_assert_int_eq(json_object_array_length(ctltest_get(obj, "jobs")), 0);
 	json_object_put(obj);
 	obj = ctl_json(0, "status", "--since", "@4102444800", NULL);
-	ck_assert_int_eq(json_object_array_length(get(obj, "jobs")), 0);
+	ck_assert_int_eq(json_object_array_length(ctltest_get(obj, "jobs")), 0);
 	json_object_put(obj);
 	free(id);
 }
@@ -1049,11 +1008,5 @@ static Suite *ux_suite(const char *which)
 
 int main(int argc, char **argv)
 {
-	SRunner *sr = srunner_create(ux_suite(argc > 1 ? argv[1] : "unit"));
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ctltest_main(ux_suite(argc > 1 ? argv[1] : "unit"));
 }
