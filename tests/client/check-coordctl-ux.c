@@ -237,6 +237,15 @@ START_TEST(test_completion_commands)
 			      has_line(out, "--shell"),
 		      "got: %s", out);
 	free(out);
+	out = complete("coordctl submit --wait -- ech");
+	ck_assert_msg(has_line(out, "echo"), "got: %s", out);
+	free(out);
+	out = complete("coordctl submit --name x cat /et");
+	ck_assert_msg(has_line(out, "/etc"), "got: %s", out);
+	free(out);
+	out = complete("coordctl help sta");
+	ck_assert_msg(has_line(out, "status"), "got: %s", out);
+	free(out);
 	out = complete("coordctl watch --type ");
 	ck_assert_msg(has_line(out, "success") && has_line(out, "creation_failure"), "got: %s",
 		      out);
