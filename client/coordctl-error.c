@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "coordctl.h"
 #include "jsonutil.h"
@@ -146,14 +147,18 @@ int coordctl_rpc_fail(struct coordctl *ctl, const char *what, const struct coord
 	if (err->kind == COORD_ERR_RPC && err->code == COORD_RPC_UNKNOWN_MODE &&
 	    coordctl_rpc_mode_names(ctl, &names) == 0 && (extra = json_object_new_object()))
 		json_object_object_add(extra, "modes", json_object_get(names));
+	/* "coordctl job: not found: ...", not "coordctl job: job: not found: ...". */
+	if (ctl->entry && strcmp(what, ctl->entry->name) == 0)
+		what = NULL;
 	if (err->kind == COORD_ERR_RPC && !ctl->json)
-		coordctl_fail(ctl, exit_code, "rpc", NULL, "%s: %s (%s, %d)", what, err->message,
-			      coord_error_code_name(err->code), err->code);
+		coordctl_fail(ctl, exit_code, "rpc", NULL, "%s%s%s (%s, %d)", what ? what : "",
+			      what ? ": " : "", err->message, coord_error_code_name(err->code),
+			      err->code);
 	else if (err->kind == COORD_ERR_RPC)
 		error_json(exit_code, "rpc", err->code, extra, err->message);
 	else
-		coordctl_fail(ctl, exit_code, coord_error_kind_name(err->kind), extra, "%s: %s",
-			      what, err->message);
+		coordctl_fail(ctl, exit_code, coord_error_kind_name(err->kind), extra, "%s%s%s",
+			      what ? what : "", what ? ": " : "", err->message);
 	if (!ctl->json && names)
 		error_print_names(names);
 	if (!ctl->json && (err->kind == COORD_ERR_CLOSED || err->kind == COORD_ERR_IO))
