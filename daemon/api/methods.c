@@ -44,7 +44,6 @@ struct rpc_result *methods_ping(struct rpc_call *call, json_object *params)
 	if ((err = params_parse(call, params, params_none, NULL)))
 		return err;
 	o = json_object_new_object();
-
 	json_object_object_add(o, "version", json_object_new_string(COORD_VERSION));
 	json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
 	json_object_object_add(o, "uptime", json_object_new_double(daemon_uptime(call->daemon)));

@@ -68,7 +68,7 @@ void task_free(struct task *task)
 	free(task);
 }
 
-/* The Task's keys (contract v2); after and after_policy are read by the coordinator. */
+/* The Task's keys (contract v2). after and after_policy are only checked here so far. */
 struct task_json {
 	const char *request_id, *parent_node_id, *mode;
 	json_object *node;
@@ -194,7 +194,8 @@ static int task_parse_env(struct task *task, json_object *env, const struct task
 		if (memchr(json_object_get_string(val), '\0',
 			   (size_t)json_object_get_string_len(val)))
 			return cause_set(error, -EINVAL,
-					 "node.env.%s must not hold a NUL character (\\u0000)", key);
+					 "node.env.%s must not hold a NUL character (\\u0000)",
+					 key);
 		bytes += strlen(key) + 1 + (size_t)json_object_get_string_len(val) + 1;
 		if (bytes > limits->max_env_bytes)
 			return cause_set(error, -EINVAL,

@@ -48,6 +48,10 @@ static struct rpc_result *params_one(struct rpc_call *call, json_object *params,
 	struct jsonspec_where where = {.null_absent = true};
 	char *error = NULL;
 
+	if (!json_object_is_type(params, json_type_object))
+		return rpc_failure(call, WIRE_INVALID_PARAMS,
+				   "Invalid params: params of %.100s must be an object",
+				   call->method);
 	if (jsonspec_read_one(entry, params, &where, out, &error) < 0)
 		return params_refuse(call, error);
 	return NULL;

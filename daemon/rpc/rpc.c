@@ -403,14 +403,14 @@ static void rpc_dispatch(struct rpc_call *call, json_object *req, struct rpc_sou
 		return;
 	}
 	call->method = m->name;
-	if (params && json_object_is_type(params, json_type_array)) {
-		if (json_object_array_length(params) > 0) {
-			rpc_failure(call, WIRE_INVALID_PARAMS,
-				    "Invalid params: %s takes its params as an object", m->name);
-			return;
-		}
+	/*
+	 * An empty array is no params. Any other array goes to the method,
+	 * whose spec refuses it (-32602), so that a refused submit is still
+	 * published like every other.
+	 */
+	if (params && json_object_is_type(params, json_type_array) &&
+	    json_object_array_length(params) == 0)
 		params = NULL;
-	}
 	if (!params)
 		params = empty = json_object_new_object();
 	m->handler(call, params);

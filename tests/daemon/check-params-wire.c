@@ -214,6 +214,32 @@ START_TEST(test_wrong_types_and_bounds)
 }
 END_TEST
 
+/* Params that are an array: every method takes named params, and a refused submit is published. */
+START_TEST(test_array_params)
+{
+	struct harness_client *sub = harness_client_new(daemon_.sock);
+	json_object *n;
+	long long before;
+
+	json_object_put(harness_ok(sub, "subscribe",
+				   harness_json("{\"types\":[\"request_creation_failure\"]}")));
+	before = params_job_count();
+	params_expect_refused("submit", "[{\"node\":{\"argv\":[\"true\"]}}]",
+			      "must be a Task object");
+	n = harness_notification(sub, "message", HARNESS_WAIT_MS);
+	ck_assert_msg(n != NULL, "a submit refused for array params published nothing");
+	ck_assert_str_eq(harness_str(n, "params.message.type"), "request_creation_failure");
+	ck_assert_str_eq(harness_str(n, "params.message.error.kind"), "invalid");
+	json_object_put(n);
+	ck_assert_int_eq(params_job_count(), before);
+	params_expect_refused("cancel", "[\"x\", false]", "params of cancel must be an object");
+	params_expect_refused("ping", "[1]", "params of ping must be an object");
+	/* An empty array is no params at all. */
+	json_object_put(harness_ok(client, "ping", harness_json("[]")));
+	harness_client_free(sub);
+}
+END_TEST
+
 static Suite *params_wire_suite(void)
 {
 	Suite *s = suite_create("params-wire");
@@ -224,6 +250,7 @@ static Suite *params_wire_suite(void)
 	tcase_add_test(tc, test_submit_unknown_keys_create_nothing);
 	tcase_add_test(tc, test_every_method_refuses_unknown_keys);
 	tcase_add_test(tc, test_wrong_types_and_bounds);
+	tcase_add_test(tc, test_array_params);
 	suite_add_tcase(s, tc);
 	return s;
 }
