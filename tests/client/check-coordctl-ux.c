@@ -115,7 +115,23 @@ START_TEST(test_usage_conflicts)
 	ctl_run(&run, "parallel");
 	expect_usage(&run, "coordctl parallel:");
 	ctl_run(&run, "wait", "--all", "x");
-	expect_usage(&run, "coordctl wait:");
+	expect_usage(&run, "coordctl wait:", "--all");
+	ctl_run(&run, "wait", "--mode", "async", "x");
+	expect_usage(&run, "--mode and --run go with --all");
+	ctl_run(&run, "parallel", "lots");
+	expect_usage(&run, "coordctl parallel: bad value 'lots'");
+	ctl_run(&run, "pause", "--bogus");
+	expect_usage(&run, "coordctl pause: unknown option '--bogus'");
+	ctl_run(&run, "help", "wait", "status");
+	expect_usage(&run, "coordctl help: unexpected argument 'status'");
+	ctl_run(&run, "submit", "--after", "a,,b", "--", "true");
+	expect_usage(&run, "bad value 'a,,b' for --after");
+	ctl_run(&run, "watch", "--count", "0");
+	expect_usage(&run, "bad value '0' for --count");
+	ctl_run(&run, "submit", "--wait=yes", "--", "true");
+	expect_usage(&run, "option '--wait' takes no value");
+	ctl_run(&run, "status", "--since", "2026-13-45");
+	expect_usage(&run, "bad value '2026-13-45' for --since");
 }
 END_TEST
 
