@@ -30,7 +30,6 @@
 #include "strategy_kind.h"
 #include "waiter.h"
 
-#define DAEMON_HISTORY_FILE    "history.sqlite3"
 #define DAEMON_PRUNE_BATCH     500
 #define DAEMON_PRUNE_PERIOD_MS 1000
 #define DAEMON_HARD_STOP_SEC   5

@@ -23,6 +23,9 @@ struct state;
 struct statedir;
 struct waiter;
 
+/* The history's file in the state directory. */
+#define DAEMON_HISTORY_FILE "history.sqlite3"
+
 /* SIGTERM, SIGINT and SIGHUP. */
 #define DAEMON_SIGNAL_COUNT 3
 

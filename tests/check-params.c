@@ -27,6 +27,7 @@ static const struct params_method params_methods[] = {
 	{"ping", params_none},
 	{"modes", params_none},
 	{"shutdown", params_none},
+	{"metrics", params_none},
 	{"job", methods_job_spec},
 	{"status", methods_status_spec},
 	{"wait", methods_wait_spec},

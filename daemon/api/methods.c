@@ -18,6 +18,7 @@
 static const struct rpc_method methods_table[] = {
 	{.name = "cancel", .handler = methods_cancel},
 	{.name = "job", .handler = methods_job},
+	{.name = "metrics", .handler = methods_metrics},
 	{.name = "modes", .handler = methods_modes},
 	{.name = "ping", .handler = methods_ping},
 	{.name = "shutdown", .handler = methods_shutdown},

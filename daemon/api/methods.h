@@ -16,6 +16,7 @@ const struct rpc_method *methods_find(const char *name);
 struct rpc_result *methods_ping(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_modes(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_shutdown(struct rpc_call *call, json_object *params);
+struct rpc_result *methods_metrics(struct rpc_call *call, json_object *params);
 
 struct rpc_result *methods_submit(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_job(struct rpc_call *call, json_object *params);

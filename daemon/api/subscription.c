@@ -14,6 +14,7 @@
 #include "history.h"
 #include "log.h"
 #include "message.h"
+#include "metrics.h"
 #include "publisher.h"
 #include "subscription.h"
 
@@ -73,6 +74,7 @@ static void subscription_lagged(struct subscription *sub, uint64_t resume_seq)
 	log_notice("subscription %llu of uid %u lagged at seq %llu: %zu bytes unsent", sub->id,
 		   (unsigned)connection_peer_uid(sub->conn), (unsigned long long)resume_seq,
 		   connection_pending_output(sub->conn));
+	metrics_subscriber_lagged();
 	subscription_end(sub, "lagged", resume_seq, 0);
 }
 
@@ -201,6 +203,7 @@ int subscription_new(struct daemon *daemon, struct connection *conn,
 	sub->conn = connection_ref(conn);
 	connection_track_subscription(conn, sub);
 	connection_set_drain_cb(conn, subscription_drain_cb);
+	metrics_subscription_opened();
 	*ret = sub;
 	return 0;
 }
@@ -212,6 +215,7 @@ void subscription_start(struct subscription *sub)
 
 void subscription_free(struct subscription *sub)
 {
+	metrics_subscription_closed();
 	publisher_unsubscribe(sub->daemon->publisher, sub->publisher_id);
 	connection_forget_subscription(sub->conn, sub);
 	connection_unref(sub->conn);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <json-c/linkhash.h>
 
+#include "metrics.h"
 #include "state.h"
 #include "task.h"
 
@@ -160,6 +161,7 @@ int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t 
 	job->phase = JOB_RUNNING;
 	job->pid = pid;
 	job->pid_starttime = pid_starttime;
+	metrics_task_started(job->mode);
 	return history_update_job(state->history, job);
 }
 

@@ -17,6 +17,7 @@
 #include "history.h"
 #include "jsonutil.h"
 #include "message.h"
+#include "metrics.h"
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
@@ -300,6 +301,16 @@ static int history_exec(struct history *h, const char *sql)
 	int rc = sqlite3_exec(h->db, sql, NULL, NULL, NULL);
 
 	return rc == SQLITE_OK ? 0 : history_fail(h, rc, sql);
+}
+
+/* COMMIT, timed for the commit-latency histogram. */
+static int history_exec_commit(struct history *h)
+{
+	double start = metrics_clock();
+	int r = history_exec(h, "COMMIT");
+
+	metrics_commit_observe(metrics_clock() - start);
+	return r;
 }
 
 static int history_pragma_int(struct history *h, const char *pragma, int *ret)
@@ -625,7 +636,7 @@ static int history_retry(struct history *h)
 			seq = op->msg->seq;
 	}
 	if (r == 0)
-		r = history_exec(h, "COMMIT");
+		r = history_exec_commit(h);
 	if (r < 0) {
 		if (!sqlite3_get_autocommit(h->db))
 			sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
@@ -676,7 +687,7 @@ int history_commit(struct history *h)
 	if (!h->in_transaction)
 		return 0;
 	if (history_grouped(h)) {
-		r = history_exec(h, "COMMIT");
+		r = history_exec_commit(h);
 		if (r < 0) {
 			history_turn_failed(h, r);
 			return r;
@@ -692,7 +703,7 @@ int history_commit(struct history *h)
 	}
 	h->in_transaction = false;
 	h->explicit_transaction = false;
-	r = history_exec(h, "COMMIT");
+	r = history_exec_commit(h);
 	if (r < 0 && !sqlite3_get_autocommit(h->db))
 		history_exec(h, "ROLLBACK");
 	if (h->commit_hook)

@@ -820,6 +820,18 @@ json_object *harness_wait_running(struct harness_client *c, const char *request_
 	}
 }
 
+json_object *harness_find_named(json_object *array, const char *name)
+{
+	for (size_t i = 0; i < json_object_array_length(array); i++) {
+		json_object *m = json_object_array_get_idx(array, i);
+
+		if (strcmp(harness_str(m, "name"), name) == 0)
+			return m;
+	}
+	ck_abort_msg("no element named %s in %s", name, json_object_to_json_string(array));
+	return NULL;
+}
+
 json_object *harness_get(json_object *o, const char *path)
 {
 	char *copy = strdup(path), *save = NULL;

@@ -141,6 +141,8 @@ json_object *harness_get(json_object *o, const char *path); /* "a.b.c", borrowed
 const char *harness_str(json_object *o, const char *path);  /* NULL for JSON null */
 long long harness_int(json_object *o, const char *path);
 bool harness_is_null(json_object *o, const char *path);
+/* The element of array whose "name" is name (borrowed); fails the test when there is none. */
+json_object *harness_find_named(json_object *array, const char *name);
 
 /* Polls cond(arg) every 20 ms until it is true or timeout_ms pass. */
 bool harness_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
