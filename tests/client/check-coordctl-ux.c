@@ -730,6 +730,9 @@ START_TEST(test_json_shapes)
 	obj = ctl_json(0, "ping", NULL);
 	expect_keys(obj, "ping", "version", "pid", "uptime", NULL);
 	json_object_put(obj);
+	obj = ctl_json(0, "metrics", NULL);
+	ck_assert_ptr_nonnull(ctltest_get(obj, "prometheus"));
+	json_object_put(obj);
 	id = submit(NULL, NULL, "sleep 30");
 	obj = ctl_json(0, "cancel", id, NULL);
 	expect_keys(obj, "cancel", "jobs", NULL);
