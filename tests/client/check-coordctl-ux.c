@@ -1022,8 +1022,15 @@ static Suite *ux_suite(const char *which)
 	tcase_add_test(tc, test_json_shapes);
 	tcase_add_test(tc, test_completion_asks_daemon);
 	suite_add_tcase(s, tc);
-	/* What needs the daemon's v2 queue control: status filters, mode_set, after. */
-	tc = tcase_create("queue");
+	return s;
+}
+
+/* What needs the daemon's v2 queue control: status filters, mode_set, after. */
+static Suite *ux_queue_suite(void)
+{
+	Suite *s = suite_create("coordctl-ux-queue");
+	TCase *tc = tcase_create("queue");
+
 	tcase_set_timeout(tc, 180);
 	tcase_add_unchecked_fixture(tc, ux_setup, ux_teardown);
 	tcase_add_test(tc, test_prefix_and_name_resolution);
@@ -1036,5 +1043,7 @@ static Suite *ux_suite(const char *which)
 
 int main(int argc, char **argv)
 {
-	return ctltest_main(ux_suite(argc > 1 ? argv[1] : "unit"));
+	const char *which = argc > 1 ? argv[1] : "unit";
+
+	return ctltest_main(strcmp(which, "queue") == 0 ? ux_queue_suite() : ux_suite(which));
 }
