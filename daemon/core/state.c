@@ -282,10 +282,11 @@ void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *u
 }
 
 int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t batch,
-		size_t *ret_removed)
+		history_removed_fn removed_cb, void *userdata, size_t *ret_removed)
 {
 	struct job_counts removed;
-	int r = history_prune(state->history, max_jobs, max_age, batch, &removed);
+	int r = history_prune(state->history, max_jobs, max_age, batch, removed_cb, userdata,
+			      &removed);
 
 	*ret_removed = 0;
 	if (r < 0)
