@@ -705,6 +705,9 @@ START_TEST(test_json_shapes)
 	expect_keys(obj, "submit --wait", "job", "message", NULL);
 	expect_job(ctltest_get(obj, "job"));
 	json_object_put(obj);
+	obj = ctl_json(0, "logs", "uxj-2", NULL);
+	expect_keys(obj, "logs", "chunks", "eof", NULL);
+	json_object_put(obj);
 	obj = ctl_json(0, "job", "uxj-2", NULL);
 	expect_keys(obj, "job", "job", "message", NULL);
 	expect_job(ctltest_get(obj, "job"));
@@ -772,6 +775,9 @@ START_TEST(test_completion_asks_daemon)
 	char *id = submit("--name", "uxc-open", "sleep 30"), *out;
 
 	out = complete("coordctl job ");
+	ck_assert_msg(has_line(out, id), "got: %s", out);
+	free(out);
+	out = complete("coordctl logs ");
 	ck_assert_msg(has_line(out, id), "got: %s", out);
 	free(out);
 	out = complete("coordctl submit --mode ");
