@@ -231,6 +231,10 @@ static int methods_submit_code(int r)
 	switch (r) {
 	case -ENOPROTOOPT:
 		return WIRE_UNKNOWN_MODE;
+	case -ENOENT:
+		return WIRE_NOT_FOUND; /* after names no job */
+	case -EPERM:
+		return WIRE_PERMISSION_DENIED; /* after names another user's job */
 	case -EEXIST:
 		return WIRE_CONFLICT;
 	case -EBUSY:

@@ -21,7 +21,7 @@
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
-#define HISTORY_SCHEMA_VERSION 1
+#define HISTORY_SCHEMA_VERSION 2
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
 
@@ -49,7 +49,9 @@
 	SEP COL(ERROR_MESSAGE, error_message)                                                      \
 	SEP COL(OWNER_UID, owner_uid)                                                              \
 	SEP COL(PID, pid)                                                                          \
-	SEP COL(PID_STARTTIME, pid_starttime)
+	SEP COL(PID_STARTTIME, pid_starttime)                                                      \
+	SEP COL(AFTER, after)                                                                      \
+	SEP COL(TASK, task)
 
 #define HISTORY_COMMA		    ,
 #define HISTORY_SQL_COMMA	    ", "
@@ -224,9 +226,18 @@ static const char history_schema_v1[] =
 	" body TEXT NOT NULL);"
 	"CREATE INDEX messages_by_request ON messages (request_id, seq);";
 
+/*
+ * v2: the Task as submitted (minus wait, JSON text), so that a job that
+ * never started runs after a restart; and its after (a JSON array of
+ * request_ids, NULL without one), as the Job shows it.
+ */
+static const char history_schema_v2[] = "ALTER TABLE jobs ADD COLUMN after TEXT;"
+					"ALTER TABLE jobs ADD COLUMN task TEXT;";
+
 /* Migrations: history_migrations[v] takes a database from version v to v + 1. */
 static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
+	[1] = history_schema_v2,
 };
 
 /* A write the history may have to make again: a failed commit loses its whole transaction. */
@@ -481,6 +492,11 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 	history_bind_int64(st, p[JOB_COL_OWNER_UID], true, (int64_t)job->owner_uid);
 	history_bind_int64(st, p[JOB_COL_PID], job->pid > 0, job->pid);
 	history_bind_int64(st, p[JOB_COL_PID_STARTTIME], job->pid > 0, (int64_t)job->pid_starttime);
+	history_bind_text(
+		st, p[JOB_COL_AFTER],
+		job->after ? json_object_to_json_string_ext(job->after, JSON_C_TO_STRING_PLAIN)
+			   : NULL);
+	history_bind_text(st, p[JOB_COL_TASK], job->task);
 	return st;
 }
 
@@ -861,8 +877,28 @@ static void history_column_enums(sqlite3_stmt *st, struct job *job)
 		error_kind_from_name(s, &job->error_kind);
 }
 
-/* A new job from the current row of a statement selecting HISTORY_JOB_SELECT. */
-static struct job *history_row_to_job(sqlite3_stmt *st)
+/* The after column back to the array it was stored from; NULL stays NULL. */
+static json_object *history_column_after(sqlite3_stmt *st, bool *failed)
+{
+	const char *s = (const char *)sqlite3_column_text(st, JOB_COL_AFTER);
+	json_object *after;
+
+	if (!s)
+		return NULL;
+	after = json_tokener_parse(s);
+	if (!after || !json_object_is_type(after, json_type_array)) {
+		json_object_put(after);
+		*failed = true;
+		return NULL;
+	}
+	return after;
+}
+
+/*
+ * A new job from the current row of a statement selecting
+ * HISTORY_JOB_SELECT; its stored task (which may be large) only with_task.
+ */
+static struct job *history_row_to_job(sqlite3_stmt *st, bool with_task)
 {
 	struct job *job = job_new_empty();
 	bool failed = false;
@@ -885,6 +921,9 @@ static struct job *history_row_to_job(sqlite3_stmt *st)
 	job->owner_uid = (uid_t)sqlite3_column_int64(st, JOB_COL_OWNER_UID);
 	job->pid = (pid_t)sqlite3_column_int64(st, JOB_COL_PID);
 	job->pid_starttime = (uint64_t)sqlite3_column_int64(st, JOB_COL_PID_STARTTIME);
+	job->after = history_column_after(st, &failed);
+	if (with_task)
+		job->task = history_column_dup(st, JOB_COL_TASK, &failed);
 	if (failed || !job->request_id || !job->child_node_id || !job->run_id || !job->name ||
 	    !job->mode)
 		return job_unref(job);
@@ -897,7 +936,7 @@ static int history_first_job(struct history *h, sqlite3_stmt *st, struct job **r
 	int rc = sqlite3_step(st), r = 0;
 
 	if (rc == SQLITE_ROW) {
-		*ret = history_row_to_job(st);
+		*ret = history_row_to_job(st, true);
 		if (!*ret)
 			r = -ENOMEM;
 	} else if (rc == SQLITE_DONE) {
@@ -1064,7 +1103,7 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 	sqlite3_bind_int64(st, history_param(st, ":cursor"), cursor > 0 ? cursor : INT64_MAX);
 	sqlite3_bind_int64(st, history_param(st, ":limit"), (sqlite3_int64)limit + 1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!(jobs[count] = history_row_to_job(st))) {
+		if (!(jobs[count] = history_row_to_job(st, false))) {
 			r = -ENOMEM;
 			break;
 		}
@@ -1143,7 +1182,7 @@ int history_foreach_open(struct history *h, int (*cb)(struct job *job, void *use
 
 	history_bind_text(st, history_param(st, ":status"), job_status_name(JOB_OPENED));
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct job *job = history_row_to_job(st);
+		struct job *job = history_row_to_job(st, true);
 
 		if (!job) {
 			r = -ENOMEM;
