@@ -169,6 +169,7 @@ static int daemon_store_cb(struct message *msg, void *userdata)
 	r = coordinator_admit_message(d->coordinator, msg);
 	if (r < 0)
 		return r; /* a second final message for a job: refused */
+	coordinator_complete_message(d->coordinator, msg);
 	/* Stored, or (while the history is failing) kept to be stored: either way it counts. */
 	r = history_insert_message(d->history, msg);
 	if (r < 0)

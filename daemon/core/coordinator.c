@@ -229,6 +229,17 @@ int coordinator_admit_message(struct coordinator *coord, const struct message *m
 	return job->finishing ? -EALREADY : 0;
 }
 
+void coordinator_complete_message(struct coordinator *coord, struct message *msg)
+{
+	struct job *job;
+
+	if (!coord || !message_closes_job(msg) || !msg->request_id)
+		return;
+	job = state_find_open(coord->state, msg->request_id);
+	if (job && msg->run_start_time == 0)
+		msg->run_start_time = job->run_start_time;
+}
+
 void coordinator_message_stored(struct coordinator *coord, const struct message *msg)
 {
 	struct job *job;

@@ -60,6 +60,12 @@ void coordinator_handle_item(struct message *msg, void *coord);
  * message as finishing, once the message is stored. Both accept NULL coord.
  */
 int coordinator_admit_message(struct coordinator *coord, const struct message *msg);
+/*
+ * Fills in what a final message tells about its job that only the job
+ * knows (run_start_time). Call before the message is stored or sent.
+ * Accepts NULL coord.
+ */
+void coordinator_complete_message(struct coordinator *coord, struct message *msg);
 void coordinator_message_stored(struct coordinator *coord, const struct message *msg);
 
 /*

@@ -171,6 +171,7 @@ int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t 
 		metrics_task_started(job->mode);
 	}
 	job->phase = JOB_RUNNING;
+	job_set_run_start(job);
 	job->pid = pid;
 	job->pid_starttime = pid_starttime;
 	return history_update_job(state->history, job);

@@ -66,6 +66,7 @@ void task_free(struct task *task)
 	task_free_strv(task->env);
 	free(task->stdin_data);
 	free(task->run_id);
+	free(task->rerun_of);
 	task_free_strv(task->after);
 	json_object_put(task->after_json);
 	free(task->stored);
@@ -352,7 +353,12 @@ static int task_parse_after(struct task *task, const struct task_json *in,
 	return 0;
 }
 
-/* The Task as submitted, without wait (a stored task is never waited for again). */
+/*
+ * The Task as submitted, without wait (a stored task is never waited for
+ * again), with the request_id and mode the job got (a generated id is
+ * written in; node.id and node.name stay as given, so a re-run with a new
+ * argv gets new defaults).
+ */
 static int task_store_text(struct task *task, json_object *params)
 {
 	json_object *copy = json_object_new_object();
@@ -365,6 +371,8 @@ static int task_store_text(struct task *task, json_object *params)
 		if (strcmp(key, "wait") != 0)
 			json_object_object_add(copy, key, json_object_get(val));
 	}
+	json_object_object_add(copy, "request_id", json_object_new_string(task->request_id));
+	json_object_object_add(copy, "mode", json_object_new_string(task->mode));
 	text = json_object_to_json_string_length(copy, JSON_C_TO_STRING_PLAIN, &len);
 	task->stored = text ? strndup(text, len) : NULL;
 	json_object_put(copy);

@@ -42,6 +42,7 @@ struct task {
 
 	/* Filled in by the coordinator, not by the client. */
 	char *run_id;
+	char *rerun_of; /* the request_id it was re-run from, or NULL */
 	uid_t owner_uid;
 	/* Counted against its mode's max_queue already (a dependency released it, or a restart). */
 	bool admitted;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <event2/event.h>
 
@@ -21,7 +22,7 @@
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
-#define HISTORY_SCHEMA_VERSION 2
+#define HISTORY_SCHEMA_VERSION 3
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
 
@@ -51,6 +52,8 @@
 	SEP COL(PID, pid)                                                                          \
 	SEP COL(PID_STARTTIME, pid_starttime)                                                      \
 	SEP COL(AFTER, after)                                                                      \
+	SEP COL(RUN_START_TIME, run_start_time)                                                    \
+	SEP COL(RERUN_OF, rerun_of)                                                                \
 	SEP COL(TASK, task)
 
 #define HISTORY_COMMA		    ,
@@ -101,7 +104,7 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"UPDATE jobs SET status = :status, phase = :phase, result = :result, "
 		"end_time = :end_time, exit_code = :exit_code, error_kind = :error_kind, "
 		"error_message = :error_message, pid = :pid, pid_starttime = "
-		":pid_starttime WHERE request_id = :request_id",
+		":pid_starttime, run_start_time = :run_start_time WHERE request_id = :request_id",
 	[STMT_FIND_JOB] = HISTORY_JOB_SELECT " FROM jobs WHERE request_id = :request_id",
 	[STMT_FIND_BY_NODE] = HISTORY_JOB_SELECT " FROM jobs WHERE child_node_id = :child_node_id "
 						 "ORDER BY seq_no DESC LIMIT 1",
@@ -234,10 +237,19 @@ static const char history_schema_v1[] =
 static const char history_schema_v2[] = "ALTER TABLE jobs ADD COLUMN after TEXT;"
 					"ALTER TABLE jobs ADD COLUMN task TEXT;";
 
+/*
+ * v3: when its process started (so run time survives a restart), and the
+ * job it was re-run from. The task column (v2) holds node.env and
+ * node.stdin: it is shown to the job's owner and root only.
+ */
+static const char history_schema_v3[] = "ALTER TABLE jobs ADD COLUMN run_start_time REAL;"
+					"ALTER TABLE jobs ADD COLUMN rerun_of TEXT;";
+
 /* Migrations: history_migrations[v] takes a database from version v to v + 1. */
 static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
 	[1] = history_schema_v2,
+	[2] = history_schema_v3,
 };
 
 /* A write the history may have to make again: a failed commit loses its whole transaction. */
@@ -497,6 +509,9 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 		job->after ? json_object_to_json_string_ext(job->after, JSON_C_TO_STRING_PLAIN)
 			   : NULL);
 	history_bind_text(st, p[JOB_COL_TASK], job->task);
+	history_bind_double(st, p[JOB_COL_RUN_START_TIME], job->run_start_time > 0,
+			    job->run_start_time);
+	history_bind_text(st, p[JOB_COL_RERUN_OF], job->rerun_of);
 	return st;
 }
 
@@ -922,6 +937,8 @@ static struct job *history_row_to_job(sqlite3_stmt *st, bool with_task)
 	job->pid = (pid_t)sqlite3_column_int64(st, JOB_COL_PID);
 	job->pid_starttime = (uint64_t)sqlite3_column_int64(st, JOB_COL_PID_STARTTIME);
 	job->after = history_column_after(st, &failed);
+	job->run_start_time = sqlite3_column_double(st, JOB_COL_RUN_START_TIME);
+	job->rerun_of = history_column_dup(st, JOB_COL_RERUN_OF, &failed);
 	if (with_task)
 		job->task = history_column_dup(st, JOB_COL_TASK, &failed);
 	if (failed || !job->request_id || !job->child_node_id || !job->run_id || !job->name ||
@@ -1088,7 +1105,8 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 		  struct job ***ret_jobs, size_t *ret_count, int64_t *ret_next)
 {
 	struct job **jobs;
-	size_t count = 0;
+	size_t count = 0, task_bytes = 0;
+	bool cut = false;
 	sqlite3_stmt *st;
 	int rc, r;
 
@@ -1103,20 +1121,26 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 	sqlite3_bind_int64(st, history_param(st, ":cursor"), cursor > 0 ? cursor : INT64_MAX);
 	sqlite3_bind_int64(st, history_param(st, ":limit"), (sqlite3_int64)limit + 1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!(jobs[count] = history_row_to_job(st, false))) {
+		task_bytes += (size_t)sqlite3_column_bytes(st, JOB_COL_TASK);
+		if (filter->max_task_bytes && count > 0 && count < limit &&
+		    task_bytes > filter->max_task_bytes) {
+			cut = true;
+			break;
+		}
+		if (!(jobs[count] = history_row_to_job(st, true))) {
 			r = -ENOMEM;
 			break;
 		}
 		count++;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
+	if (r == 0 && !cut && rc != SQLITE_DONE)
 		r = history_fail(h, rc, "cannot query jobs");
 	sqlite3_reset(st);
 	if (r < 0) {
 		history_free_jobs(jobs, count);
 		return r;
 	}
-	*ret_next = 0;
+	*ret_next = cut ? jobs[count - 1]->seq_no : 0;
 	if (count > limit) {
 		job_unref(jobs[limit]);
 		count = limit;
@@ -1362,6 +1386,29 @@ static void history_retry_cb(evutil_socket_t fd, short what, void *arg)
 	history_commit(arg);
 }
 
+/*
+ * Mode 0600 for the database and its WAL files (SQLite gives new ones the
+ * database's mode): the stored Tasks hold env and stdin, which may be
+ * secrets. A file not there yet is fine.
+ */
+static int history_make_private(const char *path, char **error)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
+		char file[4096];
+
+		if ((size_t)snprintf(file, sizeof(file), "%s%s", path, suffixes[i]) >= sizeof(file))
+			return cause_set(error, -ENAMETOOLONG, "%s: path too long", path);
+		int e = chmod(file, 0600) < 0 ? errno : 0;
+
+		if (e && e != ENOENT)
+			return cause_set(error, -e, "cannot make %s private (mode 0600): %s", file,
+					 strerror(e));
+	}
+	return 0;
+}
+
 int history_open(const char *path, struct event_base *base, enum history_durability durability,
 		 struct history **ret, char **error)
 {
@@ -1380,6 +1427,11 @@ int history_open(const char *path, struct event_base *base, enum history_durabil
 	}
 	sqlite3_extended_result_codes(h->db, 1);
 	sqlite3_busy_timeout(h->db, 5000);
+	r = history_make_private(path, error);
+	if (r < 0) {
+		history_close(h);
+		return r;
+	}
 	/* Migrating first refuses a foreign database before anything changes it. */
 	r = history_migrate(h, error);
 	if (r == 0)
