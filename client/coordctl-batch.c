@@ -24,15 +24,33 @@ struct batch {
 	struct batch_slot slots[BATCH_WINDOW];
 	size_t head, count; /* ring of in-flight slots */
 	size_t refused;
+	json_object *jobs; /* owned: with --json, the accepted jobs in input order */
 	/* Errors that answered no request (id null): their requests never get an answer. */
 	size_t orphans;
 };
 
+/* Reports a refused line (code: its JSON-RPC error code, or 0). */
+static void batch_refused(struct batch *b, size_t line, int code, const char *what)
+{
+	json_object *extra = json_object_new_object();
+
+	json_object_object_add(extra, "line", json_object_new_int64((int64_t)line));
+	if (code)
+		json_object_object_add(extra, "code", json_object_new_int(code));
+	if (code)
+		coordctl_fail(b->ctl, COORDCTL_EXIT_FAILED, "rpc", extra, "line %zu: %s (%s, %d)",
+			      line, what, coord_error_code_name(code), code);
+	else
+		coordctl_fail(b->ctl, COORDCTL_EXIT_FAILED, "refused", extra, "line %zu: %s", line,
+			      what);
+	json_object_put(extra);
+	b->refused++;
+}
+
 static void batch_print(struct batch *b, struct batch_slot *slot)
 {
 	if (slot->job && b->ctl->json)
-		puts(json_object_to_json_string_ext(
-			slot->job, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_array_add(b->jobs, json_object_get(slot->job));
 	else if (slot->job)
 		printf("%s\n", json_get_string(slot->job, "request_id") ?: "");
 	json_object_put(slot->job);
@@ -71,23 +89,19 @@ static int batch_receive(struct batch *b)
 
 	r = coord_call_recv_any(b->ctl->conn, -1, &id, &result, &err);
 	if (r < 0 && err.kind != COORD_ERR_RPC)
-		return coordctl_rpc_fail("submit --batch", &err);
+		return coordctl_rpc_fail(b->ctl, "submit --batch", &err);
 	slot = batch_find(b, id);
 	if (!slot) {
 		json_object_put(result);
 		if (r < 0)
-			fprintf(stderr,
-				"coordctl: submit --batch: the daemon could not read a request: "
-				"%s\n",
-				err.message);
+			coordctl_fail(b->ctl, COORDCTL_EXIT_FAILED, "rpc", NULL,
+				      "the daemon could not read a request: %s", err.message);
 		b->orphans++;
 		return 0;
 	}
 	slot->done = 1;
 	if (r < 0) {
-		fprintf(stderr, "coordctl: line %zu: %s (%s, %d)\n", slot->line, err.message,
-			coord_error_code_name(err.code), err.code);
-		b->refused++;
+		batch_refused(b, slot->line, err.code, err.message);
 	} else if (json_object_object_get_ex(result, "job", &job)) {
 		slot->job = json_object_get(job);
 	}
@@ -111,17 +125,29 @@ static void batch_settle_orphans(struct batch *b)
 		if (slot->done)
 			continue;
 		slot->done = 1;
-		b->refused++;
-		fprintf(stderr, "coordctl: line %zu: no answer (the daemon could not read it)\n",
-			slot->line);
+		batch_refused(b, slot->line, 0, "no answer (the daemon could not read it)");
 	}
 	batch_flush(b);
 }
 
-/* Sends the Task on one line; 0 also when the line itself is bad (counted as refused). */
-static int batch_send_line(struct batch *b, const char *text, size_t line)
+/* The Task a line stands for (new reference; NULL when it is bad JSON): a JSON object, or else a
+ * shell command line run by /bin/sh -c. */
+static json_object *batch_line_task(char *text)
 {
-	json_object *task = json_tokener_parse(text), *prepared;
+	const char *argv[] = {"/bin/sh", "-c", text, NULL};
+	size_t len = strlen(text);
+
+	if (text[strspn(text, " \t")] == '{')
+		return json_tokener_parse(text);
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		text[--len] = '\0';
+	return coord_task_new(argv);
+}
+
+/* Sends the Task on one line; 0 also when the line itself is bad (counted as refused). */
+static int batch_send_line(struct batch *b, char *text, size_t line)
+{
+	json_object *task = batch_line_task(text), *prepared;
 	struct batch_slot *slot;
 	struct coord_error err;
 	uint64_t id;
@@ -130,8 +156,7 @@ static int batch_send_line(struct batch *b, const char *text, size_t line)
 	prepared = coord_task_prepare(task);
 	json_object_put(task);
 	if (!prepared) {
-		fprintf(stderr, "coordctl: line %zu: not a JSON object\n", line);
-		b->refused++;
+		batch_refused(b, line, 0, "not a JSON object");
 		return 0;
 	}
 	if (b->mode && !json_object_object_get_ex(prepared, "mode", NULL))
@@ -139,16 +164,18 @@ static int batch_send_line(struct batch *b, const char *text, size_t line)
 	r = coord_call_send(b->ctl->conn, "submit", prepared, &id, &err);
 	json_object_put(prepared);
 	if (r < 0)
-		return coordctl_rpc_fail("submit --batch", &err);
+		return coordctl_rpc_fail(b->ctl, "submit --batch", &err);
 	slot = &b->slots[(b->head + b->count) % BATCH_WINDOW];
 	*slot = (struct batch_slot){.id = id, .line = line};
 	b->count++;
 	return 0;
 }
 
+/* Blank lines and comments (# first) are skipped. */
 static int batch_blank(const char *s)
 {
-	return s[strspn(s, " \t\r\n")] == '\0';
+	s += strspn(s, " \t\r\n");
+	return *s == '\0' || *s == '#';
 }
 
 static int batch_loop(struct batch *b, FILE *in)
@@ -169,8 +196,8 @@ static int batch_loop(struct batch *b, FILE *in)
 			r = batch_send_line(b, text, line);
 	}
 	if (r == 0 && ferror(in)) {
-		fprintf(stderr, "coordctl: submit --batch: read error: %s\n", strerror(errno));
-		r = COORDCTL_EXIT_NOINPUT;
+		r = coordctl_fail(b->ctl, COORDCTL_EXIT_NOINPUT, "input", NULL, "read error: %s",
+				  strerror(errno));
 	}
 	while (r == 0 && (batch_settle_orphans(b), b->count > 0))
 		r = batch_receive(b);
@@ -186,12 +213,13 @@ int coordctl_batch_run(struct coordctl *ctl, const char *path, const char *mode)
 
 	in = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
 	if (!in) {
-		fprintf(stderr, "coordctl: submit --batch: cannot open %s: %s\n", path,
-			strerror(errno));
-		return COORDCTL_EXIT_NOINPUT;
+		return coordctl_fail(ctl, COORDCTL_EXIT_NOINPUT, "input", NULL,
+				     "cannot open %s: %s", path, strerror(errno));
 	}
 	b = calloc(1, sizeof(*b));
-	r = b ? coordctl_rpc_connect(ctl) : COORDCTL_EXIT_SOFTWARE;
+	if (b)
+		b->jobs = json_object_new_array();
+	r = b && b->jobs ? coordctl_rpc_connect(ctl) : COORDCTL_EXIT_SOFTWARE;
 	if (r == 0) {
 		b->ctl = ctl;
 		b->mode = mode;
@@ -201,9 +229,18 @@ int coordctl_batch_run(struct coordctl *ctl, const char *path, const char *mode)
 		for (size_t i = 0; i < b->count; i++)
 			json_object_put(b->slots[(b->head + i) % BATCH_WINDOW].job);
 	}
+	if (b && b->jobs && ctl->json && (r == 0 || json_object_array_length(b->jobs) > 0)) {
+		json_object *wrap = json_object_new_object();
+
+		json_object_object_add(wrap, "jobs", json_object_get(b->jobs));
+		coordctl_format_json(ctl, wrap);
+		json_object_put(wrap);
+	}
+	if (b)
+		json_object_put(b->jobs);
 	if (r == 0 && b && b->refused > 0) {
-		fprintf(stderr, "coordctl: submit --batch: %zu task(s) refused\n", b->refused);
-		r = COORDCTL_EXIT_FAILED;
+		r = coordctl_fail(ctl, COORDCTL_EXIT_FAILED, "refused", NULL,
+				  "--batch: %zu task(s) refused", b->refused);
 	}
 	free(b);
 	if (in != stdin)

@@ -2,27 +2,13 @@
 #include "coordctl.h"
 #include "jsonutil.h"
 
-/* Parses only the common options and refuses arguments; COORDCTL_CONTINUE to go on. */
-static int daemon_args(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
-		       char **argv)
-{
-	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
-	int c, r = COORDCTL_CONTINUE;
-
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		r = coordctl_option(ctl, entry, c);
-	if (r == COORDCTL_CONTINUE && optind < argc)
-		r = coordctl_usage_error(entry, "unexpected argument '%s'", argv[optind]);
-	return r;
-}
-
 static int ping_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
 		     char **argv)
 {
 	json_object *result = NULL;
 	double pid = 0, uptime = 0;
 	char up[32];
-	int r = daemon_args(ctl, entry, argc, argv);
+	int r = coordctl_common_args(ctl, entry, argc, argv, 0, 0);
 
 	if (r != COORDCTL_CONTINUE)
 		return r;
@@ -48,7 +34,7 @@ static int shutdown_exec(struct coordctl *ctl, const struct coordctl_entry *entr
 {
 	json_object *result = NULL;
 	struct coord_error err;
-	int r = daemon_args(ctl, entry, argc, argv);
+	int r = coordctl_common_args(ctl, entry, argc, argv, 0, 0);
 
 	if (r != COORDCTL_CONTINUE)
 		return r;
@@ -58,7 +44,7 @@ static int shutdown_exec(struct coordctl *ctl, const struct coordctl_entry *entr
 	if (coord_call(ctl->conn, "shutdown", NULL, -1, &result, &err) < 0) {
 		/* A daemon that hangs up instead of answering has still done as asked. */
 		if (err.kind != COORD_ERR_CLOSED)
-			return coordctl_rpc_fail("shutdown", &err);
+			return coordctl_rpc_fail(ctl, "shutdown", &err);
 		result = json_object_new_object();
 	}
 	if (ctl->json)

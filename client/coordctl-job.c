@@ -130,22 +130,20 @@ static void job_print(struct coordctl *ctl, json_object *result)
 
 static int job_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc, char **argv)
 {
-	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
 	json_object *result = NULL;
 	struct coord_error err;
-	int c, r = COORDCTL_CONTINUE;
+	char *id = NULL;
+	int r = coordctl_common_args(ctl, entry, argc, argv, 1, 1);
 
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		r = coordctl_option(ctl, entry, c);
 	if (r != COORDCTL_CONTINUE)
 		return r;
-	if (argc - optind != 1)
-		return coordctl_usage_error(entry, "give exactly one request ID");
-	r = coordctl_rpc_connect(ctl);
+	r = coordctl_resolve(ctl, argv[optind], &id);
 	if (r != 0)
 		return r;
-	if (coord_job(ctl->conn, argv[optind], &result, &err) < 0)
-		return coordctl_rpc_fail("job", &err);
+	r = coord_job(ctl->conn, id, &result, &err);
+	free(id);
+	if (r < 0)
+		return coordctl_rpc_fail(ctl, "job", &err);
 	if (ctl->json)
 		coordctl_format_json(ctl, result);
 	else

@@ -49,7 +49,7 @@ static int logs_print_kept(struct coordctl *ctl, struct coordctl_output *o,
 								   : COORD_STREAM_STDERR;
 
 	if (coord_output(ctl->conn, o->request_id, which, 0, &result, &err) < 0)
-		return coordctl_rpc_fail("logs", &err);
+		return coordctl_rpc_fail(ctl, "logs", &err);
 	if (ctl->json && !a->follow) {
 		coordctl_format_json(ctl, result);
 		json_object_put(result);
@@ -82,7 +82,7 @@ static int logs_job_exit(struct coordctl *ctl, const char *request_id)
 	int r;
 
 	if (coord_job(ctl->conn, request_id, &result, &err) < 0)
-		return coordctl_rpc_fail("logs", &err);
+		return coordctl_rpc_fail(ctl, "logs", &err);
 	json_object_object_get_ex(result, "message", &message);
 	r = coordctl_submit_exit_code(message);
 	json_object_put(result);
@@ -122,9 +122,10 @@ static int logs_exec(struct coordctl *ctl, const struct coordctl_entry *entry, i
 	};
 	struct logs_args a = {.tail = -1};
 	int c, r = COORDCTL_CONTINUE;
-	char *end;
+	char *end, *id;
 
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "+hfn:", opts, NULL)) != -1) {
+	while (r == COORDCTL_CONTINUE &&
+	       (c = coordctl_getopt(ctl, argc, argv, "+:hfn:", opts)) != -1) {
 		switch (c) {
 		case 'f':
 			a.follow = 1;
@@ -139,8 +140,7 @@ static int logs_exec(struct coordctl *ctl, const struct coordctl_entry *entry, i
 		case LOGS_OPT_TAIL:
 			a.tail = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || a.tail < 0)
-				r = coordctl_usage_error(entry, "bad value '%s' for --tail",
-							 optarg);
+				r = coordctl_bad_value(ctl, optarg);
 			break;
 		default:
 			r = coordctl_option(ctl, entry, c);
@@ -149,15 +149,20 @@ static int logs_exec(struct coordctl *ctl, const struct coordctl_entry *entry, i
 	if (r != COORDCTL_CONTINUE)
 		return r;
 	if (optind + 1 != argc)
-		return coordctl_usage_error(entry, "give exactly one request_id");
+		return coordctl_usage_error(ctl, "give exactly one job ID");
 	if (!a.want_stdout && !a.want_stderr)
 		a.want_stdout = a.want_stderr = 1;
-	return logs_run(ctl, &a, argv[optind]);
+	r = coordctl_resolve(ctl, argv[optind], &id);
+	if (r != 0)
+		return r;
+	r = logs_run(ctl, &a, id);
+	free(id);
+	return r;
 }
 
 const struct coordctl_entry coordctl_logs_entry = {
 	.name = "logs",
-	.usage = "[-f] [--stdout|--stderr] [--tail N] REQUEST_ID",
+	.usage = "[-f] [--stdout|--stderr] [--tail N] ID",
 	.summary = "Print a job's output as kept (its stdout to stdout, its stderr to stderr).",
 	.help = "  -f, --follow      go on printing as the task writes, until the job closes;\n"
 		"                    then exit with the job's status, as submit --wait does\n"

@@ -5,26 +5,20 @@
 static int metrics_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
 			char **argv)
 {
-	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
 	json_object *result = NULL;
 	const char *text;
-	int c, r = COORDCTL_CONTINUE;
+	int r = coordctl_common_args(ctl, entry, argc, argv, 0, 0);
 
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		r = coordctl_option(ctl, entry, c);
 	if (r != COORDCTL_CONTINUE)
 		return r;
-	if (optind < argc)
-		return coordctl_usage_error(entry, "unexpected argument '%s'", argv[optind]);
 	r = coordctl_rpc_call(ctl, "metrics", NULL, &result);
 	if (r == 0 && ctl->json) {
 		coordctl_format_json(ctl, result);
 	} else if (r == 0) {
 		text = json_get_string(result, "prometheus");
 		if (!text) {
-			fprintf(stderr,
-				"coordctl: metrics: the daemon sent no \"prometheus\" text\n");
-			r = COORDCTL_EXIT_PROTOCOL;
+			r = coordctl_fail(ctl, COORDCTL_EXIT_PROTOCOL, "protocol", NULL,
+					  "the daemon sent no \"prometheus\" text");
 		} else {
 			fputs(text, stdout);
 		}

@@ -90,11 +90,12 @@ static int coordctl_output_follow_one(struct coordctl *ctl, struct coordctl_outp
 	if (coord_output_follow(ctl->conn, o->request_id,
 				i == 0 ? COORD_STREAM_STDOUT : COORD_STREAM_STDERR,
 				(int64_t)s->next, &result, &err) < 0)
-		return o->quiet ? coordctl_rpc_exit_code(&err) : coordctl_rpc_fail("output", &err);
+		return o->quiet ? coordctl_rpc_exit_code(&err)
+				: coordctl_rpc_fail(ctl, "output", &err);
 	if (!json_object_object_get_ex(result, "subscription", &sub)) {
 		json_object_put(result);
-		fprintf(stderr, "coordctl: output: the daemon's answer has no subscription\n");
-		return COORDCTL_EXIT_PROTOCOL;
+		return coordctl_fail(ctl, COORDCTL_EXIT_PROTOCOL, "protocol", NULL,
+				     "output: the daemon's answer has no subscription");
 	}
 	json_object_put(s->sub);
 	s->sub = json_object_get(sub);
@@ -187,7 +188,7 @@ int coordctl_output_wait(struct coordctl *ctl, struct coordctl_output *o, int wi
 			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
 				return COORDCTL_EXIT_SOFTWARE;
 			if (coord_conn_dispatch(ctl->conn, &err) < 0)
-				return coordctl_rpc_fail("output", &err);
+				return coordctl_rpc_fail(ctl, "output", &err);
 		}
 		while (coord_notify_next(ctl->conn, 0, &note, &err) == 0) {
 			r = coordctl_output_note(ctl, o, note);
@@ -198,7 +199,7 @@ int coordctl_output_wait(struct coordctl *ctl, struct coordctl_output *o, int wi
 		if (!answered) {
 			r = coordctl_output_answer(ctl, ret_result, ret_err);
 			if (r < 0)
-				return coordctl_rpc_fail("submit", ret_err);
+				return coordctl_rpc_fail(ctl, "submit", ret_err);
 			answered = r;
 			if (answered && !*ret_result)
 				return 0; /* refused: no output will come */

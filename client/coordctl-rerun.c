@@ -108,16 +108,15 @@ static int rerun_stored_node(struct coordctl *ctl, const char *id, json_object *
 	struct coord_error err;
 
 	if (coord_job(ctl->conn, id, &result, &err) < 0)
-		return coordctl_rpc_fail("rerun", &err);
+		return coordctl_rpc_fail(ctl, "rerun", &err);
 	node = json_object_object_get(
 		json_object_object_get(json_object_object_get(result, "job"), "task"), "node");
 	if (!node) {
 		json_object_put(result);
-		fprintf(stderr,
-			"coordctl rerun: job %s shows no stored task to edit (only its "
-			"owner and root see it)\n",
-			id);
-		return COORDCTL_EXIT_NOPERM;
+		return coordctl_fail(ctl, COORDCTL_EXIT_NOPERM, "permission", NULL,
+				     "job %s shows no stored task to edit (only its owner and "
+				     "root see it)",
+				     id);
 	}
 	*ret = json_object_get(node);
 	json_object_put(result);
@@ -141,7 +140,7 @@ static int rerun_send(struct coordctl *ctl, const char *id, const char *new_id, 
 		return r;
 	if (coord_rerun(ctl->conn, id, new_id, node, &result, &err) < 0) {
 		json_object_put(node);
-		return coordctl_rpc_fail("rerun", &err);
+		return coordctl_rpc_fail(ctl, "rerun", &err);
 	}
 	json_object_put(node);
 	json_object_object_get_ex(result, "job", &job);
@@ -162,9 +161,11 @@ static int rerun_exec(struct coordctl *ctl, const struct coordctl_entry *entry, 
 		COORDCTL_COMMON_OPTIONS,
 	};
 	const char *new_id = NULL, *id;
+	char *resolved = NULL;
 	int c, edit = 0, r = COORDCTL_CONTINUE;
 
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "+he", opts, NULL)) != -1) {
+	while (r == COORDCTL_CONTINUE &&
+	       (c = coordctl_getopt(ctl, argc, argv, "+:he", opts)) != -1) {
 		if (c == RERUN_OPT_REQUEST_ID)
 			new_id = optarg;
 		else if (c == RERUN_OPT_EDIT || c == 'e')
@@ -175,15 +176,20 @@ static int rerun_exec(struct coordctl *ctl, const struct coordctl_entry *entry, 
 	if (r != COORDCTL_CONTINUE)
 		return r;
 	if (optind >= argc)
-		return coordctl_usage_error(entry, "give the request ID of a closed job");
+		return coordctl_usage_error(ctl, "give the request ID of a closed job");
 	id = argv[optind++];
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
 	else if (optind < argc)
-		return coordctl_usage_error(entry, "put the new command after --");
+		return coordctl_usage_error(ctl, "put the new command after --");
 	if (edit && optind < argc)
-		return coordctl_usage_error(entry, "give --edit or a new command, not both");
-	return rerun_send(ctl, id, new_id, edit, argv + optind);
+		return coordctl_usage_error(ctl, "give --edit or a new command, not both");
+	r = coordctl_resolve(ctl, id, &resolved);
+	if (r != 0)
+		return r;
+	r = rerun_send(ctl, resolved, new_id, edit, argv + optind);
+	free(resolved);
+	return r;
 }
 
 const struct coordctl_entry coordctl_rerun_entry = {

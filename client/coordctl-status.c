@@ -13,6 +13,9 @@ enum {
 	STATUS_OPT_MODE,
 	STATUS_OPT_RUN,
 	STATUS_OPT_LIMIT,
+	STATUS_OPT_SINCE,
+	STATUS_OPT_UNTIL,
+	STATUS_OPT_NAME,
 };
 
 #define STATUS_COLUMNS 8
@@ -111,29 +114,54 @@ static void status_print_table(struct coordctl *ctl, json_object *result)
 	printf("%s\n", json_get_string(result, "next") ? "(more: raise --limit)" : "");
 }
 
-static int status_option(json_object *params, int c, const char *arg)
+/* Sets key to value unless another option set it differently: then -1 (a usage error). */
+static int status_set_once(json_object *params, const char *key, const char *value)
+{
+	const char *had = NULL;
+	json_object *v;
+
+	if (json_object_object_get_ex(params, key, &v))
+		had = json_object_get_string(v);
+	if (had && strcmp(had, value) != 0)
+		return -2;
+	json_object_object_add(params, key, json_object_new_string(value));
+	return 0;
+}
+
+/* 0 when taken, 1 when not a status option, -1 for a bad value, -2 for a conflict. */
+static int status_option(struct coordctl *ctl, json_object *params, int c, const char *arg)
 {
 	char *end;
+	double t;
 	long n;
 
 	switch (c) {
 	case STATUS_OPT_OPEN:
 	case STATUS_OPT_CLOSED:
-		json_object_object_add(
-			params, "status",
-			json_object_new_string(c == STATUS_OPT_OPEN ? "opened" : "closed"));
-		return 0;
+		return status_set_once(params, "status",
+				       c == STATUS_OPT_OPEN ? "opened" : "closed");
 	case STATUS_OPT_FAILED:
 	case STATUS_OPT_SUCCEEDED:
-		json_object_object_add(
-			params, "result",
-			json_object_new_string(c == STATUS_OPT_FAILED ? "failure" : "success"));
-		return 0;
+		return status_set_once(params, "result",
+				       c == STATUS_OPT_FAILED ? "failure" : "success");
 	case STATUS_OPT_MODE:
 		json_object_object_add(params, "mode", json_object_new_string(arg));
 		return 0;
+	case STATUS_OPT_NAME:
+		json_object_object_add(params, "name", json_object_new_string(arg));
+		return 0;
 	case STATUS_OPT_RUN:
 		json_object_object_add(params, "run_id", json_object_new_string(arg));
+		return 0;
+	case STATUS_OPT_SINCE:
+	case STATUS_OPT_UNTIL:
+		if (coordctl_time_parse(arg, time_now(), &t) < 0)
+			return -1;
+		json_object_object_add(params, c == STATUS_OPT_SINCE ? "since" : "until",
+				       json_object_new_double(t));
+		return 0;
+	case 'q':
+		ctl->quiet = 1;
 		return 0;
 	case STATUS_OPT_LIMIT:
 		n = strtol(arg, &end, 10);
@@ -143,6 +171,33 @@ static int status_option(json_object *params, int c, const char *arg)
 		return 0;
 	}
 	return 1;
+}
+
+/* --run takes a job as any command does: a prefix or a name becomes its request_id. */
+static int status_resolve_run(struct coordctl *ctl, json_object *params)
+{
+	json_object *run;
+	char *id;
+	int r;
+
+	if (!json_object_object_get_ex(params, "run_id", &run))
+		return 0;
+	r = coordctl_resolve(ctl, json_object_get_string(run), &id);
+	if (r != 0)
+		return r;
+	json_object_object_add(params, "run_id", json_object_new_string(id));
+	free(id);
+	return 0;
+}
+
+static void status_print_ids(json_object *result)
+{
+	json_object *jobs = NULL;
+
+	json_object_object_get_ex(result, "jobs", &jobs);
+	for (size_t i = 0; jobs && i < json_object_array_length(jobs); i++)
+		printf("%s\n",
+		       json_get_string(json_object_array_get_idx(jobs, i), "request_id") ?: "");
 }
 
 static int status_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
@@ -155,7 +210,11 @@ static int status_exec(struct coordctl *ctl, const struct coordctl_entry *entry,
 		{"succeeded", no_argument, NULL, STATUS_OPT_SUCCEEDED},
 		{"mode", required_argument, NULL, STATUS_OPT_MODE},
 		{"run", required_argument, NULL, STATUS_OPT_RUN},
+		{"name", required_argument, NULL, STATUS_OPT_NAME},
+		{"since", required_argument, NULL, STATUS_OPT_SINCE},
+		{"until", required_argument, NULL, STATUS_OPT_UNTIL},
 		{"limit", required_argument, NULL, STATUS_OPT_LIMIT},
+		{"quiet", no_argument, NULL, 'q'},
 		COORDCTL_COMMON_OPTIONS,
 	};
 	json_object *params = json_object_new_object(), *result = NULL;
@@ -163,23 +222,33 @@ static int status_exec(struct coordctl *ctl, const struct coordctl_entry *entry,
 
 	if (!params)
 		return COORDCTL_EXIT_SOFTWARE;
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int o = status_option(params, c, optarg);
+	while (r == COORDCTL_CONTINUE &&
+	       (c = coordctl_getopt(ctl, argc, argv, ":hq", opts)) != -1) {
+		int o = status_option(ctl, params, c, optarg);
 
-		if (o < 0)
-			r = coordctl_usage_error(entry, "--limit takes a number from 1 to 10000");
+		if (o == -2)
+			r = coordctl_usage_error(ctl,
+						 "%s conflicts with an option before it "
+						 "(--open/--closed, --failed/--succeeded)",
+						 ctl->optname);
+		else if (o < 0)
+			r = coordctl_bad_value(ctl, optarg);
 		else if (o > 0)
 			r = coordctl_option(ctl, entry, c);
 	}
 	if (r == COORDCTL_CONTINUE && optind < argc)
-		r = coordctl_usage_error(entry, "unexpected argument '%s'", argv[optind]);
+		r = coordctl_usage_error(ctl, "unexpected argument '%s'", argv[optind]);
 	if (r != COORDCTL_CONTINUE) {
 		json_object_put(params);
 		return r;
 	}
-	r = coordctl_rpc_call(ctl, "status", params, &result);
+	r = status_resolve_run(ctl, params);
+	if (r == 0)
+		r = coordctl_rpc_call(ctl, "status", params, &result);
 	if (r == 0 && ctl->json)
 		coordctl_format_json(ctl, result);
+	else if (r == 0 && ctl->quiet)
+		status_print_ids(result);
 	else if (r == 0)
 		status_print_table(ctl, result);
 	json_object_put(result);
@@ -189,12 +258,18 @@ static int status_exec(struct coordctl *ctl, const struct coordctl_entry *entry,
 
 const struct coordctl_entry coordctl_status_entry = {
 	.name = "status",
-	.usage = "[--open|--closed] [--failed|--succeeded] [--mode M] [--run ID] [--limit N]",
+	.usage = "[--open|--closed] [--failed|--succeeded] [--mode M] [--run ID] [--name PATTERN]\n"
+		 "       [--since TIME] [--until TIME] [--limit N] [-q]",
 	.summary = "List jobs, newest first.",
 	.help = "  --open, --closed       only opened or only closed jobs\n"
 		"  --failed, --succeeded  only failed or only successful jobs\n"
 		"  --mode M               only jobs of mode M\n"
 		"  --run ID               only jobs of run ID\n"
-		"  --limit N              at most N jobs (default 100, at most 10000)\n",
+		"  --name PATTERN         only jobs whose name matches PATTERN\n"
+		"  --since, --until TIME  only jobs accepted from / up to TIME: 30s, 10m, 1h30m,\n"
+		"                         2d (that long ago), 2026-11-30, '2026-11-30 14:05',\n"
+		"                         14:05 (today), @EPOCH or now\n"
+		"  --limit N              at most N jobs (default 100, at most 10000)\n"
+		"  -q, --quiet            print only the request_ids\n",
 	.exec = status_exec,
 };

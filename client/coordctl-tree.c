@@ -52,11 +52,16 @@ static int tree_cmp_child_key(const void *key, const void *elem)
 	return strcmp(key, tree_str(*(json_object *const *)elem, "child_node_id"));
 }
 
+static void tree_add_cb(json_object *job, void *data)
+{
+	json_object_array_add(data, json_object_get(job));
+}
+
 /* Fetches every job of run_id (all recent jobs when NULL); returns 0 or an exit code. */
 static int tree_fetch(struct tree *t, const char *run_id)
 {
-	json_object *params = json_object_new_object(), *result, *page, *next;
-	int r = 0;
+	json_object *params = json_object_new_object();
+	int r;
 
 	t->jobs = json_object_new_array();
 	if (!params || !t->jobs) {
@@ -66,25 +71,33 @@ static int tree_fetch(struct tree *t, const char *run_id)
 	if (run_id)
 		json_object_object_add(params, "run_id", json_object_new_string(run_id));
 	json_object_object_add(params, "limit", json_object_new_int(run_id ? 10000 : 1000));
-	for (int i = 0; r == 0 && i < (run_id ? TREE_MAX_PAGES : 1); i++) {
-		result = NULL;
-		r = coordctl_rpc_call(t->ctl, "status", params, &result);
-		if (r != 0)
-			break;
-		if (json_object_object_get_ex(result, "jobs", &page))
-			for (size_t k = 0; k < json_object_array_length(page); k++)
-				json_object_array_add(
-					t->jobs,
-					json_object_get(json_object_array_get_idx(page, k)));
-		if (!json_object_object_get_ex(result, "next", &next) || !next) {
-			json_object_put(result);
-			break;
-		}
-		json_object_object_add(params, "cursor", json_object_get(next));
-		json_object_put(result);
-	}
+	r = coordctl_rpc_status_pages(t->ctl, params, run_id ? TREE_MAX_PAGES : 1, tree_add_cb,
+				      t->jobs);
 	json_object_put(params);
 	return r;
+}
+
+/* Replaces *id (a job that is not a run's root) by its run_id; -1 when there is no such job. */
+static int tree_run_of(struct tree *t, char **id)
+{
+	json_object *params = json_object_new_object(), *result = NULL, *job = NULL;
+	const char *run;
+	char *copy = NULL;
+
+	if (!params)
+		return -1;
+	json_object_object_add(params, "request_id", json_object_new_string(*id));
+	if (coord_call(t->ctl->conn, "job", params, -1, &result, NULL) == 0 &&
+	    json_object_object_get_ex(result, "job", &job) &&
+	    (run = json_get_string(job, "run_id")))
+		copy = strdup(run);
+	json_object_put(result);
+	json_object_put(params);
+	if (!copy)
+		return -1;
+	free(*id);
+	*id = copy;
+	return 0;
 }
 
 /* The children of node (a child_node_id): a run of by_parent; *ret_n is its length. */
@@ -185,8 +198,13 @@ static void tree_print(struct tree *t)
 		else
 			tree_print_node(t, order[i], "", 1, 0);
 	}
-	if (t->ctl->json)
-		coordctl_format_json(t->ctl, roots);
+	if (t->ctl->json) {
+		json_object *wrap = json_object_new_object();
+
+		json_object_object_add(wrap, "roots", json_object_get(roots));
+		coordctl_format_json(t->ctl, wrap);
+		json_object_put(wrap);
+	}
 	json_object_put(roots);
 	free(order);
 }
@@ -194,17 +212,23 @@ static void tree_print(struct tree *t)
 static int tree_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
 		     char **argv)
 {
-	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
 	struct tree t = {.ctl = ctl};
-	int c, r = COORDCTL_CONTINUE;
+	char *run = NULL;
+	int r = coordctl_common_args(ctl, entry, argc, argv, 0, 1);
 
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		r = coordctl_option(ctl, entry, c);
 	if (r != COORDCTL_CONTINUE)
 		return r;
-	if (argc - optind > 1)
-		return coordctl_usage_error(entry, "give at most one run ID");
-	r = tree_fetch(&t, optind < argc ? argv[optind] : NULL);
+	r = optind < argc ? coordctl_resolve(ctl, argv[optind], &run) : 0;
+	if (r == 0)
+		r = tree_fetch(&t, run);
+	if (r == 0 && run && json_object_array_length(t.jobs) == 0 && tree_run_of(&t, &run) == 0) {
+		json_object_put(t.jobs);
+		r = tree_fetch(&t, run);
+	}
+	if (r == 0 && run && json_object_array_length(t.jobs) == 0)
+		r = coordctl_fail(ctl, COORDCTL_EXIT_FAILED, "not_found", NULL,
+				  "no job has run_id '%s'", run);
+	free(run);
 	if (r == 0) {
 		t.n = json_object_array_length(t.jobs);
 		t.by_parent = calloc(t.n ? t.n : 1, sizeof(*t.by_parent));
@@ -229,5 +253,6 @@ const struct coordctl_entry coordctl_tree_entry = {
 	.name = "tree",
 	.usage = "[RUN_ID]",
 	.summary = "Draw the task tree of a run (or of the recent jobs) by parent and child node.",
+	.help = "  RUN_ID may be any job of the run: the tree is drawn from its run's root\n",
 	.exec = tree_exec,
 };

@@ -16,6 +16,8 @@ enum {
 
 /* How often the loop looks at the signal flag. */
 #define WATCH_TICK_MS 200
+/* Job names remembered; past this the memory starts over. */
+#define WATCH_NAMES_MAX 4096
 
 static volatile sig_atomic_t watch_stop;
 
@@ -29,8 +31,38 @@ struct watch {
 	struct coordctl *ctl;
 	json_object *params;	   /* owned: subscribe's params */
 	json_object *subscription; /* owned: the current subscription's id */
+	json_object *names;	   /* owned: request_id -> job name, looked up once each */
 	long long count;	   /* messages left to print; <0: no limit */
 };
+
+/* The name of the job a message is about ("-" when it has none), asked of the daemon once. */
+static const char *watch_name(struct watch *w, json_object *msg)
+{
+	const char *id = json_get_string(msg, "request_id"), *type = json_get_string(msg, "type");
+	json_object *params, *result = NULL, *job = NULL, *name;
+
+	if (!id || !type || strcmp(type, "request_creation_failure") == 0)
+		return "-";
+	if (!w->names || json_object_object_length(w->names) >= WATCH_NAMES_MAX) {
+		json_object_put(w->names);
+		w->names = json_object_new_object();
+		if (!w->names)
+			return "-";
+	}
+	if (json_object_object_get_ex(w->names, id, &name))
+		return json_object_get_string(name);
+	params = json_object_new_object();
+	json_object_object_add(params, "request_id", json_object_new_string(id));
+	if (coord_call(w->ctl->conn, "job", params, -1, &result, NULL) == 0 &&
+	    json_object_object_get_ex(result, "job", &job))
+		json_object_object_add(w->names, id,
+				       json_object_new_string(json_get_string(job, "name") ?: "-"));
+	json_object_put(result);
+	json_object_put(params);
+	if (json_object_object_get_ex(w->names, id, &name))
+		return json_object_get_string(name);
+	return "-";
+}
 
 static int watch_subscribe(struct watch *w)
 {
@@ -38,7 +70,7 @@ static int watch_subscribe(struct watch *w)
 	struct coord_error err;
 
 	if (coord_subscribe(w->ctl->conn, w->params, &result, &err) < 0)
-		return coordctl_rpc_fail("subscribe", &err);
+		return coordctl_rpc_fail(w->ctl, "subscribe", &err);
 	json_object_object_get_ex(result, "subscription", &sub);
 	json_object_put(w->subscription);
 	w->subscription = json_object_get(sub);
@@ -50,7 +82,7 @@ static void watch_print_message(struct watch *w, json_object *msg)
 {
 	json_object *error = NULL, *result = NULL;
 	const char *type = json_get_string(msg, "type") ?: "?";
-	char clock[32] = "-";
+	char clock[32] = "-", sid[COORDCTL_SHORT_ID + 1];
 	double seq = 0, t, code;
 
 	if (w->ctl->json) {
@@ -64,8 +96,9 @@ static void watch_print_message(struct watch *w, json_object *msg)
 		coordctl_format_clock(clock, sizeof(clock), t);
 	if (strncmp(type, "request_", 8) == 0)
 		type += 8;
-	printf("%.0f %s %-16s %s mode=%s", seq, clock, type,
-	       json_get_string(msg, "request_id") ?: "-", json_get_string(msg, "mode") ?: "-");
+	printf("%.0f %s %-16s %s (%s) mode=%s", seq, clock, type,
+	       coordctl_short_id(w->ctl, json_get_string(msg, "request_id"), sid, sizeof(sid)),
+	       watch_name(w, msg), json_get_string(msg, "mode") ?: "-");
 	if (json_get_string(msg, "parent_node_id"))
 		printf(" parent=%s", json_get_string(msg, "parent_node_id"));
 	if (json_object_object_get_ex(msg, "result", &result) &&
@@ -127,7 +160,7 @@ static int watch_loop(struct watch *w)
 	while (r == COORDCTL_CONTINUE && !watch_stop) {
 		if (coord_notify_next(w->ctl->conn, WATCH_TICK_MS, &note, &err) < 0) {
 			if (err.kind != COORD_ERR_TIMEOUT)
-				r = coordctl_rpc_fail("watch", &err);
+				r = coordctl_rpc_fail(w->ctl, "watch", &err);
 			continue;
 		}
 		r = watch_handle(w, note);
@@ -136,9 +169,26 @@ static int watch_loop(struct watch *w)
 	return r == COORDCTL_CONTINUE ? COORDCTL_EXIT_OK : r;
 }
 
+/* The full message type for arg ("success" or "request_success"), or NULL. */
+static const char *watch_type(const char *arg)
+{
+	static const char *const types[] = {
+		"request_creation",
+		"request_success",
+		"request_failure",
+		"request_creation_failure",
+	};
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(arg, types[i]) == 0 || strcmp(arg, types[i] + 8) == 0)
+			return types[i];
+	return NULL;
+}
+
 static int watch_option(struct watch *w, int c, const char *arg)
 {
 	json_object *types;
+	const char *type;
 	char *end;
 	long long v;
 
@@ -155,25 +205,37 @@ static int watch_option(struct watch *w, int c, const char *arg)
 			json_object_object_add(w->params, "since_seq", json_object_new_int64(v));
 		return 0;
 	case WATCH_OPT_TYPE:
+		type = watch_type(arg);
+		if (!type)
+			return -2;
 		if (!json_object_object_get_ex(w->params, "types", &types)) {
 			types = json_object_new_array();
 			json_object_object_add(w->params, "types", types);
 		}
-		/* Accept the short form too: "success" for "request_success". */
-		if (strncmp(arg, "request_", 8) == 0) {
-			json_object_array_add(types, json_object_new_string(arg));
-		} else {
-			char full[128];
-
-			snprintf(full, sizeof(full), "request_%s", arg);
-			json_object_array_add(types, json_object_new_string(full));
-		}
+		json_object_array_add(types, json_object_new_string(type));
 		return 0;
 	case WATCH_OPT_RUN:
 		json_object_object_add(w->params, "run_id", json_object_new_string(arg));
 		return 0;
 	}
 	return 1;
+}
+
+/* --run takes a job as any command does: a prefix or a name becomes its request_id. */
+static int watch_resolve_run(struct watch *w)
+{
+	json_object *run;
+	char *id;
+	int r;
+
+	if (!json_object_object_get_ex(w->params, "run_id", &run))
+		return 0;
+	r = coordctl_resolve(w->ctl, json_object_get_string(run), &id);
+	if (r != 0)
+		return r;
+	json_object_object_add(w->params, "run_id", json_object_new_string(id));
+	free(id);
+	return 0;
 }
 
 static int watch_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
@@ -191,22 +253,30 @@ static int watch_exec(struct coordctl *ctl, const struct coordctl_entry *entry, 
 
 	if (!w.params)
 		return COORDCTL_EXIT_SOFTWARE;
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1) {
 		int o = watch_option(&w, c, optarg);
 
-		if (o < 0)
-			r = coordctl_usage_error(entry, "bad number '%s'", optarg);
+		if (o == -2)
+			r = coordctl_usage_error(ctl,
+						 "bad value '%s' for --type (creation, success, "
+						 "failure or creation_failure)",
+						 optarg);
+		else if (o < 0)
+			r = coordctl_bad_value(ctl, optarg);
 		else if (o > 0)
 			r = coordctl_option(ctl, entry, c);
 	}
 	if (r == COORDCTL_CONTINUE && optind < argc)
-		r = coordctl_usage_error(entry, "unexpected argument '%s'", argv[optind]);
+		r = coordctl_usage_error(ctl, "unexpected argument '%s'", argv[optind]);
 	if (r == COORDCTL_CONTINUE) {
 		r = coordctl_rpc_connect(ctl);
+		if (r == 0)
+			r = watch_resolve_run(&w);
 		if (r == 0)
 			r = watch_loop(&w);
 	}
 	json_object_put(w.subscription);
+	json_object_put(w.names);
 	json_object_put(w.params);
 	return r;
 }

@@ -222,7 +222,7 @@ static int web_exec(struct coordctl *ctl, const struct coordctl_entry *entry, in
 	struct sockaddr_storage addr;
 	int c, len = sizeof(addr), r = COORDCTL_CONTINUE;
 
-	while (r == COORDCTL_CONTINUE && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1) {
 		if (c == WEB_OPT_LISTEN)
 			listen = optarg;
 		else if (c == WEB_OPT_TOKEN_FILE)
@@ -233,21 +233,21 @@ static int web_exec(struct coordctl *ctl, const struct coordctl_entry *entry, in
 	if (r != COORDCTL_CONTINUE)
 		return r;
 	if (optind < argc)
-		return coordctl_usage_error(entry, "unexpected argument '%s'", argv[optind]);
+		return coordctl_usage_error(ctl, "unexpected argument '%s'", argv[optind]);
 	memset(&addr, 0, sizeof(addr));
 	if (web_parse_address(listen, &addr, &len) < 0)
-		return coordctl_usage_error(entry, "--listen takes ADDRESS:PORT, not '%s'", listen);
+		return coordctl_usage_error(ctl, "--listen takes ADDRESS:PORT, not '%s'", listen);
 	if (!web_is_loopback(&addr))
-		return coordctl_usage_error(entry,
+		return coordctl_usage_error(ctl,
 					    "--listen %s is not a loopback address; the web view "
 					    "listens on 127.0.0.1 or ::1 only",
 					    listen);
 	if (token_file) {
 		r = web_token_file(token_file, web.token, &why);
 		if (r < 0) {
-			fprintf(stderr, "coordctl: web: --token-file %s: %s (%s)\n", token_file,
-				why, strerror(-r));
-			return COORDCTL_EXIT_NOINPUT;
+			return coordctl_fail(ctl, COORDCTL_EXIT_NOINPUT, "input", NULL,
+					     "--token-file %s: %s (%s)", token_file, why,
+					     strerror(-r));
 		}
 	} else if (web_make_token(web.token) < 0) {
 		perror("coordctl: web: getrandom");
@@ -258,10 +258,10 @@ static int web_exec(struct coordctl *ctl, const struct coordctl_entry *entry, in
 	signal(SIGPIPE, SIG_IGN);
 	r = web_run(&web, &addr, len);
 	web_free(&web);
-	if (r < 0) {
-		fprintf(stderr, "coordctl: web: cannot serve on %s: %s\n", listen, strerror(-r));
-		return r == -ENOMEM ? COORDCTL_EXIT_SOFTWARE : COORDCTL_EXIT_UNAVAILABLE;
-	}
+	if (r < 0)
+		return coordctl_fail(
+			ctl, r == -ENOMEM ? COORDCTL_EXIT_SOFTWARE : COORDCTL_EXIT_UNAVAILABLE,
+			"io", NULL, "cannot serve on %s: %s", listen, strerror(-r));
 	return COORDCTL_EXIT_OK;
 }
 

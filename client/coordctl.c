@@ -8,17 +8,19 @@
 #include "coordctl.h"
 
 static const struct coordctl_entry *const coordctl_entries[] = {
-	&coordctl_submit_entry, &coordctl_status_entry,	  &coordctl_job_entry,
-	&coordctl_logs_entry,	&coordctl_wait_entry,	  &coordctl_cancel_entry,
-	&coordctl_rerun_entry,	&coordctl_watch_entry,	  &coordctl_tree_entry,
-	&coordctl_modes_entry,	&coordctl_ping_entry,	  &coordctl_metrics_entry,
-	&coordctl_web_entry,	&coordctl_shutdown_entry,
+	&coordctl_submit_entry,	  &coordctl_status_entry,   &coordctl_job_entry,
+	&coordctl_logs_entry,	  &coordctl_wait_entry,	    &coordctl_cancel_entry,
+	&coordctl_rerun_entry,	  &coordctl_watch_entry,    &coordctl_tree_entry,
+	&coordctl_modes_entry,	  &coordctl_pause_entry,    &coordctl_resume_entry,
+	&coordctl_parallel_entry, &coordctl_ping_entry,	    &coordctl_metrics_entry,
+	&coordctl_web_entry,	  &coordctl_shutdown_entry, &coordctl_help_entry,
 };
 
 #define COORDCTL_NENTRIES (sizeof(coordctl_entries) / sizeof(coordctl_entries[0]))
 
 static const char coordctl_common_help[] =
-	"  --json            print JSON instead of text\n"
+	"  --json            print JSON instead of text (see coordctl(1) for the shapes)\n"
+	"  --full            show whole request_ids, not their first 8 characters\n"
 	"  --socket PATH     the daemon's socket (default: $COORD_SOCKET, then the\n"
 	"                    per-user or system socket)\n"
 	"  -h, --help        show this help\n";
@@ -27,22 +29,6 @@ void coordctl_help(const struct coordctl_entry *entry, FILE *out)
 {
 	fprintf(out, "usage: coordctl %s %s\n\n%s\n\noptions:\n%s%s", entry->name, entry->usage,
 		entry->summary, entry->help ? entry->help : "", coordctl_common_help);
-}
-
-int coordctl_usage_error(const struct coordctl_entry *entry, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "coordctl%s%s: ", entry ? " " : "", entry ? entry->name : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (entry)
-		fprintf(stderr, "\nusage: coordctl %s %s\nTry 'coordctl %s --help'.\n", entry->name,
-			entry->usage, entry->name);
-	else
-		fprintf(stderr, "\nTry 'coordctl --help'.\n");
-	return COORDCTL_EXIT_USAGE;
 }
 
 int coordctl_option(struct coordctl *ctl, const struct coordctl_entry *entry, int opt)
@@ -54,15 +40,34 @@ int coordctl_option(struct coordctl *ctl, const struct coordctl_entry *entry, in
 	case COORDCTL_OPT_JSON:
 		ctl->json = 1;
 		return COORDCTL_CONTINUE;
+	case COORDCTL_OPT_FULL:
+		ctl->full = 1;
+		return COORDCTL_CONTINUE;
 	case COORDCTL_OPT_SOCKET:
 		ctl->socket = optarg;
 		return COORDCTL_CONTINUE;
+	case COORDCTL_OPT_BAD:
+		return COORDCTL_EXIT_USAGE; /* coordctl_getopt said what was wrong */
 	default:
-		/* getopt already said what was wrong. */
-		fprintf(stderr, "usage: coordctl %s %s\nTry 'coordctl %s --help'.\n", entry->name,
-			entry->usage, entry->name);
-		return COORDCTL_EXIT_USAGE;
+		return coordctl_usage_error(ctl, "option '%s' is not handled", ctl->optname);
 	}
+}
+
+int coordctl_common_args(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
+			 char **argv, int min, int max)
+{
+	static const struct option opts[] = {COORDCTL_COMMON_OPTIONS};
+	int c, r = COORDCTL_CONTINUE;
+
+	while (r == COORDCTL_CONTINUE && (c = coordctl_getopt(ctl, argc, argv, ":h", opts)) != -1)
+		r = coordctl_option(ctl, entry, c);
+	if (r != COORDCTL_CONTINUE)
+		return r;
+	if (max >= 0 && argc - optind > max)
+		return coordctl_usage_error(ctl, "unexpected argument '%s'", argv[optind + max]);
+	if (argc - optind < min)
+		return coordctl_usage_error(ctl, "missing argument");
+	return COORDCTL_CONTINUE;
 }
 
 static void coordctl_main_help(FILE *out)
@@ -75,7 +80,9 @@ static void coordctl_main_help(FILE *out)
 			coordctl_entries[i]->summary);
 	fprintf(out,
 		"\noptions:\n%s  --version         print the version\n\n"
-		"Run 'coordctl COMMAND --help' for a command's options; see coordctl(1).\n",
+		"A job ID may be a unique prefix of its request_id (at least 4 characters) or\n"
+		"the name of an open job. Run 'coordctl help COMMAND' for a command's options;\n"
+		"see coordctl(1).\n",
 		coordctl_common_help);
 }
 
@@ -86,6 +93,89 @@ static const struct coordctl_entry *coordctl_find(const char *name)
 			return coordctl_entries[i];
 	return NULL;
 }
+
+/* Edit distance with transpositions (optimal string alignment), capped at 9. */
+static size_t coordctl_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[16][16];
+
+	if (la > 15 || lb > 15)
+		return 9;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1], best = d[i - 1][j - 1] + cost;
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+/* The command closest to a mistyped name, or NULL when none is close. */
+static const struct coordctl_entry *coordctl_guess(const char *name)
+{
+	const struct coordctl_entry *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < COORDCTL_NENTRIES; i++) {
+		size_t dist = coordctl_distance(name, coordctl_entries[i]->name);
+
+		if (dist < best_d && dist < strlen(coordctl_entries[i]->name)) {
+			best = coordctl_entries[i];
+			best_d = dist;
+		}
+	}
+	return best;
+}
+
+static int coordctl_unknown(struct coordctl *ctl, const char *name)
+{
+	const struct coordctl_entry *guess = coordctl_guess(name);
+
+	if (guess)
+		return coordctl_usage_error(ctl, "unknown command '%s'; did you mean '%s'?", name,
+					    guess->name);
+	return coordctl_usage_error(ctl, "unknown command '%s'", name);
+}
+
+static int help_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
+		     char **argv)
+{
+	const struct coordctl_entry *target;
+	int r = coordctl_common_args(ctl, entry, argc, argv, 0, 1);
+
+	if (r != COORDCTL_CONTINUE)
+		return r;
+	if (optind == argc) {
+		coordctl_main_help(stdout);
+		return COORDCTL_EXIT_OK;
+	}
+	target = coordctl_find(argv[optind]);
+	if (!target) {
+		ctl->entry = NULL;
+		return coordctl_unknown(ctl, argv[optind]);
+	}
+	coordctl_help(target, stdout);
+	return COORDCTL_EXIT_OK;
+}
+
+const struct coordctl_entry coordctl_help_entry = {
+	.name = "help",
+	.usage = "[COMMAND]",
+	.summary = "Show the commands, or one command's options.",
+	.exec = help_exec,
+};
 
 enum { COORDCTL_OPT_VERSION = COORDCTL_OPT_FIRST_OWN };
 
@@ -98,7 +188,7 @@ static int coordctl_global_options(struct coordctl *ctl, int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = coordctl_getopt(ctl, argc, argv, "+:h", opts)) != -1) {
 		switch (c) {
 		case 'h':
 			coordctl_main_help(stdout);
@@ -106,37 +196,40 @@ static int coordctl_global_options(struct coordctl *ctl, int argc, char **argv)
 		case COORDCTL_OPT_VERSION:
 			printf("coordctl %s (libcoord %s)\n", COORD_VERSION, coord_version());
 			return COORDCTL_EXIT_OK;
-		case COORDCTL_OPT_JSON:
-			ctl->json = 1;
-			break;
-		case COORDCTL_OPT_SOCKET:
-			ctl->socket = optarg;
-			break;
 		default:
-			fprintf(stderr, "Try 'coordctl --help'.\n");
-			return COORDCTL_EXIT_USAGE;
+			c = coordctl_option(ctl, NULL, c);
+			if (c != COORDCTL_CONTINUE)
+				return c;
 		}
 	}
 	return COORDCTL_CONTINUE;
+}
+
+/* Colour only on a terminal that shows it and for a user who did not opt out. */
+static int coordctl_wants_color(int is_tty)
+{
+	const char *no_color = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	return is_tty && !(no_color && *no_color) && !(term && strcmp(term, "dumb") == 0);
 }
 
 int main(int argc, char **argv)
 {
 	struct coordctl ctl = {0};
 	const struct coordctl_entry *entry;
-	const char *no_color = getenv("NO_COLOR");
 	int r;
 
 	ctl.is_tty = isatty(STDOUT_FILENO);
-	ctl.color = ctl.is_tty && !(no_color && *no_color);
+	ctl.color = coordctl_wants_color(ctl.is_tty);
 	r = coordctl_global_options(&ctl, argc, argv);
 	if (r != COORDCTL_CONTINUE)
 		return r;
 	if (optind >= argc)
-		return coordctl_usage_error(NULL, "no command given");
+		return coordctl_usage_error(&ctl, "no command given");
 	entry = coordctl_find(argv[optind]);
 	if (!entry)
-		return coordctl_usage_error(NULL, "unknown command '%s'", argv[optind]);
+		return coordctl_unknown(&ctl, argv[optind]);
+	ctl.entry = entry;
 	argc -= optind;
 	argv += optind;
 	optind = 0; /* glibc: start over for the command's own options */

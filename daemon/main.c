@@ -32,6 +32,27 @@ static void main_usage(FILE *out)
 		CONFIG_DEFAULT_PATH);
 }
 
+/*
+ * getopt_long takes "--sock" for "--socket": a guess a daemon must not make
+ * (a typo would silently pick another option). 1 when the option just
+ * returned (longopts[idx]) was written out in full.
+ */
+static int main_option_whole(char **argv, const struct option *opt)
+{
+	const char *text = argv[optind - 1];
+	size_t len;
+
+	if (opt->has_arg == required_argument && optind >= 2 && optarg == argv[optind - 1])
+		text = argv[optind - 2];
+	len = strcspn(text, "=");
+	if (strncmp(text, "--", 2) == 0 && len - 2 == strlen(opt->name) &&
+	    strncmp(text + 2, opt->name, len - 2) == 0)
+		return 1;
+	fprintf(stderr, "coordinatord: unknown option \"%.*s\" (did you mean \"--%s\"?)\n",
+		(int)len, text, opt->name);
+	return 0;
+}
+
 static int main_parse(int argc, char **argv, struct daemon_options *opts)
 {
 	static const struct option longopts[] = {
@@ -43,9 +64,12 @@ static int main_parse(int argc, char **argv, struct daemon_options *opts)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	int c;
+	int c, idx = -1;
 
-	while ((c = getopt_long(argc, argv, "s:d:c:l:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:d:c:l:hV", longopts, &idx)) != -1) {
+		if (idx >= 0 && !main_option_whole(argv, &longopts[idx]))
+			c = '?';
+		idx = -1;
 		switch (c) {
 		case 's':
 			opts->socket_path = optarg;

@@ -11,11 +11,32 @@ static int fail(const char *what, const struct coord_error *err)
 	return err->kind == COORD_ERR_CONNECT ? 69 : 1;
 }
 
+/* Prints how the job ended; returns its exit code, or 1 when it never ran to an exit. */
+static int report(json_object *result)
+{
+	json_object *job = NULL, *code = NULL, *error = NULL;
+	const char *id, *res;
+
+	json_object_object_get_ex(result, "job", &job);
+	id = json_object_get_string(json_object_object_get(job, "request_id"));
+	res = json_object_get_string(json_object_object_get(job, "result"));
+	/* exit_code is null when the task was not started, was killed or was lost. */
+	if (json_object_object_get_ex(job, "exit_code", &code) && code) {
+		printf("%s: %s (exit %d)\n", id, res, json_object_get_int(code));
+		return json_object_get_int(code);
+	}
+	json_object_object_get_ex(job, "error", &error);
+	printf("%s: %s (%s: %s)\n", id, res,
+	       json_object_get_string(json_object_object_get(error, "kind")),
+	       json_object_get_string(json_object_object_get(error, "message")));
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct coord_conn *conn = NULL;
 	struct coord_error err;
-	json_object *result = NULL, *task, *job;
+	json_object *result = NULL, *task;
 	int code = 0;
 
 	printf("libcoord %s\n", coord_version());
@@ -33,11 +54,7 @@ int main(int argc, char **argv)
 		if (coord_submit(conn, task, -1, &result, &err) < 0) {
 			code = fail("submit", &err);
 		} else {
-			json_object_object_get_ex(result, "job", &job);
-			code = json_object_get_int(json_object_object_get(job, "exit_code"));
-			printf("%s: %s (exit %d)\n",
-			       json_object_get_string(json_object_object_get(job, "request_id")),
-			       json_object_get_string(json_object_object_get(job, "result")), code);
+			code = report(result);
 			json_object_put(result);
 		}
 		json_object_put(task);

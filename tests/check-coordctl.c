@@ -12,50 +12,10 @@
 #include <json-c/json.h>
 
 #include "checkrun.h"
+#include "ctltest.h"
 #include "testd.h"
 
 static struct testd daemon_under_test;
-
-/* Runs coordctl with the given arguments (NULL-terminated); output in *run. */
-static void ctl_run_in(struct testd_run *run, const char *input, const char *first, ...)
-{
-	const char *coordctl = getenv("COORDCTL");
-	char *argv[64];
-	int argc = 0;
-	va_list ap;
-
-	ck_assert_ptr_nonnull(coordctl);
-	argv[argc++] = (char *)coordctl;
-	va_start(ap, first);
-	for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *))
-		argv[argc++] = (char *)a;
-	va_end(ap);
-	argv[argc] = NULL;
-	ck_assert_int_eq(testd_run(argv, input, run), 0);
-}
-
-#define ctl_run(run, ...) ctl_run_in(run, NULL, __VA_ARGS__, NULL)
-
-static json_object *parse_json(const char *text)
-{
-	json_object *obj = json_tokener_parse(text);
-
-	ck_assert_msg(obj != NULL, "not JSON: %s", text);
-	return obj;
-}
-
-static json_object *get(json_object *obj, const char *key)
-{
-	json_object *v = NULL;
-
-	json_object_object_get_ex(obj, key, &v);
-	return v;
-}
-
-static const char *get_str(json_object *obj, const char *key)
-{
-	return json_object_get_string(get(obj, key));
-}
 
 /* ---- unit: no daemon needed ---- */
 
@@ -192,9 +152,10 @@ START_TEST(test_watch_resubscribes_when_lagged)
 			 "{\"seq\":4,\"type\":\"request_success\",\"request_id\":\"a\"}\n"
 			 "{\"seq\":9,\"type\":\"request_success\",\"request_id\":\"b\"}\n");
 	ck_assert_uint_eq(f.nlines, 2);
-	req = parse_json(f.lines[1]);
-	ck_assert_str_eq(get_str(req, "method"), "subscribe");
-	ck_assert_int_eq(json_object_get_int(get(get(req, "params"), "since_seq")), 8);
+	req = ctltest_parse(f.lines[1]);
+	ck_assert_str_eq(ctltest_str(req, "method"), "subscribe");
+	ck_assert_int_eq(json_object_get_int(ctltest_get(ctltest_get(req, "params"), "since_seq")),
+			 8);
 	json_object_put(req);
 	testd_fake_stop(&f);
 	testd_run_free(&run);
@@ -241,16 +202,17 @@ START_TEST(test_ping_modes)
 	testd_run_free(&run);
 	ctl_run(&run, "--json", "ping");
 	ck_assert_int_eq(run.status, 0);
-	obj = parse_json(run.out);
-	ck_assert_int_gt(json_object_get_int(get(obj, "pid")), 0);
+	obj = ctltest_parse(run.out);
+	ck_assert_int_gt(json_object_get_int(ctltest_get(obj, "pid")), 0);
 	json_object_put(obj);
 	testd_run_free(&run);
 	ctl_run(&run, "modes", "--json");
 	ck_assert_int_eq(run.status, 0);
-	obj = parse_json(run.out);
-	modes = get(obj, "modes");
+	obj = ctltest_parse(run.out);
+	modes = ctltest_get(obj, "modes");
 	for (size_t i = 0; i < json_object_array_length(modes); i++)
-		found |= strcmp(get_str(json_object_array_get_idx(modes, i), "name"), "async") == 0;
+		found |= strcmp(ctltest_str(json_object_array_get_idx(modes, i), "name"),
+				"async") == 0;
 	ck_assert(found);
 	json_object_put(obj);
 	testd_run_free(&run);
@@ -273,10 +235,11 @@ START_TEST(test_submit_plain_and_json)
 	ctl_run(&run, "submit", "--json", "--name", "labelled", "--request-id", "ctl-json-1", "--",
 		"true");
 	ck_assert_int_eq(run.status, 0);
-	obj = parse_json(run.out);
-	ck_assert_str_eq(get_str(obj, "request_id"), "ctl-json-1");
-	ck_assert_str_eq(get_str(obj, "name"), "labelled");
-	ck_assert_str_eq(get_str(obj, "mode"), "async");
+	obj = ctltest_parse(run.out);
+	ck_assert(json_object_is_type(ctltest_get(obj, "message"), json_type_null));
+	ck_assert_str_eq(ctltest_str(ctltest_get(obj, "job"), "request_id"), "ctl-json-1");
+	ck_assert_str_eq(ctltest_str(ctltest_get(obj, "job"), "name"), "labelled");
+	ck_assert_str_eq(ctltest_str(ctltest_get(obj, "job"), "mode"), "async");
 	json_object_put(obj);
 	testd_run_free(&run);
 	/* The same request_id again is a conflict. */
@@ -318,15 +281,16 @@ START_TEST(test_submit_wait_mirrors)
 	ck_assert_int_eq(run.status, 0);
 	ck_assert_str_eq(run.out, "hello\n/\n");
 	testd_run_free(&run);
-	ctl_run_in(&run, "fed through\n", "submit", "--wait", "--stdin", "-", "--", "cat", NULL);
+	ctltest_run(&run, "fed through\n", "submit", "--wait", "--stdin", "-", "--", "cat", NULL);
 	ck_assert_int_eq(run.status, 0);
 	ck_assert_str_eq(run.out, "fed through\n");
 	testd_run_free(&run);
 	ctl_run(&run, "submit", "--wait", "--json", "--", "/bin/sh", "-c", "echo x; exit 4");
 	ck_assert_int_eq(run.status, 4);
-	obj = parse_json(run.out);
-	ck_assert_str_eq(get_str(get(obj, "job"), "status"), "closed");
-	ck_assert_str_eq(get_str(get(get(obj, "message"), "result"), "stdout"), "x\n");
+	obj = ctltest_parse(run.out);
+	ck_assert_str_eq(ctltest_str(ctltest_get(obj, "job"), "status"), "closed");
+	ck_assert_str_eq(ctltest_str(ctltest_get(ctltest_get(obj, "message"), "result"), "stdout"),
+			 "x\n");
 	json_object_put(obj);
 	testd_run_free(&run);
 }
@@ -370,9 +334,10 @@ START_TEST(test_status_job_wait_cancel)
 	testd_run_free(&run);
 	ctl_run(&run, "job", "--json", "ctl-bad");
 	ck_assert_int_eq(run.status, 0);
-	obj = parse_json(run.out);
-	ck_assert_str_eq(get_str(get(get(obj, "message"), "result"), "stdout"), "oops\n");
-	ck_assert_int_eq(json_object_get_int(get(get(obj, "job"), "exit_code")), 2);
+	obj = ctltest_parse(run.out);
+	ck_assert_str_eq(ctltest_str(ctltest_get(ctltest_get(obj, "message"), "result"), "stdout"),
+			 "oops\n");
+	ck_assert_int_eq(json_object_get_int(ctltest_get(ctltest_get(obj, "job"), "exit_code")), 2);
 	json_object_put(obj);
 	testd_run_free(&run);
 	ctl_run(&run, "job", "ctl-never-submitted");
@@ -381,20 +346,21 @@ START_TEST(test_status_job_wait_cancel)
 
 	ctl_run(&run, "status", "--json", "--failed");
 	ck_assert_int_eq(run.status, 0);
-	obj = parse_json(run.out);
-	jobs = get(obj, "jobs");
+	obj = ctltest_parse(run.out);
+	jobs = ctltest_get(obj, "jobs");
 	ck_assert_int_ge(json_object_array_length(jobs), 1);
 	for (size_t i = 0; i < json_object_array_length(jobs); i++)
-		ck_assert_str_eq(get_str(json_object_array_get_idx(jobs, i), "result"), "failure");
-	ck_assert_ptr_nonnull(get(obj, "counts"));
+		ck_assert_str_eq(ctltest_str(json_object_array_get_idx(jobs, i), "result"),
+				 "failure");
+	ck_assert_ptr_nonnull(ctltest_get(obj, "counts"));
 	json_object_put(obj);
 	testd_run_free(&run);
 	ctl_run(&run, "status", "--open", "--json");
 	ck_assert_int_eq(run.status, 0);
-	obj = parse_json(run.out);
-	jobs = get(obj, "jobs");
+	obj = ctltest_parse(run.out);
+	jobs = ctltest_get(obj, "jobs");
 	ck_assert_int_ge(json_object_array_length(jobs), 1);
-	ck_assert_str_eq(get_str(json_object_array_get_idx(jobs, 0), "status"), "opened");
+	ck_assert_str_eq(ctltest_str(json_object_array_get_idx(jobs, 0), "status"), "opened");
 	json_object_put(obj);
 	testd_run_free(&run);
 	ctl_run(&run, "status", "--limit", "5");
@@ -411,8 +377,9 @@ START_TEST(test_status_job_wait_cancel)
 	ck_assert_int_eq(run.status, 1);
 	testd_run_free(&run);
 	ctl_run(&run, "job", "--json", "ctl-slow");
-	obj = parse_json(run.out);
-	ck_assert_str_eq(get_str(get(get(obj, "job"), "error"), "kind"), "cancelled");
+	obj = ctltest_parse(run.out);
+	ck_assert_str_eq(ctltest_str(ctltest_get(ctltest_get(obj, "job"), "error"), "kind"),
+			 "cancelled");
 	json_object_put(obj);
 	testd_run_free(&run);
 	ctl_run(&run, "cancel", "ctl-slow");
@@ -447,7 +414,7 @@ START_TEST(test_batch_10000)
 	long long deadline;
 	int opened = -1;
 
-	ctl_run_in(&run, text, "submit", "--batch", "-", NULL);
+	ctltest_run(&run, text, "submit", "--batch", "-", NULL);
 	free(text);
 	ck_assert_msg(run.status == 0, "status %d: %.300s", run.status, run.err);
 	for (char *p = run.out; (p = strchr(p, '\n')); p++)
@@ -459,8 +426,8 @@ START_TEST(test_batch_10000)
 	while (opened != 0 && testd_now_ms() < deadline) {
 		ctl_run(&run, "status", "--json", "--limit", "1");
 		ck_assert_int_eq(run.status, 0);
-		obj = parse_json(run.out);
-		opened = json_object_get_int(get(get(obj, "counts"), "opened"));
+		obj = ctltest_parse(run.out);
+		opened = json_object_get_int(ctltest_get(ctltest_get(obj, "counts"), "opened"));
 		json_object_put(obj);
 		testd_run_free(&run);
 		if (opened)
@@ -476,7 +443,7 @@ START_TEST(test_batch_bad_line)
 	struct testd_run run;
 	size_t lines = 0;
 
-	ctl_run_in(&run, text, "submit", "--batch", "-", NULL);
+	ctltest_run(&run, text, "submit", "--batch", "-", NULL);
 	free(text);
 	ck_assert_int_eq(run.status, 1);
 	ck_assert_ptr_nonnull(strstr(run.err, "line 3"));
@@ -484,10 +451,10 @@ START_TEST(test_batch_bad_line)
 		lines++;
 	ck_assert_uint_eq(lines, 4);
 	testd_run_free(&run);
-	ctl_run_in(&run,
-		   "{\"request_id\":\"dup-b\",\"node\":{\"argv\":[\"true\"]}}\n"
-		   "{\"request_id\":\"dup-b\",\"node\":{\"argv\":[\"true\"]}}\n",
-		   "submit", "--batch", "-", NULL);
+	ctltest_run(&run,
+		    "{\"request_id\":\"dup-b\",\"node\":{\"argv\":[\"true\"]}}\n"
+		    "{\"request_id\":\"dup-b\",\"node\":{\"argv\":[\"true\"]}}\n",
+		    "submit", "--batch", "-", NULL);
 	ck_assert_int_eq(run.status, 1);
 	ck_assert_ptr_nonnull(strstr(run.err, "line 2"));
 	ck_assert_str_eq(run.out, "dup-b\n");
@@ -509,7 +476,7 @@ START_TEST(test_batch_oversized_line)
 	memset(text + len, 'x', big);
 	len += big;
 	sprintf(text + len, "\"}}\n{\"node\":{\"argv\":[\"true\"]}}\n");
-	ctl_run_in(&run, text, "submit", "--batch", "-", NULL);
+	ctltest_run(&run, text, "submit", "--batch", "-", NULL);
 	free(text);
 	ck_assert_int_eq(run.status, 1);
 	ck_assert_ptr_nonnull(strstr(run.err, "line 2"));
@@ -534,21 +501,21 @@ START_TEST(test_tree_child_from_task)
 	ck_assert_msg(run.status == 0, "status %d: %s", run.status, run.err);
 	testd_run_free(&run);
 	ctl_run(&run, "job", "--json", "tree-child");
-	obj = parse_json(run.out);
-	ck_assert_str_eq(get_str(get(obj, "job"), "run_id"), "tree-root");
+	obj = ctltest_parse(run.out);
+	ck_assert_str_eq(ctltest_str(ctltest_get(obj, "job"), "run_id"), "tree-root");
 	json_object_put(obj);
 	testd_run_free(&run);
 	ctl_run(&run, "tree", "--json", "tree-root");
 	ck_assert_int_eq(run.status, 0);
-	obj = parse_json(run.out);
-	ck_assert_int_eq(json_object_array_length(obj), 1);
-	root = json_object_array_get_idx(obj, 0);
-	ck_assert_str_eq(get_str(get(root, "job"), "request_id"), "tree-root");
-	children = get(root, "children");
+	obj = ctltest_parse(run.out);
+	ck_assert_int_eq(json_object_array_length(ctltest_get(obj, "roots")), 1);
+	root = json_object_array_get_idx(ctltest_get(obj, "roots"), 0);
+	ck_assert_str_eq(ctltest_str(ctltest_get(root, "job"), "request_id"), "tree-root");
+	children = ctltest_get(root, "children");
 	ck_assert_int_eq(json_object_array_length(children), 1);
 	child = json_object_array_get_idx(children, 0);
-	ck_assert_str_eq(get_str(get(child, "job"), "request_id"), "tree-child");
-	ck_assert_str_eq(get_str(get(child, "job"), "name"), "child");
+	ck_assert_str_eq(ctltest_str(ctltest_get(child, "job"), "request_id"), "tree-child");
+	ck_assert_str_eq(ctltest_str(ctltest_get(child, "job"), "name"), "child");
 	json_object_put(obj);
 	testd_run_free(&run);
 	ctl_run(&run, "tree", "tree-root");
@@ -591,14 +558,14 @@ START_TEST(test_watch_in_order)
 	unlink(out_path);
 	ck_assert_ptr_nonnull(text);
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		json_object *msg = parse_json(line);
-		long long seq = json_object_get_int64(get(msg, "seq"));
+		json_object *msg = ctltest_parse(line);
+		long long seq = json_object_get_int64(ctltest_get(msg, "seq"));
 
-		ck_assert_str_eq(get_str(msg, "type"), "request_success");
+		ck_assert_str_eq(ctltest_str(msg, "type"), "request_success");
 		ck_assert_int_gt(seq, last_seq);
 		last_seq = seq;
 		snprintf(id, sizeof(id), "watch-%d", n++);
-		ck_assert_str_eq(get_str(msg, "request_id"), id);
+		ck_assert_str_eq(ctltest_str(msg, "request_id"), id);
 		json_object_put(msg);
 	}
 	ck_assert_int_eq(n, 5);
