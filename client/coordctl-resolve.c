@@ -147,6 +147,10 @@ int coordctl_resolve(struct coordctl *ctl, const char *arg, char **ret_id)
 	int r, unsupported = 0;
 	char *id;
 
+	/* Callers go on with ctl->conn, whatever the lookup needed. */
+	r = coordctl_rpc_connect(ctl);
+	if (r != 0)
+		return r;
 	if (resolve_is_uuid(arg)) {
 		id = strdup(arg);
 		if (!id)
@@ -155,7 +159,7 @@ int coordctl_resolve(struct coordctl *ctl, const char *arg, char **ret_id)
 		return 0;
 	}
 	found = json_object_new_array();
-	r = found ? coordctl_rpc_connect(ctl) : COORDCTL_EXIT_SOFTWARE;
+	r = found ? 0 : COORDCTL_EXIT_SOFTWARE;
 	if (r == 0 && strlen(arg) >= 4)
 		r = resolve_lookup(ctl, "request_id_prefix", arg, NULL, found, &unsupported);
 	if (unsupported)
