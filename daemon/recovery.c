@@ -41,25 +41,41 @@ static void recovery_stop_leftovers(const struct job *job)
 	kill(-job->pid, SIGKILL);
 }
 
+struct recovery {
+	struct daemon *d;
+	size_t lost;
+	size_t taken_back;
+};
+
 static int recovery_one(struct job *job, void *userdata)
 {
-	struct daemon *d = userdata;
+	struct recovery *rec = userdata;
+	struct daemon *d = rec->d;
 	int r;
 
-	recovery_stop_leftovers(job);
 	r = state_adopt_open(d->state, job);
 	if (r < 0)
 		return r;
+	/* A strategy that can find the job again follows it to its end. */
+	if (coordinator_reattach(d->coordinator, job) == 0) {
+		log_notice("%s: taken back by mode %s (%s)", job->request_id, job->mode,
+			   job->strategy_ref);
+		rec->taken_back++;
+		return 0;
+	}
+	recovery_stop_leftovers(job);
+	rec->lost++;
 	return coordinator_publish_failure(
 		d->coordinator, job, ERROR_LOST,
 		"the daemon stopped (crash or kill) while this job was opened");
 }
 
-int recovery_run(struct daemon *d, size_t *ret_count)
+int recovery_run(struct daemon *d, size_t *ret_lost, size_t *ret_taken_back)
 {
-	size_t before = state_open_count(d->state);
-	int r = history_foreach_open(d->history, recovery_one, d);
+	struct recovery rec = {.d = d};
+	int r = history_foreach_open(d->history, recovery_one, &rec);
 
-	*ret_count = state_open_count(d->state) - before;
+	*ret_lost = rec.lost;
+	*ret_taken_back = rec.taken_back;
 	return r;
 }

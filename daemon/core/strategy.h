@@ -50,9 +50,14 @@ struct strategy_config {
 #define STRATEGY_DEFAULT_OUTPUT_LIMIT  (1024 * 1024)
 #define STRATEGY_DEFAULT_KILL_GRACE_MS 5000
 
-/* How a strategy tells the coordinator that a task's process started. */
+/*
+ * How a strategy tells the coordinator that a task's process started, and
+ * what it needs to find the task again after a restart (ref, a short
+ * string of its own, stored with the job at once; see reattach).
+ */
 struct strategy_hooks {
 	void (*task_started)(void *ctx, const char *request_id, pid_t pid);
+	void (*task_ref)(void *ctx, const char *request_id, const char *ref);
 	void *ctx;
 };
 
@@ -71,6 +76,13 @@ struct strategy_ops {
 	/* Lends the slot of a running task to others while it waits for them. */
 	int (*lend_slot)(struct strategy *s, const char *request_id);
 	int (*return_slot)(struct strategy *s, const char *request_id);
+	/*
+	 * At start, before the loop runs: takes back an opened job an earlier
+	 * run of the daemon left, by the ref that run stored (task_ref). 0: it
+	 * follows the job like one of its own and publishes its outcome;
+	 * -ENOENT: it cannot (the caller closes the job as lost). May be NULL.
+	 */
+	int (*reattach)(struct strategy *s, const struct job *job, const char *ref);
 	/* Refuses new tasks and cancels the ones it still has. Called once. */
 	void (*shutdown)(struct strategy *s);
 	void (*describe)(struct strategy *s, struct strategy_info *info);

@@ -67,6 +67,7 @@ struct job *job_unref(struct job *job)
 	free(job->name);
 	free(job->mode);
 	free(job->error_message);
+	free(job->strategy_ref);
 	free(job);
 	return NULL;
 }

@@ -21,7 +21,7 @@
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
-#define HISTORY_SCHEMA_VERSION 1
+#define HISTORY_SCHEMA_VERSION 2
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
 
@@ -49,7 +49,8 @@
 	SEP COL(ERROR_MESSAGE, error_message)                                                      \
 	SEP COL(OWNER_UID, owner_uid)                                                              \
 	SEP COL(PID, pid)                                                                          \
-	SEP COL(PID_STARTTIME, pid_starttime)
+	SEP COL(PID_STARTTIME, pid_starttime)                                                      \
+	SEP COL(STRATEGY_REF, strategy_ref)
 
 #define HISTORY_COMMA		    ,
 #define HISTORY_SQL_COMMA	    ", "
@@ -99,7 +100,7 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"UPDATE jobs SET status = :status, phase = :phase, result = :result, "
 		"end_time = :end_time, exit_code = :exit_code, error_kind = :error_kind, "
 		"error_message = :error_message, pid = :pid, pid_starttime = "
-		":pid_starttime WHERE request_id = :request_id",
+		":pid_starttime, strategy_ref = :strategy_ref WHERE request_id = :request_id",
 	[STMT_FIND_JOB] = HISTORY_JOB_SELECT " FROM jobs WHERE request_id = :request_id",
 	[STMT_FIND_BY_NODE] = HISTORY_JOB_SELECT " FROM jobs WHERE child_node_id = :child_node_id "
 						 "ORDER BY seq_no DESC LIMIT 1",
@@ -227,6 +228,8 @@ static const char history_schema_v1[] =
 /* Migrations: history_migrations[v] takes a database from version v to v + 1. */
 static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
+	/* What a strategy needs to take a job back after a restart (slurm: job id, run name). */
+	[1] = "ALTER TABLE jobs ADD COLUMN strategy_ref TEXT;",
 };
 
 /* A write the history may have to make again: a failed commit loses its whole transaction. */
@@ -481,6 +484,7 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 	history_bind_int64(st, p[JOB_COL_OWNER_UID], true, (int64_t)job->owner_uid);
 	history_bind_int64(st, p[JOB_COL_PID], job->pid > 0, job->pid);
 	history_bind_int64(st, p[JOB_COL_PID_STARTTIME], job->pid > 0, (int64_t)job->pid_starttime);
+	history_bind_text(st, p[JOB_COL_STRATEGY_REF], job->strategy_ref);
 	return st;
 }
 
@@ -885,6 +889,7 @@ static struct job *history_row_to_job(sqlite3_stmt *st)
 	job->owner_uid = (uid_t)sqlite3_column_int64(st, JOB_COL_OWNER_UID);
 	job->pid = (pid_t)sqlite3_column_int64(st, JOB_COL_PID);
 	job->pid_starttime = (uint64_t)sqlite3_column_int64(st, JOB_COL_PID_STARTTIME);
+	job->strategy_ref = history_column_dup(st, JOB_COL_STRATEGY_REF, &failed);
 	if (failed || !job->request_id || !job->child_node_id || !job->run_id || !job->name ||
 	    !job->mode)
 		return job_unref(job);
