@@ -264,6 +264,7 @@ static const struct config_number config_daemon_numbers[] = {
 		      1ULL << 34),
 	CONFIG_NUMBER(struct config, "max_task_cwd_bytes", task_limits.max_cwd_bytes, 1,
 		      1ULL << 20),
+	CONFIG_NUMBER(struct config, "max_task_after", task_limits.max_after, 0, 1000000),
 };
 
 static const struct config_number config_mode_numbers[] = {

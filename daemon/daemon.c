@@ -19,6 +19,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "message.h"
+#include "output_store.h"
 #include "paths.h"
 #include "publisher.h"
 #include "recovery.h"
@@ -30,6 +31,7 @@
 #include "strategy_kind.h"
 #include "waiter.h"
 
+#define DAEMON_OUTPUT_DIR      "output"
 #define DAEMON_PRUNE_BATCH     500
 #define DAEMON_PRUNE_PERIOD_MS 1000
 #define DAEMON_HARD_STOP_SEC   5
@@ -190,6 +192,13 @@ static int daemon_open_history(struct daemon *d, char **error)
 	r = statedir_open(d->state_dir, &d->statedir, error);
 	if (r < 0)
 		return r;
+	path = statedir_file(d->statedir, DAEMON_OUTPUT_DIR);
+	if (!path)
+		return cause_set(error, -ENOMEM, "out of memory");
+	r = output_store_open(path, &d->output, error);
+	free(path);
+	if (r < 0)
+		return r;
 	path = statedir_file(d->statedir, DAEMON_HISTORY_FILE);
 	if (!path)
 		return cause_set(error, -ENOMEM, "out of memory");
@@ -234,6 +243,7 @@ static int daemon_add_modes(struct daemon *d, char **error)
 			.kill_grace_ms = m->kill_grace_ms,
 			.socket_path = d->socket_path,
 			.state_dir = d->state_dir,
+			.output_store = d->output,
 			.run_as_submitter = d->config.run_as == CONFIG_RUN_AS_SUBMITTER,
 			.exec_helper = d->config.exec_helper,
 			.settings = m->settings,
@@ -292,7 +302,7 @@ static void daemon_message_cb(struct message *msg, void *userdata)
 	static const struct timeval now = {0, 0};
 
 	if (d->draining && !d->finishing && message_closes_job(msg) &&
-	    state_open_count(d->state) == 0) {
+	    state_started_count(d->state) == 0) {
 		d->finishing = true;
 		event_base_once(d->base, -1, EV_TIMEOUT, daemon_finish_cb, d, &now);
 	}
@@ -332,11 +342,27 @@ static int daemon_start_coordinator(struct daemon *d, char **error)
 		return cause_set(error, r, "cannot store the recovery: %s",
 				 history_last_error(d->history));
 	if (lost > 0)
-		log_warning("%zu jobs of the previous run were still opened: closed them as lost",
-			    lost);
+		log_warning("%zu jobs of the previous run were running: closed them as lost", lost);
 	if (taken_back > 0)
 		log_notice("%zu jobs of the previous run still run: their modes follow them again",
 			   taken_back);
+	return 0;
+}
+
+/* The queue of the previous run, once clients (and its tasks) can connect. */
+static int daemon_requeue(struct daemon *d, char **error)
+{
+	size_t count = 0;
+	int r = recovery_requeue(d, &count);
+
+	if (r < 0)
+		return cause_set(error, r,
+				 "cannot take up the queue of the previous run from the history in "
+				 "%s: %s",
+				 d->state_dir, history_last_error(d->history));
+	if (count > 0)
+		log_notice("%zu job(s) of the previous run never started: waiting or queued again",
+			   count);
 	return 0;
 }
 
@@ -372,6 +398,17 @@ static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		daemon_begin_shutdown(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* A job retention removed takes its output with it. */
+static void daemon_pruned_cb(const char *request_id, void *userdata)
+{
+	struct daemon *d = userdata;
+	int r = output_store_remove(d->output, request_id);
+
+	if (r < 0)
+		log_warning("retention: cannot remove the output of %s: %s", request_id,
+			    strerror(-r));
+}
+
 static void daemon_prune_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -379,7 +416,7 @@ static void daemon_prune_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = {0, DAEMON_PRUNE_PERIOD_MS * 1000};
 
 	if (state_prune(d->state, d->config.retention_max_jobs, d->config.retention_max_age_sec,
-			DAEMON_PRUNE_BATCH, &removed) < 0)
+			DAEMON_PRUNE_BATCH, daemon_pruned_cb, d, &removed) < 0)
 		log_warning("retention: %s", history_last_error(d->history));
 	else if (removed > 0)
 		log_debug("retention removed %zu jobs", removed);
@@ -438,6 +475,8 @@ int daemon_new(const struct daemon_options *options, struct daemon **ret, char *
 		r = daemon_start_coordinator(d, error);
 	if (r == 0)
 		r = daemon_listen(d, fd, error);
+	if (r == 0)
+		r = daemon_requeue(d, error);
 	if (r == 0 && (r = daemon_events(d)) < 0)
 		cause_set(error, r, "cannot set up signal handling");
 	return r;
@@ -451,46 +490,6 @@ int daemon_run(struct daemon *d)
 	event_base_dispatch(d->base);
 	log_info("stopped");
 	return d->exit_code;
-}
-
-/* The queued jobs of a drain, each with a reference of its own. */
-struct daemon_queued {
-	struct job **jobs;
-	size_t count;
-};
-
-static void daemon_collect_queued_cb(struct job *job, void *userdata)
-{
-	struct daemon_queued *q = userdata;
-
-	if (job->phase == JOB_QUEUED)
-		q->jobs[q->count++] = job_ref(job);
-}
-
-/*
- * Queued tasks never start during a drain: they are cancelled at once, in
- * one pass. Without memory for the list they are cancelled with the
- * running ones when the grace period ends.
- */
-static void daemon_cancel_queued(struct daemon *d)
-{
-	size_t open = state_open_count(d->state);
-	struct daemon_queued q = {0};
-
-	if (open == 0)
-		return;
-	q.jobs = calloc(open, sizeof(*q.jobs));
-	if (!q.jobs) {
-		log_warning("out of memory: the queue is cancelled when the grace period ends");
-		return;
-	}
-	state_foreach_open(d->state, daemon_collect_queued_cb, &q);
-	for (size_t i = 0; i < q.count; i++) {
-		coordinator_cancel(d->coordinator, q.jobs[i]->request_id, false, 0, NULL, NULL,
-				   NULL);
-		job_unref(q.jobs[i]);
-	}
-	free(q.jobs);
 }
 
 /* The longest any mode waits between SIGTERM and SIGKILL. */
@@ -519,14 +518,14 @@ static void daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (!d->strategies_shut_down) {
 		log_notice("grace period over: cancelling %zu running task(s)",
-			   state_open_count(d->state));
+			   state_started_count(d->state));
 		d->strategies_shut_down = true;
 		coordinator_shutdown(d->coordinator);
 		evtimer_add(d->drain_ev, &hard);
 		return;
 	}
 	log_warning("%zu task(s) did not stop in time; the next start closes them as lost",
-		    state_open_count(d->state));
+		    state_started_count(d->state));
 	daemon_finish_cb(-1, 0, d);
 }
 
@@ -538,15 +537,18 @@ void daemon_begin_shutdown(struct daemon *d, const char *why)
 	if (d->draining)
 		return;
 	d->draining = true;
-	log_notice("shutting down (%s): %zu job(s) opened, grace period %u s", why,
-		   state_open_count(d->state), d->config.shutdown_grace_sec);
+	log_notice("shutting down (%s): %zu job(s) running, %zu waiting or queued (kept for the "
+		   "next start), grace period %u s",
+		   why, state_started_count(d->state),
+		   state_open_count(d->state) - state_started_count(d->state),
+		   d->config.shutdown_grace_sec);
 	sdnotify_stopping(d);
+	/* Nothing more starts; what never started stays queued in the history. */
 	coordinator_stop_accepting(d->coordinator);
-	daemon_cancel_queued(d);
 	d->drain_ev = evtimer_new(d->base, daemon_drain_cb, d);
 	if (d->drain_ev)
 		evtimer_add(d->drain_ev, &grace);
-	if (state_open_count(d->state) == 0 || !d->drain_ev) {
+	if (state_started_count(d->state) == 0 || !d->drain_ev) {
 		d->finishing = true;
 		event_base_once(d->base, -1, EV_TIMEOUT, daemon_finish_cb, d, &now);
 	}
@@ -607,6 +609,7 @@ void daemon_free(struct daemon *d)
 	coordinator_free(d->coordinator);
 	state_free(d->state);
 	publisher_free(d->publisher);
+	output_store_free(d->output);
 	history_close(d->history);
 	statedir_close(d->statedir);
 	for (size_t i = 0; i < DAEMON_SIGNAL_COUNT; i++)

@@ -17,6 +17,7 @@ struct coordinator;
 struct event;
 struct event_base;
 struct history;
+struct output_store;
 struct publisher;
 struct server;
 struct state;
@@ -45,6 +46,7 @@ struct daemon {
 	char *state_dir;
 	struct statedir *statedir;
 	struct history *history;
+	struct output_store *output; /* the jobs' kept output */
 	struct state *state;
 	struct publisher *publisher;
 	struct coordinator *coordinator;

@@ -47,12 +47,19 @@ struct recovery {
 	size_t taken_back;
 };
 
+/*
+ * A job its strategy can find again is followed to its end; another one
+ * stored as running when the daemon stopped may have run: it is lost,
+ * never run again.
+ */
 static int recovery_one(struct job *job, void *userdata)
 {
 	struct recovery *rec = userdata;
 	struct daemon *d = rec->d;
 	int r;
 
+	if (job->phase != JOB_RUNNING && !job->strategy_ref)
+		return 0;
 	r = state_adopt_open(d->state, job);
 	if (r < 0)
 		return r;
@@ -67,7 +74,27 @@ static int recovery_one(struct job *job, void *userdata)
 	rec->lost++;
 	return coordinator_publish_failure(
 		d->coordinator, job, ERROR_LOST,
-		"the daemon stopped (crash or kill) while this job was opened");
+		"the daemon stopped (crash or kill) while this job was running");
+}
+
+/* A job that never started keeps its place: it waits or is queued again. */
+static int recovery_requeue_one(struct job *job, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	/* A job with a strategy_ref was handed to its strategy: recovery_run decided it. */
+	if (job->phase == JOB_RUNNING || job->strategy_ref)
+		return 0;
+	return coordinator_restore(d->coordinator, job);
+}
+
+int recovery_requeue(struct daemon *d, size_t *ret_count)
+{
+	size_t before = state_open_count(d->state);
+	int r = history_foreach_open(d->history, recovery_requeue_one, d);
+
+	*ret_count = state_open_count(d->state) - before;
+	return r;
 }
 
 int recovery_run(struct daemon *d, size_t *ret_lost, size_t *ret_taken_back)

@@ -230,7 +230,7 @@ START_TEST(test_job_names_round_trip)
 		ck_assert_int_eq(job_status_from_name(job_status_name(i), &st), 0);
 		ck_assert_int_eq(st, i);
 	}
-	for (int i = JOB_QUEUED; i <= JOB_FINISHED; i++) {
+	for (int i = JOB_WAITING; i <= JOB_FINISHED; i++) {
 		ck_assert_int_eq(job_phase_from_name(job_phase_name(i), &ph), 0);
 		ck_assert_int_eq(ph, i);
 	}
@@ -238,7 +238,7 @@ START_TEST(test_job_names_round_trip)
 		ck_assert_int_eq(job_result_from_name(job_result_name(i), &res), 0);
 		ck_assert_int_eq(res, i);
 	}
-	for (int i = ERROR_EXIT; i <= ERROR_INVALID; i++) {
+	for (int i = ERROR_EXIT; i <= ERROR_DEPENDENCY; i++) {
 		ck_assert_int_eq(error_kind_from_name(error_kind_name(i), &kind), 0);
 		ck_assert_int_eq(kind, i);
 	}

@@ -34,6 +34,7 @@ static const struct params_method params_methods[] = {
 	{"cancel", methods_cancel_spec},
 	{"subscribe", methods_subscribe_spec},
 	{"unsubscribe", methods_unsubscribe_spec},
+	{"output", methods_output_spec},
 };
 
 /* How a spec is read: a method's params, the Task, or node. */

@@ -46,8 +46,20 @@ int state_adopt_open(struct state *state, struct job *job);
 /* Stores what the job's strategy needs to find it again after a restart (ref is copied). */
 int state_set_ref(struct state *state, struct job *job, const char *ref);
 
-/* Records that an opened job's task started running as pid. */
+/*
+ * Records that an opened job's task started running as pid (0: it is
+ * about to be spawned, and its pid comes later).
+ */
 int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t pid_starttime);
+
+/* A waiting job's dependencies have closed: it is queued now. -EINVAL if it was not waiting. */
+int state_set_queued(struct state *state, struct job *job);
+
+/* Commits what is written so far now, not at the end of the loop turn. 0 or negative errno. */
+int state_commit(struct state *state);
+
+/* Number of opened jobs in phase running (started, not closed). */
+size_t state_started_count(const struct state *state);
 
 /* The opened job request_id (borrowed), or NULL: O(1). */
 struct job *state_find_open(struct state *state, const char *request_id);
@@ -103,10 +115,11 @@ void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *u
 
 /*
  * Retention: removes up to batch closed jobs past the limits (see
- * history_prune) and keeps the counts right. *ret_removed says how many.
+ * history_prune; removed_cb may be NULL) and keeps the counts right.
+ * *ret_removed says how many.
  */
 int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t batch,
-		size_t *ret_removed);
+		history_removed_fn removed_cb, void *userdata, size_t *ret_removed);
 
 /* Number of opened jobs. */
 size_t state_open_count(const struct state *state);

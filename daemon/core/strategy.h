@@ -15,6 +15,7 @@
 #include "job.h"
 
 struct event_base;
+struct output_store;
 struct publisher;
 struct strategy;
 struct task;
@@ -39,8 +40,9 @@ struct strategy_config {
 	unsigned kill_grace_ms;	  /* 0: the default (5000) */
 	const char *socket_path;  /* given to tasks as COORD_SOCKET; may be NULL */
 	const char *state_dir;	  /* the daemon's state directory, for a strategy's own files */
-	bool run_as_submitter;	  /* others' tasks run as their submitters, via exec_helper */
-	const char *exec_helper;  /* NULL: the default one (see exechelper.h) */
+	struct output_store *output_store; /* where tasks' output is kept (borrowed); may be NULL */
+	bool run_as_submitter;	 /* others' tasks run as their submitters, via exec_helper */
+	const char *exec_helper; /* NULL: the default one (see exechelper.h) */
 	/* The strategy's own settings, "KEY=VALUE", each KEY prefixed by its kind and "_". */
 	char *const *settings;
 	size_t setting_count;
@@ -51,11 +53,14 @@ struct strategy_config {
 #define STRATEGY_DEFAULT_KILL_GRACE_MS 5000
 
 /*
- * How a strategy tells the coordinator that a task's process started, and
- * what it needs to find the task again after a restart (ref, a short
- * string of its own, stored with the job at once; see reattach).
+ * How a strategy tells the coordinator that a task is about to start (its
+ * start must be stored first: 0, or a negative errno and the task must not
+ * start), that its process started, and what it needs to find the task
+ * again after a restart (ref, a short string of its own, stored with the
+ * job at once; see reattach).
  */
 struct strategy_hooks {
+	int (*task_starting)(void *ctx, const char *request_id);
 	void (*task_started)(void *ctx, const char *request_id, pid_t pid);
 	void (*task_ref)(void *ctx, const char *request_id, const char *ref);
 	void *ctx;
@@ -77,13 +82,23 @@ struct strategy_ops {
 	int (*lend_slot)(struct strategy *s, const char *request_id);
 	int (*return_slot)(struct strategy *s, const char *request_id);
 	/*
+	 * Starts no queued task from now on (the daemon is draining); they
+	 * stay queued, in memory and in the history, for the next start.
+	 */
+	void (*hold)(struct strategy *s);
+	/*
 	 * At start, before the loop runs: takes back an opened job an earlier
 	 * run of the daemon left, by the ref that run stored (task_ref). 0: it
-	 * follows the job like one of its own and publishes its outcome;
-	 * -ENOENT: it cannot (the caller closes the job as lost). May be NULL.
+	 * follows the job like one of its own and publishes its outcome; a
+	 * negative errno: it cannot (the caller closes the job as lost). May
+	 * be NULL.
 	 */
 	int (*reattach)(struct strategy *s, const struct job *job, const char *ref);
-	/* Refuses new tasks and cancels the ones it still has. Called once. */
+	/*
+	 * Refuses new tasks and cancels the running ones; the queued ones are
+	 * dropped without a message (their jobs stay queued in the history,
+	 * and the next start runs them). Called once.
+	 */
 	void (*shutdown)(struct strategy *s);
 	void (*describe)(struct strategy *s, struct strategy_info *info);
 	void (*free)(struct strategy *s);
@@ -103,6 +118,13 @@ void strategy_free(struct strategy *s);
 /* Sets the fields of struct strategy; for strategy constructors. 0 or -ENOMEM. */
 int strategy_init_base(struct strategy *s, const struct strategy_ops *ops,
 		       struct publisher *publisher, const char *mode);
+
+/*
+ * Called by a strategy just before it starts task: the coordinator stores
+ * (commits) that the job runs. 0, or a negative errno: the task must fail
+ * without starting.
+ */
+int strategy_task_starting(struct strategy *s, const struct task *task);
 
 /* Publishes the failure of a task that never ran, e.g. cancelled while queued. */
 int strategy_publish_failure(struct strategy *s, const struct task *task, enum error_kind kind,

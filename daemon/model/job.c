@@ -42,8 +42,12 @@ struct job *job_new_from_task(const struct task *task)
 	    job_dup(&job->run_id, task->run_id ? task->run_id : task->request_id) < 0 ||
 	    job_dup(&job->name, task->name) < 0 || job_dup(&job->mode, task->mode) < 0)
 		return job_unref(job);
+	if (job_dup(&job->task, task->stored) < 0)
+		return job_unref(job);
+	/* after as submitted, shared with the task: nobody changes it. */
+	job->after = task->after_json ? json_object_get(task->after_json) : NULL;
 	job->status = JOB_OPENED;
-	job->phase = JOB_QUEUED;
+	job->phase = task->after_count ? JOB_WAITING : JOB_QUEUED;
 	job->result = JOB_RESULT_NONE;
 	job->start_time = time_now();
 	job->owner_uid = task->owner_uid;
@@ -67,6 +71,8 @@ struct job *job_unref(struct job *job)
 	free(job->name);
 	free(job->mode);
 	free(job->error_message);
+	json_object_put(job->after);
+	free(job->task);
 	free(job->strategy_ref);
 	free(job);
 	return NULL;
@@ -128,6 +134,7 @@ json_object *job_to_json(const struct job *job)
 			       job->has_exit_code ? json_object_new_int(job->exit_code) : NULL);
 	json_object_object_add(o, "error", job_error_to_json(job));
 	json_object_object_add(o, "owner_uid", json_object_new_int64((int64_t)job->owner_uid));
+	json_object_object_add(o, "after", job->after ? json_object_get(job->after) : NULL);
 	return o;
 }
 
@@ -158,6 +165,8 @@ const char *job_status_name(enum job_status status)
 const char *job_phase_name(enum job_phase phase)
 {
 	switch (phase) {
+	case JOB_WAITING:
+		return "waiting";
 	case JOB_QUEUED:
 		return "queued";
 	case JOB_RUNNING:
@@ -198,6 +207,8 @@ const char *error_kind_name(enum error_kind kind)
 		return "spawn";
 	case ERROR_LOST:
 		return "lost";
+	case ERROR_DEPENDENCY:
+		return "dependency";
 	case ERROR_INVALID:
 		return "invalid";
 	}
@@ -267,7 +278,7 @@ int job_result_from_name(const char *name, enum job_result *ret)
 
 int error_kind_from_name(const char *name, enum error_kind *ret)
 {
-	int v, r = job_enum_from_name(name, error_kind_namer, ERROR_INVALID + 1, &v);
+	int v, r = job_enum_from_name(name, error_kind_namer, ERROR_DEPENDENCY + 1, &v);
 
 	if (r == 0)
 		*ret = (enum error_kind)v;

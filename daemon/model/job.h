@@ -16,6 +16,7 @@ enum job_status {
 };
 
 enum job_phase {
+	JOB_WAITING, /* on the jobs of its after, before it is queued */
 	JOB_QUEUED,
 	JOB_RUNNING,
 	JOB_FINISHED,
@@ -37,6 +38,7 @@ enum error_kind {
 	ERROR_SPAWN,
 	ERROR_LOST,
 	ERROR_INVALID,
+	ERROR_DEPENDENCY, /* a job of its after failed, so it never ran */
 };
 
 struct job {
@@ -62,6 +64,9 @@ struct job {
 	char *error_message;
 
 	uid_t owner_uid;
+	json_object *after; /* the request_ids of its after as submitted (an array), or NULL */
+	char *task;	    /* the Task as submitted minus wait (JSON text), or NULL */
+
 	/* In memory only: its final message is published, not yet delivered. */
 	bool finishing;
 	pid_t pid;		/* 0 until running */
@@ -72,7 +77,8 @@ struct job {
 };
 
 /*
- * The seed's create_new: a new opened, queued job for task, started now.
+ * The seed's create_new: a new opened job for task, started now: waiting
+ * when the task has after, else queued.
  * The task's run_id must be set. Returns a job with one reference, or NULL.
  */
 struct job *job_new_from_task(const struct task *task);

@@ -21,7 +21,7 @@
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
-#define HISTORY_SCHEMA_VERSION 2
+#define HISTORY_SCHEMA_VERSION 3
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
 
@@ -50,6 +50,8 @@
 	SEP COL(OWNER_UID, owner_uid)                                                              \
 	SEP COL(PID, pid)                                                                          \
 	SEP COL(PID_STARTTIME, pid_starttime)                                                      \
+	SEP COL(AFTER, after)                                                                      \
+	SEP COL(TASK, task)                                                                        \
 	SEP COL(STRATEGY_REF, strategy_ref)
 
 #define HISTORY_COMMA		    ,
@@ -118,7 +120,7 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"DELETE FROM jobs WHERE seq_no IN (SELECT seq_no FROM jobs WHERE status = :closed "
 		"AND ((:max_jobs > 0 AND seq_no <= (SELECT seq_no FROM jobs WHERE status = :closed "
 		"ORDER BY seq_no DESC LIMIT 1 OFFSET :max_jobs)) OR (:max_age > 0 AND end_time < "
-		":before)) ORDER BY seq_no LIMIT :batch) RETURNING result",
+		":before)) ORDER BY seq_no LIMIT :batch) RETURNING result, request_id",
 	/*
 	 * The message log is pruned as a prefix, so a replay never has a gap:
 	 * everything before the first message of the oldest job still kept
@@ -225,11 +227,20 @@ static const char history_schema_v1[] =
 	" body TEXT NOT NULL);"
 	"CREATE INDEX messages_by_request ON messages (request_id, seq);";
 
+/*
+ * v2: the Task as submitted (minus wait, JSON text), so that a job that
+ * never started runs after a restart; and its after (a JSON array of
+ * request_ids, NULL without one), as the Job shows it.
+ */
+static const char history_schema_v2[] = "ALTER TABLE jobs ADD COLUMN after TEXT;"
+					"ALTER TABLE jobs ADD COLUMN task TEXT;";
+
 /* Migrations: history_migrations[v] takes a database from version v to v + 1. */
 static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
+	[1] = history_schema_v2,
 	/* What a strategy needs to take a job back after a restart (slurm: job id, run name). */
-	[1] = "ALTER TABLE jobs ADD COLUMN strategy_ref TEXT;",
+	[2] = "ALTER TABLE jobs ADD COLUMN strategy_ref TEXT;",
 };
 
 /* A write the history may have to make again: a failed commit loses its whole transaction. */
@@ -484,6 +495,11 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 	history_bind_int64(st, p[JOB_COL_OWNER_UID], true, (int64_t)job->owner_uid);
 	history_bind_int64(st, p[JOB_COL_PID], job->pid > 0, job->pid);
 	history_bind_int64(st, p[JOB_COL_PID_STARTTIME], job->pid > 0, (int64_t)job->pid_starttime);
+	history_bind_text(
+		st, p[JOB_COL_AFTER],
+		job->after ? json_object_to_json_string_ext(job->after, JSON_C_TO_STRING_PLAIN)
+			   : NULL);
+	history_bind_text(st, p[JOB_COL_TASK], job->task);
 	history_bind_text(st, p[JOB_COL_STRATEGY_REF], job->strategy_ref);
 	return st;
 }
@@ -865,8 +881,28 @@ static void history_column_enums(sqlite3_stmt *st, struct job *job)
 		error_kind_from_name(s, &job->error_kind);
 }
 
-/* A new job from the current row of a statement selecting HISTORY_JOB_SELECT. */
-static struct job *history_row_to_job(sqlite3_stmt *st)
+/* The after column back to the array it was stored from; NULL stays NULL. */
+static json_object *history_column_after(sqlite3_stmt *st, bool *failed)
+{
+	const char *s = (const char *)sqlite3_column_text(st, JOB_COL_AFTER);
+	json_object *after;
+
+	if (!s)
+		return NULL;
+	after = json_tokener_parse(s);
+	if (!after || !json_object_is_type(after, json_type_array)) {
+		json_object_put(after);
+		*failed = true;
+		return NULL;
+	}
+	return after;
+}
+
+/*
+ * A new job from the current row of a statement selecting
+ * HISTORY_JOB_SELECT; its stored task (which may be large) only with_task.
+ */
+static struct job *history_row_to_job(sqlite3_stmt *st, bool with_task)
 {
 	struct job *job = job_new_empty();
 	bool failed = false;
@@ -889,6 +925,9 @@ static struct job *history_row_to_job(sqlite3_stmt *st)
 	job->owner_uid = (uid_t)sqlite3_column_int64(st, JOB_COL_OWNER_UID);
 	job->pid = (pid_t)sqlite3_column_int64(st, JOB_COL_PID);
 	job->pid_starttime = (uint64_t)sqlite3_column_int64(st, JOB_COL_PID_STARTTIME);
+	job->after = history_column_after(st, &failed);
+	if (with_task)
+		job->task = history_column_dup(st, JOB_COL_TASK, &failed);
 	job->strategy_ref = history_column_dup(st, JOB_COL_STRATEGY_REF, &failed);
 	if (failed || !job->request_id || !job->child_node_id || !job->run_id || !job->name ||
 	    !job->mode)
@@ -902,7 +941,7 @@ static int history_first_job(struct history *h, sqlite3_stmt *st, struct job **r
 	int rc = sqlite3_step(st), r = 0;
 
 	if (rc == SQLITE_ROW) {
-		*ret = history_row_to_job(st);
+		*ret = history_row_to_job(st, true);
 		if (!*ret)
 			r = -ENOMEM;
 	} else if (rc == SQLITE_DONE) {
@@ -1069,7 +1108,7 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 	sqlite3_bind_int64(st, history_param(st, ":cursor"), cursor > 0 ? cursor : INT64_MAX);
 	sqlite3_bind_int64(st, history_param(st, ":limit"), (sqlite3_int64)limit + 1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!(jobs[count] = history_row_to_job(st))) {
+		if (!(jobs[count] = history_row_to_job(st, false))) {
 			r = -ENOMEM;
 			break;
 		}
@@ -1148,7 +1187,7 @@ int history_foreach_open(struct history *h, int (*cb)(struct job *job, void *use
 
 	history_bind_text(st, history_param(st, ":status"), job_status_name(JOB_OPENED));
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct job *job = history_row_to_job(st);
+		struct job *job = history_row_to_job(st, true);
 
 		if (!job) {
 			r = -ENOMEM;
@@ -1264,6 +1303,7 @@ int history_final_message(struct history *h, const char *request_id, char **ret_
 
 /* Deletes up to batch closed jobs past the limits; counts what it removed by result. */
 static int history_prune_jobs(struct history *h, uint64_t max_jobs, double max_age, size_t batch,
+			      history_removed_fn removed_cb, void *userdata,
 			      struct job_counts *removed)
 {
 	sqlite3_stmt *st = history_stmt(h, STMT_PRUNE_JOBS);
@@ -1274,9 +1314,12 @@ static int history_prune_jobs(struct history *h, uint64_t max_jobs, double max_a
 	sqlite3_bind_double(st, history_param(st, ":max_age"), max_age);
 	sqlite3_bind_double(st, history_param(st, ":before"), time_now() - max_age);
 	sqlite3_bind_int64(st, history_param(st, ":batch"), (sqlite3_int64)batch);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		history_count_row(removed, job_status_name(JOB_CLOSED),
 				  (const char *)sqlite3_column_text(st, 0), 1);
+		if (removed_cb)
+			removed_cb((const char *)sqlite3_column_text(st, 1), userdata);
+	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, "cannot prune");
 }
@@ -1290,7 +1333,7 @@ static int history_prune_messages(struct history *h, size_t batch)
 }
 
 int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t batch,
-		  struct job_counts *ret_removed)
+		  history_removed_fn removed_cb, void *userdata, struct job_counts *ret_removed)
 {
 	int r;
 
@@ -1300,7 +1343,8 @@ int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t b
 		return 0;
 	r = history_write_begin(h);
 	if (r == 0)
-		r = history_prune_jobs(h, max_jobs, max_age, batch, ret_removed);
+		r = history_prune_jobs(h, max_jobs, max_age, batch, removed_cb, userdata,
+				       ret_removed);
 	/* A job has a few messages: the log may need more steps than the jobs. */
 	if (r == 0)
 		r = history_prune_messages(h, batch * 4);

@@ -66,6 +66,15 @@ struct sqlite3 *harness_db_open(const struct harness_daemon *d);
 /* The one integer sql selects on db; fails the test on an error or no row. */
 long long harness_db_int(struct sqlite3 *db, const char *sql);
 
+/*
+ * Sends one request line (with its newline) to the daemon at sock from a
+ * child process running as uid/gid with these supplementary groups, and
+ * returns the first line it got back, parsed. Fails the test if that
+ * does not work.
+ */
+json_object *harness_request_as(const char *sock, uid_t uid, gid_t gid, const gid_t *groups,
+				size_t ngroups, const char *line);
+
 /* Runs argv to its end with stderr into *ret_err (caller frees); the wait status. */
 int harness_run(char *const argv[], char **ret_err);
 
