@@ -75,11 +75,34 @@ static void expect_opened(struct harness_client *c, const char *id)
 	json_object_put(job);
 }
 
+/* ok closed as a success that said what_ok, bad as exit code that said what_bad. */
+static void expect_pair(struct harness_client *c, const char *ok, const char *what_ok,
+			const char *bad, const char *what_bad, int code)
+{
+	json_object *msg = slurmfix_final(c, ok);
+	char want[64];
+
+	slurmfix_expect_type(msg, "request_success");
+	snprintf(want, sizeof(want), "%s\n", what_ok);
+	ck_assert_str_eq(harness_str(msg, "result.stdout"), want);
+	snprintf(want, sizeof(want), "err-%s\n", what_ok);
+	ck_assert_str_eq(harness_str(msg, "result.stderr"), want);
+	json_object_put(msg);
+	msg = slurmfix_final(c, bad);
+	slurmfix_expect_type(msg, "request_failure");
+	ck_assert_str_eq(harness_str(msg, "error.kind"), "exit");
+	ck_assert_int_eq(harness_int(msg, "result.exit_code"), code);
+	snprintf(want, sizeof(want), "%s\n", what_bad);
+	ck_assert_str_eq(harness_str(msg, "result.stdout"), want);
+	snprintf(want, sizeof(want), "err-%s\n", what_bad);
+	ck_assert_str_eq(harness_str(msg, "result.stderr"), want);
+	json_object_put(msg);
+}
+
 START_TEST(test_running_jobs_followed_after_kill9)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
-	json_object *msg;
 	char name[64], gate[256], *ok, *bad;
 
 	slurmfix_unique_name(name, sizeof(name), "reattach");
@@ -100,17 +123,7 @@ START_TEST(test_running_jobs_followed_after_kill9)
 	expect_opened(c, ok);
 	expect_opened(c, bad);
 	touch(gate);
-	msg = slurmfix_final(c, ok);
-	slurmfix_expect_type(msg, "request_success");
-	ck_assert_str_eq(harness_str(msg, "result.stdout"), "fine\n");
-	ck_assert_str_eq(harness_str(msg, "result.stderr"), "err-fine\n");
-	json_object_put(msg);
-	msg = slurmfix_final(c, bad);
-	slurmfix_expect_type(msg, "request_failure");
-	ck_assert_str_eq(harness_str(msg, "error.kind"), "exit");
-	ck_assert_int_eq(harness_int(msg, "result.exit_code"), 5);
-	ck_assert_str_eq(harness_str(msg, "result.stdout"), "broken\n");
-	json_object_put(msg);
+	expect_pair(c, ok, "fine", bad, "broken", 5);
 	free(ok);
 	free(bad);
 	harness_client_free(c);
@@ -144,7 +157,6 @@ START_TEST(test_job_ended_while_down_closes_from_records)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
-	json_object *msg;
 	char name[64], gate[256], bin[256], config[1024], *ok, *bad;
 
 	slurmfix_unique_name(name, sizeof(name), "ended");
@@ -166,16 +178,7 @@ START_TEST(test_job_ended_while_down_closes_from_records)
 	harness_daemon_write_config(&d, config);
 	harness_daemon_start(&d);
 	c = harness_client_new(d.sock);
-	msg = slurmfix_final(c, ok);
-	slurmfix_expect_type(msg, "request_success");
-	ck_assert_str_eq(harness_str(msg, "result.stdout"), "done\n");
-	json_object_put(msg);
-	msg = slurmfix_final(c, bad);
-	slurmfix_expect_type(msg, "request_failure");
-	ck_assert_str_eq(harness_str(msg, "error.kind"), "exit");
-	ck_assert_int_eq(harness_int(msg, "result.exit_code"), 4);
-	ck_assert_str_eq(harness_str(msg, "result.stderr"), "err-failed\n");
-	json_object_put(msg);
+	expect_pair(c, ok, "done", bad, "failed", 4);
 	free(ok);
 	free(bad);
 	harness_client_free(c);
