@@ -8,7 +8,8 @@
  *   coordbench enqueue N W MODE pipeline N submits of `true` to MODE, without waiting
  *                               for them to run: prints accept seconds
  *   coordbench ping N           N sequential round trips
- *   coordbench status N         N `status` pages (limit 100), plus N filtered by run
+ *   coordbench status N         N `status` pages (limit 100), plus N filtered by run,
+ *                               N by request_id prefix and N by a start_time window
  *
  * Owns everything it allocates; exits on the first error.
  */
@@ -188,16 +189,26 @@ static int bench_status(long n)
 {
 	struct coord_conn *conn = bench_connect();
 	json_object *page = json_object_new_object(), *run = json_object_new_object();
-	double t_page, t_run;
+	json_object *prefix = json_object_new_object(), *since = json_object_new_object();
+	double t_page, t_run, t_prefix, t_since;
 
 	json_object_object_add(page, "limit", json_object_new_int(100));
 	json_object_object_add(run, "limit", json_object_new_int(100));
 	json_object_object_add(run, "run_id", json_object_new_string("bench-run-7"));
+	/* A short id as a client resolves it (mkhistory's ids are bench-N), and a narrow window. */
+	json_object_object_add(prefix, "request_id_prefix", json_object_new_string("bench-999"));
+	json_object_object_add(since, "since", json_object_new_double(1.0));
+	json_object_object_add(since, "until", json_object_new_double(2.0));
 	t_page = bench_calls(conn, "status", page, n);
 	t_run = bench_calls(conn, "status", run, n);
-	printf("status %ld page %.6f run %.6f\n", n, t_page, t_run);
+	t_prefix = bench_calls(conn, "status", prefix, n);
+	t_since = bench_calls(conn, "status", since, n);
+	printf("status %ld page %.6f run %.6f prefix %.6f since %.6f\n", n, t_page, t_run, t_prefix,
+	       t_since);
 	json_object_put(page);
 	json_object_put(run);
+	json_object_put(prefix);
+	json_object_put(since);
 	coord_conn_close(conn);
 	return 0;
 }

@@ -109,6 +109,8 @@ for n in $small $big; do
 	line=$("$bench" status 200)
 	eval "page_$n=$(echo "$line" | field page)"
 	eval "run_$n=$(echo "$line" | field run)"
+	eval "prefix_$n=$(echo "$line" | field prefix)"
+	eval "since_$n=$(echo "$line" | field since)"
 	eval "sub_$n=$("$bench" submit 500 1 | field accept)"
 	eval "rss2_$n=$(rss_kib)"
 	stop
@@ -120,6 +122,8 @@ printf "   %-30s %12s %12s\n" "" "$small jobs" "$big jobs"
 row "start-up until it answers" "$(eval echo \$start_$small)" "$(eval echo \$start_$big)" " s" 1
 row "status page (100 newest)" "$(eval echo \$page_$small)" "$(eval echo \$page_$big)" " us" "1e6/200"
 row "status page of one run" "$(eval echo \$run_$small)" "$(eval echo \$run_$big)" " us" "1e6/200"
+row "status by id prefix" "$(eval echo \$prefix_$small)" "$(eval echo \$prefix_$big)" " us" "1e6/200"
+row "status of a one-second window" "$(eval echo \$since_$small)" "$(eval echo \$since_$big)" " us" "1e6/200"
 row "submit, one at a time" "$(eval echo \$sub_$small)" "$(eval echo \$sub_$big)" " us" "1e6/500"
 row "memory after start (RSS)" "$(eval echo \$rss_$small)" "$(eval echo \$rss_$big)" " KiB" 1
 row "memory after 500 submits" "$(eval echo \$rss2_$small)" "$(eval echo \$rss2_$big)" " KiB" 1

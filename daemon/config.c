@@ -67,6 +67,7 @@ int config_init(struct config *cfg)
 	cfg->subscriber_buffer_bytes = 8 * 1024 * 1024;
 	cfg->shutdown_grace_sec = 10;
 	cfg->max_wait_ids = 10000;
+	cfg->max_status_task_bytes = 16 * 1024 * 1024;
 	cfg->cancel_slice_ms = COORDINATOR_CANCEL_SLICE_MS;
 	cfg->durability = HISTORY_DURABILITY_NORMAL;
 	cfg->task_limits = TASK_LIMITS_DEFAULT;
@@ -253,6 +254,7 @@ static const struct config_number config_daemon_numbers[] = {
 	CONFIG_NUMBER(struct config, "shutdown_grace_sec", shutdown_grace_sec, 0, 86400),
 	CONFIG_NUMBER(struct config, "retention_max_jobs", retention_max_jobs, 0, UINT64_MAX),
 	CONFIG_NUMBER(struct config, "max_wait_ids", max_wait_ids, 1, 1000000),
+	CONFIG_NUMBER(struct config, "max_status_task_bytes", max_status_task_bytes, 1, 1ULL << 36),
 	CONFIG_NUMBER(struct config, "cancel_slice_ms", cancel_slice_ms, 1, 10000),
 	CONFIG_NUMBER(struct config, "max_task_argv", task_limits.max_argv, 1, 1000000),
 	CONFIG_NUMBER(struct config, "max_task_argv_bytes", task_limits.max_argv_bytes, 2,
@@ -363,6 +365,17 @@ static int config_add_setting(struct config_parse *p, struct config_mode *m, con
 	return 1;
 }
 
+static int config_set_bool(struct config_parse *p, const char *key, const char *value, bool *ret)
+{
+	if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
+		*ret = true;
+	else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
+		*ret = false;
+	else
+		return config_fail(p, "%s must be true or false, not \"%s\"", key, value);
+	return 1;
+}
+
 static int config_mode_key(struct config_parse *p, struct config_mode *m, const char *key,
 			   const char *value)
 {
@@ -374,6 +387,8 @@ static int config_mode_key(struct config_parse *p, struct config_mode *m, const 
 					   value);
 		return config_set_string(p, &m->strategy, value);
 	}
+	if (strcmp(key, "paused") == 0)
+		return config_set_bool(p, key, value, &m->paused);
 	if (strategy_kind_setting_known(key))
 		return config_add_setting(p, m, key, value);
 	r = config_set_number(p, config_mode_numbers,
@@ -532,4 +547,59 @@ int config_load(struct config *cfg, const char *path, char **error)
 		return r;
 	}
 	return 0;
+}
+
+static bool config_same_string(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool config_same_ids(const void *a, size_t a_count, const void *b, size_t b_count,
+			    size_t size)
+{
+	return a_count == b_count && (a_count == 0 || memcmp(a, b, a_count * size) == 0);
+}
+
+void config_diff_daemon(const struct config *a, const struct config *b,
+			void (*cb)(const char *key, void *userdata), void *userdata)
+{
+	size_t n = sizeof(config_daemon_numbers) / sizeof(config_daemon_numbers[0]);
+
+	if (!config_same_string(a->socket_path, b->socket_path))
+		cb("socket", userdata);
+	if (!config_same_string(a->state_dir, b->state_dir))
+		cb("state_dir", userdata);
+	if (!config_same_string(a->exec_helper, b->exec_helper))
+		cb("exec_helper", userdata);
+	if (a->log_level != b->log_level)
+		cb("log_level", userdata);
+	if (a->durability != b->durability)
+		cb("durability", userdata);
+	if (a->run_as != b->run_as)
+		cb("run_as", userdata);
+	if (a->retention_max_age_sec != b->retention_max_age_sec)
+		cb("retention_max_age_sec", userdata);
+	if (!config_same_ids(a->allowed_uids, a->allowed_uid_count, b->allowed_uids,
+			     b->allowed_uid_count, sizeof(uid_t)))
+		cb("allowed_users", userdata);
+	if (!config_same_ids(a->allowed_gids, a->allowed_gid_count, b->allowed_gids,
+			     b->allowed_gid_count, sizeof(gid_t)))
+		cb("allowed_groups", userdata);
+	for (size_t i = 0; i < n; i++) {
+		const struct config_number *num = &config_daemon_numbers[i];
+
+		if (memcmp((const char *)a + num->offset, (const char *)b + num->offset,
+			   num->size) != 0)
+			cb(num->key, userdata);
+	}
+}
+
+bool config_mode_same_strategy(const struct config_mode *a, const struct config_mode *b)
+{
+	if (strcmp(a->strategy, b->strategy) != 0 || a->setting_count != b->setting_count)
+		return false;
+	for (size_t i = 0; i < a->setting_count; i++)
+		if (strcmp(a->settings[i], b->settings[i]) != 0)
+			return false;
+	return true;
 }

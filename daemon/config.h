@@ -20,6 +20,7 @@ struct config_mode {
 	size_t max_queue;
 	size_t output_limit;
 	unsigned kill_grace_ms;
+	bool paused; /* starts paused (mode_set resumes it) */
 	/* Settings of the strategy itself, "KEY=VALUE" with KEY prefixed by its kind ("slurm_...").
 	 */
 	char **settings;
@@ -46,8 +47,9 @@ struct config {
 	size_t max_pending_bytes; /* what those calls may hold (json_footprint of their requests) */
 	size_t subscriber_buffer_bytes;
 	unsigned shutdown_grace_sec;
-	size_t max_wait_ids;	  /* request_ids in one wait */
-	unsigned cancel_slice_ms; /* the longest a cascading cancel holds the loop at a time */
+	size_t max_wait_ids;	      /* request_ids in one wait */
+	size_t max_status_task_bytes; /* stored Tasks in one status page (see history_query) */
+	unsigned cancel_slice_ms;     /* the longest a cascading cancel holds the loop at a time */
 	enum history_durability durability;
 	uint64_t retention_max_jobs;
 	double retention_max_age_sec;
@@ -75,6 +77,17 @@ int config_load(struct config *cfg, const char *path, char **error);
 
 /* Frees what cfg holds; cfg may be reused after config_init. */
 void config_clear(struct config *cfg);
+
+/*
+ * Calls cb with each [daemon] key whose value differs between a and b, as
+ * the config file spells it (allowed_users and allowed_groups by what
+ * they resolve to).
+ */
+void config_diff_daemon(const struct config *a, const struct config *b,
+			void (*cb)(const char *key, void *userdata), void *userdata);
+
+/* Whether a and b build the same strategy (kind and its own settings); limits aside. */
+bool config_mode_same_strategy(const struct config_mode *a, const struct config_mode *b);
 
 /* The mode called name, or NULL. */
 const struct config_mode *config_find_mode(const struct config *cfg, const char *name);

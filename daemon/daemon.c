@@ -169,6 +169,7 @@ static int daemon_store_cb(struct message *msg, void *userdata)
 	r = coordinator_admit_message(d->coordinator, msg);
 	if (r < 0)
 		return r; /* a second final message for a job: refused */
+	coordinator_complete_message(d->coordinator, msg);
 	/* Stored, or (while the history is failing) kept to be stored: either way it counts. */
 	r = history_insert_message(d->history, msg);
 	if (r < 0)
@@ -230,35 +231,60 @@ static int daemon_open_history(struct daemon *d, char **error)
 	return r;
 }
 
+/* What a mode's config section sets that may change while it runs. */
+static struct strategy_tuning daemon_mode_tuning(const struct config_mode *m)
+{
+	return (struct strategy_tuning){
+		.max_concurrency = m->max_concurrency,
+		.max_queue = m->max_queue,
+		.output_limit = m->output_limit,
+		.kill_grace_ms = m->kill_grace_ms,
+		.paused = m->paused,
+	};
+}
+
+/* Builds the strategy of m and adds it as a mode (paused if m says so). */
+static int daemon_add_mode(struct daemon *d, const struct config_mode *m, char **error)
+{
+	struct strategy_config sc = {
+		.mode = m->name,
+		.kind = m->strategy,
+		.max_concurrency = m->max_concurrency,
+		.max_queue = m->max_queue,
+		.output_limit = m->output_limit,
+		.kill_grace_ms = m->kill_grace_ms,
+		.socket_path = d->socket_path,
+		.state_dir = d->state_dir,
+		.output_store = d->output,
+		.run_as_submitter = d->config.run_as == CONFIG_RUN_AS_SUBMITTER,
+		.exec_helper = d->config.exec_helper,
+		.settings = m->settings,
+		.setting_count = m->setting_count,
+	};
+	struct strategy_tuning tuning = daemon_mode_tuning(m);
+	struct strategy *s;
+	int r = strategy_kind_new(d->base, d->publisher, &sc, &s, error);
+
+	if (r < 0)
+		return r;
+	r = coordinator_add_mode(d->coordinator, s);
+	if (r < 0) {
+		strategy_free(s);
+		return cause_set(error, r, "cannot add mode %s", m->name);
+	}
+	if (m->paused && coordinator_tune_mode(d->coordinator, m->name, &tuning) < 0)
+		return cause_set(error, -EOPNOTSUPP, "mode %s: its strategy cannot be paused",
+				 m->name);
+	return 0;
+}
+
 static int daemon_add_modes(struct daemon *d, char **error)
 {
 	for (size_t i = 0; i < d->config.mode_count; i++) {
-		const struct config_mode *m = &d->config.modes[i];
-		struct strategy_config sc = {
-			.mode = m->name,
-			.kind = m->strategy,
-			.max_concurrency = m->max_concurrency,
-			.max_queue = m->max_queue,
-			.output_limit = m->output_limit,
-			.kill_grace_ms = m->kill_grace_ms,
-			.socket_path = d->socket_path,
-			.state_dir = d->state_dir,
-			.output_store = d->output,
-			.run_as_submitter = d->config.run_as == CONFIG_RUN_AS_SUBMITTER,
-			.exec_helper = d->config.exec_helper,
-			.settings = m->settings,
-			.setting_count = m->setting_count,
-		};
-		struct strategy *s;
-		int r = strategy_kind_new(d->base, d->publisher, &sc, &s, error);
+		int r = daemon_add_mode(d, &d->config.modes[i], error);
 
 		if (r < 0)
 			return r;
-		r = coordinator_add_mode(d->coordinator, s);
-		if (r < 0) {
-			strategy_free(s);
-			return cause_set(error, r, "cannot add mode %s", m->name);
-		}
 	}
 	return 0;
 }
@@ -473,12 +499,17 @@ int daemon_new(const struct daemon_options *options, struct daemon **ret, char *
 	r = daemon_open_history(d, error);
 	if (r == 0)
 		r = daemon_start_coordinator(d, error);
+	/*
+	 * Signals are taken before the socket accepts: a client that sees the
+	 * daemon ready may stop it at once (nothing runs them before
+	 * daemon_run, so the server exists when one is handled).
+	 */
+	if (r == 0 && (r = daemon_events(d)) < 0)
+		cause_set(error, r, "cannot set up signal handling");
 	if (r == 0)
 		r = daemon_listen(d, fd, error);
 	if (r == 0)
 		r = daemon_requeue(d, error);
-	if (r == 0 && (r = daemon_events(d)) < 0)
-		cause_set(error, r, "cannot set up signal handling");
 	return r;
 }
 
@@ -554,8 +585,129 @@ void daemon_begin_shutdown(struct daemon *d, const char *why)
 	}
 }
 
+/* Logs what a reload changed in one mode, comparing what it reported before and after. */
+static void daemon_log_mode_changes(const char *mode, const struct strategy_info *a,
+				    const struct strategy_info *b)
+{
+	if (a->max_concurrency != b->max_concurrency)
+		log_notice("mode %s: max_concurrency %u -> %u", mode, a->max_concurrency,
+			   b->max_concurrency);
+	if (a->max_queue != b->max_queue)
+		log_notice("mode %s: max_queue %zu -> %zu", mode, a->max_queue, b->max_queue);
+	if (a->output_limit != b->output_limit)
+		log_notice("mode %s: output_limit_bytes %zu -> %zu (for tasks started from now on)",
+			   mode, a->output_limit, b->output_limit);
+	if (a->kill_grace_ms != b->kill_grace_ms)
+		log_notice("mode %s: kill_grace_ms %u -> %u (for tasks started from now on)", mode,
+			   a->kill_grace_ms, b->kill_grace_ms);
+	if (a->paused != b->paused)
+		log_notice("mode %s: %s", mode, b->paused ? "paused" : "resumed");
+}
+
+/* Applies the limits of a mode that runs already; its strategy stays as it was built. */
+static void daemon_reload_mode(struct daemon *d, struct config_mode *running,
+			       const struct config_mode *fresh)
+{
+	struct strategy_tuning tuning = daemon_mode_tuning(fresh);
+	struct strategy_info before, after;
+
+	if (!config_mode_same_strategy(running, fresh))
+		log_warning("mode %s: its strategy or its strategy's settings changed: that needs "
+			    "a restart",
+			    running->name);
+	if (coordinator_describe_mode(d->coordinator, running->name, &before) < 0 ||
+	    coordinator_tune_mode(d->coordinator, running->name, &tuning) < 0 ||
+	    coordinator_describe_mode(d->coordinator, running->name, &after) < 0) {
+		log_warning("mode %s: its limits cannot change while it runs: that needs a restart",
+			    running->name);
+		return;
+	}
+	daemon_log_mode_changes(running->name, &before, &after);
+	running->max_concurrency = fresh->max_concurrency;
+	running->max_queue = fresh->max_queue;
+	running->output_limit = fresh->output_limit;
+	running->kill_grace_ms = fresh->kill_grace_ms;
+	running->paused = fresh->paused;
+}
+
+/* Adds a mode new in the config, moving its section into the running config. */
+static void daemon_reload_add_mode(struct daemon *d, struct config_mode *fresh)
+{
+	struct config_mode *modes;
+	char *error = NULL;
+	int r;
+
+	if (d->draining) {
+		log_warning("mode %s: not added while the daemon stops", fresh->name);
+		return;
+	}
+	modes = realloc(d->config.modes, (d->config.mode_count + 1) * sizeof(*modes));
+	if (!modes) {
+		log_error("mode %s: cannot add it: out of memory", fresh->name);
+		return;
+	}
+	d->config.modes = modes;
+	r = daemon_add_mode(d, fresh, &error);
+	if (r < 0) {
+		log_error("mode %s: cannot add it: %s", fresh->name, error ? error : strerror(-r));
+		free(error);
+		return;
+	}
+	modes[d->config.mode_count++] = *fresh;
+	memset(fresh, 0, sizeof(*fresh)); /* config_clear frees NULLs */
+	log_notice("mode %s: added (strategy %s)", modes[d->config.mode_count - 1].name,
+		   modes[d->config.mode_count - 1].strategy);
+}
+
+static void daemon_reload_modes(struct daemon *d, struct config *fresh)
+{
+	size_t running = d->config.mode_count;
+
+	for (size_t i = 0; i < running; i++)
+		if (!config_find_mode(fresh, d->config.modes[i].name))
+			log_warning("mode %s: no longer in the config; it stays until a restart",
+				    d->config.modes[i].name);
+	for (size_t i = 0; i < fresh->mode_count; i++) {
+		struct config_mode *m = &fresh->modes[i];
+		struct config_mode *old =
+			(struct config_mode *)config_find_mode(&d->config, m->name);
+
+		if (old)
+			daemon_reload_mode(d, old, m);
+		else
+			daemon_reload_add_mode(d, m);
+	}
+}
+
+/* The [daemon] keys a reload applies; every other one needs a restart. */
+static const char *const daemon_live_keys[] = {
+	"log_level",	 "shutdown_grace_sec",	  "retention_max_jobs",
+	"allowed_users", "retention_max_age_sec", "allowed_groups",
+};
+
+struct daemon_reload_keys {
+	char live[256];
+	char restart[512];
+};
+
+static void daemon_reload_key_cb(const char *key, void *userdata)
+{
+	struct daemon_reload_keys *k = userdata;
+	size_t n = sizeof(daemon_live_keys) / sizeof(daemon_live_keys[0]), i = 0;
+	char *list;
+	size_t used;
+
+	while (i < n && strcmp(daemon_live_keys[i], key) != 0)
+		i++;
+	list = i < n ? k->live : k->restart;
+	used = strlen(list);
+	snprintf(list + used, (i < n ? sizeof(k->live) : sizeof(k->restart)) - used, "%s%s",
+		 used ? ", " : "", key);
+}
+
 void daemon_reload(struct daemon *d)
 {
+	struct daemon_reload_keys keys = {"", ""};
 	struct config fresh;
 	char *error = NULL;
 	int r;
@@ -570,6 +722,8 @@ void daemon_reload(struct daemon *d)
 		sdnotify_ready(d);
 		return;
 	}
+	config_diff_daemon(&d->config, &fresh, daemon_reload_key_cb, &keys);
+	daemon_reload_modes(d, &fresh);
 	/* What can change at run time; the rest needs a restart. */
 	d->config.log_level = fresh.log_level;
 	d->config.shutdown_grace_sec = fresh.shutdown_grace_sec;
@@ -591,9 +745,14 @@ void daemon_reload(struct daemon *d)
 
 		evtimer_add(d->prune_ev, &now);
 	}
-	log_notice("reloaded %s: log_level, allowed_users, allowed_groups, shutdown_grace_sec "
-		   "and retention apply now; other settings need a restart",
-		   d->config_path ? d->config_path : "(no config file)");
+	log_notice("reloaded %s: [daemon] %s%s; the modes' limits apply now",
+		   d->config_path ? d->config_path : "(no config file)",
+		   keys.live[0] ? keys.live : "nothing changed that applies at once",
+		   keys.live[0] ? " apply now" : "");
+	if (keys.restart[0])
+		log_warning("changed in the config but still running as before until a restart: "
+			    "%s",
+			    keys.restart);
 	sdnotify_ready(d);
 }
 

@@ -1,4 +1,4 @@
-/* Check suite for the slot queue: caps, FIFO order, lending, removal, closing. */
+/* Check suite for the slot queue: caps, FIFO order, lending, removal, closing, tuning. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +6,7 @@
 #include <event2/event.h>
 
 #include "slotqueue.h"
+#include "strategy.h"
 #include "task.h"
 #include "testutil.h"
 
@@ -195,6 +196,112 @@ static void sq_remove_cb(struct slotqueue_item *item, void *ctx)
 	slotqueue_remove(&q, item);
 }
 
+static void sq_tune(unsigned max_concurrency, size_t max_queue, bool paused)
+{
+	struct strategy_tuning t = {
+		.max_concurrency = max_concurrency, .max_queue = max_queue, .paused = paused};
+
+	slotqueue_tune(&q, &t);
+}
+
+/* Paused: accepts up to max_queue, starts nothing; resumed: starts in FIFO order. */
+START_TEST(test_slotqueue_pause)
+{
+	struct strategy_info info = {0};
+
+	sq_setup(2, 3);
+	sq_tune(2, 3, true);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(slotqueue_add(&q, &items[i]), 0);
+	/* The free slots do not count while paused: the queue is full at max_queue. */
+	ck_assert(!slotqueue_can_accept(&q));
+	ck_assert_int_eq(slotqueue_add(&q, &items[3]), -EBUSY);
+	sq_turn();
+	slotqueue_start_waiting(&q);
+	ck_assert_int_eq(starts, 0);
+	slotqueue_describe(&q, &info);
+	ck_assert(info.paused);
+	ck_assert_uint_eq(info.queued, 3);
+	ck_assert_uint_eq(info.running, 0);
+	/* Resumed: on the next turn, the oldest first, up to the cap. */
+	sq_tune(2, 3, false);
+	ck_assert_int_eq(starts, 0);
+	sq_turn();
+	ck_assert_int_eq(started[0], 1);
+	ck_assert_int_eq(started[1], 2);
+	ck_assert_int_eq(started[2], 0);
+	sq_teardown();
+}
+END_TEST
+
+/* Raising the cap starts waiting items; lowering it stops nothing and starts nothing. */
+START_TEST(test_slotqueue_tune_limits)
+{
+	sq_setup(1, 10);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(slotqueue_add(&q, &items[i]), 0);
+	sq_turn();
+	ck_assert_uint_eq(slotqueue_running(&q), 1);
+	sq_tune(3, 10, false);
+	sq_turn();
+	ck_assert_uint_eq(slotqueue_running(&q), 3);
+	ck_assert_int_eq(started[2], 3);
+	sq_tune(1, 10, false);
+	sq_turn();
+	ck_assert_uint_eq(slotqueue_running(&q), 3);
+	/* Two end: still at the cap of 1, nothing new. */
+	slotqueue_remove(&q, &items[0]);
+	slotqueue_start_waiting(&q);
+	slotqueue_remove(&q, &items[1]);
+	slotqueue_start_waiting(&q);
+	ck_assert_int_eq(started[3], 0);
+	/* The last of the three ends: below the cap, the next one starts. */
+	slotqueue_remove(&q, &items[2]);
+	slotqueue_start_waiting(&q);
+	ck_assert_int_eq(started[3], 4);
+	ck_assert_int_eq(started[4], 0);
+	/* 0 means the default, as in the config. */
+	sq_tune(0, 0, false);
+	ck_assert_uint_ge(q.max_concurrency, 1);
+	ck_assert_uint_eq(q.max_queue, STRATEGY_DEFAULT_MAX_QUEUE);
+	sq_teardown();
+}
+END_TEST
+
+/* Loans stay counted through a pause and a changed cap. */
+START_TEST(test_slotqueue_lend_paused)
+{
+	sq_setup(1, 10);
+	ck_assert_int_eq(slotqueue_add(&q, &items[0]), 0);
+	ck_assert_int_eq(slotqueue_add(&q, &items[1]), 0);
+	sq_turn();
+	sq_tune(1, 10, true);
+	/* t0 lends its slot while paused: the child waits for the resume. */
+	ck_assert_int_eq(slotqueue_lend(&q, "t0"), 0);
+	ck_assert_uint_eq(q.holding, 0);
+	ck_assert_int_eq(started[1], 0);
+	sq_tune(2, 10, false);
+	sq_turn();
+	ck_assert_int_eq(started[1], 2);
+	ck_assert_uint_eq(q.holding, 1);
+	/* The cap drops while the slot is lent; the loan comes back all the same. */
+	sq_tune(1, 10, false);
+	ck_assert_int_eq(slotqueue_return(&q, "t0"), 0);
+	ck_assert_uint_eq(q.holding, 2);
+	ck_assert_int_eq(slotqueue_add(&q, &items[2]), 0);
+	sq_turn();
+	ck_assert_int_eq(started[2], 0);
+	slotqueue_remove(&q, &items[1]);
+	slotqueue_start_waiting(&q);
+	ck_assert_int_eq(started[2], 0);
+	slotqueue_remove(&q, &items[0]);
+	slotqueue_start_waiting(&q);
+	ck_assert_int_eq(started[2], 3);
+	ck_assert_uint_eq(q.holding, 1);
+	sq_teardown();
+}
+END_TEST
+
 START_TEST(test_slotqueue_foreach_removing)
 {
 	int seen = 0;
@@ -224,6 +331,9 @@ static Suite *slotqueue_suite(void)
 	tcase_add_test(tc, test_slotqueue_lent_item_leaves);
 	tcase_add_test(tc, test_slotqueue_close);
 	tcase_add_test(tc, test_slotqueue_foreach_removing);
+	tcase_add_test(tc, test_slotqueue_pause);
+	tcase_add_test(tc, test_slotqueue_tune_limits);
+	tcase_add_test(tc, test_slotqueue_lend_paused);
 	suite_add_tcase(s, tc);
 	return s;
 }

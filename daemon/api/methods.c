@@ -1,4 +1,4 @@
-/* The method table, and the methods about the daemon itself: ping, modes, shutdown. */
+/* The method table, and the methods about the daemon itself: ping, shutdown. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,10 +18,12 @@
 static const struct rpc_method methods_table[] = {
 	{.name = "cancel", .handler = methods_cancel},
 	{.name = "job", .handler = methods_job},
+	{.name = "mode_set", .handler = methods_mode_set},
 	{.name = "metrics", .handler = methods_metrics},
 	{.name = "modes", .handler = methods_modes},
 	{.name = "output", .handler = methods_output},
 	{.name = "ping", .handler = methods_ping},
+	{.name = "rerun", .handler = methods_rerun},
 	{.name = "shutdown", .handler = methods_shutdown},
 	{.name = "status", .handler = methods_status},
 	{.name = "submit", .handler = methods_submit},
@@ -49,34 +51,6 @@ struct rpc_result *methods_ping(struct rpc_call *call, json_object *params)
 	json_object_object_add(o, "version", json_object_new_string(COORD_VERSION));
 	json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
 	json_object_object_add(o, "uptime", json_object_new_double(daemon_uptime(call->daemon)));
-	return rpc_success(call, o);
-}
-
-static void methods_mode_cb(const struct strategy_info *info, void *userdata)
-{
-	json_object *m = json_object_new_object();
-
-	json_object_object_add(m, "name", json_object_new_string(info->mode));
-	json_object_object_add(m, "strategy", json_object_new_string(info->strategy));
-	json_object_object_add(m, "max_concurrency", json_object_new_int64(info->max_concurrency));
-	json_object_object_add(m, "running", json_object_new_int64(info->running));
-	json_object_object_add(m, "queued", json_object_new_int64((int64_t)info->queued));
-	json_object_object_add(m, "max_queue", json_object_new_int64((int64_t)info->max_queue));
-	json_object_array_add(userdata, m);
-}
-
-struct rpc_result *methods_modes(struct rpc_call *call, json_object *params)
-{
-	struct rpc_result *err;
-	json_object *o, *modes;
-
-	if ((err = params_parse(call, params, params_none, NULL)))
-		return err;
-	o = json_object_new_object();
-	modes = json_object_new_array();
-
-	coordinator_foreach_mode(call->daemon->coordinator, methods_mode_cb, modes);
-	json_object_object_add(o, "modes", modes);
 	return rpc_success(call, o);
 }
 

@@ -70,31 +70,36 @@ static void methods_wait_free(struct methods_wait *mw, struct daemon *d)
 	free(mw);
 }
 
-static json_object *methods_job_json(struct daemon *d, const char *request_id)
+uid_t methods_viewer(struct rpc_call *call)
+{
+	return call->conn ? connection_peer_uid(call->conn) : JOB_VIEWER_NONE;
+}
+
+static json_object *methods_job_json(struct rpc_call *call, const char *request_id)
 {
 	struct job *job;
 	json_object *o;
 
-	if (state_get_job(d->state, request_id, &job) < 0)
+	if (state_get_job(call->daemon->state, request_id, &job) < 0)
 		return NULL;
-	o = methods_job_object(d, job);
+	o = methods_job_object(call->daemon, job, methods_viewer(call));
 	job_unref(job);
 	return o;
 }
 
 /* The jobs in the order asked; a job asked for several times is built once. */
-static json_object *methods_jobs_json(struct daemon *d, const struct methods_ids *ids)
+static json_object *methods_jobs_json(struct rpc_call *call, const struct methods_ids *ids)
 {
 	json_object *jobs = json_object_new_array_ext((int)ids->asked);
 	json_object **distinct = calloc(ids->count ? ids->count : 1, sizeof(*distinct));
 
 	for (size_t i = 0; distinct && i < ids->count; i++)
-		distinct[i] = methods_job_json(d, ids->ids[i]);
+		distinct[i] = methods_job_json(call, ids->ids[i]);
 	for (size_t i = 0; i < ids->asked; i++) {
 		size_t k = ids->order ? ids->order[i] : i;
 
 		json_object_array_add(jobs, distinct ? json_object_get(distinct[k])
-						     : methods_job_json(d, ids->ids[k]));
+						     : methods_job_json(call, ids->ids[k]));
 	}
 	for (size_t i = 0; distinct && i < ids->count; i++)
 		json_object_put(distinct[i]);
@@ -102,15 +107,16 @@ static json_object *methods_jobs_json(struct daemon *d, const struct methods_ids
 	return jobs;
 }
 
-static json_object *methods_job_with_message(struct daemon *d, const char *request_id)
+static json_object *methods_job_with_message(struct rpc_call *call, const char *request_id)
 {
 	json_object *o = json_object_new_object();
 	struct job *job;
 
-	if (state_get_job(d->state, request_id, &job) < 0)
+	if (state_get_job(call->daemon->state, request_id, &job) < 0)
 		return o;
-	json_object_object_add(o, "job", methods_job_object(d, job));
-	json_object_object_add(o, "message", methods_final_message(d, job));
+	json_object_object_add(o, "job",
+			       methods_job_object(call->daemon, job, methods_viewer(call)));
+	json_object_object_add(o, "message", methods_final_message(call->daemon, job));
 	job_unref(job);
 	return o;
 }
@@ -134,20 +140,20 @@ static void methods_wait_done_cb(struct waiter_wait *wait, bool timed_out, void 
 	if (timed_out) {
 		json_object *data = json_object_new_object();
 
-		json_object_object_add(data, "jobs", methods_jobs_json(d, &mw->ids));
+		json_object_object_add(data, "jobs", methods_jobs_json(call, &mw->ids));
 		rpc_failure_data(call, WIRE_TIMEOUT, data,
 				 "timeout: not every job closed in time (see data.jobs)");
 	} else if (mw->kind == WAIT_FOR_SUBMIT) {
-		rpc_success(call, methods_job_with_message(d, mw->ids.ids[0]));
+		rpc_success(call, methods_job_with_message(call, mw->ids.ids[0]));
 	} else if (mw->kind == WAIT_FOR_CANCEL) {
 		o = json_object_new_object();
-		json_object_object_add(o, "job", methods_job_json(d, mw->ids.ids[0]));
+		json_object_object_add(o, "job", methods_job_json(call, mw->ids.ids[0]));
 		rpc_success(call, o);
 	} else if (mw->kind == WAIT_FOR_CANCEL_CLOSED) {
 		methods_already_closed(call, mw->ids.ids[0], true);
 	} else {
 		o = json_object_new_object();
-		json_object_object_add(o, "jobs", methods_jobs_json(d, &mw->ids));
+		json_object_object_add(o, "jobs", methods_jobs_json(call, &mw->ids));
 		rpc_success(call, o);
 	}
 	methods_wait_free(mw, d);
@@ -264,7 +270,8 @@ static struct rpc_result *methods_submit_invalid(struct rpc_call *call, json_obj
 	return rpc_failure(call, WIRE_INVALID_PARAMS, "Invalid params: %s", reason);
 }
 
-struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
+struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params, uid_t owner,
+				     const char *rerun_of)
 {
 	struct daemon *d = call->daemon;
 	struct rpc_result *answered;
@@ -281,7 +288,11 @@ struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
 		free(error);
 		return answered;
 	}
-	task->owner_uid = connection_peer_uid(call->conn);
+	task->owner_uid = owner;
+	if (rerun_of && !(task->rerun_of = strdup(rerun_of))) {
+		task_free(task);
+		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
+	}
 	wait = task->wait;
 	r = coordinator_submit(d->coordinator, task, &job, &error);
 	if (r < 0) {
@@ -293,12 +304,18 @@ struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
 	if (!wait) {
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "job", methods_job_object(call->daemon, job));
+		json_object_object_add(o, "job",
+				       methods_job_object(call->daemon, job, methods_viewer(call)));
 		return rpc_success(call, o);
 	}
 	if (methods_one_id(job->request_id, &ids) < 0)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
 	return methods_wait_for(call, WAIT_FOR_SUBMIT, &ids, 0);
+}
+
+struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
+{
+	return methods_submit_as(call, params, connection_peer_uid(call->conn), NULL);
 }
 
 struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id)
@@ -327,11 +344,14 @@ struct rpc_result *methods_job(struct rpc_call *call, json_object *params)
 	if (state_get_job(call->daemon->state, p.request_id, &job) < 0)
 		return methods_not_found(call, p.request_id);
 	job_unref(job);
-	return rpc_success(call, methods_job_with_message(call->daemon, p.request_id));
+	return rpc_success(call, methods_job_with_message(call, p.request_id));
 }
 
 struct methods_status_params {
 	const char *status, *result, *mode, *run_id, *parent_node_id, *cursor;
+	const char *name, *request_id_prefix;
+	double since, until; /* start_time, both inclusive */
+	bool has_since, has_until;
 	uint64_t limit;
 };
 
@@ -344,6 +364,12 @@ const struct jsonspec methods_status_spec[] = {
 	JSONSPEC_UINT(struct methods_status_params, limit, 0, 1, METHODS_STATUS_MAX_LIMIT,
 		      METHODS_STATUS_DEFAULT_LIMIT),
 	JSONSPEC_STRING(struct methods_status_params, cursor, 0),
+	JSONSPEC_STRING(struct methods_status_params, name, 0),
+	JSONSPEC_STRING(struct methods_status_params, request_id_prefix, 0),
+	JSONSPEC_NUMBER(struct methods_status_params, since, 0, -1e300, 1e300, 0,
+			JSONSPEC_SEEN(struct methods_status_params, has_since)),
+	JSONSPEC_NUMBER(struct methods_status_params, until, 0, -1e300, 1e300, 0,
+			JSONSPEC_SEEN(struct methods_status_params, has_until)),
 	{0},
 };
 
@@ -356,6 +382,18 @@ static struct rpc_result *methods_status_filter(struct rpc_call *call,
 	f->mode = p->mode;
 	f->run_id = p->run_id;
 	f->parent_node_id = p->parent_node_id;
+	f->name = p->name;
+	f->request_id_prefix = p->request_id_prefix;
+	f->has_since = p->has_since;
+	f->since = p->since;
+	f->has_until = p->has_until;
+	f->until = p->until;
+	/* A prefix holds request_id characters only: the range it becomes relies on that. */
+	if (f->request_id_prefix && !task_request_id_valid(f->request_id_prefix))
+		return rpc_failure(call, WIRE_INVALID_PARAMS,
+				   "Invalid params: request_id_prefix must be 1-%d characters of "
+				   "A-Z a-z 0-9 . _ : -",
+				   TASK_REQUEST_ID_MAX);
 	if (status && job_status_from_name(status, &f->status) < 0)
 		return rpc_failure(call, WIRE_INVALID_PARAMS,
 				   "Invalid params: status must be \"opened\" or \"closed\"");
@@ -412,6 +450,8 @@ struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 	    (err = methods_status_filter(call, &p, &filter)) ||
 	    (err = methods_status_cursor(call, p.cursor, &cursor)))
 		return err;
+	/* Long stored Tasks end a page early rather than fill memory (next goes on). */
+	filter.max_task_bytes = d->config.max_status_task_bytes;
 	r = state_counts(d->state, &filter, &counts);
 	if (r == 0)
 		r = state_query(d->state, &filter, cursor, p.limit, &jobs, &count, &next);
@@ -420,7 +460,7 @@ struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 				   history_last_error(d->history));
 	list = json_object_new_array_ext((int)count);
 	for (size_t i = 0; i < count; i++) {
-		json_object_array_add(list, methods_job_object(d, jobs[i]));
+		json_object_array_add(list, methods_job_object(d, jobs[i], methods_viewer(call)));
 		job_unref(jobs[i]);
 	}
 	free(jobs);

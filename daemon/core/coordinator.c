@@ -240,6 +240,17 @@ int coordinator_admit_message(struct coordinator *coord, const struct message *m
 	return job->finishing ? -EALREADY : 0;
 }
 
+void coordinator_complete_message(struct coordinator *coord, struct message *msg)
+{
+	struct job *job;
+
+	if (!coord || !message_closes_job(msg) || !msg->request_id)
+		return;
+	job = state_find_open(coord->state, msg->request_id);
+	if (job && msg->run_start_time == 0)
+		msg->run_start_time = job->run_start_time;
+}
+
 void coordinator_message_stored(struct coordinator *coord, const struct message *msg)
 {
 	struct job *job;
@@ -1064,6 +1075,31 @@ void coordinator_foreach_mode(struct coordinator *coord,
 		coord->modes[i]->ops->describe(coord->modes[i], &info);
 		cb(&info, userdata);
 	}
+}
+
+int coordinator_describe_mode(struct coordinator *coord, const char *mode,
+			      struct strategy_info *ret)
+{
+	struct strategy *strategy = coordinator_mode(coord, mode);
+
+	if (!strategy)
+		return -ENOENT;
+	memset(ret, 0, sizeof(*ret));
+	strategy->ops->describe(strategy, ret);
+	return 0;
+}
+
+int coordinator_tune_mode(struct coordinator *coord, const char *mode,
+			  const struct strategy_tuning *tuning)
+{
+	struct strategy *strategy = coordinator_mode(coord, mode);
+
+	if (!strategy)
+		return -ENOENT;
+	if (!strategy->ops->tune)
+		return -EOPNOTSUPP;
+	strategy->ops->tune(strategy, tuning);
+	return 0;
 }
 
 void coordinator_stop_accepting(struct coordinator *coord)

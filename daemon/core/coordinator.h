@@ -21,6 +21,7 @@ struct publisher;
 struct state;
 struct strategy;
 struct strategy_info;
+struct strategy_tuning;
 struct task;
 
 /* The longest a cascading cancel holds the loop at a time, by default (cancel_slice_ms). */
@@ -60,6 +61,12 @@ void coordinator_handle_item(struct message *msg, void *coord);
  * message as finishing, once the message is stored. Both accept NULL coord.
  */
 int coordinator_admit_message(struct coordinator *coord, const struct message *msg);
+/*
+ * Fills in what a final message tells about its job that only the job
+ * knows (run_start_time). Call before the message is stored or sent.
+ * Accepts NULL coord.
+ */
+void coordinator_complete_message(struct coordinator *coord, struct message *msg);
 void coordinator_message_stored(struct coordinator *coord, const struct message *msg);
 
 /*
@@ -158,6 +165,18 @@ int coordinator_find_lender(struct coordinator *coord, pid_t pgid, char *const *
 void coordinator_foreach_mode(struct coordinator *coord,
 			      void (*cb)(const struct strategy_info *info, void *userdata),
 			      void *userdata);
+
+/* What mode reports now, in *ret: 0, or -ENOENT when there is no such mode. */
+int coordinator_describe_mode(struct coordinator *coord, const char *mode,
+			      struct strategy_info *ret);
+
+/*
+ * Applies tuning to mode at once (mode_set, a reload): queued tasks that
+ * now fit start on the next loop turn. -ENOENT when there is no such
+ * mode, -EOPNOTSUPP when its strategy cannot change while it runs.
+ */
+int coordinator_tune_mode(struct coordinator *coord, const char *mode,
+			  const struct strategy_tuning *tuning);
 
 /* Whether a mode of that name exists. */
 bool coordinator_has_mode(struct coordinator *coord, const char *mode);

@@ -182,6 +182,7 @@ int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t 
 		metrics_task_started(job->mode);
 	}
 	job->phase = JOB_RUNNING;
+	job_set_run_start(job);
 	job->pid = pid;
 	job->pid_starttime = pid_starttime;
 	return history_update_job(state->history, job);
@@ -283,7 +284,8 @@ int state_counts(struct state *state, const struct job_filter *filter, struct jo
 {
 	/* While writes wait for the disk, the rows are what may be told, not memory. */
 	if (!filter->mode && !filter->run_id && !filter->parent_node_id && !filter->child_node_id &&
-	    !filter->has_owner && !history_failing(state->history)) {
+	    !filter->has_owner && !filter->name && !filter->request_id_prefix &&
+	    !filter->has_since && !filter->has_until && !history_failing(state->history)) {
 		*ret = state->counts;
 		return 0;
 	}

@@ -28,6 +28,18 @@ struct strategy_info {
 	unsigned running;
 	size_t queued;
 	size_t max_queue;
+	bool paused;
+	size_t output_limit;
+	unsigned kill_grace_ms;
+};
+
+/* What may change while a mode runs (mode_set, a reload); 0 means the default, as in the config. */
+struct strategy_tuning {
+	unsigned max_concurrency;
+	size_t max_queue;
+	size_t output_limit;	/* for tasks started from now on */
+	unsigned kill_grace_ms; /* the same */
+	bool paused;
 };
 
 /* Settings every strategy understands; a mode's config section fills them. */
@@ -49,6 +61,7 @@ struct strategy_config {
 };
 
 #define STRATEGY_DEFAULT_MAX_QUEUE     100000
+#define STRATEGY_MAX_CONCURRENCY       100000 /* the most max_concurrency may be */
 #define STRATEGY_DEFAULT_OUTPUT_LIMIT  (1024 * 1024)
 #define STRATEGY_DEFAULT_KILL_GRACE_MS 5000
 
@@ -101,6 +114,8 @@ struct strategy_ops {
 	 */
 	void (*shutdown)(struct strategy *s);
 	void (*describe)(struct strategy *s, struct strategy_info *info);
+	/* Applies tuning at once; queued tasks that now fit start on the next loop turn. */
+	void (*tune)(struct strategy *s, const struct strategy_tuning *tuning);
 	void (*free)(struct strategy *s);
 };
 

@@ -36,6 +36,7 @@ int slotqueue_init(struct slotqueue *q, struct event_base *base, unsigned max_co
 	q->start = start;
 	q->ctx = ctx;
 	q->closed = false;
+	q->paused = false;
 	q->items = lh_kchar_table_new(64, NULL);
 	q->start_ev = evtimer_new(base, slotqueue_start_cb, q);
 	if (!q->items || !q->start_ev) {
@@ -57,6 +58,8 @@ void slotqueue_clear(struct slotqueue *q)
 
 static size_t slotqueue_free_slots(const struct slotqueue *q)
 {
+	if (q->paused)
+		return 0;
 	return q->holding < q->max_concurrency ? q->max_concurrency - q->holding : 0;
 }
 
@@ -66,10 +69,16 @@ bool slotqueue_can_accept(const struct slotqueue *q)
 	return !q->closed && q->waiting < q->max_queue + slotqueue_free_slots(q);
 }
 
-int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)
+static void slotqueue_start_soon(struct slotqueue *q)
 {
 	static const struct timeval now = {0, 0};
 
+	if (!evtimer_pending(q->start_ev, NULL))
+		evtimer_add(q->start_ev, &now);
+}
+
+int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)
+{
 	/* One admitted before (a dependency released it, or a restart) was counted already. */
 	if (q->closed || (!item->task->admitted && !slotqueue_can_accept(q)))
 		return -EBUSY;
@@ -79,8 +88,7 @@ int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)
 	item->lent = 0;
 	TAILQ_INSERT_TAIL(&q->fifo, item, entry);
 	q->waiting++;
-	if (!evtimer_pending(q->start_ev, NULL))
-		evtimer_add(q->start_ev, &now);
+	slotqueue_start_soon(q);
 	return 0;
 }
 
@@ -117,7 +125,8 @@ void slotqueue_start_waiting(struct slotqueue *q)
 {
 	struct slotqueue_item *item;
 
-	while (!q->closed && q->holding < q->max_concurrency && (item = TAILQ_FIRST(&q->fifo))) {
+	while (!q->closed && !q->paused && q->holding < q->max_concurrency &&
+	       (item = TAILQ_FIRST(&q->fifo))) {
 		TAILQ_REMOVE(&q->fifo, item, entry);
 		q->waiting--;
 		item->waiting = false;
@@ -149,6 +158,25 @@ int slotqueue_return(struct slotqueue *q, const char *request_id)
 		return 0;
 	q->holding++; /* may exceed the cap until a task ends: the waiter must go on */
 	return 0;
+}
+
+void slotqueue_tune(struct slotqueue *q, const struct strategy_tuning *tuning)
+{
+	q->max_concurrency =
+		tuning->max_concurrency ? tuning->max_concurrency : slotqueue_online_cpus();
+	q->max_queue = tuning->max_queue ? tuning->max_queue : STRATEGY_DEFAULT_MAX_QUEUE;
+	q->paused = tuning->paused;
+	if (!TAILQ_EMPTY(&q->fifo))
+		slotqueue_start_soon(q);
+}
+
+void slotqueue_describe(const struct slotqueue *q, struct strategy_info *info)
+{
+	info->max_concurrency = q->max_concurrency;
+	info->running = (unsigned)slotqueue_running(q);
+	info->queued = slotqueue_waiting(q);
+	info->max_queue = q->max_queue;
+	info->paused = q->paused;
 }
 
 void slotqueue_close(struct slotqueue *q)

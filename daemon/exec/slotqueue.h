@@ -13,6 +13,8 @@
 struct event;
 struct event_base;
 struct lh_table;
+struct strategy_info;
+struct strategy_tuning;
 struct task;
 
 /* Embedded in a strategy's own record of a task; the strategy owns both. */
@@ -37,6 +39,7 @@ struct slotqueue {
 	slotqueue_start_fn start;
 	void *ctx;
 	bool closed;
+	bool paused; /* accepts and queues, starts nothing */
 };
 
 /* max_concurrency 0: online CPUs; max_queue 0: the default. 0 or -ENOMEM. */
@@ -76,6 +79,18 @@ void slotqueue_start_waiting(struct slotqueue *q);
  */
 int slotqueue_lend(struct slotqueue *q, const char *request_id);
 int slotqueue_return(struct slotqueue *q, const char *request_id);
+
+/*
+ * Changes the limits at once (0: the defaults, as for init) and pauses or
+ * resumes. Queued items that now fit start on the next loop turn, in FIFO
+ * order; with fewer slots than are held, running items go on and nothing
+ * starts until they are below the limit. Paused, the queue still accepts
+ * (up to max_queue) and lends and returns slots, but starts nothing.
+ */
+void slotqueue_tune(struct slotqueue *q, const struct strategy_tuning *tuning);
+
+/* Fills the queue's part of what `modes` reports: limits, running, queued, paused. */
+void slotqueue_describe(const struct slotqueue *q, struct strategy_info *info);
 
 /* Starts nothing more and accepts nothing more. */
 void slotqueue_close(struct slotqueue *q);

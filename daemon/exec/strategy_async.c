@@ -346,10 +346,20 @@ static void async_describe(struct strategy *s, struct strategy_info *info)
 
 	info->mode = s->mode;
 	info->strategy = "async";
-	info->max_concurrency = sa->slots.max_concurrency;
-	info->running = (unsigned)slotqueue_running(&sa->slots);
-	info->queued = slotqueue_waiting(&sa->slots);
-	info->max_queue = sa->slots.max_queue;
+	slotqueue_describe(&sa->slots, info);
+	info->output_limit = sa->output_limit;
+	info->kill_grace_ms = sa->kill_grace_ms;
+}
+
+static void async_tune(struct strategy *s, const struct strategy_tuning *tuning)
+{
+	struct strategy_async *sa = (struct strategy_async *)s;
+
+	sa->output_limit =
+		tuning->output_limit ? tuning->output_limit : STRATEGY_DEFAULT_OUTPUT_LIMIT;
+	sa->kill_grace_ms =
+		tuning->kill_grace_ms ? tuning->kill_grace_ms : STRATEGY_DEFAULT_KILL_GRACE_MS;
+	slotqueue_tune(&sa->slots, tuning);
 }
 
 static void async_free_cb(struct slotqueue_item *item, void *ctx)
@@ -381,6 +391,7 @@ static const struct strategy_ops async_ops = {
 	.hold = async_hold,
 	.shutdown = async_shutdown,
 	.describe = async_describe,
+	.tune = async_tune,
 	.free = async_free,
 };
 

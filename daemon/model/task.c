@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "cause.h"
 #include "job.h"
 #include "jsonspec.h"
 #include "task.h"
+#include "uuid7.h"
 
 static const struct task_limits task_limits_default = TASK_LIMITS_DEFAULT;
 
@@ -33,13 +33,12 @@ bool task_request_id_valid(const char *s)
 
 char *task_generate_id(void)
 {
-	uuid_t uuid;
-	char *out = malloc(UUID_STR_LEN);
+	struct uuid7 uuid;
+	char *out;
 
-	if (!out)
+	if (uuid7_generate(&uuid) < 0 || !(out = malloc(UUID7_STR_LEN)))
 		return NULL;
-	uuid_generate_random(uuid);
-	uuid_unparse_lower(uuid, out);
+	uuid7_format(&uuid, out);
 	return out;
 }
 
@@ -66,6 +65,7 @@ void task_free(struct task *task)
 	task_free_strv(task->env);
 	free(task->stdin_data);
 	free(task->run_id);
+	free(task->rerun_of);
 	task_free_strv(task->after);
 	json_object_put(task->after_json);
 	free(task->stored);
@@ -390,7 +390,12 @@ static int task_parse_after(struct task *task, const struct task_json *in,
 	return 0;
 }
 
-/* The Task as submitted, without wait (a stored task is never waited for again). */
+/*
+ * The Task as submitted, without wait (a stored task is never waited for
+ * again), with the request_id and mode the job got (a generated id is
+ * written in; node.id and node.name stay as given, so a re-run with a new
+ * argv gets new defaults).
+ */
 static int task_store_text(struct task *task, json_object *params)
 {
 	json_object *copy = json_object_new_object();
@@ -403,6 +408,8 @@ static int task_store_text(struct task *task, json_object *params)
 		if (strcmp(key, "wait") != 0)
 			json_object_object_add(copy, key, json_object_get(val));
 	}
+	json_object_object_add(copy, "request_id", json_object_new_string(task->request_id));
+	json_object_object_add(copy, "mode", json_object_new_string(task->mode));
 	text = json_object_to_json_string_length(copy, JSON_C_TO_STRING_PLAIN, &len);
 	task->stored = text ? strndup(text, len) : NULL;
 	json_object_put(copy);

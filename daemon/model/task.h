@@ -44,6 +44,7 @@ struct task {
 
 	/* Filled in by the coordinator, not by the client. */
 	char *run_id;
+	char *rerun_of; /* the request_id it was re-run from, or NULL */
 	uid_t owner_uid;
 	/* Counted against its mode's max_queue already (a dependency released it, or a restart). */
 	bool admitted;
@@ -96,7 +97,7 @@ extern const struct jsonspec task_node_spec[];
 /* True when s is a valid request_id: 1-128 chars of [A-Za-z0-9._:-]. */
 bool task_request_id_valid(const char *s);
 
-/* A new UUID v4 string, or NULL on ENOMEM. */
+/* A new UUID v7 string (time-ordered, see uuid7.h), or NULL on ENOMEM. */
 char *task_generate_id(void);
 
 /*

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <event2/event.h>
 
@@ -21,7 +22,7 @@
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
-#define HISTORY_SCHEMA_VERSION 3
+#define HISTORY_SCHEMA_VERSION 5
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
 
@@ -51,6 +52,8 @@
 	SEP COL(PID, pid)                                                                          \
 	SEP COL(PID_STARTTIME, pid_starttime)                                                      \
 	SEP COL(AFTER, after)                                                                      \
+	SEP COL(RUN_START_TIME, run_start_time)                                                    \
+	SEP COL(RERUN_OF, rerun_of)                                                                \
 	SEP COL(TASK, task)                                                                        \
 	SEP COL(STRATEGY_REF, strategy_ref)
 
@@ -102,7 +105,8 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"UPDATE jobs SET status = :status, phase = :phase, result = :result, "
 		"end_time = :end_time, exit_code = :exit_code, error_kind = :error_kind, "
 		"error_message = :error_message, pid = :pid, pid_starttime = "
-		":pid_starttime, strategy_ref = :strategy_ref WHERE request_id = :request_id",
+		":pid_starttime, run_start_time = :run_start_time, strategy_ref = :strategy_ref "
+		"WHERE request_id = :request_id",
 	[STMT_FIND_JOB] = HISTORY_JOB_SELECT " FROM jobs WHERE request_id = :request_id",
 	[STMT_FIND_BY_NODE] = HISTORY_JOB_SELECT " FROM jobs WHERE child_node_id = :child_node_id "
 						 "ORDER BY seq_no DESC LIMIT 1",
@@ -154,6 +158,10 @@ enum history_filter {
 	FILTER_OWNER,
 	FILTER_STATUS,
 	FILTER_RESULT,
+	FILTER_NAME,
+	FILTER_PREFIX,
+	FILTER_SINCE,
+	FILTER_UNTIL,
 	FILTER_COUNT_,
 };
 
@@ -173,6 +181,16 @@ static const struct history_filter_def {
 	[FILTER_OWNER] = {" AND owner_uid = :owner_uid", ":owner_uid"},
 	[FILTER_STATUS] = {" AND status = :status", ":status"},
 	[FILTER_RESULT] = {" AND result = :result", ":result"},
+	[FILTER_NAME] = {" AND name = :name", ":name"},
+	/*
+	 * A range on the request_id index rather than LIKE (whose _ is a
+	 * wildcard and which needs case-sensitive LIKE for the index): every
+	 * valid request_id character sorts below char(127).
+	 */
+	[FILTER_PREFIX] = {" AND request_id >= :prefix AND request_id < :prefix || char(127)",
+			   ":prefix"},
+	[FILTER_SINCE] = {" AND start_time >= :since", ":since"},
+	[FILTER_UNTIL] = {" AND start_time <= :until", ":until"},
 };
 
 enum history_shape_kind {
@@ -191,6 +209,35 @@ static const char *const history_shape_tail[SHAPE_KIND_COUNT_] = {
 	[SHAPE_QUERY] = " ORDER BY seq_no DESC LIMIT :limit",
 	[SHAPE_COUNT] = " GROUP BY status, result",
 };
+
+/*
+ * A page of a shape with a start_time window walks jobs_by_start from the
+ * window's newest end, in (start_time, seq_no) order, so it reads no more
+ * rows than it returns wherever the window lies (in seq_no order SQLite
+ * would walk the whole table from its newest row down to the window). The
+ * cursor stays a seq_no: the page goes on below the start_time of that job
+ * (none when retention pruned it meanwhile).
+ */
+#define HISTORY_TIME_FILTERS ((1u << FILTER_SINCE) | (1u << FILTER_UNTIL))
+#define HISTORY_CURSOR_TIME                                                                        \
+	"(CASE WHEN :cursor = 9223372036854775807 THEN 1e999 ELSE (SELECT c.start_time FROM "      \
+	"jobs c WHERE c.seq_no = :cursor) END)"
+/* %s: the newest start_time a page may show (SQLite takes one upper bound as the range). */
+#define HISTORY_TIME_QUERY_HEAD                                                                    \
+	HISTORY_JOB_SELECT                                                                         \
+	" FROM jobs WHERE start_time <= %s AND (start_time < " HISTORY_CURSOR_TIME                 \
+	" OR seq_no < :cursor)"
+#define HISTORY_TIME_BOUND	 HISTORY_CURSOR_TIME
+#define HISTORY_TIME_UNTIL_BOUND "min(" HISTORY_CURSOR_TIME ", :until)"
+#define HISTORY_TIME_QUERY_TAIL	 " ORDER BY start_time DESC, seq_no DESC LIMIT :limit"
+
+/*
+ * The filters on a range of an index. Counted as they are, SQLite would
+ * rather walk all of jobs_by_status for the order of GROUP BY than the
+ * range: "+status" tells it the grouping has no index to come from.
+ */
+#define HISTORY_RANGE_FILTERS	 ((1u << FILTER_PREFIX) | (1u << FILTER_SINCE) | (1u << FILTER_UNTIL))
+#define HISTORY_RANGE_COUNT_TAIL " GROUP BY +status, +result"
 
 static const char history_schema_v1[] =
 	"CREATE TABLE jobs ("
@@ -235,12 +282,26 @@ static const char history_schema_v1[] =
 static const char history_schema_v2[] = "ALTER TABLE jobs ADD COLUMN after TEXT;"
 					"ALTER TABLE jobs ADD COLUMN task TEXT;";
 
+/*
+ * v3: when its process started (so run time survives a restart), and the
+ * job it was re-run from. The task column (v2) holds node.env and
+ * node.stdin: it is shown to the job's owner and root only.
+ */
+static const char history_schema_v3[] = "ALTER TABLE jobs ADD COLUMN run_start_time REAL;"
+					"ALTER TABLE jobs ADD COLUMN rerun_of TEXT;";
+
+/* v4: status filters by name and by start_time use an index of their own. */
+static const char history_schema_v4[] = "CREATE INDEX jobs_by_name ON jobs (name, seq_no);"
+					"CREATE INDEX jobs_by_start ON jobs (start_time);";
+
 /* Migrations: history_migrations[v] takes a database from version v to v + 1. */
 static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
 	[1] = history_schema_v2,
+	[2] = history_schema_v3,
+	[3] = history_schema_v4,
 	/* What a strategy needs to take a job back after a restart (slurm: job id, run name). */
-	[2] = "ALTER TABLE jobs ADD COLUMN strategy_ref TEXT;",
+	[4] = "ALTER TABLE jobs ADD COLUMN strategy_ref TEXT;",
 };
 
 /* A write the history may have to make again: a failed commit loses its whole transaction. */
@@ -500,6 +561,9 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 		job->after ? json_object_to_json_string_ext(job->after, JSON_C_TO_STRING_PLAIN)
 			   : NULL);
 	history_bind_text(st, p[JOB_COL_TASK], job->task);
+	history_bind_double(st, p[JOB_COL_RUN_START_TIME], job->run_start_time > 0,
+			    job->run_start_time);
+	history_bind_text(st, p[JOB_COL_RERUN_OF], job->rerun_of);
 	history_bind_text(st, p[JOB_COL_STRATEGY_REF], job->strategy_ref);
 	return st;
 }
@@ -926,6 +990,8 @@ static struct job *history_row_to_job(sqlite3_stmt *st, bool with_task)
 	job->pid = (pid_t)sqlite3_column_int64(st, JOB_COL_PID);
 	job->pid_starttime = (uint64_t)sqlite3_column_int64(st, JOB_COL_PID_STARTTIME);
 	job->after = history_column_after(st, &failed);
+	job->run_start_time = sqlite3_column_double(st, JOB_COL_RUN_START_TIME);
+	job->rerun_of = history_column_dup(st, JOB_COL_RERUN_OF, &failed);
 	if (with_task)
 		job->task = history_column_dup(st, JOB_COL_TASK, &failed);
 	job->strategy_ref = history_column_dup(st, JOB_COL_STRATEGY_REF, &failed);
@@ -1016,7 +1082,13 @@ static const char *history_filter_text(const struct job_filter *f, enum history_
 		return f->has_status ? job_status_name(f->status) : NULL;
 	case FILTER_RESULT:
 		return f->has_result ? job_result_name(f->result) : NULL;
+	case FILTER_NAME:
+		return f->name;
+	case FILTER_PREFIX:
+		return f->request_id_prefix;
 	case FILTER_OWNER:
+	case FILTER_SINCE:
+	case FILTER_UNTIL:
 	case FILTER_COUNT_:
 		break;
 	}
@@ -1025,7 +1097,25 @@ static const char *history_filter_text(const struct job_filter *f, enum history_
 
 static bool history_filter_set(const struct job_filter *f, enum history_filter which)
 {
-	return which == FILTER_OWNER ? f->has_owner : history_filter_text(f, which) != NULL;
+	switch (which) {
+	case FILTER_OWNER:
+		return f->has_owner;
+	case FILTER_SINCE:
+		return f->has_since;
+	case FILTER_UNTIL:
+		return f->has_until;
+	case FILTER_MODE:
+	case FILTER_RUN_ID:
+	case FILTER_PARENT:
+	case FILTER_CHILD:
+	case FILTER_STATUS:
+	case FILTER_RESULT:
+	case FILTER_NAME:
+	case FILTER_PREFIX:
+	case FILTER_COUNT_:
+		break;
+	}
+	return history_filter_text(f, which) != NULL;
 }
 
 static void history_filter_bind(sqlite3_stmt *st, const struct job_filter *f,
@@ -1035,6 +1125,10 @@ static void history_filter_bind(sqlite3_stmt *st, const struct job_filter *f,
 
 	if (which == FILTER_OWNER)
 		sqlite3_bind_int64(st, i, (sqlite3_int64)f->owner_uid);
+	else if (which == FILTER_SINCE)
+		sqlite3_bind_double(st, i, f->since);
+	else if (which == FILTER_UNTIL)
+		sqlite3_bind_double(st, i, f->until);
 	else
 		history_bind_text(st, i, history_filter_text(f, which));
 }
@@ -1043,15 +1137,29 @@ static void history_filter_bind(sqlite3_stmt *st, const struct job_filter *f,
 static int history_prepare_shape(struct history *h, enum history_shape_kind kind, unsigned shape,
 				 sqlite3_stmt **ret)
 {
-	char sql[1024];
-	size_t n = (size_t)snprintf(sql, sizeof(sql), "%s", history_shape_head[kind]);
+	bool by_time = kind == SHAPE_QUERY && (shape & HISTORY_TIME_FILTERS);
+	char sql[2048];
+	size_t n;
 	int rc;
 
+	if (by_time) {
+		n = (size_t)snprintf(sql, sizeof(sql), HISTORY_TIME_QUERY_HEAD,
+				     (shape & (1u << FILTER_UNTIL)) ? HISTORY_TIME_UNTIL_BOUND
+								    : HISTORY_TIME_BOUND);
+		shape &= ~(1u << FILTER_UNTIL); /* in the bound already */
+	} else {
+		n = (size_t)snprintf(sql, sizeof(sql), "%s", history_shape_head[kind]);
+	}
 	for (int f = 0; f < FILTER_COUNT_; f++)
 		if (shape & (1u << f))
 			n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s",
 					      history_filters[f].sql);
-	snprintf(sql + n, sizeof(sql) - n, "%s", history_shape_tail[kind]);
+	if (by_time)
+		snprintf(sql + n, sizeof(sql) - n, "%s", HISTORY_TIME_QUERY_TAIL);
+	else if (kind == SHAPE_COUNT && (shape & HISTORY_RANGE_FILTERS))
+		snprintf(sql + n, sizeof(sql) - n, "%s", HISTORY_RANGE_COUNT_TAIL);
+	else
+		snprintf(sql + n, sizeof(sql) - n, "%s", history_shape_tail[kind]);
 	rc = sqlite3_prepare_v3(h->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
 	return rc == SQLITE_OK ? 0 : history_fail(h, rc, "cannot query jobs");
 }
@@ -1093,7 +1201,8 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 		  struct job ***ret_jobs, size_t *ret_count, int64_t *ret_next)
 {
 	struct job **jobs;
-	size_t count = 0;
+	size_t count = 0, task_bytes = 0;
+	bool cut = false;
 	sqlite3_stmt *st;
 	int rc, r;
 
@@ -1108,20 +1217,26 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 	sqlite3_bind_int64(st, history_param(st, ":cursor"), cursor > 0 ? cursor : INT64_MAX);
 	sqlite3_bind_int64(st, history_param(st, ":limit"), (sqlite3_int64)limit + 1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!(jobs[count] = history_row_to_job(st, false))) {
+		task_bytes += (size_t)sqlite3_column_bytes(st, JOB_COL_TASK);
+		if (filter->max_task_bytes && count > 0 && count < limit &&
+		    task_bytes > filter->max_task_bytes) {
+			cut = true;
+			break;
+		}
+		if (!(jobs[count] = history_row_to_job(st, true))) {
 			r = -ENOMEM;
 			break;
 		}
 		count++;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
+	if (r == 0 && !cut && rc != SQLITE_DONE)
 		r = history_fail(h, rc, "cannot query jobs");
 	sqlite3_reset(st);
 	if (r < 0) {
 		history_free_jobs(jobs, count);
 		return r;
 	}
-	*ret_next = 0;
+	*ret_next = cut ? jobs[count - 1]->seq_no : 0;
 	if (count > limit) {
 		job_unref(jobs[limit]);
 		count = limit;
@@ -1367,6 +1482,29 @@ static void history_retry_cb(evutil_socket_t fd, short what, void *arg)
 	history_commit(arg);
 }
 
+/*
+ * Mode 0600 for the database and its WAL files (SQLite gives new ones the
+ * database's mode): the stored Tasks hold env and stdin, which may be
+ * secrets. A file not there yet is fine.
+ */
+static int history_make_private(const char *path, char **error)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
+		char file[4096];
+
+		if ((size_t)snprintf(file, sizeof(file), "%s%s", path, suffixes[i]) >= sizeof(file))
+			return cause_set(error, -ENAMETOOLONG, "%s: path too long", path);
+		int e = chmod(file, 0600) < 0 ? errno : 0;
+
+		if (e && e != ENOENT)
+			return cause_set(error, -e, "cannot make %s private (mode 0600): %s", file,
+					 strerror(e));
+	}
+	return 0;
+}
+
 int history_open(const char *path, struct event_base *base, enum history_durability durability,
 		 struct history **ret, char **error)
 {
@@ -1385,6 +1523,11 @@ int history_open(const char *path, struct event_base *base, enum history_durabil
 	}
 	sqlite3_extended_result_codes(h->db, 1);
 	sqlite3_busy_timeout(h->db, 5000);
+	r = history_make_private(path, error);
+	if (r < 0) {
+		history_close(h);
+		return r;
+	}
 	/* Migrating first refuses a foreign database before anything changes it. */
 	r = history_migrate(h, error);
 	if (r == 0)

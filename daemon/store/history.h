@@ -32,6 +32,18 @@ struct job_filter {
 	const char *child_node_id;
 	bool has_owner;
 	uid_t owner_uid;
+	const char *name;	       /* exactly */
+	const char *request_id_prefix; /* request_ids that start with it */
+	bool has_since;		       /* start_time >= since */
+	double since;
+	bool has_until; /* start_time <= until */
+	double until;
+	/*
+	 * history_query only: a page ends early, before the job whose stored
+	 * Task would take the Tasks read past this many bytes (0: no limit);
+	 * it always holds at least one job, and next says where to go on.
+	 */
+	size_t max_task_bytes;
 };
 
 struct job_counts {

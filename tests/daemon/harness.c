@@ -1,6 +1,7 @@
 /* The integration harness: a real coordinatord and a raw NDJSON client (see harness.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ftw.h>
 #include <grp.h>
 #include <poll.h>
@@ -295,6 +296,85 @@ void harness_daemon_cleanup(struct harness_daemon *d)
 char *harness_daemon_log(const struct harness_daemon *d)
 {
 	return harness_slurp(d->log);
+}
+
+size_t harness_log_len(const struct harness_daemon *d)
+{
+	char *log = harness_daemon_log(d);
+	size_t n = strlen(log);
+
+	free(log);
+	return n;
+}
+
+struct harness_log_wait {
+	const struct harness_daemon *d;
+	size_t from;
+	const char *needle;
+};
+
+static bool harness_log_has_cb(void *arg)
+{
+	struct harness_log_wait *w = arg;
+	char *log = harness_daemon_log(w->d);
+	bool found = strlen(log) > w->from && strstr(log + w->from, w->needle);
+
+	free(log);
+	return found;
+}
+
+bool harness_log_wait(const struct harness_daemon *d, size_t from, const char *needle,
+		      int timeout_ms)
+{
+	struct harness_log_wait w = {d, from, needle};
+
+	return harness_until(harness_log_has_cb, &w, timeout_ms);
+}
+
+/* In the child of harness_call_as: the answer's code, as text on fd. */
+static void harness_call_as_child(const char *sock, uid_t uid, const char *line, int fd)
+{
+	struct harness_client *c;
+	json_object *o, *v;
+	char *text, code[32] = "-1";
+	bool eof;
+
+	if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)
+		_exit(2);
+	c = harness_connect(sock);
+	if (!c || harness_send_raw(c, line, strlen(line)) < 0)
+		_exit(3);
+	text = harness_read_line(c, HARNESS_WAIT_MS, &eof);
+	o = text ? json_tokener_parse(text) : NULL;
+	if (o && json_object_object_get_ex(o, "result", NULL))
+		snprintf(code, sizeof(code), "0");
+	else if (o && json_object_object_get_ex(o, "error", &v))
+		snprintf(code, sizeof(code), "%d",
+			 json_object_get_int(json_object_object_get(v, "code")));
+	_exit(write(fd, code, strlen(code)) < 0 ? 4 : 0);
+}
+
+int harness_call_as(const char *sock, uid_t uid, const char *line)
+{
+	char code[32] = "";
+	int fds[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		harness_call_as_child(sock, uid, line, fds[1]);
+	}
+	close(fds[1]);
+	n = read(fds[0], code, sizeof(code) - 1);
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 && n > 0,
+		      "the request as uid %u failed (status %#x)", (unsigned)uid, status);
+	return atoi(code);
 }
 
 bool harness_pid_alive(pid_t pid)

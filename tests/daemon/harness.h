@@ -53,6 +53,17 @@ int harness_daemon_stop(struct harness_daemon *d);
 void harness_daemon_cleanup(struct harness_daemon *d);
 /* The daemon's stderr so far (caller frees). */
 char *harness_daemon_log(const struct harness_daemon *d);
+/* The length of the daemon's stderr so far: where to look for what comes next. */
+size_t harness_log_len(const struct harness_daemon *d);
+/* Polls until needle shows in the daemon's stderr past from; false if not within timeout_ms. */
+bool harness_log_wait(const struct harness_daemon *d, size_t from, const char *needle,
+		      int timeout_ms);
+/*
+ * Sends one request line (with its newline) from a child process that
+ * runs as uid (the test runs as root), over a connection of its own to
+ * sock. The answer's error.code, 0 for a result, -1 for no answer.
+ */
+int harness_call_as(const char *sock, uid_t uid, const char *line);
 /* Whether pid is a live process (a zombie is not). */
 bool harness_pid_alive(pid_t pid);
 /* The pid a task wrote to path, waiting until it is there; fails the test if it never is. */

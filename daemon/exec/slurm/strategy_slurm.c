@@ -1147,10 +1147,17 @@ static void slurm_describe(struct strategy *s, struct strategy_info *info)
 
 	info->mode = s->mode;
 	info->strategy = "slurm";
-	info->max_concurrency = sl->slots.max_concurrency;
-	info->running = (unsigned)slotqueue_running(&sl->slots);
-	info->queued = slotqueue_waiting(&sl->slots);
-	info->max_queue = sl->slots.max_queue;
+	slotqueue_describe(&sl->slots, info);
+	info->output_limit = sl->output_limit;
+}
+
+static void slurm_tune(struct strategy *s, const struct strategy_tuning *tuning)
+{
+	struct strategy_slurm *sl = (struct strategy_slurm *)s;
+
+	sl->output_limit =
+		tuning->output_limit ? tuning->output_limit : STRATEGY_DEFAULT_OUTPUT_LIMIT;
+	slotqueue_tune(&sl->slots, tuning);
 }
 
 static void slurm_free_cb(struct slotqueue_item *item, void *ctx)
@@ -1303,6 +1310,7 @@ static const struct strategy_ops slurm_ops = {
 	.reattach = slurm_reattach,
 	.shutdown = slurm_shutdown,
 	.describe = slurm_describe,
+	.tune = slurm_tune,
 	.free = slurm_free,
 };
 

@@ -1,0 +1,100 @@
+/*
+ * UUID v7 generation (RFC 9562, section 5.7, with method 1 of section
+ * 6.2: a 12-bit counter in rand_a, seeded at random each millisecond).
+ * Keeps the last time and counter in static storage: the daemon calls it
+ * from its one event loop thread only. Allocates nothing.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
+
+#include "uuid7.h"
+
+#define UUID7_COUNTER_MAX 0xfffu
+
+static uint64_t uuid7_last_ms;
+static unsigned uuid7_counter;
+
+static int uuid7_random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int uuid7_make(uint64_t unix_ms, struct uuid7 *ret)
+{
+	uint8_t rnd[10];
+	uint64_t ms = unix_ms;
+	unsigned counter;
+	int r = uuid7_random(rnd, sizeof(rnd));
+
+	if (r < 0)
+		return r;
+	if (ms <= uuid7_last_ms && uuid7_counter < UUID7_COUNTER_MAX) {
+		/* Same millisecond (or the clock stepped back): count on. */
+		ms = uuid7_last_ms;
+		counter = uuid7_counter + 1;
+	} else if (ms <= uuid7_last_ms) {
+		/* The counter is spent: borrow the next millisecond. */
+		ms = uuid7_last_ms + 1;
+		counter = rnd[8] & 0x7fu; /* a small start leaves room to count */
+	} else {
+		/* A new millisecond: start low in the counter's range, at random. */
+		counter = ((unsigned)(rnd[8] & 0x7) << 8 | rnd[9]) & 0x7ffu;
+	}
+	uuid7_last_ms = ms;
+	uuid7_counter = counter;
+
+	for (int i = 0; i < 6; i++)
+		ret->b[i] = (uint8_t)(ms >> (8 * (5 - i)));
+	ret->b[6] = (uint8_t)(0x70 | (counter >> 8));
+	ret->b[7] = (uint8_t)counter;
+	ret->b[8] = (uint8_t)(0x80 | (rnd[0] & 0x3f));
+	memcpy(&ret->b[9], &rnd[1], 7);
+	return 0;
+}
+
+int uuid7_generate(struct uuid7 *ret)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+		return -errno;
+	return uuid7_make((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, ret);
+}
+
+void uuid7_format(const struct uuid7 *u, char out[UUID7_STR_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+	char *p = out;
+
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[u->b[i] >> 4];
+		*p++ = hex[u->b[i] & 0xf];
+	}
+	*p = '\0';
+}
+
+uint64_t uuid7_unix_ms(const struct uuid7 *u)
+{
+	uint64_t ms = 0;
+
+	for (int i = 0; i < 6; i++)
+		ms = ms << 8 | u->b[i];
+	return ms;
+}
