@@ -446,7 +446,7 @@ static void daemon_message_cb(struct message *msg, void *userdata)
 static int daemon_start_coordinator(struct daemon *d, char **error)
 {
 	uint64_t id;
-	size_t lost = 0;
+	size_t lost = 0, taken_back = 0;
 	int r;
 
 	d->coordinator = coordinator_new(d->base, d->state, d->config.cancel_slice_ms);
@@ -464,7 +464,7 @@ static int daemon_start_coordinator(struct daemon *d, char **error)
 		r = publisher_subscribe(d->publisher, daemon_message_cb, d, "daemon", &id);
 	if (r < 0)
 		return cause_set(error, r, "cannot start the coordinator: %s", strerror(-r));
-	r = recovery_run(d->history, d->state, d->coordinator, &lost);
+	r = recovery_run(d->history, d->state, d->coordinator, &lost, &taken_back);
 	if (r < 0)
 		return cause_set(error, r,
 				 "cannot recover the jobs of the previous run from the history "
@@ -478,6 +478,9 @@ static int daemon_start_coordinator(struct daemon *d, char **error)
 				 history_strerror(d->history, r));
 	if (lost > 0)
 		log_warning("%zu jobs of the previous run were running: closed them as lost", lost);
+	if (taken_back > 0)
+		log_notice("%zu jobs of the previous run still run: their modes follow them again",
+			   taken_back);
 	return 0;
 }
 

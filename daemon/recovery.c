@@ -41,24 +41,38 @@ static void recovery_stop_leftovers(const struct job *job)
 	kill(-job->pid, SIGKILL);
 }
 
-/* What recovery_one and recovery_requeue_one need, all borrowed. */
+/* What recovery_one and recovery_requeue_one need (borrowed), and what recovery_one counts. */
 struct recovery {
 	struct state *state;
 	struct coordinator *coordinator;
+	size_t lost;
+	size_t taken_back;
 };
 
-/* A job stored as running when the daemon stopped may have run: it is lost, never run again. */
+/*
+ * A job its strategy can find again is followed to its end; another one
+ * stored as running when the daemon stopped may have run: it is lost,
+ * never run again.
+ */
 static int recovery_one(struct job *job, void *userdata)
 {
 	struct recovery *rec = userdata;
 	int r;
 
-	if (job->phase != JOB_RUNNING)
+	if (job->phase != JOB_RUNNING && !job->strategy_ref)
 		return 0;
-	recovery_stop_leftovers(job);
 	r = state_adopt_open(rec->state, job);
 	if (r < 0)
 		return r;
+	/* A strategy that can find the job again follows it to its end. */
+	if (coordinator_reattach(rec->coordinator, job) == 0) {
+		log_notice("%s: taken back by mode %s (%s)", job->request_id, job->mode,
+			   job->strategy_ref);
+		rec->taken_back++;
+		return 0;
+	}
+	recovery_stop_leftovers(job);
+	rec->lost++;
 	return coordinator_publish_failure(
 		rec->coordinator, job, ERROR_LOST,
 		"the daemon stopped (crash or kill) while this job was running");
@@ -69,7 +83,8 @@ static int recovery_requeue_one(struct job *job, void *userdata)
 {
 	struct recovery *rec = userdata;
 
-	if (job->phase == JOB_RUNNING)
+	/* A job with a strategy_ref was handed to its strategy: recovery_run decided it. */
+	if (job->phase == JOB_RUNNING || job->strategy_ref)
 		return 0;
 	return coordinator_restore(rec->coordinator, job);
 }
@@ -86,12 +101,12 @@ int recovery_requeue(struct history *history, struct state *state, struct coordi
 }
 
 int recovery_run(struct history *history, struct state *state, struct coordinator *coordinator,
-		 size_t *ret_count)
+		 size_t *ret_lost, size_t *ret_taken_back)
 {
 	struct recovery rec = {.state = state, .coordinator = coordinator};
-	size_t before = state_open_count(state);
 	int r = history_foreach_open(history, recovery_one, &rec);
 
-	*ret_count = state_open_count(state) - before;
+	*ret_lost = rec.lost;
+	*ret_taken_back = rec.taken_back;
 	return r;
 }

@@ -150,6 +150,16 @@ static void coordinator_task_started_cb(void *ctx, const char *request_id, pid_t
 		log_warning("cannot record that %s runs as pid %d", request_id, (int)pid);
 }
 
+static void coordinator_task_ref_cb(void *ctx, const char *request_id, const char *ref)
+{
+	struct coordinator *coord = ctx;
+	struct job *job = state_find_open(coord->state, request_id);
+
+	if (job && state_set_ref(coord->state, job, ref) < 0)
+		log_warning("cannot store how to find %s again (%s): a restart loses it",
+			    request_id, ref);
+}
+
 int coordinator_add_mode(struct coordinator *coord, struct strategy *strategy)
 {
 	struct strategy **modes;
@@ -167,6 +177,7 @@ int coordinator_add_mode(struct coordinator *coord, struct strategy *strategy)
 		return -ENOMEM;
 	strategy->hooks.task_starting = coordinator_task_starting_cb;
 	strategy->hooks.task_started = coordinator_task_started_cb;
+	strategy->hooks.task_ref = coordinator_task_ref_cb;
 	strategy->hooks.ctx = coord;
 	modes[coord->mode_count++] = strategy;
 	coord->modes = modes;
@@ -277,6 +288,15 @@ int coordinator_publish_refusal(struct coordinator *coord, const struct message_
 {
 	return coordinator_publish_error(coord, MESSAGE_REQUEST_CREATION_FAILURE, ids,
 					 ERROR_INVALID, reason);
+}
+
+int coordinator_reattach(struct coordinator *coord, const struct job *job)
+{
+	struct strategy *strategy = coordinator_mode(coord, job->mode);
+
+	if (!strategy || !strategy->ops->reattach || !job->strategy_ref)
+		return -ENOENT;
+	return strategy->ops->reattach(strategy, job, job->strategy_ref);
 }
 
 int coordinator_publish_failure(struct coordinator *coord, const struct job *job,

@@ -99,6 +99,13 @@ int coordinator_publish_refusal(struct coordinator *coord, const struct message_
 				const char *reason);
 
 /*
+ * Recovery: asks the strategy of the job's mode to take back an opened job
+ * an earlier run left, by its stored strategy_ref. 0: the strategy follows
+ * it and publishes its outcome; -ENOENT: nothing takes it back.
+ */
+int coordinator_reattach(struct coordinator *coord, const struct job *job);
+
+/*
  * Publishes a request_failure of kind for an opened job no strategy runs
  * (recovery: kind lost); handle_item then closes it as usual.
  */

@@ -156,6 +156,17 @@ int state_adopt_open(struct state *state, struct job *job)
 	return 0;
 }
 
+int state_set_ref(struct state *state, struct job *job, const char *ref)
+{
+	char *copy = strdup(ref);
+
+	if (!copy)
+		return -ENOMEM;
+	free(job->strategy_ref);
+	job->strategy_ref = copy;
+	return history_update_job(state->history, job);
+}
+
 int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t pid_starttime)
 {
 	state_unindex_running(state, job);

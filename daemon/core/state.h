@@ -43,6 +43,9 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
  */
 int state_adopt_open(struct state *state, struct job *job);
 
+/* Stores what the job's strategy needs to find it again after a restart (ref is copied). */
+int state_set_ref(struct state *state, struct job *job, const char *ref);
+
 /*
  * Records that an opened job's task started running as pid (0: it is
  * about to be spawned, and its pid comes later).

@@ -68,11 +68,14 @@ struct strategy_config {
 /*
  * How a strategy tells the coordinator that a task is about to start (its
  * start must be stored first: 0, or a negative errno and the task must not
- * start) and that its process started.
+ * start), that its process started, and what it needs to find the task
+ * again after a restart (ref, a short string of its own, stored with the
+ * job at once; see reattach).
  */
 struct strategy_hooks {
 	int (*task_starting)(void *ctx, const char *request_id);
 	void (*task_started)(void *ctx, const char *request_id, pid_t pid);
+	void (*task_ref)(void *ctx, const char *request_id, const char *ref);
 	void *ctx;
 };
 
@@ -96,6 +99,14 @@ struct strategy_ops {
 	 * stay queued, in memory and in the history, for the next start.
 	 */
 	void (*hold)(struct strategy *s);
+	/*
+	 * At start, before the loop runs: takes back an opened job an earlier
+	 * run of the daemon left, by the ref that run stored (task_ref). 0: it
+	 * follows the job like one of its own and publishes its outcome; a
+	 * negative errno: it cannot (the caller closes the job as lost). May
+	 * be NULL.
+	 */
+	int (*reattach)(struct strategy *s, const struct job *job, const char *ref);
 	/*
 	 * Refuses new tasks and cancels the running ones; the queued ones are
 	 * dropped without a message (their jobs stay queued in the history,

@@ -92,6 +92,16 @@ int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)
 	return 0;
 }
 
+int slotqueue_add_running(struct slotqueue *q, struct slotqueue_item *item)
+{
+	if (lh_table_insert(q->items, item->task->request_id, item) < 0)
+		return -ENOMEM;
+	item->waiting = false;
+	item->lent = 0;
+	q->holding++;
+	return 0;
+}
+
 struct slotqueue_item *slotqueue_find(struct slotqueue *q, const char *request_id)
 {
 	void *v;

@@ -58,6 +58,12 @@ bool slotqueue_can_accept(const struct slotqueue *q);
  */
 int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item);
 
+/*
+ * Adds an item that already runs (taken back after a restart): it holds a
+ * slot at once, even past max_concurrency. 0 or -ENOMEM.
+ */
+int slotqueue_add_running(struct slotqueue *q, struct slotqueue_item *item);
+
 struct slotqueue_item *slotqueue_find(struct slotqueue *q, const char *request_id);
 
 /* Forgets item (waiting or started) and frees its slot. Does not free item. */

@@ -76,6 +76,7 @@ struct job *job_unref(struct job *job)
 	free(job->rerun_of);
 	json_object_put(job->after);
 	free(job->task);
+	free(job->strategy_ref);
 	free(job);
 	return NULL;
 }

@@ -73,6 +73,9 @@ struct job {
 	bool finishing;
 	pid_t pid;		/* 0 until running */
 	uint64_t pid_starttime; /* /proc/PID/stat starttime, to recognise the process later */
+	/* What its strategy needs to find it again after a restart (e.g. a Slurm job id); or NULL.
+	 */
+	char *strategy_ref;
 };
 
 /*

@@ -72,6 +72,44 @@ void task_free(struct task *task)
 	free(task);
 }
 
+/* strdup of s, or NULL for NULL; *failed set on ENOMEM. */
+static char *task_dup(const char *s, bool *failed)
+{
+	char *copy;
+
+	if (!s)
+		return NULL;
+	copy = strdup(s);
+	if (!copy)
+		*failed = true;
+	return copy;
+}
+
+struct task *task_new_from_job(const struct job *job)
+{
+	struct task *task = calloc(1, sizeof(*task));
+	bool failed = false;
+
+	if (!task)
+		return NULL;
+	task->request_id = task_dup(job->request_id, &failed);
+	task->parent_node_id = task_dup(job->parent_node_id, &failed);
+	task->mode = task_dup(job->mode, &failed);
+	task->node_id = task_dup(job->child_node_id, &failed);
+	task->name = task_dup(job->name, &failed);
+	task->run_id = task_dup(job->run_id, &failed);
+	task->owner_uid = job->owner_uid;
+	task->argv = calloc(2, sizeof(char *));
+	task->env = calloc(1, sizeof(char *));
+	if (task->argv)
+		task->argv[0] = task_dup(job->name, &failed);
+	if (failed || !task->argv || !task->env || !task->argv[0]) {
+		task_free(task);
+		return NULL;
+	}
+	return task;
+}
+
 /* The Task's keys (contract v2). */
 struct task_json {
 	const char *request_id, *parent_node_id, *mode;

@@ -10,6 +10,8 @@
 
 #include "jsonspec.h"
 
+struct job;
+
 #define TASK_REQUEST_ID_MAX 128
 
 struct job;
@@ -97,6 +99,13 @@ bool task_request_id_valid(const char *s);
 
 /* A new UUID v7 string (time-ordered, see uuid7.h), or NULL on ENOMEM. */
 char *task_generate_id(void);
+
+/*
+ * What is known of a task from its stored job (recovery): its ids, name,
+ * mode and owner; argv is just the name, no env, no stdin, no time limit.
+ * NULL on ENOMEM.
+ */
+struct task *task_new_from_job(const struct job *job);
 
 void task_free(struct task *task);
 

@@ -22,7 +22,7 @@
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
-#define HISTORY_SCHEMA_VERSION 4
+#define HISTORY_SCHEMA_VERSION 5
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
 
@@ -54,7 +54,8 @@
 	SEP COL(AFTER, after)                                                                      \
 	SEP COL(RUN_START_TIME, run_start_time)                                                    \
 	SEP COL(RERUN_OF, rerun_of)                                                                \
-	SEP COL(TASK, task)
+	SEP COL(TASK, task)                                                                        \
+	SEP COL(STRATEGY_REF, strategy_ref)
 
 #define HISTORY_COMMA		    ,
 #define HISTORY_SQL_COMMA	    ", "
@@ -104,7 +105,8 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"UPDATE jobs SET status = :status, phase = :phase, result = :result, "
 		"end_time = :end_time, exit_code = :exit_code, error_kind = :error_kind, "
 		"error_message = :error_message, pid = :pid, pid_starttime = "
-		":pid_starttime, run_start_time = :run_start_time WHERE request_id = :request_id",
+		":pid_starttime, run_start_time = :run_start_time, strategy_ref = :strategy_ref "
+		"WHERE request_id = :request_id",
 	[STMT_FIND_JOB] = HISTORY_JOB_SELECT " FROM jobs WHERE request_id = :request_id",
 	[STMT_FIND_BY_NODE] = HISTORY_JOB_SELECT " FROM jobs WHERE child_node_id = :child_node_id "
 						 "ORDER BY seq_no DESC LIMIT 1",
@@ -298,6 +300,8 @@ static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[1] = history_schema_v2,
 	[2] = history_schema_v3,
 	[3] = history_schema_v4,
+	/* What a strategy needs to take a job back after a restart (slurm: job id, run name). */
+	[4] = "ALTER TABLE jobs ADD COLUMN strategy_ref TEXT;",
 };
 
 /* A write the history may have to make again: a failed commit loses its whole transaction. */
@@ -572,6 +576,7 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 	history_bind_double(st, p[JOB_COL_RUN_START_TIME], job->run_start_time > 0,
 			    job->run_start_time);
 	history_bind_text(st, p[JOB_COL_RERUN_OF], job->rerun_of);
+	history_bind_text(st, p[JOB_COL_STRATEGY_REF], job->strategy_ref);
 	return st;
 }
 
@@ -1002,6 +1007,7 @@ static struct job *history_row_to_job(sqlite3_stmt *st, bool with_task)
 	job->rerun_of = history_column_dup(st, JOB_COL_RERUN_OF, &failed);
 	if (with_task)
 		job->task = history_column_dup(st, JOB_COL_TASK, &failed);
+	job->strategy_ref = history_column_dup(st, JOB_COL_STRATEGY_REF, &failed);
 	if (failed || !job->request_id || !job->child_node_id || !job->run_id || !job->name ||
 	    !job->mode)
 		return job_unref(job);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include <check.h>
+#include <sqlite3.h>
 
 #include "slurmfix.h"
 
@@ -289,4 +290,15 @@ void slurmfix_expect_refused(const char *config, const char *want1, const char *
 		      want1, want2, log);
 	free(log);
 	harness_daemon_cleanup(&d);
+}
+
+void slurmfix_db_exec(const struct harness_daemon *d, const char *sql)
+{
+	char path[256], *err = NULL;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/history.sqlite3", d->state);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK, "%s: %s", sql, err);
+	sqlite3_close(db);
 }

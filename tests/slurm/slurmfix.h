@@ -93,6 +93,9 @@ void slurmfix_wait_slurm_running(struct harness_client *c, const char *request_i
 /* Waits until Slurm has no unfinished job whose name starts with prefix. */
 void slurmfix_expect_gone(const char *prefix);
 
+/* Runs sql on the stopped daemon's history (to make a past that is hard to cause). */
+void slurmfix_db_exec(const struct harness_daemon *d, const char *sql);
+
 /* Waits until the daemon's log holds text. */
 void slurmfix_wait_log(struct harness_daemon *d, const char *text);
 

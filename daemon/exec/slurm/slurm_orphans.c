@@ -252,6 +252,21 @@ int slurm_orphans_add(struct slurm_orphans *o, const char *name)
 	return 0;
 }
 
+int slurm_orphans_forget(struct slurm_orphans *o, const char *name)
+{
+	for (size_t i = 0; i < o->count; i++) {
+		if (strcmp(o->names[i], name) != 0)
+			continue;
+		if (i < o->asked)
+			return -EBUSY;
+		free(o->names[i]);
+		memmove(&o->names[i], &o->names[i + 1], (o->count - i - 1) * sizeof(char *));
+		o->count--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 size_t slurm_orphans_count(const struct slurm_orphans *o)
 {
 	return o->count;

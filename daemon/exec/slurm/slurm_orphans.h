@@ -24,6 +24,13 @@ struct slurm_orphans *slurm_orphans_new(struct event_base *base,
 /* Adds a run name (copied); rounds go on every poll interval while any is left. */
 int slurm_orphans_add(struct slurm_orphans *o, const char *name);
 
+/*
+ * Takes a name back (a job that is followed again after all): its job is
+ * not cancelled nor its directory removed. -ENOENT when it is not there,
+ * -EBUSY while a round asks about it.
+ */
+int slurm_orphans_forget(struct slurm_orphans *o, const char *name);
+
 /* Names still waiting for their jobs to end. */
 size_t slurm_orphans_count(const struct slurm_orphans *o);
 

@@ -158,6 +158,50 @@ static void slurm_failed(const struct slurm_job_line *line, struct slurm_outcome
 	}
 }
 
+/* The next '|'-separated field of [*p, end) into buf; -EINVAL when it does not fit. */
+static int slurm_acct_field(const char **p, const char *end, char *buf, size_t size)
+{
+	const char *bar = memchr(*p, '|', (size_t)(end - *p));
+	size_t n = bar ? (size_t)(bar - *p) : (size_t)(end - *p);
+
+	if (n >= size)
+		return -EINVAL;
+	memcpy(buf, *p, n);
+	buf[n] = '\0';
+	*p += bar ? n + 1 : n;
+	return 0;
+}
+
+int slurm_parse_acct_line(const char *line, size_t len, struct slurm_job_line *ret, char *name,
+			  size_t name_size)
+{
+	const char *p = line, *end = line + len;
+	char code[32], *colon, *rest;
+	unsigned long exit_code, sig;
+
+	memset(ret, 0, sizeof(*ret));
+	if (slurm_acct_field(&p, end, ret->job_id, sizeof(ret->job_id)) < 0 ||
+	    slurm_acct_field(&p, end, name, name_size) < 0 ||
+	    slurm_acct_field(&p, end, ret->state, sizeof(ret->state)) < 0 ||
+	    slurm_acct_field(&p, end, code, sizeof(code)) < 0 || p != end || !ret->job_id[0] ||
+	    strspn(ret->job_id, "0123456789") != strlen(ret->job_id))
+		return -EINVAL;
+	ret->state[strcspn(ret->state, " ")] = '\0'; /* "CANCELLED by 0" */
+	colon = strchr(code, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon = '\0';
+	exit_code = strtoul(code, &rest, 10);
+	if (rest == code || *rest || exit_code > 255)
+		return -EINVAL;
+	sig = strtoul(colon + 1, &rest, 10);
+	if (rest == colon + 1 || *rest || sig > 127)
+		return -EINVAL;
+	ret->exit_code = sig ? -1 : (int)exit_code;
+	ret->signal = (int)sig;
+	return 0;
+}
+
 void slurm_outcome_of(const struct slurm_job_line *line, struct slurm_outcome *out)
 {
 	memset(out, 0, sizeof(*out));

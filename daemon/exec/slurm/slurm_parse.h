@@ -49,6 +49,15 @@ struct slurm_named_job {
 /* Parses one line of SLURM_NAMED_FORMAT (len bytes, not NUL-terminated). 0 or -EINVAL. */
 int slurm_parse_named_line(const char *line, size_t len, struct slurm_named_job *ret);
 
+/*
+ * Parses one record of `sacct --parsable2 --format=JobID,JobName,State,ExitCode`
+ * (len bytes, not NUL-terminated): the id, the state's first word and the
+ * exit code ("EXIT:SIGNAL") into *ret, the name into name. 0, or -EINVAL
+ * when it is not such a record of a whole job (a step's id has a '.').
+ */
+int slurm_parse_acct_line(const char *line, size_t len, struct slurm_job_line *ret, char *name,
+			  size_t name_size);
+
 /* Whether the job has ended for good (COMPLETED, FAILED, CANCELLED, TIMEOUT, NODE_FAIL, ...). */
 bool slurm_state_final(const char *state);
 

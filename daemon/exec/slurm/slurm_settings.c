@@ -210,6 +210,12 @@ int slurm_settings_parse(const struct strategy_config *config, struct slurm_sett
 		r = slurm_find_program(&s, config->mode, "squeue", &s.squeue, error);
 	if (r == 0)
 		r = slurm_find_program(&s, config->mode, "scancel", &s.scancel, error);
+	if (r == 0 && slurm_find_program(&s, config->mode, "sacct", &s.sacct, error) < 0) {
+		/* Optional: without it, a job the controller forgot is lost. */
+		free(*error);
+		*error = NULL;
+		s.sacct = NULL;
+	}
 	/* Only root can submit jobs as another user (sbatch --uid). */
 	s.run_as_submitter = config->run_as_submitter && geteuid() == 0;
 	if (r == 0)
@@ -234,5 +240,6 @@ void slurm_settings_clear(struct slurm_settings *s)
 	free(s->squeue);
 	free(s->unreachable);
 	free(s->scancel);
+	free(s->sacct);
 	memset(s, 0, sizeof(*s));
 }

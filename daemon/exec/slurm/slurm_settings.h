@@ -23,6 +23,7 @@ struct slurm_settings {
 	char *sbatch;	 /* full paths of the programs */
 	char *squeue;
 	char *scancel;
+	char *sacct; /* NULL when missing: then jobs the controller forgot are lost */
 	/* run_as = submitter and a daemon run as root: jobs of others run as them (sbatch --uid).
 	 */
 	bool run_as_submitter;

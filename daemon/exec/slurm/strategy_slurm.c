@@ -25,6 +25,7 @@
 #include "message.h"
 #include "publisher.h"
 #include "slotqueue.h"
+#include "slurm_acct.h"
 #include "slurm_collect.h"
 #include "slurm_command.h"
 #include "slurm_orphans.h"
@@ -51,6 +52,7 @@
 enum slurm_run_state {
 	SRUN_SUBMITTING, /* sbatch runs */
 	SRUN_IN_SLURM,	 /* a job of Slurm's, followed by the polls */
+	SRUN_LOOKING_UP, /* squeue forgot it: sacct is asked how it ended */
 	SRUN_COLLECTING, /* ended; the collector reads its run directory */
 };
 
@@ -65,6 +67,7 @@ struct slurm_run {
 	gid_t gid;
 	char *user_env[5];	       /* another user's HOME, USER, LOGNAME, SHELL; or none */
 	char job_id[SLURM_JOB_ID_MAX]; /* once in Slurm */
+	struct slurm_acct *acct;       /* while looking up */
 	struct slurm_collect *collect; /* while collecting */
 	struct slurm_outcome outcome;  /* decided when the job ended */
 	struct event *timeout_ev;
@@ -104,6 +107,7 @@ static void slurm_run_free(struct slurm_run *run)
 	if (run->timeout_ev)
 		event_free(run->timeout_ev);
 	slurm_command_free(run->submit);
+	slurm_acct_free(run->acct);
 	if (run->collect)
 		run->collect->owner = NULL; /* the collector's result goes nowhere */
 	free(run->dir);
@@ -265,18 +269,46 @@ static void slurm_run_finish(struct slurm_run *run, const struct slurm_job_line 
 	slurm_collector_submit(sl->collector, req);
 }
 
-/* Slurm no longer lists the job: its outcome cannot be known. */
-static void slurm_run_lost(struct slurm_run *run)
+/* Neither squeue nor Slurm's records know the job: its outcome cannot be known. */
+static void slurm_run_unknown(struct slurm_run *run, const char *why)
 {
-	char text[256];
+	char text[900];
 
 	snprintf(text, sizeof(text),
-		 "Slurm no longer knows job %s (squeue did not list it in %d polls in a row); "
-		 "its outcome is unknown",
-		 run->job_id, SLURM_LOST_AFTER);
+		 "Slurm no longer knows job %s (squeue did not list it in %d polls in a row) "
+		 "and has no record of how it ended (%s); its outcome is unknown",
+		 run->job_id, SLURM_LOST_AFTER, why);
 	log_warning("mode %s: %s: %s", run->owner->base.mode, run->item.task->request_id, text);
 	slurm_run_discard_dir(run);
 	slurm_run_fail(run, ERROR_LOST, text);
+}
+
+static void slurm_looked_up_cb(struct slurm_acct *acct, const struct slurm_job_line *line,
+			       const char *why, void *userdata)
+{
+	struct slurm_run *run = userdata;
+	struct strategy_slurm *sl = run->owner;
+
+	run->acct = NULL;
+	if (line)
+		slurm_run_finish(run, line);
+	else
+		slurm_run_unknown(run, why);
+	slurm_acct_free(acct);
+	slotqueue_start_waiting(&sl->slots);
+}
+
+/* Slurm's controller no longer lists the job: its records may tell how it ended. */
+static void slurm_run_lost(struct slurm_run *run)
+{
+	struct strategy_slurm *sl = run->owner;
+
+	lh_table_delete(sl->jobs, run->job_id);
+	run->state = SRUN_LOOKING_UP;
+	if (slurm_acct_lookup(sl->evbase, &sl->settings, run->job_id, run->name, slurm_looked_up_cb,
+			      run, &run->acct) < 0)
+		slurm_run_unknown(run, sl->settings.sacct ? "sacct could not run"
+							  : "there is no sacct to ask");
 }
 
 /* The job id is some other user's: never touched again, and ours, if any, cancelled by name. */
@@ -650,6 +682,17 @@ static void slurm_poll_soon(struct strategy_slurm *sl)
 
 /* ---- submitting ---- */
 
+/* "JOBID NAME": what finds the job and its run directory again after a restart. */
+static void slurm_run_tell_ref(const struct slurm_run *run)
+{
+	const struct strategy_hooks *hooks = &run->owner->base.hooks;
+	char ref[SLURM_JOB_ID_MAX + SLURM_RUN_NAME_MAX + 2];
+
+	snprintf(ref, sizeof(ref), "%s %s", run->job_id, run->name);
+	if (hooks->task_ref)
+		hooks->task_ref(hooks->ctx, run->item.task->request_id, ref);
+}
+
 static void slurm_submit_done_cb(struct slurm_command *cmd, const struct slurm_command_result *res,
 				 void *userdata)
 {
@@ -706,6 +749,7 @@ static void slurm_submit_done_cb(struct slurm_command *cmd, const struct slurm_c
 	}
 	run->state = SRUN_IN_SLURM;
 	run->first_poll = sl->polls_started + 1;
+	slurm_run_tell_ref(run);
 	log_debug("mode %s: %s is Slurm job %s (%s)", sl->base.mode, run->item.task->request_id,
 		  run->job_id, run->name);
 	if (run->stop_reason != ERROR_NONE)
@@ -1197,6 +1241,64 @@ static int slurm_adopt_leftovers(struct strategy_slurm *sl)
 	return r;
 }
 
+/* Splits a ref "JOBID NAME" into run's job_id and name; -EINVAL when it is not one. */
+static int slurm_parse_ref(const char *ref, struct slurm_run *run)
+{
+	size_t id_len = strspn(ref, "0123456789");
+	const char *name = ref + id_len + 1;
+
+	if (id_len == 0 || id_len >= sizeof(run->job_id) || ref[id_len] != ' ' ||
+	    strlen(name) >= sizeof(run->name) || !slurm_spool_run_name_valid(name))
+		return -EINVAL;
+	memcpy(run->job_id, ref, id_len);
+	run->job_id[id_len] = '\0';
+	strcpy(run->name, name);
+	return 0;
+}
+
+/*
+ * A job an earlier run of the daemon handed to Slurm: followed again from
+ * the next poll on, as if sbatch had just answered (if squeue forgot it,
+ * sacct is asked), its output read from its run directory, which the start
+ * no longer treats as an orphan's. Its daemon-side timeout is not known
+ * any more: Slurm's time limit (--time) still holds.
+ */
+static int slurm_reattach(struct strategy *s, const struct job *job, const char *ref)
+{
+	struct strategy_slurm *sl = (struct strategy_slurm *)s;
+	struct slurm_run *run = calloc(1, sizeof(*run));
+	char why[600];
+	int r = -ENOMEM;
+
+	if (!run)
+		return -ENOMEM;
+	run->owner = sl;
+	run->item.task = task_new_from_job(job);
+	if (run->item.task && (r = slurm_parse_ref(ref, run)) == 0 &&
+	    (r = slurm_run_user(run, why, sizeof(why))) == 0 &&
+	    asprintf(&run->dir, "%s/%s", sl->settings.spool_dir, run->name) < 0) {
+		run->dir = NULL;
+		r = -ENOMEM;
+	}
+	if (r == 0 && lh_table_lookup_ex(sl->jobs, run->job_id, NULL))
+		r = -EEXIST;
+	if (r == 0 && (r = slotqueue_add_running(&sl->slots, &run->item)) == 0 &&
+	    lh_table_insert(sl->jobs, run->job_id, run) < 0) {
+		slotqueue_remove(&sl->slots, &run->item);
+		r = -ENOMEM;
+	}
+	if (r < 0) {
+		slurm_run_free(run);
+		return r;
+	}
+	run->state = SRUN_IN_SLURM;
+	run->started = job->phase == JOB_RUNNING;
+	run->first_poll = sl->polls_started + 1;
+	slurm_orphans_forget(sl->orphans, run->name);
+	slurm_poll_soon(sl);
+	return 0;
+}
+
 static const struct strategy_ops slurm_ops = {
 	.kind = "slurm",
 	.can_accept = slurm_can_accept,
@@ -1205,6 +1307,7 @@ static const struct strategy_ops slurm_ops = {
 	.lend_slot = slurm_lend_slot,
 	.return_slot = slurm_return_slot,
 	.hold = slurm_hold,
+	.reattach = slurm_reattach,
 	.shutdown = slurm_shutdown,
 	.describe = slurm_describe,
 	.tune = slurm_tune,
