@@ -207,10 +207,10 @@ echo
 
 section6() {
 echo "6. Latency: ping against a bare Unix-socket echo, p50 and p99"
-"$bench" echoserve "$work/echo.sock" &
+"$bench" echoserve "$work/echo.$1.sock" &
 echo_pid=$!
-until [ -S "$work/echo.sock" ]; do sleep 0.01; done
-e=$("$bench" latency "$work/echo.sock" 5000)
+until [ -S "$work/echo.$1.sock" ]; do sleep 0.01; done
+e=$("$bench" latency "$work/echo.$1.sock" 5000)
 kill "$echo_pid"; wait "$echo_pid" 2>/dev/null || true; echo_pid=
 start "$work/l.$1" "$work/normal.conf"
 d=$("$bench" latency "$COORD_SOCKET" 5000)
