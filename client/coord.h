@@ -186,6 +186,34 @@ int coord_unsubscribe(struct coord_conn *conn, json_object *subscription, struct
 int coord_notify_next(struct coord_conn *conn, int timeout_ms, json_object **ret_notification,
 		      struct coord_error *err);
 
+/* Which of a task's streams an output call is about. */
+enum coord_stream {
+	COORD_STREAM_BOTH,
+	COORD_STREAM_STDOUT,
+	COORD_STREAM_STDERR,
+};
+
+/*
+ * What is kept of request_id's output now, from byte offset on (negative:
+ * that many bytes before the end of each stream). *ret_result is
+ * {"chunks": [{"stream", "offset", "next_offset", "data"}], "eof"}; a
+ * chunk whose offset is past the previous one's next_offset of the same
+ * stream follows a dropped middle. Owner and root only.
+ */
+int coord_output(struct coord_conn *conn, const char *request_id, enum coord_stream stream,
+		 int64_t offset, json_object **ret_result, struct coord_error *err);
+/*
+ * Follows request_id's output from offset on: *ret_result is
+ * {"subscription"}; coord_notify_next() then hands out "output"
+ * notifications (params: subscription, request_id, stream, offset,
+ * next_offset, data) as the task writes, and "output_ended" (params.job:
+ * the closed job) at the end. A follow that fell behind ends with
+ * "subscription_ended", reason "lagged", and params.resume_offset (and
+ * resume_offsets per stream) to follow again from.
+ */
+int coord_output_follow(struct coord_conn *conn, const char *request_id, enum coord_stream stream,
+			int64_t offset, json_object **ret_result, struct coord_error *err);
+
 #ifdef __cplusplus
 }
 #endif

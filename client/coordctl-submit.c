@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "coordctl.h"
+#include "coordctl-output.h"
 #include "jsonutil.h"
 
 enum {
@@ -178,8 +180,32 @@ static void submit_write_output(json_object *result, const char *key, FILE *out)
 	fflush(out);
 }
 
-/* Prints what --wait promises and returns the task's exit code. */
-static int submit_report_wait(struct coordctl *ctl, json_object *result)
+/*
+ * A UUID v7 (RFC 9562) as the daemon would make one, so that submit --wait
+ * knows the request_id to follow before the submit is answered.
+ */
+static void submit_uuid7(char *buf, size_t size)
+{
+	unsigned char b[16];
+	struct timespec ts;
+	uint64_t ms;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = (unsigned char)rand();
+	for (int i = 0; i < 6; i++)
+		b[i] = (unsigned char)(ms >> (40 - 8 * i));
+	b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));
+	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
+	snprintf(buf, size, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+}
+
+/* Prints what --wait promises and returns the task's exit code; streamed: the output was. */
+static int submit_report_wait(struct coordctl *ctl, json_object *result, int streamed)
 {
 	json_object *message = NULL, *task_result = NULL, *error = NULL, *v;
 	const char *msg;
@@ -190,14 +216,16 @@ static int submit_report_wait(struct coordctl *ctl, json_object *result)
 		return coordctl_submit_exit_code(message);
 	}
 	json_object_object_get_ex(message, "result", &task_result);
-	submit_write_output(task_result, "stdout", stdout);
-	submit_write_output(task_result, "stderr", stderr);
-	if (json_object_object_get_ex(task_result, "stdout_truncated", &v) &&
-	    json_object_get_boolean(v))
-		fprintf(stderr, "coordctl: note: the task's stdout was truncated\n");
-	if (json_object_object_get_ex(task_result, "stderr_truncated", &v) &&
-	    json_object_get_boolean(v))
-		fprintf(stderr, "coordctl: note: the task's stderr was truncated\n");
+	if (!streamed) {
+		submit_write_output(task_result, "stdout", stdout);
+		submit_write_output(task_result, "stderr", stderr);
+		if (json_object_object_get_ex(task_result, "stdout_truncated", &v) &&
+		    json_object_get_boolean(v))
+			fprintf(stderr, "coordctl: note: the task's stdout was truncated\n");
+		if (json_object_object_get_ex(task_result, "stderr_truncated", &v) &&
+		    json_object_get_boolean(v))
+			fprintf(stderr, "coordctl: note: the task's stderr was truncated\n");
+	}
 	if (json_object_object_get_ex(message, "error", &error) && error) {
 		msg = json_get_string(error, "message");
 		fprintf(stderr, "coordctl: task %s failed: %s: %s\n",
@@ -207,15 +235,67 @@ static int submit_report_wait(struct coordctl *ctl, json_object *result)
 	return coordctl_submit_exit_code(message);
 }
 
+/*
+ * submit --wait in text: the submit waits on the daemon while the task's
+ * output is followed on the same connection and printed as it comes.
+ */
+static int submit_send_streaming(struct coordctl *ctl, json_object *task)
+{
+	json_object *result = NULL, *prepared = coord_task_prepare(task);
+	struct coordctl_output o;
+	struct coord_error err, call_err;
+	int r, followed = 0;
+	uint64_t id;
+
+	if (!prepared)
+		return COORDCTL_EXIT_SOFTWARE;
+	coordctl_output_init(&o, json_get_string(prepared, "request_id"), 1, 1);
+	o.quiet = 1; /* a refused submit leaves nothing to follow: its own answer says why */
+	r = coordctl_rpc_connect(ctl);
+	if (r == 0 && coord_call_send(ctl->conn, "submit", prepared, &id, &err) < 0)
+		r = coordctl_rpc_fail("submit", &err);
+	if (r == 0)
+		followed = coordctl_output_follow(ctl, &o) == 0;
+	/* A refusal is answered before the follow is: nothing of it is printed then. */
+	if (r == 0 && coord_call_recv(ctl->conn, id, 0, &result, &call_err) == 0) {
+		if (followed)
+			r = coordctl_output_wait(ctl, &o, 0, NULL, NULL);
+	} else if (r == 0 && call_err.kind == COORD_ERR_TIMEOUT) {
+		for (int i = 0; i < 2 && !followed; i++)
+			o.s[i].ended = 1;
+		r = coordctl_output_wait(ctl, &o, 1, &result, &call_err);
+	} else if (r == 0) {
+		result = NULL;
+	}
+	if (r == 0 && !result)
+		r = coordctl_rpc_fail("submit", &call_err);
+	else if (r == 0)
+		r = submit_report_wait(ctl, result, followed);
+	json_object_put(result);
+	json_object_put(prepared);
+	coordctl_output_clear(&o);
+	return r;
+}
+
 static int submit_send(struct coordctl *ctl, const struct submit_args *a, char **argv)
 {
 	json_object *task = NULL, *result = NULL, *job = NULL;
 	struct coord_error err;
+	char id[40];
 	int r;
 
 	r = submit_build(a, argv, &task);
 	if (r != 0)
 		return r;
+	if (a->wait && !ctl->json) {
+		if (!a->request_id) {
+			submit_uuid7(id, sizeof(id));
+			json_object_object_add(task, "request_id", json_object_new_string(id));
+		}
+		r = submit_send_streaming(ctl, task);
+		json_object_put(task);
+		return r;
+	}
 	r = coordctl_rpc_connect(ctl);
 	if (r == 0 && coord_submit(ctl->conn, task, -1, &result, &err) < 0)
 		r = coordctl_rpc_fail("submit", &err);
@@ -223,7 +303,7 @@ static int submit_send(struct coordctl *ctl, const struct submit_args *a, char *
 	if (r != 0)
 		return r;
 	if (a->wait) {
-		r = submit_report_wait(ctl, result);
+		r = submit_report_wait(ctl, result, 0);
 	} else {
 		json_object_object_get_ex(result, "job", &job);
 		if (ctl->json)
@@ -331,7 +411,8 @@ const struct coordctl_entry coordctl_submit_entry = {
 		"  --env K=V         add K=V to the task's environment (repeatable)\n"
 		"  --stdin FILE|-    feed FILE (or coordctl's stdin) to the task\n"
 		"  --timeout SECONDS kill the task after SECONDS\n"
-		"  --wait            wait for the task; mirror its output and exit status\n"
+		"  --wait            wait for the task; print its output as it comes and\n"
+		"                    exit with its status\n"
 		"  --batch FILE|-    submit one JSON Task per line, pipelined; print one\n"
 		"                    request_id per line\n",
 	.exec = submit_exec,

@@ -69,6 +69,9 @@ extern const struct coordctl_entry coordctl_tree_entry;
 extern const struct coordctl_entry coordctl_modes_entry;
 extern const struct coordctl_entry coordctl_ping_entry;
 extern const struct coordctl_entry coordctl_shutdown_entry;
+extern const struct coordctl_entry coordctl_metrics_entry;
+extern const struct coordctl_entry coordctl_web_entry;
+extern const struct coordctl_entry coordctl_logs_entry;
 
 /* coordctl.c: option handling shared by commands. */
 int coordctl_option(struct coordctl *ctl, const struct coordctl_entry *entry, int opt);

@@ -57,6 +57,29 @@ static size_t utf8_valid_len(const unsigned char *p, size_t n)
 	return len;
 }
 
+size_t utf8_whole_len(const char *bytes, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)bytes;
+
+	for (size_t back = 1; back <= 3 && back <= len; back++) {
+		unsigned char c = p[len - back];
+		size_t need;
+
+		if ((c & 0xc0) == 0x80)
+			continue; /* a continuation byte: look further back */
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 3;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 4;
+		else
+			return len; /* ASCII or a byte no sequence starts with */
+		return need > back ? len - back : len;
+	}
+	return len;
+}
+
 json_object *json_string_from_bytes(const char *bytes, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)bytes;

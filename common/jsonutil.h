@@ -20,6 +20,13 @@ json_object *json_string_or_null(const char *s);
  */
 json_object *json_string_from_bytes(const char *bytes, size_t len);
 
+/*
+ * How much of bytes to take so that it does not end inside a UTF-8
+ * sequence that more bytes could still complete: len, or len less the (at
+ * most 3) bytes of such an unfinished sequence at its end.
+ */
+size_t utf8_whole_len(const char *bytes, size_t len);
+
 /* The string value of key in obj, or NULL when absent, null or not a string. */
 const char *json_get_string(json_object *obj, const char *key);
 

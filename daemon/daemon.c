@@ -19,6 +19,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "message.h"
+#include "output_store.h"
 #include "paths.h"
 #include "publisher.h"
 #include "recovery.h"
@@ -30,7 +31,7 @@
 #include "strategy_kind.h"
 #include "waiter.h"
 
-#define DAEMON_HISTORY_FILE    "history.sqlite3"
+#define DAEMON_OUTPUT_DIR      "output"
 #define DAEMON_PRUNE_BATCH     500
 #define DAEMON_PRUNE_PERIOD_MS 1000
 #define DAEMON_HARD_STOP_SEC   5
@@ -191,6 +192,13 @@ static int daemon_open_history(struct daemon *d, char **error)
 	r = statedir_open(d->state_dir, &d->statedir, error);
 	if (r < 0)
 		return r;
+	path = statedir_file(d->statedir, DAEMON_OUTPUT_DIR);
+	if (!path)
+		return cause_set(error, -ENOMEM, "out of memory");
+	r = output_store_open(path, &d->output, error);
+	free(path);
+	if (r < 0)
+		return r;
 	path = statedir_file(d->statedir, DAEMON_HISTORY_FILE);
 	if (!path)
 		return cause_set(error, -ENOMEM, "out of memory");
@@ -235,6 +243,7 @@ static int daemon_add_modes(struct daemon *d, char **error)
 			.kill_grace_ms = m->kill_grace_ms,
 			.socket_path = d->socket_path,
 			.state_dir = d->state_dir,
+			.output_store = d->output,
 			.run_as_submitter = d->config.run_as == CONFIG_RUN_AS_SUBMITTER,
 			.exec_helper = d->config.exec_helper,
 			.settings = m->settings,
@@ -370,6 +379,17 @@ static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		daemon_begin_shutdown(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* A job retention removed takes its output with it. */
+static void daemon_pruned_cb(const char *request_id, void *userdata)
+{
+	struct daemon *d = userdata;
+	int r = output_store_remove(d->output, request_id);
+
+	if (r < 0)
+		log_warning("retention: cannot remove the output of %s: %s", request_id,
+			    strerror(-r));
+}
+
 static void daemon_prune_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -377,7 +397,7 @@ static void daemon_prune_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = {0, DAEMON_PRUNE_PERIOD_MS * 1000};
 
 	if (state_prune(d->state, d->config.retention_max_jobs, d->config.retention_max_age_sec,
-			DAEMON_PRUNE_BATCH, &removed) < 0)
+			DAEMON_PRUNE_BATCH, daemon_pruned_cb, d, &removed) < 0)
 		log_warning("retention: %s", history_last_error(d->history));
 	else if (removed > 0)
 		log_debug("retention removed %zu jobs", removed);
@@ -605,6 +625,7 @@ void daemon_free(struct daemon *d)
 	coordinator_free(d->coordinator);
 	state_free(d->state);
 	publisher_free(d->publisher);
+	output_store_free(d->output);
 	history_close(d->history);
 	statedir_close(d->statedir);
 	for (size_t i = 0; i < DAEMON_SIGNAL_COUNT; i++)

@@ -17,11 +17,15 @@ struct coordinator;
 struct event;
 struct event_base;
 struct history;
+struct output_store;
 struct publisher;
 struct server;
 struct state;
 struct statedir;
 struct waiter;
+
+/* The history's file in the state directory. */
+#define DAEMON_HISTORY_FILE "history.sqlite3"
 
 /* SIGTERM, SIGINT and SIGHUP. */
 #define DAEMON_SIGNAL_COUNT 3
@@ -42,6 +46,7 @@ struct daemon {
 	char *state_dir;
 	struct statedir *statedir;
 	struct history *history;
+	struct output_store *output; /* the jobs' kept output */
 	struct state *state;
 	struct publisher *publisher;
 	struct coordinator *coordinator;

@@ -27,12 +27,14 @@ static const struct params_method params_methods[] = {
 	{"ping", params_none},
 	{"modes", params_none},
 	{"shutdown", params_none},
+	{"metrics", params_none},
 	{"job", methods_job_spec},
 	{"status", methods_status_spec},
 	{"wait", methods_wait_spec},
 	{"cancel", methods_cancel_spec},
 	{"subscribe", methods_subscribe_spec},
 	{"unsubscribe", methods_unsubscribe_spec},
+	{"output", methods_output_spec},
 };
 
 /* How a spec is read: a method's params, the Task, or node. */

@@ -56,7 +56,7 @@ static struct process *sp_spawn(char *const *argv)
 	struct process_spec spec = {
 		.argv = argv,
 		.envp = environ,
-		.output_limit = 4096,
+		.result_tail = 4096,
 		.kill_grace_ms = 100,
 		.spawner = sp,
 		.started = sp_started_cb,

@@ -587,7 +587,7 @@ START_TEST(test_history_prune_max_jobs)
 	}
 	/* The newest job is opened: it does not count against the closed ones kept. */
 	state_add("late", NULL, NULL, NULL, NULL);
-	ck_assert_int_eq(history_prune(env.history, 2, 0, 100, &removed), 0);
+	ck_assert_int_eq(history_prune(env.history, 2, 0, 100, NULL, NULL, &removed), 0);
 	/* Keeps the two newest closed (c3, c4); an opened job is never pruned. */
 	ck_assert_uint_eq(removed.closed, 3);
 	ck_assert_int_eq(state_get_job(env.state, "open", &job), 0);
@@ -627,15 +627,15 @@ START_TEST(test_history_prune_max_age_batch)
 		ck_assert_int_eq(history_update_job(env.history, job), 0);
 		job_unref(job);
 	}
-	ck_assert_int_eq(history_prune(env.history, 0, 3600, 2, &removed), 0);
+	ck_assert_int_eq(history_prune(env.history, 0, 3600, 2, NULL, NULL, &removed), 0);
 	ck_assert_uint_eq(removed.closed, 2);
-	ck_assert_int_eq(history_prune(env.history, 0, 3600, 2, &removed), 0);
+	ck_assert_int_eq(history_prune(env.history, 0, 3600, 2, NULL, NULL, &removed), 0);
 	ck_assert_uint_eq(removed.closed, 1);
-	ck_assert_int_eq(history_prune(env.history, 0, 3600, 2, &removed), 0);
+	ck_assert_int_eq(history_prune(env.history, 0, 3600, 2, NULL, NULL, &removed), 0);
 	ck_assert_uint_eq(removed.closed, 0);
 	ck_assert_int_eq(history_find_job(env.history, "c3", &job), 0);
 	job_unref(job);
-	ck_assert_int_eq(history_prune(env.history, 0, 0, 2, &removed), 0);
+	ck_assert_int_eq(history_prune(env.history, 0, 0, 2, NULL, NULL, &removed), 0);
 	ck_assert_uint_eq(removed.closed, 0);
 	ck_assert_int_eq(history_last_seq(env.history, &seq), 0);
 	ck_assert_uint_eq(seq, 4);
@@ -656,7 +656,7 @@ START_TEST(test_history_prune_keeps_seq)
 	job->end_time -= 7200;
 	history_update_job(env.history, job);
 	job_unref(job);
-	ck_assert_int_eq(history_prune(env.history, 0, 60, 100, &removed), 0);
+	ck_assert_int_eq(history_prune(env.history, 0, 60, 100, NULL, NULL, &removed), 0);
 	ck_assert_uint_eq(removed.closed, 1);
 	/* Pruning everything must not let seq start again after a restart. */
 	state_turn();

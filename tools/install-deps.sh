@@ -12,6 +12,7 @@ PACKAGES="
 	slurm-wlm munge
 	python3 python3-pytest python3-venv python3-setuptools python3-wheel
 	python3-setuptools-whl python3-wheel-whl mypy
+	chromium
 "
 
 missing=""

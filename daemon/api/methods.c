@@ -18,7 +18,9 @@
 static const struct rpc_method methods_table[] = {
 	{.name = "cancel", .handler = methods_cancel},
 	{.name = "job", .handler = methods_job},
+	{.name = "metrics", .handler = methods_metrics},
 	{.name = "modes", .handler = methods_modes},
+	{.name = "output", .handler = methods_output},
 	{.name = "ping", .handler = methods_ping},
 	{.name = "shutdown", .handler = methods_shutdown},
 	{.name = "status", .handler = methods_status},

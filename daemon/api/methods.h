@@ -16,6 +16,7 @@ const struct rpc_method *methods_find(const char *name);
 struct rpc_result *methods_ping(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_modes(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_shutdown(struct rpc_call *call, json_object *params);
+struct rpc_result *methods_metrics(struct rpc_call *call, json_object *params);
 
 struct rpc_result *methods_submit(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_job(struct rpc_call *call, json_object *params);
@@ -24,7 +25,14 @@ struct rpc_result *methods_wait(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params);
 
 struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params);
+struct rpc_result *methods_output(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *params);
+
+/* Answers call with 1001: no job has request_id. */
+struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id);
+
+/* The contract's Job with how much it wrote (stdout_bytes, stderr_bytes): a new reference. */
+json_object *methods_job_object(struct daemon *d, const struct job *job);
 
 /*
  * Each method's params (see params.h); ping, modes and shutdown take
@@ -36,6 +44,7 @@ extern const struct jsonspec methods_wait_spec[];
 extern const struct jsonspec methods_cancel_spec[];
 extern const struct jsonspec methods_subscribe_spec[];
 extern const struct jsonspec methods_unsubscribe_spec[];
+extern const struct jsonspec methods_output_spec[];
 
 /* The final message of a closed job as JSON (new reference), or NULL. */
 json_object *methods_final_message(struct daemon *d, const struct job *job);

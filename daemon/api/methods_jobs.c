@@ -77,7 +77,7 @@ static json_object *methods_job_json(struct daemon *d, const char *request_id)
 
 	if (state_get_job(d->state, request_id, &job) < 0)
 		return NULL;
-	o = job_to_json(job);
+	o = methods_job_object(d, job);
 	job_unref(job);
 	return o;
 }
@@ -109,7 +109,7 @@ static json_object *methods_job_with_message(struct daemon *d, const char *reque
 
 	if (state_get_job(d->state, request_id, &job) < 0)
 		return o;
-	json_object_object_add(o, "job", job_to_json(job));
+	json_object_object_add(o, "job", methods_job_object(d, job));
 	json_object_object_add(o, "message", methods_final_message(d, job));
 	job_unref(job);
 	return o;
@@ -289,7 +289,7 @@ struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
 	if (!wait) {
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "job", job_to_json(job));
+		json_object_object_add(o, "job", methods_job_object(call->daemon, job));
 		return rpc_success(call, o);
 	}
 	if (methods_one_id(job->request_id, &ids) < 0)
@@ -297,7 +297,7 @@ struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
 	return methods_wait_for(call, WAIT_FOR_SUBMIT, &ids, 0);
 }
 
-static struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id)
+struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id)
 {
 	return rpc_failure(call, WIRE_NOT_FOUND, "not found: no job has request_id \"%.128s\"",
 			   request_id);
@@ -416,7 +416,7 @@ struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 				   history_last_error(d->history));
 	list = json_object_new_array_ext((int)count);
 	for (size_t i = 0; i < count; i++) {
-		json_object_array_add(list, job_to_json(jobs[i]));
+		json_object_array_add(list, methods_job_object(d, jobs[i]));
 		job_unref(jobs[i]);
 	}
 	free(jobs);

@@ -14,6 +14,8 @@
 #include "history.h"
 #include "log.h"
 #include "message.h"
+#include "metrics.h"
+#include "output_follow.h"
 #include "publisher.h"
 #include "subscription.h"
 
@@ -73,6 +75,7 @@ static void subscription_lagged(struct subscription *sub, uint64_t resume_seq)
 	log_notice("subscription %llu of uid %u lagged at seq %llu: %zu bytes unsent", sub->id,
 		   (unsigned)connection_peer_uid(sub->conn), (unsigned long long)resume_seq,
 		   connection_pending_output(sub->conn));
+	metrics_subscriber_lagged();
 	subscription_end(sub, "lagged", resume_seq, 0);
 }
 
@@ -97,6 +100,10 @@ static void subscription_live_cb(struct message *msg, void *userdata)
 	sub->last_seq = msg->seq;
 	if (!subscription_matches(sub, message_type_name(msg->type), msg->request_id, msg->run_id))
 		return;
+	if (sub->follow) {
+		output_follow_message(sub->follow, msg); /* may free sub */
+		return;
+	}
 	text = message_wire(msg, &len);
 	if (!text)
 		return;
@@ -163,7 +170,9 @@ static void subscription_drain_cb(struct connection *conn)
 	/* The connection has room again: go on with any replay (which may end only its own). */
 	for (sub = TAILQ_FIRST(connection_subscriptions(conn)); sub; sub = next) {
 		next = TAILQ_NEXT(sub, conn_entry);
-		if (sub->replaying)
+		if (sub->follow)
+			output_follow_drain(sub->follow);
+		else if (sub->replaying)
 			subscription_replay(sub);
 	}
 }
@@ -201,7 +210,31 @@ int subscription_new(struct daemon *daemon, struct connection *conn,
 	sub->conn = connection_ref(conn);
 	connection_track_subscription(conn, sub);
 	connection_set_drain_cb(conn, subscription_drain_cb);
+	metrics_subscription_opened();
 	*ret = sub;
+	return 0;
+}
+
+int subscription_new_follow(struct daemon *daemon, struct connection *conn, const char *request_id,
+			    struct output_follow *follow, struct subscription **ret)
+{
+	struct subscription_filter filter = {
+		.types = (1u << MESSAGE_REQUEST_SUCCESS) | (1u << MESSAGE_REQUEST_FAILURE),
+		.request_id = strdup(request_id),
+	};
+	int r;
+
+	if (!filter.request_id)
+		return -ENOMEM;
+	r = subscription_new(daemon, conn, &filter, false, 0, ret);
+	if (r < 0) {
+		free(filter.request_id);
+		return r;
+	}
+	/* Whatever comes next about the job counts, even if published before. */
+	(*ret)->replaying = false;
+	(*ret)->last_seq = 0;
+	(*ret)->follow = follow;
 	return 0;
 }
 
@@ -212,6 +245,8 @@ void subscription_start(struct subscription *sub)
 
 void subscription_free(struct subscription *sub)
 {
+	metrics_subscription_closed();
+	output_follow_free(sub->follow);
 	publisher_unsubscribe(sub->daemon->publisher, sub->publisher_id);
 	connection_forget_subscription(sub->conn, sub);
 	connection_unref(sub->conn);

@@ -13,6 +13,7 @@
 
 struct connection;
 struct daemon;
+struct output_follow;
 
 struct subscription_filter {
 	unsigned types; /* bit (1 << enum message_type); 0: every type */
@@ -32,6 +33,7 @@ struct subscription {
 	bool replaying;	    /* still reading from the history */
 	char prefix[96];    /* the notification text before the message */
 	size_t prefix_len;
+	struct output_follow *follow; /* an output follow's (owned), or NULL */
 };
 
 TAILQ_HEAD(subscription_list, subscription);
@@ -45,6 +47,13 @@ TAILQ_HEAD(subscription_list, subscription);
 int subscription_new(struct daemon *daemon, struct connection *conn,
 		     struct subscription_filter *filter, bool has_since, uint64_t since_seq,
 		     struct subscription **ret);
+
+/*
+ * The subscription of an output follow (taken): it replays nothing, and
+ * instead of sending them hands request_id's final messages to follow.
+ */
+int subscription_new_follow(struct daemon *daemon, struct connection *conn, const char *request_id,
+			    struct output_follow *follow, struct subscription **ret);
 
 /*
  * Sends what replay has to send; from then on, live messages as they come.

@@ -20,6 +20,7 @@
 #include "coordinator.h"
 #include "log.h"
 #include "message.h"
+#include "metrics.h"
 #include "procstat.h"
 #include "publisher.h"
 #include "state.h"
@@ -143,7 +144,11 @@ void coordinator_handle_item(struct message *msg, void *userdata)
 	r = state_end_job(coord->state, msg->request_id,
 			  msg->type == MESSAGE_REQUEST_SUCCESS ? JOB_SUCCESS : JOB_FAILURE,
 			  exit_code, msg->error_kind, msg->error_message);
-	if (r == -ENOENT)
+	if (r == 0)
+		metrics_task_closed(msg->mode, msg->type == MESSAGE_REQUEST_SUCCESS
+						       ? NULL
+						       : error_kind_name(msg->error_kind));
+	else if (r == -ENOENT)
 		log_warning("message %llu closes %s, which is not an opened job",
 			    (unsigned long long)msg->seq, msg->request_id);
 	else if (r < 0)
@@ -186,6 +191,8 @@ static int coordinator_publish_error(struct coordinator *coord, enum message_typ
 	msg = message_new_error(type, ids, kind, reason);
 	if (!msg)
 		return -ENOMEM;
+	if (type == MESSAGE_REQUEST_CREATION_FAILURE)
+		metrics_task_refused();
 	r = publisher_publish(coord->publisher, msg);
 	message_unref(msg);
 	return r;
@@ -315,6 +322,7 @@ int coordinator_submit(struct coordinator *coord, struct task *task, struct job 
 	if (r < 0)
 		return coordinator_refuse(coord, task, r, error, "cannot store the job: %s",
 					  strerror(-r));
+	metrics_task_submitted(job->mode);
 	r = coordinator_publish_creation(coord, task);
 	if (r < 0)
 		log_error("cannot publish the creation of %s: %s", task->request_id, strerror(-r));

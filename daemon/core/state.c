@@ -10,6 +10,7 @@
 #include <string.h>
 #include <json-c/linkhash.h>
 
+#include "metrics.h"
 #include "state.h"
 #include "task.h"
 
@@ -160,6 +161,7 @@ int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t 
 	job->phase = JOB_RUNNING;
 	job->pid = pid;
 	job->pid_starttime = pid_starttime;
+	metrics_task_started(job->mode);
 	return history_update_job(state->history, job);
 }
 
@@ -280,10 +282,11 @@ void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *u
 }
 
 int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t batch,
-		size_t *ret_removed)
+		history_removed_fn removed_cb, void *userdata, size_t *ret_removed)
 {
 	struct job_counts removed;
-	int r = history_prune(state->history, max_jobs, max_age, batch, &removed);
+	int r = history_prune(state->history, max_jobs, max_age, batch, removed_cb, userdata,
+			      &removed);
 
 	*ret_removed = 0;
 	if (r < 0)

@@ -100,10 +100,11 @@ void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *u
 
 /*
  * Retention: removes up to batch closed jobs past the limits (see
- * history_prune) and keeps the counts right. *ret_removed says how many.
+ * history_prune; removed_cb may be NULL) and keeps the counts right.
+ * *ret_removed says how many.
  */
 int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t batch,
-		size_t *ret_removed);
+		history_removed_fn removed_cb, void *userdata, size_t *ret_removed);
 
 /* Number of opened jobs. */
 size_t state_open_count(const struct state *state);

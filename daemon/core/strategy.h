@@ -15,6 +15,7 @@
 #include "job.h"
 
 struct event_base;
+struct output_store;
 struct publisher;
 struct strategy;
 struct task;
@@ -39,8 +40,9 @@ struct strategy_config {
 	unsigned kill_grace_ms;	  /* 0: the default (5000) */
 	const char *socket_path;  /* given to tasks as COORD_SOCKET; may be NULL */
 	const char *state_dir;	  /* the daemon's state directory, for a strategy's own files */
-	bool run_as_submitter;	  /* others' tasks run as their submitters, via exec_helper */
-	const char *exec_helper;  /* NULL: the default one (see exechelper.h) */
+	struct output_store *output_store; /* where tasks' output is kept (borrowed); may be NULL */
+	bool run_as_submitter;	 /* others' tasks run as their submitters, via exec_helper */
+	const char *exec_helper; /* NULL: the default one (see exechelper.h) */
 	/* The strategy's own settings, "KEY=VALUE", each KEY prefixed by its kind and "_". */
 	char *const *settings;
 	size_t setting_count;

@@ -6,6 +6,7 @@
  * the leader's pidfd may signal the group (see process_sweep_group).
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -26,12 +27,18 @@
 #include "spawner.h"
 #include "sweeper.h"
 
+/* Bytes read from a pipe at a time. */
+#define PROCESS_READ_CHUNK 65536
+/* Reads of one pipe per loop turn. */
+#define PROCESS_READ_ROUNDS 16
+
 struct process_stream {
 	int fd;
+	int fd_no; /* STDOUT_FILENO or STDERR_FILENO: which one it is */
 	struct event *ev;
-	struct evbuffer *buf;
-	size_t limit;
-	bool truncated;
+	struct evbuffer *tail; /* the last bytes, for the result */
+	size_t tail_limit;
+	bool truncated; /* bytes left tail */
 	bool eof;
 };
 
@@ -53,7 +60,7 @@ struct process {
 	int helper_fd;	   /* the exec helper's status pipe, or -1 */
 	char *helper;	   /* the exec helper's path, or NULL */
 	char *spawn_error; /* what the exec helper said, if it failed */
-	size_t output_limit;
+	size_t result_tail;
 	struct process_launch *launch; /* while a spawner starts it */
 	process_started_cb started_cb;
 	bool terminate_pending; /* terminated while the spawner started it */
@@ -63,6 +70,7 @@ struct process {
 	bool killed; /* SIGKILL sent to the group */
 	bool done;
 	process_done_cb done_cb;
+	process_output_cb output_cb;
 	void *userdata;
 };
 
@@ -92,26 +100,33 @@ static void process_stdin_close(struct process *proc)
 	process_close_fd(&proc->stdin_fd);
 }
 
-/* Reads what is available; past the limit, output is read and dropped. */
-static void process_stream_read(struct process_stream *s)
+/*
+ * Reads what is available (at most rounds reads, so one busy task cannot
+ * hold the loop): each piece goes to the output callback, and the last
+ * bytes stay in s->tail for the result.
+ */
+static void process_stream_read(struct process *proc, struct process_stream *s, unsigned rounds)
 {
-	char scratch[16384];
+	char buf[PROCESS_READ_CHUNK];
 
-	while (!s->eof) {
-		size_t room = evbuffer_get_length(s->buf) < s->limit
-				      ? s->limit - evbuffer_get_length(s->buf)
-				      : 0;
-		ssize_t n;
+	while (!s->eof && rounds-- > 0) {
+		ssize_t n = read(s->fd, buf, sizeof(buf));
+		size_t kept;
 
-		if (room > 0)
-			n = evbuffer_read(s->buf, s->fd, room > 65536 ? 65536 : (int)room);
-		else
-			n = read(s->fd, scratch, sizeof(scratch));
-		if (n > 0 && room == 0)
-			s->truncated = true;
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		if (n > 0) {
+			if (proc->output_cb)
+				proc->output_cb(proc, s->fd_no, buf, (size_t)n, proc->userdata);
+			evbuffer_add(s->tail, buf, (size_t)n);
+			kept = evbuffer_get_length(s->tail);
+			if (kept > s->tail_limit) {
+				evbuffer_drain(s->tail, kept - s->tail_limit);
+				s->truncated = true;
+			}
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			process_stream_close(s);
-		if (n < 0)
+		if (n < 0 && errno != EINTR)
 			break;
 	}
 }
@@ -141,11 +156,11 @@ static void process_fill_result(struct process *proc, struct process_result *res
 		res->signal = proc->status.si_status;
 	else
 		res->exit_code = proc->status.si_status;
-	res->stdout_len = evbuffer_get_length(proc->out.buf);
-	res->stdout_data = (const char *)evbuffer_pullup(proc->out.buf, -1);
+	res->stdout_len = evbuffer_get_length(proc->out.tail);
+	res->stdout_data = (const char *)evbuffer_pullup(proc->out.tail, -1);
 	res->stdout_truncated = proc->out.truncated;
-	res->stderr_len = evbuffer_get_length(proc->err.buf);
-	res->stderr_data = (const char *)evbuffer_pullup(proc->err.buf, -1);
+	res->stderr_len = evbuffer_get_length(proc->err.tail);
+	res->stderr_data = (const char *)evbuffer_pullup(proc->err.tail, -1);
 	res->stderr_truncated = proc->err.truncated;
 }
 
@@ -216,8 +231,8 @@ static void process_maybe_finish(struct process *proc)
 	}
 	if (proc->killed) {
 		/* Someone outside the group holds the pipes: take what there is. */
-		process_stream_read(&proc->out);
-		process_stream_read(&proc->err);
+		process_stream_read(proc, &proc->out, UINT_MAX);
+		process_stream_read(proc, &proc->err, UINT_MAX);
 		process_finish(proc);
 		return;
 	}
@@ -230,7 +245,7 @@ static void process_stream_cb(evutil_socket_t fd, short what, void *arg)
 	struct process *proc = arg;
 	struct process_stream *s = fd == proc->out.fd ? &proc->out : &proc->err;
 
-	process_stream_read(s);
+	process_stream_read(proc, s, PROCESS_READ_ROUNDS);
 	process_maybe_finish(proc);
 }
 
@@ -473,13 +488,16 @@ static int process_launch_new(const struct process_spec *spec, struct process_pi
 	*ret = l;
 	return 0;
 }
-static int process_stream_init(struct process *proc, struct process_stream *s, int fd, size_t limit)
+
+static int process_stream_init(struct process *proc, struct process_stream *s, int fd, int fd_no,
+			       size_t tail_limit)
 {
 	s->fd = fd;
-	s->limit = limit;
-	s->buf = evbuffer_new();
+	s->fd_no = fd_no;
+	s->tail_limit = tail_limit;
+	s->tail = evbuffer_new();
 	s->ev = event_new(proc->base, fd, EV_READ | EV_PERSIST, process_stream_cb, proc);
-	if (!s->buf || !s->ev || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+	if (!s->tail || !s->ev || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
 		return -ENOMEM;
 	return event_add(s->ev, NULL) < 0 ? -ENOMEM : 0;
 }
@@ -515,10 +533,11 @@ static int process_watch(struct process *proc, struct process_pipes *p)
 	/* A SIGCHLD that came before the event was added is not lost: look once. */
 	if (proc->pidfd < 0)
 		event_active(proc->exit_ev, EV_SIGNAL, 1);
-	r = process_stream_init(proc, &proc->out, p->out[0], proc->output_limit);
+	r = process_stream_init(proc, &proc->out, p->out[0], STDOUT_FILENO, proc->result_tail);
 	p->out[0] = -1;
 	if (r == 0)
-		r = process_stream_init(proc, &proc->err, p->err[0], proc->output_limit);
+		r = process_stream_init(proc, &proc->err, p->err[0], STDERR_FILENO,
+					proc->result_tail);
 	p->err[0] = -1;
 	if (r == 0)
 		r = process_stdin_init(proc, p->in[1]);
@@ -599,11 +618,12 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 	if (spec->stdin_len > 0)
 		memcpy(proc->stdin_data, spec->stdin_data, spec->stdin_len);
 	proc->stdin_len = spec->stdin_len;
-	proc->output_limit = spec->output_limit;
+	proc->result_tail = spec->result_tail;
 	proc->kill_grace_ms = spec->kill_grace_ms;
 	proc->sweeper = spec->sweeper;
 	proc->done_cb = done;
 	proc->started_cb = spec->started;
+	proc->output_cb = spec->output;
 	proc->userdata = userdata;
 	r = process_pipes_open(&pipes, spec);
 	if (r < 0) {
@@ -670,10 +690,10 @@ void process_free(struct process *proc)
 	process_stdin_close(proc);
 	process_stream_close(&proc->out);
 	process_stream_close(&proc->err);
-	if (proc->out.buf)
-		evbuffer_free(proc->out.buf);
-	if (proc->err.buf)
-		evbuffer_free(proc->err.buf);
+	if (proc->out.tail)
+		evbuffer_free(proc->out.tail);
+	if (proc->err.tail)
+		evbuffer_free(proc->err.tail);
 	if (proc->exit_ev)
 		event_free(proc->exit_ev);
 	if (proc->kill_ev)

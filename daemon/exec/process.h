@@ -12,8 +12,20 @@
 
 struct event_base;
 struct process;
+struct process_result;
 struct spawner;
 struct sweeper;
+
+/* Called once, when the process has exited and its output is read. res is borrowed. */
+typedef void (*process_done_cb)(struct process *proc, const struct process_result *res,
+				void *userdata);
+
+/*
+ * Called with each piece of output as it is read, in order: fd_no is
+ * STDOUT_FILENO or STDERR_FILENO; data is borrowed. userdata is done's.
+ */
+typedef void (*process_output_cb)(struct process *proc, int fd_no, const char *data, size_t len,
+				  void *userdata);
 
 /*
  * Called once when a process handed to a spawner runs (error NULL) or
@@ -28,8 +40,9 @@ struct process_spec {
 	const char *cwd; /* NULL: the daemon's */
 	const char *stdin_data;
 	size_t stdin_len;
-	size_t output_limit;	/* bytes kept of stdout and of stderr each */
-	unsigned kill_grace_ms; /* SIGTERM to SIGKILL, also for leftovers */
+	size_t result_tail;	  /* the last bytes of stdout and of stderr kept for the result */
+	process_output_cb output; /* may be NULL */
+	unsigned kill_grace_ms;	  /* SIGTERM to SIGKILL, also for leftovers */
 	/* Holds the group for leftovers' grace period; NULL: they get SIGKILL at once. */
 	struct sweeper *sweeper;
 	/*
@@ -53,6 +66,7 @@ struct process_result {
 	bool signaled;
 	int exit_code; /* when !signaled */
 	int signal;    /* when signaled */
+	/* The last bytes of each stream (at most result_tail); truncated: more came before. */
 	const char *stdout_data;
 	size_t stdout_len;
 	bool stdout_truncated;
@@ -60,10 +74,6 @@ struct process_result {
 	size_t stderr_len;
 	bool stderr_truncated;
 };
-
-/* Called once, when the process has exited and its output is read. res is borrowed. */
-typedef void (*process_done_cb)(struct process *proc, const struct process_result *res,
-				void *userdata);
 
 /*
  * Starts spec as a process. Returns 0 and the process in *ret; the caller

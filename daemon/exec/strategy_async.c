@@ -19,6 +19,7 @@
 #include "exechelper.h"
 #include "log.h"
 #include "message.h"
+#include "output_store.h"
 #include "process.h"
 #include "publisher.h"
 #include "slotqueue.h"
@@ -32,7 +33,8 @@
 struct async_run {
 	struct slotqueue_item item; /* first: the queue's items are async runs */
 	struct strategy_async *owner;
-	struct process *proc; /* NULL while it waits for a slot; starting until started */
+	struct process *proc;	      /* NULL while it waits for a slot; starting until started */
+	struct output_writer *output; /* where its output is kept, or NULL */
 	struct event *timeout_ev;
 	enum error_kind stop_reason; /* ERROR_NONE, ERROR_TIMEOUT or ERROR_CANCELLED */
 };
@@ -42,6 +44,7 @@ struct strategy_async {
 	struct event_base *evbase;
 	struct slotqueue slots;
 	size_t output_limit;
+	struct output_store *output_store; /* borrowed; NULL: output is not kept */
 	unsigned kill_grace_ms;
 	struct taskenv *env;	 /* what every task's environment starts from */
 	struct sweeper *sweeper; /* what finished tasks left in their groups */
@@ -54,6 +57,7 @@ static void async_run_free(struct async_run *run)
 	if (run->timeout_ev)
 		event_free(run->timeout_ev);
 	process_free(run->proc);
+	output_writer_free(run->output);
 	task_free(run->item.task);
 	free(run);
 }
@@ -140,6 +144,32 @@ static void async_process_done_cb(struct process *proc, const struct process_res
 	slotqueue_start_waiting(&sa->slots);
 }
 
+static void async_process_output_cb(struct process *proc, int fd_no, const char *data, size_t len,
+				    void *userdata)
+{
+	struct async_run *run = userdata;
+
+	if (run->output)
+		output_writer_append(run->output,
+				     fd_no == STDOUT_FILENO ? OUTPUT_STDOUT : OUTPUT_STDERR, data,
+				     len);
+}
+
+/* Starts the files run's output is kept in; without them the task still runs. */
+static void async_open_output(struct async_run *run)
+{
+	struct strategy_async *sa = run->owner;
+	int r;
+
+	if (!sa->output_store)
+		return;
+	r = output_store_writer(sa->output_store, run->item.task->request_id, sa->output_limit,
+				&run->output);
+	if (r < 0)
+		log_warning("cannot keep the output of %s: %s", run->item.task->request_id,
+			    strerror(-r));
+}
+
 static void async_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct async_run *run = arg;
@@ -199,7 +229,9 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 		.cwd = run->item.task->cwd,
 		.stdin_data = run->item.task->stdin_data,
 		.stdin_len = run->item.task->stdin_len,
-		.output_limit = sa->output_limit,
+		.result_tail = sa->output_limit < MESSAGE_OUTPUT_TAIL ? sa->output_limit
+								      : MESSAGE_OUTPUT_TAIL,
+		.output = async_process_output_cb,
 		.kill_grace_ms = sa->kill_grace_ms,
 		.sweeper = sa->sweeper,
 		.spawner = sa->spawner,
@@ -220,6 +252,7 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 		return;
 	}
 	spec.envp = vars.envp;
+	async_open_output(run);
 	r = process_spawn(sa->evbase, &spec, async_process_done_cb, run, &run->proc, &error);
 	taskenv_vars_clear(&vars);
 	if (r < 0) {
@@ -365,6 +398,7 @@ int strategy_async_new(struct event_base *base, struct publisher *publisher,
 	sa->evbase = base;
 	sa->output_limit =
 		config->output_limit ? config->output_limit : STRATEGY_DEFAULT_OUTPUT_LIMIT;
+	sa->output_store = config->output_store;
 	sa->kill_grace_ms =
 		config->kill_grace_ms ? config->kill_grace_ms : STRATEGY_DEFAULT_KILL_GRACE_MS;
 	sa->env = taskenv_new(config->socket_path);

@@ -11,22 +11,32 @@
 #include "message.h"
 #include "task.h"
 
+/* The last MESSAGE_OUTPUT_TAIL bytes of a stream; *truncated is set when that is not all. */
+static json_object *message_stream_tail(const char *data, size_t len, bool *truncated)
+{
+	if (!data)
+		return json_string_from_bytes("", 0);
+	if (len > MESSAGE_OUTPUT_TAIL) {
+		data += len - MESSAGE_OUTPUT_TAIL;
+		len = MESSAGE_OUTPUT_TAIL;
+		*truncated = true;
+	}
+	return json_string_from_bytes(data, len);
+}
+
 static json_object *message_output_to_json(const struct message_output *out)
 {
 	json_object *o = json_object_new_object();
+	bool out_cut = out->stdout_truncated, err_cut = out->stderr_truncated;
 
 	json_object_object_add(o, "exit_code",
 			       out->exit_code >= 0 ? json_object_new_int(out->exit_code) : NULL);
-	json_object_object_add(
-		o, "stdout",
-		json_string_from_bytes(out->stdout_data ? out->stdout_data : "", out->stdout_len));
-	json_object_object_add(
-		o, "stderr",
-		json_string_from_bytes(out->stderr_data ? out->stderr_data : "", out->stderr_len));
-	json_object_object_add(o, "stdout_truncated",
-			       json_object_new_boolean(out->stdout_truncated));
-	json_object_object_add(o, "stderr_truncated",
-			       json_object_new_boolean(out->stderr_truncated));
+	json_object_object_add(o, "stdout",
+			       message_stream_tail(out->stdout_data, out->stdout_len, &out_cut));
+	json_object_object_add(o, "stderr",
+			       message_stream_tail(out->stderr_data, out->stderr_len, &err_cut));
+	json_object_object_add(o, "stdout_truncated", json_object_new_boolean(out_cut));
+	json_object_object_add(o, "stderr_truncated", json_object_new_boolean(err_cut));
 	return o;
 }
 

@@ -18,6 +18,9 @@ enum message_type {
 	MESSAGE_REQUEST_CREATION_FAILURE,
 };
 
+/* The most of each stream a message carries: its last bytes (contract v2). */
+#define MESSAGE_OUTPUT_TAIL (64 * 1024)
+
 /* What ran, for success and failure messages. */
 struct message_output {
 	int exit_code; /* < 0: none (killed by a signal) */

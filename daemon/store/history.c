@@ -17,6 +17,7 @@
 #include "history.h"
 #include "jsonutil.h"
 #include "message.h"
+#include "metrics.h"
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
@@ -116,7 +117,7 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"DELETE FROM jobs WHERE seq_no IN (SELECT seq_no FROM jobs WHERE status = :closed "
 		"AND ((:max_jobs > 0 AND seq_no <= (SELECT seq_no FROM jobs WHERE status = :closed "
 		"ORDER BY seq_no DESC LIMIT 1 OFFSET :max_jobs)) OR (:max_age > 0 AND end_time < "
-		":before)) ORDER BY seq_no LIMIT :batch) RETURNING result",
+		":before)) ORDER BY seq_no LIMIT :batch) RETURNING result, request_id",
 	/*
 	 * The message log is pruned as a prefix, so a replay never has a gap:
 	 * everything before the first message of the oldest job still kept
@@ -300,6 +301,16 @@ static int history_exec(struct history *h, const char *sql)
 	int rc = sqlite3_exec(h->db, sql, NULL, NULL, NULL);
 
 	return rc == SQLITE_OK ? 0 : history_fail(h, rc, sql);
+}
+
+/* COMMIT, timed for the commit-latency histogram. */
+static int history_exec_commit(struct history *h)
+{
+	double start = metrics_clock();
+	int r = history_exec(h, "COMMIT");
+
+	metrics_commit_observe(metrics_clock() - start);
+	return r;
 }
 
 static int history_pragma_int(struct history *h, const char *pragma, int *ret)
@@ -625,7 +636,7 @@ static int history_retry(struct history *h)
 			seq = op->msg->seq;
 	}
 	if (r == 0)
-		r = history_exec(h, "COMMIT");
+		r = history_exec_commit(h);
 	if (r < 0) {
 		if (!sqlite3_get_autocommit(h->db))
 			sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
@@ -676,7 +687,7 @@ int history_commit(struct history *h)
 	if (!h->in_transaction)
 		return 0;
 	if (history_grouped(h)) {
-		r = history_exec(h, "COMMIT");
+		r = history_exec_commit(h);
 		if (r < 0) {
 			history_turn_failed(h, r);
 			return r;
@@ -692,7 +703,7 @@ int history_commit(struct history *h)
 	}
 	h->in_transaction = false;
 	h->explicit_transaction = false;
-	r = history_exec(h, "COMMIT");
+	r = history_exec_commit(h);
 	if (r < 0 && !sqlite3_get_autocommit(h->db))
 		history_exec(h, "ROLLBACK");
 	if (h->commit_hook)
@@ -1248,6 +1259,7 @@ int history_final_message(struct history *h, const char *request_id, char **ret_
 
 /* Deletes up to batch closed jobs past the limits; counts what it removed by result. */
 static int history_prune_jobs(struct history *h, uint64_t max_jobs, double max_age, size_t batch,
+			      history_removed_fn removed_cb, void *userdata,
 			      struct job_counts *removed)
 {
 	sqlite3_stmt *st = history_stmt(h, STMT_PRUNE_JOBS);
@@ -1258,9 +1270,12 @@ static int history_prune_jobs(struct history *h, uint64_t max_jobs, double max_a
 	sqlite3_bind_double(st, history_param(st, ":max_age"), max_age);
 	sqlite3_bind_double(st, history_param(st, ":before"), time_now() - max_age);
 	sqlite3_bind_int64(st, history_param(st, ":batch"), (sqlite3_int64)batch);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		history_count_row(removed, job_status_name(JOB_CLOSED),
 				  (const char *)sqlite3_column_text(st, 0), 1);
+		if (removed_cb)
+			removed_cb((const char *)sqlite3_column_text(st, 1), userdata);
+	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, "cannot prune");
 }
@@ -1274,7 +1289,7 @@ static int history_prune_messages(struct history *h, size_t batch)
 }
 
 int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t batch,
-		  struct job_counts *ret_removed)
+		  history_removed_fn removed_cb, void *userdata, struct job_counts *ret_removed)
 {
 	int r;
 
@@ -1284,7 +1299,8 @@ int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t b
 		return 0;
 	r = history_write_begin(h);
 	if (r == 0)
-		r = history_prune_jobs(h, max_jobs, max_age, batch, ret_removed);
+		r = history_prune_jobs(h, max_jobs, max_age, batch, removed_cb, userdata,
+				       ret_removed);
 	/* A job has a few messages: the log may need more steps than the jobs. */
 	if (r == 0)
 		r = history_prune_messages(h, batch * 4);

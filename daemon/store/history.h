@@ -168,12 +168,16 @@ int history_id_in_messages(struct history *h, const char *request_id);
 /* The JSON text of the message that closed request_id (caller frees), or -ENOENT. */
 int history_final_message(struct history *h, const char *request_id, char **ret_text);
 
+/* Told the request_id of each job retention removes (borrowed). */
+typedef void (*history_removed_fn)(const char *request_id, void *userdata);
+
 /*
  * Removes up to batch closed jobs beyond max_jobs or older than max_age
  * seconds (0: no such limit), and the messages older than every job kept.
- * *ret_removed counts the jobs removed (closed, success, failure).
+ * removed_cb (may be NULL) hears of each job removed; *ret_removed counts
+ * them (closed, success, failure).
  */
 int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t batch,
-		  struct job_counts *ret_removed);
+		  history_removed_fn removed_cb, void *userdata, struct job_counts *ret_removed);
 
 #endif

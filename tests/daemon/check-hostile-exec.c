@@ -167,46 +167,17 @@ END_TEST
 static json_object *hostile_submit_as(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups,
 				      const char *params)
 {
-	char buf[65536];
-	size_t len = 0;
-	ssize_t n;
-	int fds[2], status;
-	pid_t pid;
+	char *text;
+	json_object *r;
 
-	ck_assert_int_eq(pipe(fds), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct harness_client *c;
-		char *line, *text;
-		bool eof;
-
-		close(fds[0]);
-		if (setgroups(ngroups, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
-			_exit(100);
-		c = harness_connect(daemon_.sock);
-		if (!c || asprintf(&text,
-				   "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit\","
-				   "\"params\":%s}\n",
-				   params) < 0)
-			_exit(101);
-		harness_send_raw(c, text, strlen(text));
-		line = harness_read_line(c, HARNESS_WAIT_MS, &eof);
-		if (!line)
-			_exit(102);
-		if (write(fds[1], line, strlen(line)) < 0)
-			_exit(103);
-		_exit(0);
-	}
-	close(fds[1]);
-	while ((n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fds[0]);
-	buf[len] = '\0';
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "the client as uid %u failed (status %#x)", (unsigned)uid, status);
-	return harness_json("%s", buf);
+	ck_assert_int_ge(asprintf(&text,
+				  "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit\","
+				  "\"params\":%s}\n",
+				  params),
+			 0);
+	r = harness_request_as(daemon_.sock, uid, gid, groups, ngroups, text);
+	free(text);
+	return r;
 }
 
 /* The stdout of params run by uid/gid (no supplementary groups) with wait; asserts success. */

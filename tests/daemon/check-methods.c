@@ -795,28 +795,16 @@ START_TEST(test_cancel_no_cascade)
 }
 END_TEST
 
-static json_object *methods_find_mode(json_object *modes, const char *name)
-{
-	for (size_t i = 0; i < json_object_array_length(modes); i++) {
-		json_object *m = json_object_array_get_idx(modes, i);
-
-		if (strcmp(harness_str(m, "name"), name) == 0)
-			return m;
-	}
-	ck_abort_msg("no mode %s", name);
-	return NULL;
-}
-
 START_TEST(test_modes)
 {
 	json_object *r, *m;
 
 	r = harness_ok(client, "modes", NULL);
 	ck_assert_int_eq(json_object_array_length(harness_get(r, "modes")), 3);
-	m = methods_find_mode(harness_get(r, "modes"), "async");
+	m = harness_find_named(harness_get(r, "modes"), "async");
 	ck_assert_str_eq(harness_str(m, "strategy"), "async");
 	ck_assert_int_eq(harness_int(m, "max_concurrency"), 8);
-	m = methods_find_mode(harness_get(r, "modes"), "serial");
+	m = harness_find_named(harness_get(r, "modes"), "serial");
 	ck_assert_str_eq(harness_str(m, "strategy"), "async");
 	ck_assert_int_eq(harness_int(m, "max_concurrency"), 1);
 	ck_assert_int_eq(harness_int(m, "running"), 0);
@@ -832,10 +820,10 @@ START_TEST(test_modes)
 							i)));
 	json_object_put(harness_wait_running(client, "m0"));
 	r = harness_ok(client, "modes", NULL);
-	m = methods_find_mode(harness_get(r, "modes"), "serial");
+	m = harness_find_named(harness_get(r, "modes"), "serial");
 	ck_assert_int_eq(harness_int(m, "running"), 1);
 	ck_assert_int_eq(harness_int(m, "queued"), 2);
-	m = methods_find_mode(harness_get(r, "modes"), "async");
+	m = harness_find_named(harness_get(r, "modes"), "async");
 	ck_assert_int_eq(harness_int(m, "running"), 0);
 	json_object_put(r);
 	/* FIFO: cancelling the running one starts m1, not m2. */

@@ -178,6 +178,7 @@ START_TEST(test_every_method_refuses_unknown_keys)
 		{"ping", "{\"verbose\":true}"},
 		{"modes", "{\"name\":\"async\"}"},
 		{"shutdown", "{\"force\":true}"},
+		{"metrics", "{\"format\":\"text\"}"},
 		{"job", "{\"request_id\":\"x\",\"cascde\":1}"},
 		{"status", "{\"limt\":5}"},
 		{"wait", "{\"request_ids\":[],\"timeout\":5}"},

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -820,6 +821,18 @@ json_object *harness_wait_running(struct harness_client *c, const char *request_
 	}
 }
 
+json_object *harness_find_named(json_object *array, const char *name)
+{
+	for (size_t i = 0; i < json_object_array_length(array); i++) {
+		json_object *m = json_object_array_get_idx(array, i);
+
+		if (strcmp(harness_str(m, "name"), name) == 0)
+			return m;
+	}
+	ck_abort_msg("no element named %s in %s", name, json_object_to_json_string(array));
+	return NULL;
+}
+
 json_object *harness_get(json_object *o, const char *path)
 {
 	char *copy = strdup(path), *save = NULL;
@@ -883,4 +896,46 @@ int harness_run_suite(Suite *suite)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+json_object *harness_request_as(const char *sock, uid_t uid, gid_t gid, const gid_t *groups,
+				size_t ngroups, const char *line)
+{
+	char buf[65536];
+	size_t len = 0;
+	ssize_t n;
+	int fds[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct harness_client *c;
+		char *answer;
+		bool eof;
+
+		close(fds[0]);
+		if (setgroups(ngroups, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+			_exit(100);
+		c = harness_connect(sock);
+		if (!c)
+			_exit(101);
+		harness_send_raw(c, line, strlen(line));
+		answer = harness_read_line(c, HARNESS_WAIT_MS, &eof);
+		if (!answer)
+			_exit(102);
+		if (write(fds[1], answer, strlen(answer)) < 0)
+			_exit(103);
+		_exit(0);
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fds[0]);
+	buf[len] = '\0';
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "the client as uid %u failed (status %#x)", (unsigned)uid, status);
+	return harness_json("%s", buf);
 }

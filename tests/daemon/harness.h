@@ -66,6 +66,15 @@ struct sqlite3 *harness_db_open(const struct harness_daemon *d);
 /* The one integer sql selects on db; fails the test on an error or no row. */
 long long harness_db_int(struct sqlite3 *db, const char *sql);
 
+/*
+ * Sends one request line (with its newline) to the daemon at sock from a
+ * child process running as uid/gid with these supplementary groups, and
+ * returns the first line it got back, parsed. Fails the test if that
+ * does not work.
+ */
+json_object *harness_request_as(const char *sock, uid_t uid, gid_t gid, const gid_t *groups,
+				size_t ngroups, const char *line);
+
 /* Runs argv to its end with stderr into *ret_err (caller frees); the wait status. */
 int harness_run(char *const argv[], char **ret_err);
 
@@ -141,6 +150,8 @@ json_object *harness_get(json_object *o, const char *path); /* "a.b.c", borrowed
 const char *harness_str(json_object *o, const char *path);  /* NULL for JSON null */
 long long harness_int(json_object *o, const char *path);
 bool harness_is_null(json_object *o, const char *path);
+/* The element of array whose "name" is name (borrowed); fails the test when there is none. */
+json_object *harness_find_named(json_object *array, const char *name);
 
 /* Polls cond(arg) every 20 ms until it is true or timeout_ms pass. */
 bool harness_until(bool (*cond)(void *arg), void *arg, int timeout_ms);

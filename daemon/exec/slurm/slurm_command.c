@@ -82,7 +82,7 @@ int slurm_command_run(struct event_base *base, const struct slurm_command_spec *
 		.envp = envp,
 		.stdin_data = spec->stdin_data,
 		.stdin_len = spec->stdin_len,
-		.output_limit = spec->output_limit,
+		.result_tail = spec->output_limit,
 		.kill_grace_ms = SLURM_COMMAND_KILL_GRACE_MS,
 	};
 	struct timeval tv = {
