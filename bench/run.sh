@@ -8,8 +8,9 @@
 # BENCH_CLIENTS (tasks submitted one client process each, default 1000),
 # BENCH_SUBSCRIBERS (default 1000), BENCH_REPEAT (pairs of sections 1, 5
 # and 6, default 1), BENCH_ONLY (the sections to run, default all:
-# "1 2 3 4 5 6 7"), BENCH_PLOT (a PNG file for a gnuplot chart of section
-# 5, if gnuplot is installed).
+# "1 2 3 4 5 6 7"), BENCH_NO_BUILD (set: do not run ninja first),
+# BENCH_PLOT (a PNG file for a gnuplot chart of section 5, if gnuplot is
+# installed).
 set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -20,7 +21,7 @@ repeat=${BENCH_REPEAT:-1}
 only=${BENCH_ONLY:-1 2 3 4 5 6 7}
 big=${BENCH_HISTORY:-1000000}
 small=1000
-ninja -C "$build" >/dev/null
+[ -n "${BENCH_NO_BUILD:-}" ] || ninja -C "$build" >/dev/null
 
 daemon="$build/daemon/coordinatord"
 bench="$build/bench/coordbench"
@@ -239,12 +240,12 @@ s1=$(cpu_s)
 stop
 delivered=$(echo "$line" | field delivered)
 secs=$(echo "$line" | field seconds)
-per=$(calc "(($s1 - $s0) - ($c1 - $c0)) / ($delivered - $tasks)")
+per_us=$(calc "(($s1 - $s0) - ($c1 - $c0)) * 1e6 / ($delivered - $tasks)")
 printf "   %-44s %10s\n" "delivered" "$delivered in $secs s"
 printf "   %-44s %10s\n" "delivered per second (wall, all on 2 cores)" "$(calc "$delivered / $secs")"
-printf "   %-44s %10s\n" "daemon CPU per extra delivery" "$(calc "$per * 1e6") us"
-[ "$(calc "$per > 0")" = 0.000 ] ||
-	printf "   %-44s %10s\n" "deliveries per daemon CPU second" "$(calc "1 / $per")"
+printf "   %-44s %10s\n" "daemon CPU per extra delivery" "$per_us us"
+[ "$(calc "$per_us > 0")" = 0.000 ] ||
+	printf "   %-44s %10s\n" "deliveries per daemon CPU second" "$(calc "1e6 / $per_us")"
 echo
 }
 
