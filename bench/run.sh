@@ -244,7 +244,7 @@ per_us=$(calc "(($s1 - $s0) - ($c1 - $c0)) * 1e6 / ($delivered - $tasks)")
 printf "   %-44s %10s\n" "delivered" "$delivered in $secs s"
 printf "   %-44s %10s\n" "delivered per second (wall, all on 2 cores)" "$(calc "$delivered / $secs")"
 printf "   %-44s %10s\n" "daemon CPU per extra delivery" "$per_us us"
-[ "$(calc "$per_us > 0")" = 0.000 ] ||
+[ "$(calc "($per_us > 0)")" = 0.000 ] ||
 	printf "   %-44s %10s\n" "deliveries per daemon CPU second" "$(calc "1e6 / $per_us")"
 echo
 }
