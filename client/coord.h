@@ -167,6 +167,16 @@ int coord_job(struct coord_conn *conn, const char *request_id, json_object **ret
 /* Cancels request_id (and its descendants when cascade). *ret_result is {"job"}. */
 int coord_cancel(struct coord_conn *conn, const char *request_id, int cascade,
 		 json_object **ret_result, struct coord_error *err);
+/*
+ * Re-runs the closed job request_id: a new job from its stored Task, under
+ * new_request_id (NULL: one the daemon makes), with the fields of node
+ * (borrowed; NULL: none) replacing the stored node's (a null field goes
+ * back to its default). Only the job's owner and root may. *ret_result is
+ * {"job"}; job.rerun_of is request_id. A job still opened fails with code
+ * COORD_RPC_CONFLICT.
+ */
+int coord_rerun(struct coord_conn *conn, const char *request_id, const char *new_request_id,
+		json_object *node, json_object **ret_result, struct coord_error *err);
 
 /*
  * Subscribes with params (NULL, or an object with "types", "request_id",

@@ -139,3 +139,75 @@ int coordctl_format_parse_seconds(const char *s, double *ret)
 	*ret = v;
 	return 0;
 }
+
+/* Whether word needs no quotes in a POSIX shell. */
+static int coordctl_format_shell_safe(const char *word)
+{
+	if (!*word)
+		return 0;
+	for (const char *p = word; *p; p++)
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+			    "_@%+=:,./-",
+			    *p))
+			return 0;
+	return 1;
+}
+
+char *coordctl_format_shell_words(json_object *words)
+{
+	size_t n =
+		json_object_is_type(words, json_type_array) ? json_object_array_length(words) : 0;
+	size_t cap = 1, len = 0;
+	char *out;
+
+	for (size_t i = 0; i < n; i++)
+		cap += 4 * (size_t)json_object_get_string_len(json_object_array_get_idx(words, i)) +
+		       3;
+	out = malloc(cap);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *w = json_object_get_string(json_object_array_get_idx(words, i));
+
+		if (!w)
+			w = "";
+		if (i)
+			out[len++] = ' ';
+		if (coordctl_format_shell_safe(w)) {
+			memcpy(out + len, w, strlen(w));
+			len += strlen(w);
+			continue;
+		}
+		/* 'it'\''s': a single quote ends the quoting, is escaped, and quoting goes on. */
+		out[len++] = '\'';
+		for (const char *p = w; *p; p++) {
+			if (*p == '\'') {
+				memcpy(out + len, "'\\''", 4);
+				len += 4;
+			} else {
+				out[len++] = *p;
+			}
+		}
+		out[len++] = '\'';
+	}
+	out[len] = '\0';
+	return out;
+}
+
+int coordctl_format_times(json_object *job, double now, double *ret_run, double *ret_waited)
+{
+	double start, run_start, end = now;
+
+	if (coordctl_format_number(job, "start_time", &start) < 0)
+		return -1;
+	coordctl_format_number(job, "end_time", &end);
+	if (coordctl_format_number(job, "run_start_time", &run_start) < 0) {
+		/* Never started (yet): all of it was waiting. */
+		*ret_run = -1;
+		*ret_waited = end - start;
+		return 0;
+	}
+	*ret_run = end - run_start;
+	*ret_waited = run_start - start;
+	return 0;
+}

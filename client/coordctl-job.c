@@ -1,4 +1,5 @@
 /* coordctl job: shows one job with its final message's captured output; frees its reply. */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -47,10 +48,55 @@ static void job_output(json_object *message, const char *key)
 		putchar('\n');
 }
 
+/* What the stored Task says: command, cwd, the names (never the values) of its env. */
+static void job_task(json_object *job)
+{
+	json_object *task = NULL, *node = NULL, *v;
+	char *words;
+
+	if (!json_object_object_get_ex(job, "task", &task) || !task ||
+	    !json_object_object_get_ex(task, "node", &node)) {
+		job_field("command", "- (shown to the job's owner and root only)");
+		return;
+	}
+	words = json_object_object_get_ex(node, "argv", &v) ? coordctl_format_shell_words(v) : NULL;
+	job_field("command", words);
+	free(words);
+	job_field("cwd", json_get_string(node, "cwd"));
+	if (json_object_object_get_ex(node, "env", &v) && v && json_object_object_length(v) > 0) {
+		const char *sep = "";
+
+		printf("%-15s ", "env");
+		json_object_object_foreach (v, key, val) {
+			(void)val;
+			printf("%s%s", sep, key);
+			sep = " ";
+		}
+		putchar('\n');
+	}
+}
+
+/* Run time and wait time, from run_start_time. */
+static void job_durations(json_object *job, double now)
+{
+	double run, waited;
+	char buf[64];
+
+	if (coordctl_format_times(job, now, &run, &waited) < 0)
+		return;
+	if (run >= 0)
+		coordctl_format_duration(buf, sizeof(buf), run);
+	else
+		snprintf(buf, sizeof(buf), "- (not started)");
+	job_field("run time", buf);
+	coordctl_format_duration(buf, sizeof(buf), waited);
+	job_field("waited", buf);
+}
+
 static void job_print(struct coordctl *ctl, json_object *result)
 {
 	json_object *job = NULL, *message = NULL, *error = NULL;
-	double now = time_now(), start, end = now, code;
+	double now = time_now(), code;
 	char buf[64];
 
 	json_object_object_get_ex(result, "job", &job);
@@ -61,15 +107,15 @@ static void job_print(struct coordctl *ctl, json_object *result)
 	job_field("run_id", json_get_string(job, "run_id"));
 	job_field("parent_node_id", json_get_string(job, "parent_node_id"));
 	job_field("child_node_id", json_get_string(job, "child_node_id"));
+	if (json_get_string(job, "rerun_of"))
+		job_field("rerun_of", json_get_string(job, "rerun_of"));
+	job_task(job);
 	job_field("status", coordctl_format_state(job));
 	job_field("result", coordctl_format_result(job, buf, sizeof(buf)));
 	job_time("start_time", job, now);
+	job_time("run_start_time", job, now);
 	job_time("end_time", job, now);
-	if (coordctl_format_number(job, "start_time", &start) == 0) {
-		coordctl_format_number(job, "end_time", &end);
-		coordctl_format_duration(buf, sizeof(buf), end - start);
-		job_field("duration", buf);
-	}
+	job_durations(job, now);
 	if (coordctl_format_number(job, "exit_code", &code) == 0) {
 		snprintf(buf, sizeof(buf), "%.0f", code);
 		job_field("exit_code", buf);

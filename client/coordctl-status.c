@@ -15,16 +15,17 @@ enum {
 	STATUS_OPT_LIMIT,
 };
 
-#define STATUS_COLUMNS 7
+#define STATUS_COLUMNS 8
 
+/* DURATION is how long it ran (from run_start_time), WAITED how long it waited before. */
 static const char *const status_headers[STATUS_COLUMNS] = {
-	"REQUEST_ID", "NAME", "MODE", "STATUS", "RESULT", "STARTED", "DURATION",
+	"REQUEST_ID", "NAME", "MODE", "STATUS", "RESULT", "STARTED", "DURATION", "WAITED",
 };
 
 /* The cells of one row, written into cells (each 64 bytes). */
 static void status_row(json_object *job, double now, char cells[STATUS_COLUMNS][64])
 {
-	double start = 0, end = now;
+	double start = 0, run, waited;
 	char buf[64];
 
 	snprintf(cells[0], 64, "%s", json_get_string(job, "request_id") ?: "?");
@@ -32,13 +33,18 @@ static void status_row(json_object *job, double now, char cells[STATUS_COLUMNS][
 	snprintf(cells[2], 64, "%s", json_get_string(job, "mode") ?: "-");
 	snprintf(cells[3], 64, "%s", coordctl_format_state(job));
 	snprintf(cells[4], 64, "%s", coordctl_format_result(job, buf, sizeof(buf)));
-	if (coordctl_format_number(job, "start_time", &start) == 0) {
+	if (coordctl_format_number(job, "start_time", &start) == 0 &&
+	    coordctl_format_times(job, now, &run, &waited) == 0) {
 		coordctl_format_ago(cells[5], 64, start, now);
-		coordctl_format_number(job, "end_time", &end);
-		coordctl_format_duration(cells[6], 64, end - start);
+		if (run >= 0)
+			coordctl_format_duration(cells[6], 64, run);
+		else
+			snprintf(cells[6], 64, "-");
+		coordctl_format_duration(cells[7], 64, waited);
 	} else {
 		snprintf(cells[5], 64, "-");
 		snprintf(cells[6], 64, "-");
+		snprintf(cells[7], 64, "-");
 	}
 }
 

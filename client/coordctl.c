@@ -8,11 +8,11 @@
 #include "coordctl.h"
 
 static const struct coordctl_entry *const coordctl_entries[] = {
-	&coordctl_submit_entry,	  &coordctl_status_entry,  &coordctl_job_entry,
-	&coordctl_logs_entry,	  &coordctl_wait_entry,	   &coordctl_cancel_entry,
-	&coordctl_watch_entry,	  &coordctl_tree_entry,	   &coordctl_modes_entry,
-	&coordctl_ping_entry,	  &coordctl_metrics_entry, &coordctl_web_entry,
-	&coordctl_shutdown_entry,
+	&coordctl_submit_entry, &coordctl_status_entry,	  &coordctl_job_entry,
+	&coordctl_logs_entry,	&coordctl_wait_entry,	  &coordctl_cancel_entry,
+	&coordctl_rerun_entry,	&coordctl_watch_entry,	  &coordctl_tree_entry,
+	&coordctl_modes_entry,	&coordctl_ping_entry,	  &coordctl_metrics_entry,
+	&coordctl_web_entry,	&coordctl_shutdown_entry,
 };
 
 #define COORDCTL_NENTRIES (sizeof(coordctl_entries) / sizeof(coordctl_entries[0]))

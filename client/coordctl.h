@@ -64,6 +64,7 @@ extern const struct coordctl_entry coordctl_status_entry;
 extern const struct coordctl_entry coordctl_job_entry;
 extern const struct coordctl_entry coordctl_wait_entry;
 extern const struct coordctl_entry coordctl_cancel_entry;
+extern const struct coordctl_entry coordctl_rerun_entry;
 extern const struct coordctl_entry coordctl_watch_entry;
 extern const struct coordctl_entry coordctl_tree_entry;
 extern const struct coordctl_entry coordctl_modes_entry;
@@ -97,6 +98,15 @@ int coordctl_format_number(json_object *obj, const char *key, double *ret);
 const char *coordctl_format_result(json_object *job, char *buf, size_t size);
 const char *coordctl_format_state(json_object *job);
 int coordctl_format_parse_seconds(const char *s, double *ret);
+/* The words of a JSON array quoted for a POSIX shell, joined by spaces (caller frees); NULL on
+ * ENOMEM. */
+char *coordctl_format_shell_words(json_object *words);
+/*
+ * How long a job ran (*ret_run: from run_start_time to end_time or now;
+ * -1 when it never started) and waited (from start_time to run_start_time,
+ * or all of its life when it never started). 0, or -1 without start_time.
+ */
+int coordctl_format_times(json_object *job, double now, double *ret_run, double *ret_waited);
 
 /* coordctl-submit.c: the exit code a closed job's final message stands for. */
 int coordctl_submit_exit_code(json_object *message);

@@ -76,3 +76,27 @@ int coord_cancel(struct coord_conn *conn, const char *request_id, int cascade,
 	return coord_methods_by_id(conn, "cancel", request_id, "cascade",
 				   json_object_new_boolean(cascade), ret_result, err);
 }
+
+int coord_rerun(struct coord_conn *conn, const char *request_id, const char *new_request_id,
+		json_object *node, json_object **ret_result, struct coord_error *err)
+{
+	json_object *params;
+	int r;
+
+	if (!request_id)
+		return coord_error_fail(conn, err, COORD_ERR_INVALID, 0, "request_id is NULL");
+	if (node && !json_object_is_type(node, json_type_object))
+		return coord_error_fail(conn, err, COORD_ERR_INVALID, 0, "node is not an object");
+	params = json_object_new_object();
+	if (!params)
+		return coord_error_fail(conn, err, COORD_ERR_NOMEM, 0, "out of memory");
+	json_object_object_add(params, "request_id", json_object_new_string(request_id));
+	if (new_request_id)
+		json_object_object_add(params, "new_request_id",
+				       json_object_new_string(new_request_id));
+	if (node)
+		json_object_object_add(params, "node", json_object_get(node));
+	r = coord_call(conn, "rerun", params, -1, ret_result, err);
+	json_object_put(params);
+	return r;
+}

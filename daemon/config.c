@@ -67,6 +67,7 @@ int config_init(struct config *cfg)
 	cfg->subscriber_buffer_bytes = 8 * 1024 * 1024;
 	cfg->shutdown_grace_sec = 10;
 	cfg->max_wait_ids = 10000;
+	cfg->max_status_task_bytes = 16 * 1024 * 1024;
 	cfg->cancel_slice_ms = COORDINATOR_CANCEL_SLICE_MS;
 	cfg->durability = HISTORY_DURABILITY_NORMAL;
 	cfg->task_limits = TASK_LIMITS_DEFAULT;
@@ -253,6 +254,7 @@ static const struct config_number config_daemon_numbers[] = {
 	CONFIG_NUMBER(struct config, "shutdown_grace_sec", shutdown_grace_sec, 0, 86400),
 	CONFIG_NUMBER(struct config, "retention_max_jobs", retention_max_jobs, 0, UINT64_MAX),
 	CONFIG_NUMBER(struct config, "max_wait_ids", max_wait_ids, 1, 1000000),
+	CONFIG_NUMBER(struct config, "max_status_task_bytes", max_status_task_bytes, 1, 1ULL << 36),
 	CONFIG_NUMBER(struct config, "cancel_slice_ms", cancel_slice_ms, 1, 10000),
 	CONFIG_NUMBER(struct config, "max_task_argv", task_limits.max_argv, 1, 1000000),
 	CONFIG_NUMBER(struct config, "max_task_argv_bytes", task_limits.max_argv_bytes, 2,
@@ -264,6 +266,7 @@ static const struct config_number config_daemon_numbers[] = {
 		      1ULL << 34),
 	CONFIG_NUMBER(struct config, "max_task_cwd_bytes", task_limits.max_cwd_bytes, 1,
 		      1ULL << 20),
+	CONFIG_NUMBER(struct config, "max_task_after", task_limits.max_after, 0, 1000000),
 };
 
 static const struct config_number config_mode_numbers[] = {

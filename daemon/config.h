@@ -46,8 +46,9 @@ struct config {
 	size_t max_pending_bytes; /* what those calls may hold (json_footprint of their requests) */
 	size_t subscriber_buffer_bytes;
 	unsigned shutdown_grace_sec;
-	size_t max_wait_ids;	  /* request_ids in one wait */
-	unsigned cancel_slice_ms; /* the longest a cascading cancel holds the loop at a time */
+	size_t max_wait_ids;	      /* request_ids in one wait */
+	size_t max_status_task_bytes; /* stored Tasks in one status page (see history_query) */
+	unsigned cancel_slice_ms;     /* the longest a cascading cancel holds the loop at a time */
 	enum history_durability durability;
 	uint64_t retention_max_jobs;
 	double retention_max_age_sec;

@@ -169,6 +169,7 @@ static int daemon_store_cb(struct message *msg, void *userdata)
 	r = coordinator_admit_message(d->coordinator, msg);
 	if (r < 0)
 		return r; /* a second final message for a job: refused */
+	coordinator_complete_message(d->coordinator, msg);
 	/* Stored, or (while the history is failing) kept to be stored: either way it counts. */
 	r = history_insert_message(d->history, msg);
 	if (r < 0)
@@ -302,7 +303,7 @@ static void daemon_message_cb(struct message *msg, void *userdata)
 	static const struct timeval now = {0, 0};
 
 	if (d->draining && !d->finishing && message_closes_job(msg) &&
-	    state_open_count(d->state) == 0) {
+	    state_started_count(d->state) == 0) {
 		d->finishing = true;
 		event_base_once(d->base, -1, EV_TIMEOUT, daemon_finish_cb, d, &now);
 	}
@@ -342,8 +343,24 @@ static int daemon_start_coordinator(struct daemon *d, char **error)
 		return cause_set(error, r, "cannot store the recovery: %s",
 				 history_last_error(d->history));
 	if (lost > 0)
-		log_warning("%zu jobs of the previous run were still opened: closed them as lost",
-			    lost);
+		log_warning("%zu jobs of the previous run were running: closed them as lost", lost);
+	return 0;
+}
+
+/* The queue of the previous run, once clients (and its tasks) can connect. */
+static int daemon_requeue(struct daemon *d, char **error)
+{
+	size_t count = 0;
+	int r = recovery_requeue(d, &count);
+
+	if (r < 0)
+		return cause_set(error, r,
+				 "cannot take up the queue of the previous run from the history in "
+				 "%s: %s",
+				 d->state_dir, history_last_error(d->history));
+	if (count > 0)
+		log_notice("%zu job(s) of the previous run never started: waiting or queued again",
+			   count);
 	return 0;
 }
 
@@ -456,6 +473,8 @@ int daemon_new(const struct daemon_options *options, struct daemon **ret, char *
 		r = daemon_start_coordinator(d, error);
 	if (r == 0)
 		r = daemon_listen(d, fd, error);
+	if (r == 0)
+		r = daemon_requeue(d, error);
 	if (r == 0 && (r = daemon_events(d)) < 0)
 		cause_set(error, r, "cannot set up signal handling");
 	return r;
@@ -469,46 +488,6 @@ int daemon_run(struct daemon *d)
 	event_base_dispatch(d->base);
 	log_info("stopped");
 	return d->exit_code;
-}
-
-/* The queued jobs of a drain, each with a reference of its own. */
-struct daemon_queued {
-	struct job **jobs;
-	size_t count;
-};
-
-static void daemon_collect_queued_cb(struct job *job, void *userdata)
-{
-	struct daemon_queued *q = userdata;
-
-	if (job->phase == JOB_QUEUED)
-		q->jobs[q->count++] = job_ref(job);
-}
-
-/*
- * Queued tasks never start during a drain: they are cancelled at once, in
- * one pass. Without memory for the list they are cancelled with the
- * running ones when the grace period ends.
- */
-static void daemon_cancel_queued(struct daemon *d)
-{
-	size_t open = state_open_count(d->state);
-	struct daemon_queued q = {0};
-
-	if (open == 0)
-		return;
-	q.jobs = calloc(open, sizeof(*q.jobs));
-	if (!q.jobs) {
-		log_warning("out of memory: the queue is cancelled when the grace period ends");
-		return;
-	}
-	state_foreach_open(d->state, daemon_collect_queued_cb, &q);
-	for (size_t i = 0; i < q.count; i++) {
-		coordinator_cancel(d->coordinator, q.jobs[i]->request_id, false, 0, NULL, NULL,
-				   NULL);
-		job_unref(q.jobs[i]);
-	}
-	free(q.jobs);
 }
 
 /* The longest any mode waits between SIGTERM and SIGKILL. */
@@ -537,14 +516,14 @@ static void daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (!d->strategies_shut_down) {
 		log_notice("grace period over: cancelling %zu running task(s)",
-			   state_open_count(d->state));
+			   state_started_count(d->state));
 		d->strategies_shut_down = true;
 		coordinator_shutdown(d->coordinator);
 		evtimer_add(d->drain_ev, &hard);
 		return;
 	}
 	log_warning("%zu task(s) did not stop in time; the next start closes them as lost",
-		    state_open_count(d->state));
+		    state_started_count(d->state));
 	daemon_finish_cb(-1, 0, d);
 }
 
@@ -556,15 +535,18 @@ void daemon_begin_shutdown(struct daemon *d, const char *why)
 	if (d->draining)
 		return;
 	d->draining = true;
-	log_notice("shutting down (%s): %zu job(s) opened, grace period %u s", why,
-		   state_open_count(d->state), d->config.shutdown_grace_sec);
+	log_notice("shutting down (%s): %zu job(s) running, %zu waiting or queued (kept for the "
+		   "next start), grace period %u s",
+		   why, state_started_count(d->state),
+		   state_open_count(d->state) - state_started_count(d->state),
+		   d->config.shutdown_grace_sec);
 	sdnotify_stopping(d);
+	/* Nothing more starts; what never started stays queued in the history. */
 	coordinator_stop_accepting(d->coordinator);
-	daemon_cancel_queued(d);
 	d->drain_ev = evtimer_new(d->base, daemon_drain_cb, d);
 	if (d->drain_ev)
 		evtimer_add(d->drain_ev, &grace);
-	if (state_open_count(d->state) == 0 || !d->drain_ev) {
+	if (state_started_count(d->state) == 0 || !d->drain_ev) {
 		d->finishing = true;
 		event_base_once(d->base, -1, EV_TIMEOUT, daemon_finish_cb, d, &now);
 	}

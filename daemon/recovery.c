@@ -41,18 +41,40 @@ static void recovery_stop_leftovers(const struct job *job)
 	kill(-job->pid, SIGKILL);
 }
 
+/* A job stored as running when the daemon stopped may have run: it is lost, never run again. */
 static int recovery_one(struct job *job, void *userdata)
 {
 	struct daemon *d = userdata;
 	int r;
 
+	if (job->phase != JOB_RUNNING)
+		return 0;
 	recovery_stop_leftovers(job);
 	r = state_adopt_open(d->state, job);
 	if (r < 0)
 		return r;
 	return coordinator_publish_failure(
 		d->coordinator, job, ERROR_LOST,
-		"the daemon stopped (crash or kill) while this job was opened");
+		"the daemon stopped (crash or kill) while this job was running");
+}
+
+/* A job that never started keeps its place: it waits or is queued again. */
+static int recovery_requeue_one(struct job *job, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (job->phase == JOB_RUNNING)
+		return 0;
+	return coordinator_restore(d->coordinator, job);
+}
+
+int recovery_requeue(struct daemon *d, size_t *ret_count)
+{
+	size_t before = state_open_count(d->state);
+	int r = history_foreach_open(d->history, recovery_requeue_one, d);
+
+	*ret_count = state_open_count(d->state) - before;
+	return r;
 }
 
 int recovery_run(struct daemon *d, size_t *ret_count)

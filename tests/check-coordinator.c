@@ -29,6 +29,7 @@ struct mock_strategy {
 	int executed;
 	int cancels;
 	int shutdowns;
+	int holds;
 	int lends;
 	int returns;
 	bool full;	    /* can_accept says no */
@@ -92,6 +93,11 @@ static int mock_return_slot(struct strategy *s, const char *request_id)
 	return 0;
 }
 
+static void mock_hold(struct strategy *s)
+{
+	((struct mock_strategy *)s)->holds++;
+}
+
 static void mock_shutdown(struct strategy *s)
 {
 	((struct mock_strategy *)s)->shutdowns++;
@@ -124,6 +130,7 @@ static const struct strategy_ops mock_ops = {
 	.cancel = mock_cancel,
 	.lend_slot = mock_lend_slot,
 	.return_slot = mock_return_slot,
+	.hold = mock_hold,
 	.shutdown = mock_shutdown,
 	.describe = mock_describe,
 	.free = mock_free,

@@ -121,7 +121,7 @@ START_TEST(test_job_end_without_exit_code)
 
 	ck_assert_int_eq(job_end(job, JOB_FAILURE, -1, ERROR_SIGNAL, "killed by signal 9"), 0);
 	ck_assert(!job->has_exit_code);
-	o = job_to_json(job);
+	o = job_to_json(job, JOB_VIEWER_NONE);
 	ck_assert(json_object_object_get_ex(o, "exit_code", NULL));
 	ck_assert_ptr_null(json_object_object_get(o, "exit_code"));
 	json_object_put(o);
@@ -135,7 +135,7 @@ START_TEST(test_job_json_opened)
 	struct task *task =
 		tu_task("{\"request_id\": \"r2\", \"node\": {\"argv\": [\"/bin/echo\"]}}");
 	struct job *job = job_new_from_task(task);
-	json_object *o = job_to_json(job);
+	json_object *o = job_to_json(job, JOB_VIEWER_NONE);
 	static const char *const null_fields[] = {"parent_node_id", "result", "end_time",
 						  "exit_code", "error"};
 	json_object *v;
@@ -170,7 +170,7 @@ START_TEST(test_job_json_closed_failure)
 	json_object *o, *err, *v;
 
 	job_end(job, JOB_FAILURE, 3, ERROR_EXIT, "exited with status 3");
-	o = job_to_json(job);
+	o = job_to_json(job, JOB_VIEWER_NONE);
 	ck_assert_str_eq(json_get_string(o, "status"), "closed");
 	ck_assert_str_eq(json_get_string(o, "phase"), "finished");
 	ck_assert_str_eq(json_get_string(o, "result"), "failure");
@@ -185,6 +185,38 @@ START_TEST(test_job_json_closed_failure)
 	json_object_put(o);
 	job_unref(job);
 	task_free(task);
+}
+END_TEST
+
+/* The stored Task reaches the owner and root only; after is shown to all. */
+START_TEST(test_job_json_task_viewers)
+{
+	struct task *task = tu_task("{\"request_id\": \"r1\", \"after\": [\"a\"],"
+				    " \"node\": {\"argv\": [\"true\"], \"stdin\": \"pw\"}}");
+	const uid_t viewers[] = {1000, 0, 1001, JOB_VIEWER_NONE};
+	const bool sees[] = {true, true, false, false};
+	struct job *job;
+	json_object *o;
+
+	task->owner_uid = 1000;
+	job = job_new_from_task(task);
+	task_free(task);
+	ck_assert_ptr_nonnull(job->task);
+
+	for (size_t i = 0; i < sizeof(viewers) / sizeof(*viewers); i++) {
+		o = job_to_json(job, viewers[i]);
+		ck_assert_msg((json_object_object_get(o, "task") != NULL) == sees[i], "viewer %u",
+			      (unsigned)viewers[i]);
+		ck_assert_int_eq(json_object_array_length(json_object_object_get(o, "after")), 1);
+		ck_assert_ptr_null(json_object_object_get(o, "run_start_time"));
+		ck_assert_ptr_null(json_object_object_get(o, "rerun_of"));
+		json_object_put(o);
+	}
+	job_set_run_start(job);
+	o = job_to_json(job, 0);
+	ck_assert_ptr_nonnull(json_object_object_get(o, "run_start_time"));
+	json_object_put(o);
+	job_unref(job);
 }
 END_TEST
 
@@ -230,7 +262,7 @@ START_TEST(test_job_names_round_trip)
 		ck_assert_int_eq(job_status_from_name(job_status_name(i), &st), 0);
 		ck_assert_int_eq(st, i);
 	}
-	for (int i = JOB_QUEUED; i <= JOB_FINISHED; i++) {
+	for (int i = JOB_WAITING; i <= JOB_FINISHED; i++) {
 		ck_assert_int_eq(job_phase_from_name(job_phase_name(i), &ph), 0);
 		ck_assert_int_eq(ph, i);
 	}
@@ -238,7 +270,7 @@ START_TEST(test_job_names_round_trip)
 		ck_assert_int_eq(job_result_from_name(job_result_name(i), &res), 0);
 		ck_assert_int_eq(res, i);
 	}
-	for (int i = ERROR_EXIT; i <= ERROR_INVALID; i++) {
+	for (int i = ERROR_EXIT; i <= ERROR_DEPENDENCY; i++) {
 		ck_assert_int_eq(error_kind_from_name(error_kind_name(i), &kind), 0);
 		ck_assert_int_eq(kind, i);
 	}
@@ -275,6 +307,7 @@ static Suite *job_suite(void)
 	tcase_add_test(tc, test_job_end_without_exit_code);
 	tcase_add_test(tc, test_job_json_opened);
 	tcase_add_test(tc, test_job_json_closed_failure);
+	tcase_add_test(tc, test_job_json_task_viewers);
 	tcase_add_test(tc, test_job_to_string);
 	tcase_add_test(tc, test_job_refcount);
 	tcase_add_test(tc, test_job_names_round_trip);

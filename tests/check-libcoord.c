@@ -418,6 +418,40 @@ START_TEST(test_real_job_cancel_and_errors)
 }
 END_TEST
 
+START_TEST(test_real_rerun)
+{
+	const char *argv[] = {"sleep", "30", NULL};
+	struct coord_conn *conn = real_connect();
+	json_object *task = coord_task_new(argv), *res = NULL, *node, *bad;
+	const char *ids[] = {"lib-rerun-2"};
+	struct coord_error err;
+
+	json_object_object_add(task, "request_id", json_object_new_string("lib-rerun-1"));
+	ck_assert_int_eq(coord_submit(conn, task, 10000, &res, &err), 0);
+	json_object_put(res);
+	/* Still opened: conflict. */
+	ck_assert_int_eq(coord_rerun(conn, "lib-rerun-1", NULL, NULL, &res, &err), -1);
+	ck_assert_int_eq(err.code, COORD_RPC_CONFLICT);
+	ck_assert_msg(coord_cancel(conn, "lib-rerun-1", 1, &res, &err) == 0, "%s", err.message);
+	json_object_put(res);
+	node = json_tokener_parse("{\"argv\": [\"true\"]}");
+	ck_assert_msg(coord_rerun(conn, "lib-rerun-1", "lib-rerun-2", node, &res, &err) == 0, "%s",
+		      err.message);
+	ck_assert_str_eq(json_object_get_string(get_path(res, "job", "rerun_of")), "lib-rerun-1");
+	json_object_put(res);
+	ck_assert_int_eq(coord_wait(conn, ids, 1, 20000, &res, &err), 0);
+	json_object_put(res);
+	/* node must be an object; nothing is sent otherwise. */
+	bad = json_object_new_array();
+	ck_assert_int_eq(coord_rerun(conn, "lib-rerun-1", NULL, bad, &res, &err), -1);
+	ck_assert_int_eq(err.kind, COORD_ERR_INVALID);
+	json_object_put(bad);
+	json_object_put(node);
+	json_object_put(task);
+	coord_conn_close(conn);
+}
+END_TEST
+
 START_TEST(test_real_parent_from_env)
 {
 	const char *argv[] = {"true", NULL};
@@ -485,6 +519,7 @@ static Suite *libcoord_suite(const char *which)
 	tcase_add_test(tc, test_real_pipelined_submits);
 	tcase_add_test(tc, test_real_subscribe);
 	tcase_add_test(tc, test_real_job_cancel_and_errors);
+	tcase_add_test(tc, test_real_rerun);
 	tcase_add_test(tc, test_real_parent_from_env);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("shutdown");

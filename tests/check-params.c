@@ -32,6 +32,7 @@ static const struct params_method params_methods[] = {
 	{"status", methods_status_spec},
 	{"wait", methods_wait_spec},
 	{"cancel", methods_cancel_spec},
+	{"rerun", methods_rerun_spec},
 	{"subscribe", methods_subscribe_spec},
 	{"unsubscribe", methods_unsubscribe_spec},
 	{"output", methods_output_spec},

@@ -311,6 +311,39 @@ START_TEST(test_task_name_of_dir_path)
 }
 END_TEST
 
+/* The stored Task: what was given, the ids it got, never wait, never unknown keys. */
+START_TEST(test_task_stored)
+{
+	struct task *task = NULL;
+	char *error = NULL;
+	json_object *stored, *node, *v;
+
+	ck_assert_int_eq(task_parse_text("{\"wait\": true, \"after\": [\"a\"],"
+					 " \"node\": {\"argv\": [\"/bin/echo\", \"x\"],"
+					 " \"env\": {\"K\": \"V\"}}}",
+					 NULL, &task, &error),
+			 0);
+	ck_assert_ptr_nonnull(task->stored);
+	stored = json_tokener_parse(task->stored);
+	ck_assert_ptr_nonnull(stored);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(stored, "request_id")),
+			 task->request_id);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(stored, "mode")), "async");
+	ck_assert(!json_object_object_get_ex(stored, "wait", NULL));
+	ck_assert(json_object_object_get_ex(stored, "after", &v));
+	ck_assert_int_eq(json_object_array_length(v), 1);
+	node = json_object_object_get(stored, "node");
+	/* A defaulted node id and name are not kept: a re-run makes its own. */
+	ck_assert(!json_object_object_get_ex(node, "id", NULL));
+	ck_assert(!json_object_object_get_ex(node, "name", NULL));
+	ck_assert_str_eq(json_object_get_string(
+				 json_object_object_get(json_object_object_get(node, "env"), "K")),
+			 "V");
+	json_object_put(stored);
+	task_free(task);
+}
+END_TEST
+
 static Suite *task_suite(void)
 {
 	Suite *s = suite_create("task");
@@ -328,6 +361,7 @@ static Suite *task_suite(void)
 	tcase_add_test(tc, test_task_request_id_valid);
 	tcase_add_test(tc, test_task_generate_id);
 	tcase_add_test(tc, test_task_name_of_dir_path);
+	tcase_add_test(tc, test_task_stored);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -22,6 +22,7 @@ static const struct rpc_method methods_table[] = {
 	{.name = "modes", .handler = methods_modes},
 	{.name = "output", .handler = methods_output},
 	{.name = "ping", .handler = methods_ping},
+	{.name = "rerun", .handler = methods_rerun},
 	{.name = "shutdown", .handler = methods_shutdown},
 	{.name = "status", .handler = methods_status},
 	{.name = "submit", .handler = methods_submit},

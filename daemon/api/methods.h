@@ -2,6 +2,7 @@
 #ifndef COORD_METHODS_H
 #define COORD_METHODS_H
 
+#include <sys/types.h>
 #include <json-c/json.h>
 
 #include "jsonspec.h"
@@ -24,6 +25,17 @@ struct rpc_result *methods_status(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_wait(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params);
 
+struct rpc_result *methods_rerun(struct rpc_call *call, json_object *params);
+
+/*
+ * A submit of the Task params (borrowed) on behalf of owner, re-run from
+ * rerun_of (NULL: a plain submit): answers the call as submit does.
+ */
+struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params, uid_t owner,
+				     const char *rerun_of);
+/* The uid a call's Job objects are shown to (see job_to_json). */
+uid_t methods_viewer(struct rpc_call *call);
+
 struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_output(struct rpc_call *call, json_object *params);
 struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *params);
@@ -31,8 +43,11 @@ struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *param
 /* Answers call with 1001: no job has request_id. */
 struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id);
 
-/* The contract's Job with how much it wrote (stdout_bytes, stderr_bytes): a new reference. */
-json_object *methods_job_object(struct daemon *d, const struct job *job);
+/*
+ * The contract's Job with how much it wrote (stdout_bytes, stderr_bytes),
+ * as viewer (a peer's uid) may see it (see job_to_json): a new reference.
+ */
+json_object *methods_job_object(struct daemon *d, const struct job *job, uid_t viewer);
 
 /*
  * Each method's params (see params.h); ping, modes and shutdown take
@@ -42,6 +57,7 @@ extern const struct jsonspec methods_job_spec[];
 extern const struct jsonspec methods_status_spec[];
 extern const struct jsonspec methods_wait_spec[];
 extern const struct jsonspec methods_cancel_spec[];
+extern const struct jsonspec methods_rerun_spec[];
 extern const struct jsonspec methods_subscribe_spec[];
 extern const struct jsonspec methods_unsubscribe_spec[];
 extern const struct jsonspec methods_output_spec[];

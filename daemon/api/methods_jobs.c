@@ -70,31 +70,36 @@ static void methods_wait_free(struct methods_wait *mw, struct daemon *d)
 	free(mw);
 }
 
-static json_object *methods_job_json(struct daemon *d, const char *request_id)
+uid_t methods_viewer(struct rpc_call *call)
+{
+	return call->conn ? connection_peer_uid(call->conn) : JOB_VIEWER_NONE;
+}
+
+static json_object *methods_job_json(struct rpc_call *call, const char *request_id)
 {
 	struct job *job;
 	json_object *o;
 
-	if (state_get_job(d->state, request_id, &job) < 0)
+	if (state_get_job(call->daemon->state, request_id, &job) < 0)
 		return NULL;
-	o = methods_job_object(d, job);
+	o = methods_job_object(call->daemon, job, methods_viewer(call));
 	job_unref(job);
 	return o;
 }
 
 /* The jobs in the order asked; a job asked for several times is built once. */
-static json_object *methods_jobs_json(struct daemon *d, const struct methods_ids *ids)
+static json_object *methods_jobs_json(struct rpc_call *call, const struct methods_ids *ids)
 {
 	json_object *jobs = json_object_new_array_ext((int)ids->asked);
 	json_object **distinct = calloc(ids->count ? ids->count : 1, sizeof(*distinct));
 
 	for (size_t i = 0; distinct && i < ids->count; i++)
-		distinct[i] = methods_job_json(d, ids->ids[i]);
+		distinct[i] = methods_job_json(call, ids->ids[i]);
 	for (size_t i = 0; i < ids->asked; i++) {
 		size_t k = ids->order ? ids->order[i] : i;
 
 		json_object_array_add(jobs, distinct ? json_object_get(distinct[k])
-						     : methods_job_json(d, ids->ids[k]));
+						     : methods_job_json(call, ids->ids[k]));
 	}
 	for (size_t i = 0; distinct && i < ids->count; i++)
 		json_object_put(distinct[i]);
@@ -102,15 +107,16 @@ static json_object *methods_jobs_json(struct daemon *d, const struct methods_ids
 	return jobs;
 }
 
-static json_object *methods_job_with_message(struct daemon *d, const char *request_id)
+static json_object *methods_job_with_message(struct rpc_call *call, const char *request_id)
 {
 	json_object *o = json_object_new_object();
 	struct job *job;
 
-	if (state_get_job(d->state, request_id, &job) < 0)
+	if (state_get_job(call->daemon->state, request_id, &job) < 0)
 		return o;
-	json_object_object_add(o, "job", methods_job_object(d, job));
-	json_object_object_add(o, "message", methods_final_message(d, job));
+	json_object_object_add(o, "job",
+			       methods_job_object(call->daemon, job, methods_viewer(call)));
+	json_object_object_add(o, "message", methods_final_message(call->daemon, job));
 	job_unref(job);
 	return o;
 }
@@ -134,20 +140,20 @@ static void methods_wait_done_cb(struct waiter_wait *wait, bool timed_out, void 
 	if (timed_out) {
 		json_object *data = json_object_new_object();
 
-		json_object_object_add(data, "jobs", methods_jobs_json(d, &mw->ids));
+		json_object_object_add(data, "jobs", methods_jobs_json(call, &mw->ids));
 		rpc_failure_data(call, WIRE_TIMEOUT, data,
 				 "timeout: not every job closed in time (see data.jobs)");
 	} else if (mw->kind == WAIT_FOR_SUBMIT) {
-		rpc_success(call, methods_job_with_message(d, mw->ids.ids[0]));
+		rpc_success(call, methods_job_with_message(call, mw->ids.ids[0]));
 	} else if (mw->kind == WAIT_FOR_CANCEL) {
 		o = json_object_new_object();
-		json_object_object_add(o, "job", methods_job_json(d, mw->ids.ids[0]));
+		json_object_object_add(o, "job", methods_job_json(call, mw->ids.ids[0]));
 		rpc_success(call, o);
 	} else if (mw->kind == WAIT_FOR_CANCEL_CLOSED) {
 		methods_already_closed(call, mw->ids.ids[0], true);
 	} else {
 		o = json_object_new_object();
-		json_object_object_add(o, "jobs", methods_jobs_json(d, &mw->ids));
+		json_object_object_add(o, "jobs", methods_jobs_json(call, &mw->ids));
 		rpc_success(call, o);
 	}
 	methods_wait_free(mw, d);
@@ -231,6 +237,10 @@ static int methods_submit_code(int r)
 	switch (r) {
 	case -ENOPROTOOPT:
 		return WIRE_UNKNOWN_MODE;
+	case -ENOENT:
+		return WIRE_NOT_FOUND; /* after names no job */
+	case -EPERM:
+		return WIRE_PERMISSION_DENIED; /* after names another user's job */
 	case -EEXIST:
 		return WIRE_CONFLICT;
 	case -EBUSY:
@@ -260,7 +270,8 @@ static struct rpc_result *methods_submit_invalid(struct rpc_call *call, json_obj
 	return rpc_failure(call, WIRE_INVALID_PARAMS, "Invalid params: %s", reason);
 }
 
-struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
+struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params, uid_t owner,
+				     const char *rerun_of)
 {
 	struct daemon *d = call->daemon;
 	struct rpc_result *answered;
@@ -277,7 +288,11 @@ struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
 		free(error);
 		return answered;
 	}
-	task->owner_uid = connection_peer_uid(call->conn);
+	task->owner_uid = owner;
+	if (rerun_of && !(task->rerun_of = strdup(rerun_of))) {
+		task_free(task);
+		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
+	}
 	wait = task->wait;
 	r = coordinator_submit(d->coordinator, task, &job, &error);
 	if (r < 0) {
@@ -289,12 +304,18 @@ struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
 	if (!wait) {
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "job", methods_job_object(call->daemon, job));
+		json_object_object_add(o, "job",
+				       methods_job_object(call->daemon, job, methods_viewer(call)));
 		return rpc_success(call, o);
 	}
 	if (methods_one_id(job->request_id, &ids) < 0)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
 	return methods_wait_for(call, WAIT_FOR_SUBMIT, &ids, 0);
+}
+
+struct rpc_result *methods_submit(struct rpc_call *call, json_object *params)
+{
+	return methods_submit_as(call, params, connection_peer_uid(call->conn), NULL);
 }
 
 struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id)
@@ -323,7 +344,7 @@ struct rpc_result *methods_job(struct rpc_call *call, json_object *params)
 	if (state_get_job(call->daemon->state, p.request_id, &job) < 0)
 		return methods_not_found(call, p.request_id);
 	job_unref(job);
-	return rpc_success(call, methods_job_with_message(call->daemon, p.request_id));
+	return rpc_success(call, methods_job_with_message(call, p.request_id));
 }
 
 struct methods_status_params {
@@ -408,6 +429,8 @@ struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 	    (err = methods_status_filter(call, &p, &filter)) ||
 	    (err = methods_status_cursor(call, p.cursor, &cursor)))
 		return err;
+	/* Long stored Tasks end a page early rather than fill memory (next goes on). */
+	filter.max_task_bytes = d->config.max_status_task_bytes;
 	r = state_counts(d->state, &filter, &counts);
 	if (r == 0)
 		r = state_query(d->state, &filter, cursor, p.limit, &jobs, &count, &next);
@@ -416,7 +439,7 @@ struct rpc_result *methods_status(struct rpc_call *call, json_object *params)
 				   history_last_error(d->history));
 	list = json_object_new_array_ext((int)count);
 	for (size_t i = 0; i < count; i++) {
-		json_object_array_add(list, methods_job_object(d, jobs[i]));
+		json_object_array_add(list, methods_job_object(d, jobs[i], methods_viewer(call)));
 		job_unref(jobs[i]);
 	}
 	free(jobs);

@@ -44,9 +44,9 @@ struct methods_output_args {
 	bool follow;
 };
 
-json_object *methods_job_object(struct daemon *d, const struct job *job)
+json_object *methods_job_object(struct daemon *d, const struct job *job, uid_t viewer)
 {
-	json_object *o = job_to_json(job);
+	json_object *o = job_to_json(job, viewer);
 	static const char *const keys[OUTPUT_STREAM_COUNT] = {
 		[OUTPUT_STDOUT] = "stdout_bytes",
 		[OUTPUT_STDERR] = "stderr_bytes",

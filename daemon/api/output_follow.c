@@ -136,7 +136,9 @@ static void output_follow_end(struct output_follow *f)
 	struct job *job = NULL;
 
 	if (state_get_job(f->daemon->state, f->request_id, &job) == 0) {
-		json_object_object_add(p, "job", methods_job_object(f->daemon, job));
+		json_object_object_add(
+			p, "job",
+			methods_job_object(f->daemon, job, connection_peer_uid(f->sub->conn)));
 		job_unref(job);
 	} else {
 		json_object_object_add(p, "job", NULL); /* retention was quicker */

@@ -1,9 +1,11 @@
 /*
  * The Coordinator. It owns its strategies (one per mode, in an array in
- * the order they were added) and the cancels in progress (each with its
- * walk's tables and the ids it collects, until it hands those to its
- * caller); it borrows the event base, the state and the publisher. The
- * search for a lender owns its small table and frees it before it returns.
+ * the order they were added, with a count of each mode's waiting jobs),
+ * the jobs waiting on their after (deps, with their tasks) and the
+ * cancels in progress (each with its walk's tables and the ids it
+ * collects, until it hands those to its caller); it borrows the event
+ * base, the state and the publisher. The search for a lender owns its
+ * small table and frees it before it returns.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 
 #include "cause.h"
 #include "coordinator.h"
+#include "deps.h"
 #include "log.h"
 #include "message.h"
 #include "metrics.h"
@@ -37,15 +40,21 @@ struct coordinator {
 	struct state *state;
 	struct publisher *publisher;
 	struct strategy **modes;
+	size_t *mode_waiting; /* per mode, its jobs in deps */
 	size_t mode_count;
+	struct deps *deps; /* the jobs waiting on their after */
 	uint64_t subscription;
 	TAILQ_HEAD(, coordinator_cancel) cancels; /* in progress, owned */
 	unsigned cancel_slice_ms;
 	bool accepting;
+	bool holding; /* draining: nothing more starts, the queue stays for the next start */
 	bool shut_down;
 };
 
 static void coordinator_cancel_free(struct coordinator_cancel *c);
+static void coordinator_deps_ready_cb(struct job *job, struct task *task, void *ctx);
+static void coordinator_deps_failed_cb(struct job *job, struct task *task, const char *failed_id,
+				       void *ctx);
 
 struct coordinator *coordinator_new(struct event_base *base, struct state *state,
 				    unsigned cancel_slice_ms)
@@ -59,6 +68,13 @@ struct coordinator *coordinator_new(struct event_base *base, struct state *state
 	coord->cancel_slice_ms = cancel_slice_ms ? cancel_slice_ms : COORDINATOR_CANCEL_SLICE_MS;
 	TAILQ_INIT(&coord->cancels);
 	coord->accepting = true;
+	coord->deps = deps_new(&(struct deps_ops){.ready = coordinator_deps_ready_cb,
+						  .failed = coordinator_deps_failed_cb,
+						  .ctx = coord});
+	if (!coord->deps) {
+		free(coord);
+		return NULL;
+	}
 	return coord;
 }
 
@@ -70,23 +86,58 @@ void coordinator_free(struct coordinator *coord)
 		coordinator_cancel_free(TAILQ_FIRST(&coord->cancels));
 	if (coord->publisher && coord->subscription)
 		publisher_unsubscribe(coord->publisher, coord->subscription);
+	/* Waiting jobs stay waiting in the history: the next start takes them up. */
+	deps_free(coord->deps);
 	for (size_t i = 0; i < coord->mode_count; i++)
 		strategy_free(coord->modes[i]);
 	free(coord->modes);
+	free(coord->mode_waiting);
 	free(coord);
+}
+
+/* The index of mode in coord->modes, or -1. */
+static ssize_t coordinator_mode_index(struct coordinator *coord, const char *mode)
+{
+	for (size_t i = 0; i < coord->mode_count; i++)
+		if (strcmp(coord->modes[i]->mode, mode) == 0)
+			return (ssize_t)i;
+	return -1;
 }
 
 static struct strategy *coordinator_mode(struct coordinator *coord, const char *mode)
 {
-	for (size_t i = 0; i < coord->mode_count; i++)
-		if (strcmp(coord->modes[i]->mode, mode) == 0)
-			return coord->modes[i];
-	return NULL;
+	ssize_t i = coordinator_mode_index(coord, mode);
+
+	return i < 0 ? NULL : coord->modes[i];
+}
+
+/* One more (delta 1) or one less (-1) job of mode waits in deps. */
+static void coordinator_count_waiting(struct coordinator *coord, const char *mode, int delta)
+{
+	ssize_t i = coordinator_mode_index(coord, mode);
+
+	if (i >= 0)
+		coord->mode_waiting[i] += (size_t)(ssize_t)delta;
 }
 
 bool coordinator_has_mode(struct coordinator *coord, const char *mode)
 {
 	return coordinator_mode(coord, mode) != NULL;
+}
+
+/* A task is about to start: that is stored, committed, before it runs (never twice). */
+static int coordinator_task_starting_cb(void *ctx, const char *request_id)
+{
+	struct coordinator *coord = ctx;
+	struct job *job = state_find_open(coord->state, request_id);
+	int r;
+
+	if (!job)
+		return -ENOENT;
+	r = state_set_running(coord->state, job, 0, 0);
+	if (r == 0)
+		r = state_commit(coord->state);
+	return r;
 }
 
 static void coordinator_task_started_cb(void *ctx, const char *request_id, pid_t pid)
@@ -101,12 +152,19 @@ static void coordinator_task_started_cb(void *ctx, const char *request_id, pid_t
 int coordinator_add_mode(struct coordinator *coord, struct strategy *strategy)
 {
 	struct strategy **modes;
+	size_t *waiting;
 
 	if (coordinator_mode(coord, strategy->mode))
 		return -EEXIST;
+	waiting = realloc(coord->mode_waiting, (coord->mode_count + 1) * sizeof(*waiting));
+	if (!waiting)
+		return -ENOMEM;
+	coord->mode_waiting = waiting;
+	waiting[coord->mode_count] = 0;
 	modes = realloc(coord->modes, (coord->mode_count + 1) * sizeof(*modes));
 	if (!modes)
 		return -ENOMEM;
+	strategy->hooks.task_starting = coordinator_task_starting_cb;
 	strategy->hooks.task_started = coordinator_task_started_cb;
 	strategy->hooks.ctx = coord;
 	modes[coord->mode_count++] = strategy;
@@ -148,11 +206,15 @@ void coordinator_handle_item(struct message *msg, void *userdata)
 		metrics_task_closed(msg->mode, msg->type == MESSAGE_REQUEST_SUCCESS
 						       ? NULL
 						       : error_kind_name(msg->error_kind));
-	else if (r == -ENOENT)
+	if (r == -ENOENT) {
 		log_warning("message %llu closes %s, which is not an opened job",
 			    (unsigned long long)msg->seq, msg->request_id);
-	else if (r < 0)
+		return;
+	}
+	if (r < 0)
 		log_error("cannot store the end of %s: %s", msg->request_id, strerror(-r));
+	/* Its dependents hear now; theirs hear when their own messages come here in turn. */
+	deps_job_closed(coord->deps, msg->request_id, msg->type == MESSAGE_REQUEST_SUCCESS);
 }
 
 int coordinator_admit_message(struct coordinator *coord, const struct message *msg)
@@ -165,6 +227,17 @@ int coordinator_admit_message(struct coordinator *coord, const struct message *m
 	if (!job)
 		return -ENOENT;
 	return job->finishing ? -EALREADY : 0;
+}
+
+void coordinator_complete_message(struct coordinator *coord, struct message *msg)
+{
+	struct job *job;
+
+	if (!coord || !message_closes_job(msg) || !msg->request_id)
+		return;
+	job = state_find_open(coord->state, msg->request_id);
+	if (job && msg->run_start_time == 0)
+		msg->run_start_time = job->run_start_time;
 }
 
 void coordinator_message_stored(struct coordinator *coord, const struct message *msg)
@@ -284,22 +357,219 @@ static bool coordinator_privileged(uid_t uid)
 	return uid == 0 || uid == geteuid();
 }
 
+/*
+ * Whether mode (index i) has no room for one more job: its strategy's
+ * queue is full, or its queued and waiting jobs together reach max_queue
+ * (beyond the slots still free).
+ */
+static bool coordinator_mode_full(struct coordinator *coord, size_t i)
+{
+	struct strategy *strategy = coord->modes[i];
+	struct strategy_info info = {0};
+	size_t free_slots;
+
+	if (!strategy->ops->can_accept(strategy))
+		return true;
+	if (coord->mode_waiting[i] == 0)
+		return false;
+	strategy->ops->describe(strategy, &info);
+	free_slots = info.running < info.max_concurrency ? info.max_concurrency - info.running : 0;
+	return info.queued + coord->mode_waiting[i] >= info.max_queue + free_slots;
+}
+
+/* What the jobs of a task's after are now. */
+struct coordinator_after {
+	char **open; /* the opened ones (borrowed from the task), for deps */
+	size_t open_count;
+	const char *failed;  /* the first that closed as a failure (borrowed), or NULL */
+	const char *missing; /* the first not in the history (borrowed), or NULL */
+	const char *foreign; /* the first of another owner (borrowed), or NULL */
+};
+
+/*
+ * Looks at each job of task's after. A job of another owner counts only
+ * for root and the daemon's own user, as when a parent_node_id links a run.
+ * 0, -ENOMEM, or the history's error.
+ */
+static int coordinator_after_scan(struct coordinator *coord, const struct task *task,
+				  struct coordinator_after *ret)
+{
+	*ret = (struct coordinator_after){0};
+	if (task->after_count == 0)
+		return 0;
+	ret->open = calloc(task->after_count, sizeof(char *));
+	if (!ret->open)
+		return -ENOMEM;
+	for (size_t i = 0; i < task->after_count; i++) {
+		struct job *dep;
+		int r = state_get_job(coord->state, task->after[i], &dep);
+
+		if (r == -ENOENT) {
+			if (!ret->missing)
+				ret->missing = task->after[i];
+			continue;
+		}
+		if (r < 0)
+			return r;
+		if (dep->owner_uid != task->owner_uid && !coordinator_privileged(task->owner_uid) &&
+		    !ret->foreign)
+			ret->foreign = task->after[i];
+		if (dep->status == JOB_OPENED)
+			ret->open[ret->open_count++] = task->after[i];
+		else if (dep->result == JOB_FAILURE && !ret->failed)
+			ret->failed = task->after[i];
+		job_unref(dep);
+	}
+	return 0;
+}
+
+/*
+ * A job that waited closes as a failure of kind dependency, without
+ * running; its own dependents follow when that message closes it.
+ */
+static void coordinator_fail_dependency(struct coordinator *coord, struct job *job,
+					const char *failed_id, const char *how)
+{
+	char reason[TASK_REQUEST_ID_MAX + 96];
+
+	snprintf(reason, sizeof(reason), "its dependency \"%s\" %s, so it never ran", failed_id,
+		 how);
+	if (coordinator_publish_failure(coord, job, ERROR_DEPENDENCY, reason) < 0)
+		state_end_job(coord->state, job->request_id, JOB_FAILURE, -1, ERROR_DEPENDENCY,
+			      reason);
+}
+
+/*
+ * Hands job's task (taken) to its mode's strategy. A refusal closes the
+ * job, with the reason, through a final message like any other
+ * (handle_item closes it); when even that cannot be published, it is
+ * closed here and the error returned.
+ */
+static int coordinator_execute(struct coordinator *coord, struct strategy *strategy,
+			       struct job *job, struct task *task)
+{
+	struct task stub;
+	int r = strategy->ops->execute(strategy, task);
+
+	if (r == 0)
+		return 0;
+	log_error("mode %s refused %s after accepting it: %s", strategy->mode, job->request_id,
+		  strerror(-r));
+	coordinator_job_stub(job, &stub);
+	if (strategy_publish_failure(strategy, &stub, ERROR_SPAWN, strerror(-r)) < 0) {
+		state_end_job(coord->state, stub.request_id, JOB_FAILURE, -1, ERROR_SPAWN,
+			      strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * An opened job and its task (taken) go where they belong now: closed as
+ * a dependency failure, waiting in deps, or (queued) to the strategy, or,
+ * while the daemon drains, left queued in the history for the next start.
+ */
+static int coordinator_place(struct coordinator *coord, struct strategy *strategy, struct job *job,
+			     struct task *task, const struct coordinator_after *after)
+{
+	int r;
+
+	if (after->failed && task->after_policy == TASK_AFTER_SUCCESS) {
+		coordinator_fail_dependency(coord, job, after->failed, "failed");
+		task_free(task);
+		return 0;
+	}
+	if (after->missing && task->after_policy == TASK_AFTER_SUCCESS) {
+		coordinator_fail_dependency(coord, job, after->missing,
+					    "is no longer in the history");
+		task_free(task);
+		return 0;
+	}
+	if (after->open_count > 0) {
+		r = deps_add(coord->deps, job, task, after->open, after->open_count);
+		if (r == 0) {
+			coordinator_count_waiting(coord, job->mode, 1);
+			return 0;
+		}
+		task_free(task);
+		coordinator_publish_failure(coord, job, ERROR_SPAWN, strerror(-r));
+		return 0;
+	}
+	if (job->phase == JOB_WAITING && (r = state_set_queued(coord->state, job)) < 0)
+		log_error("cannot store that %s is queued: %s", job->request_id, strerror(-r));
+	if (coord->holding) {
+		task_free(task);
+		return 0;
+	}
+	return coordinator_execute(coord, strategy, job, task);
+}
+
+/* Every job of a task's after was closed (ready) or one failed under policy success. */
+static void coordinator_deps_ready_cb(struct job *job, struct task *task, void *ctx)
+{
+	struct coordinator *coord = ctx;
+	struct strategy *strategy = coordinator_mode(coord, job->mode);
+	struct coordinator_after none = {0};
+
+	coordinator_count_waiting(coord, job->mode, -1);
+	/* It was counted against max_queue when it was accepted. */
+	task->admitted = true;
+	if (!strategy) {
+		task_free(task);
+		coordinator_publish_failure(coord, job, ERROR_SPAWN, "its mode is gone");
+		return;
+	}
+	coordinator_place(coord, strategy, job, task, &none);
+}
+
+static void coordinator_deps_failed_cb(struct job *job, struct task *task, const char *failed_id,
+				       void *ctx)
+{
+	struct coordinator *coord = ctx;
+
+	coordinator_count_waiting(coord, job->mode, -1);
+	task_free(task);
+	coordinator_fail_dependency(coord, job, failed_id, "failed");
+}
+
+/* The refusal of a task whose after names a job that is not there, or not the submitter's. */
+static int coordinator_refuse_after(struct coordinator *coord, struct task *task,
+				    struct coordinator_after *after, char **error)
+{
+	int r;
+
+	if (after->missing)
+		r = coordinator_refuse(coord, task, -ENOENT, error,
+				       "not found: after names \"%s\", but no job has that "
+				       "request_id",
+				       after->missing);
+	else
+		r = coordinator_refuse(coord, task, -EPERM, error,
+				       "permission denied: after names \"%s\", a job of "
+				       "another user",
+				       after->foreign);
+	free(after->open);
+	return r;
+}
+
 int coordinator_submit(struct coordinator *coord, struct task *task, struct job **ret_job,
 		       char **error)
 {
+	struct coordinator_after after;
 	struct strategy *strategy;
-	struct task stub;
 	struct job *job;
+	ssize_t mode;
 	int r;
 
 	*error = NULL;
 	if (!coord->accepting)
 		return coordinator_refuse(coord, task, -ESHUTDOWN, error,
 					  "the daemon is shutting down and accepts no new work");
-	strategy = coordinator_mode(coord, task->mode);
-	if (!strategy)
+	mode = coordinator_mode_index(coord, task->mode);
+	if (mode < 0)
 		return coordinator_refuse(coord, task, -ENOPROTOOPT, error, "unknown mode \"%s\"",
 					  task->mode);
+	strategy = coord->modes[mode];
 	r = coordinator_check_new_id(coord, task->request_id);
 	if (r == -EEXIST)
 		return coordinator_refuse(coord, task, r, error,
@@ -307,43 +577,81 @@ int coordinator_submit(struct coordinator *coord, struct task *task, struct job 
 	if (r < 0)
 		return coordinator_refuse(coord, task, r, error, "cannot read the history: %s",
 					  strerror(-r));
-	if (!strategy->ops->can_accept(strategy))
+	if (coordinator_mode_full(coord, (size_t)mode))
 		return coordinator_refuse(coord, task, -EBUSY, error,
 					  "the queue of mode \"%s\" is full", task->mode);
-	if (!task->run_id && (r = state_run_id_for_parent(
-				      coord->state, task->parent_node_id, task->owner_uid,
-				      coordinator_privileged(task->owner_uid), &task->run_id)) < 0)
+	r = coordinator_after_scan(coord, task, &after);
+	if (r < 0) {
+		free(after.open);
 		return coordinator_refuse(coord, task, r, error, "cannot read the history: %s",
 					  strerror(-r));
+	}
+	if (after.missing || after.foreign)
+		return coordinator_refuse_after(coord, task, &after, error);
+	if (!task->run_id &&
+	    (r = state_run_id_for_parent(coord->state, task->parent_node_id, task->owner_uid,
+					 coordinator_privileged(task->owner_uid), &task->run_id)) <
+		    0) {
+		free(after.open);
+		return coordinator_refuse(coord, task, r, error, "cannot read the history: %s",
+					  strerror(-r));
+	}
 	/* A root request is its own run; its messages and environment say so too. */
-	if (!task->run_id && !(task->run_id = strdup(task->request_id)))
+	if (!task->run_id && !(task->run_id = strdup(task->request_id))) {
+		free(after.open);
 		return coordinator_refuse(coord, task, -ENOMEM, error, "out of memory");
+	}
 	r = state_add_job(coord->state, task, &job);
-	if (r < 0)
+	if (r < 0) {
+		free(after.open);
 		return coordinator_refuse(coord, task, r, error, "cannot store the job: %s",
 					  strerror(-r));
+	}
 	metrics_task_submitted(job->mode);
 	r = coordinator_publish_creation(coord, task);
 	if (r < 0)
 		log_error("cannot publish the creation of %s: %s", task->request_id, strerror(-r));
 	*ret_job = job;
-	r = strategy->ops->execute(strategy, task);
+	r = coordinator_place(coord, strategy, job, task, &after);
+	free(after.open);
 	if (r < 0) {
-		/*
-		 * The job exists: it must close, with the reason, through a
-		 * final message like any other (handle_item closes it).
-		 */
-		log_error("mode %s refused %s after accepting it: %s", strategy->mode,
-			  job->request_id, strerror(-r));
-		coordinator_job_stub(job, &stub);
-		if (strategy_publish_failure(strategy, &stub, ERROR_SPAWN, strerror(-r)) < 0) {
-			state_end_job(coord->state, stub.request_id, JOB_FAILURE, -1, ERROR_SPAWN,
-				      strerror(-r));
-			*ret_job = NULL;
-			return cause_set(error, r, "the task could not start: %s", strerror(-r));
-		}
+		*ret_job = NULL;
+		return cause_set(error, r, "the task could not start: %s", strerror(-r));
 	}
 	return 0;
+}
+
+int coordinator_restore(struct coordinator *coord, struct job *job)
+{
+	struct coordinator_after after = {0};
+	struct strategy *strategy = coordinator_mode(coord, job->mode);
+	struct task *task = NULL;
+	int r;
+
+	r = state_adopt_open(coord->state, job);
+	if (r < 0)
+		return r;
+	if (!strategy)
+		return coordinator_publish_failure(
+			coord, job, ERROR_LOST,
+			"the daemon restarted before it started, and its mode is no longer "
+			"configured");
+	r = task_from_stored(job->task, job, &task);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return coordinator_publish_failure(
+			coord, job, ERROR_LOST,
+			"the daemon restarted before it started, and its task was not stored");
+	/* Its after was checked when it was accepted; what is gone since counts as missing. */
+	if (job->phase == JOB_WAITING)
+		r = coordinator_after_scan(coord, task, &after);
+	if (r == 0)
+		r = coordinator_place(coord, strategy, job, task, &after);
+	else
+		task_free(task);
+	free(after.open);
+	return r;
 }
 
 struct state *coordinator_system_detail(struct coordinator *coord)
@@ -357,9 +665,19 @@ static void coordinator_cancel_one(struct coordinator *coord, struct job *job)
 	struct strategy *strategy = coordinator_mode(coord, job->mode);
 	struct task stub;
 
+	struct task *waiting;
+
 	/* Its outcome is published already: it ends with that message, once. */
 	if (job->finishing || job->status != JOB_OPENED)
 		return;
+	waiting = job->phase == JOB_WAITING ? deps_remove(coord->deps, job->request_id) : NULL;
+	if (waiting) {
+		coordinator_count_waiting(coord, job->mode, -1);
+		task_free(waiting);
+		coordinator_publish_failure(coord, job, ERROR_CANCELLED,
+					    "cancelled while it waited for its dependencies");
+		return;
+	}
 	coordinator_job_stub(job, &stub);
 	if (strategy && strategy->ops->cancel(strategy, job->request_id) == 0)
 		return;
@@ -742,11 +1060,16 @@ void coordinator_foreach_mode(struct coordinator *coord,
 void coordinator_stop_accepting(struct coordinator *coord)
 {
 	coord->accepting = false;
+	if (coord->holding)
+		return;
+	coord->holding = true;
+	for (size_t i = 0; i < coord->mode_count; i++)
+		coord->modes[i]->ops->hold(coord->modes[i]);
 }
 
 void coordinator_shutdown(struct coordinator *coord)
 {
-	coord->accepting = false;
+	coordinator_stop_accepting(coord);
 	if (coord->shut_down)
 		return;
 	coord->shut_down = true;

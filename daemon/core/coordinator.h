@@ -60,20 +60,38 @@ void coordinator_handle_item(struct message *msg, void *coord);
  * message as finishing, once the message is stored. Both accept NULL coord.
  */
 int coordinator_admit_message(struct coordinator *coord, const struct message *msg);
+/*
+ * Fills in what a final message tells about its job that only the job
+ * knows (run_start_time). Call before the message is stored or sent.
+ * Accepts NULL coord.
+ */
+void coordinator_complete_message(struct coordinator *coord, struct message *msg);
 void coordinator_message_stored(struct coordinator *coord, const struct message *msg);
 
 /*
  * The seed's submit: adds the job, publishes request_creation and hands
  * task to its mode's strategy (which takes ownership; so does a refusal,
- * which frees task). On success returns 0 and the opened job, borrowed, in
- * *ret_job. A refusal publishes request_creation_failure, creates no job,
- * fills *error with the reason (caller frees) and returns -ENOPROTOOPT
- * (unknown mode), -EEXIST (request_id used before), -EBUSY (the mode's
- * queue is full), -ESHUTDOWN (shutting down), or another negative errno
- * (storage failed).
+ * which frees task). A task with after waits (phase waiting, no slot)
+ * until those jobs close. On success returns 0 and the opened job,
+ * borrowed, in *ret_job. A refusal publishes request_creation_failure,
+ * creates no job, fills *error with the reason (caller frees) and returns
+ * -ENOPROTOOPT (unknown mode), -EEXIST (request_id used before), -EBUSY
+ * (the mode's queued and waiting jobs fill max_queue), -ENOENT (after
+ * names no job), -EPERM (after names another user's job, and the
+ * submitter is neither root nor the daemon's user), -ESHUTDOWN (shutting
+ * down), or another negative errno (storage failed).
  */
 int coordinator_submit(struct coordinator *coord, struct task *task, struct job **ret_job,
 		       char **error);
+
+/*
+ * Takes up an opened job of the previous run that never started (phase
+ * waiting or queued, loaded from the history with its stored task): it
+ * waits again for what it waited for, or is queued again in the order of
+ * the calls. One whose task or mode is gone closes as lost. 0 or a
+ * negative errno.
+ */
+int coordinator_restore(struct coordinator *coord, struct job *job);
 
 /* Publishes the request_creation_failure of a task refused before parsing finished. */
 int coordinator_publish_refusal(struct coordinator *coord, const struct message_ids *ids,
@@ -143,7 +161,11 @@ void coordinator_foreach_mode(struct coordinator *coord,
 /* Whether a mode of that name exists. */
 bool coordinator_has_mode(struct coordinator *coord, const char *mode);
 
-/* Refuses new tasks from now on (submit returns -ESHUTDOWN). */
+/*
+ * Refuses new tasks from now on (submit returns -ESHUTDOWN) and starts no
+ * more (the daemon drains): queued and waiting jobs stay so, in the
+ * history, for the next start.
+ */
 void coordinator_stop_accepting(struct coordinator *coord);
 
 /*

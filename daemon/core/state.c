@@ -19,6 +19,7 @@ struct state {
 	struct lh_table *open_jobs; /* request_id -> struct job *, one reference each */
 	struct lh_table *running;   /* pid -> struct job * in open_jobs, pid > 0 */
 	struct job_counts counts;   /* over every job in the history */
+	size_t started;		    /* opened jobs in phase running */
 };
 
 #define STATE_PID_KEY(pid) ((const void *)(uintptr_t)(pid))
@@ -116,13 +117,17 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 		  int exit_code, enum error_kind kind, const char *error_message)
 {
 	struct job *job = state_find_open(state, request_id);
+	bool was_running;
 	int r;
 
 	if (!job)
 		return -ENOENT;
+	was_running = job->phase == JOB_RUNNING;
 	r = job_end(job, result, exit_code, kind, error_message);
 	if (r < 0)
 		return r;
+	if (was_running)
+		state->started--;
 	/* Memory follows the seed: the job is closed (a write whose commit fails is made again). */
 	r = history_update_job(state->history, job);
 	state->counts.opened--;
@@ -146,6 +151,8 @@ int state_adopt_open(struct state *state, struct job *job)
 		job_unref(job);
 		return -ENOMEM;
 	}
+	if (job->phase == JOB_RUNNING)
+		state->started++;
 	return 0;
 }
 
@@ -158,11 +165,34 @@ int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t 
 		if (lh_table_insert(state->running, STATE_PID_KEY(pid), job) < 0)
 			return -ENOMEM;
 	}
+	/* Once per job: the start is stored before the spawn, the pid comes after it. */
+	if (job->phase != JOB_RUNNING) {
+		state->started++;
+		metrics_task_started(job->mode);
+	}
 	job->phase = JOB_RUNNING;
+	job_set_run_start(job);
 	job->pid = pid;
 	job->pid_starttime = pid_starttime;
-	metrics_task_started(job->mode);
 	return history_update_job(state->history, job);
+}
+
+int state_set_queued(struct state *state, struct job *job)
+{
+	if (job->phase != JOB_WAITING)
+		return -EINVAL;
+	job->phase = JOB_QUEUED;
+	return history_update_job(state->history, job);
+}
+
+int state_commit(struct state *state)
+{
+	return history_commit(state->history);
+}
+
+size_t state_started_count(const struct state *state)
+{
+	return state->started;
 }
 
 int state_get_job(struct state *state, const char *request_id, struct job **ret)

@@ -43,8 +43,20 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
  */
 int state_adopt_open(struct state *state, struct job *job);
 
-/* Records that an opened job's task started running as pid. */
+/*
+ * Records that an opened job's task started running as pid (0: it is
+ * about to be spawned, and its pid comes later).
+ */
 int state_set_running(struct state *state, struct job *job, pid_t pid, uint64_t pid_starttime);
+
+/* A waiting job's dependencies have closed: it is queued now. -EINVAL if it was not waiting. */
+int state_set_queued(struct state *state, struct job *job);
+
+/* Commits what is written so far now, not at the end of the loop turn. 0 or negative errno. */
+int state_commit(struct state *state);
+
+/* Number of opened jobs in phase running (started, not closed). */
+size_t state_started_count(const struct state *state);
 
 /* The opened job request_id (borrowed), or NULL: O(1). */
 struct job *state_find_open(struct state *state, const char *request_id);

@@ -41,3 +41,10 @@ int strategy_publish_failure(struct strategy *s, const struct task *task, enum e
 	message_unref(msg);
 	return r;
 }
+
+int strategy_task_starting(struct strategy *s, const struct task *task)
+{
+	if (!s->hooks.task_starting)
+		return 0;
+	return s->hooks.task_starting(s->hooks.ctx, task->request_id);
+}

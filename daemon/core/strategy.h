@@ -52,8 +52,13 @@ struct strategy_config {
 #define STRATEGY_DEFAULT_OUTPUT_LIMIT  (1024 * 1024)
 #define STRATEGY_DEFAULT_KILL_GRACE_MS 5000
 
-/* How a strategy tells the coordinator that a task's process started. */
+/*
+ * How a strategy tells the coordinator that a task is about to start (its
+ * start must be stored first: 0, or a negative errno and the task must not
+ * start) and that its process started.
+ */
 struct strategy_hooks {
+	int (*task_starting)(void *ctx, const char *request_id);
 	void (*task_started)(void *ctx, const char *request_id, pid_t pid);
 	void *ctx;
 };
@@ -73,7 +78,16 @@ struct strategy_ops {
 	/* Lends the slot of a running task to others while it waits for them. */
 	int (*lend_slot)(struct strategy *s, const char *request_id);
 	int (*return_slot)(struct strategy *s, const char *request_id);
-	/* Refuses new tasks and cancels the ones it still has. Called once. */
+	/*
+	 * Starts no queued task from now on (the daemon is draining); they
+	 * stay queued, in memory and in the history, for the next start.
+	 */
+	void (*hold)(struct strategy *s);
+	/*
+	 * Refuses new tasks and cancels the running ones; the queued ones are
+	 * dropped without a message (their jobs stay queued in the history,
+	 * and the next start runs them). Called once.
+	 */
 	void (*shutdown)(struct strategy *s);
 	void (*describe)(struct strategy *s, struct strategy_info *info);
 	void (*free)(struct strategy *s);
@@ -93,6 +107,13 @@ void strategy_free(struct strategy *s);
 /* Sets the fields of struct strategy; for strategy constructors. 0 or -ENOMEM. */
 int strategy_init_base(struct strategy *s, const struct strategy_ops *ops,
 		       struct publisher *publisher, const char *mode);
+
+/*
+ * Called by a strategy just before it starts task: the coordinator stores
+ * (commits) that the job runs. 0, or a negative errno: the task must fail
+ * without starting.
+ */
+int strategy_task_starting(struct strategy *s, const struct task *task);
 
 /* Publishes the failure of a task that never ran, e.g. cancelled while queued. */
 int strategy_publish_failure(struct strategy *s, const struct task *task, enum error_kind kind,

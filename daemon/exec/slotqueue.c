@@ -70,7 +70,8 @@ int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)
 {
 	static const struct timeval now = {0, 0};
 
-	if (!slotqueue_can_accept(q))
+	/* One admitted before (a dependency released it, or a restart) was counted already. */
+	if (q->closed || (!item->task->admitted && !slotqueue_can_accept(q)))
 		return -EBUSY;
 	if (lh_table_insert(q->items, item->task->request_id, item) < 0)
 		return -ENOMEM;

@@ -51,7 +51,7 @@ bool slotqueue_can_accept(const struct slotqueue *q);
 /*
  * Queues item (its task set) and starts it on the next loop turn if a slot
  * is free then: a submit's answer leaves before its task is started.
- * -EBUSY when full or closed, -ENOMEM.
+ * -EBUSY when full (but for a task admitted before) or closed, -ENOMEM.
  */
 int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item);
 

@@ -243,6 +243,15 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 	char *error = NULL;
 	int r;
 
+	/* Its start is stored before anything runs: a restart never runs it again. */
+	r = strategy_task_starting(&sa->base, run->item.task);
+	if (r < 0) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "cannot store that it starts: %s", strerror(-r));
+		async_spawn_failed(run, why);
+		return;
+	}
 	if (as_submitter) {
 		spec.exec_helper = sa->exec_helper;
 		spec.uid = run->item.task->owner_uid;
@@ -323,10 +332,21 @@ static int async_return_slot(struct strategy *s, const char *request_id)
 	return slotqueue_return(&((struct strategy_async *)s)->slots, request_id);
 }
 
+/* A queued task stays queued in the history for the next start; a running one is stopped. */
 static void async_shutdown_cb(struct slotqueue_item *item, void *ctx)
 {
-	async_stop((struct async_run *)item, ERROR_CANCELLED,
-		   "cancelled: the daemon is shutting down");
+	struct async_run *run = (struct async_run *)item;
+
+	if (run->item.waiting) {
+		async_run_end(run);
+		return;
+	}
+	async_stop(run, ERROR_CANCELLED, "cancelled: the daemon is shutting down");
+}
+
+static void async_hold(struct strategy *s)
+{
+	slotqueue_close(&((struct strategy_async *)s)->slots);
 }
 
 static void async_shutdown(struct strategy *s)
@@ -376,6 +396,7 @@ static const struct strategy_ops async_ops = {
 	.cancel = async_cancel,
 	.lend_slot = async_lend_slot,
 	.return_slot = async_return_slot,
+	.hold = async_hold,
 	.shutdown = async_shutdown,
 	.describe = async_describe,
 	.free = async_free,

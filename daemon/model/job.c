@@ -40,10 +40,15 @@ struct job *job_new_from_task(const struct task *task)
 	    job_dup(&job->parent_node_id, task->parent_node_id) < 0 ||
 	    job_dup(&job->child_node_id, task->node_id) < 0 ||
 	    job_dup(&job->run_id, task->run_id ? task->run_id : task->request_id) < 0 ||
-	    job_dup(&job->name, task->name) < 0 || job_dup(&job->mode, task->mode) < 0)
+	    job_dup(&job->name, task->name) < 0 || job_dup(&job->mode, task->mode) < 0 ||
+	    job_dup(&job->rerun_of, task->rerun_of) < 0)
 		return job_unref(job);
+	if (job_dup(&job->task, task->stored) < 0)
+		return job_unref(job);
+	/* after as submitted, shared with the task: nobody changes it. */
+	job->after = task->after_json ? json_object_get(task->after_json) : NULL;
 	job->status = JOB_OPENED;
-	job->phase = JOB_QUEUED;
+	job->phase = task->after_count ? JOB_WAITING : JOB_QUEUED;
 	job->result = JOB_RESULT_NONE;
 	job->start_time = time_now();
 	job->owner_uid = task->owner_uid;
@@ -67,6 +72,9 @@ struct job *job_unref(struct job *job)
 	free(job->name);
 	free(job->mode);
 	free(job->error_message);
+	free(job->rerun_of);
+	json_object_put(job->after);
+	free(job->task);
 	free(job);
 	return NULL;
 }
@@ -107,7 +115,29 @@ static json_object *job_error_to_json(const struct job *job)
 	return err;
 }
 
-json_object *job_to_json(const struct job *job)
+void job_set_run_start(struct job *job)
+{
+	if (job->run_start_time == 0)
+		job->run_start_time = time_now();
+}
+
+json_object *job_task_json(const struct job *job)
+{
+	json_object *o = job->task ? json_tokener_parse(job->task) : NULL;
+
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static bool job_task_visible(const struct job *job, uid_t viewer)
+{
+	return viewer != JOB_VIEWER_NONE && (viewer == 0 || viewer == job->owner_uid);
+}
+
+json_object *job_to_json(const struct job *job, uid_t viewer)
 {
 	json_object *o = json_object_new_object();
 
@@ -127,6 +157,12 @@ json_object *job_to_json(const struct job *job)
 			       job->has_exit_code ? json_object_new_int(job->exit_code) : NULL);
 	json_object_object_add(o, "error", job_error_to_json(job));
 	json_object_object_add(o, "owner_uid", json_object_new_int64((int64_t)job->owner_uid));
+	json_object_object_add(o, "run_start_time",
+			       job->run_start_time > 0 ? json_time_new(job->run_start_time) : NULL);
+	json_object_object_add(o, "rerun_of", json_string_or_null(job->rerun_of));
+	json_object_object_add(o, "after", job->after ? json_object_get(job->after) : NULL);
+	json_object_object_add(o, "task",
+			       job_task_visible(job, viewer) ? job_task_json(job) : NULL);
 	return o;
 }
 
@@ -157,6 +193,8 @@ const char *job_status_name(enum job_status status)
 const char *job_phase_name(enum job_phase phase)
 {
 	switch (phase) {
+	case JOB_WAITING:
+		return "waiting";
 	case JOB_QUEUED:
 		return "queued";
 	case JOB_RUNNING:
@@ -197,6 +235,8 @@ const char *error_kind_name(enum error_kind kind)
 		return "spawn";
 	case ERROR_LOST:
 		return "lost";
+	case ERROR_DEPENDENCY:
+		return "dependency";
 	case ERROR_INVALID:
 		return "invalid";
 	}
@@ -266,7 +306,7 @@ int job_result_from_name(const char *name, enum job_result *ret)
 
 int error_kind_from_name(const char *name, enum error_kind *ret)
 {
-	int v, r = job_enum_from_name(name, error_kind_namer, ERROR_INVALID + 1, &v);
+	int v, r = job_enum_from_name(name, error_kind_namer, ERROR_DEPENDENCY + 1, &v);
 
 	if (r == 0)
 		*ret = (enum error_kind)v;

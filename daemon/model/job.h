@@ -16,6 +16,7 @@ enum job_status {
 };
 
 enum job_phase {
+	JOB_WAITING, /* on the jobs of its after, before it is queued */
 	JOB_QUEUED,
 	JOB_RUNNING,
 	JOB_FINISHED,
@@ -37,6 +38,7 @@ enum error_kind {
 	ERROR_SPAWN,
 	ERROR_LOST,
 	ERROR_INVALID,
+	ERROR_DEPENDENCY, /* a job of its after failed, so it never ran */
 };
 
 struct job {
@@ -62,6 +64,11 @@ struct job {
 	char *error_message;
 
 	uid_t owner_uid;
+	json_object *after;    /* the request_ids of its after as submitted (an array), or NULL */
+	char *task;	       /* the Task as submitted minus wait (JSON text), or NULL */
+	double run_start_time; /* when its process started; 0 before */
+	char *rerun_of;	       /* the request_id it was re-run from, or NULL */
+
 	/* In memory only: its final message is published, not yet delivered. */
 	bool finishing;
 	pid_t pid;		/* 0 until running */
@@ -69,7 +76,8 @@ struct job {
 };
 
 /*
- * The seed's create_new: a new opened, queued job for task, started now.
+ * The seed's create_new: a new opened job for task, started now: waiting
+ * when the task has after, else queued.
  * The task's run_id must be set. Returns a job with one reference, or NULL.
  */
 struct job *job_new_from_task(const struct task *task);
@@ -89,8 +97,24 @@ struct job *job_unref(struct job *job);
 int job_end(struct job *job, enum job_result result, int exit_code, enum error_kind kind,
 	    const char *error_message);
 
-/* The contract's Job object (new reference). */
-json_object *job_to_json(const struct job *job);
+/* A viewer who sees no job's stored Task (see job_to_json). */
+#define JOB_VIEWER_NONE ((uid_t)-1)
+
+/*
+ * The contract's Job object (new reference), as viewer (a peer's uid) may
+ * see it: the stored Task (`task`) only for the job's owner and root,
+ * null for everyone else (its env and stdin may hold secrets).
+ */
+json_object *job_to_json(const struct job *job, uid_t viewer);
+
+/*
+ * The job's stored Task as an object (new reference), or NULL when none
+ * was kept (or it does not parse).
+ */
+json_object *job_task_json(const struct job *job);
+
+/* Records that the job's process started now (the first start only). */
+void job_set_run_start(struct job *job);
 
 /* A one-line summary for logs, the seed's __str__; returns buf. */
 const char *job_to_string(const struct job *job, char *buf, size_t size);

@@ -180,6 +180,10 @@ json_object *message_to_json(const struct message *msg)
 	json_object_object_add(o, "mode", json_string_or_null(msg->mode));
 	json_object_object_add(o, "result", msg->result ? json_object_get(msg->result) : NULL);
 	json_object_object_add(o, "error", message_error_to_json(msg));
+	if (message_closes_job(msg))
+		json_object_object_add(o, "run_start_time",
+				       msg->run_start_time > 0 ? json_time_new(msg->run_start_time)
+							       : NULL);
 	return o;
 }
 

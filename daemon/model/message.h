@@ -53,7 +53,8 @@ struct message {
 	char *run_id;
 	char *mode;
 
-	json_object *result; /* NULL where nothing ran; owned */
+	json_object *result;   /* NULL where nothing ran; owned */
+	double run_start_time; /* success and failure: when the job's process started; 0: never */
 
 	/* The error, for failure and creation failure. */
 	enum error_kind error_kind;

@@ -9,6 +9,7 @@
 #include <uuid/uuid.h>
 
 #include "cause.h"
+#include "job.h"
 #include "jsonspec.h"
 #include "task.h"
 
@@ -65,10 +66,14 @@ void task_free(struct task *task)
 	task_free_strv(task->env);
 	free(task->stdin_data);
 	free(task->run_id);
+	free(task->rerun_of);
+	task_free_strv(task->after);
+	json_object_put(task->after_json);
+	free(task->stored);
 	free(task);
 }
 
-/* The Task's keys (contract v2). after and after_policy are only checked here so far. */
+/* The Task's keys (contract v2). */
 struct task_json {
 	const char *request_id, *parent_node_id, *mode;
 	json_object *node;
@@ -301,6 +306,79 @@ static int task_parse_node(struct task *task, json_object *node, const struct ta
 	return 0;
 }
 
+/* Whether id is among the first n items of v. */
+static bool task_strv_has(char *const *v, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* after: request_ids (strings, as the spec checked), each kept once. */
+static int task_parse_after(struct task *task, const struct task_json *in,
+			    const struct task_limits *limits, char **error)
+{
+	size_t n;
+
+	task->after_policy = in->after_policy && strcmp(in->after_policy, "closed") == 0
+				     ? TASK_AFTER_CLOSED
+				     : TASK_AFTER_SUCCESS;
+	if (!in->after)
+		return 0;
+	task->after_json = json_object_get(in->after);
+	n = json_object_array_length(in->after);
+	if (n > limits->max_after)
+		return cause_set(error, -EINVAL,
+				 "after has %zu items, more than the %zu allowed (max_task_after)",
+				 n, limits->max_after);
+	task->after = calloc(n + 1, sizeof(char *));
+	if (!task->after)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *id = json_object_get_string(json_object_array_get_idx(in->after, i));
+
+		if (!task_request_id_valid(id))
+			return cause_set(error, -EINVAL,
+					 "after[%zu] must be a request_id: 1-%d characters of A-Z "
+					 "a-z 0-9 . _ : -",
+					 i, TASK_REQUEST_ID_MAX);
+		if (task_strv_has(task->after, task->after_count, id))
+			continue;
+		task->after[task->after_count] = strdup(id);
+		if (!task->after[task->after_count])
+			return -ENOMEM;
+		task->after_count++;
+	}
+	return 0;
+}
+
+/*
+ * The Task as submitted, without wait (a stored task is never waited for
+ * again), with the request_id and mode the job got (a generated id is
+ * written in; node.id and node.name stay as given, so a re-run with a new
+ * argv gets new defaults).
+ */
+static int task_store_text(struct task *task, json_object *params)
+{
+	json_object *copy = json_object_new_object();
+	const char *text;
+	size_t len;
+
+	if (!copy)
+		return -ENOMEM;
+	json_object_object_foreach (params, key, val) {
+		if (strcmp(key, "wait") != 0)
+			json_object_object_add(copy, key, json_object_get(val));
+	}
+	json_object_object_add(copy, "request_id", json_object_new_string(task->request_id));
+	json_object_object_add(copy, "mode", json_object_new_string(task->mode));
+	text = json_object_to_json_string_length(copy, JSON_C_TO_STRING_PLAIN, &len);
+	task->stored = text ? strndup(text, len) : NULL;
+	json_object_put(copy);
+	return task->stored ? 0 : -ENOMEM;
+}
+
 int task_from_json(json_object *params, const struct task_limits *limits, struct task **ret,
 		   char **error)
 {
@@ -323,10 +401,66 @@ int task_from_json(json_object *params, const struct task_limits *limits, struct
 	r = task_parse_ids(task, &in, error);
 	if (r == 0)
 		r = task_parse_node(task, in.node, limits, error);
+	if (r == 0)
+		r = task_parse_after(task, &in, limits, error);
+	if (r == 0)
+		r = task_store_text(task, params);
 	if (r < 0) {
 		task_free(task);
 		return r;
 	}
+	*ret = task;
+	return 0;
+}
+
+/* Replaces *dst by a copy of src (NULL stays NULL). 0 or -ENOMEM. */
+static int task_set(char **dst, const char *src)
+{
+	char *copy = src ? strdup(src) : NULL;
+
+	if (src && !copy)
+		return -ENOMEM;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+int task_from_stored(const char *text, const struct job *job, struct task **ret)
+{
+	static const struct task_limits none = {
+		.max_argv = SIZE_MAX,
+		.max_argv_bytes = SIZE_MAX,
+		.max_env = SIZE_MAX,
+		.max_env_bytes = SIZE_MAX,
+		.max_stdin_bytes = SIZE_MAX,
+		.max_cwd_bytes = SIZE_MAX,
+		.max_after = SIZE_MAX,
+	};
+	json_object *params;
+	struct task *task;
+	char *error = NULL;
+	int r;
+
+	if (!text)
+		return -EINVAL;
+	params = json_tokener_parse(text);
+	if (!params)
+		return -EINVAL;
+	r = task_from_json(params, &none, &task, &error);
+	json_object_put(params);
+	free(error);
+	if (r < 0)
+		return r;
+	if (task_set(&task->request_id, job->request_id) < 0 ||
+	    task_set(&task->parent_node_id, job->parent_node_id) < 0 ||
+	    task_set(&task->node_id, job->child_node_id) < 0 ||
+	    task_set(&task->run_id, job->run_id) < 0 || task_set(&task->name, job->name) < 0 ||
+	    task_set(&task->mode, job->mode) < 0) {
+		task_free(task);
+		return -ENOMEM;
+	}
+	task->owner_uid = job->owner_uid;
+	task->admitted = true;
 	*ret = task;
 	return 0;
 }

@@ -12,6 +12,14 @@
 
 #define TASK_REQUEST_ID_MAX 128
 
+struct job;
+
+/* What a task with after does when one of those jobs fails. */
+enum task_after_policy {
+	TASK_AFTER_SUCCESS, /* it closes as a failure of kind dependency, without running */
+	TASK_AFTER_CLOSED,  /* it runs all the same */
+};
+
 struct task {
 	char *request_id;     /* never NULL: generated (UUID v4) when absent */
 	char *parent_node_id; /* NULL for a root request */
@@ -25,10 +33,19 @@ struct task {
 	size_t stdin_len;
 	int64_t timeout_ms; /* 0: no time limit */
 	bool wait;
+	char **after; /* request_ids it waits for, distinct, NULL-terminated; NULL: none */
+	json_object *after_json; /* after as submitted (a reference), or NULL */
+	size_t after_count;
+	enum task_after_policy after_policy;
+	/* The Task as submitted, minus wait, as JSON text: what the history stores. */
+	char *stored;
 
 	/* Filled in by the coordinator, not by the client. */
 	char *run_id;
+	char *rerun_of; /* the request_id it was re-run from, or NULL */
 	uid_t owner_uid;
+	/* Counted against its mode's max_queue already (a dependency released it, or a restart). */
+	bool admitted;
 };
 
 /* How much of each resource a client may put into one task (config keys max_task_*). */
@@ -39,6 +56,7 @@ struct task_limits {
 	size_t max_env_bytes;	/* "NAME=VALUE" lengths, plus one each */
 	size_t max_stdin_bytes; /* node.stdin */
 	size_t max_cwd_bytes;	/* node.cwd */
+	size_t max_after;	/* items of after */
 };
 
 #define TASK_LIMITS_DEFAULT                                                                        \
@@ -49,6 +67,7 @@ struct task_limits {
 		.max_env_bytes = 128 * 1024,                                                       \
 		.max_stdin_bytes = 1024 * 1024,                                                    \
 		.max_cwd_bytes = 4096,                                                             \
+		.max_after = 1024,                                                                 \
 	})
 
 /*
@@ -61,6 +80,13 @@ struct task_limits {
  */
 int task_from_json(json_object *params, const struct task_limits *limits, struct task **ret,
 		   char **error);
+
+/*
+ * The task stored with a job (the text in task->stored) back: ids, mode,
+ * name and owner come from job, the rest from text, within no limits (it
+ * was accepted once). 0 and a new task in *ret, -EINVAL, -ENOMEM.
+ */
+int task_from_stored(const char *text, const struct job *job, struct task **ret);
 
 /* The keys of a Task and of its node, with their types (common/jsonspec.h). */
 extern const struct jsonspec task_spec[];

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <event2/event.h>
 
@@ -21,7 +22,7 @@
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
-#define HISTORY_SCHEMA_VERSION 1
+#define HISTORY_SCHEMA_VERSION 3
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
 
@@ -49,7 +50,11 @@
 	SEP COL(ERROR_MESSAGE, error_message)                                                      \
 	SEP COL(OWNER_UID, owner_uid)                                                              \
 	SEP COL(PID, pid)                                                                          \
-	SEP COL(PID_STARTTIME, pid_starttime)
+	SEP COL(PID_STARTTIME, pid_starttime)                                                      \
+	SEP COL(AFTER, after)                                                                      \
+	SEP COL(RUN_START_TIME, run_start_time)                                                    \
+	SEP COL(RERUN_OF, rerun_of)                                                                \
+	SEP COL(TASK, task)
 
 #define HISTORY_COMMA		    ,
 #define HISTORY_SQL_COMMA	    ", "
@@ -99,7 +104,7 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"UPDATE jobs SET status = :status, phase = :phase, result = :result, "
 		"end_time = :end_time, exit_code = :exit_code, error_kind = :error_kind, "
 		"error_message = :error_message, pid = :pid, pid_starttime = "
-		":pid_starttime WHERE request_id = :request_id",
+		":pid_starttime, run_start_time = :run_start_time WHERE request_id = :request_id",
 	[STMT_FIND_JOB] = HISTORY_JOB_SELECT " FROM jobs WHERE request_id = :request_id",
 	[STMT_FIND_BY_NODE] = HISTORY_JOB_SELECT " FROM jobs WHERE child_node_id = :child_node_id "
 						 "ORDER BY seq_no DESC LIMIT 1",
@@ -224,9 +229,27 @@ static const char history_schema_v1[] =
 	" body TEXT NOT NULL);"
 	"CREATE INDEX messages_by_request ON messages (request_id, seq);";
 
+/*
+ * v2: the Task as submitted (minus wait, JSON text), so that a job that
+ * never started runs after a restart; and its after (a JSON array of
+ * request_ids, NULL without one), as the Job shows it.
+ */
+static const char history_schema_v2[] = "ALTER TABLE jobs ADD COLUMN after TEXT;"
+					"ALTER TABLE jobs ADD COLUMN task TEXT;";
+
+/*
+ * v3: when its process started (so run time survives a restart), and the
+ * job it was re-run from. The task column (v2) holds node.env and
+ * node.stdin: it is shown to the job's owner and root only.
+ */
+static const char history_schema_v3[] = "ALTER TABLE jobs ADD COLUMN run_start_time REAL;"
+					"ALTER TABLE jobs ADD COLUMN rerun_of TEXT;";
+
 /* Migrations: history_migrations[v] takes a database from version v to v + 1. */
 static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
+	[1] = history_schema_v2,
+	[2] = history_schema_v3,
 };
 
 /* A write the history may have to make again: a failed commit loses its whole transaction. */
@@ -481,6 +504,14 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 	history_bind_int64(st, p[JOB_COL_OWNER_UID], true, (int64_t)job->owner_uid);
 	history_bind_int64(st, p[JOB_COL_PID], job->pid > 0, job->pid);
 	history_bind_int64(st, p[JOB_COL_PID_STARTTIME], job->pid > 0, (int64_t)job->pid_starttime);
+	history_bind_text(
+		st, p[JOB_COL_AFTER],
+		job->after ? json_object_to_json_string_ext(job->after, JSON_C_TO_STRING_PLAIN)
+			   : NULL);
+	history_bind_text(st, p[JOB_COL_TASK], job->task);
+	history_bind_double(st, p[JOB_COL_RUN_START_TIME], job->run_start_time > 0,
+			    job->run_start_time);
+	history_bind_text(st, p[JOB_COL_RERUN_OF], job->rerun_of);
 	return st;
 }
 
@@ -861,8 +892,28 @@ static void history_column_enums(sqlite3_stmt *st, struct job *job)
 		error_kind_from_name(s, &job->error_kind);
 }
 
-/* A new job from the current row of a statement selecting HISTORY_JOB_SELECT. */
-static struct job *history_row_to_job(sqlite3_stmt *st)
+/* The after column back to the array it was stored from; NULL stays NULL. */
+static json_object *history_column_after(sqlite3_stmt *st, bool *failed)
+{
+	const char *s = (const char *)sqlite3_column_text(st, JOB_COL_AFTER);
+	json_object *after;
+
+	if (!s)
+		return NULL;
+	after = json_tokener_parse(s);
+	if (!after || !json_object_is_type(after, json_type_array)) {
+		json_object_put(after);
+		*failed = true;
+		return NULL;
+	}
+	return after;
+}
+
+/*
+ * A new job from the current row of a statement selecting
+ * HISTORY_JOB_SELECT; its stored task (which may be large) only with_task.
+ */
+static struct job *history_row_to_job(sqlite3_stmt *st, bool with_task)
 {
 	struct job *job = job_new_empty();
 	bool failed = false;
@@ -885,6 +936,11 @@ static struct job *history_row_to_job(sqlite3_stmt *st)
 	job->owner_uid = (uid_t)sqlite3_column_int64(st, JOB_COL_OWNER_UID);
 	job->pid = (pid_t)sqlite3_column_int64(st, JOB_COL_PID);
 	job->pid_starttime = (uint64_t)sqlite3_column_int64(st, JOB_COL_PID_STARTTIME);
+	job->after = history_column_after(st, &failed);
+	job->run_start_time = sqlite3_column_double(st, JOB_COL_RUN_START_TIME);
+	job->rerun_of = history_column_dup(st, JOB_COL_RERUN_OF, &failed);
+	if (with_task)
+		job->task = history_column_dup(st, JOB_COL_TASK, &failed);
 	if (failed || !job->request_id || !job->child_node_id || !job->run_id || !job->name ||
 	    !job->mode)
 		return job_unref(job);
@@ -897,7 +953,7 @@ static int history_first_job(struct history *h, sqlite3_stmt *st, struct job **r
 	int rc = sqlite3_step(st), r = 0;
 
 	if (rc == SQLITE_ROW) {
-		*ret = history_row_to_job(st);
+		*ret = history_row_to_job(st, true);
 		if (!*ret)
 			r = -ENOMEM;
 	} else if (rc == SQLITE_DONE) {
@@ -1049,7 +1105,8 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 		  struct job ***ret_jobs, size_t *ret_count, int64_t *ret_next)
 {
 	struct job **jobs;
-	size_t count = 0;
+	size_t count = 0, task_bytes = 0;
+	bool cut = false;
 	sqlite3_stmt *st;
 	int rc, r;
 
@@ -1064,20 +1121,26 @@ int history_query(struct history *h, const struct job_filter *filter, int64_t cu
 	sqlite3_bind_int64(st, history_param(st, ":cursor"), cursor > 0 ? cursor : INT64_MAX);
 	sqlite3_bind_int64(st, history_param(st, ":limit"), (sqlite3_int64)limit + 1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!(jobs[count] = history_row_to_job(st))) {
+		task_bytes += (size_t)sqlite3_column_bytes(st, JOB_COL_TASK);
+		if (filter->max_task_bytes && count > 0 && count < limit &&
+		    task_bytes > filter->max_task_bytes) {
+			cut = true;
+			break;
+		}
+		if (!(jobs[count] = history_row_to_job(st, true))) {
 			r = -ENOMEM;
 			break;
 		}
 		count++;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
+	if (r == 0 && !cut && rc != SQLITE_DONE)
 		r = history_fail(h, rc, "cannot query jobs");
 	sqlite3_reset(st);
 	if (r < 0) {
 		history_free_jobs(jobs, count);
 		return r;
 	}
-	*ret_next = 0;
+	*ret_next = cut ? jobs[count - 1]->seq_no : 0;
 	if (count > limit) {
 		job_unref(jobs[limit]);
 		count = limit;
@@ -1143,7 +1206,7 @@ int history_foreach_open(struct history *h, int (*cb)(struct job *job, void *use
 
 	history_bind_text(st, history_param(st, ":status"), job_status_name(JOB_OPENED));
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct job *job = history_row_to_job(st);
+		struct job *job = history_row_to_job(st, true);
 
 		if (!job) {
 			r = -ENOMEM;
@@ -1323,6 +1386,29 @@ static void history_retry_cb(evutil_socket_t fd, short what, void *arg)
 	history_commit(arg);
 }
 
+/*
+ * Mode 0600 for the database and its WAL files (SQLite gives new ones the
+ * database's mode): the stored Tasks hold env and stdin, which may be
+ * secrets. A file not there yet is fine.
+ */
+static int history_make_private(const char *path, char **error)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
+		char file[4096];
+
+		if ((size_t)snprintf(file, sizeof(file), "%s%s", path, suffixes[i]) >= sizeof(file))
+			return cause_set(error, -ENAMETOOLONG, "%s: path too long", path);
+		int e = chmod(file, 0600) < 0 ? errno : 0;
+
+		if (e && e != ENOENT)
+			return cause_set(error, -e, "cannot make %s private (mode 0600): %s", file,
+					 strerror(e));
+	}
+	return 0;
+}
+
 int history_open(const char *path, struct event_base *base, enum history_durability durability,
 		 struct history **ret, char **error)
 {
@@ -1341,6 +1427,11 @@ int history_open(const char *path, struct event_base *base, enum history_durabil
 	}
 	sqlite3_extended_result_codes(h->db, 1);
 	sqlite3_busy_timeout(h->db, 5000);
+	r = history_make_private(path, error);
+	if (r < 0) {
+		history_close(h);
+		return r;
+	}
 	/* Migrating first refuses a foreign database before anything changes it. */
 	r = history_migrate(h, error);
 	if (r == 0)

@@ -32,6 +32,12 @@ struct job_filter {
 	const char *child_node_id;
 	bool has_owner;
 	uid_t owner_uid;
+	/*
+	 * history_query only: a page ends early, before the job whose stored
+	 * Task would take the Tasks read past this many bytes (0: no limit);
+	 * it always holds at least one job, and next says where to go on.
+	 */
+	size_t max_task_bytes;
 };
 
 struct job_counts {

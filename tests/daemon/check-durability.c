@@ -243,6 +243,16 @@ static bool dur_procs_cb(void *arg)
 
 /* ---- 1. SIGKILL with hundreds in flight ---- */
 
+/* Whether no job is opened any more (arg: a client). */
+static bool dur_none_opened_cb(void *arg)
+{
+	json_object *r = harness_ok(arg, "status", harness_json("{\"limit\":1}"));
+	bool none = harness_int(r, "counts.opened") == 0;
+
+	json_object_put(r);
+	return none;
+}
+
 #define DUR_CRASH_CONFIG                                                                           \
 	"[daemon]\n"                                                                               \
 	"log_level = info\n"                                                                       \
@@ -253,6 +263,7 @@ static bool dur_procs_cb(void *arg)
 
 struct dur_crash {
 	char prefix[64];
+	char stop[192]; /* once it exists, a sleeper exits at once: those queued at the crash */
 	bool answered[DUR_CRASH_TASKS];
 	long long first_id; /* the JSON-RPC id of task 0's submit */
 	size_t answers;
@@ -263,10 +274,14 @@ struct dur_crash {
 static void dur_crash_submit(struct harness_client *c, struct dur_crash *cr, int i)
 {
 	bool sleeps = i % DUR_SLEEP_EVERY == 0;
-	long long id = harness_call_async(
-		c, "submit",
-		harness_json("{\"request_id\":\"%s%d\",\"node\":{\"argv\":%s}}", cr->prefix, i,
-			     sleeps ? "[\"sleep\",\"120\"]" : "[\"true\"]"));
+	char sleeper[256];
+	long long id;
+
+	snprintf(sleeper, sizeof(sleeper), "[\"sh\",\"-c\",\"[ -e %s ] || exec sleep 120\"]",
+		 cr->stop);
+	id = harness_call_async(c, "submit",
+				harness_json("{\"request_id\":\"%s%d\",\"node\":{\"argv\":%s}}",
+					     cr->prefix, i, sleeps ? sleeper : "[\"true\"]"));
 
 	if (i == 0)
 		cr->first_id = id;
@@ -334,6 +349,8 @@ START_TEST(test_sigkill_hundreds_in_flight)
 	struct dur_procs_wait leftovers = {.none = true};
 	json_object *r, *all, *replay, *ids_in_history, *created, *closed;
 	long long mid_seq, last, old_max = 0, deadline, lost = 0, successes = 0, failures = 0;
+	long long requeued = 0;
+	FILE *stop;
 	pid_t sleepers[DUR_CRASH_SLOTS];
 	char *running_ids[DUR_CRASH_SLOTS];
 	int status;
@@ -341,6 +358,7 @@ START_TEST(test_sigkill_hundreds_in_flight)
 	snprintf(cr.prefix, sizeof(cr.prefix), "crash%d-", (int)getpid());
 	cr.seen = json_object_new_array();
 	harness_daemon_new(&d, DUR_CRASH_CONFIG);
+	snprintf(cr.stop, sizeof(cr.stop), "%s/stop", d.dir);
 	sub = harness_client_new(d.sock);
 	r = harness_ok(sub, "subscribe", NULL);
 	ck_assert_int_eq(harness_int(r, "seq"), 0);
@@ -394,6 +412,11 @@ START_TEST(test_sigkill_hundreds_in_flight)
 	harness_client_free(sub);
 	harness_client_free(q);
 
+	/* The jobs queued at the crash run after the restart (v2): let their sleepers end at once.
+	 */
+	stop = fopen(cr.stop, "w");
+	ck_assert_ptr_nonnull(stop);
+	fclose(stop);
 	harness_daemon_start(&d);
 	/* Recovery stops what the lost jobs left running. */
 	leftovers.prefix = cr.prefix;
@@ -404,7 +427,11 @@ START_TEST(test_sigkill_hundreds_in_flight)
 		ck_assert_msg(!harness_pid_alive(sleepers[i]), "sleep %d of %s survives",
 			      (int)sleepers[i], running_ids[i]);
 
-	/* Resume from before the crash: every later message once, in order, no gap. */
+	/* Resume from before the crash, once the requeued jobs have run: every later message once,
+	 * in order, no gap. */
+	q = harness_client_new(d.sock);
+	ck_assert(harness_until(dur_none_opened_cb, q, HARNESS_WAIT_MS));
+	harness_client_free(q);
 	sub2 = harness_client_new(d.sock);
 	last = dur_subscribe_since(sub2, mid_seq);
 	ck_assert_int_gt(last, cr.seen_last);
@@ -419,22 +446,29 @@ START_TEST(test_sigkill_hundreds_in_flight)
 			      seq, json_object_to_json_string(heard),
 			      json_object_to_json_string(stored));
 	}
-	/* The recovery's messages come last, right after the last message of the old run. */
+	/*
+	 * The recovery's lost messages come right after the last message of
+	 * the old run; then only the ends of the jobs queued at the crash.
+	 */
 	for (long long seq = mid_seq + 1; seq <= last; seq++) {
 		json_object *m = json_object_array_get_idx(replay, (size_t)(seq - mid_seq - 1));
 
 		if (dur_is_lost(m)) {
 			if (!old_max)
 				old_max = seq - 1;
+			ck_assert_msg(!requeued, "seq %lld: lost after a requeued job's end", seq);
 			lost++;
-		} else {
-			ck_assert_msg(!old_max, "seq %lld after the recovery's lost messages: %s",
-				      seq, json_object_to_json_string(m));
+		} else if (old_max) {
+			ck_assert_msg(strcmp(harness_str(m, "type"), "request_success") == 0,
+				      "seq %lld after the recovery: %s", seq,
+				      json_object_to_json_string(m));
+			requeued++;
 		}
 	}
 	ck_assert_msg(old_max > 0, "no job was lost");
 	ck_assert_int_ge(old_max, cr.seen_last);
-	ck_assert_int_eq(last - old_max, lost);
+	ck_assert_int_eq(last - old_max, lost + requeued);
+	ck_assert_msg(requeued > 0, "no queued job ran after the restart");
 
 	/* What the old run published, by request_id: created, and closed (before the crash). */
 	created = json_object_new_object();
@@ -463,7 +497,8 @@ START_TEST(test_sigkill_hundreds_in_flight)
 				failures++;
 		}
 	}
-	/* Each job still opened at the crash is lost exactly once, and no other. */
+	/* Each job still opened at the crash closes exactly once (lost, or it ran), and no other.
+	 */
 	for (long long seq = old_max + 1; seq <= last; seq++) {
 		json_object *m = json_object_array_get_idx(replay, (size_t)(seq - mid_seq - 1));
 		const char *id = harness_str(m, "request_id");
@@ -471,7 +506,7 @@ START_TEST(test_sigkill_hundreds_in_flight)
 		ck_assert_msg(json_object_object_get_ex(created, id, NULL), "lost %s never existed",
 			      id);
 		ck_assert_msg(!json_object_object_get_ex(closed, id, NULL),
-			      "%s closed before the crash, and lost", id);
+			      "%s closed before the crash, and again", id);
 		json_object_object_add(closed, id, json_object_get(m));
 	}
 	ck_assert_int_eq(json_object_object_length(closed), json_object_object_length(created));
@@ -489,7 +524,7 @@ START_TEST(test_sigkill_hundreds_in_flight)
 	all = dur_status_all(q, NULL);
 	ck_assert_int_eq(harness_int(all, "counts.opened"), 0);
 	ck_assert_int_eq(harness_int(all, "counts.closed"), json_object_object_length(created));
-	ck_assert_int_eq(harness_int(all, "counts.success"), successes);
+	ck_assert_int_eq(harness_int(all, "counts.success"), successes + requeued);
 	ck_assert_int_eq(harness_int(all, "counts.failure"), failures + lost);
 	ck_assert_int_eq(json_object_array_length(harness_get(all, "jobs")),
 			 json_object_object_length(created));
@@ -529,8 +564,9 @@ START_TEST(test_sigkill_hundreds_in_flight)
 		ck_assert_str_eq(harness_str(job, "job.status"), "closed");
 		ck_assert_int_eq(harness_int(job, "message.seq"),
 				 harness_int(json_object_object_get(closed, id), "seq"));
-		if (i % DUR_SLEEP_EVERY == 0)
-			ck_assert_str_eq(harness_str(job, "job.error.kind"), "lost");
+		for (size_t k = 0; k < DUR_CRASH_SLOTS; k++)
+			if (strcmp(id, running_ids[k]) == 0)
+				ck_assert_str_eq(harness_str(job, "job.error.kind"), "lost");
 		json_object_put(job);
 	}
 

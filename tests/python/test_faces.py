@@ -14,10 +14,15 @@ from coordinatord import Coordinator, CoordinatorClient, CoordinatorError, Job, 
 
 def same_but_ids(a: Job, b: Job) -> None:
     """Two jobs of the same task submitted through the two faces."""
-    skip = {"request_id", "child_node_id", "run_id", "start_time", "end_time", "message"}
+    skip = {"request_id", "child_node_id", "run_id", "start_time", "run_start_time", "end_time",
+            "message", "task"}
     da = {k: v for k, v in dataclasses.asdict(a).items() if k not in skip}
     db = {k: v for k, v in dataclasses.asdict(b).items() if k not in skip}
     assert da == db
+    # The stored Task differs only in the request_id each job got.
+    ta = {k: v for k, v in (a.task or {}).items() if k != "request_id"}
+    tb = {k: v for k, v in (b.task or {}).items() if k != "request_id"}
+    assert ta == tb
     assert a.message is not None and b.message is not None
     assert a.message.result == b.message.result and a.message.error == b.message.error
 

@@ -281,16 +281,17 @@ START_TEST(test_controller_outage)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
-	json_object *job, *r;
-	char *id;
+	json_object *r;
+	char *id, name[64];
 
 	harness_daemon_new(&d, SLURM_CONFIG);
 	c = harness_client_new(d.sock);
+	slurmfix_unique_name(name, sizeof(name), "outage");
 	id = slurmfix_submit(c,
-			     harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":[\"sh\",\"-c\","
-					  "\"sleep 6; echo survived\"]}}"));
-	job = harness_wait_running(c, id);
-	json_object_put(job);
+			     harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
+					  "\"argv\":[\"sh\",\"-c\",\"sleep 6; echo survived\"]}}",
+					  name));
+	slurmfix_wait_slurm_running(c, id, name);
 	ck_assert_int_eq(slurmfix_script("slurm-down.sh", "--controller"), 0);
 	/* Polls fail while the controller is away; the job stays opened meanwhile. */
 	slurmfix_wait_log(&d, "cannot poll Slurm");
@@ -309,15 +310,16 @@ START_TEST(test_job_forgotten_by_slurm_is_lost)
 {
 	struct harness_daemon d;
 	struct harness_client *c;
-	json_object *job, *msg;
-	char *id;
+	json_object *msg;
+	char *id, name[64];
 
 	harness_daemon_new(&d, SLURM_CONFIG);
 	c = harness_client_new(d.sock);
-	id = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"argv\":"
-					     "[\"sleep\",\"30\"]}}"));
-	job = harness_wait_running(c, id);
-	json_object_put(job);
+	slurmfix_unique_name(name, sizeof(name), "forgotten");
+	id = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
+					     "\"argv\":[\"sleep\",\"30\"]}}",
+					     name));
+	slurmfix_wait_slurm_running(c, id, name);
 	/* A controller that comes back without its saved state knows no job. */
 	ck_assert_int_eq(slurmfix_script("slurm-down.sh", "--controller-state"), 0);
 	ck_assert_int_eq(slurmfix_script("slurm-up.sh", slurmfix_user_arg()), 0);

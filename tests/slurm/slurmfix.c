@@ -103,7 +103,7 @@ char *slurmfix_start_sleeper(struct harness_client *c, const char *name, int sec
 	id = slurmfix_submit(c, harness_json("{\"mode\":\"cluster\",\"node\":{\"name\":\"%s\","
 					     "\"argv\":[\"sleep\",\"%d\"]%s}}",
 					     name, seconds, timeout));
-	json_object_put(harness_wait_running(c, id));
+	slurmfix_wait_slurm_running(c, id, name);
 	return id;
 }
 
@@ -183,11 +183,11 @@ int slurmfix_sh_as(unsigned uid, const char *text, char **ret_out)
 	return status;
 }
 
-char *slurmfix_jobs_named(const char *prefix, bool unfinished, int *ret_count)
+/* slurmfix_jobs_named for the Slurm job states states (squeue -t). */
+static char *slurmfix_jobs_in(const char *prefix, const char *states, int *ret_count)
 {
 	/* The name last: other users' names may hold anything, even newlines. */
-	char *argv[] = {"/usr/bin/squeue", "-h", "-t", unfinished ? "PD,R,CG,S,CF" : "all", "-o",
-			"%i %j",	   NULL};
+	char *argv[] = {"/usr/bin/squeue", "-h", "-t", (char *)states, "-o", "%i %j", NULL};
 	char *out = NULL, *ids = calloc(1, 1), *line, *save = NULL;
 	size_t plen = strlen(prefix);
 	int status = harness_run(argv, &out), n = 0;
@@ -209,6 +209,30 @@ char *slurmfix_jobs_named(const char *prefix, bool unfinished, int *ret_count)
 	free(out);
 	*ret_count = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? n : -1;
 	return ids;
+}
+
+char *slurmfix_jobs_named(const char *prefix, bool unfinished, int *ret_count)
+{
+	return slurmfix_jobs_in(prefix, unfinished ? "PD,R,CG,S,CF" : "all", ret_count);
+}
+
+void slurmfix_wait_slurm_running(struct harness_client *c, const char *request_id, const char *name)
+{
+	long long deadline = harness_now_ms() + 2 * HARNESS_WAIT_MS;
+	char prefix[128];
+	int n;
+
+	json_object_put(harness_wait_running(c, request_id));
+	/* The daemon names the Slurm job after the task: NAME.<random hex>. */
+	snprintf(prefix, sizeof(prefix), "%s.", name);
+	for (;;) {
+		free(slurmfix_jobs_in(prefix, "R", &n));
+		if (n > 0)
+			return;
+		ck_assert_msg(harness_now_ms() < deadline, "Slurm never ran %s (%s)", request_id,
+			      name);
+		harness_sleep_ms(100);
+	}
 }
 
 void slurmfix_expect_gone(const char *prefix)

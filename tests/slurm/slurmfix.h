@@ -82,6 +82,14 @@ int slurmfix_sh_as(unsigned uid, const char *text, char **ret_out);
  */
 char *slurmfix_jobs_named(const char *prefix, bool unfinished, int *ret_count);
 
+/*
+ * Waits until the job request_id, whose node.name is name (unique to the
+ * test), runs in Slurm: phase running only says it was handed to sbatch
+ * (its start is stored before that).
+ */
+void slurmfix_wait_slurm_running(struct harness_client *c, const char *request_id,
+				 const char *name);
+
 /* Waits until Slurm has no unfinished job whose name starts with prefix. */
 void slurmfix_expect_gone(const char *prefix);
 

@@ -931,6 +931,14 @@ static void slurm_start_cb(struct slotqueue_item *item, void *ctx)
 	struct slurm_run *run = (struct slurm_run *)item;
 	char why[600];
 
+	/* Its start is stored before sbatch: a restart never submits it again. */
+	int r = strategy_task_starting(&run->owner->base, run->item.task);
+
+	if (r < 0) {
+		snprintf(why, sizeof(why), "cannot store that it starts: %s", strerror(-r));
+		slurm_run_fail(run, ERROR_SPAWN, why);
+		return;
+	}
 	run->state = SRUN_SUBMITTING;
 	if (slurm_submit(run, why, sizeof(why)) < 0) {
 		slurm_run_discard_dir(run);
@@ -1048,9 +1056,14 @@ static void slurm_shutdown_cb(struct slotqueue_item *item, void *ctx)
 	struct slurm_shutdown *sd = ctx;
 	struct strategy_slurm *sl = run->owner;
 
-	if (!run->item.waiting && run->state == SRUN_COLLECTING)
+	/* A queued one stays queued in the history: the next start runs it. */
+	if (run->item.waiting) {
+		slurm_run_end(run);
 		return;
-	if (!run->item.waiting && run->state == SRUN_IN_SLURM) {
+	}
+	if (run->state == SRUN_COLLECTING)
+		return;
+	if (run->state == SRUN_IN_SLURM) {
 		if (sd->ids && sd->uids && (sd->ids[sd->n] = strdup(run->job_id)))
 			sd->uids[sd->n++] = run->uid;
 		else
@@ -1058,6 +1071,11 @@ static void slurm_shutdown_cb(struct slotqueue_item *item, void *ctx)
 				    run->job_id);
 	}
 	slurm_run_fail(run, ERROR_CANCELLED, "cancelled: the daemon is shutting down");
+}
+
+static void slurm_hold(struct strategy *s)
+{
+	slotqueue_close(&((struct strategy_slurm *)s)->slots);
 }
 
 static void slurm_shutdown(struct strategy *s)
@@ -1179,6 +1197,7 @@ static const struct strategy_ops slurm_ops = {
 	.cancel = slurm_cancel,
 	.lend_slot = slurm_lend_slot,
 	.return_slot = slurm_return_slot,
+	.hold = slurm_hold,
 	.shutdown = slurm_shutdown,
 	.describe = slurm_describe,
 	.free = slurm_free,

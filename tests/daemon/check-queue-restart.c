@@ -1,0 +1,370 @@
+/*
+ * The queue across restarts, over the real socket: jobs that never
+ * started (queued, or waiting on their after) keep their place across
+ * SIGKILL and a graceful stop and run once afterwards, in their order; a
+ * job stored as running when the daemon died is lost, never run again.
+ * Every task appends its name to one file, so a run is counted; tasks that
+ * must stay running block on a fifo, so nothing waits a fixed time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <check.h>
+
+#include "harness.h"
+
+#define QR_CONFIG                                                                                  \
+	"[daemon]\n"                                                                               \
+	"shutdown_grace_sec = 30\n"                                                                \
+	"[mode:async]\n"                                                                           \
+	"max_concurrency = 1\n"                                                                    \
+	"kill_grace_ms = 500\n"
+
+#define QR_QUEUED  200
+#define QR_WAITING 20
+
+struct qr_env {
+	struct harness_daemon d;
+	char runs[256];
+	char gate[256];
+};
+
+static void qr_setup(struct qr_env *e)
+{
+	harness_daemon_new(&e->d, QR_CONFIG);
+	snprintf(e->runs, sizeof(e->runs), "%s/runs", e->d.dir);
+	snprintf(e->gate, sizeof(e->gate), "%s/gate", e->d.dir);
+	ck_assert_int_eq(mkfifo(e->gate, 0600), 0);
+}
+
+static void qr_submit(struct harness_client *c, struct qr_env *e, const char *name,
+		      const char *extra, bool gated)
+{
+	json_object_put(harness_ok(
+		c, "submit",
+		harness_json("{\"request_id\":\"%s\"%s,\"node\":{\"argv\":[\"sh\",\"-c\","
+			     "\"echo %s >> %s%s%s\"]}}",
+			     name, extra, name, e->runs, gated ? "; read x < " : "",
+			     gated ? e->gate : "")));
+}
+
+/* How many lines of the runs file are name, and the line number of the first (or -1). */
+static int qr_count(const char *runs, const char *name, int *ret_line)
+{
+	size_t len = strlen(name);
+	int count = 0, line = 0;
+
+	*ret_line = -1;
+	for (const char *p = runs; *p; line++) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (n == len && strncmp(p, name, len) == 0 && count++ == 0)
+			*ret_line = line;
+		p += n + (nl ? 1 : 0);
+	}
+	return count;
+}
+
+static char *qr_runs(struct qr_env *e)
+{
+	FILE *f = fopen(e->runs, "r");
+	char *text = calloc(1, 1 << 16);
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(text);
+	if (f) {
+		n = fread(text, 1, (1 << 16) - 1, f);
+		fclose(f);
+	}
+	text[n] = '\0';
+	return text;
+}
+
+/* Waits (one wait call) until every queued and waiting job of the test has closed. */
+static void qr_wait_all(struct harness_client *c)
+{
+	json_object *ids = json_object_new_array();
+	json_object *params = json_object_new_object();
+	json_object *r;
+	char id[16];
+
+	for (int i = 0; i < QR_QUEUED; i++) {
+		snprintf(id, sizeof(id), "q%d", i);
+		json_object_array_add(ids, json_object_new_string(id));
+	}
+	for (int i = 0; i < QR_WAITING; i++) {
+		snprintf(id, sizeof(id), "w%d", i);
+		json_object_array_add(ids, json_object_new_string(id));
+	}
+	json_object_object_add(params, "request_ids", ids);
+	json_object_object_add(params, "timeout_ms", json_object_new_int(HARNESS_WAIT_MS * 4));
+	r = harness_call(c, "wait", params, HARNESS_WAIT_MS * 5);
+	ck_assert_msg(json_object_object_get_ex(r, "result", NULL), "%s",
+		      json_object_to_json_string(r));
+	for (int i = 0; i < QR_QUEUED + QR_WAITING; i++) {
+		json_object *job = harness_get(r, "result.jobs");
+
+		job = json_object_array_get_idx(job, (size_t)i);
+		ck_assert_msg(strcmp(harness_str(job, "result"), "success") == 0, "%s",
+			      json_object_to_json_string(job));
+	}
+	json_object_put(r);
+}
+
+/* Each queued and waiting job ran exactly once, the queued ones in their order. */
+static void qr_check_runs(struct qr_env *e)
+{
+	char *runs = qr_runs(e);
+	int line, prev = -1, first_line;
+	char id[16];
+
+	for (int i = 0; i < QR_QUEUED; i++) {
+		snprintf(id, sizeof(id), "q%d", i);
+		ck_assert_msg(qr_count(runs, id, &line) == 1, "%s ran %d times", id,
+			      qr_count(runs, id, &line));
+		ck_assert_msg(line > prev, "%s ran out of order", id);
+		prev = line;
+	}
+	for (int i = 0; i < QR_WAITING; i++) {
+		snprintf(id, sizeof(id), "w%d", i);
+		ck_assert_msg(qr_count(runs, id, &line) == 1, "%s ran %d times", id,
+			      qr_count(runs, id, &line));
+		/* After what it waited for. */
+		snprintf(id, sizeof(id), "q%d", i * 10);
+		qr_count(runs, id, &first_line);
+		ck_assert_msg(line > first_line, "w%d ran before q%d", i, i * 10);
+	}
+	free(runs);
+}
+
+/* Kills the daemon with SIGKILL and reaps it. */
+static void qr_kill9(struct qr_env *e)
+{
+	int status;
+
+	ck_assert_int_eq(kill(e->d.pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(e->d.pid, &status, 0), e->d.pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	e->d.pid = 0;
+}
+
+/* The running blocker, 200 queued behind it, and 20 waiting on some of those. */
+static void qr_fill(struct harness_client *c, struct qr_env *e)
+{
+	char id[16], extra[64];
+
+	qr_submit(c, e, "blocker", "", true);
+	json_object_put(harness_wait_running(c, "blocker"));
+	for (int i = 0; i < QR_QUEUED; i++) {
+		snprintf(id, sizeof(id), "q%d", i);
+		qr_submit(c, e, id, "", false);
+	}
+	for (int i = 0; i < QR_WAITING; i++) {
+		snprintf(id, sizeof(id), "w%d", i);
+		snprintf(extra, sizeof(extra), ",\"after\":[\"q%d\"]", i * 10);
+		qr_submit(c, e, id, extra, false);
+	}
+}
+
+START_TEST(test_kill9_keeps_queue)
+{
+	struct qr_env e;
+	struct harness_client *c;
+	json_object *r;
+	sqlite3 *db;
+	int line;
+	char *runs;
+
+	qr_setup(&e);
+	c = harness_client_new(e.d.sock);
+	qr_fill(c, &e);
+	harness_client_free(c);
+	qr_kill9(&e);
+	/* As stored: one running, the queue and the waiting jobs. */
+	db = harness_db_open(&e.d);
+	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM jobs WHERE phase = 'running'"),
+			 1);
+	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM jobs WHERE phase = 'queued'"),
+			 QR_QUEUED);
+	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM jobs WHERE phase = 'waiting'"),
+			 QR_WAITING);
+	sqlite3_close(db);
+
+	harness_daemon_start(&e.d);
+	c = harness_client_new(e.d.sock);
+	qr_wait_all(c);
+	qr_check_runs(&e);
+	/* The blocker ran when the daemon died: lost, and never run again. */
+	r = harness_ok(c, "job", harness_json("{\"request_id\":\"blocker\"}"));
+	ck_assert_str_eq(harness_str(r, "job.error.kind"), "lost");
+	json_object_put(r);
+	runs = qr_runs(&e);
+	ck_assert_int_eq(qr_count(runs, "blocker", &line), 1);
+	ck_assert_int_eq(line, 0);
+	free(runs);
+	r = harness_ok(c, "status", NULL);
+	ck_assert_int_eq(harness_int(r, "counts.opened"), 0);
+	ck_assert_int_eq(harness_int(r, "counts.success"), QR_QUEUED + QR_WAITING);
+	json_object_put(r);
+	harness_client_free(c);
+	harness_daemon_cleanup(&e.d);
+}
+END_TEST
+
+START_TEST(test_graceful_restart_keeps_queue)
+{
+	struct qr_env e;
+	struct harness_client *c;
+	json_object *r;
+	sqlite3 *db;
+	int fd, status;
+
+	qr_setup(&e);
+	c = harness_client_new(e.d.sock);
+	qr_fill(c, &e);
+	ck_assert_int_eq(kill(e.d.pid, SIGTERM), 0);
+	/*
+	 * Once the daemon drains (a submit is 1006; before, this one is 1001
+	 * and creates nothing)...
+	 */
+	while (harness_err(c, "submit",
+			   harness_json("{\"after\":[\"nope\"],\"node\":{\"argv\":[\"true\"]}}"),
+			   NULL) != 1006)
+		harness_sleep_ms(20);
+	harness_client_free(c);
+	/* ...the running one finishes in its grace period, and nothing queued starts. */
+	fd = open(e.gate, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "go\n", 3), 3);
+	close(fd);
+	status = harness_daemon_wait_exit(&e.d, HARNESS_WAIT_MS);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	db = harness_db_open(&e.d);
+	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM jobs WHERE request_id = "
+					    "'blocker' AND result = 'success'"),
+			 1);
+	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'opened' "
+					    "AND phase = 'queued'"),
+			 QR_QUEUED);
+	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'opened' "
+					    "AND phase = 'waiting'"),
+			 QR_WAITING);
+	/* Nothing was cancelled. */
+	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM jobs WHERE status = 'closed'"),
+			 1);
+	sqlite3_close(db);
+
+	harness_daemon_start(&e.d);
+	c = harness_client_new(e.d.sock);
+	qr_wait_all(c);
+	qr_check_runs(&e);
+	r = harness_ok(c, "status", NULL);
+	ck_assert_int_eq(harness_int(r, "counts.opened"), 0);
+	ck_assert_int_eq(harness_int(r, "counts.failure"), 0);
+	json_object_put(r);
+	harness_client_free(c);
+	harness_daemon_cleanup(&e.d);
+}
+END_TEST
+
+START_TEST(test_waiting_on_lost_fails)
+{
+	struct qr_env e;
+	struct harness_client *c;
+	json_object *r;
+	int line;
+	char *runs;
+
+	/* A job waiting on one that ran at the crash: that one is lost, so it fails. */
+	qr_setup(&e);
+	c = harness_client_new(e.d.sock);
+	qr_submit(c, &e, "blocker", "", true);
+	json_object_put(harness_wait_running(c, "blocker"));
+	qr_submit(c, &e, "dep", ",\"after\":[\"blocker\"]", false);
+	qr_submit(c, &e, "anyway", ",\"after\":[\"blocker\"],\"after_policy\":\"closed\"", false);
+	harness_client_free(c);
+	qr_kill9(&e);
+
+	harness_daemon_start(&e.d);
+	c = harness_client_new(e.d.sock);
+	r = harness_wait_job(c, "dep");
+	ck_assert_str_eq(harness_str(r, "error.kind"), "dependency");
+	json_object_put(r);
+	r = harness_wait_job(c, "anyway");
+	ck_assert_str_eq(harness_str(r, "result"), "success");
+	json_object_put(r);
+	runs = qr_runs(&e);
+	ck_assert_int_eq(qr_count(runs, "dep", &line), 0);
+	ck_assert_int_eq(qr_count(runs, "anyway", &line), 1);
+	ck_assert_int_eq(qr_count(runs, "blocker", &line), 1);
+	free(runs);
+	harness_client_free(c);
+	harness_daemon_cleanup(&e.d);
+}
+END_TEST
+
+START_TEST(test_mode_gone)
+{
+	struct qr_env e;
+	struct harness_client *c;
+	json_object *r;
+	int line;
+	char *runs;
+
+	/* A job queued in a mode the next start no longer has is lost, not run elsewhere. */
+	qr_setup(&e);
+	harness_daemon_write_config(&e.d, QR_CONFIG "[mode:gone]\nmax_concurrency = 1\n");
+	ck_assert_int_eq(harness_daemon_stop(&e.d), 0);
+	harness_daemon_start(&e.d);
+	c = harness_client_new(e.d.sock);
+	qr_submit(c, &e, "blocker", ",\"mode\":\"gone\"", true);
+	json_object_put(harness_wait_running(c, "blocker"));
+	qr_submit(c, &e, "orphan", ",\"mode\":\"gone\"", false);
+	harness_client_free(c);
+	qr_kill9(&e);
+
+	harness_daemon_write_config(&e.d, QR_CONFIG);
+	harness_daemon_start(&e.d);
+	c = harness_client_new(e.d.sock);
+	r = harness_wait_job(c, "orphan");
+	ck_assert_str_eq(harness_str(r, "error.kind"), "lost");
+	ck_assert_msg(strstr(harness_str(r, "error.message"), "mode"), "%s",
+		      json_object_to_json_string(r));
+	json_object_put(r);
+	r = harness_wait_job(c, "blocker");
+	ck_assert_str_eq(harness_str(r, "error.kind"), "lost");
+	json_object_put(r);
+	runs = qr_runs(&e);
+	ck_assert_int_eq(qr_count(runs, "orphan", &line), 0);
+	free(runs);
+	harness_client_free(c);
+	harness_daemon_cleanup(&e.d);
+}
+END_TEST
+
+static Suite *qr_suite(void)
+{
+	Suite *s = suite_create("daemon-queue-restart");
+	TCase *tc = tcase_create("queue-restart");
+
+	tcase_set_timeout(tc, 240);
+	tcase_add_test(tc, test_kill9_keeps_queue);
+	tcase_add_test(tc, test_graceful_restart_keeps_queue);
+	tcase_add_test(tc, test_waiting_on_lost_fails);
+	tcase_add_test(tc, test_mode_gone);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return harness_run_suite(qr_suite());
+}
