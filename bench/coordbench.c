@@ -10,14 +10,25 @@
  *   coordbench ping N           N sequential round trips
  *   coordbench status N         N `status` pages (limit 100), plus N filtered by run,
  *                               N by request_id prefix and N by a start_time window
+ *   coordbench echoserve PATH   a bare Unix-socket line echo server (the ping baseline)
+ *   coordbench latency PATH N   N raw ping lines to PATH, one at a time: p50, p99, max
+ *   coordbench loaded N W       latency of pings while submit N W runs (own process)
+ *   coordbench notify N S       S subscribers to request_success; N tasks submitted;
+ *                               prints deliveries and seconds until all arrived
  *
  * Owns everything it allocates; exits on the first error.
  */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,7 +69,12 @@ static int bench_spawn(long n, long parallel)
 		if (wait(NULL) > 0)
 			running--;
 	}
-	printf("spawn %ld %.6f\n", n, bench_now() - t0);
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	printf("spawn %ld %.6f cpu %.6f\n", n, bench_now() - t0,
+	       (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+		       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
 	return 0;
 }
 
@@ -213,6 +229,183 @@ static int bench_status(long n)
 	return 0;
 }
 
+/* The request the raw clients send: a ping, as libcoord would frame it. */
+static const char bench_ping_line[] = "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1}\n";
+
+static int bench_unix_socket(const char *path, bool listening)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
+		bench_die("socket", NULL);
+	strcpy(sa.sun_path, path);
+	if (listening && (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0))
+		bench_die("listen", NULL);
+	if (!listening && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		bench_die("connect", NULL);
+	return fd;
+}
+
+/* Echoes every byte back, one client at a time, until killed. */
+__attribute__((noreturn)) static void bench_echoserve(const char *path)
+{
+	int lfd = bench_unix_socket(path, true);
+	char buf[65536];
+
+	for (;;) {
+		int fd = accept(lfd, NULL, NULL);
+		ssize_t n;
+
+		if (fd < 0)
+			continue;
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			if (write(fd, buf, (size_t)n) != n)
+				break;
+		close(fd);
+	}
+}
+
+/* Reads until a newline ends what was read; returns the bytes read. */
+static size_t bench_read_line(int fd)
+{
+	char buf[4096];
+	size_t total = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n <= 0)
+			bench_die("read", NULL);
+		total += (size_t)n;
+		if (buf[n - 1] == '\n')
+			return total;
+	}
+}
+
+static int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* One raw ping round trip on fd, in seconds. */
+static double bench_rtt(int fd)
+{
+	double t0 = bench_now();
+
+	if (write(fd, bench_ping_line, sizeof(bench_ping_line) - 1) < 0)
+		bench_die("write", NULL);
+	bench_read_line(fd);
+	return bench_now() - t0;
+}
+
+static void bench_print_latency(const char *what, double *rtt, long n)
+{
+	qsort(rtt, (size_t)n, sizeof(double), bench_cmp_double);
+	printf("%s %ld p50 %.6f p99 %.6f max %.6f\n", what, n, rtt[n / 2], rtt[n * 99 / 100],
+	       rtt[n - 1]);
+}
+
+static int bench_latency(const char *path, long n)
+{
+	int fd = bench_unix_socket(path, false);
+	double *rtt = calloc((size_t)n, sizeof(double));
+
+	for (long i = 0; i < n; i++)
+		rtt[i] = bench_rtt(fd);
+	bench_print_latency("latency", rtt, n);
+	free(rtt);
+	close(fd);
+	return 0;
+}
+
+/* Pings the daemon, one at a time, for as long as a child submits n tasks. */
+static int bench_loaded(long n, long window)
+{
+	const char *path = getenv("COORD_SOCKET");
+	long cap = 1000000, count = 0;
+	double *rtt = calloc((size_t)cap, sizeof(double));
+	int fd = bench_unix_socket(path, false);
+	pid_t child = fork();
+
+	if (child < 0)
+		bench_die("fork", NULL);
+	if (child == 0) {
+		fclose(stdout);
+		_exit(bench_submit(n, window));
+	}
+	while (waitpid(child, NULL, WNOHANG) == 0 && count < cap)
+		rtt[count++] = bench_rtt(fd);
+	bench_print_latency("loaded", rtt, count);
+	free(rtt);
+	close(fd);
+	return 0;
+}
+
+/* Counts the lines each subscriber got; *left is how many are still short of want. */
+static void bench_count(struct pollfd *pfd, long *got, long s, long want, long *left)
+{
+	char buf[65536];
+
+	for (long i = 0; i < s; i++) {
+		ssize_t n;
+
+		if (!(pfd[i].revents & POLLIN))
+			continue;
+		n = read(pfd[i].fd, buf, sizeof(buf));
+		if (n <= 0)
+			bench_die("subscriber read", NULL);
+		for (ssize_t k = 0; k < n; k++)
+			got[i] += buf[k] == '\n';
+		if (got[i] >= want) {
+			pfd[i].fd = -pfd[i].fd - 1; /* poll skips it now */
+			(*left)--;
+		}
+	}
+}
+
+static int bench_notify(long n, long s)
+{
+	static const char sub[] = "{\"jsonrpc\":\"2.0\",\"method\":\"subscribe\",\"params\":"
+				  "{\"types\":[\"request_success\"]},\"id\":1}\n";
+	const char *path = getenv("COORD_SOCKET");
+	struct pollfd *pfd = calloc((size_t)s, sizeof(*pfd));
+	long *got = calloc((size_t)s, sizeof(long)), left = s, total = 0;
+	double t0;
+	pid_t child;
+
+	for (long i = 0; i < s; i++) {
+		pfd[i].fd = bench_unix_socket(path, false);
+		pfd[i].events = POLLIN;
+		if (write(pfd[i].fd, sub, sizeof(sub) - 1) < 0)
+			bench_die("subscribe", NULL);
+		bench_read_line(pfd[i].fd); /* the answer (nothing else can come yet) */
+	}
+	t0 = bench_now();
+	child = fork();
+	if (child < 0)
+		bench_die("fork", NULL);
+	if (child == 0) {
+		fclose(stdout);
+		_exit(bench_submit(n, 256));
+	}
+	while (left > 0) {
+		if (poll(pfd, (nfds_t)s, -1) < 0 && errno != EINTR)
+			bench_die("poll", NULL);
+		bench_count(pfd, got, s, n, &left);
+	}
+	waitpid(child, NULL, 0);
+	for (long i = 0; i < s; i++)
+		total += got[i];
+	printf("notify %ld subscribers %ld delivered %ld seconds %.6f\n", n, s, total,
+	       bench_now() - t0);
+	free(pfd);
+	free(got);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long a = argc > 2 ? atol(argv[2]) : 0, b = argc > 3 ? atol(argv[3]) : 1;
@@ -227,8 +420,17 @@ int main(int argc, char **argv)
 		return bench_ping(a);
 	if (argc >= 3 && strcmp(argv[1], "status") == 0)
 		return bench_status(a);
+	if (argc >= 3 && strcmp(argv[1], "echoserve") == 0)
+		bench_echoserve(argv[2]);
+	if (argc >= 4 && strcmp(argv[1], "latency") == 0)
+		return bench_latency(argv[2], b);
+	if (argc >= 4 && strcmp(argv[1], "loaded") == 0)
+		return bench_loaded(a, b);
+	if (argc >= 4 && strcmp(argv[1], "notify") == 0)
+		return bench_notify(a, b);
 	fprintf(stderr,
 		"usage: coordbench spawn N P | submit N WINDOW | enqueue N WINDOW MODE | ping N | "
-		"status N\n");
+		"status N | echoserve PATH | latency PATH N | loaded N WINDOW | notify N "
+		"SUBSCRIBERS\n");
 	return 2;
 }

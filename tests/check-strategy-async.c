@@ -674,6 +674,16 @@ static void async_turn(void)
 	event_base_loop(env.base, EVLOOP_NONBLOCK);
 }
 
+/* Turns the loop until the spawner thread has started id's process. */
+static void async_await_running(const char *id)
+{
+	time_t deadline = time(NULL) + 10;
+
+	while (state_find_open(env.state, id)->phase != JOB_RUNNING && time(NULL) < deadline)
+		event_base_loop(env.base, EVLOOP_ONCE);
+	ck_assert_int_eq(state_find_open(env.state, id)->phase, JOB_RUNNING);
+}
+
 START_TEST(test_async_concurrency_cap)
 {
 	struct async_cap cap = {0};
@@ -689,8 +699,8 @@ START_TEST(test_async_concurrency_cap)
 	}
 	async_turn();
 	/* The first two run at once, the rest wait their turn in order. */
-	ck_assert_int_eq(state_find_open(env.state, "j0")->phase, JOB_RUNNING);
-	ck_assert_int_eq(state_find_open(env.state, "j1")->phase, JOB_RUNNING);
+	async_await_running("j0");
+	async_await_running("j1");
 	for (int i = 2; i < 5; i++) {
 		snprintf(id, sizeof(id), "j%d", i);
 		ck_assert_int_eq(state_find_open(env.state, id)->phase, JOB_QUEUED);
@@ -763,7 +773,7 @@ START_TEST(test_async_cancel_queued)
 	job = async_job("b");
 	ck_assert_int_eq(job->pid, 0);
 	job_unref(job);
-	ck_assert_int_eq(state_find_open(env.state, "a")->phase, JOB_RUNNING);
+	async_await_running("a");
 }
 END_TEST
 
@@ -776,6 +786,7 @@ START_TEST(test_async_lend_slot)
 	async_submit_ok("{\"request_id\": \"child\", \"node\": {\"argv\": [\"true\"]}}");
 	async_turn();
 	ck_assert_int_eq(state_find_open(env.state, "child")->phase, JOB_QUEUED);
+	async_await_running("parent");
 	/* The parent waits for its child: its slot goes to the child. */
 	ck_assert_int_eq(coordinator_lend_slot(coord, "parent"), 0);
 	msg = async_wait_final("child", 10);

@@ -24,6 +24,7 @@
 #include "exechelper.h"
 #include "log.h"
 #include "process.h"
+#include "spawner.h"
 #include "sweeper.h"
 
 /* Bytes read from a pipe at a time. */
@@ -59,6 +60,11 @@ struct process {
 	int helper_fd;	   /* the exec helper's status pipe, or -1 */
 	char *helper;	   /* the exec helper's path, or NULL */
 	char *spawn_error; /* what the exec helper said, if it failed */
+	size_t result_tail;
+	struct process_launch *launch; /* while a spawner starts it */
+	process_started_cb started_cb;
+	bool terminate_pending; /* terminated while the spawner started it */
+	bool orphaned;		/* freed while the spawner started it */
 	siginfo_t status;
 	bool exited;
 	bool killed; /* SIGKILL sent to the group */
@@ -304,6 +310,19 @@ static void process_pipes_close(struct process_pipes *p)
 	}
 }
 
+/* What a spawn needs until posix_spawn returns; owned by the process meanwhile. */
+struct process_launch {
+	struct spawner_req req;
+	struct process *proc;
+	struct process_pipes pipes;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	char **helper_argv;
+	char **argv_copy; /* for a spawner: the caller's may go before it is done */
+	char **envp_copy;
+	const char *what; /* argv[0], for the reason it did not start */
+};
+
 static int process_pipes_open(struct process_pipes *p, const struct process_spec *spec)
 {
 	p->out[0] = p->out[1] = p->err[0] = p->err[1] = p->in[0] = p->in[1] = -1;
@@ -386,35 +405,87 @@ static int process_check_cwd(const char *cwd, char **error)
 	return 0;
 }
 
-/* Starts argv, or the exec helper that becomes spec->uid before it execs argv. */
-static int process_start(const struct process_spec *spec, struct process_pipes *p, pid_t *pid,
-			 char **error)
+static void process_strv_free(char **v)
 {
-	char **helper_argv = NULL;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
+	if (!v)
+		return;
+	for (size_t i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static char **process_strv_dup(char *const *v)
+{
+	size_t n = 0;
+	char **copy;
+
+	while (v[n])
+		n++;
+	copy = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; copy && i < n; i++) {
+		if (!(copy[i] = strdup(v[i]))) {
+			process_strv_free(copy);
+			return NULL;
+		}
+	}
+	return copy;
+}
+
+static void process_launch_free(struct process_launch *l)
+{
+	posix_spawn_file_actions_destroy(&l->fa);
+	posix_spawnattr_destroy(&l->attr);
+	process_pipes_close(&l->pipes);
+	exechelper_argv_free(l->helper_argv);
+	process_strv_free(l->argv_copy);
+	process_strv_free(l->envp_copy);
+	free(l);
+}
+
+/*
+ * Prepares the spawn of argv, or of the exec helper that becomes spec->uid
+ * before it execs argv. Takes the pipes (closes them on failure too).
+ */
+static int process_launch_new(const struct process_spec *spec, struct process_pipes *p,
+			      struct process_launch **ret)
+{
+	struct process_launch *l = calloc(1, sizeof(*l));
+	char *const *argv = spec->argv, *const *envp = spec->envp;
 	int r;
 
-	if (spec->exec_helper &&
-	    !(helper_argv = exechelper_argv(spec->exec_helper, spec->uid, spec->cwd, spec->argv)))
+	if (!l) {
+		process_pipes_close(p);
 		return -ENOMEM;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	r = process_file_actions(&fa, spec, p);
+	}
+	l->pipes = *p;
+	posix_spawn_file_actions_init(&l->fa);
+	posix_spawnattr_init(&l->attr);
+	if (spec->spawner) {
+		l->argv_copy = process_strv_dup(spec->argv);
+		l->envp_copy = process_strv_dup(spec->envp);
+		argv = l->argv_copy;
+		envp = l->envp_copy;
+	}
+	r = argv && envp ? process_file_actions(&l->fa, spec, &l->pipes) : -ENOMEM;
 	if (r == 0)
-		r = process_spawn_attr(&attr);
-	if (r == 0 && helper_argv)
-		r = -posix_spawn(pid, spec->exec_helper, &fa, &attr, helper_argv, spec->envp);
-	else if (r == 0)
-		r = -posix_spawnp(pid, spec->argv[0], &fa, &attr, spec->argv, spec->envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	exechelper_argv_free(helper_argv);
-	if (r < 0 && spec->exec_helper)
-		return cause_set(error, r, "cannot run the exec helper \"%s\": %s",
-				 spec->exec_helper, strerror(-r));
-	if (r < 0)
-		return cause_set(error, r, "cannot run \"%s\": %s", spec->argv[0], strerror(-r));
+		r = process_spawn_attr(&l->attr);
+	if (r == 0 && spec->exec_helper &&
+	    !(l->helper_argv = exechelper_argv(spec->exec_helper, spec->uid, spec->cwd, argv)))
+		r = -ENOMEM;
+	if (r < 0) {
+		process_launch_free(l);
+		return r;
+	}
+	l->what = spec->exec_helper ? spec->exec_helper : argv[0];
+	l->req = (struct spawner_req){
+		.path = l->what,
+		.search = !spec->exec_helper,
+		.argv = l->helper_argv ? l->helper_argv : argv,
+		.envp = envp,
+		.fa = &l->fa,
+		.attr = &l->attr,
+	};
+	*ret = l;
 	return 0;
 }
 
@@ -431,16 +502,11 @@ static int process_stream_init(struct process *proc, struct process_stream *s, i
 	return event_add(s->ev, NULL) < 0 ? -ENOMEM : 0;
 }
 
-static int process_stdin_init(struct process *proc, const struct process_spec *spec, int fd)
+static int process_stdin_init(struct process *proc, int fd)
 {
 	proc->stdin_fd = fd;
 	if (fd < 0)
 		return 0;
-	proc->stdin_data = malloc(spec->stdin_len);
-	if (!proc->stdin_data)
-		return -ENOMEM;
-	memcpy(proc->stdin_data, spec->stdin_data, spec->stdin_len);
-	proc->stdin_len = spec->stdin_len;
 	proc->stdin_ev = event_new(proc->base, fd, EV_WRITE | EV_PERSIST, process_stdin_cb, proc);
 	if (!proc->stdin_ev || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
 		return -ENOMEM;
@@ -448,8 +514,7 @@ static int process_stdin_init(struct process *proc, const struct process_spec *s
 }
 
 /* Sets up the parent's side once the child runs. */
-static int process_watch(struct process *proc, const struct process_spec *spec,
-			 struct process_pipes *p)
+static int process_watch(struct process *proc, struct process_pipes *p)
 {
 	int r;
 
@@ -468,16 +533,64 @@ static int process_watch(struct process *proc, const struct process_spec *spec,
 	/* A SIGCHLD that came before the event was added is not lost: look once. */
 	if (proc->pidfd < 0)
 		event_active(proc->exit_ev, EV_SIGNAL, 1);
-	r = process_stream_init(proc, &proc->out, p->out[0], STDOUT_FILENO, spec->result_tail);
+	r = process_stream_init(proc, &proc->out, p->out[0], STDOUT_FILENO, proc->result_tail);
 	p->out[0] = -1;
 	if (r == 0)
 		r = process_stream_init(proc, &proc->err, p->err[0], STDERR_FILENO,
-					spec->result_tail);
+					proc->result_tail);
 	p->err[0] = -1;
 	if (r == 0)
-		r = process_stdin_init(proc, spec, p->in[1]);
+		r = process_stdin_init(proc, p->in[1]);
 	p->in[1] = -1;
 	return r;
+}
+
+/* After posix_spawn: the parent's side, or why it did not start. Frees the launch. */
+static int process_launched(struct process *proc, char **error)
+{
+	struct process_launch *l = proc->launch;
+	struct process_pipes *p = &l->pipes;
+	int r = -l->req.err;
+
+	proc->launch = NULL;
+	if (r < 0 && proc->helper)
+		cause_set(error, r, "cannot run the exec helper \"%s\": %s", l->what, strerror(-r));
+	else if (r < 0)
+		cause_set(error, r, "cannot run \"%s\": %s", l->what, strerror(-r));
+	if (r == 0) {
+		proc->pid = l->req.pid;
+		/* The child's ends are its own now. */
+		process_close_fd(&p->out[1]);
+		process_close_fd(&p->err[1]);
+		process_close_fd(&p->in[0]);
+		process_close_fd(&p->status[1]);
+		proc->helper_fd = p->status[0];
+		p->status[0] = -1;
+		r = process_watch(proc, p);
+		if (r < 0)
+			cause_set(error, r, "cannot watch process %d: %s", (int)proc->pid,
+				  strerror(-r));
+	}
+	process_launch_free(l);
+	return r;
+}
+
+static void process_launched_cb(struct spawner_req *req)
+{
+	struct process_launch *l = (struct process_launch *)req;
+	struct process *proc = l->proc;
+	char *error = NULL;
+	int r = process_launched(proc, &error);
+
+	if (proc->orphaned) {
+		free(error);
+		process_free(proc);
+		return;
+	}
+	if (r == 0 && proc->terminate_pending)
+		process_terminate(proc);
+	proc->started_cb(proc, r < 0 ? (error ? error : strerror(-r)) : NULL, proc->userdata);
+	free(error);
 }
 
 int process_spawn(struct event_base *base, const struct process_spec *spec, process_done_cb done,
@@ -497,13 +610,19 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 		return -ENOMEM;
 	proc->base = base;
 	proc->pidfd = proc->stdin_fd = proc->out.fd = proc->err.fd = proc->helper_fd = -1;
-	if (spec->exec_helper && !(proc->helper = strdup(spec->exec_helper))) {
-		free(proc);
+	if ((spec->exec_helper && !(proc->helper = strdup(spec->exec_helper))) ||
+	    (spec->stdin_len > 0 && !(proc->stdin_data = malloc(spec->stdin_len)))) {
+		process_free(proc);
 		return -ENOMEM;
 	}
+	if (spec->stdin_len > 0)
+		memcpy(proc->stdin_data, spec->stdin_data, spec->stdin_len);
+	proc->stdin_len = spec->stdin_len;
+	proc->result_tail = spec->result_tail;
 	proc->kill_grace_ms = spec->kill_grace_ms;
 	proc->sweeper = spec->sweeper;
 	proc->done_cb = done;
+	proc->started_cb = spec->started;
 	proc->output_cb = spec->output;
 	proc->userdata = userdata;
 	r = process_pipes_open(&pipes, spec);
@@ -512,21 +631,21 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 		process_free(proc);
 		return r;
 	}
-	r = process_start(spec, &pipes, &proc->pid, error);
-	if (r == 0) {
-		/* The child's ends are its own now. */
-		process_close_fd(&pipes.out[1]);
-		process_close_fd(&pipes.err[1]);
-		process_close_fd(&pipes.in[0]);
-		process_close_fd(&pipes.status[1]);
-		proc->helper_fd = pipes.status[0];
-		pipes.status[0] = -1;
-		r = process_watch(proc, spec, &pipes);
-		if (r < 0)
-			cause_set(error, r, "cannot watch process %d: %s", (int)proc->pid,
-				  strerror(-r));
+	r = process_launch_new(spec, &pipes, &proc->launch);
+	if (r < 0) {
+		cause_set(error, r, "cannot prepare the spawn: %s", strerror(-r));
+		process_free(proc);
+		return r;
 	}
-	process_pipes_close(&pipes);
+	proc->launch->proc = proc;
+	if (spec->spawner) {
+		proc->launch->req.done = process_launched_cb;
+		spawner_submit(spec->spawner, &proc->launch->req);
+		*ret = proc;
+		return 0;
+	}
+	spawner_run(&proc->launch->req);
+	r = process_launched(proc, error);
 	if (r < 0) {
 		process_free(proc);
 		return r;
@@ -542,6 +661,10 @@ pid_t process_pid(const struct process *proc)
 
 void process_terminate(struct process *proc)
 {
+	if (proc->launch) {
+		proc->terminate_pending = true;
+		return;
+	}
 	if (proc->done || proc->killed)
 		return;
 	kill(-proc->pid, SIGTERM);
@@ -552,6 +675,11 @@ void process_free(struct process *proc)
 {
 	if (!proc)
 		return;
+	if (proc->launch) {
+		/* The spawner still has it: it is killed and freed when it comes back. */
+		proc->orphaned = true;
+		return;
+	}
 	if (proc->pid > 0 && !proc->done) {
 		kill(-proc->pid, SIGKILL);
 		if (proc->pidfd >= 0)

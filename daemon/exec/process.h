@@ -13,6 +13,7 @@
 struct event_base;
 struct process;
 struct process_result;
+struct spawner;
 struct sweeper;
 
 /* Called once, when the process has exited and its output is read. res is borrowed. */
@@ -25,6 +26,13 @@ typedef void (*process_done_cb)(struct process *proc, const struct process_resul
  */
 typedef void (*process_output_cb)(struct process *proc, int fd_no, const char *data, size_t len,
 				  void *userdata);
+
+/*
+ * Called once when a process handed to a spawner runs (error NULL) or
+ * could not start (error: why; the caller frees proc, from inside at the
+ * earliest). Both borrowed.
+ */
+typedef void (*process_started_cb)(struct process *proc, const char *error, void *userdata);
 
 struct process_spec {
 	char *const *argv; /* argv[0] is looked up in PATH when it has no '/' */
@@ -43,6 +51,13 @@ struct process_spec {
 	 */
 	const char *exec_helper;
 	uid_t uid;
+	/*
+	 * NULL: process_spawn returns once the program runs. Else the spawner's
+	 * thread starts it and started says when; meanwhile the process can be
+	 * terminated (on start) and freed (killed on start).
+	 */
+	struct spawner *spawner;
+	process_started_cb started;
 };
 
 struct process_result {
@@ -69,6 +84,7 @@ struct process_result {
 int process_spawn(struct event_base *base, const struct process_spec *spec, process_done_cb done,
 		  void *userdata, struct process **ret, char **error);
 
+/* 0 while a spawner starts it. */
 pid_t process_pid(const struct process *proc);
 
 /* SIGTERM to the whole group now, SIGKILL after the grace period. */

@@ -1,6 +1,7 @@
 /*
  * The async strategy (the seed's AsyncioExecutionStrategy): every task is a
- * real child process watched from the event loop, with no threads. At most
+ * real child process watched from the event loop. One spawner thread calls
+ * posix_spawn, so that the loop does not wait for each child's exec. At most
  * max_concurrency run at once; the rest wait in a FIFO queue. The strategy
  * owns each task handed to it (in a struct async_run) until the task's
  * completion message is published.
@@ -22,6 +23,7 @@
 #include "process.h"
 #include "publisher.h"
 #include "slotqueue.h"
+#include "spawner.h"
 #include "strategy.h"
 #include "strategy_kind.h"
 #include "sweeper.h"
@@ -31,7 +33,7 @@
 struct async_run {
 	struct slotqueue_item item; /* first: the queue's items are async runs */
 	struct strategy_async *owner;
-	struct process *proc;	      /* NULL while it waits for a slot */
+	struct process *proc;	      /* NULL while it waits for a slot; starting until started */
 	struct output_writer *output; /* where its output is kept, or NULL */
 	struct event *timeout_ev;
 	enum error_kind stop_reason; /* ERROR_NONE, ERROR_TIMEOUT or ERROR_CANCELLED */
@@ -46,6 +48,7 @@ struct strategy_async {
 	unsigned kill_grace_ms;
 	struct taskenv *env;	 /* what every task's environment starts from */
 	struct sweeper *sweeper; /* what finished tasks left in their groups */
+	struct spawner *spawner; /* starts the processes */
 	char *exec_helper;	 /* run_as = submitter: the helper's path; else NULL */
 };
 
@@ -198,7 +201,25 @@ static void async_spawn_failed(struct async_run *run, const char *why)
 	async_run_end(run);
 }
 
-/* The slot queue gives run a slot: its process starts now. */
+/* The spawner started run's process, or could not. */
+static void async_process_started_cb(struct process *proc, const char *error, void *userdata)
+{
+	struct async_run *run = userdata;
+	struct strategy_async *sa = run->owner;
+
+	if (error) {
+		async_spawn_failed(run, error);
+		slotqueue_start_waiting(&sa->slots);
+		return;
+	}
+	if (async_arm_timeout(run) < 0)
+		log_warning("cannot arm the timeout of %s", run->item.task->request_id);
+	if (sa->base.hooks.task_started)
+		sa->base.hooks.task_started(sa->base.hooks.ctx, run->item.task->request_id,
+					    process_pid(proc));
+}
+
+/* The slot queue gives run a slot: its process starts now (see async_process_started_cb). */
 static void async_start_cb(struct slotqueue_item *item, void *ctx)
 {
 	struct async_run *run = (struct async_run *)item;
@@ -213,6 +234,8 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 		.output = async_process_output_cb,
 		.kill_grace_ms = sa->kill_grace_ms,
 		.sweeper = sa->sweeper,
+		.spawner = sa->spawner,
+		.started = async_process_started_cb,
 	};
 	/* Root's tasks and ours run as we do; others' as their submitter, when so configured. */
 	bool as_submitter = sa->exec_helper && exechelper_needed(run->item.task->owner_uid);
@@ -244,13 +267,7 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 	if (r < 0) {
 		async_spawn_failed(run, error ? error : strerror(-r));
 		free(error);
-		return;
 	}
-	if (async_arm_timeout(run) < 0)
-		log_warning("cannot arm the timeout of %s", run->item.task->request_id);
-	if (sa->base.hooks.task_started)
-		sa->base.hooks.task_started(sa->base.hooks.ctx, run->item.task->request_id,
-					    process_pid(run->proc));
 }
 
 static bool async_can_accept(struct strategy *s)
@@ -374,6 +391,7 @@ static void async_free(struct strategy *s)
 	if (sa->slots.items)
 		slotqueue_foreach(&sa->slots, async_free_cb, sa);
 	slotqueue_clear(&sa->slots);
+	spawner_free(sa->spawner); /* after the runs: their processes are killed on start */
 	sweeper_free(sa->sweeper);
 	taskenv_free(sa->env);
 	free(sa->exec_helper);
@@ -417,11 +435,14 @@ int strategy_async_new(struct event_base *base, struct publisher *publisher,
 		config->kill_grace_ms ? config->kill_grace_ms : STRATEGY_DEFAULT_KILL_GRACE_MS;
 	sa->env = taskenv_new(config->socket_path);
 	sa->sweeper = sweeper_new(base);
+	if (spawner_new(base, &sa->spawner) < 0)
+		sa->spawner = NULL;
 	if (config->run_as_submitter)
 		sa->exec_helper = exechelper_path(config->exec_helper);
 	if (slotqueue_init(&sa->slots, base, config->max_concurrency, config->max_queue,
 			   async_start_cb, sa) < 0 ||
-	    !sa->env || !sa->sweeper || (config->run_as_submitter && !sa->exec_helper) ||
+	    !sa->env || !sa->sweeper || !sa->spawner ||
+	    (config->run_as_submitter && !sa->exec_helper) ||
 	    strategy_init_base(&sa->base, &async_ops, publisher, config->mode) < 0) {
 		async_free(&sa->base);
 		return -ENOMEM;
