@@ -350,6 +350,94 @@ START_TEST(test_mode_gone)
 }
 END_TEST
 
+/*
+ * Puts the job request_id back to opened in phase, as a SIGKILL leaves it
+ * when the final message was committed in one loop turn and the close
+ * that message causes was still to be committed in the next.
+ */
+static void qr_reopen(struct qr_env *e, const char *request_id, const char *phase)
+{
+	char path[256], *sql;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/history.sqlite3", e->d.state);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sql = sqlite3_mprintf("UPDATE jobs SET status = 'opened', phase = %Q, result = NULL, "
+			      "end_time = NULL, exit_code = NULL, error_kind = NULL, "
+			      "error_message = NULL WHERE request_id = %Q",
+			      phase, request_id);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_changes(db), 1);
+	sqlite3_free(sql);
+	sqlite3_close(db);
+}
+
+/* The final messages the log holds about request_id. */
+static long long qr_finals(struct qr_env *e, const char *request_id)
+{
+	sqlite3 *db = harness_db_open(&e->d);
+	char *sql = sqlite3_mprintf("SELECT count(*) FROM messages WHERE request_id = %Q AND type "
+				    "IN ('request_success', 'request_failure')",
+				    request_id);
+	long long n = harness_db_int(db, sql);
+
+	sqlite3_free(sql);
+	sqlite3_close(db);
+	return n;
+}
+
+START_TEST(test_final_message_committed_close_not)
+{
+	struct qr_env e;
+	struct harness_client *c;
+	json_object *r;
+	int line;
+	char *runs;
+
+	/*
+	 * The log has a job's final message but its row is still opened (the
+	 * SIGKILL came between the two commits): the next start closes it as
+	 * that message says, and publishes no second final message.
+	 */
+	qr_setup(&e);
+	c = harness_client_new(e.d.sock);
+	qr_submit(c, &e, "ran", "", false);
+	json_object_put(harness_wait_job(c, "ran"));
+	qr_submit(c, &e, "blocker", "", true);
+	json_object_put(harness_wait_running(c, "blocker"));
+	qr_submit(c, &e, "dropped", "", false);
+	json_object_put(harness_ok(c, "cancel", harness_json("{\"request_id\":\"dropped\"}")));
+	json_object_put(harness_wait_job(c, "dropped"));
+	harness_client_free(c);
+	qr_kill9(&e);
+	qr_reopen(&e, "ran", "running");
+	qr_reopen(&e, "dropped", "queued");
+
+	harness_daemon_start(&e.d);
+	c = harness_client_new(e.d.sock);
+	r = harness_wait_job(c, "ran");
+	ck_assert_str_eq(harness_str(r, "result"), "success");
+	json_object_put(r);
+	r = harness_wait_job(c, "dropped");
+	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
+	json_object_put(r);
+	r = harness_wait_job(c, "blocker");
+	ck_assert_str_eq(harness_str(r, "error.kind"), "lost");
+	json_object_put(r);
+	ck_assert_int_eq(qr_finals(&e, "ran"), 1);
+	ck_assert_int_eq(qr_finals(&e, "dropped"), 1);
+	runs = qr_runs(&e);
+	ck_assert_int_eq(qr_count(runs, "ran", &line), 1);
+	ck_assert_int_eq(qr_count(runs, "dropped", &line), 0);
+	free(runs);
+	r = harness_ok(c, "status", NULL);
+	ck_assert_int_eq(harness_int(r, "counts.opened"), 0);
+	json_object_put(r);
+	harness_client_free(c);
+	harness_daemon_cleanup(&e.d);
+}
+END_TEST
+
 static Suite *qr_suite(void)
 {
 	Suite *s = suite_create("daemon-queue-restart");
@@ -360,6 +448,7 @@ static Suite *qr_suite(void)
 	tcase_add_test(tc, test_graceful_restart_keeps_queue);
 	tcase_add_test(tc, test_waiting_on_lost_fails);
 	tcase_add_test(tc, test_mode_gone);
+	tcase_add_test(tc, test_final_message_committed_close_not);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -414,6 +414,39 @@ static void soak_expect_zero(sqlite3 *db, const char *what, const char *sql)
 	ck_assert_msg(n == 0, "%lld %s", n, what);
 }
 
+/* Prints one row of a describing query to stderr. */
+static int soak_print_row(void *what, int n, char **values, char **names)
+{
+	fprintf(stderr, "soak: %s:", (const char *)what);
+	for (int i = 0; i < n; i++)
+		fprintf(stderr, " %s=%s", names[i], values[i] ? values[i] : "NULL");
+	fputc('\n', stderr);
+	return 0;
+}
+
+/*
+ * Names the jobs that break "exactly one final message": each job row, then
+ * every message about it, so a failure says which request_ids and how.
+ */
+static void soak_describe_finals(sqlite3 *db)
+{
+	static const char bad[] = "SELECT j.request_id FROM h.jobs j WHERE (SELECT count(*) "
+				  "FROM h.messages m WHERE m.request_id = j.request_id AND "
+				  "m.type IN ('request_success', 'request_failure')) != 1 LIMIT 10";
+	char sql[1024];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT seq_no, request_id, mode, status, phase, result, start_time, end_time, "
+		 "exit_code, error_kind, error_message, pid FROM h.jobs WHERE request_id IN (%s)",
+		 bad);
+	sqlite3_exec(db, sql, soak_print_row, (void *)"job", NULL);
+	snprintf(sql, sizeof(sql),
+		 "SELECT seq, type, request_id, time FROM h.messages WHERE request_id IN (%s) "
+		 "ORDER BY request_id, seq",
+		 bad);
+	sqlite3_exec(db, sql, soak_print_row, (void *)"message", NULL);
+}
+
 /* Loads what the clients saw into table seen(rid, outcome) of db. */
 static void soak_load_outcomes(const struct soak *s, sqlite3 *db)
 {
@@ -476,6 +509,7 @@ static void soak_check_history(const struct soak *s, json_object *counts, long f
 	soak_expect_zero(db, "jobs without exactly one request_creation message",
 			 "SELECT count(*) FROM h.jobs j WHERE (SELECT count(*) FROM h.messages m "
 			 "WHERE m.request_id = j.request_id AND m.type = 'request_creation') != 1");
+	soak_describe_finals(db);
 	soak_expect_zero(db, "jobs without exactly one final message",
 			 "SELECT count(*) FROM h.jobs j WHERE (SELECT count(*) FROM h.messages m "
 			 "WHERE m.request_id = j.request_id AND m.type IN ('request_success', "
