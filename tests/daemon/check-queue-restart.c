@@ -156,13 +156,30 @@ static void qr_kill9(struct qr_env *e)
 	e->d.pid = 0;
 }
 
+/* The gated job "blocker", running. */
+static void qr_blocker(struct harness_client *c, struct qr_env *e)
+{
+	qr_submit(c, e, "blocker", "", true);
+	json_object_put(harness_wait_running(c, "blocker"));
+}
+
+/* Waits for request_id to close and checks what field (result, error.kind) says. */
+static void qr_expect(struct harness_client *c, const char *request_id, const char *field,
+		      const char *want)
+{
+	json_object *r = harness_wait_job(c, request_id);
+
+	ck_assert_msg(strcmp(harness_str(r, field), want) == 0, "%s: %s", request_id,
+		      json_object_to_json_string(r));
+	json_object_put(r);
+}
+
 /* The running blocker, 200 queued behind it, and 20 waiting on some of those. */
 static void qr_fill(struct harness_client *c, struct qr_env *e)
 {
 	char id[16], extra[64];
 
-	qr_submit(c, e, "blocker", "", true);
-	json_object_put(harness_wait_running(c, "blocker"));
+	qr_blocker(c, e);
 	for (int i = 0; i < QR_QUEUED; i++) {
 		snprintf(id, sizeof(id), "q%d", i);
 		qr_submit(c, e, id, "", false);
@@ -279,15 +296,13 @@ START_TEST(test_waiting_on_lost_fails)
 {
 	struct qr_env e;
 	struct harness_client *c;
-	json_object *r;
 	int line;
 	char *runs;
 
 	/* A job waiting on one that ran at the crash: that one is lost, so it fails. */
 	qr_setup(&e);
 	c = harness_client_new(e.d.sock);
-	qr_submit(c, &e, "blocker", "", true);
-	json_object_put(harness_wait_running(c, "blocker"));
+	qr_blocker(c, &e);
 	qr_submit(c, &e, "dep", ",\"after\":[\"blocker\"]", false);
 	qr_submit(c, &e, "anyway", ",\"after\":[\"blocker\"],\"after_policy\":\"closed\"", false);
 	harness_client_free(c);
@@ -295,12 +310,8 @@ START_TEST(test_waiting_on_lost_fails)
 
 	harness_daemon_start(&e.d);
 	c = harness_client_new(e.d.sock);
-	r = harness_wait_job(c, "dep");
-	ck_assert_str_eq(harness_str(r, "error.kind"), "dependency");
-	json_object_put(r);
-	r = harness_wait_job(c, "anyway");
-	ck_assert_str_eq(harness_str(r, "result"), "success");
-	json_object_put(r);
+	qr_expect(c, "dep", "error.kind", "dependency");
+	qr_expect(c, "anyway", "result", "success");
 	runs = qr_runs(&e);
 	ck_assert_int_eq(qr_count(runs, "dep", &line), 0);
 	ck_assert_int_eq(qr_count(runs, "anyway", &line), 1);
@@ -403,8 +414,7 @@ START_TEST(test_final_message_committed_close_not)
 	c = harness_client_new(e.d.sock);
 	qr_submit(c, &e, "ran", "", false);
 	json_object_put(harness_wait_job(c, "ran"));
-	qr_submit(c, &e, "blocker", "", true);
-	json_object_put(harness_wait_running(c, "blocker"));
+	qr_blocker(c, &e);
 	qr_submit(c, &e, "dropped", "", false);
 	json_object_put(harness_ok(c, "cancel", harness_json("{\"request_id\":\"dropped\"}")));
 	json_object_put(harness_wait_job(c, "dropped"));
@@ -415,15 +425,9 @@ START_TEST(test_final_message_committed_close_not)
 
 	harness_daemon_start(&e.d);
 	c = harness_client_new(e.d.sock);
-	r = harness_wait_job(c, "ran");
-	ck_assert_str_eq(harness_str(r, "result"), "success");
-	json_object_put(r);
-	r = harness_wait_job(c, "dropped");
-	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
-	json_object_put(r);
-	r = harness_wait_job(c, "blocker");
-	ck_assert_str_eq(harness_str(r, "error.kind"), "lost");
-	json_object_put(r);
+	qr_expect(c, "ran", "result", "success");
+	qr_expect(c, "dropped", "error.kind", "cancelled");
+	qr_expect(c, "blocker", "error.kind", "lost");
 	ck_assert_int_eq(qr_finals(&e, "ran"), 1);
 	ck_assert_int_eq(qr_finals(&e, "dropped"), 1);
 	runs = qr_runs(&e);

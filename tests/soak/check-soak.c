@@ -440,10 +440,11 @@ static void soak_describe_finals(sqlite3 *db)
 		 "exit_code, error_kind, error_message, pid FROM h.jobs WHERE request_id IN (%s)",
 		 bad);
 	sqlite3_exec(db, sql, soak_print_row, (void *)"job", NULL);
-	snprintf(sql, sizeof(sql),
-		 "SELECT seq, type, request_id, time FROM h.messages WHERE request_id IN (%s) "
-		 "ORDER BY request_id, seq",
-		 bad);
+	snprintf(
+		sql, sizeof(sql),
+		"SELECT seq, type, request_id, time, body FROM h.messages WHERE request_id IN (%s) "
+		"ORDER BY request_id, seq",
+		bad);
 	sqlite3_exec(db, sql, soak_print_row, (void *)"message", NULL);
 }
 
