@@ -156,6 +156,8 @@ static json_object *methods_metrics_mode_json(const struct methods_metrics_mode 
 	json_object_object_add(o, "configured", json_object_new_boolean(m->configured));
 	json_object_object_add(o, "running", methods_metrics_u64(m->info.running));
 	json_object_object_add(o, "queued", methods_metrics_u64(m->info.queued));
+	json_object_object_add(o, "waiting", methods_metrics_u64(m->info.waiting));
+	json_object_object_add(o, "paused", json_object_new_boolean(m->info.paused));
 	json_object_object_add(o, "max_concurrency", methods_metrics_u64(m->info.max_concurrency));
 	json_object_object_add(o, "max_queue", methods_metrics_u64(m->info.max_queue));
 	methods_metrics_counts_json(o, m->counts);
@@ -276,6 +278,16 @@ static uint64_t methods_metrics_queued(const struct methods_metrics_mode *m)
 	return m->info.queued;
 }
 
+static uint64_t methods_metrics_waiting(const struct methods_metrics_mode *m)
+{
+	return m->info.waiting;
+}
+
+static uint64_t methods_metrics_paused(const struct methods_metrics_mode *m)
+{
+	return m->info.paused ? 1 : 0;
+}
+
 static uint64_t methods_metrics_max_concurrency(const struct methods_metrics_mode *m)
 {
 	return m->info.max_concurrency;
@@ -387,6 +399,12 @@ static int methods_metrics_text(const struct methods_metrics_view *v, char **ret
 	methods_metrics_mode_family(&e, v, "coordinatord_jobs_queued", "gauge",
 				    "Jobs waiting for a slot now, by mode.",
 				    methods_metrics_queued);
+	methods_metrics_mode_family(&e, v, "coordinatord_jobs_waiting", "gauge",
+				    "Jobs waiting on their after dependencies now, by mode.",
+				    methods_metrics_waiting);
+	methods_metrics_mode_family(&e, v, "coordinatord_mode_paused", "gauge",
+				    "1 while the mode is paused (mode_set), else 0.",
+				    methods_metrics_paused);
 	methods_metrics_mode_family(&e, v, "coordinatord_mode_max_concurrency", "gauge",
 				    "How many jobs of the mode may run at once.",
 				    methods_metrics_max_concurrency);

@@ -24,6 +24,7 @@ static json_object *methods_mode_json(const struct strategy_info *info)
 	json_object_object_add(m, "max_concurrency", json_object_new_int64(info->max_concurrency));
 	json_object_object_add(m, "running", json_object_new_int64(info->running));
 	json_object_object_add(m, "queued", json_object_new_int64((int64_t)info->queued));
+	json_object_object_add(m, "waiting", json_object_new_int64((int64_t)info->waiting));
 	json_object_object_add(m, "max_queue", json_object_new_int64((int64_t)info->max_queue));
 	json_object_object_add(m, "paused", json_object_new_boolean(info->paused));
 	return m;

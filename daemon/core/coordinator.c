@@ -1063,6 +1063,7 @@ void coordinator_foreach_mode(struct coordinator *coord,
 		struct strategy_info info = {0};
 
 		coord->modes[i]->ops->describe(coord->modes[i], &info);
+		info.waiting = coord->mode_waiting[i];
 		cb(&info, userdata);
 	}
 }
@@ -1070,12 +1071,13 @@ void coordinator_foreach_mode(struct coordinator *coord,
 int coordinator_describe_mode(struct coordinator *coord, const char *mode,
 			      struct strategy_info *ret)
 {
-	struct strategy *strategy = coordinator_mode(coord, mode);
+	ssize_t i = coordinator_mode_index(coord, mode);
 
-	if (!strategy)
+	if (i < 0)
 		return -ENOENT;
 	memset(ret, 0, sizeof(*ret));
-	strategy->ops->describe(strategy, ret);
+	coord->modes[i]->ops->describe(coord->modes[i], ret);
+	ret->waiting = coord->mode_waiting[i];
 	return 0;
 }
 

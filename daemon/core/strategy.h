@@ -27,6 +27,7 @@ struct strategy_info {
 	unsigned max_concurrency;
 	unsigned running;
 	size_t queued;
+	size_t waiting; /* filled by the coordinator: its jobs waiting on their after */
 	size_t max_queue;
 	bool paused;
 	size_t output_limit;

@@ -291,6 +291,13 @@ START_TEST(test_metrics_match_status_and_modes)
 	metrics_submit("long", "serial", "sleep 30");
 	metrics_submit("behind", "serial", "true");
 	json_object_put(harness_wait_running(client, "long"));
+	/* Waiting on its after, and a paused mode. */
+	json_object_put(
+		harness_ok(client, "submit",
+			   harness_json("{\"request_id\":\"later\",\"mode\":\"serial\","
+					"\"after\":[\"long\"],\"node\":{\"argv\":[\"true\"]}}")));
+	json_object_put(harness_ok(client, "mode_set",
+				   harness_json("{\"mode\":\"async\",\"paused\":true}")));
 	/* A refused task: unknown mode. */
 	json_object_put(
 		harness_call(client, "submit",
@@ -312,6 +319,10 @@ START_TEST(test_metrics_match_status_and_modes)
 				 harness_int(m, "running"));
 		ck_assert_int_eq(prom_get(p, "coordinatord_jobs_queued", labels),
 				 harness_int(m, "queued"));
+		ck_assert_int_eq(prom_get(p, "coordinatord_jobs_waiting", labels),
+				 harness_int(m, "waiting"));
+		ck_assert_int_eq(prom_get(p, "coordinatord_mode_paused", labels),
+				 json_object_get_boolean(harness_get(m, "paused")));
 		ck_assert_int_eq(prom_get(p, "coordinatord_mode_max_concurrency", labels),
 				 harness_int(m, "max_concurrency"));
 		ck_assert_int_eq(harness_int(mm, "running"), harness_int(m, "running"));
@@ -324,7 +335,11 @@ START_TEST(test_metrics_match_status_and_modes)
 	ck_assert_int_eq(prom_get(p, "coordinatord_jobs_running", "mode=serial"), 1);
 	ck_assert_int_eq(prom_get(p, "coordinatord_jobs_queued", "mode=serial"), 1);
 	ck_assert_int_eq(prom_get(p, "coordinatord_tasks_submitted_total", "mode=async"), 2);
-	ck_assert_int_eq(prom_get(p, "coordinatord_tasks_submitted_total", "mode=serial"), 2);
+	ck_assert_int_eq(prom_get(p, "coordinatord_jobs_waiting", "mode=serial"), 1);
+	ck_assert_int_eq(prom_get(p, "coordinatord_jobs_waiting", "mode=async"), 0);
+	ck_assert_int_eq(prom_get(p, "coordinatord_mode_paused", "mode=async"), 1);
+	ck_assert_int_eq(prom_get(p, "coordinatord_mode_paused", "mode=serial"), 0);
+	ck_assert_int_eq(prom_get(p, "coordinatord_tasks_submitted_total", "mode=serial"), 3);
 	ck_assert_int_eq(prom_get(p, "coordinatord_tasks_started_total", "mode=serial"), 1);
 	ck_assert_int_eq(
 		prom_get(p, "coordinatord_tasks_closed_total", "mode=async,result=success"), 1);
@@ -344,7 +359,7 @@ START_TEST(test_metrics_match_status_and_modes)
 			 harness_int(status, "counts.success"));
 	ck_assert_int_eq(prom_get(p, "coordinatord_history_jobs", "status=closed,result=failure"),
 			 harness_int(status, "counts.failure"));
-	ck_assert_int_eq(harness_int(metrics, "history.jobs"), 4);
+	ck_assert_int_eq(harness_int(metrics, "history.jobs"), 5);
 	ck_assert_int_eq(harness_int(metrics, "history.opened"),
 			 harness_int(status, "counts.opened"));
 	ck_assert_int_gt(prom_get(p, "coordinatord_history_file_bytes", ""), 0);
