@@ -224,3 +224,37 @@ def test_a_refused_subscribe(daemon: Daemon) -> None:
                 await sub.next(PATIENCE)
 
     run(body())
+
+
+def test_refusal_read_after_a_failed_write(tmp_path: Path) -> None:
+    """A daemon that refuses a peer writes its 1004 and hangs up at once. A client
+    whose first write then fails (EPIPE) must still report the refusal, not a lost
+    connection. The daemon's side is played by a bare socket here, so that the
+    order (refusal written, socket closed, then the client writes) is certain."""
+    import socket
+
+    path = str(tmp_path / "refuser.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    async def scenario() -> None:
+        from coordinatord.connection import Connection
+
+        conn = await Connection.open(path)
+        peer, _ = server.accept()
+        peer.sendall(
+            b'{"jsonrpc":"2.0","error":{"code":1004,"message":"permission denied: '
+            b'uid 65534 may not use this daemon"},"id":null}\n'
+        )
+        peer.close()
+        # No await between the hang-up and the write: the loop has not read the refusal.
+        with pytest.raises(PermissionDenied) as info:
+            await conn.call("ping")
+        assert "may not use this daemon" in str(info.value)
+        conn.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.close()

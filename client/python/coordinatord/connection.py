@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import socket
 from typing import Any, Callable, Dict, List, Optional, Protocol, Set
 
 from .errors import (
@@ -107,6 +108,8 @@ class Connection(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
+        if exc is not None and self._gone is None and self._transport is not None:
+            self._read_leftover(self._transport)
         self._transport = None
         if self._gone is None:
             self._gone = self._lost_error(exc)
@@ -121,6 +124,28 @@ class Connection(asyncio.Protocol):
         self._wake_drainers()
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
+
+    def _read_leftover(self, transport: asyncio.Transport) -> None:
+        """A write that failed (EPIPE: the daemon hung up) ends the transport before it
+        reads what the daemon sent last, typically its refusal of this peer (1004).
+        The socket is still open here: read that now, without blocking."""
+        sock = transport.get_extra_info("socket")
+        if sock is None:
+            return
+        try:
+            raw = socket.socket(fileno=os.dup(sock.fileno()))
+        except OSError:
+            return
+        with raw:
+            raw.setblocking(False)
+            while self._gone is None:
+                try:
+                    data = raw.recv(65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                self.data_received(data)
 
     def pause_writing(self) -> None:
         self._write_paused = True
