@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <check.h>
 
+#include "checkrun.h"
 #include "jsonutil.h"
 #include "output_follow.h"
 #include "output_store.h"
@@ -213,11 +214,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(store_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkrun(store_suite());
 }

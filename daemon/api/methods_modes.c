@@ -5,9 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "connection.h"
 #include "coordinator.h"
 #include "services.h"
 #include "methods.h"

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connection.h"
 #include "services.h"
 #include "job.h"
 #include "jsonspec.h"
@@ -97,14 +96,9 @@ static json_object *rerun_task(json_object *stored, const char *new_request_id, 
 	return task;
 }
 
-/* NULL when uid may re-run job now, else the call's answer. */
-static struct rpc_result *rerun_check_job(struct rpc_call *call, const struct job *job, uid_t uid)
+/* NULL when job may be re-run now, else the call's answer (its owner: RPC_OWNER, in dispatch). */
+static struct rpc_result *rerun_check_job(struct rpc_call *call, const struct job *job)
 {
-	if (uid != 0 && uid != job->owner_uid)
-		return rpc_failure(call, WIRE_PERMISSION_DENIED,
-				   "permission denied: job \"%.128s\" belongs to uid %u; only its "
-				   "owner or root may re-run it",
-				   job->request_id, (unsigned)job->owner_uid);
 	if (job->status == JOB_OPENED)
 		return rpc_failure(
 			call, WIRE_CONFLICT,
@@ -133,7 +127,7 @@ struct rpc_result *methods_rerun(struct rpc_call *call, json_object *params)
 		return err;
 	if (state_get_job(services_of(call)->state, p.request_id, &job) < 0)
 		return methods_not_found(call, p.request_id);
-	err = rerun_check_job(call, job, connection_peer_uid(call->conn));
+	err = rerun_check_job(call, job);
 	if (!err) {
 		json_object *stored = job_task_json(job);
 

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "testd.h"
 
 #define OUTPUT_WAIT_MS 30000
@@ -222,11 +223,5 @@ static Suite *out_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(out_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkrun(out_suite());
 }
