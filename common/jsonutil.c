@@ -15,52 +15,11 @@ double time_now(void)
 	return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000) / 1e6;
 }
 
-/*
- * "SECONDS.MICROSECONDS" of a time from 0 to 2^33 s (year 2242), as
- * printf's "%.6f" writes it but without its general float formatting (a
- * time is written into every job and message). Returns the length, or 0
- * where only printf can tell: out of range, or a fraction that lies so
- * close to half a microsecond that its rounding needs the exact value.
- */
-static size_t json_time_text(double t, char *buf, size_t size)
-{
-	char digits[24];
-	long long sec, us;
-	double micro, below;
-	size_t n = 0, len = 0;
-
-	if (!(t >= 0 && t < 8589934592.0) || size < sizeof(digits) + 2)
-		return 0;
-	sec = (long long)t;
-	micro = (t - (double)sec) * 1e6; /* the fraction is exact; this rounds once */
-	us = (long long)micro;
-	below = micro - (double)us;
-	if (below > 0.4999999 && below < 0.5000001)
-		return 0;
-	if (below > 0.5 && ++us == 1000000) {
-		sec++;
-		us = 0;
-	}
-	us += sec * 1000000;
-	do {
-		digits[n++] = (char)('0' + us % 10);
-		us /= 10;
-	} while (us > 0 || n < 7); /* at least one digit before the point */
-	while (n > 6)
-		buf[len++] = digits[--n];
-	buf[len++] = '.';
-	while (n > 0)
-		buf[len++] = digits[--n];
-	buf[len] = '\0';
-	return len;
-}
-
 json_object *json_time_new(double t)
 {
-	char buf[352]; /* "%.6f" of the largest double */
+	char buf[48];
 
-	if (json_time_text(t, buf, sizeof(buf)) == 0)
-		snprintf(buf, sizeof(buf), "%.6f", t);
+	snprintf(buf, sizeof(buf), "%.6f", t);
 	return json_object_new_double_s(t, buf);
 }
 
