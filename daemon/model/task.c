@@ -296,8 +296,12 @@ static int task_parse_ids(struct task *task, const struct task_json *in, char **
 	    (r = task_strdup(in->parent_node_id, &task->parent_node_id)) < 0 ||
 	    (r = task_strdup(in->mode, &task->mode)) < 0)
 		return r;
-	if (!task->request_id && !(task->request_id = task_generate_id()))
-		return -ENOMEM;
+	if (!task->request_id) {
+		task->request_id = task_generate_id();
+		if (!task->request_id)
+			return -ENOMEM;
+		task->request_id_made = true;
+	}
 	task->wait = in->wait;
 	return 0;
 }
