@@ -16,20 +16,10 @@ struct jsonspec_field {
 static const char *jsonspec_field_name(struct jsonspec_field *f, const struct jsonspec_where *where,
 				       const char *name)
 {
-	size_t path_len, name_len;
-
-	/* Made for every field read, needed only by an error: no snprintf when it can be helped. */
-	if (!where || !where->path)
-		return name;
-	path_len = strlen(where->path);
-	name_len = strlen(name);
-	if (path_len + 1 + name_len >= sizeof(f->text)) {
+	if (where && where->path)
 		snprintf(f->text, sizeof(f->text), "%s.%s", where->path, name);
-		return f->text;
-	}
-	memcpy(f->text, where->path, path_len);
-	f->text[path_len] = '.';
-	memcpy(f->text + path_len + 1, name, name_len + 1);
+	else
+		snprintf(f->text, sizeof(f->text), "%s", name);
 	return f->text;
 }
 
