@@ -131,32 +131,6 @@ START_TEST(test_head_and_ring)
 }
 END_TEST
 
-/* Finished writers' extents: the last few from memory, older ones from their files, alike. */
-START_TEST(test_extent_after_the_writer)
-{
-	struct output_writer *w;
-	struct output_extent e;
-	char id[16];
-
-	for (int i = 0; i < 20; i++) {
-		snprintf(id, sizeof(id), "x%d", i);
-		ck_assert_int_eq(output_store_writer(store, id, 64, &w), 0);
-		output_writer_append(w, OUTPUT_STDOUT, "0123456789", (size_t)i % 10 + 1);
-		output_writer_free(w);
-	}
-	for (int i = 0; i < 20; i++) {
-		snprintf(id, sizeof(id), "x%d", i);
-		ck_assert_int_eq(output_store_extent(store, id, OUTPUT_STDOUT, &e), 0);
-		ck_assert_uint_eq(e.written, (unsigned)i % 10 + 1);
-		ck_assert_int_eq(output_store_extent(store, id, OUTPUT_STDERR, &e), 0);
-		ck_assert_uint_eq(e.written, 0);
-		ck_assert_int_eq(output_store_remove(store, id), 0);
-		ck_assert_int_eq(output_store_extent(store, id, OUTPUT_STDOUT, &e), 0);
-		ck_assert_uint_eq(e.written, 0);
-	}
-}
-END_TEST
-
 START_TEST(test_watch)
 {
 	struct output_writer *w;
@@ -232,7 +206,6 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_below_limit_is_the_stream);
 	tcase_add_test(tc, test_head_and_ring);
 	tcase_add_test(tc, test_watch);
-	tcase_add_test(tc, test_extent_after_the_writer);
 	tcase_add_test(tc, test_utf8_whole_len);
 	tcase_add_test(tc, test_follow_read_holds_a_cut_character);
 	suite_add_tcase(s, tc);

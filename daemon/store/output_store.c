@@ -55,20 +55,9 @@ struct output_watch {
 	bool dead; /* freed while the store was calling watchers */
 };
 
-/* How many finished writers' extents are kept, for the jobs' answers that follow their end. */
-#define OUTPUT_DONE_KEPT 16
-
-/* What a finished writer left in its files (its headers, which the files hold too). */
-struct output_done {
-	char *request_id; /* NULL: an empty place */
-	struct output_header hdr[OUTPUT_STREAM_COUNT];
-};
-
 struct output_store {
 	int dirfd;
 	LIST_HEAD(, output_writer) writers;
-	struct output_done done[OUTPUT_DONE_KEPT]; /* a ring of the writers freed last */
-	size_t done_next;
 	TAILQ_HEAD(, output_watch) watches;
 	unsigned dispatching;
 	bool dead_watches;
@@ -125,8 +114,6 @@ void output_store_free(struct output_store *store)
 		return;
 	while (!LIST_EMPTY(&store->writers))
 		output_writer_free(LIST_FIRST(&store->writers));
-	for (size_t i = 0; i < OUTPUT_DONE_KEPT; i++)
-		free(store->done[i].request_id);
 	while ((w = TAILQ_FIRST(&store->watches))) {
 		TAILQ_REMOVE(&store->watches, w, entry);
 		free(w->request_id);
@@ -192,36 +179,6 @@ int output_store_writer(struct output_store *store, const char *request_id, size
 	return 0;
 }
 
-/*
- * Keeps the extents of a writer that is done (taking its request_id), so
- * that the answers about its job that follow need not open its files (nor
- * fail to, for a stream with no output). Only a writer whose every write
- * went to its files: then its headers are what the files say.
- */
-static void output_store_keep_done(struct output_store *store, struct output_writer *w)
-{
-	struct output_done *d = &store->done[store->done_next];
-
-	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++)
-		if (w->files[s].failed)
-			return;
-	free(d->request_id);
-	d->request_id = w->request_id;
-	w->request_id = NULL;
-	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++)
-		d->hdr[s] = w->files[s].hdr;
-	store->done_next = (store->done_next + 1) % OUTPUT_DONE_KEPT;
-}
-
-static struct output_done *output_store_find_done(struct output_store *store,
-						  const char *request_id)
-{
-	for (size_t i = 0; i < OUTPUT_DONE_KEPT; i++)
-		if (store->done[i].request_id && strcmp(store->done[i].request_id, request_id) == 0)
-			return &store->done[i];
-	return NULL;
-}
-
 void output_writer_free(struct output_writer *w)
 {
 	if (!w)
@@ -230,7 +187,6 @@ void output_writer_free(struct output_writer *w)
 	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++)
 		if (w->files[s].fd >= 0)
 			close(w->files[s].fd);
-	output_store_keep_done(w->store, w);
 	free(w->request_id);
 	free(w);
 }
@@ -388,13 +344,12 @@ int output_store_extent(struct output_store *store, const char *request_id, enum
 			struct output_extent *ret)
 {
 	struct output_writer *w = output_store_find_writer(store, request_id);
-	struct output_done *d = w ? NULL : output_store_find_done(store, request_id);
 	struct output_header h;
 	int fd, r;
 
 	memset(ret, 0, sizeof(*ret));
-	if (w || d) {
-		output_extent_of(w ? &w->files[s].hdr : &d->hdr[s], ret);
+	if (w) {
+		output_extent_of(&w->files[s].hdr, ret);
 		return 0;
 	}
 	r = output_file_open(store, request_id, s, &h, &fd);
@@ -486,13 +441,7 @@ int output_store_read(struct output_store *store, const char *request_id, enum o
 
 int output_store_remove(struct output_store *store, const char *request_id)
 {
-	struct output_done *d = output_store_find_done(store, request_id);
 	int result = 0;
-
-	if (d) {
-		free(d->request_id);
-		d->request_id = NULL;
-	}
 
 	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++) {
 		char name[256];
