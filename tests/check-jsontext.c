@@ -1,7 +1,4 @@
 /* jsontext: batch lengths, NUL characters in keys, and a member's raw text, read off JSON text. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <check.h>
 
@@ -99,58 +96,6 @@ START_TEST(test_footprint)
 }
 END_TEST
 
-/* json_time_new prints what "%.6f" prints, ties (2^-7 = 0.0078125) and carries included. */
-static void check_time_text(double t)
-{
-	json_object *o = json_time_new(t);
-	char want[64];
-
-	snprintf(want, sizeof(want), "%.6f", t);
-	ck_assert_str_eq(json_object_to_json_string(o), want);
-	json_object_put(o);
-}
-
-START_TEST(test_time_text)
-{
-	static const double fixed[] = {0.0,
-				       1.0,
-				       0.0078125,
-				       0.0234375,
-				       0.9999995,
-				       0.99999949999,
-				       1e-7,
-				       4.9e-7,
-				       5e-7,
-				       5.1e-7,
-				       1796036400.123456,
-				       1796036400.9999995,
-				       4503599627370495.5,
-				       9007199254740991.0,
-				       5e-324,
-				       2.2250738585072014e-308,
-				       -1.5,
-				       9007199254740992.0};
-	unsigned seed = 13;
-
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(*fixed); i++)
-		check_time_text(fixed[i]);
-	/* Times as the daemon makes them (second and microsecond), and any bits at all. */
-	for (int i = 0; i < 200000; i++) {
-		uint64_t bits = ((uint64_t)rand_r(&seed) << 42) ^ ((uint64_t)rand_r(&seed) << 21) ^
-				(uint64_t)rand_r(&seed);
-		double t;
-
-		check_time_text((double)(1700000000 + rand_r(&seed) % 200000000) +
-				(double)(rand_r(&seed) % 1000000) / 1e6);
-		bits &= ~(UINT64_C(1) << 63);
-		memcpy(&t, &bits, sizeof(t));
-		if (t < 1e15)
-			check_time_text(t);
-		check_time_text((double)rand_r(&seed) / 1024.0);
-	}
-}
-END_TEST
-
 static Suite *jsontext_suite(void)
 {
 	Suite *s = suite_create("jsontext");
@@ -160,7 +105,6 @@ static Suite *jsontext_suite(void)
 	tcase_add_test(tc, test_outline_nul_in_key);
 	tcase_add_test(tc, test_member);
 	tcase_add_test(tc, test_footprint);
-	tcase_add_test(tc, test_time_text);
 	suite_add_tcase(s, tc);
 	return s;
 }
