@@ -214,6 +214,25 @@ START_TEST(test_state_set_running)
 	ck_assert_int_eq(row->phase, JOB_RUNNING);
 	ck_assert_int_eq(row->pid, 4242);
 	ck_assert_uint_eq(row->pid_starttime, 99);
+	ck_assert_double_eq_tol(row->run_start_time, job->run_start_time, 1e-6);
+	ck_assert_int_eq(row->status, JOB_OPENED);
+	job_unref(row);
+	/* Every column an opened job's write may change, then its close: the row follows. */
+	ck_assert_int_eq(state_set_ref(env.state, job, "slurm:77"), 0);
+	ck_assert_int_eq(history_find_job(env.history, "r1", &row), 0);
+	ck_assert_str_eq(row->strategy_ref, "slurm:77");
+	ck_assert_int_eq(row->pid, 4242);
+	job_unref(row);
+	ck_assert_int_eq(state_end_job(env.state, "r1", JOB_FAILURE, 9, ERROR_EXIT, "nine"), 0);
+	ck_assert_int_eq(history_find_job(env.history, "r1", &row), 0);
+	ck_assert_int_eq(row->status, JOB_CLOSED);
+	ck_assert_int_eq(row->phase, JOB_FINISHED);
+	ck_assert_int_eq(row->result, JOB_FAILURE);
+	ck_assert_int_eq(row->exit_code, 9);
+	ck_assert_int_eq(row->error_kind, ERROR_EXIT);
+	ck_assert_str_eq(row->error_message, "nine");
+	ck_assert_double_eq_tol(row->end_time, job->end_time, 1e-6);
+	ck_assert_str_eq(row->strategy_ref, "slurm:77");
 	job_unref(row);
 }
 END_TEST

@@ -82,6 +82,7 @@ static const char *const history_job_param[JOB_COL_COUNT_] = {
 enum history_stmt {
 	STMT_INSERT_JOB,
 	STMT_UPDATE_JOB,
+	STMT_UPDATE_OPEN_JOB,
 	STMT_FIND_JOB,
 	STMT_FIND_BY_NODE,
 	STMT_OPEN_JOBS,
@@ -110,6 +111,14 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"error_message = :error_message, pid = :pid, pid_starttime = "
 		":pid_starttime, run_start_time = :run_start_time, strategy_ref = :strategy_ref "
 		"WHERE request_id = :request_id",
+	/*
+	 * While a job is opened only these change (the rest is set when it
+	 * closes): not naming status and end_time spares the two indexes on
+	 * them a needless delete and insert at every start.
+	 */
+	[STMT_UPDATE_OPEN_JOB] = "UPDATE jobs SET phase = :phase, pid = :pid, pid_starttime = "
+				 ":pid_starttime, run_start_time = :run_start_time, strategy_ref = "
+				 ":strategy_ref WHERE request_id = :request_id",
 	[STMT_FIND_JOB] = HISTORY_JOB_SELECT " FROM jobs WHERE request_id = :request_id",
 	[STMT_FIND_BY_NODE] = HISTORY_JOB_SELECT " FROM jobs WHERE child_node_id = :child_node_id "
 						 "ORDER BY seq_no DESC LIMIT 1",
@@ -565,10 +574,12 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 	history_bind_int64(st, p[JOB_COL_OWNER_UID], true, (int64_t)job->owner_uid);
 	history_bind_int64(st, p[JOB_COL_PID], job->pid > 0, job->pid);
 	history_bind_int64(st, p[JOB_COL_PID_STARTTIME], job->pid > 0, (int64_t)job->pid_starttime);
+	/* Only an insert writes after: no serialization for an update. */
 	history_bind_text(
 		st, p[JOB_COL_AFTER],
-		job->after ? json_object_to_json_string_ext(job->after, JSON_C_TO_STRING_PLAIN)
-			   : NULL);
+		p[JOB_COL_AFTER] && job->after
+			? json_object_to_json_string_ext(job->after, JSON_C_TO_STRING_PLAIN)
+			: NULL);
 	history_bind_text(st, p[JOB_COL_TASK], job->task);
 	history_bind_double(st, p[JOB_COL_RUN_START_TIME], job->run_start_time > 0,
 			    job->run_start_time);
@@ -620,7 +631,8 @@ static int history_exec_insert_job(struct history *h, struct job *job)
 
 static int history_exec_update_job(struct history *h, const struct job *job)
 {
-	sqlite3_stmt *st = history_bind_job(h, STMT_UPDATE_JOB, job);
+	sqlite3_stmt *st = history_bind_job(
+		h, job->status == JOB_OPENED ? STMT_UPDATE_OPEN_JOB : STMT_UPDATE_JOB, job);
 
 	return history_step_done(h, st, "cannot update the job");
 }
