@@ -132,8 +132,10 @@ START_TEST(test_uuid7_pool_distinct)
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(uuid7_generate(&u), 0);
 		memcpy(tails[i], &u.b[9], 7);
+		/* Checked by hand: a Check assertion per pair costs a write each. */
 		for (int j = 0; j < i; j++)
-			ck_assert_msg(memcmp(tails[i], tails[j], 7) != 0, "ids %d and %d", i, j);
+			if (memcmp(tails[i], tails[j], 7) == 0)
+				ck_abort_msg("ids %d and %d share their random part", i, j);
 	}
 }
 END_TEST
