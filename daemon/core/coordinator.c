@@ -141,6 +141,17 @@ static int coordinator_task_starting_cb(void *ctx, const char *request_id)
 	return r;
 }
 
+/* A queued task, whole again, from its opened job and the Task stored with it. */
+static int coordinator_task_load_cb(void *ctx, const char *request_id, struct task **ret)
+{
+	struct coordinator *coord = ctx;
+	struct job *job = state_find_open(coord->state, request_id);
+
+	if (!job || job->phase != JOB_QUEUED)
+		return -ENOENT;
+	return task_from_stored(job->task, job, ret);
+}
+
 static void coordinator_task_started_cb(void *ctx, const char *request_id, pid_t pid)
 {
 	struct coordinator *coord = ctx;
@@ -176,6 +187,7 @@ int coordinator_add_mode(struct coordinator *coord, struct strategy *strategy)
 	if (!modes)
 		return -ENOMEM;
 	strategy->hooks.task_starting = coordinator_task_starting_cb;
+	strategy->hooks.task_load = coordinator_task_load_cb;
 	strategy->hooks.task_started = coordinator_task_started_cb;
 	strategy->hooks.task_ref = coordinator_task_ref_cb;
 	strategy->hooks.ctx = coord;

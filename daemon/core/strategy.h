@@ -71,10 +71,14 @@ struct strategy_config {
  * start must be stored first: 0, or a negative errno and the task must not
  * start), that its process started, and what it needs to find the task
  * again after a restart (ref, a short string of its own, stored with the
- * job at once; see reattach).
+ * job at once; see reattach). task_load gives a queued task back whole
+ * (a new task in *ret, the caller's; -ENOENT when it is no longer an
+ * opened job): a strategy that has it need not keep the tasks that wait
+ * for a slot in memory, and loads each when it starts.
  */
 struct strategy_hooks {
 	int (*task_starting)(void *ctx, const char *request_id);
+	int (*task_load)(void *ctx, const char *request_id, struct task **ret);
 	void (*task_started)(void *ctx, const char *request_id, pid_t pid);
 	void (*task_ref)(void *ctx, const char *request_id, const char *ref);
 	void *ctx;
@@ -141,6 +145,12 @@ int strategy_init_base(struct strategy *s, const struct strategy_ops *ops,
  * without starting.
  */
 int strategy_task_starting(struct strategy *s, const struct task *task);
+
+/* Whether the strategy may drop queued tasks and load them at start (see task_load). */
+bool strategy_can_load(const struct strategy *s);
+
+/* The queued task request_id, whole, through task_load: 0 and *ret, -ENOENT, -ENOMEM. */
+int strategy_load_task(struct strategy *s, const char *request_id, struct task **ret);
 
 /* Publishes the failure of a task that never ran, e.g. cancelled while queued. */
 int strategy_publish_failure(struct strategy *s, const struct task *task, enum error_kind kind,

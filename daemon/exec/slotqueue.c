@@ -1,6 +1,6 @@
 /*
  * Slots and the FIFO queue behind them. The queue owns its index (a
- * json-c linkhash keyed by the items' own request_id strings, not copied)
+ * json-c linkhash keyed by the items' own keys, their request_ids, not copied)
  * and its start event; the items belong to the strategy.
  */
 #include <errno.h>
@@ -11,7 +11,6 @@
 
 #include "slotqueue.h"
 #include "strategy.h"
-#include "task.h"
 
 static void slotqueue_start_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -80,9 +79,9 @@ static void slotqueue_start_soon(struct slotqueue *q)
 int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)
 {
 	/* One admitted before (a dependency released it, or a restart) was counted already. */
-	if (q->closed || (!item->task->admitted && !slotqueue_can_accept(q)))
+	if (q->closed || (!item->admitted && !slotqueue_can_accept(q)))
 		return -EBUSY;
-	if (lh_table_insert(q->items, item->task->request_id, item) < 0)
+	if (lh_table_insert(q->items, item->key, item) < 0)
 		return -ENOMEM;
 	item->waiting = true;
 	item->lent = 0;
@@ -94,7 +93,7 @@ int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)
 
 int slotqueue_add_running(struct slotqueue *q, struct slotqueue_item *item)
 {
-	if (lh_table_insert(q->items, item->task->request_id, item) < 0)
+	if (lh_table_insert(q->items, item->key, item) < 0)
 		return -ENOMEM;
 	item->waiting = false;
 	item->lent = 0;
@@ -118,7 +117,7 @@ void slotqueue_remove(struct slotqueue *q, struct slotqueue_item *item)
 	} else if (item->lent == 0) {
 		q->holding--;
 	}
-	lh_table_delete(q->items, item->task->request_id);
+	lh_table_delete(q->items, item->key);
 }
 
 void slotqueue_start_waiting(struct slotqueue *q)

@@ -20,9 +20,11 @@ struct task;
 /* Embedded in a strategy's own record of a task; the strategy owns both. */
 struct slotqueue_item {
 	TAILQ_ENTRY(slotqueue_item) entry; /* in the FIFO while waiting */
-	struct task *task;		   /* its request_id is the key */
-	bool waiting;			   /* no slot yet */
-	unsigned lent; /* waits that borrow its slot; while above 0 it holds none */
+	const char *key; /* its task's request_id, kept alive by the strategy while in the queue */
+	struct task *task; /* the strategy's; may be NULL while it waits (loaded at start) */
+	bool waiting;	   /* no slot yet */
+	bool admitted;	   /* counted against max_queue before (see task->admitted) */
+	unsigned lent;	   /* waits that borrow its slot; while above 0 it holds none */
 };
 
 /* The strategy starts item, which now holds a slot. */
@@ -52,7 +54,7 @@ void slotqueue_clear(struct slotqueue *q);
 bool slotqueue_can_accept(const struct slotqueue *q);
 
 /*
- * Queues item (its task set) and starts it on the next loop turn if a slot
+ * Queues item (its key and admitted set) and starts it on the next loop turn if a slot
  * is free then: a submit's answer leaves before its task is started.
  * -EBUSY when full (but for a task admitted before) or closed, -ENOMEM.
  */
