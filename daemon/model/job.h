@@ -48,7 +48,7 @@ struct job {
 	char *request_id;
 	char *parent_node_id; /* NULL for a root request */
 	char *child_node_id;
-	char *run_id;
+	char *run_id; /* may be request_id itself (a root request): free it only if not */
 	char *name;
 	char *mode;
 
