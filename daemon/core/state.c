@@ -1,32 +1,38 @@
 /*
- * CoordinatorState. It holds one reference to every opened job, in a hash
- * table keyed by request_id (json-c's linkhash, which does not copy keys:
- * the key is the job's own request_id string), and indexes the running
- * ones by pid (no reference of its own). Closed jobs live only in the
- * history.
+ * CoordinatorState. It holds one reference to every opened job, in an
+ * idmap by request_id (the job's own string: a compact index, since a
+ * long queue is many opened jobs), and indexes the running ones by pid
+ * (json-c's linkhash, no reference of its own). Closed jobs live only in
+ * the history.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/linkhash.h>
 
+#include "idmap.h"
 #include "metrics.h"
 #include "state.h"
 #include "task.h"
 
 struct state {
 	struct history *history;
-	struct lh_table *open_jobs; /* request_id -> struct job *, one reference each */
-	struct lh_table *running;   /* pid -> struct job * in open_jobs, pid > 0 */
-	struct job_counts counts;   /* over every job in the history */
-	size_t started;		    /* opened jobs in phase running */
+	struct idmap open_jobs;	  /* request_id -> struct job *, one reference each */
+	struct lh_table *running; /* pid -> struct job * in open_jobs, pid > 0 */
+	struct job_counts counts; /* over every job in the history */
+	size_t started;		  /* opened jobs in phase running */
 };
 
 #define STATE_PID_KEY(pid) ((const void *)(uintptr_t)(pid))
 
-static void state_entry_free(struct lh_entry *e)
+static const char *state_job_id(const void *job)
 {
-	job_unref((struct job *)lh_entry_v(e));
+	return ((const struct job *)job)->request_id;
+}
+
+static void state_job_unref_cb(void *job, void *userdata)
+{
+	job_unref(job);
 }
 
 struct state *state_new(struct history *history)
@@ -36,9 +42,9 @@ struct state *state_new(struct history *history)
 	if (!state)
 		return NULL;
 	state->history = history;
-	state->open_jobs = lh_kchar_table_new(64, state_entry_free);
+	idmap_init(&state->open_jobs, state_job_id);
 	state->running = lh_kptr_table_new(64, NULL);
-	if (!state->open_jobs || !state->running) {
+	if (!state->running) {
 		state_free(state);
 		return NULL;
 	}
@@ -51,8 +57,8 @@ void state_free(struct state *state)
 		return;
 	if (state->running)
 		lh_table_free(state->running);
-	if (state->open_jobs)
-		lh_table_free(state->open_jobs);
+	idmap_foreach(&state->open_jobs, state_job_unref_cb, NULL);
+	idmap_clear(&state->open_jobs);
 	free(state);
 }
 
@@ -63,11 +69,7 @@ int state_load(struct state *state)
 
 struct job *state_find_open(struct state *state, const char *request_id)
 {
-	void *v;
-
-	if (!lh_table_lookup_ex(state->open_jobs, request_id, &v))
-		return NULL;
-	return v;
+	return idmap_find(&state->open_jobs, request_id);
 }
 
 struct job *state_find_running(struct state *state, pid_t pid)
@@ -101,7 +103,7 @@ int state_add_job(struct state *state, const struct task *task, struct job **ret
 		job_unref(job);
 		return r;
 	}
-	if (lh_table_insert(state->open_jobs, job->request_id, job) < 0) {
+	if (idmap_insert(&state->open_jobs, job) < 0) {
 		/* The row is written; closing it keeps history and memory in step. */
 		job_end(job, JOB_FAILURE, -1, ERROR_SPAWN, "out of memory");
 		history_update_job(state->history, job);
@@ -137,7 +139,8 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 	else
 		state->counts.failure++;
 	state_unindex_running(state, job);
-	lh_table_delete(state->open_jobs, job->request_id);
+	idmap_remove(&state->open_jobs, job);
+	job_unref(job);
 	return r;
 }
 
@@ -147,7 +150,7 @@ int state_adopt_open(struct state *state, struct job *job)
 		return -EINVAL;
 	if (state_find_open(state, job->request_id))
 		return -EEXIST;
-	if (lh_table_insert(state->open_jobs, job->request_id, job_ref(job)) < 0) {
+	if (idmap_insert(&state->open_jobs, job_ref(job)) < 0) {
 		job_unref(job);
 		return -ENOMEM;
 	}
@@ -312,15 +315,24 @@ int state_last_seq_no(struct state *state, int64_t *ret)
 	return history_last_job_seq(state->history, ret);
 }
 
+struct state_foreach {
+	void (*cb)(struct job *job, void *userdata);
+	void *userdata;
+};
+
+static void state_foreach_cb(void *job, void *ctx)
+{
+	struct state_foreach *f = ctx;
+
+	f->cb(job, f->userdata);
+}
+
 void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *userdata),
 			void *userdata)
 {
-	struct lh_entry *e;
+	struct state_foreach f = {.cb = cb, .userdata = userdata};
 
-	lh_foreach(state->open_jobs, e)
-	{
-		cb((struct job *)lh_entry_v(e), userdata);
-	}
+	idmap_foreach(&state->open_jobs, state_foreach_cb, &f);
 }
 
 int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t batch,
@@ -342,5 +354,5 @@ int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t b
 
 size_t state_open_count(const struct state *state)
 {
-	return (size_t)state->open_jobs->count;
+	return state->open_jobs.count;
 }

@@ -10,9 +10,10 @@
 #include <stddef.h>
 #include <sys/queue.h>
 
+#include "idmap.h"
+
 struct event;
 struct event_base;
-struct lh_table;
 struct strategy_info;
 struct strategy_tuning;
 struct task;
@@ -32,7 +33,7 @@ typedef void (*slotqueue_start_fn)(struct slotqueue_item *item, void *ctx);
 
 struct slotqueue {
 	TAILQ_HEAD(slotqueue_fifo, slotqueue_item) fifo;
-	struct lh_table *items; /* request_id -> item, waiting and started */
+	struct idmap items; /* request_id -> item, waiting and started */
 	unsigned max_concurrency;
 	unsigned holding; /* items holding a slot (lent ones do not) */
 	size_t max_queue;

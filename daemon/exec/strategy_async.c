@@ -461,8 +461,7 @@ static void async_free(struct strategy *s)
 {
 	struct strategy_async *sa = (struct strategy_async *)s;
 
-	if (sa->slots.items)
-		slotqueue_foreach(&sa->slots, async_free_cb, sa);
+	slotqueue_foreach(&sa->slots, async_free_cb, sa); /* none before init */
 	slotqueue_clear(&sa->slots);
 	spawner_free(sa->spawner); /* after the runs: their processes are killed on start */
 	sweeper_free(sa->sweeper);

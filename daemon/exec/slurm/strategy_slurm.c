@@ -1196,8 +1196,7 @@ static void slurm_free(struct strategy *s)
 	slurm_final_scancels_wait(sl);
 	slurm_command_free(sl->scancel);
 	slurm_command_free(sl->poll);
-	if (sl->slots.items)
-		slotqueue_foreach(&sl->slots, slurm_free_cb, sl);
+	slotqueue_foreach(&sl->slots, slurm_free_cb, sl); /* none before init */
 	slotqueue_clear(&sl->slots);
 	slurm_orphans_free(sl->orphans);
 	/* Waits for the worker to finish the removals it was given. */
