@@ -3,7 +3,9 @@
  * idmap by request_id (the job's own string: a compact index, since a
  * long queue is many opened jobs), and indexes the running ones by pid
  * (json-c's linkhash, no reference of its own). Closed jobs live only in
- * the history.
+ * the history, and so do queued jobs once they are cold (state_cool):
+ * of those it keeps only the request_id (its own copy, in cold_jobs), and
+ * loads the job back the first time anyone looks for it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,16 +13,19 @@
 #include <json-c/linkhash.h>
 
 #include "idmap.h"
+#include "log.h"
 #include "metrics.h"
 #include "state.h"
 #include "task.h"
 
 struct state {
 	struct history *history;
-	struct idmap open_jobs;	  /* request_id -> struct job *, one reference each */
-	struct lh_table *running; /* pid -> struct job * in open_jobs, pid > 0 */
-	struct job_counts counts; /* over every job in the history */
-	size_t started;		  /* opened jobs in phase running */
+	struct idmap open_jobs;	   /* request_id -> struct job *, one reference each */
+	struct idmap cold_jobs;	   /* request_ids (owned) of opened jobs kept in the history only */
+	TAILQ_HEAD(, job) cooling; /* opened jobs to make cold (no reference of its own) */
+	struct lh_table *running;  /* pid -> struct job * in open_jobs, pid > 0 */
+	struct job_counts counts;  /* over every job in the history */
+	size_t started;		   /* opened jobs in phase running */
 };
 
 #define STATE_PID_KEY(pid) ((const void *)(uintptr_t)(pid))
@@ -35,6 +40,25 @@ static void state_job_unref_cb(void *job, void *userdata)
 	job_unref(job);
 }
 
+static const char *state_cold_id(const void *request_id)
+{
+	return request_id;
+}
+
+static void state_cold_free_cb(void *request_id, void *userdata)
+{
+	free(request_id);
+}
+
+/* Takes job out of the list of jobs to make cold, if it is in it. */
+static void state_uncool(struct state *state, struct job *job)
+{
+	if (!job->cooling)
+		return;
+	TAILQ_REMOVE(&state->cooling, job, cool_entry);
+	job->cooling = false;
+}
+
 struct state *state_new(struct history *history)
 {
 	struct state *state = calloc(1, sizeof(*state));
@@ -43,6 +67,8 @@ struct state *state_new(struct history *history)
 		return NULL;
 	state->history = history;
 	idmap_init(&state->open_jobs, state_job_id);
+	idmap_init(&state->cold_jobs, state_cold_id);
+	TAILQ_INIT(&state->cooling);
 	state->running = lh_kptr_table_new(64, NULL);
 	if (!state->running) {
 		state_free(state);
@@ -57,8 +83,12 @@ void state_free(struct state *state)
 		return;
 	if (state->running)
 		lh_table_free(state->running);
+	while (!TAILQ_EMPTY(&state->cooling))
+		state_uncool(state, TAILQ_FIRST(&state->cooling));
 	idmap_foreach(&state->open_jobs, state_job_unref_cb, NULL);
 	idmap_clear(&state->open_jobs);
+	idmap_foreach(&state->cold_jobs, state_cold_free_cb, NULL);
+	idmap_clear(&state->cold_jobs);
 	free(state);
 }
 
@@ -67,9 +97,93 @@ int state_load(struct state *state)
 	return history_count(state->history, &(struct job_filter){0}, &state->counts);
 }
 
+/* The cold job request_id, loaded back from the history and kept in memory again, or NULL. */
+static struct job *state_thaw(struct state *state, const char *request_id)
+{
+	char *id = idmap_find(&state->cold_jobs, request_id);
+	struct job *job;
+	int r;
+
+	if (!id)
+		return NULL;
+	r = history_find_job(state->history, request_id, &job);
+	if (r < 0) {
+		log_warning("cannot load the queued job %s back: %s", request_id, strerror(-r));
+		return NULL;
+	}
+	if (job->status != JOB_OPENED || idmap_insert(&state->open_jobs, job) < 0) {
+		log_warning("cannot load the queued job %s back: %s", request_id,
+			    job->status != JOB_OPENED ? "it is closed" : strerror(ENOMEM));
+		job_unref(job);
+		return NULL;
+	}
+	idmap_remove(&state->cold_jobs, id);
+	free(id);
+	return job;
+}
+
 struct job *state_find_open(struct state *state, const char *request_id)
 {
-	return idmap_find(&state->open_jobs, request_id);
+	struct job *job = idmap_find(&state->open_jobs, request_id);
+
+	if (job || state->cold_jobs.count == 0)
+		return job;
+	return state_thaw(state, request_id);
+}
+
+int state_cool_now(struct state *state, struct job *job)
+{
+	char *id;
+
+	state_uncool(state, job);
+	if (job->status != JOB_OPENED || job->phase != JOB_QUEUED || job->finishing ||
+	    idmap_find(&state->open_jobs, job->request_id) != job)
+		return -EBUSY;
+	id = strdup(job->request_id);
+	if (!id || idmap_insert(&state->cold_jobs, id) < 0) {
+		free(id);
+		return -ENOMEM;
+	}
+	idmap_remove(&state->open_jobs, job);
+	job_unref(job);
+	return 0;
+}
+
+void state_cool_later(struct state *state, struct job *job)
+{
+	if (job->cooling)
+		return;
+	job->cooling = true;
+	TAILQ_INSERT_TAIL(&state->cooling, job, cool_entry);
+}
+
+size_t state_cool(struct state *state, bool (*keep)(const struct job *job, void *ctx), void *ctx,
+		  size_t *ret_left)
+{
+	TAILQ_HEAD(, job) held = TAILQ_HEAD_INITIALIZER(held);
+	struct job *job;
+	size_t left = 0, cooled = 0;
+
+	while ((job = TAILQ_FIRST(&state->cooling))) {
+		TAILQ_REMOVE(&state->cooling, job, cool_entry);
+		/* Another holder (the turn's unwritten transaction, a cancel) would see a copy. */
+		if (job->refcount > 1 && job->phase == JOB_QUEUED) {
+			TAILQ_INSERT_TAIL(&held, job, cool_entry);
+			left++;
+			continue;
+		}
+		job->cooling = false;
+		if (!(keep && keep(job, ctx)) && state_cool_now(state, job) == 0)
+			cooled++;
+	}
+	TAILQ_CONCAT(&state->cooling, &held, cool_entry);
+	*ret_left = left;
+	return cooled;
+}
+
+bool state_is_cold(struct state *state, const char *request_id)
+{
+	return idmap_find(&state->cold_jobs, request_id) != NULL;
 }
 
 struct job *state_find_running(struct state *state, pid_t pid)
@@ -128,6 +242,7 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 	r = job_end(job, result, exit_code, kind, error_message);
 	if (r < 0)
 		return r;
+	state_uncool(state, job);
 	if (was_running)
 		state->started--;
 	/* Memory follows the seed: the job is closed (a write whose commit fails is made again). */
@@ -216,7 +331,8 @@ int state_get_job(struct state *state, const char *request_id, struct job **ret)
 	/* While writes wait for the disk, a job is told as it is stored (or not at all). */
 	if (history_failing(state->history))
 		return history_find_job(state->history, request_id, ret);
-	job = state_find_open(state, request_id);
+	/* A cold job is read as stored, and stays cold. */
+	job = idmap_find(&state->open_jobs, request_id);
 	if (job) {
 		*ret = job_ref(job);
 		return 0;
@@ -354,5 +470,5 @@ int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t b
 
 size_t state_open_count(const struct state *state)
 {
-	return state->open_jobs.count;
+	return state->open_jobs.count + state->cold_jobs.count;
 }

@@ -3,8 +3,9 @@
  * when a slot frees: over the real socket, a queued job reads back as
  * submitted, starts with everything it was given (argv, env, cwd, stdin,
  * time limit), and a cancel of it, alone or in a cascade, says what it
- * said before. Tasks that must keep their slot block on a fifo, so
- * nothing waits a fixed time.
+ * said before. The daemon logs (at debug) when queued jobs go cold, kept
+ * in the history only: the tests wait for that line, not for a time. Tasks that must keep their
+ * slot block on a fifo, so nothing waits a fixed time.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@
 #include "harness.h"
 
 #define QM_CONFIG                                                                                  \
+	"[daemon]\n"                                                                               \
+	"log_level = debug\n"                                                                      \
 	"[mode:async]\n"                                                                           \
 	"max_concurrency = 1\n"                                                                    \
 	"kill_grace_ms = 500\n"
@@ -63,6 +66,13 @@ static void qm_open_gate(struct qm_env *e)
 	close(fd);
 }
 
+/* Waits until the daemon says queued jobs went cold, past the log's length mark. */
+static void qm_wait_cold(struct qm_env *e, size_t mark)
+{
+	ck_assert_msg(harness_log_wait(&e->d, mark, "kept in the history only", HARNESS_WAIT_MS),
+		      "no queued job went cold");
+}
+
 static json_object *qm_job(struct qm_env *e, const char *request_id)
 {
 	json_object *r =
@@ -93,9 +103,11 @@ START_TEST(test_queued_task_starts_whole)
 	struct qm_env e;
 	json_object *job;
 	char *out, want[512];
+	size_t mark;
 
 	qm_setup(&e);
 	qm_blocker(&e);
+	mark = harness_log_len(&e.d);
 	json_object_put(harness_ok(
 		e.c, "submit",
 		harness_json(
@@ -105,7 +117,8 @@ START_TEST(test_queued_task_starts_whole)
 			"exit 3\"],\"env\":{\"QM_VAR\":\"val ue\"},\"cwd\":\"%s\","
 			"\"stdin\":\"in-data\",\"timeout_ms\":600000}}",
 			e.out, e.out, e.d.dir)));
-	/* Queued: read back as it was submitted, its stored Task included. */
+	qm_wait_cold(&e, mark);
+	/* Queued, cold: read back as it was submitted, its stored Task included. */
 	job = qm_job(&e, "full");
 	ck_assert_str_eq(harness_str(job, "phase"), "queued");
 	ck_assert_str_eq(harness_str(job, "name"), "whole");
@@ -135,13 +148,21 @@ START_TEST(test_cancel_queued)
 {
 	struct qm_env e;
 	json_object *job;
+	size_t mark;
 
 	qm_setup(&e);
 	qm_blocker(&e);
+	mark = harness_log_len(&e.d);
 	json_object_put(harness_ok(
 		e.c, "submit",
 		harness_json(
 			"{\"request_id\":\"q1\",\"node\":{\"id\":\"n-q1\",\"argv\":[\"true\"]}}")));
+	qm_wait_cold(&e, mark);
+	/* The mode counts it queued. */
+	job = harness_ok(e.c, "modes", NULL);
+	ck_assert_int_eq(
+		harness_int(harness_find_named(harness_get(job, "modes"), "async"), "queued"), 1);
+	json_object_put(job);
 	json_object_put(harness_ok(e.c, "cancel", harness_json("{\"request_id\":\"q1\"}")));
 	job = harness_wait_job(e.c, "q1");
 	ck_assert_str_eq(harness_str(job, "error.kind"), "cancelled");
@@ -165,15 +186,18 @@ START_TEST(test_cascade_cancels_queued_children)
 	struct qm_env e;
 	json_object *job;
 	char id[16];
+	size_t mark;
 
 	qm_setup(&e);
 	qm_blocker(&e);
+	mark = harness_log_len(&e.d);
 	for (int i = 0; i < 5; i++)
 		json_object_put(harness_ok(
 			e.c, "submit",
 			harness_json("{\"request_id\":\"c%d\",\"parent_node_id\":\"top\","
 				     "\"node\":{\"argv\":[\"true\"]}}",
 				     i)));
+	qm_wait_cold(&e, mark);
 	json_object_put(harness_ok(e.c, "cancel",
 				   harness_json("{\"request_id\":\"blocker\",\"cascade\":true}")));
 	for (int i = 0; i < 5; i++) {
