@@ -48,7 +48,7 @@ struct strategy_config {
 	const char *mode;	  /* the mode's name, the key clients use */
 	const char *kind;	  /* which strategy, e.g. "async" */
 	unsigned max_concurrency; /* 0: the number of online CPUs */
-	size_t max_queue;	  /* 0: the default (250000) */
+	size_t max_queue;	  /* 0: the default (1000000) */
 	size_t output_limit;	  /* per stream; 0: the default (1 MiB) */
 	unsigned kill_grace_ms;	  /* 0: the default (5000) */
 	const char *socket_path;  /* given to tasks as COORD_SOCKET; may be NULL */
@@ -61,7 +61,7 @@ struct strategy_config {
 	size_t setting_count;
 };
 
-#define STRATEGY_DEFAULT_MAX_QUEUE     250000
+#define STRATEGY_DEFAULT_MAX_QUEUE     1000000
 #define STRATEGY_MAX_CONCURRENCY       100000 /* the most max_concurrency may be */
 #define STRATEGY_DEFAULT_OUTPUT_LIMIT  (1024 * 1024)
 #define STRATEGY_DEFAULT_KILL_GRACE_MS 5000
