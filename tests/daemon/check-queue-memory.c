@@ -46,8 +46,11 @@ static void qm_teardown(struct qm_env *e)
 	harness_daemon_cleanup(&e->d);
 }
 
-/* "blocker" holds the one slot until the gate opens; node "top" is its node. */
-static void qm_blocker(struct qm_env *e)
+/*
+ * "blocker" holds the one slot until the gate opens; node "top" is its
+ * node. Returns the log's length then, to wait for what comes next.
+ */
+static size_t qm_blocker(struct qm_env *e)
 {
 	json_object_put(
 		harness_ok(e->c, "submit",
@@ -55,6 +58,7 @@ static void qm_blocker(struct qm_env *e)
 					"\"argv\":[\"sh\",\"-c\",\"read x < %s\"]}}",
 					e->gate)));
 	json_object_put(harness_wait_running(e->c, "blocker"));
+	return harness_log_len(&e->d);
 }
 
 static void qm_open_gate(struct qm_env *e)
@@ -106,8 +110,7 @@ START_TEST(test_queued_task_starts_whole)
 	size_t mark;
 
 	qm_setup(&e);
-	qm_blocker(&e);
-	mark = harness_log_len(&e.d);
+	mark = qm_blocker(&e);
 	json_object_put(harness_ok(
 		e.c, "submit",
 		harness_json(
@@ -151,8 +154,7 @@ START_TEST(test_cancel_queued)
 	size_t mark;
 
 	qm_setup(&e);
-	qm_blocker(&e);
-	mark = harness_log_len(&e.d);
+	mark = qm_blocker(&e);
 	json_object_put(harness_ok(
 		e.c, "submit",
 		harness_json(
@@ -189,8 +191,7 @@ START_TEST(test_cascade_cancels_queued_children)
 	size_t mark;
 
 	qm_setup(&e);
-	qm_blocker(&e);
-	mark = harness_log_len(&e.d);
+	mark = qm_blocker(&e);
 	for (int i = 0; i < 5; i++)
 		json_object_put(harness_ok(
 			e.c, "submit",
