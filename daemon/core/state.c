@@ -2,10 +2,12 @@
  * CoordinatorState. It holds one reference to every opened job, in an
  * idmap by request_id (the job's own string: a compact index, since a
  * long queue is many opened jobs), and indexes the running ones by pid
- * (json-c's linkhash, no reference of its own). Closed jobs live only in
- * the history, and so do queued jobs once they are cold (state_cool):
- * of those it keeps only the request_id (its own copy, in cold_jobs), and
- * loads the job back the first time anyone looks for it.
+ * (json-c's linkhash, no reference of its own). Closed jobs live in the
+ * history; the last few closed are also kept (one reference each), since
+ * whoever waited for them asks for them right away. Queued jobs live in
+ * the history only once they are cold (state_cool): of those it keeps
+ * only the request_id (its own copy, in cold_jobs), and loads the job
+ * back the first time anyone looks for it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +20,9 @@
 #include "state.h"
 #include "task.h"
 
+/* How many of the jobs closed last are kept in memory. */
+#define STATE_CLOSED_KEPT 16
+
 struct state {
 	struct history *history;
 	struct idmap open_jobs;	   /* request_id -> struct job *, one reference each */
@@ -26,6 +31,8 @@ struct state {
 	struct lh_table *running;  /* pid -> struct job * in open_jobs, pid > 0 */
 	struct job_counts counts;  /* over every job in the history */
 	size_t started;		   /* opened jobs in phase running */
+	struct job *closed[STATE_CLOSED_KEPT]; /* the jobs closed last (a ring), or NULL */
+	size_t closed_next;		       /* where the next closed job goes */
 };
 
 #define STATE_PID_KEY(pid) ((const void *)(uintptr_t)(pid))
@@ -77,10 +84,35 @@ struct state *state_new(struct history *history)
 	return state;
 }
 
+/* Forgets the jobs closed last (the history may have removed them). */
+static void state_forget_closed(struct state *state)
+{
+	for (size_t i = 0; i < STATE_CLOSED_KEPT; i++) {
+		job_unref(state->closed[i]);
+		state->closed[i] = NULL;
+	}
+}
+
+static void state_keep_closed(struct state *state, struct job *job)
+{
+	job_unref(state->closed[state->closed_next]);
+	state->closed[state->closed_next] = job_ref(job);
+	state->closed_next = (state->closed_next + 1) % STATE_CLOSED_KEPT;
+}
+
+static struct job *state_find_closed(struct state *state, const char *request_id)
+{
+	for (size_t i = 0; i < STATE_CLOSED_KEPT; i++)
+		if (state->closed[i] && strcmp(state->closed[i]->request_id, request_id) == 0)
+			return state->closed[i];
+	return NULL;
+}
+
 void state_free(struct state *state)
 {
 	if (!state)
 		return;
+	state_forget_closed(state);
 	if (state->running)
 		lh_table_free(state->running);
 	while (!TAILQ_EMPTY(&state->cooling))
@@ -254,6 +286,7 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 	else
 		state->counts.failure++;
 	state_unindex_running(state, job);
+	state_keep_closed(state, job);
 	idmap_remove(&state->open_jobs, job);
 	job_unref(job);
 	return r;
@@ -333,6 +366,8 @@ int state_get_job(struct state *state, const char *request_id, struct job **ret)
 		return history_find_job(state->history, request_id, ret);
 	/* A cold job is read as stored, and stays cold. */
 	job = idmap_find(&state->open_jobs, request_id);
+	if (!job)
+		job = state_find_closed(state, request_id);
 	if (job) {
 		*ret = job_ref(job);
 		return 0;
@@ -459,6 +494,8 @@ int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t b
 			      &removed);
 
 	*ret_removed = 0;
+	if (removed.closed > 0 || r < 0)
+		state_forget_closed(state);
 	if (r < 0)
 		return r;
 	state->counts.closed -= removed.closed;
