@@ -123,6 +123,74 @@ START_TEST(test_state_add_and_find)
 }
 END_TEST
 
+static bool state_keep_cb(const struct job *job, void *ctx)
+{
+	return strcmp(job->request_id, ctx) == 0;
+}
+
+/* A cold job: only its id in memory; found, counted, read and closed as before. */
+START_TEST(test_state_cold_jobs)
+{
+	struct job *job, *got;
+	size_t left;
+
+	job = state_add("c1", "p", "n1", "m", "run");
+	state_add("c2", NULL, NULL, "m", NULL);
+	state_add("keep", NULL, NULL, "m", NULL);
+	state_cool_later(env.state, job);
+	state_cool_later(env.state, state_find_open(env.state, "c2"));
+	state_cool_later(env.state, state_find_open(env.state, "keep"));
+	/* The turn's transaction still holds them: they wait for a later pass. */
+	ck_assert_uint_eq(state_cool(env.state, state_keep_cb, "keep", &left), 0);
+	ck_assert_uint_eq(left, 3);
+	ck_assert_int_eq(state_commit(env.state), 0);
+	/* One held by someone else stays; keep keeps its own. */
+	ck_assert_int_eq(state_get_job(env.state, "c2", &got), 0);
+	ck_assert_uint_eq(state_cool(env.state, state_keep_cb, "keep", &left), 1);
+	ck_assert_uint_eq(left, 1);
+	ck_assert(state_is_cold(env.state, "c1"));
+	ck_assert(!state_is_cold(env.state, "keep"));
+	job_unref(got);
+	ck_assert_uint_eq(state_cool(env.state, NULL, NULL, &left), 1);
+	ck_assert_uint_eq(left, 0);
+	ck_assert(state_is_cold(env.state, "c2"));
+	ck_assert_uint_eq(state_open_count(env.state), 3);
+	/* Read as stored, without loading it back. */
+	ck_assert_int_eq(state_get_job(env.state, "c1", &got), 0);
+	ck_assert_str_eq(got->child_node_id, "n1");
+	ck_assert_str_eq(got->run_id, "run");
+	ck_assert_int_eq(got->phase, JOB_QUEUED);
+	job_unref(got);
+	ck_assert(state_is_cold(env.state, "c1"));
+	/* Looked for: back in memory, whole. */
+	job = state_find_open(env.state, "c1");
+	ck_assert_ptr_nonnull(job);
+	ck_assert(!state_is_cold(env.state, "c1"));
+	ck_assert_str_eq(job->parent_node_id, "p");
+	ck_assert_str_eq(job->mode, "m");
+	ck_assert_int_eq(job->status, JOB_OPENED);
+	ck_assert_ptr_eq(state_find_open(env.state, "c1"), job);
+	ck_assert_uint_eq(state_open_count(env.state), 3);
+	/* A cold job closes like any other. */
+	ck_assert_int_eq(state_end_job(env.state, "c2", JOB_FAILURE, -1, ERROR_CANCELLED, "x"), 0);
+	ck_assert(!state_is_cold(env.state, "c2"));
+	ck_assert_uint_eq(state_open_count(env.state), 2);
+	ck_assert_int_eq(state_get_job(env.state, "c2", &got), 0);
+	ck_assert_int_eq(got->status, JOB_CLOSED);
+	job_unref(got);
+	/* Only a queued job goes cold; one cold at once keeps the caller's reference. */
+	job = state_find_open(env.state, "keep");
+	job_ref(job);
+	ck_assert_int_eq(state_cool_now(env.state, job), 0);
+	ck_assert(state_is_cold(env.state, "keep"));
+	ck_assert_str_eq(job->request_id, "keep");
+	job_unref(job);
+	job = state_find_open(env.state, "c1");
+	ck_assert_int_eq(state_set_running(env.state, job, 0, 0), 0);
+	ck_assert_int_eq(state_cool_now(env.state, job), -EBUSY);
+}
+END_TEST
+
 START_TEST(test_state_duplicate_request_id)
 {
 	struct job_counts counts;
@@ -812,6 +880,7 @@ static Suite *state_suite(void)
 
 	tcase_add_checked_fixture(tc, state_setup, state_teardown);
 	tcase_add_test(tc, test_state_add_and_find);
+	tcase_add_test(tc, test_state_cold_jobs);
 	tcase_add_test(tc, test_state_duplicate_request_id);
 	tcase_add_test(tc, test_state_end_job);
 	tcase_add_test(tc, test_state_closed_then_pruned);

@@ -33,6 +33,9 @@
 
 /* Jobs read per query while a cascade walks the children of one node. */
 #define COORDINATOR_WALK_PAGE 16
+/* How long after it is queued a job goes cold, and how often one still held is tried again. */
+#define COORDINATOR_COOL_DELAY_MS 10
+#define COORDINATOR_COOL_RETRY_MS 100
 /* Ancestors looked at, at most, above one awaited job when looking for a lender. */
 #define COORDINATOR_TREE_MAX_DEPTH 256
 
@@ -47,12 +50,14 @@ struct coordinator {
 	uint64_t subscription;
 	TAILQ_HEAD(, coordinator_cancel) cancels; /* in progress, owned */
 	unsigned cancel_slice_ms;
+	struct event *cool_ev; /* makes queued jobs cold, a loop turn after they were queued */
 	bool accepting;
 	bool holding; /* draining: nothing more starts, the queue stays for the next start */
 	bool shut_down;
 };
 
 static void coordinator_cancel_free(struct coordinator_cancel *c);
+static void coordinator_cool_cb(evutil_socket_t fd, short what, void *arg);
 static void coordinator_deps_ready_cb(struct job *job, struct task *task, void *ctx);
 static void coordinator_deps_failed_cb(struct job *job, struct task *task, const char *failed_id,
 				       void *ctx);
@@ -69,11 +74,12 @@ struct coordinator *coordinator_new(struct event_base *base, struct state *state
 	coord->cancel_slice_ms = cancel_slice_ms ? cancel_slice_ms : COORDINATOR_CANCEL_SLICE_MS;
 	TAILQ_INIT(&coord->cancels);
 	coord->accepting = true;
+	coord->cool_ev = evtimer_new(base, coordinator_cool_cb, coord);
 	coord->deps = deps_new(&(struct deps_ops){.ready = coordinator_deps_ready_cb,
 						  .failed = coordinator_deps_failed_cb,
 						  .ctx = coord});
-	if (!coord->deps) {
-		free(coord);
+	if (!coord->deps || !coord->cool_ev) {
+		coordinator_free(coord);
 		return NULL;
 	}
 	return coord;
@@ -89,6 +95,8 @@ void coordinator_free(struct coordinator *coord)
 		publisher_unsubscribe(coord->publisher, coord->subscription);
 	/* Waiting jobs stay waiting in the history: the next start takes them up. */
 	deps_free(coord->deps);
+	if (coord->cool_ev)
+		event_free(coord->cool_ev);
 	for (size_t i = 0; i < coord->mode_count; i++)
 		strategy_free(coord->modes[i]);
 	free(coord->modes);
@@ -141,6 +149,17 @@ static int coordinator_task_starting_cb(void *ctx, const char *request_id)
 	return r;
 }
 
+/* A queued task, whole again, from its opened job and the Task stored with it. */
+static int coordinator_task_load_cb(void *ctx, const char *request_id, struct task **ret)
+{
+	struct coordinator *coord = ctx;
+	struct job *job = state_find_open(coord->state, request_id);
+
+	if (!job || job->phase != JOB_QUEUED)
+		return -ENOENT;
+	return task_from_stored(job->task, job, ret);
+}
+
 static void coordinator_task_started_cb(void *ctx, const char *request_id, pid_t pid)
 {
 	struct coordinator *coord = ctx;
@@ -176,6 +195,7 @@ int coordinator_add_mode(struct coordinator *coord, struct strategy *strategy)
 	if (!modes)
 		return -ENOMEM;
 	strategy->hooks.task_starting = coordinator_task_starting_cb;
+	strategy->hooks.task_load = coordinator_task_load_cb;
 	strategy->hooks.task_started = coordinator_task_started_cb;
 	strategy->hooks.task_ref = coordinator_task_ref_cb;
 	strategy->hooks.ctx = coord;
@@ -450,6 +470,47 @@ static void coordinator_fail_dependency(struct coordinator *coord, struct job *j
 			      reason);
 }
 
+/* Whether every queued job of job's mode has a slot free: they start now, from memory. */
+static bool coordinator_keep_hot_cb(const struct job *job, void *ctx)
+{
+	struct strategy *strategy = coordinator_mode(ctx, job->mode);
+	struct strategy_info info = {0};
+
+	if (!strategy)
+		return true;
+	strategy->ops->describe(strategy, &info);
+	return !info.paused && info.running + info.queued <= info.max_concurrency;
+}
+
+/*
+ * Queued jobs whose strategy keeps no task in memory need not keep their
+ * job there either; those the turn's transaction still holds go later.
+ */
+static void coordinator_cool_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval later = {0, COORDINATOR_COOL_RETRY_MS * 1000};
+	struct coordinator *coord = arg;
+	size_t left, cooled = state_cool(coord->state, coordinator_keep_hot_cb, coord, &left);
+
+	if (cooled > 0)
+		log_debug("%zu queued jobs are kept in the history only", cooled);
+	if (left > 0)
+		evtimer_add(coord->cool_ev, &later);
+}
+
+/* job's task waits in strategy, which loads it back at start: the job may go cold. */
+static void coordinator_cool_later(struct coordinator *coord, struct strategy *strategy,
+				   struct job *job)
+{
+	static const struct timeval soon = {0, COORDINATOR_COOL_DELAY_MS * 1000};
+
+	if (!strategy_can_load(strategy))
+		return;
+	state_cool_later(coord->state, job);
+	if (!evtimer_pending(coord->cool_ev, NULL))
+		evtimer_add(coord->cool_ev, &soon);
+}
+
 /*
  * Hands job's task (taken) to its mode's strategy. A refusal closes the
  * job, with the reason, through a final message like any other
@@ -462,8 +523,10 @@ static int coordinator_execute(struct coordinator *coord, struct strategy *strat
 	struct task stub;
 	int r = strategy->ops->execute(strategy, task);
 
-	if (r == 0)
+	if (r == 0) {
+		coordinator_cool_later(coord, strategy, job);
 		return 0;
+	}
 	log_error("mode %s refused %s after accepting it: %s", strategy->mode, job->request_id,
 		  strerror(-r));
 	coordinator_job_stub(job, &stub);
@@ -662,6 +725,9 @@ int coordinator_restore(struct coordinator *coord, struct job *job)
 	else
 		task_free(task);
 	free(after.open);
+	/* A long queue taken back goes cold job by job, not all in memory first. */
+	if (r == 0 && job->cooling && !coordinator_keep_hot_cb(job, coord))
+		state_cool_now(coord->state, job);
 	return r;
 }
 

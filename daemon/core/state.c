@@ -1,16 +1,21 @@
 /*
- * CoordinatorState. It holds one reference to every opened job, in a hash
- * table keyed by request_id (json-c's linkhash, which does not copy keys:
- * the key is the job's own request_id string), and indexes the running
- * ones by pid (no reference of its own). Closed jobs live in the
+ * CoordinatorState. It holds one reference to every opened job, in an
+ * idmap by request_id (the job's own string: a compact index, since a
+ * long queue is many opened jobs), and indexes the running ones by pid
+ * (json-c's linkhash, no reference of its own). Closed jobs live in the
  * history; the last few closed are also kept (one reference each), since
- * whoever waited for them asks for them right away.
+ * whoever waited for them asks for them right away. Queued jobs live in
+ * the history only once they are cold (state_cool): of those it keeps
+ * only the request_id (its own copy, in cold_jobs), and loads the job
+ * back the first time anyone looks for it.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/linkhash.h>
 
+#include "idmap.h"
+#include "log.h"
 #include "metrics.h"
 #include "state.h"
 #include "task.h"
@@ -20,19 +25,45 @@
 
 struct state {
 	struct history *history;
-	struct lh_table *open_jobs;	       /* request_id -> struct job *, one reference each */
-	struct lh_table *running;	       /* pid -> struct job * in open_jobs, pid > 0 */
-	struct job_counts counts;	       /* over every job in the history */
-	size_t started;			       /* opened jobs in phase running */
+	struct idmap open_jobs;	   /* request_id -> struct job *, one reference each */
+	struct idmap cold_jobs;	   /* request_ids (owned) of opened jobs kept in the history only */
+	TAILQ_HEAD(, job) cooling; /* opened jobs to make cold (no reference of its own) */
+	struct lh_table *running;  /* pid -> struct job * in open_jobs, pid > 0 */
+	struct job_counts counts;  /* over every job in the history */
+	size_t started;		   /* opened jobs in phase running */
 	struct job *closed[STATE_CLOSED_KEPT]; /* the jobs closed last (a ring), or NULL */
 	size_t closed_next;		       /* where the next closed job goes */
 };
 
 #define STATE_PID_KEY(pid) ((const void *)(uintptr_t)(pid))
 
-static void state_entry_free(struct lh_entry *e)
+static const char *state_job_id(const void *job)
 {
-	job_unref((struct job *)lh_entry_v(e));
+	return ((const struct job *)job)->request_id;
+}
+
+static void state_job_unref_cb(void *job, void *userdata)
+{
+	job_unref(job);
+}
+
+static const char *state_cold_id(const void *request_id)
+{
+	return request_id;
+}
+
+static void state_cold_free_cb(void *request_id, void *userdata)
+{
+	free(request_id);
+}
+
+/* Takes job out of the list of jobs to make cold, if it is in it. */
+static void state_uncool(struct state *state, struct job *job)
+{
+	if (!job->cooling)
+		return;
+	TAILQ_REMOVE(&state->cooling, job, cool_entry);
+	job->cooling = false;
 }
 
 struct state *state_new(struct history *history)
@@ -42,9 +73,11 @@ struct state *state_new(struct history *history)
 	if (!state)
 		return NULL;
 	state->history = history;
-	state->open_jobs = lh_kchar_table_new(64, state_entry_free);
+	idmap_init(&state->open_jobs, state_job_id);
+	idmap_init(&state->cold_jobs, state_cold_id);
+	TAILQ_INIT(&state->cooling);
 	state->running = lh_kptr_table_new(64, NULL);
-	if (!state->open_jobs || !state->running) {
+	if (!state->running) {
 		state_free(state);
 		return NULL;
 	}
@@ -82,8 +115,12 @@ void state_free(struct state *state)
 	state_forget_closed(state);
 	if (state->running)
 		lh_table_free(state->running);
-	if (state->open_jobs)
-		lh_table_free(state->open_jobs);
+	while (!TAILQ_EMPTY(&state->cooling))
+		state_uncool(state, TAILQ_FIRST(&state->cooling));
+	idmap_foreach(&state->open_jobs, state_job_unref_cb, NULL);
+	idmap_clear(&state->open_jobs);
+	idmap_foreach(&state->cold_jobs, state_cold_free_cb, NULL);
+	idmap_clear(&state->cold_jobs);
 	free(state);
 }
 
@@ -92,13 +129,93 @@ int state_load(struct state *state)
 	return history_count(state->history, &(struct job_filter){0}, &state->counts);
 }
 
+/* The cold job request_id, loaded back from the history and kept in memory again, or NULL. */
+static struct job *state_thaw(struct state *state, const char *request_id)
+{
+	char *id = idmap_find(&state->cold_jobs, request_id);
+	struct job *job;
+	int r;
+
+	if (!id)
+		return NULL;
+	r = history_find_job(state->history, request_id, &job);
+	if (r < 0) {
+		log_warning("cannot load the queued job %s back: %s", request_id, strerror(-r));
+		return NULL;
+	}
+	if (job->status != JOB_OPENED || idmap_insert(&state->open_jobs, job) < 0) {
+		log_warning("cannot load the queued job %s back: %s", request_id,
+			    job->status != JOB_OPENED ? "it is closed" : strerror(ENOMEM));
+		job_unref(job);
+		return NULL;
+	}
+	idmap_remove(&state->cold_jobs, id);
+	free(id);
+	return job;
+}
+
 struct job *state_find_open(struct state *state, const char *request_id)
 {
-	void *v;
+	struct job *job = idmap_find(&state->open_jobs, request_id);
 
-	if (!lh_table_lookup_ex(state->open_jobs, request_id, &v))
-		return NULL;
-	return v;
+	if (job || state->cold_jobs.count == 0)
+		return job;
+	return state_thaw(state, request_id);
+}
+
+int state_cool_now(struct state *state, struct job *job)
+{
+	char *id;
+
+	state_uncool(state, job);
+	if (job->status != JOB_OPENED || job->phase != JOB_QUEUED || job->finishing ||
+	    idmap_find(&state->open_jobs, job->request_id) != job)
+		return -EBUSY;
+	id = strdup(job->request_id);
+	if (!id || idmap_insert(&state->cold_jobs, id) < 0) {
+		free(id);
+		return -ENOMEM;
+	}
+	idmap_remove(&state->open_jobs, job);
+	job_unref(job);
+	return 0;
+}
+
+void state_cool_later(struct state *state, struct job *job)
+{
+	if (job->cooling)
+		return;
+	job->cooling = true;
+	TAILQ_INSERT_TAIL(&state->cooling, job, cool_entry);
+}
+
+size_t state_cool(struct state *state, bool (*keep)(const struct job *job, void *ctx), void *ctx,
+		  size_t *ret_left)
+{
+	TAILQ_HEAD(, job) held = TAILQ_HEAD_INITIALIZER(held);
+	struct job *job;
+	size_t left = 0, cooled = 0;
+
+	while ((job = TAILQ_FIRST(&state->cooling))) {
+		TAILQ_REMOVE(&state->cooling, job, cool_entry);
+		/* Another holder (the turn's unwritten transaction, a cancel) would see a copy. */
+		if (job->refcount > 1 && job->phase == JOB_QUEUED) {
+			TAILQ_INSERT_TAIL(&held, job, cool_entry);
+			left++;
+			continue;
+		}
+		job->cooling = false;
+		if (!(keep && keep(job, ctx)) && state_cool_now(state, job) == 0)
+			cooled++;
+	}
+	TAILQ_CONCAT(&state->cooling, &held, cool_entry);
+	*ret_left = left;
+	return cooled;
+}
+
+bool state_is_cold(struct state *state, const char *request_id)
+{
+	return idmap_find(&state->cold_jobs, request_id) != NULL;
 }
 
 struct job *state_find_running(struct state *state, pid_t pid)
@@ -132,7 +249,7 @@ int state_add_job(struct state *state, const struct task *task, struct job **ret
 		job_unref(job);
 		return r;
 	}
-	if (lh_table_insert(state->open_jobs, job->request_id, job) < 0) {
+	if (idmap_insert(&state->open_jobs, job) < 0) {
 		/* The row is written; closing it keeps history and memory in step. */
 		job_end(job, JOB_FAILURE, -1, ERROR_SPAWN, "out of memory");
 		history_update_job(state->history, job);
@@ -157,6 +274,7 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 	r = job_end(job, result, exit_code, kind, error_message);
 	if (r < 0)
 		return r;
+	state_uncool(state, job);
 	if (was_running)
 		state->started--;
 	/* Memory follows the seed: the job is closed (a write whose commit fails is made again). */
@@ -169,7 +287,8 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 		state->counts.failure++;
 	state_unindex_running(state, job);
 	state_keep_closed(state, job);
-	lh_table_delete(state->open_jobs, job->request_id);
+	idmap_remove(&state->open_jobs, job);
+	job_unref(job);
 	return r;
 }
 
@@ -179,7 +298,7 @@ int state_adopt_open(struct state *state, struct job *job)
 		return -EINVAL;
 	if (state_find_open(state, job->request_id))
 		return -EEXIST;
-	if (lh_table_insert(state->open_jobs, job->request_id, job_ref(job)) < 0) {
+	if (idmap_insert(&state->open_jobs, job_ref(job)) < 0) {
 		job_unref(job);
 		return -ENOMEM;
 	}
@@ -245,7 +364,8 @@ int state_get_job(struct state *state, const char *request_id, struct job **ret)
 	/* While writes wait for the disk, a job is told as it is stored (or not at all). */
 	if (history_failing(state->history))
 		return history_find_job(state->history, request_id, ret);
-	job = state_find_open(state, request_id);
+	/* A cold job is read as stored, and stays cold. */
+	job = idmap_find(&state->open_jobs, request_id);
 	if (!job)
 		job = state_find_closed(state, request_id);
 	if (job) {
@@ -346,15 +466,24 @@ int state_last_seq_no(struct state *state, int64_t *ret)
 	return history_last_job_seq(state->history, ret);
 }
 
+struct state_foreach {
+	void (*cb)(struct job *job, void *userdata);
+	void *userdata;
+};
+
+static void state_foreach_cb(void *job, void *ctx)
+{
+	struct state_foreach *f = ctx;
+
+	f->cb(job, f->userdata);
+}
+
 void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *userdata),
 			void *userdata)
 {
-	struct lh_entry *e;
+	struct state_foreach f = {.cb = cb, .userdata = userdata};
 
-	lh_foreach(state->open_jobs, e)
-	{
-		cb((struct job *)lh_entry_v(e), userdata);
-	}
+	idmap_foreach(&state->open_jobs, state_foreach_cb, &f);
 }
 
 int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t batch,
@@ -378,5 +507,5 @@ int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t b
 
 size_t state_open_count(const struct state *state)
 {
-	return (size_t)state->open_jobs->count;
+	return state->open_jobs.count + state->cold_jobs.count;
 }

@@ -61,8 +61,32 @@ int state_commit(struct state *state);
 /* Number of opened jobs in phase running (started, not closed). */
 size_t state_started_count(const struct state *state);
 
-/* The opened job request_id (borrowed), or NULL: O(1). */
+/*
+ * The opened job request_id (borrowed), or NULL: O(1). A cold job is
+ * loaded back from the history (and stays in memory from then on); when
+ * that fails it is logged and NULL returned.
+ */
 struct job *state_find_open(struct state *state, const char *request_id);
+
+/*
+ * A queued job's memory: once its task waits in a strategy that loads it
+ * back at start, the job itself may live in the history only ("cold"),
+ * with just its request_id in memory, until someone looks for it
+ * (state_find_open). state_cool_later lists an opened job to make cold;
+ * state_cool does it, on a later loop turn than the submit (whose caller
+ * still uses the job), for each listed job still queued that keep (may
+ * be NULL) does not keep, and returns how many; one that someone else
+ * holds a reference to stays listed for a later call (*ret_left says how
+ * many). state_cool_now makes job cold at once (a reference
+ * the caller holds stays valid, on a copy nobody else sees): 0, -EBUSY
+ * when it is not a queued job in memory, -ENOMEM.
+ */
+void state_cool_later(struct state *state, struct job *job);
+size_t state_cool(struct state *state, bool (*keep)(const struct job *job, void *ctx), void *ctx,
+		  size_t *ret_left);
+int state_cool_now(struct state *state, struct job *job);
+/* Whether request_id is a cold job (tests). */
+bool state_is_cold(struct state *state, const char *request_id);
 
 /* The opened job whose process (and process group) is pid (borrowed), or NULL: O(1). */
 struct job *state_find_running(struct state *state, pid_t pid);
@@ -75,7 +99,8 @@ int state_request_id_used(struct state *state, const char *request_id);
 
 /*
  * Any job, opened or closed: 0 and a new reference in *ret, or -ENOENT.
- * While the history is failing, the job as it is stored.
+ * While the history is failing, the job as it is stored; a cold one (see
+ * state_cool) as it is stored too, a copy, and it stays cold.
  */
 int state_get_job(struct state *state, const char *request_id, struct job **ret);
 
@@ -109,7 +134,10 @@ int state_foreach_child(struct state *state, const char *run_id, const char *nod
 /* The seq_no of the newest job (0: none yet). */
 int state_last_seq_no(struct state *state, int64_t *ret);
 
-/* Calls cb for each opened job (in no particular order); cb must not add or end jobs. */
+/*
+ * Calls cb for each opened job held in memory (in no particular order; a
+ * cold one is not loaded for it); cb must not add or end jobs.
+ */
 void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *userdata),
 			void *userdata);
 
@@ -121,7 +149,7 @@ void state_foreach_open(struct state *state, void (*cb)(struct job *job, void *u
 int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t batch,
 		history_removed_fn removed_cb, void *userdata, size_t *ret_removed);
 
-/* Number of opened jobs. */
+/* Number of opened jobs, cold ones included. */
 size_t state_open_count(const struct state *state);
 
 /* Loads the counts from the history: after opening it, and after it failed and recovered. */

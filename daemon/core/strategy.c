@@ -48,3 +48,15 @@ int strategy_task_starting(struct strategy *s, const struct task *task)
 		return 0;
 	return s->hooks.task_starting(s->hooks.ctx, task->request_id);
 }
+
+bool strategy_can_load(const struct strategy *s)
+{
+	return s->hooks.task_load != NULL;
+}
+
+int strategy_load_task(struct strategy *s, const char *request_id, struct task **ret)
+{
+	if (!s->hooks.task_load)
+		return -ENOENT;
+	return s->hooks.task_load(s->hooks.ctx, request_id, ret);
+}

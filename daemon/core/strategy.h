@@ -48,7 +48,7 @@ struct strategy_config {
 	const char *mode;	  /* the mode's name, the key clients use */
 	const char *kind;	  /* which strategy, e.g. "async" */
 	unsigned max_concurrency; /* 0: the number of online CPUs */
-	size_t max_queue;	  /* 0: the default (100000) */
+	size_t max_queue;	  /* 0: the default (1000000) */
 	size_t output_limit;	  /* per stream; 0: the default (1 MiB) */
 	unsigned kill_grace_ms;	  /* 0: the default (5000) */
 	const char *socket_path;  /* given to tasks as COORD_SOCKET; may be NULL */
@@ -61,7 +61,7 @@ struct strategy_config {
 	size_t setting_count;
 };
 
-#define STRATEGY_DEFAULT_MAX_QUEUE     100000
+#define STRATEGY_DEFAULT_MAX_QUEUE     1000000
 #define STRATEGY_MAX_CONCURRENCY       100000 /* the most max_concurrency may be */
 #define STRATEGY_DEFAULT_OUTPUT_LIMIT  (1024 * 1024)
 #define STRATEGY_DEFAULT_KILL_GRACE_MS 5000
@@ -71,10 +71,14 @@ struct strategy_config {
  * start must be stored first: 0, or a negative errno and the task must not
  * start), that its process started, and what it needs to find the task
  * again after a restart (ref, a short string of its own, stored with the
- * job at once; see reattach).
+ * job at once; see reattach). task_load gives a queued task back whole
+ * (a new task in *ret, the caller's; -ENOENT when it is no longer an
+ * opened job): a strategy that has it need not keep the tasks that wait
+ * for a slot in memory, and loads each when it starts.
  */
 struct strategy_hooks {
 	int (*task_starting)(void *ctx, const char *request_id);
+	int (*task_load)(void *ctx, const char *request_id, struct task **ret);
 	void (*task_started)(void *ctx, const char *request_id, pid_t pid);
 	void (*task_ref)(void *ctx, const char *request_id, const char *ref);
 	void *ctx;
@@ -141,6 +145,12 @@ int strategy_init_base(struct strategy *s, const struct strategy_ops *ops,
  * without starting.
  */
 int strategy_task_starting(struct strategy *s, const struct task *task);
+
+/* Whether the strategy may drop queued tasks and load them at start (see task_load). */
+bool strategy_can_load(const struct strategy *s);
+
+/* The queued task request_id, whole, through task_load: 0 and *ret, -ENOENT, -ENOMEM. */
+int strategy_load_task(struct strategy *s, const char *request_id, struct task **ret);
 
 /* Publishes the failure of a task that never ran, e.g. cancelled while queued. */
 int strategy_publish_failure(struct strategy *s, const struct task *task, enum error_kind kind,

@@ -1,21 +1,24 @@
 /*
- * Slots and the FIFO queue behind them. The queue owns its index (a
- * json-c linkhash keyed by the items' own request_id strings, not copied)
- * and its start event; the items belong to the strategy.
+ * Slots and the FIFO queue behind them. The queue owns its index (an
+ * idmap by the items' own keys, their request_ids, not copied) and its
+ * start event; the items belong to the strategy.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <event2/event.h>
-#include <json-c/linkhash.h>
 
 #include "slotqueue.h"
 #include "strategy.h"
-#include "task.h"
 
 static void slotqueue_start_cb(evutil_socket_t fd, short what, void *arg)
 {
 	slotqueue_start_waiting(arg);
+}
+
+static const char *slotqueue_item_key(const void *item)
+{
+	return ((const struct slotqueue_item *)item)->key;
 }
 
 static unsigned slotqueue_online_cpus(void)
@@ -37,9 +40,9 @@ int slotqueue_init(struct slotqueue *q, struct event_base *base, unsigned max_co
 	q->ctx = ctx;
 	q->closed = false;
 	q->paused = false;
-	q->items = lh_kchar_table_new(64, NULL);
+	idmap_init(&q->items, slotqueue_item_key);
 	q->start_ev = evtimer_new(base, slotqueue_start_cb, q);
-	if (!q->items || !q->start_ev) {
+	if (!q->start_ev) {
 		slotqueue_clear(q);
 		return -ENOMEM;
 	}
@@ -48,11 +51,9 @@ int slotqueue_init(struct slotqueue *q, struct event_base *base, unsigned max_co
 
 void slotqueue_clear(struct slotqueue *q)
 {
-	if (q->items)
-		lh_table_free(q->items);
+	idmap_clear(&q->items);
 	if (q->start_ev)
 		event_free(q->start_ev);
-	q->items = NULL;
 	q->start_ev = NULL;
 }
 
@@ -80,9 +81,9 @@ static void slotqueue_start_soon(struct slotqueue *q)
 int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)
 {
 	/* One admitted before (a dependency released it, or a restart) was counted already. */
-	if (q->closed || (!item->task->admitted && !slotqueue_can_accept(q)))
+	if (q->closed || (!item->admitted && !slotqueue_can_accept(q)))
 		return -EBUSY;
-	if (lh_table_insert(q->items, item->task->request_id, item) < 0)
+	if (idmap_insert(&q->items, item) < 0)
 		return -ENOMEM;
 	item->waiting = true;
 	item->lent = 0;
@@ -94,7 +95,7 @@ int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)
 
 int slotqueue_add_running(struct slotqueue *q, struct slotqueue_item *item)
 {
-	if (lh_table_insert(q->items, item->task->request_id, item) < 0)
+	if (idmap_insert(&q->items, item) < 0)
 		return -ENOMEM;
 	item->waiting = false;
 	item->lent = 0;
@@ -104,9 +105,7 @@ int slotqueue_add_running(struct slotqueue *q, struct slotqueue_item *item)
 
 struct slotqueue_item *slotqueue_find(struct slotqueue *q, const char *request_id)
 {
-	void *v;
-
-	return lh_table_lookup_ex(q->items, request_id, &v) ? v : NULL;
+	return idmap_find(&q->items, request_id);
 }
 
 void slotqueue_remove(struct slotqueue *q, struct slotqueue_item *item)
@@ -118,7 +117,7 @@ void slotqueue_remove(struct slotqueue *q, struct slotqueue_item *item)
 	} else if (item->lent == 0) {
 		q->holding--;
 	}
-	lh_table_delete(q->items, item->task->request_id);
+	idmap_remove(&q->items, item);
 }
 
 void slotqueue_start_waiting(struct slotqueue *q)
@@ -184,21 +183,30 @@ void slotqueue_close(struct slotqueue *q)
 	q->closed = true;
 }
 
+struct slotqueue_foreach {
+	void (*cb)(struct slotqueue_item *item, void *ctx);
+	void *ctx;
+};
+
+static void slotqueue_foreach_cb(void *item, void *ctx)
+{
+	struct slotqueue_foreach *f = ctx;
+
+	f->cb(item, f->ctx);
+}
+
 void slotqueue_foreach(struct slotqueue *q, void (*cb)(struct slotqueue_item *item, void *ctx),
 		       void *ctx)
 {
-	struct lh_entry *e, *next;
+	struct slotqueue_foreach f = {.cb = cb, .ctx = ctx};
 
-	/* Take the next entry first: cb may remove the current one. */
-	for (e = q->items->head; e; e = next) {
-		next = e->next;
-		cb((struct slotqueue_item *)lh_entry_v(e), ctx);
-	}
+	/* cb may remove the item it is given: the idmap allows that. */
+	idmap_foreach(&q->items, slotqueue_foreach_cb, &f);
 }
 
 size_t slotqueue_running(const struct slotqueue *q)
 {
-	return (size_t)q->items->count - q->waiting;
+	return q->items.count - q->waiting;
 }
 
 size_t slotqueue_waiting(const struct slotqueue *q)

@@ -10,9 +10,10 @@
 #include <stddef.h>
 #include <sys/queue.h>
 
+#include "idmap.h"
+
 struct event;
 struct event_base;
-struct lh_table;
 struct strategy_info;
 struct strategy_tuning;
 struct task;
@@ -20,9 +21,11 @@ struct task;
 /* Embedded in a strategy's own record of a task; the strategy owns both. */
 struct slotqueue_item {
 	TAILQ_ENTRY(slotqueue_item) entry; /* in the FIFO while waiting */
-	struct task *task;		   /* its request_id is the key */
-	bool waiting;			   /* no slot yet */
-	unsigned lent; /* waits that borrow its slot; while above 0 it holds none */
+	const char *key; /* its task's request_id, kept alive by the strategy while in the queue */
+	struct task *task; /* the strategy's; may be NULL while it waits (loaded at start) */
+	bool waiting;	   /* no slot yet */
+	bool admitted;	   /* counted against max_queue before (see task->admitted) */
+	unsigned lent;	   /* waits that borrow its slot; while above 0 it holds none */
 };
 
 /* The strategy starts item, which now holds a slot. */
@@ -30,7 +33,7 @@ typedef void (*slotqueue_start_fn)(struct slotqueue_item *item, void *ctx);
 
 struct slotqueue {
 	TAILQ_HEAD(slotqueue_fifo, slotqueue_item) fifo;
-	struct lh_table *items; /* request_id -> item, waiting and started */
+	struct idmap items; /* request_id -> item, waiting and started */
 	unsigned max_concurrency;
 	unsigned holding; /* items holding a slot (lent ones do not) */
 	size_t max_queue;
@@ -52,7 +55,7 @@ void slotqueue_clear(struct slotqueue *q);
 bool slotqueue_can_accept(const struct slotqueue *q);
 
 /*
- * Queues item (its task set) and starts it on the next loop turn if a slot
+ * Queues item (its key and admitted set) and starts it on the next loop turn if a slot
  * is free then: a submit's answer leaves before its task is started.
  * -EBUSY when full (but for a task admitted before) or closed, -ENOMEM.
  */

@@ -4,7 +4,10 @@
  * posix_spawn, so that the loop does not wait for each child's exec. At most
  * max_concurrency run at once; the rest wait in a FIFO queue. The strategy
  * owns each task handed to it (in a struct async_run) until the task's
- * completion message is published.
+ * completion message is published. When the coordinator can load tasks
+ * back (strategy_can_load), a queued run keeps only its request_id: its
+ * task is dropped and loaded again when it starts, so a long queue costs
+ * little memory.
  */
 #include <errno.h>
 #include <signal.h>
@@ -37,6 +40,7 @@ struct async_run {
 	struct output_writer *output; /* where its output is kept, or NULL */
 	struct event *timeout_ev;
 	enum error_kind stop_reason; /* ERROR_NONE, ERROR_TIMEOUT or ERROR_CANCELLED */
+	char request_id[];	     /* the queue's key */
 };
 
 struct strategy_async {
@@ -60,6 +64,30 @@ static void async_run_free(struct async_run *run)
 	output_writer_free(run->output);
 	task_free(run->item.task);
 	free(run);
+}
+
+/* A task that names only run's request and mode (in stub), for a message about it. */
+static const struct task *async_run_stub(struct async_run *run, struct task *stub)
+{
+	*stub = (struct task){.request_id = run->request_id, .mode = run->owner->base.mode};
+	return stub;
+}
+
+/*
+ * Run's task: the one it holds, else loaded back (and then held), else
+ * (it cannot be loaded) a stub, for a message about it.
+ */
+static const struct task *async_run_task(struct async_run *run, struct task *stub)
+{
+	int r;
+
+	if (run->item.task)
+		return run->item.task;
+	r = strategy_load_task(&run->owner->base, run->request_id, &run->item.task);
+	if (r == 0)
+		return run->item.task;
+	log_warning("cannot load the queued task %s: %s", run->request_id, strerror(-r));
+	return async_run_stub(run, stub);
 }
 
 /* Forgets a run and frees it, with its slot. */
@@ -196,8 +224,9 @@ static int async_arm_timeout(struct async_run *run)
 static void async_spawn_failed(struct async_run *run, const char *why)
 {
 	struct strategy_async *sa = run->owner;
+	struct task stub;
 
-	strategy_publish_failure(&sa->base, run->item.task, ERROR_SPAWN, why);
+	strategy_publish_failure(&sa->base, async_run_task(run, &stub), ERROR_SPAWN, why);
 	async_run_end(run);
 }
 
@@ -219,16 +248,40 @@ static void async_process_started_cb(struct process *proc, const char *error, vo
 					    process_pid(proc));
 }
 
+/*
+ * Loads the task of a run that kept none while it waited. A job that is
+ * no longer opened is forgotten; one whose task cannot be read fails.
+ * 0, or a negative errno once run is gone.
+ */
+static int async_load(struct async_run *run)
+{
+	struct task stub;
+	int r;
+
+	if (run->item.task)
+		return 0;
+	r = strategy_load_task(&run->owner->base, run->request_id, &run->item.task);
+	if (r == -ENOENT) {
+		async_run_end(run);
+		return r;
+	}
+	if (r < 0) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "cannot load its task: %s", strerror(-r));
+		strategy_publish_failure(&run->owner->base, async_run_stub(run, &stub), ERROR_SPAWN,
+					 why);
+		async_run_end(run);
+	}
+	return r;
+}
+
 /* The slot queue gives run a slot: its process starts now (see async_process_started_cb). */
 static void async_start_cb(struct slotqueue_item *item, void *ctx)
 {
 	struct async_run *run = (struct async_run *)item;
 	struct strategy_async *sa = ctx;
 	struct process_spec spec = {
-		.argv = run->item.task->argv,
-		.cwd = run->item.task->cwd,
-		.stdin_data = run->item.task->stdin_data,
-		.stdin_len = run->item.task->stdin_len,
 		.result_tail = sa->output_limit < MESSAGE_OUTPUT_TAIL ? sa->output_limit
 								      : MESSAGE_OUTPUT_TAIL,
 		.output = async_process_output_cb,
@@ -237,12 +290,20 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 		.spawner = sa->spawner,
 		.started = async_process_started_cb,
 	};
-	/* Root's tasks and ours run as we do; others' as their submitter, when so configured. */
-	bool as_submitter = sa->exec_helper && exechelper_needed(run->item.task->owner_uid);
 	struct taskenv_vars vars;
 	char *error = NULL;
+	bool as_submitter;
 	int r;
 
+	r = async_load(run);
+	if (r < 0)
+		return;
+	spec.argv = run->item.task->argv;
+	spec.cwd = run->item.task->cwd;
+	spec.stdin_data = run->item.task->stdin_data;
+	spec.stdin_len = run->item.task->stdin_len;
+	/* Root's tasks and ours run as we do; others' as their submitter, when so configured. */
+	as_submitter = sa->exec_helper && exechelper_needed(run->item.task->owner_uid);
 	/* Its start is stored before anything runs: a restart never runs it again. */
 	r = strategy_task_starting(&sa->base, run->item.task);
 	if (r < 0) {
@@ -278,7 +339,8 @@ static bool async_can_accept(struct strategy *s)
 static int async_execute(struct strategy *s, struct task *task)
 {
 	struct strategy_async *sa = (struct strategy_async *)s;
-	struct async_run *run = calloc(1, sizeof(*run));
+	size_t len = strlen(task->request_id) + 1;
+	struct async_run *run = calloc(1, sizeof(*run) + len);
 	int r;
 
 	if (!run) {
@@ -286,6 +348,14 @@ static int async_execute(struct strategy *s, struct task *task)
 		return -ENOMEM;
 	}
 	run->owner = sa;
+	memcpy(run->request_id, task->request_id, len);
+	run->item.key = run->request_id;
+	run->item.admitted = task->admitted;
+	/* Queued, it keeps only its request_id when its task can be loaded back at start. */
+	if (strategy_can_load(s)) {
+		task_free(task);
+		task = NULL;
+	}
 	run->item.task = task;
 	r = slotqueue_add(&sa->slots, &run->item);
 	if (r < 0) {
@@ -302,8 +372,11 @@ static struct async_run *async_find(struct strategy_async *sa, const char *reque
 
 static void async_stop(struct async_run *run, enum error_kind reason, const char *text)
 {
+	struct task stub;
+
 	if (run->item.waiting) {
-		strategy_publish_failure(&run->owner->base, run->item.task, reason, text);
+		strategy_publish_failure(&run->owner->base, async_run_task(run, &stub), reason,
+					 text);
 		async_run_end(run);
 		return;
 	}
@@ -388,8 +461,7 @@ static void async_free(struct strategy *s)
 {
 	struct strategy_async *sa = (struct strategy_async *)s;
 
-	if (sa->slots.items)
-		slotqueue_foreach(&sa->slots, async_free_cb, sa);
+	slotqueue_foreach(&sa->slots, async_free_cb, sa); /* none before init */
 	slotqueue_clear(&sa->slots);
 	spawner_free(sa->spawner); /* after the runs: their processes are killed on start */
 	sweeper_free(sa->sweeper);

@@ -1,6 +1,6 @@
 /*
  * Job lifecycle and its JSON form. A job is reference counted and owns all
- * of its strings.
+ * of its strings (run_id may be its request_id itself: it is freed once).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,9 +40,13 @@ struct job *job_new_from_task(const struct task *task)
 	if (job_dup(&job->request_id, task->request_id) < 0 ||
 	    job_dup(&job->parent_node_id, task->parent_node_id) < 0 ||
 	    job_dup(&job->child_node_id, task->node_id) < 0 ||
-	    job_dup(&job->run_id, task->run_id ? task->run_id : task->request_id) < 0 ||
 	    job_dup(&job->name, task->name) < 0 || job_dup(&job->mode, task->mode) < 0 ||
 	    job_dup(&job->rerun_of, task->rerun_of) < 0)
+		return job_unref(job);
+	/* A root request is its own run: its run_id is its request_id, kept once. */
+	if (!task->run_id || strcmp(task->run_id, task->request_id) == 0)
+		job->run_id = job->request_id;
+	else if (job_dup(&job->run_id, task->run_id) < 0)
 		return job_unref(job);
 	if (job_dup(&job->task, task->stored) < 0)
 		return job_unref(job);
@@ -69,7 +73,8 @@ struct job *job_unref(struct job *job)
 	free(job->request_id);
 	free(job->parent_node_id);
 	free(job->child_node_id);
-	free(job->run_id);
+	if (job->run_id != job->request_id)
+		free(job->run_id);
 	free(job->name);
 	free(job->mode);
 	free(job->error_message);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 #include <json-c/json.h>
 
@@ -48,7 +49,7 @@ struct job {
 	char *request_id;
 	char *parent_node_id; /* NULL for a root request */
 	char *child_node_id;
-	char *run_id;
+	char *run_id; /* may be request_id itself (a root request): free it only if not */
 	char *name;
 	char *mode;
 
@@ -71,6 +72,8 @@ struct job {
 
 	/* In memory only: its final message is published, not yet delivered. */
 	bool finishing;
+	bool cooling; /* in the state's list of jobs to keep in the history only (state_cool) */
+	TAILQ_ENTRY(job) cool_entry;
 	pid_t pid;		/* 0 until running */
 	uint64_t pid_starttime; /* /proc/PID/stat starttime, to recognise the process later */
 	/* What its strategy needs to find it again after a restart (e.g. a Slurm job id); or NULL.

@@ -463,7 +463,7 @@ START_TEST(test_sighup_applies_limits_and_adds_modes)
 	json_object_put(m);
 	/* Every change is logged, and what needs a restart is named. */
 	modes_expect_log(mark, "mode one: max_concurrency 1 -> 3");
-	modes_expect_log(mark, "mode one: max_queue 100000 -> 50");
+	modes_expect_log(mark, "mode one: max_queue 1000000 -> 50");
 	modes_expect_log(mark, "mode one: resumed");
 	modes_expect_log(mark, "mode extra: added");
 	modes_expect_log(mark, "log_level apply now");

@@ -1009,6 +1009,8 @@ static int slurm_execute(struct strategy *s, struct task *task)
 	}
 	run->owner = sl;
 	run->item.task = task;
+	run->item.key = task->request_id;
+	run->item.admitted = task->admitted;
 	r = slotqueue_add(&sl->slots, &run->item);
 	if (r < 0) {
 		slurm_run_free(run);
@@ -1194,8 +1196,7 @@ static void slurm_free(struct strategy *s)
 	slurm_final_scancels_wait(sl);
 	slurm_command_free(sl->scancel);
 	slurm_command_free(sl->poll);
-	if (sl->slots.items)
-		slotqueue_foreach(&sl->slots, slurm_free_cb, sl);
+	slotqueue_foreach(&sl->slots, slurm_free_cb, sl); /* none before init */
 	slotqueue_clear(&sl->slots);
 	slurm_orphans_free(sl->orphans);
 	/* Waits for the worker to finish the removals it was given. */
@@ -1274,6 +1275,8 @@ static int slurm_reattach(struct strategy *s, const struct job *job, const char 
 		return -ENOMEM;
 	run->owner = sl;
 	run->item.task = task_new_from_job(job);
+	if (run->item.task)
+		run->item.key = run->item.task->request_id;
 	if (run->item.task && (r = slurm_parse_ref(ref, run)) == 0 &&
 	    (r = slurm_run_user(run, why, sizeof(why))) == 0 &&
 	    asprintf(&run->dir, "%s/%s", sl->settings.spool_dir, run->name) < 0) {

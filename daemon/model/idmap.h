@@ -1,0 +1,36 @@
+/*
+ * An index of records by the string id each record holds, in one flat
+ * array (open addressing, linear probing, at most half full): 8 to 16
+ * bytes a record, where a json-c linkhash takes 60 to 120. It is what
+ * keeps a long queue small (issue 13).
+ */
+#ifndef COORD_IDMAP_H
+#define COORD_IDMAP_H
+
+#include <stddef.h>
+
+/* A record's id: it must not change while the record is in a map. */
+typedef const char *(*idmap_id_fn)(const void *record);
+
+struct idmap {
+	void **slots; /* NULL: empty */
+	size_t size;  /* a power of two, or 0 before the first insert */
+	size_t count;
+	idmap_id_fn id_of;
+};
+
+void idmap_init(struct idmap *m, idmap_id_fn id_of);
+/* Frees the map's array; the records are the caller's. */
+void idmap_clear(struct idmap *m);
+
+/* Adds record (whose id the map must not hold yet). 0 or -ENOMEM. */
+int idmap_insert(struct idmap *m, void *record);
+/* The record with id, or NULL. */
+void *idmap_find(const struct idmap *m, const char *id);
+/* Takes record out (nothing when it is not in). */
+void idmap_remove(struct idmap *m, const void *record);
+
+/* Calls cb for every record, in no order; cb may remove the record it is given, nothing else. */
+void idmap_foreach(struct idmap *m, void (*cb)(void *record, void *ctx), void *ctx);
+
+#endif
