@@ -2,8 +2,17 @@
  * Client connections. A connection is reference counted: the server holds
  * one reference while it is open, and every call, batch or subscription
  * still using it holds another, so a client that hangs up never leaves a
- * dangling pointer. The bufferevent is freed on close; the struct when the
- * last reference goes.
+ * dangling pointer. The bufferevent, the coalescing timer and the delayed
+ * output are freed on close; the struct and its held buffer when the last
+ * reference goes.
+ *
+ * Output goes through up to three buffers, always in this order: held
+ * (waiting for the history's commit), delayed (committed notifications
+ * waiting to go out together, notify_coalesce_ms) and the bufferevent's
+ * output. Output that is due while the bufferevent has nothing queued is
+ * written to the socket at once; only what the socket does not take goes
+ * to the bufferevent, which arms EV_WRITE for it. A long notification
+ * text (a message's) is kept by reference, shared by every subscriber.
  */
 #include <errno.h>
 #include <poll.h>
@@ -21,6 +30,9 @@
 #include "log.h"
 #include "peer.h"
 #include "wire_errors.h"
+
+/* Notification texts from this long on are kept by reference rather than copied. */
+#define CONNECTION_SHARE_MIN 2048
 
 struct connection {
 	int refcount;
@@ -40,10 +52,16 @@ struct connection {
 	size_t batch_bytes;    /* answers of unfinished batches */
 	struct evbuffer *held; /* output waiting for the history's commit */
 	bool holding;	       /* handed to ops->hold, not released yet */
+	bool held_answer; /* held holds more than notifications: it must not wait after the commit
+			   */
+	struct evbuffer *delayed;   /* committed notifications waiting for flush_ev */
+	struct event *flush_ev;	    /* the coalescing timer, made on first use */
+	struct timeval last_notify; /* when notifications last went out */
 };
 
 static void connection_read_cb(struct bufferevent *bev, void *arg);
 static void connection_maybe_finish(struct connection *conn);
+static void connection_flush_delayed(struct connection *conn);
 static void connection_write_cb(struct bufferevent *bev, void *arg);
 static void connection_event_cb(struct bufferevent *bev, short what, void *arg);
 
@@ -95,6 +113,8 @@ struct connection *connection_unref(struct connection *conn)
 		return NULL;
 	if (conn->held)
 		evbuffer_free(conn->held);
+	if (conn->delayed)
+		evbuffer_free(conn->delayed);
 	peer_clear(&conn->peer);
 	free(conn);
 	return NULL;
@@ -126,9 +146,15 @@ void connection_close(struct connection *conn)
 	 * The bufferevent keeps the start of its output frozen: thaw it first.
 	 */
 	evbuffer_unfreeze(bufferevent_get_output(conn->bev), 1);
+	if (conn->delayed)
+		evbuffer_add_buffer(bufferevent_get_output(conn->bev), conn->delayed);
 	evbuffer_write(bufferevent_get_output(conn->bev), bufferevent_getfd(conn->bev));
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
+	if (conn->flush_ev) {
+		event_free(conn->flush_ev);
+		conn->flush_ev = NULL;
+	}
 	if (conn->held)
 		evbuffer_drain(conn->held, evbuffer_get_length(conn->held));
 	connection_ref(conn);
@@ -146,7 +172,8 @@ void connection_close_after_flush(struct connection *conn)
 		return;
 	conn->close_on_flush = true;
 	bufferevent_disable(conn->bev, EV_READ);
-	if (connection_pending_output(conn) == 0)
+	connection_flush_delayed(conn);
+	if (conn->bev && connection_pending_output(conn) == 0)
 		connection_close(conn);
 }
 
@@ -161,26 +188,152 @@ static void connection_check_output(struct connection *conn)
 }
 
 /*
+ * Whether someone may wait for the write callback: reading paused, a
+ * close after the flush, or output past half of a limit (a replay or a
+ * follow waits for room below half of subscriber_max). Output only
+ * shrinks by writes, and each write past this mark runs the callback,
+ * so whoever waits saw at least this much.
+ */
+static bool connection_drain_awaited(const struct connection *conn)
+{
+	size_t low = conn->limits.max_answer_bytes < conn->limits.subscriber_max
+			     ? conn->limits.max_answer_bytes
+			     : conn->limits.subscriber_max;
+
+	return conn->read_paused || conn->close_on_flush ||
+	       connection_pending_output(conn) > low / 2;
+}
+
+/*
+ * Sends buf (emptied): straight to the socket when the bufferevent has
+ * nothing queued, so the common case costs one write and no epoll_ctl;
+ * what the socket does not take (or all of it, on an error the
+ * bufferevent then reports) goes to the bufferevent. When all of it went
+ * out, the write callback still runs (deferred) for whoever waits on it.
+ */
+static void connection_push(struct connection *conn, struct evbuffer *buf)
+{
+	struct evbuffer *out = bufferevent_get_output(conn->bev);
+	bool awaited;
+
+	if (evbuffer_get_length(buf) == 0)
+		return;
+	if (evbuffer_get_length(out) > 0) {
+		evbuffer_add_buffer(out, buf);
+		return;
+	}
+	awaited = connection_drain_awaited(conn);
+	evbuffer_write(buf, bufferevent_getfd(conn->bev));
+	if (evbuffer_get_length(buf) > 0)
+		evbuffer_add_buffer(out, buf);
+	else if (awaited)
+		bufferevent_trigger(conn->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static bool connection_has_delayed(const struct connection *conn)
+{
+	return conn->delayed && evbuffer_get_length(conn->delayed) > 0;
+}
+
+/* Notifications go out now: the timer came, an answer takes them along, or the end. */
+static void connection_flush_delayed(struct connection *conn)
+{
+	if (!conn->bev || !connection_has_delayed(conn))
+		return;
+	if (conn->flush_ev)
+		evtimer_del(conn->flush_ev);
+	event_base_gettimeofday_cached(bufferevent_get_base(conn->bev), &conn->last_notify);
+	connection_push(conn, conn->delayed);
+}
+
+static void connection_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	connection_flush_delayed(arg);
+}
+
+/* Whether a notification due now waits: one went out less than notify_coalesce_ms ago. */
+static bool connection_must_coalesce(struct connection *conn)
+{
+	struct timeval now, since;
+
+	if (conn->limits.notify_coalesce_ms == 0)
+		return false;
+	if (connection_has_delayed(conn))
+		return true;
+	event_base_gettimeofday_cached(bufferevent_get_base(conn->bev), &now);
+	evutil_timersub(&now, &conn->last_notify, &since);
+	return since.tv_sec >= 0 &&
+	       (unsigned long long)since.tv_sec * 1000 + (unsigned long long)since.tv_usec / 1000 <
+		       conn->limits.notify_coalesce_ms;
+}
+
+/* The buffer for notifications that wait, with the timer that ends the wait armed; NULL: ENOMEM. */
+static struct evbuffer *connection_delay(struct connection *conn)
+{
+	struct event_base *base = bufferevent_get_base(conn->bev);
+	struct timeval now, due, left, ms;
+
+	if (!conn->delayed && !(conn->delayed = evbuffer_new()))
+		return NULL;
+	if (!conn->flush_ev && !(conn->flush_ev = evtimer_new(base, connection_flush_cb, conn)))
+		return NULL;
+	if (!evtimer_pending(conn->flush_ev, NULL)) {
+		ms.tv_sec = conn->limits.notify_coalesce_ms / 1000;
+		ms.tv_usec = (conn->limits.notify_coalesce_ms % 1000) * 1000;
+		evutil_timeradd(&conn->last_notify, &ms, &due);
+		event_base_gettimeofday_cached(base, &now);
+		if (evutil_timercmp(&due, &now, <))
+			due = now;
+		evutil_timersub(&due, &now, &left);
+		if (evtimer_add(conn->flush_ev, &left) < 0)
+			return NULL;
+	}
+	return conn->delayed;
+}
+
+/*
  * Where output goes now: while the history has writes of this loop turn
  * not yet committed, everything waits for the commit, so no client hears
  * of anything that a crash could still take back.
  */
-static struct evbuffer *connection_out(struct connection *conn)
+static struct evbuffer *connection_out(struct connection *conn, bool notification)
 {
-	if (!conn->ops->must_hold_output || !conn->ops->must_hold_output(conn->ctx))
-		return bufferevent_get_output(conn->bev);
-	if (!conn->held && !(conn->held = evbuffer_new()))
-		return bufferevent_get_output(conn->bev);
-	if (!conn->holding) {
-		conn->holding = true;
-		conn->ops->hold(conn->ctx, connection_ref(conn));
+	struct evbuffer *delayed;
+
+	if (conn->ops->must_hold_output && conn->ops->must_hold_output(conn->ctx) &&
+	    (conn->held || (conn->held = evbuffer_new()))) {
+		if (!conn->holding) {
+			conn->holding = true;
+			conn->ops->hold(conn->ctx, connection_ref(conn));
+		}
+		conn->held_answer |= !notification;
+		return conn->held;
 	}
-	return conn->held;
+	if (connection_has_delayed(conn))
+		return conn->delayed; /* after what waits; an answer takes it along
+					 (connection_queued) */
+	if (notification && connection_must_coalesce(conn) && (delayed = connection_delay(conn)))
+		return delayed;
+	if (notification)
+		event_base_gettimeofday_cached(bufferevent_get_base(conn->bev), &conn->last_notify);
+	return bufferevent_get_output(conn->bev);
+}
+
+/* Output was added to out (from connection_out). */
+static void connection_queued(struct connection *conn, struct evbuffer *out, bool notification)
+{
+	if (out == conn->delayed && !notification)
+		connection_flush_delayed(conn); /* answers never wait */
+	connection_check_output(conn);
 }
 
 void connection_release_held(struct connection *conn, bool committed)
 {
+	bool answer = conn->held_answer;
+	struct evbuffer *delayed;
+
 	conn->holding = false;
+	conn->held_answer = false;
 	if (!conn->bev || !conn->held || evbuffer_get_length(conn->held) == 0)
 		return;
 	if (!committed) {
@@ -190,7 +343,18 @@ void connection_release_held(struct connection *conn, bool committed)
 		connection_close(conn);
 		return;
 	}
-	evbuffer_add_buffer(bufferevent_get_output(conn->bev), conn->held);
+	if (!answer && connection_must_coalesce(conn) && (delayed = connection_delay(conn))) {
+		evbuffer_add_buffer(delayed, conn->held);
+	} else if (connection_has_delayed(conn)) {
+		/* After the notifications that wait, which an answer takes along. */
+		evbuffer_add_buffer(conn->delayed, conn->held);
+		connection_flush_delayed(conn);
+	} else {
+		if (!answer)
+			event_base_gettimeofday_cached(bufferevent_get_base(conn->bev),
+						       &conn->last_notify);
+		connection_push(conn, conn->held);
+	}
 	connection_check_output(conn);
 }
 
@@ -201,11 +365,39 @@ void connection_send_parts(struct connection *conn, const char *const *parts, co
 
 	if (!conn->bev)
 		return;
-	out = connection_out(conn);
+	out = connection_out(conn, false);
 	for (size_t i = 0; i < count; i++)
 		evbuffer_add(out, parts[i], lens[i]);
 	evbuffer_add(out, "\n", 1);
-	connection_check_output(conn);
+	connection_queued(conn, out, false);
+}
+
+void connection_notify(struct connection *conn, const char *prefix, size_t prefix_len,
+		       const char *text, size_t len,
+		       void (*release)(const void *text, size_t len, void *ctx), void *ctx,
+		       const char *suffix, size_t suffix_len)
+{
+	struct evbuffer *out;
+	bool copied = true;
+
+	if (!conn->bev) {
+		if (release)
+			release(text, len, ctx);
+		return;
+	}
+	out = connection_out(conn, true);
+	evbuffer_add(out, prefix, prefix_len);
+	/* A short text costs less to copy than a chain of its own. */
+	if (release && len >= CONNECTION_SHARE_MIN)
+		copied = evbuffer_add_reference(out, text, len, release, ctx) < 0;
+	if (copied) {
+		evbuffer_add(out, text, len);
+		if (release)
+			release(text, len, ctx);
+	}
+	evbuffer_add(out, suffix, suffix_len);
+	evbuffer_add(out, "\n", 1);
+	connection_queued(conn, out, true);
 }
 
 void connection_send(struct connection *conn, const char *text, size_t len)
@@ -229,7 +421,8 @@ size_t connection_pending_output(const struct connection *conn)
 	if (!conn->bev)
 		return 0;
 	return evbuffer_get_length(bufferevent_get_output(conn->bev)) +
-	       (conn->held ? evbuffer_get_length(conn->held) : 0);
+	       (conn->held ? evbuffer_get_length(conn->held) : 0) +
+	       (conn->delayed ? evbuffer_get_length(conn->delayed) : 0);
 }
 
 void connection_add_batch_bytes(struct connection *conn, size_t bytes)
