@@ -224,6 +224,18 @@ START_TEST(test_stuck_and_gone_subscribers)
 }
 END_TEST
 
+/* The window has a bound: past it the daemon refuses the config and says why. */
+START_TEST(test_coalesce_limit)
+{
+	struct harness_daemon bad;
+
+	harness_expect_bad_config(&bad, "[daemon]\nnotify_coalesce_ms = 10001\n",
+				  "notify_coalesce_ms must be a whole number from 0 to 10000");
+	harness_expect_bad_config(&bad, "[daemon]\nnotify_coalesce_ms = -1\n",
+				  "notify_coalesce_ms must be");
+}
+END_TEST
+
 static Suite *notify_suite(void)
 {
 	Suite *s = suite_create("daemon-notify");
@@ -233,6 +245,7 @@ static Suite *notify_suite(void)
 	tcase_add_test(tc, test_many_subscribers_coalesced);
 	tcase_add_test(tc, test_big_messages_slow_reader);
 	tcase_add_test(tc, test_stuck_and_gone_subscribers);
+	tcase_add_test(tc, test_coalesce_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }
