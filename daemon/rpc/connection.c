@@ -7,17 +7,20 @@
  * reference goes.
  *
  * Output goes through up to three buffers, always in this order: held
- * (waiting for the history's commit), delayed (committed notifications
- * waiting to go out together, notify_coalesce_ms) and the bufferevent's
- * output. Output that is due while the bufferevent has nothing queued is
- * written to the socket at once; only what the socket does not take goes
- * to the bufferevent, which arms EV_WRITE for it. A long notification
+ * (waiting for the history's commit), delayed (waiting for flush_ev: made
+ * active, it writes everything a loop turn queued before the loop polls
+ * again; as a timer, it gathers notifications for notify_coalesce_ms) and
+ * the bufferevent's output. Output that is due while the bufferevent has
+ * nothing queued is written to the socket at once; only what the socket
+ * does not take goes to the bufferevent, which arms EV_WRITE for it. A long notification
  * text (a message's) is kept by reference, shared by every subscriber.
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <event2/buffer.h>
@@ -48,15 +51,16 @@ struct connection {
 	size_t scanned; /* bytes of the input already searched for a newline */
 	TAILQ_HEAD(, connection_attachment) attached[CONNECTION_ATTACHMENT_KINDS];
 	size_t attached_count[CONNECTION_ATTACHMENT_KINDS];
-	size_t attached_cost;  /* the costs of the attachments */
-	size_t batch_bytes;    /* answers of unfinished batches */
-	struct evbuffer *held; /* output waiting for the history's commit */
-	bool holding;	       /* handed to ops->hold, not released yet */
-	bool held_answer; /* held holds more than notifications: it must not wait after the commit
-			   */
-	struct evbuffer *delayed;   /* committed notifications waiting for flush_ev */
-	struct event *flush_ev;	    /* the coalescing timer, made on first use */
-	struct timeval last_notify; /* when notifications last went out */
+	size_t attached_cost;	  /* the costs of the attachments */
+	size_t batch_bytes;	  /* answers of unfinished batches */
+	struct evbuffer *held;	  /* output waiting for the history's commit */
+	bool holding;		  /* handed to ops->hold, not released yet */
+	bool held_answer;	  /* held holds an answer: it goes out at the commit */
+	bool held_notify;	  /* held holds notifications */
+	struct evbuffer *delayed; /* committed output waiting for flush_ev */
+	bool delayed_notify;	  /* delayed holds notifications */
+	struct event *flush_ev;	  /* flushes delayed (active, or a timer); made on first use */
+	uint64_t last_notify_us;  /* when notifications last went out (CLOCK_MONOTONIC) */
 };
 
 static void connection_read_cb(struct bufferevent *bev, void *arg);
@@ -230,6 +234,15 @@ static void connection_push(struct connection *conn, struct evbuffer *buf)
 		bufferevent_trigger(conn->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 }
 
+/* Microseconds on the monotonic clock (the coalescing window must not follow the wall clock). */
+static uint64_t connection_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static bool connection_has_delayed(const struct connection *conn)
 {
 	return conn->delayed && evbuffer_get_length(conn->delayed) > 0;
@@ -242,7 +255,9 @@ static void connection_flush_delayed(struct connection *conn)
 		return;
 	if (conn->flush_ev)
 		evtimer_del(conn->flush_ev);
-	event_base_gettimeofday_cached(bufferevent_get_base(conn->bev), &conn->last_notify);
+	if (conn->delayed_notify)
+		conn->last_notify_us = connection_now_us();
+	conn->delayed_notify = false;
 	connection_push(conn, conn->delayed);
 }
 
@@ -254,38 +269,40 @@ static void connection_flush_cb(evutil_socket_t fd, short what, void *arg)
 /* Whether a notification due now waits: one went out less than notify_coalesce_ms ago. */
 static bool connection_must_coalesce(struct connection *conn)
 {
-	struct timeval now, since;
-
 	if (conn->limits.notify_coalesce_ms == 0)
 		return false;
 	if (connection_has_delayed(conn))
 		return true;
-	event_base_gettimeofday_cached(bufferevent_get_base(conn->bev), &now);
-	evutil_timersub(&now, &conn->last_notify, &since);
-	return since.tv_sec >= 0 &&
-	       (unsigned long long)since.tv_sec * 1000 + (unsigned long long)since.tv_usec / 1000 <
-		       conn->limits.notify_coalesce_ms;
+	return connection_now_us() - conn->last_notify_us <
+	       (uint64_t)conn->limits.notify_coalesce_ms * 1000;
+}
+
+/* The buffer for output that waits for flush_ev, and that event, made on first use. */
+static bool connection_make_delayed(struct connection *conn)
+{
+	struct event_base *base = bufferevent_get_base(conn->bev);
+
+	if (!conn->delayed && !(conn->delayed = evbuffer_new()))
+		return false;
+	if (!conn->flush_ev && !(conn->flush_ev = evtimer_new(base, connection_flush_cb, conn)))
+		return false;
+	return true;
 }
 
 /* The buffer for notifications that wait, with the timer that ends the wait armed; NULL: ENOMEM. */
 static struct evbuffer *connection_delay(struct connection *conn)
 {
-	struct event_base *base = bufferevent_get_base(conn->bev);
-	struct timeval now, due, left, ms;
+	uint64_t window = (uint64_t)conn->limits.notify_coalesce_ms * 1000;
+	uint64_t since = connection_now_us() - conn->last_notify_us, left;
+	struct timeval tv;
 
-	if (!conn->delayed && !(conn->delayed = evbuffer_new()))
-		return NULL;
-	if (!conn->flush_ev && !(conn->flush_ev = evtimer_new(base, connection_flush_cb, conn)))
+	if (!connection_make_delayed(conn))
 		return NULL;
 	if (!evtimer_pending(conn->flush_ev, NULL)) {
-		ms.tv_sec = conn->limits.notify_coalesce_ms / 1000;
-		ms.tv_usec = (conn->limits.notify_coalesce_ms % 1000) * 1000;
-		evutil_timeradd(&conn->last_notify, &ms, &due);
-		event_base_gettimeofday_cached(base, &now);
-		if (evutil_timercmp(&due, &now, <))
-			due = now;
-		evutil_timersub(&due, &now, &left);
-		if (evtimer_add(conn->flush_ev, &left) < 0)
+		left = since < window ? window - since : 0;
+		tv.tv_sec = (time_t)(left / 1000000);
+		tv.tv_usec = (suseconds_t)(left % 1000000);
+		if (evtimer_add(conn->flush_ev, &tv) < 0)
 			return NULL;
 	}
 	return conn->delayed;
@@ -298,8 +315,6 @@ static struct evbuffer *connection_delay(struct connection *conn)
  */
 static struct evbuffer *connection_out(struct connection *conn, bool notification)
 {
-	struct evbuffer *delayed;
-
 	if (conn->ops->must_hold_output && conn->ops->must_hold_output(conn->ctx) &&
 	    (conn->held || (conn->held = evbuffer_new()))) {
 		if (!conn->holding) {
@@ -307,33 +322,30 @@ static struct evbuffer *connection_out(struct connection *conn, bool notificatio
 			conn->ops->hold(conn->ctx, connection_ref(conn));
 		}
 		conn->held_answer |= !notification;
+		conn->held_notify |= notification;
 		return conn->held;
 	}
-	if (connection_has_delayed(conn))
-		return conn->delayed; /* after what waits; an answer takes it along
-					 (connection_queued) */
-	if (notification && connection_must_coalesce(conn) && (delayed = connection_delay(conn)))
-		return delayed;
-	if (notification)
-		event_base_gettimeofday_cached(bufferevent_get_base(conn->bev), &conn->last_notify);
-	return bufferevent_get_output(conn->bev);
-}
-
-/* Output was added to out (from connection_out). */
-static void connection_queued(struct connection *conn, struct evbuffer *out, bool notification)
-{
-	if (out == conn->delayed && !notification)
-		connection_flush_delayed(conn); /* answers never wait */
-	connection_check_output(conn);
+	if (!connection_make_delayed(conn))
+		return bufferevent_get_output(conn->bev);
+	/*
+	 * Everything this turn goes out in one write before the loop polls
+	 * again (a pipelined client's answers too); notifications may wait
+	 * for the coalescing timer, and anything after them waits with them
+	 * unless it is an answer (which makes the event active).
+	 */
+	if (!notification || !connection_must_coalesce(conn) || !connection_delay(conn))
+		event_active(conn->flush_ev, EV_TIMEOUT, 1);
+	conn->delayed_notify |= notification;
+	return conn->delayed;
 }
 
 void connection_release_held(struct connection *conn, bool committed)
 {
-	bool answer = conn->held_answer;
+	bool answer = conn->held_answer, notify = conn->held_notify;
 	struct evbuffer *delayed;
 
 	conn->holding = false;
-	conn->held_answer = false;
+	conn->held_answer = conn->held_notify = false;
 	if (!conn->bev || !conn->held || evbuffer_get_length(conn->held) == 0)
 		return;
 	if (!committed) {
@@ -345,14 +357,15 @@ void connection_release_held(struct connection *conn, bool committed)
 	}
 	if (!answer && connection_must_coalesce(conn) && (delayed = connection_delay(conn))) {
 		evbuffer_add_buffer(delayed, conn->held);
+		conn->delayed_notify = true;
 	} else if (connection_has_delayed(conn)) {
-		/* After the notifications that wait, which an answer takes along. */
+		/* After what waits, which an answer takes along. */
 		evbuffer_add_buffer(conn->delayed, conn->held);
+		conn->delayed_notify |= notify;
 		connection_flush_delayed(conn);
 	} else {
-		if (!answer)
-			event_base_gettimeofday_cached(bufferevent_get_base(conn->bev),
-						       &conn->last_notify);
+		if (notify)
+			conn->last_notify_us = connection_now_us();
 		connection_push(conn, conn->held);
 	}
 	connection_check_output(conn);
@@ -369,7 +382,7 @@ void connection_send_parts(struct connection *conn, const char *const *parts, co
 	for (size_t i = 0; i < count; i++)
 		evbuffer_add(out, parts[i], lens[i]);
 	evbuffer_add(out, "\n", 1);
-	connection_queued(conn, out, false);
+	connection_check_output(conn);
 }
 
 void connection_notify(struct connection *conn, const char *prefix, size_t prefix_len,
@@ -397,7 +410,7 @@ void connection_notify(struct connection *conn, const char *prefix, size_t prefi
 	}
 	evbuffer_add(out, suffix, suffix_len);
 	evbuffer_add(out, "\n", 1);
-	connection_queued(conn, out, true);
+	connection_check_output(conn);
 }
 
 void connection_send(struct connection *conn, const char *text, size_t len)
