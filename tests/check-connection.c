@@ -493,6 +493,8 @@ END_TEST
 
 START_TEST(test_close_releases_shared_texts)
 {
+	struct connection *kept;
+
 	fake_open(&fake_limits, 4096);
 	fake_released = 0;
 	fake.hold = true;
@@ -501,6 +503,7 @@ START_TEST(test_close_releases_shared_texts)
 	fake_release_held();
 	ck_assert_uint_lt(fake_released, 20);
 	/* The client goes: what was never written is released, once. */
+	kept = connection_ref(fake.conn); /* as a subscription holds it */
 	connection_close(fake.conn);
 	fake.closed = true;
 	fake_turns();
@@ -508,6 +511,7 @@ START_TEST(test_close_releases_shared_texts)
 	/* A closed connection releases a text at once. */
 	fake_notify(20, 5000);
 	ck_assert_uint_eq(fake_released, 21);
+	connection_unref(kept);
 	fake_teardown();
 }
 END_TEST

@@ -59,13 +59,15 @@ struct connection {
 	bool held_notify;	  /* held holds notifications */
 	struct evbuffer *delayed; /* committed output waiting for flush_ev */
 	bool delayed_notify;	  /* delayed holds notifications */
-	struct event *flush_ev;	  /* flushes delayed (active, or a timer); made on first use */
-	uint64_t last_notify_us;  /* when notifications last went out (CLOCK_MONOTONIC) */
+	bool drain_due;		/* written past the bufferevent: flush_ev runs its write callback */
+	struct event *flush_ev; /* flushes delayed (active, or a timer); made on first use */
+	uint64_t last_notify_us; /* when notifications last went out (CLOCK_MONOTONIC) */
 };
 
 static void connection_read_cb(struct bufferevent *bev, void *arg);
 static void connection_maybe_finish(struct connection *conn);
 static void connection_flush_delayed(struct connection *conn);
+static bool connection_make_delayed(struct connection *conn);
 static void connection_write_cb(struct bufferevent *bev, void *arg);
 static void connection_event_cb(struct bufferevent *bev, short what, void *arg);
 
@@ -230,8 +232,10 @@ static void connection_push(struct connection *conn, struct evbuffer *buf)
 	evbuffer_write(buf, bufferevent_getfd(conn->bev));
 	if (evbuffer_get_length(buf) > 0)
 		evbuffer_add_buffer(out, buf);
-	else if (awaited)
-		bufferevent_trigger(conn->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+	else if (awaited && (conn->flush_ev || connection_make_delayed(conn))) {
+		conn->drain_due = true;
+		event_active(conn->flush_ev, EV_TIMEOUT, 1);
+	}
 }
 
 /* Microseconds on the monotonic clock (the coalescing window must not follow the wall clock). */
@@ -263,7 +267,12 @@ static void connection_flush_delayed(struct connection *conn)
 
 static void connection_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-	connection_flush_delayed(arg);
+	struct connection *conn = connection_ref(arg);
+
+	connection_flush_delayed(conn);
+	if (conn->bev && conn->drain_due)
+		connection_write_cb(conn->bev, conn);
+	connection_unref(conn);
 }
 
 /* Whether a notification due now waits: one went out less than notify_coalesce_ms ago. */
@@ -694,6 +703,7 @@ static void connection_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct connection *conn = connection_ref(arg);
 
+	conn->drain_due = false;
 	/* Held output (waiting for a commit) is not flushed yet either. */
 	if (conn->close_on_flush && connection_pending_output(conn) == 0) {
 		connection_close(conn);
