@@ -1,4 +1,10 @@
-/* jsontext: batch lengths, NUL characters in keys, and a member's raw text, read off JSON text. */
+/*
+ * jsontext: batch lengths, NUL characters in keys, and a member's raw text,
+ * read off JSON text; and times written as printf's "%.6f" would.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <check.h>
 
@@ -96,6 +102,65 @@ START_TEST(test_footprint)
 }
 END_TEST
 
+/* Whether json_time_new writes t as "%.6f" does (a message in why when not). */
+static bool time_text_agrees(double t, char *why, size_t size)
+{
+	json_object *o = json_time_new(t);
+	const char *got = json_object_to_json_string(o);
+	char want[512];
+	bool same;
+
+	snprintf(want, sizeof(want), "%.6f", t);
+	same = strcmp(got, want) == 0 && json_object_get_double(o) == t;
+	if (!same)
+		snprintf(why, size, "%.17g: %.64s, not %.64s", t, got, want);
+	json_object_put(o);
+	return same;
+}
+
+/* One Check assertion per time would be 200000 of them: compare by hand, report the first. */
+static void check_time(double t)
+{
+	char why[256];
+
+	if (!time_text_agrees(t, why, sizeof(why)))
+		ck_abort_msg("%s", why);
+}
+
+/* json_time_new's own digits agree with "%.6f", halves of a microsecond included. */
+START_TEST(test_time_text)
+{
+	static const double edges[] = {
+		0,
+		1e-7,
+		5e-7,
+		1.5e-6,
+		2.5e-6,
+		0.5,
+		1,
+		123.000001,
+		1764500000.9999996,
+		1764500000.0000004,
+		1764500000.123456,
+		8589934591.7,
+		8589934592.5,
+		-1.25,
+		1e300,
+	};
+	uint64_t x = 88172645463325252ull; /* xorshift64: the same sweep every run */
+
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		check_time(edges[i]);
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		check_time(i % 2 ? 1.7e9 + (double)(x % 100000000000000ull) / 1e6
+				 : (double)(x % 10000000ull) / 1e6 * 7);
+	}
+}
+END_TEST
+
 static Suite *jsontext_suite(void)
 {
 	Suite *s = suite_create("jsontext");
@@ -105,6 +170,7 @@ static Suite *jsontext_suite(void)
 	tcase_add_test(tc, test_outline_nul_in_key);
 	tcase_add_test(tc, test_member);
 	tcase_add_test(tc, test_footprint);
+	tcase_add_test(tc, test_time_text);
 	suite_add_tcase(s, tc);
 	return s;
 }

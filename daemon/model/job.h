@@ -106,7 +106,9 @@ int job_end(struct job *job, enum job_result result, int exit_code, enum error_k
 /*
  * The contract's Job object (new reference), as viewer (a peer's uid) may
  * see it: the stored Task (`task`) only for the job's owner and root,
- * null for everyone else (its env and stdin may hold secrets).
+ * null for everyone else (its env and stdin may hold secrets); the Task is
+ * written out as its text was kept, not parsed again (an object with no
+ * members: only for writing out).
  */
 json_object *job_to_json(const struct job *job, uid_t viewer);
 
@@ -118,6 +120,9 @@ json_object *job_task_json(const struct job *job);
 
 /* Records that the job's process started now (the first start only). */
 void job_set_run_start(struct job *job);
+
+/* Whether its process ever started (so it may have written output). */
+bool job_ran(const struct job *job);
 
 /* A one-line summary for logs, the seed's __str__; returns buf. */
 const char *job_to_string(const struct job *job, char *buf, size_t size);
