@@ -65,6 +65,7 @@ int config_init(struct config *cfg)
 	cfg->max_pending_calls = 1024;
 	cfg->max_pending_bytes = 16 * 1024 * 1024;
 	cfg->subscriber_buffer_bytes = 8 * 1024 * 1024;
+	cfg->notify_coalesce_ms = 5;
 	cfg->shutdown_grace_sec = 10;
 	cfg->max_wait_ids = 10000;
 	cfg->max_status_task_bytes = 16 * 1024 * 1024;
@@ -251,6 +252,7 @@ static const struct config_number config_daemon_numbers[] = {
 	CONFIG_NUMBER(struct config, "max_pending_bytes", max_pending_bytes, 4096, 1ULL << 36),
 	CONFIG_NUMBER(struct config, "subscriber_buffer_bytes", subscriber_buffer_bytes, 4096,
 		      1ULL << 34),
+	CONFIG_NUMBER(struct config, "notify_coalesce_ms", notify_coalesce_ms, 0, 10000),
 	CONFIG_NUMBER(struct config, "shutdown_grace_sec", shutdown_grace_sec, 0, 86400),
 	CONFIG_NUMBER(struct config, "retention_max_jobs", retention_max_jobs, 0, UINT64_MAX),
 	CONFIG_NUMBER(struct config, "max_wait_ids", max_wait_ids, 1, 1000000),

@@ -46,6 +46,7 @@ struct config {
 	size_t max_pending_calls; /* calls in flight on one connection */
 	size_t max_pending_bytes; /* what those calls may hold (json_footprint of their requests) */
 	size_t subscriber_buffer_bytes;
+	unsigned notify_coalesce_ms; /* notifications to one connection go out together within it */
 	unsigned shutdown_grace_sec;
 	size_t max_wait_ids;	      /* request_ids in one wait */
 	size_t max_status_task_bytes; /* stored Tasks in one status page (see history_query) */

@@ -517,6 +517,7 @@ static int daemon_listen(struct daemon *d, int fd, char **error)
 				.max_pending_calls = d->config.max_pending_calls,
 				.max_pending_bytes = d->config.max_pending_bytes,
 				.subscriber_max = d->config.subscriber_buffer_bytes,
+				.notify_coalesce_ms = d->config.notify_coalesce_ms,
 			},
 	};
 

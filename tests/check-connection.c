@@ -1,11 +1,14 @@
 /*
  * The transport alone: a connection with a fake owner (ops table) over a
  * socketpair, no daemon. Framing, the line limit, read watermarks, held
- * output, half-close, and what hangs on a connection when its client goes.
+ * output, half-close, what hangs on a connection when its client goes, and
+ * notifications: written at once on release, texts shared by reference,
+ * partial writes, and coalescing.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -367,6 +370,227 @@ START_TEST(test_peer_allowed_asks_owner)
 }
 END_TEST
 
+/* Shared notification texts: each one malloc'd, freed by its release (ASan sees a late read). */
+static size_t fake_released;
+
+static void fake_release(const void *text, size_t len, void *ctx)
+{
+	ck_assert_ptr_eq(text, ctx);
+	fake_released++;
+	free(ctx);
+}
+
+/* Queues notification number n: "<n:" then len bytes of a letter of n, then ">". */
+static void fake_notify(unsigned n, size_t len)
+{
+	char prefix[16];
+	char *text = malloc(len);
+
+	ck_assert_ptr_nonnull(text);
+	memset(text, 'a' + (int)(n % 26), len);
+	snprintf(prefix, sizeof(prefix), "<%u:", n);
+	connection_notify(fake.conn, prefix, strlen(prefix), text, len, fake_release, text, ">", 1);
+}
+
+/* Checks that text holds exactly notifications first..last of len bytes each, in order. */
+static void fake_check_notes(const char *text, unsigned first, unsigned last, size_t len)
+{
+	for (unsigned n = first; n <= last; n++) {
+		char prefix[16];
+		size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "<%u:", n);
+
+		ck_assert_msg(strncmp(text, prefix, plen) == 0, "notification %u missing at %.20s",
+			      n, text);
+		text += plen;
+		for (size_t i = 0; i < len; i++)
+			if (text[i] != 'a' + (int)(n % 26))
+				ck_abort_msg("notification %u: byte %zu is %c", n, i, text[i]);
+		text += len;
+		ck_assert_msg(strncmp(text, ">\n", 2) == 0, "notification %u runs on", n);
+		text += 2;
+	}
+	ck_assert_str_eq(text, "");
+}
+
+static void fake_release_held(void)
+{
+	struct connection *held = fake.held;
+
+	fake.held = NULL;
+	fake.hold = false;
+	connection_release_held(held, true);
+	connection_unref(held);
+}
+
+START_TEST(test_release_writes_at_once)
+{
+	char *out;
+
+	fake_open(&fake_limits, 0);
+	fake.hold = true;
+	connection_send(fake.conn, "first", 5);
+	fake_notify(1, 10);
+	connection_send(fake.conn, "last", 4);
+	ck_assert_uint_eq(fake.hold_calls, 1);
+	/* The commit: everything is on the socket before the loop turns again. */
+	fake_release_held();
+	out = fake_read_all();
+	ck_assert_str_eq(out, "first\n<1:bbbbbbbbbb>\nlast\n");
+	free(out);
+	ck_assert_uint_eq(connection_pending_output(fake.conn), 0);
+	ck_assert_uint_eq(fake_released, 1);
+	fake_teardown();
+}
+END_TEST
+
+struct fake_reader {
+	char *buf;
+	size_t len;
+	size_t want;
+};
+
+/* Reads what the client has, one loop turn at a time; true once want bytes are in. */
+static bool fake_read_some(void *data)
+{
+	struct fake_reader *r = data;
+	ssize_t n;
+
+	while (r->len < r->want && (n = read(fake.client, r->buf + r->len, r->want - r->len)) > 0)
+		r->len += (size_t)n;
+	return r->len >= r->want;
+}
+
+START_TEST(test_partial_writes_in_order)
+{
+	enum { COUNT = 200, LEN = 3000 };
+	struct connection_limits limits = fake_limits;
+	struct fake_reader r = {0};
+
+	/* Small socket buffers: most of 600 KB stays queued by reference. */
+	limits.subscriber_max = limits.max_answer_bytes = 16 << 20;
+	fake_open(&limits, 4096);
+	fake_released = 0;
+	fake.hold = true;
+	for (unsigned n = 0; n < COUNT; n++)
+		fake_notify(n, LEN);
+	fake_release_held();
+	ck_assert_uint_gt(connection_pending_output(fake.conn), 0);
+	ck_assert_uint_lt(fake_released, COUNT);
+	/* More after the partial write goes behind it. */
+	fake_notify(COUNT, LEN);
+	/* The client drains it: every byte, in order, each text released once written. */
+	for (unsigned n = 0; n <= COUNT; n++)
+		r.want += (size_t)snprintf(NULL, 0, "<%u:", n) + LEN + 2;
+	r.buf = calloc(1, r.want + 1);
+	ck_assert_ptr_nonnull(r.buf);
+	ck_assert(tu_run_until(fake.base, fake_read_some, &r, 30));
+	fake_check_notes(r.buf, 0, COUNT, LEN);
+	ck_assert_uint_eq(fake_released, COUNT + 1);
+	free(r.buf);
+	fake_teardown();
+}
+END_TEST
+
+START_TEST(test_close_releases_shared_texts)
+{
+	struct connection *kept;
+
+	fake_open(&fake_limits, 4096);
+	fake_released = 0;
+	fake.hold = true;
+	for (unsigned n = 0; n < 20; n++)
+		fake_notify(n, 5000);
+	fake_release_held();
+	ck_assert_uint_lt(fake_released, 20);
+	/* The client goes: what was never written is released, once. */
+	kept = connection_ref(fake.conn); /* as a subscription holds it */
+	connection_close(fake.conn);
+	fake.closed = true;
+	fake_turns();
+	ck_assert_uint_eq(fake_released, 20);
+	/* A closed connection releases a text at once. */
+	fake_notify(20, 5000);
+	ck_assert_uint_eq(fake_released, 21);
+	connection_unref(kept);
+	fake_teardown();
+}
+END_TEST
+
+static bool fake_has_output(void *data)
+{
+	struct pollfd pfd = {.fd = fake.client, .events = POLLIN};
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+START_TEST(test_coalesce)
+{
+	struct connection_limits limits = fake_limits;
+	char *out;
+
+	/* A window no test outlasts: whatever waits for it goes out only when pushed. */
+	limits.notify_coalesce_ms = 3600 * 1000;
+	fake_open(&limits, 0);
+	fake_released = 0;
+	/* The first notification goes out at once, the next waits, behind it any other. */
+	fake_notify(1, 3);
+	fake_turns();
+	out = fake_read_all();
+	fake_check_notes(out, 1, 1, 3);
+	free(out);
+	fake_notify(2, 3000);
+	fake_notify(3, 3);
+	fake_turns();
+	ck_assert(!fake_has_output(NULL));
+	ck_assert_uint_eq(connection_pending_output(fake.conn), (3 + 3000 + 2) + (3 + 3 + 2));
+	/* An answer is never delayed: it takes the waiting ones along, in order. */
+	connection_send(fake.conn, "answer", 6);
+	fake_turns();
+	out = fake_read_all();
+	ck_assert_msg(strncmp(out, "<2:", 3) == 0 && strstr(out, ">\n<3:ddd>\nanswer\n"), "%.40s",
+		      out);
+	free(out);
+	/* Held ones released at a commit wait too; closing after the flush sends them. */
+	fake.hold = true;
+	fake_notify(4, 3);
+	fake_release_held();
+	fake_turns();
+	ck_assert(!fake_has_output(NULL));
+	connection_close_after_flush(fake.conn);
+	ck_assert(tu_run_until(fake.base, fake_is_closed, NULL, 10));
+	out = fake_read_all();
+	fake_check_notes(out, 4, 4, 3);
+	free(out);
+	ck_assert_uint_eq(fake_released, 4);
+	fake_teardown();
+}
+END_TEST
+
+START_TEST(test_coalesce_delivers)
+{
+	struct connection_limits limits = fake_limits;
+	struct fake_reader r = {0};
+
+	/* A short window: what waits goes out by itself, in order (no bound on time asserted). */
+	limits.notify_coalesce_ms = 20;
+	limits.subscriber_max = limits.max_answer_bytes = 16 << 20;
+	fake_open(&limits, 0);
+	for (unsigned n = 0; n < 50; n++) {
+		fake.hold = n % 2 == 0;
+		fake_notify(n, 100);
+		if (fake.held)
+			fake_release_held();
+		r.want += (size_t)snprintf(NULL, 0, "<%u:", n) + 100 + 2;
+	}
+	r.buf = calloc(1, r.want + 1);
+	ck_assert_ptr_nonnull(r.buf);
+	ck_assert(tu_run_until(fake.base, fake_read_some, &r, 30));
+	fake_check_notes(r.buf, 0, 49, 100);
+	free(r.buf);
+	fake_teardown();
+}
+END_TEST
+
 static Suite *connection_suite(void)
 {
 	Suite *s = suite_create("connection");
@@ -379,6 +603,14 @@ static Suite *connection_suite(void)
 	tcase_add_test(tc, test_half_close_waits_for_pending);
 	tcase_add_test(tc, test_hang_up_abandons_pending);
 	tcase_add_test(tc, test_peer_allowed_asks_owner);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("notifications");
+	tcase_add_test(tc, test_release_writes_at_once);
+	tcase_add_test(tc, test_partial_writes_in_order);
+	tcase_add_test(tc, test_close_releases_shared_texts);
+	tcase_add_test(tc, test_coalesce);
+	tcase_add_test(tc, test_coalesce_delivers);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2,7 +2,9 @@
  * Subscriptions. The connection lists them and frees them when it closes;
  * each holds a reference to its connection and a publisher subscription.
  * A message's JSON text is made once (message_wire) and shared by every
- * subscriber: only the short prefix naming the subscription differs.
+ * subscriber: only the short prefix naming the subscription differs. The
+ * connections keep a long one by reference, each holding a reference to
+ * the message until its copy is written.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -41,12 +43,26 @@ static bool subscription_matches(const struct subscription *sub, const char *typ
 	return true;
 }
 
+/* Sends a copy of text (a replayed one: the history's row goes away after the call). */
 static void subscription_send(struct subscription *sub, const char *text, size_t len)
 {
-	const char *parts[] = {sub->prefix, text, subscription_suffix};
-	size_t lens[] = {sub->prefix_len, len, sizeof(subscription_suffix) - 1};
+	connection_notify(sub->conn, sub->prefix, sub->prefix_len, text, len, NULL, NULL,
+			  subscription_suffix, sizeof(subscription_suffix) - 1);
+}
 
-	connection_send_parts(sub->conn, parts, lens, 3);
+/* The connection no longer needs the message's text it shared. */
+static void subscription_message_released(const void *text, size_t len, void *ctx)
+{
+	message_unref(ctx);
+}
+
+/* A live message: its text stays the message's, shared by every subscriber that gets it. */
+static void subscription_send_message(struct subscription *sub, struct message *msg,
+				      const char *text, size_t len)
+{
+	connection_notify(sub->conn, sub->prefix, sub->prefix_len, text, len,
+			  subscription_message_released, message_ref(msg), subscription_suffix,
+			  sizeof(subscription_suffix) - 1);
 }
 
 /*
@@ -118,7 +134,7 @@ static void subscription_live_cb(struct message *msg, void *userdata)
 		subscription_lagged(sub, msg->seq);
 		return;
 	}
-	subscription_send(sub, text, len);
+	subscription_send_message(sub, msg, text, len);
 }
 
 static int subscription_replay_one(uint64_t seq, const char *type, const char *request_id,

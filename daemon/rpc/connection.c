@@ -2,13 +2,25 @@
  * Client connections. A connection is reference counted: the server holds
  * one reference while it is open, and every call, batch or subscription
  * still using it holds another, so a client that hangs up never leaves a
- * dangling pointer. The bufferevent is freed on close; the struct when the
- * last reference goes.
+ * dangling pointer. The bufferevent, the coalescing timer and the delayed
+ * output are freed on close; the struct and its held buffer when the last
+ * reference goes.
+ *
+ * Output goes through up to three buffers, always in this order: held
+ * (waiting for the history's commit), delayed (waiting for flush_ev: made
+ * active, it writes everything a loop turn queued before the loop polls
+ * again; as a timer, it gathers notifications for notify_coalesce_ms) and
+ * the bufferevent's output. Output that is due while the bufferevent has
+ * nothing queued is written to the socket at once; only what the socket
+ * does not take goes to the bufferevent, which arms EV_WRITE for it. A long notification
+ * text (a message's) is kept by reference, shared by every subscriber.
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <event2/buffer.h>
@@ -21,6 +33,9 @@
 #include "log.h"
 #include "peer.h"
 #include "wire_errors.h"
+
+/* Notification texts from this long on are kept by reference rather than copied. */
+#define CONNECTION_SHARE_MIN 2048
 
 struct connection {
 	int refcount;
@@ -36,14 +51,23 @@ struct connection {
 	size_t scanned; /* bytes of the input already searched for a newline */
 	TAILQ_HEAD(, connection_attachment) attached[CONNECTION_ATTACHMENT_KINDS];
 	size_t attached_count[CONNECTION_ATTACHMENT_KINDS];
-	size_t attached_cost;  /* the costs of the attachments */
-	size_t batch_bytes;    /* answers of unfinished batches */
-	struct evbuffer *held; /* output waiting for the history's commit */
-	bool holding;	       /* handed to ops->hold, not released yet */
+	size_t attached_cost;	  /* the costs of the attachments */
+	size_t batch_bytes;	  /* answers of unfinished batches */
+	struct evbuffer *held;	  /* output waiting for the history's commit */
+	bool holding;		  /* handed to ops->hold, not released yet */
+	bool held_answer;	  /* held holds an answer: it goes out at the commit */
+	bool held_notify;	  /* held holds notifications */
+	struct evbuffer *delayed; /* committed output waiting for flush_ev */
+	bool delayed_notify;	  /* delayed holds notifications */
+	bool drain_due;		/* written past the bufferevent: flush_ev runs its write callback */
+	struct event *flush_ev; /* flushes delayed (active, or a timer); made on first use */
+	uint64_t last_notify_us; /* when notifications last went out (CLOCK_MONOTONIC) */
 };
 
 static void connection_read_cb(struct bufferevent *bev, void *arg);
 static void connection_maybe_finish(struct connection *conn);
+static void connection_flush_delayed(struct connection *conn);
+static bool connection_make_delayed(struct connection *conn);
 static void connection_write_cb(struct bufferevent *bev, void *arg);
 static void connection_event_cb(struct bufferevent *bev, short what, void *arg);
 
@@ -95,6 +119,8 @@ struct connection *connection_unref(struct connection *conn)
 		return NULL;
 	if (conn->held)
 		evbuffer_free(conn->held);
+	if (conn->delayed)
+		evbuffer_free(conn->delayed);
 	peer_clear(&conn->peer);
 	free(conn);
 	return NULL;
@@ -126,9 +152,15 @@ void connection_close(struct connection *conn)
 	 * The bufferevent keeps the start of its output frozen: thaw it first.
 	 */
 	evbuffer_unfreeze(bufferevent_get_output(conn->bev), 1);
+	if (conn->delayed)
+		evbuffer_add_buffer(bufferevent_get_output(conn->bev), conn->delayed);
 	evbuffer_write(bufferevent_get_output(conn->bev), bufferevent_getfd(conn->bev));
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
+	if (conn->flush_ev) {
+		event_free(conn->flush_ev);
+		conn->flush_ev = NULL;
+	}
 	if (conn->held)
 		evbuffer_drain(conn->held, evbuffer_get_length(conn->held));
 	connection_ref(conn);
@@ -146,7 +178,8 @@ void connection_close_after_flush(struct connection *conn)
 		return;
 	conn->close_on_flush = true;
 	bufferevent_disable(conn->bev, EV_READ);
-	if (connection_pending_output(conn) == 0)
+	connection_flush_delayed(conn);
+	if (conn->bev && connection_pending_output(conn) == 0)
 		connection_close(conn);
 }
 
@@ -161,26 +194,167 @@ static void connection_check_output(struct connection *conn)
 }
 
 /*
+ * Whether someone may wait for the write callback: reading paused, a
+ * close after the flush, or output past half of a limit (a replay or a
+ * follow waits for room below half of subscriber_max). Output only
+ * shrinks by writes, and each write past this mark runs the callback,
+ * so whoever waits saw at least this much.
+ */
+static bool connection_drain_awaited(const struct connection *conn)
+{
+	size_t low = conn->limits.max_answer_bytes < conn->limits.subscriber_max
+			     ? conn->limits.max_answer_bytes
+			     : conn->limits.subscriber_max;
+
+	return conn->read_paused || conn->close_on_flush ||
+	       connection_pending_output(conn) > low / 2;
+}
+
+/*
+ * Sends buf (emptied): straight to the socket when the bufferevent has
+ * nothing queued, so the common case costs one write and no epoll_ctl;
+ * what the socket does not take (or all of it, on an error the
+ * bufferevent then reports) goes to the bufferevent. When all of it went
+ * out, the write callback still runs (deferred) for whoever waits on it.
+ */
+static void connection_push(struct connection *conn, struct evbuffer *buf)
+{
+	struct evbuffer *out = bufferevent_get_output(conn->bev);
+	bool awaited;
+
+	if (evbuffer_get_length(buf) == 0)
+		return;
+	if (evbuffer_get_length(out) > 0) {
+		evbuffer_add_buffer(out, buf);
+		return;
+	}
+	awaited = connection_drain_awaited(conn);
+	evbuffer_write(buf, bufferevent_getfd(conn->bev));
+	if (evbuffer_get_length(buf) > 0)
+		evbuffer_add_buffer(out, buf);
+	else if (awaited && (conn->flush_ev || connection_make_delayed(conn))) {
+		conn->drain_due = true;
+		event_active(conn->flush_ev, EV_TIMEOUT, 1);
+	}
+}
+
+/* Microseconds on the monotonic clock (the coalescing window must not follow the wall clock). */
+static uint64_t connection_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static bool connection_has_delayed(const struct connection *conn)
+{
+	return conn->delayed && evbuffer_get_length(conn->delayed) > 0;
+}
+
+/* Notifications go out now: the timer came, an answer takes them along, or the end. */
+static void connection_flush_delayed(struct connection *conn)
+{
+	if (!conn->bev || !connection_has_delayed(conn))
+		return;
+	if (conn->flush_ev)
+		evtimer_del(conn->flush_ev);
+	if (conn->delayed_notify)
+		conn->last_notify_us = connection_now_us();
+	conn->delayed_notify = false;
+	connection_push(conn, conn->delayed);
+}
+
+static void connection_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct connection *conn = connection_ref(arg);
+
+	connection_flush_delayed(conn);
+	if (conn->bev && conn->drain_due)
+		connection_write_cb(conn->bev, conn);
+	connection_unref(conn);
+}
+
+/* Whether a notification due now waits: one went out less than notify_coalesce_ms ago. */
+static bool connection_must_coalesce(struct connection *conn)
+{
+	if (conn->limits.notify_coalesce_ms == 0)
+		return false;
+	if (connection_has_delayed(conn))
+		return true;
+	return connection_now_us() - conn->last_notify_us <
+	       (uint64_t)conn->limits.notify_coalesce_ms * 1000;
+}
+
+/* The buffer for output that waits for flush_ev, and that event, made on first use. */
+static bool connection_make_delayed(struct connection *conn)
+{
+	struct event_base *base = bufferevent_get_base(conn->bev);
+
+	if (!conn->delayed && !(conn->delayed = evbuffer_new()))
+		return false;
+	if (!conn->flush_ev && !(conn->flush_ev = evtimer_new(base, connection_flush_cb, conn)))
+		return false;
+	return true;
+}
+
+/* The buffer for notifications that wait, with the timer that ends the wait armed; NULL: ENOMEM. */
+static struct evbuffer *connection_delay(struct connection *conn)
+{
+	uint64_t window = (uint64_t)conn->limits.notify_coalesce_ms * 1000;
+	uint64_t since = connection_now_us() - conn->last_notify_us, left;
+	struct timeval tv;
+
+	if (!connection_make_delayed(conn))
+		return NULL;
+	if (!evtimer_pending(conn->flush_ev, NULL)) {
+		left = since < window ? window - since : 0;
+		tv.tv_sec = (time_t)(left / 1000000);
+		tv.tv_usec = (suseconds_t)(left % 1000000);
+		if (evtimer_add(conn->flush_ev, &tv) < 0)
+			return NULL;
+	}
+	return conn->delayed;
+}
+
+/*
  * Where output goes now: while the history has writes of this loop turn
  * not yet committed, everything waits for the commit, so no client hears
  * of anything that a crash could still take back.
  */
-static struct evbuffer *connection_out(struct connection *conn)
+static struct evbuffer *connection_out(struct connection *conn, bool notification)
 {
-	if (!conn->ops->must_hold_output || !conn->ops->must_hold_output(conn->ctx))
-		return bufferevent_get_output(conn->bev);
-	if (!conn->held && !(conn->held = evbuffer_new()))
-		return bufferevent_get_output(conn->bev);
-	if (!conn->holding) {
-		conn->holding = true;
-		conn->ops->hold(conn->ctx, connection_ref(conn));
+	if (conn->ops->must_hold_output && conn->ops->must_hold_output(conn->ctx) &&
+	    (conn->held || (conn->held = evbuffer_new()))) {
+		if (!conn->holding) {
+			conn->holding = true;
+			conn->ops->hold(conn->ctx, connection_ref(conn));
+		}
+		conn->held_answer |= !notification;
+		conn->held_notify |= notification;
+		return conn->held;
 	}
-	return conn->held;
+	if (!connection_make_delayed(conn))
+		return bufferevent_get_output(conn->bev);
+	/*
+	 * Everything this turn goes out in one write before the loop polls
+	 * again (a pipelined client's answers too); notifications may wait
+	 * for the coalescing timer, and anything after them waits with them
+	 * unless it is an answer (which makes the event active).
+	 */
+	if (!notification || !connection_must_coalesce(conn) || !connection_delay(conn))
+		event_active(conn->flush_ev, EV_TIMEOUT, 1);
+	conn->delayed_notify |= notification;
+	return conn->delayed;
 }
 
 void connection_release_held(struct connection *conn, bool committed)
 {
+	bool answer = conn->held_answer, notify = conn->held_notify;
+	struct evbuffer *delayed;
+
 	conn->holding = false;
+	conn->held_answer = conn->held_notify = false;
 	if (!conn->bev || !conn->held || evbuffer_get_length(conn->held) == 0)
 		return;
 	if (!committed) {
@@ -190,7 +364,19 @@ void connection_release_held(struct connection *conn, bool committed)
 		connection_close(conn);
 		return;
 	}
-	evbuffer_add_buffer(bufferevent_get_output(conn->bev), conn->held);
+	if (!answer && connection_must_coalesce(conn) && (delayed = connection_delay(conn))) {
+		evbuffer_add_buffer(delayed, conn->held);
+		conn->delayed_notify = true;
+	} else if (connection_has_delayed(conn)) {
+		/* After what waits, which an answer takes along. */
+		evbuffer_add_buffer(conn->delayed, conn->held);
+		conn->delayed_notify |= notify;
+		connection_flush_delayed(conn);
+	} else {
+		if (notify)
+			conn->last_notify_us = connection_now_us();
+		connection_push(conn, conn->held);
+	}
 	connection_check_output(conn);
 }
 
@@ -201,9 +387,37 @@ void connection_send_parts(struct connection *conn, const char *const *parts, co
 
 	if (!conn->bev)
 		return;
-	out = connection_out(conn);
+	out = connection_out(conn, false);
 	for (size_t i = 0; i < count; i++)
 		evbuffer_add(out, parts[i], lens[i]);
+	evbuffer_add(out, "\n", 1);
+	connection_check_output(conn);
+}
+
+void connection_notify(struct connection *conn, const char *prefix, size_t prefix_len,
+		       const char *text, size_t len,
+		       void (*release)(const void *text, size_t len, void *ctx), void *ctx,
+		       const char *suffix, size_t suffix_len)
+{
+	struct evbuffer *out;
+	bool copied = true;
+
+	if (!conn->bev) {
+		if (release)
+			release(text, len, ctx);
+		return;
+	}
+	out = connection_out(conn, true);
+	evbuffer_add(out, prefix, prefix_len);
+	/* A short text costs less to copy than a chain of its own. */
+	if (release && len >= CONNECTION_SHARE_MIN)
+		copied = evbuffer_add_reference(out, text, len, release, ctx) < 0;
+	if (copied) {
+		evbuffer_add(out, text, len);
+		if (release)
+			release(text, len, ctx);
+	}
+	evbuffer_add(out, suffix, suffix_len);
 	evbuffer_add(out, "\n", 1);
 	connection_check_output(conn);
 }
@@ -229,7 +443,8 @@ size_t connection_pending_output(const struct connection *conn)
 	if (!conn->bev)
 		return 0;
 	return evbuffer_get_length(bufferevent_get_output(conn->bev)) +
-	       (conn->held ? evbuffer_get_length(conn->held) : 0);
+	       (conn->held ? evbuffer_get_length(conn->held) : 0) +
+	       (conn->delayed ? evbuffer_get_length(conn->delayed) : 0);
 }
 
 void connection_add_batch_bytes(struct connection *conn, size_t bytes)
@@ -488,6 +703,7 @@ static void connection_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct connection *conn = connection_ref(arg);
 
+	conn->drain_due = false;
 	/* Held output (waiting for a commit) is not flushed yet either. */
 	if (conn->close_on_flush && connection_pending_output(conn) == 0) {
 		connection_close(conn);

@@ -29,6 +29,7 @@ struct connection_limits {
 	size_t max_pending_calls; /* calls in flight at once */
 	size_t max_pending_bytes; /* what they may hold (json_footprint of their requests) */
 	size_t subscriber_max;	  /* unsent bytes past which a subscription lags */
+	unsigned notify_coalesce_ms; /* notifications wait this long to go out together; 0: never */
 };
 
 /* What the connection asks of its owner; ctx is the owner's, given to connection_new. */
@@ -101,6 +102,19 @@ void connection_send(struct connection *conn, const char *text, size_t len);
 /* Queues several pieces as one line. */
 void connection_send_parts(struct connection *conn, const char *const *parts, const size_t *lens,
 			   size_t count);
+/*
+ * Queues a notification line: prefix, text, suffix and a newline. Unlike
+ * an answer it may wait (up to limits->notify_coalesce_ms after the
+ * connection's last notification went out) to go out with the ones after
+ * it; anything queued later goes out after it, and an answer takes it
+ * along at once. With release NULL text is copied; else a long text is
+ * kept by reference, and release is called once with text, len and ctx
+ * when the connection no longer needs it (which may be before this returns).
+ */
+void connection_notify(struct connection *conn, const char *prefix, size_t prefix_len,
+		       const char *text, size_t len,
+		       void (*release)(const void *text, size_t len, void *ctx), void *ctx,
+		       const char *suffix, size_t suffix_len);
 /* Queues a JSON-RPC error response with id null (framing errors, refusals). */
 void connection_send_error(struct connection *conn, int code, const char *message);
 
