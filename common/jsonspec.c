@@ -8,18 +8,27 @@
 #include "cause.h"
 #include "jsonspec.h"
 
-/* A field's name as a person reads it: "node.argv", or "cascade". */
+/* A field's name as a person reads it ("node.argv", or "cascade"), made only for an error. */
 struct jsonspec_field {
+	const char *path; /* or NULL */
+	const char *name;
 	char text[160];
 };
 
-static const char *jsonspec_field_name(struct jsonspec_field *f, const struct jsonspec_where *where,
-				       const char *name)
+static void jsonspec_field_init(struct jsonspec_field *f, const struct jsonspec_where *where,
+				const char *name)
 {
-	if (where && where->path)
-		snprintf(f->text, sizeof(f->text), "%s.%s", where->path, name);
-	else
-		snprintf(f->text, sizeof(f->text), "%s", name);
+	f->path = where ? where->path : NULL;
+	f->name = name;
+	f->text[0] = '\0';
+}
+
+static const char *jsonspec_field_text(struct jsonspec_field *f)
+{
+	if (!f->path)
+		return f->name;
+	if (!f->text[0])
+		snprintf(f->text, sizeof(f->text), "%s.%s", f->path, f->name);
 	return f->text;
 }
 
@@ -49,8 +58,8 @@ static void jsonspec_choices_text(const char *const *choices, char *buf, size_t 
 					i == 0 ? "" : (n == 2 ? " or " : ", "), choices[i]);
 }
 
-static int jsonspec_check_choice(const struct jsonspec *e, const char *field, const char *value,
-				 char **error)
+static int jsonspec_check_choice(const struct jsonspec *e, struct jsonspec_field *field,
+				 const char *value, char **error)
 {
 	char text[256];
 
@@ -58,35 +67,38 @@ static int jsonspec_check_choice(const struct jsonspec *e, const char *field, co
 		if (strcmp(*c, value) == 0)
 			return 0;
 	jsonspec_choices_text(e->choices, text, sizeof(text));
-	return cause_set(error, -EINVAL, "%s must be %s, not \"%.64s\"", field, text, value);
+	return cause_set(error, -EINVAL, "%s must be %s, not \"%.64s\"", jsonspec_field_text(field),
+			 text, value);
 }
 
-static int jsonspec_check_length(const struct jsonspec *e, const char *field, size_t n,
+static int jsonspec_check_length(const struct jsonspec *e, struct jsonspec_field *field, size_t n,
 				 const char *unit, char **error)
 {
 	if (n >= e->lmin && (e->lmax == 0 || n <= e->lmax))
 		return 0;
 	if (e->lmin == 1 && n == 0)
-		return cause_set(error, -EINVAL, "%s must not be empty", field);
+		return cause_set(error, -EINVAL, "%s must not be empty",
+				 jsonspec_field_text(field));
 	if (e->lmax == 0)
-		return cause_set(error, -EINVAL, "%s must hold at least %zu %s", field, e->lmin,
-				 unit);
-	return cause_set(error, -EINVAL, "%s holds %zu %s; it must hold %zu to %zu", field, n, unit,
-			 e->lmin, e->lmax);
+		return cause_set(error, -EINVAL, "%s must hold at least %zu %s",
+				 jsonspec_field_text(field), e->lmin, unit);
+	return cause_set(error, -EINVAL, "%s holds %zu %s; it must hold %zu to %zu",
+			 jsonspec_field_text(field), n, unit, e->lmin, e->lmax);
 }
 
-static int jsonspec_string(const struct jsonspec *e, const char *field, json_object *v, void *out,
-			   char **error)
+static int jsonspec_string(const struct jsonspec *e, struct jsonspec_field *field, json_object *v,
+			   void *out, char **error)
 {
 	const char *s;
 	int r;
 
 	if (!json_object_is_type(v, json_type_string))
-		return cause_set(error, -EINVAL, "%s must be a string%s", field,
+		return cause_set(error, -EINVAL, "%s must be a string%s",
+				 jsonspec_field_text(field),
 				 e->flags & JSONSPEC_NULLABLE ? " or null" : "");
 	if (jsonspec_has_nul(v))
 		return cause_set(error, -EINVAL, "%s must not hold a NUL character (\\u0000)",
-				 field);
+				 jsonspec_field_text(field));
 	s = json_object_get_string(v);
 	if (e->choices && (r = jsonspec_check_choice(e, field, s, error)) < 0)
 		return r;
@@ -97,13 +109,13 @@ static int jsonspec_string(const struct jsonspec *e, const char *field, json_obj
 	return 0;
 }
 
-static int jsonspec_bytes(const struct jsonspec *e, const char *field, json_object *v, void *out,
-			  char **error)
+static int jsonspec_bytes(const struct jsonspec *e, struct jsonspec_field *field, json_object *v,
+			  void *out, char **error)
 {
 	struct jsonspec_bytes b;
 
 	if (!json_object_is_type(v, json_type_string))
-		return cause_set(error, -EINVAL, "%s must be a string", field);
+		return cause_set(error, -EINVAL, "%s must be a string", jsonspec_field_text(field));
 	b.data = json_object_get_string(v);
 	b.len = (size_t)json_object_get_string_len(v);
 	if (out)
@@ -111,18 +123,19 @@ static int jsonspec_bytes(const struct jsonspec *e, const char *field, json_obje
 	return 0;
 }
 
-static int jsonspec_bool(const struct jsonspec *e, const char *field, json_object *v, void *out,
-			 char **error)
+static int jsonspec_bool(const struct jsonspec *e, struct jsonspec_field *field, json_object *v,
+			 void *out, char **error)
 {
 	if (!json_object_is_type(v, json_type_boolean))
-		return cause_set(error, -EINVAL, "%s must be true or false", field);
+		return cause_set(error, -EINVAL, "%s must be true or false",
+				 jsonspec_field_text(field));
 	if (out)
 		*(bool *)jsonspec_at(out, e->offset) = json_object_get_boolean(v);
 	return 0;
 }
 
-static int jsonspec_uint(const struct jsonspec *e, const char *field, json_object *v, void *out,
-			 char **error)
+static int jsonspec_uint(const struct jsonspec *e, struct jsonspec_field *field, json_object *v,
+			 void *out, char **error)
 {
 	uint64_t u;
 
@@ -130,15 +143,15 @@ static int jsonspec_uint(const struct jsonspec *e, const char *field, json_objec
 	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
 	    (u = json_object_get_uint64(v)) < e->umin || u > e->umax)
 		return cause_set(error, -EINVAL,
-				 "%s must be a whole number from %" PRIu64 " to %" PRIu64, field,
-				 e->umin, e->umax);
+				 "%s must be a whole number from %" PRIu64 " to %" PRIu64,
+				 jsonspec_field_text(field), e->umin, e->umax);
 	if (out)
 		*(uint64_t *)jsonspec_at(out, e->offset) = u;
 	return 0;
 }
 
-static int jsonspec_int(const struct jsonspec *e, const char *field, json_object *v, void *out,
-			char **error)
+static int jsonspec_int(const struct jsonspec *e, struct jsonspec_field *field, json_object *v,
+			void *out, char **error)
 {
 	int64_t i;
 
@@ -146,35 +159,36 @@ static int jsonspec_int(const struct jsonspec *e, const char *field, json_object
 	if (!json_object_is_type(v, json_type_int) || (i = json_object_get_int64(v)) < e->imin ||
 	    i > e->imax || (i == INT64_MAX && json_object_get_uint64(v) > (uint64_t)INT64_MAX))
 		return cause_set(error, -EINVAL,
-				 "%s must be a whole number from %" PRId64 " to %" PRId64, field,
-				 e->imin, e->imax);
+				 "%s must be a whole number from %" PRId64 " to %" PRId64,
+				 jsonspec_field_text(field), e->imin, e->imax);
 	if (out)
 		*(int64_t *)jsonspec_at(out, e->offset) = i;
 	return 0;
 }
 
-static int jsonspec_number(const struct jsonspec *e, const char *field, json_object *v, void *out,
-			   char **error)
+static int jsonspec_number(const struct jsonspec *e, struct jsonspec_field *field, json_object *v,
+			   void *out, char **error)
 {
 	double d;
 
 	if ((!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double)) ||
 	    !isfinite(d = json_object_get_double(v)) || d < e->dmin || d > e->dmax)
-		return cause_set(error, -EINVAL, "%s must be a number from %.17g to %.17g", field,
-				 e->dmin, e->dmax);
+		return cause_set(error, -EINVAL, "%s must be a number from %.17g to %.17g",
+				 jsonspec_field_text(field), e->dmin, e->dmax);
 	if (out)
 		*(double *)jsonspec_at(out, e->offset) = d;
 	return 0;
 }
 
-static int jsonspec_strings(const struct jsonspec *e, const char *field, json_object *v, void *out,
-			    char **error)
+static int jsonspec_strings(const struct jsonspec *e, struct jsonspec_field *field, json_object *v,
+			    void *out, char **error)
 {
 	size_t n;
 	int r;
 
 	if (!json_object_is_type(v, json_type_array))
-		return cause_set(error, -EINVAL, "%s must be an array of strings", field);
+		return cause_set(error, -EINVAL, "%s must be an array of strings",
+				 jsonspec_field_text(field));
 	n = json_object_array_length(v);
 	if ((r = jsonspec_check_length(e, field, n, "items", error)) < 0)
 		return r;
@@ -182,22 +196,24 @@ static int jsonspec_strings(const struct jsonspec *e, const char *field, json_ob
 		json_object *item = json_object_array_get_idx(v, i);
 
 		if (!json_object_is_type(item, json_type_string))
-			return cause_set(error, -EINVAL, "%s[%zu] must be a string", field, i);
+			return cause_set(error, -EINVAL, "%s[%zu] must be a string",
+					 jsonspec_field_text(field), i);
 		if (jsonspec_has_nul(item))
 			return cause_set(error, -EINVAL,
-					 "%s[%zu] must not hold a NUL character (\\u0000)", field,
-					 i);
+					 "%s[%zu] must not hold a NUL character (\\u0000)",
+					 jsonspec_field_text(field), i);
 	}
 	if (out)
 		*(json_object **)jsonspec_at(out, e->offset) = v;
 	return 0;
 }
 
-static int jsonspec_object(const struct jsonspec *e, const char *field, json_object *v, void *out,
-			   char **error)
+static int jsonspec_object(const struct jsonspec *e, struct jsonspec_field *field, json_object *v,
+			   void *out, char **error)
 {
 	if (!json_object_is_type(v, json_type_object))
-		return cause_set(error, -EINVAL, "%s must be an object", field);
+		return cause_set(error, -EINVAL, "%s must be an object",
+				 jsonspec_field_text(field));
 	if (out)
 		*(json_object **)jsonspec_at(out, e->offset) = v;
 	return 0;
@@ -236,8 +252,8 @@ static void jsonspec_default(const struct jsonspec *e, void *out)
 	}
 }
 
-static int jsonspec_value(const struct jsonspec *e, const char *field, json_object *v, void *out,
-			  char **error)
+static int jsonspec_value(const struct jsonspec *e, struct jsonspec_field *field, json_object *v,
+			  void *out, char **error)
 {
 	switch (e->type) {
 	case JSONSPEC_T_STRING:
@@ -259,25 +275,25 @@ static int jsonspec_value(const struct jsonspec *e, const char *field, json_obje
 	case JSONSPEC_T_END:
 		break;
 	}
-	return cause_set(error, -EINVAL, "%s is not a key", field);
+	return cause_set(error, -EINVAL, "%s is not a key", jsonspec_field_text(field));
 }
 
 int jsonspec_read_one(const struct jsonspec *e, json_object *obj,
 		      const struct jsonspec_where *where, void *out, char **error)
 {
 	struct jsonspec_field f;
-	const char *field = jsonspec_field_name(&f, where, e->name);
 	bool null_absent = (e->flags & JSONSPEC_NULLABLE) || (where && where->null_absent);
 	json_object *v = NULL;
 	bool given;
 
+	jsonspec_field_init(&f, where, e->name);
 	given = json_object_object_get_ex(obj, e->name, &v) && (v || !null_absent);
 	if (out && e->seen)
 		*(bool *)jsonspec_at(out, e->seen - 1) = given;
 	if (given)
-		return jsonspec_value(e, field, v, out, error);
+		return jsonspec_value(e, &f, v, out, error);
 	if (e->flags & JSONSPEC_REQUIRED)
-		return cause_set(error, -EINVAL, "%s is required", field);
+		return cause_set(error, -EINVAL, "%s is required", jsonspec_field_text(&f));
 	if (out)
 		jsonspec_default(e, out);
 	return 0;
@@ -319,8 +335,9 @@ static int jsonspec_refuse_unknown(const struct jsonspec *spec, json_object *obj
 	if (!key)
 		return 0;
 	jsonspec_known_text(spec, known, sizeof(known));
+	jsonspec_field_init(&f, where, key);
 	return cause_set(error, -EINVAL, "unknown key \"%.64s\" in %s (known keys: %s)",
-			 jsonspec_field_name(&f, where, key), what, known);
+			 jsonspec_field_text(&f), what, known);
 }
 
 int jsonspec_read(const struct jsonspec *spec, json_object *obj, const struct jsonspec_where *where,

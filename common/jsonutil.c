@@ -17,7 +17,7 @@ double time_now(void)
 
 json_object *json_time_new(double t)
 {
-	char buf[48];
+	char buf[352]; /* "%.6f" of the largest double */
 
 	snprintf(buf, sizeof(buf), "%.6f", t);
 	return json_object_new_double_s(t, buf);

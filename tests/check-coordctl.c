@@ -421,19 +421,24 @@ START_TEST(test_batch_10000)
 		lines++;
 	ck_assert_uint_eq(lines, 10000);
 	testd_run_free(&run);
-	/* All of them finish. */
-	deadline = testd_now_ms() + 240000;
+	/* All of them finish: fail only when none closes for a minute (a loaded machine is slow).
+	 */
+	deadline = testd_now_ms() + 60000;
 	while (opened != 0 && testd_now_ms() < deadline) {
+		int before = opened;
+
 		ctl_run(&run, "status", "--json", "--limit", "1");
 		ck_assert_int_eq(run.status, 0);
 		obj = ctltest_parse(run.out);
 		opened = json_object_get_int(ctltest_get(ctltest_get(obj, "counts"), "opened"));
 		json_object_put(obj);
 		testd_run_free(&run);
+		if (before < 0 || opened < before)
+			deadline = testd_now_ms() + 60000;
 		if (opened)
 			usleep(200000);
 	}
-	ck_assert_int_eq(opened, 0);
+	ck_assert_msg(opened == 0, "%d jobs still opened, none closed for a minute", opened);
 }
 END_TEST
 

@@ -1,4 +1,9 @@
-/* jsontext: batch lengths, NUL characters in keys, and a member's raw text, read off JSON text. */
+/*
+ * jsontext: batch lengths, NUL characters in keys, and a member's raw text,
+ * read off JSON text; and times written as printf's "%.6f" would.
+ */
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <check.h>
 
@@ -96,6 +101,52 @@ START_TEST(test_footprint)
 }
 END_TEST
 
+static void check_time(double t)
+{
+	json_object *o = json_time_new(t);
+	char want[512];
+
+	snprintf(want, sizeof(want), "%.6f", t);
+	ck_assert_msg(strcmp(json_object_to_json_string(o), want) == 0, "%.17g: %s, not %s", t,
+		      json_object_to_json_string(o), want);
+	ck_assert(json_object_get_double(o) == t);
+	json_object_put(o);
+}
+
+/* json_time_new's own digits agree with "%.6f", halves of a microsecond included. */
+START_TEST(test_time_text)
+{
+	static const double edges[] = {
+		0,
+		1e-7,
+		5e-7,
+		1.5e-6,
+		2.5e-6,
+		0.5,
+		1,
+		123.000001,
+		1764500000.9999996,
+		1764500000.0000004,
+		1764500000.123456,
+		8589934591.7,
+		8589934592.5,
+		-1.25,
+		1e300,
+	};
+	uint64_t x = 88172645463325252ull; /* xorshift64: the same sweep every run */
+
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		check_time(edges[i]);
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		check_time(i % 2 ? 1.7e9 + (double)(x % 100000000000000ull) / 1e6
+				 : (double)(x % 10000000ull) / 1e6 * 7);
+	}
+}
+END_TEST
+
 static Suite *jsontext_suite(void)
 {
 	Suite *s = suite_create("jsontext");
@@ -105,6 +156,7 @@ static Suite *jsontext_suite(void)
 	tcase_add_test(tc, test_outline_nul_in_key);
 	tcase_add_test(tc, test_member);
 	tcase_add_test(tc, test_footprint);
+	tcase_add_test(tc, test_time_text);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -18,9 +18,11 @@ json_object *methods_job_object(struct services *d, const struct job *job, uid_t
 	};
 
 	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++) {
-		struct output_extent e;
+		struct output_extent e = {0};
 
-		if (output_store_extent(d->output, job->request_id, (enum output_stream)s, &e) < 0)
+		/* A job that never ran wrote nothing: no need to look on disk. */
+		if (job_ran(job) &&
+		    output_store_extent(d->output, job->request_id, (enum output_stream)s, &e) < 0)
 			e.written = 0;
 		json_object_object_add(o, keys[s], json_object_new_int64((int64_t)e.written));
 	}

@@ -176,7 +176,7 @@ static void process_fill_result(struct process *proc, struct process_result *res
  */
 static void process_sweep_group(struct process *proc)
 {
-	bool held = !proc->killed && proc->sweeper && sweeper_signal_group(proc->pidfd, 0) == 0;
+	bool held = !proc->killed && sweeper_supported(proc->sweeper, proc->pidfd);
 
 	if (!proc->killed && !held)
 		kill(-proc->pid, SIGKILL);

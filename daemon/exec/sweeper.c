@@ -31,9 +31,17 @@ struct sweep {
 	struct event *ev;
 };
 
+/* Whether the kernel signals a group through a pidfd: not asked yet, or its answer. */
+enum sweeper_support {
+	SWEEPER_SUPPORT_UNKNOWN,
+	SWEEPER_SUPPORT_YES,
+	SWEEPER_SUPPORT_NO,
+};
+
 struct sweeper {
 	struct event_base *base;
 	TAILQ_HEAD(, sweep) sweeps;
+	enum sweeper_support support;
 };
 
 int sweeper_signal_group(int pidfd, int sig)
@@ -41,6 +49,23 @@ int sweeper_signal_group(int pidfd, int sig)
 	if (pidfd < 0)
 		return -EBADF;
 	return pidfd_send_signal(pidfd, sig, NULL, PIDFD_SIGNAL_PROCESS_GROUP) < 0 ? -errno : 0;
+}
+
+bool sweeper_supported(struct sweeper *sw, int pidfd)
+{
+	int r;
+
+	if (!sw || pidfd < 0)
+		return false;
+	if (sw->support != SWEEPER_SUPPORT_UNKNOWN)
+		return sw->support == SWEEPER_SUPPORT_YES;
+	/* Signal 0 to a group that its unreaped leader keeps alive: only the flag can fail. */
+	r = sweeper_signal_group(pidfd, 0);
+	if (r == 0)
+		sw->support = SWEEPER_SUPPORT_YES;
+	else if (r == -EINVAL || r == -ENOSYS)
+		sw->support = SWEEPER_SUPPORT_NO;
+	return r == 0;
 }
 
 struct sweeper *sweeper_new(struct event_base *base)

@@ -5,6 +5,8 @@
 #ifndef COORD_SWEEPER_H
 #define COORD_SWEEPER_H
 
+#include <stdbool.h>
+
 struct event_base;
 struct sweeper;
 
@@ -20,6 +22,12 @@ void sweeper_free(struct sweeper *sw);
  * cannot (before Linux 6.9), -EBADF for no pidfd.
  */
 int sweeper_signal_group(int pidfd, int sig);
+
+/*
+ * Whether the kernel signals a group through a pidfd, asked once with
+ * pidfd (a leader not reaped yet) and remembered. False for no sweeper.
+ */
+bool sweeper_supported(struct sweeper *sw, int pidfd);
 
 /*
  * Takes pidfd (of a reaped leader whose group still has members) and

@@ -123,6 +123,11 @@ void job_set_run_start(struct job *job)
 		job->run_start_time = time_now();
 }
 
+bool job_ran(const struct job *job)
+{
+	return job->run_start_time > 0 || job->pid > 0;
+}
+
 json_object *job_task_json(const struct job *job)
 {
 	json_object *o = job->task ? json_tokener_parse(job->task) : NULL;

@@ -119,6 +119,9 @@ json_object *job_task_json(const struct job *job);
 /* Records that the job's process started now (the first start only). */
 void job_set_run_start(struct job *job);
 
+/* Whether its process ever started (so it may have written output). */
+bool job_ran(const struct job *job);
+
 /* A one-line summary for logs, the seed's __str__; returns buf. */
 const char *job_to_string(const struct job *job, char *buf, size_t size);
 

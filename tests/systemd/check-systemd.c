@@ -138,6 +138,24 @@ static int sd_rm_cb(const char *path, const struct stat *st, int flag, struct FT
 	return 0;
 }
 
+/* Reads every datagram waiting (up to timeout_ms for the first). */
+static void sd_read_notes(struct sd_daemon *d, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = d->notify_fd, .events = POLLIN};
+	char buf[4096];
+	ssize_t n;
+
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return;
+	while ((n = recv(d->notify_fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		d->notes = realloc(d->notes, d->notes_len + (size_t)n + 5);
+		ck_assert_ptr_nonnull(d->notes);
+		memcpy(d->notes + d->notes_len, buf, (size_t)n);
+		memcpy(d->notes + d->notes_len + n, "\n--\n", 5);
+		d->notes_len += (size_t)n + 4;
+	}
+}
+
 static int sd_wait_exit(struct sd_daemon *d, int timeout_ms)
 {
 	long long deadline = sd_now_ms() + timeout_ms;
@@ -152,9 +170,35 @@ static int sd_wait_exit(struct sd_daemon *d, int timeout_ms)
 		}
 		if (r < 0 || sd_now_ms() >= deadline)
 			return -1;
-		sd_sleep_ms(20);
+		/* Read as systemd does: a full notify socket blocks the daemon's sd_notify. */
+		sd_read_notes(d, 20);
 	}
 	return -1;
+}
+
+/* Reads the daemon's notes for ms milliseconds. */
+static void sd_read_notes_for(struct sd_daemon *d, int ms)
+{
+	long long end = sd_now_ms() + ms;
+
+	while (sd_now_ms() < end)
+		sd_read_notes(d, (int)(end - sd_now_ms()));
+}
+
+/* Waits for a client of the test to end, reading the daemon's notes meanwhile (see above). */
+static int sd_wait_client(struct sd_daemon *d, pid_t pid)
+{
+	long long deadline = sd_now_ms() + SD_WAIT_MS;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return status;
+		ck_assert_msg(r == 0 && sd_now_ms() < deadline, "the client did not end in time");
+		sd_read_notes(d, 20);
+	}
 }
 
 static void sd_cleanup(struct sd_daemon *d)
@@ -255,24 +299,6 @@ static void sd_spawn_activated(struct sd_daemon *d)
 
 	ck_assert_msg(argv[10] != NULL, "COORDINATORD is not set");
 	sd_spawn(d, NULL, argv);
-}
-
-/* Reads every datagram waiting (up to timeout_ms for the first). */
-static void sd_read_notes(struct sd_daemon *d, int timeout_ms)
-{
-	struct pollfd pfd = {.fd = d->notify_fd, .events = POLLIN};
-	char buf[4096];
-	ssize_t n;
-
-	if (poll(&pfd, 1, timeout_ms) <= 0)
-		return;
-	while ((n = recv(d->notify_fd, buf, sizeof(buf) - 1, 0)) > 0) {
-		d->notes = realloc(d->notes, d->notes_len + (size_t)n + 5);
-		ck_assert_ptr_nonnull(d->notes);
-		memcpy(d->notes + d->notes_len, buf, (size_t)n);
-		memcpy(d->notes + d->notes_len + n, "\n--\n", 5);
-		d->notes_len += (size_t)n + 4;
-	}
 }
 
 /* Whether a datagram received since the last call holds a line starting with what. */
@@ -407,9 +433,8 @@ static json_object *sd_client_output(struct sd_daemon *d)
 /* Waits for the client to end well; all its answers. */
 static json_object *sd_client_finish(struct sd_daemon *d, pid_t pid)
 {
-	int status;
+	int status = sd_wait_client(d, pid);
 
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "the client failed with status %#x", status);
 	return sd_client_output(d);
@@ -505,8 +530,7 @@ START_TEST(test_notify_protocol)
 	free(note);
 
 	/* WATCHDOG_USEC=200000: a ping at least every 100 ms. */
-	sd_sleep_ms(1000);
-	sd_read_notes(&d, 0);
+	sd_read_notes_for(&d, 1000);
 	pings = sd_count_notes(&d, "WATCHDOG=1");
 	ck_assert_msg(pings >= 5, "only %d WATCHDOG=1 in a second", pings);
 
@@ -542,8 +566,7 @@ START_TEST(test_watchdog_other_pid)
 	sd_spawn_direct(&d, "1");
 	note = sd_expect_note(&d, "READY=1", SD_WAIT_MS);
 	free(note);
-	sd_sleep_ms(600);
-	sd_read_notes(&d, 0);
+	sd_read_notes_for(&d, 600);
 	ck_assert_int_eq(sd_count_notes(&d, "WATCHDOG=1"), 0);
 	sd_stop(&d);
 	sd_cleanup(&d);
@@ -615,7 +638,7 @@ START_TEST(test_other_uid_refused)
 
 	sd_start_direct(&d, "[daemon]\nsocket_mode = 0666\n");
 	pid = sd_client_spawn(&d, sd_as_nobody, lines, NULL);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	status = sd_wait_client(&d, pid);
 	/* One answer for the connection, not one per request, then the daemon hangs up. */
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 3,
 		      "the client ended with status %#x, not hung up on", status);
@@ -736,7 +759,7 @@ START_TEST(test_reload_revokes_open_connection)
 			break;
 		json_object_put(answers);
 		ck_assert_msg(sd_now_ms() < deadline, "no answer to the first ping");
-		sd_sleep_ms(20);
+		sd_read_notes(&d, 20);
 	}
 	ck_assert_int_eq(sd_code(json_object_array_get_idx(answers, 0)), 0);
 	json_object_put(answers);
