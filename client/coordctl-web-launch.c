@@ -6,8 +6,6 @@
  * exec fails (it returns only then).
  */
 #include <errno.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,25 +13,9 @@
 
 #include "build-config.h"
 #include "coordctl.h"
+#include "paths.h"
 
 #define WEB_LAUNCH_HELPER "coordctl-web"
-
-/* The helper next to the running coordctl, else the installed one; NULL on ENOMEM. */
-static char *web_launch_path(void)
-{
-	char self[PATH_MAX], *path;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n > 0) {
-		self[n] = '\0';
-		if (asprintf(&path, "%s/%s", dirname(self), WEB_LAUNCH_HELPER) < 0)
-			return NULL;
-		if (access(path, X_OK) == 0)
-			return path;
-		free(path);
-	}
-	return strdup(COORD_LIBEXECDIR "/" WEB_LAUNCH_HELPER);
-}
 
 /* The helper's argv: the global options in force, then the command's own words (borrowed). */
 static char **web_launch_argv(const struct coordctl *ctl, char *path, int argc, char **argv)
@@ -61,7 +43,7 @@ static char **web_launch_argv(const struct coordctl *ctl, char *path, int argc, 
 int coordctl_web_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
 		      char **argv)
 {
-	char *path = web_launch_path();
+	char *path = paths_helper(WEB_LAUNCH_HELPER, COORD_LIBEXECDIR);
 	char **v = path ? web_launch_argv(ctl, path, argc, argv) : NULL;
 	int e, r;
 
