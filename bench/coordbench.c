@@ -6,7 +6,8 @@
  *   coordbench submit N W       pipeline N submits of `true` (W in flight), then
  *                               wait for all: prints accept and complete seconds
  *   coordbench enqueue N W MODE pipeline N submits of `true` to MODE, without waiting
- *                               for them to run: prints accept seconds
+ *                               for them to run: prints accept seconds and the bytes of
+ *                               one Task's JSON text
  *   coordbench ping N           N sequential round trips
  *   coordbench status N         N `status` pages (limit 100), plus N filtered by run,
  *                               N by request_id prefix and N by a start_time window
@@ -14,18 +15,21 @@
  *   coordbench latency PATH N   N raw ping lines to PATH, one at a time: p50, p99, max
  *   coordbench loaded N W       latency of pings while submit N W runs (own process)
  *   coordbench notify N S       S subscribers to request_success; N tasks submitted;
- *                               prints deliveries and seconds until all arrived
+ *                               prints deliveries, seconds until all arrived and bytes
+ *   coordbench fanout N S BYTES the notify baseline: one writer process sends N lines of
+ *                               BYTES to each of S Unix sockets, read as notify reads them;
+ *                               prints deliveries, seconds and the writer's CPU seconds
  *
  * Owns everything it allocates; exits on the first error.
  */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -51,6 +55,13 @@ static void bench_die(const char *what, const struct coord_error *err)
 	exit(1);
 }
 
+/* User plus system CPU seconds of a rusage. */
+static double bench_cpu(const struct rusage *ru)
+{
+	return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 +
+	       (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
+}
+
 static int bench_spawn(long n, long parallel)
 {
 	char *argv[] = {"true", NULL};
@@ -72,9 +83,7 @@ static int bench_spawn(long n, long parallel)
 	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
-	printf("spawn %ld %.6f cpu %.6f\n", n, bench_now() - t0,
-	       (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-		       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+	printf("spawn %ld %.6f cpu %.6f\n", n, bench_now() - t0, bench_cpu(&ru));
 	return 0;
 }
 
@@ -149,6 +158,20 @@ static void bench_free_ids(char **ids, long n)
 	free(ids);
 }
 
+/* The bytes of the JSON text of one Task bench_pipeline sends to mode. */
+static size_t bench_task_bytes(const char *mode)
+{
+	const char *argv[] = {"true", NULL};
+	json_object *task = coord_task_new(argv);
+	size_t bytes;
+
+	if (mode)
+		json_object_object_add(task, "mode", json_object_new_string(mode));
+	bytes = strlen(json_object_to_json_string_ext(task, JSON_C_TO_STRING_PLAIN));
+	json_object_put(task);
+	return bytes;
+}
+
 static int bench_enqueue(long n, long window, const char *mode)
 {
 	struct coord_conn *conn = bench_connect();
@@ -156,7 +179,8 @@ static int bench_enqueue(long n, long window, const char *mode)
 	double t0 = bench_now();
 
 	bench_pipeline(conn, n, window, mode, ids);
-	printf("enqueue %ld accept %.6f\n", n, bench_now() - t0);
+	printf("enqueue %ld accept %.6f task_bytes %zu\n", n, bench_now() - t0,
+	       bench_task_bytes(mode));
 	bench_free_ids(ids, n);
 	coord_conn_close(conn);
 	return 0;
@@ -344,26 +368,46 @@ static int bench_loaded(long n, long window)
 	return 0;
 }
 
-/* Counts the lines each subscriber got; *left is how many are still short of want. */
-static void bench_count(struct pollfd *pfd, long *got, long s, long want, long *left)
+/* Counts the lines each of the s sockets in fds sends until every one has sent want of them;
+ * returns the bytes read and closes nothing. */
+static long bench_read_lines(const int *fds, long s, long want)
 {
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	long *got = calloc((size_t)s, sizeof(long)), left = s, bytes = 0;
+	struct epoll_event ev[256];
 	char buf[65536];
 
+	if (ep < 0 || !got)
+		bench_die("epoll", NULL);
 	for (long i = 0; i < s; i++) {
-		ssize_t n;
+		struct epoll_event add = {.events = EPOLLIN, .data.u64 = (uint64_t)i};
 
-		if (!(pfd[i].revents & POLLIN))
-			continue;
-		n = read(pfd[i].fd, buf, sizeof(buf));
-		if (n <= 0)
-			bench_die("subscriber read", NULL);
-		for (ssize_t k = 0; k < n; k++)
-			got[i] += buf[k] == '\n';
-		if (got[i] >= want) {
-			pfd[i].fd = -pfd[i].fd - 1; /* poll skips it now */
-			(*left)--;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &add) < 0)
+			bench_die("epoll_ctl", NULL);
+	}
+	while (left > 0) {
+		int ready = epoll_wait(ep, ev, 256, -1);
+
+		if (ready < 0 && errno != EINTR)
+			bench_die("epoll_wait", NULL);
+		for (int k = 0; k < ready; k++) {
+			long i = (long)ev[k].data.u64;
+			ssize_t n = read(fds[i], buf, sizeof(buf));
+
+			if (n <= 0)
+				bench_die("subscriber read", NULL);
+			bytes += n;
+			for (ssize_t c = 0; c < n; c++)
+				got[i] += buf[c] == '\n';
+			if (got[i] >= want) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], NULL);
+				left--;
+			}
 		}
 	}
+	free(got);
+	close(ep);
+	return bytes;
 }
 
 static int bench_notify(long n, long s)
@@ -371,17 +415,16 @@ static int bench_notify(long n, long s)
 	static const char sub[] = "{\"jsonrpc\":\"2.0\",\"method\":\"subscribe\",\"params\":"
 				  "{\"types\":[\"request_success\"]},\"id\":1}\n";
 	const char *path = getenv("COORD_SOCKET");
-	struct pollfd *pfd = calloc((size_t)s, sizeof(*pfd));
-	long *got = calloc((size_t)s, sizeof(long)), left = s, total = 0;
+	int *fds = calloc((size_t)s, sizeof(int));
+	long bytes;
 	double t0;
 	pid_t child;
 
 	for (long i = 0; i < s; i++) {
-		pfd[i].fd = bench_unix_socket(path, false);
-		pfd[i].events = POLLIN;
-		if (write(pfd[i].fd, sub, sizeof(sub) - 1) < 0)
+		fds[i] = bench_unix_socket(path, false);
+		if (write(fds[i], sub, sizeof(sub) - 1) < 0)
 			bench_die("subscribe", NULL);
-		bench_read_line(pfd[i].fd); /* the answer (nothing else can come yet) */
+		bench_read_line(fds[i]); /* the answer (nothing else can come yet) */
 	}
 	t0 = bench_now();
 	child = fork();
@@ -391,46 +434,165 @@ static int bench_notify(long n, long s)
 		fclose(stdout);
 		_exit(bench_submit(n, 256));
 	}
-	while (left > 0) {
-		if (poll(pfd, (nfds_t)s, -1) < 0 && errno != EINTR)
-			bench_die("poll", NULL);
-		bench_count(pfd, got, s, n, &left);
-	}
+	bytes = bench_read_lines(fds, s, n);
+	printf("notify %ld subscribers %ld delivered %ld seconds %.6f bytes %ld\n", n, s, n * s,
+	       bench_now() - t0, bytes);
 	waitpid(child, NULL, 0);
 	for (long i = 0; i < s; i++)
-		total += got[i];
-	printf("notify %ld subscribers %ld delivered %ld seconds %.6f\n", n, s, total,
-	       bench_now() - t0);
-	free(pfd);
-	free(got);
+		close(fds[i]);
+	free(fds);
 	return 0;
+}
+
+/* The writer of fanout: n rounds of one line of the given bytes to each socket. */
+__attribute__((noreturn)) static void bench_fanout_write(const int *fds, long n, long s, long bytes)
+{
+	char *line = malloc((size_t)bytes);
+
+	if (!line)
+		_exit(1);
+	memset(line, 'x', (size_t)bytes - 1);
+	line[bytes - 1] = '\n';
+	for (long r = 0; r < n; r++)
+		for (long i = 0; i < s; i++)
+			if (write(fds[i], line, (size_t)bytes) != bytes)
+				_exit(1);
+	_exit(0);
+}
+
+static int bench_fanout(long n, long s, long bytes)
+{
+	int *mine = calloc((size_t)s, sizeof(int)), *theirs = calloc((size_t)s, sizeof(int));
+	struct rusage ru;
+	int status;
+	double t0;
+	pid_t child;
+
+	if (bytes < 1 || !mine || !theirs)
+		bench_die("fanout", NULL);
+	for (long i = 0; i < s; i++) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			bench_die("socketpair", NULL);
+		mine[i] = sv[0];
+		theirs[i] = sv[1];
+	}
+	t0 = bench_now();
+	child = fork();
+	if (child < 0)
+		bench_die("fork", NULL);
+	if (child == 0) {
+		for (long i = 0; i < s; i++)
+			close(mine[i]);
+		bench_fanout_write(theirs, n, s, bytes);
+	}
+	for (long i = 0; i < s; i++)
+		close(theirs[i]);
+	bench_read_lines(mine, s, n);
+	printf("fanout %ld subscribers %ld delivered %ld seconds %.6f", n, s, n * s,
+	       bench_now() - t0);
+	if (wait4(child, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		bench_die("fanout writer", NULL);
+	printf(" cpu %.6f\n", bench_cpu(&ru));
+	for (long i = 0; i < s; i++)
+		close(mine[i]);
+	free(mine);
+	free(theirs);
+	return 0;
+}
+
+/* One command: its name, the arguments it needs at least, and how to run it. */
+struct bench_command {
+	const char *name;
+	int args;
+	int (*run)(char **argv);
+};
+
+static long bench_arg(char **argv, int i)
+{
+	return atol(argv[i]);
+}
+
+static int bench_cmd_spawn(char **argv)
+{
+	return bench_spawn(bench_arg(argv, 0), bench_arg(argv, 1));
+}
+
+static int bench_cmd_submit(char **argv)
+{
+	return bench_submit(bench_arg(argv, 0), bench_arg(argv, 1));
+}
+
+static int bench_cmd_enqueue(char **argv)
+{
+	return bench_enqueue(bench_arg(argv, 0), bench_arg(argv, 1), argv[2]);
+}
+
+static int bench_cmd_ping(char **argv)
+{
+	return bench_ping(bench_arg(argv, 0));
+}
+
+static int bench_cmd_status(char **argv)
+{
+	return bench_status(bench_arg(argv, 0));
+}
+
+static int bench_cmd_echoserve(char **argv)
+{
+	bench_echoserve(argv[0]);
+}
+
+static int bench_cmd_latency(char **argv)
+{
+	return bench_latency(argv[0], bench_arg(argv, 1));
+}
+
+static int bench_cmd_loaded(char **argv)
+{
+	return bench_loaded(bench_arg(argv, 0), bench_arg(argv, 1));
+}
+
+static int bench_cmd_notify(char **argv)
+{
+	return bench_notify(bench_arg(argv, 0), bench_arg(argv, 1));
+}
+
+static int bench_cmd_fanout(char **argv)
+{
+	return bench_fanout(bench_arg(argv, 0), bench_arg(argv, 1), bench_arg(argv, 2));
+}
+
+static const struct bench_command bench_commands[] = {
+	{"spawn", 2, bench_cmd_spawn},	   {"submit", 2, bench_cmd_submit},
+	{"enqueue", 3, bench_cmd_enqueue}, {"ping", 1, bench_cmd_ping},
+	{"status", 1, bench_cmd_status},   {"echoserve", 1, bench_cmd_echoserve},
+	{"latency", 2, bench_cmd_latency}, {"loaded", 2, bench_cmd_loaded},
+	{"notify", 2, bench_cmd_notify},   {"fanout", 3, bench_cmd_fanout},
+};
+
+/* Lifts the soft limit on open files to the hard one: 1000 subscribers are 1000 sockets. */
+static void bench_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 int main(int argc, char **argv)
 {
-	long a = argc > 2 ? atol(argv[2]) : 0, b = argc > 3 ? atol(argv[3]) : 1;
-
-	if (argc >= 3 && strcmp(argv[1], "spawn") == 0)
-		return bench_spawn(a, b);
-	if (argc >= 3 && strcmp(argv[1], "submit") == 0)
-		return bench_submit(a, b);
-	if (argc >= 5 && strcmp(argv[1], "enqueue") == 0)
-		return bench_enqueue(a, b, argv[4]);
-	if (argc >= 3 && strcmp(argv[1], "ping") == 0)
-		return bench_ping(a);
-	if (argc >= 3 && strcmp(argv[1], "status") == 0)
-		return bench_status(a);
-	if (argc >= 3 && strcmp(argv[1], "echoserve") == 0)
-		bench_echoserve(argv[2]);
-	if (argc >= 4 && strcmp(argv[1], "latency") == 0)
-		return bench_latency(argv[2], b);
-	if (argc >= 4 && strcmp(argv[1], "loaded") == 0)
-		return bench_loaded(a, b);
-	if (argc >= 4 && strcmp(argv[1], "notify") == 0)
-		return bench_notify(a, b);
+	bench_raise_nofile();
+	for (size_t i = 0; argc > 1 && i < sizeof(bench_commands) / sizeof(bench_commands[0]); i++)
+		if (strcmp(argv[1], bench_commands[i].name) == 0 &&
+		    argc - 2 >= bench_commands[i].args)
+			return bench_commands[i].run(argv + 2);
 	fprintf(stderr,
 		"usage: coordbench spawn N P | submit N WINDOW | enqueue N WINDOW MODE | ping N | "
 		"status N | echoserve PATH | latency PATH N | loaded N WINDOW | notify N "
-		"SUBSCRIBERS\n");
+		"SUBSCRIBERS | fanout N SUBSCRIBERS BYTES\n");
 	return 2;
 }

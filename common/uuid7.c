@@ -1,10 +1,13 @@
 /*
  * UUID v7 generation (RFC 9562, section 5.7, with method 1 of section
  * 6.2: a 12-bit counter in rand_a, seeded at random each millisecond).
- * Keeps the last time and counter in static storage: the daemon calls it
- * from its one event loop thread only. Allocates nothing.
+ * Keeps the last time, the counter and a pool of random bytes (filled by
+ * one getrandom for many ids, not one per id) in static storage: the
+ * daemon calls it from its one event loop thread only. A forked child
+ * drops the pool it inherited. Allocates nothing.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include <sys/random.h>
@@ -13,12 +16,28 @@
 
 #define UUID7_COUNTER_MAX 0xfffu
 
+/* Random bytes for this many ids at a time. */
+#define UUID7_POOL_IDS 32
+
 static uint64_t uuid7_last_ms;
 static unsigned uuid7_counter;
+static uint8_t uuid7_pool[UUID7_POOL_IDS * 10];
+static size_t uuid7_pool_left; /* the unused bytes, at the pool's end */
+static pthread_once_t uuid7_once = PTHREAD_ONCE_INIT;
 
-static int uuid7_random(void *buf, size_t len)
+/* A child must not hand out the ids its parent's pool holds too. */
+static void uuid7_pool_drop(void)
 {
-	uint8_t *p = buf;
+	uuid7_pool_left = 0;
+}
+
+static void uuid7_atfork(void)
+{
+	pthread_atfork(NULL, NULL, uuid7_pool_drop);
+}
+
+static int uuid7_fill(uint8_t *p, size_t len)
+{
 
 	while (len > 0) {
 		ssize_t n = getrandom(p, len, 0);
@@ -31,6 +50,24 @@ static int uuid7_random(void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+/* len (at most 10) random bytes from the pool, refilled when it runs out. */
+static int uuid7_random(uint8_t *buf, size_t len)
+{
+	pthread_once(&uuid7_once, uuid7_atfork);
+	if (uuid7_pool_left < len) {
+		int r = uuid7_fill(uuid7_pool, sizeof(uuid7_pool));
+
+		if (r < 0)
+			return r;
+		uuid7_pool_left = sizeof(uuid7_pool);
+	}
+	memcpy(buf, uuid7_pool + sizeof(uuid7_pool) - uuid7_pool_left, len);
+	/* Used bytes are not kept around. */
+	memset(uuid7_pool + sizeof(uuid7_pool) - uuid7_pool_left, 0, len);
+	uuid7_pool_left -= len;
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /* Job: creation from a task, the end of a job, its JSON form and its names. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <check.h>
@@ -163,6 +164,46 @@ START_TEST(test_job_json_opened)
 }
 END_TEST
 
+/* The owner sees the stored Task as its text was kept: rendering a job never parses it. */
+START_TEST(test_job_json_task_as_stored)
+{
+	struct task *task =
+		tu_task("{\"request_id\": \"r3\", \"node\": {\"argv\": [\"/bin/echo\"]}}");
+	struct job *job = job_new_from_task(task);
+	json_object *o = job_to_json(job, 0), *again;
+	const char *wire = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	char *want;
+
+	/* Stored as it goes on the wire: "/bin/echo", not "\/bin\/echo". */
+	ck_assert_ptr_nonnull(strstr(job->task, "\"/bin/echo\""));
+	ck_assert_int_ge(asprintf(&want, "\"task\":%s", job->task), 0);
+	ck_assert_ptr_nonnull(strstr(wire, want));
+	free(want);
+	again = json_tokener_parse(wire);
+	ck_assert_str_eq(json_get_string(json_object_object_get(again, "task"), "request_id"),
+			 "r3");
+	json_object_put(again);
+	json_object_put(o);
+	/* Kept text goes out byte for byte, spacing included. */
+	free(job->task);
+	job->task = strdup("{ \"request_id\": \"r3\" }");
+	o = job_to_json(job, 0);
+	ck_assert_ptr_nonnull(strstr(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+				     "\"task\":{ \"request_id\": \"r3\" }"));
+	json_object_put(o);
+	/* Text that is no object is shown as none. */
+	free(job->task);
+	job->task = strdup("[1]");
+	o = job_to_json(job, 0);
+	ck_assert(json_object_object_get_ex(o, "task", &again));
+	ck_assert_ptr_null(again);
+	json_object_put(o);
+	job_unref(job);
+	task_free(task);
+}
+END_TEST
+
 START_TEST(test_job_json_closed_failure)
 {
 	struct task *task = job_test_task();
@@ -310,6 +351,7 @@ static Suite *job_suite(void)
 	tcase_add_test(tc, test_job_json_task_viewers);
 	tcase_add_test(tc, test_job_to_string);
 	tcase_add_test(tc, test_job_refcount);
+	tcase_add_test(tc, test_job_json_task_as_stored);
 	tcase_add_test(tc, test_job_names_round_trip);
 	tcase_add_test(tc, test_job_names_contract);
 	suite_add_tcase(s, tc);

@@ -147,6 +147,39 @@ START_TEST(test_state_duplicate_request_id)
 }
 END_TEST
 
+/* Jobs just closed are found (the last few from memory), and pruned ones are not. */
+START_TEST(test_state_closed_then_pruned)
+{
+	struct job *got;
+	char id[16];
+	size_t removed;
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "c%d", i);
+		state_add(id, NULL, NULL, NULL, NULL);
+		ck_assert_int_eq(state_end_job(env.state, id, JOB_SUCCESS, 0, ERROR_NONE, NULL), 0);
+	}
+	state_turn();
+	for (int i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "c%d", i);
+		ck_assert_int_eq(state_get_job(env.state, id, &got), 0);
+		ck_assert_str_eq(got->request_id, id);
+		ck_assert_int_eq(got->status, JOB_CLOSED);
+		job_unref(got);
+	}
+	/* All but the newest go: none of them is found any more, from memory or not. */
+	ck_assert_int_eq(state_prune(env.state, 1, 0, 100, NULL, NULL, &removed), 0);
+	state_turn();
+	ck_assert_uint_eq(removed, 19);
+	for (int i = 0; i < 19; i++) {
+		snprintf(id, sizeof(id), "c%d", i);
+		ck_assert_int_eq(state_get_job(env.state, id, &got), -ENOENT);
+	}
+	ck_assert_int_eq(state_get_job(env.state, "c19", &got), 0);
+	job_unref(got);
+}
+END_TEST
+
 START_TEST(test_state_end_job)
 {
 	struct job *got;
@@ -181,6 +214,25 @@ START_TEST(test_state_set_running)
 	ck_assert_int_eq(row->phase, JOB_RUNNING);
 	ck_assert_int_eq(row->pid, 4242);
 	ck_assert_uint_eq(row->pid_starttime, 99);
+	ck_assert_double_eq_tol(row->run_start_time, job->run_start_time, 1e-6);
+	ck_assert_int_eq(row->status, JOB_OPENED);
+	job_unref(row);
+	/* Every column an opened job's write may change, then its close: the row follows. */
+	ck_assert_int_eq(state_set_ref(env.state, job, "slurm:77"), 0);
+	ck_assert_int_eq(history_find_job(env.history, "r1", &row), 0);
+	ck_assert_str_eq(row->strategy_ref, "slurm:77");
+	ck_assert_int_eq(row->pid, 4242);
+	job_unref(row);
+	ck_assert_int_eq(state_end_job(env.state, "r1", JOB_FAILURE, 9, ERROR_EXIT, "nine"), 0);
+	ck_assert_int_eq(history_find_job(env.history, "r1", &row), 0);
+	ck_assert_int_eq(row->status, JOB_CLOSED);
+	ck_assert_int_eq(row->phase, JOB_FINISHED);
+	ck_assert_int_eq(row->result, JOB_FAILURE);
+	ck_assert_int_eq(row->exit_code, 9);
+	ck_assert_int_eq(row->error_kind, ERROR_EXIT);
+	ck_assert_str_eq(row->error_message, "nine");
+	ck_assert_double_eq_tol(row->end_time, job->end_time, 1e-6);
+	ck_assert_str_eq(row->strategy_ref, "slurm:77");
 	job_unref(row);
 }
 END_TEST
@@ -762,6 +814,7 @@ static Suite *state_suite(void)
 	tcase_add_test(tc, test_state_add_and_find);
 	tcase_add_test(tc, test_state_duplicate_request_id);
 	tcase_add_test(tc, test_state_end_job);
+	tcase_add_test(tc, test_state_closed_then_pruned);
 	tcase_add_test(tc, test_state_set_running);
 	tcase_add_test(tc, test_state_counts);
 	tcase_add_test(tc, test_state_run_id_for_parent);

@@ -58,6 +58,7 @@ START_TEST(test_task_defaults)
 
 	ck_assert(task_request_id_valid(task->request_id));
 	ck_assert_uint_eq(strlen(task->request_id), 36);
+	ck_assert(task->request_id_made);
 	ck_assert_ptr_null(task->parent_node_id);
 	ck_assert_str_eq(task->mode, "async");
 	ck_assert_ptr_nonnull(task->node_id);
@@ -86,6 +87,7 @@ START_TEST(test_task_full)
 		" \"stdin\": \"in\", \"timeout_ms\": 1500}}");
 
 	ck_assert_str_eq(task->request_id, "req-1.a:b_c");
+	ck_assert(!task->request_id_made);
 	ck_assert_str_eq(task->parent_node_id, "pn");
 	ck_assert_str_eq(task->mode, "batch");
 	ck_assert(task->wait);

@@ -1,5 +1,8 @@
 /* uuid7: the RFC 9562 layout (version, variant, time), text form, and order across calls. */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <check.h>
 
@@ -119,6 +122,53 @@ START_TEST(test_uuid7_random_part)
 }
 END_TEST
 
+/* Ids drawn from one pool of random bytes: many in a row still differ in their random part. */
+START_TEST(test_uuid7_pool_distinct)
+{
+	enum { N = 1000 };
+	static uint8_t tails[N][7];
+	struct uuid7 u;
+
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(uuid7_generate(&u), 0);
+		memcpy(tails[i], &u.b[9], 7);
+		/* Checked by hand: a Check assertion per pair costs a write each. */
+		for (int j = 0; j < i; j++)
+			if (memcmp(tails[i], tails[j], 7) == 0)
+				ck_abort_msg("ids %d and %d share their random part", i, j);
+	}
+}
+END_TEST
+
+/* A forked child does not hand out the random bytes its parent will use next. */
+START_TEST(test_uuid7_fork)
+{
+	struct uuid7 mine, theirs;
+	int fds[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(uuid7_generate(&mine), 0); /* the pool is full now */
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (uuid7_generate(&theirs) < 0 ||
+		    write(fds[1], &theirs, sizeof(theirs)) != (ssize_t)sizeof(theirs))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], &theirs, sizeof(theirs)), (ssize_t)sizeof(theirs));
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(status, 0);
+	ck_assert_int_eq(uuid7_generate(&mine), 0);
+	ck_assert_msg(memcmp(&mine.b[9], &theirs.b[9], 7) != 0,
+		      "parent and child drew the same bytes");
+}
+END_TEST
+
 static Suite *uuid7_suite(void)
 {
 	Suite *s = suite_create("uuid7");
@@ -129,6 +179,8 @@ static Suite *uuid7_suite(void)
 	tcase_add_test(tc, test_uuid7_now);
 	tcase_add_test(tc, test_uuid7_order);
 	tcase_add_test(tc, test_uuid7_random_part);
+	tcase_add_test(tc, test_uuid7_pool_distinct);
+	tcase_add_test(tc, test_uuid7_fork);
 	tcase_add_test(tc, test_uuid7_same_ms); /* last: it leaves the clock far ahead */
 	suite_add_tcase(s, tc);
 	return s;

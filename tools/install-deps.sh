@@ -13,6 +13,7 @@ PACKAGES="
 	python3 python3-pytest python3-venv python3-setuptools python3-wheel
 	python3-setuptools-whl python3-wheel-whl mypy
 	chromium
+	task-spooler nq gnuplot-nox
 "
 
 missing=""

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Runs every test: a warning-free build (plain and fortified), all Check suites, the soak suite,
-# the Python client's pytest, the format check, the suites again under
-# ASan+UBSan (with a shorter soak), the unit suites under valgrind, and a
-# bounded libFuzzer run (clang).
+# the Python client's pytest, the quick benchmark (every figure runs; no time is asserted), the
+# format check, the suites again under ASan+UBSan (with a shorter soak), the unit suites under
+# valgrind, and a bounded libFuzzer run (clang).
 # FUZZ_SECONDS (default 45) bounds the fuzzing; see docs/testing.md.
 set -eu
 cd "$(dirname "$0")/.."
@@ -91,6 +91,13 @@ failed_before=$failed
 tally_pytest build-test/pytest.log
 # A pytest that failed without a summary (it crashed, or was interrupted) still counts.
 [ "$pytest_rc" -eq 0 ] || [ "$failed" -gt "$failed_before" ] || failed=$((failed + 1))
+
+# Every figure runs and prints numbers (tsp and nq rows included); no time is asserted.
+step "benchmark, quick (bench/run --quick: every figure runs, no time asserted)"
+timeout 900 sh bench/run --quick --no-build build-test || {
+	echo "bench/run --quick failed"
+	failed=$((failed + 1))
+}
 
 step "clang-format"
 ninja -C build-test clang-format-check

@@ -581,7 +581,8 @@ int coordinator_submit(struct coordinator *coord, struct task *task, struct job 
 		return coordinator_refuse(coord, task, -ENOPROTOOPT, error, "unknown mode \"%s\"",
 					  task->mode);
 	strategy = coord->modes[mode];
-	r = coordinator_check_new_id(coord, task->request_id);
+	/* A UUID v7 the daemon just made is new: no lookup (two per submit) for it. */
+	r = task->request_id_made ? 0 : coordinator_check_new_id(coord, task->request_id);
 	if (r == -EEXIST)
 		return coordinator_refuse(coord, task, r, error,
 					  "request_id \"%s\" was used before", task->request_id);

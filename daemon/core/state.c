@@ -2,8 +2,9 @@
  * CoordinatorState. It holds one reference to every opened job, in a hash
  * table keyed by request_id (json-c's linkhash, which does not copy keys:
  * the key is the job's own request_id string), and indexes the running
- * ones by pid (no reference of its own). Closed jobs live only in the
- * history.
+ * ones by pid (no reference of its own). Closed jobs live in the
+ * history; the last few closed are also kept (one reference each), since
+ * whoever waited for them asks for them right away.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,12 +15,17 @@
 #include "state.h"
 #include "task.h"
 
+/* How many of the jobs closed last are kept in memory. */
+#define STATE_CLOSED_KEPT 16
+
 struct state {
 	struct history *history;
-	struct lh_table *open_jobs; /* request_id -> struct job *, one reference each */
-	struct lh_table *running;   /* pid -> struct job * in open_jobs, pid > 0 */
-	struct job_counts counts;   /* over every job in the history */
-	size_t started;		    /* opened jobs in phase running */
+	struct lh_table *open_jobs;	       /* request_id -> struct job *, one reference each */
+	struct lh_table *running;	       /* pid -> struct job * in open_jobs, pid > 0 */
+	struct job_counts counts;	       /* over every job in the history */
+	size_t started;			       /* opened jobs in phase running */
+	struct job *closed[STATE_CLOSED_KEPT]; /* the jobs closed last (a ring), or NULL */
+	size_t closed_next;		       /* where the next closed job goes */
 };
 
 #define STATE_PID_KEY(pid) ((const void *)(uintptr_t)(pid))
@@ -45,10 +51,35 @@ struct state *state_new(struct history *history)
 	return state;
 }
 
+/* Forgets the jobs closed last (the history may have removed them). */
+static void state_forget_closed(struct state *state)
+{
+	for (size_t i = 0; i < STATE_CLOSED_KEPT; i++) {
+		job_unref(state->closed[i]);
+		state->closed[i] = NULL;
+	}
+}
+
+static void state_keep_closed(struct state *state, struct job *job)
+{
+	job_unref(state->closed[state->closed_next]);
+	state->closed[state->closed_next] = job_ref(job);
+	state->closed_next = (state->closed_next + 1) % STATE_CLOSED_KEPT;
+}
+
+static struct job *state_find_closed(struct state *state, const char *request_id)
+{
+	for (size_t i = 0; i < STATE_CLOSED_KEPT; i++)
+		if (state->closed[i] && strcmp(state->closed[i]->request_id, request_id) == 0)
+			return state->closed[i];
+	return NULL;
+}
+
 void state_free(struct state *state)
 {
 	if (!state)
 		return;
+	state_forget_closed(state);
 	if (state->running)
 		lh_table_free(state->running);
 	if (state->open_jobs)
@@ -137,6 +168,7 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 	else
 		state->counts.failure++;
 	state_unindex_running(state, job);
+	state_keep_closed(state, job);
 	lh_table_delete(state->open_jobs, job->request_id);
 	return r;
 }
@@ -214,6 +246,8 @@ int state_get_job(struct state *state, const char *request_id, struct job **ret)
 	if (history_failing(state->history))
 		return history_find_job(state->history, request_id, ret);
 	job = state_find_open(state, request_id);
+	if (!job)
+		job = state_find_closed(state, request_id);
 	if (job) {
 		*ret = job_ref(job);
 		return 0;
@@ -331,6 +365,8 @@ int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t b
 			      &removed);
 
 	*ret_removed = 0;
+	if (removed.closed > 0 || r < 0)
+		state_forget_closed(state);
 	if (r < 0)
 		return r;
 	state->counts.closed -= removed.closed;

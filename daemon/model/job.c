@@ -139,6 +139,31 @@ json_object *job_task_json(const struct job *job)
 	return o;
 }
 
+/*
+ * The stored Task as a job shows it: an object that writes the kept text
+ * as it is, so that rendering a job never parses it (new reference, NULL
+ * when none was kept). It is only for writing out: it has no members.
+ */
+static json_object *job_task_text(const struct job *job)
+{
+	size_t len = job->task ? strlen(job->task) : 0;
+	json_object *o;
+	char *text;
+
+	if (len < 2 || job->task[0] != '{' || job->task[len - 1] != '}')
+		return NULL;
+	o = json_object_new_object();
+	text = strdup(job->task);
+	if (!o || !text) {
+		json_object_put(o);
+		free(text);
+		return NULL;
+	}
+	json_object_set_serializer(o, json_object_userdata_to_json_string, text,
+				   json_object_free_userdata);
+	return o;
+}
+
 static bool job_task_visible(const struct job *job, uid_t viewer)
 {
 	return viewer != JOB_VIEWER_NONE && (viewer == 0 || viewer == job->owner_uid);
@@ -169,7 +194,7 @@ json_object *job_to_json(const struct job *job, uid_t viewer)
 	json_object_object_add(o, "rerun_of", json_string_or_null(job->rerun_of));
 	json_object_object_add(o, "after", job->after ? json_object_get(job->after) : NULL);
 	json_object_object_add(o, "task",
-			       job_task_visible(job, viewer) ? job_task_json(job) : NULL);
+			       job_task_visible(job, viewer) ? job_task_text(job) : NULL);
 	return o;
 }
 

@@ -106,7 +106,9 @@ int job_end(struct job *job, enum job_result result, int exit_code, enum error_k
 /*
  * The contract's Job object (new reference), as viewer (a peer's uid) may
  * see it: the stored Task (`task`) only for the job's owner and root,
- * null for everyone else (its env and stdin may hold secrets).
+ * null for everyone else (its env and stdin may hold secrets); the Task is
+ * written out as its text was kept, not parsed again (an object with no
+ * members: only for writing out).
  */
 json_object *job_to_json(const struct job *job, uid_t viewer);
 

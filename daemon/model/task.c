@@ -296,8 +296,12 @@ static int task_parse_ids(struct task *task, const struct task_json *in, char **
 	    (r = task_strdup(in->parent_node_id, &task->parent_node_id)) < 0 ||
 	    (r = task_strdup(in->mode, &task->mode)) < 0)
 		return r;
-	if (!task->request_id && !(task->request_id = task_generate_id()))
-		return -ENOMEM;
+	if (!task->request_id) {
+		task->request_id = task_generate_id();
+		if (!task->request_id)
+			return -ENOMEM;
+		task->request_id_made = true;
+	}
 	task->wait = in->wait;
 	return 0;
 }
@@ -410,7 +414,9 @@ static int task_store_text(struct task *task, json_object *params)
 	}
 	json_object_object_add(copy, "request_id", json_object_new_string(task->request_id));
 	json_object_object_add(copy, "mode", json_object_new_string(task->mode));
-	text = json_object_to_json_string_length(copy, JSON_C_TO_STRING_PLAIN, &len);
+	/* As the wire writes JSON (no "\/"): a job shows this text as it is (job_to_json). */
+	text = json_object_to_json_string_length(
+		copy, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	task->stored = text ? strndup(text, len) : NULL;
 	json_object_put(copy);
 	return task->stored ? 0 : -ENOMEM;

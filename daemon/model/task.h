@@ -23,7 +23,8 @@ enum task_after_policy {
 };
 
 struct task {
-	char *request_id;     /* never NULL: generated (UUID v4) when absent */
+	char *request_id;     /* never NULL: generated (UUID v7) when absent */
+	bool request_id_made; /* the daemon generated request_id (it cannot be in use) */
 	char *parent_node_id; /* NULL for a root request */
 	char *mode;	      /* never NULL: "async" by default */
 	char *node_id;	      /* the job's child_node_id; generated when absent */

@@ -82,6 +82,7 @@ static const char *const history_job_param[JOB_COL_COUNT_] = {
 enum history_stmt {
 	STMT_INSERT_JOB,
 	STMT_UPDATE_JOB,
+	STMT_UPDATE_OPEN_JOB,
 	STMT_FIND_JOB,
 	STMT_FIND_BY_NODE,
 	STMT_OPEN_JOBS,
@@ -95,6 +96,9 @@ enum history_stmt {
 	STMT_LAST_JOB_SEQ,
 	STMT_CHILDREN,
 	STMT_ID_IN_MESSAGES,
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
 	STMT_COUNT_,
 };
 
@@ -107,6 +111,14 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"error_message = :error_message, pid = :pid, pid_starttime = "
 		":pid_starttime, run_start_time = :run_start_time, strategy_ref = :strategy_ref "
 		"WHERE request_id = :request_id",
+	/*
+	 * While a job is opened only these change (the rest is set when it
+	 * closes): not naming status and end_time spares the two indexes on
+	 * them a needless delete and insert at every start.
+	 */
+	[STMT_UPDATE_OPEN_JOB] = "UPDATE jobs SET phase = :phase, pid = :pid, pid_starttime = "
+				 ":pid_starttime, run_start_time = :run_start_time, strategy_ref = "
+				 ":strategy_ref WHERE request_id = :request_id",
 	[STMT_FIND_JOB] = HISTORY_JOB_SELECT " FROM jobs WHERE request_id = :request_id",
 	[STMT_FIND_BY_NODE] = HISTORY_JOB_SELECT " FROM jobs WHERE child_node_id = :child_node_id "
 						 "ORDER BY seq_no DESC LIMIT 1",
@@ -142,6 +154,10 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 	[STMT_CHILDREN] = "SELECT seq_no, request_id, child_node_id, owner_uid FROM jobs "
 			  "WHERE parent_node_id = :node AND run_id = :run_id AND seq_no > :after "
 			  "AND seq_no <= :upto ORDER BY seq_no LIMIT :limit",
+	/* Prepared like the rest: sqlite3_exec would parse them on every transaction. */
+	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[STMT_COMMIT] = "COMMIT",
+	[STMT_ROLLBACK] = "ROLLBACK",
 };
 
 /*
@@ -390,16 +406,6 @@ static int history_exec(struct history *h, const char *sql)
 	return rc == SQLITE_OK ? 0 : history_fail(h, rc, sql);
 }
 
-/* COMMIT, timed for the commit-latency histogram. */
-static int history_exec_commit(struct history *h)
-{
-	double start = metrics_clock();
-	int r = history_exec(h, "COMMIT");
-
-	metrics_commit_observe(metrics_clock() - start);
-	return r;
-}
-
 static int history_pragma_int(struct history *h, const char *pragma, int *ret)
 {
 	sqlite3_stmt *st;
@@ -568,10 +574,12 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 	history_bind_int64(st, p[JOB_COL_OWNER_UID], true, (int64_t)job->owner_uid);
 	history_bind_int64(st, p[JOB_COL_PID], job->pid > 0, job->pid);
 	history_bind_int64(st, p[JOB_COL_PID_STARTTIME], job->pid > 0, (int64_t)job->pid_starttime);
+	/* Only an insert writes after: no serialization for an update. */
 	history_bind_text(
 		st, p[JOB_COL_AFTER],
-		job->after ? json_object_to_json_string_ext(job->after, JSON_C_TO_STRING_PLAIN)
-			   : NULL);
+		p[JOB_COL_AFTER] && job->after
+			? json_object_to_json_string_ext(job->after, JSON_C_TO_STRING_PLAIN)
+			: NULL);
 	history_bind_text(st, p[JOB_COL_TASK], job->task);
 	history_bind_double(st, p[JOB_COL_RUN_START_TIME], job->run_start_time > 0,
 			    job->run_start_time);
@@ -588,6 +596,30 @@ static int history_step_done(struct history *h, sqlite3_stmt *st, const char *wh
 	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, what);
 }
 
+/* BEGIN IMMEDIATE, COMMIT or ROLLBACK, with the statement prepared at open. */
+static int history_exec_stmt(struct history *h, enum history_stmt which)
+{
+	return history_step_done(h, h->stmts[which], history_stmt_sql[which]);
+}
+
+/* COMMIT, timed for the commit-latency histogram. */
+static int history_exec_commit(struct history *h)
+{
+	double start = metrics_clock();
+	int r = history_exec_stmt(h, STMT_COMMIT);
+
+	metrics_commit_observe(metrics_clock() - start);
+	return r;
+}
+
+/* Ends what is left of a transaction a statement or its commit lost (if anything is). */
+static void history_rollback(struct history *h)
+{
+	if (!sqlite3_get_autocommit(h->db))
+		sqlite3_step(h->stmts[STMT_ROLLBACK]);
+	sqlite3_reset(h->stmts[STMT_ROLLBACK]);
+}
+
 static int history_exec_insert_job(struct history *h, struct job *job)
 {
 	sqlite3_stmt *st = history_bind_job(h, STMT_INSERT_JOB, job);
@@ -599,7 +631,8 @@ static int history_exec_insert_job(struct history *h, struct job *job)
 
 static int history_exec_update_job(struct history *h, const struct job *job)
 {
-	sqlite3_stmt *st = history_bind_job(h, STMT_UPDATE_JOB, job);
+	sqlite3_stmt *st = history_bind_job(
+		h, job->status == JOB_OPENED ? STMT_UPDATE_OPEN_JOB : STMT_UPDATE_JOB, job);
 
 	return history_step_done(h, st, "cannot update the job");
 }
@@ -690,8 +723,7 @@ static void history_turn_failed(struct history *h, int r)
 	struct history_ops lost = h->turn;
 	struct timeval retry = {HISTORY_RETRY_MS / 1000, (HISTORY_RETRY_MS % 1000) * 1000};
 
-	if (!sqlite3_get_autocommit(h->db))
-		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+	history_rollback(h);
 	h->in_transaction = false;
 	h->explicit_transaction = false;
 	h->turn_seq = 0;
@@ -722,7 +754,7 @@ static int history_retry(struct history *h)
 {
 	struct timeval retry = {HISTORY_RETRY_MS / 1000, (HISTORY_RETRY_MS % 1000) * 1000};
 	uint64_t seq = h->stored_seq;
-	int r = history_exec(h, "BEGIN IMMEDIATE");
+	int r = history_exec_stmt(h, STMT_BEGIN);
 
 	for (size_t i = 0; r == 0 && i < h->backlog.count; i++) {
 		const struct history_op *op = &h->backlog.v[i];
@@ -734,8 +766,7 @@ static int history_retry(struct history *h)
 	if (r == 0)
 		r = history_exec_commit(h);
 	if (r < 0) {
-		if (!sqlite3_get_autocommit(h->db))
-			sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+		history_rollback(h);
 		if (h->retry_ev)
 			evtimer_add(h->retry_ev, &retry);
 		return r;
@@ -800,8 +831,8 @@ int history_commit(struct history *h)
 	h->in_transaction = false;
 	h->explicit_transaction = false;
 	r = history_exec_commit(h);
-	if (r < 0 && !sqlite3_get_autocommit(h->db))
-		history_exec(h, "ROLLBACK");
+	if (r < 0)
+		history_rollback(h);
 	if (h->commit_hook)
 		h->commit_hook(r, h->commit_hook_data);
 	return r;
@@ -830,7 +861,7 @@ static int history_write_begin(struct history *h)
 
 	if (h->in_transaction)
 		return 0;
-	r = history_exec(h, "BEGIN IMMEDIATE");
+	r = history_exec_stmt(h, STMT_BEGIN);
 	if (r < 0)
 		return r;
 	h->in_transaction = true;

@@ -156,11 +156,28 @@ static void qr_kill9(struct qr_env *e)
 	e->d.pid = 0;
 }
 
-/* The gated job "blocker", running. */
+/*
+ * The gated job "blocker", running, and its line written: phase running
+ * is stored before the spawn, so a kill -9 right then could come before
+ * the shell has written it (seen on a loaded machine).
+ */
 static void qr_blocker(struct harness_client *c, struct qr_env *e)
 {
+	long long deadline = harness_now_ms() + HARNESS_WAIT_MS;
+	int line;
+
 	qr_submit(c, e, "blocker", "", true);
 	json_object_put(harness_wait_running(c, "blocker"));
+	for (;;) {
+		char *runs = qr_runs(e);
+		int n = qr_count(runs, "blocker", &line);
+
+		free(runs);
+		if (n > 0)
+			break;
+		ck_assert_msg(harness_now_ms() < deadline, "blocker never wrote its line");
+		harness_sleep_ms(20);
+	}
 }
 
 /* Waits for request_id to close and checks what field (result, error.kind) says. */
