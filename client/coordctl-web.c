@@ -1,7 +1,8 @@
 /*
- * coordctl web: the command. Checks that the address is a loopback one,
- * makes the token, listens, prints the URL and runs the loop until SIGINT
- * or SIGTERM. Everything it allocates is freed before it returns.
+ * coordctl web: the command as coordctl-web runs it. Checks that the
+ * address is a loopback one, makes the token, listens, prints the URL and
+ * runs the loop until SIGINT or SIGTERM. Everything it allocates is freed
+ * before it returns.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -210,7 +211,8 @@ static void web_free(struct coordctl_web *web)
 		event_base_free(web->base);
 }
 
-static int web_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc, char **argv)
+int coordctl_web_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
+		      char **argv)
 {
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, WEB_OPT_LISTEN},
@@ -264,15 +266,3 @@ static int web_exec(struct coordctl *ctl, const struct coordctl_entry *entry, in
 			"io", NULL, "cannot serve on %s: %s", listen, strerror(-r));
 	return COORDCTL_EXIT_OK;
 }
-
-const struct coordctl_entry coordctl_web_entry = {
-	.name = "web",
-	.usage = "[--listen ADDRESS:PORT] [--token-file FILE]",
-	.summary = "Serve a read-only web view of the queue on a loopback address.",
-	.help = "  --listen ADDRESS:PORT  where to listen (default 127.0.0.1:0, any free port);\n"
-		"                         loopback addresses only\n"
-		"  --token-file FILE      take the token from FILE (its first line), or create\n"
-		"                         FILE (mode 0600) with a new one; default: a new\n"
-		"                         token each time\n",
-	.exec = web_exec,
-};

@@ -89,7 +89,20 @@ extern const struct coordctl_entry coordctl_metrics_entry;
 extern const struct coordctl_entry coordctl_web_entry;
 extern const struct coordctl_entry coordctl_logs_entry;
 
-/* coordctl.c: option handling shared by commands. */
+/*
+ * coordctl web's command: in coordctl, coordctl-web-launch.c execs the
+ * coordctl-web helper with the options in force; in coordctl-web,
+ * coordctl-web.c serves. coordctl itself so links no HTTP server.
+ */
+int coordctl_web_exec(struct coordctl *ctl, const struct coordctl_entry *entry, int argc,
+		      char **argv);
+
+/* coordctl-common.c: option handling shared by commands and by both executables. */
+extern const char coordctl_common_help[];
+/* A fresh ctl for main: is_tty and color from stdout and the environment. */
+void coordctl_setup(struct coordctl *ctl);
+/* Closes ctl's connection and flushes stdout; returns r, or an exit code if stdout failed. */
+int coordctl_finish(struct coordctl *ctl, int r);
 int coordctl_option(struct coordctl *ctl, const struct coordctl_entry *entry, int opt);
 /*
  * For commands with only the common options: parses them and checks that

@@ -1,5 +1,7 @@
-/* Socket and state directory paths. Every returned string is the caller's to free. */
+/* Socket, state directory and helper paths. Every returned string is the caller's to free. */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,4 +83,19 @@ int paths_mkdir_parents(const char *path, unsigned mode)
 		r = -errno;
 	free(copy);
 	return r;
+}
+
+char *paths_helper(const char *name, const char *fallback_dir)
+{
+	char self[PATH_MAX], *path;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		self[n] = '\0';
+		path = paths_join(dirname(self), name);
+		if (!path || access(path, X_OK) == 0)
+			return path;
+		free(path);
+	}
+	return paths_join(fallback_dir, name);
 }

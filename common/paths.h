@@ -17,6 +17,13 @@ char *paths_socket(const char *explicit_path);
  */
 char *paths_state_dir(const char *explicit_dir);
 
+/*
+ * A helper program: NAME next to the running executable when it is there
+ * and executable (a build tree runs its own), else NAME in fallback_dir
+ * (where it is installed). A newly allocated string, or NULL on ENOMEM.
+ */
+char *paths_helper(const char *name, const char *fallback_dir);
+
 /* mkdir -p with the given mode for every created component. 0 or -errno. */
 int paths_mkdir_parents(const char *path, unsigned mode);
 

@@ -3,8 +3,6 @@
  * caller's.
  */
 #include <errno.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,32 +10,13 @@
 
 #include "build-config.h"
 #include "exechelper.h"
-
-/* The helper next to the running executable, if there is one. */
-static char *exechelper_beside_self(void)
-{
-	char self[PATH_MAX], *path;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n <= 0)
-		return NULL;
-	self[n] = '\0';
-	if (asprintf(&path, "%s/%s", dirname(self), EXECHELPER_NAME) < 0)
-		return NULL;
-	if (access(path, X_OK) == 0)
-		return path;
-	free(path);
-	return NULL;
-}
+#include "paths.h"
 
 char *exechelper_path(const char *configured)
 {
-	char *path;
-
 	if (configured)
 		return strdup(configured);
-	path = exechelper_beside_self();
-	return path ? path : strdup(COORD_LIBEXECDIR "/" EXECHELPER_NAME);
+	return paths_helper(EXECHELPER_NAME, COORD_LIBEXECDIR);
 }
 
 bool exechelper_needed(uid_t submitter)

@@ -885,13 +885,21 @@ END_TEST
 START_TEST(test_after)
 {
 	struct testd_run run;
-	char *a, *b, *c, *d;
+	char *a, *b, *c, *d, gate[512], cmd[600];
 	json_object *obj;
+	FILE *f;
 
-	a = submit("--name", "uxa-first", "sleep 0.3; exit 3");
+	/* The first job stays open (its name resolves) until the gate exists, however slow we are.
+	 */
+	snprintf(gate, sizeof(gate), "%s/uxa-gate", ux_daemon.dir);
+	snprintf(cmd, sizeof(cmd), "while [ ! -e '%s' ]; do sleep 0.05; done; exit 3", gate);
+	a = submit("--name", "uxa-first", cmd);
 	b = submit("--after", a, "exit 0");
 	/* A name and a prefix work as for any command. */
 	c = submit("--after-any", "--after=uxa-first", "exit 0");
+	f = fopen(gate, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
 	ctl_run(&run, "wait", b, "--timeout", "30");
 	ck_assert_int_eq(run.status, 1);
 	testd_run_free(&run);
