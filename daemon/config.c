@@ -316,7 +316,7 @@ static int config_set_run_as(struct config_parse *p, const char *value)
 static int config_daemon_key(struct config_parse *p, const char *key, const char *value)
 {
 	struct config *cfg = p->cfg;
-	uint64_t v;
+	uint64_t v = 0;
 	int r;
 
 	if (strcmp(key, "socket") == 0)

@@ -65,7 +65,7 @@ struct rpc_result *methods_ping(struct rpc_call *call, json_object *params)
 	json_object_object_add(o, "version", json_object_new_string(COORD_VERSION));
 	json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
 	json_object_object_add(o, "uptime",
-			       json_object_new_double(time_now() - services_of(call)->start_time));
+			       json_time_new(time_now() - services_of(call)->start_time));
 	return rpc_success(call, o);
 }
 

@@ -507,15 +507,17 @@ static void rpc_handle_batch(const struct rpc_methods *methods, struct connectio
  */
 static int rpc_parse(const char *line, size_t len, json_object **ret, char *why, size_t why_size)
 {
-	struct json_tokener *tok = json_tokener_new_ex(RPC_MAX_DEPTH);
+	/* One tokener for every line (the loop is single-threaded): making one costs a calloc. */
+	static struct json_tokener *tok;
 	enum json_tokener_error err;
 	json_object *obj;
 	size_t used;
 
-	if (!tok) {
+	if (!tok && !(tok = json_tokener_new_ex(RPC_MAX_DEPTH))) {
 		snprintf(why, why_size, "out of memory");
 		return -ENOMEM;
 	}
+	json_tokener_reset(tok);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
 					    JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, line, (int)len);
@@ -529,7 +531,6 @@ static int rpc_parse(const char *line, size_t len, json_object **ret, char *why,
 		if (err != json_tokener_success)
 			err = json_tokener_continue;
 	}
-	json_tokener_free(tok);
 	if (err == json_tokener_continue) {
 		snprintf(why, why_size, "Parse error: the JSON text ends early");
 		return -EINVAL;
