@@ -804,12 +804,17 @@ START_TEST(test_coordinator_cancel_shutdown)
 	int n = MOCK_MAX_TASKS;
 
 	coordinator_cancel_under_way(&t, NULL);
-	/* Shutting down stops every task: the walk ends there, and says what it stopped. */
+	ck_assert_int_lt(mock_async->cancels, n);
+	/*
+	 * Shutting down walks the cancel to its end first (queued jobs outlive
+	 * a stop: none it answered for may run after the restart), then says
+	 * what it stopped.
+	 */
 	coordinator_shutdown(coord);
 	ck_assert(t.called);
 	ck_assert_int_eq(t.result, 0);
 	ck_assert_uint_eq(t.count, (size_t)mock_async->cancels);
-	ck_assert_int_lt(mock_async->cancels, n);
+	ck_assert_int_eq(mock_async->cancels, n);
 	ck_assert_int_eq(mock_async->shutdowns, 1);
 }
 END_TEST

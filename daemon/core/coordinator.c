@@ -1177,9 +1177,18 @@ void coordinator_shutdown(struct coordinator *coord)
 	if (coord->shut_down)
 		return;
 	coord->shut_down = true;
+	/*
+	 * A cancel in progress walks to its end first: queued jobs outlive a
+	 * stop, so one cut short would leave descendants it answered for to
+	 * run after the restart.
+	 */
+	while (!TAILQ_EMPTY(&coord->cancels)) {
+		struct coordinator_cancel *c = TAILQ_FIRST(&coord->cancels);
+
+		while (!coordinator_walk_page(c))
+			;
+		coordinator_cancel_finish(c);
+	}
 	for (size_t i = 0; i < coord->mode_count; i++)
 		coord->modes[i]->ops->shutdown(coord->modes[i]);
-	/* Every task is being stopped now: the cancels in progress need not walk on. */
-	while (!TAILQ_EMPTY(&coord->cancels))
-		coordinator_cancel_finish(TAILQ_FIRST(&coord->cancels));
 }

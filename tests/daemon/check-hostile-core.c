@@ -430,11 +430,14 @@ END_TEST
 
 START_TEST(test_cancel_chain_shutdown)
 {
-	struct harness_client *stopper = harness_client_new(daemon_.sock);
+	struct harness_client *stopper;
 	long long cancel_id;
 	json_object *r;
 	int status;
 
+	/* Slices of 1 ms and no grace: the shutdown comes while the walk is still under way. */
+	hostile_restart("[daemon]\nshutdown_grace_sec = 0\ncancel_slice_ms = 1\n" HOSTILE_MODES);
+	stopper = harness_client_new(daemon_.sock);
 	hostile_block_mode_one();
 	hostile_submit_chain("sc", HOSTILE_SMALL_CHAIN, 0, NULL);
 	/* The daemon is told to stop while the cascade runs. */
