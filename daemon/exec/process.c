@@ -45,6 +45,7 @@ struct process_stream {
 struct process {
 	struct event_base *base;
 	pid_t pid;
+	uint64_t starttime; /* the kernel's, 0 if unknown */
 	int pidfd;
 	struct event *exit_ev;
 	struct event *kill_ev;
@@ -484,6 +485,7 @@ static int process_launch_new(const struct process_spec *spec, struct process_pi
 		.envp = envp,
 		.fa = &l->fa,
 		.attr = &l->attr,
+		.watch = true,
 	};
 	*ret = l;
 	return 0;
@@ -513,20 +515,21 @@ static int process_stdin_init(struct process *proc, int fd)
 	return event_add(proc->stdin_ev, NULL) < 0 ? -ENOMEM : 0;
 }
 
-/* Sets up the parent's side once the child runs. */
-static int process_watch(struct process *proc, struct process_pipes *p)
+/* Sets up the parent's side once the child runs, with the pidfd the spawn opened. */
+static int process_watch(struct process *proc, struct process_pipes *p,
+			 const struct spawner_req *req)
 {
 	int r;
 
-	proc->pidfd = pidfd_open(proc->pid, 0);
+	proc->pidfd = req->pidfd;
 	if (proc->pidfd >= 0)
 		proc->exit_ev = event_new(proc->base, proc->pidfd, EV_READ | EV_PERSIST,
 					  process_exit_cb, proc);
-	else if (errno == ENOSYS || errno == EPERM)
+	else if (req->pidfd_err == ENOSYS || req->pidfd_err == EPERM)
 		/* No pidfd (old kernel, seccomp filter, valgrind): hear of it by SIGCHLD. */
 		proc->exit_ev = evsignal_new(proc->base, SIGCHLD, process_exit_cb, proc);
 	else
-		return -errno;
+		return -req->pidfd_err;
 	proc->kill_ev = evtimer_new(proc->base, process_kill_cb, proc);
 	if (!proc->exit_ev || !proc->kill_ev || event_add(proc->exit_ev, NULL) < 0)
 		return -ENOMEM;
@@ -559,6 +562,7 @@ static int process_launched(struct process *proc, char **error)
 		cause_set(error, r, "cannot run \"%s\": %s", l->what, strerror(-r));
 	if (r == 0) {
 		proc->pid = l->req.pid;
+		proc->starttime = l->req.starttime;
 		/* The child's ends are its own now. */
 		process_close_fd(&p->out[1]);
 		process_close_fd(&p->err[1]);
@@ -566,7 +570,7 @@ static int process_launched(struct process *proc, char **error)
 		process_close_fd(&p->status[1]);
 		proc->helper_fd = p->status[0];
 		p->status[0] = -1;
-		r = process_watch(proc, p);
+		r = process_watch(proc, p, &l->req);
 		if (r < 0)
 			cause_set(error, r, "cannot watch process %d: %s", (int)proc->pid,
 				  strerror(-r));
@@ -657,6 +661,11 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 pid_t process_pid(const struct process *proc)
 {
 	return proc->pid;
+}
+
+uint64_t process_starttime(const struct process *proc)
+{
+	return proc->starttime;
 }
 
 void process_terminate(struct process *proc)

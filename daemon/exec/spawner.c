@@ -8,9 +8,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/pidfd.h>
 #include <unistd.h>
 #include <event2/event.h>
 
+#include "procstat.h"
 #include "spawner.h"
 
 struct spawner_list {
@@ -55,6 +57,16 @@ void spawner_run(struct spawner_req *req)
 	else
 		req->err =
 			posix_spawn(&req->pid, req->path, req->fa, req->attr, req->argv, req->envp);
+	req->pidfd = -1;
+	req->pidfd_err = 0;
+	req->starttime = 0;
+	if (req->err || !req->watch)
+		return;
+	/* The child is not reaped before the loop has its pid: both still name it. */
+	req->pidfd = pidfd_open(req->pid, 0);
+	if (req->pidfd < 0)
+		req->pidfd_err = errno;
+	req->starttime = procstat_starttime(req->pid);
 }
 
 static void *spawner_thread(void *arg)
