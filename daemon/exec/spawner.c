@@ -8,11 +8,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
-#include <sys/pidfd.h>
 #include <unistd.h>
 #include <event2/event.h>
 
-#include "procstat.h"
 #include "spawner.h"
 
 struct spawner_list {
@@ -57,16 +55,6 @@ void spawner_run(struct spawner_req *req)
 	else
 		req->err =
 			posix_spawn(&req->pid, req->path, req->fa, req->attr, req->argv, req->envp);
-	req->pidfd = -1;
-	req->pidfd_err = 0;
-	req->starttime = 0;
-	if (req->err || !req->watch)
-		return;
-	/* The child is not reaped before the loop has its pid: both still name it. */
-	req->pidfd = pidfd_open(req->pid, 0);
-	if (req->pidfd < 0)
-		req->pidfd_err = errno;
-	req->starttime = procstat_starttime(req->pid);
 }
 
 static void *spawner_thread(void *arg)
@@ -88,7 +76,10 @@ static void *spawner_thread(void *arg)
 		if (!sp->todo.head)
 			sp->todo.tail = NULL;
 		pthread_mutex_unlock(&sp->lock);
-		spawner_run(req);
+		if (req->work)
+			req->work(req);
+		else
+			spawner_run(req);
 		pthread_mutex_lock(&sp->lock);
 		spawner_list_push(&sp->done, req);
 		/* Cannot fail but with a counter near overflow, which the loop's reads prevent. */

@@ -4,16 +4,15 @@
  * loop hands each spawn to one thread and goes on accepting, reaping and
  * publishing meanwhile (memcached's handoff: a locked queue there, a locked
  * queue and an eventfd back that the loop watches). The thread only calls
- * posix_spawn on what the request holds (and, when asked, opens the
- * child's pidfd and reads its start time, so the loop does not); it never
- * touches jobs or events.
+ * posix_spawn on what the request holds (or the request's own work around
+ * it, such as its pipes: so the loop does not); it never touches jobs or
+ * events.
  */
 #ifndef COORD_SPAWNER_H
 #define COORD_SPAWNER_H
 
 #include <spawn.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <sys/types.h>
 
 struct event_base;
@@ -31,12 +30,14 @@ struct spawner_req {
 	char *const *envp;
 	const posix_spawn_file_actions_t *fa;
 	const posix_spawnattr_t *attr;
-	bool watch; /* after the spawn, also open the child's pidfd and read its start time */
 	pid_t pid;
 	int err;
-	int pidfd; /* with watch: the child's pidfd, or -1 and pidfd_err (an errno) */
-	int pidfd_err;
-	uint64_t starttime; /* with watch: the child's start time (/proc/PID/stat), 0 if unknown */
+	/*
+	 * What the thread does with the request: NULL, spawner_run; else a
+	 * function of the caller's that calls spawner_run itself, with what
+	 * it prepares before and takes over after, off the loop.
+	 */
+	void (*work)(struct spawner_req *req);
 	spawner_done_cb done;
 	struct spawner_req *next; /* the spawner's */
 };
