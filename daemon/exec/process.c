@@ -317,7 +317,8 @@ static void process_pipes_close(struct process_pipes *p)
  * meanwhile. Its work (process_launch_work) runs on the spawner's thread:
  * the pipes, the file actions (glibc checks each fd against the rlimit, a
  * system call each), the spawn, then closing the child's ends of the pipes,
- * opening its pidfd and reading its start time; the loop gets the result.
+ * making ours non-blocking, opening its pidfd and reading its start time;
+ * the loop gets the result.
  */
 struct process_launch {
 	struct spawner_req req;
@@ -332,6 +333,8 @@ struct process_launch {
 	const char *stage; /* what failed before the spawn ("cannot create pipes"), or NULL */
 	int pidfd;	   /* after the spawn: its pidfd, or -1 and pidfd_err (an errno) */
 	int pidfd_err;
+	int nonblock_err;   /* after the spawn: why our ends of the pipes could not be made
+			       non-blocking */
 	uint64_t starttime; /* after the spawn: /proc/PID/stat's, 0 if unknown */
 	char **helper_argv;
 	char **argv_copy; /* for a spawner: the caller's may go before it is done */
@@ -487,11 +490,15 @@ static void process_launch_work(struct spawner_req *req)
 	spawner_run(req);
 	if (req->err)
 		return;
-	/* The child's ends are its own now. */
+	/* The child's ends are its own now; ours do not block the loop. */
 	process_close_fd(&p->out[1]);
 	process_close_fd(&p->err[1]);
 	process_close_fd(&p->in[0]);
 	process_close_fd(&p->status[1]);
+	if (fcntl(p->out[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(p->err[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    (p->in[1] >= 0 && fcntl(p->in[1], F_SETFL, O_NONBLOCK) < 0))
+		l->nonblock_err = errno;
 	/* Not reaped before the loop has its pid: the pid still names the child. */
 	l->pidfd = pidfd_open(req->pid, 0);
 	if (l->pidfd < 0)
@@ -548,7 +555,7 @@ static int process_stream_init(struct process *proc, struct process_stream *s, i
 	s->tail_limit = tail_limit;
 	s->tail = evbuffer_new();
 	s->ev = event_new(proc->base, fd, EV_READ | EV_PERSIST, process_stream_cb, proc);
-	if (!s->tail || !s->ev || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+	if (!s->tail || !s->ev)
 		return -ENOMEM;
 	return event_add(s->ev, NULL) < 0 ? -ENOMEM : 0;
 }
@@ -559,7 +566,7 @@ static int process_stdin_init(struct process *proc, int fd)
 	if (fd < 0)
 		return 0;
 	proc->stdin_ev = event_new(proc->base, fd, EV_WRITE | EV_PERSIST, process_stdin_cb, proc);
-	if (!proc->stdin_ev || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+	if (!proc->stdin_ev)
 		return -ENOMEM;
 	return event_add(proc->stdin_ev, NULL) < 0 ? -ENOMEM : 0;
 }
@@ -572,6 +579,8 @@ static int process_watch(struct process *proc, struct process_launch *l)
 
 	proc->pidfd = l->pidfd;
 	l->pidfd = -1;
+	if (l->nonblock_err)
+		return -l->nonblock_err;
 	if (proc->pidfd >= 0)
 		proc->exit_ev = event_new(proc->base, proc->pidfd, EV_READ | EV_PERSIST,
 					  process_exit_cb, proc);
