@@ -230,8 +230,11 @@ static void turn_start_mode(unsigned max_concurrency, bool paused)
 				 0);
 }
 
-/* Submits request_id, a task that leaves the file DIR/ran-REQUEST_ID when it runs. */
-static void turn_submit(const char *request_id)
+/*
+ * Submits request_id, a task that leaves the file DIR/ran-REQUEST_ID when
+ * it runs, in cwd (NULL: the daemon's).
+ */
+static void turn_submit_in(const char *request_id, const char *cwd)
 {
 	struct job *job = NULL;
 	char *error = NULL;
@@ -239,12 +242,18 @@ static void turn_submit(const char *request_id)
 	int r;
 
 	snprintf(json, sizeof(json),
-		 "{\"request_id\":\"%s\",\"mode\":\"async\",\"node\":{\"argv\":[\"sh\","
+		 "{\"request_id\":\"%s\",\"mode\":\"async\",\"node\":{%s%s%s\"argv\":[\"sh\","
 		 "\"-c\",\"touch '%s/ran-%s'\"]}}",
-		 request_id, env.dir, request_id);
+		 request_id, cwd ? "\"cwd\":\"" : "", cwd ? cwd : "", cwd ? "\"," : "", env.dir,
+		 request_id);
 	r = coordinator_submit(coord, tu_task(json), &job, &error);
 	ck_assert_msg(r == 0, "submit %s: %s", request_id, error ? error : strerror(-r));
 	free(error);
+}
+
+static void turn_submit(const char *request_id)
+{
+	turn_submit_in(request_id, NULL);
 }
 
 static bool turn_ran(const char *request_id)
@@ -394,6 +403,62 @@ START_TEST(test_turn_start_not_stored_does_not_run)
 }
 END_TEST
 
+/*
+ * A held start that then cannot be spawned (its cwd is gone) gives its
+ * slot back and the queue goes on: the next task runs. (It stalled in the
+ * first version: the release did not start what waited.)
+ */
+START_TEST(test_turn_failed_spawn_frees_its_slot)
+{
+	static const char *const ids[] = {"t1", "t2", NULL};
+	struct message *msg;
+
+	turn_start_mode(1, false);
+	turn_submit_in("t1", "/nonexistent-dir");
+	turn_submit("t2");
+	ck_assert(tu_run_until(env.base, turn_all_closed, (void *)ids, 30));
+	msg = tu_collector_find(&env.msgs, MESSAGE_REQUEST_FAILURE, "t1");
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_int_eq(msg->error_kind, ERROR_SPAWN);
+	ck_assert_ptr_nonnull(strstr(msg->error_message, "/nonexistent-dir"));
+	ck_assert_ptr_nonnull(tu_collector_find(&env.msgs, MESSAGE_REQUEST_SUCCESS, "t2"));
+	ck_assert(turn_ran("t2"));
+}
+END_TEST
+
+/* Cancels t1 right after the commit that stored its start (before its spawn). */
+static void turn_cancel_cb(int result, void *userdata)
+{
+	bool *done = userdata;
+
+	if (result < 0 || *done || !state_find_open(env.state, "t1") ||
+	    state_find_open(env.state, "t1")->phase != JOB_RUNNING)
+		return;
+	*done = true;
+	ck_assert_int_eq(coordinator_cancel(coord, "t1", false, 0, NULL, NULL, NULL), 0);
+}
+
+/* A task cancelled between the commit of its start and its spawn never runs. */
+START_TEST(test_turn_cancel_before_spawn)
+{
+	static const char *const ids[] = {"t1", NULL};
+	bool done = false;
+	struct message *msg;
+
+	turn_start_mode(1, false);
+	ck_assert_int_eq(state_add_commit_hook(env.state, turn_cancel_cb, &done), 0);
+	turn_submit("t1");
+	ck_assert(tu_run_until(env.base, turn_all_closed, (void *)ids, 30));
+	state_remove_commit_hook(env.state, turn_cancel_cb, &done);
+	ck_assert(done);
+	msg = tu_collector_find(&env.msgs, MESSAGE_REQUEST_FAILURE, "t1");
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_int_eq(msg->error_kind, ERROR_CANCELLED);
+	ck_assert_str_eq(msg->error_message, "cancelled before it started");
+	ck_assert(!turn_ran("t1"));
+}
+END_TEST
+
 static Suite *turn_suite(void)
 {
 	Suite *s = suite_create("turn-start");
@@ -402,6 +467,8 @@ static Suite *turn_suite(void)
 	tcase_add_checked_fixture(tc, turn_setup, turn_teardown);
 	tcase_add_test(tc, test_turn_starts_share_one_commit);
 	tcase_add_test(tc, test_turn_start_not_stored_does_not_run);
+	tcase_add_test(tc, test_turn_failed_spawn_frees_its_slot);
+	tcase_add_test(tc, test_turn_cancel_before_spawn);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -368,30 +368,30 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 	async_spawn(run);
 }
 
-/* The turn's commit said how it went: its held starts are spawned or failed now. */
+/*
+ * The turn's commit said how it went: its held starts are spawned or
+ * failed now; the slot of one that ended (also one whose spawn failed at
+ * once) goes to the next waiting task.
+ */
 static void async_release_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct strategy_async *sa = arg;
 	struct async_run *run;
-	bool ended = false;
 
 	while ((run = TAILQ_FIRST(&sa->stored))) {
 		TAILQ_REMOVE(&sa->stored, run, held_entry);
 		run->held = false;
 		if (run->stored < 0) {
 			async_start_refused(run, run->stored);
-			ended = true;
 		} else if (run->stop_reason != ERROR_NONE) {
 			strategy_publish_failure(&sa->base, run->item.task, run->stop_reason,
 						 "cancelled before it started");
 			async_run_end(run);
-			ended = true;
 		} else {
 			async_spawn(run);
 		}
 	}
-	if (ended)
-		slotqueue_start_waiting(&sa->slots);
+	slotqueue_start_waiting(&sa->slots);
 }
 
 /* Called from inside the history's commit: only takes note (see strategy_ops). */
