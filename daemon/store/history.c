@@ -362,6 +362,7 @@ struct history {
 	uint64_t turn_seq;	    /* the largest seq written in the open transaction */
 	uint64_t stored_seq;	    /* the largest seq committed */
 	struct history_hook hooks[HISTORY_HOOKS]; /* after every commit; unused ones NULL */
+	struct history_hook before;		  /* the turn's last writes, before its commit */
 	char last_error[256];
 	int last_error_code; /* the negative errno last_error explains, 0: none */
 };
@@ -1540,7 +1541,17 @@ int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t b
 
 static void history_commit_cb(evutil_socket_t fd, short what, void *arg)
 {
-	history_commit(arg);
+	struct history *h = arg;
+
+	if (h->before.fn)
+		h->before.fn(0, h->before.userdata);
+	history_commit(h);
+}
+
+void history_set_before_commit(struct history *h, void (*hook)(int result, void *userdata),
+			       void *userdata)
+{
+	h->before = (struct history_hook){.fn = hook, .userdata = userdata};
 }
 
 static void history_retry_cb(evutil_socket_t fd, short what, void *arg)
