@@ -402,17 +402,39 @@ void connection_release_held(struct connection *conn, bool committed)
 	connection_check_output(conn);
 }
 
+/*
+ * Appends the parts and a newline to out as one piece: one reservation and
+ * copies, rather than an evbuffer_add (with its bookkeeping) per part.
+ */
+static void connection_add_line(struct evbuffer *out, const char *const *parts, const size_t *lens,
+				size_t count)
+{
+	struct evbuffer_iovec vec;
+	size_t total = 1, off = 0;
+
+	for (size_t i = 0; i < count; i++)
+		total += lens[i];
+	if (evbuffer_reserve_space(out, (ev_ssize_t)total, &vec, 1) != 1) {
+		for (size_t i = 0; i < count; i++)
+			evbuffer_add(out, parts[i], lens[i]);
+		evbuffer_add(out, "\n", 1);
+		return;
+	}
+	for (size_t i = 0; i < count; i++) {
+		memcpy((char *)vec.iov_base + off, parts[i], lens[i]);
+		off += lens[i];
+	}
+	((char *)vec.iov_base)[off] = '\n';
+	vec.iov_len = total;
+	evbuffer_commit_space(out, &vec, 1);
+}
+
 void connection_send_parts(struct connection *conn, const char *const *parts, const size_t *lens,
 			   size_t count)
 {
-	struct evbuffer *out;
-
 	if (!conn->bev)
 		return;
-	out = connection_out(conn, false);
-	for (size_t i = 0; i < count; i++)
-		evbuffer_add(out, parts[i], lens[i]);
-	evbuffer_add(out, "\n", 1);
+	connection_add_line(connection_out(conn, false), parts, lens, count);
 	connection_check_output(conn);
 }
 
@@ -430,17 +452,22 @@ void connection_notify(struct connection *conn, const char *prefix, size_t prefi
 		return;
 	}
 	out = connection_out(conn, true);
-	evbuffer_add(out, prefix, prefix_len);
 	/* A short text costs less to copy than a chain of its own. */
-	if (release && len >= CONNECTION_SHARE_MIN)
+	if (release && len >= CONNECTION_SHARE_MIN) {
+		evbuffer_add(out, prefix, prefix_len);
 		copied = evbuffer_add_reference(out, text, len, release, ctx) < 0;
-	if (copied) {
-		evbuffer_add(out, text, len);
-		if (release)
-			release(text, len, ctx);
+		if (copied)
+			evbuffer_add(out, text, len);
+		evbuffer_add(out, suffix, suffix_len);
+		evbuffer_add(out, "\n", 1);
+	} else {
+		const char *parts[3] = {prefix, text, suffix};
+		size_t lens[3] = {prefix_len, len, suffix_len};
+
+		connection_add_line(out, parts, lens, 3);
 	}
-	evbuffer_add(out, suffix, suffix_len);
-	evbuffer_add(out, "\n", 1);
+	if (copied && release)
+		release(text, len, ctx);
 	connection_check_output(conn);
 }
 
