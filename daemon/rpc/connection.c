@@ -810,6 +810,7 @@ static void connection_event_cb(struct bufferevent *bev, short what, void *arg)
 		connection_close(conn);
 	} else if (what & BEV_EVENT_EOF) {
 		connection_ref(conn);
+		event_del(conn->read_ev); /* a write found the end first: reading is over too */
 		conn->peer_eof = true;
 		connection_finish_input(conn);
 		connection_unref(conn);
