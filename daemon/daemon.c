@@ -325,8 +325,9 @@ static int daemon_open_history(struct daemon *d, char **error)
 			return cause_set(error, -ENOMEM, "out of memory");
 		}
 		publisher_set_store(d->publisher, daemon_store_cb, d);
-		history_set_commit_hook(d->history, daemon_commit_hook, d);
-		r = state_load(d->state);
+		r = history_add_commit_hook(d->history, daemon_commit_hook, d);
+		if (r == 0)
+			r = state_load(d->state);
 	}
 	/* A damaged page past the header shows only now: name the file all the same. */
 	if (r < 0)
@@ -875,7 +876,7 @@ void daemon_free(struct daemon *d)
 		return;
 	/* Whatever the history's last commit does, the parts its hook tells are going. */
 	if (d->history)
-		history_set_commit_hook(d->history, NULL, NULL);
+		history_remove_commit_hook(d->history, daemon_commit_hook, d);
 	server_free(d->server);
 	waiter_free(d->waiter);
 	sdnotify_free(d->sdnotify);
