@@ -40,6 +40,7 @@ static int config_add_mode(struct config *cfg, const char *name, struct config_m
 	memset(m, 0, sizeof(*m));
 	m->name = strdup(name);
 	m->strategy = strdup("async");
+	m->queue_hot_tasks = STRATEGY_DEFAULT_QUEUE_HOT_TASKS;
 	if (!m->name || !m->strategy) {
 		free(m->name);
 		free(m->strategy);
@@ -276,6 +277,7 @@ static const struct config_number config_mode_numbers[] = {
 	CONFIG_NUMBER(struct config_mode, "max_queue", max_queue, 1, 100000000),
 	CONFIG_NUMBER(struct config_mode, "output_limit_bytes", output_limit, 1, 1ULL << 30),
 	CONFIG_NUMBER(struct config_mode, "kill_grace_ms", kill_grace_ms, 1, 3600000),
+	CONFIG_NUMBER(struct config_mode, "queue_hot_tasks", queue_hot_tasks, 0, 100000000),
 };
 
 /* Sets key in base from table: 1 when set, 0 on a bad value, -1 when the table lacks it. */

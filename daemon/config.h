@@ -20,7 +20,8 @@ struct config_mode {
 	size_t max_queue;
 	size_t output_limit;
 	unsigned kill_grace_ms;
-	bool paused; /* starts paused (mode_set resumes it) */
+	size_t queue_hot_tasks; /* default STRATEGY_DEFAULT_QUEUE_HOT_TASKS; 0 keeps none */
+	bool paused;		/* starts paused (mode_set resumes it) */
 	/* Settings of the strategy itself, "KEY=VALUE" with KEY prefixed by its kind ("slurm_...").
 	 */
 	char **settings;

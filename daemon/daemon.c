@@ -359,6 +359,7 @@ static struct strategy_tuning daemon_mode_tuning(const struct config_mode *m)
 		.output_limit = m->output_limit,
 		.kill_grace_ms = m->kill_grace_ms,
 		.paused = m->paused,
+		.queue_hot_tasks = m->queue_hot_tasks,
 	};
 }
 
@@ -372,6 +373,7 @@ static int daemon_add_mode(struct daemon *d, const struct config_mode *m, char *
 		.max_queue = m->max_queue,
 		.output_limit = m->output_limit,
 		.kill_grace_ms = m->kill_grace_ms,
+		.queue_hot_tasks = m->queue_hot_tasks,
 		.socket_path = d->socket_path,
 		.state_dir = d->state_dir,
 		.output_store = d->output,
@@ -727,6 +729,9 @@ static void daemon_log_mode_changes(const char *mode, const struct strategy_info
 	if (a->kill_grace_ms != b->kill_grace_ms)
 		log_notice("mode %s: kill_grace_ms %u -> %u (for tasks started from now on)", mode,
 			   a->kill_grace_ms, b->kill_grace_ms);
+	if (a->queue_hot_tasks != b->queue_hot_tasks)
+		log_notice("mode %s: queue_hot_tasks %zu -> %zu (for tasks queued from now on)",
+			   mode, a->queue_hot_tasks, b->queue_hot_tasks);
 	if (a->paused != b->paused)
 		log_notice("mode %s: %s", mode, b->paused ? "paused" : "resumed");
 }
@@ -754,6 +759,7 @@ static void daemon_reload_mode(struct daemon *d, struct config_mode *running,
 	running->max_queue = fresh->max_queue;
 	running->output_limit = fresh->output_limit;
 	running->kill_grace_ms = fresh->kill_grace_ms;
+	running->queue_hot_tasks = fresh->queue_hot_tasks;
 	running->paused = fresh->paused;
 }
 

@@ -111,6 +111,7 @@ struct rpc_result *methods_mode_set(struct rpc_call *call, json_object *params)
 		.output_limit = info.output_limit,
 		.kill_grace_ms = info.kill_grace_ms,
 		.paused = p.has_paused ? p.paused : info.paused,
+		.queue_hot_tasks = info.queue_hot_tasks,
 	};
 	if (coordinator_tune_mode(coord, p.mode, &tuning) < 0 ||
 	    coordinator_describe_mode(coord, p.mode, &info) < 0)

@@ -530,13 +530,17 @@ static void coordinator_cool_cb(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(coord->cool_ev, &later);
 }
 
-/* job's task waits in strategy, which loads it back at start: the job may go cold. */
+/*
+ * job's task waits in strategy, which loads it back at start: the job may
+ * go cold, unless the strategy keeps its task (one of the first in a
+ * queue, see queue_hot_tasks): then it starts from memory, job and task.
+ */
 static void coordinator_cool_later(struct coordinator *coord, struct strategy *strategy,
 				   struct job *job)
 {
 	static const struct timeval soon = {0, COORDINATOR_COOL_DELAY_MS * 1000};
 
-	if (!strategy_can_load(strategy))
+	if (!strategy_can_load(strategy) || strategy_keeps_task(strategy, job->request_id))
 		return;
 	state_cool_later(coord->state, job);
 	if (!evtimer_pending(coord->cool_ev, NULL))

@@ -67,3 +67,8 @@ int strategy_load_task(struct strategy *s, const char *request_id, struct task *
 		return -ENOENT;
 	return s->hooks.task_load(s->hooks.ctx, request_id, ret);
 }
+
+bool strategy_keeps_task(struct strategy *s, const char *request_id)
+{
+	return s->ops->keeps_task && s->ops->keeps_task(s, request_id);
+}

@@ -32,6 +32,7 @@ struct strategy_info {
 	bool paused;
 	size_t output_limit;
 	unsigned kill_grace_ms;
+	size_t queue_hot_tasks;
 };
 
 /* What may change while a mode runs (mode_set, a reload); 0 means the default, as in the config. */
@@ -41,6 +42,7 @@ struct strategy_tuning {
 	size_t output_limit;	/* for tasks started from now on */
 	unsigned kill_grace_ms; /* the same */
 	bool paused;
+	size_t queue_hot_tasks; /* as in strategy_config, taken as it is */
 };
 
 /* Settings every strategy understands; a mode's config section fills them. */
@@ -51,8 +53,14 @@ struct strategy_config {
 	size_t max_queue;	  /* 0: the default (1000000) */
 	size_t output_limit;	  /* per stream; 0: the default (1 MiB) */
 	unsigned kill_grace_ms;	  /* 0: the default (5000) */
-	const char *socket_path;  /* given to tasks as COORD_SOCKET; may be NULL */
-	const char *state_dir;	  /* the daemon's state directory, for a strategy's own files */
+	/*
+	 * The first this many queued tasks (in queue order) stay whole in
+	 * memory, task and job, in a strategy that could load them back at
+	 * start; those behind them do not. Taken as it is: 0 keeps none.
+	 */
+	size_t queue_hot_tasks;
+	const char *socket_path; /* given to tasks as COORD_SOCKET; may be NULL */
+	const char *state_dir;	 /* the daemon's state directory, for a strategy's own files */
 	struct output_store *output_store; /* where tasks' output is kept (borrowed); may be NULL */
 	bool run_as_submitter;	 /* others' tasks run as their submitters, via exec_helper */
 	const char *exec_helper; /* NULL: the default one (see exechelper.h) */
@@ -65,6 +73,9 @@ struct strategy_config {
 #define STRATEGY_MAX_CONCURRENCY       100000 /* the most max_concurrency may be */
 #define STRATEGY_DEFAULT_OUTPUT_LIMIT  (1024 * 1024)
 #define STRATEGY_DEFAULT_KILL_GRACE_MS 5000
+/* The config's default of queue_hot_tasks: a client's usual pipelining window (see
+ * configuration.md). */
+#define STRATEGY_DEFAULT_QUEUE_HOT_TASKS 256
 
 /*
  * How a strategy tells the coordinator that a task is about to start (its
@@ -137,6 +148,12 @@ struct strategy_ops {
 	 * note and act later. May be NULL.
 	 */
 	void (*turn_stored)(struct strategy *s, int result);
+	/*
+	 * Whether it keeps the queued task request_id whole in memory (see
+	 * queue_hot_tasks): then its job stays in memory too. May be NULL
+	 * (it keeps none, or keeps every task whatever the coordinator does).
+	 */
+	bool (*keeps_task)(struct strategy *s, const char *request_id);
 	void (*free)(struct strategy *s);
 };
 
@@ -172,6 +189,9 @@ int strategy_task_starting_turn(struct strategy *s, const struct task *task);
 
 /* Whether the strategy may drop queued tasks and load them at start (see task_load). */
 bool strategy_can_load(const struct strategy *s);
+
+/* Whether s keeps the queued task request_id whole in memory (ops->keeps_task). */
+bool strategy_keeps_task(struct strategy *s, const char *request_id);
 
 /* The queued task request_id, whole, through task_load: 0 and *ret, -ENOENT, -ENOMEM. */
 int strategy_load_task(struct strategy *s, const char *request_id, struct task **ret);

@@ -5,9 +5,10 @@
  * max_concurrency run at once; the rest wait in a FIFO queue. The strategy
  * owns each task handed to it (in a struct async_run) until the task's
  * completion message is published. When the coordinator can load tasks
- * back (strategy_can_load), a queued run keeps only its request_id: its
- * task is dropped and loaded again when it starts, so a long queue costs
- * little memory.
+ * back (strategy_can_load), a run queued behind the first queue_hot_tasks
+ * keeps only its request_id: its task is dropped and loaded again when it
+ * starts, so a long queue costs little memory, and a short one (the next
+ * to start) costs no reading back.
  */
 #include <assert.h>
 #include <errno.h>
@@ -54,6 +55,7 @@ struct strategy_async {
 	size_t output_limit;
 	struct output_store *output_store; /* borrowed; NULL: output is not kept */
 	unsigned kill_grace_ms;
+	size_t queue_hot_tasks;	 /* queued runs that keep their task while the queue is shorter */
 	struct taskenv *env;	 /* what every task's environment starts from */
 	struct sweeper *sweeper; /* what finished tasks left in their groups */
 	struct spawner *spawner; /* starts the processes */
@@ -428,8 +430,12 @@ static int async_execute(struct strategy *s, struct task *task)
 	memcpy(run->request_id, task->request_id, len);
 	run->item.key = run->request_id;
 	run->item.admitted = task->admitted;
-	/* Queued, it keeps only its request_id when its task can be loaded back at start. */
-	if (strategy_can_load(s)) {
+	/*
+	 * Queued behind the first queue_hot_tasks, it keeps only its
+	 * request_id when its task can be loaded back at start. A queue only
+	 * moves up: a run kept now stays among the first until it starts.
+	 */
+	if (strategy_can_load(s) && slotqueue_waiting(&sa->slots) >= sa->queue_hot_tasks) {
 		task_free(task);
 		task = NULL;
 	}
@@ -518,6 +524,7 @@ static void async_describe(struct strategy *s, struct strategy_info *info)
 	slotqueue_describe(&sa->slots, info);
 	info->output_limit = sa->output_limit;
 	info->kill_grace_ms = sa->kill_grace_ms;
+	info->queue_hot_tasks = sa->queue_hot_tasks;
 }
 
 static void async_tune(struct strategy *s, const struct strategy_tuning *tuning)
@@ -528,7 +535,15 @@ static void async_tune(struct strategy *s, const struct strategy_tuning *tuning)
 		tuning->output_limit ? tuning->output_limit : STRATEGY_DEFAULT_OUTPUT_LIMIT;
 	sa->kill_grace_ms =
 		tuning->kill_grace_ms ? tuning->kill_grace_ms : STRATEGY_DEFAULT_KILL_GRACE_MS;
+	sa->queue_hot_tasks = tuning->queue_hot_tasks;
 	slotqueue_tune(&sa->slots, tuning);
+}
+
+static bool async_keeps_task(struct strategy *s, const char *request_id)
+{
+	struct async_run *run = async_find((struct strategy_async *)s, request_id);
+
+	return run && run->item.waiting && run->item.task;
 }
 
 static void async_free_cb(struct slotqueue_item *item, void *ctx)
@@ -564,6 +579,7 @@ static const struct strategy_ops async_ops = {
 	.describe = async_describe,
 	.tune = async_tune,
 	.turn_stored = async_turn_stored,
+	.keeps_task = async_keeps_task,
 	.free = async_free,
 };
 
@@ -589,6 +605,7 @@ int strategy_async_new(struct event_base *base, struct publisher *publisher,
 	sa->output_store = config->output_store;
 	sa->kill_grace_ms =
 		config->kill_grace_ms ? config->kill_grace_ms : STRATEGY_DEFAULT_KILL_GRACE_MS;
+	sa->queue_hot_tasks = config->queue_hot_tasks;
 	sa->env = taskenv_new(config->socket_path);
 	sa->sweeper = sweeper_new(base);
 	if (spawner_new(base, &sa->spawner) < 0)

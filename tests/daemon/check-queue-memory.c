@@ -3,8 +3,10 @@
  * when a slot frees: over the real socket, a queued job reads back as
  * submitted, starts with everything it was given (argv, env, cwd, stdin,
  * time limit), and a cancel of it, alone or in a cascade, says what it
- * said before. The daemon logs (at debug) when queued jobs go cold, kept
- * in the history only: the tests wait for that line, not for a time. Tasks that must keep their
+ * said before. queue_hot_tasks = 0, so even a queue of one goes cold (see
+ * check-queue-hot.c for the short queues kept in memory). The daemon logs
+ * (at debug) when queued jobs go cold, kept in the history only: the
+ * tests wait for that line, not for a time. Tasks that must keep their
  * slot block on a fifo, so nothing waits a fixed time.
  */
 #include <fcntl.h>
@@ -22,7 +24,8 @@
 	"log_level = debug\n"                                                                      \
 	"[mode:async]\n"                                                                           \
 	"max_concurrency = 1\n"                                                                    \
-	"kill_grace_ms = 500\n"
+	"kill_grace_ms = 500\n"                                                                    \
+	"queue_hot_tasks = 0\n"
 
 struct qm_env {
 	struct harness_daemon d;

@@ -3,6 +3,8 @@
  * started (queued, or waiting on their after) keep their place across
  * SIGKILL and a graceful stop and run once afterwards, in their order; a
  * job stored as running when the daemon died is lost, never run again.
+ * The first 50 queued stay in memory (queue_hot_tasks), the rest go cold:
+ * both kinds come back the same way.
  * Every task appends its name to one file, so a run is counted; tasks that
  * must stay running block on a fifo, so nothing waits a fixed time.
  */
@@ -25,7 +27,8 @@
 	"shutdown_grace_sec = 30\n"                                                                \
 	"[mode:async]\n"                                                                           \
 	"max_concurrency = 1\n"                                                                    \
-	"kill_grace_ms = 500\n"
+	"kill_grace_ms = 500\n"                                                                    \
+	"queue_hot_tasks = 50\n"
 
 #define QR_QUEUED  200
 #define QR_WAITING 20
