@@ -105,6 +105,53 @@ START_TEST(test_queue_past_hot_limit)
 }
 END_TEST
 
+/*
+ * A cascading cancel reaches queued children hot and cold alike: two of
+ * five stay hot, three go cold, and all five end cancelled.
+ */
+START_TEST(test_cascade_hot_and_cold)
+{
+	struct harness_client *c;
+	json_object *job;
+	char gate[256], id[16];
+	long want = 3;
+
+	harness_daemon_new(&daemon_, QH_CONFIG);
+	snprintf(gate, sizeof(gate), "%s/gate", daemon_.dir);
+	ck_assert_int_eq(mkfifo(gate, 0600), 0);
+	c = harness_client_new(daemon_.sock);
+	json_object_put(
+		harness_ok(c, "submit",
+			   harness_json("{\"request_id\":\"top\",\"node\":{\"id\":\"n-top\","
+					"\"argv\":[\"sh\",\"-c\",\"read x < %s\"]}}",
+					gate)));
+	json_object_put(harness_wait_running(c, "top"));
+	for (int i = 0; i < 5; i++)
+		json_object_put(harness_ok(
+			c, "submit",
+			harness_json("{\"request_id\":\"c%d\",\"parent_node_id\":\"n-top\","
+				     "\"node\":{\"argv\":[\"true\"]}}",
+				     i)));
+	ck_assert_msg(harness_until(qh_cold_reached, &want, HARNESS_WAIT_MS),
+		      "%ld queued jobs went cold, not 3", qh_cold_total());
+	json_object_put(
+		harness_ok(c, "cancel", harness_json("{\"request_id\":\"top\",\"cascade\":true}")));
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof(id), "c%d", i);
+		job = harness_wait_job(c, id);
+		ck_assert_str_eq(harness_str(job, "error.kind"), "cancelled");
+		ck_assert_str_eq(harness_str(job, "run_id"), "top");
+		json_object_put(job);
+	}
+	job = harness_wait_job(c, "top");
+	ck_assert_str_eq(harness_str(job, "error.kind"), "cancelled");
+	json_object_put(job);
+	ck_assert_int_eq(qh_cold_total(), 3);
+	harness_client_free(c);
+	harness_daemon_cleanup(&daemon_);
+}
+END_TEST
+
 START_TEST(test_queue_hot_tasks_bad_values)
 {
 	harness_expect_bad_config(&daemon_, "[mode:async]\nqueue_hot_tasks = -1\n",
@@ -120,6 +167,7 @@ static Suite *queue_hot_suite(void)
 	TCase *tc = tcase_create("hot");
 
 	tcase_add_test(tc, test_queue_past_hot_limit);
+	tcase_add_test(tc, test_cascade_hot_and_cold);
 	tcase_add_test(tc, test_queue_hot_tasks_bad_values);
 	suite_add_tcase(s, tc);
 	return s;
