@@ -106,29 +106,68 @@ static const char *jsonout_escape(unsigned char c, char tmp[7])
 	return tmp;
 }
 
+#define JSONOUT_ONES  UINT64_C(0x0101010101010101)
+#define JSONOUT_HIGHS UINT64_C(0x8080808080808080)
+
+/* Whether any byte of w is below 0x20, '"' or '\\' (each needs an escape). */
+static bool jsonout_word_needs_escape(uint64_t w)
+{
+	uint64_t quote = w ^ (JSONOUT_ONES * '"'), backslash = w ^ (JSONOUT_ONES * '\\');
+
+	/* (x - 0x01..) & ~x & 0x80..: some byte of x is zero (or below the subtrahend). */
+	return (((w - JSONOUT_ONES * 0x20) & ~w) | ((quote - JSONOUT_ONES) & ~quote) |
+		((backslash - JSONOUT_ONES) & ~backslash)) &
+	       JSONOUT_HIGHS;
+}
+
 void jsonout_string(struct jsonout *out, const char *s)
 {
-	size_t start = 0, i;
-	char tmp[7];
+	size_t len, i;
+	char tmp[7], *p;
 
 	if (!s) {
 		jsonout_lit(out, "null");
 		return;
 	}
-	jsonout_lit(out, "\"");
-	for (i = 0; s[i]; i++) {
+	len = strlen(s);
+	/* Room for the worst case (every byte a \u00XX) once, then no checks per byte. */
+	if (len > (SIZE_MAX - 2) / 6) {
+		out->failed = true;
+		return;
+	}
+	if (!jsonout_reserve(out, len * 6 + 2))
+		return;
+	p = out->buf + out->len;
+	*p++ = '"';
+	for (i = 0; i < len; i++) {
+		/* Eight plain bytes at a time: the common case, ids and names. */
+		while (len - i >= 8) {
+			uint64_t w;
+
+			memcpy(&w, s + i, 8);
+			if (jsonout_word_needs_escape(w))
+				break;
+			memcpy(p, &w, 8);
+			p += 8;
+			i += 8;
+		}
+		if (i == len)
+			break;
 		unsigned char c = (unsigned char)s[i];
 		const char *esc;
+		size_t n;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*p++ = (char)c;
 			continue;
+		}
 		esc = jsonout_escape(c, tmp);
-		jsonout_raw(out, s + start, i - start);
-		jsonout_raw(out, esc, strlen(esc));
-		start = i + 1;
+		n = strlen(esc);
+		memcpy(p, esc, n);
+		p += n;
 	}
-	jsonout_raw(out, s + start, i - start);
-	jsonout_lit(out, "\"");
+	*p++ = '"';
+	out->len = (size_t)(p - out->buf);
 }
 
 void jsonout_int64(struct jsonout *out, int64_t v)

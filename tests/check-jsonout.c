@@ -31,15 +31,19 @@ static void jo_expect_same(struct jsonout *out, json_object *o, const char *what
 /* Every byte but NUL, alone and amid others, escaped as json-c escapes it. */
 START_TEST(test_jsonout_string_every_byte)
 {
-	char s[8];
+	char s[24];
 	struct jsonout out;
 
+	/* At every place of a string long enough to be read eight bytes at a time. */
 	for (int c = 1; c < 256; c++) {
-		snprintf(s, sizeof(s), "a%cb/", c);
-		jsonout_init(&out);
-		jsonout_string(&out, s);
-		jo_expect_same(&out, json_object_new_string(s), "byte");
-		jsonout_free(&out);
+		for (size_t at = 0; at < sizeof(s) - 1; at++) {
+			memcpy(s, "abcdefghijklmn/pqrstuvw", sizeof(s));
+			s[at] = (char)c;
+			jsonout_init(&out);
+			jsonout_string(&out, s);
+			jo_expect_same(&out, json_object_new_string(s), "byte");
+			jsonout_free(&out);
+		}
 	}
 	jsonout_init(&out);
 	jsonout_string(&out, NULL);

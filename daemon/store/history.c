@@ -1561,6 +1561,20 @@ static int history_make_private(const char *path, char **error)
 	return 0;
 }
 
+/*
+ * No count of SQLite's memory (nothing reads it): each of its allocations
+ * would take a global mutex for it. Only before SQLite's first use in the
+ * process (in the daemon: this open); later it changes nothing.
+ */
+static void history_tune_sqlite(void)
+{
+	static bool done;
+
+	if (!done)
+		sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	done = true;
+}
+
 int history_open(const char *path, struct event_base *base, enum history_durability durability,
 		 struct history **ret, char **error)
 {
@@ -1570,7 +1584,11 @@ int history_open(const char *path, struct event_base *base, enum history_durabil
 	*error = NULL;
 	if (!h)
 		return -ENOMEM;
-	rc = sqlite3_open_v2(path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	history_tune_sqlite();
+	/* Only the event loop's thread uses the handle: no mutex around every call. */
+	rc = sqlite3_open_v2(path, &h->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     NULL);
 	if (rc != SQLITE_OK) {
 		r = history_fail(h, rc, "cannot open");
 		*error = strdup(h->last_error);
