@@ -129,6 +129,45 @@ START_TEST(test_publisher_late_subscriber)
 }
 END_TEST
 
+/*
+ * A caller that read the state (made of the messages delivered so far) and
+ * then subscribes must get what was published meanwhile but not delivered:
+ * an output follow that found its job open missed the job's end otherwise,
+ * and its client waited forever.
+ */
+START_TEST(test_publisher_undelivered_subscriber)
+{
+	struct tu_collector seen = {0}, late = {0}, pending = {0}, after = {0};
+
+	ck_assert_int_eq(publisher_subscribe(pub, tu_collect_cb, &seen, "state", NULL), 0);
+	ck_assert_int_eq(publisher_test_publish(MESSAGE_REQUEST_CREATION, "a"), 0);
+	publisher_turn();
+	ck_assert_int_eq(publisher_test_publish(MESSAGE_REQUEST_SUCCESS, "a"), 0);
+	/* Published, not delivered: the state has not seen the end of "a" yet. */
+	ck_assert_uint_eq(seen.count, 1);
+	ck_assert_int_eq(publisher_subscribe(pub, tu_collect_cb, &late, "late", NULL), 0);
+	ck_assert_int_eq(
+		publisher_subscribe_undelivered(pub, tu_collect_cb, &pending, "pending", NULL), 0);
+	publisher_turn();
+	ck_assert_uint_eq(seen.count, 2);
+	ck_assert_uint_eq(late.count, 0);
+	ck_assert_uint_eq(pending.count, 1);
+	ck_assert_uint_eq(pending.msgs[0]->seq, 2);
+	ck_assert_int_eq(pending.msgs[0]->type, MESSAGE_REQUEST_SUCCESS);
+	/* Once delivered, a message is in the state: a new subscriber does not get it again. */
+	ck_assert_int_eq(publisher_subscribe_undelivered(pub, tu_collect_cb, &after, "after", NULL),
+			 0);
+	ck_assert_int_eq(publisher_test_publish(MESSAGE_REQUEST_CREATION, "b"), 0);
+	publisher_turn();
+	ck_assert_uint_eq(after.count, 1);
+	ck_assert_str_eq(after.msgs[0]->request_id, "b");
+	tu_collector_clear(&seen);
+	tu_collector_clear(&late);
+	tu_collector_clear(&pending);
+	tu_collector_clear(&after);
+}
+END_TEST
+
 struct publisher_unsub {
 	uint64_t target;
 	int calls;
@@ -426,6 +465,7 @@ static Suite *publisher_suite(void)
 	tcase_add_test(tc, test_publisher_first_seq);
 	tcase_add_test(tc, test_publisher_every_subscriber_in_order);
 	tcase_add_test(tc, test_publisher_late_subscriber);
+	tcase_add_test(tc, test_publisher_undelivered_subscriber);
 	tcase_add_test(tc, test_publisher_unsubscribe_self_in_callback);
 	tcase_add_test(tc, test_publisher_unsubscribe_other_in_callback);
 	tcase_add_test(tc, test_publisher_unsubscribe_unknown);

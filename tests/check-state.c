@@ -19,6 +19,7 @@
 #include "state.h"
 #include "task.h"
 #include "testutil.h"
+#include "waiter.h"
 
 static struct tu_env env;
 
@@ -188,6 +189,50 @@ START_TEST(test_state_cold_jobs)
 	job = state_find_open(env.state, "c1");
 	ck_assert_int_eq(state_set_running(env.state, job, 0, 0), 0);
 	ck_assert_int_eq(state_cool_now(env.state, job), -EBUSY);
+}
+END_TEST
+
+static void state_wait_done_cb(struct waiter_wait *wait, bool timed_out, void *userdata)
+{
+	int *done = userdata;
+
+	*done = timed_out ? -1 : 1;
+}
+
+/*
+ * A wait on queued jobs kept on disk leaves them there: looking whether a
+ * job is open must not load it back (a wait on a million queued jobs once
+ * brought every one of them back into memory, to stay).
+ */
+START_TEST(test_waiter_leaves_cold_jobs_cold)
+{
+	const char *const ids[] = {"cold", "hot"};
+	struct waiter *waiter;
+	size_t left;
+	int done = 0;
+
+	state_cool_later(env.state, state_add("cold", NULL, NULL, "m", NULL));
+	state_add("hot", NULL, NULL, "m", NULL);
+	ck_assert_int_eq(state_commit(env.state), 0);
+	ck_assert_uint_eq(state_cool(env.state, NULL, NULL, &left), 1);
+	ck_assert(state_is_cold(env.state, "cold"));
+	ck_assert(state_is_open(env.state, "cold"));
+	ck_assert(state_is_open(env.state, "hot"));
+	ck_assert(!state_is_open(env.state, "nobody"));
+
+	ck_assert_int_eq(waiter_new(env.base, env.pub, env.state, &waiter), 0);
+	ck_assert_int_eq(waiter_add(waiter, ids, 2, 0, state_wait_done_cb, &done, NULL), 0);
+	ck_assert(state_is_cold(env.state, "cold"));
+	ck_assert_int_eq(done, 0);
+	/* It still counts as open: the wait ends with its end, not before. */
+	state_publish(MESSAGE_REQUEST_SUCCESS, "hot");
+	state_turn();
+	ck_assert_int_eq(done, 0);
+	ck_assert_int_eq(state_end_job(env.state, "cold", JOB_SUCCESS, 0, ERROR_NONE, NULL), 0);
+	state_publish(MESSAGE_REQUEST_SUCCESS, "cold");
+	state_turn();
+	ck_assert_int_eq(done, 1);
+	waiter_free(waiter);
 }
 END_TEST
 
@@ -881,6 +926,7 @@ static Suite *state_suite(void)
 	tcase_add_checked_fixture(tc, state_setup, state_teardown);
 	tcase_add_test(tc, test_state_add_and_find);
 	tcase_add_test(tc, test_state_cold_jobs);
+	tcase_add_test(tc, test_waiter_leaves_cold_jobs_cold);
 	tcase_add_test(tc, test_state_duplicate_request_id);
 	tcase_add_test(tc, test_state_end_job);
 	tcase_add_test(tc, test_state_closed_then_pruned);

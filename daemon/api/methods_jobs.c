@@ -534,6 +534,8 @@ static int methods_ids_collect(struct state *state, json_object *array, struct m
 		r = methods_ids_add(ids, distinct, id);
 		if (r < 0 || ids->count == before)
 			continue;
+		if (state_is_open(state, id))
+			continue; /* known without reading a queued job's row */
 		if (state_get_job(state, id, &job) < 0) {
 			*ret_unknown = id;
 			r = -ENOENT;

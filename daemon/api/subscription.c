@@ -256,9 +256,13 @@ static int subscription_prefix(struct subscription *sub)
 	return r;
 }
 
-int subscription_new(struct services *services, struct connection *conn,
-		     struct subscription_filter *filter, bool has_since, uint64_t since_seq,
-		     struct subscription **ret)
+/*
+ * A new subscription with filter (taken). undelivered: it also gets the
+ * messages published but not delivered yet (see publisher_subscribe_undelivered).
+ */
+static int subscription_create(struct services *services, struct connection *conn,
+			       struct subscription_filter *filter, bool has_since,
+			       uint64_t since_seq, bool undelivered, struct subscription **ret)
 {
 	struct subscription *sub = calloc(1, sizeof(*sub));
 	int r;
@@ -275,7 +279,10 @@ int subscription_new(struct services *services, struct connection *conn,
 	if (has_since && since_seq < sub->last_seq)
 		sub->last_seq = since_seq;
 	r = subscription_prefix(sub);
-	if (r == 0)
+	if (r == 0 && undelivered)
+		r = publisher_subscribe_undelivered(services->publisher, subscription_live_cb, sub,
+						    "client", &sub->publisher_id);
+	else if (r == 0)
 		r = publisher_subscribe(services->publisher, subscription_live_cb, sub, "client",
 					&sub->publisher_id);
 	if (r < 0) {
@@ -291,6 +298,13 @@ int subscription_new(struct services *services, struct connection *conn,
 	return 0;
 }
 
+int subscription_new(struct services *services, struct connection *conn,
+		     struct subscription_filter *filter, bool has_since, uint64_t since_seq,
+		     struct subscription **ret)
+{
+	return subscription_create(services, conn, filter, has_since, since_seq, false, ret);
+}
+
 int subscription_new_hooked(struct services *services, struct connection *conn,
 			    const char *request_id, const struct subscription_hooks *hooks,
 			    void *ctx, struct subscription **ret)
@@ -303,12 +317,12 @@ int subscription_new_hooked(struct services *services, struct connection *conn,
 
 	if (!filter.request_id)
 		return -ENOMEM;
-	r = subscription_new(services, conn, &filter, false, 0, ret);
+	/* The caller has just read the job from the state: what it has not seen yet counts. */
+	r = subscription_create(services, conn, &filter, false, 0, true, ret);
 	if (r < 0) {
 		free(filter.request_id);
 		return r;
 	}
-	/* Whatever comes next about the job counts, even if published before. */
 	(*ret)->replaying = false;
 	(*ret)->last_seq = 0;
 	(*ret)->hooks = hooks;

@@ -61,7 +61,9 @@ int subscription_new(struct services *services, struct connection *conn,
 /*
  * A subscription that replays nothing and, instead of sending them, hands
  * request_id's final messages to hooks (an output follow). ctx is taken:
- * hooks->free frees it with the subscription.
+ * hooks->free frees it with the subscription. It gets every final message
+ * not yet delivered when it is made, so a caller that found the job open in
+ * the state is sure to hear of its end.
  */
 int subscription_new_hooked(struct services *services, struct connection *conn,
 			    const char *request_id, const struct subscription_hooks *hooks,

@@ -36,6 +36,7 @@ struct publisher {
 	TAILQ_HEAD(, publisher_subscriber) subscribers;
 	TAILQ_HEAD(publisher_pending_head, publisher_pending) pending;
 	uint64_t next_seq;
+	uint64_t delivered_seq; /* the last message whose delivery began */
 	uint64_t
 		hold_after; /* messages with a larger seq wait (not stored yet); UINT64_MAX: none */
 	uint64_t next_subscriber_id;
@@ -62,6 +63,7 @@ struct publisher *publisher_new(struct event_base *base, uint64_t first_seq)
 	TAILQ_INIT(&pub->subscribers);
 	TAILQ_INIT(&pub->pending);
 	pub->next_seq = first_seq ? first_seq : 1;
+	pub->delivered_seq = pub->next_seq - 1;
 	pub->hold_after = UINT64_MAX;
 	pub->next_subscriber_id = 1;
 	return pub;
@@ -99,8 +101,9 @@ void publisher_set_store(struct publisher *pub, publisher_store_fn store, void *
 	pub->store_data = userdata;
 }
 
-static int publisher_add(struct publisher *pub, publisher_cb cb, publisher_filter filter,
-			 void *userdata, const char *name, uint64_t *ret_id)
+static int publisher_add(struct publisher *pub, uint64_t after_seq, publisher_cb cb,
+			 publisher_filter filter, void *userdata, const char *name,
+			 uint64_t *ret_id)
 {
 	struct publisher_subscriber *sub = calloc(1, sizeof(*sub));
 
@@ -112,7 +115,7 @@ static int publisher_add(struct publisher *pub, publisher_cb cb, publisher_filte
 		return -ENOMEM;
 	}
 	sub->id = pub->next_subscriber_id++;
-	sub->after_seq = publisher_last_seq(pub);
+	sub->after_seq = after_seq;
 	sub->cb = cb;
 	sub->filter = filter;
 	sub->userdata = userdata;
@@ -125,13 +128,20 @@ static int publisher_add(struct publisher *pub, publisher_cb cb, publisher_filte
 int publisher_subscribe(struct publisher *pub, publisher_cb cb, void *userdata, const char *name,
 			uint64_t *ret_id)
 {
-	return publisher_add(pub, cb, NULL, userdata, name, ret_id);
+	return publisher_add(pub, publisher_last_seq(pub), cb, NULL, userdata, name, ret_id);
+}
+
+int publisher_subscribe_undelivered(struct publisher *pub, publisher_cb cb, void *userdata,
+				    const char *name, uint64_t *ret_id)
+{
+	return publisher_add(pub, pub->delivered_seq, cb, NULL, userdata, name, ret_id);
 }
 
 int publisher_listen(struct publisher *pub, publisher_filter filter, publisher_cb cb,
 		     void *userdata, uint64_t *ret_id)
 {
-	return publisher_add(pub, cb, filter, userdata, "listener", ret_id);
+	return publisher_add(pub, publisher_last_seq(pub), cb, filter, userdata, "listener",
+			     ret_id);
 }
 
 static void publisher_remove(struct publisher *pub, struct publisher_subscriber *sub)
@@ -228,6 +238,7 @@ static void publisher_deliver_one(struct publisher *pub, struct message *msg)
 {
 	struct publisher_subscriber *sub;
 
+	pub->delivered_seq = msg->seq;
 	pub->delivering++;
 	TAILQ_FOREACH (sub, &pub->subscribers, entry) {
 		if (sub->removed || msg->seq <= sub->after_seq)

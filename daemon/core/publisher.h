@@ -38,6 +38,14 @@ void publisher_set_store(struct publisher *pub, publisher_store_fn store, void *
  */
 int publisher_subscribe(struct publisher *pub, publisher_cb cb, void *userdata, const char *name,
 			uint64_t *ret_id);
+/*
+ * Like publisher_subscribe, but the subscriber also receives the messages
+ * published and not delivered yet. A caller that has just read what the
+ * subscribers made of the messages so far (the state, which the coordinator
+ * updates as each is delivered) misses none of those that come after.
+ */
+int publisher_subscribe_undelivered(struct publisher *pub, publisher_cb cb, void *userdata,
+				    const char *name, uint64_t *ret_id);
 /* Removes a subscriber, also from inside a callback. -ENOENT for an unknown id. */
 int publisher_unsubscribe(struct publisher *pub, uint64_t id);
 

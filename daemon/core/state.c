@@ -163,6 +163,12 @@ struct job *state_find_open(struct state *state, const char *request_id)
 	return state_thaw(state, request_id);
 }
 
+bool state_is_open(struct state *state, const char *request_id)
+{
+	return idmap_find(&state->open_jobs, request_id) ||
+	       idmap_find(&state->cold_jobs, request_id);
+}
+
 int state_cool_now(struct state *state, struct job *job)
 {
 	char *id;

@@ -67,6 +67,8 @@ size_t state_started_count(const struct state *state);
  * that fails it is logged and NULL returned.
  */
 struct job *state_find_open(struct state *state, const char *request_id);
+/* Whether request_id is an opened job, hot or cold; never loads a cold one back. O(1). */
+bool state_is_open(struct state *state, const char *request_id);
 
 /*
  * A queued job's memory: once its task waits in a strategy that loads it

@@ -200,7 +200,7 @@ static int waiter_arm_timeout(struct waiter_wait *wait, uint64_t timeout_ms)
 	return evtimer_add(wait->timeout_ev, &tv);
 }
 
-/* Links wait to every id that is still opened. */
+/* Links wait to every id that is still opened (a queued job kept on disk stays there). */
 static int waiter_link_all(struct waiter_wait *wait, const char *const *ids)
 {
 	struct waiter *waiter = wait->waiter;
@@ -209,7 +209,7 @@ static int waiter_link_all(struct waiter_wait *wait, const char *const *ids)
 		struct waiter_link *link = &wait->links[i];
 		int r;
 
-		if (!state_find_open(waiter->state, ids[i]))
+		if (!state_is_open(waiter->state, ids[i]))
 			continue;
 		r = waiter_slot(waiter, ids[i], &link->slot);
 		if (r < 0)

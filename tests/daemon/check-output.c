@@ -233,6 +233,58 @@ START_TEST(test_follow_live)
 }
 END_TEST
 
+/* Submits `true` on c and returns its request_id (to free). */
+static char *out_submit_true(struct harness_client *c)
+{
+	static const char *const argv[] = {"true", NULL};
+	json_object *job = harness_submit(c, NULL, argv);
+	char *id = strdup(harness_str(job, "request_id"));
+
+	ck_assert_ptr_nonnull(id);
+	json_object_put(job);
+	return id;
+}
+
+/* Follows request_id's stdout on c and asserts output_ended names it, however late it came. */
+static void out_expect_end(struct harness_client *c, const char *request_id)
+{
+	char params[256];
+	json_object *end;
+
+	snprintf(params, sizeof(params),
+		 "{\"request_id\":\"%s\",\"stream\":\"stdout\",\"follow\":true}", request_id);
+	out_follow(c, params);
+	end = harness_notification(c, "output_ended", HARNESS_WAIT_MS);
+	ck_assert_msg(end != NULL, "output_ended never came for %s", request_id);
+	ck_assert_str_eq(harness_str(end, "params.request_id"), request_id);
+	ck_assert_str_eq(harness_str(end, "params.job.status"), "closed");
+	json_object_put(end);
+}
+
+/*
+ * A follow that begins just as its job ends: the end may be published and
+ * not yet delivered, the job still open in the state. The follow must hear
+ * of it all the same (it once did not, and `coordctl submit --wait` hung).
+ * Two clients and a short random pause per round make the two meet.
+ */
+START_TEST(test_follow_races_the_end)
+{
+	struct harness_client *other = harness_client_new(daemon_.sock);
+	unsigned seed = 13;
+
+	for (int i = 0; i < 300; i++) {
+		char *a = out_submit_true(client), *b = out_submit_true(other);
+
+		usleep((useconds_t)(rand_r(&seed) % 3000));
+		out_expect_end(client, a);
+		out_expect_end(other, b);
+		free(a);
+		free(b);
+	}
+	harness_client_free(other);
+}
+END_TEST
+
 START_TEST(test_follow_closed_job)
 {
 	struct out_text t = {.next = -1};
@@ -603,6 +655,7 @@ static Suite *out_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_follow_live);
 	tcase_add_test(tc, test_follow_closed_job);
+	tcase_add_test(tc, test_follow_races_the_end);
 	tcase_add_test(tc, test_long_output_keeps_head_and_end);
 	tcase_add_test(tc, test_resume_after_reconnect);
 	tcase_add_test(tc, test_binary_and_invalid_utf8);
