@@ -191,6 +191,22 @@ void jsonout_time(struct jsonout *out, double t)
 	jsonout_raw(out, buf, json_time_text(t, buf));
 }
 
+void jsonout_int64_or_null(struct jsonout *out, bool present, int64_t v)
+{
+	if (present)
+		jsonout_int64(out, v);
+	else
+		jsonout_lit(out, "null");
+}
+
+void jsonout_time_or_null(struct jsonout *out, bool present, double t)
+{
+	if (present)
+		jsonout_time(out, t);
+	else
+		jsonout_lit(out, "null");
+}
+
 void jsonout_value(struct jsonout *out, json_object *o)
 {
 	const char *text;

@@ -44,6 +44,9 @@ void jsonout_string(struct jsonout *out, const char *s);
 void jsonout_int64(struct jsonout *out, int64_t v);
 /* A time as json_time_new prints it (six decimals). */
 void jsonout_time(struct jsonout *out, double t);
+/* v, or null when it is not present. */
+void jsonout_int64_or_null(struct jsonout *out, bool present, int64_t v);
+void jsonout_time_or_null(struct jsonout *out, bool present, double t);
 /* Any json-c value as json_to_wire writes it; NULL is null. */
 void jsonout_value(struct jsonout *out, json_object *o);
 

@@ -240,15 +240,9 @@ void job_write_members(const struct job *job, uid_t viewer, struct jsonout *out)
 	jsonout_lit(out, ",\"start_time\":");
 	jsonout_time(out, job->start_time);
 	jsonout_lit(out, ",\"end_time\":");
-	if (job->status == JOB_CLOSED)
-		jsonout_time(out, job->end_time);
-	else
-		jsonout_lit(out, "null");
+	jsonout_time_or_null(out, job->status == JOB_CLOSED, job->end_time);
 	jsonout_lit(out, ",\"exit_code\":");
-	if (job->has_exit_code)
-		jsonout_int64(out, job->exit_code);
-	else
-		jsonout_lit(out, "null");
+	jsonout_int64_or_null(out, job->has_exit_code, job->exit_code);
 	jsonout_lit(out, ",\"error\":");
 	if (job->error_kind == ERROR_NONE) {
 		jsonout_lit(out, "null");
@@ -262,10 +256,7 @@ void job_write_members(const struct job *job, uid_t viewer, struct jsonout *out)
 	jsonout_lit(out, ",\"owner_uid\":");
 	jsonout_int64(out, (int64_t)job->owner_uid);
 	jsonout_lit(out, ",\"run_start_time\":");
-	if (job->run_start_time > 0)
-		jsonout_time(out, job->run_start_time);
-	else
-		jsonout_lit(out, "null");
+	jsonout_time_or_null(out, job->run_start_time > 0, job->run_start_time);
 	jsonout_lit(out, ",\"rerun_of\":");
 	jsonout_string(out, job->rerun_of);
 	jsonout_lit(out, ",\"after\":");

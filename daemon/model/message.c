@@ -217,10 +217,7 @@ static void message_write(const struct message *msg, struct jsonout *out)
 	json_object_put(err);
 	if (message_closes_job(msg)) {
 		jsonout_lit(out, ",\"run_start_time\":");
-		if (msg->run_start_time > 0)
-			jsonout_time(out, msg->run_start_time);
-		else
-			jsonout_lit(out, "null");
+		jsonout_time_or_null(out, msg->run_start_time > 0, msg->run_start_time);
 	}
 	jsonout_lit(out, "}");
 }
