@@ -65,7 +65,7 @@ int config_init(struct config *cfg)
 	cfg->max_pending_calls = 1024;
 	cfg->max_pending_bytes = 16 * 1024 * 1024;
 	cfg->subscriber_buffer_bytes = 8 * 1024 * 1024;
-	cfg->notify_coalesce_ms = 5;
+	cfg->notify_coalesce_ms = 20;
 	cfg->shutdown_grace_sec = 10;
 	cfg->max_wait_ids = 10000;
 	cfg->max_status_task_bytes = 16 * 1024 * 1024;

@@ -138,6 +138,18 @@ static void daemon_storage_recovered(struct daemon *d)
 	publisher_release(d->publisher);
 }
 
+/*
+ * The turn's messages are delivered before its commit: what they change
+ * (the jobs they close, the waits they end) goes in the same transaction,
+ * one commit a turn rather than one for the messages and one for the rest.
+ */
+static void daemon_before_commit(int result, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	publisher_deliver_pending(d->publisher);
+}
+
 static void daemon_commit_hook(int result, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -325,8 +337,10 @@ static int daemon_open_history(struct daemon *d, char **error)
 			return cause_set(error, -ENOMEM, "out of memory");
 		}
 		publisher_set_store(d->publisher, daemon_store_cb, d);
-		history_set_commit_hook(d->history, daemon_commit_hook, d);
-		r = state_load(d->state);
+		history_set_before_commit(d->history, daemon_before_commit, d);
+		r = history_add_commit_hook(d->history, daemon_commit_hook, d);
+		if (r == 0)
+			r = state_load(d->state);
 	}
 	/* A damaged page past the header shows only now: name the file all the same. */
 	if (r < 0)
@@ -875,7 +889,7 @@ void daemon_free(struct daemon *d)
 		return;
 	/* Whatever the history's last commit does, the parts its hook tells are going. */
 	if (d->history)
-		history_set_commit_hook(d->history, NULL, NULL);
+		history_remove_commit_hook(d->history, daemon_commit_hook, d);
 	server_free(d->server);
 	waiter_free(d->waiter);
 	sdnotify_free(d->sdnotify);

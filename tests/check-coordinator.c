@@ -871,7 +871,7 @@ START_TEST(test_coordinator_find_lender)
 	coordinator_submit_ok("cyc-a", "t", "a");
 	coordinator_submit_ok("cyc-b", "a", "b");
 	coordinator_submit_ok("cyc-c", "b", "a");
-	mock_async->base.hooks.task_started(mock_async->base.hooks.ctx, "top", 4242);
+	mock_async->base.hooks.task_started(mock_async->base.hooks.ctx, "top", 4242, 0);
 	ck_assert_int_eq(coordinator_find_lender(coord, 4243, (char *[]){"gkid"}, 1, &lender), 0);
 	ck_assert_ptr_null(lender);
 	ck_assert_int_eq(coordinator_find_lender(coord, 4242, (char *[]){"other"}, 1, &lender), 0);
@@ -911,7 +911,7 @@ START_TEST(test_coordinator_slots)
 	coordinator_submit_ok("r1", NULL, "n1");
 	/* Queued: it has no slot to lend. */
 	ck_assert_int_eq(coordinator_lend_slot(coord, "r1"), -ENOENT);
-	mock_async->base.hooks.task_started(mock_async->base.hooks.ctx, "r1", getpid());
+	mock_async->base.hooks.task_started(mock_async->base.hooks.ctx, "r1", getpid(), 0);
 	ck_assert_int_eq(state_find_open(env.state, "r1")->phase, JOB_RUNNING);
 	ck_assert_int_eq(state_find_open(env.state, "r1")->pid, getpid());
 	ck_assert_int_eq(coordinator_lend_slot(coord, "r1"), 0);

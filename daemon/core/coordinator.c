@@ -25,7 +25,6 @@
 #include "message.h"
 #include "metrics.h"
 #include "privilege.h"
-#include "procstat.h"
 #include "publisher.h"
 #include "state.h"
 #include "strategy.h"
@@ -54,10 +53,12 @@ struct coordinator {
 	bool accepting;
 	bool holding; /* draining: nothing more starts, the queue stays for the next start */
 	bool shut_down;
+	bool hooked; /* its commit hook is in the state's history */
 };
 
 static void coordinator_cancel_free(struct coordinator_cancel *c);
 static void coordinator_cool_cb(evutil_socket_t fd, short what, void *arg);
+static void coordinator_commit_cb(int result, void *userdata);
 static void coordinator_deps_ready_cb(struct job *job, struct task *task, void *ctx);
 static void coordinator_deps_failed_cb(struct job *job, struct task *task, const char *failed_id,
 				       void *ctx);
@@ -78,10 +79,12 @@ struct coordinator *coordinator_new(struct event_base *base, struct state *state
 	coord->deps = deps_new(&(struct deps_ops){.ready = coordinator_deps_ready_cb,
 						  .failed = coordinator_deps_failed_cb,
 						  .ctx = coord});
-	if (!coord->deps || !coord->cool_ev) {
+	if (!coord->deps || !coord->cool_ev ||
+	    state_add_commit_hook(state, coordinator_commit_cb, coord) < 0) {
 		coordinator_free(coord);
 		return NULL;
 	}
+	coord->hooked = true;
 	return coord;
 }
 
@@ -91,6 +94,8 @@ void coordinator_free(struct coordinator *coord)
 		return;
 	while (!TAILQ_EMPTY(&coord->cancels))
 		coordinator_cancel_free(TAILQ_FIRST(&coord->cancels));
+	if (coord->hooked)
+		state_remove_commit_hook(coord->state, coordinator_commit_cb, coord);
 	if (coord->publisher && coord->subscription)
 		publisher_unsubscribe(coord->publisher, coord->subscription);
 	/* Waiting jobs stay waiting in the history: the next start takes them up. */
@@ -149,6 +154,31 @@ static int coordinator_task_starting_cb(void *ctx, const char *request_id)
 	return r;
 }
 
+/*
+ * The same, in the loop turn's transaction: every task that starts in a
+ * turn is stored by that turn's one commit, and runs only once it is
+ * committed (coordinator_commit_cb tells its strategy).
+ */
+static int coordinator_task_starting_turn_cb(void *ctx, const char *request_id)
+{
+	struct coordinator *coord = ctx;
+	struct job *job = state_find_open(coord->state, request_id);
+
+	if (!job)
+		return -ENOENT;
+	return state_set_starting(coord->state, job);
+}
+
+/* The history committed the turn's transaction, or lost it: the strategies take note. */
+static void coordinator_commit_cb(int result, void *userdata)
+{
+	struct coordinator *coord = userdata;
+
+	for (size_t i = 0; i < coord->mode_count; i++)
+		if (coord->modes[i]->ops->turn_stored)
+			coord->modes[i]->ops->turn_stored(coord->modes[i], result);
+}
+
 /* A queued task, whole again, from its opened job and the Task stored with it. */
 static int coordinator_task_load_cb(void *ctx, const char *request_id, struct task **ret)
 {
@@ -160,12 +190,13 @@ static int coordinator_task_load_cb(void *ctx, const char *request_id, struct ta
 	return task_from_stored(job->task, job, ret);
 }
 
-static void coordinator_task_started_cb(void *ctx, const char *request_id, pid_t pid)
+static void coordinator_task_started_cb(void *ctx, const char *request_id, pid_t pid,
+					uint64_t starttime)
 {
 	struct coordinator *coord = ctx;
 	struct job *job = state_find_open(coord->state, request_id);
 
-	if (job && state_set_running(coord->state, job, pid, procstat_starttime(pid)) < 0)
+	if (job && state_set_running(coord->state, job, pid, starttime) < 0)
 		log_warning("cannot record that %s runs as pid %d", request_id, (int)pid);
 }
 
@@ -195,6 +226,7 @@ int coordinator_add_mode(struct coordinator *coord, struct strategy *strategy)
 	if (!modes)
 		return -ENOMEM;
 	strategy->hooks.task_starting = coordinator_task_starting_cb;
+	strategy->hooks.task_starting_turn = coordinator_task_starting_turn_cb;
 	strategy->hooks.task_load = coordinator_task_load_cb;
 	strategy->hooks.task_started = coordinator_task_started_cb;
 	strategy->hooks.task_ref = coordinator_task_ref_cb;

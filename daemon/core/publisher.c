@@ -287,6 +287,12 @@ static void publisher_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	publisher_deliver_queued(arg);
 }
 
+void publisher_deliver_pending(struct publisher *pub)
+{
+	if (!pub->shut_down)
+		publisher_deliver_queued(pub);
+}
+
 void publisher_shutdown(struct publisher *pub)
 {
 	while (publisher_can_deliver(pub))

@@ -78,4 +78,11 @@ void publisher_release(struct publisher *pub);
 /* Delivers everything already queued (and not held) right now, then refuses new messages. */
 void publisher_shutdown(struct publisher *pub);
 
+/*
+ * Delivers now the messages queued so far that may go out (what their
+ * delivery publishes waits for the next turn, as usual); for a caller that
+ * wants the subscribers' reactions before something else happens.
+ */
+void publisher_deliver_pending(struct publisher *pub);
+
 #endif

@@ -358,6 +358,30 @@ int state_commit(struct state *state)
 	return history_commit(state->history);
 }
 
+int state_set_starting(struct state *state, struct job *job)
+{
+	int r = state_set_running(state, job, 0, 0);
+
+	if (r < 0)
+		return r;
+	/* While failing it waits in the backlog: the backlog is tried now, as state_commit does. */
+	if (history_in_transaction(state->history) && !history_failing(state->history))
+		return 1;
+	return history_commit(state->history);
+}
+
+int state_add_commit_hook(struct state *state, void (*hook)(int result, void *userdata),
+			  void *userdata)
+{
+	return history_add_commit_hook(state->history, hook, userdata);
+}
+
+void state_remove_commit_hook(struct state *state, void (*hook)(int result, void *userdata),
+			      void *userdata)
+{
+	history_remove_commit_hook(state->history, hook, userdata);
+}
+
 size_t state_started_count(const struct state *state)
 {
 	return state->started;

@@ -58,6 +58,23 @@ int state_set_queued(struct state *state, struct job *job);
 /* Commits what is written so far now, not at the end of the loop turn. 0 or negative errno. */
 int state_commit(struct state *state);
 
+/*
+ * Records that an opened job's task is about to be spawned (as
+ * state_set_running with pid 0), in the loop turn's transaction: 1 when
+ * that write waits for the turn's commit (a commit hook hears how it
+ * went, and the task must not start before it succeeded), 0 when it is
+ * committed already (no event base; or the history was failing and its
+ * backlog, this write with it, is stored now), or a negative errno (it is
+ * not stored: the task must not start).
+ */
+int state_set_starting(struct state *state, struct job *job);
+
+/* See history_add_commit_hook: 0 or -ENOSPC. */
+int state_add_commit_hook(struct state *state, void (*hook)(int result, void *userdata),
+			  void *userdata);
+void state_remove_commit_hook(struct state *state, void (*hook)(int result, void *userdata),
+			      void *userdata);
+
 /* Number of opened jobs in phase running (started, not closed). */
 size_t state_started_count(const struct state *state);
 

@@ -49,6 +49,13 @@ int strategy_task_starting(struct strategy *s, const struct task *task)
 	return s->hooks.task_starting(s->hooks.ctx, task->request_id);
 }
 
+int strategy_task_starting_turn(struct strategy *s, const struct task *task)
+{
+	if (!s->hooks.task_starting_turn)
+		return strategy_task_starting(s, task);
+	return s->hooks.task_starting_turn(s->hooks.ctx, task->request_id);
+}
+
 bool strategy_can_load(const struct strategy *s)
 {
 	return s->hooks.task_load != NULL;

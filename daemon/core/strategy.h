@@ -78,8 +78,16 @@ struct strategy_config {
  */
 struct strategy_hooks {
 	int (*task_starting)(void *ctx, const char *request_id);
+	/*
+	 * As task_starting, but the start is stored in the loop turn's
+	 * transaction: 1 when it waits for that commit (the strategy's
+	 * turn_stored says how it went; the task must not start before
+	 * turn_stored(0)), 0 when it is committed already, or a negative errno.
+	 */
+	int (*task_starting_turn)(void *ctx, const char *request_id);
 	int (*task_load)(void *ctx, const char *request_id, struct task **ret);
-	void (*task_started)(void *ctx, const char *request_id, pid_t pid);
+	/* starttime: the kernel's start time of pid (/proc/PID/stat), 0 if unknown. */
+	void (*task_started)(void *ctx, const char *request_id, pid_t pid, uint64_t starttime);
 	void (*task_ref)(void *ctx, const char *request_id, const char *ref);
 	void *ctx;
 };
@@ -121,6 +129,14 @@ struct strategy_ops {
 	void (*describe)(struct strategy *s, struct strategy_info *info);
 	/* Applies tuning at once; queued tasks that now fit start on the next loop turn. */
 	void (*tune)(struct strategy *s, const struct strategy_tuning *tuning);
+	/*
+	 * The loop turn's transaction was committed (result 0) or lost (a
+	 * negative errno): the tasks whose start waited for it (see
+	 * strategy_task_starting_turn) may start, or must fail without
+	 * starting. Called from inside the history's commit: it may only take
+	 * note and act later. May be NULL.
+	 */
+	void (*turn_stored)(struct strategy *s, int result);
 	void (*free)(struct strategy *s);
 };
 
@@ -145,6 +161,14 @@ int strategy_init_base(struct strategy *s, const struct strategy_ops *ops,
  * without starting.
  */
 int strategy_task_starting(struct strategy *s, const struct task *task);
+
+/*
+ * The same, but stored in the loop turn's transaction: 1 when the task
+ * must wait for turn_stored (0: start it; a negative errno: fail it), 0
+ * when stored and committed already (start it now), or a negative errno:
+ * the task must fail without starting.
+ */
+int strategy_task_starting_turn(struct strategy *s, const struct task *task);
 
 /* Whether the strategy may drop queued tasks and load them at start (see task_load). */
 bool strategy_can_load(const struct strategy *s);

@@ -24,6 +24,7 @@
 #include "exechelper.h"
 #include "log.h"
 #include "process.h"
+#include "procstat.h"
 #include "spawner.h"
 #include "sweeper.h"
 
@@ -45,6 +46,7 @@ struct process_stream {
 struct process {
 	struct event_base *base;
 	pid_t pid;
+	uint64_t starttime; /* the kernel's, 0 if unknown */
 	int pidfd;
 	struct event *exit_ev;
 	struct event *kill_ev;
@@ -310,26 +312,41 @@ static void process_pipes_close(struct process_pipes *p)
 	}
 }
 
-/* What a spawn needs until posix_spawn returns; owned by the process meanwhile. */
+/*
+ * What a spawn needs until posix_spawn returns; owned by the process
+ * meanwhile. Its work (process_launch_work) runs on the spawner's thread:
+ * the pipes, the file actions (glibc checks each fd against the rlimit, a
+ * system call each), the spawn, then closing the child's ends of the pipes,
+ * making ours non-blocking, opening its pidfd and reading its start time;
+ * the loop gets the result.
+ */
 struct process_launch {
 	struct spawner_req req;
 	struct process *proc;
 	struct process_pipes pipes;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
+	bool has_fa;	   /* fa was initialised */
+	bool stdin_pipe;   /* the task has input */
+	bool status_pipe;  /* through the exec helper */
+	char *cwd;	   /* a copy, or NULL */
+	const char *stage; /* what failed before the spawn ("cannot create pipes"), or NULL */
+	int pidfd;	   /* after the spawn: its pidfd, or -1 and pidfd_err (an errno) */
+	int pidfd_err;
+	int nonblock_err;   /* after the spawn: why our ends of the pipes could not be made
+			       non-blocking */
+	uint64_t starttime; /* after the spawn: /proc/PID/stat's, 0 if unknown */
 	char **helper_argv;
 	char **argv_copy; /* for a spawner: the caller's may go before it is done */
 	char **envp_copy;
 	const char *what; /* argv[0], for the reason it did not start */
 };
 
-static int process_pipes_open(struct process_pipes *p, const struct process_spec *spec)
+static int process_pipes_open(struct process_pipes *p, bool stdin_pipe, bool status_pipe)
 {
-	p->out[0] = p->out[1] = p->err[0] = p->err[1] = p->in[0] = p->in[1] = -1;
-	p->status[0] = p->status[1] = -1;
 	if (pipe2(p->out, O_CLOEXEC) < 0 || pipe2(p->err, O_CLOEXEC) < 0 ||
-	    (spec->stdin_len > 0 && pipe2(p->in, O_CLOEXEC) < 0) ||
-	    (spec->exec_helper && pipe2(p->status, O_CLOEXEC | O_NONBLOCK) < 0)) {
+	    (stdin_pipe && pipe2(p->in, O_CLOEXEC) < 0) ||
+	    (status_pipe && pipe2(p->status, O_CLOEXEC | O_NONBLOCK) < 0)) {
 		int e = errno;
 
 		process_pipes_close(p);
@@ -338,7 +355,7 @@ static int process_pipes_open(struct process_pipes *p, const struct process_spec
 	return 0;
 }
 
-static int process_file_actions(posix_spawn_file_actions_t *fa, const struct process_spec *spec,
+static int process_file_actions(posix_spawn_file_actions_t *fa, bool exec_helper, const char *cwd,
 				const struct process_pipes *p)
 {
 	int r;
@@ -351,7 +368,7 @@ static int process_file_actions(posix_spawn_file_actions_t *fa, const struct pro
 		r = posix_spawn_file_actions_adddup2(fa, p->out[1], STDOUT_FILENO);
 	if (r == 0)
 		r = posix_spawn_file_actions_adddup2(fa, p->err[1], STDERR_FILENO);
-	if (spec->exec_helper) {
+	if (exec_helper) {
 		/* The helper enters cwd itself, as the user (cannot be done as root). */
 		if (r == 0)
 			r = posix_spawn_file_actions_adddup2(fa, p->status[1],
@@ -362,8 +379,8 @@ static int process_file_actions(posix_spawn_file_actions_t *fa, const struct pro
 	}
 	if (r == 0)
 		r = posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO + 1);
-	if (r == 0 && spec->cwd)
-		r = posix_spawn_file_actions_addchdir_np(fa, spec->cwd);
+	if (r == 0 && cwd)
+		r = posix_spawn_file_actions_addchdir_np(fa, cwd);
 	return -r;
 }
 
@@ -433,48 +450,88 @@ static char **process_strv_dup(char *const *v)
 
 static void process_launch_free(struct process_launch *l)
 {
-	posix_spawn_file_actions_destroy(&l->fa);
-	posix_spawnattr_destroy(&l->attr);
+	if (l->has_fa) {
+		posix_spawn_file_actions_destroy(&l->fa);
+		posix_spawnattr_destroy(&l->attr);
+	}
 	process_pipes_close(&l->pipes);
+	if (l->pidfd >= 0)
+		close(l->pidfd);
+	free(l->cwd);
 	exechelper_argv_free(l->helper_argv);
 	process_strv_free(l->argv_copy);
 	process_strv_free(l->envp_copy);
 	free(l);
 }
 
-/*
- * Prepares the spawn of argv, or of the exec helper that becomes spec->uid
- * before it execs argv. Takes the pipes (closes them on failure too).
- */
-static int process_launch_new(const struct process_spec *spec, struct process_pipes *p,
-			      struct process_launch **ret)
+/* The launch's work, on the spawner's thread (or the loop's, without a spawner). */
+static void process_launch_work(struct spawner_req *req)
+{
+	struct process_launch *l = (struct process_launch *)req;
+	struct process_pipes *p = &l->pipes;
+	int r = process_pipes_open(p, l->stdin_pipe, l->status_pipe);
+
+	if (r < 0) {
+		l->stage = "cannot create pipes";
+		req->err = -r;
+		return;
+	}
+	posix_spawn_file_actions_init(&l->fa);
+	posix_spawnattr_init(&l->attr);
+	l->has_fa = true;
+	r = process_file_actions(&l->fa, l->status_pipe, l->cwd, p);
+	if (r == 0)
+		r = process_spawn_attr(&l->attr);
+	if (r < 0) {
+		l->stage = "cannot prepare the spawn";
+		req->err = -r;
+		return;
+	}
+	spawner_run(req);
+	if (req->err)
+		return;
+	/* The child's ends are its own now; ours do not block the loop. */
+	process_close_fd(&p->out[1]);
+	process_close_fd(&p->err[1]);
+	process_close_fd(&p->in[0]);
+	process_close_fd(&p->status[1]);
+	if (fcntl(p->out[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(p->err[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    (p->in[1] >= 0 && fcntl(p->in[1], F_SETFL, O_NONBLOCK) < 0))
+		l->nonblock_err = errno;
+	/* Not reaped before the loop has its pid: the pid still names the child. */
+	l->pidfd = pidfd_open(req->pid, 0);
+	if (l->pidfd < 0)
+		l->pidfd_err = errno;
+	l->starttime = procstat_starttime(req->pid);
+}
+
+/* Prepares the spawn of argv, or of the exec helper that becomes spec->uid before it execs argv. */
+static int process_launch_new(const struct process_spec *spec, struct process_launch **ret)
 {
 	struct process_launch *l = calloc(1, sizeof(*l));
 	char *const *argv = spec->argv, *const *envp = spec->envp;
-	int r;
+	struct process_pipes *p;
 
-	if (!l) {
-		process_pipes_close(p);
+	if (!l)
 		return -ENOMEM;
-	}
-	l->pipes = *p;
-	posix_spawn_file_actions_init(&l->fa);
-	posix_spawnattr_init(&l->attr);
+	p = &l->pipes;
+	p->out[0] = p->out[1] = p->err[0] = p->err[1] = p->in[0] = p->in[1] = -1;
+	p->status[0] = p->status[1] = -1;
+	l->pidfd = -1;
+	l->stdin_pipe = spec->stdin_len > 0;
+	l->status_pipe = spec->exec_helper != NULL;
 	if (spec->spawner) {
 		l->argv_copy = process_strv_dup(spec->argv);
 		l->envp_copy = process_strv_dup(spec->envp);
 		argv = l->argv_copy;
 		envp = l->envp_copy;
 	}
-	r = argv && envp ? process_file_actions(&l->fa, spec, &l->pipes) : -ENOMEM;
-	if (r == 0)
-		r = process_spawn_attr(&l->attr);
-	if (r == 0 && spec->exec_helper &&
-	    !(l->helper_argv = exechelper_argv(spec->exec_helper, spec->uid, spec->cwd, argv)))
-		r = -ENOMEM;
-	if (r < 0) {
+	if (!argv || !envp || (spec->cwd && !spec->exec_helper && !(l->cwd = strdup(spec->cwd))) ||
+	    (spec->exec_helper &&
+	     !(l->helper_argv = exechelper_argv(spec->exec_helper, spec->uid, spec->cwd, argv)))) {
 		process_launch_free(l);
-		return r;
+		return -ENOMEM;
 	}
 	l->what = spec->exec_helper ? spec->exec_helper : argv[0];
 	l->req = (struct spawner_req){
@@ -484,6 +541,7 @@ static int process_launch_new(const struct process_spec *spec, struct process_pi
 		.envp = envp,
 		.fa = &l->fa,
 		.attr = &l->attr,
+		.work = process_launch_work,
 	};
 	*ret = l;
 	return 0;
@@ -497,7 +555,7 @@ static int process_stream_init(struct process *proc, struct process_stream *s, i
 	s->tail_limit = tail_limit;
 	s->tail = evbuffer_new();
 	s->ev = event_new(proc->base, fd, EV_READ | EV_PERSIST, process_stream_cb, proc);
-	if (!s->tail || !s->ev || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+	if (!s->tail || !s->ev)
 		return -ENOMEM;
 	return event_add(s->ev, NULL) < 0 ? -ENOMEM : 0;
 }
@@ -508,25 +566,29 @@ static int process_stdin_init(struct process *proc, int fd)
 	if (fd < 0)
 		return 0;
 	proc->stdin_ev = event_new(proc->base, fd, EV_WRITE | EV_PERSIST, process_stdin_cb, proc);
-	if (!proc->stdin_ev || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+	if (!proc->stdin_ev)
 		return -ENOMEM;
 	return event_add(proc->stdin_ev, NULL) < 0 ? -ENOMEM : 0;
 }
 
-/* Sets up the parent's side once the child runs. */
-static int process_watch(struct process *proc, struct process_pipes *p)
+/* Sets up the parent's side once the child runs, with the pidfd the launch opened. */
+static int process_watch(struct process *proc, struct process_launch *l)
 {
+	struct process_pipes *p = &l->pipes;
 	int r;
 
-	proc->pidfd = pidfd_open(proc->pid, 0);
+	proc->pidfd = l->pidfd;
+	l->pidfd = -1;
+	if (l->nonblock_err)
+		return -l->nonblock_err;
 	if (proc->pidfd >= 0)
 		proc->exit_ev = event_new(proc->base, proc->pidfd, EV_READ | EV_PERSIST,
 					  process_exit_cb, proc);
-	else if (errno == ENOSYS || errno == EPERM)
+	else if (l->pidfd_err == ENOSYS || l->pidfd_err == EPERM)
 		/* No pidfd (old kernel, seccomp filter, valgrind): hear of it by SIGCHLD. */
 		proc->exit_ev = evsignal_new(proc->base, SIGCHLD, process_exit_cb, proc);
 	else
-		return -errno;
+		return -l->pidfd_err;
 	proc->kill_ev = evtimer_new(proc->base, process_kill_cb, proc);
 	if (!proc->exit_ev || !proc->kill_ev || event_add(proc->exit_ev, NULL) < 0)
 		return -ENOMEM;
@@ -553,20 +615,18 @@ static int process_launched(struct process *proc, char **error)
 	int r = -l->req.err;
 
 	proc->launch = NULL;
-	if (r < 0 && proc->helper)
+	if (r < 0 && l->stage)
+		cause_set(error, r, "%s: %s", l->stage, strerror(-r));
+	else if (r < 0 && proc->helper)
 		cause_set(error, r, "cannot run the exec helper \"%s\": %s", l->what, strerror(-r));
 	else if (r < 0)
 		cause_set(error, r, "cannot run \"%s\": %s", l->what, strerror(-r));
 	if (r == 0) {
 		proc->pid = l->req.pid;
-		/* The child's ends are its own now. */
-		process_close_fd(&p->out[1]);
-		process_close_fd(&p->err[1]);
-		process_close_fd(&p->in[0]);
-		process_close_fd(&p->status[1]);
+		proc->starttime = l->starttime;
 		proc->helper_fd = p->status[0];
 		p->status[0] = -1;
-		r = process_watch(proc, p);
+		r = process_watch(proc, l);
 		if (r < 0)
 			cause_set(error, r, "cannot watch process %d: %s", (int)proc->pid,
 				  strerror(-r));
@@ -596,7 +656,6 @@ static void process_launched_cb(struct spawner_req *req)
 int process_spawn(struct event_base *base, const struct process_spec *spec, process_done_cb done,
 		  void *userdata, struct process **ret, char **error)
 {
-	struct process_pipes pipes;
 	struct process *proc;
 	int r;
 
@@ -625,13 +684,7 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 	proc->started_cb = spec->started;
 	proc->output_cb = spec->output;
 	proc->userdata = userdata;
-	r = process_pipes_open(&pipes, spec);
-	if (r < 0) {
-		cause_set(error, r, "cannot create pipes: %s", strerror(-r));
-		process_free(proc);
-		return r;
-	}
-	r = process_launch_new(spec, &pipes, &proc->launch);
+	r = process_launch_new(spec, &proc->launch);
 	if (r < 0) {
 		cause_set(error, r, "cannot prepare the spawn: %s", strerror(-r));
 		process_free(proc);
@@ -644,7 +697,7 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 		*ret = proc;
 		return 0;
 	}
-	spawner_run(&proc->launch->req);
+	process_launch_work(&proc->launch->req);
 	r = process_launched(proc, error);
 	if (r < 0) {
 		process_free(proc);
@@ -657,6 +710,11 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 pid_t process_pid(const struct process *proc)
 {
 	return proc->pid;
+}
+
+uint64_t process_starttime(const struct process *proc)
+{
+	return proc->starttime;
 }
 
 void process_terminate(struct process *proc)

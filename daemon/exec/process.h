@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct event_base;
@@ -86,6 +87,8 @@ int process_spawn(struct event_base *base, const struct process_spec *spec, proc
 
 /* 0 while a spawner starts it. */
 pid_t process_pid(const struct process *proc);
+/* The kernel's start time of the process (/proc/PID/stat, read by the spawn), 0 if unknown. */
+uint64_t process_starttime(const struct process *proc);
 
 /* SIGTERM to the whole group now, SIGKILL after the grace period. */
 void process_terminate(struct process *proc);

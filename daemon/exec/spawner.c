@@ -76,7 +76,10 @@ static void *spawner_thread(void *arg)
 		if (!sp->todo.head)
 			sp->todo.tail = NULL;
 		pthread_mutex_unlock(&sp->lock);
-		spawner_run(req);
+		if (req->work)
+			req->work(req);
+		else
+			spawner_run(req);
 		pthread_mutex_lock(&sp->lock);
 		spawner_list_push(&sp->done, req);
 		/* Cannot fail but with a counter near overflow, which the loop's reads prevent. */

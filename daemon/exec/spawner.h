@@ -4,7 +4,9 @@
  * loop hands each spawn to one thread and goes on accepting, reaping and
  * publishing meanwhile (memcached's handoff: a locked queue there, a locked
  * queue and an eventfd back that the loop watches). The thread only calls
- * posix_spawn on what the request holds; it never touches jobs or events.
+ * posix_spawn on what the request holds (or the request's own work around
+ * it, such as its pipes: so the loop does not); it never touches jobs or
+ * events.
  */
 #ifndef COORD_SPAWNER_H
 #define COORD_SPAWNER_H
@@ -30,6 +32,12 @@ struct spawner_req {
 	const posix_spawnattr_t *attr;
 	pid_t pid;
 	int err;
+	/*
+	 * What the thread does with the request: NULL, spawner_run; else a
+	 * function of the caller's that calls spawner_run itself, with what
+	 * it prepares before and takes over after, off the loop.
+	 */
+	void (*work)(struct spawner_req *req);
 	spawner_done_cb done;
 	struct spawner_req *next; /* the spawner's */
 };

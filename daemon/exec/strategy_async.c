@@ -9,6 +9,7 @@
  * task is dropped and loaded again when it starts, so a long queue costs
  * little memory.
  */
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,8 +40,11 @@ struct async_run {
 	struct process *proc;	      /* NULL while it waits for a slot; starting until started */
 	struct output_writer *output; /* where its output is kept, or NULL */
 	struct event *timeout_ev;
-	enum error_kind stop_reason; /* ERROR_NONE, ERROR_TIMEOUT or ERROR_CANCELLED */
-	char request_id[];	     /* the queue's key */
+	enum error_kind stop_reason;	   /* ERROR_NONE, ERROR_TIMEOUT or ERROR_CANCELLED */
+	TAILQ_ENTRY(async_run) held_entry; /* while held: in held, then in stored */
+	bool held;			   /* its start waits for the turn's commit */
+	int stored;			   /* how that commit went: 0 or a negative errno */
+	char request_id[];		   /* the queue's key */
 };
 
 struct strategy_async {
@@ -54,6 +58,14 @@ struct strategy_async {
 	struct sweeper *sweeper; /* what finished tasks left in their groups */
 	struct spawner *spawner; /* starts the processes */
 	char *exec_helper;	 /* run_as = submitter: the helper's path; else NULL */
+	/*
+	 * Runs whose start is stored in the loop turn's open transaction
+	 * (held), then those whose turn's commit has said how it went
+	 * (stored), which release_ev spawns or fails.
+	 */
+	TAILQ_HEAD(, async_run) held;
+	TAILQ_HEAD(, async_run) stored;
+	struct event *release_ev;
 };
 
 static void async_run_free(struct async_run *run)
@@ -93,6 +105,7 @@ static const struct task *async_run_task(struct async_run *run, struct task *stu
 /* Forgets a run and frees it, with its slot. */
 static void async_run_end(struct async_run *run)
 {
+	assert(!run->held); /* a held run ends only once its turn's commit is known */
 	slotqueue_remove(&run->owner->slots, &run->item);
 	async_run_free(run);
 }
@@ -245,7 +258,7 @@ static void async_process_started_cb(struct process *proc, const char *error, vo
 		log_warning("cannot arm the timeout of %s", run->item.task->request_id);
 	if (sa->base.hooks.task_started)
 		sa->base.hooks.task_started(sa->base.hooks.ctx, run->item.task->request_id,
-					    process_pid(proc));
+					    process_pid(proc), process_starttime(proc));
 }
 
 /*
@@ -276,11 +289,19 @@ static int async_load(struct async_run *run)
 	return r;
 }
 
-/* The slot queue gives run a slot: its process starts now (see async_process_started_cb). */
-static void async_start_cb(struct slotqueue_item *item, void *ctx)
+/* Its start could not be stored (r): it fails without running. */
+static void async_start_refused(struct async_run *run, int r)
 {
-	struct async_run *run = (struct async_run *)item;
-	struct strategy_async *sa = ctx;
+	char why[160];
+
+	snprintf(why, sizeof(why), "cannot store that it starts: %s", strerror(-r));
+	async_spawn_failed(run, why);
+}
+
+/* Run's start is stored: its process starts now (see async_process_started_cb). */
+static void async_spawn(struct async_run *run)
+{
+	struct strategy_async *sa = run->owner;
 	struct process_spec spec = {
 		.result_tail = sa->output_limit < MESSAGE_OUTPUT_TAIL ? sa->output_limit
 								      : MESSAGE_OUTPUT_TAIL,
@@ -289,30 +310,18 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 		.sweeper = sa->sweeper,
 		.spawner = sa->spawner,
 		.started = async_process_started_cb,
+		.argv = run->item.task->argv,
+		.cwd = run->item.task->cwd,
+		.stdin_data = run->item.task->stdin_data,
+		.stdin_len = run->item.task->stdin_len,
 	};
 	struct taskenv_vars vars;
 	char *error = NULL;
 	bool as_submitter;
 	int r;
 
-	r = async_load(run);
-	if (r < 0)
-		return;
-	spec.argv = run->item.task->argv;
-	spec.cwd = run->item.task->cwd;
-	spec.stdin_data = run->item.task->stdin_data;
-	spec.stdin_len = run->item.task->stdin_len;
 	/* Root's tasks and ours run as we do; others' as their submitter, when so configured. */
 	as_submitter = sa->exec_helper && exechelper_needed(run->item.task->owner_uid);
-	/* Its start is stored before anything runs: a restart never runs it again. */
-	r = strategy_task_starting(&sa->base, run->item.task);
-	if (r < 0) {
-		char why[160];
-
-		snprintf(why, sizeof(why), "cannot store that it starts: %s", strerror(-r));
-		async_spawn_failed(run, why);
-		return;
-	}
 	if (as_submitter) {
 		spec.exec_helper = sa->exec_helper;
 		spec.uid = run->item.task->owner_uid;
@@ -329,6 +338,74 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 		async_spawn_failed(run, error ? error : strerror(-r));
 		free(error);
 	}
+}
+
+/*
+ * The slot queue gives run a slot. Its start is stored before anything
+ * runs, so a restart never runs it again: in the loop turn's transaction,
+ * with every other start of that turn, and it is spawned once that
+ * commit has succeeded (async_turn_stored).
+ */
+static void async_start_cb(struct slotqueue_item *item, void *ctx)
+{
+	struct async_run *run = (struct async_run *)item;
+	struct strategy_async *sa = ctx;
+	int r;
+
+	r = async_load(run);
+	if (r < 0)
+		return;
+	r = strategy_task_starting_turn(&sa->base, run->item.task);
+	if (r < 0) {
+		async_start_refused(run, r);
+		return;
+	}
+	if (r > 0) {
+		run->held = true;
+		TAILQ_INSERT_TAIL(&sa->held, run, held_entry);
+		return;
+	}
+	async_spawn(run);
+}
+
+/*
+ * The turn's commit said how it went: its held starts are spawned or
+ * failed now; the slot of one that ended (also one whose spawn failed at
+ * once) goes to the next waiting task.
+ */
+static void async_release_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct strategy_async *sa = arg;
+	struct async_run *run;
+
+	while ((run = TAILQ_FIRST(&sa->stored))) {
+		TAILQ_REMOVE(&sa->stored, run, held_entry);
+		run->held = false;
+		if (run->stored < 0) {
+			async_start_refused(run, run->stored);
+		} else if (run->stop_reason != ERROR_NONE) {
+			strategy_publish_failure(&sa->base, run->item.task, run->stop_reason,
+						 "cancelled before it started");
+			async_run_end(run);
+		} else {
+			async_spawn(run);
+		}
+	}
+	slotqueue_start_waiting(&sa->slots);
+}
+
+/* Called from inside the history's commit: only takes note (see strategy_ops). */
+static void async_turn_stored(struct strategy *s, int result)
+{
+	struct strategy_async *sa = (struct strategy_async *)s;
+	struct async_run *run;
+
+	if (TAILQ_EMPTY(&sa->held))
+		return;
+	TAILQ_FOREACH (run, &sa->held, held_entry)
+		run->stored = result;
+	TAILQ_CONCAT(&sa->stored, &sa->held, held_entry);
+	event_active(sa->release_ev, EV_TIMEOUT, 0);
 }
 
 static bool async_can_accept(struct strategy *s)
@@ -382,7 +459,9 @@ static void async_stop(struct async_run *run, enum error_kind reason, const char
 	}
 	if (run->stop_reason == ERROR_NONE)
 		run->stop_reason = reason;
-	process_terminate(run->proc);
+	/* Held for its turn's commit: it ends when that is known, without starting. */
+	if (run->proc)
+		process_terminate(run->proc);
 }
 
 static int async_cancel(struct strategy *s, const char *request_id)
@@ -463,6 +542,8 @@ static void async_free(struct strategy *s)
 
 	slotqueue_foreach(&sa->slots, async_free_cb, sa); /* none before init */
 	slotqueue_clear(&sa->slots);
+	if (sa->release_ev)
+		event_free(sa->release_ev);
 	spawner_free(sa->spawner); /* after the runs: their processes are killed on start */
 	sweeper_free(sa->sweeper);
 	taskenv_free(sa->env);
@@ -482,6 +563,7 @@ static const struct strategy_ops async_ops = {
 	.shutdown = async_shutdown,
 	.describe = async_describe,
 	.tune = async_tune,
+	.turn_stored = async_turn_stored,
 	.free = async_free,
 };
 
@@ -500,6 +582,8 @@ int strategy_async_new(struct event_base *base, struct publisher *publisher,
 			config->mode, (int)strcspn(config->settings[0], "="), config->settings[0]);
 	}
 	sa->evbase = base;
+	TAILQ_INIT(&sa->held);
+	TAILQ_INIT(&sa->stored);
 	sa->output_limit =
 		config->output_limit ? config->output_limit : STRATEGY_DEFAULT_OUTPUT_LIMIT;
 	sa->output_store = config->output_store;
@@ -514,6 +598,7 @@ int strategy_async_new(struct event_base *base, struct publisher *publisher,
 	if (slotqueue_init(&sa->slots, base, config->max_concurrency, config->max_queue,
 			   async_start_cb, sa) < 0 ||
 	    !sa->env || !sa->sweeper || !sa->spawner ||
+	    !(sa->release_ev = event_new(base, -1, 0, async_release_cb, sa)) ||
 	    (config->run_as_submitter && !sa->exec_helper) ||
 	    strategy_init_base(&sa->base, &async_ops, publisher, config->mode) < 0) {
 		async_free(&sa->base);

@@ -2,14 +2,19 @@
  * Client connections. A connection is reference counted: the server holds
  * one reference while it is open, and every call, batch or subscription
  * still using it holds another, so a client that hangs up never leaves a
- * dangling pointer. The bufferevent, the coalescing timer and the delayed
- * output are freed on close; the struct and its held buffer when the last
- * reference goes.
+ * dangling pointer. The bufferevent, the read event, the coalescing timer
+ * and the delayed output are freed on close; the struct, its input and its
+ * held buffer when the last reference goes.
+ *
+ * Input is read by the connection's own event rather than the
+ * bufferevent's (which asks the kernel with FIONREAD how much there is
+ * before every read: one system call per request more than needed).
  *
  * Output goes through up to three buffers, always in this order: held
  * (waiting for the history's commit), delayed (waiting for flush_ev: made
  * active, it writes everything a loop turn queued before the loop polls
- * again; as a timer, it gathers notifications for notify_coalesce_ms) and
+ * again; as a timer, it gathers notifications for notify_coalesce_ms; the
+ * answers to the lines one read brought go out at the end of that read) and
  * the bufferevent's output. Output that is due while the bufferevent has
  * nothing queued is written to the socket at once; only what the socket
  * does not take goes to the bufferevent, which arms EV_WRITE for it. A long notification
@@ -17,6 +22,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +42,16 @@
 
 /* Notification texts from this long on are kept by reference rather than copied. */
 #define CONNECTION_SHARE_MIN 2048
+/* Bytes one read takes at most (more waits for the next turn, as the bufferevent did). */
+#define CONNECTION_READ_MAX 16384
 
 struct connection {
 	int refcount;
 	const struct connection_ops *ops;
 	void *ctx;		 /* the owner's, for ops */
-	struct bufferevent *bev; /* NULL once closed */
+	struct bufferevent *bev; /* NULL once closed; its output only */
+	struct event *read_ev;	 /* the socket is readable */
+	struct evbuffer *in;	 /* what was read and not handled yet */
 	struct connection_limits limits;
 	struct peer peer;
 	bool discarding;  /* skipping the rest of an over-long line */
@@ -59,12 +69,13 @@ struct connection {
 	bool held_notify;	  /* held holds notifications */
 	struct evbuffer *delayed; /* committed output waiting for flush_ev */
 	bool delayed_notify;	  /* delayed holds notifications */
+	bool answer_due;	  /* delayed holds an answer: it goes out after the read */
 	bool drain_due;		/* written past the bufferevent: flush_ev runs its write callback */
 	struct event *flush_ev; /* flushes delayed (active, or a timer); made on first use */
 	uint64_t last_notify_us; /* when notifications last went out (CLOCK_MONOTONIC) */
 };
 
-static void connection_read_cb(struct bufferevent *bev, void *arg);
+static void connection_read_cb(evutil_socket_t fd, short what, void *arg);
 static void connection_maybe_finish(struct connection *conn);
 static void connection_flush_delayed(struct connection *conn);
 static bool connection_make_delayed(struct connection *conn);
@@ -90,19 +101,25 @@ struct connection *connection_new(struct event_base *base, int fd, struct peer *
 	memset(peer, 0, sizeof(*peer));
 	for (size_t k = 0; k < CONNECTION_ATTACHMENT_KINDS; k++)
 		TAILQ_INIT(&conn->attached[k]);
+	conn->in = evbuffer_new();
+	conn->read_ev = event_new(base, fd, EV_READ | EV_PERSIST, connection_read_cb, conn);
 	conn->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (!conn->bev) {
-		close(fd);
+	if (!conn->in || !conn->read_ev || !conn->bev || event_add(conn->read_ev, NULL) < 0) {
+		if (conn->bev)
+			bufferevent_free(conn->bev);
+		else
+			close(fd);
+		if (conn->read_ev)
+			event_free(conn->read_ev);
+		if (conn->in)
+			evbuffer_free(conn->in);
 		peer_clear(&conn->peer);
 		free(conn);
 		return NULL;
 	}
-	bufferevent_setcb(conn->bev, connection_read_cb, connection_write_cb, connection_event_cb,
-			  conn);
-	/* Never buffer more than one line and a bit: a longer one is refused anyway. */
-	bufferevent_setwatermark(conn->bev, EV_READ, 0, limits->max_line + 2);
+	bufferevent_setcb(conn->bev, NULL, connection_write_cb, connection_event_cb, conn);
 	bufferevent_setwatermark(conn->bev, EV_WRITE, limits->max_answer_bytes / 2, 0);
-	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(conn->bev, EV_WRITE);
 	log_debug("client connected: uid %u pid %d", (unsigned)conn->peer.uid, (int)conn->peer.pid);
 	return conn;
 }
@@ -121,6 +138,7 @@ struct connection *connection_unref(struct connection *conn)
 		evbuffer_free(conn->held);
 	if (conn->delayed)
 		evbuffer_free(conn->delayed);
+	evbuffer_free(conn->in);
 	peer_clear(&conn->peer);
 	free(conn);
 	return NULL;
@@ -155,6 +173,8 @@ void connection_close(struct connection *conn)
 	if (conn->delayed)
 		evbuffer_add_buffer(bufferevent_get_output(conn->bev), conn->delayed);
 	evbuffer_write(bufferevent_get_output(conn->bev), bufferevent_getfd(conn->bev));
+	event_free(conn->read_ev);
+	conn->read_ev = NULL;
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
 	if (conn->flush_ev) {
@@ -177,7 +197,7 @@ void connection_close_after_flush(struct connection *conn)
 	if (!conn->bev)
 		return;
 	conn->close_on_flush = true;
-	bufferevent_disable(conn->bev, EV_READ);
+	event_del(conn->read_ev);
 	connection_flush_delayed(conn);
 	if (conn->bev && connection_pending_output(conn) == 0)
 		connection_close(conn);
@@ -189,7 +209,7 @@ static void connection_check_output(struct connection *conn)
 	if (conn->bev && !conn->read_paused &&
 	    connection_answer_bytes(conn) > conn->limits.max_answer_bytes) {
 		conn->read_paused = true;
-		bufferevent_disable(conn->bev, EV_READ);
+		event_del(conn->read_ev);
 	}
 }
 
@@ -262,6 +282,7 @@ static void connection_flush_delayed(struct connection *conn)
 	if (conn->delayed_notify)
 		conn->last_notify_us = connection_now_us();
 	conn->delayed_notify = false;
+	conn->answer_due = false;
 	connection_push(conn, conn->delayed);
 }
 
@@ -345,6 +366,7 @@ static struct evbuffer *connection_out(struct connection *conn, bool notificatio
 	if (!notification || !connection_must_coalesce(conn) || !connection_delay(conn))
 		event_active(conn->flush_ev, EV_TIMEOUT, 1);
 	conn->delayed_notify |= notification;
+	conn->answer_due |= !notification;
 	return conn->delayed;
 }
 
@@ -380,17 +402,39 @@ void connection_release_held(struct connection *conn, bool committed)
 	connection_check_output(conn);
 }
 
+/*
+ * Appends the parts and a newline to out as one piece: one reservation and
+ * copies, rather than an evbuffer_add (with its bookkeeping) per part.
+ */
+static void connection_add_line(struct evbuffer *out, const char *const *parts, const size_t *lens,
+				size_t count)
+{
+	struct evbuffer_iovec vec;
+	size_t total = 1, off = 0;
+
+	for (size_t i = 0; i < count; i++)
+		total += lens[i];
+	if (evbuffer_reserve_space(out, (ev_ssize_t)total, &vec, 1) != 1) {
+		for (size_t i = 0; i < count; i++)
+			evbuffer_add(out, parts[i], lens[i]);
+		evbuffer_add(out, "\n", 1);
+		return;
+	}
+	for (size_t i = 0; i < count; i++) {
+		memcpy((char *)vec.iov_base + off, parts[i], lens[i]);
+		off += lens[i];
+	}
+	((char *)vec.iov_base)[off] = '\n';
+	vec.iov_len = total;
+	evbuffer_commit_space(out, &vec, 1);
+}
+
 void connection_send_parts(struct connection *conn, const char *const *parts, const size_t *lens,
 			   size_t count)
 {
-	struct evbuffer *out;
-
 	if (!conn->bev)
 		return;
-	out = connection_out(conn, false);
-	for (size_t i = 0; i < count; i++)
-		evbuffer_add(out, parts[i], lens[i]);
-	evbuffer_add(out, "\n", 1);
+	connection_add_line(connection_out(conn, false), parts, lens, count);
 	connection_check_output(conn);
 }
 
@@ -408,17 +452,22 @@ void connection_notify(struct connection *conn, const char *prefix, size_t prefi
 		return;
 	}
 	out = connection_out(conn, true);
-	evbuffer_add(out, prefix, prefix_len);
 	/* A short text costs less to copy than a chain of its own. */
-	if (release && len >= CONNECTION_SHARE_MIN)
+	if (release && len >= CONNECTION_SHARE_MIN) {
+		evbuffer_add(out, prefix, prefix_len);
 		copied = evbuffer_add_reference(out, text, len, release, ctx) < 0;
-	if (copied) {
-		evbuffer_add(out, text, len);
-		if (release)
-			release(text, len, ctx);
+		if (copied)
+			evbuffer_add(out, text, len);
+		evbuffer_add(out, suffix, suffix_len);
+		evbuffer_add(out, "\n", 1);
+	} else {
+		const char *parts[3] = {prefix, text, suffix};
+		size_t lens[3] = {prefix_len, len, suffix_len};
+
+		connection_add_line(out, parts, lens, 3);
 	}
-	evbuffer_add(out, suffix, suffix_len);
-	evbuffer_add(out, "\n", 1);
+	if (copied && release)
+		release(text, len, ctx);
 	connection_check_output(conn);
 }
 
@@ -585,7 +634,7 @@ static void connection_handle_line(struct connection *conn, struct evbuffer *in,
 static void connection_read_lines(struct connection *conn)
 {
 	while (conn->bev && !conn->read_paused && !conn->close_on_flush) {
-		struct evbuffer *in = bufferevent_get_input(conn->bev);
+		struct evbuffer *in = conn->in;
 		struct evbuffer_ptr start, eol;
 		size_t avail = evbuffer_get_length(in);
 
@@ -610,11 +659,7 @@ static void connection_read_lines(struct connection *conn)
 	}
 }
 
-/*
- * At end of input, a last line without its newline is still a request.
- * (The bufferevent keeps the end of its input frozen: it cannot be given
- * the missing newline.)
- */
+/* At end of input, a last line without its newline is still a request. */
 static void connection_read_last_line(struct connection *conn)
 {
 	struct evbuffer *in;
@@ -622,7 +667,7 @@ static void connection_read_last_line(struct connection *conn)
 
 	if (!conn->bev || conn->read_paused || conn->close_on_flush)
 		return;
-	in = bufferevent_get_input(conn->bev);
+	in = conn->in;
 	len = evbuffer_get_length(in);
 	if (conn->discarding || len == 0)
 		return;
@@ -671,11 +716,43 @@ static void connection_finish_input(struct connection *conn)
 		connection_maybe_finish(conn);
 }
 
-static void connection_read_cb(struct bufferevent *bev, void *arg)
+/* The client shut down its side, or the socket failed: reading is over. */
+static void connection_read_ended(struct connection *conn, ssize_t n)
+{
+	event_del(conn->read_ev);
+	if (n < 0) {
+		log_debug("client uid %u pid %d: %s", (unsigned)conn->peer.uid, (int)conn->peer.pid,
+			  strerror(errno));
+		connection_close(conn);
+		return;
+	}
+	conn->peer_eof = true;
+	connection_finish_input(conn);
+}
+
+/*
+ * Reads what the socket has (one read: a level-triggered event comes back
+ * for the rest), never past one line and a bit: a longer one is refused
+ * anyway.
+ */
+static void connection_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct connection *conn = connection_ref(arg);
+	size_t have = evbuffer_get_length(conn->in), room = conn->limits.max_line + 2;
+	char buf[CONNECTION_READ_MAX];
+	ssize_t n;
 
-	connection_read_lines(conn);
+	room = room > have ? room - have : 1;
+	n = read(fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+	if (n > 0 && evbuffer_add(conn->in, buf, (size_t)n) == 0) {
+		connection_read_lines(conn);
+		/* The answers to what was read go out now, in one write, not a loop pass later. */
+		if (conn->answer_due)
+			connection_flush_delayed(conn);
+	} else if (n > 0)
+		connection_close(conn); /* out of memory: the request cannot be kept */
+	else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		connection_read_ended(conn, n);
 	connection_unref(conn);
 }
 
@@ -714,7 +791,7 @@ static void connection_write_cb(struct bufferevent *bev, void *arg)
 			if (conn->peer_eof) {
 				connection_finish_input(conn);
 			} else {
-				bufferevent_enable(bev, EV_READ);
+				event_add(conn->read_ev, NULL);
 				connection_read_lines(conn); /* what arrived while paused */
 			}
 		}
@@ -733,6 +810,7 @@ static void connection_event_cb(struct bufferevent *bev, short what, void *arg)
 		connection_close(conn);
 	} else if (what & BEV_EVENT_EOF) {
 		connection_ref(conn);
+		event_del(conn->read_ev); /* a write found the end first: reading is over too */
 		conn->peer_eof = true;
 		connection_finish_input(conn);
 		connection_unref(conn);

@@ -149,9 +149,43 @@ static void rpc_call_finish(struct rpc_call *call, json_object *response)
 	json_object_put(response);
 }
 
+/* What a success answer's text is made of around its result and its id (jsonrpc_result's order). */
+#define RPC_RESULT_HEAD "{\"jsonrpc\":\"2.0\",\"result\":"
+#define RPC_RESULT_ID	",\"id\":"
+
+/*
+ * The answer of a call outside a batch, written around result's text: the
+ * same bytes as jsonrpc_result's object would give, without building and
+ * freeing that object for every answer. false: out of memory (nothing sent).
+ */
+static bool rpc_send_result(struct rpc_call *call, json_object *result)
+{
+	static const char head[] = RPC_RESULT_HEAD, mid[] = RPC_RESULT_ID;
+	const char *parts[5] = {head, NULL, mid, NULL, "}"};
+	size_t lens[5] = {sizeof(head) - 1, 0, sizeof(mid) - 1, 0, 1};
+
+	if (!(parts[1] = json_to_wire(result, &lens[1])))
+		return false;
+	if (!call->id) {
+		parts[3] = "null";
+		lens[3] = 4;
+	} else if (!(parts[3] = json_to_wire(call->id, &lens[3]))) {
+		return false;
+	}
+	connection_send_parts(call->conn, parts, lens, 5);
+	return true;
+}
+
 struct rpc_result *rpc_success(struct rpc_call *call, json_object *result)
 {
-	rpc_call_finish(call, jsonrpc_result(call->id, result));
+	if (!result)
+		result = json_object_new_object();
+	if (call->batch || call->notification || !result || !rpc_send_result(call, result)) {
+		rpc_call_finish(call, jsonrpc_result(call->id, result));
+		return &rpc_answered;
+	}
+	json_object_put(result);
+	rpc_call_free(call);
 	return &rpc_answered;
 }
 
@@ -197,11 +231,10 @@ struct rpc_result *rpc_success_text(struct rpc_call *call, const struct jsonout 
 
 	if (result->failed)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
-	/* jsonrpc_result's members, in its order. */
 	jsonout_init(&out);
-	jsonout_lit(&out, "{\"jsonrpc\":\"2.0\",\"result\":");
+	jsonout_lit(&out, RPC_RESULT_HEAD);
 	jsonout_raw(&out, result->buf, result->len);
-	jsonout_lit(&out, ",\"id\":");
+	jsonout_lit(&out, RPC_RESULT_ID);
 	rpc_write_id(&out, call->id);
 	jsonout_lit(&out, "}");
 	if (out.failed) {

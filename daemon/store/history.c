@@ -25,6 +25,8 @@
 #define HISTORY_SCHEMA_VERSION 6
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
+/* Commit hooks at most: the daemon's and the coordinator's, and room for one more. */
+#define HISTORY_HOOKS 3
 
 /*
  * The jobs table's columns, in the order every SELECT of jobs here lists
@@ -351,6 +353,11 @@ struct history_ops {
 	size_t cap;
 };
 
+struct history_hook {
+	void (*fn)(int result, void *userdata);
+	void *userdata;
+};
+
 struct history {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[STMT_COUNT_];
@@ -366,8 +373,8 @@ struct history {
 	struct history_ops backlog; /* the writes a failed commit lost, oldest first */
 	uint64_t turn_seq;	    /* the largest seq written in the open transaction */
 	uint64_t stored_seq;	    /* the largest seq committed */
-	void (*commit_hook)(int result, void *userdata);
-	void *commit_hook_data;
+	struct history_hook hooks[HISTORY_HOOKS]; /* after every commit; unused ones NULL */
+	struct history_hook before;		  /* the turn's last writes, before its commit */
 	char last_error[256];
 	int last_error_code; /* the negative errno last_error explains, 0: none */
 };
@@ -724,6 +731,14 @@ static void history_ops_clear(struct history_ops *ops)
 	}
 }
 
+/* Tells every commit hook how a commit went (0 or its negative errno). */
+static void history_run_hooks(struct history *h, int result)
+{
+	for (size_t i = 0; i < HISTORY_HOOKS; i++)
+		if (h->hooks[i].fn)
+			h->hooks[i].fn(result, h->hooks[i].userdata);
+}
+
 /*
  * The turn's transaction is lost (a statement or its commit failed): roll
  * back what is left of it and keep its writes in the backlog, to be made
@@ -745,8 +760,7 @@ static void history_turn_failed(struct history *h, int r)
 	h->failing = true;
 	h->fail_error = r;
 	evtimer_add(h->retry_ev, &retry);
-	if (h->commit_hook)
-		h->commit_hook(r, h->commit_hook_data);
+	history_run_hooks(h, r);
 }
 
 /* Makes a backlog write again; one that turns out to be stored already is brought up to date. */
@@ -789,8 +803,7 @@ static int history_retry(struct history *h)
 	h->fail_error = 0;
 	if (h->retry_ev)
 		evtimer_del(h->retry_ev);
-	if (h->commit_hook)
-		h->commit_hook(0, h->commit_hook_data);
+	history_run_hooks(h, 0);
 	return 0;
 }
 
@@ -836,8 +849,7 @@ int history_commit(struct history *h)
 			h->stored_seq = h->turn_seq;
 		h->turn_seq = 0;
 		history_ops_clear(&h->turn);
-		if (h->commit_hook)
-			h->commit_hook(0, h->commit_hook_data);
+		history_run_hooks(h, 0);
 		return 0;
 	}
 	h->in_transaction = false;
@@ -845,8 +857,7 @@ int history_commit(struct history *h)
 	r = history_exec_commit(h);
 	if (r < 0)
 		history_rollback(h);
-	if (h->commit_hook)
-		h->commit_hook(r, h->commit_hook_data);
+	history_run_hooks(h, r);
 	return r;
 }
 
@@ -855,11 +866,23 @@ bool history_in_transaction(const struct history *h)
 	return h->in_transaction;
 }
 
-void history_set_commit_hook(struct history *h, void (*hook)(int result, void *userdata),
-			     void *userdata)
+int history_add_commit_hook(struct history *h, void (*hook)(int result, void *userdata),
+			    void *userdata)
 {
-	h->commit_hook = hook;
-	h->commit_hook_data = userdata;
+	for (size_t i = 0; i < HISTORY_HOOKS; i++)
+		if (!h->hooks[i].fn) {
+			h->hooks[i] = (struct history_hook){.fn = hook, .userdata = userdata};
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+void history_remove_commit_hook(struct history *h, void (*hook)(int result, void *userdata),
+				void *userdata)
+{
+	for (size_t i = 0; i < HISTORY_HOOKS; i++)
+		if (h->hooks[i].fn == hook && h->hooks[i].userdata == userdata)
+			h->hooks[i] = (struct history_hook){0};
 }
 
 /*
@@ -1530,7 +1553,17 @@ int history_prune(struct history *h, uint64_t max_jobs, double max_age, size_t b
 
 static void history_commit_cb(evutil_socket_t fd, short what, void *arg)
 {
-	history_commit(arg);
+	struct history *h = arg;
+
+	if (h->before.fn)
+		h->before.fn(0, h->before.userdata);
+	history_commit(h);
+}
+
+void history_set_before_commit(struct history *h, void (*hook)(int result, void *userdata),
+			       void *userdata)
+{
+	h->before = (struct history_hook){.fn = hook, .userdata = userdata};
 }
 
 static void history_retry_cb(evutil_socket_t fd, short what, void *arg)

@@ -82,6 +82,9 @@ bool history_in_transaction(const struct history *h);
 /*
  * hook runs after every commit of a transaction, with 0 or the commit's
  * negative errno: what waited for durability may go out (or must not).
+ * A history has room for a few hooks (the daemon's, the coordinator's):
+ * 0, or -ENOSPC; they run in the order they were added. Removing one
+ * that is not there does nothing.
  *
  * With an event base, a failed commit (a full disk) is not the end of its
  * writes: the history keeps every job and message write of the lost
@@ -91,10 +94,21 @@ bool history_in_transaction(const struct history *h);
  * the backlog is tried again every second and by history_commit; hook(0)
  * says when it is stored. hook(r < 0) runs once, when failing begins.
  */
-void history_set_commit_hook(struct history *h, void (*hook)(int result, void *userdata),
-			     void *userdata);
+int history_add_commit_hook(struct history *h, void (*hook)(int result, void *userdata),
+			    void *userdata);
+void history_remove_commit_hook(struct history *h, void (*hook)(int result, void *userdata),
+				void *userdata);
 
-/* Whether a failed commit left writes waiting (see history_set_commit_hook). */
+/*
+ * With an event base, hook(0, userdata) runs in the turn's commit event just
+ * before the commit, so that the writes it makes (what the turn's messages
+ * cause when they are delivered: a job closed, a dependent started) share
+ * the turn's transaction instead of making one of their own. NULL: none.
+ */
+void history_set_before_commit(struct history *h, void (*hook)(int result, void *userdata),
+			       void *userdata);
+
+/* Whether a failed commit left writes waiting (see history_add_commit_hook). */
 bool history_failing(const struct history *h);
 /* How many writes wait for the database to take them. */
 size_t history_backlog_count(const struct history *h);

@@ -391,6 +391,33 @@ START_TEST(test_metrics_match_status_and_modes)
 }
 END_TEST
 
+static long long metrics_commits(void)
+{
+	json_object *m = harness_ok(client, "metrics", NULL);
+	long long n = harness_int(m, "commit_latency.count");
+
+	json_object_put(m);
+	return n;
+}
+
+/*
+ * A task run to its end, one at a time, costs the history four commits:
+ * its submit, its start, its pid, and its end (the final message with the
+ * job it closes and the wait it answers: once two commits, five in all).
+ */
+START_TEST(test_commits_per_task)
+{
+	long long before = metrics_commits(), spent;
+
+	for (int i = 0; i < 20; i++)
+		json_object_put(
+			harness_ok(client, "submit",
+				   harness_json("{\"wait\":true,\"node\":{\"argv\":[\"true\"]}}")));
+	spent = metrics_commits() - before;
+	ck_assert_msg(spent >= 20 && spent <= 90, "20 tasks took %lld commits", spent);
+}
+END_TEST
+
 START_TEST(test_metrics_unknown_key)
 {
 	char *msg = NULL;
@@ -482,6 +509,7 @@ static Suite *metrics_suite(void)
 	tcase_add_checked_fixture(tc, metrics_setup, metrics_teardown);
 	tcase_add_test(tc, test_metrics_match_status_and_modes);
 	tcase_add_test(tc, test_metrics_unknown_key);
+	tcase_add_test(tc, test_commits_per_task);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lagged");
 	tcase_add_test(tc, test_metrics_lagged);

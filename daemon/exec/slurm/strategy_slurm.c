@@ -510,7 +510,7 @@ static void slurm_poll_line(struct strategy_slurm *sl, const struct slurm_job_li
 		run->started = true;
 		if (sl->base.hooks.task_started)
 			sl->base.hooks.task_started(sl->base.hooks.ctx, run->item.task->request_id,
-						    0);
+						    0, 0);
 	}
 }
 
