@@ -70,12 +70,13 @@ bool slotqueue_can_accept(const struct slotqueue *q)
 	return !q->closed && q->waiting < q->max_queue + slotqueue_free_slots(q);
 }
 
+/*
+ * Starts what can start once this loop turn's other work is done (the
+ * same turn, so a start shares the commit of the submit that queued it).
+ */
 static void slotqueue_start_soon(struct slotqueue *q)
 {
-	static const struct timeval now = {0, 0};
-
-	if (!evtimer_pending(q->start_ev, NULL))
-		evtimer_add(q->start_ev, &now);
+	event_active(q->start_ev, EV_TIMEOUT, 0);
 }
 
 int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)

@@ -364,6 +364,7 @@ struct history {
 	int job_param[STMT_COUNT_][JOB_COL_COUNT_]; /* a column's parameter number, or 0 */
 	sqlite3_stmt *shapes[SHAPE_KIND_COUNT_][HISTORY_SHAPES]; /* prepared on first use */
 	struct event *commit_ev;
+	bool commit_yielded;	/* the commit event went to the back of the queue once */
 	struct event *retry_ev; /* while failing: the next attempt to store the backlog */
 	bool in_transaction;
 	bool explicit_transaction;  /* opened by history_begin: only history_commit ends it */
@@ -1555,6 +1556,16 @@ static void history_commit_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct history *h = arg;
 
+	/*
+	 * Once, the commit goes to the back of the turn's queue: what the
+	 * turn set going meanwhile (a task's start after its submit) joins it.
+	 */
+	if (!h->commit_yielded) {
+		h->commit_yielded = true;
+		event_active(h->commit_ev, EV_TIMEOUT, 0);
+		return;
+	}
+	h->commit_yielded = false;
 	if (h->before.fn)
 		h->before.fn(0, h->before.userdata);
 	history_commit(h);
