@@ -241,8 +241,8 @@ int coordinator_start(struct coordinator *coord, struct publisher *publisher)
 	if (!coordinator_mode(coord, "async"))
 		return -EINVAL;
 	coord->publisher = publisher;
-	return publisher_subscribe(publisher, coordinator_handle_item, coord, "coordinator",
-				   &coord->subscription);
+	return publisher_subscribe_early(publisher, coordinator_handle_item, coord, "coordinator",
+					 &coord->subscription);
 }
 
 /* The job's exit code and error, as the closing message tells them. */
