@@ -87,12 +87,20 @@ static int json_time_format(double t, char *buf, size_t size)
 #endif
 }
 
+size_t json_time_text(double t, char buf[JSON_TIME_TEXT_MAX])
+{
+	int n = json_time_format(t, buf, JSON_TIME_TEXT_MAX);
+
+	if (n < 0)
+		n = snprintf(buf, JSON_TIME_TEXT_MAX, "%.6f", t);
+	return (size_t)n;
+}
+
 json_object *json_time_new(double t)
 {
-	char buf[352]; /* "%.6f" of the largest double */
+	char buf[JSON_TIME_TEXT_MAX];
 
-	if (json_time_format(t, buf, sizeof(buf)) < 0)
-		snprintf(buf, sizeof(buf), "%.6f", t);
+	json_time_text(t, buf);
 	return json_object_new_double_s(t, buf);
 }
 

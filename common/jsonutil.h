@@ -11,6 +11,12 @@ double time_now(void);
 /* A JSON number printed with exactly six decimals (new reference). */
 json_object *json_time_new(double t);
 
+/* Room for the text of any time: "%.6f" of the largest double and its NUL. */
+#define JSON_TIME_TEXT_MAX 352
+
+/* The text json_time_new's number is printed as, into buf; its length. */
+size_t json_time_text(double t, char buf[JSON_TIME_TEXT_MAX]);
+
 /* A JSON string, or JSON null when s is NULL (new reference, NULL is null). */
 json_object *json_string_or_null(const char *s);
 

@@ -51,6 +51,11 @@ struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_
  */
 json_object *methods_job_object(struct services *d, const struct job *job, uid_t viewer);
 
+struct jsonout;
+/* The same Job written as JSON text to out (see job_write_members), closed. */
+void methods_job_write(struct services *d, const struct job *job, uid_t viewer,
+		       struct jsonout *out);
+
 /*
  * Each method's params (see params.h); ping, modes and shutdown take
  * params_none, submit a Task (task.h).

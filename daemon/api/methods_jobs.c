@@ -14,6 +14,7 @@
 #include "connection.h"
 #include "coordinator.h"
 #include "history.h"
+#include "jsonout.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "message.h"
@@ -284,6 +285,21 @@ static struct rpc_result *methods_submit_invalid(struct rpc_call *call, json_obj
 	return rpc_failure(call, WIRE_INVALID_PARAMS, "Invalid params: %s", reason);
 }
 
+/* {"job": Job} for a submit without wait, written as text (no json-c tree). */
+static struct rpc_result *methods_submit_answer(struct rpc_call *call, const struct job *job)
+{
+	struct rpc_result *answered;
+	struct jsonout out;
+
+	jsonout_init(&out);
+	jsonout_lit(&out, "{\"job\":");
+	methods_job_write(services_of(call), job, methods_viewer(call), &out);
+	jsonout_lit(&out, "}");
+	answered = rpc_success_text(call, &out);
+	jsonout_free(&out);
+	return answered;
+}
+
 struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params, uid_t owner,
 				     const char *rerun_of)
 {
@@ -315,13 +331,8 @@ struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params,
 		free(error);
 		return answered;
 	}
-	if (!wait) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(
-			o, "job", methods_job_object(services_of(call), job, methods_viewer(call)));
-		return rpc_success(call, o);
-	}
+	if (!wait)
+		return methods_submit_answer(call, job);
 	if (methods_one_id(job->request_id, &ids) < 0)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
 	return methods_wait_for(call, WAIT_FOR_SUBMIT, &ids, 0);

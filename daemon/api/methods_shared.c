@@ -3,30 +3,50 @@
  * answer for a request_id no job has. Nothing is kept.
  */
 #include "job.h"
+#include "jsonout.h"
 #include "jsonutil.h"
 #include "methods.h"
 #include "output_store.h"
 #include "services.h"
 #include "wire_errors.h"
 
+static const char *const methods_bytes_keys[OUTPUT_STREAM_COUNT] = {
+	[OUTPUT_STDOUT] = "stdout_bytes",
+	[OUTPUT_STDERR] = "stderr_bytes",
+};
+
+/* How much the job wrote to stream s. */
+static int64_t methods_job_bytes(struct services *d, const struct job *job, enum output_stream s)
+{
+	struct output_extent e = {0};
+
+	/* A job that never ran wrote nothing: no need to look on disk. */
+	if (job_ran(job) && output_store_extent(d->output, job->request_id, s, &e) < 0)
+		e.written = 0;
+	return (int64_t)e.written;
+}
+
 json_object *methods_job_object(struct services *d, const struct job *job, uid_t viewer)
 {
 	json_object *o = job_to_json(job, viewer);
-	static const char *const keys[OUTPUT_STREAM_COUNT] = {
-		[OUTPUT_STDOUT] = "stdout_bytes",
-		[OUTPUT_STDERR] = "stderr_bytes",
-	};
 
-	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++) {
-		struct output_extent e = {0};
-
-		/* A job that never ran wrote nothing: no need to look on disk. */
-		if (job_ran(job) &&
-		    output_store_extent(d->output, job->request_id, (enum output_stream)s, &e) < 0)
-			e.written = 0;
-		json_object_object_add(o, keys[s], json_object_new_int64((int64_t)e.written));
-	}
+	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++)
+		json_object_object_add(
+			o, methods_bytes_keys[s],
+			json_object_new_int64(methods_job_bytes(d, job, (enum output_stream)s)));
 	return o;
+}
+
+void methods_job_write(struct services *d, const struct job *job, uid_t viewer, struct jsonout *out)
+{
+	job_write_members(job, viewer, out);
+	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++) {
+		jsonout_lit(out, ",");
+		jsonout_string(out, methods_bytes_keys[s]);
+		jsonout_lit(out, ":");
+		jsonout_int64(out, methods_job_bytes(d, job, (enum output_stream)s));
+	}
+	jsonout_lit(out, "}");
 }
 
 struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id)

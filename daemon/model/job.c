@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "job.h"
+#include "jsonout.h"
 #include "jsonutil.h"
 #include "wire_kinds.h"
 #include "task.h"
@@ -201,6 +202,70 @@ json_object *job_to_json(const struct job *job, uid_t viewer)
 	json_object_object_add(o, "task",
 			       job_task_visible(job, viewer) ? job_task_text(job) : NULL);
 	return o;
+}
+
+/* The stored Task's text, when job_task_text would show it (else NULL). */
+static const char *job_task_shown(const struct job *job, uid_t viewer)
+{
+	size_t len = job->task ? strlen(job->task) : 0;
+
+	if (!job_task_visible(job, viewer) || len < 2 || job->task[0] != '{' ||
+	    job->task[len - 1] != '}')
+		return NULL;
+	return job->task;
+}
+
+void job_write_members(const struct job *job, uid_t viewer, struct jsonout *out)
+{
+	const char *task = job_task_shown(job, viewer);
+
+	jsonout_lit(out, "{\"request_id\":");
+	jsonout_string(out, job->request_id);
+	jsonout_lit(out, ",\"parent_node_id\":");
+	jsonout_string(out, job->parent_node_id);
+	jsonout_lit(out, ",\"child_node_id\":");
+	jsonout_string(out, job->child_node_id);
+	jsonout_lit(out, ",\"run_id\":");
+	jsonout_string(out, job->run_id);
+	jsonout_lit(out, ",\"name\":");
+	jsonout_string(out, job->name);
+	jsonout_lit(out, ",\"mode\":");
+	jsonout_string(out, job->mode);
+	jsonout_lit(out, ",\"status\":");
+	jsonout_string(out, job_status_name(job->status));
+	jsonout_lit(out, ",\"phase\":");
+	jsonout_string(out, job_phase_name(job->phase));
+	jsonout_lit(out, ",\"result\":");
+	jsonout_string(out, job_result_name(job->result));
+	jsonout_lit(out, ",\"start_time\":");
+	jsonout_time(out, job->start_time);
+	jsonout_lit(out, ",\"end_time\":");
+	jsonout_time_or_null(out, job->status == JOB_CLOSED, job->end_time);
+	jsonout_lit(out, ",\"exit_code\":");
+	jsonout_int64_or_null(out, job->has_exit_code, job->exit_code);
+	jsonout_lit(out, ",\"error\":");
+	if (job->error_kind == ERROR_NONE) {
+		jsonout_lit(out, "null");
+	} else {
+		jsonout_lit(out, "{\"kind\":");
+		jsonout_string(out, error_kind_name(job->error_kind));
+		jsonout_lit(out, ",\"message\":");
+		jsonout_string(out, job->error_message);
+		jsonout_lit(out, "}");
+	}
+	jsonout_lit(out, ",\"owner_uid\":");
+	jsonout_int64(out, (int64_t)job->owner_uid);
+	jsonout_lit(out, ",\"run_start_time\":");
+	jsonout_time_or_null(out, job->run_start_time > 0, job->run_start_time);
+	jsonout_lit(out, ",\"rerun_of\":");
+	jsonout_string(out, job->rerun_of);
+	jsonout_lit(out, ",\"after\":");
+	jsonout_value(out, job->after);
+	jsonout_lit(out, ",\"task\":");
+	if (task)
+		jsonout_raw(out, task, strlen(task));
+	else
+		jsonout_lit(out, "null");
 }
 
 const char *job_to_string(const struct job *job, char *buf, size_t size)

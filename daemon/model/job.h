@@ -115,6 +115,15 @@ int job_end(struct job *job, enum job_result result, int exit_code, enum error_k
  */
 json_object *job_to_json(const struct job *job, uid_t viewer);
 
+struct jsonout;
+
+/*
+ * The same Job as JSON text, without a json-c tree: writes '{' and every
+ * member job_to_json has, in its order, as json_to_wire would write them.
+ * The caller may add members of its own and writes the closing '}'.
+ */
+void job_write_members(const struct job *job, uid_t viewer, struct jsonout *out);
+
 /*
  * The job's stored Task as an object (new reference), or NULL when none
  * was kept (or it does not parse).

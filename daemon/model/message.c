@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonout.h"
 #include "jsonutil.h"
 #include "message.h"
 #include "task.h"
@@ -187,20 +188,49 @@ json_object *message_to_json(const struct message *msg)
 	return o;
 }
 
+/* message_to_json's members, in its order, as json_to_wire writes them. */
+static void message_write(const struct message *msg, struct jsonout *out)
+{
+	json_object *err = message_error_to_json(msg);
+
+	jsonout_lit(out, "{\"seq\":");
+	jsonout_int64(out, (int64_t)msg->seq);
+	jsonout_lit(out, ",\"type\":");
+	jsonout_string(out, message_type_name(msg->type));
+	jsonout_lit(out, ",\"time\":");
+	jsonout_time(out, msg->time);
+	jsonout_lit(out, ",\"request_id\":");
+	jsonout_string(out, msg->request_id);
+	jsonout_lit(out, ",\"parent_node_id\":");
+	jsonout_string(out, msg->parent_node_id);
+	jsonout_lit(out, ",\"child_node_id\":");
+	jsonout_string(out, msg->child_node_id);
+	jsonout_lit(out, ",\"run_id\":");
+	jsonout_string(out, msg->run_id);
+	jsonout_lit(out, ",\"mode\":");
+	jsonout_string(out, msg->mode);
+	jsonout_lit(out, ",\"result\":");
+	jsonout_value(out, msg->result);
+	/* Rare (failures only), and then as small as it is: the tree is fine. */
+	jsonout_lit(out, ",\"error\":");
+	jsonout_value(out, err);
+	json_object_put(err);
+	if (message_closes_job(msg)) {
+		jsonout_lit(out, ",\"run_start_time\":");
+		jsonout_time_or_null(out, msg->run_start_time > 0, msg->run_start_time);
+	}
+	jsonout_lit(out, "}");
+}
+
 const char *message_wire(struct message *msg, size_t *len)
 {
-	json_object *o;
-	const char *text;
-	size_t n;
+	struct jsonout out;
 
 	if (!msg->wire) {
-		o = message_to_json(msg);
-		if (!o)
-			return NULL;
-		text = json_to_wire(o, &n);
-		msg->wire = text ? strndup(text, n) : NULL;
-		msg->wire_len = n;
-		json_object_put(o);
+		jsonout_init(&out);
+		message_write(msg, &out);
+		msg->wire_len = out.len;
+		msg->wire = jsonout_take(&out);
 		if (!msg->wire)
 			return NULL;
 	}

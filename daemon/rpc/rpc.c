@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "connection.h"
+#include "jsonout.h"
 #include "jsonrpc.h"
 #include "jsontext.h"
 #include "jsonutil.h"
@@ -61,15 +62,6 @@ struct rpc_result {
 };
 static struct rpc_result rpc_answered;
 
-static void rpc_send_object(struct connection *conn, json_object *o)
-{
-	size_t len;
-	const char *text = json_to_wire(o, &len);
-
-	if (text)
-		connection_send(conn, text, len);
-}
-
 static void rpc_batch_free(struct rpc_batch *batch)
 {
 	for (size_t i = 0; i < batch->count; i++)
@@ -81,16 +73,13 @@ static void rpc_batch_free(struct rpc_batch *batch)
 	free(batch);
 }
 
-/* Keeps response's text for its slot; the connection counts it as waiting output. */
-static void rpc_batch_store(struct rpc_batch *batch, size_t slot, json_object *response)
+/* Keeps a copy of an answer's text for its slot; the connection counts it as waiting output. */
+static void rpc_batch_store(struct rpc_batch *batch, size_t slot, const char *text, size_t len)
 {
 	struct rpc_answer *answer = &batch->answers[slot];
-	size_t len;
-	const char *text;
 
 	if (!connection_is_open(batch->conn))
 		return; /* nobody to send it to */
-	text = json_to_wire(response, &len);
 	if (!text || !(answer->text = malloc(len))) {
 		log_error("out of memory: an answer in a batch of uid %u is lost",
 			  (unsigned)connection_peer_uid(batch->conn));
@@ -134,22 +123,35 @@ static void rpc_call_free(struct rpc_call *call)
 	free(call);
 }
 
-/* Delivers response (taken) for call, then frees the call. */
-static void rpc_call_finish(struct rpc_call *call, json_object *response)
+/* Delivers the answer's text (NULL: lost to a lack of memory) for call, then frees the call. */
+static void rpc_call_finish_text(struct rpc_call *call, const char *text, size_t len)
 {
 	struct rpc_batch *batch = call->batch;
 
 	if (batch && !call->notification)
-		rpc_batch_store(batch, call->batch_slot, response);
-	else if (!call->notification)
-		rpc_send_object(call->conn, response);
-	json_object_put(response);
+		rpc_batch_store(batch, call->batch_slot, text, len);
+	else if (!call->notification && text)
+		connection_send(call->conn, text, len);
 	rpc_call_free(call);
 	if (batch) {
 		batch->outstanding--;
 		rpc_batch_maybe_send(batch);
 	}
 }
+
+/* Delivers response (taken) for call, then frees the call. */
+static void rpc_call_finish(struct rpc_call *call, json_object *response)
+{
+	size_t len = 0;
+	const char *text = json_to_wire(response, &len);
+
+	rpc_call_finish_text(call, text, len);
+	json_object_put(response);
+}
+
+/* What a success answer's text is made of around its result and its id (jsonrpc_result's order). */
+#define RPC_RESULT_HEAD "{\"jsonrpc\":\"2.0\",\"result\":"
+#define RPC_RESULT_ID	",\"id\":"
 
 /*
  * The answer of a call outside a batch, written around result's text: the
@@ -158,7 +160,7 @@ static void rpc_call_finish(struct rpc_call *call, json_object *response)
  */
 static bool rpc_send_result(struct rpc_call *call, json_object *result)
 {
-	static const char head[] = "{\"jsonrpc\":\"2.0\",\"result\":", mid[] = ",\"id\":";
+	static const char head[] = RPC_RESULT_HEAD, mid[] = RPC_RESULT_ID;
 	const char *parts[5] = {head, NULL, mid, NULL, "}"};
 	size_t lens[5] = {sizeof(head) - 1, 0, sizeof(mid) - 1, 0, 1};
 
@@ -184,6 +186,63 @@ struct rpc_result *rpc_success(struct rpc_call *call, json_object *result)
 	}
 	json_object_put(result);
 	rpc_call_free(call);
+	return &rpc_answered;
+}
+
+static bool rpc_has_nul(json_object *string)
+{
+	return memchr(json_object_get_string(string), '\0',
+		      (size_t)json_object_get_string_len(string)) != NULL;
+}
+
+/* The id as json-c writes it: an integer or a string without json-c's printbuf. */
+static void rpc_write_id(struct jsonout *out, json_object *id)
+{
+	int64_t v;
+
+	switch (json_object_get_type(id)) {
+	case json_type_string:
+		/* jsonout_string stops at a NUL (\u0000), which json-c writes. */
+		if (!rpc_has_nul(id)) {
+			jsonout_string(out, json_object_get_string(id));
+			return;
+		}
+		break;
+	case json_type_int:
+		v = json_object_get_int64(id);
+		if (v != INT64_MAX) { /* else perhaps a larger uint64 */
+			jsonout_int64(out, v);
+			return;
+		}
+		break;
+	case json_type_null:
+	case json_type_boolean:
+	case json_type_double:
+	case json_type_object:
+	case json_type_array:
+		break;
+	}
+	jsonout_value(out, id);
+}
+
+struct rpc_result *rpc_success_text(struct rpc_call *call, const struct jsonout *result)
+{
+	struct jsonout out;
+
+	if (result->failed)
+		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
+	jsonout_init(&out);
+	jsonout_lit(&out, RPC_RESULT_HEAD);
+	jsonout_raw(&out, result->buf, result->len);
+	jsonout_lit(&out, RPC_RESULT_ID);
+	rpc_write_id(&out, call->id);
+	jsonout_lit(&out, "}");
+	if (out.failed) {
+		jsonout_free(&out);
+		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
+	}
+	rpc_call_finish_text(call, out.buf, out.len);
+	jsonout_free(&out);
 	return &rpc_answered;
 }
 
@@ -297,12 +356,6 @@ static json_object *rpc_exact_id(struct rpc_call *call, json_object *id, struct 
 	exact = digits ? json_object_new_double_s((double)v, digits) : NULL;
 	free(digits);
 	return exact ? exact : json_object_get(id);
-}
-
-static bool rpc_has_nul(json_object *string)
-{
-	return memchr(json_object_get_string(string), '\0',
-		      (size_t)json_object_get_string_len(string)) != NULL;
 }
 
 /* Checks the envelope; fills *method and *params. Answers and returns false if it is invalid. */

@@ -76,6 +76,13 @@ struct rpc_methods {
 
 /* Answers call with result (taken) and frees the call. */
 struct rpc_result *rpc_success(struct rpc_call *call, json_object *result);
+struct jsonout;
+/*
+ * Answers call with result given as JSON text (an object, written with
+ * jsonout; borrowed), as rpc_success would answer with its tree, and frees
+ * the call. A result that ran out of memory answers an internal error.
+ */
+struct rpc_result *rpc_success_text(struct rpc_call *call, const struct jsonout *result);
 /* Answers call with an error (data may be NULL; taken) and frees the call. */
 struct rpc_result *rpc_failure_data(struct rpc_call *call, int code, json_object *data,
 				    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
