@@ -139,15 +139,16 @@ static void daemon_storage_recovered(struct daemon *d)
 }
 
 /*
- * The turn's messages are delivered before its commit: what they change
- * (the jobs they close, the waits they end) goes in the same transaction,
- * one commit a turn rather than one for the messages and one for the rest.
+ * The turn's messages reach the coordinator and the waiter before its
+ * commit: what they change (the jobs they close, the waits they end) goes
+ * in the same transaction, one commit a turn rather than one for the
+ * messages and one for the rest. Clients hear of them after the commit.
  */
 static void daemon_before_commit(int result, void *userdata)
 {
 	struct daemon *d = userdata;
 
-	publisher_deliver_pending(d->publisher);
+	publisher_deliver_early(d->publisher);
 }
 
 static void daemon_commit_hook(int result, void *userdata)
@@ -158,6 +159,8 @@ static void daemon_commit_hook(int result, void *userdata)
 		daemon_storage_failed(d, result);
 	else if (result == 0 && d->storage_failing && !history_failing(d->history))
 		daemon_storage_recovered(d);
+	if (result == 0)
+		publisher_stored(d->publisher, history_stored_seq(d->history));
 	if (d->server)
 		server_release_held(d->server, result == 0);
 }
@@ -337,6 +340,7 @@ static int daemon_open_history(struct daemon *d, char **error)
 			return cause_set(error, -ENOMEM, "out of memory");
 		}
 		publisher_set_store(d->publisher, daemon_store_cb, d);
+		publisher_gate_on_store(d->publisher, last_seq);
 		history_set_before_commit(d->history, daemon_before_commit, d);
 		r = history_add_commit_hook(d->history, daemon_commit_hook, d);
 		if (r == 0)

@@ -1,7 +1,9 @@
 /*
  * The history's schema: a database of schema 5 (jobs_by_parent over every
  * job) migrates to 6 (only jobs with a parent), keeps its jobs, and the
- * queries by parent still find them through the index.
+ * queries by parent still find them through the index. Schema 7: how much
+ * a closed job wrote is stored with its close and loaded back; unknown (-1)
+ * while opened and for rows closed before 7, which the migration keeps.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -106,7 +108,9 @@ START_TEST(test_schema_5_migrates)
 	hs_insert(h, "other", "{\"request_id\": \"other\", \"node\": {\"argv\": [\"true\"]}}");
 	history_close(h);
 	/* Back to schema 5 as it was: jobs_by_parent over every row, NULLs included. */
-	hs_exec("DROP INDEX jobs_by_parent;"
+	hs_exec("ALTER TABLE jobs DROP COLUMN stdout_bytes;"
+		"ALTER TABLE jobs DROP COLUMN stderr_bytes;"
+		"DROP INDEX jobs_by_parent;"
 		"CREATE INDEX jobs_by_parent ON jobs (parent_node_id, seq_no);"
 		"PRAGMA user_version = 5;");
 	text = hs_text("SELECT count(*) FROM jobs INDEXED BY jobs_by_parent WHERE "
@@ -115,8 +119,9 @@ START_TEST(test_schema_5_migrates)
 	free(text);
 
 	h = hs_open();
+	/* And on to the newest (7: the totals of a closed job, see below). */
 	text = hs_text("PRAGMA user_version");
-	ck_assert_str_eq(text, "6");
+	ck_assert_str_eq(text, "7");
 	free(text);
 	text = hs_text("SELECT sql FROM sqlite_master WHERE name = 'jobs_by_parent'");
 	ck_assert_ptr_nonnull(strstr(text, "WHERE parent_node_id IS NOT NULL"));
@@ -171,6 +176,85 @@ START_TEST(test_schema_parent_queries_use_the_index)
 }
 END_TEST
 
+/* A new job request_id, stored opened; the caller's reference. */
+static struct job *hs_opened(struct history *h, const char *request_id)
+{
+	struct task *task;
+	struct job *job;
+	char json[160];
+
+	snprintf(json, sizeof(json), "{\"request_id\": \"%s\", \"node\": {\"argv\": [\"true\"]}}",
+		 request_id);
+	task = tu_task(json);
+	free(task->run_id);
+	task->run_id = strdup(request_id);
+	job = job_new_from_task(task);
+	task_free(task);
+	ck_assert_ptr_nonnull(job);
+	ck_assert_int_eq(history_insert_job(h, job), 0);
+	return job;
+}
+
+/* Closes job having written out and err bytes (< 0: unknown). */
+static void hs_close(struct history *h, struct job *job, int64_t out, int64_t err)
+{
+	job->stdout_bytes = out;
+	job->stderr_bytes = err;
+	ck_assert_int_eq(job_end(job, JOB_SUCCESS, 0, ERROR_NONE, NULL), 0);
+	ck_assert_int_eq(history_update_job(h, job), 0);
+	job_unref(job);
+}
+
+static void hs_expect(struct history *h, const char *request_id, int64_t out, int64_t err)
+{
+	struct job *job;
+
+	ck_assert_int_eq(history_find_job(h, request_id, &job), 0);
+	ck_assert_int_eq(job->stdout_bytes, out);
+	ck_assert_int_eq(job->stderr_bytes, err);
+	job_unref(job);
+}
+
+START_TEST(test_totals_stored_with_close)
+{
+	struct history *h = hs_open();
+	struct job *opened = hs_opened(h, "opened");
+
+	ck_assert_int_eq(opened->stdout_bytes, -1);
+	hs_close(h, hs_opened(h, "none"), 0, 0);
+	hs_close(h, hs_opened(h, "big"), 10485782, 3);
+	hs_close(h, hs_opened(h, "lost"), -1, -1);
+	history_close(h);
+	job_unref(opened);
+
+	h = hs_open();
+	hs_expect(h, "opened", -1, -1);
+	hs_expect(h, "none", 0, 0);
+	hs_expect(h, "big", 10485782, 3);
+	hs_expect(h, "lost", -1, -1);
+	history_close(h);
+}
+END_TEST
+
+START_TEST(test_schema_6_rows_are_unknown)
+{
+	struct history *h = hs_open();
+
+	hs_close(h, hs_opened(h, "old"), 5, 6);
+	history_close(h);
+	/* Back to schema 6: no columns for the totals. */
+	hs_exec("ALTER TABLE jobs DROP COLUMN stdout_bytes;"
+		"ALTER TABLE jobs DROP COLUMN stderr_bytes;"
+		"PRAGMA user_version = 6;");
+
+	h = hs_open();
+	hs_expect(h, "old", -1, -1);
+	hs_close(h, hs_opened(h, "new"), 7, 0);
+	hs_expect(h, "new", 7, 0);
+	history_close(h);
+}
+END_TEST
+
 static Suite *history_schema_suite(void)
 {
 	Suite *s = suite_create("history-schema");
@@ -179,6 +263,8 @@ static Suite *history_schema_suite(void)
 	tcase_add_checked_fixture(tc, hs_setup, hs_teardown);
 	tcase_add_test(tc, test_schema_5_migrates);
 	tcase_add_test(tc, test_schema_parent_queries_use_the_index);
+	tcase_add_test(tc, test_totals_stored_with_close);
+	tcase_add_test(tc, test_schema_6_rows_are_unknown);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -168,6 +168,71 @@ START_TEST(test_publisher_undelivered_subscriber)
 }
 END_TEST
 
+/*
+ * The daemon's own subscribers hear a message before its commit; clients
+ * only after, and not while it is held: a commit that fails (a full disk)
+ * holds its messages, and a client that heard of one the history then
+ * lacked would find a gap when it subscribes again from its last seq.
+ */
+START_TEST(test_publisher_early_subscribers)
+{
+	struct tu_collector early = {0}, client = {0};
+
+	ck_assert_int_eq(publisher_subscribe_early(pub, tu_collect_cb, &early, "state", NULL), 0);
+	ck_assert_int_eq(publisher_subscribe(pub, tu_collect_cb, &client, "client", NULL), 0);
+	ck_assert_int_eq(publisher_test_publish(MESSAGE_REQUEST_CREATION, "a"), 0);
+	publisher_deliver_early(pub);
+	ck_assert_uint_eq(early.count, 1);
+	ck_assert_uint_eq(client.count, 0);
+	/* Its commit failed: it is held, the client waits; the early one is not told twice. */
+	publisher_hold_after(pub, 0);
+	publisher_turn();
+	ck_assert_uint_eq(early.count, 1);
+	ck_assert_uint_eq(client.count, 0);
+	/* A held message reaches nobody early either. */
+	ck_assert_int_eq(publisher_test_publish(MESSAGE_REQUEST_SUCCESS, "a"), 0);
+	publisher_deliver_early(pub);
+	ck_assert_uint_eq(early.count, 1);
+	/* Stored at last: each hears each message once, in order. */
+	publisher_release(pub);
+	publisher_turn();
+	ck_assert_uint_eq(early.count, 2);
+	ck_assert_uint_eq(client.count, 2);
+	ck_assert_uint_eq(client.msgs[0]->seq, 1);
+	ck_assert_uint_eq(client.msgs[1]->seq, 2);
+	ck_assert_uint_eq(early.msgs[1]->seq, 2);
+	tu_collector_clear(&early);
+	tu_collector_clear(&client);
+}
+END_TEST
+
+/* Gated on the store: the others hear a message once its commit is done, in order. */
+START_TEST(test_publisher_gate_on_store)
+{
+	struct tu_collector early = {0}, client = {0};
+
+	publisher_gate_on_store(pub, 0);
+	ck_assert_int_eq(publisher_subscribe_early(pub, tu_collect_cb, &early, "state", NULL), 0);
+	ck_assert_int_eq(publisher_subscribe(pub, tu_collect_cb, &client, "client", NULL), 0);
+	ck_assert_int_eq(publisher_test_publish(MESSAGE_REQUEST_CREATION, "a"), 0);
+	ck_assert_int_eq(publisher_test_publish(MESSAGE_REQUEST_SUCCESS, "a"), 0);
+	publisher_turn();
+	/* The early one needs no commit; the client waits for it. */
+	ck_assert_uint_eq(early.count, 2);
+	ck_assert_uint_eq(client.count, 0);
+	publisher_stored(pub, 1);
+	publisher_turn();
+	ck_assert_uint_eq(client.count, 1);
+	ck_assert_uint_eq(client.msgs[0]->seq, 1);
+	publisher_stored(pub, 2);
+	publisher_turn();
+	ck_assert_uint_eq(client.count, 2);
+	ck_assert_uint_eq(early.count, 2);
+	tu_collector_clear(&early);
+	tu_collector_clear(&client);
+}
+END_TEST
+
 struct publisher_unsub {
 	uint64_t target;
 	int calls;
@@ -466,6 +531,8 @@ static Suite *publisher_suite(void)
 	tcase_add_test(tc, test_publisher_every_subscriber_in_order);
 	tcase_add_test(tc, test_publisher_late_subscriber);
 	tcase_add_test(tc, test_publisher_undelivered_subscriber);
+	tcase_add_test(tc, test_publisher_early_subscribers);
+	tcase_add_test(tc, test_publisher_gate_on_store);
 	tcase_add_test(tc, test_publisher_unsubscribe_self_in_callback);
 	tcase_add_test(tc, test_publisher_unsubscribe_other_in_callback);
 	tcase_add_test(tc, test_publisher_unsubscribe_unknown);

@@ -18,8 +18,12 @@ static const char *const methods_bytes_keys[OUTPUT_STREAM_COUNT] = {
 /* How much the job wrote to stream s. */
 static int64_t methods_job_bytes(struct services *d, const struct job *job, enum output_stream s)
 {
+	int64_t stored = s == OUTPUT_STDOUT ? job->stdout_bytes : job->stderr_bytes;
 	struct output_extent e = {0};
 
+	/* Closed with its totals: no file to open (an opened job's writer is live). */
+	if (job->status == JOB_CLOSED && stored >= 0)
+		return stored;
 	/* A job that never ran wrote nothing: no need to look on disk. */
 	if (job_ran(job) && output_store_extent(d->output, job->request_id, s, &e) < 0)
 		e.written = 0;

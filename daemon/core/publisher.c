@@ -24,11 +24,13 @@ struct publisher_subscriber {
 	void *userdata;
 	char *name;
 	bool removed;
+	bool early; /* hears each message before its commit (publisher_deliver_early) */
 };
 
 struct publisher_pending {
 	TAILQ_ENTRY(publisher_pending) entry;
 	struct message *msg;
+	bool early_done; /* the early subscribers have it */
 };
 
 struct publisher {
@@ -36,10 +38,12 @@ struct publisher {
 	TAILQ_HEAD(, publisher_subscriber) subscribers;
 	TAILQ_HEAD(publisher_pending_head, publisher_pending) pending;
 	uint64_t next_seq;
-	uint64_t delivered_seq; /* the last message whose delivery began */
+	uint64_t delivered_seq; /* the last message whose delivery (to the early ones) began */
 	uint64_t
 		hold_after; /* messages with a larger seq wait (not stored yet); UINT64_MAX: none */
 	uint64_t next_subscriber_id;
+	bool gated;	     /* the others wait for their message to be stored */
+	uint64_t stored_seq; /* the last message stored, when gated */
 	publisher_store_fn store;
 	void *store_data;
 	int delivering; /* depth: removals are deferred while non-zero */
@@ -101,7 +105,7 @@ void publisher_set_store(struct publisher *pub, publisher_store_fn store, void *
 	pub->store_data = userdata;
 }
 
-static int publisher_add(struct publisher *pub, uint64_t after_seq, publisher_cb cb,
+static int publisher_add(struct publisher *pub, uint64_t after_seq, bool early, publisher_cb cb,
 			 publisher_filter filter, void *userdata, const char *name,
 			 uint64_t *ret_id)
 {
@@ -116,6 +120,7 @@ static int publisher_add(struct publisher *pub, uint64_t after_seq, publisher_cb
 	}
 	sub->id = pub->next_subscriber_id++;
 	sub->after_seq = after_seq;
+	sub->early = early;
 	sub->cb = cb;
 	sub->filter = filter;
 	sub->userdata = userdata;
@@ -128,19 +133,25 @@ static int publisher_add(struct publisher *pub, uint64_t after_seq, publisher_cb
 int publisher_subscribe(struct publisher *pub, publisher_cb cb, void *userdata, const char *name,
 			uint64_t *ret_id)
 {
-	return publisher_add(pub, publisher_last_seq(pub), cb, NULL, userdata, name, ret_id);
+	return publisher_add(pub, publisher_last_seq(pub), false, cb, NULL, userdata, name, ret_id);
+}
+
+int publisher_subscribe_early(struct publisher *pub, publisher_cb cb, void *userdata,
+			      const char *name, uint64_t *ret_id)
+{
+	return publisher_add(pub, publisher_last_seq(pub), true, cb, NULL, userdata, name, ret_id);
 }
 
 int publisher_subscribe_undelivered(struct publisher *pub, publisher_cb cb, void *userdata,
 				    const char *name, uint64_t *ret_id)
 {
-	return publisher_add(pub, pub->delivered_seq, cb, NULL, userdata, name, ret_id);
+	return publisher_add(pub, pub->delivered_seq, false, cb, NULL, userdata, name, ret_id);
 }
 
 int publisher_listen(struct publisher *pub, publisher_filter filter, publisher_cb cb,
 		     void *userdata, uint64_t *ret_id)
 {
-	return publisher_add(pub, publisher_last_seq(pub), cb, filter, userdata, "listener",
+	return publisher_add(pub, publisher_last_seq(pub), false, cb, filter, userdata, "listener",
 			     ret_id);
 }
 
@@ -210,12 +221,28 @@ void publisher_release(struct publisher *pub)
 		event_active(pub->deliver_ev, EV_TIMEOUT, 0);
 }
 
-/* Whether the oldest undelivered message may go out now. */
+/* Whether the oldest undelivered message may go out now (to everyone). */
 static bool publisher_can_deliver(const struct publisher *pub)
 {
 	const struct publisher_pending *p = TAILQ_FIRST(&pub->pending);
 
-	return p && p->msg->seq <= pub->hold_after;
+	return p && p->msg->seq <= pub->hold_after &&
+	       (!pub->gated || p->msg->seq <= pub->stored_seq);
+}
+
+void publisher_gate_on_store(struct publisher *pub, uint64_t stored_seq)
+{
+	pub->gated = true;
+	pub->stored_seq = stored_seq;
+}
+
+void publisher_stored(struct publisher *pub, uint64_t seq)
+{
+	if (seq <= pub->stored_seq)
+		return;
+	pub->stored_seq = seq;
+	if (publisher_can_deliver(pub))
+		event_active(pub->deliver_ev, EV_TIMEOUT, 0);
 }
 
 static void publisher_purge_removed(struct publisher *pub)
@@ -234,14 +261,16 @@ static void publisher_purge_removed(struct publisher *pub)
 	pub->has_removed = false;
 }
 
-static void publisher_deliver_one(struct publisher *pub, struct message *msg)
+/* Hands msg to the early subscribers (early true), or to the others. */
+static void publisher_deliver_one(struct publisher *pub, struct message *msg, bool early)
 {
 	struct publisher_subscriber *sub;
 
-	pub->delivered_seq = msg->seq;
+	if (early)
+		pub->delivered_seq = msg->seq;
 	pub->delivering++;
 	TAILQ_FOREACH (sub, &pub->subscribers, entry) {
-		if (sub->removed || msg->seq <= sub->after_seq)
+		if (sub->removed || sub->early != early || msg->seq <= sub->after_seq)
 			continue;
 		if (sub->filter) {
 			if (!sub->filter(msg, sub->userdata))
@@ -256,6 +285,24 @@ static void publisher_deliver_one(struct publisher *pub, struct message *msg)
 	publisher_purge_removed(pub);
 }
 
+void publisher_deliver_early(struct publisher *pub)
+{
+	struct publisher_pending *p, *last = TAILQ_LAST(&pub->pending, publisher_pending_head);
+
+	if (pub->shut_down || !last)
+		return;
+	/* Those queued now; what their delivery publishes waits for the turn's delivery. */
+	for (p = TAILQ_FIRST(&pub->pending); p && p->msg->seq <= pub->hold_after;
+	     p = TAILQ_NEXT(p, entry)) {
+		if (!p->early_done) {
+			p->early_done = true;
+			publisher_deliver_one(pub, p->msg, true);
+		}
+		if (p == last)
+			break;
+	}
+}
+
 /*
  * Delivers the messages queued before this turn; later ones wait for the
  * next. Held ones wait for publisher_release.
@@ -266,13 +313,16 @@ static void publisher_deliver_queued(struct publisher *pub)
 
 	if (!last)
 		return;
+	publisher_deliver_early(pub);
 	while (publisher_can_deliver(pub)) {
 		bool at_last;
 
 		p = TAILQ_FIRST(&pub->pending);
 		at_last = p == last;
 		TAILQ_REMOVE(&pub->pending, p, entry);
-		publisher_deliver_one(pub, p->msg);
+		if (!p->early_done)
+			publisher_deliver_one(pub, p->msg, true);
+		publisher_deliver_one(pub, p->msg, false);
 		message_unref(p->msg);
 		free(p);
 		if (at_last)
@@ -287,14 +337,9 @@ static void publisher_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	publisher_deliver_queued(arg);
 }
 
-void publisher_deliver_pending(struct publisher *pub)
-{
-	if (!pub->shut_down)
-		publisher_deliver_queued(pub);
-}
-
 void publisher_shutdown(struct publisher *pub)
 {
+	pub->gated = false; /* the history is flushed after */
 	while (publisher_can_deliver(pub))
 		publisher_deliver_queued(pub);
 	pub->shut_down = true;

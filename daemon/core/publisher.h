@@ -46,6 +46,13 @@ int publisher_subscribe(struct publisher *pub, publisher_cb cb, void *userdata, 
  */
 int publisher_subscribe_undelivered(struct publisher *pub, publisher_cb cb, void *userdata,
 				    const char *name, uint64_t *ret_id);
+/*
+ * Like publisher_subscribe, for the daemon's own bookkeeping: the
+ * subscriber hears each message as soon as publisher_deliver_early runs,
+ * before the other subscribers and before the message's commit.
+ */
+int publisher_subscribe_early(struct publisher *pub, publisher_cb cb, void *userdata,
+			      const char *name, uint64_t *ret_id);
 /* Removes a subscriber, also from inside a callback. -ENOENT for an unknown id. */
 int publisher_unsubscribe(struct publisher *pub, uint64_t id);
 
@@ -79,10 +86,23 @@ void publisher_release(struct publisher *pub);
 void publisher_shutdown(struct publisher *pub);
 
 /*
- * Delivers now the messages queued so far that may go out (what their
- * delivery publishes waits for the next turn, as usual); for a caller that
- * wants the subscribers' reactions before something else happens.
+ * From now on, the subscribers other than the early ones get a message
+ * only once publisher_stored has said it is stored (its commit is done):
+ * stored_seq is the last one stored now.
  */
-void publisher_deliver_pending(struct publisher *pub);
+void publisher_gate_on_store(struct publisher *pub, uint64_t stored_seq);
+/* Every message up to seq is stored: those waiting for it may go out. */
+void publisher_stored(struct publisher *pub, uint64_t seq);
+
+/*
+ * Hands the messages queued so far to the early subscribers now, before
+ * the commit that stores them, so that what those do (the coordinator
+ * closing jobs, the waiter answering waits) goes into the same
+ * transaction. The other subscribers get each message on the loop turn's
+ * delivery, and only once it may go out (stored, see
+ * publisher_gate_on_store, and not held): a client never hears of a
+ * message the history may yet lose.
+ */
+void publisher_deliver_early(struct publisher *pub);
 
 #endif

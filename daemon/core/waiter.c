@@ -134,8 +134,8 @@ int waiter_new(struct event_base *base, struct publisher *publisher, struct stat
 		free(waiter);
 		return -ENOMEM;
 	}
-	r = publisher_subscribe(publisher, waiter_message_cb, waiter, "waiter",
-				&waiter->subscription);
+	r = publisher_subscribe_early(publisher, waiter_message_cb, waiter, "waiter",
+				      &waiter->subscription);
 	if (r < 0) {
 		lh_table_free(waiter->slots);
 		free(waiter);

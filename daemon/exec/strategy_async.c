@@ -151,6 +151,12 @@ static void async_publish_outcome(struct async_run *run, const struct process_re
 		.stderr_data = res->stderr_data,
 		.stderr_len = res->stderr_len,
 		.stderr_truncated = res->stderr_truncated,
+		/* All of it went through the writer (none: nothing is kept, and 0 is shown). */
+		.written_known = true,
+		.stdout_written =
+			run->output ? output_writer_written(run->output, OUTPUT_STDOUT) : 0,
+		.stderr_written =
+			run->output ? output_writer_written(run->output, OUTPUT_STDERR) : 0,
 	};
 	bool success = run->stop_reason == ERROR_NONE && !res->signaled && res->exit_code == 0;
 	struct message *msg;

@@ -17,8 +17,10 @@ struct job *job_new_empty(void)
 {
 	struct job *job = calloc(1, sizeof(*job));
 
-	if (job)
-		job->refcount = 1;
+	if (!job)
+		return NULL;
+	job->refcount = 1;
+	job->stdout_bytes = job->stderr_bytes = -1;
 	return job;
 }
 

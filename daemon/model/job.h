@@ -69,6 +69,13 @@ struct job {
 	char *task;	       /* the Task as submitted minus wait (JSON text), or NULL */
 	double run_start_time; /* when its process started; 0 before */
 	char *rerun_of;	       /* the request_id it was re-run from, or NULL */
+	/*
+	 * How much its task wrote to each stream in all, kept or not, stored
+	 * with its close by the strategy's final message; -1: unknown (opened,
+	 * never ran, closed as lost, or stored before schema 7).
+	 */
+	int64_t stdout_bytes;
+	int64_t stderr_bytes;
 
 	/* In memory only: its final message is published, not yet delivered. */
 	bool finishing;

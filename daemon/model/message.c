@@ -64,6 +64,11 @@ struct message *message_new(enum message_type type, const struct message_ids *id
 	msg->refcount = 1;
 	msg->type = type;
 	msg->error_exit_code = -1;
+	msg->stdout_written = msg->stderr_written = -1;
+	if (output && output->written_known) {
+		msg->stdout_written = (int64_t)output->stdout_written;
+		msg->stderr_written = (int64_t)output->stderr_written;
+	}
 	msg->request_id = message_dup(ids->request_id, &failed);
 	msg->parent_node_id = message_dup(ids->parent_node_id, &failed);
 	msg->child_node_id = message_dup(ids->child_node_id, &failed);

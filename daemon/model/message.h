@@ -32,6 +32,14 @@ struct message_output {
 	const char *stderr_data;
 	size_t stderr_len;
 	bool stderr_truncated;
+	/*
+	 * How much the task wrote to each stream in all, kept or not (the
+	 * Job's stdout_bytes and stderr_bytes), when written_known: carried
+	 * to the job's close, never on the wire.
+	 */
+	bool written_known;
+	uint64_t stdout_written;
+	uint64_t stderr_written;
 };
 
 /* The ids a message carries; any may be NULL (a refused task may lack some). */
@@ -63,6 +71,10 @@ struct message {
 	char *error_message;
 	int error_exit_code; /* < 0: not applicable */
 	int error_signal;    /* 0: not applicable */
+
+	/* In memory only, never on the wire: see struct message_output; -1: unknown. */
+	int64_t stdout_written;
+	int64_t stderr_written;
 
 	char *wire; /* cached serialization of message_to_json, see message_wire */
 	size_t wire_len;

@@ -22,7 +22,7 @@
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
-#define HISTORY_SCHEMA_VERSION 6
+#define HISTORY_SCHEMA_VERSION 7
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
 /* Commit hooks at most: the daemon's and the coordinator's, and room for one more. */
@@ -57,7 +57,9 @@
 	SEP COL(RUN_START_TIME, run_start_time)                                                    \
 	SEP COL(RERUN_OF, rerun_of)                                                                \
 	SEP COL(TASK, task)                                                                        \
-	SEP COL(STRATEGY_REF, strategy_ref)
+	SEP COL(STRATEGY_REF, strategy_ref)                                                        \
+	SEP COL(STDOUT_BYTES, stdout_bytes)                                                        \
+	SEP COL(STDERR_BYTES, stderr_bytes)
 
 #define HISTORY_COMMA		    ,
 #define HISTORY_SQL_COMMA	    ", "
@@ -111,7 +113,8 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"UPDATE jobs SET status = :status, phase = :phase, result = :result, "
 		"end_time = :end_time, exit_code = :exit_code, error_kind = :error_kind, "
 		"error_message = :error_message, pid = :pid, pid_starttime = "
-		":pid_starttime, run_start_time = :run_start_time, strategy_ref = :strategy_ref "
+		":pid_starttime, run_start_time = :run_start_time, strategy_ref = :strategy_ref, "
+		"stdout_bytes = :stdout_bytes, stderr_bytes = :stderr_bytes "
 		"WHERE request_id = :request_id",
 	/*
 	 * While a job is opened only these change (the rest is set when it
@@ -323,6 +326,14 @@ static const char history_schema_v6[] =
 	"CREATE INDEX jobs_by_parent ON jobs (parent_node_id, seq_no) "
 	"WHERE parent_node_id IS NOT NULL;";
 
+/*
+ * v7: how much a closed job's task wrote to each stream in all, stored with
+ * its close, so that showing the job opens no output file. NULL: unknown
+ * (opened, closed before v7, or lost): the output store is asked instead.
+ */
+static const char history_schema_v7[] = "ALTER TABLE jobs ADD COLUMN stdout_bytes INTEGER;"
+					"ALTER TABLE jobs ADD COLUMN stderr_bytes INTEGER;";
+
 /* Migrations: history_migrations[v] takes a database from version v to v + 1. */
 static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
@@ -332,6 +343,7 @@ static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	/* What a strategy needs to take a job back after a restart (slurm: job id, run name). */
 	[4] = "ALTER TABLE jobs ADD COLUMN strategy_ref TEXT;",
 	[5] = history_schema_v6,
+	[6] = history_schema_v7,
 };
 
 /* A write the history may have to make again: a failed commit loses its whole transaction. */
@@ -605,6 +617,8 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 			    job->run_start_time);
 	history_bind_text(st, p[JOB_COL_RERUN_OF], job->rerun_of);
 	history_bind_text(st, p[JOB_COL_STRATEGY_REF], job->strategy_ref);
+	history_bind_int64(st, p[JOB_COL_STDOUT_BYTES], job->stdout_bytes >= 0, job->stdout_bytes);
+	history_bind_int64(st, p[JOB_COL_STDERR_BYTES], job->stderr_bytes >= 0, job->stderr_bytes);
 	return st;
 }
 
@@ -1042,6 +1056,14 @@ static json_object *history_column_after(sqlite3_stmt *st, bool *failed)
 	return after;
 }
 
+/* Column i of the current row, or absent when it is NULL. */
+static int64_t history_column_int64_or(sqlite3_stmt *st, int i, int64_t absent)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return absent;
+	return (int64_t)sqlite3_column_int64(st, i);
+}
+
 /*
  * A new job from the current row of a statement selecting
  * HISTORY_JOB_SELECT; its stored task (which may be large) only with_task.
@@ -1075,6 +1097,8 @@ static struct job *history_row_to_job(sqlite3_stmt *st, bool with_task)
 	if (with_task)
 		job->task = history_column_dup(st, JOB_COL_TASK, &failed);
 	job->strategy_ref = history_column_dup(st, JOB_COL_STRATEGY_REF, &failed);
+	job->stdout_bytes = history_column_int64_or(st, JOB_COL_STDOUT_BYTES, -1);
+	job->stderr_bytes = history_column_int64_or(st, JOB_COL_STDERR_BYTES, -1);
 	if (failed || !job->request_id || !job->child_node_id || !job->run_id || !job->name ||
 	    !job->mode)
 		return job_unref(job);

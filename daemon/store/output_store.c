@@ -179,6 +179,11 @@ int output_store_writer(struct output_store *store, const char *request_id, size
 	return 0;
 }
 
+uint64_t output_writer_written(const struct output_writer *w, enum output_stream s)
+{
+	return w->files[s].hdr.written;
+}
+
 void output_writer_free(struct output_writer *w)
 {
 	if (!w)

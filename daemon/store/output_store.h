@@ -65,6 +65,9 @@ int output_store_writer(struct output_store *store, const char *request_id, size
 void output_writer_append(struct output_writer *w, enum output_stream s, const char *data,
 			  size_t len);
 
+/* How much the task wrote to stream s so far, kept or not (what the extent's written says). */
+uint64_t output_writer_written(const struct output_writer *w, enum output_stream s);
+
 /* Closes the writer's files. Accepts NULL. */
 void output_writer_free(struct output_writer *w);
 
