@@ -41,11 +41,15 @@ struct async_run {
 	struct process *proc;	      /* NULL while it waits for a slot; starting until started */
 	struct output_writer *output; /* where its output is kept, or NULL */
 	struct event *timeout_ev;
-	enum error_kind stop_reason;	   /* ERROR_NONE, ERROR_TIMEOUT or ERROR_CANCELLED */
-	TAILQ_ENTRY(async_run) held_entry; /* while held: in held, then in stored */
-	bool held;			   /* its start waits for the turn's commit */
-	int stored;			   /* how that commit went: 0 or a negative errno */
-	char request_id[];		   /* the queue's key */
+	enum error_kind stop_reason; /* ERROR_NONE, ERROR_TIMEOUT or ERROR_CANCELLED */
+	bool held;		     /* its start waits for the turn's commit (in starts) */
+	char request_id[];	     /* the queue's key */
+};
+
+/* A start stored in a turn's transaction, waiting to hear how its commit went. */
+struct async_start {
+	struct async_run *run;
+	int stored; /* once known: 0, or the commit's negative errno */
 };
 
 struct strategy_async {
@@ -61,12 +65,14 @@ struct strategy_async {
 	struct spawner *spawner; /* starts the processes */
 	char *exec_helper;	 /* run_as = submitter: the helper's path; else NULL */
 	/*
-	 * Runs whose start is stored in the loop turn's open transaction
-	 * (held), then those whose turn's commit has said how it went
-	 * (stored), which release_ev spawns or fails.
+	 * Runs whose start is stored in a loop turn's transaction, in order:
+	 * the first known_count have heard how their commit went, and
+	 * release_ev spawns or fails them; the rest wait for the turn's commit.
+	 * An array of the strategy's rather than links in every run, which
+	 * would cost every queued task their room.
 	 */
-	TAILQ_HEAD(, async_run) held;
-	TAILQ_HEAD(, async_run) stored;
+	struct async_start *starts;
+	size_t start_count, start_cap, known_count;
 	struct event *release_ev;
 };
 
@@ -354,6 +360,22 @@ static void async_spawn(struct async_run *run)
  * with every other start of that turn, and it is spawned once that
  * commit has succeeded (async_turn_stored).
  */
+/* Room for one more held start. */
+static int async_starts_reserve(struct strategy_async *sa)
+{
+	size_t cap = sa->start_cap ? sa->start_cap * 2 : 16;
+	struct async_start *starts;
+
+	if (sa->start_count < sa->start_cap)
+		return 0;
+	starts = reallocarray(sa->starts, cap, sizeof(*starts));
+	if (!starts)
+		return -ENOMEM;
+	sa->starts = starts;
+	sa->start_cap = cap;
+	return 0;
+}
+
 static void async_start_cb(struct slotqueue_item *item, void *ctx)
 {
 	struct async_run *run = (struct async_run *)item;
@@ -363,14 +385,16 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 	r = async_load(run);
 	if (r < 0)
 		return;
-	r = strategy_task_starting_turn(&sa->base, run->item.task);
+	r = async_starts_reserve(sa);
+	if (r == 0)
+		r = strategy_task_starting_turn(&sa->base, run->item.task);
 	if (r < 0) {
 		async_start_refused(run, r);
 		return;
 	}
 	if (r > 0) {
 		run->held = true;
-		TAILQ_INSERT_TAIL(&sa->held, run, held_entry);
+		sa->starts[sa->start_count++] = (struct async_start){.run = run};
 		return;
 	}
 	async_spawn(run);
@@ -384,13 +408,16 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 static void async_release_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct strategy_async *sa = arg;
-	struct async_run *run;
+	size_t known = sa->known_count;
 
-	while ((run = TAILQ_FIRST(&sa->stored))) {
-		TAILQ_REMOVE(&sa->stored, run, held_entry);
+	/* By index: what this does may hold more starts, and move the array. */
+	for (size_t i = 0; i < known; i++) {
+		struct async_run *run = sa->starts[i].run;
+		int stored = sa->starts[i].stored;
+
 		run->held = false;
-		if (run->stored < 0) {
-			async_start_refused(run, run->stored);
+		if (stored < 0) {
+			async_start_refused(run, stored);
 		} else if (run->stop_reason != ERROR_NONE) {
 			strategy_publish_failure(&sa->base, run->item.task, run->stop_reason,
 						 "cancelled before it started");
@@ -399,6 +426,9 @@ static void async_release_cb(evutil_socket_t fd, short what, void *arg)
 			async_spawn(run);
 		}
 	}
+	memmove(sa->starts, sa->starts + known, (sa->start_count - known) * sizeof(*sa->starts));
+	sa->start_count -= known;
+	sa->known_count -= known;
 	slotqueue_start_waiting(&sa->slots);
 }
 
@@ -406,13 +436,12 @@ static void async_release_cb(evutil_socket_t fd, short what, void *arg)
 static void async_turn_stored(struct strategy *s, int result)
 {
 	struct strategy_async *sa = (struct strategy_async *)s;
-	struct async_run *run;
 
-	if (TAILQ_EMPTY(&sa->held))
+	if (sa->known_count == sa->start_count)
 		return;
-	TAILQ_FOREACH (run, &sa->held, held_entry)
-		run->stored = result;
-	TAILQ_CONCAT(&sa->stored, &sa->held, held_entry);
+	for (size_t i = sa->known_count; i < sa->start_count; i++)
+		sa->starts[i].stored = result;
+	sa->known_count = sa->start_count;
 	event_active(sa->release_ev, EV_TIMEOUT, 0);
 }
 
@@ -565,6 +594,7 @@ static void async_free(struct strategy *s)
 	slotqueue_clear(&sa->slots);
 	if (sa->release_ev)
 		event_free(sa->release_ev);
+	free(sa->starts);
 	spawner_free(sa->spawner); /* after the runs: their processes are killed on start */
 	sweeper_free(sa->sweeper);
 	taskenv_free(sa->env);
@@ -604,8 +634,6 @@ int strategy_async_new(struct event_base *base, struct publisher *publisher,
 			config->mode, (int)strcspn(config->settings[0], "="), config->settings[0]);
 	}
 	sa->evbase = base;
-	TAILQ_INIT(&sa->held);
-	TAILQ_INIT(&sa->stored);
 	sa->output_limit =
 		config->output_limit ? config->output_limit : STRATEGY_DEFAULT_OUTPUT_LIMIT;
 	sa->output_store = config->output_store;
