@@ -75,13 +75,7 @@ static void hot_start_mode(size_t hot)
 		.queue_hot_tasks = hot,
 		.socket_path = "/run/test/coord.sock",
 	};
-	char *error = NULL;
-	int r = strategy_kind_new(env.base, env.pub, &config, &async, &error);
-
-	ck_assert_msg(r == 0, "strategy_new: %s", error ? error : strerror(-r));
-	coord = coordinator_new(env.base, env.state, 0);
-	ck_assert_ptr_nonnull(coord);
-	ck_assert_int_eq(coordinator_add_mode(coord, async), 0);
+	coord = tu_coordinator_new(&env, &config, &async);
 	hot_real_load = async->hooks.task_load;
 	async->hooks.task_load = hot_load_cb;
 	ck_assert_int_eq(coordinator_start(coord, env.pub), 0);

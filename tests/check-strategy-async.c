@@ -59,13 +59,7 @@ static void async_start_grace(unsigned max_concurrency, size_t max_queue, size_t
 		.kill_grace_ms = kill_grace_ms,
 		.socket_path = "/run/test/coord.sock",
 	};
-	char *error = NULL;
-	int r = strategy_kind_new(env.base, env.pub, &config, &async, &error);
-
-	ck_assert_msg(r == 0, "strategy_new: %s", error ? error : strerror(-r));
-	coord = coordinator_new(env.base, env.state, 0);
-	ck_assert_ptr_nonnull(coord);
-	ck_assert_int_eq(coordinator_add_mode(coord, async), 0);
+	coord = tu_coordinator_new(&env, &config, &async);
 	ck_assert_int_eq(coordinator_start(coord, env.pub), 0);
 }
 

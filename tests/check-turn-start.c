@@ -213,13 +213,7 @@ static void turn_start_mode(unsigned max_concurrency, bool paused)
 		.socket_path = "/run/test/coord.sock",
 	};
 	struct strategy *async;
-	char *error = NULL;
-	int r = strategy_kind_new(env.base, env.pub, &config, &async, &error);
-
-	ck_assert_msg(r == 0, "strategy_new: %s", error ? error : strerror(-r));
-	coord = coordinator_new(env.base, env.state, 0);
-	ck_assert_ptr_nonnull(coord);
-	ck_assert_int_eq(coordinator_add_mode(coord, async), 0);
+	coord = tu_coordinator_new(&env, &config, &async);
 	ck_assert_int_eq(coordinator_start(coord, env.pub), 0);
 	if (paused)
 		ck_assert_int_eq(coordinator_tune_mode(coord, "async",

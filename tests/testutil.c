@@ -11,10 +11,12 @@
 #include <event2/event.h>
 
 #include "checkrun.h"
+#include "coordinator.h"
 #include "history.h"
 #include "procstat.h"
 #include "publisher.h"
 #include "state.h"
+#include "strategy_kind.h"
 #include "task.h"
 #include "testutil.h"
 
@@ -246,4 +248,18 @@ struct message *tu_env_wait_message(struct tu_env *env, enum message_type type,
 int tu_run_suite(Suite *suite)
 {
 	return checkrun(suite);
+}
+
+struct coordinator *tu_coordinator_new(struct tu_env *env, const struct strategy_config *config,
+				       struct strategy **ret_strategy)
+{
+	struct coordinator *coord;
+	char *error = NULL;
+	int r = strategy_kind_new(env->base, env->pub, config, ret_strategy, &error);
+
+	ck_assert_msg(r == 0, "strategy_new: %s", error ? error : strerror(-r));
+	coord = coordinator_new(env->base, env->state, 0);
+	ck_assert_ptr_nonnull(coord);
+	ck_assert_int_eq(coordinator_add_mode(coord, *ret_strategy), 0);
+	return coord;
 }

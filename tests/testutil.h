@@ -16,9 +16,12 @@
 #include "message.h"
 
 struct event_base;
+struct coordinator;
 struct history;
 struct publisher;
 struct state;
+struct strategy;
+struct strategy_config;
 struct task;
 
 /* A new directory under $TMPDIR (caller frees the string, tu_rmtree removes it). */
@@ -83,6 +86,14 @@ void tu_env_teardown(struct tu_env *env);
 /* Runs the loop until a collected message of type about request_id exists. */
 struct message *tu_env_wait_message(struct tu_env *env, enum message_type type,
 				    const char *request_id, double timeout_s);
+
+/*
+ * A coordinator on env's base, state and publisher with one mode made from
+ * config (its strategy in *ret_strategy, owned by the coordinator); not
+ * started, so the caller may hook the strategy first.
+ */
+struct coordinator *tu_coordinator_new(struct tu_env *env, const struct strategy_config *config,
+				       struct strategy **ret_strategy);
 
 /* Ignores SIGPIPE (as the daemon does), runs suite and returns main's exit status. */
 int tu_run_suite(Suite *suite);
