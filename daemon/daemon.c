@@ -144,7 +144,7 @@ static void daemon_storage_recovered(struct daemon *d)
  * in the same transaction, one commit a turn rather than one for the
  * messages and one for the rest. Clients hear of them after the commit.
  */
-static void daemon_before_commit(int result, void *userdata)
+static void daemon_before_commit(void *userdata)
 {
 	struct daemon *d = userdata;
 

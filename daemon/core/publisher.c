@@ -320,8 +320,7 @@ static void publisher_deliver_queued(struct publisher *pub)
 		p = TAILQ_FIRST(&pub->pending);
 		at_last = p == last;
 		TAILQ_REMOVE(&pub->pending, p, entry);
-		if (!p->early_done)
-			publisher_deliver_one(pub, p->msg, true);
+		/* The early subscribers had it above: the same bounds, up to last. */
 		publisher_deliver_one(pub, p->msg, false);
 		message_unref(p->msg);
 		free(p);

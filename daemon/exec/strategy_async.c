@@ -354,12 +354,6 @@ static void async_spawn(struct async_run *run)
 	}
 }
 
-/*
- * The slot queue gives run a slot. Its start is stored before anything
- * runs, so a restart never runs it again: in the loop turn's transaction,
- * with every other start of that turn, and it is spawned once that
- * commit has succeeded (async_turn_stored).
- */
 /* Room for one more held start. */
 static int async_starts_reserve(struct strategy_async *sa)
 {
@@ -376,6 +370,12 @@ static int async_starts_reserve(struct strategy_async *sa)
 	return 0;
 }
 
+/*
+ * The slot queue gives run a slot. Its start is stored before anything
+ * runs, so a restart never runs it again: in the loop turn's transaction,
+ * with every other start of that turn, and it is spawned once that
+ * commit has succeeded (async_turn_stored).
+ */
 static void async_start_cb(struct slotqueue_item *item, void *ctx)
 {
 	struct async_run *run = (struct async_run *)item;

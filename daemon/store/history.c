@@ -387,7 +387,8 @@ struct history {
 	uint64_t turn_seq;	    /* the largest seq written in the open transaction */
 	uint64_t stored_seq;	    /* the largest seq committed */
 	struct history_hook hooks[HISTORY_HOOKS]; /* after every commit; unused ones NULL */
-	struct history_hook before;		  /* the turn's last writes, before its commit */
+	void (*before_commit)(void *userdata);	  /* the turn's last writes, before its commit */
+	void *before_commit_data;
 	char last_error[256];
 	int last_error_code; /* the negative errno last_error explains, 0: none */
 };
@@ -1590,15 +1591,15 @@ static void history_commit_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	h->commit_yielded = false;
-	if (h->before.fn)
-		h->before.fn(0, h->before.userdata);
+	if (h->before_commit)
+		h->before_commit(h->before_commit_data);
 	history_commit(h);
 }
 
-void history_set_before_commit(struct history *h, void (*hook)(int result, void *userdata),
-			       void *userdata)
+void history_set_before_commit(struct history *h, void (*hook)(void *userdata), void *userdata)
 {
-	h->before = (struct history_hook){.fn = hook, .userdata = userdata};
+	h->before_commit = hook;
+	h->before_commit_data = userdata;
 }
 
 static void history_retry_cb(evutil_socket_t fd, short what, void *arg)

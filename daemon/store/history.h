@@ -100,13 +100,12 @@ void history_remove_commit_hook(struct history *h, void (*hook)(int result, void
 				void *userdata);
 
 /*
- * With an event base, hook(0, userdata) runs in the turn's commit event just
+ * With an event base, hook(userdata) runs in the turn's commit event just
  * before the commit, so that the writes it makes (what the turn's messages
  * cause when they are delivered: a job closed, a dependent started) share
  * the turn's transaction instead of making one of their own. NULL: none.
  */
-void history_set_before_commit(struct history *h, void (*hook)(int result, void *userdata),
-			       void *userdata);
+void history_set_before_commit(struct history *h, void (*hook)(void *userdata), void *userdata);
 
 /* Whether a failed commit left writes waiting (see history_add_commit_hook). */
 bool history_failing(const struct history *h);
