@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "cause.h"
+#include "checkpointer.h"
 #include "history.h"
 #include "jsonutil.h"
 #include "message.h"
@@ -372,6 +373,7 @@ struct history_hook {
 
 struct history {
 	sqlite3 *db;
+	struct checkpointer *checkpointer; /* with an event base: WAL checkpoints off the loop */
 	sqlite3_stmt *stmts[STMT_COUNT_];
 	int job_param[STMT_COUNT_][JOB_COL_COUNT_]; /* a column's parameter number, or 0 */
 	sqlite3_stmt *shapes[SHAPE_KIND_COUNT_][HISTORY_SHAPES]; /* prepared on first use */
@@ -1644,6 +1646,48 @@ static void history_tune_sqlite(void)
 	done = true;
 }
 
+static int history_wal_cb(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	checkpointer_note(arg, db, frames);
+	return SQLITE_OK;
+}
+
+/*
+ * With an event base, the loop's commits never checkpoint (SQLite's
+ * autocheckpoint would, inside the commit that crosses 1000 pages): a
+ * thread does, woken by the WAL hook. Started once the database is in
+ * WAL mode, so that its connection finds it so; what the loop writes
+ * before (migrations) is checkpointed at the first wake-up.
+ */
+static int history_start_checkpointer(struct history *h, const char *path,
+				      enum history_durability durability, char **error)
+{
+	int r = checkpointer_start(path, durability == HISTORY_DURABILITY_FULL,
+				   CHECKPOINTER_DEFAULT_PAGES, &h->checkpointer, error);
+
+	if (r < 0)
+		return r;
+	sqlite3_wal_autocheckpoint(h->db, 0);
+	/* Replaces the autocheckpoint's hook: it runs after every commit of the loop's connection.
+	 */
+	sqlite3_wal_hook(h->db, history_wal_cb, h->checkpointer);
+	return 0;
+}
+
+void history_set_checkpoint_pages(struct history *h, unsigned pages)
+{
+	if (h->checkpointer)
+		checkpointer_set_pages(h->checkpointer, pages);
+}
+
+bool history_checkpoint_stats(struct history *h, struct checkpointer_stats *ret)
+{
+	if (!h->checkpointer)
+		return false;
+	checkpointer_stats(h->checkpointer, ret);
+	return true;
+}
+
 int history_open(const char *path, struct event_base *base, enum history_durability durability,
 		 struct history **ret, char **error)
 {
@@ -1683,6 +1727,8 @@ int history_open(const char *path, struct event_base *base, enum history_durabil
 	    (!(h->commit_ev = event_new(base, -1, 0, history_commit_cb, h)) ||
 	     !(h->retry_ev = evtimer_new(base, history_retry_cb, h))))
 		r = -ENOMEM;
+	if (r == 0 && base)
+		r = history_start_checkpointer(h, path, durability, error);
 	if (r < 0) {
 		history_close(h);
 		return r;
@@ -1696,6 +1742,15 @@ void history_close(struct history *h)
 	if (!h)
 		return;
 	history_commit(h);
+	/*
+	 * The thread goes first (ending the checkpoint it may be making), so
+	 * that the loop's connection is the last one: closing it checkpoints
+	 * the whole WAL and removes it.
+	 */
+	if (h->checkpointer) {
+		sqlite3_wal_hook(h->db, NULL, NULL);
+		checkpointer_stop(h->checkpointer);
+	}
 	history_ops_clear(&h->turn);
 	history_ops_clear(&h->backlog);
 	free(h->turn.v);

@@ -14,6 +14,7 @@
 /* The history's file in the state directory. */
 #define HISTORY_FILE "history.sqlite3"
 
+struct checkpointer_stats;
 struct event_base;
 struct history;
 struct message;
@@ -66,6 +67,16 @@ int history_open(const char *path, struct event_base *base, enum history_durabil
 		 struct history **ret, char **error);
 /* Commits what is pending and closes. Accepts NULL. */
 void history_close(struct history *h);
+
+/*
+ * With an event base, WAL checkpoints run in a thread of the history's
+ * (checkpointer.h), woken each time the WAL grew by pages (default
+ * CHECKPOINTER_DEFAULT_PAGES); without one, SQLite checkpoints as it does
+ * by default, in the commit. Loop thread.
+ */
+void history_set_checkpoint_pages(struct history *h, unsigned pages);
+/* The checkpoints made so far (tests): false without a checkpoint thread. */
+bool history_checkpoint_stats(struct history *h, struct checkpointer_stats *ret);
 
 /*
  * Opens a transaction that lasts until history_commit, for bulk writes
