@@ -16,6 +16,7 @@
 #include <ini.h>
 
 #include "cause.h"
+#include "checkpointer.h"
 #include "config.h"
 #include "coordinator.h"
 #include "log.h"
@@ -72,6 +73,7 @@ int config_init(struct config *cfg)
 	cfg->max_status_task_bytes = 16 * 1024 * 1024;
 	cfg->cancel_slice_ms = COORDINATOR_CANCEL_SLICE_MS;
 	cfg->durability = HISTORY_DURABILITY_NORMAL;
+	cfg->checkpoint_pages = CHECKPOINTER_DEFAULT_PAGES;
 	cfg->task_limits = TASK_LIMITS_DEFAULT;
 	/* As root, do what at, cron and Slurm do; anyone else can only run tasks as itself. */
 	cfg->run_as = geteuid() == 0 ? CONFIG_RUN_AS_SUBMITTER : CONFIG_RUN_AS_DAEMON;
@@ -259,6 +261,7 @@ static const struct config_number config_daemon_numbers[] = {
 	CONFIG_NUMBER(struct config, "max_wait_ids", max_wait_ids, 1, 1000000),
 	CONFIG_NUMBER(struct config, "max_status_task_bytes", max_status_task_bytes, 1, 1ULL << 36),
 	CONFIG_NUMBER(struct config, "cancel_slice_ms", cancel_slice_ms, 1, 10000),
+	CONFIG_NUMBER(struct config, "checkpoint_pages", checkpoint_pages, 1, 1000000),
 	CONFIG_NUMBER(struct config, "max_task_argv", task_limits.max_argv, 1, 1000000),
 	CONFIG_NUMBER(struct config, "max_task_argv_bytes", task_limits.max_argv_bytes, 2,
 		      1ULL << 30),

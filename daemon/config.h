@@ -53,6 +53,7 @@ struct config {
 	size_t max_status_task_bytes; /* stored Tasks in one status page (see history_query) */
 	unsigned cancel_slice_ms;     /* the longest a cascading cancel holds the loop at a time */
 	enum history_durability durability;
+	unsigned checkpoint_pages; /* WAL pages that wake the checkpoint thread (checkpointer.h) */
 	uint64_t retention_max_jobs;
 	double retention_max_age_sec;
 	uid_t *allowed_uids;

@@ -331,6 +331,7 @@ static int daemon_open_history(struct daemon *d, char **error)
 		free(path);
 		return r;
 	}
+	history_set_checkpoint_pages(d->history, d->config.checkpoint_pages);
 	r = history_last_seq(d->history, &last_seq);
 	if (r == 0) {
 		d->publisher = publisher_new(d->base, last_seq + 1);
