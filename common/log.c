@@ -1,6 +1,7 @@
 /* Logging to stderr in a form journald understands. Owns no heap memory. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,8 @@
 
 #include "log.h"
 
-static int log_level = LOG_INFO;
+/* Atomic: threads of the daemon log too (a reload sets it from the loop). */
+static atomic_int log_level = LOG_INFO;
 static int log_to_journal;
 static const char *log_progname = "coordinatord";
 
@@ -38,12 +40,12 @@ void log_init(const char *progname)
 
 void log_set_level(int level)
 {
-	log_level = level;
+	atomic_store_explicit(&log_level, level, memory_order_relaxed);
 }
 
 int log_get_level(void)
 {
-	return log_level;
+	return atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
 int log_level_from_name(const char *name)
@@ -88,7 +90,7 @@ static void log_vmsg(int priority, const char *fmt, va_list ap)
 	char line[4096];
 	int saved_errno = errno;
 
-	if (priority > log_level)
+	if (priority > atomic_load_explicit(&log_level, memory_order_relaxed))
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	/* One line per record: journald would split on a newline. */

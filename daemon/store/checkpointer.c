@@ -53,25 +53,21 @@ static void checkpointer_report(struct checkpointer *c, int rc)
 	c->reported = rc;
 }
 
-/* PASSIVE: copies what no reader still needs, never waits for a lock, never blocks the writer. */
-static void checkpointer_run(struct checkpointer *c)
+/* Counts a checkpoint of the thread's (under lock). */
+static void checkpointer_count(struct checkpointer *c, int rc)
 {
-	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-
-	pthread_mutex_lock(&c->lock);
 	if (rc == SQLITE_OK)
 		c->stats.background++;
 	else if (checkpointer_is_busy_rc(rc))
 		c->stats.busy++;
 	else
 		c->stats.failed++;
-	pthread_mutex_unlock(&c->lock);
-	checkpointer_report(c, rc);
 }
 
 static void *checkpointer_thread(void *arg)
 {
 	struct checkpointer *c = arg;
+	int rc;
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stopping) {
@@ -81,8 +77,12 @@ static void *checkpointer_thread(void *arg)
 		}
 		c->requested = false;
 		pthread_mutex_unlock(&c->lock);
-		checkpointer_run(c);
+		/* PASSIVE: copies what no reader still needs, never waits, never blocks the writer.
+		 */
+		rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		checkpointer_report(c, rc);
 		pthread_mutex_lock(&c->lock);
+		checkpointer_count(c, rc);
 		c->busy = false;
 	}
 	pthread_mutex_unlock(&c->lock);
