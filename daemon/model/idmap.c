@@ -102,8 +102,7 @@ void *idmap_find(const struct idmap *m, const char *id)
 	return i < m->size ? m->slots[i] : NULL;
 }
 
-/* Whether home lies cyclically in (hole, j]: then the record at j stays. */
-static bool idmap_between(size_t hole, size_t home, size_t j)
+bool idmap_shift_keeps(size_t hole, size_t home, size_t j)
 {
 	return hole <= j ? hole < home && home <= j : hole < home || home <= j;
 }
@@ -121,7 +120,7 @@ void idmap_remove(struct idmap *m, const void *record)
 	m->count--;
 	/* Shift back the records after it that the hole would hide from their home. */
 	for (j = (hole + 1) & (m->size - 1); m->slots[j]; j = (j + 1) & (m->size - 1)) {
-		if (idmap_between(hole, idmap_home(m, m->slots[j]), j))
+		if (idmap_shift_keeps(hole, idmap_home(m, m->slots[j]), j))
 			continue;
 		m->slots[hole] = m->slots[j];
 		m->slots[j] = NULL;

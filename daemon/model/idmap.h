@@ -7,6 +7,7 @@
 #ifndef COORD_IDMAP_H
 #define COORD_IDMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A record's id: it must not change while the record is in a map. */
@@ -29,6 +30,13 @@ int idmap_insert(struct idmap *m, void *record);
 void *idmap_find(const struct idmap *m, const char *id);
 /* Takes record out (nothing when it is not in). */
 void idmap_remove(struct idmap *m, const void *record);
+
+/*
+ * Whether a record at slot j whose home slot is home stays when slot hole
+ * empties (home lies cyclically in (hole, j]); else it moves back into the
+ * hole. For maps like this one that delete by backward shift.
+ */
+bool idmap_shift_keeps(size_t hole, size_t home, size_t j);
 
 /* Calls cb for every record, in no order; cb may remove the record it is given, nothing else. */
 void idmap_foreach(struct idmap *m, void (*cb)(void *record, void *ctx), void *ctx);
