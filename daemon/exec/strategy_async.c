@@ -9,8 +9,9 @@
  * keeps only its request_id: its task is dropped and loaded again when it
  * starts, so a long queue costs little memory, and a short one (the next
  * to start) costs no reading back. A waiting run holds only its queue
- * entry and its request_id; what a started one needs more (its process,
- * output, timer) is in a struct async_started, allocated at its start.
+ * entry (with its request_id, 16 bytes for the ids the daemon makes);
+ * what a started one needs more (its process, output, timer) is in a
+ * struct async_started, allocated at its start.
  */
 #include <assert.h>
 #include <errno.h>
@@ -48,11 +49,16 @@ struct async_started {
 	bool held;		     /* its start waits for the turn's commit (in starts) */
 };
 
-/* A queued task: small, since a queue may hold a million (issue 13). */
+/* A queued task: small (56 bytes), since a queue may hold a million (issue 13). */
 struct async_run {
 	struct slotqueue_item item;    /* first: the queue's items are async runs */
 	struct async_started *started; /* NULL while it waits for a slot */
-	char request_id[];	       /* the queue's key */
+};
+
+/* A task that names only a run's request and mode, for a message about it. */
+struct async_stub {
+	struct task task;
+	char request_id[REQKEY_STR_LEN];
 };
 
 /* A start stored in a turn's transaction, waiting to hear how its commit went. */
@@ -116,12 +122,22 @@ static bool async_run_held(const struct async_run *run)
 	return run->started && run->started->held;
 }
 
-/* A task that names only run's request and mode (in stub), for a message about it. */
 static const struct task *async_run_stub(struct strategy_async *sa, struct async_run *run,
-					 struct task *stub)
+					 struct async_stub *stub)
 {
-	*stub = (struct task){.request_id = run->request_id, .mode = sa->base.mode};
-	return stub;
+	/* Only read through the const task handed back. */
+	stub->task =
+		(struct task){.request_id = (char *)reqkey_str(&run->item.key, stub->request_id),
+			      .mode = sa->base.mode};
+	return &stub->task;
+}
+
+/* Loads run's task back. 0 or a negative errno. */
+static int async_run_load(struct strategy_async *sa, struct async_run *run)
+{
+	char buf[REQKEY_STR_LEN];
+
+	return strategy_load_task(&sa->base, reqkey_str(&run->item.key, buf), &run->item.task);
 }
 
 /*
@@ -129,17 +145,18 @@ static const struct task *async_run_stub(struct strategy_async *sa, struct async
  * (it cannot be loaded) a stub, for a message about it.
  */
 static const struct task *async_run_task(struct strategy_async *sa, struct async_run *run,
-					 struct task *stub)
+					 struct async_stub *stub)
 {
 	int r;
 
 	if (run->item.task)
 		return run->item.task;
-	r = strategy_load_task(&sa->base, run->request_id, &run->item.task);
+	r = async_run_load(sa, run);
 	if (r == 0)
 		return run->item.task;
-	log_warning("cannot load the queued task %s: %s", run->request_id, strerror(-r));
-	return async_run_stub(sa, run, stub);
+	async_run_stub(sa, run, stub);
+	log_warning("cannot load the queued task %s: %s", stub->request_id, strerror(-r));
+	return &stub->task;
 }
 
 /* Forgets a run and frees it, with its slot. */
@@ -281,7 +298,7 @@ static int async_arm_timeout(struct async_started *st)
 /* A run that could not start fails as kind spawn, with the reason. */
 static void async_spawn_failed(struct strategy_async *sa, struct async_run *run, const char *why)
 {
-	struct task stub;
+	struct async_stub stub;
 
 	strategy_publish_failure(&sa->base, async_run_task(sa, run, &stub), ERROR_SPAWN, why);
 	async_run_end(sa, run);
@@ -313,12 +330,12 @@ static void async_process_started_cb(struct process *proc, const char *error, vo
  */
 static int async_load(struct strategy_async *sa, struct async_run *run)
 {
-	struct task stub;
+	struct async_stub stub;
 	int r;
 
 	if (run->item.task)
 		return 0;
-	r = strategy_load_task(&sa->base, run->request_id, &run->item.task);
+	r = async_run_load(sa, run);
 	if (r == -ENOENT) {
 		async_run_end(sa, run);
 		return r;
@@ -487,31 +504,30 @@ static bool async_can_accept(struct strategy *s)
 static int async_execute(struct strategy *s, struct task *task)
 {
 	struct strategy_async *sa = (struct strategy_async *)s;
-	size_t len = strlen(task->request_id) + 1;
-	struct async_run *run = calloc(1, sizeof(*run) + len);
+	struct async_run *run = calloc(1, sizeof(*run));
+	/*
+	 * Queued behind the first queue_hot_tasks, it keeps only its
+	 * request_id (its queue key) when its task can be loaded back at
+	 * start. A queue only moves up: a run kept now stays among the first
+	 * until it starts.
+	 */
+	bool cold = strategy_can_load(s) && slotqueue_waiting(&sa->slots) >= sa->queue_hot_tasks;
 	int r;
 
 	if (!run) {
 		task_free(task);
 		return -ENOMEM;
 	}
-	memcpy(run->request_id, task->request_id, len);
-	run->item.key = run->request_id;
-	run->item.admitted = task->admitted;
-	/*
-	 * Queued behind the first queue_hot_tasks, it keeps only its
-	 * request_id when its task can be loaded back at start. A queue only
-	 * moves up: a run kept now stays among the first until it starts.
-	 */
-	if (strategy_can_load(s) && slotqueue_waiting(&sa->slots) >= sa->queue_hot_tasks) {
-		task_free(task);
-		task = NULL;
-	}
 	run->item.task = task;
+	run->item.admitted = task->admitted;
 	r = slotqueue_add(&sa->slots, &run->item);
 	if (r < 0) {
 		async_run_free(run);
 		return sa->slots.closed ? -ESHUTDOWN : r;
+	}
+	if (cold) {
+		task_free(task);
+		run->item.task = NULL;
 	}
 	return 0;
 }
@@ -525,7 +541,7 @@ static void async_stop(struct strategy_async *sa, struct async_run *run, enum er
 		       const char *text)
 {
 	struct async_started *st = run->started;
-	struct task stub;
+	struct async_stub stub;
 
 	if (run->item.waiting) {
 		strategy_publish_failure(&sa->base, async_run_task(sa, run, &stub), reason, text);
@@ -620,6 +636,9 @@ static bool async_keeps_task(struct strategy *s, const char *request_id)
 
 static void async_free_cb(struct slotqueue_item *item, void *ctx)
 {
+	struct strategy_async *sa = ctx;
+
+	slotqueue_remove(&sa->slots, item);
 	async_run_free((struct async_run *)item);
 }
 

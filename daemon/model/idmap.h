@@ -2,7 +2,9 @@
  * An index of records by the string id each record holds, in one flat
  * array (open addressing, linear probing, at most half full): 8 to 16
  * bytes a record, where a json-c linkhash takes 60 to 120. It is what
- * keeps a long queue small (issue 13).
+ * keeps a long queue small (issue 13). A record gives its id as a string
+ * (idmap_init) or as a struct reqkey (idmap_init_keyed), which need not
+ * hold the id's text.
  */
 #ifndef COORD_IDMAP_H
 #define COORD_IDMAP_H
@@ -10,17 +12,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "reqkey.h"
+
 /* A record's id: it must not change while the record is in a map. */
 typedef const char *(*idmap_id_fn)(const void *record);
+typedef const struct reqkey *(*idmap_key_fn)(const void *record);
 
 struct idmap {
 	void **slots; /* NULL: empty */
 	size_t size;  /* a power of two, or 0 before the first insert */
 	size_t count;
-	idmap_id_fn id_of;
+	idmap_id_fn id_of; /* one of these two */
+	idmap_key_fn key_of;
 };
 
 void idmap_init(struct idmap *m, idmap_id_fn id_of);
+void idmap_init_keyed(struct idmap *m, idmap_key_fn key_of);
 /* Frees the map's array; the records are the caller's. */
 void idmap_clear(struct idmap *m);
 

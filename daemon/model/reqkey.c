@@ -74,10 +74,20 @@ bool reqkey_equal(const struct reqkey *a, const struct reqkey *b)
 	return strcmp(reqkey_text(a), reqkey_text(b)) == 0;
 }
 
+uint64_t reqkey_hash_text(const char *s)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= UINT64_C(1099511628211);
+	}
+	return h ^ (h >> 32);
+}
+
 uint64_t reqkey_hash(const struct reqkey *k)
 {
 	uint64_t h, lo;
-	const char *s;
 
 	if (reqkey_is_uuid(k)) {
 		/* Every bit counts (a client's UUIDs may differ in a few): murmur3's finalizer. */
@@ -88,13 +98,7 @@ uint64_t reqkey_hash(const struct reqkey *k)
 		h = (h ^ (h >> 33)) * UINT64_C(0xc4ceb9fe1a85ec53);
 		return h ^ (h >> 33);
 	}
-	/* FNV-1a, 64 bits. */
-	h = UINT64_C(14695981039346656037);
-	for (s = reqkey_text(k); *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= UINT64_C(1099511628211);
-	}
-	return h ^ (h >> 32);
+	return reqkey_hash_text(reqkey_text(k));
 }
 
 const char *reqkey_str(const struct reqkey *k, char buf[REQKEY_STR_LEN])

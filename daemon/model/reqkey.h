@@ -32,7 +32,10 @@ struct reqkey reqkey_probe(const char *id);
 
 bool reqkey_empty(const struct reqkey *k);
 bool reqkey_equal(const struct reqkey *a, const struct reqkey *b);
+/* Equal keys hash alike; a key in text form hashes as reqkey_hash_text of its text. */
 uint64_t reqkey_hash(const struct reqkey *k);
+/* FNV-1a (64 bits) of a string. */
+uint64_t reqkey_hash_text(const char *s);
 /* The id k holds: its copy, or its text written into buf. */
 const char *reqkey_str(const struct reqkey *k, char buf[REQKEY_STR_LEN]);
 
