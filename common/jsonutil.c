@@ -239,6 +239,19 @@ size_t json_footprint(json_object *obj)
 	return total;
 }
 
+json_object *json_raw_new(char *text)
+{
+	json_object *o = text ? json_object_new_object() : NULL;
+
+	if (!o) {
+		free(text);
+		return NULL;
+	}
+	json_object_set_serializer(o, json_object_userdata_to_json_string, text,
+				   json_object_free_userdata);
+	return o;
+}
+
 const char *json_to_wire(json_object *obj, size_t *len)
 {
 	return json_object_to_json_string_length(

@@ -43,6 +43,13 @@ const char *json_get_string(json_object *obj, const char *key);
  */
 size_t json_footprint(json_object *obj);
 
+/*
+ * An object that json-c writes out as text, exactly (text: one JSON value,
+ * taken over; freed on failure). It has no members: only for writing out.
+ * A new reference, or NULL when out of memory.
+ */
+json_object *json_raw_new(char *text);
+
 /* Serializes obj compactly, with no raw newline: the daemon's framing. */
 const char *json_to_wire(json_object *obj, size_t *len);
 

@@ -106,7 +106,23 @@ START_TEST(test_jsonout_grows)
 }
 END_TEST
 
-/* job_write_members + '}' against job_to_json for a job in every shape it can have. */
+/*
+ * Text the daemon wrote is one JSON object, byte for byte as json-c writes
+ * the same values once parsed (the wire's one form: json_to_wire), so a
+ * Job or a Message reads the same whichever path of the daemon wrote it.
+ */
+static void jo_expect_canonical(struct jsonout *out, const char *what)
+{
+	char *text = strndup(out->buf, out->len);
+	json_object *parsed = text ? json_tokener_parse(text) : NULL;
+
+	ck_assert_msg(json_object_is_type(parsed, json_type_object), "%s: no object: %s", what,
+		      text);
+	free(text);
+	jo_expect_same(out, parsed, what);
+}
+
+/* job_write_members + '}' for a job in every shape it can have. */
 static void jo_expect_job(const struct job *job, uid_t viewer, const char *what)
 {
 	struct jsonout out;
@@ -114,11 +130,11 @@ static void jo_expect_job(const struct job *job, uid_t viewer, const char *what)
 	jsonout_init(&out);
 	job_write_members(job, viewer, &out);
 	jsonout_lit(&out, "}");
-	jo_expect_same(&out, job_to_json(job, viewer), what);
+	jo_expect_canonical(&out, what);
 	jsonout_free(&out);
 }
 
-START_TEST(test_jsonout_job_like_job_to_json)
+START_TEST(test_jsonout_job_canonical)
 {
 	struct task *task =
 		tu_task("{\"request_id\": \"r1\", \"parent_node_id\": \"p\", \"mode\": \"m\","
@@ -158,8 +174,8 @@ START_TEST(test_jsonout_job_like_job_to_json)
 }
 END_TEST
 
-/* message_wire against message_to_json for each type, with and without output and errors. */
-START_TEST(test_jsonout_message_like_message_to_json)
+/* message_wire for each type, with and without output and errors. */
+START_TEST(test_jsonout_message_canonical)
 {
 	struct message_ids ids = {
 		.request_id = "r\"1", .child_node_id = "n1", .run_id = "r\"1", .mode = "m/x"};
@@ -190,7 +206,7 @@ START_TEST(test_jsonout_message_like_message_to_json)
 			ck_assert_uint_eq(strlen(wire), len);
 			jsonout_init(&out);
 			jsonout_raw(&out, wire, len);
-			jo_expect_same(&out, message_to_json(msg), message_type_name(msg->type));
+			jo_expect_canonical(&out, message_type_name(msg->type));
 			jsonout_free(&out);
 			message_unref(msg);
 		}
@@ -206,8 +222,8 @@ static Suite *jsonout_suite(void)
 	tcase_add_test(tc, test_jsonout_string_every_byte);
 	tcase_add_test(tc, test_jsonout_numbers);
 	tcase_add_test(tc, test_jsonout_grows);
-	tcase_add_test(tc, test_jsonout_job_like_job_to_json);
-	tcase_add_test(tc, test_jsonout_message_like_message_to_json);
+	tcase_add_test(tc, test_jsonout_job_canonical);
+	tcase_add_test(tc, test_jsonout_message_canonical);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -424,7 +424,7 @@ START_TEST(test_message_json_success)
 	ck_assert(message_closes_job(msg));
 	msg->seq = 7;
 	msg->time = 1700000000.25;
-	o = message_to_json(msg);
+	o = tu_message_json(msg);
 	ck_assert(json_object_object_get_ex(o, "seq", &v));
 	ck_assert_int_eq(json_object_get_int64(v), 7);
 	ck_assert_str_eq(json_get_string(o, "type"), "request_success");
@@ -454,7 +454,7 @@ START_TEST(test_message_json_failure)
 	json_object *o, *err, *v;
 
 	ck_assert_int_eq(message_set_error(msg, ERROR_SIGNAL, "killed by signal 9", -1, 9), 0);
-	o = message_to_json(msg);
+	o = tu_message_json(msg);
 	ck_assert(json_object_object_get_ex(o, "result", &v));
 	ck_assert_ptr_null(v);
 	ck_assert(json_object_object_get_ex(o, "error", &err));
@@ -465,7 +465,7 @@ START_TEST(test_message_json_failure)
 	json_object_put(o);
 	/* Replacing the error replaces every part of it. */
 	ck_assert_int_eq(message_set_error(msg, ERROR_EXIT, "exited with status 3", 3, 0), 0);
-	o = message_to_json(msg);
+	o = tu_message_json(msg);
 	err = json_object_object_get(o, "error");
 	ck_assert_str_eq(json_get_string(err, "kind"), "exit");
 	ck_assert_int_eq(json_object_get_int(json_object_object_get(err, "exit_code")), 3);

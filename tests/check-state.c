@@ -735,6 +735,52 @@ START_TEST(test_history_commits_each_turn)
 }
 END_TEST
 
+/* The phase the history holds for request_id (a new string), or NULL. */
+static char *state_stored_phase(const char *request_id)
+{
+	struct job *job = NULL;
+	char *phase;
+
+	if (history_find_job(env.history, request_id, &job) < 0)
+		return NULL;
+	phase = strdup(job_phase_name(job->phase));
+	job_unref(job);
+	return phase;
+}
+
+/*
+ * An update finds its row by seq_no, and by request_id when the job has
+ * none; a seq_no that names another job's row changes nothing of it.
+ */
+START_TEST(test_history_update_finds_its_row)
+{
+	struct job *a = state_add("a", NULL, NULL, NULL, NULL);
+	struct job *b = state_add("b", NULL, NULL, NULL, NULL);
+	int64_t a_seq = a->seq_no;
+	char *phase;
+
+	state_turn();
+	ck_assert_int_gt(a_seq, 0);
+	ck_assert_int_ne(a_seq, b->seq_no);
+	/* A seq_no that is b's: b stays as it was. */
+	a->seq_no = b->seq_no;
+	a->phase = JOB_RUNNING;
+	ck_assert_int_eq(history_update_job(env.history, a), 0);
+	state_turn();
+	phase = state_stored_phase("b");
+	ck_assert_str_eq(phase, "queued");
+	free(phase);
+	/* No seq_no: found by request_id. */
+	a->seq_no = 0;
+	ck_assert_int_eq(history_update_job(env.history, a), 0);
+	state_turn();
+	phase = state_stored_phase("a");
+	ck_assert_str_eq(phase, "running");
+	free(phase);
+	a->seq_no = a_seq;
+}
+END_TEST
+
 START_TEST(test_history_prune_max_jobs)
 {
 	char id[8];
@@ -947,6 +993,7 @@ static Suite *state_suite(void)
 	tcase_add_test(th, test_history_foreach_message);
 	tcase_add_test(th, test_history_seq_survives_restart);
 	tcase_add_test(th, test_history_commits_each_turn);
+	tcase_add_test(th, test_history_update_finds_its_row);
 	tcase_add_test(th, test_history_prune_max_jobs);
 	tcase_add_test(th, test_history_prune_max_age_batch);
 	tcase_add_test(th, test_history_prune_keeps_seq);

@@ -13,6 +13,7 @@
 #include "checkrun.h"
 #include "coordinator.h"
 #include "history.h"
+#include "jsonout.h"
 #include "procstat.h"
 #include "publisher.h"
 #include "state.h"
@@ -142,6 +143,44 @@ struct task *tu_task(const char *json)
 	ck_assert_msg(r == 0, "task_from_json(%s): %s", json, error ? error : strerror(-r));
 	json_object_put(params);
 	return task;
+}
+
+/* Parses text the daemon wrote, which must be one JSON object. */
+static json_object *tu_parse_written(const char *text, size_t len, const char *what)
+{
+	json_object *o;
+
+	ck_assert_msg(text != NULL, "%s: no text", what);
+	ck_assert_uint_eq(strlen(text), len);
+	o = json_tokener_parse(text);
+	ck_assert_msg(json_object_is_type(o, json_type_object), "%s is no JSON object: %s", what,
+		      text);
+	return o;
+}
+
+json_object *tu_job_json(const struct job *job, uid_t viewer)
+{
+	struct jsonout out;
+	json_object *o;
+	size_t len;
+	char *text;
+
+	jsonout_init(&out);
+	job_write_members(job, viewer, &out);
+	jsonout_lit(&out, "}");
+	len = out.len;
+	text = jsonout_take(&out);
+	o = tu_parse_written(text, len, "a Job");
+	free(text);
+	return o;
+}
+
+json_object *tu_message_json(struct message *msg)
+{
+	size_t len = 0;
+	const char *text = message_wire(msg, &len);
+
+	return tu_parse_written(text, len, "a Message");
 }
 
 bool tu_pid_gone(pid_t pid)

@@ -58,6 +58,11 @@ size_t tu_collector_count(const struct tu_collector *c, enum message_type type,
 /* A task parsed from JSON text by the real parser; aborts the test on bad input. */
 struct task *tu_task(const char *json);
 
+/* The Job as the daemon writes it (job_write_members), parsed back; aborts if it does not parse. */
+json_object *tu_job_json(const struct job *job, uid_t viewer);
+/* The Message as the daemon writes it (message_wire), parsed back; aborts likewise. */
+json_object *tu_message_json(struct message *msg);
+
 /* Whether pid is gone (no such process, or a zombie nobody reaps yet). */
 bool tu_pid_gone(pid_t pid);
 /* Waits up to timeout_s (scaled) for tu_pid_gone(pid). */

@@ -35,7 +35,7 @@ struct rpc_result *methods_rerun(struct rpc_call *call, json_object *params);
  */
 struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params, uid_t owner,
 				     const char *rerun_of);
-/* The uid a call's Job objects are shown to (see job_to_json). */
+/* The uid a call's Job objects are shown to (see job_write_members). */
 uid_t methods_viewer(struct rpc_call *call);
 
 struct rpc_result *methods_subscribe(struct rpc_call *call, json_object *params);
@@ -45,16 +45,21 @@ struct rpc_result *methods_unsubscribe(struct rpc_call *call, json_object *param
 /* Answers call with 1001: no job has request_id. */
 struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id);
 
+struct jsonout;
 /*
  * The contract's Job with how much it wrote (stdout_bytes, stderr_bytes),
- * as viewer (a peer's uid) may see it (see job_to_json): a new reference.
+ * as viewer (a peer's uid) may see it (see job_write_members), written as
+ * JSON text to out, closed.
  */
-json_object *methods_job_object(struct services *d, const struct job *job, uid_t viewer);
-
-struct jsonout;
-/* The same Job written as JSON text to out (see job_write_members), closed. */
 void methods_job_write(struct services *d, const struct job *job, uid_t viewer,
 		       struct jsonout *out);
+
+/*
+ * The same Job for an answer built with json-c: an object that writes
+ * that text as it is (json_raw_new, no members to read). A new reference;
+ * NULL when out of memory.
+ */
+json_object *methods_job_object(struct services *d, const struct job *job, uid_t viewer);
 
 /*
  * Each method's params (see params.h); ping, modes and shutdown take

@@ -30,17 +30,6 @@ static int64_t methods_job_bytes(struct services *d, const struct job *job, enum
 	return (int64_t)e.written;
 }
 
-json_object *methods_job_object(struct services *d, const struct job *job, uid_t viewer)
-{
-	json_object *o = job_to_json(job, viewer);
-
-	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++)
-		json_object_object_add(
-			o, methods_bytes_keys[s],
-			json_object_new_int64(methods_job_bytes(d, job, (enum output_stream)s)));
-	return o;
-}
-
 void methods_job_write(struct services *d, const struct job *job, uid_t viewer, struct jsonout *out)
 {
 	job_write_members(job, viewer, out);
@@ -51,6 +40,16 @@ void methods_job_write(struct services *d, const struct job *job, uid_t viewer, 
 		jsonout_int64(out, methods_job_bytes(d, job, (enum output_stream)s));
 	}
 	jsonout_lit(out, "}");
+}
+
+/* The same text as methods_job_write, in a json-c answer: written out as it is. */
+json_object *methods_job_object(struct services *d, const struct job *job, uid_t viewer)
+{
+	struct jsonout out;
+
+	jsonout_init(&out);
+	methods_job_write(d, job, viewer, &out);
+	return json_raw_new(jsonout_take(&out));
 }
 
 struct rpc_result *methods_not_found(struct rpc_call *call, const char *request_id)

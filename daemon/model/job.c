@@ -112,19 +112,6 @@ int job_end(struct job *job, enum job_result result, int exit_code, enum error_k
 	return 0;
 }
 
-static json_object *job_error_to_json(const struct job *job)
-{
-	json_object *err;
-
-	if (job->error_kind == ERROR_NONE)
-		return NULL;
-	err = json_object_new_object();
-	json_object_object_add(err, "kind",
-			       json_object_new_string(error_kind_name(job->error_kind)));
-	json_object_object_add(err, "message", json_string_or_null(job->error_message));
-	return err;
-}
-
 void job_set_run_start(struct job *job)
 {
 	if (job->run_start_time == 0)
@@ -147,66 +134,16 @@ json_object *job_task_json(const struct job *job)
 	return o;
 }
 
-/*
- * The stored Task as a job shows it: an object that writes the kept text
- * as it is, so that rendering a job never parses it (new reference, NULL
- * when none was kept). It is only for writing out: it has no members.
- */
-static json_object *job_task_text(const struct job *job)
-{
-	size_t len = job->task ? strlen(job->task) : 0;
-	json_object *o;
-	char *text;
-
-	if (len < 2 || job->task[0] != '{' || job->task[len - 1] != '}')
-		return NULL;
-	o = json_object_new_object();
-	text = strdup(job->task);
-	if (!o || !text) {
-		json_object_put(o);
-		free(text);
-		return NULL;
-	}
-	json_object_set_serializer(o, json_object_userdata_to_json_string, text,
-				   json_object_free_userdata);
-	return o;
-}
-
 static bool job_task_visible(const struct job *job, uid_t viewer)
 {
 	return viewer != JOB_VIEWER_NONE && (viewer == 0 || viewer == job->owner_uid);
 }
 
-json_object *job_to_json(const struct job *job, uid_t viewer)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "request_id", json_object_new_string(job->request_id));
-	json_object_object_add(o, "parent_node_id", json_string_or_null(job->parent_node_id));
-	json_object_object_add(o, "child_node_id", json_object_new_string(job->child_node_id));
-	json_object_object_add(o, "run_id", json_object_new_string(job->run_id));
-	json_object_object_add(o, "name", json_object_new_string(job->name));
-	json_object_object_add(o, "mode", json_object_new_string(job->mode));
-	json_object_object_add(o, "status", json_object_new_string(job_status_name(job->status)));
-	json_object_object_add(o, "phase", json_object_new_string(job_phase_name(job->phase)));
-	json_object_object_add(o, "result", json_string_or_null(job_result_name(job->result)));
-	json_object_object_add(o, "start_time", json_time_new(job->start_time));
-	json_object_object_add(o, "end_time",
-			       job->status == JOB_CLOSED ? json_time_new(job->end_time) : NULL);
-	json_object_object_add(o, "exit_code",
-			       job->has_exit_code ? json_object_new_int(job->exit_code) : NULL);
-	json_object_object_add(o, "error", job_error_to_json(job));
-	json_object_object_add(o, "owner_uid", json_object_new_int64((int64_t)job->owner_uid));
-	json_object_object_add(o, "run_start_time",
-			       job->run_start_time > 0 ? json_time_new(job->run_start_time) : NULL);
-	json_object_object_add(o, "rerun_of", json_string_or_null(job->rerun_of));
-	json_object_object_add(o, "after", job->after ? json_object_get(job->after) : NULL);
-	json_object_object_add(o, "task",
-			       job_task_visible(job, viewer) ? job_task_text(job) : NULL);
-	return o;
-}
-
-/* The stored Task's text, when job_task_text would show it (else NULL). */
+/*
+ * The stored Task's text when viewer may see it (else NULL): only for the
+ * job's owner and root, as its env and stdin may hold secrets; and only an
+ * object, written out as it was kept, never parsed again.
+ */
 static const char *job_task_shown(const struct job *job, uid_t viewer)
 {
 	size_t len = job->task ? strlen(job->task) : 0;

@@ -110,24 +110,18 @@ struct job *job_unref(struct job *job);
 int job_end(struct job *job, enum job_result result, int exit_code, enum error_kind kind,
 	    const char *error_message);
 
-/* A viewer who sees no job's stored Task (see job_to_json). */
+/* A viewer who sees no job's stored Task (see job_write_members). */
 #define JOB_VIEWER_NONE ((uid_t)-1)
-
-/*
- * The contract's Job object (new reference), as viewer (a peer's uid) may
- * see it: the stored Task (`task`) only for the job's owner and root,
- * null for everyone else (its env and stdin may hold secrets); the Task is
- * written out as its text was kept, not parsed again (an object with no
- * members: only for writing out).
- */
-json_object *job_to_json(const struct job *job, uid_t viewer);
 
 struct jsonout;
 
 /*
- * The same Job as JSON text, without a json-c tree: writes '{' and every
- * member job_to_json has, in its order, as json_to_wire would write them.
- * The caller may add members of its own and writes the closing '}'.
+ * The contract's Job object as JSON text, as json_to_wire would write it
+ * (no json-c tree): writes '{' and every member, and leaves the object
+ * open so that the caller may add members of its own and write the '}'.
+ * viewer (a peer's uid) sees the stored Task (`task`) only when it is the
+ * job's owner or root, null otherwise (its env and stdin may hold
+ * secrets); the Task is written as its text was kept, not parsed again.
  */
 void job_write_members(const struct job *job, uid_t viewer, struct jsonout *out);
 

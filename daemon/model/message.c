@@ -93,6 +93,9 @@ int message_set_error(struct message *msg, enum error_kind kind, const char *err
 	msg->error_message = copy;
 	msg->error_exit_code = exit_code;
 	msg->error_signal = signal_number;
+	/* The text made before (message_wire) no longer says what the message does. */
+	free(msg->wire);
+	msg->wire = NULL;
 	return 0;
 }
 
@@ -172,28 +175,7 @@ static json_object *message_error_to_json(const struct message *msg)
 	return err;
 }
 
-json_object *message_to_json(const struct message *msg)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "seq", json_object_new_int64((int64_t)msg->seq));
-	json_object_object_add(o, "type", json_object_new_string(message_type_name(msg->type)));
-	json_object_object_add(o, "time", json_time_new(msg->time));
-	json_object_object_add(o, "request_id", json_string_or_null(msg->request_id));
-	json_object_object_add(o, "parent_node_id", json_string_or_null(msg->parent_node_id));
-	json_object_object_add(o, "child_node_id", json_string_or_null(msg->child_node_id));
-	json_object_object_add(o, "run_id", json_string_or_null(msg->run_id));
-	json_object_object_add(o, "mode", json_string_or_null(msg->mode));
-	json_object_object_add(o, "result", msg->result ? json_object_get(msg->result) : NULL);
-	json_object_object_add(o, "error", message_error_to_json(msg));
-	if (message_closes_job(msg))
-		json_object_object_add(o, "run_start_time",
-				       msg->run_start_time > 0 ? json_time_new(msg->run_start_time)
-							       : NULL);
-	return o;
-}
-
-/* message_to_json's members, in its order, as json_to_wire writes them. */
+/* The contract's Message object, as json_to_wire would write it. */
 static void message_write(const struct message *msg, struct jsonout *out)
 {
 	json_object *err = message_error_to_json(msg);

@@ -76,7 +76,7 @@ struct message {
 	int64_t stdout_written;
 	int64_t stderr_written;
 
-	char *wire; /* cached serialization of message_to_json, see message_wire */
+	char *wire; /* its JSON text once made, see message_wire */
 	size_t wire_len;
 };
 
@@ -109,11 +109,9 @@ struct message *message_unref(struct message *msg);
 /* True for success and failure: the messages that close a job. */
 bool message_closes_job(const struct message *msg);
 
-/* The contract's Message object (new reference). */
-json_object *message_to_json(const struct message *msg);
-
 /*
- * The compact JSON text of the message, built once on first use and kept:
+ * The contract's Message object as compact JSON text, built once on first
+ * use and kept (message_set_error drops it):
  * a message goes to every subscriber without being serialized again.
  * NULL on ENOMEM.
  */

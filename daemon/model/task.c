@@ -414,7 +414,7 @@ static int task_store_text(struct task *task, json_object *params)
 	}
 	json_object_object_add(copy, "request_id", json_object_new_string(task->request_id));
 	json_object_object_add(copy, "mode", json_object_new_string(task->mode));
-	/* As the wire writes JSON (no "\/"): a job shows this text as it is (job_to_json). */
+	/* As the wire writes JSON (no "\/"): a job shows this text as it is (job_write_members). */
 	text = json_object_to_json_string_length(
 		copy, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	task->stored = text ? strndup(text, len) : NULL;

@@ -106,6 +106,17 @@ enum history_stmt {
 	STMT_COUNT_,
 };
 
+/*
+ * The row of the job an update names: found by its seq_no (the rowid:
+ * one B-tree descent, not the request_id index's and then the table's),
+ * and by request_id when it has none (NULL); the request_id must match
+ * too, so a seq_no a rolled-back insert gave out and a later row took
+ * again is never the wrong row.
+ */
+#define HISTORY_WHERE_THE_JOB                                                                      \
+	"WHERE seq_no = coalesce(:seq_no, (SELECT seq_no FROM jobs WHERE request_id = "            \
+	":request_id)) AND request_id = :request_id"
+
 static const char *const history_stmt_sql[STMT_COUNT_] = {
 	[STMT_INSERT_JOB] =
 		"INSERT INTO jobs (" HISTORY_JOB_NAMES ") VALUES (" HISTORY_JOB_PARAMS ")",
@@ -114,8 +125,7 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"end_time = :end_time, exit_code = :exit_code, error_kind = :error_kind, "
 		"error_message = :error_message, pid = :pid, pid_starttime = "
 		":pid_starttime, run_start_time = :run_start_time, strategy_ref = :strategy_ref, "
-		"stdout_bytes = :stdout_bytes, stderr_bytes = :stderr_bytes "
-		"WHERE request_id = :request_id",
+		"stdout_bytes = :stdout_bytes, stderr_bytes = :stderr_bytes " HISTORY_WHERE_THE_JOB,
 	/*
 	 * While a job is opened only these change (the rest is set when it
 	 * closes): not naming status and end_time spares the two indexes on
@@ -123,7 +133,7 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 	 */
 	[STMT_UPDATE_OPEN_JOB] = "UPDATE jobs SET phase = :phase, pid = :pid, pid_starttime = "
 				 ":pid_starttime, run_start_time = :run_start_time, strategy_ref = "
-				 ":strategy_ref WHERE request_id = :request_id",
+				 ":strategy_ref " HISTORY_WHERE_THE_JOB,
 	[STMT_FIND_JOB] = HISTORY_JOB_SELECT " FROM jobs WHERE request_id = :request_id",
 	[STMT_FIND_BY_NODE] = HISTORY_JOB_SELECT " FROM jobs WHERE child_node_id = :child_node_id "
 						 "ORDER BY seq_no DESC LIMIT 1",
@@ -590,6 +600,9 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 	sqlite3_stmt *st = history_stmt(h, which);
 	const int *p = h->job_param[which];
 
+	/* An insert leaves seq_no to SQLite (the next one); an update finds the row by it. */
+	history_bind_int64(st, p[JOB_COL_SEQ_NO], which != STMT_INSERT_JOB && job->seq_no > 0,
+			   job->seq_no);
 	history_bind_text(st, p[JOB_COL_REQUEST_ID], job->request_id);
 	history_bind_text(st, p[JOB_COL_PARENT_NODE_ID], job->parent_node_id);
 	history_bind_text(st, p[JOB_COL_CHILD_NODE_ID], job->child_node_id);
