@@ -30,20 +30,10 @@
 
 static struct harness_daemon daemon_;
 
+/* The queued jobs the daemon made cold so far: the counts of its log lines, added up. */
 static long qk_cold_total(void)
 {
-	char *log = harness_daemon_log(&daemon_);
-	long total = 0;
-
-	for (char *hit = strstr(log, QK_COLD_LINE); hit; hit = strstr(hit + 1, QK_COLD_LINE)) {
-		char *start = hit;
-
-		while (start > log && start[-1] >= '0' && start[-1] <= '9')
-			start--;
-		total += strtol(start, NULL, 10);
-	}
-	free(log);
-	return total;
+	return harness_log_sum(&daemon_, QK_COLD_LINE);
 }
 
 static bool qk_cold_reached(void *want)
