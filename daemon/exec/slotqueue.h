@@ -64,10 +64,11 @@ void slotqueue_clear(struct slotqueue *q);
 bool slotqueue_can_accept(const struct slotqueue *q);
 
 /*
- * Queues item (its task and admitted set: its key is its task's
- * request_id; the task may go once it is in) and starts it on the next loop turn if a slot
- * is free then: a submit's answer leaves before its task is started.
- * -EBUSY when full (but for a task admitted before) or closed, -ENOMEM.
+ * Queues item (its task and admitted set; its key is its task's
+ * request_id, and the task may go once it is in) and starts it on the
+ * next loop turn if a slot is free then: a submit's answer leaves before
+ * its task is started. -EBUSY when full (but for a task admitted before)
+ * or closed, -ENOMEM.
  */
 int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item);
 
@@ -79,8 +80,10 @@ int slotqueue_add_running(struct slotqueue *q, struct slotqueue_item *item);
 
 struct slotqueue_item *slotqueue_find(struct slotqueue *q, const char *request_id);
 
-/* Forgets item (waiting or started; nothing if it is not in) and frees its slot and key. Does not
- * free item. */
+/*
+ * Forgets item (waiting or started; nothing if it is not in) and frees
+ * its slot and key. Does not free item.
+ */
 void slotqueue_remove(struct slotqueue *q, struct slotqueue_item *item);
 
 /* Starts waiting items while slots are free. */
