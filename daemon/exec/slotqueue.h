@@ -73,8 +73,9 @@ bool slotqueue_can_accept(const struct slotqueue *q);
 int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item);
 
 /*
- * Adds an item that already runs (taken back after a restart): it holds a
- * slot at once, even past max_concurrency. 0 or -ENOMEM.
+ * Adds an item that already runs (taken back after a restart; its task
+ * set, as for slotqueue_add): it holds a slot at once, even past
+ * max_concurrency. 0 or -ENOMEM.
  */
 int slotqueue_add_running(struct slotqueue *q, struct slotqueue_item *item);
 
