@@ -130,6 +130,8 @@ void coord_conn_close(struct coord_conn *conn)
 	coord_conn_drain(&conn->responses);
 	coord_conn_drain(&conn->notifications);
 	free(conn->rbuf);
+	if (conn->tok)
+		json_tokener_free(conn->tok);
 	free(conn->socket_path);
 	free(conn);
 }

@@ -31,6 +31,9 @@ struct coord_conn {
 	size_t rpos; /* first unparsed byte */
 	size_t rlen; /* bytes held */
 	size_t rcap;
+	/* Parses every line, reset between them (one allocated for each line cost a large malloc).
+	 */
+	struct json_tokener *tok;
 
 	struct coord_msg_queue responses;
 	struct coord_msg_queue notifications;

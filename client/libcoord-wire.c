@@ -240,20 +240,18 @@ static int coord_wire_blank(const char *line, size_t len)
 static int coord_wire_parse_line(struct coord_conn *conn, const char *line, size_t len,
 				 struct coord_error *err)
 {
-	struct json_tokener *tok;
 	enum json_tokener_error jerr;
 	json_object *obj;
 	size_t end;
 
 	if (coord_wire_blank(line, len))
 		return 0;
-	tok = json_tokener_new();
-	if (!tok)
+	if (!conn->tok && !(conn->tok = json_tokener_new()))
 		return coord_error_fail(conn, err, COORD_ERR_NOMEM, 0, "out of memory");
-	obj = json_tokener_parse_ex(tok, line, (int)len);
-	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
+	json_tokener_reset(conn->tok);
+	obj = json_tokener_parse_ex(conn->tok, line, (int)len);
+	jerr = json_tokener_get_error(conn->tok);
+	end = json_tokener_get_parse_end(conn->tok);
 	if (jerr != json_tokener_success || !obj || !coord_wire_blank(line + end, len - end)) {
 		json_object_put(obj);
 		return coord_error_fail(conn, err, COORD_ERR_PROTOCOL, 0,
