@@ -127,6 +127,37 @@ void uuid7_format(const struct uuid7 *u, char out[UUID7_STR_LEN])
 	*p = '\0';
 }
 
+/* The value of a lower-case hex digit, or -1. */
+static int uuid7_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int uuid7_parse(const char *text, struct uuid7 *ret)
+{
+	struct uuid7 u;
+	const char *p = text;
+
+	for (int i = 0; i < 16; i++) {
+		int hi, lo;
+
+		if ((i == 4 || i == 6 || i == 8 || i == 10) && *p++ != '-')
+			return -EINVAL;
+		if ((hi = uuid7_hex(p[0])) < 0 || (lo = uuid7_hex(p[1])) < 0)
+			return -EINVAL;
+		u.b[i] = (uint8_t)(hi << 4 | lo);
+		p += 2;
+	}
+	if (*p != '\0' || (u.b[8] & 0xc0) != 0x80)
+		return -EINVAL;
+	*ret = u;
+	return 0;
+}
+
 uint64_t uuid7_unix_ms(const struct uuid7 *u)
 {
 	uint64_t ms = 0;

@@ -29,6 +29,13 @@ int uuid7_generate(struct uuid7 *ret);
 /* Lower-case text form of u in out. */
 void uuid7_format(const struct uuid7 *u, char out[UUID7_STR_LEN]);
 
+/*
+ * The 16 bytes of text in exactly the form uuid7_format writes (36
+ * characters, lower-case hex, any version) whose variant is RFC 9562's.
+ * 0, or -EINVAL for any other text (upper case, braces, another variant).
+ */
+int uuid7_parse(const char *text, struct uuid7 *ret);
+
 /* The milliseconds since the epoch a UUID v7 carries. */
 uint64_t uuid7_unix_ms(const struct uuid7 *u);
 

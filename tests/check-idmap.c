@@ -6,6 +6,7 @@
 
 #include "checkrun.h"
 #include "idmap.h"
+#include "reqkey.h"
 
 #define IM_COUNT 5000
 
@@ -92,6 +93,56 @@ START_TEST(test_idmap_foreach_removing)
 }
 END_TEST
 
+struct im_keyed {
+	struct reqkey key;
+};
+
+static const struct reqkey *im_key(const void *record)
+{
+	return &((const struct im_keyed *)record)->key;
+}
+
+/* Records keyed by a reqkey: UUIDs (binary) and other ids (text) found by their text. */
+START_TEST(test_idmap_keyed)
+{
+	struct im_keyed *recs = calloc(IM_COUNT, sizeof(*recs));
+	char id[64];
+	struct idmap m;
+
+	ck_assert_ptr_nonnull(recs);
+	idmap_init_keyed(&m, im_key);
+	ck_assert_ptr_null(idmap_find(&m, "r0"));
+	for (int i = 0; i < IM_COUNT; i++) {
+		if (i % 2)
+			snprintf(id, sizeof(id), "r%d", i);
+		else
+			snprintf(id, sizeof(id), "0190f3a2-7b1c-7def-8abc-%012x", (unsigned)i);
+		ck_assert_int_eq(reqkey_set(&recs[i].key, id), 0);
+		ck_assert_int_eq(idmap_insert(&m, &recs[i]), 0);
+	}
+	for (int i = 0; i < IM_COUNT; i++) {
+		char buf[REQKEY_STR_LEN];
+
+		ck_assert_ptr_eq(idmap_find(&m, reqkey_str(&recs[i].key, buf)), &recs[i]);
+	}
+	ck_assert_ptr_null(idmap_find(&m, "0190F3A2-7B1C-7DEF-8ABC-000000000000"));
+	ck_assert_ptr_null(idmap_find(&m, "r0"));
+	for (int i = 0; i < IM_COUNT; i += 2)
+		idmap_remove(&m, &recs[i]);
+	ck_assert_uint_eq(m.count, IM_COUNT / 2);
+	for (int i = 0; i < IM_COUNT; i++) {
+		char buf[REQKEY_STR_LEN];
+
+		ck_assert_ptr_eq(idmap_find(&m, reqkey_str(&recs[i].key, buf)),
+				 i % 2 ? &recs[i] : NULL);
+	}
+	idmap_clear(&m);
+	for (int i = 0; i < IM_COUNT; i++)
+		reqkey_clear(&recs[i].key);
+	free(recs);
+}
+END_TEST
+
 static Suite *idmap_suite(void)
 {
 	Suite *s = suite_create("idmap");
@@ -99,6 +150,7 @@ static Suite *idmap_suite(void)
 
 	tcase_add_test(tc, test_idmap_insert_find_remove);
 	tcase_add_test(tc, test_idmap_foreach_removing);
+	tcase_add_test(tc, test_idmap_keyed);
 	suite_add_tcase(s, tc);
 	return s;
 }

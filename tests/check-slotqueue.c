@@ -36,7 +36,6 @@ static void sq_setup(unsigned max_concurrency, size_t max_queue)
 		snprintf(json, sizeof(json),
 			 "{\"request_id\": \"t%d\", \"node\": {\"argv\": [\"x\"]}}", i);
 		items[i] = (struct slotqueue_item){.task = tu_task(json)};
-		items[i].key = items[i].task->request_id;
 		started[i] = 0;
 	}
 }

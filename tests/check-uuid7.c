@@ -1,4 +1,5 @@
 /* uuid7: the RFC 9562 layout (version, variant, time), text form, and order across calls. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -122,6 +123,39 @@ START_TEST(test_uuid7_random_part)
 }
 END_TEST
 
+/* The text uuid7_format writes reads back; any other text (case, shape, variant) does not. */
+START_TEST(test_uuid7_parse)
+{
+	static const char *const refused[] = {
+		"",
+		"0190f3a2-7b1c-7def-8abc-0123456789a",	 /* short */
+		"0190f3a2-7b1c-7def-8abc-0123456789abc", /* long */
+		"0190F3A2-7B1C-7DEF-8ABC-0123456789AB",	 /* upper case */
+		"0190f3a2_7b1c-7def-8abc-0123456789ab",	 /* not a dash */
+		"0190f3a27b1c-7def-8abc-0123456789ab-",	 /* dash elsewhere */
+		"0190f3a2-7b1c-7def-cabc-0123456789ab",	 /* variant 110 */
+		"0190f3a2-7b1c-7def-7abc-0123456789ab",	 /* variant 0 */
+		"0190f3a2-7b1c-7def-8abc-0123456789ag",	 /* not hex */
+		"job-1",
+	};
+	char text[UUID7_STR_LEN], back[UUID7_STR_LEN];
+	struct uuid7 u, v;
+
+	for (int i = 0; i < 1000; i++) {
+		ck_assert_int_eq(uuid7_generate(&u), 0);
+		uuid7_format(&u, text);
+		ck_assert_int_eq(uuid7_parse(text, &v), 0);
+		ck_assert_mem_eq(u.b, v.b, sizeof(u.b));
+	}
+	/* Any version (a client's v4) with the RFC variant. */
+	ck_assert_int_eq(uuid7_parse("f47ac10b-58cc-4372-a567-0e02b2c3d479", &v), 0);
+	uuid7_format(&v, back);
+	ck_assert_str_eq(back, "f47ac10b-58cc-4372-a567-0e02b2c3d479");
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		ck_assert_msg(uuid7_parse(refused[i], &v) == -EINVAL, "took %s", refused[i]);
+}
+END_TEST
+
 /* Ids drawn from one pool of random bytes: many in a row still differ in their random part. */
 START_TEST(test_uuid7_pool_distinct)
 {
@@ -179,6 +213,7 @@ static Suite *uuid7_suite(void)
 	tcase_add_test(tc, test_uuid7_now);
 	tcase_add_test(tc, test_uuid7_order);
 	tcase_add_test(tc, test_uuid7_random_part);
+	tcase_add_test(tc, test_uuid7_parse);
 	tcase_add_test(tc, test_uuid7_pool_distinct);
 	tcase_add_test(tc, test_uuid7_fork);
 	tcase_add_test(tc, test_uuid7_same_ms); /* last: it leaves the clock far ahead */

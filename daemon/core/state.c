@@ -6,8 +6,8 @@
  * history; the last few closed are also kept (one reference each), since
  * whoever waited for them asks for them right away. Queued jobs live in
  * the history only once they are cold (state_cool): of those it keeps
- * only the request_id (its own copy, in cold_jobs), and loads the job
- * back the first time anyone looks for it.
+ * only the request_id (in cold_ids, 16 bytes inline for the ids the
+ * daemon makes), and loads the job back the first time anyone looks for it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include <json-c/linkhash.h>
 
 #include "idmap.h"
+#include "idset.h"
 #include "log.h"
 #include "metrics.h"
 #include "state.h"
@@ -26,7 +27,7 @@
 struct state {
 	struct history *history;
 	struct idmap open_jobs;	   /* request_id -> struct job *, one reference each */
-	struct idmap cold_jobs;	   /* request_ids (owned) of opened jobs kept in the history only */
+	struct idset cold_ids;	   /* request_ids of opened jobs kept in the history only */
 	TAILQ_HEAD(, job) cooling; /* opened jobs to make cold (no reference of its own) */
 	struct lh_table *running;  /* pid -> struct job * in open_jobs, pid > 0 */
 	struct job_counts counts;  /* over every job in the history */
@@ -47,16 +48,6 @@ static void state_job_unref_cb(void *job, void *userdata)
 	job_unref(job);
 }
 
-static const char *state_cold_id(const void *request_id)
-{
-	return request_id;
-}
-
-static void state_cold_free_cb(void *request_id, void *userdata)
-{
-	free(request_id);
-}
-
 /* Takes job out of the list of jobs to make cold, if it is in it. */
 static void state_uncool(struct state *state, struct job *job)
 {
@@ -74,7 +65,7 @@ struct state *state_new(struct history *history)
 		return NULL;
 	state->history = history;
 	idmap_init(&state->open_jobs, state_job_id);
-	idmap_init(&state->cold_jobs, state_cold_id);
+	idset_init(&state->cold_ids);
 	TAILQ_INIT(&state->cooling);
 	state->running = lh_kptr_table_new(64, NULL);
 	if (!state->running) {
@@ -119,8 +110,7 @@ void state_free(struct state *state)
 		state_uncool(state, TAILQ_FIRST(&state->cooling));
 	idmap_foreach(&state->open_jobs, state_job_unref_cb, NULL);
 	idmap_clear(&state->open_jobs);
-	idmap_foreach(&state->cold_jobs, state_cold_free_cb, NULL);
-	idmap_clear(&state->cold_jobs);
+	idset_clear(&state->cold_ids);
 	free(state);
 }
 
@@ -132,11 +122,10 @@ int state_load(struct state *state)
 /* The cold job request_id, loaded back from the history and kept in memory again, or NULL. */
 static struct job *state_thaw(struct state *state, const char *request_id)
 {
-	char *id = idmap_find(&state->cold_jobs, request_id);
 	struct job *job;
 	int r;
 
-	if (!id)
+	if (!idset_has(&state->cold_ids, request_id))
 		return NULL;
 	r = history_find_job(state->history, request_id, &job);
 	if (r < 0) {
@@ -149,8 +138,7 @@ static struct job *state_thaw(struct state *state, const char *request_id)
 		job_unref(job);
 		return NULL;
 	}
-	idmap_remove(&state->cold_jobs, id);
-	free(id);
+	idset_remove(&state->cold_ids, request_id);
 	return job;
 }
 
@@ -158,30 +146,27 @@ struct job *state_find_open(struct state *state, const char *request_id)
 {
 	struct job *job = idmap_find(&state->open_jobs, request_id);
 
-	if (job || state->cold_jobs.count == 0)
+	if (job || state->cold_ids.count == 0)
 		return job;
 	return state_thaw(state, request_id);
 }
 
 bool state_is_open(struct state *state, const char *request_id)
 {
-	return idmap_find(&state->open_jobs, request_id) ||
-	       idmap_find(&state->cold_jobs, request_id);
+	return idmap_find(&state->open_jobs, request_id) || idset_has(&state->cold_ids, request_id);
 }
 
 int state_cool_now(struct state *state, struct job *job)
 {
-	char *id;
+	int r;
 
 	state_uncool(state, job);
 	if (job->status != JOB_OPENED || job->phase != JOB_QUEUED || job->finishing ||
 	    idmap_find(&state->open_jobs, job->request_id) != job)
 		return -EBUSY;
-	id = strdup(job->request_id);
-	if (!id || idmap_insert(&state->cold_jobs, id) < 0) {
-		free(id);
-		return -ENOMEM;
-	}
+	r = idset_add(&state->cold_ids, job->request_id);
+	if (r < 0)
+		return r;
 	idmap_remove(&state->open_jobs, job);
 	job_unref(job);
 	return 0;
@@ -221,7 +206,7 @@ size_t state_cool(struct state *state, bool (*keep)(const struct job *job, void 
 
 bool state_is_cold(struct state *state, const char *request_id)
 {
-	return idmap_find(&state->cold_jobs, request_id) != NULL;
+	return idset_has(&state->cold_ids, request_id);
 }
 
 struct job *state_find_running(struct state *state, pid_t pid)
@@ -537,5 +522,5 @@ int state_prune(struct state *state, uint64_t max_jobs, double max_age, size_t b
 
 size_t state_open_count(const struct state *state)
 {
-	return state->open_jobs.count + state->cold_jobs.count;
+	return state->open_jobs.count + state->cold_ids.count;
 }

@@ -1,7 +1,7 @@
 /*
  * Slots and the FIFO queue behind them. The queue owns its index (an
- * idmap by the items' own keys, their request_ids, not copied) and its
- * start event; the items belong to the strategy.
+ * idmap by the items' keys, their request_ids in 16 bytes), the keys
+ * themselves, and its start event; the items belong to the strategy.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,15 +10,16 @@
 
 #include "slotqueue.h"
 #include "strategy.h"
+#include "task.h"
 
 static void slotqueue_start_cb(evutil_socket_t fd, short what, void *arg)
 {
 	slotqueue_start_waiting(arg);
 }
 
-static const char *slotqueue_item_key(const void *item)
+static const struct reqkey *slotqueue_item_key(const void *item)
 {
-	return ((const struct slotqueue_item *)item)->key;
+	return &((const struct slotqueue_item *)item)->key;
 }
 
 static unsigned slotqueue_online_cpus(void)
@@ -40,7 +41,7 @@ int slotqueue_init(struct slotqueue *q, struct event_base *base, unsigned max_co
 	q->ctx = ctx;
 	q->closed = false;
 	q->paused = false;
-	idmap_init(&q->items, slotqueue_item_key);
+	idmap_init_keyed(&q->items, slotqueue_item_key);
 	q->start_ev = evtimer_new(base, slotqueue_start_cb, q);
 	if (!q->start_ev) {
 		slotqueue_clear(q);
@@ -49,8 +50,14 @@ int slotqueue_init(struct slotqueue *q, struct event_base *base, unsigned max_co
 	return 0;
 }
 
+static void slotqueue_clear_key_cb(void *item, void *ctx)
+{
+	reqkey_clear(&((struct slotqueue_item *)item)->key);
+}
+
 void slotqueue_clear(struct slotqueue *q)
 {
+	idmap_foreach(&q->items, slotqueue_clear_key_cb, NULL);
 	idmap_clear(&q->items);
 	if (q->start_ev)
 		event_free(q->start_ev);
@@ -79,12 +86,22 @@ static void slotqueue_start_soon(struct slotqueue *q)
 	event_active(q->start_ev, EV_TIMEOUT, 0);
 }
 
+/* Indexes item by its task's request_id. 0 or -ENOMEM. */
+static int slotqueue_index(struct slotqueue *q, struct slotqueue_item *item)
+{
+	int r = reqkey_set(&item->key, item->task->request_id);
+
+	if (r == 0 && (r = idmap_insert(&q->items, item)) < 0)
+		reqkey_clear(&item->key);
+	return r;
+}
+
 int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)
 {
 	/* One admitted before (a dependency released it, or a restart) was counted already. */
 	if (q->closed || (!item->admitted && !slotqueue_can_accept(q)))
 		return -EBUSY;
-	if (idmap_insert(&q->items, item) < 0)
+	if (slotqueue_index(q, item) < 0)
 		return -ENOMEM;
 	item->waiting = true;
 	item->lent = 0;
@@ -96,7 +113,7 @@ int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item)
 
 int slotqueue_add_running(struct slotqueue *q, struct slotqueue_item *item)
 {
-	if (idmap_insert(&q->items, item) < 0)
+	if (slotqueue_index(q, item) < 0)
 		return -ENOMEM;
 	item->waiting = false;
 	item->lent = 0;
@@ -111,6 +128,8 @@ struct slotqueue_item *slotqueue_find(struct slotqueue *q, const char *request_i
 
 void slotqueue_remove(struct slotqueue *q, struct slotqueue_item *item)
 {
+	if (reqkey_empty(&item->key))
+		return; /* not in the queue */
 	if (item->waiting) {
 		TAILQ_REMOVE(&q->fifo, item, entry);
 		q->waiting--;
@@ -119,6 +138,7 @@ void slotqueue_remove(struct slotqueue *q, struct slotqueue_item *item)
 		q->holding--;
 	}
 	idmap_remove(&q->items, item);
+	reqkey_clear(&item->key);
 }
 
 void slotqueue_start_waiting(struct slotqueue *q)

@@ -11,6 +11,7 @@
 #include <sys/queue.h>
 
 #include "idmap.h"
+#include "reqkey.h"
 
 struct event;
 struct event_base;
@@ -18,10 +19,14 @@ struct strategy_info;
 struct strategy_tuning;
 struct task;
 
-/* Embedded in a strategy's own record of a task; the strategy owns both. */
+/*
+ * Embedded in a strategy's own record of a task; the strategy owns both,
+ * but for key, which the queue sets when it takes the item and frees
+ * when it forgets it.
+ */
 struct slotqueue_item {
 	TAILQ_ENTRY(slotqueue_item) entry; /* in the FIFO while waiting */
-	const char *key; /* its task's request_id, kept alive by the strategy while in the queue */
+	struct reqkey key;		   /* its task's request_id */
 	struct task *task; /* the strategy's; may be NULL while it waits (loaded at start) */
 	bool waiting;	   /* no slot yet */
 	bool admitted;	   /* counted against max_queue before (see task->admitted) */
@@ -48,28 +53,38 @@ struct slotqueue {
 /* max_concurrency 0: online CPUs; max_queue 0: the default. 0 or -ENOMEM. */
 int slotqueue_init(struct slotqueue *q, struct event_base *base, unsigned max_concurrency,
 		   size_t max_queue, slotqueue_start_fn start, void *ctx);
-/* Frees the queue's own memory; the items are the strategy's to free first. */
+/*
+ * Frees the queue's own memory and the keys of the items still in it
+ * (the strategy frees the items themselves, after this or once it has
+ * removed them).
+ */
 void slotqueue_clear(struct slotqueue *q);
 
 /* Whether one more task fits (false: the queue is full, or closed). */
 bool slotqueue_can_accept(const struct slotqueue *q);
 
 /*
- * Queues item (its key and admitted set) and starts it on the next loop turn if a slot
- * is free then: a submit's answer leaves before its task is started.
- * -EBUSY when full (but for a task admitted before) or closed, -ENOMEM.
+ * Queues item (its task and admitted set; its key is its task's
+ * request_id, and the task may go once it is in) and starts it on the
+ * next loop turn if a slot is free then: a submit's answer leaves before
+ * its task is started. -EBUSY when full (but for a task admitted before)
+ * or closed, -ENOMEM.
  */
 int slotqueue_add(struct slotqueue *q, struct slotqueue_item *item);
 
 /*
- * Adds an item that already runs (taken back after a restart): it holds a
- * slot at once, even past max_concurrency. 0 or -ENOMEM.
+ * Adds an item that already runs (taken back after a restart; its task
+ * set, as for slotqueue_add): it holds a slot at once, even past
+ * max_concurrency. 0 or -ENOMEM.
  */
 int slotqueue_add_running(struct slotqueue *q, struct slotqueue_item *item);
 
 struct slotqueue_item *slotqueue_find(struct slotqueue *q, const char *request_id);
 
-/* Forgets item (waiting or started) and frees its slot. Does not free item. */
+/*
+ * Forgets item (waiting or started; nothing if it is not in) and frees
+ * its slot and key. Does not free item.
+ */
 void slotqueue_remove(struct slotqueue *q, struct slotqueue_item *item);
 
 /* Starts waiting items while slots are free. */
@@ -98,7 +113,7 @@ void slotqueue_describe(const struct slotqueue *q, struct strategy_info *info);
 /* Starts nothing more and accepts nothing more. */
 void slotqueue_close(struct slotqueue *q);
 
-/* Calls cb for every item; cb may remove (and free) the item it is given. */
+/* Calls cb for every item; cb may remove (and then free) the item it is given. */
 void slotqueue_foreach(struct slotqueue *q, void (*cb)(struct slotqueue_item *item, void *ctx),
 		       void *ctx);
 

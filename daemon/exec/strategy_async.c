@@ -8,7 +8,10 @@
  * back (strategy_can_load), a run queued behind the first queue_hot_tasks
  * keeps only its request_id: its task is dropped and loaded again when it
  * starts, so a long queue costs little memory, and a short one (the next
- * to start) costs no reading back.
+ * to start) costs no reading back. A waiting run holds only its queue
+ * entry (with its request_id, 16 bytes for the ids the daemon makes);
+ * what a started one needs more (its process, output, timer) is in a
+ * struct async_started, allocated at its start.
  */
 #include <assert.h>
 #include <errno.h>
@@ -35,15 +38,27 @@
 #include "task.h"
 #include "taskenv.h"
 
-struct async_run {
-	struct slotqueue_item item; /* first: the queue's items are async runs */
+/* What a run needs once it has a slot; the run's, freed with it. */
+struct async_started {
+	struct async_run *run;
 	struct strategy_async *owner;
-	struct process *proc;	      /* NULL while it waits for a slot; starting until started */
+	struct process *proc;	      /* NULL until spawned; starting until started */
 	struct output_writer *output; /* where its output is kept, or NULL */
 	struct event *timeout_ev;
 	enum error_kind stop_reason; /* ERROR_NONE, ERROR_TIMEOUT or ERROR_CANCELLED */
 	bool held;		     /* its start waits for the turn's commit (in starts) */
-	char request_id[];	     /* the queue's key */
+};
+
+/* A queued task: small (56 bytes), since a queue may hold a million (issue 13). */
+struct async_run {
+	struct slotqueue_item item;    /* first: the queue's items are async runs */
+	struct async_started *started; /* NULL while it waits for a slot */
+};
+
+/* A task that names only a run's request and mode, for a message about it. */
+struct async_stub {
+	struct task task;
+	char request_id[REQKEY_STR_LEN];
 };
 
 /* A start stored in a turn's transaction, waiting to hear how its commit went. */
@@ -78,43 +93,77 @@ struct strategy_async {
 
 static void async_run_free(struct async_run *run)
 {
-	if (run->timeout_ev)
-		event_free(run->timeout_ev);
-	process_free(run->proc);
-	output_writer_free(run->output);
+	struct async_started *st = run->started;
+
+	if (st) {
+		if (st->timeout_ev)
+			event_free(st->timeout_ev);
+		process_free(st->proc);
+		output_writer_free(st->output);
+		free(st);
+	}
 	task_free(run->item.task);
 	free(run);
 }
 
-/* A task that names only run's request and mode (in stub), for a message about it. */
-static const struct task *async_run_stub(struct async_run *run, struct task *stub)
+/* Gives run what a started run needs. 0 or -ENOMEM. */
+static int async_run_start(struct strategy_async *sa, struct async_run *run)
 {
-	*stub = (struct task){.request_id = run->request_id, .mode = run->owner->base.mode};
-	return stub;
+	run->started = malloc(sizeof(*run->started));
+	if (!run->started)
+		return -ENOMEM;
+	*run->started = (struct async_started){.run = run, .owner = sa};
+	return 0;
+}
+
+/* Whether run's start waits for its turn's commit. */
+static bool async_run_held(const struct async_run *run)
+{
+	return run->started && run->started->held;
+}
+
+static const struct task *async_run_stub(struct strategy_async *sa, struct async_run *run,
+					 struct async_stub *stub)
+{
+	/* Only read through the const task handed back. */
+	stub->task =
+		(struct task){.request_id = (char *)reqkey_str(&run->item.key, stub->request_id),
+			      .mode = sa->base.mode};
+	return &stub->task;
+}
+
+/* Loads run's task back. 0 or a negative errno. */
+static int async_run_load(struct strategy_async *sa, struct async_run *run)
+{
+	char buf[REQKEY_STR_LEN];
+
+	return strategy_load_task(&sa->base, reqkey_str(&run->item.key, buf), &run->item.task);
 }
 
 /*
  * Run's task: the one it holds, else loaded back (and then held), else
  * (it cannot be loaded) a stub, for a message about it.
  */
-static const struct task *async_run_task(struct async_run *run, struct task *stub)
+static const struct task *async_run_task(struct strategy_async *sa, struct async_run *run,
+					 struct async_stub *stub)
 {
 	int r;
 
 	if (run->item.task)
 		return run->item.task;
-	r = strategy_load_task(&run->owner->base, run->request_id, &run->item.task);
+	r = async_run_load(sa, run);
 	if (r == 0)
 		return run->item.task;
-	log_warning("cannot load the queued task %s: %s", run->request_id, strerror(-r));
-	return async_run_stub(run, stub);
+	async_run_stub(sa, run, stub);
+	log_warning("cannot load the queued task %s: %s", stub->request_id, strerror(-r));
+	return &stub->task;
 }
 
 /* Forgets a run and frees it, with its slot. */
-static void async_run_end(struct async_run *run)
+static void async_run_end(struct strategy_async *sa, struct async_run *run)
 {
-	assert(!run->held); /* a held run ends only once its turn's commit is known */
-	slotqueue_remove(&run->owner->slots, &run->item);
+	assert(!async_run_held(run)); /* a held run ends only once its turn's commit is known */
+	slotqueue_remove(&sa->slots, &run->item);
 	async_run_free(run);
 }
 
@@ -128,11 +177,11 @@ static const char *async_signal_name(int sig)
 static void async_failure_text(const struct async_run *run, const struct process_result *res,
 			       enum error_kind *kind, char *text, size_t size)
 {
-	if (run->stop_reason == ERROR_TIMEOUT) {
+	if (run->started->stop_reason == ERROR_TIMEOUT) {
 		*kind = ERROR_TIMEOUT;
 		snprintf(text, size, "timed out after %lld ms",
 			 (long long)run->item.task->timeout_ms);
-	} else if (run->stop_reason == ERROR_CANCELLED) {
+	} else if (run->started->stop_reason == ERROR_CANCELLED) {
 		*kind = ERROR_CANCELLED;
 		snprintf(text, size, "cancelled");
 	} else if (res->signaled) {
@@ -145,8 +194,9 @@ static void async_failure_text(const struct async_run *run, const struct process
 	}
 }
 
-static void async_publish_outcome(struct async_run *run, const struct process_result *res)
+static void async_publish_outcome(struct async_started *st, const struct process_result *res)
 {
+	struct async_run *run = st->run;
 	const struct task *task = run->item.task;
 	struct message_ids ids;
 	struct message_output out = {
@@ -159,12 +209,10 @@ static void async_publish_outcome(struct async_run *run, const struct process_re
 		.stderr_truncated = res->stderr_truncated,
 		/* All of it went through the writer (none: nothing is kept, and 0 is shown). */
 		.written_known = true,
-		.stdout_written =
-			run->output ? output_writer_written(run->output, OUTPUT_STDOUT) : 0,
-		.stderr_written =
-			run->output ? output_writer_written(run->output, OUTPUT_STDERR) : 0,
+		.stdout_written = st->output ? output_writer_written(st->output, OUTPUT_STDOUT) : 0,
+		.stderr_written = st->output ? output_writer_written(st->output, OUTPUT_STDERR) : 0,
 	};
-	bool success = run->stop_reason == ERROR_NONE && !res->signaled && res->exit_code == 0;
+	bool success = st->stop_reason == ERROR_NONE && !res->signaled && res->exit_code == 0;
 	struct message *msg;
 	enum error_kind kind;
 	char text[128];
@@ -178,7 +226,7 @@ static void async_publish_outcome(struct async_run *run, const struct process_re
 				      res->signaled ? res->signal : 0);
 	}
 	if (msg && (success || r == 0))
-		r = publisher_publish(run->owner->base.publisher, msg);
+		r = publisher_publish(st->owner->base.publisher, msg);
 	if (r < 0)
 		log_error("cannot publish the outcome of %s: %s", task->request_id, strerror(-r));
 	message_unref(msg);
@@ -187,39 +235,39 @@ static void async_publish_outcome(struct async_run *run, const struct process_re
 static void async_process_done_cb(struct process *proc, const struct process_result *res,
 				  void *userdata)
 {
-	struct async_run *run = userdata;
-	struct strategy_async *sa = run->owner;
+	struct async_started *st = userdata;
+	struct strategy_async *sa = st->owner;
 
 	/* A task stopped while the helper still worked on it is a stopped task. */
-	if (res->spawn_error && run->stop_reason == ERROR_NONE)
-		strategy_publish_failure(&sa->base, run->item.task, ERROR_SPAWN, res->spawn_error);
+	if (res->spawn_error && st->stop_reason == ERROR_NONE)
+		strategy_publish_failure(&sa->base, st->run->item.task, ERROR_SPAWN,
+					 res->spawn_error);
 	else
-		async_publish_outcome(run, res);
-	async_run_end(run);
+		async_publish_outcome(st, res);
+	async_run_end(sa, st->run);
 	slotqueue_start_waiting(&sa->slots);
 }
 
 static void async_process_output_cb(struct process *proc, int fd_no, const char *data, size_t len,
 				    void *userdata)
 {
-	struct async_run *run = userdata;
+	struct async_started *st = userdata;
 
-	if (run->output)
-		output_writer_append(run->output,
+	if (st->output)
+		output_writer_append(st->output,
 				     fd_no == STDOUT_FILENO ? OUTPUT_STDOUT : OUTPUT_STDERR, data,
 				     len);
 }
 
 /* Starts the files run's output is kept in; without them the task still runs. */
-static void async_open_output(struct async_run *run)
+static void async_open_output(struct strategy_async *sa, struct async_run *run)
 {
-	struct strategy_async *sa = run->owner;
 	int r;
 
 	if (!sa->output_store)
 		return;
 	r = output_store_writer(sa->output_store, run->item.task->request_id, sa->output_limit,
-				&run->output);
+				&run->started->output);
 	if (r < 0)
 		log_warning("cannot keep the output of %s: %s", run->item.task->request_id,
 			    strerror(-r));
@@ -227,48 +275,48 @@ static void async_open_output(struct async_run *run)
 
 static void async_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct async_run *run = arg;
+	struct async_started *st = arg;
 
-	run->stop_reason = ERROR_TIMEOUT;
-	process_terminate(run->proc);
+	st->stop_reason = ERROR_TIMEOUT;
+	process_terminate(st->proc);
 }
 
-static int async_arm_timeout(struct async_run *run)
+static int async_arm_timeout(struct async_started *st)
 {
-	int64_t ms = run->item.task->timeout_ms;
+	int64_t ms = st->run->item.task->timeout_ms;
 	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
 			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
 	if (ms <= 0)
 		return 0;
-	run->timeout_ev = evtimer_new(run->owner->evbase, async_timeout_cb, run);
-	if (!run->timeout_ev)
+	st->timeout_ev = evtimer_new(st->owner->evbase, async_timeout_cb, st);
+	if (!st->timeout_ev)
 		return -ENOMEM;
-	return evtimer_add(run->timeout_ev, &tv);
+	return evtimer_add(st->timeout_ev, &tv);
 }
 
 /* A run that could not start fails as kind spawn, with the reason. */
-static void async_spawn_failed(struct async_run *run, const char *why)
+static void async_spawn_failed(struct strategy_async *sa, struct async_run *run, const char *why)
 {
-	struct strategy_async *sa = run->owner;
-	struct task stub;
+	struct async_stub stub;
 
-	strategy_publish_failure(&sa->base, async_run_task(run, &stub), ERROR_SPAWN, why);
-	async_run_end(run);
+	strategy_publish_failure(&sa->base, async_run_task(sa, run, &stub), ERROR_SPAWN, why);
+	async_run_end(sa, run);
 }
 
 /* The spawner started run's process, or could not. */
 static void async_process_started_cb(struct process *proc, const char *error, void *userdata)
 {
-	struct async_run *run = userdata;
-	struct strategy_async *sa = run->owner;
+	struct async_started *st = userdata;
+	struct async_run *run = st->run;
+	struct strategy_async *sa = st->owner;
 
 	if (error) {
-		async_spawn_failed(run, error);
+		async_spawn_failed(sa, run, error);
 		slotqueue_start_waiting(&sa->slots);
 		return;
 	}
-	if (async_arm_timeout(run) < 0)
+	if (async_arm_timeout(st) < 0)
 		log_warning("cannot arm the timeout of %s", run->item.task->request_id);
 	if (sa->base.hooks.task_started)
 		sa->base.hooks.task_started(sa->base.hooks.ctx, run->item.task->request_id,
@@ -280,42 +328,41 @@ static void async_process_started_cb(struct process *proc, const char *error, vo
  * no longer opened is forgotten; one whose task cannot be read fails.
  * 0, or a negative errno once run is gone.
  */
-static int async_load(struct async_run *run)
+static int async_load(struct strategy_async *sa, struct async_run *run)
 {
-	struct task stub;
+	struct async_stub stub;
 	int r;
 
 	if (run->item.task)
 		return 0;
-	r = strategy_load_task(&run->owner->base, run->request_id, &run->item.task);
+	r = async_run_load(sa, run);
 	if (r == -ENOENT) {
-		async_run_end(run);
+		async_run_end(sa, run);
 		return r;
 	}
 	if (r < 0) {
 		char why[160];
 
 		snprintf(why, sizeof(why), "cannot load its task: %s", strerror(-r));
-		strategy_publish_failure(&run->owner->base, async_run_stub(run, &stub), ERROR_SPAWN,
+		strategy_publish_failure(&sa->base, async_run_stub(sa, run, &stub), ERROR_SPAWN,
 					 why);
-		async_run_end(run);
+		async_run_end(sa, run);
 	}
 	return r;
 }
 
 /* Its start could not be stored (r): it fails without running. */
-static void async_start_refused(struct async_run *run, int r)
+static void async_start_refused(struct strategy_async *sa, struct async_run *run, int r)
 {
 	char why[160];
 
 	snprintf(why, sizeof(why), "cannot store that it starts: %s", strerror(-r));
-	async_spawn_failed(run, why);
+	async_spawn_failed(sa, run, why);
 }
 
 /* Run's start is stored: its process starts now (see async_process_started_cb). */
-static void async_spawn(struct async_run *run)
+static void async_spawn(struct strategy_async *sa, struct async_run *run)
 {
-	struct strategy_async *sa = run->owner;
 	struct process_spec spec = {
 		.result_tail = sa->output_limit < MESSAGE_OUTPUT_TAIL ? sa->output_limit
 								      : MESSAGE_OUTPUT_TAIL,
@@ -341,15 +388,16 @@ static void async_spawn(struct async_run *run)
 		spec.uid = run->item.task->owner_uid;
 	}
 	if (taskenv_build_for(sa->env, run->item.task, as_submitter, &vars) < 0) {
-		async_spawn_failed(run, "out of memory");
+		async_spawn_failed(sa, run, "out of memory");
 		return;
 	}
 	spec.envp = vars.envp;
-	async_open_output(run);
-	r = process_spawn(sa->evbase, &spec, async_process_done_cb, run, &run->proc, &error);
+	async_open_output(sa, run);
+	r = process_spawn(sa->evbase, &spec, async_process_done_cb, run->started,
+			  &run->started->proc, &error);
 	taskenv_vars_clear(&vars);
 	if (r < 0) {
-		async_spawn_failed(run, error ? error : strerror(-r));
+		async_spawn_failed(sa, run, error ? error : strerror(-r));
 		free(error);
 	}
 }
@@ -382,22 +430,24 @@ static void async_start_cb(struct slotqueue_item *item, void *ctx)
 	struct strategy_async *sa = ctx;
 	int r;
 
-	r = async_load(run);
+	r = async_load(sa, run);
 	if (r < 0)
 		return;
-	r = async_starts_reserve(sa);
+	r = async_run_start(sa, run);
+	if (r == 0)
+		r = async_starts_reserve(sa);
 	if (r == 0)
 		r = strategy_task_starting_turn(&sa->base, run->item.task);
 	if (r < 0) {
-		async_start_refused(run, r);
+		async_start_refused(sa, run, r);
 		return;
 	}
 	if (r > 0) {
-		run->held = true;
+		run->started->held = true;
 		sa->starts[sa->start_count++] = (struct async_start){.run = run};
 		return;
 	}
-	async_spawn(run);
+	async_spawn(sa, run);
 }
 
 /*
@@ -415,15 +465,16 @@ static void async_release_cb(evutil_socket_t fd, short what, void *arg)
 		struct async_run *run = sa->starts[i].run;
 		int stored = sa->starts[i].stored;
 
-		run->held = false;
+		run->started->held = false;
 		if (stored < 0) {
-			async_start_refused(run, stored);
-		} else if (run->stop_reason != ERROR_NONE) {
-			strategy_publish_failure(&sa->base, run->item.task, run->stop_reason,
+			async_start_refused(sa, run, stored);
+		} else if (run->started->stop_reason != ERROR_NONE) {
+			strategy_publish_failure(&sa->base, run->item.task,
+						 run->started->stop_reason,
 						 "cancelled before it started");
-			async_run_end(run);
+			async_run_end(sa, run);
 		} else {
-			async_spawn(run);
+			async_spawn(sa, run);
 		}
 	}
 	memmove(sa->starts, sa->starts + known, (sa->start_count - known) * sizeof(*sa->starts));
@@ -453,32 +504,30 @@ static bool async_can_accept(struct strategy *s)
 static int async_execute(struct strategy *s, struct task *task)
 {
 	struct strategy_async *sa = (struct strategy_async *)s;
-	size_t len = strlen(task->request_id) + 1;
-	struct async_run *run = calloc(1, sizeof(*run) + len);
+	struct async_run *run = calloc(1, sizeof(*run));
+	/*
+	 * Queued behind the first queue_hot_tasks, it keeps only its
+	 * request_id (its queue key) when its task can be loaded back at
+	 * start. A queue only moves up: a run kept now stays among the first
+	 * until it starts.
+	 */
+	bool cold = strategy_can_load(s) && slotqueue_waiting(&sa->slots) >= sa->queue_hot_tasks;
 	int r;
 
 	if (!run) {
 		task_free(task);
 		return -ENOMEM;
 	}
-	run->owner = sa;
-	memcpy(run->request_id, task->request_id, len);
-	run->item.key = run->request_id;
-	run->item.admitted = task->admitted;
-	/*
-	 * Queued behind the first queue_hot_tasks, it keeps only its
-	 * request_id when its task can be loaded back at start. A queue only
-	 * moves up: a run kept now stays among the first until it starts.
-	 */
-	if (strategy_can_load(s) && slotqueue_waiting(&sa->slots) >= sa->queue_hot_tasks) {
-		task_free(task);
-		task = NULL;
-	}
 	run->item.task = task;
+	run->item.admitted = task->admitted;
 	r = slotqueue_add(&sa->slots, &run->item);
 	if (r < 0) {
 		async_run_free(run);
 		return sa->slots.closed ? -ESHUTDOWN : r;
+	}
+	if (cold) {
+		task_free(task);
+		run->item.task = NULL;
 	}
 	return 0;
 }
@@ -488,30 +537,33 @@ static struct async_run *async_find(struct strategy_async *sa, const char *reque
 	return (struct async_run *)slotqueue_find(&sa->slots, request_id);
 }
 
-static void async_stop(struct async_run *run, enum error_kind reason, const char *text)
+static void async_stop(struct strategy_async *sa, struct async_run *run, enum error_kind reason,
+		       const char *text)
 {
-	struct task stub;
+	struct async_started *st = run->started;
+	struct async_stub stub;
 
 	if (run->item.waiting) {
-		strategy_publish_failure(&run->owner->base, async_run_task(run, &stub), reason,
-					 text);
-		async_run_end(run);
+		strategy_publish_failure(&sa->base, async_run_task(sa, run, &stub), reason, text);
+		async_run_end(sa, run);
 		return;
 	}
-	if (run->stop_reason == ERROR_NONE)
-		run->stop_reason = reason;
+	assert(st); /* a run that is not waiting has started */
+	if (st->stop_reason == ERROR_NONE)
+		st->stop_reason = reason;
 	/* Held for its turn's commit: it ends when that is known, without starting. */
-	if (run->proc)
-		process_terminate(run->proc);
+	if (st->proc)
+		process_terminate(st->proc);
 }
 
 static int async_cancel(struct strategy *s, const char *request_id)
 {
-	struct async_run *run = async_find((struct strategy_async *)s, request_id);
+	struct strategy_async *sa = (struct strategy_async *)s;
+	struct async_run *run = async_find(sa, request_id);
 
 	if (!run)
 		return -ENOENT;
-	async_stop(run, ERROR_CANCELLED, "cancelled before it started");
+	async_stop(sa, run, ERROR_CANCELLED, "cancelled before it started");
 	return 0;
 }
 
@@ -529,12 +581,13 @@ static int async_return_slot(struct strategy *s, const char *request_id)
 static void async_shutdown_cb(struct slotqueue_item *item, void *ctx)
 {
 	struct async_run *run = (struct async_run *)item;
+	struct strategy_async *sa = ctx;
 
 	if (run->item.waiting) {
-		async_run_end(run);
+		async_run_end(sa, run);
 		return;
 	}
-	async_stop(run, ERROR_CANCELLED, "cancelled: the daemon is shutting down");
+	async_stop(sa, run, ERROR_CANCELLED, "cancelled: the daemon is shutting down");
 }
 
 static void async_hold(struct strategy *s)
@@ -583,6 +636,9 @@ static bool async_keeps_task(struct strategy *s, const char *request_id)
 
 static void async_free_cb(struct slotqueue_item *item, void *ctx)
 {
+	struct strategy_async *sa = ctx;
+
+	slotqueue_remove(&sa->slots, item);
 	async_run_free((struct async_run *)item);
 }
 

@@ -18,6 +18,11 @@ void idmap_init(struct idmap *m, idmap_id_fn id_of)
 	*m = (struct idmap){.id_of = id_of};
 }
 
+void idmap_init_keyed(struct idmap *m, idmap_key_fn key_of)
+{
+	*m = (struct idmap){.key_of = key_of};
+}
+
 void idmap_clear(struct idmap *m)
 {
 	free(m->slots);
@@ -26,21 +31,14 @@ void idmap_clear(struct idmap *m)
 	m->count = 0;
 }
 
-/* FNV-1a, 64 bits. */
-static uint64_t idmap_hash(const char *s)
+static uint64_t idmap_record_hash(const struct idmap *m, const void *record)
 {
-	uint64_t h = UINT64_C(14695981039346656037);
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= UINT64_C(1099511628211);
-	}
-	return h ^ (h >> 32);
+	return m->key_of ? reqkey_hash(m->key_of(record)) : reqkey_hash_text(m->id_of(record));
 }
 
 static size_t idmap_home(const struct idmap *m, const void *record)
 {
-	return (size_t)idmap_hash(m->id_of(record)) & (m->size - 1);
+	return (size_t)idmap_record_hash(m, record) & (m->size - 1);
 }
 
 /* Puts record in the first empty slot from its home (there is one). */
@@ -63,7 +61,7 @@ static int idmap_grow(struct idmap *m)
 	for (size_t i = 0; i < m->size; i++)
 		if (m->slots[i])
 			idmap_place(slots, size,
-				    (size_t)idmap_hash(m->id_of(m->slots[i])) & (size - 1),
+				    (size_t)idmap_record_hash(m, m->slots[i]) & (size - 1),
 				    m->slots[i]);
 	free(m->slots);
 	m->slots = slots;
@@ -82,14 +80,31 @@ int idmap_insert(struct idmap *m, void *record)
 	return 0;
 }
 
+/* The slot holding the record keyed k, or m->size when none does. */
+static size_t idmap_slot_keyed(const struct idmap *m, const struct reqkey *k)
+{
+	size_t i;
+
+	for (i = (size_t)reqkey_hash(k) & (m->size - 1); m->slots[i]; i = (i + 1) & (m->size - 1))
+		if (reqkey_equal(m->key_of(m->slots[i]), k))
+			return i;
+	return m->size;
+}
+
 /* The slot holding id, or m->size when none does. */
 static size_t idmap_slot(const struct idmap *m, const char *id)
 {
+	struct reqkey probe;
 	size_t i;
 
 	if (m->size == 0)
 		return 0;
-	for (i = (size_t)idmap_hash(id) & (m->size - 1); m->slots[i]; i = (i + 1) & (m->size - 1))
+	if (m->key_of) {
+		probe = reqkey_probe(id);
+		return idmap_slot_keyed(m, &probe);
+	}
+	for (i = (size_t)reqkey_hash_text(id) & (m->size - 1); m->slots[i];
+	     i = (i + 1) & (m->size - 1))
 		if (strcmp(m->id_of(m->slots[i]), id) == 0)
 			return i;
 	return m->size;
@@ -102,8 +117,7 @@ void *idmap_find(const struct idmap *m, const char *id)
 	return i < m->size ? m->slots[i] : NULL;
 }
 
-/* Whether home lies cyclically in (hole, j]: then the record at j stays. */
-static bool idmap_between(size_t hole, size_t home, size_t j)
+bool idmap_shift_keeps(size_t hole, size_t home, size_t j)
 {
 	return hole <= j ? hole < home && home <= j : hole < home || home <= j;
 }
@@ -114,14 +128,14 @@ void idmap_remove(struct idmap *m, const void *record)
 
 	if (m->size == 0)
 		return;
-	hole = idmap_slot(m, m->id_of(record));
+	hole = m->key_of ? idmap_slot_keyed(m, m->key_of(record)) : idmap_slot(m, m->id_of(record));
 	if (hole == m->size || m->slots[hole] != record)
 		return;
 	m->slots[hole] = NULL;
 	m->count--;
 	/* Shift back the records after it that the hole would hide from their home. */
 	for (j = (hole + 1) & (m->size - 1); m->slots[j]; j = (j + 1) & (m->size - 1)) {
-		if (idmap_between(hole, idmap_home(m, m->slots[j]), j))
+		if (idmap_shift_keeps(hole, idmap_home(m, m->slots[j]), j))
 			continue;
 		m->slots[hole] = m->slots[j];
 		m->slots[j] = NULL;

@@ -30,18 +30,7 @@ static struct harness_daemon daemon_;
 /* The queued jobs the daemon made cold so far: the counts of its log lines, added up. */
 static long qh_cold_total(void)
 {
-	char *log = harness_daemon_log(&daemon_);
-	long total = 0;
-
-	for (char *hit = strstr(log, QH_COLD_LINE); hit; hit = strstr(hit + 1, QH_COLD_LINE)) {
-		char *start = hit;
-
-		while (start > log && start[-1] >= '0' && start[-1] <= '9')
-			start--;
-		total += strtol(start, NULL, 10);
-	}
-	free(log);
-	return total;
+	return harness_log_sum(&daemon_, QH_COLD_LINE);
 }
 
 static bool qh_cold_reached(void *want)

@@ -309,6 +309,22 @@ size_t harness_log_len(const struct harness_daemon *d)
 	return n;
 }
 
+long harness_log_sum(const struct harness_daemon *d, const char *text)
+{
+	char *log = harness_daemon_log(d);
+	long total = 0;
+
+	for (char *hit = strstr(log, text); hit; hit = strstr(hit + 1, text)) {
+		char *start = hit;
+
+		while (start > log && start[-1] >= '0' && start[-1] <= '9')
+			start--;
+		total += strtol(start, NULL, 10);
+	}
+	free(log);
+	return total;
+}
+
 struct harness_log_wait {
 	const struct harness_daemon *d;
 	size_t from;

@@ -55,6 +55,8 @@ void harness_daemon_cleanup(struct harness_daemon *d);
 char *harness_daemon_log(const struct harness_daemon *d);
 /* The length of the daemon's stderr so far: where to look for what comes next. */
 size_t harness_log_len(const struct harness_daemon *d);
+/* The numbers just before each text in the daemon's stderr ("3 queued jobs ..."), added up. */
+long harness_log_sum(const struct harness_daemon *d, const char *text);
 /* Polls until needle shows in the daemon's stderr past from; false if not within timeout_ms. */
 bool harness_log_wait(const struct harness_daemon *d, size_t from, const char *needle,
 		      int timeout_ms);

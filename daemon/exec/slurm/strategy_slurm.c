@@ -1009,7 +1009,6 @@ static int slurm_execute(struct strategy *s, struct task *task)
 	}
 	run->owner = sl;
 	run->item.task = task;
-	run->item.key = task->request_id;
 	run->item.admitted = task->admitted;
 	r = slotqueue_add(&sl->slots, &run->item);
 	if (r < 0) {
@@ -1164,6 +1163,9 @@ static void slurm_tune(struct strategy *s, const struct strategy_tuning *tuning)
 
 static void slurm_free_cb(struct slotqueue_item *item, void *ctx)
 {
+	struct strategy_slurm *sl = ctx;
+
+	slotqueue_remove(&sl->slots, item);
 	slurm_run_free((struct slurm_run *)item);
 }
 
@@ -1275,8 +1277,6 @@ static int slurm_reattach(struct strategy *s, const struct job *job, const char 
 		return -ENOMEM;
 	run->owner = sl;
 	run->item.task = task_new_from_job(job);
-	if (run->item.task)
-		run->item.key = run->item.task->request_id;
 	if (run->item.task && (r = slurm_parse_ref(ref, run)) == 0 &&
 	    (r = slurm_run_user(run, why, sizeof(why))) == 0 &&
 	    asprintf(&run->dir, "%s/%s", sl->settings.spool_dir, run->name) < 0) {
