@@ -347,6 +347,57 @@ START_TEST(test_task_stored)
 }
 END_TEST
 
+/* What json-c writes for params without wait, with the ids the task got set in it. */
+static char *task_stored_by_json_c(const char *params_text, const struct task *task)
+{
+	json_object *params = json_tokener_parse(params_text), *copy = json_object_new_object();
+	char *text;
+
+	json_object_object_foreach (params, key, val) {
+		if (strcmp(key, "wait") != 0)
+			json_object_object_add(copy, key, json_object_get(val));
+	}
+	json_object_object_add(copy, "request_id", json_object_new_string(task->request_id));
+	json_object_object_add(copy, "mode", json_object_new_string(task->mode));
+	text = strdup(json_object_to_json_string_ext(copy, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(copy);
+	json_object_put(params);
+	return text;
+}
+
+/*
+ * The stored text is byte for byte what json-c writes for the same Task:
+ * members in their order, a given request_id or mode replaced where it
+ * stands, generated ones last, strings escaped as json-c escapes them.
+ */
+START_TEST(test_task_stored_text_as_json_c)
+{
+	static const char *const shapes[] = {
+		"{\"node\": {\"argv\": [\"true\"]}}",
+		"{\"mode\": \"async\", \"wait\": false, \"node\": {\"argv\": [\"a/b\", "
+		"\"\\u00e9\\t\\\"\"]},"
+		" \"request_id\": \"r.1\"}",
+		"{\"request_id\": \"r2\", \"after\": [\"x\", \"y\"], \"node\": {\"argv\": [\"sh\"],"
+		" \"env\": {\"K\": \"V\\n\"}, \"stdin\": \"in\", \"timeout_ms\": 1500}, \"wait\": "
+		"true}",
+		"{\"wait\": true, \"node\": {\"argv\": [\"x\"]}, \"parent_node_id\": null}",
+	};
+
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		struct task *task = NULL;
+		char *error = NULL, *want;
+
+		ck_assert_msg(task_parse_text(shapes[i], NULL, &task, &error) == 0, "%s: %s",
+			      shapes[i], error ? error : "?");
+		want = task_stored_by_json_c(shapes[i], task);
+		ck_assert_str_eq(task->stored, want);
+		free(want);
+		task_free(task);
+	}
+}
+END_TEST
+
 static Suite *task_suite(void)
 {
 	Suite *s = suite_create("task");
@@ -365,6 +416,7 @@ static Suite *task_suite(void)
 	tcase_add_test(tc, test_task_generate_id);
 	tcase_add_test(tc, test_task_name_of_dir_path);
 	tcase_add_test(tc, test_task_stored);
+	tcase_add_test(tc, test_task_stored_text_as_json_c);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -58,14 +58,17 @@ static int idset_grow(struct idset *set)
 int idset_add(struct idset *set, const char *id)
 {
 	struct reqkey probe = reqkey_probe(id);
-	size_t i;
+	size_t i = 0;
 	int r;
 
-	if (idset_has(set, id))
+	/* One probe finds it, or the empty slot where it goes unless the set must grow first. */
+	if (set->size > 0 && !reqkey_empty(&set->slots[i = idset_slot(set, &probe)]))
 		return -EEXIST;
-	if ((set->count + 1) * 4 > set->size * 3 && (r = idset_grow(set)) < 0)
-		return r;
-	i = idset_slot(set, &probe);
+	if ((set->count + 1) * 4 > set->size * 3) {
+		if ((r = idset_grow(set)) < 0)
+			return r;
+		i = idset_slot(set, &probe);
+	}
 	r = reqkey_set(&set->slots[i], id);
 	if (r < 0)
 		return r;

@@ -9,6 +9,7 @@
 
 #include "cause.h"
 #include "job.h"
+#include "jsonout.h"
 #include "jsonspec.h"
 #include "task.h"
 #include "uuid7.h"
@@ -402,23 +403,44 @@ static int task_parse_after(struct task *task, const struct task_json *in,
  */
 static int task_store_text(struct task *task, json_object *params)
 {
-	json_object *copy = json_object_new_object();
-	const char *text;
-	size_t len;
+	bool has_id = false, has_mode = false;
+	struct jsonout out;
+	char sep = '{';
 
-	if (!copy)
-		return -ENOMEM;
+	/*
+	 * Written as json-c writes a copy of params with the two members set
+	 * (a member it has keeps its place, a new one goes last), without
+	 * building that copy. As the wire writes JSON (no "\/"): a job shows
+	 * this text as it is (job_write_members).
+	 */
+	jsonout_init(&out);
 	json_object_object_foreach (params, key, val) {
-		if (strcmp(key, "wait") != 0)
-			json_object_object_add(copy, key, json_object_get(val));
+		if (strcmp(key, "wait") == 0)
+			continue;
+		jsonout_raw(&out, &sep, 1);
+		sep = ',';
+		jsonout_string(&out, key);
+		jsonout_lit(&out, ":");
+		if (strcmp(key, "request_id") == 0 && (has_id = true))
+			jsonout_string(&out, task->request_id);
+		else if (strcmp(key, "mode") == 0 && (has_mode = true))
+			jsonout_string(&out, task->mode);
+		else
+			jsonout_value(&out, val);
 	}
-	json_object_object_add(copy, "request_id", json_object_new_string(task->request_id));
-	json_object_object_add(copy, "mode", json_object_new_string(task->mode));
-	/* As the wire writes JSON (no "\/"): a job shows this text as it is (job_write_members). */
-	text = json_object_to_json_string_length(
-		copy, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	task->stored = text ? strndup(text, len) : NULL;
-	json_object_put(copy);
+	if (!has_id) {
+		jsonout_raw(&out, &sep, 1);
+		sep = ',';
+		jsonout_lit(&out, "\"request_id\":");
+		jsonout_string(&out, task->request_id);
+	}
+	if (!has_mode) {
+		jsonout_raw(&out, &sep, 1);
+		jsonout_lit(&out, "\"mode\":");
+		jsonout_string(&out, task->mode);
+	}
+	jsonout_lit(&out, "}");
+	task->stored = jsonout_take(&out);
 	return task->stored ? 0 : -ENOMEM;
 }
 
