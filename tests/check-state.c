@@ -781,6 +781,31 @@ START_TEST(test_history_update_finds_its_row)
 }
 END_TEST
 
+/* The pages start-up reads are given back: the page cache holds (almost) nothing after. */
+START_TEST(test_history_release_memory)
+{
+	struct job *job = NULL;
+	char id[16];
+	size_t before, released;
+
+	for (int i = 0; i < 2000; i++) {
+		snprintf(id, sizeof(id), "j%d", i);
+		state_add(id, NULL, NULL, NULL, NULL);
+	}
+	state_turn();
+	state_reopen(); /* as at start: the state loads what the history holds */
+	before = history_cache_bytes(env.history);
+	ck_assert_uint_gt(before, 64 * 1024);
+	released = history_release_memory(env.history);
+	ck_assert_uint_eq(released, before);
+	ck_assert_uint_lt(history_cache_bytes(env.history), before / 4);
+	/* Nothing is lost: a job is read again from the file. */
+	ck_assert_int_eq(history_find_job(env.history, "j1999", &job), 0);
+	ck_assert_str_eq(job->request_id, "j1999");
+	job_unref(job);
+}
+END_TEST
+
 START_TEST(test_history_prune_max_jobs)
 {
 	char id[8];
@@ -994,6 +1019,7 @@ static Suite *state_suite(void)
 	tcase_add_test(th, test_history_seq_survives_restart);
 	tcase_add_test(th, test_history_commits_each_turn);
 	tcase_add_test(th, test_history_update_finds_its_row);
+	tcase_add_test(th, test_history_release_memory);
 	tcase_add_test(th, test_history_prune_max_jobs);
 	tcase_add_test(th, test_history_prune_max_age_batch);
 	tcase_add_test(th, test_history_prune_keeps_seq);

@@ -838,6 +838,23 @@ static int history_retry(struct history *h)
 	return 0;
 }
 
+size_t history_cache_bytes(struct history *h)
+{
+	int now = 0, high = 0;
+
+	if (sqlite3_db_status(h->db, SQLITE_DBSTATUS_CACHE_USED, &now, &high, 0) != SQLITE_OK)
+		return 0;
+	return now > 0 ? (size_t)now : 0;
+}
+
+size_t history_release_memory(struct history *h)
+{
+	size_t before = history_cache_bytes(h);
+
+	sqlite3_db_release_memory(h->db);
+	return before;
+}
+
 bool history_failing(const struct history *h)
 {
 	return h->failing;

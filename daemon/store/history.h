@@ -120,6 +120,15 @@ void history_set_before_commit(struct history *h, void (*hook)(void *userdata), 
 
 /* Whether a failed commit left writes waiting (see history_add_commit_hook). */
 bool history_failing(const struct history *h);
+
+/*
+ * Gives back the pages SQLite keeps cached (they are read again from the
+ * file when needed): start-up reads fill the cache, which an idle daemon
+ * does not need. Returns the bytes the cache held before.
+ */
+size_t history_release_memory(struct history *h);
+/* The bytes SQLite's page cache of the loop's connection holds now. */
+size_t history_cache_bytes(struct history *h);
 /* How many writes wait for the database to take them. */
 size_t history_backlog_count(const struct history *h);
 /* The largest seq whose message is committed: while failing, later ones are not stored yet. */
