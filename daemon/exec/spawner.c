@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -12,6 +11,7 @@
 #include <event2/event.h>
 
 #include "spawner.h"
+#include "worker.h"
 
 struct spawner_list {
 	struct spawner_req *head;
@@ -19,12 +19,9 @@ struct spawner_list {
 };
 
 struct spawner {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	struct worker worker;	  /* its lock guards the lists and stopping */
 	struct spawner_list todo; /* under lock */
 	struct spawner_list done; /* under lock */
-	bool stopping;		  /* under lock */
 	int efd;
 	struct event *ev;
 };
@@ -62,30 +59,30 @@ static void *spawner_thread(void *arg)
 	struct spawner *sp = arg;
 	const uint64_t one = 1;
 
-	pthread_mutex_lock(&sp->lock);
+	pthread_mutex_lock(&sp->worker.lock);
 	for (;;) {
 		struct spawner_req *req = sp->todo.head;
 
-		if (!req && sp->stopping)
+		if (!req && sp->worker.stopping)
 			break;
 		if (!req) {
-			pthread_cond_wait(&sp->wake, &sp->lock);
+			pthread_cond_wait(&sp->worker.wake, &sp->worker.lock);
 			continue;
 		}
 		sp->todo.head = req->next;
 		if (!sp->todo.head)
 			sp->todo.tail = NULL;
-		pthread_mutex_unlock(&sp->lock);
+		pthread_mutex_unlock(&sp->worker.lock);
 		if (req->work)
 			req->work(req);
 		else
 			spawner_run(req);
-		pthread_mutex_lock(&sp->lock);
+		pthread_mutex_lock(&sp->worker.lock);
 		spawner_list_push(&sp->done, req);
 		/* Cannot fail but with a counter near overflow, which the loop's reads prevent. */
 		(void)!write(sp->efd, &one, sizeof(one));
 	}
-	pthread_mutex_unlock(&sp->lock);
+	pthread_mutex_unlock(&sp->worker.lock);
 	return NULL;
 }
 
@@ -93,9 +90,9 @@ static void spawner_deliver(struct spawner *sp)
 {
 	struct spawner_req *req;
 
-	pthread_mutex_lock(&sp->lock);
+	pthread_mutex_lock(&sp->worker.lock);
 	req = spawner_list_take(&sp->done);
-	pthread_mutex_unlock(&sp->lock);
+	pthread_mutex_unlock(&sp->worker.lock);
 	while (req) {
 		struct spawner_req *next = req->next;
 
@@ -116,7 +113,6 @@ static void spawner_event_cb(evutil_socket_t fd, short what, void *arg)
 int spawner_new(struct event_base *base, struct spawner **ret)
 {
 	struct spawner *sp = calloc(1, sizeof(*sp));
-	sigset_t all, old;
 	int r;
 
 	if (!sp)
@@ -135,18 +131,10 @@ int spawner_new(struct event_base *base, struct spawner **ret)
 		free(sp);
 		return -ENOMEM;
 	}
-	pthread_mutex_init(&sp->lock, NULL);
-	pthread_cond_init(&sp->wake, NULL);
-	/* Signals are the loop's: the thread starts with all of them blocked. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -pthread_create(&sp->thread, NULL, spawner_thread, sp);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	r = worker_start(&sp->worker, spawner_thread, sp);
 	if (r < 0) {
 		event_free(sp->ev);
 		close(sp->efd);
-		pthread_cond_destroy(&sp->wake);
-		pthread_mutex_destroy(&sp->lock);
 		free(sp);
 		return r;
 	}
@@ -156,25 +144,19 @@ int spawner_new(struct event_base *base, struct spawner **ret)
 
 void spawner_submit(struct spawner *sp, struct spawner_req *req)
 {
-	pthread_mutex_lock(&sp->lock);
+	pthread_mutex_lock(&sp->worker.lock);
 	spawner_list_push(&sp->todo, req);
-	pthread_cond_signal(&sp->wake);
-	pthread_mutex_unlock(&sp->lock);
+	pthread_cond_signal(&sp->worker.wake);
+	pthread_mutex_unlock(&sp->worker.lock);
 }
 
 void spawner_free(struct spawner *sp)
 {
 	if (!sp)
 		return;
-	pthread_mutex_lock(&sp->lock);
-	sp->stopping = true;
-	pthread_cond_signal(&sp->wake);
-	pthread_mutex_unlock(&sp->lock);
-	pthread_join(sp->thread, NULL);
+	worker_stop(&sp->worker);
 	spawner_deliver(sp);
 	event_free(sp->ev);
 	close(sp->efd);
-	pthread_cond_destroy(&sp->wake);
-	pthread_mutex_destroy(&sp->lock);
 	free(sp);
 }

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +13,13 @@
 #include "cause.h"
 #include "checkpointer.h"
 #include "log.h"
+#include "worker.h"
 
 struct checkpointer {
 	sqlite3 *db; /* the thread's connection (the loop's only before the thread starts) */
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	struct worker worker;		 /* its lock guards what says "under lock", and stopping */
 	bool requested;			 /* under lock: a checkpoint is asked for */
 	bool busy;			 /* under lock: asked for or running */
-	bool stopping;			 /* under lock */
 	struct checkpointer_stats stats; /* under lock */
 	int reported;			 /* thread only: the failure last logged, SQLITE_OK: none */
 	/* The loop thread's own. */
@@ -69,23 +66,23 @@ static void *checkpointer_thread(void *arg)
 	struct checkpointer *c = arg;
 	int rc;
 
-	pthread_mutex_lock(&c->lock);
-	while (!c->stopping) {
+	pthread_mutex_lock(&c->worker.lock);
+	while (!c->worker.stopping) {
 		if (!c->requested) {
-			pthread_cond_wait(&c->wake, &c->lock);
+			pthread_cond_wait(&c->worker.wake, &c->worker.lock);
 			continue;
 		}
 		c->requested = false;
-		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&c->worker.lock);
 		/* PASSIVE: copies what no reader still needs, never waits, never blocks the writer.
 		 */
 		rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		checkpointer_report(c, rc);
-		pthread_mutex_lock(&c->lock);
+		pthread_mutex_lock(&c->worker.lock);
 		checkpointer_count(c, rc);
 		c->busy = false;
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->worker.lock);
 	return NULL;
 }
 
@@ -139,7 +136,6 @@ int checkpointer_start(const char *path, int full, unsigned pages, struct checkp
 		       char **error)
 {
 	struct checkpointer *c = calloc(1, sizeof(*c));
-	sigset_t all, old;
 	int r;
 
 	if (!c)
@@ -151,16 +147,8 @@ int checkpointer_start(const char *path, int full, unsigned pages, struct checkp
 		free(c);
 		return r;
 	}
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->wake, NULL);
-	/* Signals are the loop's: the thread starts with all of them blocked. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -pthread_create(&c->thread, NULL, checkpointer_thread, c);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	r = worker_start(&c->worker, checkpointer_thread, c);
 	if (r < 0) {
-		pthread_cond_destroy(&c->wake);
-		pthread_mutex_destroy(&c->lock);
 		sqlite3_close(c->db);
 		free(c);
 		return cause_set(error, r, "cannot start the checkpoint thread: %s", strerror(-r));
@@ -184,9 +172,9 @@ static void checkpointer_run_in_loop(struct checkpointer *c, sqlite3 *db, int fr
 {
 	int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->worker.lock);
 	c->stats.loop++;
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->worker.lock);
 	if (rc != SQLITE_OK && !checkpointer_is_busy_rc(rc))
 		log_warning("history: cannot copy the WAL (%d pages) into the database: %s", frames,
 			    sqlite3_errmsg(db));
@@ -204,14 +192,14 @@ void checkpointer_note(struct checkpointer *c, sqlite3 *db, int frames)
 	c->frames = frames;
 	if (frames - c->woke_at < 0 || (unsigned)(frames - c->woke_at) < c->pages)
 		return;
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->worker.lock);
 	idle = !c->busy;
 	if (idle && !hard) {
 		c->busy = true;
 		c->requested = true;
-		pthread_cond_signal(&c->wake);
+		pthread_cond_signal(&c->worker.wake);
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->worker.lock);
 	/* Busy: at a later commit again. */
 	if (!idle)
 		return;
@@ -222,9 +210,9 @@ void checkpointer_note(struct checkpointer *c, sqlite3 *db, int frames)
 
 void checkpointer_stats(struct checkpointer *c, struct checkpointer_stats *ret)
 {
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->worker.lock);
 	*ret = c->stats;
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->worker.lock);
 	ret->wal_pages = c->frames;
 }
 
@@ -232,14 +220,8 @@ void checkpointer_stop(struct checkpointer *c)
 {
 	if (!c)
 		return;
-	pthread_mutex_lock(&c->lock);
-	c->stopping = true;
-	pthread_cond_signal(&c->wake);
-	pthread_mutex_unlock(&c->lock);
 	/* A checkpoint under way ends first: PASSIVE never waits for a lock. */
-	pthread_join(c->thread, NULL);
+	worker_stop(&c->worker);
 	sqlite3_close(c->db);
-	pthread_cond_destroy(&c->wake);
-	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
