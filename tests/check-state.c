@@ -806,6 +806,34 @@ START_TEST(test_history_release_memory)
 }
 END_TEST
 
+/* A close with what the task wrote stores the totals in the same row; a plain close, unknown. */
+START_TEST(test_state_end_job_with_output)
+{
+	struct job *job = NULL;
+
+	state_add("ran", NULL, NULL, NULL, NULL);
+	state_add("never", NULL, NULL, NULL, NULL);
+	ck_assert_int_eq(state_end_job_with_output(env.state, "ran", JOB_SUCCESS, 0, ERROR_NONE,
+						   NULL, 12, 3),
+			 0);
+	ck_assert_int_eq(
+		state_end_job(env.state, "never", JOB_FAILURE, -1, ERROR_CANCELLED, "cancelled"),
+		0);
+	ck_assert_int_eq(
+		state_end_job_with_output(env.state, "ran", JOB_SUCCESS, 0, ERROR_NONE, NULL, 1, 1),
+		-ENOENT);
+	state_turn();
+	ck_assert_int_eq(history_find_job(env.history, "ran", &job), 0);
+	ck_assert_int_eq(job->stdout_bytes, 12);
+	ck_assert_int_eq(job->stderr_bytes, 3);
+	job_unref(job);
+	ck_assert_int_eq(history_find_job(env.history, "never", &job), 0);
+	ck_assert_int_eq(job->stdout_bytes, -1);
+	ck_assert_int_eq(job->stderr_bytes, -1);
+	job_unref(job);
+}
+END_TEST
+
 START_TEST(test_history_prune_max_jobs)
 {
 	char id[8];
@@ -1020,6 +1048,7 @@ static Suite *state_suite(void)
 	tcase_add_test(th, test_history_commits_each_turn);
 	tcase_add_test(th, test_history_update_finds_its_row);
 	tcase_add_test(th, test_history_release_memory);
+	tcase_add_test(th, test_state_end_job_with_output);
 	tcase_add_test(th, test_history_prune_max_jobs);
 	tcase_add_test(th, test_history_prune_max_age_batch);
 	tcase_add_test(th, test_history_prune_keeps_seq);

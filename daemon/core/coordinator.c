@@ -258,21 +258,16 @@ static void coordinator_message_outcome(const struct message *msg, int *exit_cod
 void coordinator_handle_item(struct message *msg, void *userdata)
 {
 	struct coordinator *coord = userdata;
-	struct job *job;
 	int exit_code, r;
 
 	if (!message_closes_job(msg) || !msg->request_id)
 		return;
 	coordinator_message_outcome(msg, &exit_code);
 	/* What the task wrote is stored with the close, in the same row write. */
-	job = state_find_open(coord->state, msg->request_id);
-	if (job) {
-		job->stdout_bytes = msg->stdout_written;
-		job->stderr_bytes = msg->stderr_written;
-	}
-	r = state_end_job(coord->state, msg->request_id,
-			  msg->type == MESSAGE_REQUEST_SUCCESS ? JOB_SUCCESS : JOB_FAILURE,
-			  exit_code, msg->error_kind, msg->error_message);
+	r = state_end_job_with_output(
+		coord->state, msg->request_id,
+		msg->type == MESSAGE_REQUEST_SUCCESS ? JOB_SUCCESS : JOB_FAILURE, exit_code,
+		msg->error_kind, msg->error_message, msg->stdout_written, msg->stderr_written);
 	if (r == 0)
 		metrics_task_closed(msg->mode, msg->type == MESSAGE_REQUEST_SUCCESS
 						       ? NULL

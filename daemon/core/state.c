@@ -256,6 +256,17 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 		  int exit_code, enum error_kind kind, const char *error_message)
 {
 	struct job *job = state_find_open(state, request_id);
+
+	return job ? state_end_job_with_output(state, request_id, result, exit_code, kind,
+					       error_message, job->stdout_bytes, job->stderr_bytes)
+		   : -ENOENT;
+}
+
+int state_end_job_with_output(struct state *state, const char *request_id, enum job_result result,
+			      int exit_code, enum error_kind kind, const char *error_message,
+			      int64_t stdout_bytes, int64_t stderr_bytes)
+{
+	struct job *job = state_find_open(state, request_id);
 	bool was_running;
 	int r;
 
@@ -265,6 +276,8 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 	r = job_end(job, result, exit_code, kind, error_message);
 	if (r < 0)
 		return r;
+	job->stdout_bytes = stdout_bytes;
+	job->stderr_bytes = stderr_bytes;
 	state_uncool(state, job);
 	if (was_running)
 		state->started--;

@@ -38,6 +38,14 @@ int state_end_job(struct state *state, const char *request_id, enum job_result r
 		  int exit_code, enum error_kind kind, const char *error_message);
 
 /*
+ * state_end_job for a job whose task ran: also records how much it wrote
+ * to each stream in all (-1: unknown), stored in the same row write.
+ */
+int state_end_job_with_output(struct state *state, const char *request_id, enum job_result result,
+			      int exit_code, enum error_kind kind, const char *error_message,
+			      int64_t stdout_bytes, int64_t stderr_bytes);
+
+/*
  * Takes an opened job loaded from the history (recovery) back into memory,
  * with a reference of its own, so it can be closed as usual.
  */
