@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "slurm_collect.h"
+#include "worker.h"
 
 /* What is kept of Slurm's own messages about a job (slurmstepd's, the script's). */
 #define SLURM_COLLECT_MESSAGES_TAIL 4096
@@ -21,13 +22,10 @@
 TAILQ_HEAD(slurm_collect_list, slurm_collect);
 
 struct slurm_collector {
-	pthread_t thread;
-	bool started;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	struct worker worker;		/* its lock guards the lists and stopping */
+	bool started;			/* the worker runs */
 	struct slurm_collect_list todo; /* under lock */
 	struct slurm_collect_list done; /* under lock */
-	bool stopping;			/* under lock */
 	int pipe[2];			/* the worker writes a byte when done has grown */
 	struct event *ev;
 	slurm_collect_done_cb cb;
@@ -106,28 +104,28 @@ static void *slurm_collector_main(void *arg)
 {
 	struct slurm_collector *c = arg;
 
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->worker.lock);
 	for (;;) {
 		struct slurm_collect *req = TAILQ_FIRST(&c->todo);
 		ssize_t n;
 
-		if (!req && c->stopping)
+		if (!req && c->worker.stopping)
 			break;
 		if (!req) {
-			pthread_cond_wait(&c->wake, &c->lock);
+			pthread_cond_wait(&c->worker.wake, &c->worker.lock);
 			continue;
 		}
 		TAILQ_REMOVE(&c->todo, req, link);
-		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&c->worker.lock);
 		slurm_collect_work(req);
-		pthread_mutex_lock(&c->lock);
+		pthread_mutex_lock(&c->worker.lock);
 		TAILQ_INSERT_TAIL(&c->done, req, link);
 		/* A full pipe already holds a wake-up. */
 		do
 			n = write(c->pipe[1], "", 1);
 		while (n < 0 && errno == EINTR);
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->worker.lock);
 	return NULL;
 }
 
@@ -140,9 +138,9 @@ static void slurm_collector_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->worker.lock);
 	TAILQ_CONCAT(&done, &c->done, link);
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->worker.lock);
 	while ((req = TAILQ_FIRST(&done))) {
 		TAILQ_REMOVE(&done, req, link);
 		c->cb(req, c->ctx);
@@ -161,20 +159,10 @@ struct slurm_collector *slurm_collector_new(struct event_base *base, slurm_colle
 	c->ctx = ctx;
 	TAILQ_INIT(&c->todo);
 	TAILQ_INIT(&c->done);
-	if (pthread_mutex_init(&c->lock, NULL) != 0) {
-		free(c);
-		return NULL;
-	}
-	if (pthread_cond_init(&c->wake, NULL) != 0) {
-		pthread_mutex_destroy(&c->lock);
-		free(c);
-		return NULL;
-	}
 	if (pipe2(c->pipe, O_NONBLOCK | O_CLOEXEC) < 0 ||
 	    !(c->ev = event_new(base, c->pipe[0], EV_READ | EV_PERSIST, slurm_collector_read_cb,
 				c)) ||
-	    event_add(c->ev, NULL) < 0 ||
-	    pthread_create(&c->thread, NULL, slurm_collector_main, c) != 0) {
+	    event_add(c->ev, NULL) < 0 || worker_start(&c->worker, slurm_collector_main, c) < 0) {
 		slurm_collector_free(c);
 		return NULL;
 	}
@@ -184,10 +172,10 @@ struct slurm_collector *slurm_collector_new(struct event_base *base, slurm_colle
 
 void slurm_collector_submit(struct slurm_collector *c, struct slurm_collect *req)
 {
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->worker.lock);
 	TAILQ_INSERT_TAIL(&c->todo, req, link);
-	pthread_cond_signal(&c->wake);
-	pthread_mutex_unlock(&c->lock);
+	pthread_cond_signal(&c->worker.wake);
+	pthread_mutex_unlock(&c->worker.lock);
 }
 
 void slurm_collector_remove(struct slurm_collector *c, const char *dir, uid_t uid)
@@ -212,13 +200,8 @@ void slurm_collector_free(struct slurm_collector *c)
 {
 	if (!c)
 		return;
-	if (c->started) {
-		pthread_mutex_lock(&c->lock);
-		c->stopping = true;
-		pthread_cond_signal(&c->wake);
-		pthread_mutex_unlock(&c->lock);
-		pthread_join(c->thread, NULL);
-	}
+	if (c->started)
+		worker_stop(&c->worker); /* and its lock and condition with it */
 	slurm_collect_list_free(&c->todo);
 	slurm_collect_list_free(&c->done);
 	if (c->ev)
@@ -227,7 +210,5 @@ void slurm_collector_free(struct slurm_collector *c)
 		close(c->pipe[0]);
 	if (c->pipe[1] >= 0)
 		close(c->pipe[1]);
-	pthread_cond_destroy(&c->wake);
-	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
