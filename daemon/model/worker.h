@@ -1,5 +1,6 @@
 /*
- * A worker thread of the daemon's (the spawner's, the checkpointer's): it
+ * A worker thread of the daemon's (the spawner, the checkpointer, the
+ * Slurm collector): it
  * sleeps on a condition until its owner wakes it, and shares one lock with
  * its owner. The owner embeds the worker and keeps what the two share
  * under its lock; the worker only knows how to start and stop the thread.
