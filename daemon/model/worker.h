@@ -1,9 +1,9 @@
 /*
  * A worker thread of the daemon's (the spawner, the checkpointer, the
- * Slurm collector): it
- * sleeps on a condition until its owner wakes it, and shares one lock with
- * its owner. The owner embeds the worker and keeps what the two share
- * under its lock; the worker only knows how to start and stop the thread.
+ * Slurm collector): it sleeps on a condition until its owner wakes it, and
+ * shares one lock with its owner. The owner embeds the worker and keeps
+ * what the two share under its lock; the worker only knows how to start
+ * and stop the thread.
  */
 #ifndef COORD_WORKER_H
 #define COORD_WORKER_H
