@@ -255,11 +255,9 @@ int state_add_job(struct state *state, const struct task *task, struct job **ret
 int state_end_job(struct state *state, const char *request_id, enum job_result result,
 		  int exit_code, enum error_kind kind, const char *error_message)
 {
-	struct job *job = state_find_open(state, request_id);
-
-	return job ? state_end_job_with_output(state, request_id, result, exit_code, kind,
-					       error_message, job->stdout_bytes, job->stderr_bytes)
-		   : -ENOENT;
+	/* An opened job's totals are unknown (-1) until its close says them. */
+	return state_end_job_with_output(state, request_id, result, exit_code, kind, error_message,
+					 -1, -1);
 }
 
 int state_end_job_with_output(struct state *state, const char *request_id, enum job_result result,
