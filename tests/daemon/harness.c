@@ -206,6 +206,33 @@ void harness_daemon_new(struct harness_daemon *d, const char *config)
 	harness_daemon_start(d);
 }
 
+void harness_fixture_start(struct harness_fixture *fx, const char *config)
+{
+	fx->client = NULL;
+	harness_daemon_new(&fx->daemon, config);
+	fx->client = harness_client_new(fx->daemon.sock);
+}
+
+void harness_fixture_stop(struct harness_fixture *fx)
+{
+	harness_client_free(fx->client);
+	fx->client = NULL;
+	harness_daemon_cleanup(&fx->daemon);
+}
+
+void harness_fixture_start_over(struct harness_fixture *fx, const char *config)
+{
+	harness_fixture_stop(fx);
+	harness_fixture_start(fx, config);
+}
+
+void harness_fixture_connect(struct harness_fixture *fx)
+{
+	harness_client_free(fx->client);
+	fx->client = NULL;
+	fx->client = harness_client_new(fx->daemon.sock);
+}
+
 int harness_daemon_wait_exit(struct harness_daemon *d, int timeout_ms)
 {
 	long long deadline = harness_now_ms() + timeout_ms;
@@ -889,16 +916,22 @@ json_object *harness_wait_job(struct harness_client *c, const char *request_id)
 	return job;
 }
 
+json_object *harness_job(struct harness_client *c, const char *request_id)
+{
+	json_object *r = harness_ok(c, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
+	json_object *job = json_object_get(harness_get(r, "job"));
+
+	json_object_put(r);
+	return job;
+}
+
 json_object *harness_wait_running(struct harness_client *c, const char *request_id)
 {
 	long long deadline = harness_now_ms() + HARNESS_WAIT_MS;
 
 	for (;;) {
-		json_object *r =
-			harness_ok(c, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
-		json_object *job = json_object_get(harness_get(r, "job"));
+		json_object *job = harness_job(c, request_id);
 
-		json_object_put(r);
 		if (strcmp(harness_str(job, "phase"), "running") == 0)
 			return job;
 		ck_assert_msg(strcmp(harness_str(job, "status"), "opened") == 0,

@@ -37,6 +37,16 @@ pid_t harness_daemon_spawn(struct harness_daemon *d);
 void harness_daemon_start(struct harness_daemon *d);
 /* init + start in one. */
 void harness_daemon_new(struct harness_daemon *d, const char *config);
+/*
+ * Config text most suites share, glued to a suite's own lines at compile
+ * time: HARNESS_CONFIG_DAEMON "log_level = info\n" HARNESS_CONFIG_MODE("async", "4").
+ */
+/* The [daemon] section with a quick stop at teardown; the suite's [daemon] lines follow. */
+#define HARNESS_CONFIG_DAEMON "[daemon]\nshutdown_grace_sec = 1\n"
+/* [mode:name] with that max_concurrency and a half-second kill grace; its own lines follow. */
+#define HARNESS_CONFIG_MODE(name, max_concurrency)                                                 \
+	"[mode:" name "]\nmax_concurrency = " max_concurrency "\nkill_grace_ms = 500\n"
+
 /* Waits up to timeout_ms for the daemon to exit; its wait status, or -1. */
 int harness_daemon_wait_exit(struct harness_daemon *d, int timeout_ms);
 /*
@@ -110,6 +120,29 @@ struct harness_client *harness_connect(const char *path);
 struct harness_client *harness_client_new(const char *path);
 void harness_client_free(struct harness_client *c);
 
+/* A daemon and one client connected to it: what most suites set up for each test. */
+struct harness_fixture {
+	struct harness_daemon daemon;
+	struct harness_client *client;
+};
+
+/* Starts a daemon on config (harness_daemon_new) and connects fx->client to it. */
+void harness_fixture_start(struct harness_fixture *fx, const char *config);
+/*
+ * Frees the client (fx->client becomes NULL) and cleans the daemon up
+ * (harness_daemon_cleanup). Safe on a zeroed fixture, after a failed
+ * start and twice.
+ */
+void harness_fixture_stop(struct harness_fixture *fx);
+/* Stops fx and starts a new daemon (new temp dir: nothing is kept) and client on config. */
+void harness_fixture_start_over(struct harness_fixture *fx, const char *config);
+/*
+ * Connects fx->client to fx->daemon, freeing the client it had: for a
+ * setup that starts the daemon itself, after a test restarted the daemon
+ * (its state kept), or to drop the old client's subscriptions and backlog.
+ */
+void harness_fixture_connect(struct harness_fixture *fx);
+
 /* Writes len raw bytes; 0 or -errno. */
 int harness_send_raw(struct harness_client *c, const char *data, size_t len);
 /* Writes a string as is; fails the test on a write error. */
@@ -155,6 +188,8 @@ json_object *harness_notification(struct harness_client *c, const char *method, 
 json_object *harness_submit(struct harness_client *c, const char *mode, const char *const *argv);
 /* Waits until the job is closed; returns it. */
 json_object *harness_wait_job(struct harness_client *c, const char *request_id);
+/* The job request_id names, from the job method (its "job" member); fails the test on an error. */
+json_object *harness_job(struct harness_client *c, const char *request_id);
 /* Polls until the job runs (phase "running"); returns it. */
 json_object *harness_wait_running(struct harness_client *c, const char *request_id);
 
