@@ -17,18 +17,16 @@
 
 #include "harness.h"
 
+/* clang-format off */
 #define CB_CONFIG                                                                                  \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 4\n"                                                                    \
-	"kill_grace_ms = 500\n"                                                                    \
+	HARNESS_CONFIG_DAEMON                                                                      \
+	HARNESS_CONFIG_MODE("async", "4")                                                          \
 	"[mode:small]\n"                                                                           \
 	"strategy = async\n"                                                                       \
 	"output_limit_bytes = 1000\n"
+/* clang-format on */
 
-static struct harness_daemon daemon_;
-static struct harness_client *client;
+static struct harness_fixture fx;
 
 /* A job, what it runs (sh -c), its mode and timeout, and what it must have written. */
 struct cb_case {
@@ -53,15 +51,12 @@ static const struct cb_case cb_cases[] = {
 
 static void cb_setup(void)
 {
-	harness_daemon_new(&daemon_, CB_CONFIG);
-	client = harness_client_new(daemon_.sock);
+	harness_fixture_start(&fx, CB_CONFIG);
 }
 
 static void cb_teardown(void)
 {
-	harness_client_free(client);
-	client = NULL;
-	harness_daemon_cleanup(&daemon_);
+	harness_fixture_stop(&fx);
 }
 
 static void cb_submit(const char *request_id, const char *mode, const char *script, int timeout_ms)
@@ -78,7 +73,7 @@ static void cb_submit(const char *request_id, const char *mode, const char *scri
 	json_object_object_add(p, "request_id", json_object_new_string(request_id));
 	json_object_object_add(p, "mode", json_object_new_string(mode));
 	json_object_object_add(p, "node", node);
-	json_object_put(harness_ok(client, "submit", p));
+	json_object_put(harness_ok(fx.client, "submit", p));
 }
 
 static void cb_expect(json_object *job, const char *request_id, long long out, long long err,
@@ -95,15 +90,15 @@ static void cb_check_answers(const char *request_id, long long out, long long er
 {
 	json_object *r;
 
-	r = harness_ok(client, "wait",
+	r = harness_ok(fx.client, "wait",
 		       harness_json("{\"request_ids\":[\"%s\"],\"timeout_ms\":%d}", request_id,
 				    HARNESS_WAIT_MS));
 	cb_expect(harness_get(r, "jobs.0"), request_id, out, err, "wait");
 	json_object_put(r);
-	r = harness_ok(client, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
+	r = harness_ok(fx.client, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
 	cb_expect(harness_get(r, "job"), request_id, out, err, "job");
 	json_object_put(r);
-	r = harness_ok(client, "status",
+	r = harness_ok(fx.client, "status",
 		       harness_json("{\"request_id_prefix\":\"%s\"}", request_id));
 	ck_assert_str_eq(harness_str(r, "jobs.0.request_id"), request_id);
 	cb_expect(harness_get(r, "jobs.0"), request_id, out, err, "status");
@@ -122,7 +117,7 @@ static void cb_remove_output(void)
 {
 	char cmd[512];
 
-	snprintf(cmd, sizeof(cmd), "rm -f '%s'/output/*", daemon_.state);
+	snprintf(cmd, sizeof(cmd), "rm -f '%s'/output/*", fx.daemon.state);
 	ck_assert_int_eq(system(cmd), 0);
 }
 
@@ -132,7 +127,7 @@ static void cb_run_cases(void)
 		cb_submit(cb_cases[i].request_id, cb_cases[i].mode, cb_cases[i].script,
 			  cb_cases[i].timeout_ms);
 	for (size_t i = 0; i < CB_CASES; i++)
-		json_object_put(harness_wait_job(client, cb_cases[i].request_id));
+		json_object_put(harness_wait_job(fx.client, cb_cases[i].request_id));
 }
 
 START_TEST(test_totals_in_answers)
@@ -140,7 +135,7 @@ START_TEST(test_totals_in_answers)
 	json_object *job;
 
 	cb_run_cases();
-	job = harness_wait_job(client, "timeout");
+	job = harness_wait_job(fx.client, "timeout");
 	ck_assert_str_eq(harness_str(job, "error.kind"), "timeout");
 	json_object_put(job);
 	cb_check_all();
@@ -149,7 +144,7 @@ END_TEST
 
 static bool cb_wrote(void *arg)
 {
-	json_object *r = harness_ok(client, "job",
+	json_object *r = harness_ok(fx.client, "job",
 				    harness_json("{\"request_id\":\"%s\"}", (const char *)arg));
 	bool done = harness_int(r, "job.stdout_bytes") == 7;
 
@@ -162,15 +157,15 @@ START_TEST(test_cancelled_running_job)
 	char script[512], gate[256];
 	json_object *r;
 
-	snprintf(gate, sizeof(gate), "%s/gate", daemon_.dir);
+	snprintf(gate, sizeof(gate), "%s/gate", fx.daemon.dir);
 	ck_assert_int_eq(mkfifo(gate, 0600), 0);
 	snprintf(script, sizeof(script), "printf 'running'; printf 'err' >&2; cat %s", gate);
 	cb_submit("victim", "small", script, 0);
 	/* Opened: read from the live writer. */
 	ck_assert(harness_until(cb_wrote, "victim", HARNESS_WAIT_MS));
-	r = harness_ok(client, "cancel", harness_json("{\"request_id\":\"victim\"}"));
+	r = harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"victim\"}"));
 	json_object_put(r);
-	r = harness_wait_job(client, "victim");
+	r = harness_wait_job(fx.client, "victim");
 	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
 	json_object_put(r);
 	cb_check_answers("victim", 7, 3);
@@ -191,11 +186,10 @@ END_TEST
 START_TEST(test_totals_survive_restart)
 {
 	cb_run_cases();
-	ck_assert_int_eq(harness_daemon_stop(&daemon_), 0);
-	harness_client_free(client);
+	ck_assert_int_eq(harness_daemon_stop(&fx.daemon), 0);
 	cb_remove_output();
-	harness_daemon_start(&daemon_);
-	client = harness_client_new(daemon_.sock);
+	harness_daemon_start(&fx.daemon);
+	harness_fixture_connect(&fx);
 	cb_check_all();
 }
 END_TEST

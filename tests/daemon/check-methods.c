@@ -16,57 +16,38 @@
 
 #include "harness.h"
 
+/* clang-format off */
 #define METHODS_CONFIG                                                                             \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
+	HARNESS_CONFIG_DAEMON                                                                      \
 	"socket_mode = 0666\n"                                                                     \
 	"allowed_users = daemon bin\n"                                                             \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 8\n"                                                                    \
-	"kill_grace_ms = 500\n"                                                                    \
-	"[mode:serial]\n"                                                                          \
+	HARNESS_CONFIG_MODE("async", "8")                                                          \
+	HARNESS_CONFIG_MODE("serial", "1")                                                         \
 	"strategy = async\n"                                                                       \
-	"max_concurrency = 1\n"                                                                    \
 	"max_queue = 2\n"                                                                          \
-	"kill_grace_ms = 500\n"                                                                    \
-	"[mode:small]\n"                                                                           \
-	"max_concurrency = 2\n"                                                                    \
-	"output_limit_bytes = 1000\n"                                                              \
-	"kill_grace_ms = 500\n"
+	HARNESS_CONFIG_MODE("small", "2")                                                          \
+	"output_limit_bytes = 1000\n"
+/* clang-format on */
 
-static struct harness_daemon daemon_;
-static struct harness_client *client;
+static struct harness_fixture fx;
 
 static void methods_setup(void)
 {
-	harness_daemon_new(&daemon_, METHODS_CONFIG);
-	client = harness_client_new(daemon_.sock);
+	harness_fixture_start(&fx, METHODS_CONFIG);
 }
 
 static void methods_teardown(void)
 {
-	harness_client_free(client);
-	client = NULL;
-	harness_daemon_cleanup(&daemon_);
+	harness_fixture_stop(&fx);
 }
 
 /* submit with params given as JSON text; returns the whole result. */
 static json_object *methods_submit(const char *params_json)
 {
-	return harness_ok(client, "submit", harness_json("%s", params_json));
+	return harness_ok(fx.client, "submit", harness_json("%s", params_json));
 }
 
 /* The job object of request_id (from the job method). */
-static json_object *methods_job(const char *request_id)
-{
-	json_object *r =
-		harness_ok(client, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
-	json_object *job = json_object_get(harness_get(r, "job"));
-
-	json_object_put(r);
-	return job;
-}
-
 static double methods_now(void)
 {
 	struct timespec ts;
@@ -108,7 +89,7 @@ START_TEST(test_submit_fields)
 	ck_assert(fabs(methods_number(job, "start_time") - now) < 3600);
 	json_object_put(r);
 
-	closed = harness_wait_job(client, rid);
+	closed = harness_wait_job(fx.client, rid);
 	ck_assert_str_eq(harness_str(closed, "status"), "closed");
 	ck_assert_str_eq(harness_str(closed, "phase"), "finished");
 	ck_assert_str_eq(harness_str(closed, "result"), "success");
@@ -118,7 +99,7 @@ START_TEST(test_submit_fields)
 	json_object_put(closed);
 
 	/* job answers with the final message. */
-	r = harness_ok(client, "job", harness_json("{\"request_id\":\"%s\"}", rid));
+	r = harness_ok(fx.client, "job", harness_json("{\"request_id\":\"%s\"}", rid));
 	ck_assert_str_eq(harness_str(r, "message.type"), "request_success");
 	ck_assert_str_eq(harness_str(r, "message.request_id"), rid);
 	ck_assert_str_eq(harness_str(r, "message.result.stdout"), "hello\n");
@@ -149,7 +130,7 @@ START_TEST(test_submit_wait)
 	ck_assert_str_eq(harness_str(r, "message.type"), "request_success");
 	out = harness_str(r, "message.result.stdout");
 	snprintf(expect, sizeof(expect), "/tmp\nline one\nline two\nbar baz\nw1 node-w1 w1 %s\n",
-		 daemon_.sock);
+		 fx.daemon.sock);
 	ck_assert_str_eq(out, expect);
 	/* Control characters travel escaped, inside one line. */
 	ck_assert_str_eq(harness_str(r, "message.result.stderr"), "a\nb\tc\001");
@@ -220,7 +201,7 @@ static json_object *methods_next_refusal(struct harness_client *sub, const char 
 
 static struct harness_client *methods_subscribe_refusals(void)
 {
-	struct harness_client *sub = harness_client_new(daemon_.sock);
+	struct harness_client *sub = harness_client_new(fx.daemon.sock);
 	json_object *r = harness_ok(sub, "subscribe",
 				    harness_json("{\"types\":[\"request_creation_failure\"]}"));
 
@@ -272,7 +253,7 @@ START_TEST(test_submit_invalid)
 		json_object *m;
 
 		ck_assert_int_eq(
-			harness_err(client, "submit", harness_json("%s", cases[i].params), &msg),
+			harness_err(fx.client, "submit", harness_json("%s", cases[i].params), &msg),
 			-32602);
 		ck_assert_msg(strstr(msg, cases[i].field), "%s: \"%s\" does not name %s",
 			      cases[i].params, msg, cases[i].field);
@@ -283,7 +264,7 @@ START_TEST(test_submit_invalid)
 	/* 128 characters are fine, 129 are not. */
 	memset(long_id, 'a', 129);
 	long_id[129] = '\0';
-	ck_assert_int_eq(harness_err(client, "submit",
+	ck_assert_int_eq(harness_err(fx.client, "submit",
 				     harness_json("{\"request_id\":\"%s\",\"node\":{\"argv\":["
 						  "\"true\"]}}",
 						  long_id),
@@ -292,15 +273,15 @@ START_TEST(test_submit_invalid)
 	json_object_put(methods_next_refusal(sub, NULL));
 	long_id[128] = '\0';
 	r = harness_ok(
-		client, "submit",
+		fx.client, "submit",
 		harness_json("{\"request_id\":\"%s\",\"node\":{\"argv\":[\"true\"]}}", long_id));
 	json_object_put(r);
 	/* None of the refused ones became a job. */
-	r = harness_ok(client, "status", NULL);
+	r = harness_ok(fx.client, "status", NULL);
 	ck_assert_int_eq(harness_int(r, "counts.opened") + harness_int(r, "counts.closed"), 1);
 	json_object_put(r);
-	ck_assert_int_eq(harness_err(client, "job", harness_json("{\"request_id\":\"i3\"}"), NULL),
-			 1001);
+	ck_assert_int_eq(
+		harness_err(fx.client, "job", harness_json("{\"request_id\":\"i3\"}"), NULL), 1001);
 	harness_client_free(sub);
 }
 END_TEST
@@ -311,7 +292,7 @@ START_TEST(test_submit_unknown_mode)
 	json_object *m;
 	char *msg;
 
-	ck_assert_int_eq(harness_err(client, "submit",
+	ck_assert_int_eq(harness_err(fx.client, "submit",
 				     harness_json("{\"request_id\":\"um\",\"mode\":\"warp\","
 						  "\"node\":{\"argv\":[\"true\"]}}"),
 				     &msg),
@@ -321,8 +302,8 @@ START_TEST(test_submit_unknown_mode)
 	m = methods_next_refusal(sub, "um");
 	ck_assert_str_eq(harness_str(m, "mode"), "warp");
 	json_object_put(m);
-	ck_assert_int_eq(harness_err(client, "job", harness_json("{\"request_id\":\"um\"}"), NULL),
-			 1001);
+	ck_assert_int_eq(
+		harness_err(fx.client, "job", harness_json("{\"request_id\":\"um\"}"), NULL), 1001);
 	harness_client_free(sub);
 }
 END_TEST
@@ -335,7 +316,7 @@ START_TEST(test_submit_duplicate)
 
 	r = methods_submit("{\"request_id\":\"dup\",\"wait\":true,\"node\":{\"argv\":[\"true\"]}}");
 	json_object_put(r);
-	ck_assert_int_eq(harness_err(client, "submit",
+	ck_assert_int_eq(harness_err(fx.client, "submit",
 				     harness_json("{\"request_id\":\"dup\",\"node\":{\"argv\":["
 						  "\"false\"]}}"),
 				     &msg),
@@ -345,20 +326,20 @@ START_TEST(test_submit_duplicate)
 	m = methods_next_refusal(sub, "dup");
 	json_object_put(m);
 	/* The first job is untouched. */
-	r = methods_job("dup");
+	r = harness_job(fx.client, "dup");
 	ck_assert_str_eq(harness_str(r, "result"), "success");
 	ck_assert_str_eq(harness_str(r, "name"), "true");
 	json_object_put(r);
 	/* Also while the first one is still running. */
 	r = methods_submit("{\"request_id\":\"dup2\",\"node\":{\"argv\":[\"sleep\",\"30\"]}}");
 	json_object_put(r);
-	ck_assert_int_eq(harness_err(client, "submit",
+	ck_assert_int_eq(harness_err(fx.client, "submit",
 				     harness_json("{\"request_id\":\"dup2\",\"node\":{\"argv\":["
 						  "\"true\"]}}"),
 				     NULL),
 			 1002);
 	json_object_put(methods_next_refusal(sub, "dup2"));
-	r = harness_ok(client, "cancel", harness_json("{\"request_id\":\"dup2\"}"));
+	r = harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"dup2\"}"));
 	json_object_put(r);
 	harness_client_free(sub);
 }
@@ -371,13 +352,13 @@ START_TEST(test_submit_queue_full)
 
 	/* serial: one slot and a queue of two. */
 	for (int i = 0; i < 3; i++) {
-		r = harness_ok(client, "submit",
+		r = harness_ok(fx.client, "submit",
 			       harness_json("{\"request_id\":\"q%d\",\"mode\":\"serial\","
 					    "\"node\":{\"argv\":[\"sleep\",\"30\"]}}",
 					    i));
 		json_object_put(r);
 	}
-	ck_assert_int_eq(harness_err(client, "submit",
+	ck_assert_int_eq(harness_err(fx.client, "submit",
 				     harness_json("{\"request_id\":\"q3\",\"mode\":\"serial\","
 						  "\"node\":{\"argv\":[\"true\"]}}"),
 				     NULL),
@@ -386,11 +367,11 @@ START_TEST(test_submit_queue_full)
 	/* Other modes are not affected. */
 	r = methods_submit("{\"wait\":true,\"node\":{\"argv\":[\"true\"]}}");
 	json_object_put(r);
-	r = methods_job("q1");
+	r = harness_job(fx.client, "q1");
 	ck_assert_str_eq(harness_str(r, "phase"), "queued");
 	json_object_put(r);
 	for (int i = 0; i < 3; i++) {
-		r = harness_ok(client, "cancel", harness_json("{\"request_id\":\"q%d\"}", i));
+		r = harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"q%d\"}", i));
 		json_object_put(r);
 	}
 	harness_client_free(sub);
@@ -402,7 +383,7 @@ START_TEST(test_job_unknown)
 	char *msg;
 
 	ck_assert_int_eq(
-		harness_err(client, "job", harness_json("{\"request_id\":\"never-was\"}"), &msg),
+		harness_err(fx.client, "job", harness_json("{\"request_id\":\"never-was\"}"), &msg),
 		1001);
 	ck_assert_ptr_nonnull(strstr(msg, "never-was"));
 	free(msg);
@@ -415,13 +396,14 @@ START_TEST(test_job_opened)
 
 	r = methods_submit("{\"request_id\":\"open1\",\"node\":{\"argv\":[\"sleep\",\"30\"]}}");
 	json_object_put(r);
-	json_object_put(harness_wait_running(client, "open1"));
-	r = harness_ok(client, "job", harness_json("{\"request_id\":\"open1\"}"));
+	json_object_put(harness_wait_running(fx.client, "open1"));
+	r = harness_ok(fx.client, "job", harness_json("{\"request_id\":\"open1\"}"));
 	ck_assert_str_eq(harness_str(r, "job.status"), "opened");
 	ck_assert_str_eq(harness_str(r, "job.phase"), "running");
 	ck_assert(harness_is_null(r, "message"));
 	json_object_put(r);
-	json_object_put(harness_ok(client, "cancel", harness_json("{\"request_id\":\"open1\"}")));
+	json_object_put(
+		harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"open1\"}")));
 }
 END_TEST
 
@@ -446,7 +428,7 @@ static void methods_status_fixture(void)
 		json_object *p = harness_json("%s", subs[i]);
 
 		json_object_object_add(p, "wait", json_object_new_boolean(1));
-		r = harness_ok(client, "submit", p);
+		r = harness_ok(fx.client, "submit", p);
 		json_object_put(r);
 	}
 	r = methods_submit("{\"request_id\":\"running\",\"node\":{\"argv\":[\"sleep\",\"30\"]}}");
@@ -457,7 +439,7 @@ static void methods_status_fixture(void)
 static void methods_check_status(const char *params, long long opened, long long closed,
 				 long long success, long long failure, const char *ids)
 {
-	json_object *r = harness_ok(client, "status", harness_json("%s", params));
+	json_object *r = harness_ok(fx.client, "status", harness_json("%s", params));
 	json_object *jobs = harness_get(r, "jobs");
 	char got[512] = "";
 
@@ -501,11 +483,12 @@ START_TEST(test_status_filters)
 	/* A parent nobody knows: its own run. */
 	methods_check_status("{\"run_id\":\"orphan\"}", 0, 1, 1, 0, "orphan");
 	/* run_id on the jobs themselves. */
-	r = methods_job("grandkid");
+	r = harness_job(fx.client, "grandkid");
 	ck_assert_str_eq(harness_str(r, "run_id"), "root");
 	ck_assert_str_eq(harness_str(r, "parent_node_id"), "n-kid1");
 	json_object_put(r);
-	json_object_put(harness_ok(client, "cancel", harness_json("{\"request_id\":\"running\"}")));
+	json_object_put(
+		harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"running\"}")));
 }
 END_TEST
 
@@ -525,10 +508,10 @@ START_TEST(test_status_pages)
 					    "\"node\":{\"argv\":[\"true\"]}}}",
 					    i, i));
 	text = json_object_to_json_string_ext(batch, JSON_C_TO_STRING_PLAIN);
-	harness_send(client, text);
-	harness_send(client, "\n");
+	harness_send(fx.client, text);
+	harness_send(fx.client, "\n");
 	json_object_put(batch);
-	r = harness_read_json(client, HARNESS_WAIT_MS * 2);
+	r = harness_read_json(fx.client, HARNESS_WAIT_MS * 2);
 	ck_assert(json_object_is_type(r, json_type_array));
 	ck_assert_int_eq(json_object_array_length(r), 250);
 	json_object_put(r);
@@ -538,7 +521,7 @@ START_TEST(test_status_pages)
 
 		if (cursor[0])
 			json_object_object_add(p, "cursor", json_object_new_string(cursor));
-		r = harness_ok(client, "status", p);
+		r = harness_ok(fx.client, "status", p);
 		ck_assert_int_eq(harness_int(r, "counts.closed"), 250);
 		ck_assert_int_eq(harness_int(r, "counts.success"), 250);
 		jobs = harness_get(r, "jobs");
@@ -568,18 +551,18 @@ START_TEST(test_status_pages)
 	ck_assert_int_eq(total, 250);
 
 	/* Default page size, the largest allowed and one past it. */
-	r = harness_ok(client, "status", NULL);
+	r = harness_ok(fx.client, "status", NULL);
 	ck_assert_int_eq(json_object_array_length(harness_get(r, "jobs")), 100);
 	ck_assert(!harness_is_null(r, "next"));
 	json_object_put(r);
-	r = harness_ok(client, "status", harness_json("{\"limit\":10000}"));
+	r = harness_ok(fx.client, "status", harness_json("{\"limit\":10000}"));
 	ck_assert_int_eq(json_object_array_length(harness_get(r, "jobs")), 250);
 	ck_assert(harness_is_null(r, "next"));
 	json_object_put(r);
-	ck_assert_int_eq(harness_err(client, "status", harness_json("{\"limit\":10001}"), NULL),
+	ck_assert_int_eq(harness_err(fx.client, "status", harness_json("{\"limit\":10001}"), NULL),
 			 -32602);
 	ck_assert_int_eq(
-		harness_err(client, "status", harness_json("{\"cursor\":\"bogus\"}"), NULL),
+		harness_err(fx.client, "status", harness_json("{\"cursor\":\"bogus\"}"), NULL),
 		-32602);
 }
 END_TEST
@@ -591,11 +574,12 @@ START_TEST(test_wait)
 
 	for (int i = 0; i < 3; i++)
 		json_object_put(harness_ok(
-			client, "submit",
+			fx.client, "submit",
 			harness_json("{\"request_id\":\"wt%d\",\"node\":{\"argv\":[\"sh\",\"-c\","
 				     "\"sleep 0.%d; exit %d\"]}}",
 				     i, i + 1, i)));
-	r = harness_ok(client, "wait", harness_json("{\"request_ids\":[\"wt2\",\"wt0\",\"wt1\"]}"));
+	r = harness_ok(fx.client, "wait",
+		       harness_json("{\"request_ids\":[\"wt2\",\"wt0\",\"wt1\"]}"));
 	jobs = harness_get(r, "jobs");
 	ck_assert_int_eq(json_object_array_length(jobs), 3);
 	/* In the order asked, every one closed. */
@@ -610,17 +594,17 @@ START_TEST(test_wait)
 	json_object_put(r);
 
 	/* Already closed: at once. An empty list: at once. */
-	r = harness_ok(client, "wait",
+	r = harness_ok(fx.client, "wait",
 		       harness_json("{\"request_ids\":[\"wt0\"],\"timeout_ms\":0}"));
 	json_object_put(r);
-	r = harness_ok(client, "wait", harness_json("{\"request_ids\":[]}"));
+	r = harness_ok(fx.client, "wait", harness_json("{\"request_ids\":[]}"));
 	ck_assert_int_eq(json_object_array_length(harness_get(r, "jobs")), 0);
 	json_object_put(r);
 
 	/* Runs out: 1007, with where the jobs stand. */
 	json_object_put(methods_submit("{\"request_id\":\"slow\",\"node\":{\"argv\":[\"sleep\","
 				       "\"30\"]}}"));
-	r = harness_call(client, "wait",
+	r = harness_call(fx.client, "wait",
 			 harness_json("{\"request_ids\":[\"wt0\",\"slow\"],\"timeout_ms\":300}"),
 			 HARNESS_WAIT_MS);
 	ck_assert_int_eq(harness_int(r, "error.code"), 1007);
@@ -628,12 +612,12 @@ START_TEST(test_wait)
 	ck_assert_str_eq(harness_str(r, "error.data.jobs.1.status"), "opened");
 	json_object_put(r);
 
-	ck_assert_int_eq(harness_err(client, "wait",
+	ck_assert_int_eq(harness_err(fx.client, "wait",
 				     harness_json("{\"request_ids\":[\"wt0\",\"ghost\"]}"), &msg),
 			 1001);
 	ck_assert_ptr_nonnull(strstr(msg, "ghost"));
 	free(msg);
-	json_object_put(harness_ok(client, "cancel", harness_json("{\"request_id\":\"slow\"}")));
+	json_object_put(harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"slow\"}")));
 }
 END_TEST
 
@@ -646,12 +630,12 @@ START_TEST(test_wait_out_of_order)
 	json_object_put(methods_submit("{\"request_id\":\"s\",\"node\":{\"argv\":[\"sleep\","
 				       "\"1\"]}}"));
 	json_object_put(methods_submit("{\"request_id\":\"f\",\"node\":{\"argv\":[\"true\"]}}"));
-	slow = harness_call_async(client, "wait", harness_json("{\"request_ids\":[\"s\"]}"));
-	fast = harness_call_async(client, "wait", harness_json("{\"request_ids\":[\"f\"]}"));
-	r = harness_read_json(client, HARNESS_WAIT_MS);
+	slow = harness_call_async(fx.client, "wait", harness_json("{\"request_ids\":[\"s\"]}"));
+	fast = harness_call_async(fx.client, "wait", harness_json("{\"request_ids\":[\"f\"]}"));
+	r = harness_read_json(fx.client, HARNESS_WAIT_MS);
 	ck_assert_int_eq(harness_int(r, "id"), fast);
 	json_object_put(r);
-	r = harness_read_json(client, HARNESS_WAIT_MS);
+	r = harness_read_json(fx.client, HARNESS_WAIT_MS);
 	ck_assert_int_eq(harness_int(r, "id"), slow);
 	ck_assert_str_eq(harness_str(r, "result.jobs.0.result"), "success");
 	json_object_put(r);
@@ -665,28 +649,30 @@ START_TEST(test_cancel_running)
 
 	json_object_put(methods_submit("{\"request_id\":\"c1\",\"node\":{\"argv\":[\"sleep\","
 				       "\"30\"]}}"));
-	json_object_put(harness_wait_running(client, "c1"));
-	r = harness_ok(client, "cancel", harness_json("{\"request_id\":\"c1\"}"));
+	json_object_put(harness_wait_running(fx.client, "c1"));
+	r = harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"c1\"}"));
 	ck_assert_str_eq(harness_str(r, "job.status"), "closed");
 	ck_assert_str_eq(harness_str(r, "job.result"), "failure");
 	ck_assert_str_eq(harness_str(r, "job.error.kind"), "cancelled");
 	json_object_put(r);
-	r = harness_ok(client, "job", harness_json("{\"request_id\":\"c1\"}"));
+	r = harness_ok(fx.client, "job", harness_json("{\"request_id\":\"c1\"}"));
 	ck_assert_str_eq(harness_str(r, "message.type"), "request_failure");
 	ck_assert_str_eq(harness_str(r, "message.error.kind"), "cancelled");
 	json_object_put(r);
 
 	/* Already closed: a conflict. Unknown: not found. */
 	ck_assert_int_eq(
-		harness_err(client, "cancel", harness_json("{\"request_id\":\"c1\"}"), &msg), 1002);
+		harness_err(fx.client, "cancel", harness_json("{\"request_id\":\"c1\"}"), &msg),
+		1002);
 	ck_assert_ptr_nonnull(strstr(msg, "c1"));
 	free(msg);
-	ck_assert_int_eq(harness_err(client, "cancel",
+	ck_assert_int_eq(harness_err(fx.client, "cancel",
 				     harness_json("{\"request_id\":\"c1\",\"cascade\":false}"),
 				     NULL),
 			 1002);
 	ck_assert_int_eq(
-		harness_err(client, "cancel", harness_json("{\"request_id\":\"zz\"}"), NULL), 1001);
+		harness_err(fx.client, "cancel", harness_json("{\"request_id\":\"zz\"}"), NULL),
+		1001);
 }
 END_TEST
 
@@ -698,16 +684,16 @@ START_TEST(test_cancel_queued)
 				       "\"node\":{\"argv\":[\"sleep\",\"30\"]}}"));
 	json_object_put(methods_submit("{\"request_id\":\"behind\",\"mode\":\"serial\","
 				       "\"node\":{\"argv\":[\"sh\",\"-c\",\"echo ran\"]}}"));
-	json_object_put(harness_wait_running(client, "busy"));
-	r = harness_ok(client, "cancel", harness_json("{\"request_id\":\"behind\"}"));
+	json_object_put(harness_wait_running(fx.client, "busy"));
+	r = harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"behind\"}"));
 	ck_assert_str_eq(harness_str(r, "job.error.kind"), "cancelled");
 	json_object_put(r);
-	r = harness_ok(client, "job", harness_json("{\"request_id\":\"behind\"}"));
+	r = harness_ok(fx.client, "job", harness_json("{\"request_id\":\"behind\"}"));
 	ck_assert(harness_is_null(r, "message.result") ||
 		  strcmp(harness_str(r, "message.result.stdout"), "") == 0);
 	json_object_put(r);
-	json_object_put(harness_ok(client, "cancel", harness_json("{\"request_id\":\"busy\"}")));
-	r = harness_ok(client, "modes", NULL);
+	json_object_put(harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"busy\"}")));
+	r = harness_ok(fx.client, "modes", NULL);
 	for (size_t i = 0; i < json_object_array_length(harness_get(r, "modes")); i++) {
 		json_object *m = json_object_array_get_idx(harness_get(r, "modes"), i);
 
@@ -733,13 +719,13 @@ static void methods_sleeping_tree(const char *prefix)
 			snprintf(parent, sizeof(parent), "%sn%s", prefix, parents[i]);
 			json_object_object_add(p, "parent_node_id", json_object_new_string(parent));
 		}
-		json_object_put(harness_ok(client, "submit", p));
+		json_object_put(harness_ok(fx.client, "submit", p));
 	}
 }
 
 static void methods_assert_state(const char *request_id, const char *status, const char *kind)
 {
-	json_object *job = methods_job(request_id);
+	json_object *job = harness_job(fx.client, request_id);
 
 	ck_assert_msg(strcmp(harness_str(job, "status"), status) == 0, "%s is %s", request_id,
 		      harness_str(job, "status"));
@@ -753,7 +739,7 @@ START_TEST(test_cancel_cascade)
 	json_object *r;
 
 	methods_sleeping_tree("t");
-	r = harness_ok(client, "cancel", harness_json("{\"request_id\":\"t0\"}"));
+	r = harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"t0\"}"));
 	ck_assert_str_eq(harness_str(r, "job.error.kind"), "cancelled");
 	json_object_put(r);
 	/* Every descendant closes too. */
@@ -761,10 +747,10 @@ START_TEST(test_cancel_cascade)
 		char id[8];
 
 		snprintf(id, sizeof(id), "t%d", i);
-		json_object_put(harness_wait_job(client, id));
+		json_object_put(harness_wait_job(fx.client, id));
 		methods_assert_state(id, "closed", "cancelled");
 	}
-	r = harness_ok(client, "status", harness_json("{\"run_id\":\"t0\"}"));
+	r = harness_ok(fx.client, "status", harness_json("{\"run_id\":\"t0\"}"));
 	ck_assert_int_eq(harness_int(r, "counts.opened"), 0);
 	ck_assert_int_eq(harness_int(r, "counts.failure"), 4);
 	json_object_put(r);
@@ -776,22 +762,24 @@ START_TEST(test_cancel_no_cascade)
 	json_object *r;
 
 	methods_sleeping_tree("u");
-	r = harness_ok(client, "cancel", harness_json("{\"request_id\":\"u1\",\"cascade\":false}"));
+	r = harness_ok(fx.client, "cancel",
+		       harness_json("{\"request_id\":\"u1\",\"cascade\":false}"));
 	ck_assert_str_eq(harness_str(r, "job.status"), "closed");
 	json_object_put(r);
 	/* Only u1: its child u2 and the rest of the tree go on. */
-	ck_assert(harness_silent(client, 200));
+	ck_assert(harness_silent(fx.client, 200));
 	methods_assert_state("u0", "opened", NULL);
 	methods_assert_state("u2", "opened", NULL);
 	methods_assert_state("u3", "opened", NULL);
 	/* Cascading from the closed u1 still reaches its opened child, and answers 1002. */
 	ck_assert_int_eq(
-		harness_err(client, "cancel", harness_json("{\"request_id\":\"u1\"}"), NULL), 1002);
-	json_object_put(harness_wait_job(client, "u2"));
+		harness_err(fx.client, "cancel", harness_json("{\"request_id\":\"u1\"}"), NULL),
+		1002);
+	json_object_put(harness_wait_job(fx.client, "u2"));
 	methods_assert_state("u2", "closed", "cancelled");
 	methods_assert_state("u0", "opened", NULL);
-	json_object_put(harness_ok(client, "cancel", harness_json("{\"request_id\":\"u0\"}")));
-	json_object_put(harness_wait_job(client, "u3"));
+	json_object_put(harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"u0\"}")));
+	json_object_put(harness_wait_job(fx.client, "u3"));
 }
 END_TEST
 
@@ -799,7 +787,7 @@ START_TEST(test_modes)
 {
 	json_object *r, *m;
 
-	r = harness_ok(client, "modes", NULL);
+	r = harness_ok(fx.client, "modes", NULL);
 	ck_assert_int_eq(json_object_array_length(harness_get(r, "modes")), 3);
 	m = harness_find_named(harness_get(r, "modes"), "async");
 	ck_assert_str_eq(harness_str(m, "strategy"), "async");
@@ -813,13 +801,13 @@ START_TEST(test_modes)
 
 	/* One running, two queued behind it. */
 	for (int i = 0; i < 3; i++)
-		json_object_put(harness_ok(client, "submit",
+		json_object_put(harness_ok(fx.client, "submit",
 					   harness_json("{\"request_id\":\"m%d\",\"mode\":"
 							"\"serial\",\"node\":{\"argv\":[\"sleep\","
 							"\"30\"]}}",
 							i)));
-	json_object_put(harness_wait_running(client, "m0"));
-	r = harness_ok(client, "modes", NULL);
+	json_object_put(harness_wait_running(fx.client, "m0"));
+	r = harness_ok(fx.client, "modes", NULL);
 	m = harness_find_named(harness_get(r, "modes"), "serial");
 	ck_assert_int_eq(harness_int(m, "running"), 1);
 	ck_assert_int_eq(harness_int(m, "queued"), 2);
@@ -827,14 +815,14 @@ START_TEST(test_modes)
 	ck_assert_int_eq(harness_int(m, "running"), 0);
 	json_object_put(r);
 	/* FIFO: cancelling the running one starts m1, not m2. */
-	json_object_put(harness_ok(client, "cancel", harness_json("{\"request_id\":\"m0\"}")));
-	json_object_put(harness_wait_running(client, "m1"));
+	json_object_put(harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"m0\"}")));
+	json_object_put(harness_wait_running(fx.client, "m1"));
 	methods_assert_state("m2", "opened", NULL);
-	r = methods_job("m2");
+	r = harness_job(fx.client, "m2");
 	ck_assert_str_eq(harness_str(r, "phase"), "queued");
 	json_object_put(r);
-	json_object_put(harness_ok(client, "cancel", harness_json("{\"request_id\":\"m2\"}")));
-	json_object_put(harness_ok(client, "cancel", harness_json("{\"request_id\":\"m1\"}")));
+	json_object_put(harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"m2\"}")));
+	json_object_put(harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"m1\"}")));
 }
 END_TEST
 
@@ -859,28 +847,27 @@ END_TEST
 
 START_TEST(test_shutdown)
 {
-	struct harness_client *other = harness_client_new(daemon_.sock);
+	struct harness_client *other = harness_client_new(fx.daemon.sock);
 	json_object *r;
 	int status;
 
 	json_object_put(methods_submit("{\"request_id\":\"last\",\"node\":{\"argv\":[\"sleep\","
 				       "\"0.5\"]}}"));
-	json_object_put(harness_wait_running(client, "last"));
-	r = harness_ok(client, "shutdown", NULL);
+	json_object_put(harness_wait_running(fx.client, "last"));
+	r = harness_ok(fx.client, "shutdown", NULL);
 	ck_assert_int_eq(json_object_object_length(r), 0);
 	json_object_put(r);
 	/* Draining: no new work. */
 	ck_assert_int_eq(harness_err(other, "submit",
 				     harness_json("{\"node\":{\"argv\":[\"true\"]}}"), NULL),
 			 1006);
-	status = harness_daemon_wait_exit(&daemon_, HARNESS_WAIT_MS);
+	status = harness_daemon_wait_exit(&fx.daemon, HARNESS_WAIT_MS);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
 	harness_client_free(other);
 	/* The running task was let finish within the grace period. */
-	harness_daemon_start(&daemon_);
-	harness_client_free(client);
-	client = harness_client_new(daemon_.sock);
-	r = methods_job("last");
+	harness_daemon_start(&fx.daemon);
+	harness_fixture_connect(&fx);
+	r = harness_job(fx.client, "last");
 	ck_assert_str_eq(harness_str(r, "result"), "success");
 	json_object_put(r);
 }
@@ -892,27 +879,27 @@ START_TEST(test_unsubscribe)
 	long long sub;
 
 	ck_assert_int_eq(
-		harness_err(client, "unsubscribe", harness_json("{\"subscription\":999}"), NULL),
+		harness_err(fx.client, "unsubscribe", harness_json("{\"subscription\":999}"), NULL),
 		1001);
-	r = harness_ok(client, "subscribe", NULL);
+	r = harness_ok(fx.client, "subscribe", NULL);
 	sub = harness_int(r, "subscription");
 	json_object_put(r);
 	/* Another connection's subscription is not ours to end. */
 	{
-		struct harness_client *other = harness_client_new(daemon_.sock);
+		struct harness_client *other = harness_client_new(fx.daemon.sock);
 
 		ck_assert_int_eq(harness_err(other, "unsubscribe",
 					     harness_json("{\"subscription\":%lld}", sub), NULL),
 				 1001);
 		harness_client_free(other);
 	}
-	r = harness_ok(client, "unsubscribe", harness_json("{\"subscription\":%lld}", sub));
+	r = harness_ok(fx.client, "unsubscribe", harness_json("{\"subscription\":%lld}", sub));
 	ck_assert_int_eq(json_object_object_length(r), 0);
 	json_object_put(r);
 	/* No message after the answer. */
 	json_object_put(methods_submit("{\"wait\":true,\"node\":{\"argv\":[\"true\"]}}"));
-	ck_assert(harness_silent(client, 300));
-	ck_assert_int_eq(harness_err(client, "unsubscribe",
+	ck_assert(harness_silent(fx.client, 300));
+	ck_assert_int_eq(harness_err(fx.client, "unsubscribe",
 				     harness_json("{\"subscription\":%lld}", sub), NULL),
 			 1001);
 }
@@ -938,7 +925,7 @@ static int methods_as_user(uid_t uid, gid_t gid, int (*fn)(void))
 /* error.code of one request from this process's uid, or 0 for success. */
 static int methods_code_of(const char *line)
 {
-	struct harness_client *c = harness_connect(daemon_.sock);
+	struct harness_client *c = harness_connect(fx.daemon.sock);
 	json_object *o, *v;
 	bool eof;
 	char *text;
@@ -995,12 +982,12 @@ START_TEST(test_permissions)
 	if (geteuid() != 0)
 		return; /* needs root to act as other users */
 	/* Let others reach the socket (socket_mode is 0666). */
-	ck_assert_int_eq(chmod(daemon_.dir, 0755), 0);
+	ck_assert_int_eq(chmod(fx.daemon.dir, 0755), 0);
 	/* nobody is neither root, us, nor allowed. */
 	ck_assert_int_eq(methods_as_user(65534, 65534, methods_nobody_pings), 4);
 	ck_assert_int_eq(methods_as_user(65534, 65534, methods_nobody_submits), 4);
 	ck_assert_int_eq(
-		harness_err(client, "job", harness_json("{\"request_id\":\"by-nobody\"}"), NULL),
+		harness_err(fx.client, "job", harness_json("{\"request_id\":\"by-nobody\"}"), NULL),
 		1001);
 	/* daemon is allowed and owns its job; bin is allowed but may not cancel it. */
 	ck_assert_int_eq(methods_as_user(1, 1, methods_daemon_submits), 0);
@@ -1008,12 +995,12 @@ START_TEST(test_permissions)
 	methods_assert_state("by-daemon", "opened", NULL);
 	/* An allowed user may not stop the daemon for everyone: it keeps running. */
 	ck_assert_int_eq(methods_as_user(2, 2, methods_bin_shuts_down), 4);
-	json_object_put(harness_ok(client, "ping", NULL));
-	r = methods_job("by-daemon");
+	json_object_put(harness_ok(fx.client, "ping", NULL));
+	r = harness_job(fx.client, "by-daemon");
 	ck_assert_int_eq(harness_int(r, "owner_uid"), 1);
 	json_object_put(r);
 	/* root may. */
-	r = harness_ok(client, "cancel", harness_json("{\"request_id\":\"by-daemon\"}"));
+	r = harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"by-daemon\"}"));
 	ck_assert_str_eq(harness_str(r, "job.error.kind"), "cancelled");
 	json_object_put(r);
 }

@@ -14,16 +14,13 @@
 #include "exposition.h"
 #include "harness.h"
 
+/* clang-format off */
 #define METRICS_CONFIG                                                                             \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 4\n"                                                                    \
-	"kill_grace_ms = 500\n"                                                                    \
-	"[mode:serial]\n"                                                                          \
-	"strategy = async\n"                                                                       \
-	"max_concurrency = 1\n"                                                                    \
-	"kill_grace_ms = 500\n"
+	HARNESS_CONFIG_DAEMON                                                                      \
+	HARNESS_CONFIG_MODE("async", "4")                                                          \
+	HARNESS_CONFIG_MODE("serial", "1")                                                         \
+	"strategy = async\n"
+/* clang-format on */
 
 #define PROM_MAX 512
 
@@ -252,25 +249,21 @@ static void prom_check_conventions(const struct prom *p)
 	}
 }
 
-static struct harness_daemon daemon_;
-static struct harness_client *client;
+static struct harness_fixture fx;
 
 static void metrics_setup(void)
 {
-	harness_daemon_new(&daemon_, METRICS_CONFIG);
-	client = harness_client_new(daemon_.sock);
+	harness_fixture_start(&fx, METRICS_CONFIG);
 }
 
 static void metrics_teardown(void)
 {
-	harness_client_free(client);
-	client = NULL;
-	harness_daemon_cleanup(&daemon_);
+	harness_fixture_stop(&fx);
 }
 
 static void metrics_submit(const char *id, const char *mode, const char *cmd)
 {
-	json_object_put(harness_ok(client, "submit",
+	json_object_put(harness_ok(fx.client, "submit",
 				   harness_json("{\"request_id\":\"%s\",\"mode\":\"%s\",\"node\":"
 						"{\"argv\":[\"sh\",\"-c\",\"%s\"]}}",
 						id, mode, cmd)));
@@ -286,28 +279,28 @@ START_TEST(test_metrics_match_status_and_modes)
 	ck_assert_ptr_nonnull(p);
 	metrics_submit("ok", "async", "true");
 	metrics_submit("bad", "async", "exit 3");
-	json_object_put(harness_wait_job(client, "ok"));
-	json_object_put(harness_wait_job(client, "bad"));
+	json_object_put(harness_wait_job(fx.client, "ok"));
+	json_object_put(harness_wait_job(fx.client, "bad"));
 	metrics_submit("long", "serial", "sleep 30");
 	metrics_submit("behind", "serial", "true");
-	json_object_put(harness_wait_running(client, "long"));
+	json_object_put(harness_wait_running(fx.client, "long"));
 	/* Waiting on its after, and a paused mode. */
 	json_object_put(
-		harness_ok(client, "submit",
+		harness_ok(fx.client, "submit",
 			   harness_json("{\"request_id\":\"later\",\"mode\":\"serial\","
 					"\"after\":[\"long\"],\"node\":{\"argv\":[\"true\"]}}")));
-	json_object_put(harness_ok(client, "mode_set",
+	json_object_put(harness_ok(fx.client, "mode_set",
 				   harness_json("{\"mode\":\"async\",\"paused\":true}")));
 	/* A refused task: unknown mode. */
 	json_object_put(
-		harness_call(client, "submit",
+		harness_call(fx.client, "submit",
 			     harness_json("{\"mode\":\"nope\",\"node\":{\"argv\":[\"true\"]}}"),
 			     HARNESS_WAIT_MS));
-	json_object_put(harness_ok(client, "subscribe", NULL));
+	json_object_put(harness_ok(fx.client, "subscribe", NULL));
 
-	metrics = harness_ok(client, "metrics", NULL);
-	modes = harness_ok(client, "modes", NULL);
-	status = harness_ok(client, "status", NULL);
+	metrics = harness_ok(fx.client, "metrics", NULL);
+	modes = harness_ok(fx.client, "modes", NULL);
+	status = harness_ok(fx.client, "status", NULL);
 	prom_parse(p, harness_str(metrics, "prometheus"));
 	prom_check_conventions(p);
 
@@ -383,7 +376,7 @@ START_TEST(test_metrics_match_status_and_modes)
 	ck_assert_double_eq_tol(prom_get(p, "coordinatord_start_time_seconds", ""),
 				json_object_get_double(harness_get(metrics, "start_time")), 1e-6);
 
-	json_object_put(harness_ok(client, "cancel", harness_json("{\"request_id\":\"long\"}")));
+	json_object_put(harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"long\"}")));
 	json_object_put(metrics);
 	json_object_put(modes);
 	json_object_put(status);
@@ -393,7 +386,7 @@ END_TEST
 
 static long long metrics_commits(void)
 {
-	json_object *m = harness_ok(client, "metrics", NULL);
+	json_object *m = harness_ok(fx.client, "metrics", NULL);
 	long long n = harness_int(m, "commit_latency.count");
 
 	json_object_put(m);
@@ -412,7 +405,7 @@ START_TEST(test_commits_per_task)
 
 	for (int i = 0; i < 20; i++)
 		json_object_put(
-			harness_ok(client, "submit",
+			harness_ok(fx.client, "submit",
 				   harness_json("{\"wait\":true,\"node\":{\"argv\":[\"true\"]}}")));
 	spent = metrics_commits() - before;
 	ck_assert_msg(spent >= 20 && spent <= 70, "20 tasks took %lld commits", spent);
@@ -423,8 +416,9 @@ START_TEST(test_metrics_unknown_key)
 {
 	char *msg = NULL;
 
-	ck_assert_int_eq(harness_err(client, "metrics", harness_json("{\"verbose\":true}"), &msg),
-			 -32602);
+	ck_assert_int_eq(
+		harness_err(fx.client, "metrics", harness_json("{\"verbose\":true}"), &msg),
+		-32602);
 	ck_assert_ptr_nonnull(strstr(msg, "verbose"));
 	free(msg);
 }

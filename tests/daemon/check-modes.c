@@ -17,38 +17,32 @@
 
 #include "harness.h"
 
+/* clang-format off */
 #define MODES_CONFIG                                                                               \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
+	HARNESS_CONFIG_DAEMON                                                                      \
 	"log_level = info\n"                                                                       \
 	"socket_mode = 0666\n"                                                                     \
 	"allowed_users = daemon\n"                                                                 \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 4\n"                                                                    \
-	"kill_grace_ms = 500\n"                                                                    \
-	"[mode:one]\n"                                                                             \
-	"max_concurrency = 1\n"                                                                    \
-	"kill_grace_ms = 500\n"
+	HARNESS_CONFIG_MODE("async", "4")                                                          \
+	HARNESS_CONFIG_MODE("one", "1")
+/* clang-format on */
 
-static struct harness_daemon daemon_;
-static struct harness_client *client;
+static struct harness_fixture fx;
 
 static void modes_setup(void)
 {
-	harness_daemon_new(&daemon_, MODES_CONFIG);
-	client = harness_client_new(daemon_.sock);
+	harness_fixture_start(&fx, MODES_CONFIG);
 }
 
 static void modes_teardown(void)
 {
-	harness_client_free(client);
-	harness_daemon_cleanup(&daemon_);
+	harness_fixture_stop(&fx);
 }
 
 /* The entry of `modes` for mode (new reference), or NULL when there is none. */
 static json_object *modes_entry(const char *mode)
 {
-	json_object *r = harness_ok(client, "modes", NULL), *list = harness_get(r, "modes");
+	json_object *r = harness_ok(fx.client, "modes", NULL), *list = harness_get(r, "modes");
 	json_object *found = NULL;
 
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
@@ -94,28 +88,28 @@ static void modes_expect(const char *mode, long long running, long long queued)
 static json_object *modes_pause(const char *mode, bool paused)
 {
 	return harness_ok(
-		client, "mode_set",
+		fx.client, "mode_set",
 		harness_json("{\"mode\":\"%s\",\"paused\":%s}", mode, paused ? "true" : "false"));
 }
 
 static json_object *modes_max(const char *mode, int max_concurrency)
 {
 	return harness_ok(
-		client, "mode_set",
+		fx.client, "mode_set",
 		harness_json("{\"mode\":\"%s\",\"max_concurrency\":%d}", mode, max_concurrency));
 }
 
 /* A fifo in the daemon's temp dir; a task that reads it runs until the test opens it. */
 static void modes_fifo(char *path, size_t size, const char *name)
 {
-	snprintf(path, size, "%s/%s.fifo", daemon_.dir, name);
+	snprintf(path, size, "%s/%s.fifo", fx.daemon.dir, name);
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
 }
 
 static void modes_submit_blocked(const char *mode, const char *request_id, const char *fifo)
 {
 	json_object_put(harness_ok(
-		client, "submit",
+		fx.client, "submit",
 		harness_json("{\"request_id\":\"%s\",\"mode\":\"%s\",\"node\":{\"argv\":[\"sh\","
 			     "\"-c\",\"exec cat \\\"$0\\\" >/dev/null\",\"%s\"]}}",
 			     request_id, mode, fifo)));
@@ -138,7 +132,7 @@ static void modes_release(const char *fifo)
 static const char *modes_phase(const char *request_id, char *buf, size_t size)
 {
 	json_object *r =
-		harness_ok(client, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
+		harness_ok(fx.client, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
 
 	snprintf(buf, size, "%s", harness_str(r, "job.phase"));
 	json_object_put(r);
@@ -169,7 +163,7 @@ START_TEST(test_pause_queues_then_resume_in_order)
 	json_object *r;
 	char *text;
 
-	snprintf(order, sizeof(order), "%s/order", daemon_.dir);
+	snprintf(order, sizeof(order), "%s/order", fx.daemon.dir);
 	r = modes_pause("one", true);
 	ck_assert(json_object_get_boolean(harness_get(r, "mode.paused")));
 	ck_assert_str_eq(harness_str(r, "mode.name"), "one");
@@ -178,15 +172,15 @@ START_TEST(test_pause_queues_then_resume_in_order)
 	/* Paused: every submit is accepted and queued, nothing starts. */
 	for (size_t i = 0; i < 4; i++)
 		json_object_put(harness_ok(
-			client, "submit",
+			fx.client, "submit",
 			harness_json("{\"request_id\":\"%s\",\"mode\":\"one\",\"node\":{\"argv\":["
 				     "\"sh\",\"-c\",\"echo $COORD_REQUEST_ID >> \\\"$0\\\"\","
 				     "\"%s\"]}}",
 				     ids[i], order)));
 	modes_expect("one", 0, 4);
 	/* Another mode is not paused by it. */
-	r = harness_submit(client, NULL, (const char *const[]){"true", NULL});
-	json_object_put(harness_wait_job(client, harness_str(r, "request_id")));
+	r = harness_submit(fx.client, NULL, (const char *const[]){"true", NULL});
+	json_object_put(harness_wait_job(fx.client, harness_str(r, "request_id")));
 	json_object_put(r);
 	/* Nothing can be awaited for "never starts": give it a moment to go wrong. */
 	harness_sleep_ms(300);
@@ -203,7 +197,7 @@ START_TEST(test_pause_queues_then_resume_in_order)
 	ck_assert(!json_object_get_boolean(harness_get(r, "mode.paused")));
 	json_object_put(r);
 	for (size_t i = 0; i < 4; i++)
-		json_object_put(harness_wait_job(client, ids[i]));
+		json_object_put(harness_wait_job(fx.client, ids[i]));
 	text = modes_read_file(order);
 	ck_assert_str_eq(text, "p-a\np-b\np-c\np-d\n");
 	free(text);
@@ -214,10 +208,7 @@ END_TEST
 /* A paused mode still has its max_queue: past it, 1005, and the daemon goes on. */
 START_TEST(test_paused_queue_full)
 {
-	harness_daemon_cleanup(&daemon_);
-	harness_client_free(client);
-	harness_daemon_new(&daemon_, MODES_CONFIG "max_queue = 2\npaused = true\n");
-	client = harness_client_new(daemon_.sock);
+	harness_fixture_start_over(&fx, MODES_CONFIG "max_queue = 2\npaused = true\n");
 	{
 		json_object *m = modes_entry("one");
 
@@ -226,9 +217,10 @@ START_TEST(test_paused_queue_full)
 		json_object_put(m);
 	}
 	for (int i = 0; i < 2; i++)
-		json_object_put(harness_submit(client, "one", (const char *const[]){"true", NULL}));
+		json_object_put(
+			harness_submit(fx.client, "one", (const char *const[]){"true", NULL}));
 	ck_assert_int_eq(
-		harness_err(client, "submit",
+		harness_err(fx.client, "submit",
 			    harness_json("{\"mode\":\"one\",\"node\":{\"argv\":[\"true\"]}}"),
 			    NULL),
 		1005);
@@ -266,19 +258,19 @@ START_TEST(test_concurrency_up_and_down)
 	json_object_put(modes_max("one", 1));
 	modes_expect("one", 3, 1);
 	modes_release(fifos[0]);
-	json_object_put(harness_wait_job(client, "c0"));
+	json_object_put(harness_wait_job(fx.client, "c0"));
 	modes_expect("one", 2, 1);
 	modes_release(fifos[1]);
-	json_object_put(harness_wait_job(client, "c1"));
+	json_object_put(harness_wait_job(fx.client, "c1"));
 	modes_expect("one", 1, 1);
 	ck_assert_str_eq(modes_phase("c3", phase, sizeof(phase)), "queued");
 	/* The last of the three ends: c3 takes the one slot. */
 	modes_release(fifos[2]);
-	json_object_put(harness_wait_job(client, "c2"));
+	json_object_put(harness_wait_job(fx.client, "c2"));
 	modes_expect("one", 1, 0);
 	ck_assert_str_eq(modes_phase("c3", phase, sizeof(phase)), "running");
 	modes_release(fifos[3]);
-	r = harness_wait_job(client, "c3");
+	r = harness_wait_job(fx.client, "c3");
 	ck_assert_str_eq(harness_str(r, "result"), "success");
 	json_object_put(r);
 }
@@ -296,7 +288,7 @@ START_TEST(test_loan_through_pause)
 	modes_fifo(fifo, sizeof(fifo), "dad");
 	/* dad (mode one, max 1) waits on the fifo, then submits kid to one and waits for it. */
 	json_object_put(harness_ok(
-		client, "submit",
+		fx.client, "submit",
 		harness_json(
 			"{\"request_id\":\"dad\",\"mode\":\"one\",\"node\":{\"id\":\"n-dad\","
 			"\"argv\":[\"sh\",\"-c\",\"cat \\\"$0\\\" >/dev/null && exec \\\"$1\\\" -m "
@@ -315,10 +307,10 @@ START_TEST(test_loan_through_pause)
 	/* Resumed: kid runs (on the lent slot), then dad ends. */
 	json_object_put(modes_max("one", 1));
 	json_object_put(modes_pause("one", false));
-	r = harness_wait_job(client, "kid");
+	r = harness_wait_job(fx.client, "kid");
 	ck_assert_str_eq(harness_str(r, "result"), "success");
 	json_object_put(r);
-	r = harness_wait_job(client, "dad");
+	r = harness_wait_job(fx.client, "dad");
 	ck_assert_str_eq(harness_str(r, "result"), "success");
 	json_object_put(r);
 	modes_expect("one", 0, 0);
@@ -334,7 +326,7 @@ START_TEST(test_loan_through_pause)
 	modes_release(fifos[0]);
 	modes_expect("one", 1, 0);
 	modes_release(fifos[1]);
-	json_object_put(harness_wait_job(client, "after1"));
+	json_object_put(harness_wait_job(fx.client, "after1"));
 	modes_expect("one", 0, 0);
 }
 END_TEST
@@ -345,33 +337,35 @@ START_TEST(test_mode_set_refusals)
 {
 	char *msg = NULL;
 
-	ck_assert_int_eq(harness_err(client, "mode_set", harness_json("{\"mode\":\"nope\"}"), &msg),
-			 1003);
+	ck_assert_int_eq(
+		harness_err(fx.client, "mode_set", harness_json("{\"mode\":\"nope\"}"), &msg),
+		1003);
 	ck_assert_msg(strstr(msg, "nope") && strstr(msg, "async") && strstr(msg, "one"),
 		      "the message does not list the modes: %s", msg);
 	free(msg);
-	ck_assert_int_eq(harness_err(client, "mode_set",
+	ck_assert_int_eq(harness_err(fx.client, "mode_set",
 				     harness_json("{\"mode\":\"one\",\"pasued\":true}"), &msg),
 			 -32602);
 	ck_assert_msg(strstr(msg, "pasued") != NULL, "%s", msg);
 	free(msg);
-	ck_assert_int_eq(harness_err(client, "mode_set", harness_json("{\"paused\":true}"), &msg),
-			 -32602);
+	ck_assert_int_eq(
+		harness_err(fx.client, "mode_set", harness_json("{\"paused\":true}"), &msg),
+		-32602);
 	ck_assert_msg(strstr(msg, "mode") != NULL, "%s", msg);
 	free(msg);
-	ck_assert_int_eq(harness_err(client, "mode_set",
+	ck_assert_int_eq(harness_err(fx.client, "mode_set",
 				     harness_json("{\"mode\":\"one\",\"max_concurrency\":0}"),
 				     NULL),
 			 -32602);
-	ck_assert_int_eq(harness_err(client, "mode_set",
+	ck_assert_int_eq(harness_err(fx.client, "mode_set",
 				     harness_json("{\"mode\":\"one\",\"max_concurrency\":100001}"),
 				     NULL),
 			 -32602);
-	ck_assert_int_eq(harness_err(client, "mode_set",
+	ck_assert_int_eq(harness_err(fx.client, "mode_set",
 				     harness_json("{\"mode\":\"one\",\"max_concurrency\":-1}"),
 				     NULL),
 			 -32602);
-	ck_assert_int_eq(harness_err(client, "mode_set",
+	ck_assert_int_eq(harness_err(fx.client, "mode_set",
 				     harness_json("{\"mode\":\"one\",\"paused\":\"yes\"}"), NULL),
 			 -32602);
 	/* The bound itself is fine; nothing refused changed anything. */
@@ -393,7 +387,7 @@ static int modes_set_as(uid_t uid, const char *params)
 
 	snprintf(line, sizeof(line),
 		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"mode_set\",\"params\":%s}\n", params);
-	return harness_call_as(daemon_.sock, uid, line);
+	return harness_call_as(fx.daemon.sock, uid, line);
 }
 
 START_TEST(test_mode_set_admin_only)
@@ -402,7 +396,7 @@ START_TEST(test_mode_set_admin_only)
 
 	if (geteuid() != 0)
 		return; /* needs root to act as another user */
-	ck_assert_int_eq(chmod(daemon_.dir, 0755), 0);
+	ck_assert_int_eq(chmod(fx.daemon.dir, 0755), 0);
 	/* uid 1 may submit (allowed_users), but not change a mode: 1004, and nothing changed. */
 	ck_assert_int_eq(modes_set_as(1, "{\"mode\":\"one\",\"paused\":true}"), 1004);
 	ck_assert_int_eq(modes_set_as(1, "{\"mode\":\"async\",\"max_concurrency\":1}"), 1004);
@@ -423,9 +417,9 @@ static void modes_expect_log(size_t from, const char *needle)
 {
 	char *log;
 
-	if (harness_log_wait(&daemon_, from, needle, HARNESS_WAIT_MS))
+	if (harness_log_wait(&fx.daemon, from, needle, HARNESS_WAIT_MS))
 		return;
-	log = harness_daemon_log(&daemon_);
+	log = harness_daemon_log(&fx.daemon);
 	ck_abort_msg("the log never said \"%s\": %s", needle, log + from);
 }
 
@@ -444,15 +438,15 @@ START_TEST(test_sighup_applies_limits_and_adds_modes)
 	modes_expect("one", 1, 2);
 	json_object_put(modes_pause("one", true));
 
-	harness_daemon_write_config(&daemon_, MODES_CONFIG "max_concurrency = 3\n"
-							   "max_queue = 50\n"
-							   "[mode:extra]\n"
-							   "max_concurrency = 2\n"
-							   "[daemon]\n"
-							   "max_connections = 77\n"
-							   "log_level = debug\n");
-	mark = harness_log_len(&daemon_);
-	ck_assert_int_eq(kill(daemon_.pid, SIGHUP), 0);
+	harness_daemon_write_config(&fx.daemon, MODES_CONFIG "max_concurrency = 3\n"
+							     "max_queue = 50\n"
+							     "[mode:extra]\n"
+							     "max_concurrency = 2\n"
+							     "[daemon]\n"
+							     "max_connections = 77\n"
+							     "log_level = debug\n");
+	mark = harness_log_len(&fx.daemon);
+	ck_assert_int_eq(kill(fx.daemon.pid, SIGHUP), 0);
 	modes_expect_log(mark, "reloaded");
 	/* The config is the source again: max_concurrency 3 and no pause; the queue runs. */
 	modes_expect("one", 3, 0);
@@ -475,27 +469,27 @@ START_TEST(test_sighup_applies_limits_and_adds_modes)
 	ck_assert_int_eq(harness_int(m, "max_concurrency"), 2);
 	ck_assert_str_eq(harness_str(m, "strategy"), "async");
 	json_object_put(m);
-	r = harness_submit(client, "extra", (const char *const[]){"true", NULL});
-	json_object_put(harness_wait_job(client, harness_str(r, "request_id")));
+	r = harness_submit(fx.client, "extra", (const char *const[]){"true", NULL});
+	json_object_put(harness_wait_job(fx.client, harness_str(r, "request_id")));
 	json_object_put(r);
 
 	for (int i = 0; i < 3; i++)
 		modes_release(fifos[i]);
 	for (int i = 0; i < 3; i++) {
 		snprintf(id, sizeof(id), "h%d", i);
-		json_object_put(harness_wait_job(client, id));
+		json_object_put(harness_wait_job(fx.client, id));
 	}
 
 	/* Lowered and a mode dropped from the file: the mode stays until a restart. */
-	harness_daemon_write_config(&daemon_, MODES_CONFIG);
-	mark = harness_log_len(&daemon_);
-	ck_assert_int_eq(kill(daemon_.pid, SIGHUP), 0);
+	harness_daemon_write_config(&fx.daemon, MODES_CONFIG);
+	mark = harness_log_len(&fx.daemon);
+	ck_assert_int_eq(kill(fx.daemon.pid, SIGHUP), 0);
 	modes_expect_log(mark, "mode one: max_concurrency 3 -> 1");
 	modes_expect_log(mark, "mode extra: no longer in the config");
 	m = modes_entry("extra");
 	ck_assert_ptr_nonnull(m);
 	json_object_put(m);
-	json_object_put(harness_ok(client, "ping", NULL));
+	json_object_put(harness_ok(fx.client, "ping", NULL));
 }
 END_TEST
 

@@ -12,8 +12,7 @@
 #include "harness.h"
 
 #define PARAMS_CONFIG                                                                              \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
+	HARNESS_CONFIG_DAEMON                                                                      \
 	"[mode:async]\n"                                                                           \
 	"max_concurrency = 4\n"                                                                    \
 	"kill_grace_ms = 200\n"
@@ -21,27 +20,23 @@
 #define WIRE_INVALID_PARAMS (-32602)
 #define WIRE_NOT_FOUND	    1001
 
-static struct harness_daemon daemon_;
-static struct harness_client *client;
+static struct harness_fixture fx;
 
 static void params_setup(void)
 {
-	harness_daemon_new(&daemon_, PARAMS_CONFIG);
-	client = harness_client_new(daemon_.sock);
+	harness_fixture_start(&fx, PARAMS_CONFIG);
 }
 
 static void params_teardown(void)
 {
-	harness_client_free(client);
-	client = NULL;
-	harness_daemon_cleanup(&daemon_);
+	harness_fixture_stop(&fx);
 }
 
 /* Calls method with params (JSON text) and expects -32602 with want in its message. */
 static void params_expect_refused(const char *method, const char *params, const char *want)
 {
 	char *msg = NULL;
-	int code = harness_err(client, method, harness_json("%s", params), &msg);
+	int code = harness_err(fx.client, method, harness_json("%s", params), &msg);
 
 	ck_assert_msg(code == WIRE_INVALID_PARAMS, "%s %s: code %d (%s), not -32602", method,
 		      params, code, msg ? msg : "");
@@ -51,20 +46,10 @@ static void params_expect_refused(const char *method, const char *params, const 
 }
 
 /* The job request_id names, from the job method. */
-static json_object *params_job(const char *request_id)
-{
-	json_object *r =
-		harness_ok(client, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
-	json_object *job = json_object_get(harness_get(r, "job"));
-
-	json_object_put(r);
-	return job;
-}
-
 static void params_expect_no_job(const char *request_id)
 {
-	int code = harness_err(client, "job", harness_json("{\"request_id\":\"%s\"}", request_id),
-			       NULL);
+	int code = harness_err(fx.client, "job",
+			       harness_json("{\"request_id\":\"%s\"}", request_id), NULL);
 
 	ck_assert_msg(code == WIRE_NOT_FOUND, "job %s exists after a refused submit (code %d)",
 		      request_id, code);
@@ -73,7 +58,7 @@ static void params_expect_no_job(const char *request_id)
 /* How many jobs the history holds (counts of a status over everything). */
 static long long params_job_count(void)
 {
-	json_object *r = harness_ok(client, "status", harness_json("{\"limit\":1}"));
+	json_object *r = harness_ok(fx.client, "status", harness_json("{\"limit\":1}"));
 	long long n = harness_int(r, "counts.opened") + harness_int(r, "counts.closed");
 
 	json_object_put(r);
@@ -83,25 +68,25 @@ static long long params_job_count(void)
 START_TEST(test_cancel_typo_cancels_nothing)
 {
 	static const char *const sleeper[] = {"sleep", "30", NULL};
-	json_object *job = harness_submit(client, NULL, sleeper), *after;
+	json_object *job = harness_submit(fx.client, NULL, sleeper), *after;
 	char *id = strdup(harness_str(job, "request_id"));
 	char params[256];
 
 	json_object_put(job);
-	json_object_put(harness_wait_running(client, id));
+	json_object_put(harness_wait_running(fx.client, id));
 	snprintf(params, sizeof(params), "{\"request_id\":\"%s\",\"cascde\":false}", id);
 	params_expect_refused("cancel", params, "unknown key \"cascde\" in params of cancel");
 
 	/* The call was answered after the refusal: had it cancelled, the job would be closing. */
-	after = params_job(id);
+	after = harness_job(fx.client, id);
 	ck_assert_str_eq(harness_str(after, "status"), "opened");
 	ck_assert_str_eq(harness_str(after, "phase"), "running");
 	json_object_put(after);
 
 	/* The spelled-right call still works. */
 	snprintf(params, sizeof(params), "{\"request_id\":\"%s\",\"cascade\":false}", id);
-	json_object_put(harness_ok(client, "cancel", harness_json("%s", params)));
-	after = params_job(id);
+	json_object_put(harness_ok(fx.client, "cancel", harness_json("%s", params)));
+	after = harness_job(fx.client, id);
 	ck_assert_str_eq(harness_str(after, "status"), "closed");
 	json_object_put(after);
 	free(id);
@@ -142,7 +127,7 @@ START_TEST(test_submit_unknown_keys_create_nothing)
 		 "\"never\"}",
 		 "after_policy", "k4"},
 	};
-	struct harness_client *sub = harness_client_new(daemon_.sock);
+	struct harness_client *sub = harness_client_new(fx.daemon.sock);
 	long long before;
 
 	json_object_put(harness_ok(sub, "subscribe",
@@ -158,13 +143,13 @@ START_TEST(test_submit_unknown_keys_create_nothing)
 	/* The v2 keys are known: after (an array of ids) and after_policy are not refused as
 	 * unknown. */
 	json_object_put(
-		harness_ok(client, "submit",
+		harness_ok(fx.client, "submit",
 			   harness_json("{\"request_id\":\"k5\",\"node\":{\"argv\":[\"true\"],"
 					"\"id\":\"n5\",\"name\":\"five\",\"cwd\":\"/\","
 					"\"env\":{\"A\":\"1\"},\"stdin\":\"\","
 					"\"timeout_ms\":0},\"mode\":\"async\","
 					"\"parent_node_id\":null,\"wait\":false}")));
-	json_object_put(harness_wait_job(client, "k5"));
+	json_object_put(harness_wait_job(fx.client, "k5"));
 	harness_client_free(sub);
 }
 END_TEST
@@ -194,11 +179,11 @@ START_TEST(test_every_method_refuses_unknown_keys)
 		params_expect_refused(cases[i].method, cases[i].params, want);
 	}
 	/* shutdown with a typo did not shut the daemon down; no params at all is fine. */
-	r = harness_ok(client, "ping", NULL);
+	r = harness_ok(fx.client, "ping", NULL);
 	json_object_put(r);
-	json_object_put(harness_ok(client, "ping", harness_json("{}")));
-	json_object_put(harness_ok(client, "modes", harness_json("[]")));
-	json_object_put(harness_ok(client, "status", harness_json("{\"mode\":null}")));
+	json_object_put(harness_ok(fx.client, "ping", harness_json("{}")));
+	json_object_put(harness_ok(fx.client, "modes", harness_json("[]")));
+	json_object_put(harness_ok(fx.client, "status", harness_json("{\"mode\":null}")));
 }
 END_TEST
 
@@ -218,7 +203,7 @@ END_TEST
 /* Params that are an array: every method takes named params, and a refused submit is published. */
 START_TEST(test_array_params)
 {
-	struct harness_client *sub = harness_client_new(daemon_.sock);
+	struct harness_client *sub = harness_client_new(fx.daemon.sock);
 	json_object *n;
 	long long before;
 
@@ -236,7 +221,7 @@ START_TEST(test_array_params)
 	params_expect_refused("cancel", "[\"x\", false]", "params of cancel must be an object");
 	params_expect_refused("ping", "[1]", "params of ping must be an object");
 	/* An empty array is no params at all. */
-	json_object_put(harness_ok(client, "ping", harness_json("[]")));
+	json_object_put(harness_ok(fx.client, "ping", harness_json("[]")));
 	harness_client_free(sub);
 }
 END_TEST

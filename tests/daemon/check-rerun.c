@@ -15,42 +15,25 @@
 
 #include "harness.h"
 
+/* clang-format off */
 #define RERUN_CONFIG                                                                               \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
+	HARNESS_CONFIG_DAEMON                                                                      \
 	"socket_mode = 0666\n"                                                                     \
 	"allowed_users = daemon bin\n"                                                             \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 4\n"                                                                    \
-	"kill_grace_ms = 500\n"                                                                    \
-	"[mode:one]\n"                                                                             \
-	"max_concurrency = 1\n"                                                                    \
-	"kill_grace_ms = 500\n"
+	HARNESS_CONFIG_MODE("async", "4")                                                          \
+	HARNESS_CONFIG_MODE("one", "1")
+/* clang-format on */
 
-static struct harness_daemon daemon_;
-static struct harness_client *client;
+static struct harness_fixture fx;
 
 static void rerun_setup(void)
 {
-	harness_daemon_new(&daemon_, RERUN_CONFIG);
-	client = harness_client_new(daemon_.sock);
+	harness_fixture_start(&fx, RERUN_CONFIG);
 }
 
 static void rerun_teardown(void)
 {
-	harness_client_free(client);
-	client = NULL;
-	harness_daemon_cleanup(&daemon_);
-}
-
-static json_object *rerun_job(const char *request_id)
-{
-	json_object *r =
-		harness_ok(client, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
-	json_object *job = json_object_get(harness_get(r, "job"));
-
-	json_object_put(r);
-	return job;
+	harness_fixture_stop(&fx);
 }
 
 static double rerun_time(json_object *o, const char *path)
@@ -68,7 +51,7 @@ START_TEST(test_rerun_failed_with_new_argv)
 	json_object *r, *job;
 	char *msg = NULL;
 
-	r = harness_ok(client, "submit",
+	r = harness_ok(fx.client, "submit",
 		       harness_json("{\"request_id\":\"orig\",\"wait\":true,\"node\":{"
 				    "\"id\":\"n1\",\"argv\":[\"sh\",\"-c\",\"exit 3\"],"
 				    "\"cwd\":\"/tmp\",\"env\":{\"SECRET\":\"s3\"},"
@@ -84,7 +67,7 @@ START_TEST(test_rerun_failed_with_new_argv)
 	json_object_put(r);
 
 	/* The same Task with a new argv: env, cwd, stdin, node id kept. */
-	r = harness_ok(client, "rerun",
+	r = harness_ok(fx.client, "rerun",
 		       harness_json("{\"request_id\":\"orig\",\"new_request_id\":\"again\","
 				    "\"node\":{\"argv\":[\"sh\",\"-c\",\"pwd; cat; echo "
 				    "$SECRET\"]}}"));
@@ -94,37 +77,37 @@ START_TEST(test_rerun_failed_with_new_argv)
 	ck_assert_str_eq(harness_str(r, "job.task.request_id"), "again");
 	ck_assert_str_eq(harness_str(r, "job.task.node.argv.2"), "pwd; cat; echo $SECRET");
 	json_object_put(r);
-	job = harness_wait_job(client, "again");
+	job = harness_wait_job(fx.client, "again");
 	ck_assert_str_eq(harness_str(job, "result"), "success");
 	ck_assert_str_eq(harness_str(job, "rerun_of"), "orig");
 	json_object_put(job);
-	r = harness_ok(client, "job", harness_json("{\"request_id\":\"again\"}"));
+	r = harness_ok(fx.client, "job", harness_json("{\"request_id\":\"again\"}"));
 	ck_assert_str_eq(harness_str(r, "message.result.stdout"), "/tmp\nfrom stdin\ns3\n");
 	ck_assert_int_eq(harness_int(r, "job.task.node.timeout_ms"), 60000);
 	json_object_put(r);
 
 	/* Without a new id one is made; a re-run of a re-run links to its own source. */
-	r = harness_ok(client, "rerun", harness_json("{\"request_id\":\"again\"}"));
+	r = harness_ok(fx.client, "rerun", harness_json("{\"request_id\":\"again\"}"));
 	ck_assert_str_ne(harness_str(r, "job.request_id"), "again");
 	ck_assert_str_eq(harness_str(r, "job.rerun_of"), "again");
-	json_object_put(harness_wait_job(client, harness_str(r, "job.request_id")));
+	json_object_put(harness_wait_job(fx.client, harness_str(r, "job.request_id")));
 	json_object_put(r);
 
 	/* A node field given as null goes back to its default. */
-	r = harness_ok(client, "rerun",
+	r = harness_ok(fx.client, "rerun",
 		       harness_json("{\"request_id\":\"again\",\"new_request_id\":\"nulled\","
 				    "\"node\":{\"cwd\":null,\"stdin\":null,\"id\":null}}"));
 	ck_assert_str_ne(harness_str(r, "job.child_node_id"), "n1");
 	json_object_put(r);
-	json_object_put(harness_wait_job(client, "nulled"));
-	r = harness_ok(client, "job", harness_json("{\"request_id\":\"nulled\"}"));
+	json_object_put(harness_wait_job(fx.client, "nulled"));
+	r = harness_ok(fx.client, "job", harness_json("{\"request_id\":\"nulled\"}"));
 	ck_assert_str_ne(harness_str(r, "message.result.stdout"), "/tmp\nfrom stdin\ns3\n");
 	ck_assert_msg(strstr(harness_str(r, "message.result.stdout"), "from stdin") == NULL, "%s",
 		      harness_str(r, "message.result.stdout"));
 	json_object_put(r);
 
 	/* The new id must be new. */
-	ck_assert_int_eq(harness_err(client, "rerun",
+	ck_assert_int_eq(harness_err(fx.client, "rerun",
 				     harness_json("{\"request_id\":\"orig\",\"new_request_id\":"
 						  "\"again\"}"),
 				     &msg),
@@ -139,28 +122,28 @@ START_TEST(test_rerun_refusals)
 	json_object *r;
 	char *msg = NULL;
 
-	r = harness_ok(client, "submit",
+	r = harness_ok(fx.client, "submit",
 		       harness_json("{\"request_id\":\"long\",\"node\":{\"argv\":[\"sleep\","
 				    "\"60\"]}}"));
 	json_object_put(r);
 	/* Still opened: 1002. */
 	ck_assert_int_eq(
-		harness_err(client, "rerun", harness_json("{\"request_id\":\"long\"}"), &msg),
+		harness_err(fx.client, "rerun", harness_json("{\"request_id\":\"long\"}"), &msg),
 		1002);
 	ck_assert_msg(strstr(msg, "opened") != NULL, "%s", msg);
 	free(msg);
 	ck_assert_int_eq(
-		harness_err(client, "rerun", harness_json("{\"request_id\":\"nope\"}"), NULL),
+		harness_err(fx.client, "rerun", harness_json("{\"request_id\":\"nope\"}"), NULL),
 		1001);
-	json_object_put(harness_ok(client, "cancel", harness_json("{\"request_id\":\"long\"}")));
+	json_object_put(harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"long\"}")));
 	/* Unknown keys, at the top and in node, are named. */
-	ck_assert_int_eq(harness_err(client, "rerun",
+	ck_assert_int_eq(harness_err(fx.client, "rerun",
 				     harness_json("{\"request_id\":\"long\",\"cascde\":true}"),
 				     &msg),
 			 -32602);
 	ck_assert_msg(strstr(msg, "cascde") != NULL, "%s", msg);
 	free(msg);
-	ck_assert_int_eq(harness_err(client, "rerun",
+	ck_assert_int_eq(harness_err(fx.client, "rerun",
 				     harness_json("{\"request_id\":\"long\",\"node\":{\"argvv\":"
 						  "[\"true\"]}}"),
 				     &msg),
@@ -169,27 +152,28 @@ START_TEST(test_rerun_refusals)
 	free(msg);
 	/* The replaced node is checked as a submit's is. */
 	ck_assert_int_eq(
-		harness_err(client, "rerun",
+		harness_err(fx.client, "rerun",
 			    harness_json("{\"request_id\":\"long\",\"node\":{\"argv\":[]}}"), &msg),
 		-32602);
 	ck_assert_msg(strstr(msg, "node.argv") != NULL, "%s", msg);
 	free(msg);
-	ck_assert_int_eq(harness_err(client, "rerun",
+	ck_assert_int_eq(harness_err(fx.client, "rerun",
 				     harness_json("{\"request_id\":\"long\",\"node\":{\"env\":{"
 						  "\"COORD_X\":\"1\"}}}"),
 				     NULL),
 			 -32602);
-	ck_assert_int_eq(harness_err(client, "rerun",
+	ck_assert_int_eq(harness_err(fx.client, "rerun",
 				     harness_json("{\"request_id\":\"long\",\"new_request_id\":"
 						  "\"bad id\"}"),
 				     NULL),
 			 -32602);
-	ck_assert_int_eq(harness_err(client, "rerun", harness_json("{\"node\":{}}"), NULL), -32602);
-	ck_assert_int_eq(harness_err(client, "rerun",
+	ck_assert_int_eq(harness_err(fx.client, "rerun", harness_json("{\"node\":{}}"), NULL),
+			 -32602);
+	ck_assert_int_eq(harness_err(fx.client, "rerun",
 				     harness_json("{\"request_id\":\"long\",\"node\":[1]}"), NULL),
 			 -32602);
 	/* None of these made a job; the daemon goes on. */
-	r = harness_ok(client, "status", NULL);
+	r = harness_ok(fx.client, "status", NULL);
 	ck_assert_int_eq(harness_int(r, "counts.closed"), 1);
 	ck_assert_int_eq(harness_int(r, "counts.opened"), 0);
 	json_object_put(r);
@@ -204,7 +188,7 @@ static json_object *rerun_call_as(uid_t uid, const char *method, const char *par
 	snprintf(line, sizeof(line),
 		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}\n", method,
 		 params);
-	return harness_request_as(daemon_.sock, uid, uid, NULL, 0, line);
+	return harness_request_as(fx.daemon.sock, uid, uid, NULL, 0, line);
 }
 
 START_TEST(test_task_shown_to_owner_and_root_only)
@@ -213,7 +197,7 @@ START_TEST(test_task_shown_to_owner_and_root_only)
 
 	if (geteuid() != 0)
 		return; /* needs root to act as other users */
-	ck_assert_int_eq(chmod(daemon_.dir, 0755), 0);
+	ck_assert_int_eq(chmod(fx.daemon.dir, 0755), 0);
 	/* uid 1 (daemon) submits a task with a secret in its env. */
 	r = rerun_call_as(
 		1, "submit",
@@ -253,11 +237,11 @@ START_TEST(test_task_shown_to_owner_and_root_only)
 	ck_assert_int_eq(harness_int(r, "result.job.owner_uid"), 1);
 	json_object_put(r);
 	/* root sees every Task; a job root re-runs stays its owner's. */
-	json_object_put(harness_wait_job(client, "mine2"));
-	r = rerun_job("mine");
+	json_object_put(harness_wait_job(fx.client, "mine2"));
+	r = harness_job(fx.client, "mine");
 	ck_assert_str_eq(harness_str(r, "task.node.env.TOKEN"), "hunter2");
 	json_object_put(r);
-	r = harness_ok(client, "rerun",
+	r = harness_ok(fx.client, "rerun",
 		       harness_json("{\"request_id\":\"mine\",\"new_request_id\":\"mine3\"}"));
 	ck_assert_int_eq(harness_int(r, "job.owner_uid"), 1);
 	json_object_put(r);
@@ -283,24 +267,24 @@ START_TEST(test_run_time_after_queue)
 	json_object *r, *blocker, *job, *msg;
 	double released, start, run_start, end;
 
-	snprintf(fifo, sizeof(fifo), "%s/gate", daemon_.dir);
+	snprintf(fifo, sizeof(fifo), "%s/gate", fx.daemon.dir);
 	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
 	snprintf(script, sizeof(script), "cat %s >/dev/null", fifo);
-	r = harness_ok(client, "submit",
+	r = harness_ok(fx.client, "submit",
 		       harness_json("{\"request_id\":\"blocker\",\"mode\":\"one\","
 				    "\"node\":{\"argv\":[\"sh\",\"-c\",\"%s\"]}}",
 				    script));
 	json_object_put(r);
-	blocker = harness_wait_running(client, "blocker");
+	blocker = harness_wait_running(fx.client, "blocker");
 	ck_assert(!harness_is_null(blocker, "run_start_time"));
 	json_object_put(blocker);
-	r = harness_ok(client, "submit",
+	r = harness_ok(fx.client, "submit",
 		       harness_json("{\"request_id\":\"queued\",\"mode\":\"one\",\"node\":{"
 				    "\"argv\":[\"true\"]}}"));
 	ck_assert_str_eq(harness_str(r, "job.phase"), "queued");
 	ck_assert(harness_is_null(r, "job.run_start_time"));
 	json_object_put(r);
-	job = rerun_job("queued");
+	job = harness_job(fx.client, "queued");
 	ck_assert_str_eq(harness_str(job, "phase"), "queued");
 	ck_assert(harness_is_null(job, "run_start_time"));
 	json_object_put(job);
@@ -308,8 +292,8 @@ START_TEST(test_run_time_after_queue)
 	/* Everything after this instant: the queued job cannot start before it. */
 	released = (double)harness_now_ms() / 1000.0;
 	rerun_release(fifo);
-	json_object_put(harness_wait_job(client, "blocker"));
-	job = harness_wait_job(client, "queued");
+	json_object_put(harness_wait_job(fx.client, "blocker"));
+	job = harness_wait_job(fx.client, "queued");
 	start = rerun_time(job, "start_time");
 	run_start = rerun_time(job, "run_start_time");
 	end = rerun_time(job, "end_time");
@@ -321,7 +305,7 @@ START_TEST(test_run_time_after_queue)
 	ck_assert_msg(end - run_start < end - start, "ran %f of %f", end - run_start, end - start);
 	json_object_put(job);
 	/* The completion message says when it started too. */
-	r = harness_ok(client, "job", harness_json("{\"request_id\":\"queued\"}"));
+	r = harness_ok(fx.client, "job", harness_json("{\"request_id\":\"queued\"}"));
 	msg = harness_get(r, "message");
 	ck_assert_double_eq_tol(rerun_time(msg, "run_start_time"), run_start, 1e-5);
 	json_object_put(r);
@@ -343,24 +327,22 @@ START_TEST(test_task_survives_restart)
 	json_object *r, *before, *after;
 
 	r = harness_ok(
-		client, "submit",
+		fx.client, "submit",
 		harness_json("{\"request_id\":\"kept\",\"wait\":true,\"node\":{"
 			     "\"name\":\"keeper\",\"argv\":[\"sh\",\"-c\",\"cat\"],"
 			     "\"env\":{\"A\":\"1\",\"B\":\"two words\"},\"stdin\":\"x\\u0000y\","
 			     "\"timeout_ms\":5000}}"));
 	json_object_put(r);
-	before = rerun_job("kept");
+	before = harness_job(fx.client, "kept");
 	ck_assert(!harness_is_null(before, "run_start_time"));
 	ck_assert_int_eq(json_object_get_string_len(harness_get(before, "task.node.stdin")), 3);
 	/* env and stdin are in the history: only the daemon's user may read it. */
-	rerun_assert_private(daemon_.state, "history.sqlite3");
-	rerun_assert_private(daemon_.state, "history.sqlite3-wal");
-	ck_assert_int_eq(harness_daemon_stop(&daemon_), 0);
-	harness_client_free(client);
-
-	harness_daemon_start(&daemon_);
-	client = harness_client_new(daemon_.sock);
-	after = rerun_job("kept");
+	rerun_assert_private(fx.daemon.state, "history.sqlite3");
+	rerun_assert_private(fx.daemon.state, "history.sqlite3-wal");
+	ck_assert_int_eq(harness_daemon_stop(&fx.daemon), 0);
+	harness_daemon_start(&fx.daemon);
+	harness_fixture_connect(&fx);
+	after = harness_job(fx.client, "kept");
 	ck_assert_msg(json_object_equal(harness_get(before, "task"), harness_get(after, "task")),
 		      "%s became %s", json_object_to_json_string(before),
 		      json_object_to_json_string(after));
@@ -369,11 +351,11 @@ START_TEST(test_task_survives_restart)
 	json_object_put(before);
 	json_object_put(after);
 	/* And it can be re-run from there, NUL byte and all. */
-	json_object_put(harness_ok(client, "rerun",
+	json_object_put(harness_ok(fx.client, "rerun",
 				   harness_json("{\"request_id\":\"kept\",\"new_request_id\":"
 						"\"kept2\"}")));
-	json_object_put(harness_wait_job(client, "kept2"));
-	r = harness_ok(client, "job", harness_json("{\"request_id\":\"kept2\"}"));
+	json_object_put(harness_wait_job(fx.client, "kept2"));
+	r = harness_ok(fx.client, "job", harness_json("{\"request_id\":\"kept2\"}"));
 	ck_assert_str_eq(harness_str(r, "job.name"), "keeper");
 	ck_assert_int_eq(json_object_get_string_len(harness_get(r, "message.result.stdout")), 3);
 	json_object_put(r);
@@ -390,7 +372,7 @@ static char *rerun_coordctl(const char *args)
 	size_t n;
 
 	ck_assert_msg(coordctl != NULL, "COORDCTL is not set");
-	snprintf(cmd, sizeof(cmd), "COORD_SOCKET='%s' NO_COLOR=1 '%s' %s", daemon_.sock, coordctl,
+	snprintf(cmd, sizeof(cmd), "COORD_SOCKET='%s' NO_COLOR=1 '%s' %s", fx.daemon.sock, coordctl,
 		 args);
 	p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
@@ -408,7 +390,7 @@ START_TEST(test_coordctl_job_shows_command)
 	char *out;
 
 	json_object_put(harness_ok(
-		client, "submit",
+		fx.client, "submit",
 		harness_json("{\"request_id\":\"quoted\",\"wait\":true,\"node\":{\"argv\":["
 			     "\"sh\",\"-c\",\"echo 'hi there' \",\"plain\",\"\"],\"cwd\":"
 			     "\"/tmp\",\"env\":{\"X\":\"secret-value\",\"OTHER\":\"v\"}}}")));
@@ -428,7 +410,7 @@ START_TEST(test_coordctl_job_shows_command)
 	out = rerun_coordctl("rerun --request-id quoted-again quoted -- sh -c 'exit 0'");
 	ck_assert_str_eq(out, "quoted-again\n");
 	free(out);
-	json_object_put(harness_wait_job(client, "quoted-again"));
+	json_object_put(harness_wait_job(fx.client, "quoted-again"));
 	out = rerun_coordctl("job quoted-again");
 	ck_assert_msg(strstr(out, "sh -c 'exit 0'") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "quoted") != NULL, "%s", out);
@@ -449,21 +431,20 @@ START_TEST(test_status_page_of_large_tasks)
 	ck_assert_ptr_nonnull(stdin_text);
 	memset(stdin_text, 'x', big);
 	stdin_text[big] = '\0';
-	ck_assert_int_eq(harness_daemon_stop(&daemon_), 0);
-	harness_client_free(client);
-	harness_daemon_write_config(&daemon_,
+	ck_assert_int_eq(harness_daemon_stop(&fx.daemon), 0);
+	harness_daemon_write_config(&fx.daemon,
 				    RERUN_CONFIG "[daemon]\nmax_status_task_bytes = 150000\n");
-	harness_daemon_start(&daemon_);
-	client = harness_client_new(daemon_.sock);
+	harness_daemon_start(&fx.daemon);
+	harness_fixture_connect(&fx);
 	for (int i = 0; i < 3; i++)
-		json_object_put(harness_ok(client, "submit",
+		json_object_put(harness_ok(fx.client, "submit",
 					   harness_json("{\"request_id\":\"big%d\",\"wait\":true,"
 							"\"node\":{\"argv\":[\"true\"],\"stdin\":"
 							"\"%s\"}}",
 							i, stdin_text)));
 	free(stdin_text);
 	/* Two of these Tasks pass the limit: one job a page, newest first. */
-	r = harness_ok(client, "status", harness_json("{\"limit\":10}"));
+	r = harness_ok(fx.client, "status", harness_json("{\"limit\":10}"));
 	for (;;) {
 		pages++;
 		ck_assert_int_eq(json_object_array_length(harness_get(r, "jobs")), 1);
@@ -474,13 +455,13 @@ START_TEST(test_status_page_of_large_tasks)
 			break;
 		snprintf(cursor, sizeof(cursor), "%s", next);
 		json_object_put(r);
-		r = harness_ok(client, "status",
+		r = harness_ok(fx.client, "status",
 			       harness_json("{\"limit\":10,\"cursor\":\"%s\"}", cursor));
 	}
 	json_object_put(r);
 	ck_assert_int_eq(pages, 3);
 	ck_assert_int_eq(jobs, 3);
-	json_object_put(harness_ok(client, "ping", NULL));
+	json_object_put(harness_ok(fx.client, "ping", NULL));
 }
 END_TEST
 

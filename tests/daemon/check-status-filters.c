@@ -10,24 +10,20 @@
 #include "harness.h"
 
 #define SF_CONFIG                                                                                  \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
+	HARNESS_CONFIG_DAEMON                                                                      \
 	"[mode:async]\n"                                                                           \
 	"max_concurrency = 2\n"
 
-static struct harness_daemon daemon_;
-static struct harness_client *client;
+static struct harness_fixture fx;
 
 static void sf_setup(void)
 {
-	harness_daemon_new(&daemon_, SF_CONFIG);
-	client = harness_client_new(daemon_.sock);
+	harness_fixture_start(&fx, SF_CONFIG);
 }
 
 static void sf_teardown(void)
 {
-	harness_client_free(client);
-	harness_daemon_cleanup(&daemon_);
+	harness_fixture_stop(&fx);
 }
 
 /* One job at a time, each closed before the next: start_times strictly grow. */
@@ -42,7 +38,7 @@ static void sf_fixture(void)
 
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		json_object_put(harness_ok(
-			client, "submit",
+			fx.client, "submit",
 			harness_json("{\"request_id\":\"%s\",\"wait\":true,\"node\":{\"name\":"
 				     "\"%s\",\"argv\":[\"%s\"]}}",
 				     subs[i][0], subs[i][1], subs[i][2])));
@@ -52,7 +48,7 @@ static void sf_fixture(void)
 static void sf_check(const char *params, long long closed, long long success, long long failure,
 		     const char *ids)
 {
-	json_object *r = harness_ok(client, "status", harness_json("%s", params));
+	json_object *r = harness_ok(fx.client, "status", harness_json("%s", params));
 	json_object *jobs = harness_get(r, "jobs");
 	char got[512] = "";
 
@@ -74,7 +70,7 @@ static void sf_check(const char *params, long long closed, long long success, lo
 static char *sf_start_time(const char *request_id)
 {
 	json_object *r =
-		harness_ok(client, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
+		harness_ok(fx.client, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
 	char *text = strdup(json_object_to_json_string(harness_get(r, "job.start_time")));
 
 	json_object_put(r);
@@ -92,7 +88,8 @@ START_TEST(test_status_by_name)
 	/* With the other filters: counts follow name, the list also status and result. */
 	sf_check("{\"name\":\"compile\",\"result\":\"failure\"}", 2, 1, 1, "build.ab2");
 	sf_check("{\"name\":\"compile\",\"mode\":\"async\"}", 2, 1, 1, "build.ab2 build.a_1");
-	ck_assert_int_eq(harness_err(client, "status", harness_json("{\"name\":7}"), NULL), -32602);
+	ck_assert_int_eq(harness_err(fx.client, "status", harness_json("{\"name\":7}"), NULL),
+			 -32602);
 }
 END_TEST
 
@@ -110,15 +107,15 @@ START_TEST(test_status_by_prefix)
 	sf_check("{\"request_id_prefix\":\"Build\"}", 0, 0, 0, "");
 	sf_check("{\"request_id_prefix\":\"deploy-10\"}", 0, 0, 0, "");
 	/* Nothing that could not start a request_id: no pattern characters, no empty prefix. */
-	ck_assert_int_eq(harness_err(client, "status",
+	ck_assert_int_eq(harness_err(fx.client, "status",
 				     harness_json("{\"request_id_prefix\":\"b%%\"}"), &msg),
 			 -32602);
 	ck_assert_msg(strstr(msg, "request_id_prefix") != NULL, "%s", msg);
 	free(msg);
-	ck_assert_int_eq(
-		harness_err(client, "status", harness_json("{\"request_id_prefix\":\"\"}"), NULL),
-		-32602);
-	ck_assert_int_eq(harness_err(client, "status",
+	ck_assert_int_eq(harness_err(fx.client, "status",
+				     harness_json("{\"request_id_prefix\":\"\"}"), NULL),
+			 -32602);
+	ck_assert_int_eq(harness_err(fx.client, "status",
 				     harness_json("{\"request_id_prefix\":\"a b\"}"), NULL),
 			 -32602);
 }
@@ -127,8 +124,8 @@ END_TEST
 /* Generated ids (UUID v7) resolved by a prefix, as a client does with a short id. */
 START_TEST(test_status_prefix_of_generated_ids)
 {
-	json_object *a = harness_submit(client, NULL, (const char *const[]){"true", NULL});
-	json_object *b = harness_submit(client, NULL, (const char *const[]){"true", NULL});
+	json_object *a = harness_submit(fx.client, NULL, (const char *const[]){"true", NULL});
+	json_object *b = harness_submit(fx.client, NULL, (const char *const[]){"true", NULL});
 	char pa[64], pb[64], params[128];
 	json_object *r;
 
@@ -138,18 +135,18 @@ START_TEST(test_status_prefix_of_generated_ids)
 	ck_assert_str_ne(pa, pb);
 	ck_assert_int_lt(strcmp(harness_str(a, "request_id"), harness_str(b, "request_id")), 0);
 	snprintf(params, sizeof(params), "{\"request_id_prefix\":\"%s\"}", pa);
-	r = harness_ok(client, "status", harness_json("%s", params));
+	r = harness_ok(fx.client, "status", harness_json("%s", params));
 	ck_assert_int_eq(json_object_array_length(harness_get(r, "jobs")), 1);
 	ck_assert_str_eq(harness_str(r, "jobs.0.request_id"), harness_str(a, "request_id"));
 	json_object_put(r);
 	/* A prefix both share finds both: the client calls that ambiguous. */
 	snprintf(params, sizeof(params), "{\"request_id_prefix\":\"%.6s\"}",
 		 harness_str(a, "request_id"));
-	r = harness_ok(client, "status", harness_json("%s", params));
+	r = harness_ok(fx.client, "status", harness_json("%s", params));
 	ck_assert_int_eq(json_object_array_length(harness_get(r, "jobs")), 2);
 	json_object_put(r);
-	json_object_put(harness_wait_job(client, harness_str(a, "request_id")));
-	json_object_put(harness_wait_job(client, harness_str(b, "request_id")));
+	json_object_put(harness_wait_job(fx.client, harness_str(a, "request_id")));
+	json_object_put(harness_wait_job(fx.client, harness_str(b, "request_id")));
 	json_object_put(a);
 	json_object_put(b);
 }
@@ -180,9 +177,9 @@ START_TEST(test_status_by_time)
 	/* Whole seconds are fine; far ahead there is nothing. */
 	sf_check("{\"since\":0}", 4, 3, 1, "deploy-1 buildx build.ab2 build.a_1");
 	sf_check("{\"since\":99999999999}", 0, 0, 0, "");
-	ck_assert_int_eq(harness_err(client, "status", harness_json("{\"since\":\"1h\"}"), NULL),
+	ck_assert_int_eq(harness_err(fx.client, "status", harness_json("{\"since\":\"1h\"}"), NULL),
 			 -32602);
-	ck_assert_int_eq(harness_err(client, "status", harness_json("{\"until\":true}"), NULL),
+	ck_assert_int_eq(harness_err(fx.client, "status", harness_json("{\"until\":true}"), NULL),
 			 -32602);
 	free(t1);
 	free(t3);
@@ -201,7 +198,7 @@ static void sf_pages(const char *filter, int want)
 
 		snprintf(params, sizeof(params), "{%s,\"limit\":5%s%s%s}", filter,
 			 cursor[0] ? ",\"cursor\":\"" : "", cursor, cursor[0] ? "\"" : "");
-		r = harness_ok(client, "status", harness_json("%s", params));
+		r = harness_ok(fx.client, "status", harness_json("%s", params));
 		ck_assert_int_eq(harness_int(r, "counts.closed"), want);
 		jobs = harness_get(r, "jobs");
 		for (size_t i = 0; i < json_object_array_length(jobs); i++) {
@@ -227,7 +224,7 @@ START_TEST(test_status_filtered_pages)
 {
 	for (int i = 0; i < 25; i++)
 		json_object_put(harness_ok(
-			client, "submit",
+			fx.client, "submit",
 			harness_json("{\"request_id\":\"pg-%02d\",\"node\":{\"name\":\"%s\","
 				     "\"argv\":[\"true\"]}}",
 				     i, i % 2 ? "odd" : "even")));
@@ -235,7 +232,7 @@ START_TEST(test_status_filtered_pages)
 		char id[16];
 
 		snprintf(id, sizeof(id), "pg-%02d", i);
-		json_object_put(harness_wait_job(client, id));
+		json_object_put(harness_wait_job(fx.client, id));
 	}
 	sf_pages("\"name\":\"odd\",\"request_id_prefix\":\"pg-\"", 12);
 	/* A start_time window pages in its own index order: still each job once, newest first. */
