@@ -20,46 +20,29 @@
 #include "harness.h"
 
 #define HOSTILE_CONFIG                                                                             \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
+	HARNESS_CONFIG_DAEMON                                                                      \
 	"socket_mode = 0666\n"                                                                     \
 	"allowed_users = daemon bin\n" HOSTILE_MODES
 
+/* clang-format off */
 #define HOSTILE_MODES                                                                              \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 64\n"                                                                   \
-	"kill_grace_ms = 500\n"                                                                    \
-	"[mode:one]\n"                                                                             \
-	"max_concurrency = 1\n"                                                                    \
-	"kill_grace_ms = 500\n"
+	HARNESS_CONFIG_MODE("async", "64")                                                         \
+	HARNESS_CONFIG_MODE("one", "1")
+/* clang-format on */
 
 /* A ping must come back this fast while the daemon works on a hostile request. */
 #define HOSTILE_PING_MS 2000
 
-static struct harness_daemon daemon_;
-static struct harness_client *client;
+static struct harness_fixture fx;
 
 static void hostile_setup(void)
 {
-	harness_daemon_new(&daemon_, HOSTILE_CONFIG);
-	client = harness_client_new(daemon_.sock);
+	harness_fixture_start(&fx, HOSTILE_CONFIG);
 }
 
 static void hostile_teardown(void)
 {
-	harness_client_free(client);
-	client = NULL;
-	harness_daemon_cleanup(&daemon_);
-}
-
-static json_object *hostile_job(const char *request_id)
-{
-	json_object *r =
-		harness_ok(client, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
-	json_object *job = json_object_get(harness_get(r, "job"));
-
-	json_object_put(r);
-	return job;
+	harness_fixture_stop(&fx);
 }
 
 /* Sends lines (each a whole request) in chunks and reads every answer; all must succeed. */
@@ -85,10 +68,10 @@ static void hostile_pipeline(struct harness_client *c, char **lines, size_t coun
 /* A blocker that holds the only slot of mode "one" until cancelled. */
 static void hostile_block_mode_one(void)
 {
-	json_object_put(harness_ok(client, "submit",
+	json_object_put(harness_ok(fx.client, "submit",
 				   harness_json("{\"request_id\":\"blocker\",\"mode\":\"one\","
 						"\"node\":{\"argv\":[\"sleep\",\"3600\"]}}")));
-	json_object_put(harness_wait_running(client, "blocker"));
+	json_object_put(harness_wait_running(fx.client, "blocker"));
 }
 
 /* Counts one more final message of id in counts. */
@@ -113,7 +96,7 @@ static void hostile_count(struct lh_table *counts, const char *id)
  */
 static struct lh_table *hostile_final_messages(const char *run_id, long expected)
 {
-	struct harness_client *sub = harness_client_new(daemon_.sock);
+	struct harness_client *sub = harness_client_new(fx.daemon.sock);
 	struct lh_table *counts = lh_kchar_table_new(1024, NULL);
 	json_object *params = harness_json(
 		"{\"since_seq\":0,\"types\":[\"request_success\",\"request_failure\"]}");
@@ -154,7 +137,7 @@ static void hostile_free_counts(struct lh_table *counts)
 
 static void hostile_assert_job(const char *request_id, const char *status, const char *run_id)
 {
-	json_object *job = hostile_job(request_id);
+	json_object *job = harness_job(fx.client, request_id);
 
 	ck_assert_msg(strcmp(harness_str(job, "status"), status) == 0 &&
 			      strcmp(harness_str(job, "run_id"), run_id) == 0,
@@ -175,45 +158,37 @@ START_TEST(test_cancel_self_parent)
 	/* 20 jobs that all name node "X" as their node and as their parent. */
 	for (int i = 0; i < 20; i++)
 		json_object_put(
-			harness_ok(client, "submit",
+			harness_ok(fx.client, "submit",
 				   harness_json("{\"request_id\":\"self-%d\",\"mode\":\"one\","
 						"\"parent_node_id\":\"X\",\"node\":{\"id\":\"X\","
 						"\"argv\":[\"true\"]}}",
 						i)));
 	t0 = harness_now_ms();
-	cancel_id =
-		harness_call_async(client, "cancel", harness_json("{\"request_id\":\"self-0\"}"));
-	ping_id = harness_call_async(client, "ping", NULL);
-	r = harness_response(client, ping_id, HARNESS_WAIT_MS);
+	cancel_id = harness_call_async(fx.client, "cancel",
+				       harness_json("{\"request_id\":\"self-0\"}"));
+	ping_id = harness_call_async(fx.client, "ping", NULL);
+	r = harness_response(fx.client, ping_id, HARNESS_WAIT_MS);
 	ck_assert_msg(harness_now_ms() - t0 < HOSTILE_PING_MS,
 		      "a ping after the cancel took %lld ms", harness_now_ms() - t0);
 	json_object_put(r);
-	r = harness_response(client, cancel_id, HARNESS_WAIT_MS);
+	r = harness_response(fx.client, cancel_id, HARNESS_WAIT_MS);
 	ck_assert_str_eq(harness_str(r, "result.job.error.kind"), "cancelled");
 	json_object_put(r);
 	for (int i = 0; i < 20; i++) {
 		json_object *job;
 
 		snprintf(id, sizeof(id), "self-%d", i);
-		job = harness_wait_job(client, id);
+		job = harness_wait_job(fx.client, id);
 		ck_assert_msg(strcmp(harness_str(job, "error.kind"), "cancelled") == 0, "%s: %s",
 			      id, json_object_to_json_string(job));
 		json_object_put(job);
 	}
-	json_object_put(harness_ok(client, "cancel", harness_json("{\"request_id\":\"blocker\"}")));
+	json_object_put(
+		harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"blocker\"}")));
 }
 END_TEST
 
 #define HOSTILE_CHAIN 20000
-
-/* Starts the daemon again with config, as the fixture did. */
-static void hostile_restart(const char *config)
-{
-	harness_client_free(client);
-	harness_daemon_cleanup(&daemon_);
-	harness_daemon_new(&daemon_, config);
-	client = harness_client_new(daemon_.sock);
-}
 
 /*
  * Submits a chain of count jobs NAME-0 .. NAME-(count-1), each the parent of
@@ -241,7 +216,7 @@ static void hostile_submit_chain(const char *name, int count, int every, const c
 					  name, i, special ? argv_json : "[\"true\"]"),
 				 0);
 	}
-	hostile_pipeline(client, lines, (size_t)count);
+	hostile_pipeline(fx.client, lines, (size_t)count);
 	for (int i = 0; i < count; i++)
 		free(lines[i]);
 	free(lines);
@@ -274,26 +249,26 @@ START_TEST(test_cancel_long_chain)
 	ck_assert_int_eq(getrlimit(RLIMIT_STACK, &stack), 0);
 	stack.rlim_cur = 1024 * 1024;
 	ck_assert_int_eq(setrlimit(RLIMIT_STACK, &stack), 0);
-	hostile_restart(HOSTILE_CONFIG);
+	harness_fixture_start_over(&fx, HOSTILE_CONFIG);
 	hostile_block_mode_one();
 	/* Each job is the parent of the next; all wait behind the blocker. */
 	hostile_submit_chain("chain", HOSTILE_CHAIN, 0, NULL);
-	r = harness_ok(client, "cancel", harness_json("{\"request_id\":\"chain-0\"}"));
+	r = harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"chain-0\"}"));
 	ck_assert_str_eq(harness_str(r, "job.error.kind"), "cancelled");
 	json_object_put(r);
 	/* Every job of the chain closed, cancelled, the last one included. */
-	json_object_put(harness_wait_job(client, "chain-19999"));
-	r = harness_ok(client, "status", harness_json("{\"run_id\":\"chain-0\",\"limit\":1}"));
+	json_object_put(harness_wait_job(fx.client, "chain-19999"));
+	r = harness_ok(fx.client, "status", harness_json("{\"run_id\":\"chain-0\",\"limit\":1}"));
 	ck_assert_int_eq(harness_int(r, "counts.opened"), 0);
 	ck_assert_int_eq(harness_int(r, "counts.failure"), HOSTILE_CHAIN);
 	json_object_put(r);
-	r = hostile_job("chain-12345");
+	r = harness_job(fx.client, "chain-12345");
 	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
 	json_object_put(r);
 	/* ... by exactly one final message each. */
 	hostile_assert_ended_once("chain", HOSTILE_CHAIN);
 	/* The daemon is fine, and the blocker still runs. */
-	r = hostile_job("blocker");
+	r = harness_job(fx.client, "blocker");
 	ck_assert_str_eq(harness_str(r, "status"), "opened");
 	json_object_put(r);
 }
@@ -327,7 +302,7 @@ static long long hostile_ping_bound_ms(void)
 
 START_TEST(test_cancel_chain_responsive)
 {
-	struct harness_client *pinger = harness_client_new(daemon_.sock);
+	struct harness_client *pinger = harness_client_new(fx.daemon.sock);
 	long long bound = hostile_ping_bound_ms(), worst = 0, cancel_id;
 	int n = hostile_cancel_chain_length(), pings = 0;
 	json_object *answer, *r;
@@ -336,9 +311,10 @@ START_TEST(test_cancel_chain_responsive)
 	hostile_block_mode_one();
 	hostile_submit_chain("rc", n, 0, NULL);
 	json_object_put(harness_ok(pinger, "ping", NULL));
-	cancel_id = harness_call_async(client, "cancel", harness_json("{\"request_id\":\"rc-0\"}"));
+	cancel_id =
+		harness_call_async(fx.client, "cancel", harness_json("{\"request_id\":\"rc-0\"}"));
 	/* Pings on another connection, one after the other, until the cancel is answered. */
-	while (!(answer = harness_next_json(client, 0, NULL))) {
+	while (!(answer = harness_next_json(fx.client, 0, NULL))) {
 		long long t0 = harness_now_ms(), took;
 
 		json_object_put(harness_ok(pinger, "ping", NULL));
@@ -360,12 +336,12 @@ START_TEST(test_cancel_chain_responsive)
 	ck_assert_str_eq(harness_str(answer, "result.job.error.kind"), "cancelled");
 	json_object_put(answer);
 	/* The answer comes once every job of the chain has closed. */
-	r = harness_ok(client, "status", harness_json("{\"run_id\":\"rc-0\",\"limit\":1}"));
+	r = harness_ok(fx.client, "status", harness_json("{\"run_id\":\"rc-0\",\"limit\":1}"));
 	ck_assert_int_eq(harness_int(r, "counts.failure"), n);
 	ck_assert_int_eq(harness_int(r, "counts.opened"), pings > 0 ? 1 : 0);
 	json_object_put(r);
 	snprintf(last, sizeof(last), "rc-%d", n - 1);
-	r = hostile_job(last);
+	r = harness_job(fx.client, last);
 	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
 	json_object_put(r);
 	if (pings > 0)
@@ -381,8 +357,9 @@ END_TEST
 
 static bool hostile_run_closed(void *run_id)
 {
-	json_object *r = harness_ok(
-		client, "status", harness_json("{\"run_id\":\"%s\",\"limit\":1}", (char *)run_id));
+	json_object *r =
+		harness_ok(fx.client, "status",
+			   harness_json("{\"run_id\":\"%s\",\"limit\":1}", (char *)run_id));
 	bool closed = harness_int(r, "counts.opened") == 0;
 
 	json_object_put(r);
@@ -391,14 +368,14 @@ static bool hostile_run_closed(void *run_id)
 
 START_TEST(test_cancel_chain_hangup)
 {
-	struct harness_client *quitter = harness_client_new(daemon_.sock);
+	struct harness_client *quitter = harness_client_new(fx.daemon.sock);
 	char go[256], argv[512];
 	json_object *r;
 	int fd;
 
 	hostile_block_mode_one();
 	/* Some jobs of the chain run at once and end by themselves once go exists. */
-	snprintf(go, sizeof(go), "%s/go", daemon_.dir);
+	snprintf(go, sizeof(go), "%s/go", fx.daemon.dir);
 	snprintf(argv, sizeof(argv), "[\"sh\",\"-c\",\"while [ ! -e %s ]; do sleep 0.01; done\"]",
 		 go);
 	hostile_submit_chain("hc", HOSTILE_SMALL_CHAIN, HOSTILE_SMALL_EVERY, argv);
@@ -415,16 +392,16 @@ START_TEST(test_cancel_chain_hangup)
 		char id[32];
 
 		snprintf(id, sizeof(id), "hc-%d", i);
-		r = hostile_job(id);
+		r = harness_job(fx.client, id);
 		ck_assert_msg(strcmp(harness_str(r, "result"), "success") == 0 ||
 				      strcmp(harness_str(r, "error.kind"), "cancelled") == 0,
 			      "%s: %s", id, json_object_to_json_string(r));
 		json_object_put(r);
 	}
-	r = hostile_job("hc-4999");
+	r = harness_job(fx.client, "hc-4999");
 	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
 	json_object_put(r);
-	json_object_put(harness_ok(client, "ping", NULL));
+	json_object_put(harness_ok(fx.client, "ping", NULL));
 }
 END_TEST
 
@@ -436,27 +413,28 @@ START_TEST(test_cancel_chain_shutdown)
 	int status;
 
 	/* Slices of 1 ms and no grace: the shutdown comes while the walk is still under way. */
-	hostile_restart("[daemon]\nshutdown_grace_sec = 0\ncancel_slice_ms = 1\n" HOSTILE_MODES);
-	stopper = harness_client_new(daemon_.sock);
+	harness_fixture_start_over(
+		&fx, "[daemon]\nshutdown_grace_sec = 0\ncancel_slice_ms = 1\n" HOSTILE_MODES);
+	stopper = harness_client_new(fx.daemon.sock);
 	hostile_block_mode_one();
 	hostile_submit_chain("sc", HOSTILE_SMALL_CHAIN, 0, NULL);
 	/* The daemon is told to stop while the cascade runs. */
-	cancel_id = harness_call_async(client, "cancel", harness_json("{\"request_id\":\"sc-0\"}"));
+	cancel_id =
+		harness_call_async(fx.client, "cancel", harness_json("{\"request_id\":\"sc-0\"}"));
 	json_object_put(harness_ok(stopper, "shutdown", NULL));
-	status = harness_daemon_wait_exit(&daemon_, HARNESS_WAIT_MS);
+	status = harness_daemon_wait_exit(&fx.daemon, HARNESS_WAIT_MS);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %#x", status);
 	/* The cancel was answered before the daemon went. */
-	r = harness_response(client, cancel_id, HARNESS_WAIT_MS);
+	r = harness_response(fx.client, cancel_id, HARNESS_WAIT_MS);
 	ck_assert_str_eq(harness_str(r, "result.job.error.kind"), "cancelled");
 	json_object_put(r);
 	harness_client_free(stopper);
-	harness_client_free(client);
 	/* Started again: every job of the chain ended once, and none is left opened. */
-	harness_daemon_start(&daemon_);
-	client = harness_client_new(daemon_.sock);
+	harness_daemon_start(&fx.daemon);
+	harness_fixture_connect(&fx);
 	ck_assert(hostile_run_closed("sc-0"));
 	hostile_assert_ended_once("sc", HOSTILE_SMALL_CHAIN);
-	r = hostile_job("sc-2500");
+	r = harness_job(fx.client, "sc-2500");
 	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
 	json_object_put(r);
 }
@@ -473,10 +451,11 @@ START_TEST(test_cancel_slice_setting)
 	harness_expect_bad_config(&bad, "[daemon]\ncancel_slice_ms = 10001\n" HOSTILE_MODES,
 				  "cancel_slice_ms must be");
 	/* The shortest slice still gets through a chain, a job or so per turn. */
-	hostile_restart("[daemon]\nshutdown_grace_sec = 1\ncancel_slice_ms = 1\n" HOSTILE_MODES);
+	harness_fixture_start_over(
+		&fx, "[daemon]\nshutdown_grace_sec = 1\ncancel_slice_ms = 1\n" HOSTILE_MODES);
 	hostile_block_mode_one();
 	hostile_submit_chain("ms", 2000, 0, NULL);
-	r = harness_ok(client, "cancel", harness_json("{\"request_id\":\"ms-0\"}"));
+	r = harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"ms-0\"}"));
 	ck_assert_str_eq(harness_str(r, "job.error.kind"), "cancelled");
 	json_object_put(r);
 	ck_assert(hostile_run_closed("ms-0"));
@@ -507,7 +486,7 @@ static int hostile_wait_copies_in_group(pid_t pgid, const char *id, int copies)
 		char *text;
 		int code = 2;
 
-		if (setpgid(0, pgid) < 0 || !line || !(c = harness_connect(daemon_.sock)))
+		if (setpgid(0, pgid) < 0 || !line || !(c = harness_connect(fx.daemon.sock)))
 			_exit(3);
 		len = (size_t)snprintf(line, cap,
 				       "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"wait\","
@@ -561,20 +540,20 @@ START_TEST(test_wait_cycle_copies)
 
 	/* Two jobs whose node ids form a cycle: a -> b -> a. */
 	json_object_put(
-		harness_ok(client, "submit",
+		harness_ok(fx.client, "submit",
 			   harness_json("{\"request_id\":\"cyc-a\",\"parent_node_id\":\"b\","
 					"\"node\":{\"id\":\"a\",\"argv\":[\"sleep\",\"60\"]}}")));
 	json_object_put(
-		harness_ok(client, "submit",
+		harness_ok(fx.client, "submit",
 			   harness_json("{\"request_id\":\"cyc-b\",\"parent_node_id\":\"a\","
 					"\"node\":{\"id\":\"b\",\"argv\":[\"sleep\",\"60\"]}}")));
 	/* Waited for from a process group of its own. */
 	ck_assert_int_eq(hostile_wait_copies_in_group(0, "cyc-b", 10000), 0);
 
 	/* A running task, in whose process group the next waiting client will be ... */
-	snprintf(pidfile, sizeof(pidfile), "%s/task.pid", daemon_.dir);
+	snprintf(pidfile, sizeof(pidfile), "%s/task.pid", fx.daemon.dir);
 	json_object_put(
-		harness_ok(client, "submit",
+		harness_ok(fx.client, "submit",
 			   harness_json("{\"request_id\":\"waiter\",\"node\":{\"id\":\"wn\","
 					"\"argv\":[\"sh\",\"-c\",\"echo $$ > %s; exec "
 					"sleep 60\"]}}",
@@ -582,19 +561,19 @@ START_TEST(test_wait_cycle_copies)
 	task = harness_read_pid(pidfile);
 	/* ... with jobs of its own run whose node ids then form a cycle too. */
 	json_object_put(
-		harness_ok(client, "submit",
+		harness_ok(fx.client, "submit",
 			   harness_json("{\"request_id\":\"cyc-c\",\"parent_node_id\":\"wn\","
 					"\"node\":{\"id\":\"a\",\"argv\":[\"sleep\",\"60\"]}}")));
 	json_object_put(
-		harness_ok(client, "submit",
+		harness_ok(fx.client, "submit",
 			   harness_json("{\"request_id\":\"cyc-d\",\"parent_node_id\":\"a\","
 					"\"node\":{\"id\":\"b\",\"argv\":[\"sleep\",\"60\"]}}")));
 	json_object_put(
-		harness_ok(client, "submit",
+		harness_ok(fx.client, "submit",
 			   harness_json("{\"request_id\":\"cyc-e\",\"parent_node_id\":\"b\","
 					"\"node\":{\"id\":\"a\",\"argv\":[\"sleep\",\"60\"]}}")));
 	ck_assert_int_eq(hostile_wait_copies_in_group(task, "cyc-d", 10000), 0);
-	json_object_put(harness_ok(client, "ping", NULL));
+	json_object_put(harness_ok(fx.client, "ping", NULL));
 }
 END_TEST
 
@@ -607,25 +586,25 @@ START_TEST(test_wait_id_cap)
 
 	ck_assert_ptr_nonnull(params);
 	/* The default cap, written out: the key exists. */
-	hostile_restart("[daemon]\nmax_wait_ids = 10000\n" HOSTILE_MODES);
-	json_object_put(harness_ok(client, "submit",
+	harness_fixture_start_over(&fx, "[daemon]\nmax_wait_ids = 10000\n" HOSTILE_MODES);
+	json_object_put(harness_ok(fx.client, "submit",
 				   harness_json("{\"request_id\":\"w\",\"wait\":true,"
 						"\"node\":{\"argv\":[\"true\"]}}")));
 	len += (size_t)snprintf(params + len, size - len, "{\"request_ids\":[");
 	for (int i = 0; i <= cap; i++)
 		len += (size_t)snprintf(params + len, size - len, "%s\"w\"", i ? "," : "");
 	snprintf(params + len, size - len, "]}");
-	ck_assert_int_eq(harness_err(client, "wait", harness_json("%s", params), &msg), -32602);
+	ck_assert_int_eq(harness_err(fx.client, "wait", harness_json("%s", params), &msg), -32602);
 	ck_assert_msg(strstr(msg, "max_wait_ids") != NULL, "%s", msg);
 	free(msg);
 	/* At the cap it is answered, every copy in order. */
 	strcpy(strrchr(params, ','), "]}");
-	r = harness_ok(client, "wait", harness_json("%s", params));
+	r = harness_ok(fx.client, "wait", harness_json("%s", params));
 	ck_assert_int_eq(json_object_array_length(harness_get(r, "jobs")), cap);
 	ck_assert_str_eq(harness_str(r, "jobs.9999.request_id"), "w");
 	json_object_put(r);
 	free(params);
-	json_object_put(harness_ok(client, "ping", NULL));
+	json_object_put(harness_ok(fx.client, "ping", NULL));
 }
 END_TEST
 
@@ -634,7 +613,7 @@ END_TEST
 /* Runs one request line in a child process as uid: 0 for success, 4 for 1004, 1 otherwise. */
 static int hostile_as_user(uid_t uid, const char *line)
 {
-	int code = harness_call_as(daemon_.sock, uid, line);
+	int code = harness_call_as(fx.daemon.sock, uid, line);
 
 	return code == 0 ? 0 : code == 1004 ? 4 : 1;
 }
@@ -668,7 +647,7 @@ START_TEST(test_cancel_other_owner)
 {
 	if (geteuid() != 0)
 		return; /* needs root to act as other users */
-	ck_assert_int_eq(chmod(daemon_.dir, 0755), 0);
+	ck_assert_int_eq(chmod(fx.daemon.dir, 0755), 0);
 	/* uid 1 (daemon) has a tree at node "vn"; uid 2 (bin) claims the same node id. */
 	ck_assert_int_eq(hostile_submit_as(1, "victim", NULL, "vn"), 0);
 	ck_assert_int_eq(hostile_submit_as(2, "squatter", NULL, "vn"), 0);
@@ -684,27 +663,27 @@ START_TEST(test_cancel_other_owner)
 	hostile_assert_job("intruder", "opened", "intruder");
 	/* root's job below uid 1's node joins the run, but uid 1's cascade stops at it. */
 	json_object_put(
-		harness_ok(client, "submit",
+		harness_ok(fx.client, "submit",
 			   harness_json("{\"request_id\":\"root-kid\",\"parent_node_id\":"
 					"\"vk\",\"node\":{\"id\":\"rk\",\"argv\":[\"sleep\","
 					"\"60\"]}}")));
 	hostile_assert_job("root-kid", "opened", "victim");
 	ck_assert_int_eq(hostile_cancel_as(1, "victim"), 0);
 	hostile_assert_job("victim", "closed", "victim");
-	json_object_put(harness_wait_job(client, "victim-kid"));
+	json_object_put(harness_wait_job(fx.client, "victim-kid"));
 	hostile_assert_job("root-kid", "opened", "victim");
 	hostile_assert_job("intruder", "opened", "intruder");
 	/* root's cascade reaches everyone's jobs. */
 	ck_assert_int_eq(hostile_submit_as(1, "v2", NULL, "v2n"), 0);
 	ck_assert_int_eq(hostile_submit_as(1, "v2-kid", "v2n", "v2k"), 0);
 	json_object_put(
-		harness_ok(client, "submit",
+		harness_ok(fx.client, "submit",
 			   harness_json("{\"request_id\":\"root-kid2\",\"parent_node_id\":"
 					"\"v2k\",\"node\":{\"id\":\"rk2\",\"argv\":[\"sleep\","
 					"\"60\"]}}")));
-	json_object_put(harness_ok(client, "cancel", harness_json("{\"request_id\":\"v2\"}")));
-	json_object_put(harness_wait_job(client, "v2-kid"));
-	json_object_put(harness_wait_job(client, "root-kid2"));
+	json_object_put(harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"v2\"}")));
+	json_object_put(harness_wait_job(fx.client, "v2-kid"));
+	json_object_put(harness_wait_job(fx.client, "root-kid2"));
 }
 END_TEST
 
@@ -731,11 +710,11 @@ START_TEST(test_cancel_finishing_race)
 				 "{\"request_id\":\"race-%d\",\"node\":{\"argv\":[\"sleep\","
 				 "\"0.01\"]}}}\n",
 				 1000000 + next + k, next + k);
-			harness_send(client, line);
+			harness_send(fx.client, line);
 		}
 		for (int k = 0; k < HOSTILE_RACE_BATCH; k++) {
 			json_object *o =
-				harness_response(client, 1000000 + next + k, HARNESS_WAIT_MS);
+				harness_response(fx.client, 1000000 + next + k, HARNESS_WAIT_MS);
 
 			ck_assert_msg(json_object_object_get_ex(o, "result", NULL), "%s",
 				      json_object_to_json_string(o));
@@ -757,7 +736,7 @@ START_TEST(test_cancel_finishing_race)
 					 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"cancel\","
 					 "\"params\":{\"request_id\":\"race-%d\"}}\n",
 					 2000000 + ids[k], ids[k]);
-				harness_send(client, line);
+				harness_send(fx.client, line);
 				ids[k] = -1;
 				sent++;
 			}
@@ -767,7 +746,7 @@ START_TEST(test_cancel_finishing_race)
 	}
 	/* Every cancel is answered: the job once closed, or 1002 when it already was. */
 	for (int i = 0; i < HOSTILE_RACE_JOBS; i++) {
-		json_object *o = harness_response(client, 2000000 + i, HARNESS_WAIT_MS), *e;
+		json_object *o = harness_response(fx.client, 2000000 + i, HARNESS_WAIT_MS), *e;
 
 		if (json_object_object_get_ex(o, "error", &e))
 			ck_assert_int_eq(harness_int(e, "code"), 1002);
@@ -785,7 +764,7 @@ START_TEST(test_cancel_finishing_race)
 		snprintf(id, sizeof(id), "race-%d", i);
 		ck_assert_msg(hostile_count_of(counts, id) == 1, "%s has %ld final messages", id,
 			      hostile_count_of(counts, id));
-		r = harness_ok(client, "job", harness_json("{\"request_id\":\"%s\"}", id));
+		r = harness_ok(fx.client, "job", harness_json("{\"request_id\":\"%s\"}", id));
 		type = harness_str(r, "message.type");
 		result = harness_str(r, "job.result");
 		ck_assert_msg(strcmp(type, strcmp(result, "success") == 0 ? "request_success"
@@ -808,7 +787,7 @@ START_TEST(test_lend_three_children)
 	ck_assert_msg(sc != NULL, "SUBMIT_CHILD is not set");
 	/* The parent times out long before the daemon's own answer would. */
 	r = harness_call(
-		client, "submit",
+		fx.client, "submit",
 		harness_json("{\"request_id\":\"lender\",\"mode\":\"one\",\"wait\":true,"
 			     "\"node\":{\"timeout_ms\":15000,\"argv\":[\"sh\",\"-c\","
 			     "\"%s -m one sleep 1 & a=$!; %s -m one sleep 1 & b=$!; "
@@ -820,12 +799,12 @@ START_TEST(test_lend_three_children)
 	json_object_put(r);
 	ck_assert_msg(harness_now_ms() - t0 < 12000, "the tree took %lld ms",
 		      harness_now_ms() - t0);
-	r = harness_ok(client, "status", harness_json("{\"run_id\":\"lender\"}"));
+	r = harness_ok(fx.client, "status", harness_json("{\"run_id\":\"lender\"}"));
 	ck_assert_int_eq(harness_int(r, "counts.success"), 4);
 	json_object_put(r);
 	/* Every loan is back: a new task gets the slot. */
 	r = harness_ok(
-		client, "submit",
+		fx.client, "submit",
 		harness_json("{\"mode\":\"one\",\"wait\":true,\"node\":{\"argv\":[\"true\"]}}"));
 	ck_assert_str_eq(harness_str(r, "job.result"), "success");
 	json_object_put(r);

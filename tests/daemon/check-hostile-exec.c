@@ -20,28 +20,25 @@
 
 #define HOSTILE_NOBODY 65534
 
-static struct harness_daemon daemon_;
-static struct harness_client *client;
+static struct harness_fixture fx;
 
 static void hostile_start(const char *config)
 {
-	harness_daemon_new(&daemon_, config);
+	harness_daemon_new(&fx.daemon, config);
 	/* Others reach the socket (socket_mode 0666 in the configs that let them). */
-	ck_assert_int_eq(chmod(daemon_.dir, 0755), 0);
-	client = harness_client_new(daemon_.sock);
+	ck_assert_int_eq(chmod(fx.daemon.dir, 0755), 0);
+	harness_fixture_connect(&fx);
 }
 
 static void hostile_teardown(void)
 {
-	harness_client_free(client);
-	client = NULL;
-	harness_daemon_cleanup(&daemon_);
+	harness_fixture_stop(&fx);
 }
 
 /* submit's error code for params (JSON text); its message in *ret_msg (caller frees). */
 static int hostile_refusal(const char *params, char **ret_msg)
 {
-	return harness_err(client, "submit", harness_json("%s", params), ret_msg);
+	return harness_err(fx.client, "submit", harness_json("%s", params), ret_msg);
 }
 
 /* Expects submit to refuse params with -32602 and a message naming want. */
@@ -58,7 +55,7 @@ static void hostile_expect_refused(const char *params, const char *want)
 /* The stdout of a task submitted by us with wait (params: JSON text); asserts success. */
 static char *hostile_stdout(const char *params)
 {
-	json_object *r = harness_ok(client, "submit", harness_json("%s", params));
+	json_object *r = harness_ok(fx.client, "submit", harness_json("%s", params));
 	char *out;
 
 	ck_assert_msg(strcmp(harness_str(r, "job.result"), "success") == 0, "%s failed: %s", params,
@@ -142,7 +139,7 @@ START_TEST(test_nul_refused)
 	hostile_expect_refused("{\"node\":{\"argv\":[\"true\"],\"name\":\"a\\u0000\"}}",
 			       "node.name");
 	/* stdin keeps its bytes exactly, NUL included. */
-	r = harness_ok(client, "submit",
+	r = harness_ok(fx.client, "submit",
 		       harness_json("{\"wait\":true,\"node\":{\"argv\":[\"cat\"],"
 				    "\"stdin\":\"a\\u0000b\"}}"));
 	ck_assert_int_eq(json_object_get_string_len(harness_get(r, "message.result.stdout")), 3);
@@ -175,7 +172,7 @@ static json_object *hostile_submit_as(uid_t uid, gid_t gid, const gid_t *groups,
 				  "\"params\":%s}\n",
 				  params),
 			 0);
-	r = harness_request_as(daemon_.sock, uid, gid, groups, ngroups, text);
+	r = harness_request_as(fx.daemon.sock, uid, gid, groups, ngroups, text);
 	free(text);
 	return r;
 }
@@ -341,7 +338,7 @@ START_TEST(test_run_as_cwd_checked_as_submitter)
 		return;
 	hostile_start(HOSTILE_RUN_AS_CONFIG(""));
 	/* root may enter it, nobody may not: the submitter's rights decide. */
-	snprintf(dir, sizeof(dir), "%s/private", daemon_.dir);
+	snprintf(dir, sizeof(dir), "%s/private", fx.daemon.dir);
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	snprintf(params, sizeof(params),
 		 "{\"wait\":true,\"node\":{\"argv\":[\"pwd\"],\"cwd\":\"%s\"}}", dir);
@@ -419,21 +416,21 @@ END_TEST
  */
 static int hostile_run_daemon_as_nobody(const char *config)
 {
-	char *argv[] = {getenv("COORDINATORD"), "--config",    daemon_.conf,  "--socket",
-			daemon_.sock,		"--state-dir", daemon_.state, NULL};
+	char *argv[] = {getenv("COORDINATORD"), "--config",    fx.daemon.conf,	"--socket",
+			fx.daemon.sock,		"--state-dir", fx.daemon.state, NULL};
 	long long deadline = harness_now_ms() + HARNESS_WAIT_MS;
 	struct harness_client *c;
 	int status, fd;
 	pid_t pid;
 
-	harness_daemon_init(&daemon_, config);
-	ck_assert_int_eq(chown(daemon_.dir, HOSTILE_NOBODY, HOSTILE_NOBODY), 0);
-	ck_assert_int_eq(chmod(daemon_.dir, 0755), 0);
-	ck_assert_int_eq(chmod(daemon_.conf, 0644), 0);
+	harness_daemon_init(&fx.daemon, config);
+	ck_assert_int_eq(chown(fx.daemon.dir, HOSTILE_NOBODY, HOSTILE_NOBODY), 0);
+	ck_assert_int_eq(chmod(fx.daemon.dir, 0755), 0);
+	ck_assert_int_eq(chmod(fx.daemon.conf, 0644), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		fd = open(daemon_.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		fd = open(fx.daemon.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || setgroups(0, NULL) < 0 ||
 		    setgid(HOSTILE_NOBODY) < 0 || setuid(HOSTILE_NOBODY) < 0)
 			_exit(100);
@@ -441,7 +438,7 @@ static int hostile_run_daemon_as_nobody(const char *config)
 		_exit(101);
 	}
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if ((c = harness_connect(daemon_.sock)) || harness_now_ms() > deadline) {
+		if ((c = harness_connect(fx.daemon.sock)) || harness_now_ms() > deadline) {
 			harness_client_free(c);
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
@@ -462,7 +459,7 @@ START_TEST(test_run_as_submitter_needs_root)
 	/* nobody cannot run tasks as others: a config that asks it to is refused. */
 	status = hostile_run_daemon_as_nobody("[daemon]\nrun_as = submitter\n"
 					      "allowed_users = daemon\n");
-	err = harness_daemon_log(&daemon_);
+	err = harness_daemon_log(&fx.daemon);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %#x: %s", status, err);
 	ck_assert_msg(strstr(err, "run_as"), "no reason given: %s", err);
 	free(err);
@@ -471,10 +468,10 @@ END_TEST
 
 START_TEST(test_run_as_bad_values)
 {
-	harness_expect_bad_config(&daemon_, "[daemon]\nrun_as = someone\n", "run_as must be");
-	harness_expect_bad_config(&daemon_, "[daemon]\nexec_helper = coordinatord-exec\n",
+	harness_expect_bad_config(&fx.daemon, "[daemon]\nrun_as = someone\n", "run_as must be");
+	harness_expect_bad_config(&fx.daemon, "[daemon]\nexec_helper = coordinatord-exec\n",
 				  "exec_helper must be an absolute path");
-	harness_expect_bad_config(&daemon_, "[daemon]\nmax_task_argv = 0\n",
+	harness_expect_bad_config(&fx.daemon, "[daemon]\nmax_task_argv = 0\n",
 				  "max_task_argv must be");
 }
 END_TEST

@@ -18,37 +18,35 @@
 
 #define OUT_NOBODY 65534
 
+/* clang-format off */
 #define OUT_CONFIG_WITH(extra)                                                                     \
-	"[daemon]\n" extra "shutdown_grace_sec = 1\n"                                              \
+	HARNESS_CONFIG_DAEMON                                                                      \
+	extra                                                                                      \
 	"socket_mode = 0666\n"                                                                     \
 	"allowed_users = nobody\n"                                                                 \
 	"subscriber_buffer_bytes = 1048576\n"                                                      \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 4\n"                                                                    \
-	"kill_grace_ms = 500\n"                                                                    \
+	HARNESS_CONFIG_MODE("async", "4")                                                          \
 	"[mode:small]\n"                                                                           \
 	"strategy = async\n"                                                                       \
 	"output_limit_bytes = 1000\n"
+/* clang-format on */
 #define OUT_CONFIG OUT_CONFIG_WITH("")
 
-static struct harness_daemon daemon_;
-static struct harness_client *client;
+static struct harness_fixture fx;
 
 static void out_setup(void)
 {
-	harness_daemon_init(&daemon_, OUT_CONFIG);
+	harness_daemon_init(&fx.daemon, OUT_CONFIG);
 	/* nobody reaches the socket, and the gates. */
-	ck_assert_int_eq(chmod(daemon_.dir, 0755), 0);
-	daemon_.measure_memory = true;
-	harness_daemon_start(&daemon_);
-	client = harness_client_new(daemon_.sock);
+	ck_assert_int_eq(chmod(fx.daemon.dir, 0755), 0);
+	fx.daemon.measure_memory = true;
+	harness_daemon_start(&fx.daemon);
+	harness_fixture_connect(&fx);
 }
 
 static void out_teardown(void)
 {
-	harness_client_free(client);
-	client = NULL;
-	harness_daemon_cleanup(&daemon_);
+	harness_fixture_stop(&fx);
 }
 
 /* A fifo in the daemon's temp dir, for a task to wait on; its path (static buffer). */
@@ -56,7 +54,7 @@ static const char *out_gate(const char *name)
 {
 	static char path[256];
 
-	snprintf(path, sizeof(path), "%s/%s", daemon_.dir, name);
+	snprintf(path, sizeof(path), "%s/%s", fx.daemon.dir, name);
 	ck_assert_int_eq(mkfifo(path, 0666), 0);
 	return path;
 }
@@ -84,7 +82,7 @@ static void out_submit(const char *request_id, const char *mode, const char *scr
 	if (mode)
 		json_object_object_add(p, "mode", json_object_new_string(mode));
 	json_object_object_add(p, "node", node);
-	r = harness_ok(client, "submit", p);
+	r = harness_ok(fx.client, "submit", p);
 	json_object_put(r);
 }
 
@@ -171,7 +169,7 @@ static json_object *out_collect(struct harness_client *c, long long sub, struct 
 /* The stream's chunks of an output call (not following) into t; returns eof. */
 static bool out_read(const char *params, const char *stream, struct out_text *t)
 {
-	json_object *r = harness_ok(client, "output", harness_json("%s", params));
+	json_object *r = harness_ok(fx.client, "output", harness_json("%s", params));
 	json_object *chunks = harness_get(r, "chunks");
 	bool eof = json_object_get_boolean(harness_get(r, "eof"));
 
@@ -196,11 +194,11 @@ START_TEST(test_follow_live)
 	snprintf(script, sizeof(script),
 		 "echo first; echo oops >&2; cat %s >/dev/null; echo second", gate);
 	out_submit("live", NULL, script);
-	sub = out_follow(client, "{\"request_id\":\"live\",\"follow\":true}");
+	sub = out_follow(fx.client, "{\"request_id\":\"live\",\"follow\":true}");
 
 	/* The first line arrives while the task still waits: the second is not written yet. */
 	for (;;) {
-		n = out_note(client);
+		n = out_note(fx.client);
 		ck_assert_str_eq(harness_str(n, "method"), "output");
 		ck_assert_str_eq(harness_str(n, "params.request_id"), "live");
 		if (strcmp(harness_str(n, "params.stream"), "stdout") == 0)
@@ -215,7 +213,7 @@ START_TEST(test_follow_live)
 
 	out_open_gate(gate);
 	t.next = 6;
-	end = out_collect2(client, sub, &t, &err);
+	end = out_collect2(fx.client, sub, &t, &err);
 	ck_assert_str_eq(t.data, "second\n");
 	ck_assert_str_eq(err.data, "oops\n");
 	ck_assert_int_eq(t.gaps + err.gaps, 0);
@@ -225,7 +223,7 @@ START_TEST(test_follow_live)
 	ck_assert_int_eq(harness_int(end, "params.job.stderr_bytes"), 5);
 	json_object_put(end);
 	/* The follow is over: unsubscribing finds nothing. */
-	ck_assert_int_eq(harness_err(client, "unsubscribe",
+	ck_assert_int_eq(harness_err(fx.client, "unsubscribe",
 				     harness_json("{\"subscription\":%lld}", sub), NULL),
 			 1001);
 	free(t.data);
@@ -269,14 +267,14 @@ static void out_expect_end(struct harness_client *c, const char *request_id)
  */
 START_TEST(test_follow_races_the_end)
 {
-	struct harness_client *other = harness_client_new(daemon_.sock);
+	struct harness_client *other = harness_client_new(fx.daemon.sock);
 	unsigned seed = 13;
 
 	for (int i = 0; i < 300; i++) {
-		char *a = out_submit_true(client), *b = out_submit_true(other);
+		char *a = out_submit_true(fx.client), *b = out_submit_true(other);
 
 		usleep((useconds_t)(rand_r(&seed) % 3000));
-		out_expect_end(client, a);
+		out_expect_end(fx.client, a);
 		out_expect_end(other, b);
 		free(a);
 		free(b);
@@ -292,14 +290,15 @@ START_TEST(test_follow_closed_job)
 	long long sub;
 
 	out_submit("done", NULL, "printf 'a\\nb\\n'; printf 'e\\n' >&2");
-	job = harness_wait_job(client, "done");
+	job = harness_wait_job(fx.client, "done");
 	ck_assert_int_eq(harness_int(job, "stdout_bytes"), 4);
 	ck_assert_int_eq(harness_int(job, "stderr_bytes"), 2);
 	json_object_put(job);
 
 	/* Following a closed job gives what is kept, then output_ended at once. */
-	sub = out_follow(client, "{\"request_id\":\"done\",\"stream\":\"stdout\",\"follow\":true}");
-	end = out_collect(client, sub, &t);
+	sub = out_follow(fx.client,
+			 "{\"request_id\":\"done\",\"stream\":\"stdout\",\"follow\":true}");
+	end = out_collect(fx.client, sub, &t);
 	ck_assert_str_eq(t.data, "a\nb\n");
 	json_object_put(end);
 	free(t.data);
@@ -325,12 +324,12 @@ START_TEST(test_long_output_keeps_head_and_end)
 
 	out_submit("long", NULL,
 		   "head -c 10485760 /dev/zero | tr '\\0' x; echo 'FATAL: the real error'; exit 2");
-	r = harness_wait_job(client, "long");
+	r = harness_wait_job(fx.client, "long");
 	ck_assert_int_eq(harness_int(r, "stdout_bytes"), total);
 	json_object_put(r);
 
 	/* The message carries the end: the last 64 KiB. */
-	r = harness_ok(client, "job", harness_json("{\"request_id\":\"long\"}"));
+	r = harness_ok(fx.client, "job", harness_json("{\"request_id\":\"long\"}"));
 	tail = harness_str(r, "message.result.stdout");
 	ck_assert_uint_eq(strlen(tail), 65536);
 	ck_assert_str_eq(tail + 65536 - 22, "FATAL: the real error\n");
@@ -359,7 +358,7 @@ END_TEST
 START_TEST(test_resume_after_reconnect)
 {
 	const char *gate = out_gate("gate-resume");
-	struct harness_client *first = harness_client_new(daemon_.sock);
+	struct harness_client *first = harness_client_new(fx.daemon.sock);
 	struct out_text a = {.next = -1}, b = {.next = -1};
 	char script[512], *want;
 	json_object *n, *end;
@@ -398,11 +397,11 @@ START_TEST(test_resume_after_reconnect)
 			 "{\"request_id\":\"resume\",\"stream\":\"stdout\",\"offset\":%lld,"
 			 "\"follow\":true}",
 			 a.next);
-		sub = out_follow(client, params);
+		sub = out_follow(fx.client, params);
 	}
 	out_open_gate(gate);
 	b.next = a.next;
-	end = out_collect(client, sub, &b);
+	end = out_collect(fx.client, sub, &b);
 	json_object_put(end);
 	ck_assert_int_eq(b.gaps, 0);
 
@@ -433,8 +432,9 @@ START_TEST(test_binary_and_invalid_utf8)
 		 "printf 'a\\000b \\377\\376 end\\n\\303'; cat %s >/dev/null; printf '\\251\\n'",
 		 gate);
 	out_submit("bin", NULL, script);
-	sub = out_follow(client, "{\"request_id\":\"bin\",\"stream\":\"stdout\",\"follow\":true}");
-	n = out_note(client);
+	sub = out_follow(fx.client,
+			 "{\"request_id\":\"bin\",\"stream\":\"stdout\",\"follow\":true}");
+	n = out_note(fx.client);
 	/* Bytes 0..10 now; the lone first byte of é waits for the rest. */
 	ck_assert_int_eq(harness_int(n, "params.offset"), 0);
 	ck_assert_int_eq(harness_int(n, "params.next_offset"), 11);
@@ -444,13 +444,13 @@ START_TEST(test_binary_and_invalid_utf8)
 	json_object_put(n);
 	out_open_gate(gate);
 	t.next = 11;
-	end = out_collect(client, sub, &t);
+	end = out_collect(fx.client, sub, &t);
 	ck_assert_str_eq(t.data, "\xc3\xa9\n");
 	json_object_put(end);
 	free(t.data);
 
 	/* Read at once: the same text, offsets in bytes of the stream. */
-	r = harness_ok(client, "output", harness_json("{\"request_id\":\"bin\"}"));
+	r = harness_ok(fx.client, "output", harness_json("{\"request_id\":\"bin\"}"));
 	chunks = harness_get(r, "chunks");
 	ck_assert_uint_eq(json_object_array_length(chunks), 1);
 	ck_assert_int_eq(harness_int(json_object_array_get_idx(chunks, 0), "next_offset"), 14);
@@ -464,7 +464,7 @@ END_TEST
 START_TEST(test_follower_that_never_reads)
 {
 	const char *gate = out_gate("gate-lag");
-	struct harness_client *stuck = harness_client_new(daemon_.sock);
+	struct harness_client *stuck = harness_client_new(fx.daemon.sock);
 	struct out_text t = {.next = -1};
 	long rss_before, rss_after;
 	long long sub, resume = -1;
@@ -475,10 +475,10 @@ START_TEST(test_follower_that_never_reads)
 		 "cat %s >/dev/null; head -c 104857600 /dev/zero | tr '\\0' y; echo last", gate);
 	out_submit("flood", NULL, script);
 	sub = out_follow(stuck, "{\"request_id\":\"flood\",\"stream\":\"stdout\",\"follow\":true}");
-	rss_before = harness_rss_kib(daemon_.pid);
+	rss_before = harness_rss_kib(fx.daemon.pid);
 	out_open_gate(gate);
-	job = harness_wait_job(client, "flood");
-	rss_after = harness_rss_kib(daemon_.pid);
+	job = harness_wait_job(fx.client, "flood");
+	rss_after = harness_rss_kib(fx.daemon.pid);
 	fprintf(stderr, "follower never reads 100 MiB: RSS %ld KiB -> %ld KiB\n", rss_before,
 		rss_after);
 	ck_assert_msg(rss_after - rss_before < 16 * 1024, "RSS grew from %ld to %ld KiB",
@@ -522,7 +522,8 @@ END_TEST
 
 static bool out_has_before(void *arg)
 {
-	json_object *r = harness_ok(client, "output", harness_json("{\"request_id\":\"crash\"}"));
+	json_object *r =
+		harness_ok(fx.client, "output", harness_json("{\"request_id\":\"crash\"}"));
 	bool found = json_object_array_length(harness_get(r, "chunks")) > 0;
 
 	json_object_put(r);
@@ -539,14 +540,13 @@ START_TEST(test_survives_kill9)
 	snprintf(script, sizeof(script), "echo before; cat %s >/dev/null; echo after", gate);
 	out_submit("crash", NULL, script);
 	ck_assert(harness_until(out_has_before, NULL, HARNESS_WAIT_MS));
-	kill(daemon_.pid, SIGKILL);
-	ck_assert_int_ge(harness_daemon_wait_exit(&daemon_, HARNESS_WAIT_MS), 0);
-	harness_client_free(client);
-	harness_daemon_start(&daemon_);
-	client = harness_client_new(daemon_.sock);
+	kill(fx.daemon.pid, SIGKILL);
+	ck_assert_int_ge(harness_daemon_wait_exit(&fx.daemon, HARNESS_WAIT_MS), 0);
+	harness_daemon_start(&fx.daemon);
+	harness_fixture_connect(&fx);
 
 	/* The job is lost; what it wrote before the kill is still there. */
-	job = harness_wait_job(client, "crash");
+	job = harness_wait_job(fx.client, "crash");
 	ck_assert_str_eq(harness_str(job, "error.kind"), "lost");
 	ck_assert_int_eq(harness_int(job, "stdout_bytes"), 7);
 	json_object_put(job);
@@ -572,15 +572,15 @@ START_TEST(test_retention_removes_output)
 	struct stat st;
 
 	out_submit("old", NULL, "echo kept");
-	json_object_put(harness_wait_job(client, "old"));
-	snprintf(path, sizeof(path), "%s/output/old.stdout", daemon_.state);
+	json_object_put(harness_wait_job(fx.client, "old"));
+	snprintf(path, sizeof(path), "%s/output/old.stdout", fx.daemon.state);
 	ck_assert_int_eq(stat(path, &st), 0);
-	harness_daemon_write_config(&daemon_, OUT_CONFIG_WITH("retention_max_jobs = 1\n"));
-	kill(daemon_.pid, SIGHUP);
+	harness_daemon_write_config(&fx.daemon, OUT_CONFIG_WITH("retention_max_jobs = 1\n"));
+	kill(fx.daemon.pid, SIGHUP);
 	out_submit("new", NULL, "true");
-	json_object_put(harness_wait_job(client, "new"));
+	json_object_put(harness_wait_job(fx.client, "new"));
 	ck_assert(harness_until(out_gone, path, HARNESS_WAIT_MS));
-	r = harness_call(client, "output", harness_json("{\"request_id\":\"old\"}"),
+	r = harness_call(fx.client, "output", harness_json("{\"request_id\":\"old\"}"),
 			 HARNESS_WAIT_MS);
 	ck_assert_int_eq(harness_int(r, "error.code"), 1001);
 	json_object_put(r);
@@ -590,7 +590,7 @@ END_TEST
 /* The response to one call made as uid nobody. */
 static json_object *out_call_as_nobody(const char *request)
 {
-	return harness_request_as(daemon_.sock, OUT_NOBODY, OUT_NOBODY, NULL, 0, request);
+	return harness_request_as(fx.daemon.sock, OUT_NOBODY, OUT_NOBODY, NULL, 0, request);
 }
 
 START_TEST(test_errors)
@@ -599,25 +599,25 @@ START_TEST(test_errors)
 	json_object *r;
 
 	out_submit("mine", NULL, "echo secret");
-	json_object_put(harness_wait_job(client, "mine"));
+	json_object_put(harness_wait_job(fx.client, "mine"));
 	ck_assert_int_eq(
-		harness_err(client, "output", harness_json("{\"request_id\":\"nope\"}"), NULL),
+		harness_err(fx.client, "output", harness_json("{\"request_id\":\"nope\"}"), NULL),
 		1001);
-	ck_assert_int_eq(harness_err(client, "output",
+	ck_assert_int_eq(harness_err(fx.client, "output",
 				     harness_json("{\"request_id\":\"mine\",\"folow\":true}"),
 				     &msg),
 			 -32602);
 	ck_assert_msg(strstr(msg, "folow"), "%s", msg);
 	free(msg);
-	ck_assert_int_eq(harness_err(client, "output",
+	ck_assert_int_eq(harness_err(fx.client, "output",
 				     harness_json("{\"request_id\":\"mine\",\"stream\":\"both\"}"),
 				     NULL),
 			 -32602);
-	ck_assert_int_eq(harness_err(client, "output",
+	ck_assert_int_eq(harness_err(fx.client, "output",
 				     harness_json("{\"request_id\":\"mine\",\"offset\":1.5}"),
 				     NULL),
 			 -32602);
-	ck_assert_int_eq(harness_err(client, "output", harness_json("{}"), NULL), -32602);
+	ck_assert_int_eq(harness_err(fx.client, "output", harness_json("{}"), NULL), -32602);
 	/* Someone else allowed to use the daemon may not read it. */
 	r = out_call_as_nobody("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"output\","
 			       "\"params\":{\"request_id\":\"mine\"}}\n");
@@ -636,7 +636,7 @@ START_TEST(test_mode_limit)
 
 	/* The small mode keeps 1000 bytes: 500 from the start, 500 from the end. */
 	out_submit("lim", "small", "seq 1 10000");
-	json_object_put(harness_wait_job(client, "lim"));
+	json_object_put(harness_wait_job(fx.client, "lim"));
 	ck_assert(out_read("{\"request_id\":\"lim\",\"stream\":\"stdout\"}", "stdout", &t));
 	ck_assert_uint_eq(t.len, 1000);
 	ck_assert_int_eq(t.gaps, 1);

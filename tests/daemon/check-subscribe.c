@@ -11,30 +11,26 @@
 
 #include "harness.h"
 
+/* clang-format off */
 #define SUB_CONFIG                                                                                 \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
+	HARNESS_CONFIG_DAEMON                                                                      \
 	"subscriber_buffer_bytes = 65536\n"                                                        \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 4\n"                                                                    \
-	"kill_grace_ms = 500\n"
+	HARNESS_CONFIG_MODE("async", "4")
+/* clang-format on */
 
-static struct harness_daemon daemon_;
-static struct harness_client *client;
+static struct harness_fixture fx;
 
 static void sub_setup(void)
 {
-	harness_daemon_init(&daemon_, SUB_CONFIG);
-	daemon_.measure_memory = true;
-	harness_daemon_start(&daemon_);
-	client = harness_client_new(daemon_.sock);
+	harness_daemon_init(&fx.daemon, SUB_CONFIG);
+	fx.daemon.measure_memory = true;
+	harness_daemon_start(&fx.daemon);
+	harness_fixture_connect(&fx);
 }
 
 static void sub_teardown(void)
 {
-	harness_client_free(client);
-	client = NULL;
-	harness_daemon_cleanup(&daemon_);
+	harness_fixture_stop(&fx);
 }
 
 /* Subscribes c with params (JSON text); returns the subscription id, and the seq in *ret_seq. */
@@ -78,14 +74,14 @@ static void sub_submit(struct harness_client *c, const char *request_id, const c
 
 START_TEST(test_live_in_order)
 {
-	struct harness_client *sub = harness_client_new(daemon_.sock);
+	struct harness_client *sub = harness_client_new(fx.daemon.sock);
 	long long seq, id = sub_subscribe(sub, "{}", &seq);
 	bool created[20] = {false}, closed[20] = {false};
 	char rid[16];
 
 	for (int i = 0; i < 20; i++) {
 		snprintf(rid, sizeof(rid), "live%d", i);
-		sub_submit(client, rid, NULL, i % 3 ? "[\"true\"]" : "[\"false\"]");
+		sub_submit(fx.client, rid, NULL, i % 3 ? "[\"true\"]" : "[\"false\"]");
 	}
 	/* Each job: its creation, then its end; seq with no gap from the subscribe's seq. */
 	for (int n = 0; n < 40; n++) {
@@ -138,10 +134,10 @@ static void sub_expect(struct harness_client *sub, long long id, const char *con
 
 START_TEST(test_filters)
 {
-	struct harness_client *by_type = harness_client_new(daemon_.sock);
-	struct harness_client *by_id = harness_client_new(daemon_.sock);
-	struct harness_client *by_run = harness_client_new(daemon_.sock);
-	struct harness_client *both = harness_client_new(daemon_.sock);
+	struct harness_client *by_type = harness_client_new(fx.daemon.sock);
+	struct harness_client *by_id = harness_client_new(fx.daemon.sock);
+	struct harness_client *by_run = harness_client_new(fx.daemon.sock);
+	struct harness_client *both = harness_client_new(fx.daemon.sock);
 	long long t = sub_subscribe(by_type,
 				    "{\"types\":[\"request_failure\","
 				    "\"request_creation_failure\"]}",
@@ -153,23 +149,23 @@ START_TEST(test_filters)
 	json_object *o;
 
 	/* A run a -> a1 -> a2, a job b on its own, and a refused submit. */
-	o = harness_ok(client, "submit",
+	o = harness_ok(fx.client, "submit",
 		       harness_json("{\"request_id\":\"a\",\"wait\":true,"
 				    "\"node\":{\"id\":\"na\",\"argv\":[\"true\"]}}"));
 	json_object_put(o);
-	o = harness_ok(client, "submit",
+	o = harness_ok(fx.client, "submit",
 		       harness_json("{\"request_id\":\"a1\",\"wait\":true,\"parent_node_id\":"
 				    "\"na\",\"node\":{\"id\":\"na1\",\"argv\":[\"false\"]}}"));
 	json_object_put(o);
-	o = harness_ok(client, "submit",
+	o = harness_ok(fx.client, "submit",
 		       harness_json("{\"request_id\":\"a2\",\"wait\":true,\"parent_node_id\":"
 				    "\"na1\",\"node\":{\"argv\":[\"true\"]}}"));
 	json_object_put(o);
-	o = harness_ok(client, "submit",
+	o = harness_ok(fx.client, "submit",
 		       harness_json("{\"request_id\":\"b\",\"wait\":true,"
 				    "\"node\":{\"argv\":[\"false\"]}}"));
 	json_object_put(o);
-	ck_assert_int_eq(harness_err(client, "submit",
+	ck_assert_int_eq(harness_err(fx.client, "submit",
 				     harness_json("{\"request_id\":\"b\",\"node\":{\"argv\":["
 						  "\"true\"]}}"),
 				     NULL),
@@ -204,15 +200,15 @@ END_TEST
 
 START_TEST(test_two_subscriptions_one_connection)
 {
-	long long a = sub_subscribe(client, "{\"types\":[\"request_creation\"]}", NULL);
-	long long b = sub_subscribe(client, "{}", NULL);
+	long long a = sub_subscribe(fx.client, "{\"types\":[\"request_creation\"]}", NULL);
+	long long b = sub_subscribe(fx.client, "{}", NULL);
 	int seen_a = 0, seen_b = 0;
 
 	ck_assert_int_ne(a, b);
-	sub_submit(client, "two", ",\"wait\":true", "[\"true\"]");
+	sub_submit(fx.client, "two", ",\"wait\":true", "[\"true\"]");
 	/* Three notifications in all: the creation twice, the success once. */
 	for (int n = 0; n < 3; n++) {
-		json_object *note = harness_notification(client, "message", HARNESS_WAIT_MS);
+		json_object *note = harness_notification(fx.client, "message", HARNESS_WAIT_MS);
 		long long s;
 
 		ck_assert_ptr_nonnull(note);
@@ -234,13 +230,13 @@ END_TEST
 
 START_TEST(test_subscriptions_capped)
 {
-	struct harness_client *other = harness_connect(daemon_.sock);
+	struct harness_client *other = harness_connect(fx.daemon.sock);
 	char *msg = NULL;
 
 	/* One connection holds at most 256; the next is refused as busy, others are not. */
 	for (int i = 0; i < 256; i++)
-		json_object_put(harness_ok(client, "subscribe", harness_json("{}")));
-	ck_assert_int_eq(harness_err(client, "subscribe", harness_json("{}"), &msg), 1005);
+		json_object_put(harness_ok(fx.client, "subscribe", harness_json("{}")));
+	ck_assert_int_eq(harness_err(fx.client, "subscribe", harness_json("{}"), &msg), 1005);
 	ck_assert_ptr_nonnull(strstr(msg, "256 subscriptions"));
 	free(msg);
 	ck_assert_ptr_nonnull(other);
@@ -287,10 +283,10 @@ static void sub_batch(struct harness_client *c, const char *prefix, int count,
 
 START_TEST(test_since_seq_replay)
 {
-	struct harness_client *sub = harness_client_new(daemon_.sock);
+	struct harness_client *sub = harness_client_new(fx.daemon.sock);
 	long long id, seq, next;
 
-	sub_batch(client, "h", 30, "[\"true\"]");
+	sub_batch(fx.client, "h", 30, "[\"true\"]");
 	/* From the middle: the first message is the one after since_seq. */
 	id = sub_subscribe(sub, "{\"since_seq\":25}", &seq);
 	ck_assert_int_eq(seq, 60);
@@ -302,7 +298,7 @@ START_TEST(test_since_seq_replay)
 	}
 	ck_assert(harness_silent(sub, 200));
 	/* Then live, straight on. */
-	sub_submit(client, "after", ",\"wait\":true", "[\"true\"]");
+	sub_submit(fx.client, "after", ",\"wait\":true", "[\"true\"]");
 	for (; next <= 62; next++) {
 		json_object *m = sub_next(sub, id);
 
@@ -313,10 +309,10 @@ START_TEST(test_since_seq_replay)
 	harness_client_free(sub);
 
 	/* since_seq at or past the end: only live ones. */
-	sub = harness_client_new(daemon_.sock);
+	sub = harness_client_new(fx.daemon.sock);
 	id = sub_subscribe(sub, "{\"since_seq\":1000}", &seq);
 	ck_assert(harness_silent(sub, 200));
-	sub_submit(client, "later", ",\"wait\":true", "[\"true\"]");
+	sub_submit(fx.client, "later", ",\"wait\":true", "[\"true\"]");
 	{
 		json_object *m = sub_next(sub, id);
 
@@ -326,7 +322,7 @@ START_TEST(test_since_seq_replay)
 	harness_client_free(sub);
 
 	/* A replay honours the filters. */
-	sub = harness_client_new(daemon_.sock);
+	sub = harness_client_new(fx.daemon.sock);
 	id = sub_subscribe(sub, "{\"since_seq\":0,\"request_id\":\"h7\"}", NULL);
 	{
 		static const char *const w[] = {"request_creation:h7", "request_success:h7"};
@@ -338,12 +334,12 @@ END_TEST
 
 START_TEST(test_since_seq_while_busy)
 {
-	struct harness_client *sub = harness_client_new(daemon_.sock);
+	struct harness_client *sub = harness_client_new(fx.daemon.sock);
 	long long id, expect = 1, final = -1;
 	int submitted = 0, pending = 0;
 
 	/* A history longer than the subscriber's buffer, so the replay must pause. */
-	sub_batch(client, "old", 150, "[\"sh\",\"-c\",\"echo some output to make it longer\"]");
+	sub_batch(fx.client, "old", 150, "[\"sh\",\"-c\",\"echo some output to make it longer\"]");
 	id = sub_subscribe(sub, "{\"since_seq\":0}", NULL);
 	/* Read slowly while new jobs keep coming. */
 	for (;;) {
@@ -353,7 +349,7 @@ START_TEST(test_since_seq_while_busy)
 			char rid[16];
 
 			snprintf(rid, sizeof(rid), "new%d", submitted++);
-			harness_call_async(client, "submit",
+			harness_call_async(fx.client, "submit",
 					   harness_json("{\"request_id\":\"%s\",\"node\":"
 							"{\"argv\":[\"true\"]}}",
 							rid));
@@ -365,21 +361,21 @@ START_TEST(test_since_seq_while_busy)
 
 			/* Every new job closed: now the last seq is known. */
 			while (pending > 0) {
-				json_object_put(harness_response(client, client->next_id - pending,
-								 HARNESS_WAIT_MS));
+				json_object_put(harness_response(
+					fx.client, fx.client->next_id - pending, HARNESS_WAIT_MS));
 				pending--;
 			}
-			r = harness_ok(client, "wait",
+			r = harness_ok(fx.client, "wait",
 				       harness_json("{\"request_ids\":[\"new59\",\"new0\"]}"));
 			json_object_put(r);
 			for (int i = 0; i < 60; i++) {
 				char rid[16];
 
 				snprintf(rid, sizeof(rid), "new%d", i);
-				json_object_put(harness_wait_job(client, rid));
+				json_object_put(harness_wait_job(fx.client, rid));
 			}
 			{
-				struct harness_client *probe = harness_client_new(daemon_.sock);
+				struct harness_client *probe = harness_client_new(fx.daemon.sock);
 
 				sub_subscribe(probe, "{}", &s);
 				harness_client_free(probe);
@@ -460,16 +456,16 @@ static bool sub_ping_answers(struct harness_client *c)
 START_TEST(test_lagging_subscriber)
 {
 	static const char big[] = "[\"sh\",\"-c\",\"head -c 50000 /dev/zero | tr '\\\\0' x\"]";
-	struct harness_client *stuck = harness_client_new(daemon_.sock);
-	struct harness_client *pinger = harness_client_new(daemon_.sock);
+	struct harness_client *stuck = harness_client_new(fx.daemon.sock);
+	struct harness_client *pinger = harness_client_new(fx.daemon.sock);
 	long long id, seq, last = 0, resume, max_ping_ms = 0;
 	long rss_before, rss_after;
 	json_object *n;
 	int got = 0;
 
 	/* Warm up: the history and allocator reach their working size. */
-	sub_batch(client, "warm", 40, big);
-	rss_before = harness_rss_kib(daemon_.pid);
+	sub_batch(fx.client, "warm", 40, big);
+	rss_before = harness_rss_kib(fx.daemon.pid);
 	ck_assert_int_gt(rss_before, 0);
 
 	id = sub_subscribe(stuck, "{}", &seq);
@@ -479,7 +475,7 @@ START_TEST(test_lagging_subscriber)
 		long long t0 = harness_now_ms(), dt;
 
 		snprintf(prefix, sizeof(prefix), "big%d-", round);
-		sub_batch(client, prefix, 50, big);
+		sub_batch(fx.client, prefix, 50, big);
 		/* Others are not held up by it. */
 		ck_assert(sub_ping_answers(pinger));
 		dt = harness_now_ms() - t0;
@@ -490,7 +486,7 @@ START_TEST(test_lagging_subscriber)
 		if (dt > max_ping_ms)
 			max_ping_ms = dt;
 	}
-	rss_after = harness_rss_kib(daemon_.pid);
+	rss_after = harness_rss_kib(fx.daemon.pid);
 	fprintf(stderr, "RSS %ld KiB -> %ld KiB; slowest ping %lld ms\n", rss_before, rss_after,
 		max_ping_ms);
 	/* 30 MB went past a 64 KiB buffer: the daemon kept almost none of it. */
@@ -540,7 +536,7 @@ END_TEST
 START_TEST(test_reader_with_big_messages)
 {
 	static const char big[] = "[\"sh\",\"-c\",\"head -c 200000 /dev/zero | tr '\\\\0' x\"]";
-	struct harness_client *sub = harness_client_new(daemon_.sock);
+	struct harness_client *sub = harness_client_new(fx.daemon.sock);
 	long long id, seq;
 
 	/*
@@ -548,7 +544,7 @@ START_TEST(test_reader_with_big_messages)
 	 * buffer size (64 KiB of output, the most a message carries, plus the rest).
 	 */
 	id = sub_subscribe(sub, "{}", &seq);
-	sub_submit(client, "huge", NULL, big);
+	sub_submit(fx.client, "huge", NULL, big);
 	for (int n = 0; n < 2; n++) {
 		json_object *note = harness_read_json(sub, HARNESS_WAIT_MS);
 
@@ -568,18 +564,18 @@ END_TEST
 START_TEST(test_replay_to_stuck_reader)
 {
 	static const char big[] = "[\"sh\",\"-c\",\"head -c 200000 /dev/zero | tr '\\\\0' x\"]";
-	struct harness_client *stuck = harness_client_new(daemon_.sock);
+	struct harness_client *stuck = harness_client_new(fx.daemon.sock);
 	long rss_before, rss_after;
 	json_object *r;
 	long long id;
 
 	/* 20 MB of history, replayed to a client that does not read. */
-	sub_batch(client, "r", 100, big);
-	rss_before = harness_rss_kib(daemon_.pid);
+	sub_batch(fx.client, "r", 100, big);
+	rss_before = harness_rss_kib(fx.daemon.pid);
 	id = sub_subscribe(stuck, "{\"since_seq\":0}", NULL);
-	r = harness_ok(client, "ping", NULL);
+	r = harness_ok(fx.client, "ping", NULL);
 	json_object_put(r);
-	rss_after = harness_rss_kib(daemon_.pid);
+	rss_after = harness_rss_kib(fx.daemon.pid);
 	fprintf(stderr, "replay: RSS %ld KiB -> %ld KiB\n", rss_before, rss_after);
 	ck_assert_msg(rss_after - rss_before < 10 * 1024, "RSS grew from %ld to %ld KiB",
 		      rss_before, rss_after);
