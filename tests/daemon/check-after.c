@@ -15,17 +15,14 @@
 
 #include "harness.h"
 
+/* clang-format off */
 #define AFTER_CONFIG                                                                               \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
+	HARNESS_CONFIG_DAEMON                                                                      \
 	"max_task_after = 4\n"                                                                     \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 4\n"                                                                    \
-	"kill_grace_ms = 500\n"                                                                    \
-	"[mode:one]\n"                                                                             \
-	"max_concurrency = 1\n"                                                                    \
-	"max_queue = 2\n"                                                                          \
-	"kill_grace_ms = 500\n"
+	HARNESS_CONFIG_MODE("async", "4")                                                          \
+	HARNESS_CONFIG_MODE("one", "1")                                                            \
+	"max_queue = 2\n"
+/* clang-format on */
 
 /* A daemon, a client, and the file every task appends its name to. */
 struct after_env {
@@ -93,18 +90,9 @@ static void after_submit_ok(struct after_env *e, const char *name, const char *g
 	json_object_put(after_submit(e, name, gate, status, extra));
 }
 
-static json_object *after_job(struct after_env *e, const char *name)
-{
-	json_object *r = harness_ok(e->c, "job", harness_json("{\"request_id\":\"%s\"}", name));
-	json_object *job = json_object_get(harness_get(r, "job"));
-
-	json_object_put(r);
-	return job;
-}
-
 static void after_expect_phase(struct after_env *e, const char *name, const char *phase)
 {
-	json_object *job = after_job(e, name);
+	json_object *job = harness_job(e->c, name);
 
 	ck_assert_msg(strcmp(harness_str(job, "phase"), phase) == 0, "%s: %s", name,
 		      json_object_to_json_string(job));
@@ -335,7 +323,7 @@ START_TEST(test_after_refused)
 	ck_assert(harness_is_null(r, "job.error"));
 	json_object_put(r);
 	/* A job without after shows null. */
-	r = after_job(&e, "done");
+	r = harness_job(e.c, "done");
 	ck_assert(harness_is_null(r, "after"));
 	json_object_put(r);
 	after_teardown(&e);

@@ -253,13 +253,13 @@ static bool dur_none_opened_cb(void *arg)
 	return none;
 }
 
+/* clang-format off */
 #define DUR_CRASH_CONFIG                                                                           \
 	"[daemon]\n"                                                                               \
 	"log_level = info\n"                                                                       \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 4\n"                                                                    \
-	"max_queue = 10000\n"                                                                      \
-	"kill_grace_ms = 500\n"
+	HARNESS_CONFIG_MODE("async", "4")                                                          \
+	"max_queue = 10000\n"
+/* clang-format on */
 
 struct dur_crash {
 	char prefix[64];
@@ -607,14 +607,14 @@ END_TEST
 
 /* ---- 2. SIGTERM and restart ---- */
 
+/* clang-format off */
 #define DUR_TERM_CONFIG                                                                            \
 	"[daemon]\n"                                                                               \
 	"shutdown_grace_sec = 60\n"                                                                \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 4\n"                                                                    \
-	"kill_grace_ms = 500\n"                                                                    \
+	HARNESS_CONFIG_MODE("async", "4")                                                          \
 	"[mode:other]\n"                                                                           \
 	"max_concurrency = 2\n"
+/* clang-format on */
 
 static void dur_wait_submit(struct harness_client *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -1084,13 +1084,12 @@ END_TEST
 
 #define DUR_KEEP 20
 
+/* clang-format off */
 #define DUR_RETENTION_CONFIG                                                                       \
-	"[daemon]\n"                                                                               \
+	HARNESS_CONFIG_DAEMON                                                                      \
 	"retention_max_jobs = 20\n"                                                                \
-	"shutdown_grace_sec = 1\n"                                                                 \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 4\n"                                                                    \
-	"kill_grace_ms = 500\n"
+	HARNESS_CONFIG_MODE("async", "4")
+/* clang-format on */
 
 struct dur_status_wait {
 	struct harness_client *c;

@@ -26,13 +26,9 @@
 #define HS_BIG_ARGV "[\"sh\",\"-c\",\"printf '%04000d' 0\"]"
 
 #define HS_SUB_DAEMON                                                                              \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
+	HARNESS_CONFIG_DAEMON                                                                      \
 	"subscriber_buffer_bytes = 65536\n"
-#define HS_SUB_MODES                                                                               \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 4\n"                                                                    \
-	"kill_grace_ms = 500\n"
+#define HS_SUB_MODES HARNESS_CONFIG_MODE("async", "4")
 
 /* ---- helpers ---- */
 

@@ -14,16 +14,13 @@
 
 #include "harness.h"
 
+/* clang-format off */
 #define LIFE_CONFIG                                                                                \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
+	HARNESS_CONFIG_DAEMON                                                                      \
 	"log_level = info\n"                                                                       \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 4\n"                                                                    \
-	"kill_grace_ms = 500\n"                                                                    \
-	"[mode:one]\n"                                                                             \
-	"max_concurrency = 1\n"                                                                    \
-	"kill_grace_ms = 500\n"
+	HARNESS_CONFIG_MODE("async", "4")                                                          \
+	HARNESS_CONFIG_MODE("one", "1")
+/* clang-format on */
 
 static const char *life_submit_child(void)
 {
@@ -31,15 +28,6 @@ static const char *life_submit_child(void)
 
 	ck_assert_msg(p != NULL, "SUBMIT_CHILD is not set");
 	return p;
-}
-
-static json_object *life_job(struct harness_client *c, const char *request_id)
-{
-	json_object *r = harness_ok(c, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
-	json_object *job = json_object_get(harness_get(r, "job"));
-
-	json_object_put(r);
-	return job;
 }
 
 static bool life_gone_cb(void *arg)
@@ -70,7 +58,7 @@ START_TEST(test_task_submits_child)
 	ck_assert_ptr_nonnull(strstr(out, "from the child"));
 	json_object_put(r);
 
-	child = life_job(c, "kid");
+	child = harness_job(c, "kid");
 	ck_assert_str_eq(harness_str(child, "parent_node_id"), "n-dad");
 	ck_assert_str_eq(harness_str(child, "run_id"), "dad");
 	ck_assert_str_eq(harness_str(child, "result"), "success");
@@ -86,7 +74,7 @@ START_TEST(test_task_submits_child)
 	r = harness_ok(c, "status", harness_json("{\"parent_node_id\":\"n-dad\"}"));
 	ck_assert_int_eq(json_object_array_length(harness_get(r, "jobs")), 1);
 	json_object_put(r);
-	parent = life_job(c, "dad");
+	parent = harness_job(c, "dad");
 	ck_assert(harness_is_null(parent, "parent_node_id"));
 	json_object_put(parent);
 	harness_client_free(c);
@@ -196,11 +184,11 @@ START_TEST(test_sigterm_drain)
 	/* Nothing is lost: cancelled (not lost) after the grace, or finished. */
 	harness_daemon_start(&d);
 	c = harness_client_new(d.sock);
-	job = life_job(c, "long");
+	job = harness_job(c, "long");
 	ck_assert_str_eq(harness_str(job, "status"), "closed");
 	ck_assert_str_eq(harness_str(job, "error.kind"), "cancelled");
 	json_object_put(job);
-	job = life_job(c, "short");
+	job = harness_job(c, "short");
 	ck_assert_str_eq(harness_str(job, "result"), "success");
 	json_object_put(job);
 	/* The queued job never started: it kept its place, and runs now (v2). */
@@ -245,13 +233,13 @@ START_TEST(test_restart_keeps_history)
 							"\"node\":{\"argv\":[\"sh\",\"-c\","
 							"\"echo %d\"]}}",
 							i, i)));
-	before = life_job(c, "keep3");
+	before = harness_job(c, "keep3");
 	harness_client_free(c);
 	ck_assert_int_eq(harness_daemon_stop(&d), 0);
 
 	harness_daemon_start(&d);
 	c = harness_client_new(d.sock);
-	after = life_job(c, "keep3");
+	after = harness_job(c, "keep3");
 	ck_assert_msg(json_object_equal(before, after), "%s became %s",
 		      json_object_to_json_string(before), json_object_to_json_string(after));
 	json_object_put(before);
@@ -354,13 +342,13 @@ START_TEST(test_kill9_restart)
 	json_object_put(job);
 	static const char *const ids[] = {"victim", "slot"};
 	for (size_t i = 0; i < 2; i++) {
-		job = life_job(c, ids[i]);
+		job = harness_job(c, ids[i]);
 		ck_assert_str_eq(harness_str(job, "status"), "closed");
 		ck_assert_str_eq(harness_str(job, "result"), "failure");
 		ck_assert_str_eq(harness_str(job, "error.kind"), "lost");
 		json_object_put(job);
 	}
-	job = life_job(c, "done");
+	job = harness_job(c, "done");
 	ck_assert_str_eq(harness_str(job, "result"), "success");
 	json_object_put(job);
 	/*

@@ -14,8 +14,7 @@
 #include "harness.h"
 
 #define NOTIFY_CONFIG                                                                              \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
+	HARNESS_CONFIG_DAEMON                                                                      \
 	"subscriber_buffer_bytes = %s\n"                                                           \
 	"notify_coalesce_ms = %s\n"                                                                \
 	"[mode:async]\n"                                                                           \

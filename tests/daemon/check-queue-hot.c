@@ -15,13 +15,13 @@
 
 #include "harness.h"
 
+/* clang-format off */
 #define QH_CONFIG                                                                                  \
 	"[daemon]\n"                                                                               \
 	"log_level = debug\n"                                                                      \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 1\n"                                                                    \
-	"kill_grace_ms = 500\n"                                                                    \
+	HARNESS_CONFIG_MODE("async", "1")                                                          \
 	"queue_hot_tasks = 2\n"
+/* clang-format on */
 
 #define QH_COLD_LINE " queued jobs are kept in the history only"
 

@@ -19,13 +19,13 @@
 
 #include "harness.h"
 
+/* clang-format off */
 #define QM_CONFIG                                                                                  \
 	"[daemon]\n"                                                                               \
 	"log_level = debug\n"                                                                      \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 1\n"                                                                    \
-	"kill_grace_ms = 500\n"                                                                    \
+	HARNESS_CONFIG_MODE("async", "1")                                                          \
 	"queue_hot_tasks = 0\n"
+/* clang-format on */
 
 struct qm_env {
 	struct harness_daemon d;

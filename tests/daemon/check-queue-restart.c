@@ -22,13 +22,13 @@
 
 #include "harness.h"
 
+/* clang-format off */
 #define QR_CONFIG                                                                                  \
 	"[daemon]\n"                                                                               \
 	"shutdown_grace_sec = 30\n"                                                                \
-	"[mode:async]\n"                                                                           \
-	"max_concurrency = 1\n"                                                                    \
-	"kill_grace_ms = 500\n"                                                                    \
+	HARNESS_CONFIG_MODE("async", "1")                                                          \
 	"queue_hot_tasks = 50\n"
+/* clang-format on */
 
 #define QR_QUEUED  200
 #define QR_WAITING 20

@@ -12,9 +12,7 @@
 
 #include "harness.h"
 
-#define RPCPATH_CONFIG                                                                             \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"
+#define RPCPATH_CONFIG HARNESS_CONFIG_DAEMON
 
 #define RPCPATH_BURST 1000
 
