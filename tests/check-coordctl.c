@@ -19,61 +19,42 @@ static struct testd daemon_under_test;
 
 /* ---- unit: no daemon needed ---- */
 
-START_TEST(test_usage_errors)
+/*
+ * Runs coordctl with the arguments that follow want (up to a NULL) and
+ * expects a usage error: exit status 2, with want in its stderr (NULL: any).
+ */
+static __attribute__((sentinel)) void ctl_expect_usage(const char *want, ...)
 {
 	struct testd_run run;
+	va_list ap;
 
-	ctl_run(&run, "--socket", "/nonexistent.sock");
-	ck_assert_int_eq(run.status, 2);
-	ck_assert_ptr_nonnull(strstr(run.err, "no command"));
+	va_start(ap, want);
+	ctltest_run_v(&run, NULL, getenv("COORDCTL"), ap);
+	va_end(ap);
+	ck_assert_msg(run.status == 2, "status %d, not 2: %s", run.status, run.err);
+	if (want)
+		ck_assert_msg(strstr(run.err, want) != NULL, "\"%s\" not in: %s", want, run.err);
 	testd_run_free(&run);
-	ctl_run(&run, "frobnicate");
-	ck_assert_int_eq(run.status, 2);
-	ck_assert_ptr_nonnull(strstr(run.err, "unknown command 'frobnicate'"));
-	testd_run_free(&run);
-	ctl_run(&run, "status", "--bogus");
-	ck_assert_int_eq(run.status, 2);
-	testd_run_free(&run);
-	ctl_run(&run, "status", "--limit", "0");
-	ck_assert_int_eq(run.status, 2);
-	testd_run_free(&run);
-	ctl_run(&run, "submit", "--mode", "async");
-	ck_assert_int_eq(run.status, 2);
-	ck_assert_ptr_nonnull(strstr(run.err, "no COMMAND"));
-	testd_run_free(&run);
-	ctl_run(&run, "submit", "--timeout", "soon", "--", "true");
-	ck_assert_int_eq(run.status, 2);
-	testd_run_free(&run);
-	ctl_run(&run, "submit", "--env", "NOEQUALS", "--", "true");
-	ck_assert_int_eq(run.status, 2);
-	testd_run_free(&run);
-	ctl_run(&run, "submit", "--batch", "-", "--wait");
-	ck_assert_int_eq(run.status, 2);
-	testd_run_free(&run);
-	ctl_run(&run, "job");
-	ck_assert_int_eq(run.status, 2);
-	testd_run_free(&run);
-	ctl_run(&run, "job", "a", "b");
-	ck_assert_int_eq(run.status, 2);
-	testd_run_free(&run);
-	ctl_run(&run, "wait");
-	ck_assert_int_eq(run.status, 2);
-	testd_run_free(&run);
-	ctl_run(&run, "wait", "x", "--timeout", "-1");
-	ck_assert_int_eq(run.status, 2);
-	testd_run_free(&run);
-	ctl_run(&run, "cancel");
-	ck_assert_int_eq(run.status, 2);
-	testd_run_free(&run);
-	ctl_run(&run, "watch", "--since", "abc");
-	ck_assert_int_eq(run.status, 2);
-	testd_run_free(&run);
-	ctl_run(&run, "tree", "a", "b");
-	ck_assert_int_eq(run.status, 2);
-	testd_run_free(&run);
-	ctl_run(&run, "ping", "extra");
-	ck_assert_int_eq(run.status, 2);
-	testd_run_free(&run);
+}
+
+START_TEST(test_usage_errors)
+{
+	ctl_expect_usage("no command", "--socket", "/nonexistent.sock", NULL);
+	ctl_expect_usage("unknown command 'frobnicate'", "frobnicate", NULL);
+	ctl_expect_usage(NULL, "status", "--bogus", NULL);
+	ctl_expect_usage(NULL, "status", "--limit", "0", NULL);
+	ctl_expect_usage("no COMMAND", "submit", "--mode", "async", NULL);
+	ctl_expect_usage(NULL, "submit", "--timeout", "soon", "--", "true", NULL);
+	ctl_expect_usage(NULL, "submit", "--env", "NOEQUALS", "--", "true", NULL);
+	ctl_expect_usage(NULL, "submit", "--batch", "-", "--wait", NULL);
+	ctl_expect_usage(NULL, "job", NULL);
+	ctl_expect_usage(NULL, "job", "a", "b", NULL);
+	ctl_expect_usage(NULL, "wait", NULL);
+	ctl_expect_usage(NULL, "wait", "x", "--timeout", "-1", NULL);
+	ctl_expect_usage(NULL, "cancel", NULL);
+	ctl_expect_usage(NULL, "watch", "--since", "abc", NULL);
+	ctl_expect_usage(NULL, "tree", "a", "b", NULL);
+	ctl_expect_usage(NULL, "ping", "extra", NULL);
 }
 END_TEST
 

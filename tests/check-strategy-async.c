@@ -306,19 +306,32 @@ static pid_t async_wait_pid_file(const char *path)
 	return f.pid;
 }
 
-START_TEST(test_async_cancel_kills_group)
+/*
+ * Submits request_id: sh runs background in the background, writes its pid
+ * to a file in env.dir, then runs after. The file's path (caller frees).
+ */
+static char *async_submit_background(const char *request_id, const char *background,
+				     const char *after)
 {
 	char json[512], *file;
-	struct message *msg;
-	pid_t grandchild;
 
-	async_start(2, 0, 0);
 	ck_assert_int_ge(asprintf(&file, "%s/pid", env.dir), 0);
 	snprintf(json, sizeof(json),
-		 "{\"request_id\": \"tree\", \"node\": {\"argv\": [\"sh\", \"-c\","
-		 " \"sleep 100 & echo $! > %s; wait\"]}}",
-		 file);
+		 "{\"request_id\": \"%s\", \"node\": {\"argv\": [\"sh\", \"-c\","
+		 " \"%s & echo $! > %s%s\"]}}",
+		 request_id, background, file, after);
 	async_submit_ok(json);
+	return file;
+}
+
+START_TEST(test_async_cancel_kills_group)
+{
+	struct message *msg;
+	pid_t grandchild;
+	char *file;
+
+	async_start(2, 0, 0);
+	file = async_submit_background("tree", "sleep 100", "; wait");
 	grandchild = async_wait_pid_file(file);
 	ck_assert(!tu_pid_gone(grandchild));
 	ck_assert_int_eq(coordinator_cancel(coord, "tree", true, 0, NULL, NULL, NULL), 0);
@@ -333,17 +346,12 @@ END_TEST
 
 START_TEST(test_async_leftover_stopped)
 {
-	char json[512], *file;
 	struct message *msg;
 	pid_t leftover;
+	char *file;
 
 	async_start(2, 0, 0);
-	ck_assert_int_ge(asprintf(&file, "%s/pid", env.dir), 0);
-	snprintf(json, sizeof(json),
-		 "{\"request_id\": \"bg\", \"node\": {\"argv\": [\"sh\", \"-c\","
-		 " \"sleep 100 >/dev/null 2>&1 & echo $! > %s\"]}}",
-		 file);
-	async_submit_ok(json);
+	file = async_submit_background("bg", "sleep 100 >/dev/null 2>&1", "");
 	msg = async_wait_final("bg", 10);
 	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_SUCCESS);
 	leftover = async_wait_pid_file(file);

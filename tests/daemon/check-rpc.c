@@ -12,8 +12,7 @@
 #include "harness.h"
 
 #define RPC_CONFIG                                                                                 \
-	"[daemon]\n"                                                                               \
-	"shutdown_grace_sec = 1\n"                                                                 \
+	HARNESS_CONFIG_DAEMON                                                                      \
 	"max_line_bytes = 4096\n"                                                                  \
 	"[mode:async]\n"                                                                           \
 	"kill_grace_ms = 500\n"
@@ -62,6 +61,24 @@ static void rpc_assert_usable(struct harness_client *c)
 	json_object_put(o);
 }
 
+/*
+ * Each line, sent on one connection, gets an error with that code and a
+ * null id, and the connection still answers a ping after each.
+ */
+static void rpc_expect_null_id_errors(const char *const *lines, size_t count, int code)
+{
+	struct harness_client *c = harness_client_new(daemon_.sock);
+
+	for (size_t i = 0; i < count; i++) {
+		json_object *o = rpc_raw(c, lines[i]);
+
+		rpc_assert_error_null_id(o, code);
+		json_object_put(o);
+		rpc_assert_usable(c);
+	}
+	harness_client_free(c);
+}
+
 START_TEST(test_ping)
 {
 	struct harness_client *c = harness_client_new(daemon_.sock);
@@ -100,16 +117,8 @@ START_TEST(test_parse_error)
 		/* Not UTF-8: the daemon must never echo it into its output. */
 		"{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\x28\xff\",\"method\":\"ping\"}\n",
 	};
-	struct harness_client *c = harness_client_new(daemon_.sock);
 
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		json_object *o = rpc_raw(c, lines[i]);
-
-		rpc_assert_error_null_id(o, -32700);
-		json_object_put(o);
-		rpc_assert_usable(c);
-	}
-	harness_client_free(c);
+	rpc_expect_null_id_errors(lines, sizeof(lines) / sizeof(lines[0]), -32700);
 }
 END_TEST
 
@@ -172,16 +181,8 @@ START_TEST(test_bad_id_types)
 		"{\"jsonrpc\":\"2.0\",\"id\":{\"a\":1},\"method\":\"ping\"}\n",
 		"{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"ping\"}\n",
 	};
-	struct harness_client *c = harness_client_new(daemon_.sock);
 
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		json_object *o = rpc_raw(c, lines[i]);
-
-		rpc_assert_error_null_id(o, -32600);
-		json_object_put(o);
-	}
-	rpc_assert_usable(c);
-	harness_client_free(c);
+	rpc_expect_null_id_errors(lines, sizeof(lines) / sizeof(lines[0]), -32600);
 }
 END_TEST
 
