@@ -21,9 +21,9 @@ static struct testd daemon_under_test;
 
 /*
  * Runs coordctl with the arguments that follow want (up to a NULL) and
- * expects a usage error: exit status 2, with want in its stderr (NULL: any).
+ * expects that exit status, with want in its stderr (NULL: anything).
  */
-static __attribute__((sentinel)) void ctl_expect_usage(const char *want, ...)
+static __attribute__((sentinel)) void ctl_expect(int status, const char *want, ...)
 {
 	struct testd_run run;
 	va_list ap;
@@ -31,7 +31,7 @@ static __attribute__((sentinel)) void ctl_expect_usage(const char *want, ...)
 	va_start(ap, want);
 	ctltest_run_v(&run, NULL, getenv("COORDCTL"), ap);
 	va_end(ap);
-	ck_assert_msg(run.status == 2, "status %d, not 2: %s", run.status, run.err);
+	ck_assert_msg(run.status == status, "status %d, not %d: %s", run.status, status, run.err);
 	if (want)
 		ck_assert_msg(strstr(run.err, want) != NULL, "\"%s\" not in: %s", want, run.err);
 	testd_run_free(&run);
@@ -39,22 +39,22 @@ static __attribute__((sentinel)) void ctl_expect_usage(const char *want, ...)
 
 START_TEST(test_usage_errors)
 {
-	ctl_expect_usage("no command", "--socket", "/nonexistent.sock", NULL);
-	ctl_expect_usage("unknown command 'frobnicate'", "frobnicate", NULL);
-	ctl_expect_usage(NULL, "status", "--bogus", NULL);
-	ctl_expect_usage(NULL, "status", "--limit", "0", NULL);
-	ctl_expect_usage("no COMMAND", "submit", "--mode", "async", NULL);
-	ctl_expect_usage(NULL, "submit", "--timeout", "soon", "--", "true", NULL);
-	ctl_expect_usage(NULL, "submit", "--env", "NOEQUALS", "--", "true", NULL);
-	ctl_expect_usage(NULL, "submit", "--batch", "-", "--wait", NULL);
-	ctl_expect_usage(NULL, "job", NULL);
-	ctl_expect_usage(NULL, "job", "a", "b", NULL);
-	ctl_expect_usage(NULL, "wait", NULL);
-	ctl_expect_usage(NULL, "wait", "x", "--timeout", "-1", NULL);
-	ctl_expect_usage(NULL, "cancel", NULL);
-	ctl_expect_usage(NULL, "watch", "--since", "abc", NULL);
-	ctl_expect_usage(NULL, "tree", "a", "b", NULL);
-	ctl_expect_usage(NULL, "ping", "extra", NULL);
+	ctl_expect(2, "no command", "--socket", "/nonexistent.sock", NULL);
+	ctl_expect(2, "unknown command 'frobnicate'", "frobnicate", NULL);
+	ctl_expect(2, NULL, "status", "--bogus", NULL);
+	ctl_expect(2, NULL, "status", "--limit", "0", NULL);
+	ctl_expect(2, "no COMMAND", "submit", "--mode", "async", NULL);
+	ctl_expect(2, NULL, "submit", "--timeout", "soon", "--", "true", NULL);
+	ctl_expect(2, NULL, "submit", "--env", "NOEQUALS", "--", "true", NULL);
+	ctl_expect(2, NULL, "submit", "--batch", "-", "--wait", NULL);
+	ctl_expect(2, NULL, "job", NULL);
+	ctl_expect(2, NULL, "job", "a", "b", NULL);
+	ctl_expect(2, NULL, "wait", NULL);
+	ctl_expect(2, NULL, "wait", "x", "--timeout", "-1", NULL);
+	ctl_expect(2, NULL, "cancel", NULL);
+	ctl_expect(2, NULL, "watch", "--since", "abc", NULL);
+	ctl_expect(2, NULL, "tree", "a", "b", NULL);
+	ctl_expect(2, NULL, "ping", "extra", NULL);
 }
 END_TEST
 
@@ -224,14 +224,8 @@ START_TEST(test_submit_plain_and_json)
 	json_object_put(obj);
 	testd_run_free(&run);
 	/* The same request_id again is a conflict. */
-	ctl_run(&run, "submit", "--request-id", "ctl-json-1", "--", "true");
-	ck_assert_int_eq(run.status, 1);
-	ck_assert_ptr_nonnull(strstr(run.err, "conflict"));
-	testd_run_free(&run);
-	ctl_run(&run, "submit", "--mode", "no-such-mode", "--", "true");
-	ck_assert_int_eq(run.status, 1);
-	ck_assert_ptr_nonnull(strstr(run.err, "unknown_mode"));
-	testd_run_free(&run);
+	ctl_expect(1, "conflict", "submit", "--request-id", "ctl-json-1", "--", "true", NULL);
+	ctl_expect(1, "unknown_mode", "submit", "--mode", "no-such-mode", "--", "true", NULL);
 }
 END_TEST
 
@@ -245,18 +239,11 @@ START_TEST(test_submit_wait_mirrors)
 	ck_assert_str_eq(run.out, "out\n");
 	ck_assert_ptr_nonnull(strstr(run.err, "err\n"));
 	testd_run_free(&run);
-	ctl_run(&run, "submit", "--wait", "--", "/bin/sh", "-c", "printf 'a\\0b'");
-	ck_assert_int_eq(run.status, 0);
-	testd_run_free(&run);
-	ctl_run(&run, "submit", "--wait", "--", "/bin/sh", "-c", "kill -TERM $$");
-	ck_assert_int_eq(run.status, 128 + SIGTERM);
-	testd_run_free(&run);
-	ctl_run(&run, "submit", "--wait", "--timeout", "0.5", "--", "sleep", "30");
-	ck_assert_int_eq(run.status, 124);
-	testd_run_free(&run);
-	ctl_run(&run, "submit", "--wait", "--", "/nonexistent/program");
-	ck_assert_int_eq(run.status, 127);
-	testd_run_free(&run);
+	ctl_expect(0, NULL, "submit", "--wait", "--", "/bin/sh", "-c", "printf 'a\\0b'", NULL);
+	ctl_expect(128 + SIGTERM, NULL, "submit", "--wait", "--", "/bin/sh", "-c", "kill -TERM $$",
+		   NULL);
+	ctl_expect(124, NULL, "submit", "--wait", "--timeout", "0.5", "--", "sleep", "30", NULL);
+	ctl_expect(127, NULL, "submit", "--wait", "--", "/nonexistent/program", NULL);
 	ctl_run(&run, "submit", "--wait", "--env", "GREETING=hello", "--cwd", "/", "--", "/bin/sh",
 		"-c", "echo $GREETING; pwd");
 	ck_assert_int_eq(run.status, 0);
@@ -282,31 +269,15 @@ START_TEST(test_status_job_wait_cancel)
 	struct testd_run run;
 	json_object *obj, *jobs;
 
-	ctl_run(&run, "submit", "--request-id", "ctl-ok", "--", "true");
-	ck_assert_int_eq(run.status, 0);
-	testd_run_free(&run);
-	ctl_run(&run, "submit", "--request-id", "ctl-bad", "--", "/bin/sh", "-c",
-		"echo oops; exit 2");
-	ck_assert_int_eq(run.status, 0);
-	testd_run_free(&run);
-	ctl_run(&run, "submit", "--request-id", "ctl-slow", "--", "sleep", "30");
-	ck_assert_int_eq(run.status, 0);
-	testd_run_free(&run);
+	ctl_expect(0, NULL, "submit", "--request-id", "ctl-ok", "--", "true", NULL);
+	ctl_expect(0, NULL, "submit", "--request-id", "ctl-bad", "--", "/bin/sh", "-c",
+		   "echo oops; exit 2", NULL);
+	ctl_expect(0, NULL, "submit", "--request-id", "ctl-slow", "--", "sleep", "30", NULL);
 
-	ctl_run(&run, "wait", "ctl-ok", "--timeout", "20");
-	ck_assert_int_eq(run.status, 0);
-	testd_run_free(&run);
-	ctl_run(&run, "wait", "ctl-ok", "ctl-bad");
-	ck_assert_int_eq(run.status, 1);
-	ck_assert_ptr_nonnull(strstr(run.err, "ctl-bad"));
-	testd_run_free(&run);
-	ctl_run(&run, "wait", "ctl-slow", "--timeout", "0.2");
-	ck_assert_int_eq(run.status, 124);
-	testd_run_free(&run);
-	ctl_run(&run, "wait", "ctl-never-submitted");
-	ck_assert_int_eq(run.status, 1);
-	ck_assert_ptr_nonnull(strstr(run.err, "not_found"));
-	testd_run_free(&run);
+	ctl_expect(0, NULL, "wait", "ctl-ok", "--timeout", "20", NULL);
+	ctl_expect(1, "ctl-bad", "wait", "ctl-ok", "ctl-bad", NULL);
+	ctl_expect(124, NULL, "wait", "ctl-slow", "--timeout", "0.2", NULL);
+	ctl_expect(1, "not_found", "wait", "ctl-never-submitted", NULL);
 
 	ctl_run(&run, "job", "ctl-bad");
 	ck_assert_int_eq(run.status, 0);
@@ -321,9 +292,7 @@ START_TEST(test_status_job_wait_cancel)
 	ck_assert_int_eq(json_object_get_int(ctltest_get(ctltest_get(obj, "job"), "exit_code")), 2);
 	json_object_put(obj);
 	testd_run_free(&run);
-	ctl_run(&run, "job", "ctl-never-submitted");
-	ck_assert_int_eq(run.status, 1);
-	testd_run_free(&run);
+	ctl_expect(1, NULL, "job", "ctl-never-submitted", NULL);
 
 	ctl_run(&run, "status", "--json", "--failed");
 	ck_assert_int_eq(run.status, 0);
@@ -351,25 +320,16 @@ START_TEST(test_status_job_wait_cancel)
 	ck_assert_ptr_null(strstr(run.out, "\033[")); /* not a terminal: no colour */
 	testd_run_free(&run);
 
-	ctl_run(&run, "cancel", "ctl-slow");
-	ck_assert_int_eq(run.status, 0);
-	testd_run_free(&run);
-	ctl_run(&run, "wait", "ctl-slow", "--timeout", "20");
-	ck_assert_int_eq(run.status, 1);
-	testd_run_free(&run);
+	ctl_expect(0, NULL, "cancel", "ctl-slow", NULL);
+	ctl_expect(1, NULL, "wait", "ctl-slow", "--timeout", "20", NULL);
 	ctl_run(&run, "job", "--json", "ctl-slow");
 	obj = ctltest_parse(run.out);
 	ck_assert_str_eq(ctltest_str(ctltest_get(ctltest_get(obj, "job"), "error"), "kind"),
 			 "cancelled");
 	json_object_put(obj);
 	testd_run_free(&run);
-	ctl_run(&run, "cancel", "ctl-slow");
-	ck_assert_int_eq(run.status, 1);
-	ck_assert_ptr_nonnull(strstr(run.err, "conflict"));
-	testd_run_free(&run);
-	ctl_run(&run, "cancel", "--no-cascade", "ctl-never-submitted");
-	ck_assert_int_eq(run.status, 1);
-	testd_run_free(&run);
+	ctl_expect(1, "conflict", "cancel", "ctl-slow", NULL);
+	ctl_expect(1, NULL, "cancel", "--no-cascade", "ctl-never-submitted", NULL);
 }
 END_TEST
 
@@ -567,18 +527,13 @@ END_TEST
 
 START_TEST(test_shutdown)
 {
-	struct testd_run run;
 	int status;
 
-	ctl_run(&run, "shutdown");
-	ck_assert_int_eq(run.status, 0);
-	testd_run_free(&run);
+	ctl_expect(0, NULL, "shutdown", NULL);
 	status = testd_wait_exit(&daemon_under_test, 30000);
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
-	ctl_run(&run, "ping");
-	ck_assert_int_eq(run.status, 69);
-	testd_run_free(&run);
+	ctl_expect(69, NULL, "ping", NULL);
 }
 END_TEST
 

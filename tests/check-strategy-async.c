@@ -111,6 +111,17 @@ static struct message *async_wait_final(const char *request_id, double timeout_s
 	return w.found;
 }
 
+/* Submits json, runs the loop until request_id's final message, checks its type; returns it. */
+static struct message *async_run(const char *json, const char *request_id, enum message_type type)
+{
+	struct message *msg;
+
+	async_submit_ok(json);
+	msg = async_wait_final(request_id, 10);
+	ck_assert_int_eq(msg->type, type);
+	return msg;
+}
+
 static const char *async_result_string(struct message *msg, const char *key)
 {
 	ck_assert_ptr_nonnull(msg->result);
@@ -137,10 +148,9 @@ START_TEST(test_async_success_output)
 	struct job *job;
 
 	async_start(2, 0, 0);
-	async_submit_ok("{\"request_id\": \"ok\", \"node\": {\"argv\": [\"sh\", \"-c\","
-			" \"echo out; echo err >&2\"]}}");
-	msg = async_wait_final("ok", 10);
-	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_SUCCESS);
+	msg = async_run("{\"request_id\": \"ok\", \"node\": {\"argv\": [\"sh\", \"-c\","
+			" \"echo out; echo err >&2\"]}}",
+			"ok", MESSAGE_REQUEST_SUCCESS);
 	ck_assert_str_eq(async_result_string(msg, "stdout"), "out\n");
 	ck_assert_str_eq(async_result_string(msg, "stderr"), "err\n");
 	ck_assert_int_eq(json_object_get_int(json_object_object_get(msg->result, "exit_code")), 0);
@@ -162,10 +172,9 @@ START_TEST(test_async_exit_status)
 	struct job *job;
 
 	async_start(2, 0, 0);
-	async_submit_ok("{\"request_id\": \"e3\", \"node\": {\"argv\": [\"sh\", \"-c\", \"exit "
-			"3\"]}}");
-	msg = async_wait_final("e3", 10);
-	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_FAILURE);
+	msg = async_run("{\"request_id\": \"e3\", \"node\": {\"argv\": [\"sh\", \"-c\", \"exit "
+			"3\"]}}",
+			"e3", MESSAGE_REQUEST_FAILURE);
 	ck_assert_int_eq(msg->error_kind, ERROR_EXIT);
 	ck_assert_int_eq(msg->error_exit_code, 3);
 	ck_assert_ptr_nonnull(strstr(msg->error_message, "3"));
@@ -185,10 +194,9 @@ START_TEST(test_async_killed_by_signal)
 	json_object *v;
 
 	async_start(2, 0, 0);
-	async_submit_ok("{\"request_id\": \"sig\", \"node\": {\"argv\": [\"sh\", \"-c\", \"kill "
-			"-KILL $$\"]}}");
-	msg = async_wait_final("sig", 10);
-	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_FAILURE);
+	msg = async_run("{\"request_id\": \"sig\", \"node\": {\"argv\": [\"sh\", \"-c\", \"kill "
+			"-KILL $$\"]}}",
+			"sig", MESSAGE_REQUEST_FAILURE);
 	ck_assert_int_eq(msg->error_kind, ERROR_SIGNAL);
 	ck_assert_int_eq(msg->error_signal, SIGKILL);
 	ck_assert_ptr_nonnull(strstr(msg->error_message, "SIGKILL"));
@@ -254,9 +262,7 @@ START_TEST(test_async_bad_cwd)
 	snprintf(json, sizeof(json),
 		 "{\"request_id\": \"pwd\", \"node\": {\"argv\": [\"pwd\"], \"cwd\": \"%s\"}}",
 		 env.dir);
-	async_submit_ok(json);
-	msg = async_wait_final("pwd", 10);
-	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_SUCCESS);
+	msg = async_run(json, "pwd", MESSAGE_REQUEST_SUCCESS);
 	snprintf(json, sizeof(json), "%s\n", env.dir);
 	ck_assert_str_eq(async_result_string(msg, "stdout"), json);
 }
@@ -268,10 +274,9 @@ START_TEST(test_async_timeout)
 	struct job *job;
 
 	async_start(2, 0, 0);
-	async_submit_ok("{\"request_id\": \"slow\", \"node\": {\"argv\": [\"sleep\", \"100\"],"
-			" \"timeout_ms\": 200}}");
-	msg = async_wait_final("slow", 10);
-	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_FAILURE);
+	msg = async_run("{\"request_id\": \"slow\", \"node\": {\"argv\": [\"sleep\", \"100\"],"
+			" \"timeout_ms\": 200}}",
+			"slow", MESSAGE_REQUEST_FAILURE);
 	ck_assert_int_eq(msg->error_kind, ERROR_TIMEOUT);
 	ck_assert_ptr_nonnull(strstr(msg->error_message, "200"));
 	job = async_job("slow");
@@ -367,10 +372,9 @@ START_TEST(test_async_leftover_holding_output)
 
 	async_start(2, 0, 0);
 	/* The leftover keeps stdout open: the job still ends, and so does it. */
-	async_submit_ok("{\"request_id\": \"bg\", \"node\": {\"argv\": [\"sh\", \"-c\","
-			" \"sleep 100 & echo $!\"]}}");
-	msg = async_wait_final("bg", 10);
-	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_SUCCESS);
+	msg = async_run("{\"request_id\": \"bg\", \"node\": {\"argv\": [\"sh\", \"-c\","
+			" \"sleep 100 & echo $!\"]}}",
+			"bg", MESSAGE_REQUEST_SUCCESS);
 	leftover = (pid_t)atoi(async_result_string(msg, "stdout"));
 	ck_assert_int_gt(leftover, 0);
 	ck_assert(tu_wait_pid_gone(leftover, 5));
@@ -465,11 +469,10 @@ START_TEST(test_async_sweep_spares_reused_group)
 	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
 	async_start_grace(2, 0, 0, grace_ms);
 	/* The leftover ignores SIGTERM and lets go of the pipes: the sweep waits for it. */
-	async_submit_ok("{\"request_id\": \"reuse\", \"node\": {\"argv\": [\"sh\", \"-c\","
+	msg = async_run("{\"request_id\": \"reuse\", \"node\": {\"argv\": [\"sh\", \"-c\","
 			" \"(trap '' TERM; exec sleep 0.3) </dev/null >/dev/null 2>&1 &"
-			" echo $!\"]}}");
-	msg = async_wait_final("reuse", 10);
-	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_SUCCESS);
+			" echo $!\"]}}",
+			"reuse", MESSAGE_REQUEST_SUCCESS);
 	leftover = (pid_t)atoi(async_result_string(msg, "stdout"));
 	ck_assert_int_gt(leftover, 0);
 	{
@@ -504,10 +507,9 @@ START_TEST(test_async_output_limit)
 	struct message *msg;
 
 	async_start(2, 0, 1000);
-	async_submit_ok("{\"request_id\": \"big\", \"node\": {\"argv\": [\"sh\", \"-c\","
-			" \"head -c 300000 /dev/zero | tr '\\\\0' a; echo e >&2\"]}}");
-	msg = async_wait_final("big", 10);
-	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_SUCCESS);
+	msg = async_run("{\"request_id\": \"big\", \"node\": {\"argv\": [\"sh\", \"-c\","
+			" \"head -c 300000 /dev/zero | tr '\\\\0' a; echo e >&2\"]}}",
+			"big", MESSAGE_REQUEST_SUCCESS);
 	ck_assert_uint_eq(strlen(async_result_string(msg, "stdout")), 1000);
 	ck_assert_int_eq(async_result_string(msg, "stdout")[999], 'a');
 	ck_assert(async_result_bool(msg, "stdout_truncated"));
@@ -523,10 +525,9 @@ START_TEST(test_async_stdin)
 	char *json, *data;
 
 	async_start(2, 0, 0);
-	async_submit_ok("{\"request_id\": \"cat\", \"node\": {\"argv\": [\"cat\"],"
-			" \"stdin\": \"hello\\nworld\"}}");
-	msg = async_wait_final("cat", 10);
-	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_SUCCESS);
+	msg = async_run("{\"request_id\": \"cat\", \"node\": {\"argv\": [\"cat\"],"
+			" \"stdin\": \"hello\\nworld\"}}",
+			"cat", MESSAGE_REQUEST_SUCCESS);
 	ck_assert_str_eq(async_result_string(msg, "stdout"), "hello\nworld");
 	/* More than a pipe holds: written as the task reads. */
 	data = malloc(big + 1);
@@ -545,10 +546,9 @@ START_TEST(test_async_stdin)
 	msg = async_wait_final("empty", 10);
 	ck_assert_str_eq(async_result_string(msg, "stdout"), "");
 	/* A task that ignores its input does not hold anything up. */
-	async_submit_ok("{\"request_id\": \"deaf\", \"node\": {\"argv\": [\"true\"],"
-			" \"stdin\": \"ignored\"}}");
-	msg = async_wait_final("deaf", 10);
-	ck_assert_int_eq(msg->type, MESSAGE_REQUEST_SUCCESS);
+	msg = async_run("{\"request_id\": \"deaf\", \"node\": {\"argv\": [\"true\"],"
+			" \"stdin\": \"ignored\"}}",
+			"deaf", MESSAGE_REQUEST_SUCCESS);
 	free(json);
 	free(data);
 }
