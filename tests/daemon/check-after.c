@@ -26,40 +26,19 @@
 
 /* A daemon, a client, and the file every task appends its name to. */
 struct after_env {
-	struct harness_daemon d;
-	struct harness_client *c;
+	struct harness_fixture fx;
 	char runs[256];
 };
 
 static void after_setup(struct after_env *e)
 {
-	harness_daemon_new(&e->d, AFTER_CONFIG);
-	e->c = harness_client_new(e->d.sock);
-	snprintf(e->runs, sizeof(e->runs), "%s/runs", e->d.dir);
+	harness_fixture_start(&e->fx, AFTER_CONFIG);
+	snprintf(e->runs, sizeof(e->runs), "%s/runs", e->fx.daemon.dir);
 }
 
 static void after_teardown(struct after_env *e)
 {
-	harness_client_free(e->c);
-	harness_daemon_cleanup(&e->d);
-}
-
-/* A fifo called name in the daemon's dir; its path in buf. */
-static const char *after_gate(struct after_env *e, const char *name, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s/%s", e->d.dir, name);
-	ck_assert_int_eq(mkfifo(buf, 0600), 0);
-	return buf;
-}
-
-/* Lets the task blocked on gate go on (it reads one line from it). */
-static void after_open_gate(const char *gate)
-{
-	int fd = open(gate, O_WRONLY);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, "go\n", 3), 3);
-	close(fd);
+	harness_fixture_stop(&e->fx);
 }
 
 /*
@@ -75,7 +54,7 @@ static json_object *after_submit(struct after_env *e, const char *name, const ch
 
 	snprintf(script, sizeof(script), "%s%s%secho %s >> %s; exit %d", gate ? "read x < " : "",
 		 gate ? gate : "", gate ? "; " : "", name, e->runs, status);
-	r = harness_ok(e->c, "submit",
+	r = harness_ok(e->fx.client, "submit",
 		       harness_json("{\"request_id\":\"%s\"%s,\"node\":{\"argv\":[\"sh\",\"-c\","
 				    "\"%s\"]}}",
 				    name, extra, script));
@@ -92,7 +71,7 @@ static void after_submit_ok(struct after_env *e, const char *name, const char *g
 
 static void after_expect_phase(struct after_env *e, const char *name, const char *phase)
 {
-	json_object *job = harness_job(e->c, name);
+	json_object *job = harness_job(e->fx.client, name);
 
 	ck_assert_msg(strcmp(harness_str(job, "phase"), phase) == 0, "%s: %s", name,
 		      json_object_to_json_string(job));
@@ -126,7 +105,8 @@ static void after_expect_runs(struct after_env *e, const char *want)
 /* The job closed as a dependency failure, naming dep, with that final message. */
 static void after_expect_dependency(struct after_env *e, const char *name, const char *dep)
 {
-	json_object *r = harness_ok(e->c, "job", harness_json("{\"request_id\":\"%s\"}", name));
+	json_object *r =
+		harness_ok(e->fx.client, "job", harness_json("{\"request_id\":\"%s\"}", name));
 
 	ck_assert_str_eq(harness_str(r, "job.status"), "closed");
 	ck_assert_str_eq(harness_str(r, "job.result"), "failure");
@@ -146,7 +126,7 @@ START_TEST(test_chain_fails)
 	json_object *b, *c;
 
 	after_setup(&e);
-	after_gate(&e, "gate-a", gate, sizeof(gate));
+	harness_fifo(&e.fx.daemon, "gate-a", gate, sizeof(gate));
 	after_submit_ok(&e, "a", gate, 1, "");
 	b = after_submit(&e, "b", NULL, 0, ",\"after\":[\"a\"]");
 	c = after_submit(&e, "c", NULL, 0, ",\"after\":[\"b\"],\"after_policy\":\"success\"");
@@ -158,11 +138,11 @@ START_TEST(test_chain_fails)
 	ck_assert_str_eq(harness_str(c, "after.0"), "b");
 	json_object_put(b);
 	json_object_put(c);
-	json_object_put(harness_wait_running(e.c, "a"));
+	json_object_put(harness_wait_running(e.fx.client, "a"));
 	after_expect_phase(&e, "b", "waiting");
 
-	after_open_gate(gate);
-	json_object_put(harness_wait_job(e.c, "c"));
+	harness_fifo_write(gate, "go\n");
+	json_object_put(harness_wait_job(e.fx.client, "c"));
 	after_expect_dependency(&e, "b", "\"a\"");
 	after_expect_dependency(&e, "c", "\"b\"");
 	/* Neither ran. */
@@ -179,18 +159,18 @@ START_TEST(test_long_chain)
 
 	/* A failure walks down a long chain one message at a time, not by recursion. */
 	after_setup(&e);
-	after_gate(&e, "gate", gate, sizeof(gate));
+	harness_fifo(&e.fx.daemon, "gate", gate, sizeof(gate));
 	after_submit_ok(&e, "n0", gate, 3, "");
 	for (int i = 1; i <= 2000; i++) {
 		snprintf(id, sizeof(id), "n%d", i);
 		snprintf(extra, sizeof(extra), ",\"after\":[\"n%d\"]", i - 1);
 		after_submit_ok(&e, id, NULL, 0, extra);
 	}
-	json_object_put(harness_wait_running(e.c, "n0"));
-	after_open_gate(gate);
-	json_object_put(harness_wait_job(e.c, "n2000"));
+	json_object_put(harness_wait_running(e.fx.client, "n0"));
+	harness_fifo_write(gate, "go\n");
+	json_object_put(harness_wait_job(e.fx.client, "n2000"));
 	after_expect_dependency(&e, "n2000", "\"n1999\"");
-	r = harness_ok(e.c, "status", NULL);
+	r = harness_ok(e.fx.client, "status", NULL);
 	ck_assert_int_eq(harness_int(r, "counts.failure"), 2001);
 	ck_assert_int_eq(harness_int(r, "counts.opened"), 0);
 	json_object_put(r);
@@ -207,22 +187,22 @@ START_TEST(test_diamond_closed)
 	char *runs;
 
 	after_setup(&e);
-	after_gate(&e, "gate-a", gate_a, sizeof(gate_a));
-	after_gate(&e, "gate-b", gate_b, sizeof(gate_b));
+	harness_fifo(&e.fx.daemon, "gate-a", gate_a, sizeof(gate_a));
+	harness_fifo(&e.fx.daemon, "gate-b", gate_b, sizeof(gate_b));
 	after_submit_ok(&e, "a", gate_a, 1, "");
 	after_submit_ok(&e, "b", gate_b, 0, ",\"after\":[\"a\"],\"after_policy\":\"closed\"");
 	after_submit_ok(&e, "c", NULL, 0, ",\"after\":[\"a\"],\"after_policy\":\"closed\"");
 	/* d names b twice: it waits for it once. */
 	after_submit_ok(&e, "d", NULL, 0,
 			",\"after\":[\"b\",\"c\",\"b\"],\"after_policy\":\"closed\"");
-	json_object_put(harness_wait_running(e.c, "a"));
-	after_open_gate(gate_a);
+	json_object_put(harness_wait_running(e.fx.client, "a"));
+	harness_fifo_write(gate_a, "go\n");
 	/* a failed: b and c run all the same; d waits for b, which waits for its gate. */
-	json_object_put(harness_wait_job(e.c, "c"));
-	json_object_put(harness_wait_running(e.c, "b"));
+	json_object_put(harness_wait_job(e.fx.client, "c"));
+	json_object_put(harness_wait_running(e.fx.client, "b"));
 	after_expect_phase(&e, "d", "waiting");
-	after_open_gate(gate_b);
-	r = harness_wait_job(e.c, "d");
+	harness_fifo_write(gate_b, "go\n");
+	r = harness_wait_job(e.fx.client, "d");
 	/* Shown as submitted. */
 	ck_assert_int_eq(json_object_array_length(harness_get(r, "after")), 3);
 	ck_assert_str_eq(harness_str(r, "after.2"), "b");
@@ -241,19 +221,19 @@ START_TEST(test_waiting_takes_no_slot)
 	json_object *r;
 
 	after_setup(&e);
-	after_gate(&e, "gate", gate, sizeof(gate));
+	harness_fifo(&e.fx.daemon, "gate", gate, sizeof(gate));
 	after_submit_ok(&e, "first", gate, 0, "");
-	json_object_put(harness_wait_running(e.c, "first"));
+	json_object_put(harness_wait_running(e.fx.client, "first"));
 	/* Mode one has a single slot: the waiting job must not hold it. */
 	after_submit_ok(&e, "later", NULL, 0, ",\"mode\":\"one\",\"after\":[\"first\"]");
-	r = harness_ok(e.c, "submit",
+	r = harness_ok(e.fx.client, "submit",
 		       harness_json("{\"request_id\":\"other\",\"mode\":\"one\",\"wait\":true,"
 				    "\"node\":{\"argv\":[\"true\"]}}"));
 	ck_assert_str_eq(harness_str(r, "job.result"), "success");
 	json_object_put(r);
 	after_expect_phase(&e, "later", "waiting");
-	after_open_gate(gate);
-	r = harness_wait_job(e.c, "later");
+	harness_fifo_write(gate, "go\n");
+	r = harness_wait_job(e.fx.client, "later");
 	ck_assert_str_eq(harness_str(r, "result"), "success");
 	json_object_put(r);
 	after_expect_runs(&e, "first\nlater\n");
@@ -269,38 +249,39 @@ START_TEST(test_after_refused)
 
 	after_setup(&e);
 	after_submit_ok(&e, "done", NULL, 0, "");
-	json_object_put(harness_wait_job(e.c, "done"));
+	json_object_put(harness_wait_job(e.fx.client, "done"));
 	/* A missing id: 1001 naming it, and nothing is created. */
-	ck_assert_int_eq(harness_err(e.c, "submit",
+	ck_assert_int_eq(harness_err(e.fx.client, "submit",
 				     harness_json("{\"request_id\":\"orphan\",\"after\":[\"done\","
 						  "\"nope\"],\"node\":{\"argv\":[\"true\"]}}"),
 				     &msg),
 			 1001);
 	ck_assert_msg(strstr(msg, "\"nope\""), "%s", msg);
 	free(msg);
-	ck_assert_int_eq(harness_err(e.c, "job", harness_json("{\"request_id\":\"orphan\"}"), NULL),
-			 1001);
-	r = harness_ok(e.c, "status", NULL);
+	ck_assert_int_eq(
+		harness_err(e.fx.client, "job", harness_json("{\"request_id\":\"orphan\"}"), NULL),
+		1001);
+	r = harness_ok(e.fx.client, "status", NULL);
 	ck_assert_int_eq(harness_int(r, "counts.closed"), 1);
 	ck_assert_int_eq(harness_int(r, "counts.opened"), 0);
 	json_object_put(r);
 	/* Its own id cannot be named: it does not exist yet (no cycle can be built). */
-	ck_assert_int_eq(harness_err(e.c, "submit",
+	ck_assert_int_eq(harness_err(e.fx.client, "submit",
 				     harness_json("{\"request_id\":\"self\",\"after\":[\"self\"],"
 						  "\"node\":{\"argv\":[\"true\"]}}"),
 				     NULL),
 			 1001);
 	/* Bad shapes and an unknown policy: invalid params. */
 	ck_assert_int_eq(
-		harness_err(e.c, "submit",
+		harness_err(e.fx.client, "submit",
 			    harness_json("{\"after\":\"done\",\"node\":{\"argv\":[\"true\"]}}"),
 			    NULL),
 		-32602);
-	ck_assert_int_eq(harness_err(e.c, "submit",
+	ck_assert_int_eq(harness_err(e.fx.client, "submit",
 				     harness_json("{\"after\":[7],\"node\":{\"argv\":[\"true\"]}}"),
 				     NULL),
 			 -32602);
-	ck_assert_int_eq(harness_err(e.c, "submit",
+	ck_assert_int_eq(harness_err(e.fx.client, "submit",
 				     harness_json("{\"after\":[\"done\"],\"after_policy\":\"any\","
 						  "\"node\":{\"argv\":[\"true\"]}}"),
 				     &msg),
@@ -308,7 +289,7 @@ START_TEST(test_after_refused)
 	ck_assert_msg(strstr(msg, "after_policy"), "%s", msg);
 	free(msg);
 	/* Past max_task_after (4 here): refused, naming the key. */
-	ck_assert_int_eq(harness_err(e.c, "submit",
+	ck_assert_int_eq(harness_err(e.fx.client, "submit",
 				     harness_json("{\"after\":[\"a1\",\"a2\",\"a3\",\"a4\",\"a5\"],"
 						  "\"node\":{\"argv\":[\"true\"]}}"),
 				     &msg),
@@ -316,14 +297,14 @@ START_TEST(test_after_refused)
 	ck_assert_msg(strstr(msg, "max_task_after"), "%s", msg);
 	free(msg);
 	/* The daemon goes on. */
-	r = harness_ok(e.c, "submit",
+	r = harness_ok(e.fx.client, "submit",
 		       harness_json("{\"after\":[\"done\"],\"wait\":true,\"node\":{\"argv\":"
 				    "[\"true\"]}}"));
 	ck_assert_str_eq(harness_str(r, "job.result"), "success");
 	ck_assert(harness_is_null(r, "job.error"));
 	json_object_put(r);
 	/* A job without after shows null. */
-	r = harness_job(e.c, "done");
+	r = harness_job(e.fx.client, "done");
 	ck_assert(harness_is_null(r, "after"));
 	json_object_put(r);
 	after_teardown(&e);
@@ -338,19 +319,19 @@ START_TEST(test_after_closed_already)
 	after_setup(&e);
 	after_submit_ok(&e, "ok", NULL, 0, "");
 	after_submit_ok(&e, "bad", NULL, 2, "");
-	json_object_put(harness_wait_job(e.c, "ok"));
-	json_object_put(harness_wait_job(e.c, "bad"));
+	json_object_put(harness_wait_job(e.fx.client, "ok"));
+	json_object_put(harness_wait_job(e.fx.client, "bad"));
 	/* Their dependencies closed already: queued at once, or failed at once. */
 	after_submit_ok(&e, "runs", NULL, 0, ",\"after\":[\"ok\"]");
 	after_submit_ok(&e, "never", NULL, 0, ",\"after\":[\"ok\",\"bad\"]");
 	after_submit_ok(&e, "anyway", NULL, 0, ",\"after\":[\"bad\"],\"after_policy\":\"closed\"");
-	r = harness_wait_job(e.c, "runs");
+	r = harness_wait_job(e.fx.client, "runs");
 	ck_assert_str_eq(harness_str(r, "result"), "success");
 	json_object_put(r);
-	r = harness_wait_job(e.c, "anyway");
+	r = harness_wait_job(e.fx.client, "anyway");
 	ck_assert_str_eq(harness_str(r, "result"), "success");
 	json_object_put(r);
-	json_object_put(harness_wait_job(e.c, "never"));
+	json_object_put(harness_wait_job(e.fx.client, "never"));
 	after_expect_dependency(&e, "never", "\"bad\"");
 	after_teardown(&e);
 }
@@ -363,25 +344,26 @@ START_TEST(test_cancel_waiting)
 	json_object *r;
 
 	after_setup(&e);
-	after_gate(&e, "gate", gate, sizeof(gate));
+	harness_fifo(&e.fx.daemon, "gate", gate, sizeof(gate));
 	after_submit_ok(&e, "a", gate, 0, "");
 	after_submit_ok(&e, "w", NULL, 0, ",\"after\":[\"a\"]");
 	after_submit_ok(&e, "x", NULL, 0, ",\"after\":[\"w\"]");
-	r = harness_ok(e.c, "cancel", harness_json("{\"request_id\":\"w\",\"cascade\":false}"));
+	r = harness_ok(e.fx.client, "cancel",
+		       harness_json("{\"request_id\":\"w\",\"cascade\":false}"));
 	ck_assert_str_eq(harness_str(r, "job.status"), "closed");
 	ck_assert_str_eq(harness_str(r, "job.error.kind"), "cancelled");
 	json_object_put(r);
 	/* x waited for w, which failed: it follows. */
-	json_object_put(harness_wait_job(e.c, "x"));
+	json_object_put(harness_wait_job(e.fx.client, "x"));
 	after_expect_dependency(&e, "x", "\"w\"");
-	json_object_put(harness_wait_running(e.c, "a"));
-	after_open_gate(gate);
-	r = harness_wait_job(e.c, "a");
+	json_object_put(harness_wait_running(e.fx.client, "a"));
+	harness_fifo_write(gate, "go\n");
+	r = harness_wait_job(e.fx.client, "a");
 	ck_assert_str_eq(harness_str(r, "result"), "success");
 	json_object_put(r);
 	after_expect_runs(&e, "a\n");
 	/* Cancelling it again: it is closed. */
-	ck_assert_int_eq(harness_err(e.c, "cancel",
+	ck_assert_int_eq(harness_err(e.fx.client, "cancel",
 				     harness_json("{\"request_id\":\"w\",\"cascade\":false}"),
 				     NULL),
 			 1002);
@@ -397,40 +379,40 @@ START_TEST(test_max_queue_counts_waiting)
 	char *msg = NULL;
 
 	after_setup(&e);
-	after_gate(&e, "gate", gate, sizeof(gate));
-	after_gate(&e, "gate-hold", gate_hold, sizeof(gate_hold));
+	harness_fifo(&e.fx.daemon, "gate", gate, sizeof(gate));
+	harness_fifo(&e.fx.daemon, "gate-hold", gate_hold, sizeof(gate_hold));
 	after_submit_ok(&e, "a", gate, 0, "");
-	json_object_put(harness_wait_running(e.c, "a"));
+	json_object_put(harness_wait_running(e.fx.client, "a"));
 	/* Mode one: one slot, max_queue 2. Two waiting jobs fill it... */
 	after_submit_ok(&e, "w1", NULL, 0, ",\"mode\":\"one\",\"after\":[\"a\"]");
 	after_submit_ok(&e, "w2", NULL, 0, ",\"mode\":\"one\",\"after\":[\"a\"]");
 	json_object_put(
-		harness_ok(e.c, "submit",
+		harness_ok(e.fx.client, "submit",
 			   harness_json("{\"request_id\":\"hold\",\"mode\":\"one\",\"node\":"
 					"{\"argv\":[\"sh\",\"-c\",\"read x < %s\"]}}",
 					gate_hold)));
-	json_object_put(harness_wait_running(e.c, "hold"));
+	json_object_put(harness_wait_running(e.fx.client, "hold"));
 	/* ...with the slot taken, a third is refused, waiting or not. */
 	ck_assert_int_eq(
-		harness_err(e.c, "submit",
+		harness_err(e.fx.client, "submit",
 			    harness_json("{\"request_id\":\"w3\",\"mode\":\"one\",\"after\":"
 					 "[\"a\"],\"node\":{\"argv\":[\"true\"]}}"),
 			    &msg),
 		1005);
 	free(msg);
 	ck_assert_int_eq(
-		harness_err(e.c, "submit",
+		harness_err(e.fx.client, "submit",
 			    harness_json("{\"request_id\":\"q3\",\"mode\":\"one\",\"node\":"
 					 "{\"argv\":[\"true\"]}}"),
 			    NULL),
 		1005);
 	/* Released, both run (they were counted already, so the full queue takes them). */
-	after_open_gate(gate);
-	after_open_gate(gate_hold);
-	r = harness_wait_job(e.c, "w2");
+	harness_fifo_write(gate, "go\n");
+	harness_fifo_write(gate_hold, "go\n");
+	r = harness_wait_job(e.fx.client, "w2");
 	ck_assert_str_eq(harness_str(r, "result"), "success");
 	json_object_put(r);
-	r = harness_wait_job(e.c, "w1");
+	r = harness_wait_job(e.fx.client, "w1");
 	ck_assert_str_eq(harness_str(r, "result"), "success");
 	json_object_put(r);
 	after_teardown(&e);

@@ -157,8 +157,7 @@ START_TEST(test_cancelled_running_job)
 	char script[512], gate[256];
 	json_object *r;
 
-	snprintf(gate, sizeof(gate), "%s/gate", fx.daemon.dir);
-	ck_assert_int_eq(mkfifo(gate, 0600), 0);
+	harness_fifo(&fx.daemon, "gate", gate, sizeof(gate));
 	snprintf(script, sizeof(script), "printf 'running'; printf 'err' >&2; cat %s", gate);
 	cb_submit("victim", "small", script, 0);
 	/* Opened: read from the live writer. */

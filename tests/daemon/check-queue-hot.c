@@ -38,15 +38,6 @@ static bool qh_cold_reached(void *want)
 	return qh_cold_total() >= *(long *)want;
 }
 
-static void qh_open_gate(const char *gate)
-{
-	int fd = open(gate, O_WRONLY);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, "\n", 1), 1);
-	close(fd);
-}
-
 /*
  * One task holds the slot; five queue behind it with queue_hot_tasks = 2:
  * exactly three go cold, and all five run once the slot frees, the cold
@@ -60,8 +51,7 @@ START_TEST(test_queue_past_hot_limit)
 	long want = 3;
 
 	harness_daemon_new(&daemon_, QH_CONFIG);
-	snprintf(gate, sizeof(gate), "%s/gate", daemon_.dir);
-	ck_assert_int_eq(mkfifo(gate, 0600), 0);
+	harness_fifo(&daemon_, "gate", gate, sizeof(gate));
 	c = harness_client_new(daemon_.sock);
 	json_object_put(harness_ok(
 		c, "submit",
@@ -77,7 +67,7 @@ START_TEST(test_queue_past_hot_limit)
 				     i, i, i)));
 	ck_assert_msg(harness_until(qh_cold_reached, &want, HARNESS_WAIT_MS),
 		      "%ld queued jobs went cold, not 3", qh_cold_total());
-	qh_open_gate(gate);
+	harness_fifo_write(gate, "\n");
 	for (int i = 0; i < 5; i++) {
 		snprintf(id, sizeof(id), "q%d", i);
 		snprintf(name, sizeof(name), "n%d", i);
@@ -106,8 +96,7 @@ START_TEST(test_cascade_hot_and_cold)
 	long want = 3;
 
 	harness_daemon_new(&daemon_, QH_CONFIG);
-	snprintf(gate, sizeof(gate), "%s/gate", daemon_.dir);
-	ck_assert_int_eq(mkfifo(gate, 0600), 0);
+	harness_fifo(&daemon_, "gate", gate, sizeof(gate));
 	c = harness_client_new(daemon_.sock);
 	json_object_put(
 		harness_ok(c, "submit",

@@ -28,25 +28,21 @@
 /* clang-format on */
 
 struct qm_env {
-	struct harness_daemon d;
-	struct harness_client *c;
+	struct harness_fixture fx;
 	char gate[256];
 	char out[256];
 };
 
 static void qm_setup(struct qm_env *e)
 {
-	harness_daemon_new(&e->d, QM_CONFIG);
-	snprintf(e->gate, sizeof(e->gate), "%s/gate", e->d.dir);
-	snprintf(e->out, sizeof(e->out), "%s/out", e->d.dir);
-	ck_assert_int_eq(mkfifo(e->gate, 0600), 0);
-	e->c = harness_client_new(e->d.sock);
+	harness_fixture_start(&e->fx, QM_CONFIG);
+	harness_fifo(&e->fx.daemon, "gate", e->gate, sizeof(e->gate));
+	snprintf(e->out, sizeof(e->out), "%s/out", e->fx.daemon.dir);
 }
 
 static void qm_teardown(struct qm_env *e)
 {
-	harness_client_free(e->c);
-	harness_daemon_cleanup(&e->d);
+	harness_fixture_stop(&e->fx);
 }
 
 /*
@@ -56,34 +52,26 @@ static void qm_teardown(struct qm_env *e)
 static size_t qm_blocker(struct qm_env *e)
 {
 	json_object_put(
-		harness_ok(e->c, "submit",
+		harness_ok(e->fx.client, "submit",
 			   harness_json("{\"request_id\":\"blocker\",\"node\":{\"id\":\"top\","
 					"\"argv\":[\"sh\",\"-c\",\"read x < %s\"]}}",
 					e->gate)));
-	json_object_put(harness_wait_running(e->c, "blocker"));
-	return harness_log_len(&e->d);
-}
-
-static void qm_open_gate(struct qm_env *e)
-{
-	int fd = open(e->gate, O_WRONLY);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, "\n", 1), 1);
-	close(fd);
+	json_object_put(harness_wait_running(e->fx.client, "blocker"));
+	return harness_log_len(&e->fx.daemon);
 }
 
 /* Waits until the daemon says queued jobs went cold, past the log's length mark. */
 static void qm_wait_cold(struct qm_env *e, size_t mark)
 {
-	ck_assert_msg(harness_log_wait(&e->d, mark, "kept in the history only", HARNESS_WAIT_MS),
-		      "no queued job went cold");
+	ck_assert_msg(
+		harness_log_wait(&e->fx.daemon, mark, "kept in the history only", HARNESS_WAIT_MS),
+		"no queued job went cold");
 }
 
 static json_object *qm_job(struct qm_env *e, const char *request_id)
 {
-	json_object *r =
-		harness_ok(e->c, "job", harness_json("{\"request_id\":\"%s\"}", request_id));
+	json_object *r = harness_ok(e->fx.client, "job",
+				    harness_json("{\"request_id\":\"%s\"}", request_id));
 	json_object *job = json_object_get(harness_get(r, "job"));
 
 	json_object_put(r);
@@ -115,14 +103,14 @@ START_TEST(test_queued_task_starts_whole)
 	qm_setup(&e);
 	mark = qm_blocker(&e);
 	json_object_put(harness_ok(
-		e.c, "submit",
+		e.fx.client, "submit",
 		harness_json(
 			"{\"request_id\":\"full\",\"parent_node_id\":\"top\","
 			"\"node\":{\"id\":\"n-full\",\"name\":\"whole\",\"argv\":[\"sh\",\"-c\","
 			"\"printf '%%s|%%s|' \\\"$QM_VAR\\\" \\\"$(pwd)\\\" > %s; cat >> %s; "
 			"exit 3\"],\"env\":{\"QM_VAR\":\"val ue\"},\"cwd\":\"%s\","
 			"\"stdin\":\"in-data\",\"timeout_ms\":600000}}",
-			e.out, e.out, e.d.dir)));
+			e.out, e.out, e.fx.daemon.dir)));
 	qm_wait_cold(&e, mark);
 	/* Queued, cold: read back as it was submitted, its stored Task included. */
 	job = qm_job(&e, "full");
@@ -135,15 +123,15 @@ START_TEST(test_queued_task_starts_whole)
 	ck_assert_str_eq(harness_str(job, "task.node.stdin"), "in-data");
 	ck_assert_int_eq(harness_int(job, "task.node.timeout_ms"), 600000);
 	json_object_put(job);
-	qm_open_gate(&e);
-	job = harness_wait_job(e.c, "full");
+	harness_fifo_write(e.gate, "\n");
+	job = harness_wait_job(e.fx.client, "full");
 	ck_assert_str_eq(harness_str(job, "result"), "failure");
 	ck_assert_int_eq(harness_int(job, "exit_code"), 3);
 	ck_assert_str_eq(harness_str(job, "error.kind"), "exit");
 	ck_assert_str_eq(harness_str(job, "run_id"), "blocker");
 	json_object_put(job);
 	out = qm_read(e.out);
-	snprintf(want, sizeof(want), "val ue|%s|in-data", e.d.dir);
+	snprintf(want, sizeof(want), "val ue|%s|in-data", e.fx.daemon.dir);
 	ck_assert_str_eq(out, want);
 	free(out);
 	qm_teardown(&e);
@@ -159,17 +147,17 @@ START_TEST(test_cancel_queued)
 	qm_setup(&e);
 	mark = qm_blocker(&e);
 	json_object_put(harness_ok(
-		e.c, "submit",
+		e.fx.client, "submit",
 		harness_json(
 			"{\"request_id\":\"q1\",\"node\":{\"id\":\"n-q1\",\"argv\":[\"true\"]}}")));
 	qm_wait_cold(&e, mark);
 	/* The mode counts it queued. */
-	job = harness_ok(e.c, "modes", NULL);
+	job = harness_ok(e.fx.client, "modes", NULL);
 	ck_assert_int_eq(
 		harness_int(harness_find_named(harness_get(job, "modes"), "async"), "queued"), 1);
 	json_object_put(job);
-	json_object_put(harness_ok(e.c, "cancel", harness_json("{\"request_id\":\"q1\"}")));
-	job = harness_wait_job(e.c, "q1");
+	json_object_put(harness_ok(e.fx.client, "cancel", harness_json("{\"request_id\":\"q1\"}")));
+	job = harness_wait_job(e.fx.client, "q1");
 	ck_assert_str_eq(harness_str(job, "error.kind"), "cancelled");
 	ck_assert_str_eq(harness_str(job, "error.message"), "cancelled before it started");
 	ck_assert_str_eq(harness_str(job, "child_node_id"), "n-q1");
@@ -180,8 +168,8 @@ START_TEST(test_cancel_queued)
 	job = qm_job(&e, "blocker");
 	ck_assert_str_eq(harness_str(job, "phase"), "running");
 	json_object_put(job);
-	qm_open_gate(&e);
-	json_object_put(harness_wait_job(e.c, "blocker"));
+	harness_fifo_write(e.gate, "\n");
+	json_object_put(harness_wait_job(e.fx.client, "blocker"));
 	qm_teardown(&e);
 }
 END_TEST
@@ -197,22 +185,22 @@ START_TEST(test_cascade_cancels_queued_children)
 	mark = qm_blocker(&e);
 	for (int i = 0; i < 5; i++)
 		json_object_put(harness_ok(
-			e.c, "submit",
+			e.fx.client, "submit",
 			harness_json("{\"request_id\":\"c%d\",\"parent_node_id\":\"top\","
 				     "\"node\":{\"argv\":[\"true\"]}}",
 				     i)));
 	qm_wait_cold(&e, mark);
-	json_object_put(harness_ok(e.c, "cancel",
+	json_object_put(harness_ok(e.fx.client, "cancel",
 				   harness_json("{\"request_id\":\"blocker\",\"cascade\":true}")));
 	for (int i = 0; i < 5; i++) {
 		snprintf(id, sizeof(id), "c%d", i);
-		job = harness_wait_job(e.c, id);
+		job = harness_wait_job(e.fx.client, id);
 		ck_assert_str_eq(harness_str(job, "error.kind"), "cancelled");
 		ck_assert_str_eq(harness_str(job, "run_id"), "blocker");
 		ck_assert_str_eq(harness_str(job, "parent_node_id"), "top");
 		json_object_put(job);
 	}
-	job = harness_wait_job(e.c, "blocker");
+	job = harness_wait_job(e.fx.client, "blocker");
 	ck_assert_str_eq(harness_str(job, "error.kind"), "cancelled");
 	json_object_put(job);
 	qm_teardown(&e);

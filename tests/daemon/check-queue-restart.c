@@ -43,8 +43,7 @@ static void qr_setup(struct qr_env *e)
 {
 	harness_daemon_new(&e->d, QR_CONFIG);
 	snprintf(e->runs, sizeof(e->runs), "%s/runs", e->d.dir);
-	snprintf(e->gate, sizeof(e->gate), "%s/gate", e->d.dir);
-	ck_assert_int_eq(mkfifo(e->gate, 0600), 0);
+	harness_fifo(&e->d, "gate", e->gate, sizeof(e->gate));
 }
 
 static void qr_submit(struct harness_client *c, struct qr_env *e, const char *name,

@@ -251,24 +251,13 @@ START_TEST(test_task_shown_to_owner_and_root_only)
 }
 END_TEST
 
-/* Lets the blocker's `cat FIFO` end: opens the fifo for writing and closes it. */
-static void rerun_release(const char *fifo)
-{
-	int fd = open(fifo, O_WRONLY);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, "go\n", 3), 3);
-	close(fd);
-}
-
 START_TEST(test_run_time_after_queue)
 {
 	char fifo[256], script[320];
 	json_object *r, *blocker, *job, *msg;
 	double released, start, run_start, end;
 
-	snprintf(fifo, sizeof(fifo), "%s/gate", fx.daemon.dir);
-	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	harness_fifo(&fx.daemon, "gate", fifo, sizeof(fifo));
 	snprintf(script, sizeof(script), "cat %s >/dev/null", fifo);
 	r = harness_ok(fx.client, "submit",
 		       harness_json("{\"request_id\":\"blocker\",\"mode\":\"one\","
@@ -291,7 +280,7 @@ START_TEST(test_run_time_after_queue)
 
 	/* Everything after this instant: the queued job cannot start before it. */
 	released = (double)harness_now_ms() / 1000.0;
-	rerun_release(fifo);
+	harness_fifo_write(fifo, "go\n");
 	json_object_put(harness_wait_job(fx.client, "blocker"));
 	job = harness_wait_job(fx.client, "queued");
 	start = rerun_time(job, "start_time");

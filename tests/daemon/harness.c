@@ -233,6 +233,23 @@ void harness_fixture_connect(struct harness_fixture *fx)
 	fx->client = harness_client_new(fx->daemon.sock);
 }
 
+const char *harness_fifo(const struct harness_daemon *d, const char *name, char *path, size_t size)
+{
+	snprintf(path, size, "%s/%s", d->dir, name);
+	ck_assert_msg(mkfifo(path, 0600) == 0, "mkfifo %s: %s", path, strerror(errno));
+	return path;
+}
+
+void harness_fifo_write(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_msg(write(fd, text, len) == (ssize_t)len, "write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
 int harness_daemon_wait_exit(struct harness_daemon *d, int timeout_ms)
 {
 	long long deadline = harness_now_ms() + timeout_ms;

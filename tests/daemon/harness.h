@@ -47,6 +47,11 @@ void harness_daemon_new(struct harness_daemon *d, const char *config);
 #define HARNESS_CONFIG_MODE(name, max_concurrency)                                                 \
 	"[mode:" name "]\nmax_concurrency = " max_concurrency "\nkill_grace_ms = 500\n"
 
+/* Makes a fifo (mode 0600) called name in d's temp dir; its path in path, returned. */
+const char *harness_fifo(const struct harness_daemon *d, const char *name, char *path, size_t size);
+/* Opens the fifo at path for writing (waits for its reader), writes text and closes it. */
+void harness_fifo_write(const char *path, const char *text);
+
 /* Waits up to timeout_ms for the daemon to exit; its wait status, or -1. */
 int harness_daemon_wait_exit(struct harness_daemon *d, int timeout_ms);
 /*
