@@ -386,11 +386,10 @@ START_TEST(test_max_queue_counts_waiting)
 	/* Mode one: one slot, max_queue 2. Two waiting jobs fill it... */
 	after_submit_ok(&e, "w1", NULL, 0, ",\"mode\":\"one\",\"after\":[\"a\"]");
 	after_submit_ok(&e, "w2", NULL, 0, ",\"mode\":\"one\",\"after\":[\"a\"]");
-	json_object_put(
-		harness_ok(e.fx.client, "submit",
-			   harness_json("{\"request_id\":\"hold\",\"mode\":\"one\",\"node\":"
-					"{\"argv\":[\"sh\",\"-c\",\"read x < %s\"]}}",
-					gate_hold)));
+	harness_submit_json(e.fx.client,
+			    "{\"request_id\":\"hold\",\"mode\":\"one\",\"node\":"
+			    "{\"argv\":[\"sh\",\"-c\",\"read x < %s\"]}}",
+			    gate_hold);
 	json_object_put(harness_wait_running(e.fx.client, "hold"));
 	/* ...with the slot taken, a third is refused, waiting or not. */
 	ck_assert_int_eq(

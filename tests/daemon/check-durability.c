@@ -667,9 +667,8 @@ START_TEST(test_sigterm_restart_keeps_everything)
 				"{\"request_id\":\"kid%d\",\"wait\":true,\"mode\":\"other\","
 				"\"parent_node_id\":\"root-node\",\"node\":{\"argv\":[\"true\"]}}",
 				i);
-	json_object_put(harness_ok(c, "submit",
-				   harness_json("{\"request_id\":\"victim\",\"node\":{\"argv\":"
-						"[\"sleep\",\"60\"]}}")));
+	harness_submit_json(c, "{\"request_id\":\"victim\",\"node\":{\"argv\":"
+			       "[\"sleep\",\"60\"]}}");
 	json_object_put(harness_wait_running(c, "victim"));
 	r = harness_ok(c, "cancel", harness_json("{\"request_id\":\"victim\"}"));
 	ck_assert_str_eq(harness_str(r, "job.error.kind"), "cancelled");
@@ -695,9 +694,8 @@ START_TEST(test_sigterm_restart_keeps_everything)
 		json_object_array_add(answers, dur_job_ok(c, harness_str(job, "request_id")));
 	}
 	/* One more, still running when SIGTERM comes: the drain lets it finish. */
-	json_object_put(harness_ok(c, "submit",
-				   harness_json("{\"request_id\":\"drained\",\"node\":{\"argv\":"
-						"[\"sleep\",\"1\"]}}")));
+	harness_submit_json(c, "{\"request_id\":\"drained\",\"node\":{\"argv\":"
+			       "[\"sleep\",\"1\"]}}");
 	json_object_put(harness_wait_running(c, "drained"));
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
 	status = harness_daemon_wait_exit(&d, HARNESS_WAIT_MS * 2);
@@ -763,9 +761,8 @@ START_TEST(test_sigterm_restart_keeps_everything)
 						json_object_array_get_idx(replay, (size_t)s - 1)),
 			      "message %lld changed", s);
 	json_object_put(replay);
-	json_object_put(harness_ok(c, "submit",
-				   harness_json("{\"request_id\":\"next\",\"node\":{\"argv\":"
-						"[\"true\"]}}")));
+	harness_submit_json(c, "{\"request_id\":\"next\",\"node\":{\"argv\":"
+			       "[\"true\"]}}");
 	replay = dur_read_messages(c, last + 1, last + 1);
 	ck_assert_str_eq(harness_str(replay, "0.request_id"), "next");
 	ck_assert_str_eq(harness_str(replay, "0.type"), "request_creation");
@@ -1192,17 +1189,15 @@ START_TEST(test_retention)
 				"{\"request_id\":\"old%d\",\"wait\":true,\"node\":{\"argv\":"
 				"[\"true\"]}}",
 				i);
-	json_object_put(harness_ok(c, "submit",
-				   harness_json("{\"request_id\":\"keeper\",\"node\":{\"argv\":"
-						"[\"sleep\",\"300\"]}}")));
+	harness_submit_json(c, "{\"request_id\":\"keeper\",\"node\":{\"argv\":"
+			       "[\"sleep\",\"300\"]}}");
 	for (int i = 0; i < 60; i++)
 		dur_wait_submit(c,
 				"{\"request_id\":\"new%d\",\"wait\":true,\"node\":{\"argv\":"
 				"[\"sh\",\"-c\",\"exit %d\"]}}",
 				i, i % 3 == 0);
-	json_object_put(harness_ok(c, "submit",
-				   harness_json("{\"request_id\":\"fresh\",\"node\":{\"argv\":"
-						"[\"sleep\",\"300\"]}}")));
+	harness_submit_json(c, "{\"request_id\":\"fresh\",\"node\":{\"argv\":"
+			       "[\"sleep\",\"300\"]}}");
 	ck_assert_msg(harness_until(dur_closed_at_most_cb, &w, HARNESS_WAIT_MS),
 		      "retention kept more than %d closed jobs", DUR_KEEP);
 

@@ -68,9 +68,8 @@ static void hostile_pipeline(struct harness_client *c, char **lines, size_t coun
 /* A blocker that holds the only slot of mode "one" until cancelled. */
 static void hostile_block_mode_one(void)
 {
-	json_object_put(harness_ok(fx.client, "submit",
-				   harness_json("{\"request_id\":\"blocker\",\"mode\":\"one\","
-						"\"node\":{\"argv\":[\"sleep\",\"3600\"]}}")));
+	harness_submit_json(fx.client, "{\"request_id\":\"blocker\",\"mode\":\"one\","
+				       "\"node\":{\"argv\":[\"sleep\",\"3600\"]}}");
 	json_object_put(harness_wait_running(fx.client, "blocker"));
 }
 
@@ -157,12 +156,11 @@ START_TEST(test_cancel_self_parent)
 	hostile_block_mode_one();
 	/* 20 jobs that all name node "X" as their node and as their parent. */
 	for (int i = 0; i < 20; i++)
-		json_object_put(
-			harness_ok(fx.client, "submit",
-				   harness_json("{\"request_id\":\"self-%d\",\"mode\":\"one\","
-						"\"parent_node_id\":\"X\",\"node\":{\"id\":\"X\","
-						"\"argv\":[\"true\"]}}",
-						i)));
+		harness_submit_json(fx.client,
+				    "{\"request_id\":\"self-%d\",\"mode\":\"one\","
+				    "\"parent_node_id\":\"X\",\"node\":{\"id\":\"X\","
+				    "\"argv\":[\"true\"]}}",
+				    i);
 	t0 = harness_now_ms();
 	cancel_id = harness_call_async(fx.client, "cancel",
 				       harness_json("{\"request_id\":\"self-0\"}"));
@@ -322,12 +320,11 @@ START_TEST(test_cancel_chain_responsive)
 		worst = took > worst ? took : worst;
 		/* A job submitted below the chain meanwhile is not part of the cancel. */
 		if (++pings == 1)
-			json_object_put(harness_ok(
-				pinger, "submit",
-				harness_json("{\"request_id\":\"rc-late\",\"mode\":\"one\","
-					     "\"parent_node_id\":\"rc-n%d\",\"node\":{\"argv\":"
-					     "[\"true\"]}}",
-					     n - 1)));
+			harness_submit_json(pinger,
+					    "{\"request_id\":\"rc-late\",\"mode\":\"one\","
+					    "\"parent_node_id\":\"rc-n%d\",\"node\":{\"argv\":"
+					    "[\"true\"]}}",
+					    n - 1);
 	}
 	ck_assert_msg(worst <= bound,
 		      "a ping took %lld ms while a cascade over %d jobs ran (at most %lld ms)",
@@ -539,39 +536,28 @@ START_TEST(test_wait_cycle_copies)
 	pid_t task;
 
 	/* Two jobs whose node ids form a cycle: a -> b -> a. */
-	json_object_put(
-		harness_ok(fx.client, "submit",
-			   harness_json("{\"request_id\":\"cyc-a\",\"parent_node_id\":\"b\","
-					"\"node\":{\"id\":\"a\",\"argv\":[\"sleep\",\"60\"]}}")));
-	json_object_put(
-		harness_ok(fx.client, "submit",
-			   harness_json("{\"request_id\":\"cyc-b\",\"parent_node_id\":\"a\","
-					"\"node\":{\"id\":\"b\",\"argv\":[\"sleep\",\"60\"]}}")));
+	harness_submit_json(fx.client, "{\"request_id\":\"cyc-a\",\"parent_node_id\":\"b\","
+				       "\"node\":{\"id\":\"a\",\"argv\":[\"sleep\",\"60\"]}}");
+	harness_submit_json(fx.client, "{\"request_id\":\"cyc-b\",\"parent_node_id\":\"a\","
+				       "\"node\":{\"id\":\"b\",\"argv\":[\"sleep\",\"60\"]}}");
 	/* Waited for from a process group of its own. */
 	ck_assert_int_eq(hostile_wait_copies_in_group(0, "cyc-b", 10000), 0);
 
 	/* A running task, in whose process group the next waiting client will be ... */
 	snprintf(pidfile, sizeof(pidfile), "%s/task.pid", fx.daemon.dir);
-	json_object_put(
-		harness_ok(fx.client, "submit",
-			   harness_json("{\"request_id\":\"waiter\",\"node\":{\"id\":\"wn\","
-					"\"argv\":[\"sh\",\"-c\",\"echo $$ > %s; exec "
-					"sleep 60\"]}}",
-					pidfile)));
+	harness_submit_json(fx.client,
+			    "{\"request_id\":\"waiter\",\"node\":{\"id\":\"wn\","
+			    "\"argv\":[\"sh\",\"-c\",\"echo $$ > %s; exec "
+			    "sleep 60\"]}}",
+			    pidfile);
 	task = harness_read_pid(pidfile);
 	/* ... with jobs of its own run whose node ids then form a cycle too. */
-	json_object_put(
-		harness_ok(fx.client, "submit",
-			   harness_json("{\"request_id\":\"cyc-c\",\"parent_node_id\":\"wn\","
-					"\"node\":{\"id\":\"a\",\"argv\":[\"sleep\",\"60\"]}}")));
-	json_object_put(
-		harness_ok(fx.client, "submit",
-			   harness_json("{\"request_id\":\"cyc-d\",\"parent_node_id\":\"a\","
-					"\"node\":{\"id\":\"b\",\"argv\":[\"sleep\",\"60\"]}}")));
-	json_object_put(
-		harness_ok(fx.client, "submit",
-			   harness_json("{\"request_id\":\"cyc-e\",\"parent_node_id\":\"b\","
-					"\"node\":{\"id\":\"a\",\"argv\":[\"sleep\",\"60\"]}}")));
+	harness_submit_json(fx.client, "{\"request_id\":\"cyc-c\",\"parent_node_id\":\"wn\","
+				       "\"node\":{\"id\":\"a\",\"argv\":[\"sleep\",\"60\"]}}");
+	harness_submit_json(fx.client, "{\"request_id\":\"cyc-d\",\"parent_node_id\":\"a\","
+				       "\"node\":{\"id\":\"b\",\"argv\":[\"sleep\",\"60\"]}}");
+	harness_submit_json(fx.client, "{\"request_id\":\"cyc-e\",\"parent_node_id\":\"b\","
+				       "\"node\":{\"id\":\"a\",\"argv\":[\"sleep\",\"60\"]}}");
 	ck_assert_int_eq(hostile_wait_copies_in_group(task, "cyc-d", 10000), 0);
 	json_object_put(harness_ok(fx.client, "ping", NULL));
 }
@@ -587,9 +573,8 @@ START_TEST(test_wait_id_cap)
 	ck_assert_ptr_nonnull(params);
 	/* The default cap, written out: the key exists. */
 	harness_fixture_start_over(&fx, "[daemon]\nmax_wait_ids = 10000\n" HOSTILE_MODES);
-	json_object_put(harness_ok(fx.client, "submit",
-				   harness_json("{\"request_id\":\"w\",\"wait\":true,"
-						"\"node\":{\"argv\":[\"true\"]}}")));
+	harness_submit_json(fx.client, "{\"request_id\":\"w\",\"wait\":true,"
+				       "\"node\":{\"argv\":[\"true\"]}}");
 	len += (size_t)snprintf(params + len, size - len, "{\"request_ids\":[");
 	for (int i = 0; i <= cap; i++)
 		len += (size_t)snprintf(params + len, size - len, "%s\"w\"", i ? "," : "");
@@ -662,11 +647,9 @@ START_TEST(test_cancel_other_owner)
 	ck_assert_int_eq(hostile_submit_as(2, "intruder", "vk", "in"), 0);
 	hostile_assert_job("intruder", "opened", "intruder");
 	/* root's job below uid 1's node joins the run, but uid 1's cascade stops at it. */
-	json_object_put(
-		harness_ok(fx.client, "submit",
-			   harness_json("{\"request_id\":\"root-kid\",\"parent_node_id\":"
-					"\"vk\",\"node\":{\"id\":\"rk\",\"argv\":[\"sleep\","
-					"\"60\"]}}")));
+	harness_submit_json(fx.client, "{\"request_id\":\"root-kid\",\"parent_node_id\":"
+				       "\"vk\",\"node\":{\"id\":\"rk\",\"argv\":[\"sleep\","
+				       "\"60\"]}}");
 	hostile_assert_job("root-kid", "opened", "victim");
 	ck_assert_int_eq(hostile_cancel_as(1, "victim"), 0);
 	hostile_assert_job("victim", "closed", "victim");
@@ -676,11 +659,9 @@ START_TEST(test_cancel_other_owner)
 	/* root's cascade reaches everyone's jobs. */
 	ck_assert_int_eq(hostile_submit_as(1, "v2", NULL, "v2n"), 0);
 	ck_assert_int_eq(hostile_submit_as(1, "v2-kid", "v2n", "v2k"), 0);
-	json_object_put(
-		harness_ok(fx.client, "submit",
-			   harness_json("{\"request_id\":\"root-kid2\",\"parent_node_id\":"
-					"\"v2k\",\"node\":{\"id\":\"rk2\",\"argv\":[\"sleep\","
-					"\"60\"]}}")));
+	harness_submit_json(fx.client, "{\"request_id\":\"root-kid2\",\"parent_node_id\":"
+				       "\"v2k\",\"node\":{\"id\":\"rk2\",\"argv\":[\"sleep\","
+				       "\"60\"]}}");
 	json_object_put(harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"v2\"}")));
 	json_object_put(harness_wait_job(fx.client, "v2-kid"));
 	json_object_put(harness_wait_job(fx.client, "root-kid2"));

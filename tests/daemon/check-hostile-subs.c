@@ -221,18 +221,16 @@ START_TEST(test_pruned_id_not_reused)
 
 	harness_daemon_new(&d, "[daemon]\nretention_max_jobs = 2\n");
 	c = harness_client_new(d.sock);
-	json_object_put(harness_ok(c, "submit",
-				   harness_json("{\"request_id\":\"holder\",\"node\":{\"argv\":"
-						"[\"sleep\",\"60\"]}}")));
-	json_object_put(harness_ok(c, "submit",
-				   harness_json("{\"request_id\":\"pruned-x\",\"wait\":true,"
-						"\"node\":{\"argv\":[\"true\"]}}")));
+	harness_submit_json(c, "{\"request_id\":\"holder\",\"node\":{\"argv\":"
+			       "[\"sleep\",\"60\"]}}");
+	harness_submit_json(c, "{\"request_id\":\"pruned-x\",\"wait\":true,"
+			       "\"node\":{\"argv\":[\"true\"]}}");
 	for (int i = 0; i < 4; i++) {
 		snprintf(params, sizeof(params),
 			 "{\"request_id\":\"later-%d\",\"wait\":true,\"node\":{\"argv\":[\"true\"]}"
 			 "}",
 			 i);
-		json_object_put(harness_ok(c, "submit", harness_json("%s", params)));
+		harness_submit_json(c, "%s", params);
 	}
 	ck_assert_msg(harness_until(hs_job_gone, c, HARNESS_WAIT_MS), "retention kept pruned-x");
 	db = harness_db_open(&d);

@@ -567,9 +567,8 @@ START_TEST(test_max_pending_calls)
 		      "[mode:async]\nkill_grace_ms = 200\n",
 		      false);
 	c = harness_client_new(daemon_.sock);
-	json_object_put(harness_ok(c, "submit",
-				   harness_json("{\"request_id\":\"blocker\","
-						"\"node\":{\"argv\":[\"sleep\",\"60\"]}}")));
+	harness_submit_json(c, "{\"request_id\":\"blocker\","
+			       "\"node\":{\"argv\":[\"sleep\",\"60\"]}}");
 	for (int i = 0; i < 8; i++) {
 		snprintf(line, sizeof(line), WAIT_LINE, 1000 + i, "\"blocker\"");
 		harness_send(c, line);
@@ -755,9 +754,8 @@ START_TEST(test_nul_in_strings)
 		free(answer);
 	}
 	/* A string param: job "a\0b" must not be taken for job "a". */
-	json_object_put(harness_ok(c, "submit",
-				   harness_json("{\"request_id\":\"a\",\"wait\":true,"
-						"\"node\":{\"argv\":[\"true\"]}}")));
+	harness_submit_json(c, "{\"request_id\":\"a\",\"wait\":true,"
+			       "\"node\":{\"argv\":[\"true\"]}}");
 	ck_assert_int_eq(
 		harness_err(c, "job", harness_json("{\"request_id\":\"a\\u0000b\"}"), &msg),
 		-32602);

@@ -228,11 +228,11 @@ START_TEST(test_restart_keeps_history)
 	harness_daemon_new(&d, LIFE_CONFIG);
 	c = harness_client_new(d.sock);
 	for (int i = 0; i < 5; i++)
-		json_object_put(harness_ok(c, "submit",
-					   harness_json("{\"request_id\":\"keep%d\",\"wait\":true,"
-							"\"node\":{\"argv\":[\"sh\",\"-c\","
-							"\"echo %d\"]}}",
-							i, i)));
+		harness_submit_json(c,
+				    "{\"request_id\":\"keep%d\",\"wait\":true,"
+				    "\"node\":{\"argv\":[\"sh\",\"-c\","
+				    "\"echo %d\"]}}",
+				    i, i);
 	before = harness_job(c, "keep3");
 	harness_client_free(c);
 	ck_assert_int_eq(harness_daemon_stop(&d), 0);
@@ -267,9 +267,8 @@ START_TEST(test_restart_keeps_history)
 		ck_assert_int_eq(harness_int(n, "params.message.seq"), want);
 		json_object_put(n);
 	}
-	json_object_put(harness_ok(c, "submit",
-				   harness_json("{\"request_id\":\"next\",\"wait\":true,"
-						"\"node\":{\"argv\":[\"true\"]}}")));
+	harness_submit_json(c, "{\"request_id\":\"next\",\"wait\":true,"
+			       "\"node\":{\"argv\":[\"true\"]}}");
 	for (long long want = seq + 1; want <= seq + 2; want++) {
 		json_object *n = harness_notification(c, "message", HARNESS_WAIT_MS);
 
@@ -298,21 +297,17 @@ START_TEST(test_kill9_restart)
 	snprintf(pidfile, sizeof(pidfile), "%s/task.pid", d.dir);
 	snprintf(bgfile, sizeof(bgfile), "%s/bg.pid", d.dir);
 	/* A task with a process of its own in the background, and one queued behind a slot. */
-	json_object_put(harness_ok(c, "submit",
-				   harness_json("{\"request_id\":\"victim\",\"node\":{\"argv\":["
-						"\"sh\",\"-c\",\"sleep 60 & echo $! > %s; "
-						"echo $$ > %s; wait\"]}}",
-						bgfile, pidfile)));
-	json_object_put(
-		harness_ok(c, "submit",
-			   harness_json("{\"request_id\":\"slot\",\"mode\":\"one\",\"node\":"
-					"{\"argv\":[\"sleep\",\"60\"]}}")));
-	json_object_put(harness_ok(c, "submit",
-				   harness_json("{\"request_id\":\"waiting\",\"mode\":\"one\","
-						"\"node\":{\"argv\":[\"true\"]}}")));
-	json_object_put(harness_ok(c, "submit",
-				   harness_json("{\"request_id\":\"done\",\"wait\":true,"
-						"\"node\":{\"argv\":[\"true\"]}}")));
+	harness_submit_json(c,
+			    "{\"request_id\":\"victim\",\"node\":{\"argv\":["
+			    "\"sh\",\"-c\",\"sleep 60 & echo $! > %s; "
+			    "echo $$ > %s; wait\"]}}",
+			    bgfile, pidfile);
+	harness_submit_json(c, "{\"request_id\":\"slot\",\"mode\":\"one\",\"node\":"
+			       "{\"argv\":[\"sleep\",\"60\"]}}");
+	harness_submit_json(c, "{\"request_id\":\"waiting\",\"mode\":\"one\","
+			       "\"node\":{\"argv\":[\"true\"]}}");
+	harness_submit_json(c, "{\"request_id\":\"done\",\"wait\":true,"
+			       "\"node\":{\"argv\":[\"true\"]}}");
 	task = harness_read_pid(pidfile);
 	bg = harness_read_pid(bgfile);
 	json_object_put(harness_wait_running(c, "victim"));

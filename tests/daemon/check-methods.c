@@ -573,11 +573,10 @@ START_TEST(test_wait)
 	char *msg;
 
 	for (int i = 0; i < 3; i++)
-		json_object_put(harness_ok(
-			fx.client, "submit",
-			harness_json("{\"request_id\":\"wt%d\",\"node\":{\"argv\":[\"sh\",\"-c\","
-				     "\"sleep 0.%d; exit %d\"]}}",
-				     i, i + 1, i)));
+		harness_submit_json(fx.client,
+				    "{\"request_id\":\"wt%d\",\"node\":{\"argv\":[\"sh\",\"-c\","
+				    "\"sleep 0.%d; exit %d\"]}}",
+				    i, i + 1, i);
 	r = harness_ok(fx.client, "wait",
 		       harness_json("{\"request_ids\":[\"wt2\",\"wt0\",\"wt1\"]}"));
 	jobs = harness_get(r, "jobs");
@@ -801,11 +800,11 @@ START_TEST(test_modes)
 
 	/* One running, two queued behind it. */
 	for (int i = 0; i < 3; i++)
-		json_object_put(harness_ok(fx.client, "submit",
-					   harness_json("{\"request_id\":\"m%d\",\"mode\":"
-							"\"serial\",\"node\":{\"argv\":[\"sleep\","
-							"\"30\"]}}",
-							i)));
+		harness_submit_json(fx.client,
+				    "{\"request_id\":\"m%d\",\"mode\":"
+				    "\"serial\",\"node\":{\"argv\":[\"sleep\","
+				    "\"30\"]}}",
+				    i);
 	json_object_put(harness_wait_running(fx.client, "m0"));
 	r = harness_ok(fx.client, "modes", NULL);
 	m = harness_find_named(harness_get(r, "modes"), "serial");

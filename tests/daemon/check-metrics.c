@@ -263,10 +263,10 @@ static void metrics_teardown(void)
 
 static void metrics_submit(const char *id, const char *mode, const char *cmd)
 {
-	json_object_put(harness_ok(fx.client, "submit",
-				   harness_json("{\"request_id\":\"%s\",\"mode\":\"%s\",\"node\":"
-						"{\"argv\":[\"sh\",\"-c\",\"%s\"]}}",
-						id, mode, cmd)));
+	harness_submit_json(fx.client,
+			    "{\"request_id\":\"%s\",\"mode\":\"%s\",\"node\":"
+			    "{\"argv\":[\"sh\",\"-c\",\"%s\"]}}",
+			    id, mode, cmd);
 }
 
 START_TEST(test_metrics_match_status_and_modes)
@@ -285,10 +285,8 @@ START_TEST(test_metrics_match_status_and_modes)
 	metrics_submit("behind", "serial", "true");
 	json_object_put(harness_wait_running(fx.client, "long"));
 	/* Waiting on its after, and a paused mode. */
-	json_object_put(
-		harness_ok(fx.client, "submit",
-			   harness_json("{\"request_id\":\"later\",\"mode\":\"serial\","
-					"\"after\":[\"long\"],\"node\":{\"argv\":[\"true\"]}}")));
+	harness_submit_json(fx.client, "{\"request_id\":\"later\",\"mode\":\"serial\","
+				       "\"after\":[\"long\"],\"node\":{\"argv\":[\"true\"]}}");
 	json_object_put(harness_ok(fx.client, "mode_set",
 				   harness_json("{\"mode\":\"async\",\"paused\":true}")));
 	/* A refused task: unknown mode. */
@@ -404,9 +402,7 @@ START_TEST(test_commits_per_task)
 	long long before = metrics_commits(), spent;
 
 	for (int i = 0; i < 20; i++)
-		json_object_put(
-			harness_ok(fx.client, "submit",
-				   harness_json("{\"wait\":true,\"node\":{\"argv\":[\"true\"]}}")));
+		harness_submit_json(fx.client, "{\"wait\":true,\"node\":{\"argv\":[\"true\"]}}");
 	spent = metrics_commits() - before;
 	ck_assert_msg(spent >= 20 && spent <= 70, "20 tasks took %lld commits", spent);
 }
@@ -457,10 +453,8 @@ START_TEST(test_metrics_lagged)
 	/* Messages of 4 KB each until the socket and the 64 KiB buffer are full. */
 	while (lagged == 0 && subscriptions == 1) {
 		ck_assert_msg(submitted < 2000, "no lag after %d jobs", submitted);
-		json_object_put(
-			harness_ok(c, "submit",
-				   harness_json("{\"wait\":true,\"node\":{\"argv\":[\"sh\",\"-c\","
-						"\"printf '%%04000d' 0\"]}}")));
+		harness_submit_json(c, "{\"wait\":true,\"node\":{\"argv\":[\"sh\",\"-c\","
+				       "\"printf '%%04000d' 0\"]}}");
 		submitted++;
 		metrics_lagged_now(harness_ok(c, "metrics", NULL), &lagged, &subscriptions);
 	}

@@ -108,11 +108,10 @@ static void modes_fifo(char *path, size_t size, const char *name)
 
 static void modes_submit_blocked(const char *mode, const char *request_id, const char *fifo)
 {
-	json_object_put(harness_ok(
-		fx.client, "submit",
-		harness_json("{\"request_id\":\"%s\",\"mode\":\"%s\",\"node\":{\"argv\":[\"sh\","
-			     "\"-c\",\"exec cat \\\"$0\\\" >/dev/null\",\"%s\"]}}",
-			     request_id, mode, fifo)));
+	harness_submit_json(fx.client,
+			    "{\"request_id\":\"%s\",\"mode\":\"%s\",\"node\":{\"argv\":[\"sh\","
+			    "\"-c\",\"exec cat \\\"$0\\\" >/dev/null\",\"%s\"]}}",
+			    request_id, mode, fifo);
 }
 
 /* Lets the task reading fifo end: opens it for writing once it has a reader, and closes it. */
@@ -171,12 +170,11 @@ START_TEST(test_pause_queues_then_resume_in_order)
 	json_object_put(r);
 	/* Paused: every submit is accepted and queued, nothing starts. */
 	for (size_t i = 0; i < 4; i++)
-		json_object_put(harness_ok(
-			fx.client, "submit",
-			harness_json("{\"request_id\":\"%s\",\"mode\":\"one\",\"node\":{\"argv\":["
-				     "\"sh\",\"-c\",\"echo $COORD_REQUEST_ID >> \\\"$0\\\"\","
-				     "\"%s\"]}}",
-				     ids[i], order)));
+		harness_submit_json(fx.client,
+				    "{\"request_id\":\"%s\",\"mode\":\"one\",\"node\":{\"argv\":["
+				    "\"sh\",\"-c\",\"echo $COORD_REQUEST_ID >> \\\"$0\\\"\","
+				    "\"%s\"]}}",
+				    ids[i], order);
 	modes_expect("one", 0, 4);
 	/* Another mode is not paused by it. */
 	r = harness_submit(fx.client, NULL, (const char *const[]){"true", NULL});
@@ -287,13 +285,12 @@ START_TEST(test_loan_through_pause)
 	ck_assert_ptr_nonnull(child);
 	modes_fifo(fifo, sizeof(fifo), "dad");
 	/* dad (mode one, max 1) waits on the fifo, then submits kid to one and waits for it. */
-	json_object_put(harness_ok(
-		fx.client, "submit",
-		harness_json(
-			"{\"request_id\":\"dad\",\"mode\":\"one\",\"node\":{\"id\":\"n-dad\","
-			"\"argv\":[\"sh\",\"-c\",\"cat \\\"$0\\\" >/dev/null && exec \\\"$1\\\" -m "
-			"one -i kid true\",\"%s\",\"%s\"]}}",
-			fifo, child)));
+	harness_submit_json(
+		fx.client,
+		"{\"request_id\":\"dad\",\"mode\":\"one\",\"node\":{\"id\":\"n-dad\","
+		"\"argv\":[\"sh\",\"-c\",\"cat \\\"$0\\\" >/dev/null && exec \\\"$1\\\" -m "
+		"one -i kid true\",\"%s\",\"%s\"]}}",
+		fifo, child);
 	modes_expect("one", 1, 0);
 	json_object_put(modes_pause("one", true));
 	modes_release(fifo);

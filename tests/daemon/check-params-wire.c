@@ -142,13 +142,11 @@ START_TEST(test_submit_unknown_keys_create_nothing)
 
 	/* The v2 keys are known: after (an array of ids) and after_policy are not refused as
 	 * unknown. */
-	json_object_put(
-		harness_ok(fx.client, "submit",
-			   harness_json("{\"request_id\":\"k5\",\"node\":{\"argv\":[\"true\"],"
-					"\"id\":\"n5\",\"name\":\"five\",\"cwd\":\"/\","
-					"\"env\":{\"A\":\"1\"},\"stdin\":\"\","
-					"\"timeout_ms\":0},\"mode\":\"async\","
-					"\"parent_node_id\":null,\"wait\":false}")));
+	harness_submit_json(fx.client, "{\"request_id\":\"k5\",\"node\":{\"argv\":[\"true\"],"
+				       "\"id\":\"n5\",\"name\":\"five\",\"cwd\":\"/\","
+				       "\"env\":{\"A\":\"1\"},\"stdin\":\"\","
+				       "\"timeout_ms\":0},\"mode\":\"async\","
+				       "\"parent_node_id\":null,\"wait\":false}");
 	json_object_put(harness_wait_job(fx.client, "k5"));
 	harness_client_free(sub);
 }

@@ -53,18 +53,16 @@ START_TEST(test_queue_past_hot_limit)
 	harness_daemon_new(&daemon_, QH_CONFIG);
 	harness_fifo(&daemon_, "gate", gate, sizeof(gate));
 	c = harness_client_new(daemon_.sock);
-	json_object_put(harness_ok(
-		c, "submit",
-		harness_json("{\"request_id\":\"blocker\",\"node\":{\"argv\":[\"sh\",\"-c\","
-			     "\"read x < %s\"]}}",
-			     gate)));
+	harness_submit_json(c,
+			    "{\"request_id\":\"blocker\",\"node\":{\"argv\":[\"sh\",\"-c\","
+			    "\"read x < %s\"]}}",
+			    gate);
 	json_object_put(harness_wait_running(c, "blocker"));
 	for (int i = 0; i < 5; i++)
-		json_object_put(harness_ok(
-			c, "submit",
-			harness_json("{\"request_id\":\"q%d\",\"node\":{\"name\":\"n%d\","
-				     "\"argv\":[\"sh\",\"-c\",\"exit %d\"]}}",
-				     i, i, i)));
+		harness_submit_json(c,
+				    "{\"request_id\":\"q%d\",\"node\":{\"name\":\"n%d\","
+				    "\"argv\":[\"sh\",\"-c\",\"exit %d\"]}}",
+				    i, i, i);
 	ck_assert_msg(harness_until(qh_cold_reached, &want, HARNESS_WAIT_MS),
 		      "%ld queued jobs went cold, not 3", qh_cold_total());
 	harness_fifo_write(gate, "\n");
@@ -98,18 +96,16 @@ START_TEST(test_cascade_hot_and_cold)
 	harness_daemon_new(&daemon_, QH_CONFIG);
 	harness_fifo(&daemon_, "gate", gate, sizeof(gate));
 	c = harness_client_new(daemon_.sock);
-	json_object_put(
-		harness_ok(c, "submit",
-			   harness_json("{\"request_id\":\"top\",\"node\":{\"id\":\"n-top\","
-					"\"argv\":[\"sh\",\"-c\",\"read x < %s\"]}}",
-					gate)));
+	harness_submit_json(c,
+			    "{\"request_id\":\"top\",\"node\":{\"id\":\"n-top\","
+			    "\"argv\":[\"sh\",\"-c\",\"read x < %s\"]}}",
+			    gate);
 	json_object_put(harness_wait_running(c, "top"));
 	for (int i = 0; i < 5; i++)
-		json_object_put(harness_ok(
-			c, "submit",
-			harness_json("{\"request_id\":\"c%d\",\"parent_node_id\":\"n-top\","
-				     "\"node\":{\"argv\":[\"true\"]}}",
-				     i)));
+		harness_submit_json(c,
+				    "{\"request_id\":\"c%d\",\"parent_node_id\":\"n-top\","
+				    "\"node\":{\"argv\":[\"true\"]}}",
+				    i);
 	ck_assert_msg(harness_until(qh_cold_reached, &want, HARNESS_WAIT_MS),
 		      "%ld queued jobs went cold, not 3", qh_cold_total());
 	json_object_put(

@@ -51,11 +51,10 @@ static void qm_teardown(struct qm_env *e)
  */
 static size_t qm_blocker(struct qm_env *e)
 {
-	json_object_put(
-		harness_ok(e->fx.client, "submit",
-			   harness_json("{\"request_id\":\"blocker\",\"node\":{\"id\":\"top\","
-					"\"argv\":[\"sh\",\"-c\",\"read x < %s\"]}}",
-					e->gate)));
+	harness_submit_json(e->fx.client,
+			    "{\"request_id\":\"blocker\",\"node\":{\"id\":\"top\","
+			    "\"argv\":[\"sh\",\"-c\",\"read x < %s\"]}}",
+			    e->gate);
 	json_object_put(harness_wait_running(e->fx.client, "blocker"));
 	return harness_log_len(&e->fx.daemon);
 }
@@ -102,15 +101,14 @@ START_TEST(test_queued_task_starts_whole)
 
 	qm_setup(&e);
 	mark = qm_blocker(&e);
-	json_object_put(harness_ok(
-		e.fx.client, "submit",
-		harness_json(
-			"{\"request_id\":\"full\",\"parent_node_id\":\"top\","
-			"\"node\":{\"id\":\"n-full\",\"name\":\"whole\",\"argv\":[\"sh\",\"-c\","
-			"\"printf '%%s|%%s|' \\\"$QM_VAR\\\" \\\"$(pwd)\\\" > %s; cat >> %s; "
-			"exit 3\"],\"env\":{\"QM_VAR\":\"val ue\"},\"cwd\":\"%s\","
-			"\"stdin\":\"in-data\",\"timeout_ms\":600000}}",
-			e.out, e.out, e.fx.daemon.dir)));
+	harness_submit_json(
+		e.fx.client,
+		"{\"request_id\":\"full\",\"parent_node_id\":\"top\","
+		"\"node\":{\"id\":\"n-full\",\"name\":\"whole\",\"argv\":[\"sh\",\"-c\","
+		"\"printf '%%s|%%s|' \\\"$QM_VAR\\\" \\\"$(pwd)\\\" > %s; cat >> %s; "
+		"exit 3\"],\"env\":{\"QM_VAR\":\"val ue\"},\"cwd\":\"%s\","
+		"\"stdin\":\"in-data\",\"timeout_ms\":600000}}",
+		e.out, e.out, e.fx.daemon.dir);
 	qm_wait_cold(&e, mark);
 	/* Queued, cold: read back as it was submitted, its stored Task included. */
 	job = qm_job(&e, "full");
@@ -146,10 +144,9 @@ START_TEST(test_cancel_queued)
 
 	qm_setup(&e);
 	mark = qm_blocker(&e);
-	json_object_put(harness_ok(
-		e.fx.client, "submit",
-		harness_json(
-			"{\"request_id\":\"q1\",\"node\":{\"id\":\"n-q1\",\"argv\":[\"true\"]}}")));
+	harness_submit_json(
+		e.fx.client,
+		"{\"request_id\":\"q1\",\"node\":{\"id\":\"n-q1\",\"argv\":[\"true\"]}}");
 	qm_wait_cold(&e, mark);
 	/* The mode counts it queued. */
 	job = harness_ok(e.fx.client, "modes", NULL);
@@ -184,11 +181,10 @@ START_TEST(test_cascade_cancels_queued_children)
 	qm_setup(&e);
 	mark = qm_blocker(&e);
 	for (int i = 0; i < 5; i++)
-		json_object_put(harness_ok(
-			e.fx.client, "submit",
-			harness_json("{\"request_id\":\"c%d\",\"parent_node_id\":\"top\","
-				     "\"node\":{\"argv\":[\"true\"]}}",
-				     i)));
+		harness_submit_json(e.fx.client,
+				    "{\"request_id\":\"c%d\",\"parent_node_id\":\"top\","
+				    "\"node\":{\"argv\":[\"true\"]}}",
+				    i);
 	qm_wait_cold(&e, mark);
 	json_object_put(harness_ok(e.fx.client, "cancel",
 				   harness_json("{\"request_id\":\"blocker\",\"cascade\":true}")));

@@ -49,12 +49,11 @@ static void qr_setup(struct qr_env *e)
 static void qr_submit(struct harness_client *c, struct qr_env *e, const char *name,
 		      const char *extra, bool gated)
 {
-	json_object_put(harness_ok(
-		c, "submit",
-		harness_json("{\"request_id\":\"%s\"%s,\"node\":{\"argv\":[\"sh\",\"-c\","
-			     "\"echo %s >> %s%s%s\"]}}",
-			     name, extra, name, e->runs, gated ? "; read x < " : "",
-			     gated ? e->gate : "")));
+	harness_submit_json(c,
+			    "{\"request_id\":\"%s\"%s,\"node\":{\"argv\":[\"sh\",\"-c\","
+			    "\"echo %s >> %s%s%s\"]}}",
+			    name, extra, name, e->runs, gated ? "; read x < " : "",
+			    gated ? e->gate : "");
 }
 
 /* How many lines of the runs file are name, and the line number of the first (or -1). */

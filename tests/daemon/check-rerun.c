@@ -378,11 +378,10 @@ START_TEST(test_coordctl_job_shows_command)
 {
 	char *out;
 
-	json_object_put(harness_ok(
-		fx.client, "submit",
-		harness_json("{\"request_id\":\"quoted\",\"wait\":true,\"node\":{\"argv\":["
-			     "\"sh\",\"-c\",\"echo 'hi there' \",\"plain\",\"\"],\"cwd\":"
-			     "\"/tmp\",\"env\":{\"X\":\"secret-value\",\"OTHER\":\"v\"}}}")));
+	harness_submit_json(fx.client,
+			    "{\"request_id\":\"quoted\",\"wait\":true,\"node\":{\"argv\":["
+			    "\"sh\",\"-c\",\"echo 'hi there' \",\"plain\",\"\"],\"cwd\":"
+			    "\"/tmp\",\"env\":{\"X\":\"secret-value\",\"OTHER\":\"v\"}}}");
 	out = rerun_coordctl("job quoted");
 	ck_assert_msg(strstr(out, "sh -c 'echo '\\''hi there'\\'' ' plain ''") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "/tmp") != NULL, "%s", out);
@@ -426,11 +425,11 @@ START_TEST(test_status_page_of_large_tasks)
 	harness_daemon_start(&fx.daemon);
 	harness_fixture_connect(&fx);
 	for (int i = 0; i < 3; i++)
-		json_object_put(harness_ok(fx.client, "submit",
-					   harness_json("{\"request_id\":\"big%d\",\"wait\":true,"
-							"\"node\":{\"argv\":[\"true\"],\"stdin\":"
-							"\"%s\"}}",
-							i, stdin_text)));
+		harness_submit_json(fx.client,
+				    "{\"request_id\":\"big%d\",\"wait\":true,"
+				    "\"node\":{\"argv\":[\"true\"],\"stdin\":"
+				    "\"%s\"}}",
+				    i, stdin_text);
 	free(stdin_text);
 	/* Two of these Tasks pass the limit: one job a page, newest first. */
 	r = harness_ok(fx.client, "status", harness_json("{\"limit\":10}"));

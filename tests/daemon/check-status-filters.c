@@ -37,11 +37,10 @@ static void sf_fixture(void)
 	};
 
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		json_object_put(harness_ok(
-			fx.client, "submit",
-			harness_json("{\"request_id\":\"%s\",\"wait\":true,\"node\":{\"name\":"
-				     "\"%s\",\"argv\":[\"%s\"]}}",
-				     subs[i][0], subs[i][1], subs[i][2])));
+		harness_submit_json(fx.client,
+				    "{\"request_id\":\"%s\",\"wait\":true,\"node\":{\"name\":"
+				    "\"%s\",\"argv\":[\"%s\"]}}",
+				    subs[i][0], subs[i][1], subs[i][2]);
 }
 
 /* Asserts status(params) has these counts and exactly these request_ids, newest first. */
@@ -223,11 +222,10 @@ static void sf_pages(const char *filter, int want)
 START_TEST(test_status_filtered_pages)
 {
 	for (int i = 0; i < 25; i++)
-		json_object_put(harness_ok(
-			fx.client, "submit",
-			harness_json("{\"request_id\":\"pg-%02d\",\"node\":{\"name\":\"%s\","
-				     "\"argv\":[\"true\"]}}",
-				     i, i % 2 ? "odd" : "even")));
+		harness_submit_json(fx.client,
+				    "{\"request_id\":\"pg-%02d\",\"node\":{\"name\":\"%s\","
+				    "\"argv\":[\"true\"]}}",
+				    i, i % 2 ? "odd" : "even");
 	for (int i = 0; i < 25; i++) {
 		char id[16];
 

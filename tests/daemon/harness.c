@@ -759,20 +759,39 @@ bool harness_wait_eof(struct harness_client *c, int timeout_ms)
 	}
 }
 
-json_object *harness_json(const char *fmt, ...)
+static json_object *harness_json_v(const char *fmt, va_list ap)
 {
 	enum json_tokener_error err;
 	json_object *o;
-	va_list ap;
 	char *text;
 
-	va_start(ap, fmt);
 	ck_assert_int_ge(vasprintf(&text, fmt, ap), 0);
-	va_end(ap);
 	o = json_tokener_parse_verbose(text, &err);
 	ck_assert_msg(o != NULL, "bad JSON in a test (%s): %s", json_tokener_error_desc(err), text);
 	free(text);
 	return o;
+}
+
+json_object *harness_json(const char *fmt, ...)
+{
+	json_object *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	o = harness_json_v(fmt, ap);
+	va_end(ap);
+	return o;
+}
+
+void harness_submit_json(struct harness_client *c, const char *fmt, ...)
+{
+	json_object *params;
+	va_list ap;
+
+	va_start(ap, fmt);
+	params = harness_json_v(fmt, ap);
+	va_end(ap);
+	json_object_put(harness_ok(c, "submit", params));
 }
 
 long long harness_call_async(struct harness_client *c, const char *method, json_object *params)

@@ -189,6 +189,9 @@ int harness_err(struct harness_client *c, const char *method, json_object *param
 /* The next notification with that method (others in the backlog are kept), or NULL. */
 json_object *harness_notification(struct harness_client *c, const char *method, int timeout_ms);
 
+/* Submits the printf-formatted params (JSON text), asserting success; drops the answer. */
+void harness_submit_json(struct harness_client *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Submits argv (NULL-terminated) in mode (NULL: default); returns the job. */
 json_object *harness_submit(struct harness_client *c, const char *mode, const char *const *argv);
 /* Waits until the job is closed; returns it. */
