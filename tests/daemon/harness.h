@@ -39,9 +39,12 @@ void harness_daemon_start(struct harness_daemon *d);
 void harness_daemon_new(struct harness_daemon *d, const char *config);
 /*
  * Config text most suites share, glued to a suite's own lines at compile
- * time: HARNESS_CONFIG_DAEMON "log_level = info\n" HARNESS_CONFIG_MODE("async", "4").
+ * time, one piece a line (clang-format off around such a #define keeps it
+ * so): HARNESS_CONFIG_DAEMON "log_level = info\n" HARNESS_CONFIG_MODE("async", "4").
+ *
+ * HARNESS_CONFIG_DAEMON: the [daemon] section with a quick stop at
+ * teardown; the suite's own [daemon] lines follow it.
  */
-/* The [daemon] section with a quick stop at teardown; the suite's [daemon] lines follow. */
 #define HARNESS_CONFIG_DAEMON "[daemon]\nshutdown_grace_sec = 1\n"
 /* [mode:name] with that max_concurrency and a half-second kill grace; its own lines follow. */
 #define HARNESS_CONFIG_MODE(name, max_concurrency)                                                 \
