@@ -106,6 +106,32 @@ START_TEST(test_jsonout_grows)
 }
 END_TEST
 
+/* Raw text (inline in the header) grows the buffer too, by a byte as by a block. */
+START_TEST(test_jsonout_raw_grows)
+{
+	size_t n = 3 * JSONOUT_INLINE;
+	char *block = malloc(n), *text;
+	struct jsonout out;
+
+	ck_assert_ptr_nonnull(block);
+	memset(block, 'x', n);
+	jsonout_init(&out);
+	for (size_t i = 0; i < JSONOUT_INLINE + 1; i++)
+		jsonout_lit(&out, "1");
+	ck_assert_ptr_ne(out.buf, out.inline_buf);
+	jsonout_raw(&out, block, n);
+	ck_assert_uint_eq(out.len, JSONOUT_INLINE + 1 + n);
+	text = jsonout_take(&out);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_uint_eq(strlen(text), JSONOUT_INLINE + 1 + n);
+	ck_assert_int_eq(text[JSONOUT_INLINE], '1');
+	ck_assert_int_eq(text[JSONOUT_INLINE + 1], 'x');
+	ck_assert_int_eq(text[JSONOUT_INLINE + n], 'x');
+	free(text);
+	free(block);
+}
+END_TEST
+
 /*
  * Text the daemon wrote is one JSON object, byte for byte as json-c writes
  * the same values once parsed (the wire's one form: json_to_wire), so a
@@ -222,6 +248,7 @@ static Suite *jsonout_suite(void)
 	tcase_add_test(tc, test_jsonout_string_every_byte);
 	tcase_add_test(tc, test_jsonout_numbers);
 	tcase_add_test(tc, test_jsonout_grows);
+	tcase_add_test(tc, test_jsonout_raw_grows);
 	tcase_add_test(tc, test_jsonout_job_canonical);
 	tcase_add_test(tc, test_jsonout_message_canonical);
 	suite_add_tcase(s, tc);
