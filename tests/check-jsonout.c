@@ -205,6 +205,9 @@ START_TEST(test_jsonout_message_canonical)
 {
 	struct message_ids ids = {
 		.request_id = "r\"1", .child_node_id = "n1", .run_id = "r\"1", .mode = "m/x"};
+	struct message_ids child = ids;
+
+	child.parent_node_id = "p";
 	struct message_output output = {.exit_code = 2,
 					.stdout_data = "out\n\x01",
 					.stdout_len = 5,
@@ -213,8 +216,9 @@ START_TEST(test_jsonout_message_canonical)
 
 	for (int t = 0; t < MESSAGE_TYPE_COUNT; t++) {
 		for (int variant = 0; variant < 3; variant++) {
-			struct message *msg = message_new((enum message_type)t, &ids,
-							  variant == 1 ? &output : NULL);
+			struct message *msg =
+				message_new((enum message_type)t, variant == 2 ? &child : &ids,
+					    variant == 1 ? &output : NULL);
 			struct jsonout out;
 			const char *wire;
 			size_t len;
@@ -225,7 +229,6 @@ START_TEST(test_jsonout_message_canonical)
 			if (variant == 2) {
 				message_set_error(msg, ERROR_SIGNAL, "killed \\ by 9", -1, 9);
 				msg->run_start_time = 1764499999.5;
-				msg->parent_node_id = strdup("p");
 			}
 			wire = message_wire(msg, &len);
 			ck_assert_ptr_nonnull(wire);
