@@ -9,6 +9,7 @@
  * the size limit is cut to it when a commit starts it over, and emptied
  * by the thread once the loop is idle.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,18 +97,30 @@ static int ck_page_size(void)
 	return size;
 }
 
-/* Polls (bounded) until the thread has made more than before checkpoints. */
-static bool ck_wait_background(uint64_t before)
+/*
+ * Polls (bounded) until the count at offset in struct checkpointer_stats
+ * (background: checkpoints of the thread, shrunk: WALs it emptied) passed before.
+ */
+static bool ck_wait_count(size_t offset, uint64_t before)
 {
 	struct timespec pause = {0, 2 * 1000 * 1000};
 	double deadline = tu_scale(30) * 1000 / 2;
 
 	for (double waited = 0; waited < deadline; waited++) {
-		if (ck_stats().background > before)
+		struct checkpointer_stats st = ck_stats();
+		uint64_t count;
+
+		memcpy(&count, (const char *)&st + offset, sizeof(count));
+		if (count > before)
 			return true;
 		nanosleep(&pause, NULL);
 	}
 	return false;
+}
+
+static bool ck_wait_background(uint64_t before)
+{
+	return ck_wait_count(offsetof(struct checkpointer_stats, background), before);
 }
 
 static uint64_t ck_count_jobs(struct history *h)
@@ -229,18 +242,9 @@ static void ck_grow_wal(off_t bytes)
 	ck_release_snapshot(reader);
 }
 
-/* Polls (bounded) until the thread has shrunk the WAL more than before times. */
 static bool ck_wait_shrunk(uint64_t before)
 {
-	struct timespec pause = {0, 2 * 1000 * 1000};
-	double deadline = tu_scale(30) * 1000 / 2;
-
-	for (double waited = 0; waited < deadline; waited++) {
-		if (ck_stats().shrunk > before)
-			return true;
-		nanosleep(&pause, NULL);
-	}
-	return false;
+	return ck_wait_count(offsetof(struct checkpointer_stats, shrunk), before);
 }
 
 START_TEST(test_restart_cuts_the_wal)
