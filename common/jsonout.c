@@ -42,13 +42,18 @@ char *jsonout_take(struct jsonout *out)
 /* Room for n more bytes; false (and failed) when there is none to be had. */
 static bool jsonout_reserve(struct jsonout *out, size_t n)
 {
+	if (out->failed)
+		return false;
+	return n <= out->cap - out->len || jsonout_grow(out, n);
+}
+
+bool jsonout_grow(struct jsonout *out, size_t n)
+{
 	size_t cap = out->cap;
 	char *buf;
 
 	if (out->failed)
 		return false;
-	if (n <= out->cap - out->len)
-		return true;
 	while (cap - out->len < n) {
 		if (cap > SIZE_MAX / 2) {
 			out->failed = true;
@@ -56,6 +61,8 @@ static bool jsonout_reserve(struct jsonout *out, size_t n)
 		}
 		cap *= 2;
 	}
+	if (cap == out->cap)
+		return true;
 	buf = out->buf == out->inline_buf ? malloc(cap) : realloc(out->buf, cap);
 	if (!buf) {
 		out->failed = true;
@@ -66,14 +73,6 @@ static bool jsonout_reserve(struct jsonout *out, size_t n)
 	out->buf = buf;
 	out->cap = cap;
 	return true;
-}
-
-void jsonout_raw(struct jsonout *out, const char *text, size_t len)
-{
-	if (!jsonout_reserve(out, len))
-		return;
-	memcpy(out->buf + out->len, text, len);
-	out->len += len;
 }
 
 /* The escape of byte c inside a JSON string, as json-c writes it (no "\/"); NULL: none. */

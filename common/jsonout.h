@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <json-c/json.h>
 
 /* Texts up to this size need no allocation. */
@@ -34,8 +35,20 @@ void jsonout_free(struct jsonout *out);
  */
 char *jsonout_take(struct jsonout *out);
 
-/* Appends len bytes of JSON text as they are. */
-void jsonout_raw(struct jsonout *out, const char *text, size_t len);
+/* Room for n more bytes than there is; false (and failed) when there is none to be had. */
+bool jsonout_grow(struct jsonout *out, size_t n);
+
+/*
+ * Appends len bytes of JSON text as they are. Inline: a literal's copy is
+ * then a few moves rather than two calls (a submit writes ~50, issue 13).
+ */
+static inline void jsonout_raw(struct jsonout *out, const char *text, size_t len)
+{
+	if (len > out->cap - out->len && !jsonout_grow(out, len))
+		return;
+	memcpy(out->buf + out->len, text, len);
+	out->len += len;
+}
 /* Appends a string literal of JSON text (keys, punctuation) as it is. */
 #define jsonout_lit(out, lit) jsonout_raw((out), "" lit, sizeof(lit) - 1)
 

@@ -1,4 +1,5 @@
 /* Reading a JSON object by its spec (see jsonspec.h). Values written out are borrowed from obj. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -278,16 +279,15 @@ static int jsonspec_value(const struct jsonspec *e, struct jsonspec_field *field
 	return cause_set(error, -EINVAL, "%s is not a key", jsonspec_field_text(field));
 }
 
-int jsonspec_read_one(const struct jsonspec *e, json_object *obj,
-		      const struct jsonspec_where *where, void *out, char **error)
+/* Reads one key by entry, found in the object or not (v: its value, NULL for null). */
+static int jsonspec_read_found(const struct jsonspec *e, bool found, json_object *v,
+			       const struct jsonspec_where *where, void *out, char **error)
 {
 	struct jsonspec_field f;
 	bool null_absent = (e->flags & JSONSPEC_NULLABLE) || (where && where->null_absent);
-	json_object *v = NULL;
-	bool given;
+	bool given = found && (v || !null_absent);
 
 	jsonspec_field_init(&f, where, e->name);
-	given = json_object_object_get_ex(obj, e->name, &v) && (v || !null_absent);
 	if (out && e->seen)
 		*(bool *)jsonspec_at(out, e->seen - 1) = given;
 	if (given)
@@ -299,15 +299,29 @@ int jsonspec_read_one(const struct jsonspec *e, json_object *obj,
 	return 0;
 }
 
+int jsonspec_read_one(const struct jsonspec *e, json_object *obj,
+		      const struct jsonspec_where *where, void *out, char **error)
+{
+	json_object *v = NULL;
+	bool found = json_object_object_get_ex(obj, e->name, &v);
+
+	return jsonspec_read_found(e, found, v, where, out, error);
+}
+
+/* The entry of spec for key, or NULL. */
+static const struct jsonspec *jsonspec_find(const struct jsonspec *spec, const char *key)
+{
+	for (; spec->name; spec++)
+		if (strcmp(spec->name, key) == 0)
+			return spec;
+	return NULL;
+}
+
 const char *jsonspec_unknown_key(const struct jsonspec *spec, json_object *obj)
 {
 	json_object_object_foreach (obj, key, v) {
-		const struct jsonspec *e = spec;
-
 		(void)v;
-		while (e->name && strcmp(e->name, key) != 0)
-			e++;
-		if (!e->name)
+		if (!jsonspec_find(spec, key))
 			return key;
 	}
 	return NULL;
@@ -324,16 +338,14 @@ static void jsonspec_known_text(const struct jsonspec *spec, char *buf, size_t s
 					e->name);
 }
 
-static int jsonspec_refuse_unknown(const struct jsonspec *spec, json_object *obj,
+/* The error for key, which spec does not name. */
+static int jsonspec_refuse_unknown(const struct jsonspec *spec, const char *key,
 				   const struct jsonspec_where *where, char **error)
 {
-	const char *key = jsonspec_unknown_key(spec, obj);
 	const char *what = where && where->what ? where->what : "the object";
 	struct jsonspec_field f;
 	char known[512];
 
-	if (!key)
-		return 0;
 	jsonspec_known_text(spec, known, sizeof(known));
 	jsonspec_field_init(&f, where, key);
 	return cause_set(error, -EINVAL, "unknown key \"%.64s\" in %s (known keys: %s)",
@@ -343,16 +355,34 @@ static int jsonspec_refuse_unknown(const struct jsonspec *spec, json_object *obj
 int jsonspec_read(const struct jsonspec *spec, json_object *obj, const struct jsonspec_where *where,
 		  void *out, char **error)
 {
+	json_object *values[JSONSPEC_MAX_KEYS];
+	uint64_t found = 0;
 	int r;
 
 	*error = NULL;
 	if (!json_object_is_type(obj, json_type_object))
 		return cause_set(error, -EINVAL, "%s must be an object",
 				 where && where->what ? where->what : "the value");
-	if ((r = jsonspec_refuse_unknown(spec, obj, where, error)) < 0)
-		return r;
-	for (const struct jsonspec *e = spec; e->name; e++)
-		if ((r = jsonspec_read_one(e, obj, where, out, error)) < 0)
+	/*
+	 * One walk over the members finds each one's entry (and refuses an
+	 * unknown key): a lookup per entry would hash every name again.
+	 */
+	json_object_object_foreach (obj, key, v) {
+		const struct jsonspec *e = jsonspec_find(spec, key);
+
+		if (!e)
+			return jsonspec_refuse_unknown(spec, key, where, error);
+		assert(e - spec < JSONSPEC_MAX_KEYS);
+		values[e - spec] = v;
+		found |= UINT64_C(1) << (e - spec);
+	}
+	for (size_t i = 0; spec[i].name; i++) {
+		bool has = found >> i & 1;
+
+		assert(i < JSONSPEC_MAX_KEYS);
+		if ((r = jsonspec_read_found(&spec[i], has, has ? values[i] : NULL, where, out,
+					     error)) < 0)
 			return r;
+	}
 	return 0;
 }

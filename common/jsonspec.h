@@ -120,6 +120,9 @@ struct jsonspec_where {
 /* An extra designator: the bool field f is set when the key was given. */
 #define JSONSPEC_SEEN(st, f) .seen = JSONSPEC_OFFSET(st, f, bool) + 1
 
+/* The most entries a spec may list. */
+#define JSONSPEC_MAX_KEYS 64
+
 /*
  * Reads obj by spec into out (NULL: only checks). Refuses a key the spec
  * does not name, a missing required key, a value of the wrong type or out

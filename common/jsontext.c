@@ -40,6 +40,9 @@ void jsontext_outline(const char *text, size_t len, struct jsontext_outline *ret
 
 	memset(ret, 0, sizeof(*ret));
 	ret->array = off < len && text[off] == '[';
+	/* Most lines: one request with no escape at all, so no \u0000 either (issue 13). */
+	if (!ret->array && !memchr(text + off, '\\', len - off))
+		return;
 	while (off < len) {
 		char c = text[off];
 		bool in_object = depth > 0 && depth <= JSONTEXT_MAX_DEPTH && object[depth - 1];

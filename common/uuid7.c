@@ -127,29 +127,31 @@ void uuid7_format(const struct uuid7 *u, char out[UUID7_STR_LEN])
 	*p = '\0';
 }
 
-/* The value of a lower-case hex digit, or -1. */
-static int uuid7_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+/* Each lower-case hex digit's value plus one; 0 for every other byte. */
+static const uint8_t uuid7_hex1[256] = {
+	['0'] = 1,  ['1'] = 2,	['2'] = 3,  ['3'] = 4,	['4'] = 5,  ['5'] = 6,
+	['6'] = 7,  ['7'] = 8,	['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
+/* The bytes a dash comes before: 4, 6, 8 and 10. */
+#define UUID7_DASHES (1u << 4 | 1u << 6 | 1u << 8 | 1u << 10)
+
+/* A table, not a test per digit: every submit parses its request_id several times (issue 13). */
 int uuid7_parse(const char *text, struct uuid7 *ret)
 {
+	const unsigned char *p = (const unsigned char *)text;
 	struct uuid7 u;
-	const char *p = text;
 
 	for (int i = 0; i < 16; i++) {
-		int hi, lo;
+		unsigned hi, lo;
 
-		if ((i == 4 || i == 6 || i == 8 || i == 10) && *p++ != '-')
+		if ((UUID7_DASHES >> i & 1) && *p++ != '-')
 			return -EINVAL;
-		if ((hi = uuid7_hex(p[0])) < 0 || (lo = uuid7_hex(p[1])) < 0)
+		/* A NUL (a short text) stops here, before the byte after it is read. */
+		if (!(hi = uuid7_hex1[p[0]]) || !(lo = uuid7_hex1[p[1]]))
 			return -EINVAL;
-		u.b[i] = (uint8_t)(hi << 4 | lo);
+		u.b[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
 		p += 2;
 	}
 	if (*p != '\0' || (u.b[8] & 0xc0) != 0x80)

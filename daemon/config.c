@@ -74,6 +74,7 @@ int config_init(struct config *cfg)
 	cfg->cancel_slice_ms = COORDINATOR_CANCEL_SLICE_MS;
 	cfg->durability = HISTORY_DURABILITY_NORMAL;
 	cfg->checkpoint_pages = CHECKPOINTER_DEFAULT_PAGES;
+	cfg->wal_size_limit = CHECKPOINTER_DEFAULT_WAL_LIMIT;
 	cfg->task_limits = TASK_LIMITS_DEFAULT;
 	/* As root, do what at, cron and Slurm do; anyone else can only run tasks as itself. */
 	cfg->run_as = geteuid() == 0 ? CONFIG_RUN_AS_SUBMITTER : CONFIG_RUN_AS_DAEMON;
@@ -262,6 +263,7 @@ static const struct config_number config_daemon_numbers[] = {
 	CONFIG_NUMBER(struct config, "max_status_task_bytes", max_status_task_bytes, 1, 1ULL << 36),
 	CONFIG_NUMBER(struct config, "cancel_slice_ms", cancel_slice_ms, 1, 10000),
 	CONFIG_NUMBER(struct config, "checkpoint_pages", checkpoint_pages, 1, 1000000),
+	CONFIG_NUMBER(struct config, "wal_size_limit", wal_size_limit, 0, 1ULL << 40),
 	CONFIG_NUMBER(struct config, "max_task_argv", task_limits.max_argv, 1, 1000000),
 	CONFIG_NUMBER(struct config, "max_task_argv_bytes", task_limits.max_argv_bytes, 2,
 		      1ULL << 30),

@@ -54,6 +54,7 @@ struct config {
 	unsigned cancel_slice_ms;     /* the longest a cascading cancel holds the loop at a time */
 	enum history_durability durability;
 	unsigned checkpoint_pages; /* WAL pages that wake the checkpoint thread (checkpointer.h) */
+	uint64_t wal_size_limit;   /* the WAL's bytes kept after a burst, 0: any (checkpointer.h) */
 	uint64_t retention_max_jobs;
 	double retention_max_age_sec;
 	uid_t *allowed_uids;

@@ -5,8 +5,11 @@
  * pages, after which the next commit starts the WAL over; with a reader
  * that keeps the WAL from starting over, the loop checkpoints itself past
  * the hard size and goes on; closing with a checkpoint under way joins
- * the thread, leaves no WAL behind and loses no commit.
+ * the thread, leaves no WAL behind and loses no commit. A WAL grown past
+ * the size limit is cut to it when a commit starts it over, and emptied
+ * by the thread once the loop is idle.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,18 +97,30 @@ static int ck_page_size(void)
 	return size;
 }
 
-/* Polls (bounded) until the thread has made more than before checkpoints. */
-static bool ck_wait_background(uint64_t before)
+/*
+ * Polls (bounded) until the count at offset in struct checkpointer_stats
+ * (background: checkpoints of the thread, shrunk: WALs it emptied) passed before.
+ */
+static bool ck_wait_count(size_t offset, uint64_t before)
 {
 	struct timespec pause = {0, 2 * 1000 * 1000};
 	double deadline = tu_scale(30) * 1000 / 2;
 
 	for (double waited = 0; waited < deadline; waited++) {
-		if (ck_stats().background > before)
+		struct checkpointer_stats st = ck_stats();
+		uint64_t count;
+
+		memcpy(&count, (const char *)&st + offset, sizeof(count));
+		if (count > before)
 			return true;
 		nanosleep(&pause, NULL);
 	}
 	return false;
+}
+
+static bool ck_wait_background(uint64_t before)
+{
+	return ck_wait_count(offsetof(struct checkpointer_stats, background), before);
 }
 
 static uint64_t ck_count_jobs(struct history *h)
@@ -197,6 +212,100 @@ START_TEST(test_hard_size_with_a_reader)
 }
 END_TEST
 
+/* A snapshot held open: no checkpoint can copy past it, the WAL cannot start over. */
+static sqlite3 *ck_hold_snapshot(void)
+{
+	sqlite3 *reader;
+
+	ck_assert_int_eq(sqlite3_open_v2(env.db_path, &reader, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM jobs", NULL, NULL, NULL),
+			 SQLITE_OK);
+	return reader;
+}
+
+static void ck_release_snapshot(sqlite3 *reader)
+{
+	ck_assert_int_eq(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(reader);
+}
+
+/* Commits while the reader holds its snapshot until the WAL file has at least bytes. */
+static void ck_grow_wal(off_t bytes)
+{
+	sqlite3 *reader = ck_hold_snapshot();
+	unsigned commits = 0;
+
+	while (ck_file_size("-wal") < bytes && commits++ < 5000)
+		ck_commit_some();
+	ck_assert_int_ge(ck_file_size("-wal"), bytes);
+	ck_release_snapshot(reader);
+}
+
+static bool ck_wait_shrunk(uint64_t before)
+{
+	return ck_wait_count(offsetof(struct checkpointer_stats, shrunk), before);
+}
+
+START_TEST(test_restart_cuts_the_wal)
+{
+	const off_t limit = 64 * 1024;
+	unsigned commits = 0;
+
+	history_set_checkpoint_pages(env.history, 20);
+	ck_assert_int_eq(history_set_wal_size_limit(env.history, limit), 0);
+	ck_grow_wal(16 * limit);
+	/* Commits go on (the loop is never idle for long): the WAL starts over and is cut. */
+	while (ck_file_size("-wal") > 2 * limit && commits++ < 5000)
+		ck_commit_some();
+	ck_assert_msg(ck_file_size("-wal") <= 2 * limit, "the WAL stays at %lld bytes",
+		      (long long)ck_file_size("-wal"));
+	ck_assert_uint_eq(ck_count_jobs(env.history), ck_jobs);
+}
+END_TEST
+
+START_TEST(test_idle_empties_the_wal)
+{
+	const off_t limit = 64 * 1024;
+	uint64_t shrunk = ck_stats().shrunk;
+	struct history *h;
+	char *error = NULL;
+
+	history_set_checkpoint_pages(env.history, 20);
+	ck_assert_int_eq(history_set_wal_size_limit(env.history, limit), 0);
+	ck_grow_wal(16 * limit);
+	/* No commit any more: the thread empties the WAL. */
+	ck_assert_msg(ck_wait_shrunk(shrunk), "the WAL stays at %lld bytes",
+		      (long long)ck_file_size("-wal"));
+	ck_assert_int_eq(ck_file_size("-wal"), 0);
+	/* Its commits are in the database: a connection that ignores the WAL finds them all. */
+	ck_assert_int_eq(history_open(env.db_path, NULL, HISTORY_DURABILITY_NORMAL, &h, &error), 0);
+	ck_assert_uint_eq(ck_count_jobs(h), ck_jobs);
+	history_close(h);
+	ck_commit_some();
+	ck_assert_uint_eq(ck_count_jobs(env.history), ck_jobs);
+}
+END_TEST
+
+START_TEST(test_no_limit_keeps_the_wal)
+{
+	uint64_t shrunk = ck_stats().shrunk;
+	unsigned commits = 0;
+	off_t grown;
+
+	history_set_checkpoint_pages(env.history, 20);
+	ck_assert_int_eq(history_set_wal_size_limit(env.history, 0), 0);
+	ck_grow_wal(1024 * 1024);
+	grown = ck_file_size("-wal");
+	/* Commits that start the WAL over leave its size as it is. */
+	while (ck_stats().wal_pages >= 20 * CHECKPOINTER_HARD_FACTOR && commits++ < 5000)
+		ck_commit_some();
+	ck_assert_int_lt(ck_stats().wal_pages, 20 * CHECKPOINTER_HARD_FACTOR);
+	ck_assert_int_ge(ck_file_size("-wal"), grown);
+	ck_assert_uint_eq(ck_stats().shrunk, shrunk);
+}
+END_TEST
+
 START_TEST(test_close_with_checkpoint_under_way)
 {
 	struct history *h;
@@ -227,6 +336,9 @@ static Suite *checkpointer_suite(void)
 	tcase_add_test(tc, test_thread_checkpoints);
 	tcase_add_test(tc, test_hard_size_with_a_reader);
 	tcase_add_test(tc, test_close_with_checkpoint_under_way);
+	tcase_add_test(tc, test_restart_cuts_the_wal);
+	tcase_add_test(tc, test_idle_empties_the_wal);
+	tcase_add_test(tc, test_no_limit_keeps_the_wal);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -106,6 +106,32 @@ START_TEST(test_jsonout_grows)
 }
 END_TEST
 
+/* Raw text (inline in the header) grows the buffer too, by a byte as by a block. */
+START_TEST(test_jsonout_raw_grows)
+{
+	size_t n = 3 * JSONOUT_INLINE;
+	char *block = malloc(n), *text;
+	struct jsonout out;
+
+	ck_assert_ptr_nonnull(block);
+	memset(block, 'x', n);
+	jsonout_init(&out);
+	for (size_t i = 0; i < JSONOUT_INLINE + 1; i++)
+		jsonout_lit(&out, "1");
+	ck_assert_ptr_ne(out.buf, out.inline_buf);
+	jsonout_raw(&out, block, n);
+	ck_assert_uint_eq(out.len, JSONOUT_INLINE + 1 + n);
+	text = jsonout_take(&out);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_uint_eq(strlen(text), JSONOUT_INLINE + 1 + n);
+	ck_assert_int_eq(text[JSONOUT_INLINE], '1');
+	ck_assert_int_eq(text[JSONOUT_INLINE + 1], 'x');
+	ck_assert_int_eq(text[JSONOUT_INLINE + n], 'x');
+	free(text);
+	free(block);
+}
+END_TEST
+
 /*
  * Text the daemon wrote is one JSON object, byte for byte as json-c writes
  * the same values once parsed (the wire's one form: json_to_wire), so a
@@ -179,6 +205,9 @@ START_TEST(test_jsonout_message_canonical)
 {
 	struct message_ids ids = {
 		.request_id = "r\"1", .child_node_id = "n1", .run_id = "r\"1", .mode = "m/x"};
+	struct message_ids child = ids;
+
+	child.parent_node_id = "p";
 	struct message_output output = {.exit_code = 2,
 					.stdout_data = "out\n\x01",
 					.stdout_len = 5,
@@ -187,8 +216,9 @@ START_TEST(test_jsonout_message_canonical)
 
 	for (int t = 0; t < MESSAGE_TYPE_COUNT; t++) {
 		for (int variant = 0; variant < 3; variant++) {
-			struct message *msg = message_new((enum message_type)t, &ids,
-							  variant == 1 ? &output : NULL);
+			struct message *msg =
+				message_new((enum message_type)t, variant == 2 ? &child : &ids,
+					    variant == 1 ? &output : NULL);
 			struct jsonout out;
 			const char *wire;
 			size_t len;
@@ -199,7 +229,6 @@ START_TEST(test_jsonout_message_canonical)
 			if (variant == 2) {
 				message_set_error(msg, ERROR_SIGNAL, "killed \\ by 9", -1, 9);
 				msg->run_start_time = 1764499999.5;
-				msg->parent_node_id = strdup("p");
 			}
 			wire = message_wire(msg, &len);
 			ck_assert_ptr_nonnull(wire);
@@ -222,6 +251,7 @@ static Suite *jsonout_suite(void)
 	tcase_add_test(tc, test_jsonout_string_every_byte);
 	tcase_add_test(tc, test_jsonout_numbers);
 	tcase_add_test(tc, test_jsonout_grows);
+	tcase_add_test(tc, test_jsonout_raw_grows);
 	tcase_add_test(tc, test_jsonout_job_canonical);
 	tcase_add_test(tc, test_jsonout_message_canonical);
 	suite_add_tcase(s, tc);

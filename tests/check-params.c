@@ -461,6 +461,27 @@ START_TEST(test_params_refusals)
 }
 END_TEST
 
+/*
+ * Which fault a reader names first does not hang on the order of the
+ * object's members: an unknown key before any bad value, then the first bad
+ * value in the spec's order; a repeated key counts its last value (json-c's).
+ */
+START_TEST(test_params_refusal_order)
+{
+	struct params_all out;
+	char *error;
+
+	params_all_refused("{\"i\": 11, \"b\": 1, \"s\": \"a\"}",
+			   "s holds 1 bytes; it must hold 2 to 4");
+	params_all_refused("{\"b\": 1, \"X\": 1, \"Y\": 2}",
+			   "unknown key \"X\" in the test object (known keys: s, choice, bytes, b, "
+			   "u, i, d, strings, object)");
+	params_all_refused("{\"i\": 0, \"i\": 11}", "i must be a whole number from -10 to 10");
+	ck_assert_int_eq(params_all_read("{\"i\": 11, \"i\": 3}", &out, &error), 0);
+	ck_assert_int_eq(out.i, 3);
+}
+END_TEST
+
 START_TEST(test_params_number_accepts_integers)
 {
 	struct params_all out;
@@ -499,6 +520,7 @@ static Suite *params_suite(void)
 	tcase_add_test(tc, test_params_defaults);
 	tcase_add_test(tc, test_params_values);
 	tcase_add_test(tc, test_params_refusals);
+	tcase_add_test(tc, test_params_refusal_order);
 	tcase_add_test(tc, test_params_number_accepts_integers);
 	tcase_add_test(tc, test_params_one);
 	suite_add_tcase(s, tc);

@@ -230,7 +230,8 @@ int state_add_job(struct state *state, const struct task *task, struct job **ret
 	struct job *job;
 	int r;
 
-	if (state_find_open(state, task->request_id))
+	/* A UUID the daemon just made is new (see coordinator_submit): no lookup for it. */
+	if (!task->request_id_made && state_find_open(state, task->request_id))
 		return -EEXIST;
 	job = job_new_from_task(task);
 	if (!job)

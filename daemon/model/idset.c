@@ -69,7 +69,7 @@ int idset_add(struct idset *set, const char *id)
 			return r;
 		i = idset_slot(set, &probe);
 	}
-	r = reqkey_set(&set->slots[i], id);
+	r = reqkey_set_probe(&set->slots[i], &probe);
 	if (r < 0)
 		return r;
 	set->count++;

@@ -1,7 +1,8 @@
 /*
  * Messages. A message is reference counted: the publisher, the history and
  * every subscriber that keeps one hold their own reference. It owns its
- * strings, its result object and its cached wire text.
+ * strings (its ids in its own allocation), its result object and its
+ * cached wire text.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -41,23 +42,53 @@ static json_object *message_output_to_json(const struct message_output *out)
 	return o;
 }
 
-static char *message_dup(const char *s, bool *failed)
+/* The bytes of s and its NUL (none for NULL). */
+static size_t message_id_size(const char *s)
 {
-	char *out;
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* A copy of s of size bytes at *at, which moves past it; NULL stays NULL. */
+static const char *message_id_copy(const char *s, size_t size, char **at)
+{
+	char *copy = *at;
 
 	if (!s)
 		return NULL;
-	out = strdup(s);
-	if (!out)
-		*failed = true;
-	return out;
+	memcpy(copy, s, size);
+	*at += size;
+	return copy;
+}
+
+/* A message and the copies of its ids in one allocation (one malloc, not six: issue 13). */
+static struct message *message_alloc(const struct message_ids *ids)
+{
+	size_t sizes[] = {message_id_size(ids->request_id), message_id_size(ids->parent_node_id),
+			  message_id_size(ids->child_node_id), message_id_size(ids->run_id),
+			  message_id_size(ids->mode)};
+	size_t total = sizeof(struct message);
+	struct message *msg;
+	char *at;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		total += sizes[i];
+	msg = malloc(total);
+	if (!msg)
+		return NULL;
+	*msg = (struct message){0};
+	at = (char *)(msg + 1);
+	msg->request_id = message_id_copy(ids->request_id, sizes[0], &at);
+	msg->parent_node_id = message_id_copy(ids->parent_node_id, sizes[1], &at);
+	msg->child_node_id = message_id_copy(ids->child_node_id, sizes[2], &at);
+	msg->run_id = message_id_copy(ids->run_id, sizes[3], &at);
+	msg->mode = message_id_copy(ids->mode, sizes[4], &at);
+	return msg;
 }
 
 struct message *message_new(enum message_type type, const struct message_ids *ids,
 			    const struct message_output *output)
 {
-	struct message *msg = calloc(1, sizeof(*msg));
-	bool failed = false;
+	struct message *msg = message_alloc(ids);
 
 	if (!msg)
 		return NULL;
@@ -69,14 +100,7 @@ struct message *message_new(enum message_type type, const struct message_ids *id
 		msg->stdout_written = (int64_t)output->stdout_written;
 		msg->stderr_written = (int64_t)output->stderr_written;
 	}
-	msg->request_id = message_dup(ids->request_id, &failed);
-	msg->parent_node_id = message_dup(ids->parent_node_id, &failed);
-	msg->child_node_id = message_dup(ids->child_node_id, &failed);
-	msg->run_id = message_dup(ids->run_id, &failed);
-	msg->mode = message_dup(ids->mode, &failed);
 	if (output && !(msg->result = message_output_to_json(output)))
-		failed = true;
-	if (failed)
 		return message_unref(msg);
 	return msg;
 }
@@ -141,11 +165,6 @@ struct message *message_unref(struct message *msg)
 {
 	if (!msg || --msg->refcount > 0)
 		return NULL;
-	free(msg->request_id);
-	free(msg->parent_node_id);
-	free(msg->child_node_id);
-	free(msg->run_id);
-	free(msg->mode);
 	json_object_put(msg->result);
 	free(msg->error_message);
 	free(msg->wire);

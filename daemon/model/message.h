@@ -57,11 +57,12 @@ struct message {
 	uint64_t seq; /* 0 until published */
 	double time;  /* set when published */
 
-	char *request_id; /* may be NULL in a creation failure */
-	char *parent_node_id;
-	char *child_node_id;
-	char *run_id;
-	char *mode;
+	/* Copies made with the message, in its allocation (never freed apart). */
+	const char *request_id; /* may be NULL in a creation failure */
+	const char *parent_node_id;
+	const char *child_node_id;
+	const char *run_id;
+	const char *mode;
 
 	json_object *result;   /* NULL where nothing ran; owned */
 	double run_start_time; /* success and failure: when the job's process started; 0: never */

@@ -37,16 +37,24 @@ static struct reqkey reqkey_of(const char *id, const char *text)
 
 int reqkey_set(struct reqkey *k, const char *id)
 {
-	struct reqkey key = reqkey_of(id, NULL);
+	struct reqkey probe = reqkey_probe(id);
+
+	return reqkey_set_probe(k, &probe);
+}
+
+int reqkey_set_probe(struct reqkey *k, const struct reqkey *probe)
+{
 	char *copy;
 
-	if (!reqkey_is_uuid(&key)) {
-		copy = strdup(id);
-		if (!copy)
-			return -ENOMEM;
-		key = reqkey_of(id, copy);
+	if (reqkey_is_uuid(probe)) {
+		*k = *probe;
+		return 0;
 	}
-	*k = key;
+	copy = strdup(reqkey_text(probe));
+	if (!copy)
+		return -ENOMEM;
+	*k = (struct reqkey){0};
+	memcpy(k->b, &copy, sizeof(copy));
 	return 0;
 }
 

@@ -25,6 +25,8 @@ struct reqkey {
 
 /* Sets *k to id (k holds none before). 0 or -ENOMEM. */
 int reqkey_set(struct reqkey *k, const char *id);
+/* reqkey_set for the id a probe borrows, which is then not read again. 0 or -ENOMEM. */
+int reqkey_set_probe(struct reqkey *k, const struct reqkey *probe);
 /* Frees what k owns; it holds no id after. */
 void reqkey_clear(struct reqkey *k);
 /* A key to look id up with: it borrows id, and must not be cleared. */

@@ -26,6 +26,14 @@ struct worker {
 int worker_start(struct worker *w, void *(*fn)(void *), void *arg);
 
 /*
+ * For the thread, holding the lock: waits on wake for at most ms
+ * milliseconds (the monotonic clock's). false once they passed, true when
+ * woken (or spuriously) before: either way the caller looks again at what
+ * it waits for.
+ */
+bool worker_wait_ms(struct worker *w, unsigned ms);
+
+/*
  * Sets stopping and wakes the thread, waits for it to end (fn returns once
  * it sees stopping), then frees the lock and the condition.
  */

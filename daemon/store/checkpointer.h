@@ -19,12 +19,21 @@ struct sqlite3;
  * checkpoint never caught up with the writes), the loop checkpoints itself.
  */
 #define CHECKPOINTER_HARD_FACTOR 10
+/* The WAL's bytes kept once the loop is idle unless set otherwise (0: any). */
+#define CHECKPOINTER_DEFAULT_WAL_LIMIT (4 * 1024 * 1024)
+/*
+ * How long the loop makes no commit before the thread gives the WAL's
+ * space back, and the longest wait between tries SQLite puts off.
+ */
+#define CHECKPOINTER_IDLE_MS	 1000
+#define CHECKPOINTER_IDLE_MAX_MS 60000
 
 struct checkpointer_stats {
 	uint64_t background; /* checkpoints the thread made */
 	uint64_t busy;	     /* of its attempts, those SQLite put off (SQLITE_BUSY) */
 	uint64_t failed;     /* of its attempts, those that failed otherwise (logged) */
 	uint64_t loop;	     /* checkpoints the loop made itself, past the hard size */
+	uint64_t shrunk;     /* times the thread cut the WAL to zero bytes, the loop idle */
 	int wal_pages;	     /* the WAL's size at the loop's last commit */
 };
 
@@ -40,6 +49,15 @@ int checkpointer_start(const char *path, int full, unsigned pages, struct checkp
 
 /* The WAL size that wakes the thread from now on (> 0). Loop thread. */
 void checkpointer_set_pages(struct checkpointer *c, unsigned pages);
+
+/*
+ * The WAL's size in bytes kept once the loop is idle (0: any): past it, the
+ * thread waits until the loop made no commit for CHECKPOINTER_IDLE_MS, then
+ * copies the rest of the WAL and cuts it to zero bytes. The thread looks
+ * after every checkpoint it makes, at start and after this call. Loop
+ * thread.
+ */
+void checkpointer_set_wal_limit(struct checkpointer *c, uint64_t bytes);
 
 /*
  * After a commit of db (the loop's connection), with the pages the WAL

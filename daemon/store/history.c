@@ -83,6 +83,26 @@ static const char *const history_job_param[JOB_COL_COUNT_] = {
 /* What a SELECT of whole jobs starts with. */
 #define HISTORY_JOB_SELECT "SELECT " HISTORY_JOB_NAMES
 
+/* The parameters of STMT_INSERT_MESSAGE (every message is one insert). */
+enum history_msg_param {
+	MSG_PARAM_SEQ,
+	MSG_PARAM_TYPE,
+	MSG_PARAM_REQUEST_ID,
+	MSG_PARAM_RUN_ID,
+	MSG_PARAM_TIME,
+	MSG_PARAM_BODY,
+	MSG_PARAM_COUNT_,
+};
+
+static const char *const history_msg_param[MSG_PARAM_COUNT_] = {
+	[MSG_PARAM_SEQ] = ":seq",
+	[MSG_PARAM_TYPE] = ":type",
+	[MSG_PARAM_REQUEST_ID] = ":request_id",
+	[MSG_PARAM_RUN_ID] = ":run_id",
+	[MSG_PARAM_TIME] = ":time",
+	[MSG_PARAM_BODY] = ":body",
+};
+
 /* The statements prepared once, at open. Parameters are named, never numbered. */
 enum history_stmt {
 	STMT_INSERT_JOB,
@@ -386,6 +406,7 @@ struct history {
 	struct checkpointer *checkpointer; /* with an event base: WAL checkpoints off the loop */
 	sqlite3_stmt *stmts[STMT_COUNT_];
 	int job_param[STMT_COUNT_][JOB_COL_COUNT_]; /* a column's parameter number, or 0 */
+	int msg_param[MSG_PARAM_COUNT_];	    /* numbered at open, as job_param */
 	sqlite3_stmt *shapes[SHAPE_KIND_COUNT_][HISTORY_SHAPES]; /* prepared on first use */
 	struct event *commit_ev;
 	bool commit_yielded;	/* the commit event went to the back of the queue once */
@@ -532,6 +553,16 @@ static int history_configure(struct history *h, enum history_durability durabili
 	return 0;
 }
 
+/* The number of the parameter called name in a statement of ours (there must be one). */
+static int history_param(sqlite3_stmt *st, const char *name)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+
+	assert(i > 0);
+	return i;
+}
+
+/* Prepares every statement and numbers the parameters the hot writes bind (no lookup by name). */
 static int history_prepare_all(struct history *h, char **error)
 {
 	for (int i = 0; i < STMT_COUNT_; i++) {
@@ -546,6 +577,9 @@ static int history_prepare_all(struct history *h, char **error)
 			h->job_param[i][col] =
 				sqlite3_bind_parameter_index(h->stmts[i], history_job_param[col]);
 	}
+	for (int i = 0; i < MSG_PARAM_COUNT_; i++)
+		h->msg_param[i] =
+			history_param(h->stmts[STMT_INSERT_MESSAGE], history_msg_param[i]);
 	return 0;
 }
 
@@ -560,24 +594,14 @@ static sqlite3_stmt *history_stmt(struct history *h, enum history_stmt which)
 	return st;
 }
 
-/* The number of the parameter called name in a statement of ours (there must be one). */
-static int history_param(sqlite3_stmt *st, const char *name)
-{
-	int i = sqlite3_bind_parameter_index(st, name);
-
-	assert(i > 0);
-	return i;
-}
-
-/* Binds s (NULL: SQL NULL) to parameter i; i 0 is a column the statement does not write. */
+/*
+ * Binds s to parameter i of a statement history_stmt cleared, where NULL
+ * stays SQL NULL; i 0 is a column the statement does not write.
+ */
 static void history_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
-	if (i == 0)
-		return;
-	if (s)
+	if (i > 0 && s)
 		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
 }
 
 static void history_bind_int64(sqlite3_stmt *st, int i, bool present, int64_t v)
@@ -689,6 +713,7 @@ static int history_exec_update_job(struct history *h, const struct job *job)
 
 static int history_exec_insert_message(struct history *h, struct message *msg)
 {
+	const int *p;
 	sqlite3_stmt *st;
 	const char *text;
 	size_t len;
@@ -697,12 +722,13 @@ static int history_exec_insert_message(struct history *h, struct message *msg)
 	if (!text)
 		return -ENOMEM;
 	st = history_stmt(h, STMT_INSERT_MESSAGE);
-	sqlite3_bind_int64(st, history_param(st, ":seq"), (sqlite3_int64)msg->seq);
-	history_bind_text(st, history_param(st, ":type"), message_type_name(msg->type));
-	history_bind_text(st, history_param(st, ":request_id"), msg->request_id);
-	history_bind_text(st, history_param(st, ":run_id"), msg->run_id);
-	sqlite3_bind_double(st, history_param(st, ":time"), msg->time);
-	sqlite3_bind_text(st, history_param(st, ":body"), text, (int)len, SQLITE_STATIC);
+	p = h->msg_param;
+	sqlite3_bind_int64(st, p[MSG_PARAM_SEQ], (sqlite3_int64)msg->seq);
+	history_bind_text(st, p[MSG_PARAM_TYPE], message_type_name(msg->type));
+	history_bind_text(st, p[MSG_PARAM_REQUEST_ID], msg->request_id);
+	history_bind_text(st, p[MSG_PARAM_RUN_ID], msg->run_id);
+	sqlite3_bind_double(st, p[MSG_PARAM_TIME], msg->time);
+	sqlite3_bind_text(st, p[MSG_PARAM_BODY], text, (int)len, SQLITE_STATIC);
 	return history_step_done(h, st, "cannot store the message");
 }
 
@@ -1697,6 +1723,11 @@ static int history_start_checkpointer(struct history *h, const char *path,
 
 	if (r < 0)
 		return r;
+	r = history_set_wal_size_limit(h, CHECKPOINTER_DEFAULT_WAL_LIMIT);
+	if (r < 0) {
+		*error = strdup(h->last_error);
+		return r;
+	}
 	sqlite3_wal_autocheckpoint(h->db, 0);
 	/* Replaces the autocheckpoint's hook: it runs after every commit of the loop's connection.
 	 */
@@ -1708,6 +1739,22 @@ void history_set_checkpoint_pages(struct history *h, unsigned pages)
 {
 	if (h->checkpointer)
 		checkpointer_set_pages(h->checkpointer, pages);
+}
+
+int history_set_wal_size_limit(struct history *h, uint64_t bytes)
+{
+	char sql[64];
+	int r;
+
+	/* SQLite's -1: no limit. Only the connection that writes the WAL cuts it. */
+	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %lld",
+		 bytes ? (long long)bytes : -1LL);
+	r = history_exec(h, sql);
+	if (r < 0)
+		return r;
+	if (h->checkpointer)
+		checkpointer_set_wal_limit(h->checkpointer, bytes);
+	return 0;
 }
 
 bool history_checkpoint_stats(struct history *h, struct checkpointer_stats *ret)

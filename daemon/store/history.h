@@ -75,6 +75,15 @@ void history_close(struct history *h);
  * by default, in the commit. Loop thread.
  */
 void history_set_checkpoint_pages(struct history *h, unsigned pages);
+/*
+ * The WAL's size in bytes kept after a burst (0: any; default
+ * CHECKPOINTER_DEFAULT_WAL_LIMIT with a checkpoint thread): SQLite cuts
+ * the WAL to it when a commit starts the WAL over (journal_size_limit, on
+ * the loop's connection, the writer), and the checkpoint thread empties it
+ * once the loop is idle (checkpointer_set_wal_limit). A negative errno
+ * (history_last_error says why) if SQLite refuses it. Loop thread.
+ */
+int history_set_wal_size_limit(struct history *h, uint64_t bytes);
 /* The checkpoints made so far (tests): false without a checkpoint thread. */
 bool history_checkpoint_stats(struct history *h, struct checkpointer_stats *ret);
 
