@@ -372,13 +372,22 @@ START_TEST(test_kill9_restart)
 }
 END_TEST
 
+/* d, and no other daemon, answers on its socket: a ping from a new connection names its pid. */
+static void life_expect_serving(const struct harness_daemon *d)
+{
+	struct harness_client *c = harness_client_new(d->sock);
+	json_object *r = harness_ok(c, "ping", NULL);
+
+	ck_assert_int_eq(harness_int(r, "pid"), d->pid);
+	json_object_put(r);
+	harness_client_free(c);
+}
+
 START_TEST(test_second_daemon_same_state_dir)
 {
 	const char *daemon = getenv("COORDINATORD");
 	struct harness_daemon d;
 	char sock2[256], pidtext[32], *err;
-	struct harness_client *c;
-	json_object *r;
 	int status;
 
 	harness_daemon_new(&d, LIFE_CONFIG);
@@ -397,10 +406,7 @@ START_TEST(test_second_daemon_same_state_dir)
 	free(err);
 	ck_assert_int_ne(access(sock2, F_OK), 0);
 	/* The first is unharmed. */
-	c = harness_client_new(d.sock);
-	r = harness_ok(c, "ping", NULL);
-	json_object_put(r);
-	harness_client_free(c);
+	life_expect_serving(&d);
 	harness_daemon_cleanup(&d);
 }
 END_TEST
@@ -410,8 +416,6 @@ START_TEST(test_second_daemon_same_socket)
 	const char *daemon = getenv("COORDINATORD");
 	struct harness_daemon d;
 	char state2[256], *err;
-	struct harness_client *c;
-	json_object *r;
 	int status;
 
 	harness_daemon_new(&d, LIFE_CONFIG);
@@ -426,11 +430,7 @@ START_TEST(test_second_daemon_same_socket)
 	ck_assert_msg(strstr(err, d.sock), "\"%s\" does not name the socket", err);
 	free(err);
 	/* The socket file is still the first daemon's. */
-	c = harness_client_new(d.sock);
-	r = harness_ok(c, "ping", NULL);
-	ck_assert_int_eq(harness_int(r, "pid"), d.pid);
-	json_object_put(r);
-	harness_client_free(c);
+	life_expect_serving(&d);
 	harness_daemon_cleanup(&d);
 }
 END_TEST
@@ -438,8 +438,6 @@ END_TEST
 START_TEST(test_stale_socket)
 {
 	struct harness_daemon d;
-	struct harness_client *c;
-	json_object *r;
 	int status;
 
 	/* A socket file left by a killed daemon does not stop the next one. */
@@ -449,11 +447,7 @@ START_TEST(test_stale_socket)
 	d.pid = 0;
 	ck_assert_int_eq(access(d.sock, F_OK), 0);
 	harness_daemon_start(&d);
-	c = harness_client_new(d.sock);
-	r = harness_ok(c, "ping", NULL);
-	ck_assert_int_eq(harness_int(r, "pid"), d.pid);
-	json_object_put(r);
-	harness_client_free(c);
+	life_expect_serving(&d);
 	harness_daemon_cleanup(&d);
 }
 END_TEST
