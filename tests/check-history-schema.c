@@ -4,6 +4,8 @@
  * queries by parent still find them through the index. Schema 7: how much
  * a closed job wrote is stored with its close and loaded back; unknown (-1)
  * while opened and for rows closed before 7, which the migration keeps.
+ * Schema 8: jobs_by_run holds only the jobs below a root, and a run's
+ * filter still finds its root, its descendants, and nothing else.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -119,9 +121,9 @@ START_TEST(test_schema_5_migrates)
 	free(text);
 
 	h = hs_open();
-	/* And on to the newest (7: the totals of a closed job, see below). */
+	/* And on to the newest (7: the totals of a closed job; 8: the run index; see below). */
 	text = hs_text("PRAGMA user_version");
-	ck_assert_str_eq(text, "7");
+	ck_assert_str_eq(text, "8");
 	free(text);
 	text = hs_text("SELECT sql FROM sqlite_master WHERE name = 'jobs_by_parent'");
 	ck_assert_ptr_nonnull(strstr(text, "WHERE parent_node_id IS NOT NULL"));
@@ -255,6 +257,102 @@ START_TEST(test_schema_6_rows_are_unknown)
 }
 END_TEST
 
+/* The request_ids of the page of the jobs of run_id after cursor (0: the first), as "a b c". */
+static void hs_run_page(struct history *h, const char *run_id, int64_t cursor, size_t limit,
+			const char *want, int64_t *ret_next)
+{
+	struct job_filter filter = {.run_id = run_id};
+	char got[256] = "";
+	struct job **jobs;
+	size_t count;
+
+	ck_assert_int_eq(history_query(h, &filter, cursor, limit, &jobs, &count, ret_next), 0);
+	for (size_t i = 0; i < count; i++) {
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? " " : "",
+			 jobs[i]->request_id);
+		job_unref(jobs[i]);
+	}
+	free(jobs);
+	ck_assert_msg(strcmp(got, want) == 0, "run %s: got \"%s\", want \"%s\"", run_id, got, want);
+}
+
+static uint64_t hs_run_opened(struct history *h, const char *run_id, const char *parent)
+{
+	struct job_filter filter = {.run_id = run_id, .parent_node_id = parent};
+	struct job_counts counts;
+
+	ck_assert_int_eq(history_count(h, &filter, &counts), 0);
+	return counts.opened;
+}
+
+START_TEST(test_schema_7_run_index)
+{
+	struct history *h = hs_open();
+	int64_t next;
+	char *text;
+
+	hs_insert(h, "r1",
+		  "{\"request_id\": \"r1\", \"node\": {\"id\": \"p\", \"argv\": [\"true\"]}}");
+	hs_insert(h, "r1",
+		  "{\"request_id\": \"c1\", \"parent_node_id\": \"p\", \"node\": {\"argv\": "
+		  "[\"true\"]}}");
+	hs_insert(h, "r2", "{\"request_id\": \"r2\", \"node\": {\"argv\": [\"true\"]}}");
+	/* A parent nobody knows: its own run, with a parent_node_id all the same. */
+	hs_insert(h, "orphan",
+		  "{\"request_id\": \"orphan\", \"parent_node_id\": \"nowhere\", \"node\": "
+		  "{\"id\": \"q\", \"argv\": [\"true\"]}}");
+	hs_insert(h, "r1",
+		  "{\"request_id\": \"c2\", \"parent_node_id\": \"p\", \"node\": {\"argv\": "
+		  "[\"true\"]}}");
+	hs_insert(h, "orphan",
+		  "{\"request_id\": \"o1\", \"parent_node_id\": \"q\", \"node\": {\"argv\": "
+		  "[\"true\"]}}");
+	history_close(h);
+	/* Back to schema 7: jobs_by_run over every row, roots included. */
+	hs_exec("DROP INDEX jobs_by_run;"
+		"CREATE INDEX jobs_by_run ON jobs (run_id, seq_no);"
+		"PRAGMA user_version = 7;");
+	text = hs_text("SELECT count(*) FROM jobs INDEXED BY jobs_by_run WHERE run_id > ''");
+	ck_assert_str_eq(text, "6");
+	free(text);
+
+	h = hs_open();
+	text = hs_text("PRAGMA user_version");
+	ck_assert_str_eq(text, "8");
+	free(text);
+	text = hs_text("SELECT sql FROM sqlite_master WHERE name = 'jobs_by_run'");
+	ck_assert_ptr_nonnull(strstr(text, "WHERE run_id <> request_id"));
+	free(text);
+	/* The three jobs below a root; the roots (orphan too) are not in it. */
+	text = hs_text("SELECT group_concat(request_id, ' ') FROM (SELECT request_id FROM jobs "
+		       "INDEXED BY jobs_by_run WHERE run_id <> request_id ORDER BY seq_no)");
+	ck_assert_str_eq(text, "c1 c2 o1");
+	free(text);
+	/* A run is its root and what is below it, newest first, page by page. */
+	hs_run_page(h, "r1", 0, 10, "c2 c1 r1", &next);
+	ck_assert_int_eq(next, 0);
+	hs_run_page(h, "r1", 0, 2, "c2 c1", &next);
+	ck_assert_int_gt(next, 0);
+	hs_run_page(h, "r1", next, 2, "r1", &next);
+	ck_assert_int_eq(next, 0);
+	hs_run_page(h, "orphan", 0, 10, "o1 orphan", &next);
+	hs_run_page(h, "r2", 0, 10, "r2", &next);
+	/* A job below a root is not a run of its own. */
+	hs_run_page(h, "c1", 0, 10, "", &next);
+	ck_assert_uint_eq(hs_run_opened(h, "r1", NULL), 3);
+	ck_assert_uint_eq(hs_run_opened(h, "r1", "p"), 2);
+	ck_assert_uint_eq(hs_run_opened(h, "c2", NULL), 0);
+	/* A new root and a new child after the migration. */
+	hs_insert(h, "r3",
+		  "{\"request_id\": \"r3\", \"node\": {\"id\": \"s\", \"argv\": [\"true\"]}}");
+	hs_insert(h, "r3",
+		  "{\"request_id\": \"c3\", \"parent_node_id\": \"s\", \"node\": {\"argv\": "
+		  "[\"true\"]}}");
+	hs_run_page(h, "r3", 0, 10, "c3 r3", &next);
+	history_close(h);
+}
+END_TEST
+
 static Suite *history_schema_suite(void)
 {
 	Suite *s = suite_create("history-schema");
@@ -265,6 +363,7 @@ static Suite *history_schema_suite(void)
 	tcase_add_test(tc, test_schema_parent_queries_use_the_index);
 	tcase_add_test(tc, test_totals_stored_with_close);
 	tcase_add_test(tc, test_schema_6_rows_are_unknown);
+	tcase_add_test(tc, test_schema_7_run_index);
 	suite_add_tcase(s, tc);
 	return s;
 }

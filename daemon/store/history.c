@@ -23,7 +23,7 @@
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
-#define HISTORY_SCHEMA_VERSION 7
+#define HISTORY_SCHEMA_VERSION 8
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
 /* Commit hooks at most: the daemon's and the coordinator's, and room for one more. */
@@ -227,7 +227,17 @@ static const struct history_filter_def {
 	const char *param;
 } history_filters[FILTER_COUNT_] = {
 	[FILTER_MODE] = {" AND mode = :mode", ":mode"},
-	[FILTER_RUN_ID] = {" AND run_id = :run_id", ":run_id"},
+	/*
+	 * jobs_by_run holds only the jobs below a root (v8): the root of a run
+	 * is the job whose request_id is the run_id, found by the request_id
+	 * index. The run's seq_nos drive the page (in order, so no sort) and
+	 * the count; there are as many as the run has jobs, whatever the size
+	 * of the history.
+	 */
+	[FILTER_RUN_ID] = {" AND seq_no IN (SELECT seq_no FROM jobs WHERE run_id = :run_id AND "
+			   "run_id <> request_id UNION ALL SELECT seq_no FROM jobs WHERE "
+			   "request_id = :run_id AND run_id = request_id)",
+			   ":run_id"},
 	[FILTER_PARENT] = {" AND parent_node_id = :parent_node_id", ":parent_node_id"},
 	[FILTER_CHILD] = {" AND child_node_id = :child_node_id", ":child_node_id"},
 	[FILTER_OWNER] = {" AND owner_uid = :owner_uid", ":owner_uid"},
@@ -365,6 +375,16 @@ static const char history_schema_v6[] =
 static const char history_schema_v7[] = "ALTER TABLE jobs ADD COLUMN stdout_bytes INTEGER;"
 					"ALTER TABLE jobs ADD COLUMN stderr_bytes INTEGER;";
 
+/*
+ * v8: jobs_by_run holds only the jobs below a root, like jobs_by_parent
+ * (v6). A root's run_id is its own request_id, which the request_id index
+ * already finds (FILTER_RUN_ID), so a root request (most of them) no
+ * longer writes an index entry that only repeats that one.
+ */
+static const char history_schema_v8[] =
+	"DROP INDEX jobs_by_run;"
+	"CREATE INDEX jobs_by_run ON jobs (run_id, seq_no) WHERE run_id <> request_id;";
+
 /* Migrations: history_migrations[v] takes a database from version v to v + 1. */
 static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
@@ -375,6 +395,7 @@ static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[4] = "ALTER TABLE jobs ADD COLUMN strategy_ref TEXT;",
 	[5] = history_schema_v6,
 	[6] = history_schema_v7,
+	[7] = history_schema_v8,
 };
 
 /* A write the history may have to make again: a failed commit loses its whole transaction. */
