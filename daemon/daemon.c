@@ -333,13 +333,7 @@ static int daemon_open_history(struct daemon *d, char **error)
 		return r;
 	}
 	history_set_checkpoint_pages(d->history, d->config.checkpoint_pages);
-	r = history_set_wal_size_limit(d->history, d->config.wal_size_limit);
-	if (r < 0) {
-		cause_set(error, r, "cannot limit the WAL of %s: %s", path,
-			  history_strerror(d->history, r));
-		free(path);
-		return r;
-	}
+	history_set_wal_size_limit(d->history, d->config.wal_size_limit);
 	r = history_last_seq(d->history, &last_seq);
 	if (r == 0) {
 		d->publisher = publisher_new(d->base, last_seq + 1);

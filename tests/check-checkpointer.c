@@ -247,19 +247,63 @@ static bool ck_wait_shrunk(uint64_t before)
 	return ck_wait_count(offsetof(struct checkpointer_stats, shrunk), before);
 }
 
-START_TEST(test_restart_cuts_the_wal)
+/* Seconds on the monotonic clock. */
+static double ck_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+START_TEST(test_trickle_empties_the_wal)
 {
 	const off_t limit = 64 * 1024;
+	uint64_t shrunk = ck_stats().shrunk;
+	struct timespec pause = {0, 200 * 1000 * 1000};
 	unsigned commits = 0;
 
 	history_set_checkpoint_pages(env.history, 20);
-	ck_assert_int_eq(history_set_wal_size_limit(env.history, limit), 0);
+	history_set_wal_size_limit(env.history, limit);
 	ck_grow_wal(16 * limit);
-	/* Commits go on (the loop is never idle for long): the WAL starts over and is cut. */
-	while (ck_file_size("-wal") > 2 * limit && commits++ < 5000)
+	/* A commit every 200 ms: never idle, but quiet (under CHECKPOINTER_QUIET_COMMITS a second).
+	 */
+	while (ck_stats().shrunk == shrunk && commits++ < 300) {
 		ck_commit_some();
-	ck_assert_msg(ck_file_size("-wal") <= 2 * limit, "the WAL stays at %lld bytes",
+		nanosleep(&pause, NULL);
+	}
+	ck_assert_msg(ck_stats().shrunk > shrunk, "the WAL stays at %lld bytes",
 		      (long long)ck_file_size("-wal"));
+	ck_assert_int_lt(ck_file_size("-wal"), 16 * limit);
+	ck_assert_uint_eq(ck_count_jobs(env.history), ck_jobs);
+}
+END_TEST
+
+START_TEST(test_burst_keeps_the_wal)
+{
+	const off_t limit = 64 * 1024;
+	uint64_t shrunk = ck_stats().shrunk, loop = ck_stats().loop;
+	off_t smallest = INT64_MAX;
+	double end;
+
+	history_set_checkpoint_pages(env.history, 20);
+	history_set_wal_size_limit(env.history, limit);
+	ck_grow_wal(16 * limit);
+	/*
+	 * Commits one after the other for three of the thread's waits: the WAL
+	 * starts over and over, and its file keeps its size all along (cutting
+	 * it would only make the next writes grow it again).
+	 */
+	end = ck_now() + 3.0 * CHECKPOINTER_IDLE_MS / 1000;
+	while (ck_now() < end) {
+		ck_commit_some();
+		if (ck_file_size("-wal") < smallest)
+			smallest = ck_file_size("-wal");
+	}
+	ck_assert_int_gt(ck_stats().loop, loop); /* it did start over */
+	ck_assert_msg(smallest >= 16 * limit, "the WAL was cut to %lld bytes in the burst",
+		      (long long)smallest);
+	ck_assert_uint_eq(ck_stats().shrunk, shrunk);
 	ck_assert_uint_eq(ck_count_jobs(env.history), ck_jobs);
 }
 END_TEST
@@ -272,7 +316,7 @@ START_TEST(test_idle_empties_the_wal)
 	char *error = NULL;
 
 	history_set_checkpoint_pages(env.history, 20);
-	ck_assert_int_eq(history_set_wal_size_limit(env.history, limit), 0);
+	history_set_wal_size_limit(env.history, limit);
 	ck_grow_wal(16 * limit);
 	/* No commit any more: the thread empties the WAL. */
 	ck_assert_msg(ck_wait_shrunk(shrunk), "the WAL stays at %lld bytes",
@@ -294,7 +338,7 @@ START_TEST(test_no_limit_keeps_the_wal)
 	off_t grown;
 
 	history_set_checkpoint_pages(env.history, 20);
-	ck_assert_int_eq(history_set_wal_size_limit(env.history, 0), 0);
+	history_set_wal_size_limit(env.history, 0);
 	ck_grow_wal(1024 * 1024);
 	grown = ck_file_size("-wal");
 	/* Commits that start the WAL over leave its size as it is. */
@@ -336,7 +380,8 @@ static Suite *checkpointer_suite(void)
 	tcase_add_test(tc, test_thread_checkpoints);
 	tcase_add_test(tc, test_hard_size_with_a_reader);
 	tcase_add_test(tc, test_close_with_checkpoint_under_way);
-	tcase_add_test(tc, test_restart_cuts_the_wal);
+	tcase_add_test(tc, test_trickle_empties_the_wal);
+	tcase_add_test(tc, test_burst_keeps_the_wal);
 	tcase_add_test(tc, test_idle_empties_the_wal);
 	tcase_add_test(tc, test_no_limit_keeps_the_wal);
 	suite_add_tcase(s, tc);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sqlite3.h>
 
 #include "cause.h"
@@ -25,15 +26,16 @@ struct checkpointer {
 	bool requested;			 /* under lock: a checkpoint is asked for */
 	bool busy;			 /* under lock: asked for or running */
 	bool shrink_due;		 /* under lock: the WAL may be larger than the limit */
-	uint64_t limit;			 /* under lock: the WAL's bytes kept when idle, 0: any */
+	uint64_t limit;			 /* under lock: the WAL's bytes kept when quiet, 0: any */
 	struct checkpointer_stats stats; /* under lock */
 	atomic_uint commits; /* the loop's commits so far (the loop writes, the thread reads) */
 	/* The thread's own. */
-	int reported;	  /* the failure last logged, SQLITE_OK: none */
-	char *wal_path;	  /* the WAL file, to see its size */
-	bool watching;	  /* waiting for the loop to be idle before shrinking the WAL */
-	unsigned seen;	  /* commits at the start of that wait */
-	unsigned idle_ms; /* how long that wait is */
+	int reported;	      /* the failure last logged, SQLITE_OK: none */
+	char *wal_path;	      /* the WAL file, to see its size */
+	bool watching;	      /* waiting for the loop to be quiet before shrinking the WAL */
+	unsigned seen;	      /* commits at the start of that wait */
+	unsigned idle_ms;     /* how long that wait is */
+	uint64_t watch_until; /* when it ends (CLOCK_MONOTONIC, ms) */
 	/* The loop thread's own. */
 	unsigned pages;
 	unsigned frame_bytes; /* a WAL frame's size (set before the thread starts) */
@@ -123,7 +125,22 @@ static void checkpointer_run(struct checkpointer *c)
 	c->shrink_due = true;
 }
 
-/* Shrinks the WAL now that the loop is idle (lock held, released meanwhile). */
+static uint64_t checkpointer_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Starts a wait of idle_ms for the loop to be quiet, counting its commits from now. */
+static void checkpointer_watch(struct checkpointer *c)
+{
+	c->seen = atomic_load_explicit(&c->commits, memory_order_relaxed);
+	c->watch_until = checkpointer_now_ms() + c->idle_ms;
+}
+
+/* Shrinks the WAL now that the loop is quiet (lock held, released meanwhile). */
 static void checkpointer_shrink_now(struct checkpointer *c)
 {
 	int rc;
@@ -140,7 +157,7 @@ static void checkpointer_shrink_now(struct checkpointer *c)
 		c->stats.busy++;
 		c->idle_ms = c->idle_ms * 2 > CHECKPOINTER_IDLE_MAX_MS ? CHECKPOINTER_IDLE_MAX_MS
 								       : c->idle_ms * 2;
-		c->seen = atomic_load_explicit(&c->commits, memory_order_relaxed);
+		checkpointer_watch(c);
 	} else {
 		/* Logged; tried again after the next checkpoint. */
 		c->stats.failed++;
@@ -151,12 +168,15 @@ static void checkpointer_shrink_now(struct checkpointer *c)
 
 /*
  * One step (lock held) towards giving the WAL's space back once the loop
- * is idle: whether the WAL is larger than the limit, else a wait of
- * idle_ms, after which the loop is idle if it made no commit meanwhile.
+ * is quiet: whether the WAL is larger than the limit, else a part of the
+ * wait of idle_ms (a checkpoint asked for meanwhile does not start the
+ * wait over), after which the loop is quiet if it made few commits in it
+ * (a trickle of them would otherwise never let a file grown by a burst go).
  * Each step returns, so that the thread looks at stopping and requested.
  */
 static void checkpointer_shrink_step(struct checkpointer *c)
 {
+	uint64_t now = checkpointer_now_ms();
 	unsigned commits;
 	off_t size;
 
@@ -170,13 +190,17 @@ static void checkpointer_shrink_step(struct checkpointer *c)
 		}
 		c->watching = true;
 		c->idle_ms = CHECKPOINTER_IDLE_MS;
-		c->seen = atomic_load_explicit(&c->commits, memory_order_relaxed);
-	}
-	if (worker_wait_ms(&c->worker, c->idle_ms))
+		checkpointer_watch(c);
 		return;
+	}
+	if (now < c->watch_until) {
+		worker_wait_ms(&c->worker, (unsigned)(c->watch_until - now));
+		return;
+	}
 	commits = atomic_load_explicit(&c->commits, memory_order_relaxed);
-	if (commits != c->seen) {
-		c->seen = commits;
+	/* Quiet: at most CHECKPOINTER_QUIET_COMMITS a CHECKPOINTER_IDLE_MS, the wait's length. */
+	if (commits - c->seen > CHECKPOINTER_QUIET_COMMITS * (c->idle_ms / CHECKPOINTER_IDLE_MS)) {
+		checkpointer_watch(c);
 		return;
 	}
 	checkpointer_shrink_now(c);
@@ -276,7 +300,7 @@ int checkpointer_start(const char *path, int full, unsigned pages, struct checkp
 	c->pages = pages;
 	c->limit = CHECKPOINTER_DEFAULT_WAL_LIMIT;
 	c->limit_frames = INT_MAX;
-	/* A WAL left large (by a crash, say) is given back once the loop is idle. */
+	/* A WAL left large (by a crash, say) is given back once the loop is quiet. */
 	c->shrink_due = true;
 	if (asprintf(&c->wal_path, "%s-wal", path) < 0) {
 		free(c);
@@ -336,7 +360,7 @@ static void checkpointer_run_in_loop(struct checkpointer *c, sqlite3 *db, int fr
 
 /*
  * Once per start of the WAL, when it passes the limit: the thread is to
- * shrink it once the loop is idle (a checkpoint of the thread's tells the
+ * shrink it once the loop is quiet (a checkpoint of the thread's tells the
  * same, but past the hard size only the loop checkpoints).
  */
 static void checkpointer_tell_over_limit(struct checkpointer *c)

@@ -22,11 +22,15 @@ struct sqlite3;
 /* The WAL's bytes kept once the loop is idle unless set otherwise (0: any). */
 #define CHECKPOINTER_DEFAULT_WAL_LIMIT (4 * 1024 * 1024)
 /*
- * How long the loop makes no commit before the thread gives the WAL's
- * space back, and the longest wait between tries SQLite puts off.
+ * The thread gives the WAL's space back once the loop made at most
+ * CHECKPOINTER_QUIET_COMMITS commits a CHECKPOINTER_IDLE_MS (a burst is
+ * over: cutting the file in a burst would only make the next writes grow
+ * it again), and waits at most CHECKPOINTER_IDLE_MAX_MS between tries
+ * SQLite puts off.
  */
-#define CHECKPOINTER_IDLE_MS	 1000
-#define CHECKPOINTER_IDLE_MAX_MS 60000
+#define CHECKPOINTER_IDLE_MS	   1000
+#define CHECKPOINTER_QUIET_COMMITS 10
+#define CHECKPOINTER_IDLE_MAX_MS   60000
 
 struct checkpointer_stats {
 	uint64_t background; /* checkpoints the thread made */
@@ -51,9 +55,10 @@ int checkpointer_start(const char *path, int full, unsigned pages, struct checkp
 void checkpointer_set_pages(struct checkpointer *c, unsigned pages);
 
 /*
- * The WAL's size in bytes kept once the loop is idle (0: any): past it, the
- * thread waits until the loop made no commit for CHECKPOINTER_IDLE_MS, then
- * copies the rest of the WAL and cuts it to zero bytes. The thread looks
+ * The WAL's size in bytes kept once the loop is quiet (0: any): past it,
+ * the thread waits until the loop makes at most CHECKPOINTER_QUIET_COMMITS
+ * commits a CHECKPOINTER_IDLE_MS, then copies the rest of the WAL and cuts
+ * it to zero bytes. The thread looks
  * after every checkpoint it makes, at start and after this call. Loop
  * thread.
  */

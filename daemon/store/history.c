@@ -1744,11 +1744,7 @@ static int history_start_checkpointer(struct history *h, const char *path,
 
 	if (r < 0)
 		return r;
-	r = history_set_wal_size_limit(h, CHECKPOINTER_DEFAULT_WAL_LIMIT);
-	if (r < 0) {
-		*error = strdup(h->last_error);
-		return r;
-	}
+	history_set_wal_size_limit(h, CHECKPOINTER_DEFAULT_WAL_LIMIT);
 	sqlite3_wal_autocheckpoint(h->db, 0);
 	/* Replaces the autocheckpoint's hook: it runs after every commit of the loop's connection.
 	 */
@@ -1762,20 +1758,10 @@ void history_set_checkpoint_pages(struct history *h, unsigned pages)
 		checkpointer_set_pages(h->checkpointer, pages);
 }
 
-int history_set_wal_size_limit(struct history *h, uint64_t bytes)
+void history_set_wal_size_limit(struct history *h, uint64_t bytes)
 {
-	char sql[64];
-	int r;
-
-	/* SQLite's -1: no limit. Only the connection that writes the WAL cuts it. */
-	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %lld",
-		 bytes ? (long long)bytes : -1LL);
-	r = history_exec(h, sql);
-	if (r < 0)
-		return r;
 	if (h->checkpointer)
 		checkpointer_set_wal_limit(h->checkpointer, bytes);
-	return 0;
 }
 
 bool history_checkpoint_stats(struct history *h, struct checkpointer_stats *ret)

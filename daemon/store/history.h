@@ -76,14 +76,12 @@ void history_close(struct history *h);
  */
 void history_set_checkpoint_pages(struct history *h, unsigned pages);
 /*
- * The WAL's size in bytes kept after a burst (0: any; default
- * CHECKPOINTER_DEFAULT_WAL_LIMIT with a checkpoint thread): SQLite cuts
- * the WAL to it when a commit starts the WAL over (journal_size_limit, on
- * the loop's connection, the writer), and the checkpoint thread empties it
- * once the loop is idle (checkpointer_set_wal_limit). A negative errno
- * (history_last_error says why) if SQLite refuses it. Loop thread.
+ * The WAL's size in bytes kept once a burst is over (0: any; default
+ * CHECKPOINTER_DEFAULT_WAL_LIMIT): the checkpoint thread empties a larger
+ * WAL once the loop commits seldom (checkpointer_set_wal_limit). Nothing
+ * without a checkpoint thread. Loop thread.
  */
-int history_set_wal_size_limit(struct history *h, uint64_t bytes);
+void history_set_wal_size_limit(struct history *h, uint64_t bytes);
 /* The checkpoints made so far (tests): false without a checkpoint thread. */
 bool history_checkpoint_stats(struct history *h, struct checkpointer_stats *ret);
 
