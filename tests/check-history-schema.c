@@ -60,6 +60,16 @@ static char *hs_text(const char *sql)
 	return out;
 }
 
+/* Asserts that the first column of the first row of sql is want. */
+static void hs_expect_text(const char *sql, const char *want)
+{
+	char *text = hs_text(sql);
+
+	ck_assert_msg(text && strcmp(text, want) == 0, "%s: \"%s\", not \"%s\"", sql,
+		      text ? text : "NULL", want);
+	free(text);
+}
+
 static struct history *hs_open(void)
 {
 	struct history *h = NULL;
@@ -115,22 +125,17 @@ START_TEST(test_schema_5_migrates)
 		"DROP INDEX jobs_by_parent;"
 		"CREATE INDEX jobs_by_parent ON jobs (parent_node_id, seq_no);"
 		"PRAGMA user_version = 5;");
-	text = hs_text("SELECT count(*) FROM jobs INDEXED BY jobs_by_parent WHERE "
-		       "parent_node_id IS NULL");
-	ck_assert_str_eq(text, "2");
-	free(text);
+	hs_expect_text("SELECT count(*) FROM jobs INDEXED BY jobs_by_parent WHERE "
+		       "parent_node_id IS NULL",
+		       "2");
 
 	h = hs_open();
 	/* And on to the newest (7: the totals of a closed job; 8: the run index; see below). */
-	text = hs_text("PRAGMA user_version");
-	ck_assert_str_eq(text, "8");
-	free(text);
+	hs_expect_text("PRAGMA user_version", "8");
 	text = hs_text("SELECT sql FROM sqlite_master WHERE name = 'jobs_by_parent'");
 	ck_assert_ptr_nonnull(strstr(text, "WHERE parent_node_id IS NOT NULL"));
 	free(text);
-	text = hs_text("SELECT count(*) FROM jobs");
-	ck_assert_str_eq(text, "4");
-	free(text);
+	hs_expect_text("SELECT count(*) FROM jobs", "4");
 	/* Both queries by parent find the two children. */
 	ck_assert_int_eq(
 		history_foreach_child(h, "root", "p", 0, INT64_MAX, 10, hs_count_cb, &seen, &count),
@@ -312,22 +317,17 @@ START_TEST(test_schema_7_run_index)
 	hs_exec("DROP INDEX jobs_by_run;"
 		"CREATE INDEX jobs_by_run ON jobs (run_id, seq_no);"
 		"PRAGMA user_version = 7;");
-	text = hs_text("SELECT count(*) FROM jobs INDEXED BY jobs_by_run WHERE run_id > ''");
-	ck_assert_str_eq(text, "6");
-	free(text);
+	hs_expect_text("SELECT count(*) FROM jobs INDEXED BY jobs_by_run WHERE run_id > ''", "6");
 
 	h = hs_open();
-	text = hs_text("PRAGMA user_version");
-	ck_assert_str_eq(text, "8");
-	free(text);
+	hs_expect_text("PRAGMA user_version", "8");
 	text = hs_text("SELECT sql FROM sqlite_master WHERE name = 'jobs_by_run'");
 	ck_assert_ptr_nonnull(strstr(text, "WHERE run_id <> request_id"));
 	free(text);
 	/* The three jobs below a root; the roots (orphan too) are not in it. */
-	text = hs_text("SELECT group_concat(request_id, ' ') FROM (SELECT request_id FROM jobs "
-		       "INDEXED BY jobs_by_run WHERE run_id <> request_id ORDER BY seq_no)");
-	ck_assert_str_eq(text, "c1 c2 o1");
-	free(text);
+	hs_expect_text("SELECT group_concat(request_id, ' ') FROM (SELECT request_id FROM jobs "
+		       "INDEXED BY jobs_by_run WHERE run_id <> request_id ORDER BY seq_no)",
+		       "c1 c2 o1");
 	/* A run is its root and what is below it, newest first, page by page. */
 	hs_run_page(h, "r1", 0, 10, "c2 c1 r1", &next);
 	ck_assert_int_eq(next, 0);
