@@ -6,8 +6,8 @@
  * that keeps the WAL from starting over, the loop checkpoints itself past
  * the hard size and goes on; closing with a checkpoint under way joins
  * the thread, leaves no WAL behind and loses no commit. A WAL grown past
- * the size limit is cut to it when a commit starts it over, and emptied
- * by the thread once the loop is idle.
+ * the size limit keeps its size while commits come one after the other,
+ * and is emptied by the thread once the loop is quiet (idle, or a trickle).
  */
 #include <stddef.h>
 #include <stdint.h>
