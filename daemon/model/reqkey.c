@@ -21,20 +21,6 @@ static const char *reqkey_text(const struct reqkey *k)
 	return text;
 }
 
-/* The key of id: in binary when id is a UUID, else pointing at text. */
-static struct reqkey reqkey_of(const char *id, const char *text)
-{
-	struct reqkey k = {0};
-	struct uuid7 u;
-
-	if (uuid7_parse(id, &u) == 0) {
-		memcpy(k.b, u.b, sizeof(k.b));
-		return k;
-	}
-	memcpy(k.b, &text, sizeof(text));
-	return k;
-}
-
 int reqkey_set(struct reqkey *k, const char *id)
 {
 	struct reqkey probe = reqkey_probe(id);
@@ -65,9 +51,18 @@ void reqkey_clear(struct reqkey *k)
 	*k = (struct reqkey){0};
 }
 
+/* The key of id: in binary when id is a UUID, else pointing at id itself. */
 struct reqkey reqkey_probe(const char *id)
 {
-	return reqkey_of(id, id);
+	struct reqkey k = {0};
+	struct uuid7 u;
+
+	if (uuid7_parse(id, &u) == 0) {
+		memcpy(k.b, u.b, sizeof(k.b));
+		return k;
+	}
+	memcpy(k.b, &id, sizeof(id));
+	return k;
 }
 
 bool reqkey_empty(const struct reqkey *k)

@@ -395,6 +395,15 @@ static int task_parse_after(struct task *task, const struct task_json *in,
 	return 0;
 }
 
+/* The separator before a member of the stored Task ("{" first, then ","), its key and ":". */
+static void task_store_key(struct jsonout *out, char *sep, const char *key)
+{
+	jsonout_raw(out, sep, 1);
+	*sep = ',';
+	jsonout_string(out, key);
+	jsonout_lit(out, ":");
+}
+
 /*
  * The Task as submitted, without wait (a stored task is never waited for
  * again), with the request_id and mode the job got (a generated id is
@@ -417,26 +426,23 @@ static int task_store_text(struct task *task, json_object *params)
 	json_object_object_foreach (params, key, val) {
 		if (strcmp(key, "wait") == 0)
 			continue;
-		jsonout_raw(&out, &sep, 1);
-		sep = ',';
-		jsonout_string(&out, key);
-		jsonout_lit(&out, ":");
-		if (strcmp(key, "request_id") == 0 && (has_id = true))
+		task_store_key(&out, &sep, key);
+		if (strcmp(key, "request_id") == 0) {
+			has_id = true;
 			jsonout_string(&out, task->request_id);
-		else if (strcmp(key, "mode") == 0 && (has_mode = true))
+		} else if (strcmp(key, "mode") == 0) {
+			has_mode = true;
 			jsonout_string(&out, task->mode);
-		else
+		} else {
 			jsonout_value(&out, val);
+		}
 	}
 	if (!has_id) {
-		jsonout_raw(&out, &sep, 1);
-		sep = ',';
-		jsonout_lit(&out, "\"request_id\":");
+		task_store_key(&out, &sep, "request_id");
 		jsonout_string(&out, task->request_id);
 	}
 	if (!has_mode) {
-		jsonout_raw(&out, &sep, 1);
-		jsonout_lit(&out, "\"mode\":");
+		task_store_key(&out, &sep, "mode");
 		jsonout_string(&out, task->mode);
 	}
 	jsonout_lit(&out, "}");

@@ -289,6 +289,14 @@ static void checkpointer_free(struct checkpointer *c)
 	free(c);
 }
 
+/* The WAL frames past which the WAL is larger than bytes (0: no limit, never). */
+static int checkpointer_limit_frames(const struct checkpointer *c, uint64_t bytes)
+{
+	uint64_t frames = bytes / c->frame_bytes;
+
+	return bytes == 0 || frames > INT_MAX ? INT_MAX : (int)frames;
+}
+
 int checkpointer_start(const char *path, int full, unsigned pages, struct checkpointer **ret,
 		       char **error)
 {
@@ -299,7 +307,6 @@ int checkpointer_start(const char *path, int full, unsigned pages, struct checkp
 		return cause_set(error, -ENOMEM, "out of memory");
 	c->pages = pages;
 	c->limit = CHECKPOINTER_DEFAULT_WAL_LIMIT;
-	c->limit_frames = INT_MAX;
 	/* A WAL left large (by a crash, say) is given back once the loop is quiet. */
 	c->shrink_due = true;
 	if (asprintf(&c->wal_path, "%s-wal", path) < 0) {
@@ -311,6 +318,7 @@ int checkpointer_start(const char *path, int full, unsigned pages, struct checkp
 		checkpointer_free(c);
 		return r;
 	}
+	c->limit_frames = checkpointer_limit_frames(c, c->limit); /* frame_bytes is known now */
 	r = worker_start(&c->worker, checkpointer_thread, c);
 	if (r < 0) {
 		checkpointer_free(c);
@@ -327,9 +335,7 @@ void checkpointer_set_pages(struct checkpointer *c, unsigned pages)
 
 void checkpointer_set_wal_limit(struct checkpointer *c, uint64_t bytes)
 {
-	uint64_t frames = bytes / c->frame_bytes;
-
-	c->limit_frames = bytes == 0 || frames > INT_MAX ? INT_MAX : (int)frames;
+	c->limit_frames = checkpointer_limit_frames(c, bytes);
 	c->told = false;
 	pthread_mutex_lock(&c->worker.lock);
 	c->limit = bytes;

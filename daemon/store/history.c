@@ -1744,7 +1744,6 @@ static int history_start_checkpointer(struct history *h, const char *path,
 
 	if (r < 0)
 		return r;
-	history_set_wal_size_limit(h, CHECKPOINTER_DEFAULT_WAL_LIMIT);
 	sqlite3_wal_autocheckpoint(h->db, 0);
 	/* Replaces the autocheckpoint's hook: it runs after every commit of the loop's connection.
 	 */
