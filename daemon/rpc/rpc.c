@@ -6,6 +6,7 @@
  * (owned by the batch) until the whole batch goes out.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -266,6 +267,22 @@ struct rpc_result *rpc_pending(struct rpc_call *call)
 	return &rpc_answered;
 }
 
+/*
+ * False for an id json-c read from NaN, Infinity or -Infinity, which are
+ * not JSON (RFC 8259): echoed as read, the answer would not be JSON
+ * either. A number too big for a double (1e400) is JSON and stays.
+ */
+static bool rpc_id_is_json(json_object *id)
+{
+	const char *text;
+
+	if (!json_object_is_type(id, json_type_double) || isfinite(json_object_get_double(id)))
+		return true;
+	text = json_object_to_json_string(id);
+	text += text[0] == '-';
+	return text[0] >= '0' && text[0] <= '9';
+}
+
 static bool rpc_id_valid(json_object *id)
 {
 	switch (json_object_get_type(id)) {
@@ -371,6 +388,12 @@ static bool rpc_check_request(struct rpc_call *call, json_object *req, struct rp
 		return false;
 	}
 	has_id = json_object_object_get_ex(req, "id", &id);
+	if (has_id && !rpc_id_is_json(id)) {
+		call->notification = false;
+		rpc_failure(call, WIRE_PARSE_ERROR,
+			    "Parse error: NaN and Infinity are not JSON numbers");
+		return false;
+	}
 	if (has_id && rpc_id_valid(id))
 		call->id = rpc_exact_id(call, id, src);
 	call->notification = !has_id;

@@ -1,0 +1,92 @@
+/*
+ * What an outside reviewer's probe of the wire contract found, each
+ * checked the way a client sees it: raw lines over the real socket to the
+ * real coordinatord, and the raw lines it answers with.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <check.h>
+
+#include "harness.h"
+
+#define PROBE_CONFIG HARNESS_CONFIG_DAEMON HARNESS_CONFIG_MODE("async", "2")
+
+static struct harness_fixture fx;
+
+static void probe_setup(void)
+{
+	harness_fixture_start(&fx, PROBE_CONFIG);
+}
+
+static void probe_teardown(void)
+{
+	harness_fixture_stop(&fx);
+}
+
+/* The next raw line the daemon writes (caller frees); fails the test if none comes. */
+static char *probe_raw_line(void)
+{
+	bool eof = false;
+	char *line = harness_read_line(fx.client, HARNESS_WAIT_MS, &eof);
+
+	ck_assert_msg(line, eof ? "the daemon closed the connection" : "no answer");
+	return line;
+}
+
+/*
+ * json-c reads NaN, Infinity and -Infinity although RFC 8259 has no such
+ * numbers; an id read so was echoed as it came, and the answer line was
+ * not JSON that a strict client could read.
+ */
+START_TEST(test_non_json_numbers_refused)
+{
+	static const char *const lines[] = {
+		"{\"jsonrpc\":\"2.0\",\"id\":NaN,\"method\":\"ping\"}\n",
+		"{\"jsonrpc\":\"2.0\",\"id\":Infinity,\"method\":\"ping\"}\n",
+		"{\"jsonrpc\":\"2.0\",\"id\":-Infinity,\"method\":\"ping\"}\n",
+		"[{\"jsonrpc\":\"2.0\",\"id\":NaN,\"method\":\"ping\"}]\n",
+	};
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		char *line;
+		json_object *o, *e;
+
+		harness_send(fx.client, lines[i]);
+		line = probe_raw_line();
+		ck_assert_msg(!strstr(line, ":NaN") && !strstr(line, "Infinity}") &&
+				      !strstr(line, "Infinity,"),
+			      "%s was answered with text that is not JSON: %s", lines[i], line);
+		o = harness_json("%s", line);
+		e = json_object_is_type(o, json_type_array) ? json_object_array_get_idx(o, 0) : o;
+		ck_assert_int_eq(harness_int(e, "error.code"), -32700);
+		ck_assert(harness_is_null(e, "id"));
+		json_object_put(o);
+		free(line);
+	}
+	/* A number too big for a double is still JSON, and comes back as it was sent. */
+	harness_send(fx.client, "{\"jsonrpc\":\"2.0\",\"id\":1e400,\"method\":\"ping\"}\n");
+	{
+		char *line = probe_raw_line();
+
+		ck_assert_msg(strstr(line, "\"id\":1e400}"), "%s", line);
+		free(line);
+	}
+}
+END_TEST
+
+static Suite *probe_suite(void)
+{
+	Suite *s = suite_create("daemon-probe");
+	TCase *tc = tcase_create("probe");
+
+	tcase_add_checked_fixture(tc, probe_setup, probe_teardown);
+	tcase_add_test(tc, test_non_json_numbers_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return harness_run_suite(probe_suite());
+}
