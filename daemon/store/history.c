@@ -185,7 +185,14 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"FROM jobs j WHERE EXISTS (SELECT 1 FROM messages m WHERE m.request_id = "
 		"j.request_id) ORDER BY j.seq_no LIMIT 1)), (SELECT max(seq) FROM messages)) "
 		"ORDER BY seq LIMIT :batch)",
-	[STMT_ID_IN_MESSAGES] = "SELECT 1 FROM messages WHERE request_id = :request_id LIMIT 1",
+	/*
+	 * A refusal made no job, so its message does not use the id up. In seq
+	 * order: the refusals a job's own messages come before are only those
+	 * of tries before it was accepted (once it is, further tries are
+	 * refused at the jobs table and never get here while it is kept).
+	 */
+	[STMT_ID_IN_MESSAGES] = "SELECT 1 FROM messages WHERE request_id = :request_id AND "
+				"type <> :refused ORDER BY seq LIMIT 1",
 	[STMT_LAST_JOB_SEQ] = "SELECT coalesce(max(seq_no), 0) FROM jobs",
 	[STMT_CHILDREN] = "SELECT seq_no, request_id, child_node_id, owner_uid FROM jobs "
 			  "WHERE parent_node_id = :node AND run_id = :run_id AND seq_no > :after "
@@ -1567,6 +1574,8 @@ int history_id_in_messages(struct history *h, const char *request_id)
 	int rc;
 
 	history_bind_text(st, history_param(st, ":request_id"), request_id);
+	history_bind_text(st, history_param(st, ":refused"),
+			  message_type_name(MESSAGE_REQUEST_CREATION_FAILURE));
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)

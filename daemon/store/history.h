@@ -221,9 +221,10 @@ int history_foreach_message(struct history *h, uint64_t after_seq, size_t limit,
 			    void *userdata, uint64_t *ret_last);
 
 /*
- * Whether a stored message still names request_id (1) or not (0): the
- * message log may outlive a job that retention removed. Negative errno on
- * failure.
+ * Whether a stored message of a job still names request_id (1) or not
+ * (0): the message log may outlive a job that retention removed. A
+ * request_creation_failure is no job's and does not count. Negative errno
+ * on failure.
  */
 int history_id_in_messages(struct history *h, const char *request_id);
 

@@ -75,6 +75,61 @@ START_TEST(test_non_json_numbers_refused)
 }
 END_TEST
 
+/*
+ * A refused submit creates no job, so its request_id stays free: a client
+ * that fixes its mistake and sends the same Task again is accepted. Every
+ * refusal published a request_creation_failure naming the id, and the
+ * message-log half of the uniqueness check counted those as a use: the
+ * fixed Task got 1002 forever.
+ */
+START_TEST(test_refused_id_stays_free)
+{
+	static const char *const refused[] = {
+		"{\"request_id\":\"retry-1\",\"mode\":\"asnyc\",\"node\":{\"argv\":[\"true\"]}}",
+		"{\"request_id\":\"retry-1\",\"node\":{\"argv\":[]}}",
+		"{\"request_id\":\"retry-1\",\"after\":[\"no-such-job\"],\"node\":{\"argv\":["
+		"\"true\"]}}",
+	};
+	static const int codes[] = {1003, -32602, 1001};
+	json_object *r, *sub;
+	char *msg = NULL;
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		ck_assert_int_eq(
+			harness_err(fx.client, "submit", harness_json("%s", refused[i]), NULL),
+			codes[i]);
+	r = harness_ok(fx.client, "submit",
+		       harness_json("{\"request_id\":\"retry-1\",\"wait\":true,\"node\":{\"argv\":"
+				    "[\"true\"]}}"));
+	ck_assert_str_eq(harness_str(r, "job.request_id"), "retry-1");
+	ck_assert_str_eq(harness_str(r, "job.result"), "success");
+	json_object_put(r);
+	/* Once a job has it, the id is taken. */
+	ck_assert_int_eq(harness_err(fx.client, "submit",
+				     harness_json("{\"request_id\":\"retry-1\",\"node\":{\"argv\":"
+						  "[\"true\"]}}"),
+				     &msg),
+			 1002);
+	ck_assert_msg(strstr(msg, "retry-1"), "unclear: %s", msg);
+	free(msg);
+	/* The refusals are still in the log, before the job's own messages. */
+	sub = harness_ok(fx.client, "subscribe",
+			 harness_json("{\"since_seq\":0,\"request_id\":\"retry-1\"}"));
+	json_object_put(sub);
+	for (int i = 0; i < 3; i++) {
+		json_object *n = harness_notification(fx.client, "message", HARNESS_WAIT_MS);
+
+		ck_assert_ptr_nonnull(n);
+		ck_assert_str_eq(harness_str(n, "params.message.type"), "request_creation_failure");
+		json_object_put(n);
+	}
+	r = harness_notification(fx.client, "message", HARNESS_WAIT_MS);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(harness_str(r, "params.message.type"), "request_creation");
+	json_object_put(r);
+}
+END_TEST
+
 static Suite *probe_suite(void)
 {
 	Suite *s = suite_create("daemon-probe");
@@ -82,6 +137,7 @@ static Suite *probe_suite(void)
 
 	tcase_add_checked_fixture(tc, probe_setup, probe_teardown);
 	tcase_add_test(tc, test_non_json_numbers_refused);
+	tcase_add_test(tc, test_refused_id_stays_free);
 	suite_add_tcase(s, tc);
 	return s;
 }
