@@ -125,6 +125,12 @@ struct rpc_result *methods_rerun(struct rpc_call *call, json_object *params)
 	if ((err = params_parse(call, params, methods_rerun_spec, &p)) ||
 	    (err = rerun_check_node(call, p.node)))
 		return err;
+	/* Checked here, or the Task's check would blame request_id, which was right. */
+	if (p.new_request_id && !task_request_id_valid(p.new_request_id))
+		return rpc_failure(call, WIRE_INVALID_PARAMS,
+				   "Invalid params: new_request_id must be 1-%d characters of "
+				   "A-Z a-z 0-9 . _ : -",
+				   TASK_REQUEST_ID_MAX);
 	if (state_get_job(services_of(call)->state, p.request_id, &job) < 0)
 		return methods_not_found(call, p.request_id);
 	err = rerun_check_job(call, job);

@@ -130,6 +130,26 @@ START_TEST(test_refused_id_stays_free)
 }
 END_TEST
 
+/*
+ * A bad new_request_id of rerun was reported as a bad "request_id", the
+ * param the client got right; the message names the one to fix now.
+ */
+START_TEST(test_rerun_names_new_request_id)
+{
+	char *msg = NULL;
+
+	harness_submit_json(fx.client, "{\"request_id\":\"rr-1\",\"wait\":true,"
+				       "\"node\":{\"argv\":[\"true\"]}}");
+	ck_assert_int_eq(harness_err(fx.client, "rerun",
+				     harness_json("{\"request_id\":\"rr-1\","
+						  "\"new_request_id\":\"bad id!\"}"),
+				     &msg),
+			 -32602);
+	ck_assert_msg(strstr(msg, "new_request_id"), "names the wrong param: %s", msg);
+	free(msg);
+}
+END_TEST
+
 static Suite *probe_suite(void)
 {
 	Suite *s = suite_create("daemon-probe");
@@ -138,6 +158,7 @@ static Suite *probe_suite(void)
 	tcase_add_checked_fixture(tc, probe_setup, probe_teardown);
 	tcase_add_test(tc, test_non_json_numbers_refused);
 	tcase_add_test(tc, test_refused_id_stays_free);
+	tcase_add_test(tc, test_rerun_names_new_request_id);
 	suite_add_tcase(s, tc);
 	return s;
 }
