@@ -138,6 +138,30 @@ static size_t utf8_valid_len(const unsigned char *p, size_t n)
 	return len;
 }
 
+bool utf8_valid(const char *bytes, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)bytes;
+	size_t i = 0;
+
+	while (i < len) {
+		uint64_t word;
+		size_t n;
+
+		if (len - i >= sizeof(word)) {
+			memcpy(&word, p + i, sizeof(word));
+			if (!(word & UINT64_C(0x8080808080808080))) {
+				i += sizeof(word);
+				continue;
+			}
+		}
+		n = utf8_valid_len(p + i, len - i);
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
 size_t utf8_whole_len(const char *bytes, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)bytes;
@@ -168,15 +192,7 @@ json_object *json_string_from_bytes(const char *bytes, size_t len)
 	json_object *obj;
 	char *out;
 
-	/* Fast path: already valid UTF-8. */
-	while (i < len) {
-		size_t n = utf8_valid_len(p + i, len - i);
-
-		if (n == 0)
-			break;
-		i += n;
-	}
-	if (i == len)
+	if (utf8_valid(bytes, len))
 		return json_object_new_string_len(bytes, (int)len);
 
 	out = malloc(len * 3 + 1);

@@ -2,6 +2,7 @@
 #ifndef COORD_JSONUTIL_H
 #define COORD_JSONUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <json-c/json.h>
 
@@ -25,6 +26,12 @@ json_object *json_string_or_null(const char *s);
  * U+FFFD, so what goes on the wire is always valid JSON text.
  */
 json_object *json_string_from_bytes(const char *bytes, size_t len);
+
+/*
+ * Whether bytes are valid UTF-8 (RFC 3629: no overlong forms, no UTF-16
+ * surrogates, nothing past U+10FFFF). ASCII is checked 8 bytes a step.
+ */
+bool utf8_valid(const char *bytes, size_t len);
 
 /*
  * How much of bytes to take so that it does not end inside a UTF-8

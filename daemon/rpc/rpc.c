@@ -652,6 +652,14 @@ static int rpc_parse(const char *line, size_t len, json_object **ret, char *why,
 			return -EINVAL;
 		}
 	}
+	/* json-c's check lets overlong forms and surrogates through, which answers would echo. */
+	if (!utf8_valid(line, len)) {
+		json_object_put(obj);
+		snprintf(why, why_size,
+			 "Parse error: invalid UTF-8 (an overlong form, a surrogate or a code "
+			 "point past U+10FFFF)");
+		return -EINVAL;
+	}
 	*ret = obj;
 	return 0;
 }

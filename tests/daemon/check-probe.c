@@ -150,6 +150,53 @@ START_TEST(test_rerun_names_new_request_id)
 }
 END_TEST
 
+/*
+ * json-c's UTF-8 check lets overlong forms, UTF-16 surrogates and code
+ * points past U+10FFFF through; such bytes were stored and written back
+ * as they came, so answers (a job's name, its Task, an echoed id) were
+ * not UTF-8 and a strict client could not read them.
+ */
+START_TEST(test_invalid_utf8_refused)
+{
+	static const char *const lines[] = {
+		"{\"jsonrpc\":\"2.0\",\"id\":\"\xc0\xaf\",\"method\":\"ping\"}\n",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"submit\",\"params\":{\"request_id\":"
+		"\"u8-1\",\"node\":{\"name\":\"n\xed\xa0\x80\",\"argv\":[\"true\"]}}}\n",
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"submit\",\"params\":{\"request_id\":"
+		"\"u8-2\",\"node\":{\"argv\":[\"echo\",\"\xf4\x90\x80\x80\"]}}}\n",
+		"[{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\",\"params\":{\"\xc1\xbf\":1}}]"
+		"\n",
+	};
+	json_object *o;
+	char *line;
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		harness_send(fx.client, lines[i]);
+		line = probe_raw_line();
+		o = harness_json("%s", line);
+		ck_assert_msg(json_object_is_type(o, json_type_object), "line %zu: %s", i, line);
+		ck_assert_int_eq(harness_int(o, "error.code"), -32700);
+		ck_assert(harness_is_null(o, "id"));
+		json_object_put(o);
+		free(line);
+	}
+	ck_assert_int_eq(
+		harness_err(fx.client, "job", harness_json("{\"request_id\":\"u8-1\"}"), NULL),
+		1001);
+	ck_assert_int_eq(
+		harness_err(fx.client, "job", harness_json("{\"request_id\":\"u8-2\"}"), NULL),
+		1001);
+	/* Valid UTF-8 of every length still goes through as it was sent. */
+	harness_send(fx.client,
+		     "{\"jsonrpc\":\"2.0\",\"id\":\"a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\","
+		     "\"method\":\"ping\"}\n");
+	line = probe_raw_line();
+	ck_assert_msg(strstr(line, "\"id\":\"a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}"), "%s",
+		      line);
+	free(line);
+}
+END_TEST
+
 static Suite *probe_suite(void)
 {
 	Suite *s = suite_create("daemon-probe");
@@ -159,6 +206,7 @@ static Suite *probe_suite(void)
 	tcase_add_test(tc, test_non_json_numbers_refused);
 	tcase_add_test(tc, test_refused_id_stays_free);
 	tcase_add_test(tc, test_rerun_names_new_request_id);
+	tcase_add_test(tc, test_invalid_utf8_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
