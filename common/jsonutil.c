@@ -138,26 +138,40 @@ static size_t utf8_valid_len(const unsigned char *p, size_t n)
 	return len;
 }
 
+/* Whether bytes hold no byte past 0x7f: one OR a word, no branch until the end (every request
+ * line). */
+static bool utf8_all_ascii(const unsigned char *p, size_t len)
+{
+	uint64_t acc = 0;
+	size_t i = 0;
+
+	for (; len - i >= 4 * sizeof(uint64_t); i += 4 * sizeof(uint64_t)) {
+		uint64_t w[4];
+
+		memcpy(w, p + i, sizeof(w));
+		acc |= w[0] | w[1] | w[2] | w[3];
+	}
+	for (; len - i >= sizeof(uint64_t); i += sizeof(uint64_t)) {
+		uint64_t w;
+
+		memcpy(&w, p + i, sizeof(w));
+		acc |= w;
+	}
+	for (; i < len; i++)
+		acc |= p[i];
+	return !(acc & UINT64_C(0x8080808080808080));
+}
+
 bool utf8_valid(const char *bytes, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)bytes;
-	size_t i = 0;
 
-	while (i < len) {
-		uint64_t word;
-		size_t n;
-
-		if (len - i >= sizeof(word)) {
-			memcpy(&word, p + i, sizeof(word));
-			if (!(word & UINT64_C(0x8080808080808080))) {
-				i += sizeof(word);
-				continue;
-			}
-		}
+	if (utf8_all_ascii(p, len))
+		return true;
+	for (size_t i = 0, n; i < len; i += n) {
 		n = utf8_valid_len(p + i, len - i);
 		if (n == 0)
 			return false;
-		i += n;
 	}
 	return true;
 }

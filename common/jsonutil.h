@@ -29,7 +29,8 @@ json_object *json_string_from_bytes(const char *bytes, size_t len);
 
 /*
  * Whether bytes are valid UTF-8 (RFC 3629: no overlong forms, no UTF-16
- * surrogates, nothing past U+10FFFF). ASCII is checked 8 bytes a step.
+ * surrogates, nothing past U+10FFFF). All-ASCII text is told in one
+ * branch-free pass.
  */
 bool utf8_valid(const char *bytes, size_t len);
 
