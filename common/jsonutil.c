@@ -282,6 +282,13 @@ json_object *json_raw_new(char *text)
 	return o;
 }
 
+size_t json_raw_len(json_object *raw)
+{
+	const char *text = json_object_get_userdata(raw);
+
+	return text ? strlen(text) : 0;
+}
+
 const char *json_to_wire(json_object *obj, size_t *len)
 {
 	return json_object_to_json_string_length(

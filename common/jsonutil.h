@@ -58,6 +58,9 @@ size_t json_footprint(json_object *obj);
  */
 json_object *json_raw_new(char *text);
 
+/* The length of the text a json_raw_new object writes out. */
+size_t json_raw_len(json_object *raw);
+
 /* Serializes obj compactly, with no raw newline: the daemon's framing. */
 const char *json_to_wire(json_object *obj, size_t *len);
 

@@ -50,6 +50,7 @@ struct config {
 	unsigned notify_coalesce_ms; /* notifications to one connection go out together within it */
 	unsigned shutdown_grace_sec;
 	size_t max_wait_ids;	      /* request_ids in one wait */
+	size_t max_wait_answer_bytes; /* the Jobs one wait answer shows, copies included */
 	size_t max_status_task_bytes; /* stored Tasks in one status page (see history_query) */
 	unsigned cancel_slice_ms;     /* the longest a cascading cancel holds the loop at a time */
 	enum history_durability durability;

@@ -224,6 +224,7 @@ static void daemon_init_services(struct daemon *d)
 	svc->waiter = d->waiter;
 	svc->config.task_limits = d->config.task_limits;
 	svc->config.max_wait_ids = d->config.max_wait_ids;
+	svc->config.max_wait_answer_bytes = d->config.max_wait_answer_bytes;
 	svc->config.max_status_task_bytes = d->config.max_status_task_bytes;
 	svc->output = d->output;
 	svc->statedir = d->statedir;

@@ -89,23 +89,38 @@ static json_object *methods_job_json(struct rpc_call *call, const char *request_
 	return o;
 }
 
-/* The jobs in the order asked; a job asked for several times is built once. */
-static json_object *methods_jobs_json(struct rpc_call *call, const struct methods_ids *ids)
+/*
+ * The jobs in the order asked; a job asked for several times is built once.
+ * NULL when their text, each copy counted, would pass max_wait_answer_bytes
+ * (*ret_bytes: how much; one line listing one large job 10000 times must
+ * not make an answer of gigabytes), or when memory ran out (*ret_bytes
+ * within the bound).
+ */
+static json_object *methods_jobs_json(struct rpc_call *call, const struct methods_ids *ids,
+				      size_t *ret_bytes)
 {
-	json_object *jobs = json_object_new_array_ext((int)ids->asked);
 	json_object **distinct = calloc(ids->count ? ids->count : 1, sizeof(*distinct));
+	size_t *lens = calloc(ids->count ? ids->count : 1, sizeof(*lens)), bytes = 0;
+	json_object *jobs = NULL;
 
-	for (size_t i = 0; distinct && i < ids->count; i++)
-		distinct[i] = methods_job_json(call, ids->ids[i]);
-	for (size_t i = 0; i < ids->asked; i++) {
-		size_t k = ids->order ? ids->order[i] : i;
-
-		json_object_array_add(jobs, distinct ? json_object_get(distinct[k])
-						     : methods_job_json(call, ids->ids[k]));
+	if (distinct && lens) {
+		for (size_t i = 0; i < ids->count; i++) {
+			distinct[i] = methods_job_json(call, ids->ids[i]);
+			lens[i] = json_raw_len(distinct[i]) + 1;
+		}
+		for (size_t i = 0; i < ids->asked; i++)
+			bytes += lens[ids->order ? ids->order[i] : i];
+		if (bytes <= services_of(call)->config.max_wait_answer_bytes)
+			jobs = json_object_new_array_ext((int)ids->asked);
+		for (size_t i = 0; jobs && i < ids->asked; i++)
+			json_object_array_add(
+				jobs, json_object_get(distinct[ids->order ? ids->order[i] : i]));
 	}
 	for (size_t i = 0; distinct && i < ids->count; i++)
 		json_object_put(distinct[i]);
 	free(distinct);
+	free(lens);
+	*ret_bytes = bytes;
 	return jobs;
 }
 
@@ -144,6 +159,39 @@ static struct rpc_result *methods_already_closed(struct rpc_call *call, const ch
 			   cascade ? " (its opened descendants, if any, were cancelled)" : "");
 }
 
+/* A wait's answer: {"jobs"}, or 1007 with them in data.jobs; past the bound 1005, or no data. */
+static void methods_wait_answer(struct rpc_call *call, const struct methods_ids *ids,
+				bool timed_out)
+{
+	size_t bytes, max = services_of(call)->config.max_wait_answer_bytes;
+	json_object *jobs = methods_jobs_json(call, ids, &bytes), *o;
+
+	if (!jobs && bytes <= max) {
+		rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
+	} else if (!jobs && timed_out) {
+		rpc_failure(call, WIRE_TIMEOUT,
+			    "timeout: not every job closed in time (data.jobs left out: the %zu "
+			    "jobs listed would take %zu bytes, more than max_wait_answer_bytes "
+			    "(%zu))",
+			    ids->asked, bytes, max);
+	} else if (!jobs) {
+		rpc_failure(call, WIRE_BUSY,
+			    "busy: the %zu jobs listed (each copy counted) would make an answer "
+			    "of %zu bytes, more than max_wait_answer_bytes (%zu); wait for fewer "
+			    "at a time, or list each id once",
+			    ids->asked, bytes, max);
+	} else if (timed_out) {
+		o = json_object_new_object();
+		json_object_object_add(o, "jobs", jobs);
+		rpc_failure_data(call, WIRE_TIMEOUT, o,
+				 "timeout: not every job closed in time (see data.jobs)");
+	} else {
+		o = json_object_new_object();
+		json_object_object_add(o, "jobs", jobs);
+		rpc_success(call, o);
+	}
+}
+
 static void methods_wait_done_cb(struct waiter_wait *wait, bool timed_out, void *userdata)
 {
 	struct methods_wait *mw = userdata;
@@ -152,12 +200,8 @@ static void methods_wait_done_cb(struct waiter_wait *wait, bool timed_out, void 
 	json_object *o;
 
 	call->abandon = NULL;
-	if (timed_out) {
-		json_object *data = json_object_new_object();
-
-		json_object_object_add(data, "jobs", methods_jobs_json(call, &mw->ids));
-		rpc_failure_data(call, WIRE_TIMEOUT, data,
-				 "timeout: not every job closed in time (see data.jobs)");
+	if (timed_out || mw->kind == WAIT_FOR_JOBS) {
+		methods_wait_answer(call, &mw->ids, timed_out);
 	} else if (mw->kind == WAIT_FOR_SUBMIT) {
 		rpc_success(call, methods_job_with_message(call, mw->ids.ids[0]));
 	} else if (mw->kind == WAIT_FOR_CANCEL) {
@@ -166,10 +210,6 @@ static void methods_wait_done_cb(struct waiter_wait *wait, bool timed_out, void 
 		rpc_success(call, o);
 	} else if (mw->kind == WAIT_FOR_CANCEL_CLOSED) {
 		methods_already_closed(call, mw->ids.ids[0], true);
-	} else {
-		o = json_object_new_object();
-		json_object_object_add(o, "jobs", methods_jobs_json(call, &mw->ids));
-		rpc_success(call, o);
 	}
 	methods_wait_free(mw, d);
 }

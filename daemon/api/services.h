@@ -23,6 +23,7 @@ struct waiter;
 struct services_config {
 	struct task_limits task_limits; /* what a submitted Task may hold */
 	size_t max_wait_ids;		/* request_ids in one wait */
+	size_t max_wait_answer_bytes;	/* Job text one wait answer shows, copies included */
 	size_t max_status_task_bytes;	/* stored Task text a status page shows in all */
 };
 

@@ -197,6 +197,82 @@ START_TEST(test_invalid_utf8_refused)
 }
 END_TEST
 
+/* A Task whose stdin is size bytes of x, as the params of a submit with request_id id. */
+static json_object *probe_big_task(const char *id, const char *argv, size_t size, bool wait)
+{
+	char *stdin_text = malloc(size + 1);
+	json_object *task;
+
+	ck_assert_ptr_nonnull(stdin_text);
+	memset(stdin_text, 'x', size);
+	stdin_text[size] = '\0';
+	task = harness_json("{\"request_id\":\"%s\",\"wait\":%s,\"node\":{\"argv\":%s,"
+			    "\"stdin\":\"%s\"}}",
+			    id, wait ? "true" : "false", argv, stdin_text);
+	free(stdin_text);
+	return task;
+}
+
+/* {"request_ids": [id, id, ... (copies)]} plus the rest of the params (text, may be ""). */
+static json_object *probe_wait_copies(const char *id, int copies, const char *rest)
+{
+	json_object *p = json_object_new_object(), *ids = json_object_new_array();
+
+	for (int i = 0; i < copies; i++)
+		json_object_array_add(ids, json_object_new_string(id));
+	json_object_object_add(p, "request_ids", ids);
+	if (*rest) {
+		json_object *more = harness_json("{%s}", rest);
+
+		json_object_object_foreach (more, k, v)
+			json_object_object_add(p, k, json_object_get(v));
+		json_object_put(more);
+	}
+	return p;
+}
+
+/*
+ * A wait lists a job once per time it is named, so one request line could
+ * make one large job (its stored Task shown to its owner) into an answer
+ * 10000 times its size: gigabytes held by the daemon for one line. The
+ * answer is bounded (max_wait_answer_bytes) and past it the call gets a
+ * clear 1005.
+ */
+START_TEST(test_wait_answer_bounded)
+{
+	json_object *r;
+	char *msg = NULL;
+
+	json_object_put(
+		harness_ok(fx.client, "submit", probe_big_task("big", "[\"true\"]", 250000, true)));
+	/* 400 copies of a 250 kB job: 100 MB, past the default of 64 MiB. */
+	ck_assert_int_eq(harness_err(fx.client, "wait", probe_wait_copies("big", 400, ""), &msg),
+			 1005);
+	ck_assert_msg(strstr(msg, "max_wait_answer_bytes"), "unclear: %s", msg);
+	free(msg);
+	r = harness_ok(fx.client, "wait", probe_wait_copies("big", 3, ""));
+	ck_assert_int_eq(json_object_array_length(harness_get(r, "jobs")), 3);
+	json_object_put(r);
+
+	/* The same bound holds for the jobs a timed-out wait shows. */
+	harness_fixture_start_over(&fx, PROBE_CONFIG "[daemon]\nmax_wait_answer_bytes = 1048576\n");
+	json_object_put(harness_ok(fx.client, "submit",
+				   probe_big_task("slow", "[\"sleep\",\"60\"]", 300000, false)));
+	r = harness_call(fx.client, "wait", probe_wait_copies("slow", 5, "\"timeout_ms\":50"),
+			 HARNESS_WAIT_MS);
+	ck_assert_int_eq(harness_int(r, "error.code"), 1007);
+	ck_assert_msg(strstr(harness_str(r, "error.message"), "max_wait_answer_bytes"),
+		      "unclear: %s", harness_str(r, "error.message"));
+	ck_assert(!json_object_object_get_ex(json_object_object_get(r, "error"), "data", NULL));
+	json_object_put(r);
+	r = harness_call(fx.client, "wait", probe_wait_copies("slow", 2, "\"timeout_ms\":50"),
+			 HARNESS_WAIT_MS);
+	ck_assert_int_eq(harness_int(r, "error.code"), 1007);
+	ck_assert_int_eq(json_object_array_length(harness_get(r, "error.data.jobs")), 2);
+	json_object_put(r);
+}
+END_TEST
+
 static Suite *probe_suite(void)
 {
 	Suite *s = suite_create("daemon-probe");
@@ -207,6 +283,7 @@ static Suite *probe_suite(void)
 	tcase_add_test(tc, test_refused_id_stays_free);
 	tcase_add_test(tc, test_rerun_names_new_request_id);
 	tcase_add_test(tc, test_invalid_utf8_refused);
+	tcase_add_test(tc, test_wait_answer_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
