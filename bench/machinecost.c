@@ -22,6 +22,11 @@
  *              spawn_cpu - clone_cpu is what glibc's posix_spawn itself
  *              costs here. The daemon does not spawn that way (it uses
  *              posix_spawn); this only prices the difference.
+ *     spawn_par  wall time per spawn when two threads each posix_spawn
+ *              `true` and wait for it, one at a time, at once: half of
+ *              spawn where the machine starts two processes in parallel,
+ *              spawn or more where it cannot (then a second spawning
+ *              thread would not make the daemon start tasks faster).
  *
  * Nothing is asserted; it exits non-zero only when an operation fails.
  */
@@ -195,6 +200,37 @@ static void cost_spawn(double *wall_us, double *cpu_us, double *child_us)
 	*child_us = (cost_children_cpu() - children) / COST_SPAWNS * 1e6;
 }
 
+static void *cost_spawn_thread(void *arg)
+{
+	char *argv[] = {"true", NULL};
+
+	for (long i = 0; i < COST_SPAWNS / 2; i++) {
+		pid_t pid;
+		int status;
+
+		errno = posix_spawnp(&pid, "true", NULL, NULL, argv, environ);
+		if (errno)
+			cost_die("posix_spawn");
+		if (waitpid(pid, &status, 0) < 0)
+			cost_die("waitpid");
+	}
+	return arg;
+}
+
+/* Wall time per spawn with two spawning threads at once, each one spawn at a time. */
+static double cost_spawn_parallel(void)
+{
+	pthread_t threads[2];
+	struct cost_clock c = cost_start();
+
+	for (int i = 0; i < 2; i++)
+		if ((errno = pthread_create(&threads[i], NULL, cost_spawn_thread, NULL)) != 0)
+			cost_die("pthread_create");
+	for (int i = 0; i < 2; i++)
+		pthread_join(threads[i], NULL);
+	return cost_per_op(c, COST_SPAWNS / 2 * 2, 0);
+}
+
 /* The clone child: shares the parent's memory until execve, as posix_spawn's does. */
 static int cost_clone_child(void *argv)
 {
@@ -223,7 +259,8 @@ static double cost_clone(void)
 
 int main(int argc, char **argv)
 {
-	double spawn_wall, spawn_cpu, child_cpu, clone_cpu, sys, write_us, lock_us, wake_us;
+	double spawn_wall, spawn_cpu, child_cpu, clone_cpu, spawn_par, sys, write_us, lock_us,
+		wake_us;
 	char path[4096];
 	int fd;
 
@@ -243,8 +280,10 @@ int main(int argc, char **argv)
 	wake_us = cost_wake();
 	cost_spawn(&spawn_wall, &spawn_cpu, &child_cpu);
 	clone_cpu = cost_clone();
+	spawn_par = cost_spawn_parallel();
 	printf("syscall %.2f pwrite %.2f fcntl %.2f wake %.2f spawn %.1f spawn_cpu %.1f "
-	       "child_cpu %.1f clone_cpu %.1f\n",
-	       sys, write_us, lock_us, wake_us, spawn_wall, spawn_cpu, child_cpu, clone_cpu);
+	       "child_cpu %.1f clone_cpu %.1f spawn_par %.1f\n",
+	       sys, write_us, lock_us, wake_us, spawn_wall, spawn_cpu, child_cpu, clone_cpu,
+	       spawn_par);
 	return 0;
 }
