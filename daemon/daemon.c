@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <event2/event.h>
 
@@ -610,6 +611,45 @@ static int daemon_events(struct daemon *d)
 	return 0;
 }
 
+/*
+ * The open files the daemon wants: what its systemd unit gives it
+ * (LimitNOFILE=65536), or max_connections and room for the history and
+ * running tasks' pipes when that is more.
+ */
+#define DAEMON_NOFILE_WANTED  65536
+#define DAEMON_NOFILE_RESERVE 1024
+
+/*
+ * Raises the soft limit on open files up to the hard one, as far as the
+ * daemon wants: started from a shell (soft limit often 1024), it ran out
+ * of descriptors before max_connections, so clients waited unanswered
+ * instead of getting 1005, and tasks could not be spawned. Tasks inherit
+ * the raised limit, as they do under the unit.
+ */
+static void daemon_raise_fd_limit(struct daemon *d)
+{
+	rlim_t want = d->config.max_connections + DAEMON_NOFILE_RESERVE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (want < DAEMON_NOFILE_WANTED)
+		want = DAEMON_NOFILE_WANTED;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+		want = rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warning("cannot raise the open file limit to %llu: %s",
+				    (unsigned long long)want, strerror(errno));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < d->config.max_connections + DAEMON_NOFILE_RESERVE)
+		log_warning("the open file limit (%llu) leaves no room for max_connections (%u) "
+			    "and the tasks' pipes: raise it (ulimit -n, LimitNOFILE=)",
+			    (unsigned long long)rl.rlim_cur, d->config.max_connections);
+}
+
 int daemon_new(const struct daemon_options *options, struct daemon **ret, char **error)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
@@ -630,6 +670,7 @@ int daemon_new(const struct daemon_options *options, struct daemon **ret, char *
 	if (r < 0)
 		return r;
 	daemon_apply_log_level(d);
+	daemon_raise_fd_limit(d);
 	r = daemon_pick_socket(d, &fd);
 	if (r < 0)
 		return cause_set(error, r, "out of memory");

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <check.h>
 
 #include "harness.h"
@@ -273,6 +274,53 @@ START_TEST(test_wait_answer_bounded)
 }
 END_TEST
 
+#define PROBE_CONNECTIONS 100
+
+/*
+ * Started from a shell whose soft limit on open files is low (1024 is
+ * common; 64 here), the daemon ran out of descriptors before it reached
+ * max_connections: the clients past that waited in the backlog unanswered
+ * (accept backed off on EMFILE) instead of getting 1005, and tasks could
+ * not be spawned. It raises its soft limit as its systemd unit would.
+ */
+START_TEST(test_low_fd_limit)
+{
+	struct harness_client *cs[PROBE_CONNECTIONS], *extra;
+	struct rlimit saved, low;
+	json_object *o;
+
+	harness_fixture_stop(&fx);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	ck_assert_uint_ge(saved.rlim_max, 4 * PROBE_CONNECTIONS);
+	low = (struct rlimit){.rlim_cur = 64, .rlim_max = saved.rlim_max};
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	harness_daemon_new(&fx.daemon, PROBE_CONFIG "[daemon]\nmax_connections = 100\n");
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	for (int i = 0; i < PROBE_CONNECTIONS; i++) {
+		char *line;
+
+		cs[i] = harness_client_new(fx.daemon.sock);
+		harness_send(cs[i], "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n");
+		line = harness_read_line(cs[i], 5000, NULL);
+		ck_assert_msg(line, "connection %d of %d got no answer", i + 1, PROBE_CONNECTIONS);
+		free(line);
+	}
+	/* Past max_connections: told so, as the contract says, not left waiting. */
+	extra = harness_client_new(fx.daemon.sock);
+	o = harness_read_json(extra, HARNESS_WAIT_MS);
+	ck_assert_int_eq(harness_int(o, "error.code"), 1005);
+	json_object_put(o);
+	harness_client_free(extra);
+	/* And a task still starts. */
+	o = harness_ok(cs[0], "submit",
+		       harness_json("{\"wait\":true,\"node\":{\"argv\":[\"true\"]}}"));
+	ck_assert_str_eq(harness_str(o, "job.result"), "success");
+	json_object_put(o);
+	for (int i = 0; i < PROBE_CONNECTIONS; i++)
+		harness_client_free(cs[i]);
+}
+END_TEST
+
 static Suite *probe_suite(void)
 {
 	Suite *s = suite_create("daemon-probe");
@@ -284,6 +332,7 @@ static Suite *probe_suite(void)
 	tcase_add_test(tc, test_rerun_names_new_request_id);
 	tcase_add_test(tc, test_invalid_utf8_refused);
 	tcase_add_test(tc, test_wait_answer_bounded);
+	tcase_add_test(tc, test_low_fd_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }
