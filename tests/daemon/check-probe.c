@@ -36,6 +36,26 @@ static char *probe_raw_line(void)
 }
 
 /*
+ * Sends one raw request line; its answer must be one -32700 with a null id
+ * (for a batch line, the first element of an array answer will do).
+ */
+static void probe_expect_parse_error(const char *request)
+{
+	char *line;
+	json_object *o, *e;
+
+	harness_send(fx.client, request);
+	line = probe_raw_line();
+	o = harness_json("%s", line);
+	e = json_object_is_type(o, json_type_array) ? json_object_array_get_idx(o, 0) : o;
+	ck_assert_msg(json_object_is_type(e, json_type_object), "%s got %s", request, line);
+	ck_assert_int_eq(harness_int(e, "error.code"), -32700);
+	ck_assert(harness_is_null(e, "id"));
+	json_object_put(o);
+	free(line);
+}
+
+/*
  * json-c reads NaN, Infinity and -Infinity although RFC 8259 has no such
  * numbers; an id read so was echoed as it came, and the answer line was
  * not JSON that a strict client could read.
@@ -49,22 +69,9 @@ START_TEST(test_non_json_numbers_refused)
 		"[{\"jsonrpc\":\"2.0\",\"id\":NaN,\"method\":\"ping\"}]\n",
 	};
 
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		char *line;
-		json_object *o, *e;
-
-		harness_send(fx.client, lines[i]);
-		line = probe_raw_line();
-		ck_assert_msg(!strstr(line, ":NaN") && !strstr(line, "Infinity}") &&
-				      !strstr(line, "Infinity,"),
-			      "%s was answered with text that is not JSON: %s", lines[i], line);
-		o = harness_json("%s", line);
-		e = json_object_is_type(o, json_type_array) ? json_object_array_get_idx(o, 0) : o;
-		ck_assert_int_eq(harness_int(e, "error.code"), -32700);
-		ck_assert(harness_is_null(e, "id"));
-		json_object_put(o);
-		free(line);
-	}
+	/* An id of NaN was echoed as read: the answer line was not JSON. */
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		probe_expect_parse_error(lines[i]);
 	/* A number too big for a double is still JSON, and comes back as it was sent. */
 	harness_send(fx.client, "{\"jsonrpc\":\"2.0\",\"id\":1e400,\"method\":\"ping\"}\n");
 	{
@@ -168,19 +175,10 @@ START_TEST(test_invalid_utf8_refused)
 		"[{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\",\"params\":{\"\xc1\xbf\":1}}]"
 		"\n",
 	};
-	json_object *o;
 	char *line;
 
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		harness_send(fx.client, lines[i]);
-		line = probe_raw_line();
-		o = harness_json("%s", line);
-		ck_assert_msg(json_object_is_type(o, json_type_object), "line %zu: %s", i, line);
-		ck_assert_int_eq(harness_int(o, "error.code"), -32700);
-		ck_assert(harness_is_null(o, "id"));
-		json_object_put(o);
-		free(line);
-	}
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		probe_expect_parse_error(lines[i]);
 	ck_assert_int_eq(
 		harness_err(fx.client, "job", harness_json("{\"request_id\":\"u8-1\"}"), NULL),
 		1001);
