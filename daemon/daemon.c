@@ -442,6 +442,8 @@ static void daemon_finish_cb(evutil_socket_t fd, short what, void *arg)
 		coordinator_shutdown(d->coordinator);
 	}
 	publisher_shutdown(d->publisher);
+	/* Jobs kept for the next start never close in this run: their waiters hear why. */
+	waiter_stop(d->waiter);
 	r = history_commit(d->history);
 	if (r < 0 && history_failing(d->history))
 		log_error("%zu writes could not be stored before the exit (%s); the next start "

@@ -192,11 +192,11 @@ START_TEST(test_state_cold_jobs)
 }
 END_TEST
 
-static void state_wait_done_cb(struct waiter_wait *wait, bool timed_out, void *userdata)
+static void state_wait_done_cb(struct waiter_wait *wait, enum waiter_end end, void *userdata)
 {
 	int *done = userdata;
 
-	*done = timed_out ? -1 : 1;
+	*done = end == WAITER_CLOSED ? 1 : -1;
 }
 
 /*

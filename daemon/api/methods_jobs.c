@@ -192,7 +192,7 @@ static void methods_wait_answer(struct rpc_call *call, const struct methods_ids 
 	}
 }
 
-static void methods_wait_done_cb(struct waiter_wait *wait, bool timed_out, void *userdata)
+static void methods_wait_done_cb(struct waiter_wait *wait, enum waiter_end end, void *userdata)
 {
 	struct methods_wait *mw = userdata;
 	struct rpc_call *call = mw->call;
@@ -200,8 +200,13 @@ static void methods_wait_done_cb(struct waiter_wait *wait, bool timed_out, void 
 	json_object *o;
 
 	call->abandon = NULL;
-	if (timed_out || mw->kind == WAIT_FOR_JOBS) {
-		methods_wait_answer(call, &mw->ids, timed_out);
+	if (end == WAITER_STOPPED) {
+		rpc_failure(call, WIRE_SHUTTING_DOWN,
+			    "shutting down: the daemon stopped before every job closed; those "
+			    "that never started stay queued and run after its next start (wait "
+			    "for them again then)");
+	} else if (end == WAITER_TIMED_OUT || mw->kind == WAIT_FOR_JOBS) {
+		methods_wait_answer(call, &mw->ids, end == WAITER_TIMED_OUT);
 	} else if (mw->kind == WAIT_FOR_SUBMIT) {
 		rpc_success(call, methods_job_with_message(call, mw->ids.ids[0]));
 	} else if (mw->kind == WAIT_FOR_CANCEL) {

@@ -82,9 +82,9 @@ static void waiter_wait_free(struct waiter_wait *wait)
 	free(wait);
 }
 
-static void waiter_finish(struct waiter_wait *wait, bool timed_out)
+static void waiter_finish(struct waiter_wait *wait, enum waiter_end end)
 {
-	wait->done(wait, timed_out, wait->userdata);
+	wait->done(wait, end, wait->userdata);
 	waiter_wait_free(wait);
 }
 
@@ -111,7 +111,7 @@ static void waiter_message_cb(struct message *msg, void *userdata)
 
 		waiter_unlink(waiter, link);
 		if (--wait->remaining == 0)
-			waiter_finish(wait, false);
+			waiter_finish(wait, WAITER_CLOSED);
 		if (last)
 			slot = NULL;
 	}
@@ -143,6 +143,14 @@ int waiter_new(struct event_base *base, struct publisher *publisher, struct stat
 	}
 	*ret = waiter;
 	return 0;
+}
+
+void waiter_stop(struct waiter *waiter)
+{
+	struct waiter_wait *wait;
+
+	while ((wait = TAILQ_FIRST(&waiter->waits)))
+		waiter_finish(wait, WAITER_STOPPED);
 }
 
 void waiter_free(struct waiter *waiter)
@@ -184,7 +192,7 @@ static int waiter_slot(struct waiter *waiter, const char *request_id, struct wai
 
 static void waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
-	waiter_finish(arg, true);
+	waiter_finish(arg, WAITER_TIMED_OUT);
 }
 
 static int waiter_arm_timeout(struct waiter_wait *wait, uint64_t timeout_ms)
@@ -247,7 +255,7 @@ int waiter_add(struct waiter *waiter, const char *const *ids, size_t count, uint
 	if (ret)
 		*ret = wait;
 	if (wait->remaining == 0)
-		waiter_finish(wait, false);
+		waiter_finish(wait, WAITER_CLOSED);
 	return 0;
 }
 

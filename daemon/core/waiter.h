@@ -15,8 +15,15 @@ struct state;
 struct waiter_wait;
 struct waiter;
 
-/* Called once: every job closed (timed_out false) or the time ran out (true). */
-typedef void (*waiter_done_cb)(struct waiter_wait *wait, bool timed_out, void *userdata);
+/* How a wait ended. */
+enum waiter_end {
+	WAITER_CLOSED,	  /* every job closed */
+	WAITER_TIMED_OUT, /* the time ran out */
+	WAITER_STOPPED,	  /* the daemon is going: waiter_stop ended it */
+};
+
+/* Called once, with how the wait ended. */
+typedef void (*waiter_done_cb)(struct waiter_wait *wait, enum waiter_end end, void *userdata);
 
 /*
  * Subscribes to publisher. Must come after the coordinator's own
@@ -37,6 +44,12 @@ int waiter_add(struct waiter *waiter, const char *const *ids, size_t count, uint
 
 /* Drops a wait without calling done (its client went away). */
 void waiter_cancel(struct waiter_wait *wait);
+
+/*
+ * Ends every wait with WAITER_STOPPED, for a daemon about to exit: jobs
+ * kept for the next start would never close in this run.
+ */
+void waiter_stop(struct waiter *waiter);
 
 /* Number of waits in progress. */
 size_t waiter_count(const struct waiter *waiter);

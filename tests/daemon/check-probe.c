@@ -319,6 +319,44 @@ START_TEST(test_low_fd_limit)
 }
 END_TEST
 
+/*
+ * A graceful stop keeps queued jobs for the next start (contract v2), so a
+ * wait on one, or a submit with wait that queued, cannot be answered by
+ * its job closing: the daemon closed the connection without a word, and
+ * the client could not tell a stop from a crash. Each such call now gets
+ * 1006 before the daemon goes.
+ */
+START_TEST(test_stop_answers_pending_waits)
+{
+	struct harness_client *b = harness_client_new(fx.daemon.sock);
+	long long w1, w2, w3;
+	json_object *r;
+
+	json_object_put(harness_ok(fx.client, "mode_set",
+				   harness_json("{\"mode\":\"async\",\"paused\":true}")));
+	harness_submit_json(fx.client,
+			    "{\"request_id\":\"kept-1\",\"node\":{\"argv\":[\"true\"]}}");
+	w1 = harness_call_async(b, "wait", harness_json("{\"request_ids\":[\"kept-1\"]}"));
+	w2 = harness_call_async(b, "submit",
+				harness_json("{\"request_id\":\"kept-2\",\"wait\":true,"
+					     "\"node\":{\"argv\":[\"true\"]}}"));
+	/* A ping answered after them: both are in flight before the stop. */
+	w3 = harness_call_async(b, "ping", NULL);
+	json_object_put(harness_response(b, w3, HARNESS_WAIT_MS));
+	json_object_put(harness_ok(fx.client, "shutdown", NULL));
+	r = harness_response(b, w1, HARNESS_WAIT_MS);
+	ck_assert_int_eq(harness_int(r, "error.code"), 1006);
+	json_object_put(r);
+	r = harness_response(b, w2, HARNESS_WAIT_MS);
+	ck_assert_int_eq(harness_int(r, "error.code"), 1006);
+	ck_assert_msg(strstr(harness_str(r, "error.message"), "next start"), "unclear: %s",
+		      harness_str(r, "error.message"));
+	json_object_put(r);
+	harness_client_free(b);
+	ck_assert_int_eq(harness_daemon_wait_exit(&fx.daemon, HARNESS_WAIT_MS), 0);
+}
+END_TEST
+
 static Suite *probe_suite(void)
 {
 	Suite *s = suite_create("daemon-probe");
@@ -331,6 +369,7 @@ static Suite *probe_suite(void)
 	tcase_add_test(tc, test_invalid_utf8_refused);
 	tcase_add_test(tc, test_wait_answer_bounded);
 	tcase_add_test(tc, test_low_fd_limit);
+	tcase_add_test(tc, test_stop_answers_pending_waits);
 	suite_add_tcase(s, tc);
 	return s;
 }
