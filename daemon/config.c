@@ -70,6 +70,7 @@ int config_init(struct config *cfg)
 	cfg->notify_coalesce_ms = 20;
 	cfg->shutdown_grace_sec = 10;
 	cfg->max_wait_ids = 10000;
+	cfg->max_waiting_task_bytes = 256 * 1024 * 1024;
 	cfg->max_wait_answer_bytes = 64 * 1024 * 1024;
 	cfg->max_status_task_bytes = 16 * 1024 * 1024;
 	cfg->cancel_slice_ms = COORDINATOR_CANCEL_SLICE_MS;
@@ -261,6 +262,8 @@ static const struct config_number config_daemon_numbers[] = {
 	CONFIG_NUMBER(struct config, "shutdown_grace_sec", shutdown_grace_sec, 0, 86400),
 	CONFIG_NUMBER(struct config, "retention_max_jobs", retention_max_jobs, 0, UINT64_MAX),
 	CONFIG_NUMBER(struct config, "max_wait_ids", max_wait_ids, 1, 1000000),
+	CONFIG_NUMBER(struct config, "max_waiting_task_bytes", max_waiting_task_bytes, 4096,
+		      1ULL << 40),
 	CONFIG_NUMBER(struct config, "max_wait_answer_bytes", max_wait_answer_bytes, 4096,
 		      1ULL << 36),
 	CONFIG_NUMBER(struct config, "max_status_task_bytes", max_status_task_bytes, 1, 1ULL << 36),

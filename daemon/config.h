@@ -49,10 +49,11 @@ struct config {
 	size_t subscriber_buffer_bytes;
 	unsigned notify_coalesce_ms; /* notifications to one connection go out together within it */
 	unsigned shutdown_grace_sec;
-	size_t max_wait_ids;	      /* request_ids in one wait */
-	size_t max_wait_answer_bytes; /* the Jobs one wait answer shows, copies included */
-	size_t max_status_task_bytes; /* stored Tasks in one status page (see history_query) */
-	unsigned cancel_slice_ms;     /* the longest a cascading cancel holds the loop at a time */
+	size_t max_wait_ids;	       /* request_ids in one wait */
+	size_t max_waiting_task_bytes; /* stored Tasks of the jobs waiting on their after */
+	size_t max_wait_answer_bytes;  /* the Jobs one wait answer shows, copies included */
+	size_t max_status_task_bytes;  /* stored Tasks in one status page (see history_query) */
+	unsigned cancel_slice_ms;      /* the longest a cascading cancel holds the loop at a time */
 	enum history_durability durability;
 	unsigned checkpoint_pages; /* WAL pages that wake the checkpoint thread (checkpointer.h) */
 	uint64_t wal_size_limit;   /* the WAL's bytes kept after a burst, 0: any (checkpointer.h) */

@@ -477,8 +477,10 @@ static int daemon_start_coordinator(struct daemon *d, char **error)
 	int r;
 
 	d->coordinator = coordinator_new(d->base, d->state, d->config.cancel_slice_ms);
-	if (d->coordinator)
+	if (d->coordinator) {
+		coordinator_set_max_waiting_bytes(d->coordinator, d->config.max_waiting_task_bytes);
 		d->sdnotify = sdnotify_new(d->base, d->coordinator);
+	}
 	if (!d->coordinator || !d->sdnotify)
 		return cause_set(error, -ENOMEM, "out of memory");
 	r = daemon_add_modes(d, error);

@@ -49,7 +49,8 @@ struct coordinator {
 	uint64_t subscription;
 	TAILQ_HEAD(, coordinator_cancel) cancels; /* in progress, owned */
 	unsigned cancel_slice_ms;
-	struct event *cool_ev; /* makes queued jobs cold, a loop turn after they were queued */
+	size_t max_waiting_bytes; /* deps_bytes past which a task with after is refused; 0: none */
+	struct event *cool_ev;	  /* makes queued jobs cold, a loop turn after they were queued */
 	bool accepting;
 	bool holding; /* draining: nothing more starts, the queue stays for the next start */
 	bool shut_down;
@@ -664,6 +665,23 @@ static int coordinator_refuse_after(struct coordinator *coord, struct task *task
 	return r;
 }
 
+void coordinator_set_max_waiting_bytes(struct coordinator *coord, size_t bytes)
+{
+	coord->max_waiting_bytes = bytes;
+}
+
+/*
+ * Whether task, were it to wait, would take the waiting jobs' Tasks past
+ * max_waiting_bytes: unlike a queued job's, a waiting job's task stays in
+ * memory (several times its stored text), and max_queue counts jobs, not
+ * bytes.
+ */
+static bool coordinator_waiting_full(struct coordinator *coord, const struct task *task)
+{
+	return coord->max_waiting_bytes &&
+	       deps_bytes(coord->deps) + deps_task_bytes(task) > coord->max_waiting_bytes;
+}
+
 int coordinator_submit(struct coordinator *coord, struct task *task, struct job **ret_job,
 		       char **error)
 {
@@ -693,6 +711,13 @@ int coordinator_submit(struct coordinator *coord, struct task *task, struct job 
 	if (coordinator_mode_full(coord, (size_t)mode))
 		return coordinator_refuse(coord, task, -EBUSY, error,
 					  "the queue of mode \"%s\" is full", task->mode);
+	if (task->after_count > 0 && coordinator_waiting_full(coord, task))
+		return coordinator_refuse(
+			coord, task, -EBUSY, error,
+			"busy: the jobs waiting on their after hold %zu bytes of Tasks in memory, "
+			"and this one would take them past max_waiting_task_bytes (%zu); submit it "
+			"once some of them have started",
+			deps_bytes(coord->deps), coord->max_waiting_bytes);
 	r = coordinator_after_scan(coord, task, &after);
 	if (r < 0) {
 		free(after.open);

@@ -37,6 +37,13 @@ struct coordinator *coordinator_new(struct event_base *base, struct state *state
 /* Frees the coordinator and every strategy it was given. Accepts NULL. */
 void coordinator_free(struct coordinator *coord);
 
+/*
+ * The most stored Task text the jobs waiting on their after may hold
+ * (max_waiting_task_bytes); past it a submit with after is refused
+ * (-EBUSY). 0, the default: no limit.
+ */
+void coordinator_set_max_waiting_bytes(struct coordinator *coord, size_t bytes);
+
 /* Adds a mode; takes ownership of strategy. -EEXIST when its mode is taken. */
 int coordinator_add_mode(struct coordinator *coord, struct strategy *strategy);
 

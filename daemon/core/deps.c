@@ -20,6 +20,7 @@ struct deps_wait {
 	struct job *job;   /* a reference */
 	struct task *task; /* owned while it waits, else NULL */
 	size_t pending;	   /* jobs of its after still opened */
+	size_t bytes;	   /* its task's stored text, counted in deps->bytes while it waits */
 	unsigned refs;	   /* the waiting table's and one per list it is in */
 	bool done;
 };
@@ -34,6 +35,7 @@ struct deps {
 	struct deps_ops ops;
 	struct lh_table *waiting;    /* request_id -> struct deps_wait * */
 	struct lh_table *dependents; /* awaited request_id (owned) -> struct deps_list * */
+	size_t bytes;		     /* the stored text of the tasks of the jobs waiting */
 };
 
 static void deps_wait_unref(struct deps_wait *w)
@@ -131,7 +133,14 @@ static void deps_wait_end(struct deps *deps, struct deps_wait *w)
 {
 	w->done = true;
 	w->task = NULL;
+	deps->bytes -= w->bytes;
+	w->bytes = 0;
 	lh_table_delete(deps->waiting, w->job->request_id);
+}
+
+size_t deps_task_bytes(const struct task *task)
+{
+	return task->stored ? strlen(task->stored) : 0;
 }
 
 int deps_add(struct deps *deps, struct job *job, struct task *task, char *const *ids, size_t n)
@@ -153,6 +162,8 @@ int deps_add(struct deps *deps, struct job *job, struct task *task, char *const 
 		return -ENOMEM;
 	}
 	w->task = task;
+	w->bytes = deps_task_bytes(task);
+	deps->bytes += w->bytes;
 	for (size_t i = 0; i < n; i++) {
 		struct deps_list *list = deps_list_of(deps, ids[i]);
 
@@ -224,4 +235,9 @@ struct task *deps_remove(struct deps *deps, const char *request_id)
 size_t deps_count(const struct deps *deps)
 {
 	return (size_t)deps->waiting->count;
+}
+
+size_t deps_bytes(const struct deps *deps)
+{
+	return deps->bytes;
 }

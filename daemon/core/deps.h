@@ -52,4 +52,12 @@ struct task *deps_remove(struct deps *deps, const char *request_id);
 /* How many jobs wait. */
 size_t deps_count(const struct deps *deps);
 
+/*
+ * The stored text (task->stored) of the tasks of the jobs waiting: they
+ * are held in memory, several times that, until they are queued.
+ */
+size_t deps_bytes(const struct deps *deps);
+/* What task counts for in deps_bytes. */
+size_t deps_task_bytes(const struct task *task);
+
 #endif

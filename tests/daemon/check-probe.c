@@ -357,6 +357,53 @@ START_TEST(test_stop_answers_pending_waits)
 }
 END_TEST
 
+/*
+ * A queued job's Task goes cold (read back when it starts), but a job
+ * waiting on its after holds its Task in memory, several times its text:
+ * max_queue bounds how many wait, not how much they hold, so submits of
+ * large Tasks behind one long job took the daemon's memory without bound
+ * (780 kB each for a Task of 1024 long after ids). Past
+ * max_waiting_task_bytes such a submit gets 1005.
+ */
+START_TEST(test_waiting_tasks_bounded)
+{
+	static const char *const sleeper = "[\"sleep\",\"60\"]";
+	json_object *task, *r;
+	char *msg = NULL;
+
+	harness_fixture_start_over(&fx,
+				   PROBE_CONFIG "[daemon]\nmax_waiting_task_bytes = 1048576\n");
+	harness_submit_json(fx.client, "{\"request_id\":\"blocker\",\"node\":{\"argv\":%s}}",
+			    sleeper);
+	for (int i = 0; i < 3; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "big-%d", i);
+		task = probe_big_task(id, "[\"true\"]", 300000, false);
+		json_object_object_add(task, "after", harness_json("[\"blocker\"]"));
+		json_object_put(harness_ok(fx.client, "submit", task));
+	}
+	/* A fourth would hold 1.2 MB. */
+	task = probe_big_task("big-3", "[\"true\"]", 300000, false);
+	json_object_object_add(task, "after", harness_json("[\"blocker\"]"));
+	ck_assert_int_eq(harness_err(fx.client, "submit", task, &msg), 1005);
+	ck_assert_msg(strstr(msg, "max_waiting_task_bytes"), "unclear: %s", msg);
+	free(msg);
+	/* A small one still fits, and a large one that does not wait is queued (cold). */
+	harness_submit_json(fx.client, "{\"after\":[\"blocker\"],\"node\":{\"argv\":[\"true\"]}}");
+	json_object_put(
+		harness_ok(fx.client, "submit", probe_big_task("big-q", sleeper, 300000, false)));
+	/* Once one stops waiting, there is room again. */
+	json_object_put(
+		harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"big-0\"}")));
+	task = probe_big_task("big-3", "[\"true\"]", 300000, false);
+	json_object_object_add(task, "after", harness_json("[\"blocker\"]"));
+	r = harness_ok(fx.client, "submit", task);
+	ck_assert_str_eq(harness_str(r, "job.phase"), "waiting");
+	json_object_put(r);
+}
+END_TEST
+
 static Suite *probe_suite(void)
 {
 	Suite *s = suite_create("daemon-probe");
@@ -370,6 +417,7 @@ static Suite *probe_suite(void)
 	tcase_add_test(tc, test_wait_answer_bounded);
 	tcase_add_test(tc, test_low_fd_limit);
 	tcase_add_test(tc, test_stop_answers_pending_waits);
+	tcase_add_test(tc, test_waiting_tasks_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
