@@ -71,6 +71,8 @@ int main(int argc, char **argv)
 
 		if (i % 20000 == 0)
 			history_begin(h);
+		/* The row is its request_creation, as the daemon writes it. */
+		job->seq_no = (int64_t)seq;
 		if (history_insert_job(h, job) < 0) {
 			fprintf(stderr, "mkhistory: %s\n", history_last_error(h));
 			return 1;

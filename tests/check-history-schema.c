@@ -5,7 +5,10 @@
  * a closed job wrote is stored with its close and loaded back; unknown (-1)
  * while opened and for rows closed before 7, which the migration keeps.
  * Schema 8: jobs_by_run holds only the jobs below a root, and a run's
- * filter still finds its root, its descendants, and nothing else.
+ * filter still finds its root, its descendants, and nothing else. Schema
+ * 9: a new job's row is its request_creation in the message log; the log
+ * of a database of schema 8 stays whole, without a message twice, and
+ * keeps no gap when retention removes a job an older one outlives.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
 
 #include "history.h"
 #include "job.h"
+#include "message.h"
 #include "task.h"
 #include "testutil.h"
 
@@ -124,6 +128,7 @@ START_TEST(test_schema_5_migrates)
 		"ALTER TABLE jobs DROP COLUMN stderr_bytes;"
 		"DROP INDEX jobs_by_parent;"
 		"CREATE INDEX jobs_by_parent ON jobs (parent_node_id, seq_no);"
+		"DROP VIEW message_log; DROP TABLE creations_in_jobs;"
 		"PRAGMA user_version = 5;");
 	hs_expect_text("SELECT count(*) FROM jobs INDEXED BY jobs_by_parent WHERE "
 		       "parent_node_id IS NULL",
@@ -131,7 +136,7 @@ START_TEST(test_schema_5_migrates)
 
 	h = hs_open();
 	/* And on to the newest (7: the totals of a closed job; 8: the run index; see below). */
-	hs_expect_text("PRAGMA user_version", "8");
+	hs_expect_text("PRAGMA user_version", "9");
 	text = hs_text("SELECT sql FROM sqlite_master WHERE name = 'jobs_by_parent'");
 	ck_assert_ptr_nonnull(strstr(text, "WHERE parent_node_id IS NOT NULL"));
 	free(text);
@@ -252,6 +257,7 @@ START_TEST(test_schema_6_rows_are_unknown)
 	/* Back to schema 6: no columns for the totals. */
 	hs_exec("ALTER TABLE jobs DROP COLUMN stdout_bytes;"
 		"ALTER TABLE jobs DROP COLUMN stderr_bytes;"
+		"DROP VIEW message_log; DROP TABLE creations_in_jobs;"
 		"PRAGMA user_version = 6;");
 
 	h = hs_open();
@@ -316,11 +322,12 @@ START_TEST(test_schema_7_run_index)
 	/* Back to schema 7: jobs_by_run over every row, roots included. */
 	hs_exec("DROP INDEX jobs_by_run;"
 		"CREATE INDEX jobs_by_run ON jobs (run_id, seq_no);"
+		"DROP VIEW message_log; DROP TABLE creations_in_jobs;"
 		"PRAGMA user_version = 7;");
 	hs_expect_text("SELECT count(*) FROM jobs INDEXED BY jobs_by_run WHERE run_id > ''", "6");
 
 	h = hs_open();
-	hs_expect_text("PRAGMA user_version", "8");
+	hs_expect_text("PRAGMA user_version", "9");
 	text = hs_text("SELECT sql FROM sqlite_master WHERE name = 'jobs_by_run'");
 	ck_assert_ptr_nonnull(strstr(text, "WHERE run_id <> request_id"));
 	free(text);
@@ -353,6 +360,136 @@ START_TEST(test_schema_7_run_index)
 }
 END_TEST
 
+/* A message of type about request_id, stored with seq (a request_creation: nothing is written). */
+static void hs_message(struct history *h, enum message_type type, const char *request_id,
+		       uint64_t seq)
+{
+	struct message_ids ids = {.request_id = request_id, .run_id = request_id};
+	struct message_output out = {.exit_code = 0};
+	struct message *msg =
+		message_new(type, &ids, type == MESSAGE_REQUEST_SUCCESS ? &out : NULL);
+
+	ck_assert_ptr_nonnull(msg);
+	msg->seq = seq;
+	msg->time = 1000.0 + (double)seq;
+	ck_assert_int_eq(history_insert_message(h, msg), 0);
+	message_unref(msg);
+}
+
+/* A new job whose row is its request_creation at seq, and that message. */
+static struct job *hs_created(struct history *h, const char *request_id, uint64_t seq)
+{
+	struct task *task;
+	struct job *job;
+	char json[160];
+
+	snprintf(json, sizeof(json), "{\"request_id\": \"%s\", \"node\": {\"argv\": [\"true\"]}}",
+		 request_id);
+	task = tu_task(json);
+	free(task->run_id);
+	task->run_id = strdup(request_id);
+	job = job_new_from_task(task);
+	task_free(task);
+	ck_assert_ptr_nonnull(job);
+	job->seq_no = (int64_t)seq;
+	ck_assert_int_eq(history_insert_job(h, job), 0);
+	hs_message(h, MESSAGE_REQUEST_CREATION, request_id, seq);
+	return job;
+}
+
+struct hs_log {
+	char got[512]; /* "seq:type:request_id " for each message passed */
+	size_t count;
+};
+
+static int hs_log_cb(uint64_t seq, const char *type, const char *request_id, const char *run_id,
+		     const char *text, size_t len, void *userdata)
+{
+	struct hs_log *log = userdata;
+	json_object *o = json_tokener_parse(text);
+
+	/* A job row's creation is written as the message went out. */
+	ck_assert_ptr_nonnull(o);
+	ck_assert_uint_eq(strlen(text), len);
+	ck_assert_int_eq(json_object_get_int64(json_object_object_get(o, "seq")), (int64_t)seq);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "type")), type);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "request_id")),
+			 request_id);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "run_id")), run_id);
+	json_object_put(o);
+	snprintf(log->got + strlen(log->got), sizeof(log->got) - strlen(log->got), "%llu:%s:%s ",
+		 (unsigned long long)seq, type + strlen("request_"), request_id);
+	log->count++;
+	return 0;
+}
+
+/* Asserts the whole log, as "seq:type:request_id " for each message (type without "request_"). */
+static void hs_expect_log(struct history *h, const char *want)
+{
+	struct hs_log log = {.got = ""};
+	uint64_t last;
+
+	ck_assert_int_eq(history_foreach_message(h, 0, 100, hs_log_cb, &log, &last), 0);
+	ck_assert_msg(strcmp(log.got, want) == 0, "log \"%s\", want \"%s\"", log.got, want);
+}
+
+START_TEST(test_schema_8_creations_in_jobs)
+{
+	struct history *h = hs_open();
+	struct job_counts removed;
+	struct job *old1, *new1, *new2;
+	uint64_t seq;
+
+	/* Schema 8's way: job rows numbered on their own, every creation a message row. */
+	old1 = hs_opened(h, "old1");
+	job_unref(hs_opened(h, "old2"));
+	history_close(h);
+	hs_exec("DROP VIEW message_log; DROP TABLE creations_in_jobs;"
+		"INSERT INTO messages VALUES (1, 'request_creation', 'old1', 'old1', 1001, "
+		"'{\"seq\":1,\"type\":\"request_creation\",\"request_id\":\"old1\",\"run_id\":"
+		"\"old1\"}'), (2, 'request_creation', 'old2', 'old2', 1002, '{\"seq\":2,\"type\":"
+		"\"request_creation\",\"request_id\":\"old2\",\"run_id\":\"old2\"}'), "
+		"(3, 'request_creation_failure', 'refused', 'refused', 1003, '{\"seq\":3,\"type\":"
+		"\"request_creation_failure\",\"request_id\":\"refused\",\"run_id\":"
+		"\"refused\"}');"
+		"PRAGMA user_version = 8;");
+
+	h = hs_open();
+	hs_expect_text("PRAGMA user_version", "9");
+	hs_expect_text("SELECT from_seq FROM creations_in_jobs", "4");
+	hs_message(h, MESSAGE_REQUEST_SUCCESS, "old1", 4);
+	hs_close(h, old1, 0, 0);
+	/* From 5 on a job's row is its creation: no message row is written for it. */
+	new1 = hs_created(h, "new1", 5);
+	hs_message(h, MESSAGE_REQUEST_SUCCESS, "new1", 6);
+	hs_close(h, new1, 0, 0);
+	new2 = hs_created(h, "new2", 7);
+	hs_message(h, MESSAGE_REQUEST_SUCCESS, "new2", 8);
+	hs_close(h, new2, 0, 0);
+	hs_expect_text("SELECT count(*) FROM messages WHERE request_id LIKE 'new%'", "2");
+	hs_expect_log(h, "1:creation:old1 2:creation:old2 3:creation_failure:refused "
+			 "4:success:old1 5:creation:new1 6:success:new1 7:creation:new2 "
+			 "8:success:new2 ");
+	ck_assert_int_eq(history_first_seq(h, &seq), 0);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert_int_eq(history_last_seq(h, &seq), 0);
+	ck_assert_uint_eq(seq, 8);
+
+	/*
+	 * Keep one closed job: old1 and new1 go. old2, still opened, keeps the
+	 * log from its creation on, so new1's creation moves to the messages.
+	 */
+	ck_assert_int_eq(history_prune(h, 1, 0, 100, NULL, NULL, &removed), 0);
+	ck_assert_uint_eq(removed.closed, 2);
+	hs_expect_log(h, "2:creation:old2 3:creation_failure:refused 4:success:old1 "
+			 "5:creation:new1 6:success:new1 7:creation:new2 8:success:new2 ");
+	hs_expect_text("SELECT type FROM messages WHERE seq = 5", "request_creation");
+	ck_assert_int_eq(history_first_seq(h, &seq), 0);
+	ck_assert_uint_eq(seq, 2);
+	history_close(h);
+}
+END_TEST
+
 static Suite *history_schema_suite(void)
 {
 	Suite *s = suite_create("history-schema");
@@ -364,6 +501,7 @@ static Suite *history_schema_suite(void)
 	tcase_add_test(tc, test_totals_stored_with_close);
 	tcase_add_test(tc, test_schema_6_rows_are_unknown);
 	tcase_add_test(tc, test_schema_7_run_index);
+	tcase_add_test(tc, test_schema_8_creations_in_jobs);
 	suite_add_tcase(s, tc);
 	return s;
 }

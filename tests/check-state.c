@@ -33,7 +33,26 @@ static void state_teardown(void)
 	tu_env_teardown(&env);
 }
 
-/* Adds a job of owner for a task with these ids; run_id NULL: its own. */
+/*
+ * Publishes the request_creation of a job just added, as the coordinator
+ * does: with the seq its row was written with, and its start_time.
+ */
+static void state_publish_creation(const struct job *job)
+{
+	struct message_ids ids;
+	struct message *msg;
+
+	message_ids_of_job(job, &ids);
+	msg = message_new(MESSAGE_REQUEST_CREATION, &ids, NULL);
+	ck_assert_ptr_nonnull(msg);
+	msg->time = job->start_time;
+	ck_assert_int_eq(publisher_publish(env.pub, msg), 0);
+	ck_assert_uint_eq(msg->seq, (uint64_t)job->seq_no);
+	message_unref(msg);
+}
+
+/* Adds a job of owner for a task with these ids (run_id NULL: its own), and publishes its creation.
+ */
 static struct job *state_add_of(uid_t owner, const char *request_id, const char *parent,
 				const char *node, const char *mode, const char *run_id)
 {
@@ -51,9 +70,10 @@ static struct job *state_add_of(uid_t owner, const char *request_id, const char 
 	if (run_id)
 		task->run_id = strdup(run_id);
 	task->owner_uid = owner;
-	r = state_add_job(env.state, task, &job);
+	r = state_add_job(env.state, task, publisher_next_seq(env.pub), &job);
 	ck_assert_msg(r == 0, "state_add_job(%s): %d", request_id, r);
 	task_free(task);
+	state_publish_creation(job);
 	return job;
 }
 
@@ -244,10 +264,10 @@ START_TEST(test_state_duplicate_request_id)
 	struct task *task = tu_task("{\"request_id\": \"r1\", \"node\": {\"argv\": [\"x\"]}}");
 	struct job *job = NULL;
 
-	ck_assert_int_eq(state_add_job(env.state, task, &job), -EEXIST);
+	ck_assert_int_eq(state_add_job(env.state, task, 0, &job), -EEXIST);
 	ck_assert_int_eq(state_end_job(env.state, "r1", JOB_SUCCESS, 0, ERROR_NONE, NULL), 0);
 	/* Closed, it is still taken: request ids are unique over the whole history. */
-	ck_assert_int_eq(state_add_job(env.state, task, &job), -EEXIST);
+	ck_assert_int_eq(state_add_job(env.state, task, 0, &job), -EEXIST);
 	ck_assert_ptr_null(job);
 	ck_assert_uint_eq(state_open_count(env.state), 0);
 	ck_assert_int_eq(state_counts(env.state, &(struct job_filter){0}, &counts), 0);
@@ -626,7 +646,6 @@ START_TEST(test_history_final_message)
 	json_object *o;
 
 	state_add("r1", NULL, NULL, NULL, NULL);
-	state_publish(MESSAGE_REQUEST_CREATION, "r1");
 	ck_assert_int_eq(history_final_message(env.history, "r1", &text), -ENOENT);
 	state_publish(MESSAGE_REQUEST_FAILURE, "r1");
 	ck_assert_int_eq(history_final_message(env.history, "r1", &text), 0);
@@ -670,7 +689,7 @@ START_TEST(test_history_foreach_message)
 	uint64_t last;
 
 	for (int i = 0; i < 5; i++)
-		state_publish(MESSAGE_REQUEST_CREATION, i % 2 ? "odd" : "even");
+		state_publish(MESSAGE_REQUEST_CREATION_FAILURE, i % 2 ? "odd" : "even");
 	ck_assert_int_eq(history_foreach_message(env.history, 1, 3, state_message_cb, &seen, &last),
 			 0);
 	ck_assert_uint_eq(seen.count, 3);
@@ -695,9 +714,9 @@ START_TEST(test_history_seq_survives_restart)
 {
 	uint64_t seq;
 
-	state_publish(MESSAGE_REQUEST_CREATION, "a");
-	state_publish(MESSAGE_REQUEST_CREATION, "b");
-	state_publish(MESSAGE_REQUEST_CREATION, "c");
+	state_publish(MESSAGE_REQUEST_CREATION_FAILURE, "a");
+	state_publish(MESSAGE_REQUEST_CREATION_FAILURE, "b");
+	state_publish(MESSAGE_REQUEST_CREATION_FAILURE, "c");
 	state_turn();
 	state_reopen();
 	ck_assert_int_eq(history_last_seq(env.history, &seq), 0);
@@ -725,13 +744,16 @@ static int64_t state_count_rows(const char *sql)
 START_TEST(test_history_commits_each_turn)
 {
 	state_add("a", NULL, NULL, NULL, NULL);
-	state_publish(MESSAGE_REQUEST_CREATION, "a");
 	/* Another connection sees nothing until the turn ends... */
 	ck_assert_int_eq(state_count_rows("SELECT count(*) FROM jobs"), 0);
 	state_turn();
 	/* ...and everything once it has. */
 	ck_assert_int_eq(state_count_rows("SELECT count(*) FROM jobs"), 1);
-	ck_assert_int_eq(state_count_rows("SELECT count(*) FROM messages"), 1);
+	/* The job's row is its request_creation in the log. */
+	ck_assert_int_eq(state_count_rows("SELECT count(*) FROM messages"), 0);
+	ck_assert_int_eq(state_count_rows("SELECT count(*) FROM message_log WHERE type = "
+					  "'request_creation' AND seq = 1"),
+			 1);
 }
 END_TEST
 
@@ -845,7 +867,6 @@ START_TEST(test_history_prune_max_jobs)
 	for (int i = 0; i < 5; i++) {
 		snprintf(id, sizeof(id), "c%d", i);
 		state_add(id, NULL, NULL, NULL, NULL);
-		state_publish(MESSAGE_REQUEST_CREATION, id);
 		state_publish(MESSAGE_REQUEST_SUCCESS, id);
 		state_end_job(env.state, id, JOB_SUCCESS, 0, ERROR_NONE, NULL);
 	}
@@ -862,13 +883,36 @@ START_TEST(test_history_prune_max_jobs)
 	ck_assert_int_eq(history_find_job(env.history, "c4", &job), 0);
 	job_unref(job);
 	state_turn();
+	/*
+	 * "open" keeps the log from its creation (seq 1) on: the creations of
+	 * the jobs removed after it move to the messages table, so that the
+	 * log has no gap; c4's creation is still its row.
+	 */
+	ck_assert_int_eq(state_count_rows("SELECT count(*) FROM messages WHERE request_id IN "
+					  "('c0', 'c1', 'c2')"),
+			 6);
+	ck_assert_int_eq(state_count_rows("SELECT count(*) FROM messages WHERE request_id = 'c4'"),
+			 1);
+	ck_assert_int_eq(state_count_rows("SELECT count(*) FROM message_log"), 12);
+	ck_assert_int_eq(state_count_rows("SELECT max(seq) - min(seq) + 1 FROM message_log"), 12);
+	ck_assert_int_eq(history_last_seq(env.history, &seq), 0);
+	ck_assert_uint_eq(seq, 12);
+	/* Once "open" is gone too, the log starts at the oldest job kept (c3, seq 8). */
+	state_publish(MESSAGE_REQUEST_SUCCESS, "open");
+	state_end_job(env.state, "open", JOB_SUCCESS, 0, ERROR_NONE, NULL);
+	state_turn();
+	ck_assert_int_eq(history_prune(env.history, 2, 0, 100, NULL, NULL, &removed), 0);
+	ck_assert_uint_eq(removed.closed, 1);
+	state_turn();
 	ck_assert_int_eq(state_count_rows("SELECT count(*) FROM messages WHERE request_id IN "
 					  "('c0', 'c1', 'c2')"),
 			 0);
-	ck_assert_int_eq(state_count_rows("SELECT count(*) FROM messages WHERE request_id = 'c4'"),
-			 2);
-	ck_assert_int_eq(history_last_seq(env.history, &seq), 0);
-	ck_assert_uint_eq(seq, 10);
+	ck_assert_int_eq(state_count_rows("SELECT min(seq) FROM message_log"), 8);
+	ck_assert_int_eq(state_count_rows("SELECT max(seq) - min(seq) + 1 - count(*) FROM "
+					  "message_log"),
+			 0);
+	ck_assert_int_eq(history_first_seq(env.history, &seq), 0);
+	ck_assert_uint_eq(seq, 8);
 }
 END_TEST
 
@@ -902,7 +946,7 @@ START_TEST(test_history_prune_max_age_batch)
 	ck_assert_int_eq(history_prune(env.history, 0, 0, 2, NULL, NULL, &removed), 0);
 	ck_assert_uint_eq(removed.closed, 0);
 	ck_assert_int_eq(history_last_seq(env.history, &seq), 0);
-	ck_assert_uint_eq(seq, 4);
+	ck_assert_uint_eq(seq, 8);
 }
 END_TEST
 
@@ -913,7 +957,6 @@ START_TEST(test_history_prune_keeps_seq)
 	struct job *job;
 
 	state_add("a", NULL, NULL, NULL, NULL);
-	state_publish(MESSAGE_REQUEST_CREATION, "a");
 	state_publish(MESSAGE_REQUEST_SUCCESS, "a");
 	ck_assert_int_eq(history_find_job(env.history, "a", &job), 0);
 	job_end(job, JOB_SUCCESS, 0, ERROR_NONE, NULL);

@@ -408,7 +408,12 @@ static int coordinator_check_new_id(struct coordinator *coord, const char *reque
 	return r ? -EEXIST : 0;
 }
 
-static int coordinator_publish_creation(struct coordinator *coord, const struct task *task)
+/*
+ * The job's row, written just before with this message's seq, is the
+ * message in the log: so it also carries the job's start_time.
+ */
+static int coordinator_publish_creation(struct coordinator *coord, const struct task *task,
+					const struct job *job)
 {
 	struct message_ids ids;
 	struct message *msg;
@@ -418,7 +423,11 @@ static int coordinator_publish_creation(struct coordinator *coord, const struct 
 	msg = message_new(MESSAGE_REQUEST_CREATION, &ids, NULL);
 	if (!msg)
 		return -ENOMEM;
+	msg->time = job->start_time;
 	r = publisher_publish(coord->publisher, msg);
+	if (r == 0 && msg->seq != (uint64_t)job->seq_no)
+		log_error("the creation of %s was published as seq %llu, its job row is %lld",
+			  task->request_id, (unsigned long long)msg->seq, (long long)job->seq_no);
 	message_unref(msg);
 	return r;
 }
@@ -738,14 +747,14 @@ int coordinator_submit(struct coordinator *coord, struct task *task, struct job 
 		free(after.open);
 		return coordinator_refuse(coord, task, -ENOMEM, error, "out of memory");
 	}
-	r = state_add_job(coord->state, task, &job);
+	r = state_add_job(coord->state, task, publisher_next_seq(coord->publisher), &job);
 	if (r < 0) {
 		free(after.open);
 		return coordinator_refuse(coord, task, r, error, "cannot store the job: %s",
 					  strerror(-r));
 	}
 	metrics_task_submitted(job->mode);
-	r = coordinator_publish_creation(coord, task);
+	r = coordinator_publish_creation(coord, task, job);
 	if (r < 0)
 		log_error("cannot publish the creation of %s: %s", task->request_id, strerror(-r));
 	*ret_job = job;

@@ -190,7 +190,8 @@ int publisher_publish(struct publisher *pub, struct message *msg)
 	if (!p)
 		return -ENOMEM;
 	msg->seq = pub->next_seq;
-	msg->time = time_now();
+	if (msg->time == 0)
+		msg->time = time_now();
 	if (pub->store && (r = pub->store(msg, pub->store_data)) != 0) {
 		msg->seq = 0;
 		free(p);
@@ -201,6 +202,11 @@ int publisher_publish(struct publisher *pub, struct message *msg)
 	TAILQ_INSERT_TAIL(&pub->pending, p, entry);
 	event_active(pub->deliver_ev, EV_TIMEOUT, 0);
 	return 0;
+}
+
+uint64_t publisher_next_seq(const struct publisher *pub)
+{
+	return pub->next_seq;
 }
 
 uint64_t publisher_last_seq(const struct publisher *pub)

@@ -65,10 +65,14 @@ int publisher_listen(struct publisher *pub, publisher_filter filter, publisher_c
 
 /*
  * Numbers msg, stores it and queues it for delivery on the next loop turn;
- * never calls a subscriber itself. Takes a reference of its own. Returns 0,
- * -ESHUTDOWN after publisher_shutdown, or the store's refusal.
+ * never calls a subscriber itself. Takes a reference of its own. Its time
+ * is now, unless the caller set one. Returns 0, -ESHUTDOWN after
+ * publisher_shutdown, or the store's refusal.
  */
 int publisher_publish(struct publisher *pub, struct message *msg);
+
+/* The seq the next publisher_publish gives (a new job's row is written with it first). */
+uint64_t publisher_next_seq(const struct publisher *pub);
 
 /* The seq of the last published message that is not held (0 if none yet). */
 uint64_t publisher_last_seq(const struct publisher *pub);

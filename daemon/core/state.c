@@ -225,7 +225,8 @@ static void state_unindex_running(struct state *state, struct job *job)
 		lh_table_delete(state->running, STATE_PID_KEY(job->pid));
 }
 
-int state_add_job(struct state *state, const struct task *task, struct job **ret)
+int state_add_job(struct state *state, const struct task *task, uint64_t creation_seq,
+		  struct job **ret)
 {
 	struct job *job;
 	int r;
@@ -236,17 +237,17 @@ int state_add_job(struct state *state, const struct task *task, struct job **ret
 	job = job_new_from_task(task);
 	if (!job)
 		return -ENOMEM;
-	r = history_insert_job(state->history, job);
-	if (r < 0) {
-		job_unref(job);
-		return r;
-	}
+	job->seq_no = (int64_t)creation_seq;
+	/* Indexed first: once the row is written, nothing may fail. */
 	if (idmap_insert(&state->open_jobs, job) < 0) {
-		/* The row is written; closing it keeps history and memory in step. */
-		job_end(job, JOB_FAILURE, -1, ERROR_SPAWN, "out of memory");
-		history_update_job(state->history, job);
 		job_unref(job);
 		return -ENOMEM;
+	}
+	r = history_insert_job(state->history, job);
+	if (r < 0) {
+		idmap_remove(&state->open_jobs, job);
+		job_unref(job);
+		return r;
 	}
 	state->counts.opened++;
 	*ret = job;

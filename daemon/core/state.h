@@ -24,11 +24,15 @@ void state_free(struct state *state);
 
 /*
  * The seed's add_job: a new opened job for task, stored and indexed.
- * Returns 0 and a borrowed pointer in *ret (valid while the job is opened;
- * take a reference to keep it longer), -EEXIST when the request_id was
- * used before, or another negative errno when it cannot be stored.
+ * creation_seq is the seq its request_creation message is published with
+ * next (the job's row stands for that message in the log: docs/storage.md);
+ * 0 gives the row the next free seq_no. Returns 0 and a borrowed pointer
+ * in *ret (valid while the job is opened; take a reference to keep it
+ * longer), -EEXIST when the request_id was used before, or another
+ * negative errno when it cannot be stored.
  */
-int state_add_job(struct state *state, const struct task *task, struct job **ret);
+int state_add_job(struct state *state, const struct task *task, uint64_t creation_seq,
+		  struct job **ret);
 
 /*
  * The seed's end_job: closes the opened job request_id. Returns -ENOENT

@@ -23,7 +23,7 @@
 
 /* "COOR": tells our database from any other SQLite file. */
 #define HISTORY_APPLICATION_ID 0x434f4f52
-#define HISTORY_SCHEMA_VERSION 8
+#define HISTORY_SCHEMA_VERSION 9
 /* While a commit cannot be made, the backlog is tried again this often. */
 #define HISTORY_RETRY_MS 1000
 /* Commit hooks at most: the daemon's and the coordinator's, and room for one more. */
@@ -103,6 +103,18 @@ static const char *const history_msg_param[MSG_PARAM_COUNT_] = {
 	[MSG_PARAM_BODY] = ":body",
 };
 
+/* Where a job row's request_creation finds its fields, in a statement's result row. */
+enum history_log_col {
+	LOG_COL_SEQ,
+	LOG_COL_REQUEST_ID,
+	LOG_COL_RUN_ID,
+	LOG_COL_PARENT_NODE_ID,
+	LOG_COL_CHILD_NODE_ID,
+	LOG_COL_MODE,
+	LOG_COL_TIME,
+	LOG_COL_COUNT_,
+};
+
 /* The statements prepared once, at open. Parameters are named, never numbered. */
 enum history_stmt {
 	STMT_INSERT_JOB,
@@ -121,6 +133,7 @@ enum history_stmt {
 	STMT_LAST_JOB_SEQ,
 	STMT_CHILDREN,
 	STMT_ID_IN_MESSAGES,
+	STMT_CREATIONS_FROM,
 	STMT_BEGIN,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
@@ -163,28 +176,44 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 				"VALUES (:seq, :type, :request_id, :run_id, :time, :body)",
 	[STMT_FINAL_MESSAGE] = "SELECT body FROM messages WHERE request_id = :request_id AND type "
 			       "IN (:success, :failure) ORDER BY seq DESC LIMIT 1",
-	[STMT_MESSAGES_AFTER] = "SELECT seq, type, request_id, run_id, body FROM messages "
-				"WHERE seq > :after ORDER BY seq LIMIT :limit",
-	[STMT_FIRST_SEQ] = "SELECT coalesce(min(seq), 0) FROM messages",
-	[STMT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM messages",
+	/*
+	 * The message log: the messages table, and the job rows from
+	 * :from on, each the request_creation of its job (seq = seq_no,
+	 * time = start_time); merged in seq order, both in rowid order.
+	 */
+	[STMT_MESSAGES_AFTER] =
+		"SELECT seq, type, request_id, run_id, body, NULL, NULL, NULL, time FROM messages "
+		"WHERE seq > :after UNION ALL SELECT seq_no, :creation, request_id, run_id, NULL, "
+		"parent_node_id, child_node_id, mode, start_time FROM jobs WHERE seq_no > :after "
+		"AND seq_no >= :from ORDER BY 1 LIMIT :limit",
+	[STMT_FIRST_SEQ] = "SELECT coalesce(min(s), 0) FROM (SELECT min(seq) AS s FROM messages "
+			   "UNION ALL SELECT min(seq_no) FROM jobs WHERE seq_no >= :from)",
+	/* Every job row counts, so that a new job's seq_no is never one already taken. */
+	[STMT_LAST_SEQ] = "SELECT coalesce(max(s), 0) FROM (SELECT max(seq) AS s FROM messages "
+			  "UNION ALL SELECT max(seq_no) FROM jobs)",
 	/* Closed jobs past max_jobs (0: none) or that closed before :before (max_age 0: none). */
 	[STMT_PRUNE_JOBS] =
 		"DELETE FROM jobs WHERE seq_no IN (SELECT seq_no FROM jobs WHERE status = :closed "
 		"AND ((:max_jobs > 0 AND seq_no <= (SELECT seq_no FROM jobs WHERE status = :closed "
 		"ORDER BY seq_no DESC LIMIT 1 OFFSET :max_jobs)) OR (:max_age > 0 AND end_time < "
-		":before)) ORDER BY seq_no LIMIT :batch) RETURNING result, request_id",
+		":before)) ORDER BY seq_no LIMIT :batch) RETURNING result, request_id, seq_no, "
+		"parent_node_id, child_node_id, run_id, mode, start_time",
 	/*
 	 * The message log is pruned as a prefix, so a replay never has a gap:
 	 * everything before the first message of the oldest job still kept
 	 * goes (with no job left, all but the newest message, so seq never
-	 * goes back).
+	 * goes back). A job from :from on starts with its own row; an older
+	 * one with its request_creation in the messages table.
 	 */
 	[STMT_PRUNE_MESSAGES] =
 		"DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE seq < "
-		"coalesce((SELECT min(seq) FROM messages WHERE request_id = (SELECT j.request_id "
-		"FROM jobs j WHERE EXISTS (SELECT 1 FROM messages m WHERE m.request_id = "
-		"j.request_id) ORDER BY j.seq_no LIMIT 1)), (SELECT max(seq) FROM messages)) "
-		"ORDER BY seq LIMIT :batch)",
+		"coalesce((SELECT min(s) FROM (SELECT min(seq_no) AS s FROM jobs WHERE seq_no >= "
+		":from UNION ALL SELECT min(seq) FROM messages WHERE request_id = (SELECT "
+		"j.request_id FROM jobs j WHERE j.seq_no < :from AND EXISTS (SELECT 1 FROM "
+		"messages "
+		"m WHERE m.request_id = j.request_id) ORDER BY j.seq_no LIMIT 1))), (SELECT "
+		"max(seq) "
+		"FROM messages)) ORDER BY seq LIMIT :batch)",
 	/*
 	 * A refusal made no job, so its message does not use the id up. In seq
 	 * order: the refusals a job's own messages come before are only those
@@ -193,6 +222,7 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 	 */
 	[STMT_ID_IN_MESSAGES] = "SELECT 1 FROM messages WHERE request_id = :request_id AND "
 				"type <> :refused ORDER BY seq LIMIT 1",
+	[STMT_CREATIONS_FROM] = "SELECT from_seq FROM creations_in_jobs",
 	[STMT_LAST_JOB_SEQ] = "SELECT coalesce(max(seq_no), 0) FROM jobs",
 	[STMT_CHILDREN] = "SELECT seq_no, request_id, child_node_id, owner_uid FROM jobs "
 			  "WHERE parent_node_id = :node AND run_id = :run_id AND seq_no > :after "
@@ -392,6 +422,24 @@ static const char history_schema_v8[] =
 	"DROP INDEX jobs_by_run;"
 	"CREATE INDEX jobs_by_run ON jobs (run_id, seq_no) WHERE run_id <> request_id;";
 
+/*
+ * v9: a job's row is its request_creation message in the log: its seq_no
+ * is that message's seq and its start_time the message's time, so the
+ * message is not stored a second time. Jobs from creations_in_jobs.from_seq
+ * on are written so; the older ones keep their request_creation rows in
+ * messages. message_log shows the whole log as one table (for people and
+ * tests; the daemon reads the same union itself, with what it needs to
+ * write a creation's text).
+ */
+static const char history_schema_v9[] =
+	"CREATE TABLE creations_in_jobs (from_seq INTEGER NOT NULL);"
+	"INSERT INTO creations_in_jobs SELECT max(coalesce((SELECT max(seq) FROM messages), 0), "
+	"coalesce((SELECT max(seq_no) FROM jobs), 0)) + 1;"
+	"CREATE VIEW message_log (seq, type, request_id, run_id, time, body) AS SELECT seq, type, "
+	"request_id, run_id, time, body FROM messages UNION ALL SELECT seq_no, "
+	"'request_creation', request_id, run_id, start_time, NULL FROM jobs WHERE seq_no >= "
+	"(SELECT from_seq FROM creations_in_jobs);";
+
 /* Migrations: history_migrations[v] takes a database from version v to v + 1. */
 static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[0] = history_schema_v1,
@@ -403,6 +451,7 @@ static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
 	[5] = history_schema_v6,
 	[6] = history_schema_v7,
 	[7] = history_schema_v8,
+	[8] = history_schema_v9,
 };
 
 /* A write the history may have to make again: a failed commit loses its whole transaction. */
@@ -446,6 +495,7 @@ struct history {
 	struct history_ops turn;    /* the writes of the open transaction (event loop only) */
 	struct history_ops backlog; /* the writes a failed commit lost, oldest first */
 	uint64_t turn_seq;	    /* the largest seq written in the open transaction */
+	int64_t creations_from;	    /* job rows from this seq_no on are request_creations */
 	uint64_t stored_seq;	    /* the largest seq committed */
 	struct history_hook hooks[HISTORY_HOOKS]; /* after every commit; unused ones NULL */
 	void (*before_commit)(void *userdata);	  /* the turn's last writes, before its commit */
@@ -645,8 +695,8 @@ static void history_bind_double(sqlite3_stmt *st, int i, bool present, double v)
 }
 
 /*
- * Binds every column of job that statement which writes (seq_no never: a
- * new row gets the next one). Absent values stay NULL.
+ * Binds every column of job that statement which writes. Absent values
+ * stay NULL: an insert of a job without a seq_no gets the next one.
  */
 static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which,
 				      const struct job *job)
@@ -654,9 +704,8 @@ static sqlite3_stmt *history_bind_job(struct history *h, enum history_stmt which
 	sqlite3_stmt *st = history_stmt(h, which);
 	const int *p = h->job_param[which];
 
-	/* An insert leaves seq_no to SQLite (the next one); an update finds the row by it. */
-	history_bind_int64(st, p[JOB_COL_SEQ_NO], which != STMT_INSERT_JOB && job->seq_no > 0,
-			   job->seq_no);
+	/* An insert takes its creation's seq; an update finds the row by it. */
+	history_bind_int64(st, p[JOB_COL_SEQ_NO], job->seq_no > 0, job->seq_no);
 	history_bind_text(st, p[JOB_COL_REQUEST_ID], job->request_id);
 	history_bind_text(st, p[JOB_COL_PARENT_NODE_ID], job->parent_node_id);
 	history_bind_text(st, p[JOB_COL_CHILD_NODE_ID], job->child_node_id);
@@ -773,6 +822,15 @@ static int history_run_op(struct history *h, const struct history_op *op)
 	return -EINVAL;
 }
 
+/* The seq of the message a write stores: a message's, or a new job's request_creation. */
+static uint64_t history_op_seq(const struct history_op *op)
+{
+	if (op->msg)
+		return op->msg->seq;
+	return op->kind == HISTORY_OP_INSERT_JOB && op->job->seq_no > 0 ? (uint64_t)op->job->seq_no
+									: 0;
+}
+
 /* ---- writes that a failed commit lost ---- */
 
 /* Room for one more op, so that recording a write that was made cannot fail. */
@@ -871,8 +929,8 @@ static int history_retry(struct history *h)
 		const struct history_op *op = &h->backlog.v[i];
 
 		r = history_replay_op(h, op);
-		if (op->msg && op->msg->seq > seq)
-			seq = op->msg->seq;
+		if (history_op_seq(op) > seq)
+			seq = history_op_seq(op);
 	}
 	if (r == 0)
 		r = history_exec_commit(h);
@@ -1070,8 +1128,8 @@ static int history_write(struct history *h, const struct history_op *op)
 	}
 	if (history_grouped(h)) {
 		history_ops_push(&h->turn, op);
-		if (op->msg && op->msg->seq > h->turn_seq)
-			h->turn_seq = op->msg->seq;
+		if (history_op_seq(op) > h->turn_seq)
+			h->turn_seq = history_op_seq(op);
 	}
 	return history_write_end(h);
 }
@@ -1089,6 +1147,11 @@ int history_update_job(struct history *h, struct job *job)
 int history_insert_message(struct history *h, struct message *msg)
 {
 	size_t len;
+
+	/* Its job's row, written with the seq and time this message has, stands for it. */
+	if (msg->type == MESSAGE_REQUEST_CREATION && msg->request_id && msg->seq > 0 &&
+	    (int64_t)msg->seq >= h->creations_from)
+		return 0;
 
 	/* Made (and kept) now: running out of memory here is no storage failure. */
 	if (!message_wire(msg, &len))
@@ -1511,7 +1574,11 @@ int history_foreach_open(struct history *h, int (*cb)(struct job *job, void *use
 static int history_select_u64(struct history *h, enum history_stmt which, uint64_t *ret)
 {
 	sqlite3_stmt *st = history_stmt(h, which);
-	int rc = sqlite3_step(st);
+	int from = sqlite3_bind_parameter_index(st, ":from"), rc;
+
+	if (from > 0)
+		sqlite3_bind_int64(st, from, h->creations_from);
+	rc = sqlite3_step(st);
 
 	*ret = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
@@ -1538,6 +1605,59 @@ int history_first_seq(struct history *h, uint64_t *ret)
 	return history_select_u64(h, STMT_FIRST_SEQ, ret);
 }
 
+/* The request_creation a job row of the log stands for, from the columns col names. NULL on ENOMEM.
+ */
+static struct message *history_creation_of_row(sqlite3_stmt *st, const int col[LOG_COL_COUNT_])
+{
+	struct message_ids ids = {
+		.request_id = (const char *)sqlite3_column_text(st, col[LOG_COL_REQUEST_ID]),
+		.parent_node_id =
+			(const char *)sqlite3_column_text(st, col[LOG_COL_PARENT_NODE_ID]),
+		.child_node_id = (const char *)sqlite3_column_text(st, col[LOG_COL_CHILD_NODE_ID]),
+		.run_id = (const char *)sqlite3_column_text(st, col[LOG_COL_RUN_ID]),
+		.mode = (const char *)sqlite3_column_text(st, col[LOG_COL_MODE]),
+	};
+	struct message *msg = message_new(MESSAGE_REQUEST_CREATION, &ids, NULL);
+
+	if (msg) {
+		msg->seq = (uint64_t)sqlite3_column_int64(st, col[LOG_COL_SEQ]);
+		msg->time = sqlite3_column_double(st, col[LOG_COL_TIME]);
+	}
+	return msg;
+}
+
+/* Passes one row of STMT_MESSAGES_AFTER to cb: a stored text, or a job row's creation. */
+static int history_pass_message(sqlite3_stmt *st,
+				int (*cb)(uint64_t seq, const char *type, const char *request_id,
+					  const char *run_id, const char *text, size_t len,
+					  void *userdata),
+				void *userdata)
+{
+	static const int col[LOG_COL_COUNT_] = {
+		[LOG_COL_SEQ] = 0,	     [LOG_COL_REQUEST_ID] = 2,
+		[LOG_COL_RUN_ID] = 3,	     [LOG_COL_PARENT_NODE_ID] = 5,
+		[LOG_COL_CHILD_NODE_ID] = 6, [LOG_COL_MODE] = 7,
+		[LOG_COL_TIME] = 8,
+	};
+	uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+	const char *type = (const char *)sqlite3_column_text(st, 1);
+	const char *request_id = (const char *)sqlite3_column_text(st, 2);
+	const char *run_id = (const char *)sqlite3_column_text(st, 3);
+	struct message *msg;
+	const char *text;
+	size_t len;
+	int r;
+
+	if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+		return cb(seq, type, request_id, run_id, (const char *)sqlite3_column_text(st, 4),
+			  (size_t)sqlite3_column_bytes(st, 4), userdata);
+	msg = history_creation_of_row(st, col);
+	text = msg ? message_wire(msg, &len) : NULL;
+	r = text ? cb(seq, type, request_id, run_id, text, len, userdata) : -ENOMEM;
+	message_unref(msg);
+	return r;
+}
+
 int history_foreach_message(struct history *h, uint64_t after_seq, size_t limit,
 			    int (*cb)(uint64_t seq, const char *type, const char *request_id,
 				      const char *run_id, const char *text, size_t len,
@@ -1550,14 +1670,13 @@ int history_foreach_message(struct history *h, uint64_t after_seq, size_t limit,
 	*ret_last = after_seq;
 	sqlite3_bind_int64(st, history_param(st, ":after"), (sqlite3_int64)after_seq);
 	sqlite3_bind_int64(st, history_param(st, ":limit"), (sqlite3_int64)limit);
+	sqlite3_bind_int64(st, history_param(st, ":from"), h->creations_from);
+	history_bind_text(st, history_param(st, ":creation"),
+			  message_type_name(MESSAGE_REQUEST_CREATION));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
 
-		r = cb(seq, (const char *)sqlite3_column_text(st, 1),
-		       (const char *)sqlite3_column_text(st, 2),
-		       (const char *)sqlite3_column_text(st, 3),
-		       (const char *)sqlite3_column_text(st, 4),
-		       (size_t)sqlite3_column_bytes(st, 4), userdata);
+		r = history_pass_message(st, cb, userdata);
 		*ret_last = seq;
 		if (r != 0)
 			break;
@@ -1609,26 +1728,53 @@ int history_final_message(struct history *h, const char *request_id, char **ret_
 
 /* ---- retention ---- */
 
+/*
+ * A removed job's row was its request_creation in the log: the messages
+ * table takes it over, so that the log keeps no gap where later messages
+ * stay (the next step drops it again with the prefix it falls in).
+ */
+static int history_keep_creation(struct history *h, sqlite3_stmt *st)
+{
+	static const int col[LOG_COL_COUNT_] = {
+		[LOG_COL_SEQ] = 2,	     [LOG_COL_REQUEST_ID] = 1,
+		[LOG_COL_RUN_ID] = 5,	     [LOG_COL_PARENT_NODE_ID] = 3,
+		[LOG_COL_CHILD_NODE_ID] = 4, [LOG_COL_MODE] = 6,
+		[LOG_COL_TIME] = 7,
+	};
+	struct message *msg;
+	int r;
+
+	if (sqlite3_column_int64(st, col[LOG_COL_SEQ]) < h->creations_from)
+		return 0;
+	msg = history_creation_of_row(st, col);
+	r = msg ? history_exec_insert_message(h, msg) : -ENOMEM;
+	message_unref(msg);
+	return r;
+}
+
 /* Deletes up to batch closed jobs past the limits; counts what it removed by result. */
 static int history_prune_jobs(struct history *h, uint64_t max_jobs, double max_age, size_t batch,
 			      history_removed_fn removed_cb, void *userdata,
 			      struct job_counts *removed)
 {
 	sqlite3_stmt *st = history_stmt(h, STMT_PRUNE_JOBS);
-	int rc;
+	int rc, r = 0;
 
 	history_bind_text(st, history_param(st, ":closed"), job_status_name(JOB_CLOSED));
 	sqlite3_bind_int64(st, history_param(st, ":max_jobs"), (sqlite3_int64)max_jobs);
 	sqlite3_bind_double(st, history_param(st, ":max_age"), max_age);
 	sqlite3_bind_double(st, history_param(st, ":before"), time_now() - max_age);
 	sqlite3_bind_int64(st, history_param(st, ":batch"), (sqlite3_int64)batch);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		history_count_row(removed, job_status_name(JOB_CLOSED),
 				  (const char *)sqlite3_column_text(st, 0), 1);
 		if (removed_cb)
 			removed_cb((const char *)sqlite3_column_text(st, 1), userdata);
+		r = history_keep_creation(h, st);
 	}
 	sqlite3_reset(st);
+	if (r < 0)
+		return r;
 	return rc == SQLITE_DONE ? 0 : history_fail(h, rc, "cannot prune");
 }
 
@@ -1637,6 +1783,7 @@ static int history_prune_messages(struct history *h, size_t batch)
 	sqlite3_stmt *st = history_stmt(h, STMT_PRUNE_MESSAGES);
 
 	sqlite3_bind_int64(st, history_param(st, ":batch"), (sqlite3_int64)batch);
+	sqlite3_bind_int64(st, history_param(st, ":from"), h->creations_from);
 	return history_step_done(h, st, "cannot prune messages");
 }
 
@@ -1784,6 +1931,7 @@ int history_open(const char *path, struct event_base *base, enum history_durabil
 		 struct history **ret, char **error)
 {
 	struct history *h = calloc(1, sizeof(*h));
+	uint64_t from = 0;
 	int rc, r;
 
 	*error = NULL;
@@ -1813,8 +1961,10 @@ int history_open(const char *path, struct event_base *base, enum history_durabil
 		r = history_configure(h, durability, error);
 	if (r == 0)
 		r = history_prepare_all(h, error);
-	if (r == 0 && (r = history_last_seq(h, &h->stored_seq)) < 0)
+	if (r == 0 && ((r = history_select_u64(h, STMT_CREATIONS_FROM, &from)) < 0 ||
+		       (r = history_last_seq(h, &h->stored_seq)) < 0))
 		*error = strdup(h->last_error);
+	h->creations_from = (int64_t)from;
 	if (r == 0 && base &&
 	    (!(h->commit_ev = event_new(base, -1, 0, history_commit_cb, h)) ||
 	     !(h->retry_ev = evtimer_new(base, history_retry_cb, h))))

@@ -152,9 +152,12 @@ const char *history_last_error(const struct history *h);
 const char *history_strerror(const struct history *h, int r);
 
 /*
- * Stores a new job and sets its seq_no. -EEXIST if its request_id is taken;
- * while failing, the failure's errno. Keeps a reference to job until the
- * write is committed.
+ * Stores a new job. A job with a seq_no is written with it: that is the
+ * seq of its request_creation message, which the row stands for in the
+ * message log (history_insert_message then writes nothing for it); one
+ * without gets the next free seq_no (a job no message announced: tests).
+ * -EEXIST if its request_id or seq_no is taken; while failing, the
+ * failure's errno. Keeps a reference to job until the write is committed.
  */
 int history_insert_job(struct history *h, struct job *job);
 /* Writes back the job's phase, pid, end and result fields (keeps a reference, as above). */
@@ -202,15 +205,20 @@ int history_count(struct history *h, const struct job_filter *filter, struct job
 int history_foreach_open(struct history *h, int (*cb)(struct job *job, void *userdata),
 			 void *userdata);
 
-/* Stores a published message (its seq and time are set; keeps a reference, as above). */
+/*
+ * Stores a published message (its seq and time are set; keeps a reference,
+ * as above). A request_creation is its job's row (see history_insert_job):
+ * nothing is written for it.
+ */
 int history_insert_message(struct history *h, struct message *msg);
-/* The largest stored seq, 0 for an empty log. */
+/* The largest seq of the log, or of a job row, 0 for an empty history. */
 int history_last_seq(struct history *h, uint64_t *ret);
-/* The smallest stored seq, 0 for an empty log. */
+/* The smallest seq of the log, 0 for an empty log. */
 int history_first_seq(struct history *h, uint64_t *ret);
 
 /*
- * Calls cb with the stored JSON text of up to limit messages whose seq is
+ * Calls cb with the JSON text of up to limit messages of the log (stored,
+ * or written from a job row) whose seq is
  * larger than after_seq, in seq order. *ret_last is the last seq passed
  * (after_seq when none). cb returning non-zero stops early.
  */

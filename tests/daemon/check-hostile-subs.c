@@ -647,10 +647,11 @@ static void hs_check_history(const struct harness_daemon *d, struct hs_seen *s, 
 
 	/* The log has no gap, and holds every seq a subscriber was sent, as it was sent. */
 	ck_assert_int_eq(
-		harness_db_int(db, "SELECT max(seq) - min(seq) + 1 - count(*) FROM messages"), 0);
+		harness_db_int(db, "SELECT max(seq) - min(seq) + 1 - count(*) FROM message_log"),
+		0);
 	ck_assert_int_eq(sqlite3_prepare_v2(db,
 					    "SELECT type || ' ' || coalesce(request_id, '-') FROM "
-					    "messages WHERE seq = ?1",
+					    "message_log WHERE seq = ?1",
 					    -1, &st, NULL),
 			 SQLITE_OK);
 	for (size_t i = 0; i < json_object_array_length(s->seqs); i++) {

@@ -481,8 +481,8 @@ static char *fuzzd_sql_text(const char *sql)
 
 /*
  * What the idle daemon stored: each job ends exactly once (one final
- * message when closed, none while opened), and the messages kept (a
- * suffix, after retention) have no gap in seq.
+ * message when closed, none while opened), and the log kept (a suffix,
+ * after retention; a job's row is its request_creation) has no gap in seq.
  */
 static void fuzzd_check_history(void)
 {
@@ -494,8 +494,9 @@ static void fuzzd_check_history(void)
 
 	if (bad)
 		fuzzd_fail("a job that did not end exactly once: %s", bad);
-	bad = fuzzd_sql_text("SELECT count(*) || ' messages from seq ' || min(seq) || ' to ' || "
-			     "max(seq) FROM messages HAVING count(*) != max(seq) - min(seq) + 1");
+	bad = fuzzd_sql_text(
+		"SELECT count(*) || ' messages from seq ' || min(seq) || ' to ' || "
+		"max(seq) FROM message_log HAVING count(*) != max(seq) - min(seq) + 1");
 	if (bad)
 		fuzzd_fail("a gap in the stored messages: %s", bad);
 }

@@ -431,7 +431,7 @@ static int soak_print_row(void *what, int n, char **values, char **names)
 static void soak_describe_finals(sqlite3 *db)
 {
 	static const char bad[] = "SELECT j.request_id FROM h.jobs j WHERE (SELECT count(*) "
-				  "FROM h.messages m WHERE m.request_id = j.request_id AND "
+				  "FROM h.message_log m WHERE m.request_id = j.request_id AND "
 				  "m.type IN ('request_success', 'request_failure')) != 1 LIMIT 10";
 	char sql[1024];
 
@@ -440,11 +440,11 @@ static void soak_describe_finals(sqlite3 *db)
 		 "exit_code, error_kind, error_message, pid FROM h.jobs WHERE request_id IN (%s)",
 		 bad);
 	sqlite3_exec(db, sql, soak_print_row, (void *)"job", NULL);
-	snprintf(
-		sql, sizeof(sql),
-		"SELECT seq, type, request_id, time, body FROM h.messages WHERE request_id IN (%s) "
-		"ORDER BY request_id, seq",
-		bad);
+	snprintf(sql, sizeof(sql),
+		 "SELECT seq, type, request_id, time, body FROM h.message_log WHERE request_id IN "
+		 "(%s) "
+		 "ORDER BY request_id, seq",
+		 bad);
 	sqlite3_exec(db, sql, soak_print_row, (void *)"message", NULL);
 }
 
@@ -507,29 +507,32 @@ static void soak_check_history(const struct soak *s, json_object *counts, long f
 		db, "jobs not closed",
 		"SELECT count(*) FROM h.jobs WHERE status != 'closed' OR phase != 'finished' "
 		"OR result IS NULL OR end_time IS NULL");
-	soak_expect_zero(db, "jobs without exactly one request_creation message",
-			 "SELECT count(*) FROM h.jobs j WHERE (SELECT count(*) FROM h.messages m "
-			 "WHERE m.request_id = j.request_id AND m.type = 'request_creation') != 1");
+	soak_expect_zero(
+		db, "jobs without exactly one request_creation message",
+		"SELECT count(*) FROM h.jobs j WHERE (SELECT count(*) FROM h.message_log m "
+		"WHERE m.request_id = j.request_id AND m.type = 'request_creation') != 1");
 	soak_describe_finals(db);
-	soak_expect_zero(db, "jobs without exactly one final message",
-			 "SELECT count(*) FROM h.jobs j WHERE (SELECT count(*) FROM h.messages m "
-			 "WHERE m.request_id = j.request_id AND m.type IN ('request_success', "
-			 "'request_failure')) != 1");
+	soak_expect_zero(
+		db, "jobs without exactly one final message",
+		"SELECT count(*) FROM h.jobs j WHERE (SELECT count(*) FROM h.message_log m "
+		"WHERE m.request_id = j.request_id AND m.type IN ('request_success', "
+		"'request_failure')) != 1");
 	soak_expect_zero(db, "jobs whose result is not their final message's",
-			 "SELECT count(*) FROM h.jobs j JOIN h.messages m ON m.request_id = "
+			 "SELECT count(*) FROM h.jobs j JOIN h.message_log m ON m.request_id = "
 			 "j.request_id WHERE m.type IN ('request_success', 'request_failure') AND "
 			 "m.type != 'request_' || j.result");
-	soak_expect_zero(db, "final messages that come before their job's creation",
-			 "SELECT count(*) FROM h.messages f JOIN h.messages c ON c.request_id = "
-			 "f.request_id AND c.type = 'request_creation' WHERE f.type IN "
-			 "('request_success', 'request_failure') AND f.seq < c.seq");
+	soak_expect_zero(
+		db, "final messages that come before their job's creation",
+		"SELECT count(*) FROM h.message_log f JOIN h.message_log c ON c.request_id = "
+		"f.request_id AND c.type = 'request_creation' WHERE f.type IN "
+		"('request_success', 'request_failure') AND f.seq < c.seq");
 	soak_expect_zero(db, "messages about no job",
-			 "SELECT count(*) FROM h.messages WHERE request_id NOT IN "
+			 "SELECT count(*) FROM h.message_log WHERE request_id NOT IN "
 			 "(SELECT request_id FROM h.jobs)");
 	/* seq: 1, 2, ... final with no gap (no retention here), what the subscribers saw. */
-	ck_assert_int_eq(harness_db_int(db, "SELECT min(seq) FROM h.messages"), 1);
-	ck_assert_int_eq(harness_db_int(db, "SELECT max(seq) FROM h.messages"), final_seq);
-	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM h.messages"), final_seq);
+	ck_assert_int_eq(harness_db_int(db, "SELECT min(seq) FROM h.message_log"), 1);
+	ck_assert_int_eq(harness_db_int(db, "SELECT max(seq) FROM h.message_log"), final_seq);
+	ck_assert_int_eq(harness_db_int(db, "SELECT count(*) FROM h.message_log"), final_seq);
 	/* The daemon's counts are the file's. */
 	jobs = harness_db_int(db, "SELECT count(*) FROM h.jobs");
 	ck_assert_int_eq(harness_int(counts, "opened"), 0);
