@@ -357,6 +357,15 @@ START_TEST(test_stop_answers_pending_waits)
 }
 END_TEST
 
+/* A Task of 300 kB that waits for the job "blocker" (params of a submit). */
+static json_object *probe_big_waiting(const char *id)
+{
+	json_object *task = probe_big_task(id, "[\"true\"]", 300000, false);
+
+	json_object_object_add(task, "after", harness_json("[\"blocker\"]"));
+	return task;
+}
+
 /*
  * A queued job's Task goes cold (read back when it starts), but a job
  * waiting on its after holds its Task in memory, several times its text:
@@ -379,14 +388,10 @@ START_TEST(test_waiting_tasks_bounded)
 		char id[16];
 
 		snprintf(id, sizeof(id), "big-%d", i);
-		task = probe_big_task(id, "[\"true\"]", 300000, false);
-		json_object_object_add(task, "after", harness_json("[\"blocker\"]"));
-		json_object_put(harness_ok(fx.client, "submit", task));
+		json_object_put(harness_ok(fx.client, "submit", probe_big_waiting(id)));
 	}
 	/* A fourth would hold 1.2 MB. */
-	task = probe_big_task("big-3", "[\"true\"]", 300000, false);
-	json_object_object_add(task, "after", harness_json("[\"blocker\"]"));
-	ck_assert_int_eq(harness_err(fx.client, "submit", task, &msg), 1005);
+	ck_assert_int_eq(harness_err(fx.client, "submit", probe_big_waiting("big-3"), &msg), 1005);
 	ck_assert_msg(strstr(msg, "max_waiting_task_bytes"), "unclear: %s", msg);
 	free(msg);
 	/* A small one still fits, and a large one that does not wait is queued (cold). */
@@ -396,9 +401,7 @@ START_TEST(test_waiting_tasks_bounded)
 	/* Once one stops waiting, there is room again. */
 	json_object_put(
 		harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"big-0\"}")));
-	task = probe_big_task("big-3", "[\"true\"]", 300000, false);
-	json_object_object_add(task, "after", harness_json("[\"blocker\"]"));
-	r = harness_ok(fx.client, "submit", task);
+	r = harness_ok(fx.client, "submit", probe_big_waiting("big-3"));
 	ck_assert_str_eq(harness_str(r, "job.phase"), "waiting");
 	json_object_put(r);
 }
