@@ -179,13 +179,12 @@ static double cost_children_cpu(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static void cost_spawn(double *wall_us, double *cpu_us, double *child_us)
+/* Spawns `true` and waits for it, n times, one at a time. */
+static void cost_spawn_loop(long n)
 {
-	double children = cost_children_cpu();
 	char *argv[] = {"true", NULL};
-	struct cost_clock c = cost_start();
 
-	for (long i = 0; i < COST_SPAWNS; i++) {
+	for (long i = 0; i < n; i++) {
 		pid_t pid;
 		int status;
 
@@ -195,6 +194,14 @@ static void cost_spawn(double *wall_us, double *cpu_us, double *child_us)
 		if (waitpid(pid, &status, 0) < 0)
 			cost_die("waitpid");
 	}
+}
+
+static void cost_spawn(double *wall_us, double *cpu_us, double *child_us)
+{
+	double children = cost_children_cpu();
+	struct cost_clock c = cost_start();
+
+	cost_spawn_loop(COST_SPAWNS);
 	*wall_us = cost_per_op(c, COST_SPAWNS, 0);
 	*cpu_us = cost_per_op(c, COST_SPAWNS, 1);
 	*child_us = (cost_children_cpu() - children) / COST_SPAWNS * 1e6;
@@ -202,18 +209,7 @@ static void cost_spawn(double *wall_us, double *cpu_us, double *child_us)
 
 static void *cost_spawn_thread(void *arg)
 {
-	char *argv[] = {"true", NULL};
-
-	for (long i = 0; i < COST_SPAWNS / 2; i++) {
-		pid_t pid;
-		int status;
-
-		errno = posix_spawnp(&pid, "true", NULL, NULL, argv, environ);
-		if (errno)
-			cost_die("posix_spawn");
-		if (waitpid(pid, &status, 0) < 0)
-			cost_die("waitpid");
-	}
+	cost_spawn_loop(COST_SPAWNS / 2);
 	return arg;
 }
 

@@ -188,8 +188,8 @@ START_TEST(test_schema_parent_queries_use_the_index)
 }
 END_TEST
 
-/* A new job request_id, stored opened; the caller's reference. */
-static struct job *hs_opened(struct history *h, const char *request_id)
+/* A new opened job request_id, a root, not stored yet; the caller's reference. */
+static struct job *hs_new_job(const char *request_id)
 {
 	struct task *task;
 	struct job *job;
@@ -203,6 +203,14 @@ static struct job *hs_opened(struct history *h, const char *request_id)
 	job = job_new_from_task(task);
 	task_free(task);
 	ck_assert_ptr_nonnull(job);
+	return job;
+}
+
+/* A new job request_id, stored opened; the caller's reference. */
+static struct job *hs_opened(struct history *h, const char *request_id)
+{
+	struct job *job = hs_new_job(request_id);
+
 	ck_assert_int_eq(history_insert_job(h, job), 0);
 	return job;
 }
@@ -379,18 +387,8 @@ static void hs_message(struct history *h, enum message_type type, const char *re
 /* A new job whose row is its request_creation at seq, and that message. */
 static struct job *hs_created(struct history *h, const char *request_id, uint64_t seq)
 {
-	struct task *task;
-	struct job *job;
-	char json[160];
+	struct job *job = hs_new_job(request_id);
 
-	snprintf(json, sizeof(json), "{\"request_id\": \"%s\", \"node\": {\"argv\": [\"true\"]}}",
-		 request_id);
-	task = tu_task(json);
-	free(task->run_id);
-	task->run_id = strdup(request_id);
-	job = job_new_from_task(task);
-	task_free(task);
-	ck_assert_ptr_nonnull(job);
 	job->seq_no = (int64_t)seq;
 	ck_assert_int_eq(history_insert_job(h, job), 0);
 	hs_message(h, MESSAGE_REQUEST_CREATION, request_id, seq);

@@ -211,9 +211,8 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		":from UNION ALL SELECT min(seq) FROM messages WHERE request_id = (SELECT "
 		"j.request_id FROM jobs j WHERE j.seq_no < :from AND EXISTS (SELECT 1 FROM "
 		"messages "
-		"m WHERE m.request_id = j.request_id) ORDER BY j.seq_no LIMIT 1))), (SELECT "
-		"max(seq) "
-		"FROM messages)) ORDER BY seq LIMIT :batch)",
+		"m WHERE m.request_id = j.request_id) ORDER BY j.seq_no LIMIT 1))), "
+		"(SELECT max(seq) FROM messages)) ORDER BY seq LIMIT :batch)",
 	/*
 	 * A refusal made no job, so its message does not use the id up. In seq
 	 * order: the refusals a job's own messages come before are only those
@@ -930,7 +929,7 @@ static int history_retry(struct history *h)
 
 		r = history_replay_op(h, op);
 		if (history_op_seq(op) > seq)
-			seq = history_op_seq(op);
+			seq = history_op_seq(op); /* the largest stored so far */
 	}
 	if (r == 0)
 		r = history_exec_commit(h);
@@ -1605,8 +1604,7 @@ int history_first_seq(struct history *h, uint64_t *ret)
 	return history_select_u64(h, STMT_FIRST_SEQ, ret);
 }
 
-/* The request_creation a job row of the log stands for, from the columns col names. NULL on ENOMEM.
- */
+/* The request_creation a job row of the log stands for, read from the columns col names. */
 static struct message *history_creation_of_row(sqlite3_stmt *st, const int col[LOG_COL_COUNT_])
 {
 	struct message_ids ids = {

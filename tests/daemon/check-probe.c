@@ -377,7 +377,7 @@ static json_object *probe_big_waiting(const char *id)
 START_TEST(test_waiting_tasks_bounded)
 {
 	static const char *const sleeper = "[\"sleep\",\"60\"]";
-	json_object *task, *r;
+	json_object *r;
 	char *msg = NULL;
 
 	harness_fixture_start_over(&fx,
