@@ -347,32 +347,65 @@ static size_t rpc_source_element(struct rpc_source *src, size_t slot)
 	return src->index == slot ? src->off : src->len;
 }
 
-/*
- * The id to answer with (a new reference). json-c clamps integers to 64
- * bits (and reads -0 as 0): for an id that may have been clamped, its
- * exact digits are taken from the line.
- */
-static json_object *rpc_exact_id(struct rpc_call *call, json_object *id, struct rpc_source *src)
+/* The raw text of the id member of the call's request in the line; false if not found. */
+static bool rpc_id_text(struct rpc_call *call, struct rpc_source *src, size_t *ret_start,
+			size_t *ret_len)
 {
-	size_t off, start, len;
-	int64_t v;
+	size_t off = rpc_source_element(src, call->batch_slot);
+
+	return off < src->len && src->text[off] == '{' &&
+	       jsontext_member(src->text, src->len, off, "id", ret_start, ret_len) && *ret_len > 0;
+}
+
+/* An integer id json-c may have clamped to 64 bits (or read -0 as 0): its exact digits. */
+static json_object *rpc_exact_int_id(struct rpc_call *call, json_object *id, struct rpc_source *src)
+{
+	int64_t v = json_object_get_int64(id);
+	size_t start, len;
 	char *digits;
 	json_object *exact;
 
-	if (!json_object_is_type(id, json_type_int) || !connection_is_open(call->conn))
-		return json_object_get(id);
-	v = json_object_get_int64(id);
 	if (v != INT64_MIN && v != INT64_MAX && v != 0)
 		return json_object_get(id);
-	off = rpc_source_element(src, call->batch_slot);
-	if (off >= src->len || src->text[off] != '{' ||
-	    !jsontext_member(src->text, src->len, off, "id", &start, &len) || len == 0 ||
+	if (!rpc_id_text(call, src, &start, &len) ||
 	    !(src->text[start] == '-' || (src->text[start] >= '0' && src->text[start] <= '9')))
 		return json_object_get(id);
 	digits = strndup(src->text + start, len);
 	exact = digits ? json_object_new_double_s((double)v, digits) : NULL;
 	free(digits);
 	return exact ? exact : json_object_get(id);
+}
+
+/*
+ * A string id json-c may have changed: it reads a lone UTF-16 surrogate
+ * escape ("\ud800", which JSON allows) as U+FFFD. Such an id is answered
+ * with the text it was written as (the line is valid UTF-8 JSON).
+ */
+static json_object *rpc_exact_string_id(struct rpc_call *call, json_object *id,
+					struct rpc_source *src)
+{
+	size_t start, len;
+	char *text;
+
+	if (!memmem(json_object_get_string(id), (size_t)json_object_get_string_len(id),
+		    "\xef\xbf\xbd", 3) ||
+	    !rpc_id_text(call, src, &start, &len) || src->text[start] != '"')
+		return json_object_get(id);
+	text = strndup(src->text + start, len);
+	return text ? json_raw_new(text) : json_object_get(id);
+}
+
+/* The id to answer with (a new reference): the text it was sent as, where json-c's value differs.
+ */
+static json_object *rpc_exact_id(struct rpc_call *call, json_object *id, struct rpc_source *src)
+{
+	if (!connection_is_open(call->conn))
+		return json_object_get(id);
+	if (json_object_is_type(id, json_type_int))
+		return rpc_exact_int_id(call, id, src);
+	if (json_object_is_type(id, json_type_string))
+		return rpc_exact_string_id(call, id, src);
+	return json_object_get(id);
 }
 
 /* Checks the envelope; fills *method and *params. Answers and returns false if it is invalid. */

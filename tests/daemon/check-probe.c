@@ -407,6 +407,30 @@ START_TEST(test_waiting_tasks_bounded)
 }
 END_TEST
 
+/*
+ * JSON lets a string hold a lone UTF-16 surrogate escape (RFC 8259 8.2);
+ * json-c reads it as U+FFFD, so an id such as "\ud800" came back as
+ * another string and the client could not match its answer. Such an id
+ * comes back as it was written.
+ */
+START_TEST(test_surrogate_id_echoed)
+{
+	static const char *const ids[] = {"\"\\ud800\"", "\"a\\udc00b\"", "\"\\ud83d\""};
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		char request[128], want[64], *line;
+
+		snprintf(request, sizeof(request),
+			 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"ping\"}\n", ids[i]);
+		snprintf(want, sizeof(want), "\"id\":%s}", ids[i]);
+		harness_send(fx.client, request);
+		line = probe_raw_line();
+		ck_assert_msg(strstr(line, want), "sent %s, got %s", ids[i], line);
+		free(line);
+	}
+}
+END_TEST
+
 static Suite *probe_suite(void)
 {
 	Suite *s = suite_create("daemon-probe");
@@ -421,6 +445,7 @@ static Suite *probe_suite(void)
 	tcase_add_test(tc, test_low_fd_limit);
 	tcase_add_test(tc, test_stop_answers_pending_waits);
 	tcase_add_test(tc, test_waiting_tasks_bounded);
+	tcase_add_test(tc, test_surrogate_id_echoed);
 	suite_add_tcase(s, tc);
 	return s;
 }
