@@ -12,6 +12,7 @@
 #include "params.h"
 #include "publisher.h"
 #include "subscription.h"
+#include "task.h"
 #include "wire_errors.h"
 
 /* "request_creation, request_success, ...": every type, named by message_type_name. */
@@ -39,8 +40,10 @@ struct methods_subscribe_params {
 
 const struct jsonspec methods_subscribe_spec[] = {
 	JSONSPEC_STRINGS(struct methods_subscribe_params, types, 0, 0, 0),
-	JSONSPEC_STRING(struct methods_subscribe_params, request_id, 0),
-	JSONSPEC_STRING(struct methods_subscribe_params, run_id, 0),
+	/* Kept for the subscription's life: no longer than a request_id can be. */
+	JSONSPEC_STRING(struct methods_subscribe_params, request_id, 0,
+			.lmax = TASK_REQUEST_ID_MAX),
+	JSONSPEC_STRING(struct methods_subscribe_params, run_id, 0, .lmax = TASK_REQUEST_ID_MAX),
 	JSONSPEC_UINT(struct methods_subscribe_params, since_seq, 0, 0, INT64_MAX, 0,
 		      JSONSPEC_SEEN(struct methods_subscribe_params, has_since)),
 	{0},

@@ -431,6 +431,37 @@ START_TEST(test_surrogate_id_echoed)
 }
 END_TEST
 
+/*
+ * A subscription keeps its request_id and run_id filters for its life, and
+ * a connection may hold 256 subscriptions: with filters of half a megabyte
+ * (longer than any request_id, so matching nothing) one connection held
+ * 230 MB that no per-connection limit counted. A filter longer than a
+ * request_id can be is refused.
+ */
+START_TEST(test_subscribe_filter_bounded)
+{
+	static const char *const keys[] = {"request_id", "run_id"};
+	char *long_id = malloc(130), *msg = NULL;
+	json_object *p;
+
+	ck_assert_ptr_nonnull(long_id);
+	memset(long_id, 'r', 129);
+	long_id[129] = '\0';
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		p = json_object_new_object();
+		json_object_object_add(p, keys[i], json_object_new_string(long_id));
+		ck_assert_int_eq(harness_err(fx.client, "subscribe", p, &msg), -32602);
+		ck_assert_msg(strstr(msg, keys[i]), "unclear: %s", msg);
+		free(msg);
+		/* 128 characters is a request_id still. */
+		p = json_object_new_object();
+		json_object_object_add(p, keys[i], json_object_new_string(long_id + 1));
+		json_object_put(harness_ok(fx.client, "subscribe", p));
+	}
+	free(long_id);
+}
+END_TEST
+
 static Suite *probe_suite(void)
 {
 	Suite *s = suite_create("daemon-probe");
@@ -446,6 +477,7 @@ static Suite *probe_suite(void)
 	tcase_add_test(tc, test_stop_answers_pending_waits);
 	tcase_add_test(tc, test_waiting_tasks_bounded);
 	tcase_add_test(tc, test_surrogate_id_echoed);
+	tcase_add_test(tc, test_subscribe_filter_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
