@@ -209,10 +209,9 @@ static const char *const history_stmt_sql[STMT_COUNT_] = {
 		"DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE seq < "
 		"coalesce((SELECT min(s) FROM (SELECT min(seq_no) AS s FROM jobs WHERE seq_no >= "
 		":from UNION ALL SELECT min(seq) FROM messages WHERE request_id = (SELECT "
-		"j.request_id FROM jobs j WHERE j.seq_no < :from AND EXISTS (SELECT 1 FROM "
-		"messages "
-		"m WHERE m.request_id = j.request_id) ORDER BY j.seq_no LIMIT 1))), "
-		"(SELECT max(seq) FROM messages)) ORDER BY seq LIMIT :batch)",
+		"j.request_id FROM jobs j WHERE j.seq_no < :from AND EXISTS (SELECT 1 "
+		"FROM messages m WHERE m.request_id = j.request_id) ORDER BY j.seq_no "
+		"LIMIT 1))), (SELECT max(seq) FROM messages)) ORDER BY seq LIMIT :batch)",
 	/*
 	 * A refusal made no job, so its message does not use the id up. In seq
 	 * order: the refusals a job's own messages come before are only those
