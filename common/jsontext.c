@@ -18,8 +18,7 @@ size_t jsontext_skip_space(const char *text, size_t len, size_t off)
 	return off;
 }
 
-/* Past the string whose opening quote is at off; *ret_nul (if not NULL) set when it holds \u0000.
- */
+/* Past the string whose opening quote is at off; *ret_nul (if not NULL) set if it has \u0000. */
 static size_t jsontext_skip_string(const char *text, size_t len, size_t off, bool *ret_nul)
 {
 	for (off++; off < len && text[off] != '"'; off++) {

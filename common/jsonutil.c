@@ -138,8 +138,10 @@ static size_t utf8_valid_len(const unsigned char *p, size_t n)
 	return len;
 }
 
-/* Whether bytes hold no byte past 0x7f: one OR a word, no branch until the end (every request
- * line). */
+/*
+ * Whether bytes hold no byte past 0x7f: one OR a word, no branch until
+ * the end (it runs on every request line).
+ */
 static bool utf8_all_ascii(const unsigned char *p, size_t len)
 {
 	uint64_t acc = 0;

@@ -232,8 +232,7 @@ static int config_set_log_level(struct config_parse *p, const char *value)
 	return 1;
 }
 
-/* A whole-number key: where its value goes (in struct config or struct config_mode) and its range.
- */
+/* A whole-number key: where its value goes (struct config or struct config_mode), its range. */
 struct config_number {
 	const char *key;
 	uint64_t min, max;

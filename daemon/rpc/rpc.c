@@ -395,8 +395,7 @@ static json_object *rpc_exact_string_id(struct rpc_call *call, json_object *id,
 	return text ? json_raw_new(text) : json_object_get(id);
 }
 
-/* The id to answer with (a new reference): the text it was sent as, where json-c's value differs.
- */
+/* The id to answer with (a new reference): as it was sent, where json-c's value differs. */
 static json_object *rpc_exact_id(struct rpc_call *call, json_object *id, struct rpc_source *src)
 {
 	if (!connection_is_open(call->conn))
