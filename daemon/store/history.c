@@ -820,13 +820,17 @@ static int history_run_op(struct history *h, const struct history_op *op)
 	return -EINVAL;
 }
 
-/* The seq of the message a write stores: a message's, or a new job's request_creation. */
-static uint64_t history_op_seq(const struct history_op *op)
+/*
+ * seq, or the seq of the message op stores if that is larger: a message's,
+ * or a new job's request_creation (its row).
+ */
+static uint64_t history_seq_after(uint64_t seq, const struct history_op *op)
 {
-	if (op->msg)
-		return op->msg->seq;
-	return op->kind == HISTORY_OP_INSERT_JOB && op->job->seq_no > 0 ? (uint64_t)op->job->seq_no
-									: 0;
+	uint64_t op_seq = op->msg ? op->msg->seq : 0;
+
+	if (!op->msg && op->kind == HISTORY_OP_INSERT_JOB && op->job->seq_no > 0)
+		op_seq = (uint64_t)op->job->seq_no;
+	return op_seq > seq ? op_seq : seq;
 }
 
 /* ---- writes that a failed commit lost ---- */
@@ -927,8 +931,7 @@ static int history_retry(struct history *h)
 		const struct history_op *op = &h->backlog.v[i];
 
 		r = history_replay_op(h, op);
-		if (history_op_seq(op) > seq)
-			seq = history_op_seq(op); /* the largest stored so far */
+		seq = history_seq_after(seq, op);
 	}
 	if (r == 0)
 		r = history_exec_commit(h);
@@ -1126,8 +1129,7 @@ static int history_write(struct history *h, const struct history_op *op)
 	}
 	if (history_grouped(h)) {
 		history_ops_push(&h->turn, op);
-		if (history_op_seq(op) > h->turn_seq)
-			h->turn_seq = history_op_seq(op);
+		h->turn_seq = history_seq_after(h->turn_seq, op);
 	}
 	return history_write_end(h);
 }
