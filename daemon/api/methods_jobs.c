@@ -469,16 +469,26 @@ static struct rpc_result *methods_status_filter(struct rpc_call *call,
 	return NULL;
 }
 
+/*
+ * A cursor is the "next" of an earlier answer, a seq_no written plainly:
+ * digits, no leading zero, within 64 bits. strtoll alone would also take
+ * blanks, a sign, and (clamped) a number past 64 bits, which reads as no
+ * cursor: the first page again.
+ */
 static struct rpc_result *methods_status_cursor(struct rpc_call *call, const char *cursor,
 						int64_t *ret)
 {
+	size_t len = cursor ? strlen(cursor) : 0;
 	char *end;
 
 	*ret = 0;
 	if (!cursor)
 		return NULL;
-	*ret = strtoll(cursor, &end, 10);
-	if (!*cursor || *end || *ret <= 0)
+	errno = 0;
+	if (len > 0 && len < 20 && cursor[0] >= '1' && cursor[0] <= '9' &&
+	    strspn(cursor, "0123456789") == len)
+		*ret = strtoll(cursor, &end, 10);
+	if (*ret <= 0 || errno)
 		return rpc_failure(call, WIRE_INVALID_PARAMS,
 				   "Invalid params: cursor must be the \"next\" of an earlier "
 				   "status answer");

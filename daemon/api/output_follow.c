@@ -15,6 +15,7 @@
 #include "log.h"
 #include "message.h"
 #include "methods.h"
+#include "metrics.h"
 #include "output_follow.h"
 #include "state.h"
 #include "subscription.h"
@@ -117,6 +118,8 @@ static void output_follow_lagged(struct output_follow *f)
 	log_notice("output follow %llu of %s by uid %u lagged: %zu bytes unsent", f->sub->id,
 		   f->request_id, (unsigned)connection_peer_uid(f->sub->conn),
 		   connection_pending_output(f->sub->conn));
+	/* A subscription like any other: subscribers_lagged counts it. */
+	metrics_subscriber_lagged();
 	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++)
 		if (f->streams & (1u << s))
 			json_object_object_add(each, output_stream_name((enum output_stream)s),

@@ -312,13 +312,19 @@ static const char *const history_shape_tail[SHAPE_KIND_COUNT_] = {
  * window's newest end, in (start_time, seq_no) order, so it reads no more
  * rows than it returns wherever the window lies (in seq_no order SQLite
  * would walk the whole table from its newest row down to the window). The
- * cursor stays a seq_no: the page goes on below the start_time of that job
- * (none when retention pruned it meanwhile).
+ * cursor stays a seq_no: the page goes on below the start_time of that job.
+ * When retention pruned that job meanwhile, the oldest job kept that is
+ * newer than it stands in (its start_time bounds every older job's, the
+ * clock going forward; one of the same start_time is newer by seq_no and
+ * stays out), else no bound: an empty page there would end the walk
+ * before older jobs that still match (an opened one is never pruned).
  */
 #define HISTORY_TIME_FILTERS ((1u << FILTER_SINCE) | (1u << FILTER_UNTIL))
 #define HISTORY_CURSOR_TIME                                                                        \
-	"(CASE WHEN :cursor = 9223372036854775807 THEN 1e999 ELSE (SELECT c.start_time FROM "      \
-	"jobs c WHERE c.seq_no = :cursor) END)"
+	"(CASE WHEN :cursor = 9223372036854775807 THEN 1e999 ELSE coalesce("                       \
+	"(SELECT c.start_time FROM jobs c WHERE c.seq_no = :cursor), "                             \
+	"(SELECT n.start_time FROM jobs n WHERE n.seq_no > :cursor ORDER BY n.seq_no LIMIT 1), "   \
+	"1e999) END)"
 /* %s: the newest start_time a page may show (SQLite takes one upper bound as the range). */
 #define HISTORY_TIME_QUERY_HEAD                                                                    \
 	HISTORY_JOB_SELECT                                                                         \

@@ -1,0 +1,232 @@
+/*
+ * What a second outside probe of the wire contract found (output follows,
+ * status pages, metrics), each checked the way a client sees it: requests
+ * over the real socket to the real coordinatord.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <check.h>
+
+#include "harness.h"
+
+/* clang-format off */
+#define PROBE2_CONFIG HARNESS_CONFIG_DAEMON \
+	"subscriber_buffer_bytes = 65536\n" \
+	HARNESS_CONFIG_MODE("async", "2")
+/* clang-format on */
+
+static struct harness_fixture fx;
+
+static void probe2_setup(void)
+{
+	harness_fixture_start(&fx, PROBE2_CONFIG);
+}
+
+static void probe2_teardown(void)
+{
+	harness_fixture_stop(&fx);
+}
+
+/* Submits argv[0..] as request_id and waits for it to close. */
+static void probe2_run(const char *request_id, const char *script)
+{
+	json_object *p = harness_json("{\"request_id\":\"%s\",\"wait\":true,\"node\":"
+				      "{\"argv\":[\"sh\",\"-c\",\"%s\"]}}",
+				      request_id, script);
+
+	json_object_put(harness_ok(fx.client, "submit", p));
+}
+
+struct probe2_metric {
+	struct harness_client *c;
+	long long subscriptions;
+};
+
+static bool probe2_no_subscriptions(void *arg)
+{
+	struct probe2_metric *m = arg;
+	json_object *r = harness_ok(m->c, "metrics", NULL);
+
+	m->subscriptions = harness_int(r, "subscriptions");
+	json_object_put(r);
+	return m->subscriptions == 0;
+}
+
+/*
+ * An output follow that ended lagged was not counted in
+ * subscribers_lagged (nor in coordinatord_subscribers_lagged_total),
+ * although it is a subscription (it shares the ids, the unsubscribe and
+ * the subscriptions gauge) and ends with the same notification.
+ */
+START_TEST(test_lagged_follow_counted)
+{
+	struct harness_client *stuck = harness_client_new(fx.daemon.sock);
+	struct probe2_metric m = {.c = fx.client};
+	json_object *r, *n;
+	char *text;
+
+	json_object_put(harness_ok(
+		fx.client, "submit",
+		harness_json("{\"request_id\":\"flood\",\"node\":{\"argv\":[\"sh\",\"-c\","
+			     "\"head -c 8000000 /dev/zero | tr '\\\\0' y\"]}}")));
+	r = harness_ok(stuck, "output",
+		       harness_json("{\"request_id\":\"flood\",\"stream\":\"stdout\","
+				    "\"follow\":true}"));
+	json_object_put(r);
+	/* The follower reads nothing: its follow ends lagged, and is no longer counted open. */
+	ck_assert_msg(harness_until(probe2_no_subscriptions, &m, HARNESS_WAIT_MS),
+		      "the follow never ended (%lld subscriptions)", m.subscriptions);
+	n = harness_notification(stuck, "subscription_ended", HARNESS_WAIT_MS);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_str_eq(harness_str(n, "params.reason"), "lagged");
+	json_object_put(n);
+	r = harness_ok(fx.client, "metrics", NULL);
+	ck_assert_int_eq(harness_int(r, "subscribers_lagged"), 1);
+	text = strdup(harness_str(r, "prometheus"));
+	ck_assert_msg(strstr(text, "\ncoordinatord_subscribers_lagged_total 1\n"), "%s", text);
+	free(text);
+	json_object_put(r);
+	json_object_put(harness_wait_job(fx.client, "flood"));
+	harness_client_free(stuck);
+}
+END_TEST
+
+/*
+ * A status cursor is the "next" of an earlier answer: a positive integer
+ * written plainly. strtoll took leading blanks and signs, and a number
+ * past 64 bits came back as its largest value, which is "no cursor":
+ * the first page again, silently.
+ */
+START_TEST(test_status_cursor_strict)
+{
+	static const char *const bad[] = {
+		" 5", "+5", "5 ", "0x5", "05", "99999999999999999999999", "9223372036854775808",
+	};
+
+	for (int i = 0; i < 3; i++)
+		probe2_run(i == 0 ? "cur-a" : i == 1 ? "cur-b" : "cur-c", "true");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_object *p = json_object_new_object();
+		char *msg = NULL;
+
+		json_object_object_add(p, "cursor", json_object_new_string(bad[i]));
+		ck_assert_msg(harness_err(fx.client, "status", p, &msg) == -32602,
+			      "cursor \"%s\" was taken", bad[i]);
+		ck_assert_ptr_nonnull(strstr(msg, "cursor"));
+		free(msg);
+	}
+	/* What the daemon hands out still works. */
+	{
+		json_object *r = harness_ok(fx.client, "status", harness_json("{\"limit\":1}"));
+		json_object *p = json_object_new_object(), *r2;
+
+		ck_assert(!harness_is_null(r, "next"));
+		json_object_object_add(p, "cursor", json_object_new_string(harness_str(r, "next")));
+		json_object_object_add(p, "limit", json_object_new_int(1));
+		r2 = harness_ok(fx.client, "status", p);
+		ck_assert_str_eq(harness_str(json_object_array_get_idx(harness_get(r2, "jobs"), 0),
+					     "request_id"),
+				 "cur-b");
+		json_object_put(r2);
+		json_object_put(r);
+	}
+}
+END_TEST
+
+static bool probe2_job_gone(void *arg)
+{
+	json_object *p = json_object_new_object(), *r;
+	bool gone;
+
+	json_object_object_add(p, "request_id", json_object_new_string(arg));
+	r = harness_call(fx.client, "job", p, HARNESS_WAIT_MS);
+	gone = json_object_object_get_ex(r, "error", NULL) && harness_int(r, "error.code") == 1001;
+	json_object_put(r);
+	return gone;
+}
+
+/* The request_ids of status pages from cursor on (filter: JSON members), in order. */
+static void probe2_rest(const char *filter, const char *cursor, char *out, size_t size)
+{
+	char cur[64];
+
+	snprintf(cur, sizeof(cur), "%s", cursor);
+	out[0] = '\0';
+	while (cur[0]) {
+		json_object *r = harness_ok(fx.client, "status",
+					    harness_json("{%s%s\"limit\":2,\"cursor\":\"%s\"}",
+							 filter, filter[0] ? "," : "", cur));
+		json_object *jobs = harness_get(r, "jobs");
+
+		for (size_t i = 0; i < json_object_array_length(jobs); i++) {
+			size_t used = strlen(out);
+
+			snprintf(out + used, size - used, "%s ",
+				 harness_str(json_object_array_get_idx(jobs, i), "request_id"));
+		}
+		snprintf(cur, sizeof(cur), "%s",
+			 harness_is_null(r, "next") ? "" : harness_str(r, "next"));
+		json_object_put(r);
+	}
+}
+
+/*
+ * A page of a start_time window goes on below the start_time of the
+ * cursor's job; when retention had pruned that job meanwhile, the next
+ * page was empty and ended the walk, leaving out every older job that
+ * still matched (an old opened job, which retention never prunes). The
+ * same walk without the window went on by seq_no and found it.
+ */
+START_TEST(test_status_window_pages_survive_pruning)
+{
+	char rest[512], cursor[64];
+	json_object *r;
+
+	harness_fixture_start_over(&fx, PROBE2_CONFIG "[daemon]\nretention_max_jobs = 2\n");
+	json_object_put(harness_ok(
+		fx.client, "submit",
+		harness_json("{\"request_id\":\"old-open\",\"node\":{\"argv\":[\"sleep\","
+			     "\"600\"]}}")));
+	probe2_run("w-1", "true");
+	probe2_run("w-2", "true");
+	r = harness_ok(fx.client, "status", harness_json("{\"since\":0,\"limit\":1}"));
+	ck_assert_str_eq(
+		harness_str(json_object_array_get_idx(harness_get(r, "jobs"), 0), "request_id"),
+		"w-2");
+	snprintf(cursor, sizeof(cursor), "%s", harness_str(r, "next"));
+	json_object_put(r);
+	/* Two newer closed jobs: retention (2 closed jobs) prunes w-1 and w-2, never old-open. */
+	probe2_run("w-3", "true");
+	probe2_run("w-4", "true");
+	ck_assert(harness_until(probe2_job_gone, "w-2", HARNESS_WAIT_MS));
+	ck_assert(harness_until(probe2_job_gone, "w-1", HARNESS_WAIT_MS));
+	probe2_rest("\"since\":0", cursor, rest, sizeof(rest));
+	ck_assert_str_eq(rest, "old-open ");
+	probe2_rest("\"since\":0,\"until\":1e12", cursor, rest, sizeof(rest));
+	ck_assert_str_eq(rest, "old-open ");
+	/* Without the window, by seq_no, as it always did. */
+	probe2_rest("", cursor, rest, sizeof(rest));
+	ck_assert_str_eq(rest, "old-open ");
+	json_object_put(
+		harness_ok(fx.client, "cancel", harness_json("{\"request_id\":\"old-open\"}")));
+}
+END_TEST
+
+static Suite *probe2_suite(void)
+{
+	Suite *s = suite_create("daemon-probe2");
+	TCase *tc = tcase_create("probe2");
+
+	tcase_add_checked_fixture(tc, probe2_setup, probe2_teardown);
+	tcase_add_test(tc, test_lagged_follow_counted);
+	tcase_add_test(tc, test_status_cursor_strict);
+	tcase_add_test(tc, test_status_window_pages_survive_pruning);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return harness_run_suite(probe2_suite());
+}
