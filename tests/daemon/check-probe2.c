@@ -13,7 +13,8 @@
 /* clang-format off */
 #define PROBE2_CONFIG HARNESS_CONFIG_DAEMON \
 	"subscriber_buffer_bytes = 65536\n" \
-	HARNESS_CONFIG_MODE("async", "2")
+	HARNESS_CONFIG_MODE("async", "2") \
+	"[mode:small]\nstrategy = async\noutput_limit_bytes = 32\n"
 /* clang-format on */
 
 static struct harness_fixture fx;
@@ -213,6 +214,78 @@ START_TEST(test_status_window_pages_survive_pruning)
 }
 END_TEST
 
+/* The chunks of an output answer as "offset-next_offset:data|..." for one stream. */
+static void probe2_chunks(const char *params, char *out, size_t size, bool *ret_eof)
+{
+	json_object *r = harness_ok(fx.client, "output", harness_json("{%s}", params));
+	json_object *chunks = harness_get(r, "chunks");
+
+	out[0] = '\0';
+	for (size_t i = 0; i < json_object_array_length(chunks); i++) {
+		json_object *c = json_object_array_get_idx(chunks, i);
+		size_t used = strlen(out);
+
+		snprintf(out + used, size - used, "%s %lld-%lld:%s|", harness_str(c, "stream"),
+			 harness_int(c, "offset"), harness_int(c, "next_offset"),
+			 harness_str(c, "data"));
+	}
+	*ret_eof = json_object_get_boolean(harness_get(r, "eof"));
+	json_object_put(r);
+}
+
+/*
+ * A regression guard for what the contract promises of output offsets and
+ * no test pinned: an offset in the dropped middle starts at the kept
+ * tail, one past the end gives nothing (eof all the same), a negative one
+ * longer than the stream starts at 0, and a follow from past the end of a
+ * closed job ends at once.
+ */
+START_TEST(test_output_offsets_at_the_edges)
+{
+	static const char tail[] = "stdout 65-81:\n26\n27\n28\n29\n30\n|";
+	char got[512];
+	bool eof = false;
+	json_object *r, *n;
+
+	json_object_put(harness_ok(
+		fx.client, "submit",
+		harness_json("{\"request_id\":\"edges\",\"mode\":\"small\",\"wait\":true,"
+			     "\"node\":{\"argv\":[\"sh\",\"-c\",\"seq 1 30; printf e >&2\"]}}")));
+	/* 81 bytes written, 32 kept: 0-15 and 65-80. */
+	probe2_chunks("\"request_id\":\"edges\"", got, sizeof(got), &eof);
+	ck_assert_str_eq(got,
+			 "stdout 0-16:1\n2\n3\n4\n5\n6\n7\n8\n|stdout 65-81:\n26\n27\n28\n29\n30\n|"
+			 "stderr 0-1:e|");
+	ck_assert(eof);
+	probe2_chunks("\"request_id\":\"edges\",\"stream\":\"stdout\",\"offset\":20", got,
+		      sizeof(got), &eof);
+	ck_assert_str_eq(got, tail);
+	probe2_chunks("\"request_id\":\"edges\",\"stream\":\"stdout\",\"offset\":16", got,
+		      sizeof(got), &eof);
+	ck_assert_str_eq(got, tail);
+	probe2_chunks("\"request_id\":\"edges\",\"offset\":81", got, sizeof(got), &eof);
+	ck_assert_str_eq(got, "");
+	ck_assert(eof);
+	probe2_chunks("\"request_id\":\"edges\",\"offset\":9223372036854775807", got, sizeof(got),
+		      &eof);
+	ck_assert_str_eq(got, "");
+	probe2_chunks("\"request_id\":\"edges\",\"stream\":\"stderr\",\"offset\":-1000", got,
+		      sizeof(got), &eof);
+	ck_assert_str_eq(got, "stderr 0-1:e|");
+	/* From the end on, a follow of a closed job has nothing to send but its end. */
+	r = harness_ok(fx.client, "output",
+		       harness_json("{\"request_id\":\"edges\",\"offset\":500,\"follow\":true}"));
+	n = harness_notification(fx.client, "output_ended", HARNESS_WAIT_MS);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_int_eq(harness_int(n, "params.subscription"), harness_int(r, "subscription"));
+	ck_assert_str_eq(harness_str(n, "params.job.status"), "closed");
+	ck_assert_int_eq(harness_int(n, "params.job.stdout_bytes"), 81);
+	json_object_put(n);
+	json_object_put(r);
+	ck_assert(harness_silent(fx.client, 200));
+}
+END_TEST
+
 static Suite *probe2_suite(void)
 {
 	Suite *s = suite_create("daemon-probe2");
@@ -222,6 +295,7 @@ static Suite *probe2_suite(void)
 	tcase_add_test(tc, test_lagged_follow_counted);
 	tcase_add_test(tc, test_status_cursor_strict);
 	tcase_add_test(tc, test_status_window_pages_survive_pruning);
+	tcase_add_test(tc, test_output_offsets_at_the_edges);
 	suite_add_tcase(s, tc);
 	return s;
 }
