@@ -251,9 +251,20 @@ static struct rpc_result *methods_wait_for(struct rpc_call *call, enum methods_w
 					   struct methods_ids *ids, uint64_t timeout_ms)
 {
 	struct services *d = services_of(call);
-	struct methods_wait *mw = calloc(1, sizeof(*mw));
+	struct methods_wait *mw;
 	int r;
 
+	/*
+	 * Nobody hears a notification's answer: what it did stays done (a job
+	 * submitted, a cascade walked), but waiting on its behalf would only
+	 * hold a call slot of the connection, a lent slot, and the answers of
+	 * its batch, for nothing.
+	 */
+	if (call->notification) {
+		methods_ids_clear(ids);
+		return rpc_success(call, NULL);
+	}
+	mw = calloc(1, sizeof(*mw));
 	if (!mw) {
 		methods_ids_clear(ids);
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
@@ -722,6 +733,13 @@ struct rpc_result *methods_cancel(struct rpc_call *call, json_object *params)
 	/* Its owner or root only: RPC_OWNER, checked in dispatch. */
 	was_open = job->status == JOB_OPENED;
 	job_unref(job);
+	/* A notification: the cancel and its cascade go on, with no answer to wait for. */
+	if (call->notification) {
+		r = coordinator_cancel(d->coordinator, id, cascade, uid, NULL, NULL, NULL);
+		return r < 0 && r != -EALREADY ? rpc_failure(call, WIRE_INTERNAL_ERROR,
+							     "cannot cancel: %s", strerror(-r))
+					       : rpc_success(call, NULL);
+	}
 	mc = calloc(1, sizeof(*mc));
 	if (!mc)
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");

@@ -286,6 +286,60 @@ START_TEST(test_output_offsets_at_the_edges)
 }
 END_TEST
 
+/*
+ * A notification is never answered, so nothing should wait on its behalf.
+ * A notification wait (or submit with wait, or cancel) stayed pending
+ * until its jobs closed all the same: it held one of the connection's
+ * max_pending_calls, so a few of them on a long job made every later
+ * request 1005 "read their answers first", answers that never come; and
+ * in a batch it held back the answers of the batch's requests.
+ */
+START_TEST(test_notifications_hold_nothing)
+{
+	json_object *r, *a;
+
+	harness_fixture_start_over(&fx, PROBE2_CONFIG "[daemon]\nmax_pending_calls = 2\n");
+	json_object_put(
+		harness_ok(fx.client, "submit",
+			   harness_json("{\"request_id\":\"long\",\"node\":{\"argv\":[\"sleep\","
+					"\"600\"]}}")));
+	for (int i = 0; i < 3; i++)
+		harness_send(fx.client, "{\"jsonrpc\":\"2.0\",\"method\":\"wait\",\"params\":"
+					"{\"request_ids\":[\"long\"]}}\n");
+	/* Still a connection that can be used, with no answer owed to anyone. */
+	json_object_put(harness_ok(fx.client, "ping", NULL));
+
+	/* A batch: the notification's job is made, and the request is answered now. */
+	harness_send(fx.client,
+		     "[{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"params\":{\"request_id\":"
+		     "\"quiet\",\"wait\":true,\"node\":{\"argv\":[\"sleep\",\"600\"]}}},"
+		     "{\"jsonrpc\":\"2.0\",\"id\":\"b1\",\"method\":\"ping\"}]\n");
+	r = harness_read_json(fx.client, HARNESS_WAIT_MS);
+	ck_assert_msg(json_object_is_type(r, json_type_array), "%s", json_object_to_json_string(r));
+	ck_assert_int_eq(json_object_array_length(r), 1);
+	a = json_object_array_get_idx(r, 0);
+	ck_assert_str_eq(harness_str(a, "id"), "b1");
+	ck_assert(json_object_object_get_ex(a, "result", NULL));
+	json_object_put(r);
+	r = harness_job(fx.client, "quiet");
+	ck_assert_str_eq(harness_str(r, "status"), "opened");
+	json_object_put(r);
+
+	/* A notification cancel still cancels, and its cascade still runs to its end. */
+	harness_send(fx.client, "{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":"
+				"{\"request_id\":\"quiet\"}}\n");
+	harness_send(fx.client, "{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":"
+				"{\"request_id\":\"long\"}}\n");
+	r = harness_wait_job(fx.client, "quiet");
+	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
+	json_object_put(r);
+	r = harness_wait_job(fx.client, "long");
+	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
+	json_object_put(r);
+	ck_assert(harness_silent(fx.client, 200));
+}
+END_TEST
+
 static Suite *probe2_suite(void)
 {
 	Suite *s = suite_create("daemon-probe2");
@@ -296,6 +350,7 @@ static Suite *probe2_suite(void)
 	tcase_add_test(tc, test_status_cursor_strict);
 	tcase_add_test(tc, test_status_window_pages_survive_pruning);
 	tcase_add_test(tc, test_output_offsets_at_the_edges);
+	tcase_add_test(tc, test_notifications_hold_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }
