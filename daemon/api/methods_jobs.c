@@ -94,19 +94,23 @@ static json_object *methods_job_json(struct rpc_call *call, const char *request_
  * NULL when their text, each copy counted, would pass max_wait_answer_bytes
  * (*ret_bytes: how much; one line listing one large job 10000 times must
  * not make an answer of gigabytes), or when memory ran out (*ret_bytes
- * within the bound).
+ * within the bound). *ret_gone: the first id whose job is no longer kept
+ * (retention pruned it after it closed; its element is null), or NULL.
  */
 static json_object *methods_jobs_json(struct rpc_call *call, const struct methods_ids *ids,
-				      size_t *ret_bytes)
+				      size_t *ret_bytes, const char **ret_gone)
 {
 	json_object **distinct = calloc(ids->count ? ids->count : 1, sizeof(*distinct));
 	size_t *lens = calloc(ids->count ? ids->count : 1, sizeof(*lens)), bytes = 0;
 	json_object *jobs = NULL;
 
+	*ret_gone = NULL;
 	if (distinct && lens) {
 		for (size_t i = 0; i < ids->count; i++) {
 			distinct[i] = methods_job_json(call, ids->ids[i]);
 			lens[i] = json_raw_len(distinct[i]) + 1;
+			if (!distinct[i] && !*ret_gone)
+				*ret_gone = ids->ids[i];
 		}
 		for (size_t i = 0; i < ids->asked; i++)
 			bytes += lens[ids->order ? ids->order[i] : i];
@@ -159,14 +163,32 @@ static struct rpc_result *methods_already_closed(struct rpc_call *call, const ch
 			   cascade ? " (its opened descendants, if any, were cancelled)" : "");
 }
 
-/* A wait's answer: {"jobs"}, or 1007 with them in data.jobs; past the bound 1005, or no data. */
+/* 1001 for a job that closed and was pruned by retention before the wait could answer. */
+static struct rpc_result *methods_gone(struct rpc_call *call, const char *request_id)
+{
+	return rpc_failure(call, WIRE_NOT_FOUND,
+			   "not found: job \"%.128s\" closed and was removed by retention before "
+			   "the answer (retention_max_jobs, retention_max_age_sec); read the "
+			   "others with job or status",
+			   request_id);
+}
+
+/*
+ * A wait's answer: {"jobs"}, or 1007 with them in data.jobs (null for a
+ * job retention removed meanwhile); past the bound 1005, or no data; 1001
+ * when a job listed is gone by the time all have closed.
+ */
 static void methods_wait_answer(struct rpc_call *call, const struct methods_ids *ids,
 				bool timed_out)
 {
 	size_t bytes, max = services_of(call)->config.max_wait_answer_bytes;
-	json_object *jobs = methods_jobs_json(call, ids, &bytes), *o;
+	const char *gone;
+	json_object *jobs = methods_jobs_json(call, ids, &bytes, &gone), *o;
 
-	if (!jobs && bytes <= max) {
+	if (gone && !timed_out) {
+		json_object_put(jobs);
+		methods_gone(call, gone);
+	} else if (!jobs && bytes <= max) {
 		rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
 	} else if (!jobs && timed_out) {
 		rpc_failure(call, WIRE_TIMEOUT,
@@ -210,9 +232,15 @@ static void methods_wait_done_cb(struct waiter_wait *wait, enum waiter_end end, 
 	} else if (mw->kind == WAIT_FOR_SUBMIT) {
 		rpc_success(call, methods_job_with_message(call, mw->ids.ids[0]));
 	} else if (mw->kind == WAIT_FOR_CANCEL) {
-		o = json_object_new_object();
-		json_object_object_add(o, "job", methods_job_json(call, mw->ids.ids[0]));
-		rpc_success(call, o);
+		json_object *job = methods_job_json(call, mw->ids.ids[0]);
+
+		if (!job) {
+			methods_gone(call, mw->ids.ids[0]);
+		} else {
+			o = json_object_new_object();
+			json_object_object_add(o, "job", job);
+			rpc_success(call, o);
+		}
 	} else if (mw->kind == WAIT_FOR_CANCEL_CLOSED) {
 		methods_already_closed(call, mw->ids.ids[0], true);
 	}

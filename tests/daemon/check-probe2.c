@@ -340,6 +340,45 @@ START_TEST(test_notifications_hold_nothing)
 }
 END_TEST
 
+/*
+ * A wait answers once every listed job has closed; one that closed early
+ * may be pruned by retention before the last one closes. The answer then
+ * held null where the contract promises a Job ({"jobs":[null, ...]}), on
+ * which a client reading each job's status fails. A job gone is 1001 for
+ * wait, as it is when it is gone before the wait starts.
+ */
+START_TEST(test_wait_for_a_job_pruned_meanwhile)
+{
+	char gate[256], script[320], *msg = NULL;
+	json_object *r;
+	long long id;
+
+	harness_fixture_start_over(&fx, PROBE2_CONFIG "[daemon]\nretention_max_jobs = 2\n");
+	harness_fifo(&fx.daemon, "gate", gate, sizeof(gate));
+	probe2_run("early", "true");
+	snprintf(script, sizeof(script), "cat %s >/dev/null", gate);
+	json_object_put(harness_ok(
+		fx.client, "submit",
+		harness_json("{\"request_id\":\"late\",\"node\":{\"argv\":[\"sh\",\"-c\","
+			     "\"%s\"]}}",
+			     script)));
+	id = harness_call_async(fx.client, "wait",
+				harness_json("{\"request_ids\":[\"early\",\"late\"]}"));
+	probe2_run("filler-1", "true");
+	probe2_run("filler-2", "true");
+	ck_assert(harness_until(probe2_job_gone, "early", HARNESS_WAIT_MS));
+	harness_fifo_write(gate, "go\n");
+	r = harness_response(fx.client, id, HARNESS_WAIT_MS);
+	ck_assert_msg(json_object_object_get_ex(r, "error", NULL), "%s",
+		      json_object_to_json_string(r));
+	ck_assert_int_eq(harness_int(r, "error.code"), 1001);
+	msg = strdup(harness_str(r, "error.message"));
+	ck_assert_msg(strstr(msg, "\"early\""), "%s", msg);
+	free(msg);
+	json_object_put(r);
+}
+END_TEST
+
 static Suite *probe2_suite(void)
 {
 	Suite *s = suite_create("daemon-probe2");
@@ -351,6 +390,7 @@ static Suite *probe2_suite(void)
 	tcase_add_test(tc, test_status_window_pages_survive_pruning);
 	tcase_add_test(tc, test_output_offsets_at_the_edges);
 	tcase_add_test(tc, test_notifications_hold_nothing);
+	tcase_add_test(tc, test_wait_for_a_job_pruned_meanwhile);
 	suite_add_tcase(s, tc);
 	return s;
 }
