@@ -110,21 +110,16 @@ static uint64_t output_follow_resume_offset(const struct output_follow *f)
 	return min;
 }
 
-/* The client is past its buffer limit: end as lagged, saying where to resume. */
-static void output_follow_lagged(struct output_follow *f)
+/* Ends the follow with subscription_ended: reason, and where to resume (each stream too). */
+static void output_follow_ended(struct output_follow *f, const char *reason)
 {
 	json_object *p = output_follow_params(f), *each = json_object_new_object();
 
-	log_notice("output follow %llu of %s by uid %u lagged: %zu bytes unsent", f->sub->id,
-		   f->request_id, (unsigned)connection_peer_uid(f->sub->conn),
-		   connection_pending_output(f->sub->conn));
-	/* A subscription like any other: subscribers_lagged counts it. */
-	metrics_subscriber_lagged();
 	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++)
 		if (f->streams & (1u << s))
 			json_object_object_add(each, output_stream_name((enum output_stream)s),
 					       json_object_new_int64((int64_t)f->next[s]));
-	json_object_object_add(p, "reason", json_object_new_string("lagged"));
+	json_object_object_add(p, "reason", json_object_new_string(reason));
 	json_object_object_add(p, "resume_offset",
 			       json_object_new_int64((int64_t)output_follow_resume_offset(f)));
 	json_object_object_add(p, "resume_offsets", each);
@@ -132,19 +127,41 @@ static void output_follow_lagged(struct output_follow *f)
 	subscription_free(f->sub);
 }
 
-/* Everything is sent and the job has closed: output_ended with the job, and the end. */
+/* The client is past its buffer limit: end as lagged, saying where to resume. */
+static void output_follow_lagged(struct output_follow *f)
+{
+	log_notice("output follow %llu of %s by uid %u lagged: %zu bytes unsent", f->sub->id,
+		   f->request_id, (unsigned)connection_peer_uid(f->sub->conn),
+		   connection_pending_output(f->sub->conn));
+	/* A subscription like any other: subscribers_lagged counts it. */
+	metrics_subscriber_lagged();
+	output_follow_ended(f, "lagged");
+}
+
+/*
+ * Everything there is to read was sent and the job has closed:
+ * output_ended with the job, and the end. When retention removed the job
+ * meanwhile, its output went with it, maybe before all of it was sent: the
+ * follow ends as "pruned" instead, saying where what it did not get starts.
+ */
 static void output_follow_end(struct output_follow *f)
 {
-	json_object *p = output_follow_params(f);
+	json_object *p;
 	struct job *job = NULL;
+	int r = state_get_job(f->services->state, f->request_id, &job);
 
-	if (state_get_job(f->services->state, f->request_id, &job) == 0) {
+	if (r == -ENOENT) {
+		output_follow_ended(f, "pruned");
+		return;
+	}
+	p = output_follow_params(f);
+	if (r == 0) {
 		json_object_object_add(
 			p, "job",
 			methods_job_object(f->services, job, connection_peer_uid(f->sub->conn)));
 		job_unref(job);
 	} else {
-		json_object_object_add(p, "job", NULL); /* retention was quicker */
+		json_object_object_add(p, "job", NULL); /* the history cannot be read */
 	}
 	output_follow_notify(f, "output_ended", p);
 	subscription_free(f->sub);

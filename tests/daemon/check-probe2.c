@@ -379,6 +379,55 @@ START_TEST(test_wait_for_a_job_pruned_meanwhile)
 }
 END_TEST
 
+/*
+ * A follow that catches up at its client's pace reads the kept output
+ * back from the state directory. When retention removed the job (and its
+ * output) before the follower had read it all, the follow found nothing
+ * more to read and ended with output_ended, "job": null: the client took
+ * a cut output for the whole of it. It ends with subscription_ended,
+ * reason "pruned", saying where the output it did not get starts.
+ */
+START_TEST(test_follow_of_a_job_pruned_meanwhile)
+{
+	struct harness_client *slow;
+	long long sub, got = 0, resume = -1;
+	json_object *r;
+
+	harness_fixture_start_over(&fx, PROBE2_CONFIG "[daemon]\nretention_max_jobs = 1\n");
+	slow = harness_client_new(fx.daemon.sock);
+	/* 1 MiB kept, far more than the follower's 64 KiB buffer lets out before it reads. */
+	probe2_run("big", "head -c 1048576 /dev/zero | tr '\\\\0' y");
+	r = harness_ok(slow, "output",
+		       harness_json("{\"request_id\":\"big\",\"stream\":\"stdout\","
+				    "\"follow\":true}"));
+	sub = harness_int(r, "subscription");
+	json_object_put(r);
+	probe2_run("newer", "true");
+	ck_assert(harness_until(probe2_job_gone, "big", HARNESS_WAIT_MS));
+	for (;;) {
+		json_object *n = harness_read_json(slow, HARNESS_WAIT_MS);
+		const char *method = harness_str(n, "method");
+
+		ck_assert_int_eq(harness_int(n, "params.subscription"), sub);
+		if (strcmp(method, "output") == 0) {
+			ck_assert_int_eq(harness_int(n, "params.offset"), got);
+			got = harness_int(n, "params.next_offset");
+			json_object_put(n);
+			continue;
+		}
+		ck_assert_msg(strcmp(method, "subscription_ended") == 0, "%s after %lld bytes",
+			      json_object_to_json_string(n), got);
+		ck_assert_str_eq(harness_str(n, "params.reason"), "pruned");
+		resume = harness_int(n, "params.resume_offset");
+		json_object_put(n);
+		break;
+	}
+	ck_assert_int_lt(got, 1048576);
+	ck_assert_int_eq(resume, got);
+	harness_client_free(slow);
+}
+END_TEST
+
 static Suite *probe2_suite(void)
 {
 	Suite *s = suite_create("daemon-probe2");
@@ -391,6 +440,7 @@ static Suite *probe2_suite(void)
 	tcase_add_test(tc, test_output_offsets_at_the_edges);
 	tcase_add_test(tc, test_notifications_hold_nothing);
 	tcase_add_test(tc, test_wait_for_a_job_pruned_meanwhile);
+	tcase_add_test(tc, test_follow_of_a_job_pruned_meanwhile);
 	suite_add_tcase(s, tc);
 	return s;
 }
