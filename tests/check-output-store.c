@@ -154,6 +154,14 @@ START_TEST(test_watch)
 	output_writer_append(w, OUTPUT_STDOUT, "", 0);
 	ck_assert_int_eq(store_calls, 1);
 	output_writer_free(w);
+	ck_assert(!output_watch_gone(keep));
+	/* Removing the output tells its watchers once, and only them. */
+	once = output_store_watch(store, "other", store_watch_cb, NULL);
+	ck_assert_int_eq(output_store_remove(store, "c"), 0);
+	ck_assert_int_eq(store_calls, 2);
+	ck_assert(output_watch_gone(keep));
+	ck_assert(!output_watch_gone(once));
+	output_watch_free(once);
 	output_watch_free(keep);
 	/* A request_id with a '/' reaches nothing outside the folder. */
 	ck_assert_int_lt(output_store_writer(store, "../x", 100, &w), 0);

@@ -240,6 +240,12 @@ static void output_follow_appended_cb(void *userdata)
 {
 	struct output_follow *f = userdata;
 
+	/* Retention removed the job: what is not sent is gone, and the id may be taken again. */
+	if (output_watch_gone(f->watch)) {
+		if (!f->ending)
+			output_follow_ended(f, "pruned");
+		return;
+	}
 	if (f->live) {
 		output_follow_pump(f);
 		return;

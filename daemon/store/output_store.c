@@ -53,6 +53,7 @@ struct output_watch {
 	output_watch_cb cb;
 	void *userdata;
 	bool dead; /* freed while the store was calling watchers */
+	bool gone; /* the output watched was removed */
 };
 
 struct output_store {
@@ -446,6 +447,7 @@ int output_store_read(struct output_store *store, const char *request_id, enum o
 
 int output_store_remove(struct output_store *store, const char *request_id)
 {
+	struct output_watch *w;
 	int result = 0;
 
 	for (int s = 0; s < OUTPUT_STREAM_COUNT; s++) {
@@ -457,7 +459,17 @@ int output_store_remove(struct output_store *store, const char *request_id)
 		if (r < 0)
 			result = r;
 	}
+	/* Whoever watches it is told, before a new job may take the request_id. */
+	TAILQ_FOREACH (w, &store->watches, entry)
+		if (strcmp(w->request_id, request_id) == 0)
+			w->gone = true;
+	output_store_notify(store, request_id);
 	return result;
+}
+
+bool output_watch_gone(const struct output_watch *watch)
+{
+	return watch->gone;
 }
 
 struct output_watch *output_store_watch(struct output_store *store, const char *request_id,

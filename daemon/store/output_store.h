@@ -85,7 +85,10 @@ int output_store_read(struct output_store *store, const char *request_id, enum o
 		      uint64_t offset, char *buf, size_t max, uint64_t *ret_offset,
 		      size_t *ret_len);
 
-/* Removes the output of request_id (retention). 0, or a negative errno other than -ENOENT. */
+/*
+ * Removes the output of request_id (retention), and marks its watches gone
+ * (calling them once). 0, or a negative errno other than -ENOENT.
+ */
 int output_store_remove(struct output_store *store, const char *request_id);
 
 /* Called after every append to the job watched (userdata is the watcher's). */
@@ -93,10 +96,16 @@ typedef void (*output_watch_cb)(void *userdata);
 
 /*
  * Calls cb after every append to request_id's output until the watch is
- * freed (also from inside cb). request_id is copied. NULL on ENOMEM.
+ * freed (also from inside cb), and once when that output is removed.
+ * request_id is copied. NULL on ENOMEM.
  */
 struct output_watch *output_store_watch(struct output_store *store, const char *request_id,
 					output_watch_cb cb, void *userdata);
+/*
+ * Whether the output watched was removed: what it watched is gone for
+ * good, and the request_id may name another job's output from then on.
+ */
+bool output_watch_gone(const struct output_watch *watch);
 /* Accepts NULL. */
 void output_watch_free(struct output_watch *watch);
 

@@ -404,6 +404,12 @@ START_TEST(test_follow_of_a_job_pruned_meanwhile)
 	json_object_put(r);
 	probe2_run("newer", "true");
 	ck_assert(harness_until(probe2_job_gone, "big", HARNESS_WAIT_MS));
+	/*
+	 * Its request_id is free again (its messages went with it) and taken
+	 * before the follower reads on: nothing of the new job may reach the
+	 * follow of the old one, nor end it as if it were the same job.
+	 */
+	probe2_run("big", "echo REUSED");
 	for (;;) {
 		json_object *n = harness_read_json(slow, HARNESS_WAIT_MS);
 		const char *method = harness_str(n, "method");
