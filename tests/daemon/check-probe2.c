@@ -29,7 +29,7 @@ static void probe2_teardown(void)
 	harness_fixture_stop(&fx);
 }
 
-/* Submits argv[0..] as request_id and waits for it to close. */
+/* Runs script with sh -c as request_id, and waits for it to close. */
 static void probe2_run(const char *request_id, const char *script)
 {
 	json_object *p = harness_json("{\"request_id\":\"%s\",\"wait\":true,\"node\":"
@@ -286,6 +286,15 @@ START_TEST(test_output_offsets_at_the_edges)
 }
 END_TEST
 
+/* Waits until request_id closes; it must have been cancelled. */
+static void probe2_expect_cancelled(const char *request_id)
+{
+	json_object *job = harness_wait_job(fx.client, request_id);
+
+	ck_assert_str_eq(harness_str(job, "error.kind"), "cancelled");
+	json_object_put(job);
+}
+
 /*
  * A notification is never answered, so nothing should wait on its behalf.
  * A notification wait (or submit with wait, or cancel) stayed pending
@@ -330,12 +339,8 @@ START_TEST(test_notifications_hold_nothing)
 				"{\"request_id\":\"quiet\"}}\n");
 	harness_send(fx.client, "{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":"
 				"{\"request_id\":\"long\"}}\n");
-	r = harness_wait_job(fx.client, "quiet");
-	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
-	json_object_put(r);
-	r = harness_wait_job(fx.client, "long");
-	ck_assert_str_eq(harness_str(r, "error.kind"), "cancelled");
-	json_object_put(r);
+	probe2_expect_cancelled("quiet");
+	probe2_expect_cancelled("long");
 	ck_assert(harness_silent(fx.client, 200));
 }
 END_TEST
