@@ -172,9 +172,10 @@ static int jsonspec_number(const struct jsonspec *e, struct jsonspec_field *fiel
 {
 	double d;
 
+	/* Bounds in 15 digits, as the source writes them: 1e300, not 1.0000000000000001e+300. */
 	if ((!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double)) ||
 	    !isfinite(d = json_object_get_double(v)) || d < e->dmin || d > e->dmax)
-		return cause_set(error, -EINVAL, "%s must be a number from %.17g to %.17g",
+		return cause_set(error, -EINVAL, "%s must be a number from %.15g to %.15g",
 				 jsonspec_field_text(field), e->dmin, e->dmax);
 	if (out)
 		*(double *)jsonspec_at(out, e->offset) = d;

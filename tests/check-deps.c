@@ -142,6 +142,52 @@ START_TEST(test_free_with_waiting)
 }
 END_TEST
 
+/* Adds a job id waiting on the n ids, its Task's after naming them too. */
+static void deps_wait_on(struct deps *deps, const char *id, char *const *ids, size_t n)
+{
+	char json[256], list[128] = "";
+	struct task *task;
+	struct job *job;
+
+	for (size_t i = 0; i < n; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s\"%s\"", i ? "," : "",
+			 ids[i]);
+	snprintf(json, sizeof(json),
+		 "{\"request_id\":\"%s\",\"after\":[%s],\"node\":{\"argv\":[\"true\"]}}", id, list);
+	task = tu_task(json);
+	job = job_new_from_task(task);
+	ck_assert_ptr_nonnull(job);
+	ck_assert_int_eq(deps_add(deps, job, task, ids, n), 0);
+	job_unref(job);
+}
+
+START_TEST(test_reaches)
+{
+	struct heard h = {0};
+	struct deps *deps = deps_make(&h);
+	char *t[] = {"t"}, *w1[] = {"w1"}, *w2w1[] = {"w2", "w1"}, *u[] = {"u"};
+
+	/* w3 waits for w2 and w1, w2 for w1, w1 for t; other for u. */
+	deps_wait_on(deps, "w1", t, 1);
+	deps_wait_on(deps, "w2", w1, 1);
+	deps_wait_on(deps, "w3", w2w1, 2);
+	deps_wait_on(deps, "other", u, 1);
+	ck_assert_int_eq(deps_reaches(deps, "w3", "t"), 1);
+	ck_assert_int_eq(deps_reaches(deps, "w2", "t"), 1);
+	ck_assert_int_eq(deps_reaches(deps, "w3", "w1"), 1);
+	ck_assert_int_eq(deps_reaches(deps, "t", "t"), 1);
+	ck_assert_int_eq(deps_reaches(deps, "other", "t"), 0);
+	ck_assert_int_eq(deps_reaches(deps, "w3", "u"), 0);
+	ck_assert_int_eq(deps_reaches(deps, "w1", "w3"), 0);
+	/* A job that waits for nothing needs nothing. */
+	ck_assert_int_eq(deps_reaches(deps, "t", "w1"), 0);
+	/* Once t has closed, nothing waits for it any more. */
+	deps_job_closed(deps, "t", true);
+	ck_assert_int_eq(deps_reaches(deps, "w3", "t"), 0);
+	deps_free(deps);
+}
+END_TEST
+
 static Suite *deps_suite(void)
 {
 	Suite *s = suite_create("deps");
@@ -151,6 +197,7 @@ static Suite *deps_suite(void)
 	tcase_add_test(tc, test_failure_under_policies);
 	tcase_add_test(tc, test_remove);
 	tcase_add_test(tc, test_free_with_waiting);
+	tcase_add_test(tc, test_reaches);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -257,15 +257,23 @@ static void methods_wait_abandon(struct rpc_call *call)
 	rpc_failure(call, WIRE_INTERNAL_ERROR, "the client went away");
 }
 
+/* The process group of the caller, or -1: a task's own, when the caller runs in one. */
+static pid_t methods_peer_pgid(struct rpc_call *call)
+{
+	pid_t pid = connection_peer_pid(call->conn);
+
+	return pid > 0 ? getpgid(pid) : -1;
+}
+
 /*
  * When the caller is a running task waiting for jobs of its own tree (its
  * process group is that of a running ancestor of one of them), the
  * ancestor's request_id (caller frees), else NULL.
  */
-static char *methods_waiting_ancestor(struct services *d, struct connection *conn,
+static char *methods_waiting_ancestor(struct services *d, struct rpc_call *call,
 				      const struct methods_ids *ids)
 {
-	pid_t pid = connection_peer_pid(conn), pgid = pid > 0 ? getpgid(pid) : -1;
+	pid_t pgid = methods_peer_pgid(call);
 	char *lender = NULL;
 
 	if (pgid > 0 &&
@@ -301,7 +309,7 @@ static struct rpc_result *methods_wait_for(struct rpc_call *call, enum methods_w
 	mw->kind = kind;
 	mw->ids = *ids;
 	if (kind != WAIT_FOR_CANCEL) {
-		mw->lender = methods_waiting_ancestor(d, call->conn, &mw->ids);
+		mw->lender = methods_waiting_ancestor(d, call, &mw->ids);
 		if (mw->lender && coordinator_lend_slot(d->coordinator, mw->lender) < 0) {
 			free(mw->lender);
 			mw->lender = NULL;
@@ -341,6 +349,7 @@ static int methods_submit_code(int r)
 	case -EPERM:
 		return WIRE_PERMISSION_DENIED; /* after names another user's job */
 	case -EEXIST:
+	case -EDEADLK: /* a wait that could never end */
 		return WIRE_CONFLICT;
 	case -EBUSY:
 	case -ENOSPC:
@@ -408,6 +417,8 @@ struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params,
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
 	}
 	wait = task->wait;
+	if (wait)
+		task->waiter_pgid = methods_peer_pgid(call);
 	r = coordinator_submit(d->coordinator, task, &job, &error);
 	if (r < 0) {
 		answered = rpc_failure(call, methods_submit_code(r), "%s",
@@ -682,6 +693,40 @@ const struct jsonspec methods_wait_spec[] = {
 	{0},
 };
 
+/*
+ * A task waiting for its own job, or for one that starts only once its
+ * own job has closed, would wait for ever (or until its timeout): 1002,
+ * and ids cleared. NULL when the wait may go on.
+ */
+static struct rpc_result *methods_wait_deadlock(struct rpc_call *call, struct methods_ids *ids)
+{
+	const char *id;
+	char *task;
+	struct rpc_result *err;
+	int r = coordinator_wait_deadlock(services_of(call)->coordinator, methods_peer_pgid(call),
+					  ids->ids, ids->count, &id, &task);
+
+	if (r == 0)
+		return NULL;
+	if (r < 0)
+		err = rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
+	else if (strcmp(id, task) == 0)
+		err = rpc_failure(call, WIRE_CONFLICT,
+				  "conflict: \"%.128s\" is the job of the task that waits: it "
+				  "cannot close while it waits for itself",
+				  task);
+	else
+		err = rpc_failure(
+			call, WIRE_CONFLICT,
+			"conflict: waiting for \"%.128s\" would never end: it starts "
+			"only once \"%.128s\", the job of the task that waits, has closed "
+			"(its after)",
+			id, task);
+	free(task);
+	methods_ids_clear(ids);
+	return err;
+}
+
 struct rpc_result *methods_wait(struct rpc_call *call, json_object *params)
 {
 	struct methods_wait_params p;
@@ -689,7 +734,8 @@ struct rpc_result *methods_wait(struct rpc_call *call, json_object *params)
 	struct rpc_result *err;
 
 	if ((err = params_parse(call, params, methods_wait_spec, &p)) ||
-	    (err = methods_wait_ids(call, p.request_ids, &ids)))
+	    (err = methods_wait_ids(call, p.request_ids, &ids)) ||
+	    (err = methods_wait_deadlock(call, &ids)))
 		return err;
 	return methods_wait_for(call, WAIT_FOR_JOBS, &ids, p.timeout_ms);
 }

@@ -674,6 +674,29 @@ static int coordinator_refuse_after(struct coordinator *coord, struct task *task
 	return r;
 }
 
+/*
+ * A submit with wait from a task whose after needs that task's own job to
+ * close first: the job could never start while the task waits for it.
+ * The refusal (-EDEADLK), 0 when there is none.
+ */
+static int coordinator_refuse_deadlock(struct coordinator *coord, struct task *task, char **error)
+{
+	const char *id;
+	char *waiter;
+	int r = coordinator_wait_deadlock(coord, task->waiter_pgid, task->after, task->after_count,
+					  &id, &waiter);
+
+	if (r <= 0)
+		return r < 0 ? coordinator_refuse(coord, task, r, error, "out of memory") : 0;
+	r = coordinator_refuse(coord, task, -EDEADLK, error,
+			       "conflict: with wait this submit would never be answered: its "
+			       "after needs \"%s\", the job of the task that submits it, to close "
+			       "first (submit it without wait)",
+			       waiter);
+	free(waiter);
+	return r;
+}
+
 void coordinator_set_max_waiting_bytes(struct coordinator *coord, size_t bytes)
 {
 	coord->max_waiting_bytes = bytes;
@@ -735,6 +758,10 @@ int coordinator_submit(struct coordinator *coord, struct task *task, struct job 
 	}
 	if (after.missing || after.foreign)
 		return coordinator_refuse_after(coord, task, &after, error);
+	if (task->wait && (r = coordinator_refuse_deadlock(coord, task, error)) != 0) {
+		free(after.open);
+		return r;
+	}
 	if (!task->run_id &&
 	    (r = state_run_id_for_parent(coord->state, task->parent_node_id, task->owner_uid,
 					 privilege_is_admin(task->owner_uid), &task->run_id)) < 0) {
@@ -1168,6 +1195,30 @@ int coordinator_find_lender(struct coordinator *coord, pid_t pgid, char *const *
 	}
 	lh_table_free(seen);
 	return r;
+}
+
+int coordinator_wait_deadlock(struct coordinator *coord, pid_t pgid, char *const *ids, size_t count,
+			      const char **ret_id, char **ret_task)
+{
+	struct job *task = pgid > 0 ? state_find_running(coord->state, pgid) : NULL;
+
+	*ret_id = NULL;
+	*ret_task = NULL;
+	if (!task)
+		return 0;
+	for (size_t i = 0; i < count; i++) {
+		int r = deps_reaches(coord->deps, ids[i], task->request_id);
+
+		if (r < 0)
+			return r;
+		if (r == 0)
+			continue;
+		if (!(*ret_task = strdup(task->request_id)))
+			return -ENOMEM;
+		*ret_id = ids[i];
+		return 1;
+	}
+	return 0;
 }
 
 static int coordinator_slot(struct coordinator *coord, const char *request_id, bool lend)

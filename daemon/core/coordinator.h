@@ -161,6 +161,17 @@ int coordinator_lend_slot(struct coordinator *coord, const char *request_id);
 int coordinator_return_slot(struct coordinator *coord, const char *request_id);
 
 /*
+ * Whether the task whose process group is pgid would wait forever for the
+ * jobs ids: one of them is the task's own job, or starts only once it has
+ * closed (through after, directly or through other waiting jobs). Then 1,
+ * the first such id in *ret_id (borrowed from ids) and the task's
+ * request_id in *ret_task (caller frees); else 0 (also for a peer that is
+ * no task), or -ENOMEM.
+ */
+int coordinator_wait_deadlock(struct coordinator *coord, pid_t pgid, char *const *ids, size_t count,
+			      const char **ret_id, char **ret_task);
+
+/*
  * The running job whose process group is pgid, when one of the jobs ids
  * (distinct) lies below it: its request_id in *ret (caller frees), else
  * NULL. Looks at each node above the jobs at most once. 0 or -ENOMEM.

@@ -241,3 +241,52 @@ size_t deps_bytes(const struct deps *deps)
 {
 	return deps->bytes;
 }
+
+int deps_reaches(struct deps *deps, const char *from, const char *target)
+{
+	struct lh_table *seen;
+	const char **stack;
+	size_t depth = 0, cap = deps_count(deps) + 1;
+	int found = 0;
+	void *v;
+
+	if (strcmp(from, target) == 0)
+		return 1;
+	if (!lh_table_lookup_ex(deps->waiting, from, &v))
+		return 0; /* not waiting: it needs nothing to start */
+	/* Each waiting job is pushed at most once: the stack never holds more than there are. */
+	stack = calloc(cap, sizeof(*stack));
+	seen = lh_kchar_table_new(64, NULL);
+	if (!stack || !seen) {
+		free(stack);
+		if (seen)
+			lh_table_free(seen);
+		return -ENOMEM;
+	}
+	stack[depth++] = from;
+	if (lh_table_insert(seen, from, NULL) < 0)
+		found = -ENOMEM;
+	while (found == 0 && depth > 0) {
+		struct deps_wait *w;
+
+		if (!lh_table_lookup_ex(deps->waiting, stack[--depth], &v))
+			continue;
+		w = v;
+		for (size_t i = 0; found == 0 && w->task && i < w->task->after_count; i++) {
+			const char *id = w->task->after[i];
+
+			if (strcmp(id, target) == 0)
+				found = 1;
+			else if (!lh_table_lookup_ex(seen, id, NULL) &&
+				 lh_table_lookup_ex(deps->waiting, id, NULL)) {
+				if (lh_table_insert(seen, id, NULL) < 0)
+					found = -ENOMEM;
+				else
+					stack[depth++] = id;
+			}
+		}
+	}
+	lh_table_free(seen);
+	free(stack);
+	return found;
+}

@@ -53,6 +53,13 @@ struct task *deps_remove(struct deps *deps, const char *request_id);
 size_t deps_count(const struct deps *deps);
 
 /*
+ * Whether job from can start only once target has closed: from is target,
+ * or waits for it through its after, directly or through jobs that wait
+ * themselves. 1, 0, or -ENOMEM. Looks at each waiting job at most once.
+ */
+int deps_reaches(struct deps *deps, const char *from, const char *target);
+
+/*
  * The stored text (task->stored) of the tasks of the jobs waiting: they
  * are held in memory, several times that, until they are queued.
  */

@@ -47,6 +47,9 @@ struct task {
 	char *run_id;
 	char *rerun_of; /* the request_id it was re-run from, or NULL */
 	uid_t owner_uid;
+	/* With wait: the submitter's process group (a task's, or not), to refuse a wait without
+	 * end. */
+	pid_t waiter_pgid;
 	/* Counted against its mode's max_queue already (a dependency released it, or a restart). */
 	bool admitted;
 };

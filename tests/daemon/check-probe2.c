@@ -135,6 +135,23 @@ START_TEST(test_status_cursor_strict)
 }
 END_TEST
 
+/*
+ * The bounds of since and until were written with 17 digits, which a
+ * double needs to come back exactly but which turns 1e300 into
+ * 1.0000000000000001e+300: a message for people, not for strtod.
+ */
+START_TEST(test_since_bounds_readable)
+{
+	char *msg = NULL;
+
+	ck_assert_int_eq(
+		harness_err(fx.client, "status", harness_json("{\"since\":\"today\"}"), &msg),
+		-32602);
+	ck_assert_str_eq(msg, "Invalid params: since must be a number from -1e+300 to 1e+300");
+	free(msg);
+}
+END_TEST
+
 static bool probe2_job_gone(void *arg)
 {
 	json_object *p = json_object_new_object(), *r;
@@ -439,6 +456,79 @@ START_TEST(test_follow_of_a_job_pruned_meanwhile)
 }
 END_TEST
 
+/*
+ * Runs script (sh -c; "$0" is submit-child) as request_id with a time
+ * limit, waits for it to close and returns its closing message.
+ */
+static json_object *probe2_task(const char *request_id, const char *script)
+{
+	const char *child = getenv("SUBMIT_CHILD");
+	json_object *p = json_object_new_object(), *node = json_object_new_object();
+	json_object *argv = json_object_new_array(), *r, *msg;
+
+	ck_assert_ptr_nonnull(child);
+	json_object_array_add(argv, json_object_new_string("sh"));
+	json_object_array_add(argv, json_object_new_string("-c"));
+	json_object_array_add(argv, json_object_new_string(script));
+	json_object_array_add(argv, json_object_new_string(child));
+	json_object_object_add(node, "argv", argv);
+	json_object_object_add(node, "timeout_ms", json_object_new_int(20000));
+	json_object_object_add(p, "request_id", json_object_new_string(request_id));
+	json_object_object_add(p, "wait", json_object_new_boolean(true));
+	json_object_object_add(p, "node", node);
+	r = harness_ok(fx.client, "submit", p);
+	msg = json_object_get(harness_get(r, "message"));
+	json_object_put(r);
+	return msg;
+}
+
+/* The task's stdout must hold a 1002 answer; the task ended by itself, in time. */
+static void probe2_expect_conflict(json_object *msg)
+{
+	const char *out = harness_str(msg, "result.stdout");
+
+	ck_assert_msg(strstr(out, "\"code\":1002"), "%s", json_object_to_json_string(msg));
+	ck_assert_msg(harness_is_null(msg, "error") ||
+			      strcmp(harness_str(msg, "error.kind"), "timeout") != 0,
+		      "%s", json_object_to_json_string(msg));
+}
+
+/*
+ * A task that waits for its own job, or for a job that starts only once
+ * the task's job has closed (its after names it, directly or through
+ * other waiting jobs), waits for ever: nothing can close first. Such a
+ * wait was taken and never answered (the task hung until its time
+ * limit). It is refused with 1002, and a submit with wait whose after
+ * needs the submitting task's job creates nothing.
+ */
+START_TEST(test_task_waiting_on_itself_refused)
+{
+	json_object *msg, *p;
+
+	msg = probe2_task("self", "\"$0\" -W \"$COORD_REQUEST_ID\"");
+	probe2_expect_conflict(msg);
+	json_object_put(msg);
+
+	msg = probe2_task("parent", "\"$0\" -i cyc-child -a \"$COORD_REQUEST_ID\" true");
+	probe2_expect_conflict(msg);
+	json_object_put(msg);
+	p = json_object_new_object();
+	json_object_object_add(p, "request_id", json_object_new_string("cyc-child"));
+	ck_assert_int_eq(harness_err(fx.client, "job", p, NULL), 1001);
+
+	/* Through a chain: chain-2 waits for chain-1, which waits for the task. */
+	msg = probe2_task("chainer",
+			  "\"$0\" -n -i chain-1 -a \"$COORD_REQUEST_ID\" true && "
+			  "\"$0\" -n -i chain-2 -a chain-1 true && \"$0\" -W chain-2; exit 0");
+	probe2_expect_conflict(msg);
+	json_object_put(msg);
+	/* Once the task has closed, the chain runs. */
+	msg = harness_wait_job(fx.client, "chain-2");
+	ck_assert_str_eq(harness_str(msg, "result"), "success");
+	json_object_put(msg);
+}
+END_TEST
+
 static Suite *probe2_suite(void)
 {
 	Suite *s = suite_create("daemon-probe2");
@@ -447,11 +537,13 @@ static Suite *probe2_suite(void)
 	tcase_add_checked_fixture(tc, probe2_setup, probe2_teardown);
 	tcase_add_test(tc, test_lagged_follow_counted);
 	tcase_add_test(tc, test_status_cursor_strict);
+	tcase_add_test(tc, test_since_bounds_readable);
 	tcase_add_test(tc, test_status_window_pages_survive_pruning);
 	tcase_add_test(tc, test_output_offsets_at_the_edges);
 	tcase_add_test(tc, test_notifications_hold_nothing);
 	tcase_add_test(tc, test_wait_for_a_job_pruned_meanwhile);
 	tcase_add_test(tc, test_follow_of_a_job_pruned_meanwhile);
+	tcase_add_test(tc, test_task_waiting_on_itself_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

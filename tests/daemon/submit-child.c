@@ -4,7 +4,11 @@
  * $COORD_NODE_ID (and "wait": true unless -n), prints the response line and
  * exits 0 when the submit succeeded (with wait: when the child succeeded).
  *
- * Usage: submit-child [-m MODE] [-i REQUEST_ID] [-n] ARGV...
+ * With -a ID the child is submitted with "after": [ID]. With -W ID it
+ * submits nothing: it waits for the job ID (the wait method) instead.
+ *
+ * Usage: submit-child [-m MODE] [-i REQUEST_ID] [-a AFTER] [-n] ARGV...
+ *        submit-child -W REQUEST_ID
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -30,10 +34,31 @@ static int submit_child_connect(const char *path)
 	return fd;
 }
 
-static json_object *submit_child_request(int argc, char **argv, const char *mode, const char *id,
-					 bool wait)
+/* {"jsonrpc":"2.0","id":1,"method":method,"params":params (taken)}. */
+static json_object *submit_child_envelope(const char *method, json_object *params)
 {
-	json_object *req = json_object_new_object(), *params = json_object_new_object();
+	json_object *req = json_object_new_object();
+
+	json_object_object_add(req, "jsonrpc", json_object_new_string("2.0"));
+	json_object_object_add(req, "id", json_object_new_int(1));
+	json_object_object_add(req, "method", json_object_new_string(method));
+	json_object_object_add(req, "params", params);
+	return req;
+}
+
+static json_object *submit_child_wait_request(const char *id)
+{
+	json_object *params = json_object_new_object(), *ids = json_object_new_array();
+
+	json_object_array_add(ids, json_object_new_string(id));
+	json_object_object_add(params, "request_ids", ids);
+	return submit_child_envelope("wait", params);
+}
+
+static json_object *submit_child_request(int argc, char **argv, const char *mode, const char *id,
+					 const char *after, bool wait)
+{
+	json_object *params = json_object_new_object();
 	json_object *node = json_object_new_object(), *args = json_object_new_array();
 	const char *parent = getenv("COORD_NODE_ID");
 
@@ -48,11 +73,13 @@ static json_object *submit_child_request(int argc, char **argv, const char *mode
 		json_object_object_add(params, "mode", json_object_new_string(mode));
 	if (id)
 		json_object_object_add(params, "request_id", json_object_new_string(id));
-	json_object_object_add(req, "jsonrpc", json_object_new_string("2.0"));
-	json_object_object_add(req, "id", json_object_new_int(1));
-	json_object_object_add(req, "method", json_object_new_string("submit"));
-	json_object_object_add(req, "params", params);
-	return req;
+	if (after) {
+		json_object *list = json_object_new_array();
+
+		json_object_array_add(list, json_object_new_string(after));
+		json_object_object_add(params, "after", list);
+	}
+	return submit_child_envelope("submit", params);
 }
 
 /* Reads up to the first newline; NULL on error. */
@@ -91,13 +118,20 @@ static char *submit_child_read_line(int fd)
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("COORD_SOCKET"), *mode = NULL, *id = NULL, *text;
+	const char *after = NULL, *wait_for = NULL;
 	json_object *req, *resp, *result, *job, *v;
 	bool wait = true;
 	int fd, c, ok;
 	char *line;
 
-	while ((c = getopt(argc, argv, "+m:i:n")) != -1) {
+	while ((c = getopt(argc, argv, "+m:i:a:W:n")) != -1) {
 		switch (c) {
+		case 'a':
+			after = optarg;
+			break;
+		case 'W':
+			wait_for = optarg;
+			break;
 		case 'm':
 			mode = optarg;
 			break;
@@ -111,9 +145,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind >= argc || !sock) {
-		fprintf(stderr, "usage: submit-child [-m MODE] [-i ID] [-n] ARGV... "
-				"(with COORD_SOCKET set)\n");
+	if ((optind >= argc && !wait_for) || !sock) {
+		fprintf(stderr, "usage: submit-child [-m MODE] [-i ID] [-a AFTER] [-n] ARGV... "
+				"| -W ID (with COORD_SOCKET set)\n");
 		return 2;
 	}
 	fd = submit_child_connect(sock);
@@ -121,7 +155,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "submit-child: cannot connect to %s: %s\n", sock, strerror(errno));
 		return 1;
 	}
-	req = submit_child_request(argc - optind, argv + optind, mode, id, wait);
+	req = wait_for ? submit_child_wait_request(wait_for)
+		       : submit_child_request(argc - optind, argv + optind, mode, id, after, wait);
 	text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	if (write(fd, text, strlen(text)) < 0 || write(fd, "\n", 1) < 0) {
 		fprintf(stderr, "submit-child: write: %s\n", strerror(errno));
@@ -138,7 +173,7 @@ int main(int argc, char **argv)
 	resp = json_tokener_parse(line);
 	free(line);
 	ok = resp && json_object_object_get_ex(resp, "result", &result);
-	if (ok && wait)
+	if (ok && wait && !wait_for)
 		ok = json_object_object_get_ex(result, "job", &job) &&
 		     json_object_object_get_ex(job, "result", &v) && v &&
 		     strcmp(json_object_get_string(v), "success") == 0;
