@@ -270,10 +270,8 @@ static pid_t methods_peer_pgid(struct rpc_call *call)
  * process group is that of a running ancestor of one of them), the
  * ancestor's request_id (caller frees), else NULL.
  */
-static char *methods_waiting_ancestor(struct services *d, struct rpc_call *call,
-				      const struct methods_ids *ids)
+static char *methods_waiting_ancestor(struct services *d, pid_t pgid, const struct methods_ids *ids)
 {
-	pid_t pgid = methods_peer_pgid(call);
 	char *lender = NULL;
 
 	if (pgid > 0 &&
@@ -282,12 +280,49 @@ static char *methods_waiting_ancestor(struct services *d, struct rpc_call *call,
 	return lender;
 }
 
+/*
+ * A task waiting for its own job, or for one that starts only once its
+ * own job has closed, would wait for ever (or until its timeout): 1002,
+ * and ids cleared. NULL when the wait may go on.
+ */
+static struct rpc_result *methods_wait_deadlock(struct rpc_call *call, pid_t pgid,
+						struct methods_ids *ids)
+{
+	const char *id;
+	char *task;
+	struct rpc_result *err;
+	int r = coordinator_wait_deadlock(services_of(call)->coordinator, pgid, ids->ids,
+					  ids->count, &id, &task);
+
+	if (r == 0)
+		return NULL;
+	if (r < 0)
+		err = rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
+	else if (strcmp(id, task) == 0)
+		err = rpc_failure(call, WIRE_CONFLICT,
+				  "conflict: \"%.128s\" is the job of the task that waits: it "
+				  "cannot close while it waits for itself",
+				  task);
+	else
+		err = rpc_failure(
+			call, WIRE_CONFLICT,
+			"conflict: waiting for \"%.128s\" would never end: it starts "
+			"only once \"%.128s\", the job of the task that waits, has closed "
+			"(its after)",
+			id, task);
+	free(task);
+	methods_ids_clear(ids);
+	return err;
+}
+
 /* Leaves call pending until every job in ids (taken) has closed. */
 static struct rpc_result *methods_wait_for(struct rpc_call *call, enum methods_wait_kind kind,
 					   struct methods_ids *ids, uint64_t timeout_ms)
 {
 	struct services *d = services_of(call);
+	struct rpc_result *err;
 	struct methods_wait *mw;
+	pid_t pgid;
 	int r;
 
 	/*
@@ -300,6 +335,10 @@ static struct rpc_result *methods_wait_for(struct rpc_call *call, enum methods_w
 		methods_ids_clear(ids);
 		return rpc_success(call, NULL);
 	}
+	/* A submit's wait was checked before its job was made (coordinator_submit). */
+	pgid = kind != WAIT_FOR_CANCEL ? methods_peer_pgid(call) : -1;
+	if (kind == WAIT_FOR_JOBS && (err = methods_wait_deadlock(call, pgid, ids)))
+		return err;
 	mw = calloc(1, sizeof(*mw));
 	if (!mw) {
 		methods_ids_clear(ids);
@@ -309,7 +348,7 @@ static struct rpc_result *methods_wait_for(struct rpc_call *call, enum methods_w
 	mw->kind = kind;
 	mw->ids = *ids;
 	if (kind != WAIT_FOR_CANCEL) {
-		mw->lender = methods_waiting_ancestor(d, call, &mw->ids);
+		mw->lender = methods_waiting_ancestor(d, pgid, &mw->ids);
 		if (mw->lender && coordinator_lend_slot(d->coordinator, mw->lender) < 0) {
 			free(mw->lender);
 			mw->lender = NULL;
@@ -417,7 +456,8 @@ struct rpc_result *methods_submit_as(struct rpc_call *call, json_object *params,
 		return rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
 	}
 	wait = task->wait;
-	if (wait)
+	/* Only a wait for a job with after can be one without end. */
+	if (wait && task->after_count > 0)
 		task->waiter_pgid = methods_peer_pgid(call);
 	r = coordinator_submit(d->coordinator, task, &job, &error);
 	if (r < 0) {
@@ -693,40 +733,6 @@ const struct jsonspec methods_wait_spec[] = {
 	{0},
 };
 
-/*
- * A task waiting for its own job, or for one that starts only once its
- * own job has closed, would wait for ever (or until its timeout): 1002,
- * and ids cleared. NULL when the wait may go on.
- */
-static struct rpc_result *methods_wait_deadlock(struct rpc_call *call, struct methods_ids *ids)
-{
-	const char *id;
-	char *task;
-	struct rpc_result *err;
-	int r = coordinator_wait_deadlock(services_of(call)->coordinator, methods_peer_pgid(call),
-					  ids->ids, ids->count, &id, &task);
-
-	if (r == 0)
-		return NULL;
-	if (r < 0)
-		err = rpc_failure(call, WIRE_INTERNAL_ERROR, "out of memory");
-	else if (strcmp(id, task) == 0)
-		err = rpc_failure(call, WIRE_CONFLICT,
-				  "conflict: \"%.128s\" is the job of the task that waits: it "
-				  "cannot close while it waits for itself",
-				  task);
-	else
-		err = rpc_failure(
-			call, WIRE_CONFLICT,
-			"conflict: waiting for \"%.128s\" would never end: it starts "
-			"only once \"%.128s\", the job of the task that waits, has closed "
-			"(its after)",
-			id, task);
-	free(task);
-	methods_ids_clear(ids);
-	return err;
-}
-
 struct rpc_result *methods_wait(struct rpc_call *call, json_object *params)
 {
 	struct methods_wait_params p;
@@ -734,8 +740,7 @@ struct rpc_result *methods_wait(struct rpc_call *call, json_object *params)
 	struct rpc_result *err;
 
 	if ((err = params_parse(call, params, methods_wait_spec, &p)) ||
-	    (err = methods_wait_ids(call, p.request_ids, &ids)) ||
-	    (err = methods_wait_deadlock(call, &ids)))
+	    (err = methods_wait_ids(call, p.request_ids, &ids)))
 		return err;
 	return methods_wait_for(call, WAIT_FOR_JOBS, &ids, p.timeout_ms);
 }
