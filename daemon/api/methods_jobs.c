@@ -168,8 +168,8 @@ static struct rpc_result *methods_gone(struct rpc_call *call, const char *reques
 {
 	return rpc_failure(call, WIRE_NOT_FOUND,
 			   "not found: job \"%.128s\" closed and was removed by retention before "
-			   "the answer (retention_max_jobs, retention_max_age_sec); read the "
-			   "others with job or status",
+			   "the answer (retention_max_jobs, retention_max_age_sec; a new job may "
+			   "have its request_id now); read the others with job or status",
 			   request_id);
 }
 
@@ -185,6 +185,10 @@ static void methods_wait_answer(struct rpc_call *call, const struct methods_ids 
 	const char *gone;
 	json_object *jobs = methods_jobs_json(call, ids, &bytes, &gone), *o;
 
+	/* All closed: one opened now is a new job that took the request_id of one gone. */
+	for (size_t i = 0; !timed_out && !gone && i < ids->count; i++)
+		if (state_is_open(services_of(call)->state, ids->ids[i]))
+			gone = ids->ids[i];
 	if (gone && !timed_out) {
 		json_object_put(jobs);
 		methods_gone(call, gone);

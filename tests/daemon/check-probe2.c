@@ -363,13 +363,11 @@ START_TEST(test_notifications_hold_nothing)
 END_TEST
 
 /*
- * A wait answers once every listed job has closed; one that closed early
- * may be pruned by retention before the last one closes. The answer then
- * held null where the contract promises a Job ({"jobs":[null, ...]}), on
- * which a client reading each job's status fails. A job gone is 1001 for
- * wait, as it is when it is gone before the wait starts.
+ * Waits for early (closed) and late (gated); retention prunes early
+ * before late closes, and with reuse a new job takes the id "early"
+ * (opened, it never closes here). The wait must answer 1001 naming early.
  */
-START_TEST(test_wait_for_a_job_pruned_meanwhile)
+static void probe2_wait_across_prune(bool reuse)
 {
 	char gate[256], script[320], *msg = NULL;
 	json_object *r;
@@ -389,6 +387,11 @@ START_TEST(test_wait_for_a_job_pruned_meanwhile)
 	probe2_run("filler-1", "true");
 	probe2_run("filler-2", "true");
 	ck_assert(harness_until(probe2_job_gone, "early", HARNESS_WAIT_MS));
+	if (reuse)
+		json_object_put(harness_ok(
+			fx.client, "submit",
+			harness_json("{\"request_id\":\"early\",\"node\":{\"argv\":[\"sleep\","
+				     "\"600\"]}}")));
 	harness_fifo_write(gate, "go\n");
 	r = harness_response(fx.client, id, HARNESS_WAIT_MS);
 	ck_assert_msg(json_object_object_get_ex(r, "error", NULL), "%s",
@@ -398,6 +401,21 @@ START_TEST(test_wait_for_a_job_pruned_meanwhile)
 	ck_assert_msg(strstr(msg, "\"early\""), "%s", msg);
 	free(msg);
 	json_object_put(r);
+}
+
+/*
+ * A wait answers once every listed job has closed; one that closed early
+ * may be pruned by retention before the last one closes. The answer then
+ * held null where the contract promises a Job ({"jobs":[null, ...]}), on
+ * which a client reading each job's status fails; and once a new job had
+ * taken the freed request_id, it held that job, opened, in an answer that
+ * says all have closed. A job gone is 1001 for wait, as it is when it is
+ * gone before the wait starts.
+ */
+START_TEST(test_wait_for_a_job_pruned_meanwhile)
+{
+	probe2_wait_across_prune(false);
+	probe2_wait_across_prune(true);
 }
 END_TEST
 
