@@ -673,6 +673,13 @@ static int rpc_parse(const char *line, size_t len, json_object **ret, char *why,
 		snprintf(why, why_size, "Parse error: the JSON text ends early");
 		return -EINVAL;
 	}
+	if (err != json_tokener_success && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+		/* Valid UTF-8, which json-c would call invalid: say what it is. */
+		snprintf(why, why_size,
+			 "Parse error: the line starts with a byte order mark (U+FEFF); send "
+			 "the JSON text without it (RFC 8259, section 8.1)");
+		return -EINVAL;
+	}
 	if (err != json_tokener_success) {
 		snprintf(why, why_size, "Parse error: %s", json_tokener_error_desc(err));
 		return -EINVAL;

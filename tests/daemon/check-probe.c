@@ -408,6 +408,25 @@ START_TEST(test_waiting_tasks_bounded)
 END_TEST
 
 /*
+ * A line that starts with a byte order mark: refused (RFC 8259 forbids it
+ * in JSON sent over a network) with a message that names it, not as
+ * "invalid UTF-8", which the mark is not.
+ */
+START_TEST(test_byte_order_mark_named)
+{
+	char *line;
+
+	harness_send(fx.client, "\xef\xbb\xbf{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n");
+	line = probe_raw_line();
+	ck_assert_msg(strstr(line, "\"code\":-32700"), "%s", line);
+	ck_assert_msg(strstr(line, "byte order mark"), "%s", line);
+	free(line);
+	/* The connection goes on. */
+	json_object_put(harness_ok(fx.client, "ping", NULL));
+}
+END_TEST
+
+/*
  * JSON lets a string hold a lone UTF-16 surrogate escape (RFC 8259 8.2);
  * json-c reads it as U+FFFD, so an id such as "\ud800" came back as
  * another string and the client could not match its answer. Such an id
@@ -478,6 +497,7 @@ static Suite *probe_suite(void)
 	tcase_add_test(tc, test_waiting_tasks_bounded);
 	tcase_add_test(tc, test_surrogate_id_echoed);
 	tcase_add_test(tc, test_subscribe_filter_bounded);
+	tcase_add_test(tc, test_byte_order_mark_named);
 	suite_add_tcase(s, tc);
 	return s;
 }
