@@ -651,13 +651,23 @@ static int rpc_parse(const char *line, size_t len, json_object **ret, char *why,
 	json_object *obj;
 	size_t used;
 
+	/*
+	 * Ours, not json-c's JSON_TOKENER_VALIDATE_UTF8, which lets overlong
+	 * forms and surrogates through (answers would echo them): one check of
+	 * the line, before json-c reads it.
+	 */
+	if (!utf8_valid(line, len)) {
+		snprintf(why, why_size,
+			 "Parse error: invalid UTF-8 (an overlong form, a surrogate or a code "
+			 "point past U+10FFFF)");
+		return -EINVAL;
+	}
 	if (!tok && !(tok = json_tokener_new_ex(RPC_MAX_DEPTH))) {
 		snprintf(why, why_size, "out of memory");
 		return -ENOMEM;
 	}
 	json_tokener_reset(tok);
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
-					    JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	obj = json_tokener_parse_ex(tok, line, (int)len);
 	err = json_tokener_get_error(tok);
 	used = json_tokener_get_parse_end(tok);
@@ -674,7 +684,7 @@ static int rpc_parse(const char *line, size_t len, json_object **ret, char *why,
 		return -EINVAL;
 	}
 	if (err != json_tokener_success && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
-		/* Valid UTF-8, which json-c would call invalid: say what it is. */
+		/* Valid UTF-8, but no JSON value starts so: say what it is. */
 		snprintf(why, why_size,
 			 "Parse error: the line starts with a byte order mark (U+FEFF); send "
 			 "the JSON text without it (RFC 8259, section 8.1)");
@@ -690,14 +700,6 @@ static int rpc_parse(const char *line, size_t len, json_object **ret, char *why,
 			snprintf(why, why_size, "Parse error: text after the JSON value");
 			return -EINVAL;
 		}
-	}
-	/* json-c's check lets overlong forms and surrogates through, which answers would echo. */
-	if (!utf8_valid(line, len)) {
-		json_object_put(obj);
-		snprintf(why, why_size,
-			 "Parse error: invalid UTF-8 (an overlong form, a surrogate or a code "
-			 "point past U+10FFFF)");
-		return -EINVAL;
 	}
 	*ret = obj;
 	return 0;
