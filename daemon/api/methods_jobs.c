@@ -573,7 +573,6 @@ static struct rpc_result *methods_status_cursor(struct rpc_call *call, const cha
 						int64_t *ret)
 {
 	size_t len = cursor ? strlen(cursor) : 0;
-	char *end;
 
 	*ret = 0;
 	if (!cursor)
@@ -581,7 +580,7 @@ static struct rpc_result *methods_status_cursor(struct rpc_call *call, const cha
 	errno = 0;
 	if (len > 0 && len < 20 && cursor[0] >= '1' && cursor[0] <= '9' &&
 	    strspn(cursor, "0123456789") == len)
-		*ret = strtoll(cursor, &end, 10);
+		*ret = strtoll(cursor, NULL, 10);
 	if (*ret <= 0 || errno)
 		return rpc_failure(call, WIRE_INVALID_PARAMS,
 				   "Invalid params: cursor must be the \"next\" of an earlier "
